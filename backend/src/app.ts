@@ -1,0 +1,35 @@
+import Koa from 'koa';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.ts';
+import type { Db } from './db.ts';
+import type { Logger } from './log.ts';
+import { problemMiddleware } from './http/errors.ts';
+import { requestContext } from './http/request-context.ts';
+import { serveConsole } from './http/console.ts';
+import { Problem } from './http/problems.ts';
+import { healthRoutes } from './health/routes.ts';
+import { staffRoutes } from './staff/routes.ts';
+import { staffRepository } from './staff/repository.ts';
+
+export interface AppDeps {
+  config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR'>;
+  db: Db;
+  redis: Redis;
+  log: Logger;
+}
+
+/** Composes the HTTP application from its parts; no I/O happens until a request arrives. */
+export function createApp({ config, db, redis, log }: AppDeps): Koa {
+  const app = new Koa({ proxy: false });
+  // Koa would print errors to stderr itself; ours are already logged as JSON with a request id.
+  app.silent = true;
+  app.use(requestContext(log));
+  app.use(problemMiddleware);
+  for (const router of [healthRoutes(db, redis), staffRoutes(staffRepository(db))]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => new Problem('method_not_allowed'), notImplemented: () => new Problem('method_not_allowed') }));
+  }
+  // In development Vite serves the console and proxies the API here.
+  if (config.NODE_ENV !== 'development') app.use(serveConsole(config.CONSOLE_DIR));
+  return app;
+}

@@ -1,0 +1,47 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import knex, { type Knex } from 'knex';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** knex configuration for a mysql:// URL; the one source for the app, scripts and knexfile.ts. */
+export function knexConfig(databaseUrl: string): Knex.Config {
+  const url = new URL(databaseUrl);
+  return {
+    client: 'mysql2',
+    connection: {
+      host: url.hostname,
+      port: Number(url.port || 3306),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      database: url.pathname.replace(/^\//, '') || undefined,
+      charset: 'utf8mb4',
+      timezone: 'Z',
+      connectTimeout: 5_000,
+    },
+    pool: { min: 0, max: 20 },
+    // A request waits at most this long for a connection before it is told the database is unavailable.
+    acquireConnectionTimeout: 5_000,
+    migrations: {
+      directory: path.join(repoRoot, 'backend', 'migrations'),
+      loadExtensions: ['.ts'],
+      tableName: 'knex_migrations',
+    },
+    seeds: {
+      directory: path.join(repoRoot, 'seeds'),
+      loadExtensions: ['.ts'],
+    },
+  };
+}
+
+export type Db = Knex;
+
+export function createDb(databaseUrl: string): Db {
+  return knex(knexConfig(databaseUrl));
+}
+
+/** Names of migrations present in the code but not yet applied to this database. */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const [, pending] = (await db.migrate.list()) as [unknown[], Array<{ file: string }>];
+  return pending.map((migration) => migration.file);
+}

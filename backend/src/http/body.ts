@@ -1,0 +1,39 @@
+import type { Context } from 'koa';
+import type { z } from 'zod';
+import { Problem } from './problems.ts';
+
+const DEFAULT_LIMIT = 64 * 1024;
+
+async function readRaw(ctx: Context, limit: number): Promise<string> {
+  const declared = Number(ctx.get('Content-Length') || 0);
+  if (declared > limit) throw new Problem('body_too_large', `The body may be at most ${limit} bytes.`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new Problem('body_too_large', `The body may be at most ${limit} bytes.`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function describe(issues: z.core.$ZodIssue[]) {
+  return issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+}
+
+/** Reads a JSON body of bounded size and validates it; every failure is a 4xx problem. */
+export async function readJson<S extends z.ZodType>(ctx: Context, schema: S, limit = DEFAULT_LIMIT): Promise<z.infer<S>> {
+  if (!ctx.is('application/json')) throw new Problem('unsupported_media_type');
+  const raw = await readRaw(ctx, limit);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Problem('request_invalid', 'The body is not well-formed JSON.');
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) {
+    throw new Problem('request_invalid', 'The body does not match what this endpoint expects.', { errors: describe(result.error.issues) });
+  }
+  return result.data;
+}

@@ -1,0 +1,75 @@
+// Every failure a client sees is an RFC 9457 problem document with a stable `code` and a
+// message in Japanese and English. The catalogue below is the one place codes are defined.
+
+export interface Messages { ja: string; en: string }
+
+interface ProblemKind { status: number; title: string; messages: Messages }
+
+export const problemKinds = {
+  request_invalid: { status: 400, title: 'Invalid request', messages: {
+    ja: 'リクエストの内容に誤りがあります。入力を確認してください。',
+    en: 'The request is not valid. Please check what was sent.' } },
+  body_too_large: { status: 413, title: 'Request body too large', messages: {
+    ja: '送信されたデータが大きすぎます。',
+    en: 'The request body is too large.' } },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type', messages: {
+    ja: 'JSON 形式（application/json）で送信してください。',
+    en: 'Please send the request as JSON (application/json).' } },
+  not_found: { status: 404, title: 'Not found', messages: {
+    ja: 'お探しのものは見つかりませんでした。',
+    en: 'Nothing was found at this address.' } },
+  method_not_allowed: { status: 405, title: 'Method not allowed', messages: {
+    ja: 'この操作はここでは使えません。',
+    en: 'This operation is not allowed here.' } },
+  staff_credentials_invalid: { status: 401, title: 'Sign-in failed', messages: {
+    ja: 'ログインIDまたはパスワードが違います。',
+    en: 'The login ID or password is incorrect.' } },
+  staff_session_required: { status: 401, title: 'Sign-in required', messages: {
+    ja: 'サインインしてください。',
+    en: 'Please sign in.' } },
+  database_unavailable: { status: 503, title: 'Database unavailable', messages: {
+    ja: 'ただいまシステムが混み合っているか停止しています。しばらくしてからもう一度お試しください。',
+    en: 'The system is busy or down. Please try again in a moment.' } },
+  internal_error: { status: 500, title: 'Internal error', messages: {
+    ja: 'システムで問題が起きました。お問い合わせの際はリクエストIDをお伝えください。',
+    en: 'Something went wrong in the system. Please quote the request ID if you contact us.' } },
+} as const satisfies Record<string, ProblemKind>;
+
+export type ProblemCode = keyof typeof problemKinds;
+
+/** A failure meant for the client. `detail` is English and safe to show; `extra` adds members. */
+export class Problem extends Error {
+  readonly status: number;
+
+  constructor(readonly code: ProblemCode, readonly detail?: string, readonly extra: Record<string, unknown> = {}) {
+    super(detail ?? problemKinds[code].title);
+    this.status = problemKinds[code].status;
+  }
+}
+
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ProblemCode;
+  messages: Messages;
+  requestId: string;
+  instance: string;
+  [extension: string]: unknown;
+}
+
+export function problemDocument(problem: Problem, requestId: string, instance: string): ProblemDocument {
+  const kind = problemKinds[problem.code];
+  return {
+    ...problem.extra,
+    type: `urn:mykey:problem:${problem.code}`,
+    title: kind.title,
+    status: kind.status,
+    detail: problem.detail ?? kind.title,
+    code: problem.code,
+    messages: kind.messages,
+    requestId,
+    instance,
+  };
+}

@@ -1,0 +1,160 @@
+import { inBothLanguages, type Bilingual } from './i18n.svelte.ts';
+
+// Codes for failures the browser detects itself; everything else carries the backend's code.
+export const clientErrorCodes = {
+  network: 'client_network_unreachable',
+  timeout: 'client_timeout',
+  unexpectedResponse: 'client_unexpected_response',
+} as const;
+
+interface ApiErrorFields {
+  code: string;
+  status: number;
+  messages: Bilingual;
+  requestId: string | null;
+}
+
+export class ApiError extends Error {
+  readonly code: string;
+  /** 0 when no HTTP answer arrived at all. */
+  readonly status: number;
+  readonly messages: Bilingual;
+  /** Quoted by clerks to support staff; null when the request never reached the server. */
+  readonly requestId: string | null;
+
+  constructor(fields: ApiErrorFields) {
+    super(`${fields.code}: ${fields.messages.en}`);
+    this.name = 'ApiError';
+    this.code = fields.code;
+    this.status = fields.status;
+    this.messages = fields.messages;
+    this.requestId = fields.requestId;
+  }
+}
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RequestOptions {
+  method?: Method;
+  body?: unknown;
+  /** Non-2xx statuses whose JSON body is data rather than a problem document. */
+  acceptStatuses?: readonly number[];
+}
+
+// A counter clerk needs an answer, not an endless spinner, when the server hangs.
+const timeoutMs = 15_000;
+
+/** Checks an answer's shape; null means the backend sent something this screen cannot use. */
+export type Parser<T> = (body: unknown) => T | null;
+
+export async function request<T>(path: string, parse: Parser<T>, options: RequestOptions = {}): Promise<T> {
+  const response = await send(path, options);
+  if (!response.ok && !options.acceptStatuses?.includes(response.status)) {
+    throw await problemFrom(response);
+  }
+  const parsed = parse(await readBody(response));
+  if (parsed === null) throw unexpectedResponse(response);
+  return parsed;
+}
+
+/** For calls answered with 204, where only success or failure matters. */
+export async function requestNoContent(path: string, options: RequestOptions = {}): Promise<void> {
+  const response = await send(path, options);
+  if (!response.ok) throw await problemFrom(response);
+}
+
+async function send(path: string, options: RequestOptions): Promise<Response> {
+  const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' };
+  const init: RequestInit = {
+    method: options.method ?? 'GET',
+    headers,
+    credentials: 'same-origin',
+    signal: AbortSignal.timeout(timeoutMs),
+  };
+  if (options.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(options.body);
+  }
+  try {
+    return await fetch(path, init);
+  } catch (error) {
+    throw transportError(error);
+  }
+}
+
+function transportError(error: unknown): ApiError {
+  const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
+  return new ApiError({
+    code: timedOut ? clientErrorCodes.timeout : clientErrorCodes.network,
+    status: 0,
+    messages: inBothLanguages(timedOut ? 'errorTimeout' : 'errorNetwork'),
+    requestId: null,
+  });
+}
+
+async function readBody(response: Response): Promise<unknown> {
+  const text = await readText(response);
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw unexpectedResponse(response);
+  }
+}
+
+// The body stream can still fail (connection dropped mid-answer) after the headers arrived.
+async function readText(response: Response): Promise<string> {
+  try {
+    return await response.text();
+  } catch (error) {
+    throw transportError(error);
+  }
+}
+
+async function problemFrom(response: Response): Promise<ApiError> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await readText(response));
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    return unexpectedResponse(response);
+  }
+  if (!isProblem(body)) return unexpectedResponse(response);
+  return new ApiError({
+    code: body.code,
+    status: response.status,
+    messages: { ja: body.messages.ja, en: body.messages.en },
+    requestId: body.requestId,
+  });
+}
+
+// Answers that are not problem documents (a proxy's HTML error page, a truncated body)
+// still need a message and, when the backend saw the request, its id.
+function unexpectedResponse(response: Response): ApiError {
+  return new ApiError({
+    code: clientErrorCodes.unexpectedResponse,
+    status: response.status,
+    messages: inBothLanguages('errorUnexpectedResponse', { status: response.status }),
+    requestId: response.headers.get('X-Request-Id'),
+  });
+}
+
+interface ProblemDocument {
+  code: string;
+  messages: Bilingual;
+  requestId: string;
+}
+
+function isProblem(value: unknown): value is ProblemDocument {
+  if (!isRecord(value) || !isRecord(value.messages)) return false;
+  return (
+    typeof value.code === 'string' &&
+    typeof value.requestId === 'string' &&
+    typeof value.messages.ja === 'string' &&
+    typeof value.messages.en === 'string'
+  );
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

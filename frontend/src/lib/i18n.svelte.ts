@@ -1,0 +1,177 @@
+export type Lang = 'ja' | 'en';
+
+export const languages: readonly Lang[] = ['ja', 'en'];
+
+// Each language is named in itself, so a reader who cannot read the current screen
+// can still find their own language on the switch.
+export const languageNames: Record<Lang, string> = {
+  ja: '日本語',
+  en: 'English',
+};
+
+const ja = {
+  appTitle: 'MyKey プラットフォーム',
+  skipToMain: '本文へ移動',
+  languageSwitch: '表示言語',
+  loading: '読み込み中…',
+
+  signInHeading: 'スタッフのサインイン',
+  signInIntro: '加盟店または自治体のスタッフ用アカウントでサインインしてください。',
+  loginId: 'ログインID',
+  password: 'パスワード',
+  signIn: 'サインイン',
+  signInFieldsRequired: 'ログインIDとパスワードを入力してください。',
+
+  merchantConsole: '加盟店コンソール',
+  municipalityConsole: '自治体コンソール',
+  consoleNavigation: 'コンソールのメニュー',
+  home: 'ホーム',
+  merchantLabel: '加盟店',
+  municipalityLabel: '自治体',
+  staffLabel: '担当者',
+  signOut: 'サインアウト',
+  signedInAs: '{name} さんがサインインしています。',
+
+  systemStatus: 'システムの状態',
+  systemReady: 'すべて正常に動作しています。',
+  systemNotReady: '一部のサービスが利用できません。',
+  checkMysql: 'データベース（MySQL）',
+  checkRedis: 'Redis',
+  checkMigrations: 'マイグレーション',
+  checkOk: '正常',
+  checkFailed: '異常',
+  checkReason: '原因',
+  checkedAt: '最終確認 {time}',
+  refresh: '再確認',
+
+  notFoundHeading: 'ページが見つかりません',
+  notFoundBody: '「{path}」というページはありません。アドレスをご確認ください。',
+  backToStart: 'トップページへ',
+
+  connectionFailedHeading: 'サーバーに接続できません',
+  tryAgain: 'もう一度試す',
+
+  requestId: '問い合わせ番号（リクエストID）',
+  errorNetwork: 'サーバーに接続できませんでした。ネットワークの接続を確認して、もう一度お試しください。',
+  errorTimeout: 'サーバーの応答がありません。しばらく待ってから、もう一度お試しください。',
+  errorUnexpectedResponse: 'サーバーから予期しない応答がありました（HTTP {status}）。',
+} as const;
+
+export type MessageKey = keyof typeof ja;
+
+// Spelled out as a mapped type so a key missing from, or extra in, the English
+// dictionary is a compile error rather than a blank on screen.
+const en: { [K in MessageKey]: string } = {
+  appTitle: 'MyKey Platform',
+  skipToMain: 'Skip to main content',
+  languageSwitch: 'Display language',
+  loading: 'Loading…',
+
+  signInHeading: 'Staff sign-in',
+  signInIntro: 'Sign in with your merchant or municipality staff account.',
+  loginId: 'Login ID',
+  password: 'Password',
+  signIn: 'Sign in',
+  signInFieldsRequired: 'Enter your login ID and password.',
+
+  merchantConsole: 'Merchant console',
+  municipalityConsole: 'Municipality console',
+  consoleNavigation: 'Console menu',
+  home: 'Home',
+  merchantLabel: 'Merchant',
+  municipalityLabel: 'Municipality',
+  staffLabel: 'Staff',
+  signOut: 'Sign out',
+  signedInAs: '{name} is signed in.',
+
+  systemStatus: 'System status',
+  systemReady: 'Everything is working.',
+  systemNotReady: 'Some services are unavailable.',
+  checkMysql: 'Database (MySQL)',
+  checkRedis: 'Redis',
+  checkMigrations: 'Migrations',
+  checkOk: 'OK',
+  checkFailed: 'Failed',
+  checkReason: 'Reason',
+  checkedAt: 'Last checked {time}',
+  refresh: 'Check again',
+
+  notFoundHeading: 'Page not found',
+  notFoundBody: 'There is no page at “{path}”. Please check the address.',
+  backToStart: 'Go to the start page',
+
+  connectionFailedHeading: 'Cannot reach the server',
+  tryAgain: 'Try again',
+
+  requestId: 'Request ID',
+  errorNetwork: 'Could not connect to the server. Check the network connection and try again.',
+  errorTimeout: 'The server did not answer. Please wait a moment and try again.',
+  errorUnexpectedResponse: 'The server sent an unexpected answer (HTTP {status}).',
+};
+
+const dictionaries: Record<Lang, { [K in MessageKey]: string }> = { ja, en };
+
+export type Params = Record<string, string | number>;
+export type Bilingual = Record<Lang, string>;
+
+const storageKey = 'mykey.lang';
+
+function isLang(value: unknown): value is Lang {
+  return value === 'ja' || value === 'en';
+}
+
+// Storage can throw (blocked cookies, private modes); the language then simply is not remembered.
+function readStoredLang(): Lang {
+  try {
+    const stored = localStorage.getItem(storageKey);
+    return isLang(stored) ? stored : 'ja';
+  } catch {
+    return 'ja';
+  }
+}
+
+function storeLang(lang: Lang): void {
+  try {
+    localStorage.setItem(storageKey, lang);
+  } catch {
+    // Not remembering the choice is acceptable; failing the switch is not.
+  }
+}
+
+class Locale {
+  current: Lang = $state(readStoredLang());
+}
+
+export const locale = new Locale();
+
+function format(template: string, params: Params | undefined): string {
+  if (params === undefined) return template;
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const value = params[name];
+    return value === undefined ? whole : String(value);
+  });
+}
+
+export function t(key: MessageKey, params?: Params): string {
+  return format(dictionaries[locale.current][key], params);
+}
+
+// For messages built outside the UI (such as client-side errors) that must later be
+// shown in whichever language is current when they are displayed.
+export function inBothLanguages(key: MessageKey, params?: Params): Bilingual {
+  return {
+    ja: format(dictionaries.ja[key], params),
+    en: format(dictionaries.en[key], params),
+  };
+}
+
+export function applyLangToDocument(): void {
+  document.documentElement.lang = locale.current;
+  document.title = t('appTitle');
+}
+
+export function setLang(lang: Lang): void {
+  locale.current = lang;
+  storeLang(lang);
+  applyLangToDocument();
+}

@@ -1,0 +1,67 @@
+export const paths = {
+  root: '/',
+  signIn: '/sign-in',
+  merchant: '/merchant',
+  municipality: '/municipality',
+} as const;
+
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'not-found';
+
+const routesByPath: Record<string, RouteName> = {
+  [paths.root]: 'root',
+  [paths.signIn]: 'sign-in',
+  [paths.merchant]: 'merchant',
+  [paths.municipality]: 'municipality',
+};
+
+// "/merchant/" typed by hand should open the console, not the not-found screen.
+function normalise(path: string): string {
+  return path.length > 1 ? path.replace(/\/+$/, '') : path;
+}
+
+export function matchRoute(path: string): RouteName {
+  return routesByPath[normalise(path)] ?? 'not-found';
+}
+
+class Router {
+  path: string = $state(window.location.pathname);
+  /**
+   * Counts navigations the user asked for (links, back/forward, sign-in and sign-out),
+   * but not redirects, so focus moves only when the user expects the page to change.
+   */
+  userNavigations: number = $state(0);
+}
+
+export const router = new Router();
+
+export function navigate(to: string, options: { replace?: boolean } = {}): void {
+  if (options.replace) {
+    history.replaceState(null, '', to);
+  } else {
+    history.pushState(null, '', to);
+    router.userNavigations += 1;
+  }
+  router.path = window.location.pathname;
+}
+
+export function listenToHistory(): () => void {
+  const onPopState = (): void => {
+    router.path = window.location.pathname;
+    router.userNavigations += 1;
+  };
+  window.addEventListener('popstate', onPopState);
+  return () => window.removeEventListener('popstate', onPopState);
+}
+
+// Modified clicks (new tab, new window, download) are left to the browser.
+function isPlainClick(event: MouseEvent): boolean {
+  return event.button === 0 && !event.metaKey && !event.ctrlKey && !event.shiftKey && !event.altKey;
+}
+
+/** Click handler for same-origin <a> elements so they change screens without a reload. */
+export function followLink(event: MouseEvent & { currentTarget: HTMLAnchorElement }): void {
+  const link = event.currentTarget;
+  if (!isPlainClick(event) || link.origin !== window.location.origin || link.target !== '') return;
+  event.preventDefault();
+  navigate(link.pathname + link.search + link.hash);
+}

@@ -1,0 +1,15 @@
+// `npm run db:migrate` and `npm run db:seed` against DATABASE_URL or the local MariaDB.
+import { provideServices } from './lib/services.ts';
+import { migrateAndSeed } from './lib/database.ts';
+
+const command = process.argv[2];
+if (command !== 'migrate' && command !== 'seed') {
+  console.error('usage: scripts/db.ts migrate|seed');
+  process.exit(2);
+}
+const services = await provideServices();
+try {
+  await migrateAndSeed(services.databaseUrl, { seed: command === 'seed' });
+} finally {
+  await services.stop();
+}

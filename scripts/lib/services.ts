@@ -1,0 +1,143 @@
+// Provides MySQL and Redis to `npm start` and `npm test`: the ones named by DATABASE_URL
+// and REDIS_URL when set, otherwise a project-local MariaDB and Redis on loopback with
+// their data under .data/. A server already started by another run (its pid file is
+// alive) is reused and left running; one started here is stopped by `stop()`.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { dataDir } from './paths.ts';
+import { ensureDebianPackages } from './debian.ts';
+import { waitFor } from './wait.ts';
+
+export interface Services {
+  databaseUrl: string;
+  redisUrl: string;
+  /** Stops the servers this run started; data stays on disk. */
+  stop(): Promise<void>;
+}
+
+const LOCAL_DB = { user: 'mykey', password: 'mykey', database: 'mykey' };
+
+function port(variable: string, fallback: number): number {
+  const value = Number(process.env[variable] ?? fallback);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new Error(`${variable} must be a TCP port number, got "${process.env[variable]}"`);
+  }
+  return value;
+}
+
+function alivePid(pidFile: string): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+function portOpen(portNumber: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(portNumber, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Starts a server detached (own process group) so Ctrl-C reaches only the orchestrator, which stops it in order. */
+function startDetached(command: string, args: string[], logFile: string): ChildProcess {
+  const log = openSync(logFile, 'a');
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', log, log] });
+  child.unref();
+  return child;
+}
+
+async function stopPid(pid: number, what: string): Promise<void> {
+  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  await waitFor(`${what} (pid ${pid}) to stop`, async () => {
+    try { process.kill(pid, 0); return false; } catch { return true; }
+  }, 60_000);
+}
+
+interface LocalServer { url: string; stop(): Promise<void> }
+
+async function localMariaDb(): Promise<LocalServer> {
+  const dbPort = port('MYKEY_MARIADB_PORT', 3407);
+  const url = `mysql://${LOCAL_DB.user}:${LOCAL_DB.password}@127.0.0.1:${dbPort}/${LOCAL_DB.database}`;
+  const dir = path.join(dataDir, 'mariadb');
+  const pidFile = path.join(dir, 'mariadbd.pid');
+  if (alivePid(pidFile)) return { url, stop: async () => {} };
+  if (await portOpen(dbPort)) {
+    throw new Error(`Port ${dbPort} is taken by another program; set MYKEY_MARIADB_PORT or DATABASE_URL.`);
+  }
+  const files = path.join(dir, 'data');
+  const asRoot = process.getuid?.() === 0;
+  // mariadbd refuses to run as root unless told to; a non-root user runs it as themselves.
+  const user = asRoot ? ['--user=root'] : [];
+  if (!existsSync(path.join(files, 'mysql'))) {
+    mkdirSync(files, { recursive: true });
+    console.log(`[services] creating a MariaDB data folder in ${files}`);
+    const init = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${files}`,
+      '--auth-root-authentication-method=normal', '--skip-test-db', ...user], { encoding: 'utf8' });
+    if (init.status !== 0) throw new Error(`mariadb-install-db failed:\n${init.stderr}`);
+  }
+  const initSql = path.join(dir, 'init.sql');
+  // Runs at every start: the application user and database exist however the folder was made.
+  writeFileSync(initSql, [
+    `CREATE USER IF NOT EXISTS '${LOCAL_DB.user}'@'127.0.0.1' IDENTIFIED BY '${LOCAL_DB.password}';`,
+    `GRANT ALL PRIVILEGES ON *.* TO '${LOCAL_DB.user}'@'127.0.0.1';`,
+    `CREATE DATABASE IF NOT EXISTS ${LOCAL_DB.database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;`,
+  ].join('\n'));
+  const child = startDetached('mariadbd', ['--no-defaults', `--datadir=${files}`, `--port=${dbPort}`,
+    '--bind-address=127.0.0.1', `--socket=${path.join(dir, 'mariadbd.sock')}`, `--pid-file=${pidFile}`,
+    `--init-file=${initSql}`, '--skip-name-resolve', '--max-connections=1000',
+    '--innodb-buffer-pool-size=256M', '--character-set-server=utf8mb4', '--collation-server=utf8mb4_bin',
+    ...user], path.join(dir, 'mariadbd.log'));
+  console.log(`[services] starting MariaDB on 127.0.0.1:${dbPort} (log: ${path.join(dir, 'mariadbd.log')})`);
+  await waitFor('MariaDB to accept connections', async () => (await portOpen(dbPort)) && alivePid(pidFile));
+  const pid = child.pid!;
+  return { url, stop: () => stopPid(pid, 'MariaDB') };
+}
+
+async function localRedis(): Promise<LocalServer> {
+  const redisPort = port('MYKEY_REDIS_PORT', 6380);
+  const url = `redis://127.0.0.1:${redisPort}`;
+  const dir = path.join(dataDir, 'redis');
+  const pidFile = path.join(dir, 'redis.pid');
+  if (alivePid(pidFile)) return { url, stop: async () => {} };
+  if (await portOpen(redisPort)) {
+    throw new Error(`Port ${redisPort} is taken by another program; set MYKEY_REDIS_PORT or REDIS_URL.`);
+  }
+  mkdirSync(dir, { recursive: true });
+  // Append-only file: queued jobs survive a restart of Redis (the ledger never depends on it).
+  const child = startDetached('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1',
+    '--dir', dir, '--pidfile', pidFile, '--appendonly', 'yes', '--save', '', '--daemonize', 'no'],
+  path.join(dir, 'redis.log'));
+  console.log(`[services] starting Redis on 127.0.0.1:${redisPort}`);
+  await waitFor('Redis to accept connections', async () => (await portOpen(redisPort)) && alivePid(pidFile));
+  const pid = child.pid!;
+  return { url, stop: () => stopPid(pid, 'Redis') };
+}
+
+async function external(url: string): Promise<LocalServer> {
+  return { url, stop: async () => {} };
+}
+
+export async function provideServices(): Promise<Services> {
+  // Installed one after the other up front: apt cannot run twice at once.
+  ensureDebianPackages([
+    ...(process.env.DATABASE_URL ? [] : [{ pkg: 'mariadb-server', provides: 'mariadbd' }]),
+    ...(process.env.REDIS_URL ? [] : [{ pkg: 'redis-server', provides: 'redis-server' }]),
+  ]);
+  const [db, redis] = await Promise.all([
+    process.env.DATABASE_URL ? external(process.env.DATABASE_URL) : localMariaDb(),
+    process.env.REDIS_URL ? external(process.env.REDIS_URL) : localRedis(),
+  ]);
+  return {
+    databaseUrl: db.url,
+    redisUrl: redis.url,
+    stop: async () => { await Promise.all([redis.stop(), db.stop()]); },
+  };
+}

@@ -1,0 +1,90 @@
+// `npm start`: the whole platform from one command. Provides MySQL and Redis, migrates and
+// seeds, builds the console, starts the API server and the Bull worker, prints the URLs,
+// and on Ctrl-C stops every part it started, in order, leaving the data in place.
+// `npm run dev` does the same with the console served by Vite (hot reload) instead.
+import { provideServices, type Services } from './lib/services.ts';
+import { migrateAndSeed } from './lib/database.ts';
+import { buildConsoleIfStale } from './lib/console-build.ts';
+import { startChild, stopChild, type Child } from './lib/children.ts';
+import { waitFor } from './lib/wait.ts';
+import { DEMO_PASSWORD, DEMO_STAFF } from '../seeds/01_demo_town.ts';
+
+const dev = process.argv.includes('--dev');
+const host = process.env.HOST ?? '127.0.0.1';
+const apiPort = Number(process.env.PORT ?? 3000);
+const vitePort = Number(process.env.MYKEY_VITE_PORT ?? 5173);
+const apiUrl = `http://${host}:${apiPort}`;
+
+let services: Services | undefined;
+let children: Child[] = [];
+let stopping = false;
+
+async function stopAll(exitCode: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    console.log('[start] stopping…');
+    await Promise.all(children.map((child) => stopChild(child)));
+    await services?.stop();
+    console.log('[start] stopped; data is kept in place');
+  }
+  process.exit(exitCode);
+}
+
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+async function apiReady(): Promise<boolean> {
+  const response = await fetch(`${apiUrl}/readyz`);
+  return response.ok;
+}
+
+/** Resolves when a child exits while we still want it, naming it. */
+function anyChildExit(): Promise<string> {
+  return Promise.race(children.map((child) => child.exited.then((code) => `${child.name} exited with code ${code}`)));
+}
+
+async function main(): Promise<void> {
+  services = await provideServices();
+  await migrateAndSeed(services.databaseUrl);
+  if (!dev) buildConsoleIfStale();
+  const env = {
+    DATABASE_URL: services.databaseUrl,
+    REDIS_URL: services.redisUrl,
+    HOST: host,
+    PORT: String(apiPort),
+    NODE_ENV: dev ? 'development' : 'production',
+  };
+  children = [
+    startChild('server', ['--import', 'tsx', 'backend/src/server.ts'], env),
+    startChild('worker', ['--import', 'tsx', 'backend/src/worker.ts'], env),
+  ];
+  if (dev) {
+    children.push(startChild('vite', ['node_modules/vite/bin/vite.js', 'frontend', '--host', host, '--port', String(vitePort), '--strictPort'],
+      { MYKEY_API_PORT: String(apiPort) }));
+  }
+  const exit = anyChildExit();
+  const ready = waitFor('the API to be ready', apiReady, 120_000).then(() => undefined);
+  const failure = await Promise.race([ready, exit]);
+  if (failure) throw new Error(failure);
+  void exit.then((reason) => {
+    if (stopping) return;
+    console.error(`[start] ${reason}; stopping everything`);
+    void stopAll(1);
+  });
+  const consoleUrl = dev ? `http://${host}:${vitePort}/` : `${apiUrl}/`;
+  console.log([
+    '',
+    'MyKey platform is running.',
+    `  Console (コンソール):   ${consoleUrl}`,
+    `  API:                    ${apiUrl}/api/v1/`,
+    `  Health / readiness:     ${apiUrl}/healthz  ${apiUrl}/readyz`,
+    `  Demo sign-in:           ${DEMO_STAFF.map((s) => s.login_id).join(' or ')}, password ${DEMO_PASSWORD}`,
+    '  Press Ctrl-C to stop.',
+    '',
+  ].join('\n'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`[start] ${error instanceof Error ? error.message : String(error)}`);
+  void stopAll(1);
+});

@@ -1,0 +1,54 @@
+// A demo town to try the platform with. Re-running updates the demo rows in place and
+// never duplicates them: every row has a natural key and is upserted on it.
+import type { Knex } from 'knex';
+import { hashPassword } from '../backend/src/staff/password.ts';
+
+export const DEMO_MUNICIPALITY = { code: '139998', name_ja: 'みらい市（デモ）', name_en: 'Mirai City (demo)' };
+
+export const DEMO_MERCHANTS = [
+  { slug: 'demo-bakery', name_ja: 'みらいベーカリー', name_en: 'Mirai Bakery' },
+  { slug: 'demo-greengrocer', name_ja: '駅前青果店', name_en: 'Ekimae Greengrocer' },
+  { slug: 'demo-bookshop', name_ja: 'ひかり書店', name_en: 'Hikari Bookshop' },
+];
+
+export const DEMO_PARTNER = {
+  slug: 'demo-card', name_ja: 'デモカード株式会社', name_en: 'Demo Card Co., Ltd.',
+  kind: 'card_points', rate_units: 100, rate_points: 80,
+};
+
+export const DEMO_CAMPAIGN = {
+  slug: 'demo-shopping-2026', name_ja: 'みらい市 地域応援ポイント 2026', name_en: 'Mirai City local support points 2026',
+  premium_percent: 20, budget_points: 10_000_000, cap_per_resident_points: 5_000,
+  starts_on: '2026-04-01', ends_on: '2027-03-31',
+};
+
+/** Demo staff accounts; their password is printed by `npm start`. Never used outside a demo. */
+export const DEMO_PASSWORD = 'mykey-demo';
+export const DEMO_STAFF = [
+  { login_id: 'demo-shop', display_name: '店員 花子', role: 'merchant', merchant: 'demo-bakery' },
+  { login_id: 'demo-city', display_name: '市職員 太郎', role: 'municipality', merchant: null },
+] as const;
+
+async function merchantId(knex: Knex, slug: string): Promise<number> {
+  const row = await knex('merchants').where({ slug }).first('id');
+  return row.id;
+}
+
+export async function seed(knex: Knex): Promise<void> {
+  await knex('municipalities').insert(DEMO_MUNICIPALITY).onConflict('code').merge();
+  await knex('merchants')
+    .insert(DEMO_MERCHANTS.map((m) => ({ ...m, municipality_code: DEMO_MUNICIPALITY.code, status: 'approved' })))
+    .onConflict('slug').merge();
+  await knex('partners').insert(DEMO_PARTNER).onConflict('slug').merge();
+  await knex('campaigns').insert({ ...DEMO_CAMPAIGN, municipality_code: DEMO_MUNICIPALITY.code }).onConflict('slug').merge();
+  for (const staff of DEMO_STAFF) {
+    const organization = staff.merchant
+      ? { merchant_id: await merchantId(knex, staff.merchant), municipality_code: null }
+      : { merchant_id: null, municipality_code: DEMO_MUNICIPALITY.code };
+    // Ignore, not merge: a password someone changed on the demo stays changed.
+    await knex('staff_accounts')
+      .insert({ login_id: staff.login_id, display_name: staff.display_name, role: staff.role,
+        password_hash: await hashPassword(DEMO_PASSWORD), ...organization })
+      .onConflict('login_id').ignore();
+  }
+}
