@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import knex, { type Knex } from 'knex';
+import type { Logger } from './log.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -36,8 +37,19 @@ export function knexConfig(databaseUrl: string): Knex.Config {
 
 export type Db = Knex;
 
-export function createDb(databaseUrl: string): Db {
-  return knex(knexConfig(databaseUrl));
+/** A connection pool; knex's own warnings go to our JSON log instead of bare console lines. */
+export function createDb(databaseUrl: string, log?: Logger): Db {
+  const config = knexConfig(databaseUrl);
+  if (log) {
+    const db = log.child({ component: 'knex' });
+    config.log = {
+      warn: (message: unknown) => db.warn({ detail: String(message) }, 'knex warning'),
+      error: (message: unknown) => db.error({ detail: String(message) }, 'knex error'),
+      deprecate: (method: string, alternative: string) => db.warn({ method, alternative }, 'knex deprecation'),
+      debug: () => {},
+    };
+  }
+  return knex(config);
 }
 
 /** Names of migrations present in the code but not yet applied to this database. */

@@ -8,7 +8,7 @@ import { createApp } from './app.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'server');
-const db = createDb(config.DATABASE_URL);
+const db = createDb(config.DATABASE_URL, log);
 const redis = createRedis(config.REDIS_URL, log);
 const server = createApp({ config, db, redis, log }).listen(config.PORT, config.HOST);
 await once(server, 'listening');

@@ -8,7 +8,7 @@ import { HEARTBEAT_QUEUE, recordHeartbeat, scheduleHeartbeat, workerId } from '.
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
-const db = createDb(config.DATABASE_URL);
+const db = createDb(config.DATABASE_URL, log);
 const heartbeat = createQueue(HEARTBEAT_QUEUE, config);
 const queues = [heartbeat];
 

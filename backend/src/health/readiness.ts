@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import { pendingMigrations, type Db } from '../db.ts';
 
@@ -22,10 +23,18 @@ async function check(probe: () => Promise<string | undefined>): Promise<Check> {
   }
 }
 
+/** Our clients do not queue commands while disconnected, so give a (re)connecting one its chance first. */
+async function pingRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'connecting' || redis.status === 'connect' || redis.status === 'reconnecting') {
+    await once(redis, 'ready', { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+  }
+  await redis.ping();
+}
+
 export async function readiness(db: Db, redis: Redis): Promise<Readiness> {
   const [mysql, redisCheck, migrations] = await Promise.all([
     check(async () => { await db.raw('SELECT 1'); return undefined; }),
-    check(async () => { await redis.ping(); return undefined; }),
+    check(async () => { await pingRedis(redis); return undefined; }),
     check(async () => {
       const pending = await pendingMigrations(db);
       return pending.length ? `pending migrations: ${pending.join(', ')}` : undefined;

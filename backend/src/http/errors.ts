@@ -29,7 +29,7 @@ export async function problemMiddleware(ctx: Context, next: Next): Promise<void>
     const problem = toProblem(error);
     if (problem.status >= 500) ctx.state.log.error({ err: error }, 'request failed');
     ctx.status = problem.status;
-    ctx.type = 'application/problem+json';
+    ctx.type = 'application/problem+json; charset=utf-8';
     ctx.body = problemDocument(problem, ctx.state.requestId, ctx.path);
   }
 }

@@ -1,0 +1,43 @@
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+const valid = { DATABASE_URL: 'mysql://u:p@127.0.0.1:3306/mykey', REDIS_URL: 'redis://127.0.0.1:6379' };
+
+test('a valid environment gives typed values and defaults', (t) => {
+  const config = loadConfig({ ...valid, PORT: '8080' });
+  t.is(config.PORT, 8080);
+  t.is(config.HOST, '127.0.0.1');
+  t.is(config.NODE_ENV, 'development');
+  t.is(config.QUEUE_PREFIX, 'mykey');
+});
+
+test('a missing variable is named', (t) => {
+  const error = t.throws(() => loadConfig({ REDIS_URL: valid.REDIS_URL }), { instanceOf: ConfigError });
+  t.regex(error.message, /DATABASE_URL: required/);
+});
+
+test('every bad variable is named at once', (t) => {
+  const error = t.throws(() => loadConfig({ ...valid, PORT: 'eighty', REDIS_URL: 'http://x', LOG_LEVEL: 'loud' }), { instanceOf: ConfigError });
+  t.deepEqual(error.problems.map((p) => p.split(':')[0]).sort(), ['LOG_LEVEL', 'PORT', 'REDIS_URL']);
+});
+
+test('a URL of the wrong kind is refused with an example of the right one', (t) => {
+  const error = t.throws(() => loadConfig({ ...valid, DATABASE_URL: 'postgres://x@y/z' }), { instanceOf: ConfigError });
+  t.regex(error.message, /DATABASE_URL: must be a mysql:\/\/ URL, e\.g\. mysql:\/\//);
+});
+
+test('a port out of range is refused', (t) => {
+  const error = t.throws(() => loadConfig({ ...valid, PORT: '70000' }), { instanceOf: ConfigError });
+  t.regex(error.message, /PORT: must be at most 65535/);
+});
+
+for (const entry of ['server', 'worker']) {
+  test(`the ${entry} process stops at start-up with a message naming the bad variable`, (t) => {
+    const env = { PATH: process.env.PATH, REDIS_URL: valid.REDIS_URL, DATABASE_URL: 'not a url' };
+    const run = spawnSync(process.execPath, ['--import', 'tsx', `backend/src/${entry}.ts`], { env, encoding: 'utf8', timeout: 30_000 });
+    t.is(run.status, 1);
+    t.regex(run.stderr, /Configuration error:\n {2}- DATABASE_URL: must be a mysql:\/\/ URL/);
+    t.notRegex(run.stderr, /\n\s+at /, 'no stack trace');
+  });
+}

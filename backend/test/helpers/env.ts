@@ -1,0 +1,74 @@
+// Each test file gets its own database (migrated) and its own Redis key prefix, so files
+// run in parallel against the one MySQL and Redis that `npm test` provides.
+import { randomBytes } from 'node:crypto';
+import type { ExecutionContext, TestFn } from 'ava';
+import { createDb, type Db } from '../../src/db.ts';
+import { ensureDatabase } from '../../../scripts/lib/database.ts';
+import { TEST_DATABASE_PREFIX } from './names.ts';
+import { createLogger } from '../../src/log.ts';
+import type { Config } from '../../src/config.ts';
+import knex from 'knex';
+import { knexConfig } from '../../src/db.ts';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the suite with \`npm test\`, which provides MySQL and Redis.`);
+  return value;
+}
+
+/** Registers work to run at the end: `t.teardown` in a test, `test.after.always` for a file. */
+export type Cleanup = (fn: () => unknown) => void;
+
+/**
+ * Shared setup for one test file, made on first use and torn down when the file ends.
+ * (ava wants hooks declared synchronously, so setup cannot simply be awaited at top level.)
+ */
+export function fileFixture<T>(test: TestFn, setup: (cleanup: Cleanup) => Promise<T>): () => Promise<T> {
+  const cleanups: Array<() => unknown> = [];
+  let value: Promise<T> | undefined;
+  test.after.always(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+  return () => (value ??= setup((fn) => { cleanups.push(fn); }));
+}
+
+export const silentLog = createLogger({ LOG_LEVEL: 'silent' }, 'test');
+
+export interface TestDatabase { url: string; name: string; db: Db }
+
+/** A fresh database for this test file, migrated to the latest schema; dropped when the file ends. */
+export async function testDatabase(cleanup: Cleanup, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  const name = `${TEST_DATABASE_PREFIX}${randomBytes(6).toString('hex')}`;
+  const url = new URL(required('DATABASE_URL'));
+  url.pathname = `/${name}`;
+  await ensureDatabase(url.toString());
+  const db = createDb(url.toString(), silentLog);
+  if (options.migrate ?? true) await db.migrate.latest();
+  cleanup(async () => {
+    await db.destroy();
+    const server = knex(knexConfig(required('DATABASE_URL')));
+    await server.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+    await server.destroy();
+  });
+  return { url: url.toString(), name, db };
+}
+
+export function redisUrl(): string {
+  return required('REDIS_URL');
+}
+
+/** A queue prefix no other test file uses. */
+export function queuePrefix(): string {
+  return `mykey_test_${randomBytes(6).toString('hex')}`;
+}
+
+/** A configuration as the server would load it, pointing at this file's database. */
+export function testConfig(databaseUrl: string, overrides: Partial<Config> = {}): Config {
+  return {
+    NODE_ENV: 'test', HOST: '127.0.0.1', PORT: 0, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(),
+    LOG_LEVEL: 'silent', CONSOLE_DIR: required('CONSOLE_DIR'), QUEUE_PREFIX: queuePrefix(),
+    HEARTBEAT_INTERVAL_MS: 10_000, SHUTDOWN_TIMEOUT_MS: 10_000, ...overrides,
+  };
+}
+
+export type { ExecutionContext };

@@ -1,0 +1,79 @@
+// `npm test`: provisions like `npm start` (MySQL, Redis, the Debian packages the suite
+// drives: Chromium, pcscd, the virtual reader, OpenSC), builds the console, then runs the
+// whole ava suite against the real services. Every test file makes its own database.
+// Ends with one line "N passed, N failed, N skipped" and ava's honest exit code.
+import { spawn } from 'node:child_process';
+import knex from 'knex';
+import { provideServices } from './lib/services.ts';
+import { ensureDebianPackages } from './lib/debian.ts';
+import { buildConsoleIfStale, consoleDir } from './lib/console-build.ts';
+import { knexConfig } from '../backend/src/db.ts';
+import { ensureDatabase } from './lib/database.ts';
+import { rootDir } from './lib/paths.ts';
+import { TEST_DATABASE_PREFIX } from '../backend/test/helpers/names.ts';
+
+ensureDebianPackages([
+  { pkg: 'chromium', provides: '/usr/bin/chromium' },
+  { pkg: 'pcscd', provides: 'pcscd' },
+  { pkg: 'vsmartcard-vpcd', provides: '/usr/lib/pcsc/drivers/serial/libifdvpcd.so' },
+  { pkg: 'opensc', provides: 'pkcs15-tool' },
+  { pkg: 'libpcsclite-dev', provides: '/usr/include/PCSC/winscard.h' },
+]);
+
+/** Drops databases left behind by test runs that were killed before their teardown. */
+async function dropLeftoverTestDatabases(databaseUrl: string): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  const db = knex(knexConfig(databaseUrl));
+  try {
+    const [rows] = await db.raw('SHOW DATABASES LIKE ?', [`${TEST_DATABASE_PREFIX}%`]);
+    for (const row of rows as Array<Record<string, string>>) {
+      await db.raw(`DROP DATABASE IF EXISTS \`${Object.values(row)[0]}\``);
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+
+interface Counts { passed: number; failed: number; skipped: number }
+
+/**
+ * Reads ava's closing lines ("12 tests passed", "1 test failed", "2 tests skipped"). When
+ * something failed ava leaves out the passed line, so passes are also counted by their ✔ lines.
+ */
+function countResults(output: string): Counts {
+  const count = (pattern: RegExp) => [...output.matchAll(pattern)].reduce((sum, m) => sum + Number(m[1]), 0);
+  return {
+    passed: Math.max(count(/^\s*(\d+) tests? passed/gm), (output.match(/^\s*✔ /gm) ?? []).length),
+    failed: count(/^\s*(\d+) (?:tests? failed|uncaught exceptions?|unhandled rejections?|known failures?)/gm),
+    skipped: count(/^\s*(\d+) (?:tests? skipped|tests? todo)/gm),
+  };
+}
+
+function runAva(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['node_modules/ava/entrypoints/cli.mjs', ...args], { cwd: rootDir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const tee = (chunk: Buffer, out: NodeJS.WriteStream) => { output += chunk.toString('utf8'); out.write(chunk); };
+    child.stdout.on('data', (chunk: Buffer) => tee(chunk, process.stdout));
+    child.stderr.on('data', (chunk: Buffer) => tee(chunk, process.stderr));
+    child.on('exit', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+const services = await provideServices();
+let exitCode = 1;
+try {
+  buildConsoleIfStale();
+  await dropLeftoverTestDatabases(services.databaseUrl);
+  const { code, output } = await runAva(process.argv.slice(2), {
+    DATABASE_URL: services.databaseUrl,
+    REDIS_URL: services.redisUrl,
+    CONSOLE_DIR: consoleDir,
+  });
+  const counts = countResults(output);
+  exitCode = code !== 0 || counts.failed > 0 ? Math.max(code, 1) : 0;
+  console.log(`\n${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+} finally {
+  await services.stop();
+}
+process.exit(exitCode);
