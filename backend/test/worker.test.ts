@@ -1,0 +1,51 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { queuePrefix, redisUrl, testDatabase } from './helpers/env.ts';
+import { createQueue } from '../src/queue.ts';
+import { HEARTBEAT_QUEUE } from '../src/jobs/heartbeat.ts';
+import { waitFor } from '../../scripts/lib/wait.ts';
+
+function startWorker(databaseUrl: string, prefix: string) {
+  const env = { PATH: process.env.PATH, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, HEARTBEAT_INTERVAL_MS: '200', LOG_LEVEL: 'info' };
+  const worker = spawn(process.execPath, ['--import', 'tsx', 'backend/src/worker.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  worker.stdout.on('data', (chunk) => { output += chunk; });
+  worker.stderr.on('data', (chunk) => { output += chunk; });
+  return { worker, output: () => output };
+}
+
+test('the worker records heartbeats through Bull and stops cleanly on SIGTERM', async (t) => {
+  const { db, url } = await testDatabase((fn) => t.teardown(fn));
+  const prefix = queuePrefix();
+  const { worker, output } = startWorker(url, prefix);
+  t.teardown(() => { worker.kill('SIGKILL'); });
+
+  const beat = await waitFor('two heartbeats', async () => {
+    const row = await db('worker_heartbeats').first();
+    return row && row.beats >= 2 && row;
+  }, 30_000);
+  t.regex(beat.worker_id, new RegExp(`:${worker.pid}$`));
+
+  worker.kill('SIGTERM');
+  const [code] = await once(worker, 'exit');
+  t.is(code, 0);
+  const lines = output().trim().split('\n').map((line) => JSON.parse(line));
+  t.true(lines.every((line) => line.name === 'worker' && typeof line.level === 'number'), 'every line is structured JSON');
+  t.deepEqual(lines.slice(-2).map((line) => line.msg), ['shutting down; letting jobs in flight finish', 'stopped']);
+});
+
+test('two workers share one heartbeat schedule', async (t) => {
+  const { db, url } = await testDatabase((fn) => t.teardown(fn));
+  const prefix = queuePrefix();
+  const workers = [startWorker(url, prefix), startWorker(url, prefix)];
+  t.teardown(() => { for (const { worker } of workers) worker.kill('SIGKILL'); });
+  await waitFor('both workers to be ready', async () => workers.every(({ output }) => output().includes('worker ready')), 30_000);
+  const queue = createQueue(HEARTBEAT_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix });
+  t.teardown(() => queue.close());
+  t.is((await queue.getRepeatableJobs()).length, 1);
+  await waitFor('a heartbeat', async () => (await db('worker_heartbeats').count({ n: '*' }))[0]!.n, 30_000);
+  for (const { worker } of workers) worker.kill('SIGTERM');
+  const codes = await Promise.all(workers.map(async ({ worker }) => (await once(worker, 'exit'))[0]));
+  t.deepEqual(codes, [0, 0]);
+});
