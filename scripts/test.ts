@@ -14,6 +14,8 @@ import { TEST_DATABASE_PREFIX } from '../backend/test/helpers/names.ts';
 
 ensureDebianPackages([
   { pkg: 'chromium', provides: '/usr/bin/chromium' },
+  // Japanese glyphs, so the console's screens render (and screenshot) as residents see them.
+  { pkg: 'fonts-noto-cjk', provides: '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc' },
   { pkg: 'pcscd', provides: 'pcscd' },
   { pkg: 'vsmartcard-vpcd', provides: '/usr/lib/pcsc/drivers/serial/libifdvpcd.so' },
   { pkg: 'opensc', provides: 'pkcs15-tool' },
