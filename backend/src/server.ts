@@ -11,7 +11,12 @@ const log = createLogger(config, 'server');
 const db = createDb(config.DATABASE_URL, log);
 const redis = createRedis(config.REDIS_URL, log);
 const server = createApp({ config, db, redis, log }).listen(config.PORT, config.HOST);
-await once(server, 'listening');
+try {
+  await once(server, 'listening');
+} catch (error) {
+  log.fatal({ err: error, host: config.HOST, port: config.PORT }, 'cannot listen (is the port taken? set PORT)');
+  process.exit(1);
+}
 const address = server.address();
 const port = typeof address === 'object' && address ? address.port : config.PORT;
 log.info({ url: `http://${config.HOST}:${port}/`, env: config.NODE_ENV }, 'listening');

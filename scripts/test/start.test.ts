@@ -1,0 +1,96 @@
+// `npm start` as a newcomer runs it: the whole platform comes up, answers ready, serves the
+// console to a real browser, and Ctrl-C stops every part it started.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { testDatabase, redisUrl } from '../../backend/test/helpers/env.ts';
+import { freePort } from '../../backend/test/helpers/ports.ts';
+import { launchBrowser } from '../../backend/test/helpers/browser.ts';
+import { waitFor } from '../lib/wait.ts';
+
+function npmStart(databaseUrl: string, port: number) {
+  const child = spawn(process.execPath, ['scripts/bootstrap.mjs', 'scripts/start.ts'], {
+    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => { output += chunk; });
+  child.stderr.on('data', (chunk) => { output += chunk; });
+  return { child, output: () => output };
+}
+
+/** pids of the server and worker, from their JSON log lines. */
+function partPids(output: string): number[] {
+  const pids = ['server', 'worker'].map((name) => {
+    const line = output.split('\n').find((l) => l.startsWith(`[${name}] {`));
+    return line ? JSON.parse(line.slice(name.length + 3)).pid : undefined;
+  });
+  return pids.filter((pid): pid is number => typeof pid === 'number');
+}
+
+function running(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+async function startAndWait(databaseUrl: string, port: number) {
+  const run = npmStart(databaseUrl, port);
+  const exited = once(run.child, 'exit').then(() => { throw new Error(`npm start exited early:\n${run.output()}`); });
+  await Promise.race([waitFor('npm start to print its URLs', async () => run.output().includes('MyKey platform is running.'), 120_000), exited]);
+  exited.catch(() => {});
+  return run;
+}
+
+async function interrupt(run: ReturnType<typeof npmStart>): Promise<number | null> {
+  run.child.kill('SIGINT');
+  const [code] = await once(run.child, 'exit');
+  return code;
+}
+
+test('npm start brings the platform up, serves the console, and Ctrl-C stops it all', async (t) => {
+  const { url, db } = await testDatabase((fn) => t.teardown(fn), { migrate: false });
+  const port = await freePort();
+  const run = await startAndWait(url, port);
+  t.teardown(() => { run.child.kill('SIGKILL'); });
+  const base = `http://127.0.0.1:${port}`;
+  t.regex(run.output(), new RegExp(`Console \\(コンソール\\): +${base}/`));
+
+  const ready = await fetch(`${base}/readyz`);
+  t.is(ready.status, 200);
+  t.is((await ready.json()).status, 'ready');
+  t.is(Number((await db('merchants').count({ n: '*' }))[0]!.n), 3, 'the demo town is seeded');
+
+  const browser = await launchBrowser((fn) => t.teardown(fn));
+  const page = await browser.newPage();
+  await page.goto(base);
+  await page.getByLabel('ログインID').waitFor();
+  t.is(await page.title(), 'MyKey プラットフォーム');
+
+  const pids = partPids(run.output());
+  t.is(pids.length, 2, 'server and worker both logged');
+  t.is(await interrupt(run), 0);
+  t.regex(run.output(), /stopped; data is kept in place/);
+  t.deepEqual(pids.filter(running), [], 'no part of the platform is left running');
+  await t.throwsAsync(fetch(`${base}/healthz`));
+
+  // A second start finds everything in place: nothing to migrate, nothing to build.
+  const again = await startAndWait(url, port);
+  t.teardown(() => { again.child.kill('SIGKILL'); });
+  t.regex(again.output(), /schema is up to date/);
+  t.notRegex(again.output(), /building the console|installing npm dependencies/);
+  t.is(Number((await db('merchants').count({ n: '*' }))[0]!.n), 3, 'seeding again duplicated nothing');
+  t.is(await interrupt(again), 0);
+});
+
+test('npm start stops everything and says why when a part cannot start', async (t) => {
+  const { url } = await testDatabase((fn) => t.teardown(fn), { migrate: false });
+  const port = await freePort();
+  const blocker = (await import('node:net')).createServer().listen(port, '127.0.0.1');
+  t.teardown(() => { blocker.close(); });
+  const run = npmStart(url, port);
+  t.teardown(() => { run.child.kill('SIGKILL'); });
+  const [code] = await once(run.child, 'exit');
+  t.is(code, 1);
+  t.regex(run.output(), /EADDRINUSE/);
+  t.regex(run.output(), /\[start\] server exited with code 1/);
+  t.deepEqual(partPids(run.output()).filter(running), []);
+});
