@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { BUILD_PACKAGES, ensureDebianPackages } from './lib/debian.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -16,6 +17,12 @@ function dependenciesStale() {
 }
 
 if (dependenciesStale()) {
+  try {
+    ensureDebianPackages(BUILD_PACKAGES);
+  } catch (error) {
+    console.error(`[setup] ${error.message}`);
+    process.exit(1);
+  }
   console.log('[setup] installing npm dependencies (npm install)…');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const result = spawnSync(npm, ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });

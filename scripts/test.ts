@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import knex from 'knex';
 import { provideServices } from './lib/services.ts';
-import { ensureDebianPackages } from './lib/debian.ts';
+import { ensureDebianPackages } from './lib/debian.mjs';
 import { buildConsoleIfStale, consoleDir } from './lib/console-build.ts';
 import { knexConfig } from '../backend/src/db.ts';
 import { ensureDatabase } from './lib/database.ts';
@@ -19,7 +19,6 @@ ensureDebianPackages([
   { pkg: 'pcscd', provides: 'pcscd' },
   { pkg: 'vsmartcard-vpcd', provides: '/usr/lib/pcsc/drivers/serial/libifdvpcd.so' },
   { pkg: 'opensc', provides: 'pkcs15-tool' },
-  { pkg: 'libpcsclite-dev', provides: '/usr/include/PCSC/winscard.h' },
 ]);
 
 /** Drops databases left behind by test runs that were killed before their teardown. */

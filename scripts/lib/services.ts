@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'no
 import net from 'node:net';
 import path from 'node:path';
 import { dataDir } from './paths.ts';
-import { ensureDebianPackages } from './debian.ts';
+import { ensureDebianPackages } from './debian.mjs';
 import { waitFor } from './wait.ts';
 
 export interface Services {

@@ -1,26 +1,25 @@
-// Installs the Debian packages the platform runs on, so that a fresh machine needs
-// nothing by hand. Only root may install; anyone else is told the exact command.
+// Installs the Debian packages the platform runs on, so that a fresh machine needs nothing
+// by hand. Only root may install; anyone else is told the exact command. Plain JavaScript
+// because scripts/bootstrap.mjs needs it before npm dependencies (and tsx) exist.
 import { execFileSync, spawnSync } from 'node:child_process';
 
-export interface NeededPackage {
-  /** Debian package name. */
-  pkg: string;
-  /** A file whose presence proves the package is installed. */
-  provides: string;
-}
-
-function present(file: string): boolean {
+/** @param {string} file a command on PATH or an absolute path */
+function present(file) {
   return spawnSync('sh', ['-c', `command -v ${file} || test -e ${file}`], { stdio: 'ignore' }).status === 0;
 }
 
-function aptInstall(pkgs: string[]): boolean {
+/** @param {string[]} pkgs */
+function aptInstall(pkgs) {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const args = ['install', '-y', '--no-install-recommends', ...pkgs];
   return spawnSync('apt-get', args, { stdio: 'inherit', env }).status === 0;
 }
 
-/** Ensures every package is installed; throws with the command to run when it cannot. */
-export function ensureDebianPackages(needed: NeededPackage[]): void {
+/**
+ * Ensures every package is installed; throws with the command to run when it cannot.
+ * @param {Array<{ pkg: string, provides: string }>} needed `provides`: a file proving the package is there
+ */
+export function ensureDebianPackages(needed) {
   const missing = needed.filter((n) => !present(n.provides)).map((n) => n.pkg);
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;
@@ -34,3 +33,6 @@ export function ensureDebianPackages(needed: NeededPackage[]): void {
     if (!aptInstall(missing)) throw new Error(`apt-get could not install: ${missing.join(' ')}`);
   }
 }
+
+/** Headers that npm dependencies compile against: the pcsclite addon needs PC/SC's. */
+export const BUILD_PACKAGES = [{ pkg: 'libpcsclite-dev', provides: '/usr/include/PCSC/winscard.h' }];
