@@ -17,7 +17,7 @@ function startWorker(databaseUrl: string, prefix: string) {
 
 test('the worker records heartbeats through Bull and stops cleanly on SIGTERM', async (t) => {
   const { db, url } = await testDatabase((fn) => t.teardown(fn));
-  const prefix = queuePrefix();
+  const prefix = queuePrefix((fn) => t.teardown(fn));
   const { worker, output } = startWorker(url, prefix);
   t.teardown(() => { worker.kill('SIGKILL'); });
 
@@ -37,7 +37,7 @@ test('the worker records heartbeats through Bull and stops cleanly on SIGTERM', 
 
 test('two workers share one heartbeat schedule', async (t) => {
   const { db, url } = await testDatabase((fn) => t.teardown(fn));
-  const prefix = queuePrefix();
+  const prefix = queuePrefix((fn) => t.teardown(fn));
   const workers = [startWorker(url, prefix), startWorker(url, prefix)];
   t.teardown(() => { for (const { worker } of workers) worker.kill('SIGKILL'); });
   await waitFor('both workers to be ready', async () => workers.every(({ output }) => output().includes('worker ready')), 30_000);

@@ -8,6 +8,7 @@ import { TEST_DATABASE_PREFIX } from './names.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Config } from '../../src/config.ts';
 import knex from 'knex';
+import { Redis } from 'ioredis';
 import { knexConfig } from '../../src/db.ts';
 
 function required(name: string): string {
@@ -57,16 +58,25 @@ export function redisUrl(): string {
   return required('REDIS_URL');
 }
 
-/** A queue prefix no other test file uses. */
-export function queuePrefix(): string {
-  return `mykey_test_${randomBytes(6).toString('hex')}`;
+/** A queue prefix no other test file uses; its Redis keys are deleted at the end. */
+export function queuePrefix(cleanup: Cleanup): string {
+  const prefix = `mykey_test_${randomBytes(6).toString('hex')}`;
+  cleanup(async () => {
+    const redis = new Redis(redisUrl());
+    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
+      if ((keys as string[]).length) await redis.unlink(...(keys as string[]));
+    }
+    redis.disconnect();
+  });
+  return prefix;
 }
 
 /** A configuration as the server would load it, pointing at this file's database. */
 export function testConfig(databaseUrl: string, overrides: Partial<Config> = {}): Config {
+  // The API server enqueues nothing yet; give it a prefix that is never written to.
   return {
     NODE_ENV: 'test', HOST: '127.0.0.1', PORT: 0, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(),
-    LOG_LEVEL: 'silent', CONSOLE_DIR: required('CONSOLE_DIR'), QUEUE_PREFIX: queuePrefix(),
+    LOG_LEVEL: 'silent', CONSOLE_DIR: required('CONSOLE_DIR'), QUEUE_PREFIX: 'mykey_test_api',
     HEARTBEAT_INTERVAL_MS: 10_000, SHUTDOWN_TIMEOUT_MS: 10_000, ...overrides,
   };
 }
