@@ -38,8 +38,6 @@ const RSA_ALGORITHM: RsaHashedKeyGenParams = {
   hash: 'SHA-256',
 };
 
-const YEAR_MS = 365.25 * 24 * 3600 * 1000;
-
 export interface CertificateAuthority {
   kind: CaKind;
   certificate: pkijs.Certificate;
@@ -409,5 +407,7 @@ function minutesAgo(minutes: number): Date {
 }
 
 function addYears(date: Date, years: number): Date {
-  return new Date(Math.floor((date.getTime() + years * YEAR_MS) / 1000) * 1000);
+  const later = new Date(date.getTime());
+  later.setUTCFullYear(later.getUTCFullYear() + years);
+  return later;
 }

@@ -1,0 +1,99 @@
+// What a relying party asks of the card's JPKI application, in APDUs (see
+// shared/jpki-card.md). Every command goes through the guard.
+import { CardError } from './errors.ts';
+import { EF, JPKI_AID, type Transmit } from './guard.ts';
+
+const SHA256_DIGEST_INFO_PREFIX = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+const CHUNK = 0xff;
+const MAX_CERTIFICATE_BYTES = 4096;
+
+function statusWord(answer: Buffer): number {
+  if (answer.length < 2) throw new CardError('card_error', { sw: 'short' });
+  return answer.readUInt16BE(answer.length - 2);
+}
+
+function hex(sw: number): string {
+  return sw.toString(16).toUpperCase().padStart(4, '0');
+}
+
+async function expectOk(transmit: Transmit, command: Buffer): Promise<Buffer> {
+  const answer = await transmit(command);
+  const sw = statusWord(answer);
+  if (sw !== 0x9000) throw new CardError('card_error', { sw: hex(sw) });
+  return answer.subarray(0, -2);
+}
+
+function selectFile(fid: number): Buffer {
+  return Buffer.from([0x00, 0xa4, 0x02, 0x0c, 0x02, fid >> 8, fid & 0xff]);
+}
+
+function readBinary(offset: number, length: number): Buffer {
+  return Buffer.from([0x00, 0xb0, offset >> 8, offset & 0xff, length & 0xff]);
+}
+
+/** Opens the JPKI application; a card without it is not a My Number card. */
+export async function selectJpki(transmit: Transmit): Promise<void> {
+  const answer = await transmit(Buffer.concat([Buffer.from([0x00, 0xa4, 0x04, 0x0c, JPKI_AID.length]), JPKI_AID]));
+  const sw = statusWord(answer);
+  if (sw === 0x6a82 || sw === 0x6d00 || sw === 0x6e00 || sw === 0x6a86) throw new CardError('not_my_number_card', { sw: hex(sw) });
+  if (sw !== 0x9000) throw new CardError('card_error', { sw: hex(sw) });
+}
+
+/** Reads a DER certificate file: its length from the first 4 bytes, then chunks of 255. */
+async function readCertificateFile(transmit: Transmit, fid: number): Promise<Buffer> {
+  await expectOk(transmit, selectFile(fid));
+  const head = await expectOk(transmit, readBinary(0, 4));
+  if (head.length !== 4 || head[0] !== 0x30 || head[1] !== 0x82) throw new CardError('not_my_number_card', { sw: 'no certificate' });
+  const total = head.readUInt16BE(2) + 4;
+  if (total > MAX_CERTIFICATE_BYTES) throw new CardError('card_error', { sw: 'certificate too long' });
+  const parts: Buffer[] = [];
+  for (let offset = 0; offset < total; offset += CHUNK) {
+    parts.push(await expectOk(transmit, readBinary(offset, Math.min(CHUNK, total - offset))));
+  }
+  return Buffer.concat(parts);
+}
+
+export async function readAuthCertificate(transmit: Transmit): Promise<Buffer> {
+  await selectJpki(transmit);
+  return readCertificateFile(transmit, EF.AUTH_CERT);
+}
+
+function pinOutcome(sw: number): CardError | undefined {
+  if (sw === 0x9000) return undefined;
+  if (sw === 0x6983 || sw === 0x6984 || sw === 0x63c0) return new CardError('pin_blocked', { triesLeft: 0 });
+  if ((sw & 0xfff0) === 0x63c0) {
+    const triesLeft = sw & 0x0f;
+    return new CardError(triesLeft === 1 ? 'pin_last_try' : 'pin_wrong', { triesLeft });
+  }
+  return new CardError('card_error', { sw: hex(sw) });
+}
+
+/** Tries left for the user-authentication PIN, asked without spending one. */
+export async function pinTriesLeft(transmit: Transmit): Promise<number> {
+  await selectJpki(transmit);
+  await expectOk(transmit, selectFile(EF.AUTH_PIN));
+  const sw = statusWord(await transmit(Buffer.from([0x00, 0x20, 0x00, 0x80])));
+  if ((sw & 0xfff0) === 0x63c0) return sw & 0x0f;
+  if (sw === 0x6983 || sw === 0x6984) return 0;
+  throw new CardError('card_error', { sw: hex(sw) });
+}
+
+export function checkPinFormat(pin: string): void {
+  if (!/^[0-9]{4}$/.test(pin)) throw new CardError('pin_format');
+}
+
+/**
+ * Verifies the PIN, then has the card sign the SHA-256 digest with the user-authentication
+ * key (the card adds PKCS#1 v1.5 padding to the DigestInfo). Caller must reset the card after.
+ */
+export async function signDigest(transmit: Transmit, pin: string, sha256: Buffer): Promise<Buffer> {
+  checkPinFormat(pin);
+  if (sha256.length !== 32) throw new Error('signDigest needs a 32-byte SHA-256 digest');
+  await selectJpki(transmit);
+  await expectOk(transmit, selectFile(EF.AUTH_PIN));
+  const failure = pinOutcome(statusWord(await transmit(Buffer.concat([Buffer.from([0x00, 0x20, 0x00, 0x80, 0x04]), Buffer.from(pin, 'ascii')]))));
+  if (failure) throw failure;
+  await expectOk(transmit, selectFile(EF.AUTH_KEY));
+  const digestInfo = Buffer.concat([SHA256_DIGEST_INFO_PREFIX, sha256]);
+  return expectOk(transmit, Buffer.concat([Buffer.from([0x80, 0x2a, 0x00, 0x80, digestInfo.length]), digestInfo, Buffer.from([0x00])]));
+}
