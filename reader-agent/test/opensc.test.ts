@@ -2,8 +2,10 @@
 // the vpcd reader, must treat the simulator exactly as it treats a My Number card.
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createCa, issueCertificate, type CertificateAuthority, type IssuedCertificate } from '../src/dev-ca/index.ts';
 import { OPENSC_PKCS11, startPcscStack, type PcscStack } from './helpers/pcsc-stack.ts';
 import type { ApduRecord, LogRecord } from '../src/simulator/apdu-log.ts';
 
@@ -11,8 +13,20 @@ import type { ApduRecord, LogRecord } from '../src/simulator/apdu-log.ts';
 let card: PcscStack;
 let lockCard: PcscStack;
 
+// The first card is loaded with a certificate minted here, through --cert/--key/--ca.
+let loaded: { ca: CertificateAuthority; holder: IssuedCertificate };
+
 test.before(async () => {
-  [card, lockCard] = await Promise.all([startPcscStack(), startPcscStack()]);
+  const ca = await createCa({ kind: 'auth' });
+  const holder = await issueCertificate(ca);
+  loaded = { ca, holder };
+  const dir = mkdtempSync(join(tmpdir(), 'opensc-test-'));
+  const file = (name: string, pem: string): string => (writeFileSync(join(dir, name), pem), join(dir, name));
+  const identity = ['--cert', file('cert.pem', holder.certificatePem), '--key', file('key.pem', holder.privateKeyPem), '--ca', file('ca.pem', ca.certificatePem)];
+  [card, lockCard] = await Promise.all([
+    startPcscStack({ simulatorArgs: identity }),
+    startPcscStack({ simulatorArgs: ['--pin', '4321', '--latency-ms', '5'] }),
+  ]);
 });
 
 test.after.always(async () => {
@@ -57,13 +71,14 @@ test.serial('opensc-tool names the card "jpki" and sees the real ATR', async (t)
   t.is(atr.stdout.trim(), '3b:e0:00:ff:81:31:fe:45:14');
 });
 
-test.serial('pkcs15-tool reads back exactly the certificate loaded into the card', async (t) => {
+test.serial('pkcs15-tool reads back exactly the certificate and CA loaded into the card', async (t) => {
   const result = await card.run('pkcs15-tool', ['--read-certificate', '1']);
   t.is(result.code, 0, result.stderr);
   const read = new X509Certificate(result.stdout);
-  const loaded = new X509Certificate(card.certificatePem);
-  t.deepEqual(read.raw, loaded.raw);
+  t.deepEqual(read.raw, loaded.holder.certificateDer);
   t.regex(read.issuer, /OU=JPKI for user authentication/);
+  const ca = await card.run('pkcs15-tool', ['--read-certificate', '3']);
+  t.deepEqual(new X509Certificate(ca.stdout).raw, loaded.ca.certificateDer);
 });
 
 test.serial('pkcs11-tool signs after login, openssl verifies it, and the log never holds the PIN', async (t) => {
@@ -97,9 +112,9 @@ test.serial('a selection of the My Number application stands out in the APDU log
   t.regex(flagged[0]!.warning ?? '', /OFF-LIMITS/);
 });
 
-test.serial('wrong PINs count down through OpenSC, survive removal, and the third locks the card', async (t) => {
+test.serial('wrong PINs (this card has PIN 4321) count down through OpenSC, survive removal, and the third locks the card', async (t) => {
   t.is(await authPinTriesLeft(lockCard), 3);
-  const first = await signWithPkcs11(lockCard, '9999');
+  const first = await signWithPkcs11(lockCard, '1234');
   t.regex(first.stderr + first.stdout, /CKR_PIN_INCORRECT/);
   t.is(await authPinTriesLeft(lockCard), 2);
   await lockCard.removeCard();
@@ -110,7 +125,7 @@ test.serial('wrong PINs count down through OpenSC, survive removal, and the thir
   const third = await signWithPkcs11(lockCard, '9999');
   t.not(third.code, 0);
   t.is(await authPinTriesLeft(lockCard), 0);
-  const right = await signWithPkcs11(lockCard, '1234');
+  const right = await signWithPkcs11(lockCard, '4321');
   t.regex(right.stderr + right.stdout, /CKR_PIN_LOCKED/);
   const token = await lockCard.run('pkcs11-tool', ['--module', OPENSC_PKCS11, '--list-token-slots']);
   t.regex(token.stdout, /user PIN locked/);

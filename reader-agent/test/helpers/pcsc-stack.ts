@@ -32,6 +32,8 @@ export function ensureStackPackages(): void {
     { pkg: 'pcscd', provides: 'pcscd' },
     { pkg: 'vsmartcard-vpcd', provides: VPCD_DRIVER },
     { pkg: 'opensc', provides: 'opensc-tool' },
+    // Tests check OpenSC's signatures with an independent verifier.
+    { pkg: 'openssl', provides: 'openssl' },
   ]);
 }
 

@@ -1,0 +1,174 @@
+// The agent's API for the console in the same PC: 127.0.0.1 only, a browser origin on the
+// allowlist, and the pairing token on every call. The PIN arrives here, goes to the card,
+// and is neither logged nor kept.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import { z } from 'zod';
+import { CardError, type CardErrorCode } from '../jpki/errors.ts';
+import { checkPinFormat, pinTriesLeft, readAuthCertificate, signDigest } from '../jpki/commands.ts';
+import type { PcscService, ReaderState } from '../pcsc/pcsc.ts';
+
+export interface LocalApiOptions {
+  pcsc: PcscService;
+  token: string;
+  allowedOrigins: string[];
+  port: number;
+  log: (entry: Record<string, unknown>) => void;
+}
+
+const BODY_LIMIT = 8 * 1024;
+const MAX_CHALLENGE_BYTES = 1024;
+
+const STATUS_OF: Record<CardErrorCode, number> = {
+  no_reader: 404, no_card: 409, card_removed: 409, reader_gone: 409, reader_busy: 409, pcsc_unavailable: 503,
+  not_my_number_card: 422, pin_format: 400, pin_wrong: 422, pin_last_try: 422, pin_blocked: 423, card_error: 502,
+  apdu_forbidden: 500,
+};
+
+const identityBody = z.object({ reader: z.string().max(200).optional() }).strict();
+const signBody = z.object({
+  reader: z.string().max(200).optional(),
+  pin: z.string(),
+  challenge: z.base64().refine((value) => Buffer.from(value, 'base64').length <= MAX_CHALLENGE_BYTES && value.length > 0,
+    { error: `challenge must be 1 to ${MAX_CHALLENGE_BYTES} bytes, base64` }),
+}).strict();
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, readonly messages: { ja: string; en: string }) {
+    super(code);
+  }
+}
+
+const unauthorized = new HttpError(401, 'pairing_required', { ja: 'このコンソールはカードリーダーとペアリングされていません。', en: 'This console is not paired with the card reader agent.' });
+const forbiddenOrigin = new HttpError(403, 'origin_forbidden', { ja: 'このページからはカードリーダーを使えません。', en: 'This page may not use the card reader.' });
+const badRequest = (detail: string) => new HttpError(400, 'request_invalid', { ja: `リクエストに誤りがあります: ${detail}`, en: `The request is not valid: ${detail}` });
+const notFound = new HttpError(404, 'not_found', { ja: '見つかりません。', en: 'Not found.' });
+
+function sameSecret(offered: string, expected: string): boolean {
+  // Hash first so the comparison takes the same time whatever the lengths.
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(offered), digest(expected));
+}
+
+async function readBody(request: http.IncomingMessage): Promise<unknown> {
+  if (!(request.headers['content-type'] ?? '').startsWith('application/json')) throw badRequest('send application/json');
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > BODY_LIMIT) throw badRequest(`body over ${BODY_LIMIT} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw badRequest('malformed JSON');
+  }
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw badRequest(result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  return result.data;
+}
+
+export function createLocalApi(options: LocalApiOptions): http.Server {
+  const { pcsc, token, allowedOrigins, port, log } = options;
+  const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  const streams = new Set<http.ServerResponse>();
+
+  const snapshot = () => ({ available: pcsc.available, readers: pcsc.states() });
+  const broadcast = () => {
+    const event = `event: readers\ndata: ${JSON.stringify(snapshot())}\n\n`;
+    for (const stream of streams) stream.write(event);
+  };
+  pcsc.on('change', broadcast);
+  pcsc.on('available', broadcast);
+
+  function cors(request: http.IncomingMessage, response: http.ServerResponse): void {
+    const origin = request.headers.origin;
+    if (origin === undefined) return;
+    if (!allowedOrigins.includes(origin)) throw forbiddenOrigin;
+    response.setHeader('Access-Control-Allow-Origin', origin);
+    response.setHeader('Vary', 'Origin');
+  }
+
+  function authorize(request: http.IncomingMessage): void {
+    // A page on another site that resolves its name to 127.0.0.1 still sends its own Host.
+    if (!hosts.has(request.headers.host ?? '')) throw forbiddenOrigin;
+    const offered = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+    if (!offered || !sameSecret(offered, token)) throw unauthorized;
+  }
+
+  async function identity(body: z.infer<typeof identityBody>) {
+    return pcsc.withCard(body.reader, async (transmit) => {
+      const certificate = await readAuthCertificate(transmit);
+      return { certificate: certificate.toString('base64'), pinTriesLeft: await pinTriesLeft(transmit) };
+    });
+  }
+
+  async function sign(body: z.infer<typeof signBody>) {
+    checkPinFormat(body.pin);
+    const digest = createHash('sha256').update(Buffer.from(body.challenge, 'base64')).digest();
+    return pcsc.withCard(body.reader, async (transmit) => {
+      const certificate = await readAuthCertificate(transmit);
+      const signature = await signDigest(transmit, body.pin, digest);
+      return { certificate: certificate.toString('base64'), signature: signature.toString('base64'), algorithm: 'RSASSA-PKCS1-v1_5-SHA256' };
+    });
+  }
+
+  async function route(request: http.IncomingMessage, response: http.ServerResponse): Promise<unknown> {
+    const key = `${request.method} ${new URL(request.url ?? '/', 'http://agent').pathname}`;
+    switch (key) {
+      case 'GET /v1/status': return snapshot();
+      case 'GET /v1/events':
+        response.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
+        response.write(`event: readers\ndata: ${JSON.stringify(snapshot())}\n\n`);
+        streams.add(response);
+        request.on('close', () => streams.delete(response));
+        return undefined;
+      case 'POST /v1/identity': return identity(parse(identityBody, await readBody(request)));
+      case 'POST /v1/signatures': return sign(parse(signBody, await readBody(request)));
+      default: throw notFound;
+    }
+  }
+
+  function fail(response: http.ServerResponse, error: unknown): HttpError | CardError {
+    const known = error instanceof HttpError || error instanceof CardError ? error : new CardError('card_error');
+    const status = known instanceof HttpError ? known.status : STATUS_OF[known.code];
+    const extra = known instanceof CardError && known.details.triesLeft !== undefined ? { triesLeft: known.details.triesLeft } : {};
+    response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
+    response.end(JSON.stringify({ code: known.code, messages: known.messages, ...extra }));
+    return known;
+  }
+
+  return http.createServer(async (request, response) => {
+    const started = Date.now();
+    let code = 'ok';
+    try {
+      cors(request, response);
+      if (request.method === 'OPTIONS') {
+        response.writeHead(204, {
+          'Access-Control-Allow-Methods': 'GET, POST',
+          'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+          // Chrome asks before a public page may call a loopback address.
+          ...(request.headers['access-control-request-private-network'] ? { 'Access-Control-Allow-Private-Network': 'true' } : {}),
+        });
+        response.end();
+        return;
+      }
+      authorize(request);
+      const result = await route(request, response);
+      if (result !== undefined) {
+        response.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+        response.end(JSON.stringify(result));
+      }
+    } catch (error) {
+      code = fail(response, error).code;
+      if (!(error instanceof HttpError || error instanceof CardError)) log({ level: 'error', msg: 'unexpected error', error: String(error) });
+    } finally {
+      // Method, path, outcome and time only: never the body, which may hold the PIN.
+      log({ level: 'info', msg: 'request', method: request.method, path: request.url?.split('?')[0], code, ms: Date.now() - started });
+    }
+  });
+}

@@ -1,0 +1,76 @@
+// The reader agent for a counter PC: `npm run reader-agent -- [options]`.
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { PcscService } from '../pcsc/pcsc.ts';
+import { createLocalApi } from './local-api.ts';
+
+const HELP = `Usage: npm run reader-agent -- [options]
+
+Watches the PC/SC card readers of this PC and lets the MyKey console in the browser read a
+My Number card's user-authentication certificate and have the card sign with its PIN.
+Listens on 127.0.0.1 only.
+
+Options:
+  --port N              local API port (default 47110)
+  --allow-origin URL    console origin allowed to call the agent; repeat for several
+                        (default http://127.0.0.1:3000 and http://localhost:3000)
+  --token-file FILE     pairing token, created (mode 600) if missing
+                        (default ~/.config/mykey/reader-agent-token)
+                        The environment variable READER_AGENT_TOKEN overrides the file.
+  -h, --help            this text
+
+Logs are JSON lines on stdout. They never contain a PIN or a request body.`;
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '47110' },
+    'allow-origin': { type: 'string', multiple: true },
+    'token-file': { type: 'string', default: path.join(os.homedir(), '.config', 'mykey', 'reader-agent-token') },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+const log = (entry: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+
+function pairingToken(file: string): string {
+  if (process.env.READER_AGENT_TOKEN) return process.env.READER_AGENT_TOKEN;
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+    log({ level: 'info', msg: 'created a pairing token; enter it in the console to pair', tokenFile: file });
+  }
+  chmodSync(file, 0o600);
+  return readFileSync(file, 'utf8').trim();
+}
+
+const port = Number(values.port);
+if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  console.error(`--port must be a port number, got "${values.port}"`);
+  process.exit(2);
+}
+const allowedOrigins = values['allow-origin'] ?? ['http://127.0.0.1:3000', 'http://localhost:3000'];
+const pcsc = new PcscService();
+pcsc.on('available', (available) => log({ level: available ? 'info' : 'warn', msg: available ? 'pcscd connected' : 'pcscd unavailable; retrying' }));
+pcsc.on('change', (readers) => log({ level: 'info', msg: 'readers', readers }));
+pcsc.start();
+const server = createLocalApi({ pcsc, token: pairingToken(values['token-file']), allowedOrigins, port, log });
+server.listen(port, '127.0.0.1');
+await once(server, 'listening');
+log({ level: 'info', msg: 'listening', url: `http://127.0.0.1:${port}/`, allowedOrigins });
+
+function shutdown(): void {
+  pcsc.stop();
+  server.closeAllConnections();
+  server.close(() => process.exit(0));
+}
+process.once('SIGTERM', shutdown);
+process.once('SIGINT', shutdown);

@@ -1,0 +1,151 @@
+// Readers and cards through pcscd (the pcsclite addon). Watches readers coming and going
+// and cards being placed and removed, reconnects by itself when pcscd restarts, and runs
+// each card operation on an exclusive connection that resets the card afterwards, so no
+// verified-PIN state outlives the operation that needed it.
+import { EventEmitter } from 'node:events';
+import pcsclite from 'pcsclite';
+import { CardError, type CardErrorCode } from '../jpki/errors.ts';
+import { guardedTransmit, type Transmit } from '../jpki/guard.ts';
+
+export interface ReaderState { name: string; cardPresent: boolean; atr?: string }
+
+type PcscLite = ReturnType<typeof pcsclite>;
+// The addon's typings do not export its reader class; take it from the 'reader' event.
+type CardReader = Parameters<Extract<PcscLite['on'], (type: 'reader', listener: never) => unknown>>[1] extends (reader: infer R) => void ? R : never;
+
+// PC/SC return codes (winscard.h) and what they mean for the person at the counter.
+const PCSC_CODES: Array<[number, CardErrorCode]> = [
+  [0x8010000b, 'reader_busy'], // SCARD_E_SHARING_VIOLATION
+  [0x8010000c, 'no_card'], // SCARD_E_NO_SMARTCARD
+  [0x80100069, 'card_removed'], // SCARD_W_REMOVED_CARD
+  [0x80100068, 'card_removed'], // SCARD_W_RESET_CARD (someone else reset it under us)
+  [0x80100067, 'card_removed'], // SCARD_W_UNPOWERED_CARD
+  [0x80100066, 'card_error'], // SCARD_W_UNRESPONSIVE_CARD
+  [0x80100009, 'reader_gone'], // SCARD_E_UNKNOWN_READER
+  [0x80100017, 'reader_gone'], // SCARD_E_READER_UNAVAILABLE
+  [0x8010001d, 'pcsc_unavailable'], // SCARD_E_NO_SERVICE
+  [0x8010001e, 'pcsc_unavailable'], // SCARD_E_SERVICE_STOPPED
+  [0x80100003, 'pcsc_unavailable'], // SCARD_E_INVALID_HANDLE (context lost with pcscd)
+];
+
+function cardErrorOf(error: { message: string }, whilst: 'connect' | 'transmit'): CardError {
+  const code = /0x([0-9a-f]{8})/i.exec(error.message)?.[1];
+  const found = code && PCSC_CODES.find(([value]) => value === Number.parseInt(code, 16));
+  if (found) return new CardError(whilst === 'transmit' && found[1] === 'no_card' ? 'card_removed' : found[1], { sw: code });
+  return new CardError('card_error', { sw: error.message });
+}
+
+const RESPONSE_MAX = 258;
+const RECONNECT_MS = 1_000;
+
+export class PcscService extends EventEmitter<{ change: [ReaderState[]]; available: [boolean] }> {
+  private pcsc: PcscLite | undefined;
+  private readers = new Map<string, { reader: CardReader; state: ReaderState }>();
+  private busy = new Map<string, Promise<unknown>>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  available = false;
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.drop();
+  }
+
+  states(): ReaderState[] {
+    return [...this.readers.values()].map((entry) => entry.state);
+  }
+
+  /** Runs `operation` with a guarded transmit on the named (or only/first) reader's card. */
+  async withCard<T>(readerName: string | undefined, operation: (transmit: Transmit) => Promise<T>): Promise<T> {
+    if (!this.available) throw new CardError('pcsc_unavailable');
+    const entry = readerName ? this.readers.get(readerName) : this.readers.values().next().value;
+    if (!entry) throw new CardError('no_reader');
+    if (!entry.state.cardPresent) throw new CardError('no_card');
+    // One operation per reader at a time: a second request waits instead of interleaving APDUs.
+    const previous = this.busy.get(entry.state.name) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(() => this.exclusive(entry.reader, operation));
+    this.busy.set(entry.state.name, run);
+    return run;
+  }
+
+  private async exclusive<T>(reader: CardReader, operation: (transmit: Transmit) => Promise<T>): Promise<T> {
+    const protocol = await new Promise<number>((resolve, reject) => {
+      reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error, value) => (error ? reject(cardErrorOf(error, 'connect')) : resolve(value)));
+    });
+    const raw: Transmit = (command) => new Promise((resolve, reject) => {
+      reader.transmit(command, RESPONSE_MAX, protocol, (error, data) => (error ? reject(cardErrorOf(error, 'transmit')) : resolve(data)));
+    });
+    try {
+      return await operation(guardedTransmit(raw));
+    } finally {
+      await new Promise<void>((resolve) => reader.disconnect(reader.SCARD_RESET_CARD, () => resolve()));
+    }
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    try {
+      this.pcsc = pcsclite();
+    } catch {
+      this.retry();
+      return;
+    }
+    this.pcsc.on('reader', (reader) => this.watch(reader));
+    this.pcsc.on('error', () => this.retry());
+    this.setAvailable(true);
+  }
+
+  /** pcscd went away (or never came): forget every reader and try again shortly. */
+  private retry(): void {
+    this.drop();
+    this.setAvailable(false);
+    clearTimeout(this.timer);
+    if (!this.stopped) this.timer = setTimeout(() => this.connect(), RECONNECT_MS);
+  }
+
+  private drop(): void {
+    for (const { reader } of this.readers.values()) {
+      reader.removeAllListeners();
+      reader.close();
+    }
+    this.readers.clear();
+    const pcsc = this.pcsc;
+    this.pcsc = undefined;
+    if (pcsc) {
+      pcsc.removeAllListeners();
+      pcsc.on('error', () => {});
+      pcsc.close();
+    }
+    this.emit('change', this.states());
+  }
+
+  private watch(reader: CardReader): void {
+    const entry = { reader, state: { name: reader.name, cardPresent: false } as ReaderState };
+    this.readers.set(reader.name, entry);
+    reader.on('error', () => {});
+    reader.on('status', (status) => {
+      const cardPresent = (status.state & reader.SCARD_STATE_PRESENT) !== 0;
+      const atr = cardPresent && status.atr?.length ? status.atr.toString('hex').toUpperCase() : undefined;
+      if (cardPresent === entry.state.cardPresent && atr === entry.state.atr) return;
+      entry.state = atr ? { name: reader.name, cardPresent, atr } : { name: reader.name, cardPresent };
+      this.emit('change', this.states());
+    });
+    reader.on('end', () => {
+      this.readers.delete(reader.name);
+      this.emit('change', this.states());
+    });
+    this.emit('change', this.states());
+  }
+
+  private setAvailable(available: boolean): void {
+    if (this.available === available) return;
+    this.available = available;
+    this.emit('available', available);
+  }
+}

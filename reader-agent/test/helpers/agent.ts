@@ -1,0 +1,67 @@
+// The reader agent as a child process on a private PC/SC stack, as it runs on a counter PC.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { PcscStack } from './pcsc-stack.ts';
+
+export const CONSOLE_ORIGIN = 'http://127.0.0.1:3000';
+
+export interface RunningAgent {
+  base: string;
+  token: string;
+  child: ChildProcess;
+  output(): string;
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  return port;
+}
+
+export async function startAgent(stack: PcscStack): Promise<RunningAgent> {
+  const port = await freePort();
+  const token = randomBytes(24).toString('base64url');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'reader-agent/src/agent/main.ts', '--port', String(port), '--allow-origin', CONSOLE_ORIGIN],
+    { env: { ...stack.env, READER_AGENT_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => { output += chunk; });
+  child.stderr!.on('data', (chunk) => { output += chunk; });
+  const base = `http://127.0.0.1:${port}`;
+  const call: RunningAgent['call'] = async (method, path, body, headers = {}) => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, Origin: CONSOLE_ORIGIN, ...(body ? { 'Content-Type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json() };
+  };
+  const agent: RunningAgent = {
+    base, token, child, call, output: () => output,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+  await waitUntil(async () => {
+    if (child.exitCode !== null) throw new Error(`agent exited:\n${output}`);
+    const status = await call('GET', '/v1/status').catch(() => undefined);
+    return status?.body.readers?.length > 0;
+  }, `the agent to see the reader:\n${output}`);
+  return agent;
+}
+
+export async function waitUntil(probe: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
