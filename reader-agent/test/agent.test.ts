@@ -1,11 +1,14 @@
 // The reader agent through the real stack: agent → pcsclite → pcscd → vpcd → simulated card.
 import test from 'ava';
+import http from 'node:http';
 import { createPublicKey, createVerify, X509Certificate } from 'node:crypto';
 import { startPcscStack, READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
 import { startAgent, waitUntil, type RunningAgent } from './helpers/agent.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
 
 const PIN = '7391';
+// Digits and hex unlikely to occur by chance in a log, so a search for them means something.
+const WRONG_PIN = '8642';
 
 async function setup(t: import('ava').ExecutionContext, simulatorArgs: string[] = []): Promise<{ stack: PcscStack; agent: RunningAgent }> {
   const stack = await startPcscStack({ simulatorArgs: ['--pin', PIN, ...simulatorArgs] });
@@ -19,12 +22,24 @@ function selects(stack: PcscStack): string[] {
   return stack.apduLog().filter((r): r is ApduRecord => r.type === 'apdu' && r.command.startsWith('00A4')).map((r) => r.command);
 }
 
+/** fetch will not send a Host of our choosing; node:http will. */
+function statusWithHost(agent: RunningAgent, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(`${agent.base}/v1/status`, { headers: { Host: host, Authorization: `Bearer ${agent.token}` } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+  });
+}
+
 const ALLOWED_SELECTS = new Set(['00A4040C0AD392F000260100000001', '00A4020C02000A', '00A4020C02000B', '00A4020C020017', '00A4020C020018']);
 
 test('reads the identity: the user-authentication certificate and the PIN tries, selecting nothing else', async (t) => {
   const { stack, agent } = await setup(t);
   const status = await agent.call('GET', '/v1/status');
-  t.deepEqual(status.body, { available: true, readers: [{ name: READER_NAME, cardPresent: true, atr: '3BE000FF8131FE4514' }] });
+  t.true(status.body.available);
+  t.deepEqual(status.body.readers.find((r: { name: string }) => r.name === READER_NAME), { name: READER_NAME, cardPresent: true, atr: '3BE000FF8131FE4514' });
   const { status: code, body } = await agent.call('POST', '/v1/identity', {});
   t.is(code, 200);
   t.is(body.pinTriesLeft, 3);
@@ -47,9 +62,9 @@ test('signs a challenge after the PIN; the signature verifies with the card cert
 test('no PIN in any log: not the agent output, not the APDU log', async (t) => {
   const { stack, agent } = await setup(t);
   await agent.call('POST', '/v1/signatures', { pin: PIN, challenge: 'AA==' });
-  await agent.call('POST', '/v1/signatures', { pin: '0000', challenge: 'AA==' });
+  await agent.call('POST', '/v1/signatures', { pin: WRONG_PIN, challenge: 'AA==' });
   const logs = agent.output() + JSON.stringify(stack.apduLog());
-  for (const pin of [PIN, '0000']) {
+  for (const pin of [PIN, WRONG_PIN]) {
     t.false(logs.includes(pin), `${pin} in logs`);
     t.false(logs.toUpperCase().includes(Buffer.from(pin).toString('hex').toUpperCase()), `${pin} as hex in logs`);
   }
@@ -57,7 +72,7 @@ test('no PIN in any log: not the agent output, not the APDU log', async (t) => {
 
 test('a wrong PIN says how many tries are left, warns before the last, then the card is blocked', async (t) => {
   const { agent } = await setup(t);
-  const attempt = () => agent.call('POST', '/v1/signatures', { pin: '0000', challenge: 'AA==' });
+  const attempt = () => agent.call('POST', '/v1/signatures', { pin: WRONG_PIN, challenge: 'AA==' });
   const first = await attempt();
   t.is(first.status, 422);
   t.like(first.body, { code: 'pin_wrong', triesLeft: 2 });
@@ -75,7 +90,7 @@ test('a wrong PIN says how many tries are left, warns before the last, then the 
 
 test('a correct PIN restores the tries', async (t) => {
   const { agent } = await setup(t);
-  await agent.call('POST', '/v1/signatures', { pin: '0000', challenge: 'AA==' });
+  await agent.call('POST', '/v1/signatures', { pin: WRONG_PIN, challenge: 'AA==' });
   t.is((await agent.call('POST', '/v1/signatures', { pin: PIN, challenge: 'AA==' })).status, 200);
   t.is((await agent.call('POST', '/v1/identity', {})).body.pinTriesLeft, 3);
 });
@@ -83,12 +98,12 @@ test('a correct PIN restores the tries', async (t) => {
 test('the card state follows insertion and removal, and an operation without a card says so', async (t) => {
   const { stack, agent } = await setup(t);
   await stack.removeCard();
-  await waitUntil(async () => !(await agent.call('GET', '/v1/status')).body.readers[0].cardPresent, 'removal to show');
+  await waitUntil(async () => !(await agent.call('GET', '/v1/status')).body.readers.find((r: { name: string }) => r.name === READER_NAME).cardPresent, 'removal to show');
   const missing = await agent.call('POST', '/v1/identity', {});
   t.is(missing.status, 409);
   t.like(missing.body, { code: 'no_card', messages: { ja: 'カードをリーダーに置いてください。' } });
   await stack.insertCard();
-  await waitUntil(async () => (await agent.call('GET', '/v1/status')).body.readers[0].cardPresent, 'insertion to show');
+  await waitUntil(async () => (await agent.call('GET', '/v1/status')).body.readers.find((r: { name: string }) => r.name === READER_NAME).cardPresent, 'insertion to show');
   t.is((await agent.call('POST', '/v1/identity', {})).status, 200);
 });
 
@@ -108,8 +123,8 @@ test('the local API refuses other origins, other hosts, missing or wrong pairing
   t.is((await agent.call('GET', '/v1/status', undefined, { Origin: 'https://evil.example' })).status, 403);
   t.is((await agent.call('GET', '/v1/status', undefined, { Authorization: 'Bearer wrong' })).status, 401);
   t.is((await agent.call('GET', '/v1/status', undefined, { Authorization: '' })).status, 401);
-  const rebinding = await fetch(`${agent.base}/v1/status`, { headers: { Host: 'evil.example', Authorization: `Bearer ${agent.token}` } });
-  t.is(rebinding.status, 403);
+  t.is(await statusWithHost(agent, 'evil.example'), 403, 'a DNS-rebinding page sends its own Host');
+  t.is(await statusWithHost(agent, new URL(agent.base).host), 200);
   const preflight = await fetch(`${agent.base}/v1/signatures`, { method: 'OPTIONS', headers: { Origin: 'http://127.0.0.1:3000', 'Access-Control-Request-Method': 'POST' } });
   t.is(preflight.status, 204);
   t.is(preflight.headers.get('access-control-allow-origin'), 'http://127.0.0.1:3000');

@@ -144,7 +144,7 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
 
   return http.createServer(async (request, response) => {
     const started = Date.now();
-    let code = 'ok';
+    let outcome: Record<string, unknown> = { code: 'ok' };
     try {
       cors(request, response);
       if (request.method === 'OPTIONS') {
@@ -164,11 +164,13 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
         response.end(JSON.stringify(result));
       }
     } catch (error) {
-      code = fail(response, error).code;
+      const known = fail(response, error);
+      // The card's status word or PC/SC code helps an operator; it never holds a PIN.
+      outcome = known instanceof CardError ? { code: known.code, ...known.details } : { code: known.code };
       if (!(error instanceof HttpError || error instanceof CardError)) log({ level: 'error', msg: 'unexpected error', error: String(error) });
     } finally {
       // Method, path, outcome and time only: never the body, which may hold the PIN.
-      log({ level: 'info', msg: 'request', method: request.method, path: request.url?.split('?')[0], code, ms: Date.now() - started });
+      log({ level: 'info', msg: 'request', method: request.method, path: request.url?.split('?')[0], ...outcome, ms: Date.now() - started });
     }
   });
 }

@@ -64,7 +64,9 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
   /** Runs `operation` with a guarded transmit on the named (or only/first) reader's card. */
   async withCard<T>(readerName: string | undefined, operation: (transmit: Transmit) => Promise<T>): Promise<T> {
     if (!this.available) throw new CardError('pcsc_unavailable');
-    const entry = readerName ? this.readers.get(readerName) : this.readers.values().next().value;
+    const entries = [...this.readers.values()];
+    // Unnamed: the reader with a card on it (a counter PC usually has one reader).
+    const entry = readerName ? this.readers.get(readerName) : (entries.find((e) => e.state.cardPresent) ?? entries[0]);
     if (!entry) throw new CardError('no_reader');
     if (!entry.state.cardPresent) throw new CardError('no_card');
     // One operation per reader at a time: a second request waits instead of interleaving APDUs.
@@ -74,13 +76,30 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
     return run;
   }
 
+  /**
+   * A card that answered nothing: if it left the reader (its status event may trail the
+   * answer a little), say so; otherwise the card itself misbehaved.
+   */
+  private async silentCard(name: string): Promise<CardError> {
+    const deadline = Date.now() + 500;
+    while (Date.now() < deadline) {
+      if (!this.readers.get(name)?.state.cardPresent) return new CardError('card_removed');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return new CardError('card_error', { sw: 'no response' });
+  }
+
   private async exclusive<T>(reader: CardReader, operation: (transmit: Transmit) => Promise<T>): Promise<T> {
     const protocol = await new Promise<number>((resolve, reject) => {
       reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error, value) => (error ? reject(cardErrorOf(error, 'connect')) : resolve(value)));
     });
-    const raw: Transmit = (command) => new Promise((resolve, reject) => {
-      reader.transmit(command, RESPONSE_MAX, protocol, (error, data) => (error ? reject(cardErrorOf(error, 'transmit')) : resolve(data)));
-    });
+    const raw: Transmit = async (command) => {
+      const answer = await new Promise<Buffer>((resolve, reject) => {
+        reader.transmit(command, RESPONSE_MAX, protocol, (error, data) => (error ? reject(cardErrorOf(error, 'transmit')) : resolve(data)));
+      });
+      if (answer.length < 2) throw await this.silentCard(reader.name);
+      return answer;
+    };
     try {
       return await operation(guardedTransmit(raw));
     } finally {
