@@ -2,10 +2,12 @@
 // its lock, what a reset clears, and a signature checked with node:crypto.
 import test from 'ava';
 import { createHash, createPrivateKey, verify, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { createCa, issueCertificate, type CertificateAuthority, type IssuedCertificate } from '../src/dev-ca/index.ts';
 import { fromHex, statusWord, toHex } from '../src/simulator/apdu.ts';
@@ -385,4 +387,39 @@ test('the vpcd client speaks the 2-byte length framing: ATR, power on, APDUs, re
   t.false(card.isPowered);
   t.true(statuses.some((s) => s.startsWith('card inserted')));
   t.true(statuses.includes('card removed'));
+});
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+function cardSim(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const argv = ['--import', 'tsx', 'reader-agent/src/simulator/cli.ts', ...args];
+  return new Promise((done) => {
+    execFile(process.execPath, argv, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => {
+      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('card-sim --help documents the options, the keys and the signals', async (t) => {
+  const help = await cardSim(['--help']);
+  t.is(help.code, 0);
+  for (const word of ['--pin', '--cert', '--key', '--ca', '--vpcd HOST:PORT', '--apdu-log', '--latency-ms', 'SIGUSR1', 'SIGUSR2', '****']) {
+    t.true(help.stdout.includes(word), word);
+  }
+});
+
+test('card-sim refuses a half or mismatched identity and a malformed PIN', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'card-sim-'));
+  const write = (name: string, text: string): string => (writeFileSync(join(dir, name), text), join(dir, name));
+  const cert = write('cert.pem', fixture.auth.certificatePem);
+  const otherKey = write('other.pem', fixture.sign.privateKeyPem);
+  const alone = await cardSim(['--cert', cert]);
+  t.is(alone.code, 1);
+  t.regex(alone.stderr, /--cert and --key go together/);
+  const mismatched = await cardSim(['--cert', cert, '--key', otherKey]);
+  t.is(mismatched.code, 1);
+  t.regex(mismatched.stderr, /does not belong/);
+  const shortPin = await cardSim(['--pin', '12']);
+  t.is(shortPin.code, 1);
+  t.regex(shortPin.stderr, /4 digits/);
 });
