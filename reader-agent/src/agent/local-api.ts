@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { z } from 'zod';
 import { CardError, type CardErrorCode } from '../jpki/errors.ts';
-import { checkPinFormat, pinTriesLeft, readAuthCertificate, signDigest } from '../jpki/commands.ts';
+import { checkPinFormat, JpkiSession } from '../jpki/commands.ts';
 import type { PcscService, ReaderState } from '../pcsc/pcsc.ts';
 
 export interface LocalApiOptions {
@@ -101,18 +101,20 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
   }
 
   async function identity(body: z.infer<typeof identityBody>) {
-    return pcsc.withCard(body.reader, async (transmit) => {
-      const certificate = await readAuthCertificate(transmit);
-      return { certificate: certificate.toString('base64'), pinTriesLeft: await pinTriesLeft(transmit) };
+    return pcsc.withCard(body.reader, 'leave', async (transmit) => {
+      const card = new JpkiSession(transmit);
+      const certificate = await card.readAuthCertificate();
+      return { certificate: certificate.toString('base64'), pinTriesLeft: await card.pinTriesLeft() };
     });
   }
 
   async function sign(body: z.infer<typeof signBody>) {
     checkPinFormat(body.pin);
     const digest = createHash('sha256').update(Buffer.from(body.challenge, 'base64')).digest();
-    return pcsc.withCard(body.reader, async (transmit) => {
-      const certificate = await readAuthCertificate(transmit);
-      const signature = await signDigest(transmit, body.pin, digest);
+    return pcsc.withCard(body.reader, 'reset', async (transmit) => {
+      const card = new JpkiSession(transmit);
+      const certificate = await card.readAuthCertificate();
+      const signature = await card.signDigest(body.pin, digest);
       return { certificate: certificate.toString('base64'), signature: signature.toString('base64'), algorithm: 'RSASSA-PKCS1-v1_5-SHA256' };
     });
   }

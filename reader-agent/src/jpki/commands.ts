@@ -31,31 +31,71 @@ function readBinary(offset: number, length: number): Buffer {
   return Buffer.from([0x00, 0xb0, offset >> 8, offset & 0xff, length & 0xff]);
 }
 
-/** Opens the JPKI application; a card without it is not a My Number card. */
-export async function selectJpki(transmit: Transmit): Promise<void> {
-  const answer = await transmit(Buffer.concat([Buffer.from([0x00, 0xa4, 0x04, 0x0c, JPKI_AID.length]), JPKI_AID]));
-  const sw = statusWord(answer);
-  if (sw === 0x6a82 || sw === 0x6d00 || sw === 0x6e00 || sw === 0x6a86) throw new CardError('not_my_number_card', { sw: hex(sw) });
-  if (sw !== 0x9000) throw new CardError('card_error', { sw: hex(sw) });
-}
+/**
+ * One conversation with the card's JPKI application: the application is selected once, and
+ * each step selects only the file it needs, so an operation costs as few APDUs as the card
+ * allows (each one is a round trip through the reader, noticeable at a counter).
+ */
+export class JpkiSession {
+  private selected = false;
 
-/** Reads a DER certificate file: its length from the first 4 bytes, then chunks of 255. */
-async function readCertificateFile(transmit: Transmit, fid: number): Promise<Buffer> {
-  await expectOk(transmit, selectFile(fid));
-  const head = await expectOk(transmit, readBinary(0, 4));
-  if (head.length !== 4 || head[0] !== 0x30 || head[1] !== 0x82) throw new CardError('not_my_number_card', { sw: 'no certificate' });
-  const total = head.readUInt16BE(2) + 4;
-  if (total > MAX_CERTIFICATE_BYTES) throw new CardError('card_error', { sw: 'certificate too long' });
-  const parts: Buffer[] = [];
-  for (let offset = 0; offset < total; offset += CHUNK) {
-    parts.push(await expectOk(transmit, readBinary(offset, Math.min(CHUNK, total - offset))));
+  constructor(private readonly transmit: Transmit) {}
+
+  /** Opens the JPKI application; a card without it is not a My Number card. */
+  private async selectJpki(): Promise<void> {
+    if (this.selected) return;
+    const answer = await this.transmit(Buffer.concat([Buffer.from([0x00, 0xa4, 0x04, 0x0c, JPKI_AID.length]), JPKI_AID]));
+    const sw = statusWord(answer);
+    if (sw === 0x6a82 || sw === 0x6d00 || sw === 0x6e00 || sw === 0x6a86) throw new CardError('not_my_number_card', { sw: hex(sw) });
+    if (sw !== 0x9000) throw new CardError('card_error', { sw: hex(sw) });
+    this.selected = true;
   }
-  return Buffer.concat(parts);
-}
 
-export async function readAuthCertificate(transmit: Transmit): Promise<Buffer> {
-  await selectJpki(transmit);
-  return readCertificateFile(transmit, EF.AUTH_CERT);
+  private async selectFile(fid: number): Promise<void> {
+    await this.selectJpki();
+    await expectOk(this.transmit, selectFile(fid));
+  }
+
+  /**
+   * The DER certificate in file 000A. The first READ BINARY asks for a full chunk: its first
+   * four bytes (30 82 LL LL) give the length, so no separate length read is needed.
+   */
+  async readAuthCertificate(): Promise<Buffer> {
+    await this.selectFile(EF.AUTH_CERT);
+    const first = await expectOk(this.transmit, readBinary(0, CHUNK));
+    if (first.length < 4 || first[0] !== 0x30 || first[1] !== 0x82) throw new CardError('not_my_number_card', { sw: 'no certificate' });
+    const total = first.readUInt16BE(2) + 4;
+    if (total > MAX_CERTIFICATE_BYTES) throw new CardError('card_error', { sw: 'certificate too long' });
+    const parts = [first.subarray(0, total)];
+    for (let offset = first.length; offset < total; offset += CHUNK) {
+      parts.push(await expectOk(this.transmit, readBinary(offset, Math.min(CHUNK, total - offset))));
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** Tries left for the user-authentication PIN, asked without spending one. */
+  async pinTriesLeft(): Promise<number> {
+    await this.selectFile(EF.AUTH_PIN);
+    const sw = statusWord(await this.transmit(Buffer.from([0x00, 0x20, 0x00, 0x80])));
+    if ((sw & 0xfff0) === 0x63c0) return sw & 0x0f;
+    if (sw === 0x6983 || sw === 0x6984) return 0;
+    throw new CardError('card_error', { sw: hex(sw) });
+  }
+
+  /**
+   * Verifies the PIN, then has the card sign the SHA-256 digest with the user-authentication
+   * key (the card adds PKCS#1 v1.5 padding to the DigestInfo). The caller resets the card after.
+   */
+  async signDigest(pin: string, sha256: Buffer): Promise<Buffer> {
+    checkPinFormat(pin);
+    if (sha256.length !== 32) throw new Error('signDigest needs a 32-byte SHA-256 digest');
+    await this.selectFile(EF.AUTH_PIN);
+    const failure = pinOutcome(statusWord(await this.transmit(Buffer.concat([Buffer.from([0x00, 0x20, 0x00, 0x80, 0x04]), Buffer.from(pin, 'ascii')]))));
+    if (failure) throw failure;
+    await this.selectFile(EF.AUTH_KEY);
+    const digestInfo = Buffer.concat([SHA256_DIGEST_INFO_PREFIX, sha256]);
+    return expectOk(this.transmit, Buffer.concat([Buffer.from([0x80, 0x2a, 0x00, 0x80, digestInfo.length]), digestInfo, Buffer.from([0x00])]));
+  }
 }
 
 function pinOutcome(sw: number): CardError | undefined {
@@ -68,32 +108,6 @@ function pinOutcome(sw: number): CardError | undefined {
   return new CardError('card_error', { sw: hex(sw) });
 }
 
-/** Tries left for the user-authentication PIN, asked without spending one. */
-export async function pinTriesLeft(transmit: Transmit): Promise<number> {
-  await selectJpki(transmit);
-  await expectOk(transmit, selectFile(EF.AUTH_PIN));
-  const sw = statusWord(await transmit(Buffer.from([0x00, 0x20, 0x00, 0x80])));
-  if ((sw & 0xfff0) === 0x63c0) return sw & 0x0f;
-  if (sw === 0x6983 || sw === 0x6984) return 0;
-  throw new CardError('card_error', { sw: hex(sw) });
-}
-
 export function checkPinFormat(pin: string): void {
   if (!/^[0-9]{4}$/.test(pin)) throw new CardError('pin_format');
-}
-
-/**
- * Verifies the PIN, then has the card sign the SHA-256 digest with the user-authentication
- * key (the card adds PKCS#1 v1.5 padding to the DigestInfo). Caller must reset the card after.
- */
-export async function signDigest(transmit: Transmit, pin: string, sha256: Buffer): Promise<Buffer> {
-  checkPinFormat(pin);
-  if (sha256.length !== 32) throw new Error('signDigest needs a 32-byte SHA-256 digest');
-  await selectJpki(transmit);
-  await expectOk(transmit, selectFile(EF.AUTH_PIN));
-  const failure = pinOutcome(statusWord(await transmit(Buffer.concat([Buffer.from([0x00, 0x20, 0x00, 0x80, 0x04]), Buffer.from(pin, 'ascii')]))));
-  if (failure) throw failure;
-  await expectOk(transmit, selectFile(EF.AUTH_KEY));
-  const digestInfo = Buffer.concat([SHA256_DIGEST_INFO_PREFIX, sha256]);
-  return expectOk(transmit, Buffer.concat([Buffer.from([0x80, 0x2a, 0x00, 0x80, digestInfo.length]), digestInfo, Buffer.from([0x00])]));
 }

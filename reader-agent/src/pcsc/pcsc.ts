@@ -61,8 +61,12 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
     return [...this.readers.values()].map((entry) => entry.state);
   }
 
-  /** Runs `operation` with a guarded transmit on the named (or only/first) reader's card. */
-  async withCard<T>(readerName: string | undefined, operation: (transmit: Transmit) => Promise<T>): Promise<T> {
+  /**
+   * Runs `operation` with a guarded transmit on the named reader's card (unnamed: the one
+   * with a card). `afterwards: 'reset'` is for operations that verify the PIN: the reset
+   * clears the card's verified state; reads leave the card powered, which saves a power cycle.
+   */
+  async withCard<T>(readerName: string | undefined, afterwards: 'reset' | 'leave', operation: (transmit: Transmit) => Promise<T>): Promise<T> {
     if (!this.available) throw new CardError('pcsc_unavailable');
     const entries = [...this.readers.values()];
     // Unnamed: the reader with a card on it (a counter PC usually has one reader).
@@ -71,7 +75,7 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
     if (!entry.state.cardPresent) throw new CardError('no_card');
     // One operation per reader at a time: a second request waits instead of interleaving APDUs.
     const previous = this.busy.get(entry.state.name) ?? Promise.resolve();
-    const run = previous.catch(() => {}).then(() => this.exclusive(entry.reader, operation));
+    const run = previous.catch(() => {}).then(() => this.exclusive(entry.reader, afterwards, operation));
     this.busy.set(entry.state.name, run);
     return run;
   }
@@ -89,7 +93,7 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
     return new CardError('card_error', { sw: 'no response' });
   }
 
-  private async exclusive<T>(reader: CardReader, operation: (transmit: Transmit) => Promise<T>): Promise<T> {
+  private async exclusive<T>(reader: CardReader, afterwards: 'reset' | 'leave', operation: (transmit: Transmit) => Promise<T>): Promise<T> {
     const protocol = await new Promise<number>((resolve, reject) => {
       reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error, value) => (error ? reject(cardErrorOf(error, 'connect')) : resolve(value)));
     });
@@ -103,7 +107,8 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
     try {
       return await operation(guardedTransmit(raw));
     } finally {
-      await new Promise<void>((resolve) => reader.disconnect(reader.SCARD_RESET_CARD, () => resolve()));
+      const disposition = afterwards === 'reset' ? reader.SCARD_RESET_CARD : reader.SCARD_LEAVE_CARD;
+      await new Promise<void>((resolve) => reader.disconnect(disposition, () => resolve()));
     }
   }
 
