@@ -5,6 +5,7 @@ import { createDb } from './db.ts';
 import { createLogger } from './log.ts';
 import { createRedis } from './redis.ts';
 import { createApp } from './app.ts';
+import { onShutdown } from './shutdown.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'server');
@@ -21,18 +22,9 @@ const address = server.address();
 const port = typeof address === 'object' && address ? address.port : config.PORT;
 log.info({ url: `http://${config.HOST}:${port}/`, env: config.NODE_ENV }, 'listening');
 
-async function shutdown(signal: string): Promise<void> {
-  log.info({ signal }, 'shutting down');
-  setTimeout(() => {
-    log.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown took too long; exiting');
-    process.exit(1);
-  }, config.SHUTDOWN_TIMEOUT_MS).unref();
+onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
   // Stop taking connections, let requests in flight finish, then close the pools.
   server.closeIdleConnections();
   await new Promise((resolve) => server.close(resolve));
   await Promise.allSettled([db.destroy(), redis.quit()]);
-  log.info('stopped');
-  process.exit(0);
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+});

@@ -4,6 +4,7 @@ import { loadConfigOrExit } from './config.ts';
 import { createDb } from './db.ts';
 import { createLogger } from './log.ts';
 import { createQueue } from './queue.ts';
+import { onShutdown } from './shutdown.ts';
 import { HEARTBEAT_QUEUE, recordHeartbeat, scheduleHeartbeat, workerId } from './jobs/heartbeat.ts';
 
 const config = loadConfigOrExit();
@@ -23,17 +24,8 @@ heartbeat.process(async () => {
 await scheduleHeartbeat(heartbeat, config.HEARTBEAT_INTERVAL_MS);
 log.info({ workerId, queues: queues.map((q) => q.name) }, 'worker ready');
 
-async function shutdown(signal: string): Promise<void> {
-  log.info({ signal }, 'shutting down; letting jobs in flight finish');
-  setTimeout(() => {
-    log.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'jobs did not finish in time; exiting');
-    process.exit(1);
-  }, config.SHUTDOWN_TIMEOUT_MS).unref();
+onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
   // Bull's close() stops taking new jobs and waits for the active ones to complete.
   await Promise.all(queues.map((queue) => queue.close()));
   await db.destroy();
-  log.info('stopped');
-  process.exit(0);
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+});

@@ -32,7 +32,7 @@ test('the worker records heartbeats through Bull and stops cleanly on SIGTERM', 
   t.is(code, 0);
   const lines = output().trim().split('\n').map((line) => JSON.parse(line));
   t.true(lines.every((line) => line.name === 'worker' && typeof line.level === 'number'), 'every line is structured JSON');
-  t.deepEqual(lines.slice(-2).map((line) => line.msg), ['shutting down; letting jobs in flight finish', 'stopped']);
+  t.deepEqual(lines.slice(-2).map((line) => line.msg), ['shutting down; letting work in flight finish', 'stopped']);
 });
 
 test('two workers share one heartbeat schedule', async (t) => {
