@@ -4,7 +4,7 @@
 // Ends with one line "N passed, N failed, N skipped" and ava's honest exit code.
 import { spawn } from 'node:child_process';
 import knex from 'knex';
-import { provideServices } from './lib/services.ts';
+import { provideServices, TEST_PROFILE } from './lib/services.ts';
 import { ensureDebianPackages } from './lib/debian.mjs';
 import { buildConsoleIfStale, consoleDir } from './lib/console-build.ts';
 import { knexConfig } from '../backend/src/db.ts';
@@ -61,7 +61,7 @@ function runAva(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number;
   });
 }
 
-const services = await provideServices();
+const services = await provideServices(TEST_PROFILE);
 let exitCode = 1;
 try {
   buildConsoleIfStale();

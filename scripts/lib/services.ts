@@ -17,8 +17,6 @@ export interface Services {
   stop(): Promise<void>;
 }
 
-const LOCAL_DB = { user: 'mykey', password: 'mykey', database: 'mykey' };
-
 function port(variable: string, fallback: number): number {
   const value = Number(process.env[variable] ?? fallback);
   if (!Number.isInteger(value) || value < 1 || value > 65535) {
@@ -26,6 +24,26 @@ function port(variable: string, fallback: number): number {
   }
   return value;
 }
+
+const LOCAL_DB = { user: 'mykey', password: 'mykey', database: 'mykey' };
+
+/**
+ * Where local services live. `npm test` has its own (ports and folder), so a test run can
+ * never stop or fill the MariaDB and Redis that `npm start` is using, nor they it.
+ */
+export interface Profile { dataDir: string; mariadbPort: number; redisPort: number }
+
+export const START_PROFILE: Profile = {
+  dataDir,
+  mariadbPort: port('MYKEY_MARIADB_PORT', 3407),
+  redisPort: port('MYKEY_REDIS_PORT', 6380),
+};
+
+export const TEST_PROFILE: Profile = {
+  dataDir: path.join(dataDir, 'test'),
+  mariadbPort: port('MYKEY_TEST_MARIADB_PORT', 3417),
+  redisPort: port('MYKEY_TEST_REDIS_PORT', 6390),
+};
 
 function alivePid(pidFile: string): number | undefined {
   if (!existsSync(pidFile)) return undefined;
@@ -63,14 +81,14 @@ async function stopPid(pid: number, what: string): Promise<void> {
 
 interface LocalServer { url: string; stop(): Promise<void> }
 
-async function localMariaDb(): Promise<LocalServer> {
-  const dbPort = port('MYKEY_MARIADB_PORT', 3407);
+async function localMariaDb(profile: Profile): Promise<LocalServer> {
+  const dbPort = profile.mariadbPort;
   const url = `mysql://${LOCAL_DB.user}:${LOCAL_DB.password}@127.0.0.1:${dbPort}/${LOCAL_DB.database}`;
-  const dir = path.join(dataDir, 'mariadb');
+  const dir = path.join(profile.dataDir, 'mariadb');
   const pidFile = path.join(dir, 'mariadbd.pid');
   if (alivePid(pidFile)) return { url, stop: async () => {} };
   if (await portOpen(dbPort)) {
-    throw new Error(`Port ${dbPort} is taken by another program; set MYKEY_MARIADB_PORT or DATABASE_URL.`);
+    throw new Error(`Port ${dbPort} is taken by another program; set DATABASE_URL, or choose another port (docs/operations.md).`);
   }
   const files = path.join(dir, 'data');
   const asRoot = process.getuid?.() === 0;
@@ -101,14 +119,14 @@ async function localMariaDb(): Promise<LocalServer> {
   return { url, stop: () => stopPid(pid, 'MariaDB') };
 }
 
-async function localRedis(): Promise<LocalServer> {
-  const redisPort = port('MYKEY_REDIS_PORT', 6380);
+async function localRedis(profile: Profile): Promise<LocalServer> {
+  const redisPort = profile.redisPort;
   const url = `redis://127.0.0.1:${redisPort}`;
-  const dir = path.join(dataDir, 'redis');
+  const dir = path.join(profile.dataDir, 'redis');
   const pidFile = path.join(dir, 'redis.pid');
   if (alivePid(pidFile)) return { url, stop: async () => {} };
   if (await portOpen(redisPort)) {
-    throw new Error(`Port ${redisPort} is taken by another program; set MYKEY_REDIS_PORT or REDIS_URL.`);
+    throw new Error(`Port ${redisPort} is taken by another program; set REDIS_URL, or choose another port (docs/operations.md).`);
   }
   mkdirSync(dir, { recursive: true });
   // Append-only file: queued jobs survive a restart of Redis (the ledger never depends on it).
@@ -125,15 +143,15 @@ async function external(url: string): Promise<LocalServer> {
   return { url, stop: async () => {} };
 }
 
-export async function provideServices(): Promise<Services> {
+export async function provideServices(profile: Profile = START_PROFILE): Promise<Services> {
   // Installed one after the other up front: apt cannot run twice at once.
   ensureDebianPackages([
     ...(process.env.DATABASE_URL ? [] : [{ pkg: 'mariadb-server', provides: 'mariadbd' }]),
     ...(process.env.REDIS_URL ? [] : [{ pkg: 'redis-server', provides: 'redis-server' }]),
   ]);
   const [db, redis] = await Promise.all([
-    process.env.DATABASE_URL ? external(process.env.DATABASE_URL) : localMariaDb(),
-    process.env.REDIS_URL ? external(process.env.REDIS_URL) : localRedis(),
+    process.env.DATABASE_URL ? external(process.env.DATABASE_URL) : localMariaDb(profile),
+    process.env.REDIS_URL ? external(process.env.REDIS_URL) : localRedis(profile),
   ]);
   return {
     databaseUrl: db.url,
