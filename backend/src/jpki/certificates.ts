@@ -1,0 +1,122 @@
+// Deciding whether a certificate read from a card may stand for a resident: it must be a
+// JPKI user-authentication certificate (never a signing certificate, which carries name and
+// address), chain to a configured anchor, be inside its validity period, carry an RSA key of
+// at least 2048 bits that may sign, and not be revoked. Input is hostile: every failure is a
+// stable code, and nothing here throws on bad bytes.
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import type { RevocationStatus } from './revocation.ts';
+
+pkijs.setEngine('node-webcrypto', new pkijs.CryptoEngine({ name: 'node-webcrypto', crypto: globalThis.crypto }));
+
+export const MAX_CERTIFICATE_BYTES = 8 * 1024;
+const MIN_RSA_BITS = 2048;
+const OU = '2.5.4.11';
+const KEY_USAGE = '2.5.29.15';
+const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
+const USER_AUTHENTICATION_OU = 'JPKI for user authentication';
+
+export type CertificateErrorCode =
+  | 'certificate_malformed' | 'certificate_wrong_type' | 'certificate_key_weak' | 'certificate_untrusted'
+  | 'certificate_not_yet_valid' | 'certificate_expired' | 'certificate_revoked' | 'certificate_revocation_unknown';
+
+export interface AcceptedCertificate {
+  ok: true;
+  certificate: pkijs.Certificate;
+  /** Issuer DN bytes (DER) and serial (upper-case hex, no leading zero bytes): the card's identity. */
+  issuerDer: Buffer;
+  serialHex: string;
+  notAfter: Date;
+  /** False when no fresh CRL covered this issuer and the policy let the certificate through. */
+  revocationChecked: boolean;
+}
+
+export interface RefusedCertificate { ok: false; code: CertificateErrorCode; detail: string }
+
+export type Verdict = AcceptedCertificate | RefusedCertificate;
+
+export interface VerifyOptions {
+  anchors: pkijs.Certificate[];
+  /** Revocation answer for an issuer and serial at `now`. */
+  revocation: (issuerDer: Buffer, serialHex: string, now: Date) => RevocationStatus;
+  /** Whether a certificate whose revocation cannot be checked (no CRL, or a stale one) is refused. */
+  failClosed: boolean;
+  now: Date;
+}
+
+const refuse = (code: CertificateErrorCode, detail: string): RefusedCertificate => ({ ok: false, code, detail });
+
+/** Parses exactly one DER certificate; anything else (BER tricks, trailing bytes, garbage) is malformed. */
+export function parseCertificate(der: Uint8Array): pkijs.Certificate | RefusedCertificate {
+  if (der.length === 0 || der.length > MAX_CERTIFICATE_BYTES) return refuse('certificate_malformed', `certificate must be 1 to ${MAX_CERTIFICATE_BYTES} bytes`);
+  try {
+    // asn1js mostly reports bad input in `offset`, but some malformed values (times) throw.
+    const asn1 = asn1js.fromBER(new Uint8Array(der).buffer);
+    if (asn1.offset === -1 || asn1.offset !== der.length) return refuse('certificate_malformed', 'not a single DER structure');
+    const certificate = new pkijs.Certificate({ schema: asn1.result });
+    // Re-encoding must give back the same bytes: only canonical DER is accepted.
+    if (!Buffer.from(certificate.toSchema(true).toBER()).equals(Buffer.from(der))) return refuse('certificate_malformed', 'not canonical DER');
+    return certificate;
+  } catch (error) {
+    return refuse('certificate_malformed', `not an X.509 certificate: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function issuerUnits(certificate: pkijs.Certificate): string[] {
+  return certificate.issuer.typesAndValues.filter((tv) => tv.type === OU).map((tv) => String(tv.value.valueBlock.value));
+}
+
+function allowsDigitalSignature(certificate: pkijs.Certificate): boolean {
+  const extension = certificate.extensions?.find((e) => e.extnID === KEY_USAGE);
+  if (!extension) return false;
+  const bits = (extension.parsedValue as asn1js.BitString | undefined)?.valueBlock.valueHexView;
+  return Boolean(bits && bits.length > 0 && (bits[0]! & 0x80));
+}
+
+function rsaModulusBits(certificate: pkijs.Certificate): number | undefined {
+  if (certificate.subjectPublicKeyInfo.algorithm.algorithmId !== RSA_ENCRYPTION) return undefined;
+  const key = certificate.subjectPublicKeyInfo.parsedKey;
+  if (!(key instanceof pkijs.RSAPublicKey)) return undefined;
+  const modulus = key.modulus.valueBlock.valueHexView;
+  const leading = modulus.findIndex((byte) => byte !== 0);
+  return leading === -1 ? 0 : (modulus.length - leading) * 8 - Math.clz32(modulus[leading]!) + 24;
+}
+
+export function serialHex(certificate: pkijs.Certificate): string {
+  return Buffer.from(certificate.serialNumber.valueBlock.valueHexView).toString('hex').toUpperCase().replace(/^(00)+(?=.)/, '');
+}
+
+async function signedByAnchor(certificate: pkijs.Certificate, anchors: pkijs.Certificate[], now: Date): Promise<boolean> {
+  const issuer = Buffer.from(certificate.issuer.toSchema().toBER());
+  for (const anchor of anchors) {
+    if (!issuer.equals(Buffer.from(anchor.subject.toSchema().toBER()))) continue;
+    if (now < anchor.notBefore.value || now > anchor.notAfter.value) continue;
+    try {
+      if (await certificate.verify(anchor)) return true;
+    } catch {
+      // A signature that cannot even be checked is no signature.
+    }
+  }
+  return false;
+}
+
+/** The whole decision, in the order that gives the most useful answer for each kind of bad input. */
+export async function verifyUserCertificate(der: Uint8Array, options: VerifyOptions): Promise<Verdict> {
+  const certificate = parseCertificate(der);
+  if (!(certificate instanceof pkijs.Certificate)) return certificate;
+  if (!issuerUnits(certificate).includes(USER_AUTHENTICATION_OU)) {
+    return refuse('certificate_wrong_type', `issuer is not "${USER_AUTHENTICATION_OU}": ${issuerUnits(certificate).join(', ') || 'no OU'}`);
+  }
+  if (!allowsDigitalSignature(certificate)) return refuse('certificate_wrong_type', 'key usage does not allow digital signatures');
+  const bits = rsaModulusBits(certificate);
+  if (bits === undefined || bits < MIN_RSA_BITS) return refuse('certificate_key_weak', `key must be RSA of at least ${MIN_RSA_BITS} bits, got ${bits ?? 'non-RSA'}`);
+  if (!(await signedByAnchor(certificate, options.anchors, options.now))) return refuse('certificate_untrusted', 'not issued by a configured trust anchor');
+  if (options.now < certificate.notBefore.value) return refuse('certificate_not_yet_valid', `valid from ${certificate.notBefore.value.toISOString()}`);
+  if (options.now > certificate.notAfter.value) return refuse('certificate_expired', `expired ${certificate.notAfter.value.toISOString()}`);
+  const issuerDer = Buffer.from(certificate.issuer.toSchema().toBER());
+  const serial = serialHex(certificate);
+  const revocation = options.revocation(issuerDer, serial, options.now);
+  if (revocation === 'revoked') return refuse('certificate_revoked', `serial ${serial} is on the issuer's CRL`);
+  if (revocation !== 'good' && options.failClosed) return refuse('certificate_revocation_unknown', `revocation cannot be checked: CRL ${revocation}`);
+  return { ok: true, certificate, issuerDer, serialHex: serial, notAfter: certificate.notAfter.value, revocationChecked: revocation === 'good' };
+}
