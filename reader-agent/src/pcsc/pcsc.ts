@@ -25,6 +25,9 @@ const PCSC_CODES: Array<[number, CardErrorCode]> = [
   [0x80100017, 'reader_gone'], // SCARD_E_READER_UNAVAILABLE
   [0x8010001d, 'pcsc_unavailable'], // SCARD_E_NO_SERVICE
   [0x8010001e, 'pcsc_unavailable'], // SCARD_E_SERVICE_STOPPED
+  // SCARD_F_COMM_ERROR: the client library lost its socket to pcscd, e.g. pcscd stopped (and
+  // its readers with it) in the middle of a transmit; the service reconnects by itself.
+  [0x80100013, 'pcsc_unavailable'],
   [0x80100003, 'pcsc_unavailable'], // SCARD_E_INVALID_HANDLE (context lost with pcscd)
 ];
 
@@ -81,27 +84,34 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
   }
 
   /**
-   * A card that answered nothing: if it left the reader (its status event may trail the
-   * answer a little), say so; otherwise the card itself misbehaved.
+   * A failure PC/SC gives no clear reason for (a card that answered nothing, or an unmapped
+   * code): explain it by what happened around it, whose status events may trail the failure
+   * a little. pcscd going away, for one, answers a transmit in flight with "Access denied"
+   * (SCARD_W_SECURITY_VIOLATION) or a transport error as it exits; the person at the counter
+   * needs "the reader service is gone", not "the card failed".
    */
-  private async silentCard(name: string): Promise<CardError> {
-    const deadline = Date.now() + 500;
+  private async explain(name: string, unexplained: CardError): Promise<CardError> {
+    if (unexplained.code !== 'card_error') return unexplained;
+    const deadline = Date.now() + 1_000;
     while (Date.now() < deadline) {
-      if (!this.readers.get(name)?.state.cardPresent) return new CardError('card_removed');
+      if (!this.available) return new CardError('pcsc_unavailable', unexplained.details);
+      const entry = this.readers.get(name);
+      if (!entry) return new CardError('reader_gone', unexplained.details);
+      if (!entry.state.cardPresent) return new CardError('card_removed', unexplained.details);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    return new CardError('card_error', { sw: 'no response' });
+    return unexplained;
   }
 
   private async exclusive<T>(reader: CardReader, afterwards: 'reset' | 'leave', operation: (transmit: Transmit) => Promise<T>): Promise<T> {
     const protocol = await new Promise<number>((resolve, reject) => {
       reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error, value) => (error ? reject(cardErrorOf(error, 'connect')) : resolve(value)));
-    });
+    }).catch(async (error: CardError) => { throw await this.explain(reader.name, error); });
     const raw: Transmit = async (command) => {
       const answer = await new Promise<Buffer>((resolve, reject) => {
         reader.transmit(command, RESPONSE_MAX, protocol, (error, data) => (error ? reject(cardErrorOf(error, 'transmit')) : resolve(data)));
-      });
-      if (answer.length < 2) throw await this.silentCard(reader.name);
+      }).catch(async (error: CardError) => { throw await this.explain(reader.name, error); });
+      if (answer.length < 2) throw await this.explain(reader.name, new CardError('card_error', { sw: 'no response' }));
       return answer;
     };
     try {
@@ -136,6 +146,10 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
   private drop(): void {
     for (const { reader } of this.readers.values()) {
       reader.removeAllListeners();
+      // When pcscd dies, each reader's status thread fails too, and its 'error' may arrive
+      // after this drop (it races the PCSCLite 'error' that got us here). An 'error' with no
+      // listener would throw and take the whole agent down.
+      reader.on('error', () => {});
       reader.close();
     }
     this.readers.clear();

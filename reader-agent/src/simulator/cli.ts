@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ApduLog } from './apdu-log.ts';
 import { JpkiCard } from './card.ts';
+import { OtherCard, OTHER_CARD_ATR } from './other-card.ts';
 import { buildIdentity, saveIdentity, type CardIdentity } from './identity.ts';
 import { parseHostPort, VpcdClient } from './vpcd-client.ts';
 
@@ -29,6 +30,10 @@ Options:
                         application holding the My Number gets "offLimits": true
   --latency-ms N        delay before every APDU response (default 0)
   --removed             start with the card out of the reader
+  --card KIND           jpki (default): a My Number card; other: a card that is not one
+                        (a FeliCa transit/shopping card, ATR 3B8F8001804F0CA00000030611
+                        003B0000000042) with no JPKI application: every SELECT answers
+                        6A82. The identity options do not apply to it.
   -h, --help            this text
 
 While running (keys on stdin; on a terminal no Enter is needed):
@@ -54,6 +59,7 @@ interface CliOptions {
   apduLog?: string;
   latencyMs: number;
   removed: boolean;
+  card: 'jpki' | 'other';
 }
 
 function parseCli(argv: string[]): CliOptions | 'help' {
@@ -72,12 +78,15 @@ function parseCli(argv: string[]): CliOptions | 'help' {
       'apdu-log': { type: 'string' },
       'latency-ms': { type: 'string', default: '0' },
       removed: { type: 'boolean', default: false },
+      card: { type: 'string', default: 'jpki' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return 'help';
   const latencyMs = Number(values['latency-ms']);
   if (!Number.isInteger(latencyMs) || latencyMs < 0) throw new Error('--latency-ms needs a whole number >= 0');
+  const card = values.card;
+  if (card !== 'jpki' && card !== 'other') throw new Error('--card is jpki or other');
   return {
     pin: values.pin,
     signPin: values['sign-pin'],
@@ -91,6 +100,7 @@ function parseCli(argv: string[]): CliOptions | 'help' {
     apduLog: values['apdu-log'],
     latencyMs,
     removed: values.removed,
+    card,
   };
 }
 
@@ -114,12 +124,26 @@ async function loadIdentity(o: CliOptions): Promise<CardIdentity> {
   });
 }
 
-function statusLine(card: JpkiCard, client: VpcdClient): string {
+function statusLine(card: JpkiCard | OtherCard, client: VpcdClient): string {
   const where = client.isInserted ? 'inserted' : 'removed';
+  if (card instanceof OtherCard) return `card ${where}; not a My Number card (no JPKI application)`;
   return `card ${where}; auth PIN tries left ${card.triesLeft('auth')}, sign PIN tries left ${card.triesLeft('sign')}`;
 }
 
-function listenForKeys(card: JpkiCard, client: VpcdClient, quit: () => void): void {
+/** The JPKI card with its identity (minted or loaded), or the card that is not one. */
+async function buildCard(options: CliOptions): Promise<JpkiCard | OtherCard> {
+  if (options.card === 'other') {
+    say(`a card that is not a My Number card (ATR ${OTHER_CARD_ATR.toString('hex').toUpperCase()})`);
+    return new OtherCard();
+  }
+  const identity = await loadIdentity(options);
+  for (const note of identity.notes) say(`note: ${note}`);
+  if (options.saveIdentity) saveIdentity(identity, options.saveIdentity);
+  say(`user-authentication certificate serial ${identity.serialNumberHex}, subject ${identity.subject}`);
+  return new JpkiCard(identity.contents);
+}
+
+function listenForKeys(card: JpkiCard | OtherCard, client: VpcdClient, quit: () => void): void {
   const actions: Record<string, () => void> = {
     i: () => client.insert(),
     r: () => client.remove(),
@@ -142,13 +166,9 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const identity = await loadIdentity(options);
-  for (const note of identity.notes) say(`note: ${note}`);
-  if (options.saveIdentity) saveIdentity(identity, options.saveIdentity);
-  const card = new JpkiCard(identity.contents);
+  const card = await buildCard(options);
   const log = new ApduLog(options.apduLog);
   const client = new VpcdClient({ ...options.vpcd, card, log, latencyMs: options.latencyMs, onStatus: say });
-  say(`user-authentication certificate serial ${identity.serialNumberHex}, subject ${identity.subject}`);
   const quit = (): void => {
     client.remove();
     say('bye');

@@ -1,4 +1,5 @@
-// Plugs a JpkiCard into pcscd through the vsmartcard "vpcd" reader driver.
+// Plugs a simulated card (normally a JpkiCard) into pcscd through the vsmartcard "vpcd"
+// reader driver.
 // vpcd listens on TCP; a connected client *is* the card in the reader, so inserting the
 // card means connecting and removing it means closing the connection.
 // Every message is a 2-byte big-endian length and a payload. A 1-byte payload is a control
@@ -6,7 +7,15 @@
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApduLog } from './apdu-log.ts';
-import type { JpkiCard } from './card.ts';
+/** What vpcd needs of a card: the JpkiCard, or another kind (`card-sim --card other`). */
+export interface SimulatedCard {
+  readonly atr: Buffer;
+  readonly isPowered: boolean;
+  powerOn(): Buffer;
+  powerOff(): void;
+  reset(): Buffer;
+  transmit(command: Uint8Array): Buffer;
+}
 
 const CTRL = { OFF: 0x00, ON: 0x01, RESET: 0x02, ATR: 0x04 } as const;
 
@@ -16,7 +25,7 @@ const RECONNECT_MS = 250;
 export interface VpcdClientOptions {
   host: string;
   port: number;
-  card: JpkiCard;
+  card: SimulatedCard;
   log: ApduLog;
   /** Delay before each APDU response, to behave like a real (slow) card. */
   latencyMs?: number;

@@ -62,6 +62,17 @@ export interface PcscStack {
   certificatePem: string;
   insertCard(): Promise<void>;
   removeCard(): Promise<void>;
+  /**
+   * Stops pcscd (the reader vanishes for every client; the simulator keeps retrying vpcd).
+   * Resolves once the daemon has exited.
+   */
+  stopPcscd(): Promise<void>;
+  /**
+   * Starts pcscd again (stopping it first if it runs) on the same vpcd port and socket
+   * directory, so clients holding `env` and the still-running simulator find it again.
+   * Resolves when the simulator's card is back in the reader (unless it was removed).
+   */
+  restartPcscd(): Promise<void>;
   apduLog(): LogRecord[];
   /** Runs a program (async, so the event loop stays free) with this stack's environment. */
   run(command: string, args: string[]): Promise<RunResult>;
@@ -73,7 +84,7 @@ export async function startPcscStack(options: StackOptions = {}): Promise<PcscSt
   const dir = mkdtempSync(join(tmpdir(), 'pcsc-stack-'));
   const daemon = await startPcscdWithRetries(dir);
   const simulator = startSimulator(dir, daemon.port, options);
-  const stack = buildStack(dir, daemon, simulator);
+  const stack = buildStack(dir, daemon, simulator, options.inserted ?? true);
   try {
     if (options.inserted ?? true) await daemon.waitForLog(`Card inserted into ${READER_NAME}`, 1);
     else await simulator.waitFor('ready', 1);
@@ -87,6 +98,7 @@ export async function startPcscStack(options: StackOptions = {}): Promise<PcscSt
 interface Daemon {
   child: ChildProcess;
   port: number;
+  runDir: string;
   socketPath: string;
   logPath: string;
   waitForLog(text: string, occurrence: number): Promise<void>;
@@ -120,7 +132,9 @@ function listenAndRelease(port: number): Promise<number> {
 
 async function startPcscdWithRetries(dir: string): Promise<Daemon> {
   for (let attempt = 1; ; attempt++) {
-    const daemon = startPcscd(dir, await freePortPair(), attempt);
+    const runDir = join(dir, `run-${attempt}`);
+    mkdirSync(runDir);
+    const daemon = startPcscd(dir, runDir, await freePortPair(), `${attempt}`);
     await daemon.waitForLog('daemon ready', 1);
     // vpcd could not bind its port: another process took it between our check and now.
     if (daemon.count('Could not initialize connection to virtual ICC') === 0) return daemon;
@@ -129,13 +143,12 @@ async function startPcscdWithRetries(dir: string): Promise<Daemon> {
   }
 }
 
-function startPcscd(dir: string, port: number, attempt: number): Daemon {
-  const runDir = join(dir, `run-${attempt}`);
-  mkdirSync(runDir);
+/** `runDir` becomes /run/pcscd inside pcscd's namespace; `tag` names its log file. */
+function startPcscd(dir: string, runDir: string, port: number, tag: string): Daemon {
   const conf = join(dir, 'reader.conf');
   const hexPort = `0x${port.toString(16).toUpperCase()}`;
   writeFileSync(conf, `FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:${hexPort}\nLIBPATH ${VPCD_DRIVER}\n`);
-  const logPath = join(dir, `pcscd-${attempt}.log`);
+  const logPath = join(dir, `pcscd-${tag}.log`);
   const out = openSync(logPath, 'w');
   // "$1" and "$2" keep the paths out of the shell's parsing.
   const script = 'mount -t tmpfs pcsc-stack /run && mkdir /run/pcscd && mount --bind "$1" /run/pcscd && exec pcscd --foreground --info --config "$2"';
@@ -146,7 +159,7 @@ function startPcscd(dir: string, port: number, attempt: number): Daemon {
   const count = (text: string): number => read().split(text).length - 1;
   const waitForLog = (text: string, occurrence: number): Promise<void> =>
     waitUntil(() => count(text) >= occurrence, child, `pcscd log line "${text}" (${logPath})`);
-  return { child, port, socketPath: join(runDir, 'pcscd.comm'), logPath, waitForLog, count };
+  return { child, port, runDir, socketPath: join(runDir, 'pcscd.comm'), logPath, waitForLog, count };
 }
 
 function startSimulator(dir: string, port: number, options: StackOptions): Simulator {
@@ -174,7 +187,11 @@ function startSimulator(dir: string, port: number, options: StackOptions): Simul
   return { child, waitFor, count };
 }
 
-function buildStack(dir: string, daemon: Daemon, simulator: Simulator): PcscStack {
+function buildStack(dir: string, firstDaemon: Daemon, simulator: Simulator, inserted: boolean): PcscStack {
+  // Replaced by restartPcscd(); everything below reads the current one.
+  let daemon = firstDaemon;
+  let restarts = 0;
+  let cardIn = inserted;
   const env = { ...process.env, PCSCLITE_CSOCK_NAME: daemon.socketPath };
   const identityDir = join(dir, 'identity');
   let stopped = false;
@@ -196,12 +213,31 @@ function buildStack(dir: string, daemon: Daemon, simulator: Simulator): PcscStac
     async insertCard() {
       const seen = daemon.count(`Card inserted into ${READER_NAME}`);
       simulator.child.stdin?.write('i');
+      cardIn = true;
       await daemon.waitForLog(`Card inserted into ${READER_NAME}`, seen + 1);
     },
     async removeCard() {
       const seen = daemon.count(`Card Removed From ${READER_NAME}`);
       simulator.child.stdin?.write('r');
+      cardIn = false;
       await daemon.waitForLog(`Card Removed From ${READER_NAME}`, seen + 1);
+    },
+    async stopPcscd() {
+      await stopChild(daemon.child);
+    },
+    async restartPcscd() {
+      await stopChild(daemon.child);
+      restarts += 1;
+      // Same port: the simulator only knows that one. Same run directory: clients find the
+      // socket where PCSCLITE_CSOCK_NAME says. The old pcscd removed its files there on exit.
+      daemon = startPcscd(dir, daemon.runDir, daemon.port, `restart-${restarts}`);
+      await daemon.waitForLog('daemon ready', 1);
+      if (daemon.count('Could not initialize connection to virtual ICC') > 0) {
+        throw new Error(`vpcd could not listen on port ${daemon.port} again (another process took it); see ${daemon.logPath}`);
+      }
+      // The simulator retries vpcd every 250 ms while its card is "in" the reader.
+      if (!cardIn) return;
+      await daemon.waitForLog(`Card inserted into ${READER_NAME}`, 1);
     },
     apduLog() {
       const text = readFileSync(join(dir, 'apdu.jsonl'), 'utf8');

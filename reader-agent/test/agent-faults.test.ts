@@ -1,0 +1,177 @@
+// The reader agent when something around the card goes wrong, through the real stack:
+// agent (child process) → pcsclite → private pcscd → vpcd → simulated card. Each fault ends
+// with a message the clerk or resident can act on, and the agent stays up and recovers.
+import test, { type ExecutionContext } from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { X509Certificate } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startPcscStack, READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
+import { startAgent, waitUntil, type RunningAgent } from './helpers/agent.ts';
+import type { ApduRecord } from '../src/simulator/apdu-log.ts';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const PIN = '7391';
+const SELECT_JPKI = '00A4040C0AD392F000260100000001';
+// Under a loaded machine pcscd, the agent's 1 s reconnect and the simulator's 250 ms vpcd
+// retry can each take a while; this only bounds how long a broken build hangs.
+const RECOVERY_MS = 30_000;
+
+async function setup(t: ExecutionContext, simulatorArgs: string[] = []): Promise<{ stack: PcscStack; agent: RunningAgent }> {
+  const stack = await startPcscStack({ simulatorArgs: ['--pin', PIN, ...simulatorArgs] });
+  t.teardown(() => stack.stop());
+  const agent = await startAgent(stack);
+  t.teardown(() => agent.stop());
+  return { stack, agent };
+}
+
+function apdus(stack: PcscStack): ApduRecord[] {
+  return stack.apduLog().filter((r): r is ApduRecord => r.type === 'apdu');
+}
+
+async function cardReady(agent: RunningAgent): Promise<boolean> {
+  const { body } = await agent.call('GET', '/v1/status');
+  return body.available === true && body.readers.some((r: { name: string; cardPresent: boolean }) => r.name === READER_NAME && r.cardPresent);
+}
+
+/** The agent process is still running and still answers. */
+async function assertAgentUp(t: ExecutionContext, agent: RunningAgent): Promise<void> {
+  t.is(agent.child.exitCode, null, agent.output());
+  t.is((await agent.call('GET', '/v1/status')).status, 200);
+}
+
+test('pcscd restarted: the agent says the service is gone, then reconnects by itself', async (t) => {
+  const { stack, agent } = await setup(t);
+  const before = await agent.call('POST', '/v1/identity', {});
+  t.is(before.status, 200);
+
+  await stack.stopPcscd();
+  await waitUntil(async () => !(await agent.call('GET', '/v1/status')).body.available, 'the agent to notice pcscd is gone', RECOVERY_MS);
+  t.deepEqual((await agent.call('GET', '/v1/status')).body, { available: false, readers: [] });
+  const down = await agent.call('POST', '/v1/identity', {});
+  t.is(down.status, 503);
+  t.like(down.body, {
+    code: 'pcsc_unavailable',
+    messages: { ja: 'カードリーダーのサービス（pcscd）に接続できません。自動で再接続します。', en: 'Cannot reach the card reader service (pcscd). Reconnecting automatically.' },
+  });
+
+  // Same agent process throughout: it must find the new pcscd, its reader and the card.
+  await stack.restartPcscd();
+  await waitUntil(() => cardReady(agent), 'the reader and card to come back in the agent', RECOVERY_MS);
+  const after = await agent.call('POST', '/v1/identity', {});
+  t.is(after.status, 200, JSON.stringify(after.body));
+  t.deepEqual(Buffer.from(after.body.certificate, 'base64'), new X509Certificate(stack.certificatePem).raw);
+  const signed = await agent.call('POST', '/v1/signatures', { pin: PIN, challenge: 'AA==' });
+  t.is(signed.status, 200, JSON.stringify(signed.body));
+  t.regex(agent.output(), /pcscd unavailable; retrying/);
+});
+
+test('the reader vanishing in the middle of a read: a reader/service message, not a card error; the agent stays up', async (t) => {
+  // vpcd's reader exists only while pcscd runs, so stopping pcscd is the closest this stack
+  // gets to pulling the reader's USB cable. The 40 ms per APDU leaves time to do it mid-read.
+  const { stack, agent } = await setup(t, ['--latency-ms', '40']);
+  const reading = agent.call('POST', '/v1/identity', {});
+  await waitUntil(async () => apdus(stack).length >= 3, 'the read to be under way');
+  await stack.stopPcscd();
+  const { status, body } = await reading;
+  // A whole read ends by asking the PIN tries (VERIFY without data); this one never got there.
+  t.false(apdus(stack).some((r) => r.command === '00200080'), 'pcscd stopped before the read could finish');
+  t.true(['pcsc_unavailable', 'reader_gone'].includes(body.code), `${JSON.stringify(body)}\n${agent.output()}`);
+  const expected = {
+    pcsc_unavailable: { status: 503, ja: 'カードリーダーのサービス（pcscd）に接続できません。自動で再接続します。' },
+    reader_gone: { status: 409, ja: '処理中にカードリーダーが外されました。接続を確認して、もう一度お試しください。' },
+  }[body.code as 'pcsc_unavailable' | 'reader_gone'];
+  t.is(status, expected?.status);
+  t.is(body.messages.ja, expected?.ja);
+  t.truthy(body.messages.en);
+  await assertAgentUp(t, agent);
+
+  await stack.restartPcscd();
+  await waitUntil(() => cardReady(agent), 'the reader to come back', RECOVERY_MS);
+  t.is((await agent.call('POST', '/v1/identity', {})).status, 200);
+});
+
+/**
+ * Another PC/SC program (a second process with its own pcsclite) takes the card in exclusive
+ * mode and holds it until its stdin closes. Resolves once it holds the card.
+ */
+async function holdCardExclusively(t: ExecutionContext, stack: PcscStack): Promise<{ release(): Promise<void> }> {
+  const script = `
+    const pcsc = require('pcsclite')();
+    const fail = (error) => { process.stderr.write(String(error && error.message || error) + '\\n'); process.exit(1); };
+    pcsc.on('error', fail);
+    let connecting = false;
+    pcsc.on('reader', (reader) => {
+      if (reader.name !== ${JSON.stringify(READER_NAME)}) return;
+      reader.on('error', fail);
+      reader.on('status', (status) => {
+        if (connecting || !(status.state & reader.SCARD_STATE_PRESENT)) return;
+        connecting = true;
+        reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error) => {
+          if (error) fail(error);
+          process.stdout.write('held\\n');
+          process.stdin.resume();
+          process.stdin.on('end', () => reader.disconnect(reader.SCARD_LEAVE_CARD, () => { pcsc.close(); process.exit(0); }));
+        });
+      });
+    });`;
+  const child: ChildProcess = spawn(process.execPath, ['-e', script], { cwd: REPO_ROOT, env: stack.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => { output += chunk; });
+  child.stderr!.on('data', (chunk) => { output += chunk; });
+  await waitUntil(async () => {
+    if (child.exitCode !== null) throw new Error(`the holder exited: ${output}`);
+    return output.includes('held');
+  }, `the other client to hold the card: ${output}`, RECOVERY_MS);
+  return {
+    async release() {
+      const exited = once(child, 'exit');
+      child.stdin!.end();
+      const [code] = await exited;
+      if (code !== 0) throw new Error(`the holder failed to let go: ${output}`);
+    },
+  };
+}
+
+test('a reader held by another program: reader busy, and fine again once it lets go', async (t) => {
+  const { stack, agent } = await setup(t);
+  const holder = await holdCardExclusively(t, stack);
+  const apdusBefore = apdus(stack).length;
+
+  const busy = await agent.call('POST', '/v1/identity', {});
+  t.is(busy.status, 409);
+  t.like(busy.body, {
+    code: 'reader_busy',
+    messages: { ja: 'カードリーダーを別のアプリが使用中です。しばらくしてからもう一度お試しください。', en: 'Another application is using the card reader. Please try again in a moment.' },
+  });
+  const busySign = await agent.call('POST', '/v1/signatures', { pin: PIN, challenge: 'AA==' });
+  t.is(busySign.body.code, 'reader_busy');
+  t.is(apdus(stack).length, apdusBefore, 'nothing reached the card while another program held it');
+
+  await holder.release();
+  const free = await agent.call('POST', '/v1/identity', {});
+  t.is(free.status, 200, JSON.stringify(free.body));
+  t.is(free.body.pinTriesLeft, 3);
+});
+
+test('a card that is not a My Number card: a clear message, and only the JPKI SELECT was tried', async (t) => {
+  const { stack, agent } = await setup(t, ['--card', 'other']);
+  const status = await agent.call('GET', '/v1/status');
+  t.deepEqual(status.body.readers.find((r: { name: string }) => r.name === READER_NAME), { name: READER_NAME, cardPresent: true, atr: '3B8F8001804F0CA0000003061100' + '3B0000000042' });
+
+  const identity = await agent.call('POST', '/v1/identity', {});
+  t.is(identity.status, 422);
+  t.like(identity.body, { code: 'not_my_number_card', messages: { ja: 'マイナンバーカードではないか、利用者証明用電子証明書が入っていないカードです。' } });
+  t.deepEqual(apdus(stack).map((r) => [r.command, r.sw]), [[SELECT_JPKI, '6A82']]);
+
+  // With a PIN too: it must never be presented to a card that is not a My Number card.
+  const signing = await agent.call('POST', '/v1/signatures', { pin: PIN, challenge: 'AA==' });
+  t.is(signing.status, 422);
+  t.is(signing.body.code, 'not_my_number_card');
+  t.deepEqual(apdus(stack).map((r) => r.command), [SELECT_JPKI, SELECT_JPKI]);
+  await assertAgentUp(t, agent);
+});
