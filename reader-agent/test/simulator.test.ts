@@ -13,6 +13,7 @@ import { createCa, issueCertificate, type CertificateAuthority, type IssuedCerti
 import { fromHex, statusWord, toHex } from '../src/simulator/apdu.ts';
 import { ApduLog, describeExchange } from '../src/simulator/apdu-log.ts';
 import { JpkiCard, type JpkiCardContents } from '../src/simulator/card.ts';
+import { OtherCard } from '../src/simulator/other-card.ts';
 import { VpcdClient } from '../src/simulator/vpcd-client.ts';
 
 const SELECT_JPKI = '00A4040C0AD392F000260100000001';
@@ -55,7 +56,7 @@ function poweredCard(): JpkiCard {
 }
 
 /** Sends one APDU given in hex; returns the status word (hex) and the data. */
-function send(card: JpkiCard, hex: string): { sw: string; data: Buffer } {
+function send(card: JpkiCard | OtherCard, hex: string): { sw: string; data: Buffer } {
   const resp = card.transmit(fromHex(hex));
   return { sw: statusWord(resp).toString(16).toUpperCase().padStart(4, '0'), data: resp.subarray(0, -2) };
 }
@@ -403,9 +404,24 @@ function cardSim(args: string[]): Promise<{ code: number; stdout: string; stderr
 test('card-sim --help documents the options, the keys and the signals', async (t) => {
   const help = await cardSim(['--help']);
   t.is(help.code, 0);
-  for (const word of ['--pin', '--cert', '--key', '--ca', '--vpcd HOST:PORT', '--apdu-log', '--latency-ms', 'SIGUSR1', 'SIGUSR2', '****']) {
+  for (const word of ['--pin', '--cert', '--key', '--ca', '--vpcd HOST:PORT', '--apdu-log', '--latency-ms', '--card KIND', 'SIGUSR1', 'SIGUSR2', '****']) {
     t.true(help.stdout.includes(word), word);
   }
+});
+
+test('the card that is not a My Number card: its own ATR, and every SELECT finds nothing', (t) => {
+  const card = new OtherCard();
+  t.is(toHex(card.powerOn()), '3B8F8001804F0CA0000003061100' + '3B0000000042');
+  for (const select of [SELECT_JPKI, SELECT_INPUT_SUPPORT, '00A4020C02000A']) t.is(send(card, select).sw, '6A82');
+  t.is(send(card, '00B00000FF').sw, '6D00');
+  card.powerOff();
+  t.throws(() => card.transmit(fromHex(SELECT_JPKI)));
+});
+
+test('card-sim refuses an unknown --card kind', async (t) => {
+  const result = await cardSim(['--card', 'suica']);
+  t.is(result.code, 1);
+  t.regex(result.stderr, /--card is jpki or other/);
 });
 
 test('card-sim refuses a half or mismatched identity and a malformed PIN', async (t) => {
