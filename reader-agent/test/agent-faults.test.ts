@@ -71,8 +71,12 @@ test('the reader vanishing in the middle of a read: a reader/service message, no
   // vpcd's reader exists only while pcscd runs, so stopping pcscd is the closest this stack
   // gets to pulling the reader's USB cable. The 40 ms per APDU leaves time to do it mid-read.
   const { stack, agent } = await setup(t, ['--latency-ms', '40']);
-  const reading = agent.call('POST', '/v1/identity', {});
-  await waitUntil(async () => apdus(stack).length >= 3, 'the read to be under way');
+  let ended: unknown;
+  const reading = agent.call('POST', '/v1/identity', {}).then((answer) => (ended = answer));
+  await waitUntil(async () => {
+    if (ended) throw new Error(`the read ended before pcscd stopped: ${JSON.stringify(ended)}\n${agent.output()}`);
+    return apdus(stack).length >= 3;
+  }, 'the read to be under way');
   await stack.stopPcscd();
   const { status, body } = await reading;
   // A whole read ends by asking the PIN tries (VERIFY without data); this one never got there.
