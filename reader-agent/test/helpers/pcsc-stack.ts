@@ -235,9 +235,11 @@ function buildStack(dir: string, firstDaemon: Daemon, simulator: Simulator, inse
       if (daemon.count('Could not initialize connection to virtual ICC') > 0) {
         throw new Error(`vpcd could not listen on port ${daemon.port} again (another process took it); see ${daemon.logPath}`);
       }
-      // The simulator retries vpcd every 250 ms while its card is "in" the reader.
+      // The simulator retries vpcd every 250 ms while its card is "in" the reader. If it gets
+      // in while pcscd is still starting, pcscd finds the card already there and logs only
+      // its ATR, without "Card inserted"; the ATR line comes in both cases.
       if (!cardIn) return;
-      await daemon.waitForLog(`Card inserted into ${READER_NAME}`, 1);
+      await daemon.waitForLog('Card ATR:', 1);
     },
     apduLog() {
       const text = readFileSync(join(dir, 'apdu.jsonl'), 'utf8');
