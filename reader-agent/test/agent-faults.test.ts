@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPcscStack, READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
-import { startAgent, waitUntil, type RunningAgent } from './helpers/agent.ts';
+import { startAgent, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -23,16 +23,12 @@ async function setup(t: ExecutionContext, simulatorArgs: string[] = []): Promise
   t.teardown(() => stack.stop());
   const agent = await startAgent(stack);
   t.teardown(() => agent.stop());
+  await waitForCard(agent);
   return { stack, agent };
 }
 
 function apdus(stack: PcscStack): ApduRecord[] {
   return stack.apduLog().filter((r): r is ApduRecord => r.type === 'apdu');
-}
-
-async function cardReady(agent: RunningAgent): Promise<boolean> {
-  const { body } = await agent.call('GET', '/v1/status');
-  return body.available === true && body.readers.some((r: { name: string; cardPresent: boolean }) => r.name === READER_NAME && r.cardPresent);
 }
 
 /** The agent process is still running and still answers. */
@@ -58,7 +54,7 @@ test('pcscd restarted: the agent says the service is gone, then reconnects by it
 
   // Same agent process throughout: it must find the new pcscd, its reader and the card.
   await stack.restartPcscd();
-  await waitUntil(() => cardReady(agent), 'the reader and card to come back in the agent', RECOVERY_MS);
+  await waitForCard(agent, READER_NAME, RECOVERY_MS);
   const after = await agent.call('POST', '/v1/identity', {});
   t.is(after.status, 200, JSON.stringify(after.body));
   t.deepEqual(Buffer.from(after.body.certificate, 'base64'), new X509Certificate(stack.certificatePem).raw);
@@ -92,7 +88,7 @@ test('the reader vanishing in the middle of a read: a reader/service message, no
   await assertAgentUp(t, agent);
 
   await stack.restartPcscd();
-  await waitUntil(() => cardReady(agent), 'the reader to come back', RECOVERY_MS);
+  await waitForCard(agent, READER_NAME, RECOVERY_MS);
   t.is((await agent.call('POST', '/v1/identity', {})).status, 200);
 });
 

@@ -3,7 +3,7 @@ import test from 'ava';
 import http from 'node:http';
 import { createPublicKey, createVerify, X509Certificate } from 'node:crypto';
 import { startPcscStack, READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
-import { startAgent, waitUntil, type RunningAgent } from './helpers/agent.ts';
+import { startAgent, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
 
 const PIN = '7391';
@@ -15,6 +15,7 @@ async function setup(t: import('ava').ExecutionContext, simulatorArgs: string[] 
   t.teardown(() => stack.stop());
   const agent = await startAgent(stack);
   t.teardown(() => agent.stop());
+  await waitForCard(agent);
   return { stack, agent };
 }
 

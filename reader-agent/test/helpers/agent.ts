@@ -58,6 +58,18 @@ export async function startAgent(stack: PcscStack): Promise<RunningAgent> {
   return agent;
 }
 
+/**
+ * Waits until the agent shows a card in the reader. startAgent returns once it sees the
+ * reader; the card's status arrives a moment later (each reader reports on its own), and a
+ * request in between would get "no card".
+ */
+export async function waitForCard(agent: RunningAgent, reader = 'Virtual PCD 00 00', timeoutMs = 20_000): Promise<void> {
+  await waitUntil(async () => {
+    const { body } = await agent.call('GET', '/v1/status');
+    return body.available === true && body.readers.some((r: { name: string; cardPresent: boolean }) => r.name === reader && r.cardPresent);
+  }, `the agent to see the card in ${reader}`, timeoutMs);
+}
+
 export async function waitUntil(probe: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
