@@ -256,7 +256,10 @@ function buildStack(dir: string, firstDaemon: Daemon, simulator: Simulator, inse
   };
 }
 
-async function waitUntil(done: () => boolean, child: ChildProcess, what: string, timeoutMs = 20_000): Promise<void> {
+// Generous: a simulator mints four RSA-2048 keys at start, and with every test file's stack
+// starting at once on a small, busy machine that alone has taken over 20 s. The bound only
+// says how long a broken stack hangs before its test fails.
+async function waitUntil(done: () => boolean, child: ChildProcess, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`process exited while waiting for ${what}`);
