@@ -50,11 +50,12 @@ export async function startAgent(stack: PcscStack): Promise<RunningAgent> {
       await once(child, 'exit');
     },
   };
+  // As long as the stack's own waits: starting node with tsx on a busy machine is slow.
   await waitUntil(async () => {
     if (child.exitCode !== null) throw new Error(`agent exited:\n${output}`);
     const status = await call('GET', '/v1/status').catch(() => undefined);
     return status?.body.readers?.length > 0;
-  }, `the agent to see the reader:\n${output}`);
+  }, `the agent to see the reader:\n${output}`, 60_000);
   return agent;
 }
 
@@ -63,7 +64,7 @@ export async function startAgent(stack: PcscStack): Promise<RunningAgent> {
  * reader; the card's status arrives a moment later (each reader reports on its own), and a
  * request in between would get "no card".
  */
-export async function waitForCard(agent: RunningAgent, reader = 'Virtual PCD 00 00', timeoutMs = 20_000): Promise<void> {
+export async function waitForCard(agent: RunningAgent, reader = 'Virtual PCD 00 00', timeoutMs = 60_000): Promise<void> {
   await waitUntil(async () => {
     const { body } = await agent.call('GET', '/v1/status');
     return body.available === true && body.readers.some((r: { name: string; cardPresent: boolean }) => r.name === reader && r.cardPresent);
