@@ -7,8 +7,8 @@ import { once } from 'node:events';
 import { X509Certificate } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startPcscStack, READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
-import { startAgent, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
+import { READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
+import { agentWithCard, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -18,13 +18,8 @@ const SELECT_JPKI = '00A4040C0AD392F000260100000001';
 // retry can each take a while; this only bounds how long a broken build hangs.
 const RECOVERY_MS = 30_000;
 
-async function setup(t: ExecutionContext, simulatorArgs: string[] = []): Promise<{ stack: PcscStack; agent: RunningAgent }> {
-  const stack = await startPcscStack({ simulatorArgs: ['--pin', PIN, ...simulatorArgs] });
-  t.teardown(() => stack.stop());
-  const agent = await startAgent(stack);
-  t.teardown(() => agent.stop());
-  await waitForCard(agent);
-  return { stack, agent };
+function setup(t: { teardown: (fn: () => unknown) => void }, simulatorArgs: string[] = []) {
+  return agentWithCard((fn) => t.teardown(fn), PIN, simulatorArgs);
 }
 
 function apdus(stack: PcscStack): ApduRecord[] {

@@ -2,21 +2,16 @@
 import test from 'ava';
 import http from 'node:http';
 import { createPublicKey, createVerify, X509Certificate } from 'node:crypto';
-import { startPcscStack, READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
-import { startAgent, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
+import { READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
+import { agentWithCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
 
 const PIN = '7391';
 // Digits and hex unlikely to occur by chance in a log, so a search for them means something.
 const WRONG_PIN = '8642';
 
-async function setup(t: import('ava').ExecutionContext, simulatorArgs: string[] = []): Promise<{ stack: PcscStack; agent: RunningAgent }> {
-  const stack = await startPcscStack({ simulatorArgs: ['--pin', PIN, ...simulatorArgs] });
-  t.teardown(() => stack.stop());
-  const agent = await startAgent(stack);
-  t.teardown(() => agent.stop());
-  await waitForCard(agent);
-  return { stack, agent };
+function setup(t: { teardown: (fn: () => unknown) => void }, simulatorArgs: string[] = []) {
+  return agentWithCard((fn) => t.teardown(fn), PIN, simulatorArgs);
 }
 
 function selects(stack: PcscStack): string[] {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { PcscStack } from './pcsc-stack.ts';
+import { startPcscStack, type PcscStack } from './pcsc-stack.ts';
 
 export const CONSOLE_ORIGIN = 'http://127.0.0.1:3000';
 
@@ -77,4 +77,19 @@ export async function waitUntil(probe: () => Promise<boolean>, what: string, tim
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * A private PC/SC stack with a simulated card holding `pin`, and an agent on it that sees
+ * the card; both stopped when the test ends.
+ */
+export async function agentWithCard(
+  teardown: (fn: () => unknown) => void, pin: string, simulatorArgs: string[] = [],
+): Promise<{ stack: PcscStack; agent: RunningAgent }> {
+  const stack = await startPcscStack({ simulatorArgs: ['--pin', pin, ...simulatorArgs] });
+  teardown(() => stack.stop());
+  const agent = await startAgent(stack);
+  teardown(() => agent.stop());
+  await waitForCard(agent);
+  return { stack, agent };
 }
