@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileFixture, silentLog, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
-import { freePort } from './helpers/ports.ts';
+import { freePort } from '../../scripts/lib/ports.ts';
 import { createDb } from '../src/db.ts';
 import { createRedis } from '../src/redis.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
@@ -61,7 +61,7 @@ test('not ready while Redis is down, and ready again when it comes back', async 
   t.teardown(() => { redisServer.kill('SIGKILL'); });
   const redis = createRedis(`redis://127.0.0.1:${port}`, silentLog);
   t.teardown(() => redis.disconnect());
-  const base = await startApp((fn) => t.teardown(fn), await migrated(), {}, { redis });
+  const base = await startApp((fn) => t.teardown(fn), await migrated(), { redis });
   await waitFor('Redis to be reachable', async () => (await readyz(base)).status === 200, 20_000);
 
   redisServer.kill('SIGTERM');

@@ -4,7 +4,7 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { testDatabase, redisUrl } from '../../backend/test/helpers/env.ts';
-import { freePort } from '../../backend/test/helpers/ports.ts';
+import { freePort } from '../lib/ports.ts';
 import { launchBrowser } from '../../backend/test/helpers/browser.ts';
 import { waitFor } from '../lib/wait.ts';
 

@@ -3,8 +3,9 @@
 // address), chain to a configured anchor, be inside its validity period, carry an RSA key of
 // at least 2048 bits that may sign, and not be revoked. Input is hostile: every failure is a
 // stable code, and nothing here throws on bad bytes.
-import * as asn1js from 'asn1js';
+import type * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { parseDer, serialHex } from './der.ts';
 import type { RevocationStatus } from './revocation.ts';
 
 pkijs.setEngine('node-webcrypto', new pkijs.CryptoEngine({ name: 'node-webcrypto', crypto: globalThis.crypto }));
@@ -49,11 +50,10 @@ const refuse = (code: CertificateErrorCode, detail: string): RefusedCertificate 
 /** Parses exactly one DER certificate; anything else (BER tricks, trailing bytes, garbage) is malformed. */
 export function parseCertificate(der: Uint8Array): pkijs.Certificate | RefusedCertificate {
   if (der.length === 0 || der.length > MAX_CERTIFICATE_BYTES) return refuse('certificate_malformed', `certificate must be 1 to ${MAX_CERTIFICATE_BYTES} bytes`);
+  const asn1 = parseDer(der);
+  if (!asn1) return refuse('certificate_malformed', 'not a single DER structure');
   try {
-    // asn1js mostly reports bad input in `offset`, but some malformed values (times) throw.
-    const asn1 = asn1js.fromBER(new Uint8Array(der).buffer);
-    if (asn1.offset === -1 || asn1.offset !== der.length) return refuse('certificate_malformed', 'not a single DER structure');
-    const certificate = new pkijs.Certificate({ schema: asn1.result });
+    const certificate = new pkijs.Certificate({ schema: asn1 });
     // Re-encoding must give back the same bytes: only canonical DER is accepted.
     if (!Buffer.from(certificate.toSchema(true).toBER()).equals(Buffer.from(der))) return refuse('certificate_malformed', 'not canonical DER');
     return certificate;
@@ -80,10 +80,6 @@ function rsaModulusBits(certificate: pkijs.Certificate): number | undefined {
   const modulus = key.modulus.valueBlock.valueHexView;
   const leading = modulus.findIndex((byte) => byte !== 0);
   return leading === -1 ? 0 : (modulus.length - leading) * 8 - Math.clz32(modulus[leading]!) + 24;
-}
-
-export function serialHex(certificate: pkijs.Certificate): string {
-  return Buffer.from(certificate.serialNumber.valueBlock.valueHexView).toString('hex').toUpperCase().replace(/^(00)+(?=.)/, '');
 }
 
 async function signedByAnchor(certificate: pkijs.Certificate, anchors: pkijs.Certificate[], now: Date): Promise<boolean> {
@@ -114,7 +110,7 @@ export async function verifyUserCertificate(der: Uint8Array, options: VerifyOpti
   if (options.now < certificate.notBefore.value) return refuse('certificate_not_yet_valid', `valid from ${certificate.notBefore.value.toISOString()}`);
   if (options.now > certificate.notAfter.value) return refuse('certificate_expired', `expired ${certificate.notAfter.value.toISOString()}`);
   const issuerDer = Buffer.from(certificate.issuer.toSchema().toBER());
-  const serial = serialHex(certificate);
+  const serial = serialHex(certificate.serialNumber);
   const revocation = options.revocation(issuerDer, serial, options.now);
   if (revocation === 'revoked') return refuse('certificate_revoked', `serial ${serial} is on the issuer's CRL`);
   if (revocation !== 'good' && options.failClosed) return refuse('certificate_revocation_unknown', `revocation cannot be checked: CRL ${revocation}`);

@@ -6,7 +6,6 @@ import { createDb, type Db } from '../../src/db.ts';
 import { ensureDatabase } from '../../../scripts/lib/database.ts';
 import { TEST_DATABASE_PREFIX } from './names.ts';
 import { createLogger } from '../../src/log.ts';
-import type { Config } from '../../src/config.ts';
 import knex from 'knex';
 import { Redis } from 'ioredis';
 import { knexConfig } from '../../src/db.ts';
@@ -71,14 +70,9 @@ export function queuePrefix(cleanup: Cleanup): string {
   return prefix;
 }
 
-/** A configuration as the server would load it, pointing at this file's database. */
-export function testConfig(databaseUrl: string, overrides: Partial<Config> = {}): Config {
-  // The API server enqueues nothing yet; give it a prefix that is never written to.
-  return {
-    NODE_ENV: 'test', HOST: '127.0.0.1', PORT: 0, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(),
-    LOG_LEVEL: 'silent', CONSOLE_DIR: required('CONSOLE_DIR'), QUEUE_PREFIX: 'mykey_test_api',
-    HEARTBEAT_INTERVAL_MS: 10_000, SHUTDOWN_TIMEOUT_MS: 10_000, ...overrides,
-  };
+/** The built console that `npm test` provides. */
+export function consoleDir(): string {
+  return required('CONSOLE_DIR');
 }
 
 export type { ExecutionContext };

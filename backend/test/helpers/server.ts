@@ -2,15 +2,13 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createApp, type AppDeps } from '../../src/app.ts';
 import { createRedis } from '../../src/redis.ts';
-import { silentLog, testConfig, type Cleanup } from './env.ts';
-import type { Config } from '../../src/config.ts';
+import { consoleDir, redisUrl, silentLog, type Cleanup } from './env.ts';
 import type { Db } from '../../src/db.ts';
 
 /** The real HTTP app on an ephemeral loopback port; closed when the test file ends. */
-export async function startApp(cleanup: Cleanup, db: Db, overrides: Partial<Config> = {}, deps: Partial<AppDeps> = {}): Promise<string> {
-  const config = testConfig('mysql://unused@127.0.0.1/unused', overrides);
-  const redis = deps.redis ?? createRedis(config.REDIS_URL, silentLog);
-  const server = createApp({ config, db, redis, log: silentLog, ...deps }).listen(0, '127.0.0.1');
+export async function startApp(cleanup: Cleanup, db: Db, deps: Partial<AppDeps> = {}): Promise<string> {
+  const redis = deps.redis ?? createRedis(redisUrl(), silentLog);
+  const server = createApp({ config: { NODE_ENV: 'test', CONSOLE_DIR: consoleDir() }, db, redis, log: silentLog, ...deps }).listen(0, '127.0.0.1');
   await once(server, 'listening');
   cleanup(async () => {
     server.closeAllConnections();

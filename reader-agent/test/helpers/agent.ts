@@ -2,8 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { freePort } from '../../../scripts/lib/ports.ts';
 import { startPcscStack, type PcscStack } from './pcsc-stack.ts';
 
 export const CONSOLE_ORIGIN = 'http://127.0.0.1:3000';
@@ -15,14 +14,6 @@ export interface RunningAgent {
   output(): string;
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  return port;
 }
 
 export async function startAgent(stack: PcscStack): Promise<RunningAgent> {

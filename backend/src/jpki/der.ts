@@ -1,0 +1,20 @@
+// The DER handling shared by certificates and CRLs: both arrive from outside and are hostile.
+import * as asn1js from 'asn1js';
+
+/**
+ * Exactly one DER structure spanning all of `der`, or undefined. asn1js mostly reports bad
+ * input in `offset`, but some malformed values (times) throw instead.
+ */
+export function parseDer(der: Uint8Array): asn1js.AsnType | undefined {
+  try {
+    const asn1 = asn1js.fromBER(new Uint8Array(der).buffer);
+    return asn1.offset === -1 || asn1.offset !== der.length ? undefined : asn1.result;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A serial number as the platform writes it: upper-case hex, no leading zero bytes. */
+export function serialHex(value: asn1js.Integer): string {
+  return Buffer.from(value.valueBlock.valueHexView).toString('hex').toUpperCase().replace(/^(00)+(?=.)/, '');
+}
