@@ -56,7 +56,6 @@ export interface PcscStack {
   env: NodeJS.ProcessEnv;
   socketPath: string;
   vpcdPort: number;
-  apduLogPath: string;
   /** PEM files the card holds: auth-cert.pem, auth-key.pem, auth-ca.pem. */
   identityDir: string;
   certificatePem: string;
@@ -74,6 +73,12 @@ export interface PcscStack {
    */
   restartPcscd(): Promise<void>;
   apduLog(): LogRecord[];
+  /**
+   * The APDU log as text with the card's responses left out. A PIN only ever travels in
+   * commands; responses (random certificates, their UTCTime digits, signatures) hold any
+   * four digits by chance now and then, so a leak check must look at commands alone.
+   */
+  sentToCard(): string;
   /** Runs a program (async, so the event loop stays free) with this stack's environment. */
   run(command: string, args: string[]): Promise<RunResult>;
   stop(): Promise<void>;
@@ -205,7 +210,6 @@ function buildStack(dir: string, firstDaemon: Daemon, simulator: Simulator, inse
     env,
     socketPath: daemon.socketPath,
     vpcdPort: daemon.port,
-    apduLogPath: join(dir, 'apdu.jsonl'),
     identityDir,
     get certificatePem() {
       return readFileSync(join(identityDir, 'auth-cert.pem'), 'utf8');
@@ -244,6 +248,9 @@ function buildStack(dir: string, firstDaemon: Daemon, simulator: Simulator, inse
     apduLog() {
       const text = readFileSync(join(dir, 'apdu.jsonl'), 'utf8');
       return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as LogRecord);
+    },
+    sentToCard() {
+      return JSON.stringify(this.apduLog().map((r) => (r.type === 'apdu' ? { ...r, response: '' } : r)));
     },
     run: (command, args) => runProgram(command, args, env),
     async stop() {
