@@ -1,8 +1,10 @@
 // `npm run mykey -- COMMAND [args]`: the operators' command line. Each command lives with
 // its feature and is listed here once; every command prints JSON on stdout.
-type Command = { summary: string; run: (args: string[]) => Promise<number> };
+/** Runs with the arguments after its name; resolves to the exit code. */
+type Run = (args: string[]) => Promise<number>;
 
-const commands: Record<string, () => Promise<Command>> = {
+// Loaded on demand, so one command's dependencies never slow or break another.
+const commands: Record<string, { summary: string; load: () => Promise<Run> }> = {
 };
 
 function usage(): string {
@@ -10,7 +12,7 @@ function usage(): string {
     'Usage: npm run mykey -- COMMAND [args]',
     '',
     'Commands:',
-    ...Object.keys(commands).map((name) => `  ${name}`),
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(16)} ${c.summary}`),
   ].join('\n');
 }
 
@@ -19,9 +21,9 @@ if (!name || name === '--help' || name === '-h') {
   console.log(usage());
   process.exit(name ? 0 : 2);
 }
-const load = commands[name];
-if (!load) {
+const command = commands[name];
+if (!command) {
   console.error(`unknown command: ${name}\n\n${usage()}`);
   process.exit(2);
 }
-process.exitCode = await (await load()).run(args);
+process.exitCode = await (await command.load())(args);
