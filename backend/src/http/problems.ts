@@ -21,6 +21,12 @@ export const problemKinds = {
   method_not_allowed: { status: 405, title: 'Method not allowed', messages: {
     ja: 'この操作はここでは使えません。',
     en: 'This operation is not allowed here.' } },
+  idempotency_key_required: { status: 400, title: 'Idempotency-Key required', messages: {
+    ja: '操作の重複を防ぐためのキー（Idempotency-Key）が必要です。',
+    en: 'This operation needs an Idempotency-Key header, so that a retry is never applied twice.' } },
+  idempotency_key_reused: { status: 409, title: 'Idempotency-Key reused', messages: {
+    ja: 'この操作キーは別の内容の操作ですでに使われています。新しい操作には新しいキーを使ってください。',
+    en: 'This Idempotency-Key was already used for a different request. Use a new key for a new operation.' } },
   staff_credentials_invalid: { status: 401, title: 'Sign-in failed', messages: {
     ja: 'ログインIDまたはパスワードが違います。',
     en: 'The login ID or password is incorrect.' } },

@@ -1,0 +1,70 @@
+import test from 'ava';
+import { fileFixture, testDatabase } from './helpers/env.ts';
+import { runIdempotent } from '../src/http/idempotency.ts';
+import { Problem } from '../src/http/problems.ts';
+
+const fixture = fileFixture(test, async (cleanup) => {
+  const { db } = await testDatabase(cleanup);
+  await db.schema.createTable('effects', (t) => { t.increments('id'); t.string('what', 32); });
+  return { db };
+});
+
+/** An effect that leaves a row behind, so a test can count how often it really ran. */
+function effect(what: string) {
+  return async (trx: import('knex').Knex.Transaction) => {
+    const [id] = await trx('effects').insert({ what });
+    return { status: 201, body: { id, what } };
+  };
+}
+
+async function ran(what: string): Promise<number> {
+  const { db } = await fixture();
+  return Number((await db('effects').where({ what }).count({ n: '*' }))[0]!.n);
+}
+
+test('a retry with the same key and request replays the first answer; the effect ran once', async (t) => {
+  const { db } = await fixture();
+  const call = { scope: 'staff:1', key: 'retry-key-0001', request: { amount: 5 } };
+  const first = await runIdempotent(db, call, effect('retry'));
+  const second = await runIdempotent(db, call, effect('retry'));
+  t.like(first, { status: 201, replayed: false });
+  t.deepEqual(second, { ...first, replayed: true });
+  t.is(await ran('retry'), 1);
+});
+
+test('the same key with a different request is refused with idempotency_key_reused', async (t) => {
+  const { db } = await fixture();
+  await runIdempotent(db, { scope: 'staff:1', key: 'changed-key-01', request: { amount: 5 } }, effect('changed'));
+  const error = await t.throwsAsync(runIdempotent(db, { scope: 'staff:1', key: 'changed-key-01', request: { amount: 6 } }, effect('changed')));
+  t.is((error as Problem).code, 'idempotency_key_reused');
+  t.is(await ran('changed'), 1);
+});
+
+test('keys belong to their caller: another scope with the same key is a call of its own', async (t) => {
+  const { db } = await fixture();
+  await runIdempotent(db, { scope: 'device:1', key: 'shared-key-001', request: {} }, effect('scoped'));
+  const other = await runIdempotent(db, { scope: 'device:2', key: 'shared-key-001', request: {} }, effect('scoped'));
+  t.false(other.replayed);
+  t.is(await ran('scoped'), 2);
+});
+
+test('an effect that fails stores nothing, so the same key can be tried again', async (t) => {
+  const { db } = await fixture();
+  const call = { scope: 'staff:1', key: 'failing-key-01', request: {} };
+  await t.throwsAsync(runIdempotent(db, call, async (trx) => {
+    await effect('failing')(trx);
+    throw new Problem('request_invalid');
+  }));
+  t.is(await ran('failing'), 0, 'the effect was rolled back with the key');
+  t.false((await runIdempotent(db, call, effect('failing'))).replayed);
+  t.is(await ran('failing'), 1);
+});
+
+test('twenty concurrent copies of one request: one effect, twenty identical answers', async (t) => {
+  const { db } = await fixture();
+  const call = { scope: 'device:9', key: 'concurrent-key', request: { n: 1 } };
+  const answers = await Promise.all(Array.from({ length: 20 }, () => runIdempotent(db, call, effect('concurrent'))));
+  t.is(await ran('concurrent'), 1);
+  t.is(answers.filter((a) => !a.replayed).length, 1);
+  t.true(answers.every((a) => JSON.stringify(a.body) === JSON.stringify(answers[0]!.body)));
+});
