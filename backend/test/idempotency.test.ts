@@ -68,3 +68,14 @@ test('twenty concurrent copies of one request: one effect, twenty identical answ
   t.is(answers.filter((a) => !a.replayed).length, 1);
   t.true(answers.every((a) => JSON.stringify(a.body) === JSON.stringify(answers[0]!.body)));
 });
+
+test("a duplicate-key error of the effect's own is the effect's failure, not a replay", async (t) => {
+  const { db } = await fixture();
+  const error = await t.throwsAsync(runIdempotent(db, { scope: 'staff:1', key: 'effect-dup-001', request: {} }, async (trx) => {
+    await trx('effects').insert({ id: 1_000_000, what: 'dup' });
+    await trx('effects').insert({ id: 1_000_000, what: 'dup' });
+    return { status: 201, body: {} };
+  }));
+  t.is((error as { code?: string }).code, 'ER_DUP_ENTRY');
+  t.is(await ran('dup'), 0);
+});

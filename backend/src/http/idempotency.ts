@@ -41,18 +41,25 @@ async function storedAnswer(db: Db, call: IdempotentCall): Promise<Answer & { re
  * stores nothing, so the same key may be retried; only answers that happened are kept.
  */
 export async function runIdempotent(db: Db, call: IdempotentCall, effect: (trx: Knex.Transaction) => Promise<Answer>): Promise<Answer & { replayed: boolean }> {
+  const answer = await db.transaction(async (trx) => {
+    if (!(await claim(trx, call))) return undefined;
+    const fresh = await effect(trx);
+    await trx('idempotency_keys').where({ scope: call.scope, idempotency_key: call.key })
+      .update({ status_code: fresh.status, response: JSON.stringify(fresh.body ?? null) });
+    return fresh;
+  });
+  return answer ? { ...answer, replayed: false } : storedAnswer(db, call);
+}
+
+/** Claims the key; false if it is taken. A concurrent twin blocks here until the owner's transaction ends. */
+async function claim(trx: Knex.Transaction, call: IdempotentCall): Promise<boolean> {
   try {
-    return await db.transaction(async (trx) => {
-      // Claims the key first: a concurrent twin blocks here until this transaction ends.
-      await trx('idempotency_keys').insert({ scope: call.scope, idempotency_key: call.key, request_hash: requestHash(call.request), status_code: 0, response: 'null' });
-      const answer = await effect(trx);
-      await trx('idempotency_keys').where({ scope: call.scope, idempotency_key: call.key })
-        .update({ status_code: answer.status, response: JSON.stringify(answer.body ?? null) });
-      return { ...answer, replayed: false };
-    });
+    await trx('idempotency_keys').insert({ scope: call.scope, idempotency_key: call.key, request_hash: requestHash(call.request), status_code: 0, response: 'null' });
+    return true;
   } catch (error) {
-    if ((error as { code?: string }).code !== DUPLICATE_KEY) throw error;
-    return storedAnswer(db, call);
+    // Only this insert's duplicate means "answered before"; the effect's own duplicates are its business.
+    if ((error as { code?: string }).code === DUPLICATE_KEY) return false;
+    throw error;
   }
 }
 
