@@ -57,3 +57,22 @@ export async function pendingMigrations(db: Db): Promise<string[]> {
   const [, pending] = (await db.migrate.list()) as [unknown[], Array<{ file: string }>];
   return pending.map((migration) => migration.file);
 }
+
+// Errors after which the same transaction, run again, can succeed.
+const TRANSIENT = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+
+/** A conflict with a concurrent transaction that committed first: running again sees its result. */
+export class ConcurrentChange extends Error {}
+
+/** Runs `work` again (a few times, with a short random pause) when it failed for a transient reason. */
+export async function retryTransient<T>(work: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const transient = error instanceof ConcurrentChange || TRANSIENT.has((error as { code?: string }).code ?? '');
+      if (!transient || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+    }
+  }
+}

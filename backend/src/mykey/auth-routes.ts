@@ -1,0 +1,72 @@
+// Card login: a device asks for a challenge, the resident's card signs it after the PIN, and
+// the device sends certificate and signature back. For a login the answer is the MyKey ID
+// (issued on the card's first login); for other purposes the signed challenge becomes a
+// proof of the card that a relink then consumes.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { retryTransient, type Db } from '../db.ts';
+import { readJson } from '../http/body.ts';
+import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
+import { CHALLENGE_PURPOSES, challengeAnswer, challengeRepository } from '../jpki/challenges.ts';
+import { RevokedCard, verifyCardProof } from '../jpki/card-proof.ts';
+import type { CertificateVerifier } from '../jpki/verifier.ts';
+import type { MykeyService } from './service.ts';
+import { requireDevice, type DeviceState } from '../devices/middleware.ts';
+
+const base64 = (min: number, max: number) => z.string().max(Math.ceil(max / 3) * 4 + 4)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, { error: 'must be base64' })
+  .transform((value) => Buffer.from(value, 'base64'))
+  .refine((bytes) => bytes.length >= min && bytes.length <= max, { error: `must be ${min} to ${max} bytes` });
+
+const challengeBody = z.object({ purpose: z.enum(CHALLENGE_PURPOSES) });
+
+const cardSessionBody = z.object({
+  challengeId: z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be a challengeId from POST /api/v1/auth/challenges' }),
+  // The certificate's own checks give the precise reason for bad bytes; this only bounds the size.
+  certificate: base64(1, 16 * 1024),
+  signature: base64(1, 1024),
+});
+
+export interface AuthDeps { db: Db; verifier: CertificateVerifier; mykeys: MykeyService }
+
+export function authRoutes({ db, verifier, mykeys }: AuthDeps): Router {
+  const router = new Router({ prefix: '/api/v1/auth' });
+  const challenges = challengeRepository(db);
+  const device = (ctx: Context) => (ctx.state as DeviceState).device;
+
+  router.post('/challenges', requireDevice(db), async (ctx) => {
+    const key = idempotencyKey(ctx);
+    const { purpose } = await readJson(ctx, challengeBody);
+    const { id } = device(ctx);
+    respond(ctx, await runIdempotent(db, { scope: `device:${id}`, key, request: { purpose } }, async (trx) => {
+      const challenge = await challenges.create(trx, id, purpose, new Date());
+      return { status: 201, body: challengeAnswer(challenge) };
+    }));
+  });
+
+  router.post('/card-sessions', requireDevice(db), async (ctx) => {
+    const key = idempotencyKey(ctx);
+    const body = await readJson(ctx, cardSessionBody);
+    const { id } = device(ctx);
+    const now = new Date();
+    const challenge = await challenges.find(body.challengeId, id);
+    const accepted = await verifyCardProof(verifier, challenge, body.certificate, body.signature, now).catch(async (error: unknown) => {
+      if (error instanceof RevokedCard) await mykeys.noteRevoked(error, now);
+      throw error;
+    });
+    const card = { issuerDer: accepted.issuerDer, serialHex: accepted.serialHex };
+    const request = { challengeId: body.challengeId, certificate: body.certificate.toString('base64'), signature: body.signature.toString('base64') };
+    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${id}`, key, request }, async (trx) => {
+      await challenges.markSigned(trx, challenge, mykeys.keyOf(card), now);
+      const common = { challengeId: challenge.id, purpose: challenge.purpose, revocationChecked: accepted.revocationChecked };
+      if (challenge.purpose !== 'login') {
+        return { status: 201, body: { ...common, mykeyId: (await mykeys.usableMykeyOf(trx, mykeys.keyOf(card))) ?? null } };
+      }
+      const { mykeyId, issued } = await mykeys.loginOrIssue(trx, card, { kind: 'device', id: String(id) });
+      return { status: 201, body: { ...common, mykeyId, issued } };
+    })));
+  });
+
+  return router;
+}

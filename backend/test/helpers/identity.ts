@@ -1,0 +1,74 @@
+// Residents' cards and counter devices for backend tests: certificates from a development CA
+// made for the test file, signatures made with the card's key in process (the real card path
+// through pcscd is tested end to end elsewhere), and devices enrolled over HTTP as staff would.
+import { randomUUID, sign } from 'node:crypto';
+import { createCa, issueCertificate, type CertificateAuthority, type CertificateOptions, type IssuedCertificate } from '../../../reader-agent/src/dev-ca/index.ts';
+import { DEMO_PASSWORD } from '../../../seeds/01_demo_town.ts';
+
+export interface TestPki { ca: CertificateAuthority; card(options?: CertificateOptions): Promise<IssuedCertificate> }
+
+export async function testPki(): Promise<TestPki> {
+  const ca = await createCa({ kind: 'auth' });
+  return { ca, card: (options) => issueCertificate(ca, options) };
+}
+
+export interface Reply { status: number; body: any }
+
+async function call(base: string, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Reply> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** A staff member signed in to the console; `post` sends a fresh Idempotency-Key unless given one. */
+export async function signInStaff(base: string, loginId: string) {
+  const response = await fetch(`${base}/api/v1/staff/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ loginId, password: DEMO_PASSWORD }) });
+  if (response.status !== 201) throw new Error(`staff sign-in failed: ${response.status}`);
+  const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0]!;
+  return {
+    get: (path: string) => call(base, 'GET', path, { cookie }),
+    post: (path: string, body: unknown, key = randomUUID()) => call(base, 'POST', path, { cookie, 'Idempotency-Key': key }, body),
+  };
+}
+
+export type Staff = Awaited<ReturnType<typeof signInStaff>>;
+
+/** A counter device enrolled with a code that `staff` issued in the console. */
+export async function enrollDevice(base: string, staff: Staff, name = 'カウンター1') {
+  const issued = await staff.post('/api/v1/staff/device-enrollment-codes', { name });
+  if (issued.status !== 201) throw new Error(`enrollment code: ${JSON.stringify(issued.body)}`);
+  const enrolled = await call(base, 'POST', '/api/v1/devices', {}, { code: issued.body.code });
+  if (enrolled.status !== 201) throw new Error(`enrollment: ${JSON.stringify(enrolled.body)}`);
+  const token: string = enrolled.body.token;
+  return {
+    id: Number(enrolled.body.deviceId),
+    post: (path: string, body: unknown, key = randomUUID()) => call(base, 'POST', path, { authorization: `Bearer ${token}`, 'Idempotency-Key': key }, body),
+  };
+}
+
+export type Device = Awaited<ReturnType<typeof enrollDevice>>;
+
+/** What the card does after the PIN: an RSASSA-PKCS1-v1_5 SHA-256 signature of the challenge text. */
+export function cardSign(card: IssuedCertificate, challenge: Buffer): Buffer {
+  return sign('sha256', challenge, card.privateKeyPem);
+}
+
+/** The whole card login: a challenge for `purpose`, the card's signature, the card session. */
+export async function cardSession(device: Device, card: IssuedCertificate, purpose = 'login'): Promise<Reply> {
+  const challenge = await device.post('/api/v1/auth/challenges', { purpose });
+  if (challenge.status !== 201) return challenge;
+  return device.post('/api/v1/auth/card-sessions', cardProof(challenge.body, card));
+}
+
+/** The body of POST /auth/card-sessions for a challenge answer and a card. */
+export function cardProof(challenge: { challengeId: string; challenge: string }, card: IssuedCertificate) {
+  return {
+    challengeId: challenge.challengeId,
+    certificate: card.certificateDer.toString('base64'),
+    signature: cardSign(card, Buffer.from(challenge.challenge, 'base64')).toString('base64'),
+  };
+}
