@@ -5,6 +5,13 @@ type Run = (args: string[]) => Promise<number>;
 
 // Loaded on demand, so one command's dependencies never slow or break another.
 const commands: Record<string, { summary: string; load: () => Promise<Run> }> = {
+  'audit-verify': {
+    summary: 'check the hash-chained audit log; exit 1 naming the first broken link',
+    load: async () => {
+      const [{ auditVerify }, { withDatabase }] = await Promise.all([import('../backend/src/audit/cli.ts'), import('./lib/services.ts')]);
+      return (args) => withDatabase((databaseUrl) => auditVerify(args, databaseUrl));
+    },
+  },
 };
 
 function usage(): string {

@@ -159,3 +159,14 @@ export async function provideServices(profile: Profile = START_PROFILE): Promise
     stop: async () => { await Promise.all([redis.stop(), db.stop()]); },
   };
 }
+
+/** For a command that needs only the database: DATABASE_URL, else the local MariaDB of `npm start`. */
+export async function withDatabase<T>(work: (databaseUrl: string) => Promise<T>): Promise<T> {
+  if (process.env.DATABASE_URL) return work(process.env.DATABASE_URL);
+  const services = await provideServices();
+  try {
+    return await work(services.databaseUrl);
+  } finally {
+    await services.stop();
+  }
+}
