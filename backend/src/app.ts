@@ -9,23 +9,25 @@ import { serveConsole } from './http/console.ts';
 import { Problem } from './http/problems.ts';
 import { healthRoutes } from './health/routes.ts';
 import { staffRoutes } from './staff/routes.ts';
-import { staffRepository } from './staff/repository.ts';
+import { deviceRoutes } from './devices/routes.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR'>;
+  config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX'>;
   db: Db;
   redis: Redis;
   log: Logger;
+  /** The time things expire by; tests pass their own instead of sleeping. */
+  clock?: () => Date;
 }
 
 /** Composes the HTTP application from its parts; no I/O happens until a request arrives. */
-export function createApp({ config, db, redis, log }: AppDeps): Koa {
+export function createApp({ config, db, redis, log, clock = () => new Date() }: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   // Koa would print errors to stderr itself; ours are already logged as JSON with a request id.
   app.silent = true;
   app.use(requestContext(log));
   app.use(problemMiddleware);
-  for (const router of [healthRoutes(db, redis), staffRoutes(staffRepository(db))]) {
+  for (const router of [healthRoutes(db, redis), staffRoutes(db), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock })]) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => new Problem('method_not_allowed'), notImplemented: () => new Problem('method_not_allowed') }));
   }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { ConfigError, loadConfig, mykeySecret } from '../src/config.ts';
 
 const valid = { DATABASE_URL: 'mysql://u:p@127.0.0.1:3306/mykey', REDIS_URL: 'redis://127.0.0.1:6379' };
 
@@ -41,3 +41,32 @@ for (const entry of ['server', 'worker']) {
     t.notRegex(run.stderr, /\n\s+at /, 'no stack trace');
   });
 }
+
+const secret = 'a1'.repeat(32);
+
+test('MYKEY_SECRET is hex of at least 32 bytes; anything else is refused with how to make one', (t) => {
+  for (const bad of ['a1'.repeat(31), 'a1'.repeat(32).slice(1), Buffer.alloc(32, 1).toString('base64'), 'g'.repeat(64), ' '.repeat(64)]) {
+    const error = t.throws(() => loadConfig({ ...valid, MYKEY_SECRET: bad }), { instanceOf: ConfigError }, bad);
+    t.regex(error.message, /MYKEY_SECRET: must be at least 32 bytes written as hex .*`openssl rand -hex 32`/);
+  }
+  t.deepEqual(mykeySecret(loadConfig({ ...valid, MYKEY_SECRET: secret.toUpperCase() })), Buffer.alloc(32, 0xa1));
+  t.is(mykeySecret(loadConfig({ ...valid, MYKEY_SECRET: 'ab'.repeat(64) })).length, 64);
+});
+
+test('production needs a MYKEY_SECRET of its own, named with the other problems', (t) => {
+  const missing = t.throws(() => loadConfig({ ...valid, NODE_ENV: 'production', PORT: 'eighty' }), { instanceOf: ConfigError });
+  t.regex(missing.message, /MYKEY_SECRET: required in production: make one with `openssl rand -hex 32`/);
+  t.regex(missing.message, /PORT: /);
+  const development = mykeySecret(loadConfig(valid)).toString('hex');
+  const reused = t.throws(() => loadConfig({ ...valid, NODE_ENV: 'production', MYKEY_SECRET: development }), { instanceOf: ConfigError });
+  t.regex(reused.message, /MYKEY_SECRET: is the public development secret/);
+  t.throws(() => mykeySecret({ NODE_ENV: 'production' }), { instanceOf: ConfigError }, 'nor can a hand-made production config go without');
+});
+
+test('development and tests fall back on the one fixed development secret', (t) => {
+  const development = mykeySecret(loadConfig(valid));
+  t.is(development.length, 32);
+  t.deepEqual(mykeySecret(loadConfig({ ...valid, NODE_ENV: 'test' })), development);
+  t.deepEqual(mykeySecret({ NODE_ENV: 'test' }), development);
+  t.notDeepEqual(mykeySecret(loadConfig({ ...valid, MYKEY_SECRET: secret })), development);
+});

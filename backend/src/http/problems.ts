@@ -33,6 +33,21 @@ export const problemKinds = {
   staff_session_required: { status: 401, title: 'Sign-in required', messages: {
     ja: 'サインインしてください。',
     en: 'Please sign in.' } },
+  staff_role_forbidden: { status: 403, title: 'Not for this console', messages: {
+    ja: 'この操作は、あなたのコンソールでは行えません。',
+    en: 'This operation is not available in your console.' } },
+  device_enrollment_code_invalid: { status: 400, title: 'Enrollment code not valid', messages: {
+    ja: '登録コードが正しくないか、有効期限（10分）が切れているか、すでに使われています。コンソールの「端末（カードリーダー）」で新しいコードを発行してください。',
+    en: 'The enrollment code is wrong, has expired (codes last 10 minutes) or was already used. Issue a new code under "Card readers" in the console.' } },
+  device_enrollment_rate_limited: { status: 429, title: 'Too many failed enrollments', messages: {
+    ja: '登録コードの誤りが続いたため、しばらく登録できません。時間をおいて、新しいコードでもう一度お試しください。',
+    en: 'Too many wrong enrollment codes. Please wait a while, then try again with a new code.' } },
+  device_unknown: { status: 401, title: 'Device not enrolled', messages: {
+    ja: 'この端末は登録されていないか、登録が取り消されています。コンソールで登録コードを発行し、登録し直してください。',
+    en: 'This device is not enrolled, or its enrollment was revoked. Issue an enrollment code in the console and enroll it again.' } },
+  device_not_found: { status: 404, title: 'Device not found', messages: {
+    ja: '指定された端末は見つかりませんでした。',
+    en: 'The device was not found.' } },
   database_unavailable: { status: 503, title: 'Database unavailable', messages: {
     ja: 'ただいまシステムが混み合っているか停止しています。しばらくしてからもう一度お試しください。',
     en: 'The system is busy or down. Please try again in a moment.' } },

@@ -12,6 +12,9 @@ export interface Staff {
 
 export interface StaffAccount { id: number; passwordHash: string }
 
+/** A staff member behind a request: what the API shows, plus the account id for the records. */
+export interface SignedInStaff extends Staff { id: number }
+
 interface StaffRow {
   id: number;
   login_id: string;
@@ -37,7 +40,8 @@ export function staffRepository(db: Db) {
     .select('s.id', 's.login_id', 's.display_name', 's.role', 's.password_hash', 's.municipality_code', 's.merchant_id',
       db.raw('COALESCE(me.name_ja, mu.name_ja) AS org_name_ja'), db.raw('COALESCE(me.name_en, mu.name_en) AS org_name_en'));
 
-  const toStaff = (row: StaffRow): Staff => ({
+  const toStaff = (row: StaffRow): SignedInStaff => ({
+    id: row.id,
     loginId: row.login_id,
     displayName: row.display_name,
     role: row.role,
@@ -58,7 +62,7 @@ export function staffRepository(db: Db) {
       await db('staff_sessions').insert({ token_hash: tokenHash(token), staff_id: staffId, expires_at: expiresAt });
     },
 
-    async staffForSession(token: string, now: Date): Promise<Staff | undefined> {
+    async staffForSession(token: string, now: Date): Promise<SignedInStaff | undefined> {
       const row = await withOrganization()
         .join('staff_sessions as ss', 'ss.staff_id', 's.id')
         .where('ss.token_hash', tokenHash(token))
@@ -67,7 +71,7 @@ export function staffRepository(db: Db) {
       return row && toStaff(row as StaffRow);
     },
 
-    async staffById(id: number): Promise<Staff> {
+    async staffById(id: number): Promise<SignedInStaff> {
       return toStaff((await withOrganization().where('s.id', id).first()) as StaffRow);
     },
 

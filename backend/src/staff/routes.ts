@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import { z } from 'zod';
+import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { Problem } from '../http/problems.ts';
+import { requireStaff, SESSION_COOKIE, sessionToken, signedInStaff } from './middleware.ts';
 import { UNKNOWN_ACCOUNT_HASH, verifyPassword } from './password.ts';
-import type { StaffRepository } from './repository.ts';
+import { staffRepository, type SignedInStaff, type Staff } from './repository.ts';
 
-const COOKIE = 'mykey_staff';
 // A shop's or an office's working day; then staff sign in again.
 const SESSION_HOURS = 12;
 
@@ -16,11 +16,13 @@ const signInBody = z.object({
   password: z.string().min(1).max(256),
 });
 
-function sessionToken(ctx: Context): string | undefined {
-  return ctx.cookies.get(COOKIE) || undefined;
+// The account id is for the records, not for the browser.
+function shown({ id: _id, ...staff }: SignedInStaff): Staff {
+  return staff;
 }
 
-export function staffRoutes(staff: StaffRepository): Router {
+export function staffRoutes(db: Db): Router {
+  const staff = staffRepository(db);
   const router = new Router({ prefix: '/api/v1/staff' });
 
   router.post('/sessions', async (ctx) => {
@@ -31,23 +33,19 @@ export function staffRoutes(staff: StaffRepository): Router {
     const token = randomBytes(32).toString('base64url');
     const expires = new Date(Date.now() + SESSION_HOURS * 3600_000);
     await staff.createSession(account.id, token, expires);
-    ctx.cookies.set(COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: ctx.secure, expires, overwrite: true });
+    ctx.cookies.set(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: ctx.secure, expires, overwrite: true });
     ctx.status = 201;
-    ctx.body = { staff: await staff.staffById(account.id) };
+    ctx.body = { staff: shown(await staff.staffById(account.id)) };
   });
 
-  router.get('/session', async (ctx) => {
-    const token = sessionToken(ctx);
-    const found = token && (await staff.staffForSession(token, new Date()));
-    if (!found) throw new Problem('staff_session_required');
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = { staff: found };
+  router.get('/session', requireStaff(db), async (ctx) => {
+    ctx.body = { staff: shown(signedInStaff(ctx)) };
   });
 
   router.delete('/session', async (ctx) => {
     const token = sessionToken(ctx);
     if (token) await staff.deleteSession(token);
-    ctx.cookies.set(COOKIE, null, { overwrite: true });
+    ctx.cookies.set(SESSION_COOKIE, null, { overwrite: true });
     ctx.status = 204;
   });
 

@@ -1,0 +1,121 @@
+import type { Knex } from 'knex';
+import { organizationColumns, organizationOf, type OrganizationColumns, type OrganizationRef } from '../staff/organization.ts';
+
+export type DeviceStatus = 'active' | 'revoked';
+
+/** A device as the console lists it. */
+export interface Device {
+  id: number;
+  name: string;
+  status: DeviceStatus;
+  enrolledAt: string;
+  lastSeenAt: string | null;
+  revokedAt: string | null;
+}
+
+/** The device behind a request, as requireDevice finds it. */
+export interface EnrolledDevice { id: number; organization: OrganizationRef }
+
+interface DeviceRow extends OrganizationColumns {
+  id: number;
+  name: string;
+  status: DeviceStatus;
+  enrolled_at: Date;
+  last_seen_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface ClaimedCode extends OrganizationColumns {
+  id: number;
+  issued_by_staff_id: number;
+  device_name: string;
+}
+
+const DEVICE_COLUMNS = ['id', 'name', 'status', 'enrolled_at', 'last_seen_at', 'revoked_at'];
+
+function toDevice(row: DeviceRow): Device {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    enrolledAt: row.enrolled_at.toISOString(),
+    lastSeenAt: row.last_seen_at?.toISOString() ?? null,
+    revokedAt: row.revoked_at?.toISOString() ?? null,
+  };
+}
+
+/** Every SQL statement about devices and their enrollment codes; `db` may be a transaction. */
+export function devicesRepository(db: Knex) {
+  const inOrganization = (organization: OrganizationRef) => {
+    const columns = organizationColumns(organization);
+    return columns.merchant_id !== null ? { merchant_id: columns.merchant_id } : { municipality_code: columns.municipality_code };
+  };
+
+  return {
+    async insertCode(row: { codeHash: Buffer; organization: OrganizationRef; staffId: number; deviceName: string; issuedAt: Date; expiresAt: Date }): Promise<number> {
+      const [id] = await db('device_enrollment_codes').insert({
+        code_hash: row.codeHash, ...organizationColumns(row.organization), issued_by_staff_id: row.staffId,
+        device_name: row.deviceName, issued_at: row.issuedAt, expires_at: row.expiresAt,
+      });
+      return id!;
+    },
+
+    /** Marks an unused, unexpired code used; of two concurrent claims only one changes the row. */
+    async claimCode(codeHash: Buffer, now: Date): Promise<ClaimedCode | undefined> {
+      const claimed = await db('device_enrollment_codes')
+        .where({ code_hash: codeHash }).whereNull('used_at').andWhere('expires_at', '>', now)
+        .update({ used_at: now });
+      if (claimed !== 1) return undefined;
+      return db('device_enrollment_codes').where({ code_hash: codeHash })
+        .first('id', 'issued_by_staff_id', 'device_name', 'merchant_id', 'municipality_code');
+    },
+
+    async linkCode(codeId: number, deviceId: number): Promise<void> {
+      await db('device_enrollment_codes').where({ id: codeId }).update({ device_id: deviceId });
+    },
+
+    async insertDevice(row: { organization: OrganizationRef; name: string; tokenHash: Buffer; enrolledAt: Date; staffId: number }): Promise<number> {
+      const [id] = await db('devices').insert({
+        ...organizationColumns(row.organization), name: row.name, token_hash: row.tokenHash,
+        enrolled_at: row.enrolledAt, enrolled_by_staff_id: row.staffId,
+      });
+      return id!;
+    },
+
+    async organizationName(organization: OrganizationRef): Promise<{ ja: string; en: string }> {
+      const table = organization.kind === 'merchant' ? db('merchants').where({ id: organization.id }) : db('municipalities').where({ code: organization.id });
+      const row = await table.first('name_ja', 'name_en');
+      return { ja: row.name_ja, en: row.name_en };
+    },
+
+    async list(organization: OrganizationRef): Promise<Device[]> {
+      const rows = await db('devices').where(inOrganization(organization))
+        .orderByRaw("status = 'active' DESC").orderBy('enrolled_at', 'desc').orderBy('id', 'desc')
+        .select(DEVICE_COLUMNS);
+      return (rows as DeviceRow[]).map(toDevice);
+    },
+
+    /** The device if it belongs to the organization, locked until the transaction ends. */
+    async lockInOrganization(id: number, organization: OrganizationRef): Promise<Device | undefined> {
+      const row = await db('devices').where({ id, ...inOrganization(organization) }).forUpdate().first(DEVICE_COLUMNS);
+      return row && toDevice(row as DeviceRow);
+    },
+
+    async markRevoked(id: number, staffId: number, now: Date): Promise<void> {
+      await db('devices').where({ id }).update({ status: 'revoked', revoked_at: now, revoked_by_staff_id: staffId });
+    },
+
+    async activeByTokenHash(tokenHash: Buffer): Promise<(EnrolledDevice & { lastSeenAt: Date | null }) | undefined> {
+      const row = await db('devices').where({ token_hash: tokenHash, status: 'active' })
+        .first('id', 'merchant_id', 'municipality_code', 'last_seen_at');
+      return row && { id: row.id, organization: organizationOf(row), lastSeenAt: row.last_seen_at };
+    },
+
+    /** Records that the device was seen, unless another request did so since `staleBefore`. */
+    async touch(id: number, now: Date, staleBefore: Date): Promise<void> {
+      await db('devices').where({ id })
+        .andWhere((q) => q.whereNull('last_seen_at').orWhere('last_seen_at', '<', staleBefore))
+        .update({ last_seen_at: now });
+    },
+  };
+}

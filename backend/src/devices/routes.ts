@@ -1,0 +1,75 @@
+import Router from '@koa/router';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Db } from '../db.ts';
+import { readJson } from '../http/body.ts';
+import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
+import { Problem } from '../http/problems.ts';
+import { requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { enrollmentLimit } from './enrollment-limit.ts';
+import { enrolledDevice, requireDevice } from './middleware.ts';
+import { devicesService } from './service.ts';
+
+const deviceName = z.string().trim().min(1).max(100);
+const issueBody = z.object({ name: deviceName }).strict();
+const enrollBody = z.object({ code: z.string().max(64), name: deviceName.optional() }).strict();
+const DEVICE_ID = /^[1-9][0-9]{0,15}$/;
+
+export interface DeviceRoutesDeps { db: Db; redis: Redis; keyPrefix: string; clock: () => Date }
+
+/** Staff manage their organization's devices; an agent enrolls with a code and then is a device. */
+export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps): Router {
+  const router = new Router({ prefix: '/api/v1' });
+  const devices = devicesService(db, clock);
+  const limit = enrollmentLimit(redis, keyPrefix);
+  const staffOnly = requireStaff(db);
+
+  router.post('/staff/device-enrollment-codes', staffOnly, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const key = idempotencyKey(ctx);
+    const { name } = await readJson(ctx, issueBody);
+    // The stored answer holds the code, for a retry after a lost response. It is as short-lived
+    // as the code itself: unusable after ten minutes or its one use.
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'issue-device-enrollment-code', name } },
+      async (trx) => ({ status: 201, body: await devices.issueCode(trx, staff, name) })));
+  });
+
+  router.get('/staff/devices', staffOnly, async (ctx) => {
+    ctx.body = { devices: await devices.list(signedInStaff(ctx).organization) };
+  });
+
+  router.post('/staff/devices/:id/revocation', staffOnly, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const key = idempotencyKey(ctx);
+    if (!DEVICE_ID.test(ctx.params.id!)) throw new Problem('device_not_found');
+    const id = Number(ctx.params.id);
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'revoke-device', id } },
+      async (trx) => ({ status: 200, body: { device: await devices.revoke(trx, staff, id) } })));
+  });
+
+  // No session: the code is the credential, so failures count against the caller's address.
+  router.post('/devices', async (ctx) => {
+    const { code, name } = await readJson(ctx, enrollBody);
+    const wait = await limit.secondsToWait(ctx.ip);
+    if (wait > 0) {
+      ctx.state.log.warn({ address: ctx.ip }, 'device enrollment refused: too many wrong codes');
+      ctx.set('Retry-After', String(wait));
+      throw new Problem('device_enrollment_rate_limited', `Try again in ${wait} s.`, { retryAfterSeconds: wait });
+    }
+    const enrollment = await devices.enroll(code, name).catch(async (error: unknown) => {
+      if (error instanceof Problem && error.code === 'device_enrollment_code_invalid') await limit.recordFailure(ctx.ip);
+      throw error;
+    });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 201;
+    ctx.body = enrollment;
+  });
+
+  // For an agent to check its enrollment still holds.
+  router.get('/devices/self', requireDevice(db, clock), async (ctx) => {
+    const device = enrolledDevice(ctx);
+    ctx.body = { deviceId: device.id, organization: device.organization };
+  });
+
+  return router;
+}
