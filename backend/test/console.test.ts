@@ -80,3 +80,38 @@ test('municipal staff reach the municipality console, not the merchant one', asy
   await page.waitForURL(`${base}/sign-in`);
   t.pass();
 });
+
+test('a clerk enrolls a card reader with a code from the console, sees it listed, and revokes it', async (t) => {
+  const { page, base } = await openPage(t);
+  await signIn(page, 'demo-shop', DEMO_PASSWORD);
+  await page.getByRole('link', { name: '端末（カードリーダー）' }).click();
+  await page.getByRole('heading', { level: 2, name: '端末（カードリーダー）' }).waitFor();
+  t.is(page.url(), `${base}/merchant/devices`);
+
+  await page.getByLabel('端末の名前').fill('テスト窓口1');
+  await page.getByRole('button', { name: '登録コードを発行' }).click();
+  const code = (await page.getByText(/^[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{2}$/).textContent())!;
+  await page.getByText(/まで有効です（10分間・1回だけ使えます）/).waitFor();
+  t.true(await page.getByText(`npm run reader-agent -- enroll ${code} --backend ${base}`).isVisible());
+
+  // What the agent does at the counter PC.
+  const enrolled = await fetch(`${base}/api/v1/devices`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }) });
+  t.is(enrolled.status, 201);
+  const { token } = await enrolled.json();
+
+  await page.getByRole('button', { name: '一覧を更新' }).click();
+  const row = page.getByRole('row', { name: /テスト窓口1/ });
+  await row.getByText('利用中').waitFor();
+  await page.screenshot({ path: screenshotPath('devices-console.png'), fullPage: true });
+
+  await row.getByRole('button', { name: /登録を取り消す/ }).click();
+  const dialog = page.getByRole('dialog', { name: '「テスト窓口1」の登録を取り消しますか？' });
+  await dialog.getByRole('button', { name: '取り消す' }).click();
+  await page.getByRole('status').getByText('「テスト窓口1」の登録を取り消しました。').waitFor();
+  await row.getByText('取り消し済み').waitFor();
+  t.false(await dialog.isVisible());
+
+  const refused = await fetch(`${base}/api/v1/devices/self`, { headers: { Authorization: `Bearer ${token}` } });
+  t.is(refused.status, 401);
+  t.is((await refused.json()).code, 'device_unknown');
+});

@@ -39,6 +39,8 @@ export interface RequestOptions {
   body?: unknown;
   /** Non-2xx statuses whose JSON body is data rather than a problem document. */
   acceptStatuses?: readonly number[];
+  /** Sent as Idempotency-Key: the backend applies one key's request at most once. */
+  idempotencyKey?: string;
 }
 
 // A counter clerk needs an answer, not an endless spinner, when the server hangs.
@@ -71,6 +73,7 @@ async function send(path: string, options: RequestOptions): Promise<Response> {
     credentials: 'same-origin',
     signal: AbortSignal.timeout(timeoutMs),
   };
+  if (options.idempotencyKey !== undefined) headers['Idempotency-Key'] = options.idempotencyKey;
   if (options.body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(options.body);
@@ -153,6 +156,12 @@ function isProblem(value: unknown): value is ProblemDocument {
     typeof value.messages.ja === 'string' &&
     typeof value.messages.en === 'string'
   );
+}
+
+/** A fresh Idempotency-Key. crypto.randomUUID needs HTTPS; a console on plain HTTP in an office LAN has only getRandomValues. */
+export function newIdempotencyKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

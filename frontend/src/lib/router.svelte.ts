@@ -3,16 +3,27 @@ export const paths = {
   signIn: '/sign-in',
   merchant: '/merchant',
   municipality: '/municipality',
+  merchantDevices: '/merchant/devices',
+  municipalityDevices: '/municipality/devices',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
   [paths.signIn]: 'sign-in',
   [paths.merchant]: 'merchant',
   [paths.municipality]: 'municipality',
+  [paths.merchantDevices]: 'merchant-devices',
+  [paths.municipalityDevices]: 'municipality-devices',
 };
+
+/** The console a route belongs to, or null for the public pages. */
+export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
+  if (name === 'merchant' || name === 'merchant-devices') return 'merchant';
+  if (name === 'municipality' || name === 'municipality-devices') return 'municipality';
+  return null;
+}
 
 // "/merchant/" typed by hand should open the console, not the not-found screen.
 function normalise(path: string): string {

@@ -61,6 +61,10 @@ export function consolePath(role: Role): string {
   return role === 'merchant' ? paths.merchant : paths.municipality;
 }
 
+export function devicesPath(role: Role): string {
+  return role === 'merchant' ? paths.merchantDevices : paths.municipalityDevices;
+}
+
 export async function checkSession(): Promise<void> {
   session.state = { status: 'checking' };
   try {
