@@ -12,6 +12,13 @@ const commands: Record<string, { summary: string; load: () => Promise<Run> }> = 
       return (args) => withDatabase((databaseUrl) => auditVerify(args, databaseUrl));
     },
   },
+  'verify-cert': {
+    summary: 'would the platform accept this card certificate (PEM or DER)? exit 0 accepted, 1 refused, 2 error',
+    load: async () => {
+      const [{ verifyCertCommand }, { developmentJpkiEnv }] = await Promise.all([import('../backend/src/jpki/cli.ts'), import('./lib/jpki.ts')]);
+      return async (args) => verifyCertCommand(args, { ...process.env, ...(await developmentJpkiEnv()) });
+    },
+  },
 };
 
 function usage(): string {

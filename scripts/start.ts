@@ -7,6 +7,7 @@ import { migrateAndSeed } from './lib/database.ts';
 import { buildConsoleIfStale } from './lib/console-build.ts';
 import { startChild, stopChild, type Child } from './lib/children.ts';
 import { waitFor } from './lib/wait.ts';
+import { developmentJpkiEnv } from './lib/jpki.ts';
 import { DEMO_PASSWORD, DEMO_STAFF } from '../seeds/01_demo_town.ts';
 
 const dev = process.argv.includes('--dev');
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
     HOST: host,
     PORT: String(apiPort),
     NODE_ENV: dev ? 'development' : 'production',
+    // Unless anchors are configured: the development CA that `npm run card-sim` issues from, and its CRL.
+    ...(await developmentJpkiEnv()),
   };
   children = [
     startChild('server', ['--import', 'tsx', 'backend/src/server.ts'], env),

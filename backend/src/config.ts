@@ -38,8 +38,34 @@ function mykeySecretOwnInProduction(env: { NODE_ENV?: unknown; MYKEY_SECRET?: un
   }
 }
 
+/** A comma-separated list; blanks around and between items are ignored. */
+const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
+  z.string().default('').transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean)).pipe(z.array(item));
+
+const nodeEnv = z.enum(['development', 'production', 'test']).default('development');
+
+/** Certificate verification: trust anchors, CRL sources and the revocation policy (docs/operations.md). */
+const jpkiFields = {
+  /** PEM bundle of user-authentication CA certificates. Unset outside production: the development CA (.data/dev-ca/). */
+  JPKI_TRUST_ANCHORS: z.string().min(1).optional(),
+  JPKI_CRL_FILES: commaList(z.string()),
+  JPKI_CRL_URLS: commaList(url(['http:', 'https:'], 'https://crl.example.jp/auth.crl')),
+  JPKI_CRL_REFRESH_MS: positiveMs.default(3_600_000),
+  /** Whether a value-moving operation fails when revocation cannot be checked; a login proceeds either way. */
+  JPKI_REVOCATION_POLICY: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
+};
+
+/** Production must name its anchors; only development and tests may fall back on the development CA. */
+function anchorsRequiredInProduction(env: { NODE_ENV?: unknown; JPKI_TRUST_ANCHORS?: unknown }, ctx: z.RefinementCtx): void {
+  if (env.NODE_ENV === 'production' && !env.JPKI_TRUST_ANCHORS) {
+    ctx.addIssue({ code: 'custom', path: ['JPKI_TRUST_ANCHORS'], message: 'required in production: a PEM bundle of the JPKI user-authentication CA certificates' });
+  }
+}
+// `when`: checked even when other variables are bad, so one run names every problem.
+const always = { when: () => true };
+
 const schema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  NODE_ENV: nodeEnv,
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
   DATABASE_URL: url(['mysql:'], 'mysql://mykey:secret@127.0.0.1:3306/mykey'),
@@ -51,10 +77,21 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveMs.default(30_000),
   /** Hex, at least 32 bytes. Unset outside production: DEVELOPMENT_MYKEY_SECRET. Read it with mykeySecret(). */
   MYKEY_SECRET: secretHex.optional(),
-  // `when`: checked even when other variables are bad, so one run names every problem.
-}).superRefine(mykeySecretOwnInProduction, { when: () => true });
+  ...jpkiFields,
+}).superRefine(anchorsRequiredInProduction, always).superRefine(mykeySecretOwnInProduction, always);
 
 export type Config = z.infer<typeof schema>;
+
+/** Only what certificate verification reads, for commands that need no database (verify-cert). */
+const jpkiSchema = z.object({ NODE_ENV: nodeEnv, ...jpkiFields }).superRefine(anchorsRequiredInProduction, always);
+
+export type JpkiConfig = z.infer<typeof jpkiSchema>;
+
+/** What identity commands read (import-linkage): certificate verification and the MyKey secret, no servers. */
+const identitySchema = z.object({ NODE_ENV: nodeEnv, MYKEY_SECRET: secretHex.optional(), ...jpkiFields })
+  .superRefine(anchorsRequiredInProduction, always).superRefine(mykeySecretOwnInProduction, always);
+
+export type IdentityConfig = z.infer<typeof identitySchema>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -62,11 +99,32 @@ export class ConfigError extends Error {
   }
 }
 
-/** Reads and validates the configuration; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+function parse<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
   throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+}
+
+/** Reads and validates the configuration; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parse(schema, env);
+}
+
+/** The certificate-verification part of the configuration alone; throws ConfigError. */
+export function loadJpkiConfig(env: NodeJS.ProcessEnv = process.env): JpkiConfig {
+  return parse(jpkiSchema, env);
+}
+
+/** The identity part of the configuration alone; throws ConfigError. */
+export function loadIdentityConfig(env: NodeJS.ProcessEnv = process.env): IdentityConfig {
+  return parse(identitySchema, env);
+}
+
+/** For entry points: a ConfigError (also from checks after loading, e.g. the trust anchors) becomes a clear message on stderr and exit code 1. */
+export function exitOnConfigError(error: unknown): never {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
 }
 
 /** For entry points: the configuration, or a clear message on stderr and exit code 1. */
@@ -74,9 +132,7 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
   try {
     return loadConfig(env);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(1);
+    exitOnConfigError(error);
   }
 }
 

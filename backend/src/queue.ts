@@ -8,3 +8,15 @@ export type Job<T = unknown> = Bull.Job<T>;
 export function createQueue<T>(name: string, config: Pick<Config, 'REDIS_URL' | 'QUEUE_PREFIX'>): Queue<T> {
   return new Bull<T>(name, config.REDIS_URL, { prefix: config.QUEUE_PREFIX });
 }
+
+/**
+ * One repeatable job for the whole deployment, whatever number of workers call this: Bull
+ * keys a repeatable job by its schedule, so the same `everyMs` from every worker is one schedule,
+ * and a changed interval replaces the old one.
+ */
+export async function scheduleEvery(queue: Queue, everyMs: number): Promise<void> {
+  for (const job of await queue.getRepeatableJobs()) {
+    if (job.every !== everyMs) await queue.removeRepeatableByKey(job.key);
+  }
+  await queue.add({}, { repeat: { every: everyMs }, removeOnComplete: true, removeOnFail: 100 });
+}

@@ -1,14 +1,18 @@
 // The HTTP process. Start: `npm start` (everything) or `npm run server -w backend` (this alone).
 import { once } from 'node:events';
-import { loadConfigOrExit } from './config.ts';
+import { exitOnConfigError, loadConfigOrExit } from './config.ts';
 import { createDb } from './db.ts';
 import { createLogger } from './log.ts';
 import { createRedis } from './redis.ts';
 import { createApp } from './app.ts';
 import { onShutdown } from './shutdown.ts';
+import { loadTrustAnchors } from './jpki/anchors.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'server');
+// A bad trust-anchor bundle stops start-up here, before any card certificate is seen.
+const anchors = await loadTrustAnchors(config).catch(exitOnConfigError);
+log.info({ file: anchors.file, certificates: anchors.certificates.length }, 'trust anchors loaded');
 const db = createDb(config.DATABASE_URL, log);
 const redis = createRedis(config.REDIS_URL, log);
 const server = createApp({ config, db, redis, log }).listen(config.PORT, config.HOST);

@@ -1,17 +1,23 @@
 // The Bull worker process: the same domain code as the server, driven by queues instead of
 // HTTP. Start: `npm start` (everything) or `npm run worker -w backend` (this alone).
-import { loadConfigOrExit } from './config.ts';
+import { exitOnConfigError, loadConfigOrExit } from './config.ts';
 import { createDb } from './db.ts';
 import { createLogger } from './log.ts';
-import { createQueue } from './queue.ts';
+import { createQueue, scheduleEvery } from './queue.ts';
 import { onShutdown } from './shutdown.ts';
-import { HEARTBEAT_QUEUE, recordHeartbeat, scheduleHeartbeat, workerId } from './jobs/heartbeat.ts';
+import { HEARTBEAT_QUEUE, recordHeartbeat, workerId } from './jobs/heartbeat.ts';
+import { loadTrustAnchors } from './jpki/anchors.ts';
+import { CRL_QUEUE, refreshCrls } from './jpki/crl-job.ts';
+import { crlRepository } from './jpki/crl-repository.ts';
+import { crlSources } from './jpki/crl-sources.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
+const anchors = await loadTrustAnchors(config).catch(exitOnConfigError);
 const db = createDb(config.DATABASE_URL, log);
 const heartbeat = createQueue(HEARTBEAT_QUEUE, config);
-const queues = [heartbeat];
+const crls = createQueue(CRL_QUEUE, config);
+const queues = [heartbeat, crls];
 
 for (const queue of queues) {
   queue.on('failed', (job, error) => log.error({ queue: queue.name, jobId: job.id, err: error }, 'job failed'));
@@ -21,8 +27,17 @@ for (const queue of queues) {
 heartbeat.process(async () => {
   await recordHeartbeat(db, workerId, new Date());
 });
-await scheduleHeartbeat(heartbeat, config.HEARTBEAT_INTERVAL_MS);
-log.info({ workerId, queues: queues.map((q) => q.name) }, 'worker ready');
+await scheduleEvery(heartbeat, config.HEARTBEAT_INTERVAL_MS);
+
+const sources = crlSources(config);
+if (sources.length === 0) log.warn('no CRL sources (JPKI_CRL_FILES, JPKI_CRL_URLS): revocation cannot be checked, so value-moving operations fail under fail-closed');
+crls.process(async () => {
+  await refreshCrls({ repository: crlRepository(db), anchors: anchors.certificates, sources, log });
+});
+await scheduleEvery(crls, config.JPKI_CRL_REFRESH_MS);
+// The schedule first fires an interval from now; a starting worker refreshes at once.
+await crls.add({}, { removeOnComplete: true, removeOnFail: 100 });
+log.info({ workerId, queues: queues.map((q) => q.name), trustAnchors: anchors.file, crlSources: sources.length }, 'worker ready');
 
 onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
   // Bull's close() stops taking new jobs and waits for the active ones to complete.

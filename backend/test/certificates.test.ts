@@ -1,6 +1,8 @@
 // One test per reason a certificate is refused, with certificates minted by the development CA.
 import test from 'ava';
 import * as pkijs from 'pkijs';
+import { mintCustom } from './helpers/jpki.ts';
+import { pemBlocks, PemError, singlePem } from '../src/jpki/pem.ts';
 import { createCa, issueCertificate, issueCrl, type CertificateAuthority } from '../../reader-agent/src/dev-ca/index.ts';
 import { verifyUserCertificate, type VerifyOptions } from '../src/jpki/certificates.ts';
 import { CrlError, RevocationList } from '../src/jpki/revocation.ts';
@@ -80,7 +82,7 @@ test('a CRL not signed by an anchor is refused, and an older CRL never replaces 
   const card = await issueCertificate(authCa);
   const list = new RevocationList([authCa.certificate]);
   const forged = await issueCrl(otherAuthCa, { revoked: [] });
-  await t.throwsAsync(list.add(forged.der), { instanceOf: CrlError });
+  t.is((await t.throwsAsync(list.add(forged.der), { instanceOf: CrlError }))?.code, 'crl_untrusted');
   const newer = await issueCrl(authCa, { revoked: [{ serialNumberHex: card.serialNumberHex }], thisUpdate: new Date(NOW.getTime() - DAY) });
   const older = await issueCrl(authCa, { revoked: [], thisUpdate: new Date(NOW.getTime() - 2 * DAY) });
   await list.add(newer.der);
@@ -91,7 +93,7 @@ test('a CRL not signed by an anchor is refused, and an older CRL never replaces 
 
 test('certificate_key_weak: an RSA-1024 key is refused even from the anchor', async (t) => {
   const { authCa } = await fixture();
-  const weak = await mintWithKeySize(authCa, 1024);
+  const weak = await mintCustom(authCa, { bits: 1024 });
   t.like(await verifyUserCertificate(weak, await options()), { ok: false, code: 'certificate_key_weak' });
 });
 
@@ -132,23 +134,6 @@ test('hostile bytes never crash: 300 random corruptions of a good certificate al
   t.log([...codes].join(', '));
 });
 
-/** A user-authentication certificate like the dev CA's, but with a key of another size. */
-async function mintWithKeySize(ca: CertificateAuthority, bits: number): Promise<Uint8Array> {
-  const keys = await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: bits, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, true, ['sign', 'verify']);
-  const certificate = new pkijs.Certificate();
-  certificate.version = 2;
-  certificate.serialNumber = new (await import('asn1js')).Integer({ value: 7 });
-  certificate.issuer = ca.certificate.subject;
-  certificate.subject = ca.certificate.subject;
-  certificate.notBefore.value = new Date(NOW.getTime() - DAY);
-  certificate.notAfter.value = new Date(NOW.getTime() + 365 * DAY);
-  const bitString = new (await import('asn1js')).BitString({ valueHex: new Uint8Array([0x80]).buffer, unusedBits: 7 });
-  certificate.extensions = [new pkijs.Extension({ extnID: '2.5.29.15', critical: true, extnValue: bitString.toBER() })];
-  await certificate.subjectPublicKeyInfo.importKey(keys.publicKey);
-  await certificate.sign(ca.privateKey, 'SHA-256');
-  return new Uint8Array(certificate.toSchema(true).toBER());
-}
-
 test('hostile CRL bytes are refused with CrlError, never a crash', async (t) => {
   const { authCa } = await fixture();
   const good = (await issueCrl(authCa, { revoked: [{ serialNumberHex: '01' }, { serialNumberHex: '02' }] })).der;
@@ -159,6 +144,95 @@ test('hostile CRL bytes are refused with CrlError, never a crash', async (t) => 
     const bytes = Buffer.from(good);
     bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
     if (bytes.equals(good)) continue;
-    await t.throwsAsync(list.add(bytes), { instanceOf: CrlError });
+    const error = await t.throwsAsync(list.add(bytes), { instanceOf: CrlError });
+    t.true(error?.code === 'crl_malformed' || error?.code === 'crl_untrusted');
   }
+});
+
+test('certificate_wrong_type: key usage without digitalSignature (keyEncipherment alone)', async (t) => {
+  const { authCa } = await fixture();
+  const encipherOnly = await mintCustom(authCa, { keyUsage: 0x20 });
+  t.like(await verifyUserCertificate(encipherOnly, await options()), { ok: false, code: 'certificate_wrong_type', detail: 'key usage does not allow digital signatures' });
+});
+
+test('rollover: with the old and the new CA both anchors, certificates of both are accepted', async (t) => {
+  const { authCa, otherAuthCa } = await fixture();
+  const [fromOld, fromNew] = [await issueCertificate(authCa), await issueCertificate(otherAuthCa)];
+  const both = await options({ anchors: [authCa.certificate, otherAuthCa.certificate] });
+  t.like(await verifyUserCertificate(fromOld.certificateDer, both), { ok: true, serialHex: fromOld.serialNumberHex });
+  t.like(await verifyUserCertificate(fromNew.certificateDer, both), { ok: true, serialHex: fromNew.serialNumberHex });
+});
+
+test('an unknown CRITICAL extension is refused (RFC 5280 4.2); the same extension non-critical is ignored', async (t) => {
+  const { authCa } = await fixture();
+  const extension = (critical: boolean) => new pkijs.Extension({ extnID: '1.2.392.99999.1', critical, extnValue: new Uint8Array([0x05, 0x00]).buffer });
+  const critical = await mintCustom(authCa, { extensions: [extension(true)] });
+  const nonCritical = await mintCustom(authCa, { extensions: [extension(false)] });
+  t.like(await verifyUserCertificate(critical, await options()), { ok: false, code: 'certificate_wrong_type', detail: 'unrecognised critical extension 1.2.392.99999.1' });
+  t.like(await verifyUserCertificate(nonCritical, await options()), { ok: true });
+});
+
+test('an OID with an arc beyond 2^53 (legal: 2.25.<UUID>) cannot be re-encoded faithfully, so it is certificate_malformed', async (t) => {
+  const { authCa } = await fixture();
+  const odd = await mintCustom(authCa, { extensions: [new pkijs.Extension({ extnID: '2.25.329800735698586629295641978511506172918', critical: false, extnValue: new Uint8Array([0x05, 0x00]).buffer })] });
+  t.like(await verifyUserCertificate(odd, await options()), { ok: false, code: 'certificate_malformed' });
+});
+
+test('serial numbers: 20 octets is the RFC 5280 limit; a huge serial is certificate_malformed', async (t) => {
+  const { authCa } = await fixture();
+  const twenty = await issueCertificate(authCa, { serialNumberHex: '7F' + 'AB'.repeat(19) });
+  const huge = await issueCertificate(authCa, { serialNumberHex: '7F' + 'AB'.repeat(200) });
+  t.like(await verifyUserCertificate(twenty.certificateDer, await options()), { ok: true, serialHex: twenty.serialNumberHex });
+  t.like(await verifyUserCertificate(huge.certificateDer, await options()), { ok: false, code: 'certificate_malformed', detail: 'serial number longer than 20 octets' });
+});
+
+test('certificate_malformed: truncated at every cut point', async (t) => {
+  const { authCa } = await fixture();
+  const good = (await issueCertificate(authCa)).certificateDer;
+  const opts = await options();
+  const codes = new Set<string>();
+  for (let cut = 1; cut < good.length; cut++) {
+    const verdict = await verifyUserCertificate(good.subarray(0, cut), opts);
+    codes.add(verdict.ok ? 'ok' : verdict.code);
+  }
+  t.deepEqual([...codes], ['certificate_malformed']);
+});
+
+test('certificate_malformed: the same certificate in BER with an indefinite length', async (t) => {
+  const { authCa } = await fixture();
+  const good = (await issueCertificate(authCa)).certificateDer;
+  t.is(good[1], 0x82, 'a two-byte length follows the outer SEQUENCE tag');
+  const indefinite = Buffer.concat([Buffer.from([0x30, 0x80]), good.subarray(4), Buffer.from([0, 0])]);
+  t.like(await verifyUserCertificate(indefinite, await options()), { ok: false, code: 'certificate_malformed', detail: 'not canonical DER' });
+});
+
+test('an unknown signature algorithm OID is certificate_untrusted, not a crash', async (t) => {
+  const { authCa } = await fixture();
+  const good = (await issueCertificate(authCa)).certificateDer;
+  // sha256WithRSAEncryption (1.2.840.113549.1.1.11) in the outer signatureAlgorithm becomes 1.2.840.113549.1.1.127.
+  const oid = Buffer.from('06092a864886f70d01010b', 'hex');
+  const outer = good.lastIndexOf(oid);
+  t.true(outer > good.indexOf(oid), 'the OID appears in the TBS and again outside it');
+  const odd = Buffer.from(good);
+  odd[outer + oid.length - 1] = 0x7f;
+  t.like(await verifyUserCertificate(odd, await options()), { ok: false, code: 'certificate_untrusted' });
+});
+
+test('PEM: exactly one block of the expected label, strict base64, nothing else around it', (t) => {
+  const body = Buffer.from('a certificate would be here').toString('base64');
+  const block = (label: string, text = body) => `-----BEGIN ${label}-----\n${text}\n-----END ${label}-----\n`;
+  t.deepEqual(singlePem(block('CERTIFICATE'), 'CERTIFICATE'), Buffer.from('a certificate would be here'));
+  const refused: Record<string, string> = {
+    garbageInBody: block('CERTIFICATE', `${body.slice(0, 8)}!!not base64!!${body.slice(8)}`),
+    twoCertificates: block('CERTIFICATE') + block('CERTIFICATE'),
+    wrongLabel: block('PRIVATE KEY'),
+    textAround: `Certificate:\n${block('CERTIFICATE')}`,
+    endMismatch: `-----BEGIN CERTIFICATE-----\n${body}\n-----END X509 CRL-----\n`,
+    unterminated: `-----BEGIN CERTIFICATE-----\n${body}\n`,
+    emptyBody: block('CERTIFICATE', ''),
+    badPadding: block('CERTIFICATE', `${body}=`),
+  };
+  for (const [name, text] of Object.entries(refused)) t.throws(() => singlePem(text, 'CERTIFICATE'), { instanceOf: PemError }, name);
+  // A bundle may carry explanatory text between blocks, as openssl writes it.
+  t.is(pemBlocks(`subject=C=JP\n${block('CERTIFICATE')}issuer=x\n${block('CERTIFICATE')}`, { textOutside: true }).length, 2);
 });

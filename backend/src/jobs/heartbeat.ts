@@ -1,6 +1,5 @@
 import os from 'node:os';
 import type { Db } from '../db.ts';
-import type { Queue } from '../queue.ts';
 
 // The smallest real job: proves that Redis delivers, the worker runs and MySQL records.
 export const HEARTBEAT_QUEUE = 'heartbeat';
@@ -12,12 +11,4 @@ export async function recordHeartbeat(db: Db, worker: string, at: Date): Promise
     .insert({ worker_id: worker, beat_at: at, beats: 1 })
     .onConflict('worker_id')
     .merge({ beat_at: at, beats: db.raw('beats + 1') });
-}
-
-/** One repeatable job for the whole deployment, whatever number of workers run it. */
-export async function scheduleHeartbeat(queue: Queue, everyMs: number): Promise<void> {
-  for (const job of await queue.getRepeatableJobs()) {
-    if (job.every !== everyMs) await queue.removeRepeatableByKey(job.key);
-  }
-  await queue.add({}, { repeat: { every: everyMs }, removeOnComplete: true, removeOnFail: 100 });
 }

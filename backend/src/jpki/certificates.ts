@@ -14,6 +14,24 @@ export const MAX_CERTIFICATE_BYTES = 8 * 1024;
 const MIN_RSA_BITS = 2048;
 const OU = '2.5.4.11';
 const KEY_USAGE = '2.5.29.15';
+const BASIC_CONSTRAINTS = '2.5.29.19';
+/** RFC 5280 allows serial numbers of at most 20 octets. */
+const MAX_SERIAL_BYTES = 20;
+/**
+ * Extensions this check understands: enforced (key usage, basic constraints) or carrying no
+ * constraint on the use we make of the certificate. RFC 5280 4.2: a critical extension not
+ * on this list means the certificate must be refused.
+ */
+const KNOWN_EXTENSIONS = new Set([
+  KEY_USAGE, BASIC_CONSTRAINTS,
+  '2.5.29.14', // subjectKeyIdentifier
+  '2.5.29.35', // authorityKeyIdentifier
+  '2.5.29.17', // subjectAltName
+  '2.5.29.18', // issuerAltName
+  '2.5.29.31', // cRLDistributionPoints
+  '2.5.29.32', // certificatePolicies (JPKI marks it critical; any policy of the anchor is accepted)
+  '1.3.6.1.5.5.7.1.1', // authorityInfoAccess
+]);
 const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
 const USER_AUTHENTICATION_OU = 'JPKI for user authentication';
 
@@ -54,7 +72,8 @@ export function parseCertificate(der: Uint8Array): pkijs.Certificate | RefusedCe
   if (!asn1) return refuse('certificate_malformed', 'not a single DER structure');
   try {
     const certificate = new pkijs.Certificate({ schema: asn1 });
-    // Re-encoding must give back the same bytes: only canonical DER is accepted.
+    // Re-encoding must give back the same bytes: only canonical DER is accepted. (This also
+    // refuses what pkijs cannot represent faithfully, such as OID arcs beyond 2^53.)
     if (!Buffer.from(certificate.toSchema(true).toBER()).equals(Buffer.from(der))) return refuse('certificate_malformed', 'not canonical DER');
     return certificate;
   } catch (error) {
@@ -64,6 +83,15 @@ export function parseCertificate(der: Uint8Array): pkijs.Certificate | RefusedCe
 
 function issuerUnits(certificate: pkijs.Certificate): string[] {
   return certificate.issuer.typesAndValues.filter((tv) => tv.type === OU).map((tv) => String(tv.value.valueBlock.value));
+}
+
+function unknownCriticalExtension(certificate: pkijs.Certificate): string | undefined {
+  return certificate.extensions?.find((e) => e.critical && !KNOWN_EXTENSIONS.has(e.extnID))?.extnID;
+}
+
+function isCa(certificate: pkijs.Certificate): boolean {
+  const constraints = certificate.extensions?.find((e) => e.extnID === BASIC_CONSTRAINTS)?.parsedValue as pkijs.BasicConstraints | undefined;
+  return Boolean(constraints?.cA);
 }
 
 function allowsDigitalSignature(certificate: pkijs.Certificate): boolean {
@@ -100,9 +128,13 @@ async function signedByAnchor(certificate: pkijs.Certificate, anchors: pkijs.Cer
 export async function verifyUserCertificate(der: Uint8Array, options: VerifyOptions): Promise<Verdict> {
   const certificate = parseCertificate(der);
   if (!(certificate instanceof pkijs.Certificate)) return certificate;
+  if (certificate.serialNumber.valueBlock.valueHexView.length > MAX_SERIAL_BYTES) return refuse('certificate_malformed', `serial number longer than ${MAX_SERIAL_BYTES} octets`);
   if (!issuerUnits(certificate).includes(USER_AUTHENTICATION_OU)) {
     return refuse('certificate_wrong_type', `issuer is not "${USER_AUTHENTICATION_OU}": ${issuerUnits(certificate).join(', ') || 'no OU'}`);
   }
+  const unknown = unknownCriticalExtension(certificate);
+  if (unknown) return refuse('certificate_wrong_type', `unrecognised critical extension ${unknown}`);
+  if (isCa(certificate)) return refuse('certificate_wrong_type', 'a CA certificate, not a card holder\'s');
   if (!allowsDigitalSignature(certificate)) return refuse('certificate_wrong_type', 'key usage does not allow digital signatures');
   const bits = rsaModulusBits(certificate);
   if (bits === undefined || bits < MIN_RSA_BITS) return refuse('certificate_key_weak', `key must be RSA of at least ${MIN_RSA_BITS} bits, got ${bits ?? 'non-RSA'}`);

@@ -10,7 +10,28 @@ export const MAX_CRL_BYTES = 64 * 1024 * 1024;
 
 interface IssuerCrl { thisUpdate: Date; nextUpdate: Date | undefined; revoked: Set<string> }
 
-export class CrlError extends Error {}
+/**
+ * `crl_malformed`: not one DER (or PEM "X509 CRL") CRL of an allowed size; `crl_untrusted`: not
+ * signed by an anchor. The others are how fetching it failed (crl-sources.ts).
+ */
+export type CrlErrorCode =
+  | 'crl_malformed' | 'crl_untrusted'
+  | 'crl_unreadable' | 'crl_timeout' | 'crl_http_status' | 'crl_too_large' | 'crl_too_many_redirects' | 'crl_fetch_failed';
+
+export class CrlError extends Error {
+  constructor(readonly code: CrlErrorCode, message: string) {
+    super(message);
+  }
+}
+
+export interface AddedCrl {
+  /** The issuer Name (DER), and as text for people. */
+  issuerDer: Buffer;
+  issuer: string;
+  thisUpdate: Date;
+  nextUpdate: Date | undefined;
+  entries: number;
+}
 
 export class RevocationList {
   private byIssuer = new Map<string, IssuerCrl>();
@@ -18,20 +39,20 @@ export class RevocationList {
   constructor(private readonly anchors: pkijs.Certificate[]) {}
 
   /** Adds a CRL (DER) after checking it is well formed and signed by one of the anchors. */
-  async add(der: Uint8Array): Promise<{ issuer: string; thisUpdate: Date; nextUpdate: Date | undefined; entries: number }> {
-    if (der.length === 0 || der.length > MAX_CRL_BYTES) throw new CrlError(`a CRL must be 1 to ${MAX_CRL_BYTES} bytes`);
+  async add(der: Uint8Array): Promise<AddedCrl> {
+    if (der.length === 0 || der.length > MAX_CRL_BYTES) throw new CrlError('crl_malformed', `a CRL must be 1 to ${MAX_CRL_BYTES} bytes`);
     const asn1 = parseDer(der);
-    if (!asn1) throw new CrlError('not a single DER structure');
+    if (!asn1) throw new CrlError('crl_malformed', 'not a single DER structure');
     let crl: pkijs.CertificateRevocationList;
     try {
       crl = new pkijs.CertificateRevocationList({ schema: asn1 });
     } catch (error) {
-      throw new CrlError(`not a CRL: ${error instanceof Error ? error.message : String(error)}`);
+      throw new CrlError('crl_malformed', `not a CRL: ${error instanceof Error ? error.message : String(error)}`);
     }
     const issuer = Buffer.from(crl.issuer.toSchema().toBER());
     const anchor = this.anchors.find((a) => issuer.equals(Buffer.from(a.subject.toSchema().toBER())));
     if (!anchor || !(await crl.verify({ issuerCertificate: anchor }).catch(() => false))) {
-      throw new CrlError('the CRL is not signed by a configured trust anchor');
+      throw new CrlError('crl_untrusted', 'the CRL is not signed by a configured trust anchor');
     }
     const key = issuer.toString('base64');
     const thisUpdate = crl.thisUpdate.value;
@@ -44,7 +65,7 @@ export class RevocationList {
         revoked: new Set((crl.revokedCertificates ?? []).map((entry) => serialHex(entry.userCertificate))),
       });
     }
-    return { issuer: crl.issuer.typesAndValues.map((tv) => String(tv.value.valueBlock.value)).join(', '), thisUpdate, nextUpdate: crl.nextUpdate?.value, entries: crl.revokedCertificates?.length ?? 0 };
+    return { issuerDer: issuer, issuer: crl.issuer.typesAndValues.map((tv) => String(tv.value.valueBlock.value)).join(', '), thisUpdate, nextUpdate: crl.nextUpdate?.value, entries: crl.revokedCertificates?.length ?? 0 };
   }
 
   status(issuerDer: Buffer, serialHex: string, now: Date): RevocationStatus {

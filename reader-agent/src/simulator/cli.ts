@@ -5,6 +5,7 @@ import { ApduLog } from './apdu-log.ts';
 import { JpkiCard } from './card.ts';
 import { OtherCard, OTHER_CARD_ATR } from './other-card.ts';
 import { buildIdentity, saveIdentity, type CardIdentity } from './identity.ts';
+import { ensureDevCa } from '../dev-ca/store.ts';
 import { parseHostPort, VpcdClient } from './vpcd-client.ts';
 
 const HELP = `Usage: npm run card-sim -- [options]
@@ -20,7 +21,10 @@ Options:
   --key FILE            PEM private key of that certificate (PKCS#8 or PKCS#1)
   --ca FILE             PEM CA certificate for file 000B
   --ca-key FILE         with --ca and no --cert: issue a fresh certificate from this CA
-                        Without --cert/--key a fresh identity is minted by the dev CA.
+                        With none of --cert/--key/--ca/--ca-key, a fresh certificate is
+                        issued by the development CA in .data/dev-ca/ (made on first use),
+                        the CA that npm start trusts: the card logs in to the local
+                        platform with no flags.
   --save-identity DIR   write auth-cert.pem, auth-key.pem, auth-ca.pem of the card there
   --my-number DIGITS    FAKE 12-digit number in the off-limits card-info AP
                         (default 123456789018)
@@ -112,15 +116,24 @@ function readOptional(file: string | undefined): string | undefined {
   return file === undefined ? undefined : readFileSync(file, 'utf8');
 }
 
+/** The CA named on the command line, or else the development CA that the local platform trusts. */
+async function issuingCaFiles(o: CliOptions): Promise<{ ca?: string; caKey?: string }> {
+  if (o.cert || o.key || o.ca || o.caKey) return { ca: o.ca, caKey: o.caKey };
+  const devCa = await ensureDevCa();
+  say(`certificate issued by the development CA in ${devCa.dir} (the CA npm start trusts)`);
+  return { ca: devCa.certificate, caKey: devCa.key };
+}
+
 async function loadIdentity(o: CliOptions): Promise<CardIdentity> {
+  const { ca, caKey } = await issuingCaFiles(o);
   return buildIdentity({
     authPin: o.pin,
     signPin: o.signPin,
     myNumber: o.myNumber,
     certPem: readOptional(o.cert),
     keyPem: readOptional(o.key),
-    caPem: readOptional(o.ca),
-    caKeyPem: readOptional(o.caKey),
+    caPem: readOptional(ca),
+    caKeyPem: readOptional(caKey),
   });
 }
 

@@ -1,0 +1,88 @@
+// Certificate verification for the API: the trust anchors, the CRLs every API process shares
+// through MySQL, and the revocation policy, behind one call. The CRLs are held in memory and
+// reloaded only when MySQL has a newer one, looked for at most every few seconds: a
+// verification itself never waits on the database (after the very first).
+import type * as pkijs from 'pkijs';
+import type { JpkiConfig } from '../config.ts';
+import type { Db } from '../db.ts';
+import type { Logger } from '../log.ts';
+import { verifyUserCertificate, type Verdict } from './certificates.ts';
+import { crlRepository, type CrlRepository } from './crl-repository.ts';
+import { RevocationList } from './revocation.ts';
+
+export type RevocationPolicy = JpkiConfig['JPKI_REVOCATION_POLICY'];
+
+export interface CertificateVerifierOptions {
+  anchors: pkijs.Certificate[];
+  db: Db;
+  policy: RevocationPolicy;
+  log?: Logger;
+  /** How often verify() looks in MySQL for newer CRLs; default 5 seconds. */
+  recheckMs?: number;
+}
+
+export interface VerifyCertificateOptions {
+  /** A value-moving operation is refused under `fail-closed` when revocation cannot be checked; a login never is. */
+  valueMoving: boolean;
+  now?: Date;
+}
+
+export class CertificateVerifier {
+  private readonly anchors: pkijs.Certificate[];
+  private readonly policy: RevocationPolicy;
+  private readonly repository: CrlRepository;
+  private readonly log: Logger | undefined;
+  private readonly recheckMs: number;
+  private readonly list: RevocationList;
+  /** thisUpdate (ms) of the CRL last taken from MySQL, per issuer hash (hex); refused ones too, so they are not retried. */
+  private readonly taken = new Map<string, number>();
+  private loaded = false;
+  private checkedAt = Number.NEGATIVE_INFINITY;
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(options: CertificateVerifierOptions) {
+    this.anchors = options.anchors;
+    this.policy = options.policy;
+    this.repository = crlRepository(options.db);
+    this.log = options.log;
+    this.recheckMs = options.recheckMs ?? 5_000;
+    this.list = new RevocationList(options.anchors);
+  }
+
+  async verify(der: Uint8Array, options: VerifyCertificateOptions): Promise<Verdict> {
+    const looking = this.refreshIfDue();
+    // Until MySQL has been read once, an answer would ignore every CRL: wait for that first look.
+    if (!this.loaded) await looking;
+    return verifyUserCertificate(der, {
+      anchors: this.anchors,
+      revocation: (issuerDer, serialHex, at) => this.list.status(issuerDer, serialHex, at),
+      failClosed: options.valueMoving && this.policy === 'fail-closed',
+      now: options.now ?? new Date(),
+    });
+  }
+
+  /** Looks in MySQL now and takes every CRL newer than the one held. Rejects when MySQL cannot be read. */
+  async refresh(): Promise<void> {
+    const changed = (await this.repository.versions()).filter((v) => this.taken.get(v.issuerHash.toString('hex')) !== v.thisUpdate.getTime());
+    for (const crl of await this.repository.crls(changed.map((v) => v.issuerHash))) {
+      try {
+        await this.list.add(crl.der);
+      } catch (error) {
+        // The job checked it against its anchors; this process may have been given others.
+        this.log?.error({ err: error, issuerHash: crl.issuerHash.toString('hex') }, 'a CRL in MySQL is not valid for this process\'s trust anchors; ignored');
+      }
+      this.taken.set(crl.issuerHash.toString('hex'), crl.thisUpdate.getTime());
+    }
+    this.loaded = true;
+  }
+
+  private refreshIfDue(): Promise<void> {
+    const now = Date.now();
+    if (now - this.checkedAt < this.recheckMs) return this.pending;
+    this.checkedAt = now;
+    this.pending = this.refresh().catch((error: unknown) => {
+      this.log?.warn({ err: error }, 'cannot read the CRLs from MySQL; verifying with those already held');
+    });
+    return this.pending;
+  }
+}
