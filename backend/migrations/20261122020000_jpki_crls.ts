@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
 // trust anchor, and what the last fetch of each configured source did (for operators).
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('jpki_crls', (t) => {
-    t.specificType('issuer_hash', 'BINARY(32)').primary().comment('SHA-256 of the issuer Name (DER)');
+    // Per CA key, not per name: across a key rollover old and new CA share their name.
+    t.specificType('issuer_key', 'BINARY(32)').primary().comment('SHA-256 of the signing CA\'s subjectPublicKeyInfo');
     t.string('issuer_name', 512).notNullable().comment('the issuer Name as text, for operators');
     // DATETIME, not TIMESTAMP: a CRL may name times past 2038. Stored in UTC (the pool runs at +00:00).
     t.specificType('this_update', 'DATETIME(3)').notNullable();

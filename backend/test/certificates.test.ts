@@ -87,8 +87,7 @@ test('a CRL not signed by an anchor is refused, and an older CRL never replaces 
   const older = await issueCrl(authCa, { revoked: [], thisUpdate: new Date(NOW.getTime() - 2 * DAY) });
   await list.add(newer.der);
   await list.add(older.der);
-  const issuer = Buffer.from(card.certificate.issuer.toSchema().toBER());
-  t.is(list.status(issuer, card.serialNumberHex, NOW), 'revoked');
+  t.is(list.status(authCa.certificate, card.serialNumberHex, NOW), 'revoked');
 });
 
 test('certificate_key_weak: an RSA-1024 key is refused even from the anchor', async (t) => {
@@ -161,6 +160,20 @@ test('rollover: with the old and the new CA both anchors, certificates of both a
   const both = await options({ anchors: [authCa.certificate, otherAuthCa.certificate] });
   t.like(await verifyUserCertificate(fromOld.certificateDer, both), { ok: true, serialHex: fromOld.serialNumberHex });
   t.like(await verifyUserCertificate(fromNew.certificateDer, both), { ok: true, serialHex: fromNew.serialNumberHex });
+});
+
+test('rollover: old and new CA share their name, but the new CA\'s CRL never stands in for the old one\'s', async (t) => {
+  const { authCa: oldCa, otherAuthCa: newCa } = await fixture();
+  const [lost, renewed] = [await issueCertificate(oldCa), await issueCertificate(newCa)];
+  const oldCrl = await issueCrl(oldCa, { revoked: [{ serialNumberHex: lost.serialNumberHex }], thisUpdate: new Date(NOW.getTime() - 2 * DAY) });
+  const newCrl = await issueCrl(newCa, { revoked: [], thisUpdate: new Date(NOW.getTime() - DAY), nextUpdate: new Date(NOW.getTime() + DAY) });
+  const both = await options({ anchors: [oldCa.certificate, newCa.certificate], failClosed: true });
+  const list = new RevocationList(both.anchors);
+  await list.add(oldCrl.der);
+  await list.add(newCrl.der);
+  const opts = { ...both, revocation: list.status.bind(list) };
+  t.like(await verifyUserCertificate(lost.certificateDer, opts), { ok: false, code: 'certificate_revoked' });
+  t.like(await verifyUserCertificate(renewed.certificateDer, opts), { ok: true, revocationChecked: true });
 });
 
 test('an unknown CRITICAL extension is refused (RFC 5280 4.2); the same extension non-critical is ignored', async (t) => {

@@ -56,8 +56,8 @@ export type Verdict = AcceptedCertificate | RefusedCertificate;
 
 export interface VerifyOptions {
   anchors: pkijs.Certificate[];
-  /** Revocation answer for an issuer and serial at `now`. */
-  revocation: (issuerDer: Buffer, serialHex: string, now: Date) => RevocationStatus;
+  /** Revocation answer for a serial issued by `issuer` (the anchor that signed the certificate) at `now`. */
+  revocation: (issuer: pkijs.Certificate, serialHex: string, now: Date) => RevocationStatus;
   /** Whether a certificate whose revocation cannot be checked (no CRL, or a stale one) is refused. */
   failClosed: boolean;
   now: Date;
@@ -110,18 +110,19 @@ function rsaModulusBits(certificate: pkijs.Certificate): number | undefined {
   return leading === -1 ? 0 : (modulus.length - leading) * 8 - Math.clz32(modulus[leading]!) + 24;
 }
 
-async function signedByAnchor(certificate: pkijs.Certificate, anchors: pkijs.Certificate[], now: Date): Promise<boolean> {
+/** The anchor, valid at `now`, whose key signed the certificate. */
+async function signingAnchor(certificate: pkijs.Certificate, anchors: pkijs.Certificate[], now: Date): Promise<pkijs.Certificate | undefined> {
   const issuer = Buffer.from(certificate.issuer.toSchema().toBER());
   for (const anchor of anchors) {
     if (!issuer.equals(Buffer.from(anchor.subject.toSchema().toBER()))) continue;
     if (now < anchor.notBefore.value || now > anchor.notAfter.value) continue;
     try {
-      if (await certificate.verify(anchor)) return true;
+      if (await certificate.verify(anchor)) return anchor;
     } catch {
       // A signature that cannot even be checked is no signature.
     }
   }
-  return false;
+  return undefined;
 }
 
 /** The whole decision, in the order that gives the most useful answer for each kind of bad input. */
@@ -138,12 +139,13 @@ export async function verifyUserCertificate(der: Uint8Array, options: VerifyOpti
   if (!allowsDigitalSignature(certificate)) return refuse('certificate_wrong_type', 'key usage does not allow digital signatures');
   const bits = rsaModulusBits(certificate);
   if (bits === undefined || bits < MIN_RSA_BITS) return refuse('certificate_key_weak', `key must be RSA of at least ${MIN_RSA_BITS} bits, got ${bits ?? 'non-RSA'}`);
-  if (!(await signedByAnchor(certificate, options.anchors, options.now))) return refuse('certificate_untrusted', 'not issued by a configured trust anchor');
+  const anchor = await signingAnchor(certificate, options.anchors, options.now);
+  if (!anchor) return refuse('certificate_untrusted', 'not issued by a configured trust anchor');
   if (options.now < certificate.notBefore.value) return refuse('certificate_not_yet_valid', `valid from ${certificate.notBefore.value.toISOString()}`);
   if (options.now > certificate.notAfter.value) return refuse('certificate_expired', `expired ${certificate.notAfter.value.toISOString()}`);
   const issuerDer = Buffer.from(certificate.issuer.toSchema().toBER());
   const serial = serialHex(certificate.serialNumber);
-  const revocation = options.revocation(issuerDer, serial, options.now);
+  const revocation = options.revocation(anchor, serial, options.now);
   if (revocation === 'revoked') return refuse('certificate_revoked', `serial ${serial} is on the issuer's CRL`);
   if (revocation !== 'good' && options.failClosed) return refuse('certificate_revocation_unknown', `revocation cannot be checked: CRL ${revocation}`);
   return { ok: true, certificate, issuerDer, serialHex: serial, notAfter: certificate.notAfter.value, revocationChecked: revocation === 'good' };

@@ -55,7 +55,7 @@ async function decide(args: string[], env: NodeJS.ProcessEnv): Promise<Output> {
     }));
     verdict = await verifyUserCertificate(der, {
       anchors,
-      revocation: (issuerDer, serialHex, at) => revocations.status(issuerDer, serialHex, at),
+      revocation: (issuer, serialHex, at) => revocations.status(issuer, serialHex, at),
       failClosed: parsed.values['value-moving'] && config.JPKI_REVOCATION_POLICY === 'fail-closed',
       now: new Date(),
     });

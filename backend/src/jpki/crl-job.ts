@@ -32,7 +32,7 @@ async function refreshSource(deps: CrlRefreshDeps, source: CrlSource): Promise<S
     // A list of its own, so only the signature and the fields are checked here.
     const crl = await new RevocationList(deps.anchors).add(der);
     const stored = await deps.repository.storeIfNewer({
-      issuerDer: crl.issuerDer, issuerName: crl.issuer, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der, source: source.location, fetchedAt: attemptedAt,
+      issuerKey: crl.issuerKey, issuerName: crl.issuer, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der, source: source.location, fetchedAt: attemptedAt,
     });
     outcome = { source: source.location, attemptedAt, outcome: stored, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate };
     const stale = !crl.nextUpdate || crl.nextUpdate < attemptedAt;

@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../db.ts';
 
 export interface CrlToStore {
-  issuerDer: Buffer;
+  /** caKey() of the anchor that signed it. */
+  issuerKey: Buffer;
   issuerName: string;
   thisUpdate: Date;
   nextUpdate: Date | undefined;
@@ -14,7 +15,7 @@ export interface CrlToStore {
 }
 
 /** Which CRL each issuer has: a CRL is identified by its issuer and thisUpdate. */
-export interface CrlVersion { issuerHash: Buffer; thisUpdate: Date }
+export interface CrlVersion { issuerKey: Buffer; thisUpdate: Date }
 
 export interface SourceOutcome {
   source: string;
@@ -28,10 +29,6 @@ export interface SourceOutcome {
 
 const sha256 = (data: string | Buffer): Buffer => createHash('sha256').update(data).digest();
 
-export function issuerHash(issuerDer: Buffer): Buffer {
-  return sha256(issuerDer);
-}
-
 export function crlRepository(db: Db) {
   return {
     /**
@@ -39,13 +36,12 @@ export function crlRepository(db: Db) {
      * again inside the write, so two workers storing at once never put an older CRL back.
      */
     async storeIfNewer(crl: CrlToStore): Promise<'stored' | 'unchanged'> {
-      const hash = issuerHash(crl.issuerDer);
       // Checked first so an unchanged CRL (the usual hourly case) is not sent to MySQL again.
-      const held = await db('jpki_crls').where({ issuer_hash: hash }).first('this_update');
+      const held = await db('jpki_crls').where({ issuer_key: crl.issuerKey }).first('this_update');
       if (held && held.this_update >= crl.thisUpdate) return 'unchanged';
       const newer = 'VALUES(this_update) > this_update';
       // MySQL assigns left to right, each seeing the previous ones: this_update goes last.
-      await db.raw(`INSERT INTO jpki_crls (issuer_hash, issuer_name, this_update, next_update, der, source, fetched_at)
+      await db.raw(`INSERT INTO jpki_crls (issuer_key, issuer_name, this_update, next_update, der, source, fetched_at)
         VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE
           issuer_name = IF(${newer}, VALUES(issuer_name), issuer_name),
           next_update = IF(${newer}, VALUES(next_update), next_update),
@@ -53,19 +49,19 @@ export function crlRepository(db: Db) {
           source = IF(${newer}, VALUES(source), source),
           fetched_at = IF(${newer}, VALUES(fetched_at), fetched_at),
           this_update = GREATEST(this_update, VALUES(this_update))`,
-      [hash, crl.issuerName.slice(0, 512), crl.thisUpdate, crl.nextUpdate ?? null, crl.der, crl.source, crl.fetchedAt]);
+      [crl.issuerKey, crl.issuerName.slice(0, 512), crl.thisUpdate, crl.nextUpdate ?? null, crl.der, crl.source, crl.fetchedAt]);
       return 'stored';
     },
 
     async versions(): Promise<CrlVersion[]> {
-      const rows = await db('jpki_crls').select('issuer_hash', 'this_update');
-      return rows.map((row) => ({ issuerHash: row.issuer_hash, thisUpdate: row.this_update }));
+      const rows = await db('jpki_crls').select('issuer_key', 'this_update');
+      return rows.map((row) => ({ issuerKey: row.issuer_key, thisUpdate: row.this_update }));
     },
 
-    async crls(issuerHashes: Buffer[]): Promise<Array<CrlVersion & { der: Buffer }>> {
-      if (issuerHashes.length === 0) return [];
-      const rows = await db('jpki_crls').whereIn('issuer_hash', issuerHashes).select('issuer_hash', 'this_update', 'der');
-      return rows.map((row) => ({ issuerHash: row.issuer_hash, thisUpdate: row.this_update, der: row.der }));
+    async crls(issuerKeys: Buffer[]): Promise<Array<CrlVersion & { der: Buffer }>> {
+      if (issuerKeys.length === 0) return [];
+      const rows = await db('jpki_crls').whereIn('issuer_key', issuerKeys).select('issuer_key', 'this_update', 'der');
+      return rows.map((row) => ({ issuerKey: row.issuer_key, thisUpdate: row.this_update, der: row.der }));
     },
 
     async recordSource(outcome: SourceOutcome): Promise<void> {

@@ -1,5 +1,8 @@
 // What the platform knows of revocations: the CRLs of the trust anchors, each accepted only
-// after its signature is checked against the anchor that issued it.
+// after its signature is checked against the anchor that issued it. CRLs are kept per CA
+// key, not per CA name: across a key rollover the old and the new CA have the same name, and
+// the new CA's CRL must not stand in for the old one's.
+import { createHash } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import { parseDer, serialHex } from './der.ts';
 
@@ -24,9 +27,15 @@ export class CrlError extends Error {
   }
 }
 
+/** A CA's identity for revocation: the SHA-256 of its subjectPublicKeyInfo. */
+export function caKey(certificate: pkijs.Certificate): Buffer {
+  return createHash('sha256').update(Buffer.from(certificate.subjectPublicKeyInfo.toSchema().toBER())).digest();
+}
+
 export interface AddedCrl {
-  /** The issuer Name (DER), and as text for people. */
-  issuerDer: Buffer;
+  /** caKey() of the anchor that signed it. */
+  issuerKey: Buffer;
+  /** The issuer Name as text, for people. */
   issuer: string;
   thisUpdate: Date;
   nextUpdate: Date | undefined;
@@ -34,9 +43,13 @@ export interface AddedCrl {
 }
 
 export class RevocationList {
+  /** By caKey (hex) of the anchor that signed the CRL. */
   private byIssuer = new Map<string, IssuerCrl>();
+  private readonly keys: Map<pkijs.Certificate, string>;
 
-  constructor(private readonly anchors: pkijs.Certificate[]) {}
+  constructor(private readonly anchors: pkijs.Certificate[]) {
+    this.keys = new Map(anchors.map((anchor) => [anchor, caKey(anchor).toString('hex')]));
+  }
 
   /** Adds a CRL (DER) after checking it is well formed and signed by one of the anchors. */
   async add(der: Uint8Array): Promise<AddedCrl> {
@@ -49,12 +62,9 @@ export class RevocationList {
     } catch (error) {
       throw new CrlError('crl_malformed', `not a CRL: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const issuer = Buffer.from(crl.issuer.toSchema().toBER());
-    const anchor = this.anchors.find((a) => issuer.equals(Buffer.from(a.subject.toSchema().toBER())));
-    if (!anchor || !(await crl.verify({ issuerCertificate: anchor }).catch(() => false))) {
-      throw new CrlError('crl_untrusted', 'the CRL is not signed by a configured trust anchor');
-    }
-    const key = issuer.toString('base64');
+    const signer = await this.signer(crl);
+    if (!signer) throw new CrlError('crl_untrusted', 'the CRL is not signed by a configured trust anchor');
+    const key = this.keys.get(signer)!;
     const thisUpdate = crl.thisUpdate.value;
     const current = this.byIssuer.get(key);
     // An older CRL arriving late never replaces a newer one.
@@ -65,15 +75,26 @@ export class RevocationList {
         revoked: new Set((crl.revokedCertificates ?? []).map((entry) => serialHex(entry.userCertificate))),
       });
     }
-    return { issuerDer: issuer, issuer: crl.issuer.typesAndValues.map((tv) => String(tv.value.valueBlock.value)).join(', '), thisUpdate, nextUpdate: crl.nextUpdate?.value, entries: crl.revokedCertificates?.length ?? 0 };
+    return { issuerKey: Buffer.from(key, 'hex'), issuer: crl.issuer.typesAndValues.map((tv) => String(tv.value.valueBlock.value)).join(', '), thisUpdate, nextUpdate: crl.nextUpdate?.value, entries: crl.revokedCertificates?.length ?? 0 };
   }
 
-  status(issuerDer: Buffer, serialHex: string, now: Date): RevocationStatus {
-    const crl = this.byIssuer.get(issuerDer.toString('base64'));
+  /** Whether `serialHex`, issued by the anchor `issuer`, is revoked at `now`. */
+  status(issuer: pkijs.Certificate, serialHex: string, now: Date): RevocationStatus {
+    const crl = this.byIssuer.get(this.keys.get(issuer) ?? caKey(issuer).toString('hex'));
     if (!crl) return 'missing';
     // A revoked serial stays revoked even when the list is stale: staleness only hides new revocations.
     if (crl.revoked.has(serialHex)) return 'revoked';
     if (!crl.nextUpdate || now > crl.nextUpdate) return 'stale';
     return 'good';
+  }
+
+  /** The anchor with the CRL's issuer name whose key verifies its signature. */
+  private async signer(crl: pkijs.CertificateRevocationList): Promise<pkijs.Certificate | undefined> {
+    const issuer = Buffer.from(crl.issuer.toSchema().toBER());
+    for (const anchor of this.anchors) {
+      if (!issuer.equals(Buffer.from(anchor.subject.toSchema().toBER()))) continue;
+      if (await crl.verify({ issuerCertificate: anchor }).catch(() => false)) return anchor;
+    }
+    return undefined;
   }
 }

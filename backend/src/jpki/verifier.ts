@@ -34,7 +34,7 @@ export class CertificateVerifier {
   private readonly log: Logger | undefined;
   private readonly recheckMs: number;
   private readonly list: RevocationList;
-  /** thisUpdate (ms) of the CRL last taken from MySQL, per issuer hash (hex); refused ones too, so they are not retried. */
+  /** thisUpdate (ms) of the CRL last taken from MySQL, per issuer key (hex); refused ones too, so they are not retried. */
   private readonly taken = new Map<string, number>();
   private loaded = false;
   private checkedAt = Number.NEGATIVE_INFINITY;
@@ -55,7 +55,7 @@ export class CertificateVerifier {
     if (!this.loaded) await looking;
     return verifyUserCertificate(der, {
       anchors: this.anchors,
-      revocation: (issuerDer, serialHex, at) => this.list.status(issuerDer, serialHex, at),
+      revocation: (issuer, serialHex, at) => this.list.status(issuer, serialHex, at),
       failClosed: options.valueMoving && this.policy === 'fail-closed',
       now: options.now ?? new Date(),
     });
@@ -63,15 +63,15 @@ export class CertificateVerifier {
 
   /** Looks in MySQL now and takes every CRL newer than the one held. Rejects when MySQL cannot be read. */
   async refresh(): Promise<void> {
-    const changed = (await this.repository.versions()).filter((v) => this.taken.get(v.issuerHash.toString('hex')) !== v.thisUpdate.getTime());
-    for (const crl of await this.repository.crls(changed.map((v) => v.issuerHash))) {
+    const changed = (await this.repository.versions()).filter((v) => this.taken.get(v.issuerKey.toString('hex')) !== v.thisUpdate.getTime());
+    for (const crl of await this.repository.crls(changed.map((v) => v.issuerKey))) {
       try {
         await this.list.add(crl.der);
       } catch (error) {
         // The job checked it against its anchors; this process may have been given others.
-        this.log?.error({ err: error, issuerHash: crl.issuerHash.toString('hex') }, 'a CRL in MySQL is not valid for this process\'s trust anchors; ignored');
+        this.log?.error({ err: error, issuerKey: crl.issuerKey.toString('hex') }, 'a CRL in MySQL is not valid for this process\'s trust anchors; ignored');
       }
-      this.taken.set(crl.issuerHash.toString('hex'), crl.thisUpdate.getTime());
+      this.taken.set(crl.issuerKey.toString('hex'), crl.thisUpdate.getTime());
     }
     this.loaded = true;
   }
