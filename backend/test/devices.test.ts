@@ -93,6 +93,7 @@ test('a clerk issues a code, the agent enrolls with it, and the shop sees its de
   t.is(enrolled.status, 201, JSON.stringify(enrolled.body));
   t.is(enrolled.headers.get('cache-control'), 'no-store');
   t.regex(enrolled.body.token, /^mkd_[A-Za-z0-9_-]{43}$/);
+  t.is(enrolled.body.name, 'レジ1番');
   t.like(enrolled.body.organization, { kind: 'merchant', name: { ja: 'みらいベーカリー', en: 'Mirai Bakery' } });
 
   const self = await asDevice(base, `Bearer ${enrolled.body.token}`);
@@ -121,6 +122,7 @@ test('the agent may name the device at enrollment', async (t) => {
   const cookie = await signIn(base, 'demo-shop');
   const issued = await issueCode(base, cookie, '仮の名前');
   const enrolled = await enroll(base, issued.body.code, '  窓口2番 ');
+  t.is(enrolled.body.name, '窓口2番');
   const list = await call(base, 'GET', '/api/v1/staff/devices', { cookie });
   t.is(list.body.devices.find((d: { id: number }) => d.id === enrolled.body.deviceId).name, '窓口2番');
 });

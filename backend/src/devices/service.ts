@@ -18,6 +18,7 @@ export interface IssuedCode { code: string; expiresAt: string; name: string }
 export interface Enrollment {
   deviceId: number;
   token: string;
+  name: string;
   organization: OrganizationRef & { name: { ja: string; en: string } };
 }
 
@@ -49,13 +50,14 @@ export function devicesService(db: Db, now: () => Date) {
         const claimed = await inTrx.claimCode(tokenHash(code), enrolledAt);
         if (!claimed) throw new Problem('device_enrollment_code_invalid');
         const organization = organizationOf(claimed);
-        const deviceId = await inTrx.insertDevice({ organization, name: name ?? claimed.device_name, tokenHash: tokenHash(token), enrolledAt, staffId: claimed.issued_by_staff_id });
+        const deviceName = name ?? claimed.device_name;
+        const deviceId = await inTrx.insertDevice({ organization, name: deviceName, tokenHash: tokenHash(token), enrolledAt, staffId: claimed.issued_by_staff_id });
         await inTrx.linkCode(claimed.id, deviceId);
         await appendAudit(trx, {
           action: 'device.enrolled', actor: { kind: 'device', id: String(deviceId) }, subject: `device:${deviceId}`,
           details: { organization: organizationLabel(organization), enrollmentCode: claimed.id, codeIssuedBy: claimed.issued_by_staff_id },
         });
-        return { deviceId, token, organization: { ...organization, name: await inTrx.organizationName(organization) } };
+        return { deviceId, token, name: deviceName, organization: { ...organization, name: await inTrx.organizationName(organization) } };
       });
     },
 

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { CardError, type CardErrorCode } from '../jpki/errors.ts';
 import { checkPinFormat, JpkiSession } from '../jpki/commands.ts';
 import type { PcscService, ReaderState } from '../pcsc/pcsc.ts';
+import type { BackendClient } from './backend-client.ts';
 
 export interface LocalApiOptions {
   pcsc: PcscService;
@@ -14,6 +15,8 @@ export interface LocalApiOptions {
   allowedOrigins: string[];
   port: number;
   log: (entry: Record<string, unknown>) => void;
+  /** The backend as this enrolled device; null until `enroll` has been run. */
+  backend: BackendClient | null;
 }
 
 const BODY_LIMIT = 8 * 1024;
@@ -73,7 +76,7 @@ function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
 }
 
 export function createLocalApi(options: LocalApiOptions): http.Server {
-  const { pcsc, token, allowedOrigins, port, log } = options;
+  const { pcsc, token, allowedOrigins, port, log, backend } = options;
   const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   const streams = new Set<http.ServerResponse>();
 
@@ -122,7 +125,7 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
   async function route(request: http.IncomingMessage, response: http.ServerResponse): Promise<unknown> {
     const key = `${request.method} ${new URL(request.url ?? '/', 'http://agent').pathname}`;
     switch (key) {
-      case 'GET /v1/status': return snapshot();
+      case 'GET /v1/status': return { ...snapshot(), enrolled: backend !== null, backendUrl: backend?.baseUrl ?? null };
       case 'GET /v1/events':
         response.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
         response.write(`event: readers\ndata: ${JSON.stringify(snapshot())}\n\n`);

@@ -1,14 +1,20 @@
-// The reader agent for a counter PC: `npm run reader-agent -- [options]`.
+// The reader agent for a counter PC: `npm run reader-agent -- [options]`, and
+// `npm run reader-agent -- enroll CODE --backend URL` to enroll it as a device.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PcscService } from '../pcsc/pcsc.ts';
+import { BackendClient } from './backend-client.ts';
+import { enrollCommand } from './enroll.ts';
+import { configDir, defaultEnrollmentFile, readEnrollment } from './enrollment.ts';
 import { createLocalApi } from './local-api.ts';
 
+if (process.argv[2] === 'enroll') process.exit(await enrollCommand(process.argv.slice(3)));
+
 const HELP = `Usage: npm run reader-agent -- [options]
+       npm run reader-agent -- enroll CODE --backend URL [--name NAME]   (see enroll --help)
 
 Watches the PC/SC card readers of this PC and lets the MyKey console in the browser read a
 My Number card's user-authentication certificate and have the card sign with its PIN.
@@ -21,15 +27,19 @@ Options:
   --token-file FILE     pairing token, created (mode 600) if missing
                         (default ~/.config/mykey/reader-agent-token)
                         The environment variable READER_AGENT_TOKEN overrides the file.
+  --enrollment-file FILE
+                        what \`enroll\` saved: the server, this device's id and token
+                        (default ~/.config/mykey/reader-agent-enrollment.json)
   -h, --help            this text
 
-Logs are JSON lines on stdout. They never contain a PIN or a request body.`;
+Logs are JSON lines on stdout. They never contain a PIN, a token or a request body.`;
 
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '47110' },
     'allow-origin': { type: 'string', multiple: true },
-    'token-file': { type: 'string', default: path.join(os.homedir(), '.config', 'mykey', 'reader-agent-token') },
+    'token-file': { type: 'string', default: path.join(configDir(), 'reader-agent-token') },
+    'enrollment-file': { type: 'string', default: defaultEnrollmentFile() },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -52,6 +62,18 @@ function pairingToken(file: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
+/** The backend as this enrolled device, or null (card login then waits for an enrollment). */
+function backendClient(file: string): BackendClient | null {
+  const state = readEnrollment(file);
+  if (!state.enrolled) {
+    log({ level: 'warn', msg: 'not enrolled: issue a code in the console and run `npm run reader-agent -- enroll CODE --backend URL`', enrollmentFile: file, ...(state.problem ? { problem: state.problem } : {}) });
+    return null;
+  }
+  const { backendUrl, deviceId } = state.enrollment;
+  log({ level: 'info', msg: 'enrolled', backendUrl, deviceId });
+  return new BackendClient(backendUrl, state.enrollment.token);
+}
+
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
   console.error(`--port must be a port number, got "${values.port}"`);
@@ -62,7 +84,7 @@ const pcsc = new PcscService();
 pcsc.on('available', (available) => log({ level: available ? 'info' : 'warn', msg: available ? 'pcscd connected' : 'pcscd unavailable; retrying' }));
 pcsc.on('change', (readers) => log({ level: 'info', msg: 'readers', readers }));
 pcsc.start();
-const server = createLocalApi({ pcsc, token: pairingToken(values['token-file']), allowedOrigins, port, log });
+const server = createLocalApi({ pcsc, token: pairingToken(values['token-file']), allowedOrigins, port, log, backend: backendClient(values['enrollment-file']) });
 server.listen(port, '127.0.0.1');
 await once(server, 'listening');
 log({ level: 'info', msg: 'listening', url: `http://127.0.0.1:${port}/`, allowedOrigins });

@@ -16,7 +16,11 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-export async function startAgent(stack: PcscStack): Promise<RunningAgent> {
+/**
+ * The agent on `stack`'s pcscd (its env: add XDG_CONFIG_HOME for an enrollment of its own),
+ * ready once it sees the reader, or with `seeReader: false` as soon as it answers.
+ */
+export async function startAgent(stack: Pick<PcscStack, 'env'>, options: { seeReader?: boolean } = {}): Promise<RunningAgent> {
   const port = await freePort();
   const token = randomBytes(24).toString('base64url');
   const child = spawn(process.execPath, ['--import', 'tsx', 'reader-agent/src/agent/main.ts', '--port', String(port), '--allow-origin', CONSOLE_ORIGIN],
@@ -45,7 +49,7 @@ export async function startAgent(stack: PcscStack): Promise<RunningAgent> {
   await waitUntil(async () => {
     if (child.exitCode !== null) throw new Error(`agent exited:\n${output}`);
     const status = await call('GET', '/v1/status').catch(() => undefined);
-    return status?.body.readers?.length > 0;
+    return options.seeReader === false ? status?.status === 200 : status?.body.readers?.length > 0;
   }, `the agent to see the reader:\n${output}`, 60_000);
   return agent;
 }

@@ -1,0 +1,117 @@
+// The agent's side of the MyKey backend API. Once enrolled, the agent is a device: every call
+// carries its bearer token. Whatever goes wrong comes back as a BackendError with a stable code
+// and the words for the clerk in Japanese and English — the backend's own when it answered.
+import { randomUUID } from 'node:crypto';
+import type { Messages } from '../jpki/errors.ts';
+
+const TIMEOUT_MS = 15_000;
+
+// Failures the agent detects itself, before or instead of a backend answer.
+const clientMessages = {
+  backend_unreachable: {
+    ja: 'MyKey のサーバーに接続できません。ネットワークとサーバーのアドレス（{url}）を確認してください。',
+    en: 'Cannot reach the MyKey server. Please check the network and the server address ({url}).',
+  },
+  backend_timeout: {
+    ja: 'MyKey のサーバーから応答がありません。しばらくしてからもう一度お試しください。',
+    en: 'The MyKey server did not answer. Please try again in a moment.',
+  },
+  backend_unexpected_response: {
+    ja: 'MyKey のサーバーから予期しない応答がありました（HTTP {status}）。サーバーのアドレスを確認してください。',
+    en: 'The MyKey server sent an unexpected answer (HTTP {status}). Please check the server address.',
+  },
+} satisfies Record<string, Messages>;
+
+export class BackendError extends Error {
+  constructor(
+    /** The backend's problem code (e.g. device_unknown), or one of clientMessages' codes. */
+    readonly code: string,
+    readonly messages: Messages,
+    /** 0 when no HTTP answer arrived. */
+    readonly status: number,
+    /** Quoted to support staff; null when the backend did not see the request. */
+    readonly requestId: string | null = null,
+  ) {
+    super(`${code}: ${messages.en}`);
+    this.name = 'BackendError';
+  }
+}
+
+function clientError(code: keyof typeof clientMessages, status: number, params: Record<string, string | number>, requestId: string | null = null): BackendError {
+  const fill = (text: string) => text.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name]));
+  const messages = clientMessages[code];
+  return new BackendError(code, { ja: fill(messages.ja), en: fill(messages.en) }, status, requestId);
+}
+
+export interface RequestOptions {
+  /** Sent as Idempotency-Key on POST; a fresh one per call unless given (a retry passes the first one). */
+  idempotencyKey?: string;
+}
+
+export interface Organization { kind: 'merchant' | 'municipality'; id: string; name: Messages }
+
+export interface Enrollment { deviceId: number; token: string; name: string; organization: Organization }
+
+/** `https://mykey.example.jp/` → `https://mykey.example.jp`; anything but an http(s) URL is refused. */
+export function normalizeBackendUrl(value: string): string {
+  const url = URL.canParse(value) ? new URL(value) : null;
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
+    throw new Error(`--backend must be the server's http(s) URL, e.g. https://mykey.example.jp, got "${value}"`);
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+export class BackendClient {
+  readonly baseUrl: string;
+
+  /** Without a token only enrollment is possible; every other endpoint wants an enrolled device. */
+  constructor(baseUrl: string, private readonly token?: string) {
+    this.baseUrl = normalizeBackendUrl(baseUrl);
+  }
+
+  /** Turns a one-time code from the console into this agent's device token. */
+  enroll(code: string, name?: string): Promise<Enrollment> {
+    return this.request('POST', '/api/v1/devices', name === undefined ? { code } : { code, name });
+  }
+
+  /** The device the token belongs to; device_unknown once it was revoked. */
+  self(): Promise<{ deviceId: number; organization: { kind: string; id: string } }> {
+    return this.request('GET', '/api/v1/devices/self');
+  }
+
+  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (method === 'POST') headers['Idempotency-Key'] = options.idempotencyKey ?? randomUUID();
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+    } catch (error) {
+      const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
+      throw clientError(timedOut ? 'backend_timeout' : 'backend_unreachable', 0, { url: this.baseUrl });
+    }
+    const answer = await readJson(response);
+    if (response.ok && answer !== undefined) return answer as T;
+    throw problemFrom(response, answer);
+  }
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  try {
+    return JSON.parse(await response.text());
+  } catch {
+    return undefined;
+  }
+}
+
+function problemFrom(response: Response, body: unknown): BackendError {
+  const requestId = response.headers.get('X-Request-Id');
+  const problem = body as { code?: unknown; messages?: { ja?: unknown; en?: unknown } } | undefined;
+  if (typeof problem?.code === 'string' && typeof problem.messages?.ja === 'string' && typeof problem.messages.en === 'string') {
+    return new BackendError(problem.code, { ja: problem.messages.ja, en: problem.messages.en }, response.status, requestId);
+  }
+  return clientError('backend_unexpected_response', response.status, { status: response.status }, requestId);
+}
