@@ -1,0 +1,100 @@
+// CertificateVerifier, as the API uses it: the revocation policy for value-moving operations
+// and logins, CRLs picked up from MySQL once the job has written them, and no database round
+// trip per verification.
+import test from 'ava';
+import { createCa, issueCertificate, issueCrl } from '../../reader-agent/src/dev-ca/index.ts';
+import { createDb } from '../src/db.ts';
+import { refreshCrls } from '../src/jpki/crl-job.ts';
+import { crlRepository } from '../src/jpki/crl-repository.ts';
+import { caKey } from '../src/jpki/revocation.ts';
+import { CertificateVerifier, type RevocationPolicy } from '../src/jpki/verifier.ts';
+import { fileFixture, silentLog, testDatabase } from './helpers/env.ts';
+import { writeFiles } from './helpers/jpki.ts';
+
+const DAY = 86_400_000;
+const NOW = Math.floor(Date.now() / 1000) * 1000;
+
+const setup = fileFixture(test, async () => ({ ca: await createCa({ kind: 'auth' }) }));
+
+/** A fresh database per test, so each starts with no CRL. */
+async function fresh(t: { teardown: (fn: () => unknown) => void }, policy: RevocationPolicy = 'fail-closed', recheckMs?: number) {
+  const { ca } = await setup();
+  const { db } = await testDatabase((fn) => t.teardown(fn));
+  const verifier = new CertificateVerifier({ anchors: [ca.certificate], db, policy, log: silentLog, recheckMs });
+  return { ca, db, verifier };
+}
+
+async function storeCrl(db: Awaited<ReturnType<typeof testDatabase>>['db'], crl: { der: Buffer; thisUpdate: Date; nextUpdate: Date }, anchor: Awaited<ReturnType<typeof setup>>['ca']) {
+  await crlRepository(db).storeIfNewer({ issuerKey: caKey(anchor.certificate), issuerName: 'JPKI', thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der: crl.der, source: 'test', fetchedAt: new Date() });
+}
+
+test('the verifier picks up a CRL written by the job: a card becomes revoked for every use', async (t) => {
+  const { ca, db, verifier } = await fresh(t);
+  const card = await issueCertificate(ca);
+  t.like(await verifier.verify(card.certificateDer, { valueMoving: false }), { ok: true, revocationChecked: false });
+  const crl = await issueCrl(ca, { revoked: [{ serialNumberHex: card.serialNumberHex, reason: 'keyCompromise' }] });
+  const files = writeFiles((fn) => t.teardown(fn), { 'auth.crl': crl.pem });
+  await refreshCrls({ repository: crlRepository(db), anchors: [ca.certificate], sources: [{ kind: 'file', location: files['auth.crl'] }], log: silentLog });
+  await verifier.refresh();
+  t.like(await verifier.verify(card.certificateDer, { valueMoving: false }), { ok: false, code: 'certificate_revoked' });
+  t.like(await verifier.verify(card.certificateDer, { valueMoving: true }), { ok: false, code: 'certificate_revoked' });
+});
+
+test('a CRL already in MySQL is used from the very first verification', async (t) => {
+  const { ca, db, verifier } = await fresh(t);
+  const [lost, kept] = [await issueCertificate(ca), await issueCertificate(ca)];
+  await storeCrl(db, await issueCrl(ca, { revoked: [{ serialNumberHex: lost.serialNumberHex }] }), ca);
+  t.like(await verifier.verify(lost.certificateDer, { valueMoving: false }), { ok: false, code: 'certificate_revoked' });
+  t.like(await verifier.verify(kept.certificateDer, { valueMoving: true }), { ok: true, revocationChecked: true });
+});
+
+for (const policy of ['fail-closed', 'fail-open'] as const) {
+  test(`certificate_revocation_unknown under ${policy}: missing and stale CRLs for a value-moving check; a login proceeds`, async (t) => {
+    const { ca, db, verifier } = await fresh(t, policy);
+    const card = await issueCertificate(ca);
+    const refusedWhenClosed = policy === 'fail-closed' ? { ok: false, code: 'certificate_revocation_unknown' } : { ok: true, revocationChecked: false };
+    // Missing: no CRL for the issuer at all.
+    t.like(await verifier.verify(card.certificateDer, { valueMoving: true }), refusedWhenClosed, 'missing, value-moving');
+    t.like(await verifier.verify(card.certificateDer, { valueMoving: false }), { ok: true, revocationChecked: false }, 'missing, login');
+    // Stale: the only CRL is past its next update.
+    await storeCrl(db, await issueCrl(ca, { revoked: [], thisUpdate: new Date(NOW - 10 * DAY), nextUpdate: new Date(NOW - DAY) }), ca);
+    await verifier.refresh();
+    t.like(await verifier.verify(card.certificateDer, { valueMoving: true }), refusedWhenClosed, 'stale, value-moving');
+    t.like(await verifier.verify(card.certificateDer, { valueMoving: false }), { ok: true, revocationChecked: false }, 'stale, login');
+  });
+}
+
+test('a revoked card is refused under fail-open too, even on a stale CRL', async (t) => {
+  const { ca, db, verifier } = await fresh(t, 'fail-open');
+  const card = await issueCertificate(ca);
+  await storeCrl(db, await issueCrl(ca, { revoked: [{ serialNumberHex: card.serialNumberHex }], thisUpdate: new Date(NOW - 10 * DAY), nextUpdate: new Date(NOW - DAY) }), ca);
+  t.like(await verifier.verify(card.certificateDer, { valueMoving: false }), { ok: false, code: 'certificate_revoked' });
+});
+
+test('verifications do not each go to MySQL: one look per recheck interval', async (t) => {
+  const { ca, db, verifier } = await fresh(t, 'fail-closed', 3_600_000);
+  const card = await issueCertificate(ca);
+  let queries = 0;
+  db.on('query', () => { queries++; });
+  const verdicts = await Promise.all(Array.from({ length: 200 }, () => verifier.verify(card.certificateDer, { valueMoving: false })));
+  t.true(verdicts.every((v) => v.ok));
+  t.true(queries <= 2, `${queries} queries for 200 verifications`);
+  // And a newer CRL arrives only with the next look.
+  await storeCrl(db, await issueCrl(ca, { revoked: [{ serialNumberHex: card.serialNumberHex }] }), ca);
+  t.like(await verifier.verify(card.certificateDer, { valueMoving: false }), { ok: true });
+  await verifier.refresh();
+  t.like(await verifier.verify(card.certificateDer, { valueMoving: false }), { ok: false, code: 'certificate_revoked' });
+});
+
+test('MySQL unreachable: verification still answers, as if no CRL were held', async (t) => {
+  const { ca } = await setup();
+  const gone = new URL(process.env.DATABASE_URL!);
+  gone.pathname = '/mykey_test_no_such_database';
+  const db = createDb(gone.toString(), silentLog);
+  t.teardown(() => db.destroy());
+  const verifier = new CertificateVerifier({ anchors: [ca.certificate], db, policy: 'fail-closed', log: silentLog });
+  const card = await issueCertificate(ca);
+  t.like(await verifier.verify(card.certificateDer, { valueMoving: false }), { ok: true, revocationChecked: false });
+  t.like(await verifier.verify(card.certificateDer, { valueMoving: true }), { ok: false, code: 'certificate_revocation_unknown' });
+  await t.throwsAsync(verifier.refresh(), undefined, 'refresh() itself reports the failure');
+});
