@@ -10,24 +10,31 @@ import { Problem } from './http/problems.ts';
 import { healthRoutes } from './health/routes.ts';
 import { staffRoutes } from './staff/routes.ts';
 import { deviceRoutes } from './devices/routes.ts';
+import { authRoutes } from './mykey/auth-routes.ts';
+import { mykeyService } from './mykey/service.ts';
+import type { CertificateVerifier } from './jpki/verifier.ts';
 
 export interface AppDeps {
   config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX'>;
   db: Db;
   redis: Redis;
   log: Logger;
+  /** How cards are checked and turned into MyKey IDs: the verifier and the MyKey secret. */
+  identity: { verifier: CertificateVerifier; secret: Buffer };
   /** The time things expire by; tests pass their own instead of sleeping. */
   clock?: () => Date;
 }
 
 /** Composes the HTTP application from its parts; no I/O happens until a request arrives. */
-export function createApp({ config, db, redis, log, clock = () => new Date() }: AppDeps): Koa {
+export function createApp({ config, db, redis, log, identity, clock = () => new Date() }: AppDeps): Koa {
+  const mykeys = mykeyService(db, identity.secret);
   const app = new Koa({ proxy: false });
   // Koa would print errors to stderr itself; ours are already logged as JSON with a request id.
   app.silent = true;
   app.use(requestContext(log));
   app.use(problemMiddleware);
-  for (const router of [healthRoutes(db, redis), staffRoutes(db), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock })]) {
+  for (const router of [healthRoutes(db, redis), staffRoutes(db), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
+    authRoutes({ db, verifier: identity.verifier, mykeys, clock })]) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => new Problem('method_not_allowed'), notImplemented: () => new Problem('method_not_allowed') }));
   }

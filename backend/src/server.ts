@@ -1,12 +1,13 @@
 // The HTTP process. Start: `npm start` (everything) or `npm run server -w backend` (this alone).
 import { once } from 'node:events';
-import { exitOnConfigError, loadConfigOrExit } from './config.ts';
+import { exitOnConfigError, loadConfigOrExit, mykeySecret } from './config.ts';
 import { createDb } from './db.ts';
 import { createLogger } from './log.ts';
 import { createRedis } from './redis.ts';
 import { createApp } from './app.ts';
 import { onShutdown } from './shutdown.ts';
 import { loadTrustAnchors } from './jpki/anchors.ts';
+import { CertificateVerifier } from './jpki/verifier.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'server');
@@ -15,7 +16,8 @@ const anchors = await loadTrustAnchors(config).catch(exitOnConfigError);
 log.info({ file: anchors.file, certificates: anchors.certificates.length }, 'trust anchors loaded');
 const db = createDb(config.DATABASE_URL, log);
 const redis = createRedis(config.REDIS_URL, log);
-const server = createApp({ config, db, redis, log }).listen(config.PORT, config.HOST);
+const verifier = new CertificateVerifier({ anchors: anchors.certificates, db, policy: config.JPKI_REVOCATION_POLICY, log });
+const server = createApp({ config, db, redis, log, identity: { verifier, secret: mykeySecret(config) } }).listen(config.PORT, config.HOST);
 try {
   await once(server, 'listening');
 } catch (error) {

@@ -15,7 +15,9 @@ const fixture = fileFixture(test, async (cleanup) => {
   const { db } = await testDatabase(cleanup);
   await db.seed.run();
   const pki = await testPki();
-  const identity = await testIdentity(db, [pki.ca.certificate]);
+  const identity = testIdentity(db, [pki.ca.certificate]);
+  // A current CRL, an hour old, so revocation is checked; a test revoking a card adds a newer one.
+  await identity.addCrl((await issueCrl(pki.ca, { revoked: [], thisUpdate: new Date(Date.now() - 3_600_000), nextUpdate: new Date(Date.now() + DAY) })).der);
   const base = await startApp(cleanup, db, { identity });
   const staff = await signInStaff(base, 'demo-city');
   return { db, pki, identity, base, staff, device: await enrollDevice(base, staff), other: await enrollDevice(base, staff, 'カウンター2') };

@@ -3,7 +3,6 @@
 // (issued on the card's first login); for other purposes the signed challenge becomes a
 // proof of the card that a relink then consumes.
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import { z } from 'zod';
 import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
@@ -12,7 +11,7 @@ import { CHALLENGE_PURPOSES, challengeAnswer, challengeRepository } from '../jpk
 import { RevokedCard, verifyCardProof } from '../jpki/card-proof.ts';
 import type { CertificateVerifier } from '../jpki/verifier.ts';
 import type { MykeyService } from './service.ts';
-import { requireDevice, type DeviceState } from '../devices/middleware.ts';
+import { enrolledDevice, requireDevice } from '../devices/middleware.ts';
 
 const base64 = (min: number, max: number) => z.string().max(Math.ceil(max / 3) * 4 + 4)
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, { error: 'must be base64' })
@@ -28,19 +27,18 @@ const cardSessionBody = z.object({
   signature: base64(1, 1024),
 });
 
-export interface AuthDeps { db: Db; verifier: CertificateVerifier; mykeys: MykeyService }
+export interface AuthDeps { db: Db; verifier: CertificateVerifier; mykeys: MykeyService; clock: () => Date }
 
-export function authRoutes({ db, verifier, mykeys }: AuthDeps): Router {
+export function authRoutes({ db, verifier, mykeys, clock }: AuthDeps): Router {
   const router = new Router({ prefix: '/api/v1/auth' });
   const challenges = challengeRepository(db);
-  const device = (ctx: Context) => (ctx.state as DeviceState).device;
 
   router.post('/challenges', requireDevice(db), async (ctx) => {
     const key = idempotencyKey(ctx);
     const { purpose } = await readJson(ctx, challengeBody);
-    const { id } = device(ctx);
+    const { id } = enrolledDevice(ctx);
     respond(ctx, await runIdempotent(db, { scope: `device:${id}`, key, request: { purpose } }, async (trx) => {
-      const challenge = await challenges.create(trx, id, purpose, new Date());
+      const challenge = await challenges.create(trx, id, purpose, clock());
       return { status: 201, body: challengeAnswer(challenge) };
     }));
   });
@@ -48,8 +46,8 @@ export function authRoutes({ db, verifier, mykeys }: AuthDeps): Router {
   router.post('/card-sessions', requireDevice(db), async (ctx) => {
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, cardSessionBody);
-    const { id } = device(ctx);
-    const now = new Date();
+    const { id } = enrolledDevice(ctx);
+    const now = clock();
     const challenge = await challenges.find(body.challengeId, id);
     const accepted = await verifyCardProof(verifier, challenge, body.certificate, body.signature, now).catch(async (error: unknown) => {
       if (error instanceof RevokedCard) await mykeys.noteRevoked(error, now);
