@@ -48,6 +48,72 @@ export const problemKinds = {
   device_not_found: { status: 404, title: 'Device not found', messages: {
     ja: '指定された端末は見つかりませんでした。',
     en: 'The device was not found.' } },
+  challenge_unknown: { status: 400, title: 'Unknown challenge', messages: {
+    ja: 'この確認要求は見つかりません。もう一度カードをかざしてやり直してください。',
+    en: 'This challenge is unknown. Please tap the card again to start over.' } },
+  challenge_expired: { status: 400, title: 'Challenge expired', messages: {
+    ja: '確認の有効時間（60秒）が過ぎました。もう一度カードをかざしてください。',
+    en: 'The challenge expired (it lasts 60 seconds). Please tap the card again.' } },
+  challenge_reused: { status: 409, title: 'Challenge already used', messages: {
+    ja: 'この確認要求はすでに使われています。もう一度カードをかざしてやり直してください。',
+    en: 'This challenge was already used. Please tap the card again to start over.' } },
+  card_proof_unknown: { status: 400, title: 'No such card proof', messages: {
+    ja: 'カードによる本人確認が見つかりません。もう一度カードをかざしてください。',
+    en: 'No such proof of the card was found. Please tap the card again.' } },
+  signature_invalid: { status: 401, title: 'Signature not valid', messages: {
+    ja: 'カードの署名を確認できませんでした。もう一度カードをかざしてください。',
+    en: 'The card\'s signature could not be verified. Please tap the card again.' } },
+  certificate_malformed: { status: 400, title: 'Certificate malformed', messages: {
+    ja: 'カードの証明書を読み取れませんでした。カードを置き直してもう一度お試しください。',
+    en: 'The card\'s certificate could not be read. Please place the card again and retry.' } },
+  certificate_wrong_type: { status: 400, title: 'Wrong certificate', messages: {
+    ja: '利用者証明用電子証明書ではありません。マイナンバーカードの利用者証明用証明書をお使いください。',
+    en: 'This is not a user-authentication certificate. Please use the My Number card\'s user-authentication certificate.' } },
+  certificate_key_weak: { status: 400, title: 'Certificate key too weak', messages: {
+    ja: 'この証明書の鍵は安全性の基準を満たしていないため使えません。',
+    en: 'This certificate\'s key does not meet the security requirements.' } },
+  certificate_untrusted: { status: 401, title: 'Certificate not trusted', messages: {
+    ja: 'この証明書は信頼できる発行元のものではありません。',
+    en: 'This certificate was not issued by a trusted authority.' } },
+  certificate_not_yet_valid: { status: 401, title: 'Certificate not yet valid', messages: {
+    ja: 'この証明書はまだ有効期間が始まっていません。',
+    en: 'This certificate is not valid yet.' } },
+  certificate_expired: { status: 401, title: 'Certificate expired', messages: {
+    ja: '利用者証明用電子証明書の有効期限が切れています。市区町村の窓口で更新してください。',
+    en: 'The user-authentication certificate has expired. Please renew it at your municipal office.' } },
+  certificate_revoked: { status: 401, title: 'Certificate revoked', messages: {
+    ja: 'この証明書は失効しています。新しいカードをお持ちの場合は、窓口でマイキーIDへの紐付けを行ってください。',
+    en: 'This certificate has been revoked. If you have a new card, please have it linked to your MyKey ID at the counter.' } },
+  certificate_revocation_unknown: { status: 503, title: 'Revocation status unknown', messages: {
+    ja: '証明書の失効情報を確認できないため、この操作は今は行えません。しばらくしてからもう一度お試しください。',
+    en: 'The certificate\'s revocation status cannot be checked right now, so this operation cannot proceed. Please try again later.' } },
+  certificate_replaced: { status: 401, title: 'Card replaced', messages: {
+    ja: 'このカードは新しいカードに切り替え済みです。新しいカードをお使いください。',
+    en: 'This card has been replaced by a newer card. Please use the new card.' } },
+  mykey_suspended: { status: 403, title: 'MyKey ID suspended', messages: {
+    ja: 'このマイキーIDは利用停止中です。市区町村の窓口にお問い合わせください。',
+    en: 'This MyKey ID is suspended. Please contact your municipal office.' } },
+  mykey_id_malformed: { status: 400, title: 'MyKey ID malformed', messages: {
+    ja: 'マイキーIDの形式が正しくありません。マイキーIDは8文字（数字の2〜9と、IとOを除く英大文字）です。',
+    en: 'This is not a MyKey ID. A MyKey ID has 8 characters: the digits 2-9 and the letters A-Z without I and O.' } },
+  mykey_id_check_failed: { status: 400, title: 'MyKey ID check failed', messages: {
+    ja: 'マイキーIDの確認文字が一致しません。1文字の打ち間違いか、隣り合う2文字の入れ替わりがあります。もう一度ご確認ください。',
+    en: 'The MyKey ID\'s check character does not match: a character is mistyped or two neighbours are swapped. Please check it again.' } },
+  mykey_not_found: { status: 404, title: 'MyKey ID not found', messages: {
+    ja: 'このマイキーIDは登録されていません。',
+    en: 'There is no such MyKey ID.' } },
+  mykey_already_suspended: { status: 409, title: 'MyKey ID already suspended', messages: {
+    ja: 'このマイキーIDはすでに利用停止中です。画面を更新して状態をご確認ください。',
+    en: 'This MyKey ID is already suspended. Please reload to see its current state.' } },
+  mykey_not_suspended: { status: 409, title: 'MyKey ID not suspended', messages: {
+    ja: 'このマイキーIDは利用停止中ではありません。画面を更新して状態をご確認ください。',
+    en: 'This MyKey ID is not suspended. Please reload to see its current state.' } },
+  card_already_linked: { status: 409, title: 'Card already linked', messages: {
+    ja: '新しいカードはすでにマイキーIDに紐付いています。2つのマイキーIDをここで統合することはできません。市区町村の窓口にご相談ください。',
+    en: 'The new card is already linked to a MyKey ID. Two MyKey IDs cannot be merged here; please ask at the municipal office.' } },
+  card_not_linked: { status: 409, title: 'Old card has no MyKey ID', messages: {
+    ja: '古いカードにはマイキーIDがありません。新しいカードでそのままログインしてください。',
+    en: 'The old card has no MyKey ID. Please simply log in with the new card.' } },
   database_unavailable: { status: 503, title: 'Database unavailable', messages: {
     ja: 'ただいまシステムが混み合っているか停止しています。しばらくしてからもう一度お試しください。',
     en: 'The system is busy or down. Please try again in a moment.' } },
