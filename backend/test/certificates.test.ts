@@ -249,3 +249,18 @@ test('PEM: exactly one block of the expected label, strict base64, nothing else 
   // A bundle may carry explanatory text between blocks, as openssl writes it.
   t.is(pemBlocks(`subject=C=JP\n${block('CERTIFICATE')}issuer=x\n${block('CERTIFICATE')}`, { textOutside: true }).length, 2);
 });
+
+test('crl_unsupported: a partitioned CRL (critical issuingDistributionPoint) is never read as the complete list', async (t) => {
+  const { authCa } = await fixture();
+  const crl = new pkijs.CertificateRevocationList();
+  crl.version = 1;
+  crl.issuer = authCa.certificate.subject;
+  crl.thisUpdate = new pkijs.Time({ type: 0, value: NOW });
+  crl.nextUpdate = new pkijs.Time({ type: 0, value: new Date(NOW.getTime() + DAY) });
+  // IssuingDistributionPoint { onlyContainsUserCerts TRUE }: one partition of the CA's revocations.
+  const idp = new Uint8Array([0x30, 0x03, 0x81, 0x01, 0xff]);
+  crl.crlExtensions = new pkijs.Extensions({ extensions: [new pkijs.Extension({ extnID: '2.5.29.28', critical: true, extnValue: idp.buffer })] });
+  await crl.sign(authCa.privateKey, 'SHA-256');
+  const error = await t.throwsAsync(new RevocationList([authCa.certificate]).add(new Uint8Array(crl.toSchema(true).toBER())), { instanceOf: CrlError });
+  t.is(error?.code, 'crl_unsupported');
+});

@@ -15,10 +15,11 @@ interface IssuerCrl { thisUpdate: Date; nextUpdate: Date | undefined; revoked: S
 
 /**
  * `crl_malformed`: not one DER (or PEM "X509 CRL") CRL of an allowed size; `crl_untrusted`: not
- * signed by an anchor. The others are how fetching it failed (crl-sources.ts).
+ * signed by an anchor; `crl_unsupported`: a critical extension this list does not implement
+ * (a partitioned, delta or indirect CRL). The others are how fetching it failed (crl-sources.ts).
  */
 export type CrlErrorCode =
-  | 'crl_malformed' | 'crl_untrusted'
+  | 'crl_malformed' | 'crl_untrusted' | 'crl_unsupported'
   | 'crl_unreadable' | 'crl_timeout' | 'crl_http_status' | 'crl_too_large' | 'crl_too_many_redirects' | 'crl_fetch_failed';
 
 export class CrlError extends Error {
@@ -40,6 +41,12 @@ export interface AddedCrl {
   thisUpdate: Date;
   nextUpdate: Date | undefined;
   entries: number;
+}
+
+/** The first critical extension of the CRL or of one of its entries, if any: none is implemented. */
+function criticalExtension(crl: pkijs.CertificateRevocationList): string | undefined {
+  const extensions = [...(crl.crlExtensions?.extensions ?? []), ...(crl.revokedCertificates ?? []).flatMap((entry) => entry.crlEntryExtensions?.extensions ?? [])];
+  return extensions.find((extension) => extension.critical)?.extnID;
 }
 
 export class RevocationList {
@@ -64,6 +71,11 @@ export class RevocationList {
     }
     const signer = await this.signer(crl);
     if (!signer) throw new CrlError('crl_untrusted', 'the CRL is not signed by a configured trust anchor');
+    const unsupported = criticalExtension(crl);
+    // RFC 5280 5.2: a critical extension not understood means the CRL must not be used. Read as
+    // a complete list, a partition (issuingDistributionPoint) or a delta CRL would make the
+    // revocations it does not carry look like good certificates.
+    if (unsupported) throw new CrlError('crl_unsupported', `critical extension ${unsupported} is not supported (partitioned, delta and indirect CRLs are not)`);
     const key = this.keys.get(signer)!;
     const thisUpdate = crl.thisUpdate.value;
     const current = this.byIssuer.get(key);
