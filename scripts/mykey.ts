@@ -19,6 +19,14 @@ const commands: Record<string, { summary: string; load: () => Promise<Run> }> = 
       return async (args) => verifyCertCommand(args, { ...process.env, ...(await developmentJpkiEnv()) });
     },
   },
+  'import-linkage': {
+    summary: "link renewed cards to their MyKey IDs from J-LIS's linkage file (docs/identity.md); prints a JSON summary",
+    load: async () => {
+      const [{ importLinkageCommand }, { withDatabase }, { developmentJpkiEnv }] = await Promise.all([
+        import('../backend/src/mykey/linkage.ts'), import('./lib/services.ts'), import('./lib/jpki.ts')]);
+      return (args) => withDatabase(async (databaseUrl) => importLinkageCommand(args, databaseUrl, { ...process.env, ...(await developmentJpkiEnv()) }));
+    },
+  },
 };
 
 function usage(): string {

@@ -97,6 +97,36 @@ export async function appendAudit(trx: Knex.Transaction, event: AuditEvent): Pro
   return { seq: fields.seq };
 }
 
+/** An event as people read it back. */
+export interface RecordedEvent {
+  seq: number;
+  occurredAt: Date;
+  action: string;
+  actor: AuditEvent['actor'] & { name: string | null };
+  details: Record<string, unknown>;
+}
+
+/**
+ * The latest events about one subject, newest first: its history for a clerk. A staff actor
+ * comes with the account's display name as it is now (the log itself holds ids only).
+ */
+export async function eventsAbout(conn: Db | Knex.Transaction, subject: string, limit = 200): Promise<RecordedEvent[]> {
+  const rows = await conn('audit_events as e')
+    .leftJoin('staff_accounts as s', function staffActor() {
+      this.on('e.actor_kind', '=', conn.raw('?', ['staff'])).andOn('s.id', '=', 'e.actor_id');
+    })
+    .where('e.subject', subject).orderBy('e.seq', 'desc').limit(limit)
+    .select('e.seq', 'e.occurred_at', 'e.action', 'e.actor_kind', 'e.actor_id', 'e.details', 's.display_name');
+  return rows.map((row) => ({
+    seq: Number(row.seq),
+    occurredAt: row.occurred_at,
+    action: row.action,
+    actor: { kind: row.actor_kind, id: row.actor_id, name: row.display_name ?? null },
+    // Text or already parsed, depending on the server and the driver.
+    details: typeof row.details === 'string' ? JSON.parse(row.details) : row.details,
+  }));
+}
+
 interface EventRow extends HashedFields { prev_hash: Buffer; hash: Buffer }
 
 /** Events in seq order, a page at a time (keyset pagination: a million rows are never held at once). */

@@ -7,14 +7,39 @@ export type LinkMethod = 'issued' | 'both_cards' | 'linkage_file' | 'counter';
 
 export interface CardBinding { mykeyPk: number; mykeyId: string; mykeyStatus: MykeyStatus; certificateStatus: CertificateStatus }
 
+export interface Suspension { at: Date; reason: string; staffId: number | null; staffName: string | null }
+
+export interface MykeyRecord { pk: number; mykeyId: string; status: MykeyStatus; issuedAt: Date; suspension: Suspension | null }
+
+/** A card as staff may see it: how and when it was linked, never anything of its certificate. */
+export interface CardRecord { status: CertificateStatus; linkMethod: LinkMethod; linkedAt: Date; endedAt: Date | null }
+
 type Conn = Db | Knex.Transaction;
+
+interface BindingRow { cert_key: Buffer; id: number; mykey_id: string; mykey_status: MykeyStatus; certificate_status: CertificateStatus }
+
+const BINDING_COLUMNS = ['c.cert_key', 'm.id', 'm.mykey_id', 'm.status as mykey_status', 'c.status as certificate_status'];
+
+const toBinding = (row: BindingRow): CardBinding => ({
+  mykeyPk: Number(row.id), mykeyId: row.mykey_id, mykeyStatus: row.mykey_status, certificateStatus: row.certificate_status,
+});
+
+const bindings = (conn: Conn) => conn('mykey_certificates as c').join('mykeys as m', 'm.id', 'c.mykey_pk');
 
 /** Every SQL statement about MyKey IDs and the cards linked to them. */
 export const mykeyRepository = {
-  async bindingOf(conn: Conn, certKey: Buffer): Promise<CardBinding | undefined> {
-    const row = await conn('mykey_certificates as c').join('mykeys as m', 'm.id', 'c.mykey_pk')
-      .where('c.cert_key', certKey).first('m.id', 'm.mykey_id', 'm.status as mykey_status', 'c.status as certificate_status');
-    return row && { mykeyPk: Number(row.id), mykeyId: row.mykey_id, mykeyStatus: row.mykey_status, certificateStatus: row.certificate_status };
+  /** `lock` holds the card's and its MyKey ID's rows until the transaction ends. */
+  async bindingOf(conn: Conn, certKey: Buffer, { lock = false } = {}): Promise<CardBinding | undefined> {
+    const query = bindings(conn).where('c.cert_key', certKey);
+    const row: BindingRow | undefined = await (lock ? query.forUpdate() : query).first(BINDING_COLUMNS);
+    return row && toBinding(row);
+  },
+
+  /** The bindings of many cards at once, by the hex of their key; cards never seen are absent. */
+  async bindingsOf(conn: Conn, certKeys: Buffer[]): Promise<Map<string, CardBinding>> {
+    if (certKeys.length === 0) return new Map();
+    const rows: BindingRow[] = await bindings(conn).whereIn('c.cert_key', certKeys).select(BINDING_COLUMNS);
+    return new Map(rows.map((row) => [Buffer.from(row.cert_key).toString('hex'), toBinding(row)]));
   },
 
   /** Inserts a MyKey ID; false if another card already holds that ID. */
@@ -28,7 +53,41 @@ export const mykeyRepository = {
     }
   },
 
-  async linkCertificate(trx: Knex.Transaction, certKey: Buffer, mykeyPk: number, method: LinkMethod): Promise<void> {
-    await trx('mykey_certificates').insert({ cert_key: certKey, mykey_pk: mykeyPk, link_method: method });
+  /** A MyKey ID with its suspension; `lock` holds its row until the transaction ends. */
+  async findMykey(conn: Conn, mykeyId: string, { lock = false } = {}): Promise<MykeyRecord | undefined> {
+    const query = conn('mykeys as m').leftJoin('staff_accounts as s', 's.id', 'm.suspended_by_staff_id').where('m.mykey_id', mykeyId);
+    const row = await (lock ? query.forUpdate() : query).first(
+      'm.id', 'm.mykey_id', 'm.status', 'm.created_at', 'm.suspended_at', 'm.suspension_reason', 'm.suspended_by_staff_id', 's.display_name');
+    if (!row) return undefined;
+    return {
+      pk: Number(row.id), mykeyId: row.mykey_id, status: row.status, issuedAt: row.created_at,
+      suspension: row.status === 'suspended'
+        ? { at: row.suspended_at, reason: row.suspension_reason, staffId: row.suspended_by_staff_id === null ? null : Number(row.suspended_by_staff_id), staffName: row.display_name ?? null }
+        : null,
+    };
+  },
+
+  async linkCertificate(trx: Knex.Transaction, certKey: Buffer, mykeyPk: number, method: LinkMethod, linkedAt?: Date): Promise<void> {
+    await trx('mykey_certificates').insert({ cert_key: certKey, mykey_pk: mykeyPk, link_method: method, ...(linkedAt && { linked_at: linkedAt }) });
+  },
+
+  /** Ends the cards a MyKey ID logs in with, because a newer card takes their place. */
+  async replaceActiveCertificates(trx: Knex.Transaction, mykeyPk: number, endedAt: Date): Promise<void> {
+    await trx('mykey_certificates').where({ mykey_pk: mykeyPk, status: 'active' }).update({ status: 'replaced', ended_at: endedAt });
+  },
+
+  async certificatesOf(conn: Conn, mykeyPk: number): Promise<CardRecord[]> {
+    const rows = await conn('mykey_certificates').where({ mykey_pk: mykeyPk }).orderBy('linked_at')
+      .select('status', 'link_method', 'linked_at', 'ended_at');
+    return rows.map((row) => ({ status: row.status, linkMethod: row.link_method, linkedAt: row.linked_at, endedAt: row.ended_at }));
+  },
+
+  async suspend(trx: Knex.Transaction, mykeyPk: number, staffId: number, reason: string, at: Date): Promise<void> {
+    await trx('mykeys').where({ id: mykeyPk }).update({ status: 'suspended', suspended_at: at, suspended_by_staff_id: staffId, suspension_reason: reason });
+  },
+
+  /** The suspension's record stays in the audit log; the row keeps only what holds now. */
+  async reinstate(trx: Knex.Transaction, mykeyPk: number): Promise<void> {
+    await trx('mykeys').where({ id: mykeyPk }).update({ status: 'active', suspended_at: null, suspended_by_staff_id: null, suspension_reason: null });
   },
 };

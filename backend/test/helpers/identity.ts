@@ -31,7 +31,7 @@ export async function signInStaff(base: string, loginId: string) {
   const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0]!;
   return {
     get: (path: string) => call(base, 'GET', path, { cookie }),
-    post: (path: string, body: unknown, key = randomUUID()) => call(base, 'POST', path, { cookie, 'Idempotency-Key': key }, body),
+    post: (path: string, body: unknown, key: string = randomUUID()) => call(base, 'POST', path, { cookie, 'Idempotency-Key': key }, body),
   };
 }
 
@@ -46,7 +46,7 @@ export async function enrollDevice(base: string, staff: Staff, name = 'カウン
   const token: string = enrolled.body.token;
   return {
     id: Number(enrolled.body.deviceId),
-    post: (path: string, body: unknown, key = randomUUID()) => call(base, 'POST', path, { authorization: `Bearer ${token}`, 'Idempotency-Key': key }, body),
+    post: (path: string, body: unknown, key: string = randomUUID()) => call(base, 'POST', path, { authorization: `Bearer ${token}`, 'Idempotency-Key': key }, body),
   };
 }
 
@@ -71,4 +71,11 @@ export function cardProof(challenge: { challengeId: string; challenge: string },
     certificate: card.certificateDer.toString('base64'),
     signature: cardSign(card, Buffer.from(challenge.challenge, 'base64')).toString('base64'),
   };
+}
+
+/** A card proof for a relink: the challengeId of a `purpose` challenge the card signed at `device`. */
+export async function provenCard(device: Device, card: IssuedCertificate, purpose: 'relink' | 'counter_relink'): Promise<string> {
+  const reply = await cardSession(device, card, purpose);
+  if (reply.status !== 201) throw new Error(`card proof: ${JSON.stringify(reply.body)}`);
+  return reply.body.challengeId;
 }

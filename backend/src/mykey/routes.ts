@@ -1,0 +1,99 @@
+// Renewal and suspension of MyKey IDs. A resident relinks at a device with both cards; municipal
+// staff look a MyKey ID up, link a new card after checking the person's documents, and suspend
+// or reinstate it. The third way, J-LIS's linkage file, is a command (linkage.ts).
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { retryTransient, type Db } from '../db.ts';
+import { readJson } from '../http/body.ts';
+import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
+import { Problem } from '../http/problems.ts';
+import { challengeRepository } from '../jpki/challenges.ts';
+import { enrolledDevice, requireDevice } from '../devices/middleware.ts';
+import { devicesService } from '../devices/service.ts';
+import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { parseMykeyId } from './id.ts';
+import type { MykeyService } from './service.ts';
+
+const proofId = z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be the challengeId of a card proof from POST /api/v1/auth/card-sessions' });
+// What staff write into the audit log: one line, as the column and the console allow.
+const reason = z.string().trim().min(1).max(200).regex(/^[^\p{Cc}]*$/u, { error: 'must be one line of text' });
+
+const bothCardsBody = z.object({ oldProof: proofId, newProof: proofId }).strict()
+  .refine((body) => body.oldProof !== body.newProof, { error: 'oldProof and newProof must be two different card proofs', path: ['newProof'] });
+const counterBody = z.object({ proof: proofId, reason }).strict();
+const reasonBody = z.object({ reason }).strict();
+
+export interface MykeyRoutesDeps { db: Db; mykeys: MykeyService; clock: () => Date }
+
+/** The MyKey ID in the path, in its canonical spelling, or the check's own 400. */
+function pathMykeyId(ctx: Context): string {
+  const parsed = parseMykeyId(ctx.params.mykeyId ?? '');
+  if (!parsed.ok) throw new Problem(parsed.code, parsed.detail);
+  return parsed.id;
+}
+
+export function mykeyRoutes({ db, mykeys, clock }: MykeyRoutesDeps): Router {
+  const router = new Router({ prefix: '/api/v1' });
+  const challenges = challengeRepository(db);
+  const devices = devicesService(db, clock);
+  const municipalStaff = [requireStaff(db), requireRole('municipality')];
+
+  // The resident taps the old card, then the new one, at this device: two signed 'relink' challenges.
+  router.post('/mykeys/relinks', requireDevice(db, clock), async (ctx) => {
+    const device = enrolledDevice(ctx);
+    const key = idempotencyKey(ctx);
+    const { oldProof, newProof } = await readJson(ctx, bothCardsBody);
+    const now = clock();
+    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'relink-both-cards', oldProof, newProof } }, async (trx) => {
+      const oldKey = await challenges.consumeSigned(trx, oldProof, [device.id], 'relink', now);
+      const newKey = await challenges.consumeSigned(trx, newProof, [device.id], 'relink', now);
+      const mykeyId = await mykeys.relinkBothCards(trx, oldKey, newKey, device.id, now);
+      return { status: 201, body: { mykeyId, method: 'both_cards' } };
+    })));
+  });
+
+  router.get('/staff/mykeys/:mykeyId', ...municipalStaff, async (ctx) => {
+    ctx.body = await mykeys.view(db, pathMykeyId(ctx));
+  });
+
+  // Staff checked the person's documents; the new card signed a 'counter_relink' challenge at
+  // one of this municipality's devices.
+  router.post('/staff/mykeys/:mykeyId/relinks', ...municipalStaff, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const mykeyId = pathMykeyId(ctx);
+    const key = idempotencyKey(ctx);
+    const body = await readJson(ctx, counterBody);
+    const now = clock();
+    const deviceIds = (await devices.list(staff.organization)).filter((d) => d.status === 'active').map((d) => d.id);
+    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'relink-at-counter', mykeyId, ...body } }, async (trx) => {
+      const newKey = await challenges.consumeSigned(trx, body.proof, deviceIds, 'counter_relink', now);
+      await mykeys.relinkAtCounter(trx, mykeyId, newKey, staff, body.reason, now);
+      return { status: 201, body: { mykeyId, method: 'counter' } };
+    })));
+  });
+
+  router.post('/staff/mykeys/:mykeyId/suspension', ...municipalStaff, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const mykeyId = pathMykeyId(ctx);
+    const key = idempotencyKey(ctx);
+    const { reason } = await readJson(ctx, reasonBody);
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'suspend-mykey', mykeyId, reason } }, async (trx) => {
+      await mykeys.suspend(trx, mykeyId, staff, reason, clock());
+      return { status: 200, body: { mykeyId, status: 'suspended' } };
+    }));
+  });
+
+  router.post('/staff/mykeys/:mykeyId/reinstatement', ...municipalStaff, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const mykeyId = pathMykeyId(ctx);
+    const key = idempotencyKey(ctx);
+    const { reason } = await readJson(ctx, reasonBody);
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'reinstate-mykey', mykeyId, reason } }, async (trx) => {
+      await mykeys.reinstate(trx, mykeyId, staff, reason);
+      return { status: 200, body: { mykeyId, status: 'active' } };
+    }));
+  });
+
+  return router;
+}
