@@ -12,6 +12,7 @@ import { ensureDebianPackages } from '../../scripts/lib/debian.mjs';
 import {
   createCa,
   fromPem,
+  generateKeyPair,
   issueCertificate,
   issueCrl,
   loadCa,
@@ -96,6 +97,18 @@ test('options: CN, serial, CRL distribution point, and the PKCS#8 key matches th
   t.truthy(extension(issued.certificate, '2.5.29.31'));
   t.regex(issued.privateKeyPem, /^-----BEGIN PRIVATE KEY-----/);
   t.true(x509.checkPrivateKey(createPrivateKey(issued.privateKeyPem)));
+});
+
+test('a given key pair is used: two certificates, one key, each still its own serial and signed by the CA', async (t) => {
+  const keys = await generateKeyPair();
+  const [one, two] = await Promise.all([issueCertificate(authCa, { keys }), issueCertificate(authCa, { keys })]);
+  const [x1, x2] = [new X509Certificate(one!.certificatePem), new X509Certificate(two!.certificatePem)];
+  t.true(x1.publicKey.equals(x2.publicKey));
+  t.not(one!.serialNumberHex, two!.serialNumberHex);
+  t.true(x1.checkPrivateKey(createPrivateKey(two!.privateKeyPem)));
+  t.true(x2.verify(new X509Certificate(authCa.certificatePem).publicKey));
+  const fresh = new X509Certificate((await issueCertificate(authCa)).certificatePem);
+  t.false(fresh.publicKey.equals(x1.publicKey), 'without keys, a fresh pair');
 });
 
 test('expired and not-yet-valid certificates fail validation at the current date', async (t) => {

@@ -78,6 +78,8 @@ export interface CertificateOptions {
   notAfter?: Date;
   /** URL of a CRL distribution point; the extension is left out when absent. */
   crlDistributionPoint?: string;
+  /** The card's key pair; a fresh one when absent. Given, many certificates can share a few keys (benchmarks: RSA key generation is slow). */
+  keys?: CryptoKeyPair;
 }
 
 /** RFC 5280 CRLReason values the platform cares about. */
@@ -176,7 +178,7 @@ export async function loadCa(certificatePem: string, privateKeyPem: string): Pro
  * signing certificate from a sign CA (keyUsage digitalSignature + nonRepudiation).
  */
 export async function issueCertificate(ca: CertificateAuthority, options: CertificateOptions = {}): Promise<IssuedCertificate> {
-  const keys = await generateKeyPair();
+  const keys = options.keys ?? (await generateKeyPair());
   const commonName = options.commonName ?? opaqueCommonName();
   const notBefore = options.notBefore ?? minutesAgo(1);
   const notAfter = options.notAfter ?? addYears(notBefore, 5);
@@ -394,7 +396,8 @@ function randomSerialHex(): string {
   return Buffer.from(bytes).toString('hex').toUpperCase();
 }
 
-async function generateKeyPair(): Promise<CryptoKeyPair> {
+/** An RSA-2048 key pair as a card holds one. */
+export async function generateKeyPair(): Promise<CryptoKeyPair> {
   return globalThis.crypto.subtle.generateKey(RSA_ALGORITHM, true, ['sign', 'verify']);
 }
 
