@@ -64,6 +64,18 @@ for (const policy of ['fail-closed', 'fail-open'] as const) {
   });
 }
 
+test('a CRL of 20,000 revocations (past asn1js\'s default parse limits) is taken: a card on it is refused, another passes', async (t) => {
+  const { ca, db, verifier } = await fresh(t);
+  const [revoked, good] = await Promise.all([issueCertificate(ca), issueCertificate(ca)]);
+  const others = Array.from({ length: 19_999 }, (_, i) => ({ serialNumberHex: `7F${i.toString(16).padStart(8, '0')}` }));
+  const crl = await issueCrl(ca, { revoked: [...others, { serialNumberHex: revoked.serialNumberHex }] });
+  const files = writeFiles((fn) => t.teardown(fn), { 'auth.crl': crl.pem });
+  await refreshCrls({ repository: crlRepository(db), anchors: [ca.certificate], sources: [{ kind: 'file', location: files['auth.crl'] }], log: silentLog });
+  await verifier.refresh();
+  t.like(await verifier.verify(revoked.certificateDer, { valueMoving: false }), { ok: false, code: 'certificate_revoked' });
+  t.like(await verifier.verify(good.certificateDer, { valueMoving: true }), { ok: true, revocationChecked: true });
+});
+
 test('a revoked card is refused under fail-open too, even on a stale CRL', async (t) => {
   const { ca, db, verifier } = await fresh(t, 'fail-open');
   const card = await issueCertificate(ca);
