@@ -6,7 +6,7 @@
 export const MYKEY_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
 
 export const PAYLOAD_LENGTH = 7;
-const ID_LENGTH = PAYLOAD_LENGTH + 1;
+export const ID_LENGTH = PAYLOAD_LENGTH + 1;
 // Longer input is refused before normalising it, so a hostile string costs nothing.
 const MAX_INPUT_LENGTH = 64;
 // Separators people type between groups, on Latin and Japanese keyboards (ー is what an IME
@@ -61,14 +61,19 @@ export function encode(values: number[]): string {
 
 export type MykeyIdProblem = 'mykey_id_malformed' | 'mykey_id_check_failed';
 
+/** What a person typed, as the check reads it: NFKC, without separators, ASCII upper-cased. */
+export function compactMykeyId(input: string): string {
+  // Upper-casing ASCII only: Unicode upper-casing turns ß into SS and ı into I.
+  return input.normalize('NFKC').replace(SEPARATORS, '').replace(/[a-z]/g, (c) => c.toUpperCase());
+}
+
 /**
  * A MyKey ID as a person typed it, in its one canonical spelling, or why not. Accepts lower
  * case, full-width characters (NFKC), spaces and hyphens; never guesses a correction.
  */
 export function parseMykeyId(input: string): { ok: true; id: string } | { ok: false; code: MykeyIdProblem; detail: string } {
   if (input.length > MAX_INPUT_LENGTH) return { ok: false, code: 'mykey_id_malformed', detail: `a MyKey ID has ${ID_LENGTH} characters; the input is far longer` };
-  // Upper-casing ASCII only: Unicode upper-casing turns ß into SS and ı into I.
-  const id = input.normalize('NFKC').replace(SEPARATORS, '').replace(/[a-z]/g, (c) => c.toUpperCase());
+  const id = compactMykeyId(input);
   for (const character of id) {
     if (!MYKEY_ALPHABET.includes(character)) {
       return { ok: false, code: 'mykey_id_malformed', detail: `${JSON.stringify(character)} is not a MyKey ID character (they are 2-9 and A-Z without I and O)` };

@@ -5,9 +5,10 @@ export const paths = {
   municipality: '/municipality',
   merchantDevices: '/merchant/devices',
   municipalityDevices: '/municipality/devices',
+  municipalityMykeys: '/municipality/mykeys',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -16,12 +17,13 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipality]: 'municipality',
   [paths.merchantDevices]: 'merchant-devices',
   [paths.municipalityDevices]: 'municipality-devices',
+  [paths.municipalityMykeys]: 'municipality-mykeys',
 };
 
 /** The console a route belongs to, or null for the public pages. */
 export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'merchant' || name === 'merchant-devices') return 'merchant';
-  if (name === 'municipality' || name === 'municipality-devices') return 'municipality';
+  if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys') return 'municipality';
   return null;
 }
 
