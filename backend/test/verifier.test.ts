@@ -110,3 +110,13 @@ test('MySQL unreachable: verification still answers, as if no CRL were held', as
   t.like(await verifier.verify(card.certificateDer, { valueMoving: true }), { ok: false, code: 'certificate_revocation_unknown' });
   await t.throwsAsync(verifier.refresh(), undefined, 'refresh() itself reports the failure');
 });
+
+test('a certificate seen before is judged afresh at each use: validity by the clock of the call', async (t) => {
+  const { ca, verifier } = await fresh(t);
+  const card = await issueCertificate(ca, { notBefore: new Date(NOW + DAY), notAfter: new Date(NOW + 3 * DAY) });
+  t.like(await verifier.verify(card.certificateDer, { valueMoving: false }), { ok: false, code: 'certificate_not_yet_valid' });
+  t.like(await verifier.verify(card.certificateDer, { valueMoving: false, now: new Date(NOW + 2 * DAY) }), { ok: true });
+  t.like(await verifier.verify(card.certificateDer, { valueMoving: false, now: new Date(NOW + 4 * DAY) }), { ok: false, code: 'certificate_expired' });
+  // The anchor's own validity too: after the CA expired, its cards are no longer trusted.
+  t.like(await verifier.verify(card.certificateDer, { valueMoving: false, now: new Date(NOW + 20 * 365 * DAY) }), { ok: false, code: 'certificate_untrusted' });
+});

@@ -110,23 +110,37 @@ function rsaModulusBits(certificate: pkijs.Certificate): number | undefined {
   return leading === -1 ? 0 : (modulus.length - leading) * 8 - Math.clz32(modulus[leading]!) + 24;
 }
 
-/** The anchor, valid at `now`, whose key signed the certificate. */
-async function signingAnchor(certificate: pkijs.Certificate, anchors: pkijs.Certificate[], now: Date): Promise<pkijs.Certificate | undefined> {
+/** The anchors (by name and key) whose key signed the certificate; usually one. */
+async function signingAnchors(certificate: pkijs.Certificate, anchors: pkijs.Certificate[]): Promise<pkijs.Certificate[]> {
   const issuer = Buffer.from(certificate.issuer.toSchema().toBER());
+  const signers: pkijs.Certificate[] = [];
   for (const anchor of anchors) {
     if (!issuer.equals(Buffer.from(anchor.subject.toSchema().toBER()))) continue;
-    if (now < anchor.notBefore.value || now > anchor.notAfter.value) continue;
     try {
-      if (await certificate.verify(anchor)) return anchor;
+      if (await certificate.verify(anchor)) signers.push(anchor);
     } catch {
       // A signature that cannot even be checked is no signature.
     }
   }
-  return undefined;
+  return signers;
 }
 
-/** The whole decision, in the order that gives the most useful answer for each kind of bad input. */
-export async function verifyUserCertificate(der: Uint8Array, options: VerifyOptions): Promise<Verdict> {
+/**
+ * Everything that can be known of a certificate without a clock or a CRL. It depends only on
+ * the bytes and the anchors, so a caller may keep it (CertificateVerifier does): parsing and
+ * checking the CA's signature are the expensive part of a verification.
+ */
+export interface ExaminedCertificate {
+  ok: true;
+  certificate: pkijs.Certificate;
+  /** The anchors whose key signed it (one, unless the same key was certified twice). */
+  signers: pkijs.Certificate[];
+  issuerDer: Buffer;
+  serialHex: string;
+}
+
+/** The checks that need no clock, in the order that gives the most useful answer for each kind of bad input. */
+export async function examineCertificate(der: Uint8Array, anchors: pkijs.Certificate[]): Promise<ExaminedCertificate | RefusedCertificate> {
   const certificate = parseCertificate(der);
   if (!(certificate instanceof pkijs.Certificate)) return certificate;
   if (certificate.serialNumber.valueBlock.valueHexView.length > MAX_SERIAL_BYTES) return refuse('certificate_malformed', `serial number longer than ${MAX_SERIAL_BYTES} octets`);
@@ -139,14 +153,27 @@ export async function verifyUserCertificate(der: Uint8Array, options: VerifyOpti
   if (!allowsDigitalSignature(certificate)) return refuse('certificate_wrong_type', 'key usage does not allow digital signatures');
   const bits = rsaModulusBits(certificate);
   if (bits === undefined || bits < MIN_RSA_BITS) return refuse('certificate_key_weak', `key must be RSA of at least ${MIN_RSA_BITS} bits, got ${bits ?? 'non-RSA'}`);
-  const anchor = await signingAnchor(certificate, options.anchors, options.now);
-  if (!anchor) return refuse('certificate_untrusted', 'not issued by a configured trust anchor');
-  if (options.now < certificate.notBefore.value) return refuse('certificate_not_yet_valid', `valid from ${certificate.notBefore.value.toISOString()}`);
-  if (options.now > certificate.notAfter.value) return refuse('certificate_expired', `expired ${certificate.notAfter.value.toISOString()}`);
-  const issuerDer = Buffer.from(certificate.issuer.toSchema().toBER());
-  const serial = serialHex(certificate.serialNumber);
-  const revocation = options.revocation(anchor, serial, options.now);
+  const signers = await signingAnchors(certificate, anchors);
+  if (signers.length === 0) return refuse('certificate_untrusted', 'not issued by a configured trust anchor');
+  return { ok: true, certificate, signers, issuerDer: Buffer.from(certificate.issuer.toSchema().toBER()), serialHex: serialHex(certificate.serialNumber) };
+}
+
+/** The checks at the moment of use: the anchor's and the certificate's validity, and revocation. */
+export function judgeCertificate(examined: ExaminedCertificate, options: Omit<VerifyOptions, 'anchors'>): Verdict {
+  const { certificate, serialHex: serial } = examined;
+  const { now } = options;
+  const anchor = examined.signers.find((a) => now >= a.notBefore.value && now <= a.notAfter.value);
+  if (!anchor) return refuse('certificate_untrusted', 'its trust anchor is not valid at this time');
+  if (now < certificate.notBefore.value) return refuse('certificate_not_yet_valid', `valid from ${certificate.notBefore.value.toISOString()}`);
+  if (now > certificate.notAfter.value) return refuse('certificate_expired', `expired ${certificate.notAfter.value.toISOString()}`);
+  const revocation = options.revocation(anchor, serial, now);
   if (revocation === 'revoked') return refuse('certificate_revoked', `serial ${serial} is on the issuer's CRL`);
   if (revocation !== 'good' && options.failClosed) return refuse('certificate_revocation_unknown', `revocation cannot be checked: CRL ${revocation}`);
-  return { ok: true, certificate, issuerDer, serialHex: serial, notAfter: certificate.notAfter.value, revocationChecked: revocation === 'good' };
+  return { ok: true, certificate, issuerDer: examined.issuerDer, serialHex: serial, notAfter: certificate.notAfter.value, revocationChecked: revocation === 'good' };
+}
+
+/** The whole decision. */
+export async function verifyUserCertificate(der: Uint8Array, options: VerifyOptions): Promise<Verdict> {
+  const examined = await examineCertificate(der, options.anchors);
+  return examined.ok ? judgeCertificate(examined, options) : examined;
 }

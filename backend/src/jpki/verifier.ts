@@ -1,16 +1,22 @@
 // Certificate verification for the API: the trust anchors, the CRLs every API process shares
 // through MySQL, and the revocation policy, behind one call. The CRLs are held in memory and
 // reloaded only when MySQL has a newer one, looked for at most every few seconds: a
-// verification itself never waits on the database (after the very first).
+// verification itself never waits on the database (after the very first). What does not
+// depend on the clock or the CRLs (parsing, the CA's signature) is kept per certificate, so a
+// card seen again costs a hash and a few comparisons.
+import { createHash } from 'node:crypto';
 import type * as pkijs from 'pkijs';
 import type { JpkiConfig } from '../config.ts';
 import type { Db } from '../db.ts';
 import type { Logger } from '../log.ts';
-import { verifyUserCertificate, type Verdict } from './certificates.ts';
+import { examineCertificate, judgeCertificate, MAX_CERTIFICATE_BYTES, type ExaminedCertificate, type RefusedCertificate, type Verdict } from './certificates.ts';
 import { crlRepository, type CrlRepository } from './crl-repository.ts';
 import { RevocationList } from './revocation.ts';
 
 export type RevocationPolicy = JpkiConfig['JPKI_REVOCATION_POLICY'];
+
+/** Certificates whose examination is kept; the least recently seen is dropped first. */
+const EXAMINED_CACHE_SIZE = 2_000;
 
 export interface CertificateVerifierOptions {
   anchors: pkijs.Certificate[];
@@ -39,6 +45,8 @@ export class CertificateVerifier {
   private loaded = false;
   private checkedAt = Number.NEGATIVE_INFINITY;
   private pending: Promise<void> = Promise.resolve();
+  /** By SHA-256 of the DER; a Map iterates in insertion order, so re-inserting on use makes it an LRU. */
+  private readonly examined = new Map<string, Promise<ExaminedCertificate | RefusedCertificate>>();
 
   constructor(options: CertificateVerifierOptions) {
     this.anchors = options.anchors;
@@ -53,8 +61,9 @@ export class CertificateVerifier {
     const looking = this.refreshIfDue();
     // Until MySQL has been read once, an answer would ignore every CRL: wait for that first look.
     if (!this.loaded) await looking;
-    return verifyUserCertificate(der, {
-      anchors: this.anchors,
+    const examined = await this.examine(der);
+    if (!examined.ok) return examined;
+    return judgeCertificate(examined, {
       revocation: (issuer, serialHex, at) => this.list.status(issuer, serialHex, at),
       failClosed: options.valueMoving && this.policy === 'fail-closed',
       now: options.now ?? new Date(),
@@ -74,6 +83,24 @@ export class CertificateVerifier {
       this.taken.set(crl.issuerKey.toString('hex'), crl.thisUpdate.getTime());
     }
     this.loaded = true;
+  }
+
+  private examine(der: Uint8Array): Promise<ExaminedCertificate | RefusedCertificate> {
+    // Oversized input is refused at once by examineCertificate; it is not worth hashing or keeping.
+    if (der.length > MAX_CERTIFICATE_BYTES) return examineCertificate(der, this.anchors);
+    const key = createHash('sha256').update(der).digest('base64');
+    const kept = this.examined.get(key);
+    if (kept) {
+      this.examined.delete(key);
+      this.examined.set(key, kept);
+      return kept;
+    }
+    const examining = examineCertificate(der, this.anchors);
+    // It answers refusals rather than throwing; should it ever throw, the next call tries afresh.
+    examining.catch(() => this.examined.delete(key));
+    this.examined.set(key, examining);
+    if (this.examined.size > EXAMINED_CACHE_SIZE) this.examined.delete(this.examined.keys().next().value!);
+    return examining;
   }
 
   private refreshIfDue(): Promise<void> {
