@@ -1,6 +1,8 @@
 // Checks that a card proved possession of its key for a challenge: the certificate is one we
 // accept for the purpose, and its key signed the challenge's canonical text.
-import { createPublicKey, verify } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import type * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
 import { Problem } from '../http/problems.ts';
 import { parseCertificate, type AcceptedCertificate, type CertificateErrorCode } from './certificates.ts';
 import { serialHex } from './der.ts';
@@ -24,13 +26,31 @@ function refusal(certificateDer: Buffer, code: CertificateErrorCode, detail: str
   return new RevokedCard(Buffer.from(certificate.issuer.toSchema().toBER()), serialHex(certificate.serialNumber), detail);
 }
 
+/** An ASN.1 INTEGER as JWK wants it: unsigned big-endian, no leading zero bytes, base64url. */
+function jwkInteger(value: asn1js.Integer): string {
+  const bytes = Buffer.from(value.valueBlock.valueHexView);
+  const first = bytes.findIndex((byte) => byte !== 0);
+  return bytes.subarray(first === -1 ? bytes.length - 1 : first).toString('base64url');
+}
+
+/**
+ * The certificate's key for node:crypto, built from the modulus and exponent pkijs already
+ * parsed: OpenSSL 3 decodes the same key from its SPKI DER some 15 times slower, longer than
+ * the signature check itself (docs/benchmarks.md).
+ */
+function publicKeyOf(certificate: pkijs.Certificate): KeyObject {
+  const key = certificate.subjectPublicKeyInfo.parsedKey;
+  // verifyUserCertificate accepts RSA keys only.
+  if (!(key instanceof pkijs.RSAPublicKey)) throw new Error('an accepted card certificate without an RSA key');
+  return createPublicKey({ key: { kty: 'RSA', n: jwkInteger(key.modulus), e: jwkInteger(key.publicExponent) }, format: 'jwk' });
+}
+
 export async function verifyCardProof(
   verifier: CertificateVerifier, challenge: Challenge, certificateDer: Buffer, signature: Buffer, now: Date,
 ): Promise<AcceptedCertificate> {
   const verdict = await verifier.verify(certificateDer, { valueMoving: VALUE_MOVING[challenge.purpose], now });
   if (!verdict.ok) throw refusal(certificateDer, verdict.code, verdict.detail);
-  const spki = Buffer.from(verdict.certificate.subjectPublicKeyInfo.toSchema().toBER());
-  const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  const key = publicKeyOf(verdict.certificate);
   let valid = false;
   try {
     valid = verify('sha256', canonicalChallenge(challenge), key, signature);
