@@ -39,7 +39,7 @@ test('pcscd restarted: the agent says the service is gone, then reconnects by it
 
   await stack.stopPcscd();
   await waitUntil(async () => !(await agent.call('GET', '/v1/status')).body.available, 'the agent to notice pcscd is gone', RECOVERY_MS);
-  t.deepEqual((await agent.call('GET', '/v1/status')).body, { available: false, readers: [] });
+  t.deepEqual((await agent.call('GET', '/v1/status')).body, { available: false, readers: [], enrolled: false, backendUrl: null });
   const down = await agent.call('POST', '/v1/identity', {});
   t.is(down.status, 503);
   t.like(down.body, {
