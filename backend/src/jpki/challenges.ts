@@ -6,31 +6,13 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
+import { canonicalChallenge, type Challenge, type ChallengePurpose } from './challenge-text.ts';
+
+export { canonicalChallenge, CHALLENGE_PURPOSES, type Challenge, type ChallengePurpose } from './challenge-text.ts';
 
 export const CHALLENGE_SECONDS = 60;
-export const CHALLENGE_PURPOSES = ['login', 'relink', 'counter_relink'] as const;
-export type ChallengePurpose = (typeof CHALLENGE_PURPOSES)[number];
-
-export interface Challenge {
-  id: string;
-  deviceId: number;
-  purpose: ChallengePurpose;
-  expiresAt: Date;
-}
 
 interface ChallengeRow { id: string; device_id: number; purpose: ChallengePurpose; expires_at: Date }
-
-/** The exact bytes the card signs (as a SHA-256 DigestInfo). */
-export function canonicalChallenge(challenge: Challenge): Buffer {
-  return Buffer.from([
-    'MyKey challenge v1',
-    `id: ${challenge.id}`,
-    `purpose: ${challenge.purpose}`,
-    `device: ${challenge.deviceId}`,
-    `expires: ${challenge.expiresAt.toISOString()}`,
-    '',
-  ].join('\n'), 'utf8');
-}
 
 /** What a device receives: the challenge and the bytes its card must sign. */
 export function challengeAnswer(challenge: Challenge) {

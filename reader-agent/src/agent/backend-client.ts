@@ -2,9 +2,14 @@
 // carries its bearer token. Whatever goes wrong comes back as a BackendError with a stable code
 // and the words for the clerk in Japanese and English — the backend's own when it answered.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChallengePurpose } from '../../../backend/src/jpki/challenge-text.ts';
 import type { Messages } from '../jpki/errors.ts';
 
 const TIMEOUT_MS = 15_000;
+// A card session is worth retrying: the card has signed, and a challenge lives 60 seconds.
+const CARD_SESSION_ATTEMPTS = 3;
+const RETRY_PAUSE_MS = 500;
 
 // Failures the agent detects itself, before or instead of a backend answer.
 const clientMessages = {
@@ -52,6 +57,21 @@ export interface Organization { kind: 'merchant' | 'municipality'; id: string; n
 
 export interface Enrollment { deviceId: number; token: string; name: string; organization: Organization }
 
+/** POST /api/v1/auth/challenges: `challenge` is base64 of the canonical text the card is to sign. */
+export interface ChallengeAnswer { challengeId: string; purpose: string; expiresAt: string; challenge: string }
+
+/** What the card produced for a challenge: its certificate and signature, base64. */
+export interface CardProof { challengeId: string; certificate: string; signature: string }
+
+/** POST /api/v1/auth/card-sessions: for a login the MyKey ID (issued on the card's first login). */
+export interface CardSessionAnswer {
+  challengeId: string;
+  purpose: ChallengePurpose;
+  revocationChecked: boolean;
+  mykeyId: string | null;
+  issued?: boolean;
+}
+
 /** `https://mykey.example.jp/` → `https://mykey.example.jp`; anything but an http(s) URL is refused. */
 export function normalizeBackendUrl(value: string): string {
   const url = URL.canParse(value) ? new URL(value) : null;
@@ -77,6 +97,29 @@ export class BackendClient {
   /** The device the token belongs to; device_unknown once it was revoked. */
   self(): Promise<{ deviceId: number; organization: { kind: string; id: string } }> {
     return this.request('GET', '/api/v1/devices/self');
+  }
+
+  /** A fresh challenge for `purpose`, bound to this device. */
+  challenge(purpose: ChallengePurpose): Promise<ChallengeAnswer> {
+    return this.request('POST', '/api/v1/auth/challenges', { purpose });
+  }
+
+  /**
+   * Hands the card's proof to the backend. When the network fails, the answer may have been
+   * lost after the backend acted on it; a retry under the same Idempotency-Key then gets that
+   * first answer, where a fresh key would meet challenge_reused.
+   */
+  async cardSession(proof: CardProof): Promise<CardSessionAnswer> {
+    const idempotencyKey = randomUUID();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.request<CardSessionAnswer>('POST', '/api/v1/auth/card-sessions', proof, { idempotencyKey });
+      } catch (error) {
+        const networkFailure = error instanceof BackendError && error.status === 0;
+        if (!networkFailure || attempt === CARD_SESSION_ATTEMPTS) throw error;
+        await sleep(RETRY_PAUSE_MS * attempt);
+      }
+    }
   }
 
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {

@@ -22,6 +22,11 @@ export function defaultEnrollmentFile(): string {
   return path.join(configDir(), 'reader-agent-enrollment.json');
 }
 
+/** The pairing token the agent makes on first start; `login` reads it to call the agent. */
+export function defaultTokenFile(): string {
+  return path.join(configDir(), 'reader-agent-token');
+}
+
 /** Written whole or not at all (a crash mid-write leaves the old file), readable by this user only. */
 export function writeEnrollment(file: string, enrollment: EnrollmentRecord): void {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });

@@ -5,9 +5,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { z } from 'zod';
 import { CardError, type CardErrorCode } from '../jpki/errors.ts';
-import { checkPinFormat, JpkiSession } from '../jpki/commands.ts';
-import type { PcscService, ReaderState } from '../pcsc/pcsc.ts';
-import type { BackendClient } from './backend-client.ts';
+import { JpkiSession } from '../jpki/commands.ts';
+import type { PcscService } from '../pcsc/pcsc.ts';
+import { BackendError } from './backend-client.ts';
+import { AgentError, CHALLENGE_PURPOSES, cardLogin, signWithCard, type AgentErrorCode, type EnrolledDevice } from './card-login.ts';
 
 export interface LocalApiOptions {
   pcsc: PcscService;
@@ -16,8 +17,11 @@ export interface LocalApiOptions {
   port: number;
   log: (entry: Record<string, unknown>) => void;
   /** The backend as this enrolled device; null until `enroll` has been run. */
-  backend: BackendClient | null;
+  device: EnrolledDevice | null;
 }
+
+/** Where the agent listens unless told otherwise; the console and the login command look here. */
+export const DEFAULT_PORT = 47110;
 
 const BODY_LIMIT = 8 * 1024;
 const MAX_CHALLENGE_BYTES = 1024;
@@ -28,12 +32,19 @@ const STATUS_OF: Record<CardErrorCode, number> = {
   apdu_forbidden: 500,
 };
 
+const AGENT_STATUS_OF: Record<AgentErrorCode, number> = { not_enrolled: 409, challenge_not_canonical: 502 };
+
 const identityBody = z.object({ reader: z.string().max(200).optional() }).strict();
 const signBody = z.object({
   reader: z.string().max(200).optional(),
   pin: z.string(),
   challenge: z.base64().refine((value) => Buffer.from(value, 'base64').length <= MAX_CHALLENGE_BYTES && value.length > 0,
     { error: `challenge must be 1 to ${MAX_CHALLENGE_BYTES} bytes, base64` }),
+}).strict();
+const cardSessionBody = z.object({
+  reader: z.string().max(200).optional(),
+  pin: z.string(),
+  purpose: z.enum(CHALLENGE_PURPOSES),
 }).strict();
 
 class HttpError extends Error {
@@ -76,7 +87,7 @@ function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
 }
 
 export function createLocalApi(options: LocalApiOptions): http.Server {
-  const { pcsc, token, allowedOrigins, port, log, backend } = options;
+  const { pcsc, token, allowedOrigins, port, log, device } = options;
   const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   const streams = new Set<http.ServerResponse>();
 
@@ -112,20 +123,14 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
   }
 
   async function sign(body: z.infer<typeof signBody>) {
-    checkPinFormat(body.pin);
-    const digest = createHash('sha256').update(Buffer.from(body.challenge, 'base64')).digest();
-    return pcsc.withCard(body.reader, 'reset', async (transmit) => {
-      const card = new JpkiSession(transmit);
-      const certificate = await card.readAuthCertificate();
-      const signature = await card.signDigest(body.pin, digest);
-      return { certificate: certificate.toString('base64'), signature: signature.toString('base64'), algorithm: 'RSASSA-PKCS1-v1_5-SHA256' };
-    });
+    const { certificate, signature } = await signWithCard(pcsc, body.reader, body.pin, Buffer.from(body.challenge, 'base64'));
+    return { certificate: certificate.toString('base64'), signature: signature.toString('base64'), algorithm: 'RSASSA-PKCS1-v1_5-SHA256' };
   }
 
   async function route(request: http.IncomingMessage, response: http.ServerResponse): Promise<unknown> {
     const key = `${request.method} ${new URL(request.url ?? '/', 'http://agent').pathname}`;
     switch (key) {
-      case 'GET /v1/status': return { ...snapshot(), enrolled: backend !== null, backendUrl: backend?.baseUrl ?? null };
+      case 'GET /v1/status': return { ...snapshot(), enrolled: device !== null, backendUrl: device?.backend.baseUrl ?? null };
       case 'GET /v1/events':
         response.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
         response.write(`event: readers\ndata: ${JSON.stringify(snapshot())}\n\n`);
@@ -134,16 +139,15 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
         return undefined;
       case 'POST /v1/identity': return identity(parse(identityBody, await readBody(request)));
       case 'POST /v1/signatures': return sign(parse(signBody, await readBody(request)));
+      case 'POST /v1/card-sessions': return cardLogin(pcsc, device, parse(cardSessionBody, await readBody(request)));
       default: throw notFound;
     }
   }
 
-  function fail(response: http.ServerResponse, error: unknown): HttpError | CardError {
-    const known = error instanceof HttpError || error instanceof CardError ? error : new CardError('card_error');
-    const status = known instanceof HttpError ? known.status : STATUS_OF[known.code];
-    const extra = known instanceof CardError && known.details.triesLeft !== undefined ? { triesLeft: known.details.triesLeft } : {};
-    response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
-    response.end(JSON.stringify({ code: known.code, messages: known.messages, ...extra }));
+  function fail(response: http.ServerResponse, error: unknown): Known {
+    const known = isKnown(error) ? error : new CardError('card_error');
+    response.writeHead(statusOf(known), { 'Content-Type': 'application/json; charset=utf-8' });
+    response.end(JSON.stringify({ code: known.code, messages: known.messages, ...details(known) }));
     return known;
   }
 
@@ -170,12 +174,33 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
       }
     } catch (error) {
       const known = fail(response, error);
-      // The card's status word or PC/SC code helps an operator; it never holds a PIN.
-      outcome = known instanceof CardError ? { code: known.code, ...known.details } : { code: known.code };
-      if (!(error instanceof HttpError || error instanceof CardError)) log({ level: 'error', msg: 'unexpected error', error: String(error) });
+      // The card's status word or PC/SC code, or the backend's request id, helps an operator; none holds a PIN.
+      outcome = known instanceof CardError ? { code: known.code, ...known.details } : { code: known.code, ...details(known) };
+      if (!isKnown(error)) log({ level: 'error', msg: 'unexpected error', error: String(error) });
     } finally {
       // Method, path, outcome and time only: never the body, which may hold the PIN.
       log({ level: 'info', msg: 'request', method: request.method, path: request.url?.split('?')[0], ...outcome, ms: Date.now() - started });
     }
   });
+}
+
+type Known = HttpError | CardError | AgentError | BackendError;
+
+function isKnown(error: unknown): error is Known {
+  return error instanceof HttpError || error instanceof CardError || error instanceof AgentError || error instanceof BackendError;
+}
+
+/** A backend's refusal is passed on as a bad gateway: the caller reads its code, not the status. */
+function statusOf(known: Known): number {
+  if (known instanceof HttpError) return known.status;
+  if (known instanceof CardError) return STATUS_OF[known.code];
+  if (known instanceof AgentError) return AGENT_STATUS_OF[known.code];
+  return 502;
+}
+
+/** What the caller may show beside the code and messages: tries left, or where the backend's answer came from. */
+function details(known: Known): Record<string, unknown> {
+  if (known instanceof CardError) return known.details.triesLeft === undefined ? {} : { triesLeft: known.details.triesLeft };
+  if (known instanceof BackendError) return { backendStatus: known.status, ...(known.requestId ? { requestId: known.requestId } : {}) };
+  return {};
 }

@@ -1,5 +1,6 @@
-// The reader agent for a counter PC: `npm run reader-agent -- [options]`, and
-// `npm run reader-agent -- enroll CODE --backend URL` to enroll it as a device.
+// The reader agent for a counter PC: `npm run reader-agent -- [options]`,
+// `npm run reader-agent -- enroll CODE --backend URL` to enroll it as a device, and
+// `npm run reader-agent -- login` to log a resident in with the card through the running agent.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -7,21 +8,25 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PcscService } from '../pcsc/pcsc.ts';
 import { BackendClient } from './backend-client.ts';
+import type { EnrolledDevice } from './card-login.ts';
 import { enrollCommand } from './enroll.ts';
-import { configDir, defaultEnrollmentFile, readEnrollment } from './enrollment.ts';
-import { createLocalApi } from './local-api.ts';
+import { defaultEnrollmentFile, defaultTokenFile, readEnrollment } from './enrollment.ts';
+import { createLocalApi, DEFAULT_PORT } from './local-api.ts';
+import { loginCommand } from './login.ts';
 
 if (process.argv[2] === 'enroll') process.exit(await enrollCommand(process.argv.slice(3)));
+if (process.argv[2] === 'login') process.exit(await loginCommand(process.argv.slice(3)));
 
 const HELP = `Usage: npm run reader-agent -- [options]
        npm run reader-agent -- enroll CODE --backend URL [--name NAME]   (see enroll --help)
+       npm run reader-agent -- login [--purpose PURPOSE]                 (see login --help)
 
 Watches the PC/SC card readers of this PC and lets the MyKey console in the browser read a
 My Number card's user-authentication certificate and have the card sign with its PIN.
 Listens on 127.0.0.1 only.
 
 Options:
-  --port N              local API port (default 47110)
+  --port N              local API port (default ${DEFAULT_PORT})
   --allow-origin URL    console origin allowed to call the agent; repeat for several
                         (default http://127.0.0.1:3000 and http://localhost:3000)
   --token-file FILE     pairing token, created (mode 600) if missing
@@ -36,9 +41,9 @@ Logs are JSON lines on stdout. They never contain a PIN, a token or a request bo
 
 const { values } = parseArgs({
   options: {
-    port: { type: 'string', default: '47110' },
+    port: { type: 'string', default: String(DEFAULT_PORT) },
     'allow-origin': { type: 'string', multiple: true },
-    'token-file': { type: 'string', default: path.join(configDir(), 'reader-agent-token') },
+    'token-file': { type: 'string', default: defaultTokenFile() },
     'enrollment-file': { type: 'string', default: defaultEnrollmentFile() },
     help: { type: 'boolean', short: 'h' },
   },
@@ -63,7 +68,7 @@ function pairingToken(file: string): string {
 }
 
 /** The backend as this enrolled device, or null (card login then waits for an enrollment). */
-function backendClient(file: string): BackendClient | null {
+function enrolledDevice(file: string): EnrolledDevice | null {
   const state = readEnrollment(file);
   if (!state.enrolled) {
     log({ level: 'warn', msg: 'not enrolled: issue a code in the console and run `npm run reader-agent -- enroll CODE --backend URL`', enrollmentFile: file, ...(state.problem ? { problem: state.problem } : {}) });
@@ -71,7 +76,7 @@ function backendClient(file: string): BackendClient | null {
   }
   const { backendUrl, deviceId } = state.enrollment;
   log({ level: 'info', msg: 'enrolled', backendUrl, deviceId });
-  return new BackendClient(backendUrl, state.enrollment.token);
+  return { backend: new BackendClient(backendUrl, state.enrollment.token), deviceId };
 }
 
 const port = Number(values.port);
@@ -84,7 +89,7 @@ const pcsc = new PcscService();
 pcsc.on('available', (available) => log({ level: available ? 'info' : 'warn', msg: available ? 'pcscd connected' : 'pcscd unavailable; retrying' }));
 pcsc.on('change', (readers) => log({ level: 'info', msg: 'readers', readers }));
 pcsc.start();
-const server = createLocalApi({ pcsc, token: pairingToken(values['token-file']), allowedOrigins, port, log, backend: backendClient(values['enrollment-file']) });
+const server = createLocalApi({ pcsc, token: pairingToken(values['token-file']), allowedOrigins, port, log, device: enrolledDevice(values['enrollment-file']) });
 server.listen(port, '127.0.0.1');
 await once(server, 'listening');
 log({ level: 'info', msg: 'listening', url: `http://127.0.0.1:${port}/`, allowedOrigins });

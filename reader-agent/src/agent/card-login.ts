@@ -1,0 +1,92 @@
+// Card login: the backend gives this device a challenge, the resident's card signs it after
+// the PIN, and the backend answers with the MyKey ID (or, for a relink purpose, keeps the
+// signed challenge as a proof of the card). The agent checks the challenge first: whoever
+// answers at the backend's address must not get the card to sign anything but a challenge
+// for this device and the purpose the clerk asked for.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { canonicalChallenge, CHALLENGE_PURPOSES, type ChallengePurpose } from '../../../backend/src/jpki/challenge-text.ts';
+import { checkPinFormat, JpkiSession } from '../jpki/commands.ts';
+import type { Messages } from '../jpki/errors.ts';
+import type { PcscService } from '../pcsc/pcsc.ts';
+import type { BackendClient, CardSessionAnswer, ChallengeAnswer } from './backend-client.ts';
+
+export { CHALLENGE_PURPOSES, type ChallengePurpose };
+
+/** The backend as the device `enroll` made this agent. */
+export interface EnrolledDevice { backend: BackendClient; deviceId: number }
+
+const agentMessages = {
+  not_enrolled: {
+    ja: 'このリーダーエージェントは端末として登録されていません。コンソールの「端末（カードリーダー）」で登録コードを発行し、npm run reader-agent -- enroll コード --backend サーバーのURL を実行してから、エージェントを起動し直してください。',
+    en: 'This reader agent is not enrolled as a device. Issue an enrollment code under 端末（カードリーダー） / Card readers in the console, run npm run reader-agent -- enroll CODE --backend SERVER_URL, then restart the agent.',
+  },
+  challenge_not_canonical: {
+    ja: 'サーバーから届いた確認要求が正しい形式ではないため、カードで署名しませんでした。サーバーのアドレスが正しいか、管理者に確認してください。',
+    en: 'The challenge from the server is not in the expected form, so the card did not sign it. Please ask your administrator to check the server address.',
+  },
+} satisfies Record<string, Messages>;
+
+export type AgentErrorCode = keyof typeof agentMessages;
+
+/** A card login the agent itself refuses, before the card or the backend is asked. */
+export class AgentError extends Error {
+  readonly messages: Messages;
+
+  constructor(readonly code: AgentErrorCode, detail?: string) {
+    super(`${code}: ${agentMessages[code].en}${detail ? ` (${detail})` : ''}`);
+    this.messages = agentMessages[code];
+  }
+}
+
+const challengeAnswer = z.object({
+  challengeId: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  purpose: z.enum(CHALLENGE_PURPOSES),
+  expiresAt: z.iso.datetime(),
+  challenge: z.string(),
+});
+
+/**
+ * The bytes to sign, if `answer` is exactly the canonical challenge for this device and
+ * `purpose`: rebuilt from the answer's id and expiry and compared byte for byte, so no extra
+ * line, other device or other purpose gets through.
+ */
+export function challengeToSign(answer: ChallengeAnswer, deviceId: number, purpose: ChallengePurpose): Buffer {
+  const parsed = challengeAnswer.safeParse(answer);
+  if (!parsed.success) throw new AgentError('challenge_not_canonical', 'malformed answer');
+  const { challengeId, expiresAt, challenge } = parsed.data;
+  if (parsed.data.purpose !== purpose) throw new AgentError('challenge_not_canonical', `purpose ${parsed.data.purpose}`);
+  const expected = canonicalChallenge({ id: challengeId, deviceId, purpose, expiresAt: new Date(expiresAt) });
+  if (challenge !== expected.toString('base64')) throw new AgentError('challenge_not_canonical', 'text differs');
+  return expected;
+}
+
+/**
+ * Reads the user-authentication certificate and signs SHA-256(`data`) after the PIN, in one
+ * exclusive card connection that ends with a reset (no verified PIN outlives it).
+ */
+export function signWithCard(pcsc: PcscService, reader: string | undefined, pin: string, data: Buffer): Promise<{ certificate: Buffer; signature: Buffer }> {
+  checkPinFormat(pin);
+  const digest = createHash('sha256').update(data).digest();
+  return pcsc.withCard(reader, 'reset', async (transmit) => {
+    const card = new JpkiSession(transmit);
+    const certificate = await card.readAuthCertificate();
+    return { certificate, signature: await card.signDigest(pin, digest) };
+  });
+}
+
+export interface CardLoginRequest { pin: string; purpose: ChallengePurpose; reader?: string }
+
+/**
+ * The whole card login. Throws AgentError (not enrolled, a challenge not to be signed),
+ * CardError (PIN, card, reader) or BackendError (the backend's own code and words).
+ */
+export async function cardLogin(pcsc: PcscService, device: EnrolledDevice | null, request: CardLoginRequest): Promise<CardSessionAnswer> {
+  if (!device) throw new AgentError('not_enrolled');
+  // Before asking for a challenge: a PIN that cannot be right should not cost one.
+  checkPinFormat(request.pin);
+  const answer = await device.backend.challenge(request.purpose);
+  const text = challengeToSign(answer, device.deviceId, request.purpose);
+  const { certificate, signature } = await signWithCard(pcsc, request.reader, request.pin, text);
+  return device.backend.cardSession({ challengeId: answer.challengeId, certificate: certificate.toString('base64'), signature: signature.toString('base64') });
+}
