@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import knex from 'knex';
 import { provideServices, TEST_PROFILE } from './lib/services.ts';
-import { ensureDebianPackages } from './lib/debian.mjs';
+import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from './lib/debian.mjs';
 import { buildConsoleIfStale, consoleDir } from './lib/console-build.ts';
 import { knexConfig } from '../backend/src/db.ts';
 import { ensureDatabase } from './lib/database.ts';
@@ -16,8 +16,7 @@ ensureDebianPackages([
   { pkg: 'chromium', provides: '/usr/bin/chromium' },
   // Japanese glyphs, so the console's screens render (and screenshot) as residents see them.
   { pkg: 'fonts-noto-cjk', provides: '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc' },
-  { pkg: 'pcscd', provides: 'pcscd' },
-  { pkg: 'vsmartcard-vpcd', provides: '/usr/lib/pcsc/drivers/serial/libifdvpcd.so' },
+  ...VIRTUAL_READER_PACKAGES,
   { pkg: 'opensc', provides: 'pkcs15-tool' },
 ]);
 

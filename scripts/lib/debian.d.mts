@@ -6,3 +6,4 @@ export interface NeededPackage {
 }
 export function ensureDebianPackages(needed: NeededPackage[]): void;
 export const BUILD_PACKAGES: NeededPackage[];
+export const VIRTUAL_READER_PACKAGES: NeededPackage[];

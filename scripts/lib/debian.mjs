@@ -36,3 +36,9 @@ export function ensureDebianPackages(needed) {
 
 /** Headers that npm dependencies compile against: the pcsclite addon needs PC/SC's. */
 export const BUILD_PACKAGES = [{ pkg: 'libpcsclite-dev', provides: '/usr/include/PCSC/winscard.h' }];
+
+/** pcscd and its virtual reader driver: what the simulated card (`npm run card-sim`) plugs into. */
+export const VIRTUAL_READER_PACKAGES = [
+  { pkg: 'pcscd', provides: '/usr/sbin/pcscd' },
+  { pkg: 'vsmartcard-vpcd', provides: '/usr/lib/pcsc/drivers/serial/libifdvpcd.so' },
+];

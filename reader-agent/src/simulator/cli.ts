@@ -6,6 +6,7 @@ import { JpkiCard } from './card.ts';
 import { OtherCard, OTHER_CARD_ATR } from './other-card.ts';
 import { buildIdentity, saveIdentity, type CardIdentity } from './identity.ts';
 import { ensureDevCa } from '../dev-ca/store.ts';
+import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from '../../../scripts/lib/debian.mjs';
 import { parseHostPort, VpcdClient } from './vpcd-client.ts';
 
 const HELP = `Usage: npm run card-sim -- [options]
@@ -179,6 +180,8 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
+  // Like npm start for its services: a fresh machine gets pcscd and the virtual reader driver.
+  ensureDebianPackages(VIRTUAL_READER_PACKAGES);
   const card = await buildCard(options);
   const log = new ApduLog(options.apduLog);
   const client = new VpcdClient({ ...options.vpcd, card, log, latencyMs: options.latencyMs, onStatus: say });

@@ -37,6 +37,8 @@ export class VpcdClient {
   private socket: Socket | undefined;
   private wantInserted = false;
   private connected = false;
+  // Whether the person who started the simulator was told it waits for vpcd (once per wait).
+  private toldWaiting = false;
   private pending = Buffer.alloc(0);
   // Messages are handled strictly one after another, even with an artificial latency.
   private queue: Promise<void> = Promise.resolve();
@@ -79,6 +81,7 @@ export class VpcdClient {
     socket.setNoDelay(true);
     socket.on('connect', () => {
       this.connected = true;
+      this.toldWaiting = false;
       this.status(`card inserted (connected to vpcd ${this.options.host}:${this.options.port})`);
     });
     socket.on('data', (chunk) => this.receive(chunk));
@@ -96,7 +99,13 @@ export class VpcdClient {
       this.options.card.powerOff();
       this.status('vpcd connection lost; retrying');
     }
-    if (this.wantInserted) this.reconnectTimer = setTimeout(() => this.connect(), RECONNECT_MS);
+    if (!this.wantInserted) return;
+    if (!this.toldWaiting) {
+      this.toldWaiting = true;
+      this.status(`waiting for the virtual reader (vpcd) on ${this.options.host}:${this.options.port}: it is there while pcscd runs with the vsmartcard-vpcd driver. `
+        + 'Under systemd, pcscd starts when a PC/SC program (the reader agent) connects; otherwise start it as root: pcscd');
+    }
+    this.reconnectTimer = setTimeout(() => this.connect(), RECONNECT_MS);
   }
 
   private receive(chunk: Buffer): void {

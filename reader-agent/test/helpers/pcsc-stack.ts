@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureDebianPackages } from '../../../scripts/lib/debian.mjs';
+import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from '../../../scripts/lib/debian.mjs';
 import type { LogRecord } from '../../src/simulator/apdu-log.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -29,8 +29,7 @@ export const OPENSC_PKCS11 = '/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so';
 
 export function ensureStackPackages(): void {
   ensureDebianPackages([
-    { pkg: 'pcscd', provides: 'pcscd' },
-    { pkg: 'vsmartcard-vpcd', provides: VPCD_DRIVER },
+    ...VIRTUAL_READER_PACKAGES,
     { pkg: 'opensc', provides: 'opensc-tool' },
     // Tests check OpenSC's signatures with an independent verifier.
     { pkg: 'openssl', provides: 'openssl' },
