@@ -1,10 +1,8 @@
-// `npm run mykey -- COMMAND [args]`: the operators' command line. Each command lives with
-// its feature and is listed here once; every command prints JSON on stdout.
-/** Runs with the arguments after its name; resolves to the exit code. */
-type Run = (args: string[]) => Promise<number>;
+// `npm run mykey -- COMMAND [args]`: the operators' command line for identities and the audit
+// log. Each command lives with its feature and is listed here once (scripts/lib/commands.ts).
+import { runCommand, type Commands } from './lib/commands.ts';
 
-// Loaded on demand, so one command's dependencies never slow or break another.
-const commands: Record<string, { summary: string; load: () => Promise<Run> }> = {
+const commands: Commands = {
   'audit-verify': {
     summary: 'check the hash-chained audit log; exit 1 naming the first broken link',
     load: async () => {
@@ -29,23 +27,4 @@ const commands: Record<string, { summary: string; load: () => Promise<Run> }> = 
   },
 };
 
-function usage(): string {
-  return [
-    'Usage: npm run mykey -- COMMAND [args]',
-    '',
-    'Commands:',
-    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(16)} ${c.summary}`),
-  ].join('\n');
-}
-
-const [name, ...args] = process.argv.slice(2);
-if (!name || name === '--help' || name === '-h') {
-  console.log(usage());
-  process.exit(name ? 0 : 2);
-}
-const command = commands[name];
-if (!command) {
-  console.error(`unknown command: ${name}\n\n${usage()}`);
-  process.exit(2);
-}
-process.exitCode = await (await command.load())(args);
+await runCommand('mykey', commands);

@@ -74,6 +74,8 @@ const schema = z.object({
   CONSOLE_DIR: z.string().min(1).default(path.join(repoRoot, 'frontend', 'dist')),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]{1,64}$/, { error: 'must be 1-64 letters, digits, _ : -' }).default('mykey'),
   HEARTBEAT_INTERVAL_MS: positiveMs.default(10_000),
+  /** How often the worker moves what is left of expired point lots to the expired account (docs/ledger.md). */
+  LEDGER_EXPIRY_INTERVAL_MS: positiveMs.default(600_000),
   SHUTDOWN_TIMEOUT_MS: positiveMs.default(30_000),
   /** Hex, at least 32 bytes. Unset outside production: DEVELOPMENT_MYKEY_SECRET. Read it with mykeySecret(). */
   MYKEY_SECRET: secretHex.optional(),

@@ -10,6 +10,7 @@ import { loadTrustAnchors } from './jpki/anchors.ts';
 import { CRL_QUEUE, refreshCrls } from './jpki/crl-job.ts';
 import { crlRepository } from './jpki/crl-repository.ts';
 import { crlSources } from './jpki/crl-sources.ts';
+import { LEDGER_EXPIRY_QUEUE, expireDueLots } from './ledger/expiry-job.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
@@ -17,7 +18,8 @@ const anchors = await loadTrustAnchors(config).catch(exitOnConfigError);
 const db = createDb(config.DATABASE_URL, log);
 const heartbeat = createQueue(HEARTBEAT_QUEUE, config);
 const crls = createQueue(CRL_QUEUE, config);
-const queues = [heartbeat, crls];
+const expiry = createQueue(LEDGER_EXPIRY_QUEUE, config);
+const queues = [heartbeat, crls, expiry];
 
 for (const queue of queues) {
   queue.on('failed', (job, error) => log.error({ queue: queue.name, jobId: job.id, err: error }, 'job failed'));
@@ -37,6 +39,10 @@ crls.process(async () => {
 await scheduleEvery(crls, config.JPKI_CRL_REFRESH_MS);
 // The schedule first fires an interval from now; a starting worker refreshes at once.
 await crls.add({}, { removeOnComplete: true, removeOnFail: 100 });
+expiry.process(async () => {
+  await expireDueLots(db, log);
+});
+await scheduleEvery(expiry, config.LEDGER_EXPIRY_INTERVAL_MS);
 log.info({ workerId, queues: queues.map((q) => q.name), trustAnchors: anchors.file, crlSources: sources.length }, 'worker ready');
 
 onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {

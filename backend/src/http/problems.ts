@@ -114,6 +114,55 @@ export const problemKinds = {
   card_not_linked: { status: 409, title: 'Old card has no MyKey ID', messages: {
     ja: '古いカードにはマイキーIDがありません。新しいカードでそのままログインしてください。',
     en: 'The old card has no MyKey ID. Please simply log in with the new card.' } },
+  // Points (the ledger, docs/ledger.md).
+  points_out_of_range: { status: 400, title: 'Points out of range', messages: {
+    ja: 'ポイント数は1以上の整数で、上限以内で指定してください。',
+    en: 'The number of points must be a whole number of at least 1, within the limit.' } },
+  insufficient_points: { status: 409, title: 'Not enough points', messages: {
+    ja: 'ポイント残高が足りません。使えるポイントは availablePoints に示した数です。',
+    en: 'There are not enough points. The points that can be used are given in availablePoints.' } },
+  points_too_fragmented: { status: 409, title: 'Points in too many lots', messages: {
+    ja: 'ポイントが多数の小口に分かれているため、一度に使えません。金額を分けてお支払いください。',
+    en: 'The points are split into too many small lots to be spent at once. Please pay in several smaller amounts.' } },
+  ledger_reference_reused: { status: 409, title: 'Reference already used', messages: {
+    ja: 'この取引番号はすでに別の内容の取引で使われています。新しい取引には新しい番号を使ってください。',
+    en: 'This transaction reference was already used for a different transaction. Use a new reference for a new transaction.' } },
+  municipality_not_found: { status: 404, title: 'Municipality not found', messages: {
+    ja: '指定された自治体は登録されていません。',
+    en: 'The municipality is not registered.' } },
+  merchant_not_found: { status: 404, title: 'Merchant not found', messages: {
+    ja: '指定された加盟店は見つかりませんでした。',
+    en: 'The merchant was not found.' } },
+  partner_not_found: { status: 404, title: 'Partner not found', messages: {
+    ja: '指定された提携事業者は見つかりませんでした。',
+    en: 'The partner was not found.' } },
+  campaign_not_found: { status: 404, title: 'Campaign not found', messages: {
+    ja: '指定されたキャンペーンは、この自治体にはありません。',
+    en: 'This municipality has no such campaign.' } },
+  campaign_not_running: { status: 409, title: 'Campaign not running', messages: {
+    ja: 'このキャンペーンは実施期間外です。',
+    en: 'This campaign is not running on this date.' } },
+  campaign_budget_insufficient: { status: 409, title: 'Campaign budget insufficient', messages: {
+    ja: 'キャンペーンの予算が足りません。残りの予算は availablePoints に示したポイント数です。',
+    en: 'The campaign budget is not enough. What is left of it is given in availablePoints.' } },
+  campaign_cap_exceeded: { status: 409, title: 'Per-resident cap exceeded', messages: {
+    ja: 'この方へのキャンペーンの付与上限を超えます。あと付与できるのは remainingPoints に示したポイント数です。',
+    en: 'This would exceed the campaign\'s cap per resident. What can still be granted is given in remainingPoints.' } },
+  campaign_funding_exceeds_budget: { status: 409, title: 'Funding exceeds the budget', messages: {
+    ja: 'キャンペーンの予算額を超えて資金を入れることはできません。まだ入れられるのは unfundedPoints に示した額です。',
+    en: 'A campaign cannot be funded beyond its budget. What can still be funded is given in unfundedPoints.' } },
+  payment_not_found: { status: 404, title: 'Payment not found', messages: {
+    ja: '指定された支払いは見つかりませんでした。',
+    en: 'The payment was not found.' } },
+  refund_exceeds_payment: { status: 409, title: 'Refund exceeds the payment', messages: {
+    ja: '返金額が、支払額からこれまでの返金を引いた額を超えています。返金できるのは refundablePoints に示したポイント数です。',
+    en: 'The refund exceeds the payment less earlier refunds. What can be refunded is given in refundablePoints.' } },
+  void_window_closed: { status: 409, title: 'Too late to void', messages: {
+    ja: '取消は支払った当日のみできます。返金をご利用ください。',
+    en: 'A payment can be voided only on the day it was made. Please refund it instead.' } },
+  payment_already_reversed: { status: 409, title: 'Payment already refunded', messages: {
+    ja: 'この支払いはすでに返金または取消されているため、取消できません。',
+    en: 'This payment was already refunded or voided, so it cannot be voided.' } },
   database_unavailable: { status: 503, title: 'Database unavailable', messages: {
     ja: 'ただいまシステムが混み合っているか停止しています。しばらくしてからもう一度お試しください。',
     en: 'The system is busy or down. Please try again in a moment.' } },

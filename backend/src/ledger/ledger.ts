@@ -1,0 +1,393 @@
+// The ledger's operations: each posts one journal entry in the caller's transaction, so the
+// points move together with whatever else the caller records (a conversion request's state,
+// an Idempotency-Key's answer). Every operation locks its accounts in ascending id order,
+// answers a replay when its reference was posted before with the same request, and only then
+// looks at balances and lots, which no one else can change until the transaction ends.
+// Signatures and the postings of each operation: docs/ledger.md.
+import type { Knex } from 'knex';
+import { retryTransient, type Db } from '../db.ts';
+import { Problem } from '../http/problems.ts';
+import {
+  LIMITS, assertBalanced, conversionEntry, expiryEntry, fundingEntry, grantEntry, paymentEntry, requestHash, reversalEntry,
+  type Entry, type NewLot, type Posting,
+} from './entries.ts';
+import { ledgerRepository as repo, type AccountOwner, type Campaign, type LockedAccount } from './repository.ts';
+import {
+  campaignPointsExpire, campaignRuns, convertedPointsExpire, drawSoonestExpiring, premiumFor, refundable, restoreInReverse, voidable,
+  type LotMovement, type OpenLot, type TakenFromLot,
+} from './rules.ts';
+
+type Trx = Knex.Transaction;
+
+/** What a posting did: the entry, its postings, and whether it had been posted before (a replay). */
+export interface Posted { entryId: number; replayed: boolean; postings: Posting[] }
+
+/**
+ * Runs `work` in a READ COMMITTED transaction, again after a deadlock or lock wait timeout.
+ * The operations are correct at any isolation level; READ COMMITTED takes no gap locks, so
+ * postings to different residents wait for each other less.
+ */
+export function inLedgerTransaction<T>(db: Db, work: (trx: Trx) => Promise<T>): Promise<T> {
+  return retryTransient(() => db.transaction(work, { isolationLevel: 'read committed' }));
+}
+
+/**
+ * Posts an entry built by the builders in entries.ts: locks its accounts, replays a reference
+ * posted before, and applies it. Use the operations below unless an entry's amounts do not
+ * depend on ledger state.
+ */
+export async function post(trx: Trx, entry: Entry): Promise<Posted> {
+  assertBalanced(entry);
+  const locked = await repo.lockAccounts(trx, entry.postings.map((p) => p.accountId));
+  return once(trx, entry.reference, entry.requestHash, () => apply(trx, entry, locked));
+}
+
+/**
+ * Runs `work` (which posts under `reference`) unless the reference was posted before, then
+ * answering that posting. Call it with the accounts locked. A refusal that depends on ledger
+ * state is checked once more against a replay: a twin request that committed first leaves the
+ * state changed, and its retry must get the twin's answer, not the refusal.
+ */
+async function once(trx: Trx, reference: string, hash: Buffer, work: () => Promise<Posted>): Promise<Posted> {
+  // A plain read takes no gap lock; under REPEATABLE READ it may miss a twin, which the unique key catches.
+  const replay = await replayOf(trx, reference, hash);
+  if (replay) return replay;
+  try {
+    return await work();
+  } catch (error) {
+    const replay = error instanceof Problem ? await replayOf(trx, reference, hash, { lock: true }) : undefined;
+    if (replay) return replay;
+    throw error;
+  }
+}
+
+/** The earlier posting of this reference, or undefined; the same reference with another request is refused. */
+async function replayOf(trx: Trx, reference: string, hash: Buffer, { lock = false } = {}): Promise<Posted | undefined> {
+  const stored = await repo.entryByReference(trx, reference, { lock });
+  if (!stored) return undefined;
+  if (!stored.requestHash.equals(hash)) {
+    throw new Problem('ledger_reference_reused', `reference ${reference} was posted for a different request`, { reference });
+  }
+  return { entryId: stored.id, replayed: true, postings: await repo.postingsOf(trx, stored.id) };
+}
+
+interface LotPlan { accountId: number; create?: NewLot[]; moves?: LotMovement[] }
+
+/**
+ * Applies an entry whose accounts this transaction has locked, and keeps `locked` current
+ * (each balance moved by its posting) for the next entry of the same transaction.
+ */
+async function apply(trx: Trx, entry: Entry, locked: LockedAccount[]): Promise<Posted> {
+  assertBalanced(entry);
+  const accounts = new Map(locked.map((account) => [account.id, account]));
+  for (const posting of entry.postings) {
+    const account = accounts.get(posting.accountId);
+    if (!account) throw new Error(`ledger invariant: account ${posting.accountId} is not locked (or does not exist)`);
+    if (account.municipalityCode !== entry.municipalityCode) throw new Error(`ledger invariant: account ${account.id} belongs to another municipality`);
+    if ((account.kind === 'resident') !== Boolean(posting.lots)) throw new Error(`ledger invariant: lots move with resident accounts only (account ${account.id})`);
+  }
+  // Lots first: a payment the lots cannot cover is refused here, with what can be spent.
+  const plans: LotPlan[] = [];
+  for (const posting of entry.postings) if (posting.lots) plans.push(await planLots(trx, entry.postedAt, posting));
+  for (const posting of entry.postings) {
+    const account = accounts.get(posting.accountId)!;
+    if ((account.kind === 'resident' || account.kind === 'campaign_budget') && account.balance + posting.amount < 0) {
+      throw new Error(`ledger invariant: account ${account.id} would fall to ${account.balance + posting.amount}`);
+    }
+  }
+  const entryId = await repo.insertEntry(trx, entry);
+  // Taken meanwhile by a transaction that did not hold these accounts (another request, or a stale snapshot).
+  if (entryId === undefined) return (await replayOf(trx, entry.reference, entry.requestHash, { lock: true }))!;
+  for (const plan of plans) await writeLots(trx, entryId, plan);
+  await repo.insertPostings(trx, entryId, entry.postings);
+  await repo.addToBalances(trx, entry.postings);
+  for (const posting of entry.postings) accounts.get(posting.accountId)!.balance += posting.amount;
+  return { entryId, replayed: false, postings: entry.postings };
+}
+
+/** The lots a resident posting creates or moves, checked against the locked lots. */
+async function planLots(trx: Trx, at: Date, posting: Posting): Promise<LotPlan> {
+  const effect = posting.lots!;
+  if ('create' in effect) return { accountId: posting.accountId, create: effect.create };
+  const moves = 'move' in effect ? effect.move : await drawSoonest(trx, posting.accountId, -posting.amount, at);
+  const lots = new Map((await repo.lockLots(trx, moves.map((m) => m.lotId))).map((lot) => [lot.id, lot]));
+  for (const move of moves) {
+    const lot = lots.get(move.lotId);
+    const after = lot ? lot.remaining + move.amount : NaN;
+    if (!lot || lot.accountId !== posting.accountId || !(after >= 0 && after <= lot.original)) {
+      throw new Error(`ledger invariant: lot ${move.lotId} cannot move by ${move.amount} in account ${posting.accountId}`);
+    }
+  }
+  return { accountId: posting.accountId, moves };
+}
+
+async function writeLots(trx: Trx, entryId: number, plan: LotPlan): Promise<void> {
+  if (plan.moves) return repo.moveLots(trx, entryId, plan.moves);
+  const arrivals = [];
+  for (const lot of plan.create!) arrivals.push({ lotId: await repo.insertLot(trx, plan.accountId, entryId, lot), points: lot.points });
+  await repo.recordArrivals(trx, entryId, arrivals);
+}
+
+const LOT_PAGE = 50;
+
+/** The lots a debit of `points` takes, soonest expiry first; refused with what can be spent when they do not cover it. */
+async function drawSoonest(trx: Trx, accountId: number, points: number, now: Date): Promise<LotMovement[]> {
+  const lots: OpenLot[] = [];
+  for (let covered = 0; covered < points && lots.length < LIMITS.maxLotMovements;) {
+    const page = await repo.spendableLots(trx, accountId, now, Math.min(LOT_PAGE, LIMITS.maxLotMovements - lots.length), lots.at(-1));
+    lots.push(...page);
+    covered += page.reduce((sum, lot) => sum + lot.remaining, 0);
+    if (page.length < LOT_PAGE) break;
+  }
+  const moves = drawSoonestExpiring(lots, points, now);
+  if (moves) return moves;
+  const available = await repo.spendablePoints(trx, accountId, now, { lock: true });
+  if (available >= points) {
+    throw new Problem('points_too_fragmented', `${points} points would take more than ${LIMITS.maxLotMovements} lots`, { availablePoints: available, maxLots: LIMITS.maxLotMovements });
+  }
+  throw new Problem('insufficient_points', `${points} points asked, ${available} available`, { availablePoints: available, requestedPoints: points });
+}
+
+// --- inputs --------------------------------------------------------------------------------
+
+function checkPoints(points: number, max: number = LIMITS.maxResidentPoints): void {
+  if (!Number.isSafeInteger(points) || points < 1 || points > max) {
+    throw new Problem('points_out_of_range', `points must be an integer from 1 to ${max}, not ${points}`, { minPoints: 1, maxPoints: max });
+  }
+}
+
+async function mykeyPkOf(trx: Trx, mykeyId: string): Promise<number> {
+  const pk = await repo.mykeyPk(trx, mykeyId);
+  if (pk === undefined) throw new Problem('mykey_not_found');
+  return pk;
+}
+
+/** The campaign, which must belong to `municipalityCode` when that is given. */
+async function campaignOf(trx: Trx, campaignId: number, municipalityCode?: string): Promise<Campaign> {
+  const campaign = await repo.campaign(trx, campaignId);
+  if (!campaign || (municipalityCode !== undefined && campaign.municipalityCode !== municipalityCode)) {
+    throw new Problem('campaign_not_found', `campaign ${campaignId} is not a campaign of municipality ${municipalityCode ?? '(any)'}`);
+  }
+  return campaign;
+}
+
+/** The account of this owner in this municipality, created on first use. */
+async function accountOf(trx: Trx, municipalityCode: string, owner: AccountOwner): Promise<number> {
+  const found = await repo.findAccount(trx, municipalityCode, owner);
+  if (found !== undefined) return found;
+  if (!(await repo.municipalityExists(trx, municipalityCode))) throw new Problem('municipality_not_found');
+  if (owner.kind === 'partner_clearing' && !(await repo.partnerExists(trx, owner.partnerId))) throw new Problem('partner_not_found');
+  await repo.insertAccount(trx, municipalityCode, owner);
+  // A locking read: a concurrent creator's row may be newer than this transaction's snapshot.
+  const created = await repo.findAccount(trx, municipalityCode, owner, { lock: true });
+  if (created === undefined) throw new Error(`ledger: the ${owner.kind} account in ${municipalityCode} could not be created`);
+  return created;
+}
+
+const balanceOf = (locked: LockedAccount[], id: number): number => locked.find((account) => account.id === id)!.balance;
+
+/** What an entry took from an account (0 when it took nothing). */
+const takenFrom = (postings: Posting[], accountId: number): number => Math.max(0, -(postings.find((p) => p.accountId === accountId)?.amount ?? 0));
+
+// --- operations ----------------------------------------------------------------------------
+
+export interface FundCampaign { reference: string; campaignId: number; points: number; now?: Date }
+
+/**
+ * Municipality funding → campaign budget. The funding over a campaign's life never exceeds its
+ * budget_points (campaign_funding_exceeds_budget, with unfundedPoints).
+ */
+export async function fundCampaign(trx: Trx, r: FundCampaign): Promise<Posted> {
+  checkPoints(r.points, LIMITS.maxFundingPoints);
+  const campaign = await campaignOf(trx, r.campaignId);
+  const hash = requestHash({ op: 'funding', campaignId: r.campaignId, points: r.points });
+  const fundingAccount = await accountOf(trx, campaign.municipalityCode, { kind: 'municipality_funding' });
+  const budgetAccount = await accountOf(trx, campaign.municipalityCode, { kind: 'campaign_budget', campaignId: campaign.id });
+  const locked = await repo.lockAccounts(trx, [fundingAccount, budgetAccount]);
+  return once(trx, r.reference, hash, async () => {
+    const unfunded = campaign.budgetPoints - await repo.campaignFunded(trx, campaign.id, budgetAccount);
+    if (r.points > unfunded) {
+      throw new Problem('campaign_funding_exceeds_budget', `${r.points} points asked, ${unfunded} left to fund`, { unfundedPoints: Math.max(0, unfunded) });
+    }
+    const head = { reference: r.reference, municipalityCode: campaign.municipalityCode, requestHash: hash, postedAt: r.now ?? new Date() };
+    return apply(trx, fundingEntry(head, { campaignId: campaign.id, fundingAccount, budgetAccount, points: r.points }), locked);
+  });
+}
+
+export interface CreditConversion {
+  reference: string;
+  municipalityCode: string;
+  mykeyId: string;
+  partnerId: number;
+  /** Municipal points the partner's units are worth (the rate is applied by the caller). */
+  points: number;
+  /** The campaign that adds its premium, if any. */
+  campaignId?: number;
+  now?: Date;
+}
+
+export interface Credited extends Posted { basePoints: number; premiumPoints: number }
+
+/**
+ * Partner clearing → resident for `points`, plus campaign budget → resident for the premium.
+ * The premium is the campaign's percent of the points (rounded down) while the campaign runs,
+ * cut to what is left of its budget and of the resident's cap, down to nothing. The converted
+ * points are never cut: a budget running out mid-request costs the premium, not the conversion.
+ */
+export async function creditConversion(trx: Trx, r: CreditConversion): Promise<Credited> {
+  checkPoints(r.points);
+  const now = r.now ?? new Date();
+  const hash = requestHash({ op: 'conversion', municipalityCode: r.municipalityCode, mykeyId: r.mykeyId, partnerId: r.partnerId, points: r.points, campaignId: r.campaignId ?? null });
+  const campaign = r.campaignId === undefined ? undefined : await campaignOf(trx, r.campaignId, r.municipalityCode);
+  const mykeyPk = await mykeyPkOf(trx, r.mykeyId);
+  const partnerAccount = await accountOf(trx, r.municipalityCode, { kind: 'partner_clearing', partnerId: r.partnerId });
+  const residentAccount = await accountOf(trx, r.municipalityCode, { kind: 'resident', mykeyPk });
+  const budgetAccount = campaign && await accountOf(trx, r.municipalityCode, { kind: 'campaign_budget', campaignId: campaign.id });
+  const locked = await repo.lockAccounts(trx, [partnerAccount, residentAccount, ...(budgetAccount ? [budgetAccount] : [])]);
+  const posted = await once(trx, r.reference, hash, async () => {
+    let premium: Parameters<typeof conversionEntry>[1]['premium'];
+    if (campaign && budgetAccount) {
+      const received = await repo.campaignPointsReceived(trx, residentAccount, campaign.id);
+      const points = premiumFor({
+        basePoints: r.points, percent: campaign.premiumPercent, running: campaignRuns(campaign, now),
+        budgetLeft: balanceOf(locked, budgetAccount), capLeft: Math.min(campaign.capPerResidentPoints - received, LIMITS.maxResidentPoints),
+      });
+      premium = { campaignId: campaign.id, budgetAccount, points, expiresAt: campaignPointsExpire(campaign.endsOn) };
+    }
+    const head = { reference: r.reference, municipalityCode: r.municipalityCode, requestHash: hash, postedAt: now };
+    return apply(trx, conversionEntry(head, { partnerAccount, residentAccount, basePoints: r.points, baseExpiresAt: convertedPointsExpire(now), premium }), locked);
+  });
+  return {
+    ...posted, basePoints: takenFrom(posted.postings, partnerAccount), premiumPoints: budgetAccount ? takenFrom(posted.postings, budgetAccount) : 0,
+  };
+}
+
+export interface GrantPoints { reference: string; campaignId: number; mykeyId: string; points: number; now?: Date }
+
+/**
+ * Campaign budget → resident: administrative points, valid through the campaign's last day.
+ * All or nothing: refused when the campaign is not running, its budget is short
+ * (campaign_budget_insufficient) or the resident's cap would be passed (campaign_cap_exceeded).
+ */
+export async function grantPoints(trx: Trx, r: GrantPoints): Promise<Posted> {
+  checkPoints(r.points);
+  const now = r.now ?? new Date();
+  const hash = requestHash({ op: 'grant', campaignId: r.campaignId, mykeyId: r.mykeyId, points: r.points });
+  const campaign = await campaignOf(trx, r.campaignId);
+  const mykeyPk = await mykeyPkOf(trx, r.mykeyId);
+  const budgetAccount = await accountOf(trx, campaign.municipalityCode, { kind: 'campaign_budget', campaignId: campaign.id });
+  const residentAccount = await accountOf(trx, campaign.municipalityCode, { kind: 'resident', mykeyPk });
+  const locked = await repo.lockAccounts(trx, [budgetAccount, residentAccount]);
+  return once(trx, r.reference, hash, async () => {
+    if (!campaignRuns(campaign, now)) throw new Problem('campaign_not_running', `campaign ${campaign.id} runs ${campaign.startsOn} to ${campaign.endsOn}`);
+    const budgetLeft = balanceOf(locked, budgetAccount);
+    if (r.points > budgetLeft) throw new Problem('campaign_budget_insufficient', `${r.points} points asked, ${budgetLeft} left`, { availablePoints: budgetLeft });
+    const capLeft = campaign.capPerResidentPoints - await repo.campaignPointsReceived(trx, residentAccount, campaign.id);
+    if (r.points > capLeft) throw new Problem('campaign_cap_exceeded', `${r.points} points asked, ${capLeft} left under the cap`, { remainingPoints: Math.max(0, capLeft) });
+    const head = { reference: r.reference, municipalityCode: campaign.municipalityCode, requestHash: hash, postedAt: now };
+    return apply(trx, grantEntry(head, { campaignId: campaign.id, budgetAccount, residentAccount, points: r.points, expiresAt: campaignPointsExpire(campaign.endsOn) }), locked);
+  });
+}
+
+export interface PayMerchant { reference: string; merchantId: number; mykeyId: string; points: number; now?: Date }
+
+/**
+ * Resident → merchant payable, in the merchant's municipality, from the lots valid at `now`
+ * that expire soonest. Refused with insufficient_points (availablePoints) when they fall short.
+ */
+export async function payMerchant(trx: Trx, r: PayMerchant): Promise<Posted> {
+  checkPoints(r.points);
+  const municipalityCode = await repo.merchantMunicipality(trx, r.merchantId);
+  if (!municipalityCode) throw new Problem('merchant_not_found');
+  const mykeyPk = await mykeyPkOf(trx, r.mykeyId);
+  const residentAccount = await accountOf(trx, municipalityCode, { kind: 'resident', mykeyPk });
+  const merchantAccount = await accountOf(trx, municipalityCode, { kind: 'merchant_payable', merchantId: r.merchantId });
+  const head = {
+    reference: r.reference, municipalityCode, postedAt: r.now ?? new Date(),
+    requestHash: requestHash({ op: 'payment', merchantId: r.merchantId, mykeyId: r.mykeyId, points: r.points }),
+  };
+  return post(trx, paymentEntry(head, { residentAccount, merchantAccount, points: r.points }));
+}
+
+export interface RefundPayment { reference: string; paymentReference: string; points: number; now?: Date }
+
+/**
+ * Merchant payable → resident, back into the lots the payment took, the latest-expiring first.
+ * A lot already past its expiry is refilled too; the next expiry run moves it on. Refused with
+ * refund_exceeds_payment (refundablePoints) beyond what the payment took less earlier refunds.
+ */
+export async function refundPayment(trx: Trx, r: RefundPayment): Promise<Posted> {
+  checkPoints(r.points);
+  return reverse(trx, r.reference, r.paymentReference, r.now, { op: 'refund', paymentReference: r.paymentReference, points: r.points },
+    (taken) => {
+      const restore = restoreInReverse(taken, r.points);
+      if (restore) return restore;
+      const left = refundable(taken);
+      throw new Problem('refund_exceeds_payment', `${r.points} points asked, ${left} refundable`, { refundablePoints: left });
+    });
+}
+
+export interface VoidPayment { reference: string; paymentReference: string; now?: Date }
+
+/** The whole payment back, on the Japanese calendar day it was made, if nothing of it was refunded. */
+export async function voidPayment(trx: Trx, r: VoidPayment): Promise<Posted> {
+  return reverse(trx, r.reference, r.paymentReference, r.now, { op: 'void', paymentReference: r.paymentReference },
+    (taken, reversals, paidAt, now) => {
+      if (reversals > 0) throw new Problem('payment_already_reversed');
+      if (!voidable(paidAt, now)) throw new Problem('void_window_closed');
+      return restoreInReverse(taken, refundable(taken))!;
+    });
+}
+
+/** A refund or void: `restoring` decides, under the accounts' locks, which lots get what back. */
+async function reverse(trx: Trx, reference: string, paymentReference: string, at: Date | undefined, request: { op: 'refund' | 'void' } & Record<string, unknown>,
+  restoring: (taken: TakenFromLot[], reversals: number, paidAt: Date, now: Date) => LotMovement[]): Promise<Posted> {
+  const now = at ?? new Date();
+  const payment = await repo.entryByReference(trx, paymentReference, { lock: true });
+  if (!payment || payment.kind !== 'payment') throw new Problem('payment_not_found', `no payment has the reference ${paymentReference}`);
+  const paid = await repo.postingsOf(trx, payment.id);
+  const residentAccount = paid.find((p) => p.amount < 0)!.accountId;
+  const merchantAccount = paid.find((p) => p.amount > 0)!.accountId;
+  const locked = await repo.lockAccounts(trx, [residentAccount, merchantAccount]);
+  const hash = requestHash(request);
+  return once(trx, reference, hash, async () => {
+    const restore = restoring(await repo.takenByPayment(trx, payment.id), await repo.reversalsOf(trx, payment.id), payment.postedAt, now);
+    const head = { reference, municipalityCode: payment.municipalityCode, requestHash: hash, postedAt: now };
+    return apply(trx, reversalEntry(head, { kind: request.op, paymentEntryId: payment.id, residentAccount, merchantAccount, restore }), locked);
+  });
+}
+
+/**
+ * Resident → expired for what is left of each of the account's lots past expiry at `now`, one
+ * entry per lot. The reference names the lot and the last entry that moved it, so running again
+ * finds nothing left to move, and a lot a refund refilled after it expired is moved once more.
+ */
+export async function expireAccount(trx: Trx, residentAccount: number, now: Date): Promise<{ entries: number; points: number }> {
+  const resident = await repo.account(trx, residentAccount);
+  if (resident?.kind !== 'resident') throw new Error(`ledger: account ${residentAccount} is not a resident's account`);
+  const expiredAccount = await accountOf(trx, resident.municipalityCode, { kind: 'expired' });
+  const locked = await repo.lockAccounts(trx, [residentAccount, expiredAccount]);
+  const lots = await repo.expiredLots(trx, residentAccount, now);
+  const moved = { entries: 0, points: 0 };
+  if (lots.length === 0) return moved;
+  const last = await repo.lastMovements(trx, lots.map((lot) => lot.id));
+  for (const lot of lots) {
+    const afterEntryId = last.get(lot.id)!;
+    const hash = requestHash({ op: 'expiry', lotId: lot.id, afterEntryId, points: lot.remaining });
+    const head = { reference: `expiry:lot:${lot.id}:after:${afterEntryId}`, municipalityCode: resident.municipalityCode, requestHash: hash, postedAt: now };
+    const posted = await once(trx, head.reference, hash, () => apply(trx, expiryEntry(head, { residentAccount, expiredAccount, lotId: lot.id, points: lot.remaining }), locked));
+    if (!posted.replayed) {
+      moved.entries++;
+      moved.points += lot.remaining;
+    }
+  }
+  return moved;
+}
+
+/** A resident's points in a municipality: the balance, and what can be spent at `now` (lots not yet expired). */
+export async function residentPoints(conn: Db | Trx, municipalityCode: string, mykeyId: string, now = new Date()): Promise<{ balance: number; spendable: number }> {
+  const mykeyPk = await repo.mykeyPk(conn, mykeyId);
+  const account = mykeyPk === undefined ? undefined : await repo.findAccount(conn, municipalityCode, { kind: 'resident', mykeyPk });
+  if (account === undefined) return { balance: 0, spendable: 0 };
+  return { balance: (await repo.account(conn, account))!.balance, spendable: await repo.spendablePoints(conn, account, now) };
+}

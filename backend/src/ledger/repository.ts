@@ -1,0 +1,341 @@
+// Every SQL statement of the ledger's tables (ledger_accounts, ledger_entries, ledger_postings,
+// ledger_lots, ledger_lot_movements) and the lookups of the parties they name.
+//
+// Reads of ledger state inside a posting transaction are locking reads taken after the
+// accounts are locked: they see the latest committed rows whatever the isolation level, while
+// the account locks keep anyone else from changing them. Plain reads are used only where a
+// stale answer is caught later (the reference check, backed by the unique key).
+import type { Knex } from 'knex';
+import type { Db } from '../db.ts';
+import type { Entry, EntryKind, NewLot, Posting } from './entries.ts';
+import type { LotMovement, OpenLot, TakenFromLot } from './rules.ts';
+
+type Conn = Db | Knex.Transaction;
+
+export type AccountKind = 'resident' | 'merchant_payable' | 'campaign_budget' | 'partner_clearing' | 'municipality_funding' | 'expired';
+
+/** Who an account belongs to; the municipality kinds belong to the municipality alone. */
+export type AccountOwner =
+  | { kind: 'resident'; mykeyPk: number }
+  | { kind: 'merchant_payable'; merchantId: number }
+  | { kind: 'campaign_budget'; campaignId: number }
+  | { kind: 'partner_clearing'; partnerId: number }
+  | { kind: 'municipality_funding' | 'expired' };
+
+export interface LockedAccount { id: number; municipalityCode: string; kind: AccountKind; balance: number }
+
+export interface StoredEntry { id: number; kind: EntryKind; municipalityCode: string; requestHash: Buffer; relatedEntryId: number | null; postedAt: Date }
+
+export interface Campaign {
+  id: number; municipalityCode: string; premiumPercent: number; budgetPoints: number;
+  capPerResidentPoints: number; startsOn: string; endsOn: string;
+}
+
+const ownerColumns = (owner: AccountOwner) => ({
+  kind: owner.kind,
+  mykey_pk: owner.kind === 'resident' ? owner.mykeyPk : null,
+  merchant_id: owner.kind === 'merchant_payable' ? owner.merchantId : null,
+  campaign_id: owner.kind === 'campaign_budget' ? owner.campaignId : null,
+  partner_id: owner.kind === 'partner_clearing' ? owner.partnerId : null,
+});
+
+const ownerId = (owner: AccountOwner): number =>
+  'mykeyPk' in owner ? owner.mykeyPk : 'merchantId' in owner ? owner.merchantId
+    : 'campaignId' in owner ? owner.campaignId : 'partnerId' in owner ? owner.partnerId : 0;
+
+/** BIGINT columns arrive as numbers; a sum past 2^53 would not be exact, and must never pass unnoticed. */
+function points(value: unknown): number {
+  const n = Number(value ?? 0);
+  if (!Number.isSafeInteger(n)) throw new Error(`ledger figure ${String(value)} is not an exact integer`);
+  return n;
+}
+
+const toEntry = (row: Record<string, unknown>): StoredEntry => ({
+  id: Number(row.id), kind: row.kind as EntryKind, municipalityCode: String(row.municipality_code),
+  requestHash: Buffer.from(row.request_hash as Buffer), relatedEntryId: row.related_entry_id == null ? null : Number(row.related_entry_id),
+  postedAt: row.posted_at as Date,
+});
+
+const ENTRY_COLUMNS = ['id', 'kind', 'municipality_code', 'request_hash', 'related_entry_id', 'posted_at'];
+
+export const ledgerRepository = {
+  // --- the parties the ledger names -------------------------------------------------------
+
+  async mykeyPk(conn: Conn, mykeyId: string): Promise<number | undefined> {
+    const row = await conn('mykeys').where({ mykey_id: mykeyId }).first('id');
+    return row && Number(row.id);
+  },
+
+  async merchantMunicipality(conn: Conn, merchantId: number): Promise<string | undefined> {
+    const row = await conn('merchants').where({ id: merchantId }).first('municipality_code');
+    return row?.municipality_code;
+  },
+
+  async partnerExists(conn: Conn, partnerId: number): Promise<boolean> {
+    return Boolean(await conn('partners').where({ id: partnerId }).first('id'));
+  },
+
+  async municipalityExists(conn: Conn, code: string): Promise<boolean> {
+    return Boolean(await conn('municipalities').where({ code }).first('code'));
+  },
+
+  async campaign(conn: Conn, campaignId: number): Promise<Campaign | undefined> {
+    const row = await conn('campaigns').where({ id: campaignId }).first('id', 'municipality_code', 'premium_percent', 'budget_points',
+      'cap_per_resident_points', conn.raw("DATE_FORMAT(starts_on, '%Y-%m-%d') AS starts_on"), conn.raw("DATE_FORMAT(ends_on, '%Y-%m-%d') AS ends_on"));
+    return row && {
+      id: Number(row.id), municipalityCode: row.municipality_code, premiumPercent: Number(row.premium_percent),
+      budgetPoints: points(row.budget_points), capPerResidentPoints: points(row.cap_per_resident_points), startsOn: row.starts_on, endsOn: row.ends_on,
+    };
+  },
+
+  // --- accounts ---------------------------------------------------------------------------
+
+  async findAccount(conn: Conn, municipalityCode: string, owner: AccountOwner, { lock = false } = {}): Promise<number | undefined> {
+    const query = conn('ledger_accounts').where({ municipality_code: municipalityCode, kind: owner.kind, owner_id: ownerId(owner) });
+    const row = await (lock ? query.forShare() : query).first('id');
+    return row && Number(row.id);
+  },
+
+  /**
+   * Creates the account unless it exists (a concurrent creator may have won: that is fine).
+   * Either way the row ends exclusively locked: an existing row is not share-locked first, so
+   * concurrent first uses never deadlock upgrading a shared lock.
+   */
+  async insertAccount(trx: Knex.Transaction, municipalityCode: string, owner: AccountOwner): Promise<void> {
+    await trx('ledger_accounts').insert({ municipality_code: municipalityCode, ...ownerColumns(owner) }).onConflict().merge({ id: trx.raw('id') });
+  },
+
+  /**
+   * Locks the accounts in ascending id order, the one order every posting uses, so two
+   * transactions never each hold an account the other waits for. Answers the rows as locked.
+   */
+  async lockAccounts(trx: Knex.Transaction, ids: number[]): Promise<LockedAccount[]> {
+    const rows = await trx('ledger_accounts').whereIn('id', [...new Set(ids)].sort((a, b) => a - b)).orderBy('id').forUpdate()
+      .select('id', 'municipality_code', 'kind', 'balance');
+    return rows.map((row) => ({ id: Number(row.id), municipalityCode: row.municipality_code, kind: row.kind, balance: points(row.balance) }));
+  },
+
+  /** One UPDATE for all of an entry's accounts: each balance moves by its posting. */
+  async addToBalances(trx: Knex.Transaction, postings: Posting[]): Promise<void> {
+    const cases = postings.map(() => 'WHEN ? THEN ?').join(' ');
+    await trx.raw(`UPDATE ledger_accounts SET balance = balance + CASE id ${cases} END WHERE id IN (${postings.map(() => '?').join(',')})`,
+      [...postings.flatMap((p) => [p.accountId, p.amount]), ...postings.map((p) => p.accountId)]);
+  },
+
+  /** An account as it stands (not locked): its municipality and kind never change. */
+  async account(conn: Conn, accountId: number): Promise<Omit<LockedAccount, 'id'> | undefined> {
+    const row = await conn('ledger_accounts').where({ id: accountId }).first('municipality_code', 'kind', 'balance');
+    return row && { municipalityCode: row.municipality_code, kind: row.kind, balance: points(row.balance) };
+  },
+
+  // --- entries and postings ---------------------------------------------------------------
+
+  /** `lock` reads the latest committed row (after a duplicate-key error, the snapshot may predate it). */
+  async entryByReference(conn: Conn, reference: string, { lock = false } = {}): Promise<StoredEntry | undefined> {
+    const query = conn('ledger_entries').where({ reference });
+    const row = await (lock ? query.forShare() : query).first(ENTRY_COLUMNS);
+    return row && toEntry(row);
+  },
+
+  async postingsOf(conn: Conn, entryId: number): Promise<Posting[]> {
+    const rows = await conn('ledger_postings').where({ entry_id: entryId }).orderBy('account_id').select('account_id', 'amount');
+    return rows.map((row) => ({ accountId: Number(row.account_id), amount: points(row.amount) }));
+  },
+
+  /** Inserts the entry; undefined when its reference is taken. */
+  async insertEntry(trx: Knex.Transaction, entry: Entry): Promise<number | undefined> {
+    try {
+      const [id] = await trx('ledger_entries').insert({
+        municipality_code: entry.municipalityCode, kind: entry.kind, reference: entry.reference, request_hash: entry.requestHash,
+        related_entry_id: entry.relatedEntryId ?? null, campaign_id: entry.campaignId ?? null, posted_at: entry.postedAt,
+      });
+      return Number(id);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return undefined;
+      throw error;
+    }
+  },
+
+  async insertPostings(trx: Knex.Transaction, entryId: number, postings: Posting[]): Promise<void> {
+    await trx('ledger_postings').insert(postings.map((p) => ({ entry_id: entryId, account_id: p.accountId, amount: p.amount })));
+  },
+
+  // --- lots -------------------------------------------------------------------------------
+
+  /**
+   * A page of the account's lots still valid at `now`, in spending order (soonest expiry,
+   * then oldest), locked; `after` continues from the last lot of the previous page.
+   */
+  async spendableLots(trx: Knex.Transaction, accountId: number, now: Date, limit: number, after?: OpenLot): Promise<OpenLot[]> {
+    const query = trx('ledger_lots').where('account_id', accountId).where('open_expires_at', '>', now);
+    if (after) {
+      query.where((q) => q.where('open_expires_at', '>', after.expiresAt)
+        .orWhere((same) => same.where('open_expires_at', after.expiresAt).where('id', '>', after.id)));
+    }
+    const rows = await query.orderBy([{ column: 'open_expires_at' }, { column: 'id' }]).limit(limit).forUpdate()
+      .select('id', 'remaining_points', 'expires_at');
+    return rows.map((row) => ({ id: Number(row.id), remaining: points(row.remaining_points), expiresAt: row.expires_at }));
+  },
+
+  /** Points the account can spend at `now`: its lots not yet expired. `lock` reads the latest committed lots. */
+  async spendablePoints(conn: Conn, accountId: number, now: Date, { lock = false } = {}): Promise<number> {
+    const query = conn('ledger_lots').where('account_id', accountId).where('open_expires_at', '>', now);
+    const [row] = await (lock ? query.forShare() : query).sum({ total: 'remaining_points' });
+    return points(row?.total);
+  },
+
+  /** The named lots, locked, with the account each belongs to. */
+  async lockLots(trx: Knex.Transaction, ids: number[]): Promise<Array<{ id: number; accountId: number; remaining: number; original: number }>> {
+    const rows = await trx('ledger_lots').whereIn('id', ids).orderBy('id').forUpdate().select('id', 'account_id', 'remaining_points', 'original_points');
+    return rows.map((row) => ({ id: Number(row.id), accountId: Number(row.account_id), remaining: points(row.remaining_points), original: points(row.original_points) }));
+  },
+
+  async insertLot(trx: Knex.Transaction, accountId: number, entryId: number, lot: NewLot): Promise<number> {
+    const [id] = await trx('ledger_lots').insert({
+      account_id: accountId, entry_id: entryId, campaign_id: lot.campaignId, original_points: lot.points, remaining_points: lot.points, expires_at: lot.expiresAt,
+    });
+    return Number(id);
+  },
+
+  /** One UPDATE for all moved lots, and the movements that explain it. */
+  async moveLots(trx: Knex.Transaction, entryId: number, moves: LotMovement[]): Promise<void> {
+    const cases = moves.map(() => 'WHEN ? THEN ?').join(' ');
+    await trx.raw(`UPDATE ledger_lots SET remaining_points = remaining_points + CASE id ${cases} END WHERE id IN (${moves.map(() => '?').join(',')})`,
+      [...moves.flatMap((m) => [m.lotId, m.amount]), ...moves.map((m) => m.lotId)]);
+    await trx('ledger_lot_movements').insert(moves.map((m) => ({ entry_id: entryId, lot_id: m.lotId, amount: m.amount })));
+  },
+
+  /** The movement that records a lot's arrival (the lot itself already holds the points). */
+  async recordArrivals(trx: Knex.Transaction, entryId: number, lots: Array<{ lotId: number; points: number }>): Promise<void> {
+    await trx('ledger_lot_movements').insert(lots.map((lot) => ({ entry_id: entryId, lot_id: lot.lotId, amount: lot.points })));
+  },
+
+  /** What a payment took from each lot, in the order it took them, and what its refunds and voids gave back since. */
+  async takenByPayment(trx: Knex.Transaction, paymentEntryId: number): Promise<TakenFromLot[]> {
+    const taken = await trx('ledger_lot_movements as m').join('ledger_lots as l', 'l.id', 'm.lot_id')
+      .where('m.entry_id', paymentEntryId).orderBy([{ column: 'l.expires_at' }, { column: 'l.id' }]).forShare()
+      .select('m.lot_id', 'm.amount');
+    const restored = await trx('ledger_entries as e').join('ledger_lot_movements as r', 'r.entry_id', 'e.id')
+      .where('e.related_entry_id', paymentEntryId).groupBy('r.lot_id').forShare()
+      .select('r.lot_id', trx.raw('SUM(r.amount) AS restored'));
+    const back = new Map(restored.map((row) => [Number(row.lot_id), points(row.restored)]));
+    return taken.map((row) => ({ lotId: Number(row.lot_id), taken: -points(row.amount), restored: back.get(Number(row.lot_id)) ?? 0 }));
+  },
+
+  /** Whether any refund or void of the payment was posted. */
+  async reversalsOf(trx: Knex.Transaction, paymentEntryId: number): Promise<number> {
+    const [row] = await trx('ledger_entries').where('related_entry_id', paymentEntryId).forShare().count({ n: '*' });
+    return Number(row?.n ?? 0);
+  },
+
+  /** All the campaign ever gave this resident account: premiums and grants (lots it paid for). */
+  async campaignPointsReceived(trx: Knex.Transaction, accountId: number, campaignId: number): Promise<number> {
+    const [row] = await trx('ledger_lots').where({ account_id: accountId, campaign_id: campaignId }).forShare().sum({ total: 'original_points' });
+    return points(row?.total);
+  },
+
+  /** All that funding entries ever put into the campaign's budget account. */
+  async campaignFunded(trx: Knex.Transaction, campaignId: number, budgetAccountId: number): Promise<number> {
+    const [row] = await trx('ledger_entries as e').join('ledger_postings as p', 'p.entry_id', 'e.id')
+      .where({ 'e.campaign_id': campaignId, 'e.kind': 'funding', 'p.account_id': budgetAccountId }).forShare().sum({ total: 'p.amount' });
+    return points(row?.total);
+  },
+
+  // --- expiry -----------------------------------------------------------------------------
+
+  /**
+   * A page of lots past their expiry with points left, in (expiry, id) order after `after`.
+   * Expiring a lot takes it out of this index, so the whole walk reads each expired lot once.
+   */
+  async expiredLotsPage(conn: Conn, now: Date, limit: number, after?: { expiresAt: Date; id: number }): Promise<Array<{ id: number; accountId: number; expiresAt: Date }>> {
+    const query = conn('ledger_lots').where('open_expires_at', '<=', now);
+    if (after) {
+      query.where((q) => q.where('open_expires_at', '>', after.expiresAt)
+        .orWhere((same) => same.where('open_expires_at', after.expiresAt).where('id', '>', after.id)));
+    }
+    const rows = await query.orderBy([{ column: 'open_expires_at' }, { column: 'id' }]).limit(limit).select('id', 'account_id', 'open_expires_at');
+    return rows.map((row) => ({ id: Number(row.id), accountId: Number(row.account_id), expiresAt: row.open_expires_at }));
+  },
+
+  /** The account's lots past their expiry with points left (only those have an open_expires_at), locked. */
+  async expiredLots(trx: Knex.Transaction, accountId: number, now: Date): Promise<Array<{ id: number; remaining: number }>> {
+    const rows = await trx('ledger_lots').where('account_id', accountId).where('open_expires_at', '<=', now).orderBy('id').forUpdate()
+      .select('id', 'remaining_points');
+    return rows.map((row) => ({ id: Number(row.id), remaining: points(row.remaining_points) }));
+  },
+
+  /** The last entry that moved each lot. */
+  async lastMovements(trx: Knex.Transaction, lotIds: number[]): Promise<Map<number, number>> {
+    const rows = await trx('ledger_lot_movements').whereIn('lot_id', lotIds).groupBy('lot_id').forShare()
+      .select('lot_id', trx.raw('MAX(entry_id) AS entry_id'));
+    return new Map(rows.map((row) => [Number(row.lot_id), Number(row.entry_id)]));
+  },
+
+  // --- invariants (npm run ledger -- check) -----------------------------------------------
+
+  /**
+   * The rows breaking one invariant, in key order, at most `limit`: aggregates computed by the
+   * database, so a ledger of millions of rows is never held in memory.
+   */
+  async violations(trx: Knex.Transaction, invariant: Invariant, limit: number): Promise<ViolationRow[]> {
+    const [rows] = await trx.raw(`${INVARIANTS[invariant].sql} ORDER BY entry_id, account_id, lot_id LIMIT ?`, [limit]);
+    return rows;
+  },
+
+  async countViolations(trx: Knex.Transaction, invariant: Invariant): Promise<number> {
+    const [[row]] = await trx.raw(`SELECT COUNT(*) AS n FROM (${INVARIANTS[invariant].sql}) v`);
+    return Number(row.n);
+  },
+
+  async tableSizes(trx: Knex.Transaction): Promise<Record<string, number>> {
+    const [[row]] = await trx.raw(`SELECT (SELECT COUNT(*) FROM ledger_entries) AS entries, (SELECT COUNT(*) FROM ledger_postings) AS postings,
+      (SELECT COUNT(*) FROM ledger_accounts) AS accounts, (SELECT COUNT(*) FROM ledger_lots) AS lots`);
+    return Object.fromEntries(Object.entries(row).map(([name, n]) => [name, Number(n)]));
+  },
+};
+
+export interface ViolationRow { entry_id: number | null; account_id: number | null; lot_id: number | null; expected: unknown; found: unknown }
+
+/**
+ * Each invariant as a query for the rows that break it, every one naming what it is about
+ * (entry_id, account_id, lot_id: null where it does not apply) and the expected and found values.
+ * `text` marks invariants whose values are names rather than points.
+ */
+export const INVARIANTS = {
+  // Every entry's postings sum to zero...
+  entry_balances: { sql: `SELECT e.id AS entry_id, NULL AS account_id, NULL AS lot_id, 0 AS expected, COALESCE(SUM(p.amount), 0) AS found
+    FROM ledger_entries e LEFT JOIN ledger_postings p ON p.entry_id = e.id GROUP BY e.id HAVING found <> 0` },
+  // ...and moves points between at least two accounts,
+  entry_has_two_postings: { sql: `SELECT e.id AS entry_id, NULL AS account_id, NULL AS lot_id, 2 AS expected, COUNT(p.account_id) AS found
+    FROM ledger_entries e LEFT JOIN ledger_postings p ON p.entry_id = e.id GROUP BY e.id HAVING found < 2` },
+  // ...all of the entry's municipality.
+  posting_in_entry_municipality: { text: true, sql: `SELECT p.entry_id, p.account_id, NULL AS lot_id, e.municipality_code AS expected, a.municipality_code AS found
+    FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id JOIN ledger_accounts a ON a.id = p.account_id
+    WHERE a.municipality_code <> e.municipality_code` },
+  // Each cached balance is the sum of the account's postings.
+  balance_equals_postings: { sql: `SELECT NULL AS entry_id, a.id AS account_id, NULL AS lot_id, COALESCE(SUM(p.amount), 0) AS expected, MAX(a.balance) AS found
+    FROM ledger_accounts a LEFT JOIN ledger_postings p ON p.account_id = a.id GROUP BY a.id HAVING expected <> found` },
+  // No resident (or campaign budget) is below zero.
+  balance_not_negative: { sql: `SELECT NULL AS entry_id, id AS account_id, NULL AS lot_id, 0 AS expected, balance AS found
+    FROM ledger_accounts WHERE kind IN ('resident', 'campaign_budget') AND balance < 0` },
+  // A resident's lots hold exactly the balance...
+  lots_equal_balance: { sql: `SELECT NULL AS entry_id, a.id AS account_id, NULL AS lot_id, MAX(a.balance) AS expected, COALESCE(SUM(l.remaining_points), 0) AS found
+    FROM ledger_accounts a LEFT JOIN ledger_lots l ON l.account_id = a.id WHERE a.kind = 'resident' GROUP BY a.id HAVING expected <> found` },
+  // ...and only residents have lots.
+  lots_of_residents_only: { text: true, sql: `SELECT NULL AS entry_id, l.account_id, l.id AS lot_id, 'resident' AS expected, a.kind AS found
+    FROM ledger_lots l JOIN ledger_accounts a ON a.id = l.account_id WHERE a.kind <> 'resident'` },
+  // A lot's remainder stays within 0..original...
+  lot_remaining_in_range: { sql: `SELECT NULL AS entry_id, account_id, id AS lot_id, LEAST(GREATEST(remaining_points, 0), original_points) AS expected, remaining_points AS found
+    FROM ledger_lots WHERE remaining_points < 0 OR remaining_points > original_points` },
+  // ...and is the sum of its movements.
+  lot_remaining_equals_movements: { sql: `SELECT NULL AS entry_id, MAX(l.account_id) AS account_id, l.id AS lot_id, COALESCE(SUM(m.amount), 0) AS expected, MAX(l.remaining_points) AS found
+    FROM ledger_lots l LEFT JOIN ledger_lot_movements m ON m.lot_id = l.id GROUP BY l.id HAVING expected <> found` },
+  // In every entry, a resident's posting equals the movements of that resident's lots.
+  lot_movements_equal_posting: { sql: `SELECT entry_id, account_id, NULL AS lot_id, SUM(posted) AS expected, SUM(moved) AS found FROM (
+      SELECT p.entry_id, p.account_id, p.amount AS posted, 0 AS moved FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id WHERE a.kind = 'resident'
+      UNION ALL
+      SELECT m.entry_id, l.account_id, 0 AS posted, m.amount AS moved FROM ledger_lot_movements m JOIN ledger_lots l ON l.id = m.lot_id
+    ) x GROUP BY entry_id, account_id HAVING expected <> found` },
+} as const satisfies Record<string, { sql: string; text?: true }>;
+
+export type Invariant = keyof typeof INVARIANTS;
