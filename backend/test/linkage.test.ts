@@ -202,8 +202,8 @@ function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; ou
 
 async function cliEnv(): Promise<NodeJS.ProcessEnv> {
   const { url, caFile } = await fixture();
-  const { MYKEY_SECRET: _unused, ...env } = process.env;
-  return { ...env, NODE_ENV: 'test', DATABASE_URL: url, JPKI_TRUST_ANCHORS: caFile, LOG_LEVEL: 'warn' };
+  // Named, or `npm run mykey` would key the cards with this machine's own development secret.
+  return { ...process.env, NODE_ENV: 'test', DATABASE_URL: url, JPKI_TRUST_ANCHORS: caFile, MYKEY_SECRET: SECRET.toString('hex'), LOG_LEVEL: 'warn' };
 }
 
 test('npm run mykey -- import-linkage: 200,000 lines streamed from a file, 1,000 of them our residents', async (t) => {
