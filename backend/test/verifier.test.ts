@@ -2,8 +2,8 @@
 // and logins, CRLs picked up from MySQL once the job has written them, and no database round
 // trip per verification.
 import test from 'ava';
-import { createCa, issueCertificate, issueCrl } from '../../reader-agent/src/dev-ca/index.ts';
-import { createDb } from '../src/db.ts';
+import { createCa, issueCertificate, issueCrl, type CertificateAuthority } from '../../reader-agent/src/dev-ca/index.ts';
+import { createDb, type Db } from '../src/db.ts';
 import { refreshCrls } from '../src/jpki/crl-job.ts';
 import { crlRepository } from '../src/jpki/crl-repository.ts';
 import { caKey } from '../src/jpki/revocation.ts';
@@ -14,17 +14,20 @@ import { writeFiles } from './helpers/jpki.ts';
 const DAY = 86_400_000;
 const NOW = Math.floor(Date.now() / 1000) * 1000;
 
-const setup = fileFixture(test, async () => ({ ca: await createCa({ kind: 'auth' }) }));
+const database = fileFixture(test, async (cleanup) => (await testDatabase(cleanup)).db);
 
-/** A fresh database per test, so each starts with no CRL. */
-async function fresh(t: { teardown: (fn: () => unknown) => void }, policy: RevocationPolicy = 'fail-closed', recheckMs?: number) {
-  const { ca } = await setup();
-  const { db } = await testDatabase((fn) => t.teardown(fn));
-  const verifier = new CertificateVerifier({ anchors: [ca.certificate], db, policy, log: silentLog, recheckMs });
+/**
+ * A CA of its own for each test, so each starts with no CRL: CRLs are kept per CA key, and the
+ * tests share the file's database. A test that counts queries gets a database of its own.
+ */
+async function fresh(t: { teardown: (fn: () => unknown) => void }, policy: RevocationPolicy = 'fail-closed', options: { recheckMs?: number; ownDatabase?: boolean } = {}) {
+  const ca = await createCa({ kind: 'auth' });
+  const db = options.ownDatabase ? (await testDatabase((fn) => t.teardown(fn))).db : await database();
+  const verifier = new CertificateVerifier({ anchors: [ca.certificate], db, policy, log: silentLog, recheckMs: options.recheckMs });
   return { ca, db, verifier };
 }
 
-async function storeCrl(db: Awaited<ReturnType<typeof testDatabase>>['db'], crl: { der: Buffer; thisUpdate: Date; nextUpdate: Date }, anchor: Awaited<ReturnType<typeof setup>>['ca']) {
+async function storeCrl(db: Db, crl: { der: Buffer; thisUpdate: Date; nextUpdate: Date }, anchor: CertificateAuthority) {
   await crlRepository(db).storeIfNewer({ issuerKey: caKey(anchor.certificate), issuerName: 'JPKI', thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der: crl.der, source: 'test', fetchedAt: new Date() });
 }
 
@@ -84,7 +87,7 @@ test('a revoked card is refused under fail-open too, even on a stale CRL', async
 });
 
 test('verifications do not each go to MySQL: one look per recheck interval', async (t) => {
-  const { ca, db, verifier } = await fresh(t, 'fail-closed', 3_600_000);
+  const { ca, db, verifier } = await fresh(t, 'fail-closed', { recheckMs: 3_600_000, ownDatabase: true });
   const card = await issueCertificate(ca);
   let queries = 0;
   db.on('query', () => { queries++; });
@@ -99,7 +102,7 @@ test('verifications do not each go to MySQL: one look per recheck interval', asy
 });
 
 test('MySQL unreachable: verification still answers, as if no CRL were held', async (t) => {
-  const { ca } = await setup();
+  const ca = await createCa({ kind: 'auth' });
   const gone = new URL(process.env.DATABASE_URL!);
   gone.pathname = '/mykey_test_no_such_database';
   const db = createDb(gone.toString(), silentLog);
