@@ -9,7 +9,7 @@ import { ledgerRepository as repo } from './repository.ts';
 export const LEDGER_EXPIRY_QUEUE = 'ledger-expiry';
 
 /** Lots read per page of the walk; each page's accounts are expired one transaction each. */
-const PAGE = 500;
+export const EXPIRY_PAGE = 500;
 
 export interface ExpiryRun { accounts: number; entries: number; points: number; failed: number }
 
@@ -17,11 +17,11 @@ export interface ExpiryRun { accounts: number; entries: number; points: number; 
  * Expires every lot past its expiry at `now`. An account that fails (after the transient
  * retries) is logged and left for the next run; the others go on, and the run then fails.
  */
-export async function expireDueLots(db: Db, log: Logger, now = new Date()): Promise<ExpiryRun> {
+export async function expireDueLots(db: Db, log: Logger, now = new Date(), page = EXPIRY_PAGE): Promise<ExpiryRun> {
   const run: ExpiryRun = { accounts: 0, entries: 0, points: 0, failed: 0 };
   for (let after: { expiresAt: Date; id: number } | undefined; ;) {
-    const page = await repo.expiredLotsPage(db, now, PAGE, after);
-    for (const accountId of new Set(page.map((lot) => lot.accountId))) {
+    const lots = await repo.expiredLotsPage(db, now, page, after);
+    for (const accountId of new Set(lots.map((lot) => lot.accountId))) {
       try {
         const moved = await inLedgerTransaction(db, (trx) => expireAccount(trx, accountId, now));
         run.accounts++;
@@ -32,8 +32,8 @@ export async function expireDueLots(db: Db, log: Logger, now = new Date()): Prom
         log.error({ err: error, accountId }, 'expiring an account\'s lots failed; the next run tries again');
       }
     }
-    if (page.length < PAGE) break;
-    after = page.at(-1);
+    if (lots.length < page) break;
+    after = lots.at(-1);
   }
   if (run.entries > 0) log.info({ ...run, at: now }, 'expired points moved');
   if (run.failed > 0) throw new Error(`expiring points failed for ${run.failed} accounts (logged); the next run tries them again`);
