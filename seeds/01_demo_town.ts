@@ -2,6 +2,7 @@
 // never duplicates them: every row has a natural key and is upserted on it.
 import type { Knex } from 'knex';
 import { hashPassword } from '../backend/src/staff/password.ts';
+import { fundCampaign } from '../backend/src/ledger/ledger.ts';
 
 export const DEMO_MUNICIPALITY = { code: '139998', name_ja: 'みらい市（デモ）', name_en: 'Mirai City (demo)' };
 
@@ -41,6 +42,11 @@ export async function seed(knex: Knex): Promise<void> {
     .onConflict('slug').merge();
   await knex('partners').insert(DEMO_PARTNER).onConflict('slug').merge();
   await knex('campaigns').insert({ ...DEMO_CAMPAIGN, municipality_code: DEMO_MUNICIPALITY.code }).onConflict('slug').merge();
+  // The campaign's budget moves into the ledger once: a re-seed replays the same reference.
+  const campaign = await knex('campaigns').where({ slug: DEMO_CAMPAIGN.slug }).first('id');
+  await knex.transaction((trx) => fundCampaign(trx, {
+    reference: `seed:fund:${DEMO_CAMPAIGN.slug}:${DEMO_CAMPAIGN.budget_points}`, campaignId: Number(campaign.id), points: DEMO_CAMPAIGN.budget_points,
+  }));
   for (const staff of DEMO_STAFF) {
     const organization = staff.merchant
       ? { merchant_id: await merchantId(knex, staff.merchant), municipality_code: null }

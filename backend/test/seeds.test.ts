@@ -1,6 +1,6 @@
 import test from 'ava';
 import { fileFixture, testDatabase } from './helpers/env.ts';
-import { DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_STAFF } from '../../seeds/01_demo_town.ts';
+import { DEMO_CAMPAIGN, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_STAFF } from '../../seeds/01_demo_town.ts';
 
 const fixture = fileFixture(test, async (cleanup) => (await testDatabase(cleanup)).db);
 
@@ -27,4 +27,6 @@ test('seeding twice, or three times, leaves exactly one demo town', async (t) =>
   t.like(town, DEMO_MUNICIPALITY);
   const shops = await db('merchants').where({ municipality_code: DEMO_MUNICIPALITY.code, status: 'approved' }).count({ n: '*' });
   t.is(Number(shops[0]!.n), DEMO_MERCHANTS.length);
+  const budget = await db('ledger_accounts').where({ municipality_code: DEMO_MUNICIPALITY.code, kind: 'campaign_budget' }).first('balance');
+  t.is(Number(budget.balance), DEMO_CAMPAIGN.budget_points, 'the campaign budget is funded once, however often the seed runs');
 });
