@@ -86,7 +86,9 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
 }
 const allowedOrigins = values['allow-origin'] ?? ['http://127.0.0.1:3000', 'http://localhost:3000'];
 const pcsc = new PcscService();
-pcsc.on('available', (available) => log({ level: available ? 'info' : 'warn', msg: available ? 'pcscd connected' : 'pcscd unavailable; retrying' }));
+pcsc.on('available', (available) => log(available ? { level: 'info', msg: 'pcscd connected' } : {
+  level: 'warn', msg: 'pcscd unavailable; retrying', hint: 'pcscd must be running: under systemd it starts on demand once installed; otherwise start it as root: pcscd',
+}));
 pcsc.on('change', (readers) => log({ level: 'info', msg: 'readers', readers }));
 pcsc.start();
 const server = createLocalApi({ pcsc, token: pairingToken(values['token-file']), allowedOrigins, port, log, device: enrolledDevice(values['enrollment-file']) });

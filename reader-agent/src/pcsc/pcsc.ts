@@ -47,6 +47,8 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
   private busy = new Map<string, Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  // Until the first attempt to reach pcscd has an outcome, there is nothing to announce either way.
+  private availabilityKnown = false;
   available = false;
 
   start(): void {
@@ -144,6 +146,8 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
   }
 
   private drop(): void {
+    // Retries while pcscd stays away drop nothing: no change to tell anyone about.
+    const hadReaders = this.readers.size > 0;
     for (const { reader } of this.readers.values()) {
       reader.removeAllListeners();
       // When pcscd dies, each reader's status thread fails too, and its 'error' may arrive
@@ -160,7 +164,7 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
       pcsc.on('error', () => {});
       pcsc.close();
     }
-    this.emit('change', this.states());
+    if (hadReaders) this.emit('change', this.states());
   }
 
   private watch(reader: CardReader): void {
@@ -182,7 +186,8 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
   }
 
   private setAvailable(available: boolean): void {
-    if (this.available === available) return;
+    if (this.availabilityKnown && this.available === available) return;
+    this.availabilityKnown = true;
     this.available = available;
     this.emit('available', available);
   }

@@ -2,6 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { freePort } from '../../../scripts/lib/ports.ts';
 import { startPcscStack, type PcscStack } from './pcsc-stack.ts';
 
@@ -23,8 +26,15 @@ export interface RunningAgent {
 export async function startAgent(stack: Pick<PcscStack, 'env'>, options: { seeReader?: boolean } = {}): Promise<RunningAgent> {
   const port = await freePort();
   const token = randomBytes(24).toString('base64url');
+  // The agent reads its enrollment from $XDG_CONFIG_HOME/mykey. Unless the caller chose a
+  // directory, it gets an empty one of its own: no test may see the developer's enrollment.
+  const ownConfig = stack.env.XDG_CONFIG_HOME === process.env.XDG_CONFIG_HOME ? mkdtempSync(path.join(tmpdir(), 'mykey-agent-config-')) : undefined;
+  const env = { ...stack.env, ...(ownConfig ? { XDG_CONFIG_HOME: ownConfig } : {}), READER_AGENT_TOKEN: token };
   const child = spawn(process.execPath, ['--import', 'tsx', 'reader-agent/src/agent/main.ts', '--port', String(port), '--allow-origin', CONSOLE_ORIGIN],
-    { env: { ...stack.env, READER_AGENT_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] });
+    { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.once('exit', () => {
+    if (ownConfig) rmSync(ownConfig, { recursive: true, force: true });
+  });
   let output = '';
   child.stdout!.on('data', (chunk) => { output += chunk; });
   child.stderr!.on('data', (chunk) => { output += chunk; });
