@@ -51,6 +51,29 @@ test('certificate_untrusted: same issuer name, another key', async (t) => {
   t.like(await verifyUserCertificate(forged.certificateDer, await options()), { ok: false, code: 'certificate_untrusted' });
 });
 
+test('certificate_untrusted: the CA\'s signature no longer matches — one bit of the signature, or one letter of the subject, changed', async (t) => {
+  const { authCa } = await fixture();
+  const name = 'ABCDEFGHIJKLMNOPQRSTUVW';
+  const card = await issueCertificate(authCa, { commonName: name });
+  const signature = Buffer.from(card.certificateDer);
+  signature[signature.length - 1]! ^= 0x01;
+  const subject = Buffer.from(card.certificateDer);
+  subject[subject.indexOf(name)] = 'Z'.charCodeAt(0);
+  t.like(await verifyUserCertificate(card.certificateDer, await options()), { ok: true });
+  t.like(await verifyUserCertificate(signature, await options()), { ok: false, code: 'certificate_untrusted' });
+  t.like(await verifyUserCertificate(subject, await options()), { ok: false, code: 'certificate_untrusted' });
+});
+
+test('issuerDer, from which MyKey IDs are derived, is the issuer Name\'s DER as the certificate carries it', async (t) => {
+  const { authCa } = await fixture();
+  const card = await issueCertificate(authCa);
+  const verdict = await verifyUserCertificate(card.certificateDer, await options());
+  if (!verdict.ok) return t.fail(verdict.code);
+  t.deepEqual(verdict.issuerDer, Buffer.from(card.certificate.issuer.toSchema().toBER()));
+  t.deepEqual(verdict.issuerDer, Buffer.from(authCa.certificate.subject.toSchema().toBER()));
+  t.true(card.certificateDer.includes(verdict.issuerDer));
+});
+
 test('certificate_expired and certificate_not_yet_valid', async (t) => {
   const { authCa } = await fixture();
   const expired = await issueCertificate(authCa, { notBefore: new Date(NOW.getTime() - 400 * DAY), notAfter: new Date(NOW.getTime() - DAY) });

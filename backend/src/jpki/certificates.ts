@@ -3,6 +3,7 @@
 // address), chain to a configured anchor, be inside its validity period, carry an RSA key of
 // at least 2048 bits that may sign, and not be revoked. Input is hostile: every failure is a
 // stable code, and nothing here throws on bad bytes.
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { parseDer, serialHex } from './der.ts';
@@ -110,19 +111,67 @@ function rsaModulusBits(certificate: pkijs.Certificate): number | undefined {
   return leading === -1 ? 0 : (modulus.length - leading) * 8 - Math.clz32(modulus[leading]!) + 24;
 }
 
-/** The anchors (by name and key) whose key signed the certificate; usually one. */
-async function signingAnchors(certificate: pkijs.Certificate, anchors: pkijs.Certificate[]): Promise<pkijs.Certificate[]> {
-  const issuer = Buffer.from(certificate.issuer.toSchema().toBER());
-  const signers: pkijs.Certificate[] = [];
-  for (const anchor of anchors) {
-    if (!issuer.equals(Buffer.from(anchor.subject.toSchema().toBER()))) continue;
+/**
+ * The hash of each signature algorithm a CA may sign a card certificate with: RSASSA-PKCS1-v1_5
+ * over SHA-2 (J-LIS signs with sha256WithRSAEncryption). Any other is certificate_untrusted.
+ */
+const RSA_SIGNATURE_HASHES = new Map([
+  ['1.2.840.113549.1.1.11', 'sha256'],
+  ['1.2.840.113549.1.1.12', 'sha384'],
+  ['1.2.840.113549.1.1.13', 'sha512'],
+]);
+
+interface AnchorKey { subjectDer: Buffer; key: KeyObject | undefined }
+
+/**
+ * Per anchor, worked out once: its subject as DER and its RSA key for node:crypto (undefined if
+ * it has none). Re-encoding the subject and decoding the key took longer than the signature
+ * check itself, at every verification (docs/benchmarks.md).
+ */
+const anchorKeys = new WeakMap<pkijs.Certificate, AnchorKey>();
+
+function anchorKey(anchor: pkijs.Certificate): AnchorKey {
+  let known = anchorKeys.get(anchor);
+  if (!known) {
+    let key: KeyObject | undefined;
     try {
-      if (await certificate.verify(anchor)) signers.push(anchor);
+      key = createPublicKey({ key: Buffer.from(anchor.subjectPublicKeyInfo.toSchema().toBER()), format: 'der', type: 'spki' });
     } catch {
-      // A signature that cannot even be checked is no signature.
+      // An anchor whose key node:crypto cannot read signs nothing we accept.
     }
+    known = { subjectDer: Buffer.from(anchor.subject.toSchema().toBER()), key: key?.asymmetricKeyType === 'rsa' ? key : undefined };
+    anchorKeys.set(anchor, known);
   }
-  return signers;
+  return known;
+}
+
+/** Whether `key` made the certificate's signature over its TBS bytes. */
+function signedWith(certificate: pkijs.Certificate, key: KeyObject): boolean {
+  const hash = RSA_SIGNATURE_HASHES.get(certificate.signatureAlgorithm.algorithmId);
+  if (!hash) return false;
+  try {
+    return verify(hash, certificate.tbsView, key, certificate.signatureValue.valueBlock.valueHexView);
+  } catch {
+    // A signature that cannot even be checked (wrong size) is no signature.
+    return false;
+  }
+}
+
+/**
+ * The issuer Name's DER. parseCertificate accepted only a certificate that re-encodes to its
+ * own bytes, so the bytes the Name was read from are its DER: no need to encode it again.
+ */
+function issuerDerOf(certificate: pkijs.Certificate): Buffer {
+  return Buffer.from(certificate.issuer.valueBeforeDecode);
+}
+
+/** The anchors (by name and key) whose key signed the certificate; usually one. */
+function signingAnchors(certificate: pkijs.Certificate, anchors: pkijs.Certificate[]): pkijs.Certificate[] {
+  const issuer = issuerDerOf(certificate);
+  return anchors.filter((anchor) => {
+    const { subjectDer, key } = anchorKey(anchor);
+    return issuer.equals(subjectDer) && key !== undefined && signedWith(certificate, key);
+  });
 }
 
 /**
@@ -153,9 +202,9 @@ export async function examineCertificate(der: Uint8Array, anchors: pkijs.Certifi
   if (!allowsDigitalSignature(certificate)) return refuse('certificate_wrong_type', 'key usage does not allow digital signatures');
   const bits = rsaModulusBits(certificate);
   if (bits === undefined || bits < MIN_RSA_BITS) return refuse('certificate_key_weak', `key must be RSA of at least ${MIN_RSA_BITS} bits, got ${bits ?? 'non-RSA'}`);
-  const signers = await signingAnchors(certificate, anchors);
+  const signers = signingAnchors(certificate, anchors);
   if (signers.length === 0) return refuse('certificate_untrusted', 'not issued by a configured trust anchor');
-  return { ok: true, certificate, signers, issuerDer: Buffer.from(certificate.issuer.toSchema().toBER()), serialHex: serialHex(certificate.serialNumber) };
+  return { ok: true, certificate, signers, issuerDer: issuerDerOf(certificate), serialHex: serialHex(certificate.serialNumber) };
 }
 
 /** The checks at the moment of use: the anchor's and the certificate's validity, and revocation. */
