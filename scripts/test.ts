@@ -8,7 +8,7 @@ import { provideServices, TEST_PROFILE } from './lib/services.ts';
 import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from './lib/debian.mjs';
 import { buildConsoleIfStale, consoleDir } from './lib/console-build.ts';
 import { knexConfig } from '../backend/src/db.ts';
-import { ensureDatabase } from './lib/database.ts';
+import { dropDatabase, ensureDatabase } from './lib/database.ts';
 import { rootDir } from './lib/paths.ts';
 import { TEST_DATABASE_PREFIX } from '../backend/test/helpers/names.ts';
 
@@ -27,7 +27,7 @@ async function dropLeftoverTestDatabases(databaseUrl: string): Promise<void> {
   try {
     const [rows] = await db.raw('SHOW DATABASES LIKE ?', [`${TEST_DATABASE_PREFIX}%`]);
     for (const row of rows as Array<Record<string, string>>) {
-      await db.raw(`DROP DATABASE IF EXISTS \`${Object.values(row)[0]}\``);
+      await dropDatabase(db, Object.values(row)[0]!);
     }
   } finally {
     await db.destroy();

@@ -1,5 +1,7 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import knex, { type Knex } from 'knex';
 import { createDb, knexConfig } from '../../backend/src/db.ts';
-import knex from 'knex';
 
 /** Creates the database named in the URL when it is missing (needs the right to), so a bare server is enough. */
 export async function ensureDatabase(databaseUrl: string): Promise<void> {
@@ -28,5 +30,31 @@ export async function migrateAndSeed(databaseUrl: string, options: { seed: boole
     }
   } finally {
     await db.destroy();
+  }
+}
+
+const STRAY_TRIGGER_BACKUP = /\.(TRG|TRN)-$/;
+
+/**
+ * Drops a database. MariaDB 10.11 now and then leaves the backup of a trigger file
+ * (`table.TRG-`) in the database's directory, and DROP DATABASE then fails with "Directory
+ * not empty" (1010). Triggers are dropped first; if the directory still holds such a backup
+ * and the server's data folder is on this machine (ours always is), it is removed and the
+ * drop tried again.
+ */
+export async function dropDatabase(server: Knex, name: string): Promise<void> {
+  const [triggers] = await server.raw('SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?', [name]);
+  for (const { name: trigger } of triggers as Array<{ name: string }>) {
+    await server.raw(`DROP TRIGGER IF EXISTS \`${name}\`.\`${trigger}\``);
+  }
+  try {
+    await server.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+  } catch (error) {
+    if ((error as { errno?: number }).errno !== 1010) throw error;
+    const [[{ datadir }]] = await server.raw('SELECT @@datadir AS datadir');
+    const dir = path.join(datadir, name);
+    if (!existsSync(dir)) throw error;
+    for (const file of readdirSync(dir).filter((f) => STRAY_TRIGGER_BACKUP.test(f))) rmSync(path.join(dir, file));
+    await server.raw(`DROP DATABASE IF EXISTS \`${name}\``);
   }
 }

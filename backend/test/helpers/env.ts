@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ExecutionContext, TestFn } from 'ava';
 import { createDb, type Db } from '../../src/db.ts';
-import { ensureDatabase } from '../../../scripts/lib/database.ts';
+import { dropDatabase, ensureDatabase } from '../../../scripts/lib/database.ts';
 import { TEST_DATABASE_PREFIX } from './names.ts';
 import { createLogger } from '../../src/log.ts';
 import knex from 'knex';
@@ -47,7 +47,7 @@ export async function testDatabase(cleanup: Cleanup, options: { migrate?: boolea
   cleanup(async () => {
     await db.destroy();
     const server = knex(knexConfig(required('DATABASE_URL')));
-    await server.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+    await dropDatabase(server, name);
     await server.destroy();
   });
   return { url: url.toString(), name, db };
