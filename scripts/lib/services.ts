@@ -112,6 +112,8 @@ async function localMariaDb(profile: Profile): Promise<LocalServer> {
     '--bind-address=127.0.0.1', `--socket=${path.join(dir, 'mariadbd.sock')}`, `--pid-file=${pidFile}`,
     `--init-file=${initSql}`, '--skip-name-resolve', '--max-connections=1000',
     '--innodb-buffer-pool-size=256M', '--character-set-server=utf8mb4', '--collation-server=utf8mb4_bin',
+    // A national CRL runs to tens of MB and is stored in one statement (docs/operations.md).
+    '--max-allowed-packet=256M',
     ...user], path.join(dir, 'mariadbd.log'));
   console.log(`[services] starting MariaDB on 127.0.0.1:${dbPort} (log: ${path.join(dir, 'mariadbd.log')})`);
   await waitFor('MariaDB to accept connections', async () => (await portOpen(dbPort)) && alivePid(pidFile));
