@@ -2,7 +2,8 @@
 // restored in, budgets and caps, voids, replays, and concurrency. Every test has its own town
 // and residents; `ledger check` runs over the whole shared database after each test.
 import test, { type ExecutionContext } from 'ava';
-import { retryTransient, type Db } from '../src/db.ts';
+import knex from 'knex';
+import { knexConfig, retryTransient, type Db } from '../src/db.ts';
 import { Problem, type ProblemCode } from '../src/http/problems.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { LIMITS } from '../src/ledger/entries.ts';
@@ -12,7 +13,18 @@ import {
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { DAY, NOW, ref, resident, run, town, type Town } from './helpers/ledger.ts';
 
-const fixture = fileFixture(test, async (cleanup) => (await testDatabase(cleanup)).db);
+const database = fileFixture(test, (cleanup) => testDatabase(cleanup));
+const fixture = async () => (await database()).db;
+
+/**
+ * A pool of its own with a connection for each of `n` concurrent transactions, so they meet at
+ * the database's row locks rather than queueing for the shared pool's 20 connections.
+ */
+async function poolFor(t: ExecutionContext, n: number): Promise<Db> {
+  const pool = knex({ ...knexConfig((await database()).url), pool: { min: 0, max: n } });
+  t.teardown(() => pool.destroy());
+  return pool;
+}
 
 test.afterEach.always('ledger check is clean', async (t) => {
   const report = await checkLedger(await fixture());
@@ -283,11 +295,28 @@ for (const isolation of ['read committed', 'repeatable read'] as const) {
     const alice = await resident(db);
     await convert(db, city, alice, 100);
     const reference = ref('payment');
+    const pool = await poolFor(t, 20);
     const results = await Promise.all(Array.from({ length: 20 }, () =>
-      inTransaction(db, (trx) => payMerchant(trx, { reference, merchantId: city.merchantId, mykeyId: alice, points: 100, now: NOW }))));
+      inTransaction(pool, (trx) => payMerchant(trx, { reference, merchantId: city.merchantId, mykeyId: alice, points: 100, now: NOW }))));
     t.is(new Set(results.map((r) => r.entryId)).size, 1);
     t.is(results.filter((r) => !r.replayed).length, 1);
     t.deepEqual(await residentPoints(db, city.code, alice, NOW), { balance: 0, spendable: 0 });
+  });
+
+  test(`20 conversions at once for a resident and a partner new to the ledger create each account once and credit every one (${isolation})`, async (t) => {
+    const db = await fixture();
+    const city = await town(db);
+    const alice = await resident(db);
+    const pool = await poolFor(t, 20);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => inTransaction(pool, (trx) => creditConversion(trx, {
+      reference: ref('conversion'), municipalityCode: city.code, mykeyId: alice, partnerId: city.partnerId, points: 100 + i, campaignId: city.campaignId, now: NOW,
+    }))));
+    t.is(new Set(results.map((r) => r.entryId)).size, 20);
+    const accounts = await db('ledger_accounts').where({ municipality_code: city.code }).whereIn('kind', ['resident', 'partner_clearing']).select('kind');
+    t.deepEqual(accounts.map((a) => a.kind).sort(), ['partner_clearing', 'resident']);
+    const credited = results.reduce((sum, r) => sum + r.basePoints + r.premiumPoints, 0);
+    t.is(credited, 2_190 + 430, '100 to 119 points, each with 20 % rounded down');
+    t.deepEqual(await residentPoints(db, city.code, alice, NOW), { balance: credited, spendable: credited });
   });
 
   test(`50 payments at once against a balance for 17 of them: exactly 17 succeed, the balance never below zero (${isolation})`, async (t) => {
@@ -296,8 +325,9 @@ for (const isolation of ['read committed', 'repeatable read'] as const) {
     const alice = await resident(db);
     await convert(db, city, alice, 1_000);
     await grant(db, city.campaignId, alice, 700);
+    const pool = await poolFor(t, 50);
     const outcomes = await Promise.allSettled(Array.from({ length: 50 }, () =>
-      inTransaction(db, (trx) => payMerchant(trx, { reference: ref('payment'), merchantId: city.merchantId, mykeyId: alice, points: 100, now: NOW }))));
+      inTransaction(pool, (trx) => payMerchant(trx, { reference: ref('payment'), merchantId: city.merchantId, mykeyId: alice, points: 100, now: NOW }))));
     const succeeded = outcomes.filter((o) => o.status === 'fulfilled');
     const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
     t.is(succeeded.length, 17);

@@ -5,7 +5,7 @@
 // looks at balances and lots, which no one else can change until the transaction ends.
 // Signatures and the postings of each operation: docs/ledger.md.
 import type { Knex } from 'knex';
-import { retryTransient, type Db } from '../db.ts';
+import { ConcurrentChange, retryTransient, type Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import {
   LIMITS, assertBalanced, conversionEntry, expiryEntry, fundingEntry, grantEntry, paymentEntry, requestHash, reversalEntry,
@@ -37,7 +37,6 @@ export function inLedgerTransaction<T>(db: Db, work: (trx: Trx) => Promise<T>): 
  * depend on ledger state.
  */
 export async function post(trx: Trx, entry: Entry): Promise<Posted> {
-  assertBalanced(entry);
   const locked = await repo.lockAccounts(trx, entry.postings.map((p) => p.accountId));
   return once(trx, entry.reference, entry.requestHash, () => apply(trx, entry, locked));
 }
@@ -105,11 +104,13 @@ async function apply(trx: Trx, entry: Entry, locked: LockedAccount[]): Promise<P
   return { entryId, replayed: false, postings: entry.postings };
 }
 
-/** The lots a resident posting creates or moves, checked against the locked lots. */
+/** The lots a resident posting creates or moves; named lots are checked against their locked rows. */
 async function planLots(trx: Trx, at: Date, posting: Posting): Promise<LotPlan> {
   const effect = posting.lots!;
   if ('create' in effect) return { accountId: posting.accountId, create: effect.create };
-  const moves = 'move' in effect ? effect.move : await drawSoonest(trx, posting.accountId, -posting.amount, at);
+  // Drawn from the account's own lots, read and locked by drawSoonest itself.
+  if ('soonestExpiring' in effect) return { accountId: posting.accountId, moves: await drawSoonest(trx, posting.accountId, -posting.amount, at) };
+  const moves = effect.move;
   const lots = new Map((await repo.lockLots(trx, moves.map((m) => m.lotId))).map((lot) => [lot.id, lot]));
   for (const move of moves) {
     const lot = lots.get(move.lotId);
@@ -171,16 +172,20 @@ async function campaignOf(trx: Trx, campaignId: number, municipalityCode?: strin
   return campaign;
 }
 
-/** The account of this owner in this municipality, created on first use. */
+/**
+ * The account of this owner in this municipality, created on first use. Found by a plain read,
+ * it is locked later, in order with the others. When a concurrent transaction created it after
+ * this one's snapshot, the insert finds it exclusively locked out of that order, which could
+ * deadlock with a transaction locking in order: the whole transaction is run again
+ * (ConcurrentChange, retried by inLedgerTransaction), and then finds it by the plain read.
+ */
 async function accountOf(trx: Trx, municipalityCode: string, owner: AccountOwner): Promise<number> {
   const found = await repo.findAccount(trx, municipalityCode, owner);
   if (found !== undefined) return found;
   if (!(await repo.municipalityExists(trx, municipalityCode))) throw new Problem('municipality_not_found');
   if (owner.kind === 'partner_clearing' && !(await repo.partnerExists(trx, owner.partnerId))) throw new Problem('partner_not_found');
-  await repo.insertAccount(trx, municipalityCode, owner);
-  // A locking read: a concurrent creator's row may be newer than this transaction's snapshot.
-  const created = await repo.findAccount(trx, municipalityCode, owner, { lock: true });
-  if (created === undefined) throw new Error(`ledger: the ${owner.kind} account in ${municipalityCode} could not be created`);
+  const created = await repo.insertAccount(trx, municipalityCode, owner);
+  if (created === undefined) throw new ConcurrentChange(`the ${owner.kind} account in ${municipalityCode} was created by a concurrent transaction`);
   return created;
 }
 

@@ -58,6 +58,13 @@ const toEntry = (row: Record<string, unknown>): StoredEntry => ({
 
 const ENTRY_COLUMNS = ['id', 'kind', 'municipality_code', 'request_hash', 'related_entry_id', 'posted_at'];
 
+/**
+ * A table read through a named index. Every locking read and every UPDATE names its index: on
+ * small or freshly grown tables the optimizer may pick a full scan, and a locking scan waits
+ * for (and holds) the rows of accounts it has nothing to do with.
+ */
+const through = (conn: Conn, table: string, index: string, alias = table) => conn.raw('?? AS ?? FORCE INDEX (??)', [table, alias, index]);
+
 export const ledgerRepository = {
   // --- the parties the ledger names -------------------------------------------------------
 
@@ -90,19 +97,18 @@ export const ledgerRepository = {
 
   // --- accounts ---------------------------------------------------------------------------
 
-  async findAccount(conn: Conn, municipalityCode: string, owner: AccountOwner, { lock = false } = {}): Promise<number | undefined> {
-    const query = conn('ledger_accounts').where({ municipality_code: municipalityCode, kind: owner.kind, owner_id: ownerId(owner) });
-    const row = await (lock ? query.forShare() : query).first('id');
+  async findAccount(conn: Conn, municipalityCode: string, owner: AccountOwner): Promise<number | undefined> {
+    const row = await conn('ledger_accounts').where({ municipality_code: municipalityCode, kind: owner.kind, owner_id: ownerId(owner) }).first('id');
     return row && Number(row.id);
   },
 
   /**
-   * Creates the account unless it exists (a concurrent creator may have won: that is fine).
-   * Either way the row ends exclusively locked: an existing row is not share-locked first, so
-   * concurrent first uses never deadlock upgrading a shared lock.
+   * Creates the account and answers its id; undefined when it exists already (a concurrent
+   * creator won). Either way the row ends exclusively locked, never share-locked first.
    */
-  async insertAccount(trx: Knex.Transaction, municipalityCode: string, owner: AccountOwner): Promise<void> {
-    await trx('ledger_accounts').insert({ municipality_code: municipalityCode, ...ownerColumns(owner) }).onConflict().merge({ id: trx.raw('id') });
+  async insertAccount(trx: Knex.Transaction, municipalityCode: string, owner: AccountOwner): Promise<number | undefined> {
+    const [id] = await trx('ledger_accounts').insert({ municipality_code: municipalityCode, ...ownerColumns(owner) }).onConflict().merge({ id: trx.raw('id') });
+    return id ? Number(id) : undefined;
   },
 
   /**
@@ -110,7 +116,7 @@ export const ledgerRepository = {
    * transactions never each hold an account the other waits for. Answers the rows as locked.
    */
   async lockAccounts(trx: Knex.Transaction, ids: number[]): Promise<LockedAccount[]> {
-    const rows = await trx('ledger_accounts').whereIn('id', [...new Set(ids)].sort((a, b) => a - b)).orderBy('id').forUpdate()
+    const rows = await trx.from(through(trx, 'ledger_accounts', 'PRIMARY')).whereIn('id', [...new Set(ids)].sort((a, b) => a - b)).orderBy('id').forUpdate()
       .select('id', 'municipality_code', 'kind', 'balance');
     return rows.map((row) => ({ id: Number(row.id), municipalityCode: row.municipality_code, kind: row.kind, balance: points(row.balance) }));
   },
@@ -118,7 +124,7 @@ export const ledgerRepository = {
   /** One UPDATE for all of an entry's accounts: each balance moves by its posting. */
   async addToBalances(trx: Knex.Transaction, postings: Posting[]): Promise<void> {
     const cases = postings.map(() => 'WHEN ? THEN ?').join(' ');
-    await trx.raw(`UPDATE ledger_accounts SET balance = balance + CASE id ${cases} END WHERE id IN (${postings.map(() => '?').join(',')})`,
+    await trx.raw(`UPDATE ledger_accounts FORCE INDEX (PRIMARY) SET balance = balance + CASE id ${cases} END WHERE id IN (${postings.map(() => '?').join(',')})`,
       [...postings.flatMap((p) => [p.accountId, p.amount]), ...postings.map((p) => p.accountId)]);
   },
 
@@ -167,7 +173,7 @@ export const ledgerRepository = {
    * then oldest), locked; `after` continues from the last lot of the previous page.
    */
   async spendableLots(trx: Knex.Transaction, accountId: number, now: Date, limit: number, after?: OpenLot): Promise<OpenLot[]> {
-    const query = trx('ledger_lots').where('account_id', accountId).where('open_expires_at', '>', now);
+    const query = trx.from(through(trx, 'ledger_lots', 'ledger_lots_spending_order')).where('account_id', accountId).where('open_expires_at', '>', now);
     if (after) {
       query.where((q) => q.where('open_expires_at', '>', after.expiresAt)
         .orWhere((same) => same.where('open_expires_at', after.expiresAt).where('id', '>', after.id)));
@@ -179,14 +185,14 @@ export const ledgerRepository = {
 
   /** Points the account can spend at `now`: its lots not yet expired. `lock` reads the latest committed lots. */
   async spendablePoints(conn: Conn, accountId: number, now: Date, { lock = false } = {}): Promise<number> {
-    const query = conn('ledger_lots').where('account_id', accountId).where('open_expires_at', '>', now);
+    const query = conn.from(through(conn, 'ledger_lots', 'ledger_lots_spending_order')).where('account_id', accountId).where('open_expires_at', '>', now);
     const [row] = await (lock ? query.forShare() : query).sum({ total: 'remaining_points' });
     return points(row?.total);
   },
 
   /** The named lots, locked, with the account each belongs to. */
   async lockLots(trx: Knex.Transaction, ids: number[]): Promise<Array<{ id: number; accountId: number; remaining: number; original: number }>> {
-    const rows = await trx('ledger_lots').whereIn('id', ids).orderBy('id').forUpdate().select('id', 'account_id', 'remaining_points', 'original_points');
+    const rows = await trx.from(through(trx, 'ledger_lots', 'PRIMARY')).whereIn('id', ids).orderBy('id').forUpdate().select('id', 'account_id', 'remaining_points', 'original_points');
     return rows.map((row) => ({ id: Number(row.id), accountId: Number(row.account_id), remaining: points(row.remaining_points), original: points(row.original_points) }));
   },
 
@@ -200,7 +206,7 @@ export const ledgerRepository = {
   /** One UPDATE for all moved lots, and the movements that explain it. */
   async moveLots(trx: Knex.Transaction, entryId: number, moves: LotMovement[]): Promise<void> {
     const cases = moves.map(() => 'WHEN ? THEN ?').join(' ');
-    await trx.raw(`UPDATE ledger_lots SET remaining_points = remaining_points + CASE id ${cases} END WHERE id IN (${moves.map(() => '?').join(',')})`,
+    await trx.raw(`UPDATE ledger_lots FORCE INDEX (PRIMARY) SET remaining_points = remaining_points + CASE id ${cases} END WHERE id IN (${moves.map(() => '?').join(',')})`,
       [...moves.flatMap((m) => [m.lotId, m.amount]), ...moves.map((m) => m.lotId)]);
     await trx('ledger_lot_movements').insert(moves.map((m) => ({ entry_id: entryId, lot_id: m.lotId, amount: m.amount })));
   },
@@ -212,10 +218,11 @@ export const ledgerRepository = {
 
   /** What a payment took from each lot, in the order it took them, and what its refunds and voids gave back since. */
   async takenByPayment(trx: Knex.Transaction, paymentEntryId: number): Promise<TakenFromLot[]> {
-    const taken = await trx('ledger_lot_movements as m').join('ledger_lots as l', 'l.id', 'm.lot_id')
+    const taken = await trx.from(through(trx, 'ledger_lot_movements', 'PRIMARY', 'm')).join(through(trx, 'ledger_lots', 'PRIMARY', 'l'), 'l.id', 'm.lot_id')
       .where('m.entry_id', paymentEntryId).orderBy([{ column: 'l.expires_at' }, { column: 'l.id' }]).forShare()
       .select('m.lot_id', 'm.amount');
-    const restored = await trx('ledger_entries as e').join('ledger_lot_movements as r', 'r.entry_id', 'e.id')
+    const restored = await trx.from(through(trx, 'ledger_entries', 'ledger_entries_related_entry_id_foreign', 'e'))
+      .join(through(trx, 'ledger_lot_movements', 'PRIMARY', 'r'), 'r.entry_id', 'e.id')
       .where('e.related_entry_id', paymentEntryId).groupBy('r.lot_id').forShare()
       .select('r.lot_id', trx.raw('SUM(r.amount) AS restored'));
     const back = new Map(restored.map((row) => [Number(row.lot_id), points(row.restored)]));
@@ -224,19 +231,21 @@ export const ledgerRepository = {
 
   /** Whether any refund or void of the payment was posted. */
   async reversalsOf(trx: Knex.Transaction, paymentEntryId: number): Promise<number> {
-    const [row] = await trx('ledger_entries').where('related_entry_id', paymentEntryId).forShare().count({ n: '*' });
+    const [row] = await trx.from(through(trx, 'ledger_entries', 'ledger_entries_related_entry_id_foreign')).where('related_entry_id', paymentEntryId).forShare()
+      .count({ n: '*' });
     return Number(row?.n ?? 0);
   },
 
   /** All the campaign ever gave this resident account: premiums and grants (lots it paid for). */
   async campaignPointsReceived(trx: Knex.Transaction, accountId: number, campaignId: number): Promise<number> {
-    const [row] = await trx('ledger_lots').where({ account_id: accountId, campaign_id: campaignId }).forShare().sum({ total: 'original_points' });
+    const [row] = await trx.from(through(trx, 'ledger_lots', 'ledger_lots_account_id_campaign_id_index')).where({ account_id: accountId, campaign_id: campaignId })
+      .forShare().sum({ total: 'original_points' });
     return points(row?.total);
   },
 
   /** All that funding entries ever put into the campaign's budget account. */
   async campaignFunded(trx: Knex.Transaction, campaignId: number, budgetAccountId: number): Promise<number> {
-    const [row] = await trx('ledger_entries as e').join('ledger_postings as p', 'p.entry_id', 'e.id')
+    const [row] = await trx.from(through(trx, 'ledger_entries', 'ledger_entries_campaign_id_kind_index', 'e')).join(through(trx, 'ledger_postings', 'PRIMARY', 'p'), 'p.entry_id', 'e.id')
       .where({ 'e.campaign_id': campaignId, 'e.kind': 'funding', 'p.account_id': budgetAccountId }).forShare().sum({ total: 'p.amount' });
     return points(row?.total);
   },
@@ -259,14 +268,14 @@ export const ledgerRepository = {
 
   /** The account's lots past their expiry with points left (only those have an open_expires_at), locked. */
   async expiredLots(trx: Knex.Transaction, accountId: number, now: Date): Promise<Array<{ id: number; remaining: number }>> {
-    const rows = await trx('ledger_lots').where('account_id', accountId).where('open_expires_at', '<=', now).orderBy('id').forUpdate()
+    const rows = await trx.from(through(trx, 'ledger_lots', 'ledger_lots_spending_order')).where('account_id', accountId).where('open_expires_at', '<=', now).orderBy('id').forUpdate()
       .select('id', 'remaining_points');
     return rows.map((row) => ({ id: Number(row.id), remaining: points(row.remaining_points) }));
   },
 
   /** The last entry that moved each lot. */
   async lastMovements(trx: Knex.Transaction, lotIds: number[]): Promise<Map<number, number>> {
-    const rows = await trx('ledger_lot_movements').whereIn('lot_id', lotIds).groupBy('lot_id').forShare()
+    const rows = await trx.from(through(trx, 'ledger_lot_movements', 'ledger_lot_movements_lot_id_entry_id_index')).whereIn('lot_id', lotIds).groupBy('lot_id').forShare()
       .select('lot_id', trx.raw('MAX(entry_id) AS entry_id'));
     return new Map(rows.map((row) => [Number(row.lot_id), Number(row.entry_id)]));
   },
