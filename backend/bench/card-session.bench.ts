@@ -320,7 +320,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   log(`repeat logins, certificates seen before: ${JSON.stringify(repeatCached)} (${round((now() - started) / 1000)} s with signing)`);
 
   return {
-    bench: 'card-session',
+    benchmark: 'card-session',
     cardSessionsPerSecond: repeat.perSecond,
     rawRsaVerifyPerSecond: rawRsa,
     ratio: round(repeat.perSecond / rawRsa, 4),
