@@ -22,7 +22,7 @@ import { once } from 'node:events';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { createCa, generateKeyPair, issueCertificate, issueCrl, type IssuedCertificate } from '../../reader-agent/src/dev-ca/index.ts';
+import { createCa, generateKeyPair, issueCertificate, issueCrl, type CertificateAuthority, type IssuedCertificate } from '../../reader-agent/src/dev-ca/index.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
 import { rootDir } from '../../scripts/lib/paths.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
@@ -106,7 +106,7 @@ const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' 
 function cpuMsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of the line, 12th and 13th after the name.
+  // utime and stime are fields 14 and 15 of the line; this list starts at field 3, after the name.
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 
@@ -117,7 +117,7 @@ function ownCpuMs(): number {
 
 // ---- the cards, the CA and its CRL ----
 
-async function makeCards(): Promise<{ ca: Awaited<ReturnType<typeof createCa>>; cards: IssuedCertificate[]; crl: Buffer }> {
+async function makeCards(): Promise<{ ca: CertificateAuthority; cards: IssuedCertificate[]; crl: Buffer }> {
   const ca = await createCa({ kind: 'auth' });
   const keys = await Promise.all(Array.from({ length: Math.min(KEYS, CARDS) }, () => generateKeyPair()));
   const cards = await Promise.all(Array.from({ length: CARDS }, (_, i) => issueCertificate(ca, { keys: keys[i % keys.length] })));
