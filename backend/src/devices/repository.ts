@@ -1,17 +1,6 @@
 import type { Knex } from 'knex';
+import type { Device, DeviceStatus } from './device.ts';
 import { organizationColumns, organizationOf, type OrganizationColumns, type OrganizationRef } from '../staff/organization.ts';
-
-export type DeviceStatus = 'active' | 'revoked';
-
-/** A device as the console lists it. */
-export interface Device {
-  id: number;
-  name: string;
-  status: DeviceStatus;
-  enrolledAt: string;
-  lastSeenAt: string | null;
-  revokedAt: string | null;
-}
 
 /** The device behind a request, as requireDevice finds it. */
 export interface EnrolledDevice { id: number; organization: OrganizationRef }

@@ -7,7 +7,8 @@ import type { SignedInStaff } from '../staff/repository.ts';
 import { tokenHash } from '../staff/repository.ts';
 import { organizationLabel, organizationOf, type OrganizationRef } from '../staff/organization.ts';
 import { groupCode, isDeviceTokenShaped, newDeviceToken, newEnrollmentCode, normalizeCode } from './codes.ts';
-import { devicesRepository, type Device, type EnrolledDevice } from './repository.ts';
+import type { Device } from './device.ts';
+import { devicesRepository, type EnrolledDevice } from './repository.ts';
 
 export const CODE_MINUTES = 10;
 // last_seen_at is for people ("seen 3 minutes ago"); a write per request would buy nothing.

@@ -1,15 +1,7 @@
+import type { Device } from '../../../backend/src/devices/device.ts';
 import { isRecord, newIdempotencyKey, request } from './api.ts';
 
-export type DeviceStatus = 'active' | 'revoked';
-
-export interface Device {
-  id: number;
-  name: string;
-  status: DeviceStatus;
-  enrolledAt: string;
-  lastSeenAt: string | null;
-  revokedAt: string | null;
-}
+export type { Device };
 
 export interface EnrollmentCode {
   code: string;
