@@ -2,24 +2,14 @@
 // up (a typo is caught as it is typed), suspend, reinstate, and link a new card at the counter.
 import test from 'ava';
 import type { Page } from 'playwright-core';
-import { issueCrl } from '../../reader-agent/src/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
 import { launchBrowser, screenshotPath } from './helpers/browser.ts';
-import { fileFixture, testDatabase } from './helpers/env.ts';
-import { cardSession, enrollDevice, provenCard, signInStaff, testPki } from './helpers/identity.ts';
-import { startApp, testIdentity } from './helpers/server.ts';
+import { fileFixture } from './helpers/env.ts';
+import { cardSession, firstLogin, municipalCounter, provenCard } from './helpers/identity.ts';
 import { MYKEY_ALPHABET, parseMykeyId } from '../src/mykey/id.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
-  const { db } = await testDatabase(cleanup);
-  await db.seed.run();
-  const pki = await testPki();
-  const identity = testIdentity(db, [pki.ca.certificate]);
-  // Linking a card moves value: without any CRL it would fail closed.
-  await identity.addCrl((await issueCrl(pki.ca, { revoked: [] })).der);
-  const base = await startApp(cleanup, db, { identity });
-  const device = await enrollDevice(base, await signInStaff(base, 'demo-city'));
-  return { pki, base, device, browser: await launchBrowser(cleanup) };
+  return { ...(await municipalCounter(cleanup)), browser: await launchBrowser(cleanup) };
 });
 
 async function signedInPage(t: import('ava').ExecutionContext): Promise<Page> {
@@ -47,15 +37,14 @@ async function confirmInDialog(page: Page, button: string, reason: string, proof
 
 test('a clerk looks a MyKey ID up, suspends it, reinstates it and links a new card checked at the counter', async (t) => {
   const { pki, base, device } = await fixture();
-  const card = await pki.card();
-  const { mykeyId } = (await cardSession(device, card)).body;
+  const { card, mykeyId } = await firstLogin(pki, device);
   const page = await signedInPage(t);
   await page.getByRole('link', { name: 'マイキーID' }).click();
   await page.waitForURL(`${base}/municipality/mykeys`);
 
   // Two neighbours swapped: the check character says so before anything is sent.
   const input = page.getByLabel('マイキーID', { exact: true });
-  const swapped = mykeyId[1] + mykeyId[0] + mykeyId.slice(2);
+  const swapped = mykeyId.charAt(1) + mykeyId.charAt(0) + mykeyId.slice(2);
   if (swapped !== mykeyId) {
     await input.fill(swapped.toLowerCase());
     await page.getByText('マイキーIDの確認文字が一致しません').waitFor();

@@ -4,30 +4,18 @@ import test from 'ava';
 import { issueCrl } from '../../reader-agent/src/dev-ca/index.ts';
 import { hashPassword } from '../src/staff/password.ts';
 import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
-import { fileFixture, testDatabase } from './helpers/env.ts';
-import { startApp, testIdentity } from './helpers/server.ts';
-import { cardSession, enrollDevice, provenCard, signInStaff, testPki, type Device } from './helpers/identity.ts';
+import { fileFixture } from './helpers/env.ts';
+import { cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, signInStaff, type Device } from './helpers/identity.ts';
 import type { Db } from '../src/db.ts';
 import { eventsAbout } from '../src/audit/chain.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
-  const { db } = await testDatabase(cleanup);
-  await db.seed.run();
-  const pki = await testPki();
-  const identity = testIdentity(db, [pki.ca.certificate]);
-  // A relink moves value: with no CRL at all it would fail closed (certificate_revocation_unknown).
-  await identity.addCrl((await issueCrl(pki.ca, { revoked: [], thisUpdate: new Date(Date.now() - 3_600_000) })).der);
-  const base = await startApp(cleanup, db, { identity });
-  const staff = await signInStaff(base, 'demo-city');
-  return { db, pki, identity, base, staff, device: await enrollDevice(base, staff), other: await enrollDevice(base, staff, 'カウンター2') };
+  const town = await municipalCounter(cleanup);
+  return { ...town, other: await enrollDevice(town.base, town.staff, 'カウンター2') };
 });
 
-/** A resident who has logged in once with a card: the card and its MyKey ID. */
 async function resident(device: Device) {
-  const card = await (await fixture()).pki.card();
-  const login = await cardSession(device, card);
-  if (login.status !== 201) throw new Error(JSON.stringify(login.body));
-  return { card, mykeyId: login.body.mykeyId as string };
+  return firstLogin((await fixture()).pki, device);
 }
 
 async function cardsOf(db: Db, mykeyId: string) {

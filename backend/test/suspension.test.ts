@@ -1,31 +1,18 @@
 // Municipal staff look a MyKey ID up, suspend it and reinstate it, through the HTTP API.
 import test from 'ava';
-import { issueCrl } from '../../reader-agent/src/dev-ca/index.ts';
-import { fileFixture, testDatabase } from './helpers/env.ts';
-import { startApp, testIdentity } from './helpers/server.ts';
-import { cardSession, enrollDevice, provenCard, signInStaff, testPki } from './helpers/identity.ts';
+import { fileFixture } from './helpers/env.ts';
+import { cardSession, firstLogin, municipalCounter, provenCard, signInStaff } from './helpers/identity.ts';
 import { MYKEY_ALPHABET, parseMykeyId } from '../src/mykey/id.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
-  const { db } = await testDatabase(cleanup);
-  await db.seed.run();
-  const pki = await testPki();
-  const identity = testIdentity(db, [pki.ca.certificate]);
-  // A relink moves value: with no CRL at all it would fail closed (certificate_revocation_unknown).
-  await identity.addCrl((await issueCrl(pki.ca, { revoked: [] })).der);
-  const base = await startApp(cleanup, db, { identity });
-  const staff = await signInStaff(base, 'demo-city');
-  const device = await enrollDevice(base, staff);
-  const demoCity = await db('staff_accounts').where({ login_id: 'demo-city' }).first('id', 'display_name');
-  return { db, pki, base, staff, device, staffId: Number(demoCity.id), staffName: demoCity.display_name as string };
+  const town = await municipalCounter(cleanup);
+  const demoCity = await town.db('staff_accounts').where({ login_id: 'demo-city' }).first('id', 'display_name');
+  return { ...town, staffId: Number(demoCity.id), staffName: demoCity.display_name as string };
 });
 
 async function resident() {
   const { pki, device } = await fixture();
-  const card = await pki.card();
-  const login = await cardSession(device, card);
-  if (login.status !== 201) throw new Error(JSON.stringify(login.body));
-  return { card, mykeyId: login.body.mykeyId as string };
+  return firstLogin(pki, device);
 }
 
 /** An ID with a valid check character that no card here holds (IDs are random: 1 in 2^35). */

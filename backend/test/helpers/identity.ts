@@ -2,8 +2,10 @@
 // made for the test file, signatures made with the card's key in process (the real card path
 // through pcscd is tested end to end elsewhere), and devices enrolled over HTTP as staff would.
 import { randomUUID, sign } from 'node:crypto';
-import { createCa, issueCertificate, type CertificateAuthority, type CertificateOptions, type IssuedCertificate } from '../../../reader-agent/src/dev-ca/index.ts';
+import { createCa, issueCertificate, issueCrl, type CertificateAuthority, type CertificateOptions, type IssuedCertificate } from '../../../reader-agent/src/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '../../../seeds/01_demo_town.ts';
+import { testDatabase, type Cleanup } from './env.ts';
+import { startApp, testIdentity } from './server.ts';
 
 export interface TestPki { ca: CertificateAuthority; card(options?: CertificateOptions): Promise<IssuedCertificate> }
 
@@ -78,4 +80,29 @@ export async function provenCard(device: Device, card: IssuedCertificate, purpos
   const reply = await cardSession(device, card, purpose);
   if (reply.status !== 201) throw new Error(`card proof: ${JSON.stringify(reply.body)}`);
   return reply.body.challengeId;
+}
+
+/** A resident who has logged in once at `device` with a new card: the card and its MyKey ID. */
+export async function firstLogin(pki: TestPki, device: Device) {
+  const card = await pki.card();
+  const login = await cardSession(device, card);
+  if (login.status !== 201) throw new Error(JSON.stringify(login.body));
+  return { card, mykeyId: login.body.mykeyId as string };
+}
+
+/**
+ * The seeded demo town on the real app, trusting a CA made for the test file, with demo-city's
+ * staff signed in and a counter device they enrolled. The app holds an empty CRL from the CA,
+ * since linking a card moves value and with no CRL at all it would fail closed; it is an hour
+ * old, so a CRL a test issues now is the newer one.
+ */
+export async function municipalCounter(cleanup: Cleanup) {
+  const { db, url } = await testDatabase(cleanup);
+  await db.seed.run();
+  const pki = await testPki();
+  const identity = testIdentity(db, [pki.ca.certificate]);
+  await identity.addCrl((await issueCrl(pki.ca, { revoked: [], thisUpdate: new Date(Date.now() - 3_600_000) })).der);
+  const base = await startApp(cleanup, db, { identity });
+  const staff = await signInStaff(base, 'demo-city');
+  return { db, url, pki, identity, base, staff, device: await enrollDevice(base, staff) };
 }
