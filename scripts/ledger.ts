@@ -6,8 +6,8 @@ const commands: Commands = {
   check: {
     summary: 'verify every ledger invariant; one JSON report, exit 0 clean, 1 naming each violation, 2 error',
     load: async () => {
-      const [{ ledgerCheckCommand }, { withDatabase }] = await Promise.all([import('../backend/src/ledger/cli.ts'), import('./lib/services.ts')]);
-      return (args) => withDatabase((databaseUrl) => ledgerCheckCommand(args, databaseUrl));
+      const [{ checkLedger }, { reportCommand }] = await Promise.all([import('../backend/src/ledger/check.ts'), import('./lib/report.ts')]);
+      return reportCommand({ command: 'npm run ledger -- check', reads: 'the ledger' }, (db) => checkLedger(db));
     },
   },
 };

@@ -6,8 +6,8 @@ const commands: Commands = {
   'audit-verify': {
     summary: 'check the hash-chained audit log; exit 1 naming the first broken link',
     load: async () => {
-      const [{ auditVerify }, { withDatabase }] = await Promise.all([import('../backend/src/audit/cli.ts'), import('./lib/services.ts')]);
-      return (args) => withDatabase((databaseUrl) => auditVerify(args, databaseUrl));
+      const [{ verifyAuditChain }, { reportCommand }] = await Promise.all([import('../backend/src/audit/chain.ts'), import('./lib/report.ts')]);
+      return reportCommand({ command: 'npm run mykey -- audit-verify', reads: 'the audit log' }, verifyAuditChain);
     },
   },
   'verify-cert': {

@@ -1,0 +1,39 @@
+// A command that reads the database and prints one JSON report (`npm run mykey -- audit-verify`,
+// `npm run ledger -- check`). Exit 0: report.ok; 1: it is not (the report says why); 2: the
+// command was called wrongly or the database could not be read, so nothing is known.
+import { pino } from 'pino';
+import { createDb, type Db } from '../../backend/src/db.ts';
+import type { Run } from './commands.ts';
+import { withDatabase } from './services.ts';
+
+export interface ReportCommand {
+  /** As typed, e.g. `npm run ledger -- check`; for the usage line. */
+  command: string;
+  /** What is read, for the error line: `the ledger`. */
+  reads: string;
+}
+
+export function reportCommand<R extends { ok: boolean }>({ command, reads }: ReportCommand, report: (db: Db) => Promise<R>): Run {
+  // `ledger check` from `npm run ledger -- check`: what the error line starts with.
+  const name = command.replace('npm run ', '').replace(' -- ', ' ');
+  return async (args) => {
+    if (args.length > 0) {
+      process.stderr.write(`usage: ${command}   (no arguments; the database is DATABASE_URL or the local one)\n`);
+      return 2;
+    }
+    return withDatabase(async (databaseUrl) => {
+      // knex's own warnings go to stderr, so stdout holds the report alone.
+      const db = createDb(databaseUrl, pino({ name: name.replace(' ', '-'), level: 'warn' }, pino.destination(2)));
+      try {
+        const result = await report(db);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return result.ok ? 0 : 1;
+      } catch (error) {
+        process.stderr.write(`${name}: could not read ${reads}: ${error instanceof Error ? error.message : String(error)}\n`);
+        return 2;
+      } finally {
+        await db.destroy();
+      }
+    });
+  };
+}
