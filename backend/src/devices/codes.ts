@@ -1,9 +1,9 @@
 // The two secrets of device enrollment: the code a clerk types at the counter PC, and the
 // token the enrolled agent then sends on every request. Both are stored only as SHA-256.
 import { randomBytes } from 'node:crypto';
+// No 0/O or 1/I: a clerk reads the code off one screen and types it on another, as with MyKey IDs.
+import { MYKEY_ALPHABET as CODE_ALPHABET } from '../mykey/id-check.ts';
 
-// No 0/O or 1/I: a clerk reads the code off one screen and types it on another.
-export const CODE_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
 const CODE_LENGTH = 10;
 const TOKEN_PREFIX = 'mkd_';
 const TOKEN_PATTERN = /^mkd_[A-Za-z0-9_-]{43}$/;

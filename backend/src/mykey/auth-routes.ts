@@ -54,12 +54,13 @@ export function authRoutes({ db, verifier, mykeys, clock }: AuthDeps): Router {
       throw error;
     });
     const card = { issuerDer: accepted.issuerDer, serialHex: accepted.serialHex };
+    const certKey = mykeys.keyOf(card);
     const request = { challengeId: body.challengeId, certificate: body.certificate.toString('base64'), signature: body.signature.toString('base64') };
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${id}`, key, request }, async (trx) => {
-      await challenges.markSigned(trx, challenge, mykeys.keyOf(card), now);
+      await challenges.markSigned(trx, challenge, certKey, now);
       const common = { challengeId: challenge.id, purpose: challenge.purpose, revocationChecked: accepted.revocationChecked };
       if (challenge.purpose !== 'login') {
-        return { status: 201, body: { ...common, mykeyId: (await mykeys.usableMykeyOf(trx, mykeys.keyOf(card))) ?? null } };
+        return { status: 201, body: { ...common, mykeyId: (await mykeys.usableMykeyOf(trx, certKey)) ?? null } };
       }
       const { mykeyId, issued } = await mykeys.loginOrIssue(trx, card, { kind: 'device', id: String(id) });
       return { status: 201, body: { ...common, mykeyId, issued } };

@@ -10,8 +10,14 @@ export { MYKEY_ALPHABET, parseMykeyId, type MykeyIdProblem } from './id-check.ts
 const LABEL_ID = 'mykey/id/v1';
 const LABEL_CERTIFICATE = 'mykey/certificate-key/v1';
 
+// Derived once per secret and label: every card login needs one, and HKDF is not free.
+const subkeys = new Map<string, Buffer>();
+
 function subkey(secret: Buffer, label: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), label, 32));
+  const name = `${label}:${secret.toString('hex')}`;
+  let key = subkeys.get(name);
+  if (!key) subkeys.set(name, (key = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), label, 32))));
+  return key;
 }
 
 const SERIAL_HEX = /^(?:00|(?!00)(?:[0-9A-F]{2})+)$/;

@@ -76,6 +76,10 @@ export const mykeyRepository = {
     await trx('mykey_certificates').where({ mykey_pk: mykeyPk, status: 'active' }).update({ status: 'replaced', ended_at: endedAt });
   },
 
+  async markRevoked(trx: Knex.Transaction, certKey: Buffer, endedAt: Date): Promise<void> {
+    await trx('mykey_certificates').where({ cert_key: certKey, status: 'active' }).update({ status: 'revoked', ended_at: endedAt });
+  },
+
   async certificatesOf(conn: Conn, mykeyPk: number): Promise<CardRecord[]> {
     const rows = await conn('mykey_certificates').where({ mykey_pk: mykeyPk }).orderBy('linked_at')
       .select('status', 'link_method', 'linked_at', 'ended_at');

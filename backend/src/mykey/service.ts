@@ -122,7 +122,7 @@ export function mykeyService(db: Db, secret: Buffer) {
       await db.transaction(async (trx) => {
         const binding = await repo.bindingOf(trx, certKey);
         if (!binding || binding.certificateStatus !== 'active') return;
-        await trx('mykey_certificates').where({ cert_key: certKey, status: 'active' }).update({ status: 'revoked', ended_at: now });
+        await repo.markRevoked(trx, certKey, now);
         await appendAudit(trx, { action: 'mykey.certificate_revoked', actor: { kind: 'system', id: 'crl' }, subject: binding.mykeyId });
       });
     },

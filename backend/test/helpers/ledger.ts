@@ -4,6 +4,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../../src/db.ts';
+import { MYKEY_ALPHABET } from '../../src/mykey/id-check.ts';
 import { fundCampaign, inLedgerTransaction } from '../../src/ledger/ledger.ts';
 
 /** A moment the tests call "now": 2026-11-22 12:00 in Japan. */
@@ -56,9 +57,8 @@ export async function town(db: Db, terms: CampaignTerms = {}): Promise<Town> {
 
 /** A resident: a MyKey ID that exists (its spelling is not checked by the ledger). */
 export async function resident(db: Db): Promise<string> {
-  const alphabet = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
   for (;;) {
-    const id = Array.from({ length: 8 }, () => alphabet[randomInt(alphabet.length)]).join('');
+    const id = Array.from({ length: 8 }, () => MYKEY_ALPHABET[randomInt(MYKEY_ALPHABET.length)]).join('');
     const [inserted] = await db('mykeys').insert({ mykey_id: id }).onConflict('mykey_id').ignore();
     if (inserted) return id;
   }

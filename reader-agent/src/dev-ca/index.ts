@@ -38,17 +38,8 @@ const RSA_ALGORITHM: RsaHashedKeyGenParams = {
   hash: 'SHA-256',
 };
 
-export interface CertificateAuthority {
-  kind: CaKind;
-  certificate: pkijs.Certificate;
-  certificateDer: Buffer;
-  certificatePem: string;
-  privateKey: CryptoKey;
-  privateKeyPem: string;
-  keyIdentifier: Uint8Array;
-}
-
-export interface IssuedCertificate {
+/** A certificate together with its private key: what a CA and a card both hold. */
+interface CertificateWithKey {
   kind: CaKind;
   certificate: pkijs.Certificate;
   certificateDer: Buffer;
@@ -56,6 +47,13 @@ export interface IssuedCertificate {
   privateKey: CryptoKey;
   /** PKCS#8 PEM ("PRIVATE KEY"). */
   privateKeyPem: string;
+}
+
+export interface CertificateAuthority extends CertificateWithKey {
+  keyIdentifier: Uint8Array;
+}
+
+export interface IssuedCertificate extends CertificateWithKey {
   /** Upper-case hex, without leading zero bytes. */
   serialNumberHex: string;
   commonName: string;
