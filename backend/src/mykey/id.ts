@@ -1,24 +1,14 @@
 // The MyKey ID: a resident's account number, 8 characters from an alphabet without
 // look-alikes (no 0/1/I/O): 7 payload characters derived from the card's certificate with a
 // keyed HMAC, then 1 check character (id-check.ts). Pure functions; docs/mykey-id.md has the arithmetic.
-import { createHmac, hkdfSync } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { subkey } from '../subkeys.ts';
 import { checkValue, encode, PAYLOAD_LENGTH } from './id-check.ts';
 
 export { MYKEY_ALPHABET, parseMykeyId, type MykeyIdProblem } from './id-check.ts';
 
-// Each use of the secret gets its own key, so an ID and a certificate key never share one.
 const LABEL_ID = 'mykey/id/v1';
 const LABEL_CERTIFICATE = 'mykey/certificate-key/v1';
-
-// Derived once per secret and label: every card login needs one, and HKDF is not free.
-const subkeys = new Map<string, Buffer>();
-
-function subkey(secret: Buffer, label: string): Buffer {
-  const name = `${label}:${secret.toString('hex')}`;
-  let key = subkeys.get(name);
-  if (!key) subkeys.set(name, (key = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), label, 32))));
-  return key;
-}
 
 const SERIAL_HEX = /^(?:00|(?!00)(?:[0-9A-F]{2})+)$/;
 
