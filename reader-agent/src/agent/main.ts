@@ -1,10 +1,8 @@
 // The reader agent for a counter PC: `npm run reader-agent -- [options]`,
 // `npm run reader-agent -- enroll CODE --backend URL` to enroll it as a device, and
-// `npm run reader-agent -- login` to log a resident in with the card through the running agent.
-import { randomBytes } from 'node:crypto';
+// `npm run reader-agent -- login` to log a resident in with the card through the running agent,
+// and `npm run reader-agent -- pairing` to show what to enter in the console to pair it.
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PcscService } from '../pcsc/pcsc.ts';
 import { BackendClient } from './backend-client.ts';
@@ -13,13 +11,16 @@ import { enrollCommand } from './enroll.ts';
 import { defaultEnrollmentFile, defaultTokenFile, readEnrollment } from './enrollment.ts';
 import { createLocalApi, DEFAULT_PORT } from './local-api.ts';
 import { loginCommand } from './login.ts';
+import { agentAddress, ensurePairingToken, pairingCommand } from './pairing.ts';
 
 if (process.argv[2] === 'enroll') process.exit(await enrollCommand(process.argv.slice(3)));
 if (process.argv[2] === 'login') process.exit(await loginCommand(process.argv.slice(3)));
+if (process.argv[2] === 'pairing') process.exit(pairingCommand(process.argv.slice(3)));
 
 const HELP = `Usage: npm run reader-agent -- [options]
        npm run reader-agent -- enroll CODE --backend URL [--name NAME]   (see enroll --help)
        npm run reader-agent -- login [--purpose PURPOSE]                 (see login --help)
+       npm run reader-agent -- pairing        what to enter in the console to pair it (see pairing --help)
 
 Watches the PC/SC card readers of this PC and lets the MyKey console in the browser read a
 My Number card's user-authentication certificate and have the card sign with its PIN.
@@ -57,14 +58,9 @@ if (values.help) {
 const log = (entry: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
 
 function pairingToken(file: string): string {
-  if (process.env.READER_AGENT_TOKEN) return process.env.READER_AGENT_TOKEN;
-  if (!existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
-    log({ level: 'info', msg: 'created a pairing token; enter it in the console to pair', tokenFile: file });
-  }
-  chmodSync(file, 0o600);
-  return readFileSync(file, 'utf8').trim();
+  const { token, created } = ensurePairingToken(file);
+  if (created) log({ level: 'info', msg: 'created a pairing token', tokenFile: file });
+  return token;
 }
 
 /** The backend as this enrolled device, or null (card login then waits for an enrollment). */
@@ -94,7 +90,11 @@ pcsc.start();
 const server = createLocalApi({ pcsc, token: pairingToken(values['token-file']), allowedOrigins, port, log, device: enrolledDevice(values['enrollment-file']) });
 server.listen(port, '127.0.0.1');
 await once(server, 'listening');
-log({ level: 'info', msg: 'listening', url: `http://127.0.0.1:${port}/`, allowedOrigins });
+log({ level: 'info', msg: 'listening', url: `${agentAddress(port)}/`, allowedOrigins });
+// The command prints the token for the clerk to type; the log itself never holds it.
+const portOption = port === DEFAULT_PORT ? '' : ` --port ${port}`;
+const tokenFileOption = values['token-file'] === defaultTokenFile() ? '' : ` --token-file ${values['token-file']}`;
+log({ level: 'info', msg: 'to pair the console on this PC, run this and enter what it prints under カードリーダー接続', command: `npm run reader-agent -- pairing${portOption}${tokenFileOption}` });
 
 function shutdown(): void {
   pcsc.stop();

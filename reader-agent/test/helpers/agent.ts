@@ -21,16 +21,18 @@ export interface RunningAgent {
 
 /**
  * The agent on `stack`'s pcscd (its env: add XDG_CONFIG_HOME for an enrollment of its own),
- * ready once it sees the reader, or with `seeReader: false` as soon as it answers.
+ * ready once it sees the reader, or with `seeReader: false` as soon as it answers. It allows
+ * `allowOrigins` (default CONSOLE_ORIGIN); `call` speaks as the first of them.
  */
-export async function startAgent(stack: Pick<PcscStack, 'env'>, options: { seeReader?: boolean } = {}): Promise<RunningAgent> {
+export async function startAgent(stack: Pick<PcscStack, 'env'>, options: { seeReader?: boolean; allowOrigins?: string[] } = {}): Promise<RunningAgent> {
+  const origins = options.allowOrigins ?? [CONSOLE_ORIGIN];
   const port = await freePort();
   const token = randomBytes(24).toString('base64url');
   // The agent reads its enrollment from $XDG_CONFIG_HOME/mykey. Unless the caller chose a
   // directory, it gets an empty one of its own: no test may see the developer's enrollment.
   const ownConfig = stack.env.XDG_CONFIG_HOME === process.env.XDG_CONFIG_HOME ? mkdtempSync(path.join(tmpdir(), 'mykey-agent-config-')) : undefined;
   const env = { ...stack.env, ...(ownConfig ? { XDG_CONFIG_HOME: ownConfig } : {}), READER_AGENT_TOKEN: token };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'reader-agent/src/agent/main.ts', '--port', String(port), '--allow-origin', CONSOLE_ORIGIN],
+  const child = spawn(process.execPath, ['--import', 'tsx', 'reader-agent/src/agent/main.ts', '--port', String(port), ...origins.flatMap((origin) => ['--allow-origin', origin])],
     { env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.once('exit', () => {
     if (ownConfig) rmSync(ownConfig, { recursive: true, force: true });
@@ -42,7 +44,7 @@ export async function startAgent(stack: Pick<PcscStack, 'env'>, options: { seeRe
   const call: RunningAgent['call'] = async (method, path, body, headers = {}) => {
     const response = await fetch(`${base}${path}`, {
       method,
-      headers: { Authorization: `Bearer ${token}`, Origin: CONSOLE_ORIGIN, ...(body ? { 'Content-Type': 'application/json' } : {}), ...headers },
+      headers: { Authorization: `Bearer ${token}`, Origin: origins[0]!, ...(body ? { 'Content-Type': 'application/json' } : {}), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     return { status: response.status, body: await response.json() };
