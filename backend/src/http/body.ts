@@ -4,7 +4,8 @@ import { Problem } from './problems.ts';
 
 const DEFAULT_LIMIT = 64 * 1024;
 
-async function readRaw(ctx: Context, limit: number): Promise<string> {
+/** The body's bytes, refused with body_too_large beyond `limit` (declared or actual). */
+export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
   const declared = Number(ctx.get('Content-Length') || 0);
   if (declared > limit) throw new Problem('body_too_large', `The body may be at most ${limit} bytes.`);
   const chunks: Buffer[] = [];
@@ -14,7 +15,7 @@ async function readRaw(ctx: Context, limit: number): Promise<string> {
     if (size > limit) throw new Problem('body_too_large', `The body may be at most ${limit} bytes.`);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function describe(issues: z.core.$ZodIssue[]) {
@@ -24,7 +25,11 @@ function describe(issues: z.core.$ZodIssue[]) {
 /** Reads a JSON body of bounded size and validates it; every failure is a 4xx problem. */
 export async function readJson<S extends z.ZodType>(ctx: Context, schema: S, limit = DEFAULT_LIMIT): Promise<z.infer<S>> {
   if (!ctx.is('application/json')) throw new Problem('unsupported_media_type');
-  const raw = await readRaw(ctx, limit);
+  return parseJson((await readBody(ctx, limit)).toString('utf8'), schema);
+}
+
+/** JSON text validated by `schema`; request_invalid when it is not JSON or does not match. */
+export function parseJson<S extends z.ZodType>(raw: string, schema: S): z.infer<S> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);

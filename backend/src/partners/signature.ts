@@ -19,6 +19,11 @@ export interface SignedParts {
   bodySha256: string;
 }
 
+/** The HMAC key: the API secret exactly as issued (64 hex characters), taken as its ASCII bytes. */
+export function partnerKey(apiSecret: string): Buffer {
+  return Buffer.from(apiSecret, 'utf8');
+}
+
 export function bodySha256(body: Uint8Array | string): string {
   return createHash('sha256').update(body).digest('hex');
 }

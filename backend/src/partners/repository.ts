@@ -1,0 +1,52 @@
+// Partners as API clients: their sealed secret, webhook URL, status and rate. Every SQL
+// statement on the partners table for the partner API lives here.
+import type { Db } from '../db.ts';
+import { sealPartnerSecret, unsealPartnerSecret } from './credentials.ts';
+
+export interface PartnerCredentials {
+  id: number;
+  slug: string;
+  status: 'active' | 'suspended';
+  /** The rate as an exact fraction: ratePoints municipal points per rateUnits partner units. */
+  rateUnits: number;
+  ratePoints: number;
+  /** The HMAC secret in clear (64 hex characters as issued). */
+  apiSecret: string;
+  webhookUrl: string | null;
+}
+
+const SLUG = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * A partner with API access, or undefined when there is no such partner or it has no secret.
+ * Not cached: it is one lookup on a unique key and an AES-GCM open of 64 bytes, and reading
+ * it every time means a new secret, webhook URL or suspension counts from the next request.
+ */
+export async function partnerCredentials(db: Db, mykeySecret: Buffer, partnerSlug: string): Promise<PartnerCredentials | undefined> {
+  if (!SLUG.test(partnerSlug)) return undefined;
+  const row = await db('partners').where({ slug: partnerSlug })
+    .first('id', 'slug', 'status', 'rate_units', 'rate_points', 'api_secret_sealed', 'webhook_url');
+  if (!row?.api_secret_sealed) return undefined;
+  const id = Number(row.id);
+  return {
+    id, slug: row.slug, status: row.status, rateUnits: row.rate_units, ratePoints: row.rate_points,
+    apiSecret: unsealPartnerSecret(mykeySecret, id, Buffer.from(row.api_secret_sealed)),
+    webhookUrl: row.webhook_url,
+  };
+}
+
+export class PartnerNotFound extends Error {}
+
+/**
+ * Stores a partner's API secret, sealed, and (unless `webhookUrl` is undefined) its webhook
+ * URL; null removes the webhook. The old secret stops working at once.
+ */
+export async function setPartnerCredentials(db: Db, mykeySecret: Buffer, partnerSlug: string, change: { apiSecret: string; webhookUrl?: string | null }): Promise<void> {
+  const row = SLUG.test(partnerSlug) ? await db('partners').where({ slug: partnerSlug }).first('id') : undefined;
+  if (!row) throw new PartnerNotFound(`no partner ${JSON.stringify(partnerSlug)}`);
+  const id = Number(row.id);
+  await db('partners').where({ id }).update({
+    api_secret_sealed: sealPartnerSecret(mykeySecret, id, change.apiSecret),
+    ...(change.webhookUrl === undefined ? {} : { webhook_url: change.webhookUrl }),
+  });
+}
