@@ -79,9 +79,9 @@ async function stopPid(pid: number, what: string): Promise<void> {
   }, 60_000);
 }
 
-interface LocalServer { url: string; stop(): Promise<void> }
+export interface LocalServer { url: string; stop(): Promise<void> }
 
-async function localMariaDb(profile: Profile): Promise<LocalServer> {
+export async function localMariaDb(profile: Profile): Promise<LocalServer> {
   const dbPort = profile.mariadbPort;
   const url = `mysql://${LOCAL_DB.user}:${LOCAL_DB.password}@127.0.0.1:${dbPort}/${LOCAL_DB.database}`;
   const dir = path.join(profile.dataDir, 'mariadb');
@@ -121,7 +121,7 @@ async function localMariaDb(profile: Profile): Promise<LocalServer> {
   return { url, stop: () => stopPid(pid, 'MariaDB') };
 }
 
-async function localRedis(profile: Profile): Promise<LocalServer> {
+export async function localRedis(profile: Profile): Promise<LocalServer> {
   const redisPort = profile.redisPort;
   const url = `redis://127.0.0.1:${redisPort}`;
   const dir = path.join(profile.dataDir, 'redis');

@@ -1,0 +1,74 @@
+// The API server and the Bull worker as child processes, as in production: for tests that kill
+// a worker with SIGKILL or restart the services under them, and for benchmarks that must not
+// share an event loop with their own client.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { openSync, readFileSync } from 'node:fs';
+import { rootDir } from '../../../scripts/lib/paths.ts';
+import { waitFor } from '../../../scripts/lib/wait.ts';
+
+export interface BackendProcess {
+  pid: number;
+  child: ChildProcess;
+  /** What it printed: kept in memory, or read back from its log file. */
+  output(): string;
+  /** SIGTERM (or `signal`), then waits for it to exit; answers its exit code (null when killed by a signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * backend/src/<script>.ts in a process of its own with exactly `env` (and PATH). Its output is
+ * kept in memory, or appended to `logFile` when given (a benchmark's server logs a line per request).
+ */
+export function startBackend(script: 'server' | 'worker', env: Record<string, string>, options: { logFile?: string; nodeArgs?: string[] } = {}): BackendProcess {
+  const { logFile, nodeArgs = [] } = options;
+  const stdio = logFile ? ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')] as const : ['ignore', 'pipe', 'pipe'] as const;
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', `backend/src/${script}.ts`], {
+    cwd: rootDir, env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env }, stdio: [...stdio],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => { output += chunk; });
+  child.stderr?.on('data', (chunk) => { output += chunk; });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return {
+    pid: child.pid!,
+    child,
+    output: () => (logFile ? readFileSync(logFile, 'utf8') : output),
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** The API server on `port`, once /readyz says ready; its last output is shown if it never gets there. */
+export async function startServer(port: number, env: Record<string, string>, options: { logFile?: string; nodeArgs?: string[] } = {}): Promise<BackendProcess> {
+  const server = startBackend('server', { ...env, HOST: '127.0.0.1', PORT: String(port) }, options);
+  try {
+    await waitFor('the API server to be ready', async () => {
+      if (server.child.exitCode !== null) throw new Error(`the server exited with code ${server.child.exitCode}`);
+      return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
+    }, 60_000);
+  } catch (error) {
+    await server.stop();
+    process.stderr.write(server.output().slice(-4000));
+    throw error;
+  }
+  return server;
+}
+
+/** A Bull worker, once it says it is ready. */
+export async function startWorker(env: Record<string, string>, options: { logFile?: string } = {}): Promise<BackendProcess> {
+  const worker = startBackend('worker', env, options);
+  try {
+    await waitFor('the worker to be ready', async () => {
+      if (worker.child.exitCode !== null) throw new Error(`the worker exited with code ${worker.child.exitCode}`);
+      return worker.output().includes('worker ready');
+    }, 60_000);
+  } catch (error) {
+    await worker.stop('SIGKILL');
+    process.stderr.write(worker.output().slice(-4000));
+    throw error;
+  }
+  return worker;
+}
