@@ -61,6 +61,31 @@ function anchorsRequiredInProduction(env: { NODE_ENV?: unknown; JPKI_TRUST_ANCHO
     ctx.addIssue({ code: 'custom', path: ['JPKI_TRUST_ANCHORS'], message: 'required in production: a PEM bundle of the JPKI user-authentication CA certificates' });
   }
 }
+const count = (max: number) => z.coerce.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(1).max(max, { error: `must be at most ${max}` });
+
+/** Processing partner conversions and telling partners the outcome (docs/partner-api.md#outcomes-and-webhooks). */
+const conversionFields = {
+  /** Conversion jobs a worker runs at once; their requests share transactions. */
+  CONVERSION_CONCURRENCY: count(2000).default(256),
+  /** Most conversions credited in one transaction. */
+  CONVERSION_BATCH_SIZE: count(1000).default(128),
+  /** Most conversion transactions a worker runs at once. */
+  CONVERSION_TRANSACTIONS: count(64).default(2),
+  /** How often the sweeper looks for accepted conversions whose job is not in Bull. */
+  CONVERSION_SWEEP_INTERVAL_MS: positiveMs.default(60_000),
+  /** An accepted conversion queued longer ago than this has its job checked by the sweeper. */
+  CONVERSION_REQUEUE_AFTER_MS: positiveMs.default(300_000),
+  /** How often a worker looks for webhooks due. */
+  WEBHOOK_POLL_INTERVAL_MS: positiveMs.default(1_000),
+  /** A webhook not answered within this is retried. */
+  WEBHOOK_TIMEOUT_MS: positiveMs.default(10_000),
+  /** The wait after a webhook's first failure, doubled after each further one up to WEBHOOK_RETRY_MAX_MS. */
+  WEBHOOK_RETRY_BASE_MS: positiveMs.default(5_000),
+  WEBHOOK_RETRY_MAX_MS: positiveMs.default(3_600_000),
+  /** Webhooks in flight per partner per worker. */
+  WEBHOOK_PER_PARTNER: count(1000).default(8),
+};
+
 // `when`: checked even when other variables are bad, so one run names every problem.
 const always = { when: () => true };
 
@@ -77,6 +102,7 @@ const schema = z.object({
   /** How often the worker moves what is left of expired point lots to the expired account (docs/ledger.md). */
   LEDGER_EXPIRY_INTERVAL_MS: positiveMs.default(600_000),
   SHUTDOWN_TIMEOUT_MS: positiveMs.default(30_000),
+  ...conversionFields,
   /** Hex, at least 32 bytes. Unset outside production: DEVELOPMENT_MYKEY_SECRET. Read it with mykeySecret(). */
   MYKEY_SECRET: secretHex.optional(),
   ...jpkiFields,

@@ -1,6 +1,6 @@
 // The Bull worker process: the same domain code as the server, driven by queues instead of
 // HTTP. Start: `npm start` (everything) or `npm run worker -w backend` (this alone).
-import { exitOnConfigError, loadConfigOrExit } from './config.ts';
+import { exitOnConfigError, loadConfigOrExit, mykeySecret } from './config.ts';
 import { createDb } from './db.ts';
 import { createLogger } from './log.ts';
 import { createQueue, scheduleEvery } from './queue.ts';
@@ -11,6 +11,10 @@ import { CRL_QUEUE, refreshCrls } from './jpki/crl-job.ts';
 import { crlRepository } from './jpki/crl-repository.ts';
 import { crlSources } from './jpki/crl-sources.ts';
 import { LEDGER_EXPIRY_QUEUE, expireDueLots } from './ledger/expiry-job.ts';
+import { conversionBatcher } from './conversions/process.ts';
+import { CONVERSION_QUEUE, type ConversionJob } from './conversions/queue.ts';
+import { CONVERSION_SWEEP_QUEUE, sweepConversions } from './conversions/sweeper.ts';
+import { WEBHOOK_QUEUE, webhookDeliverer } from './conversions/webhooks.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
@@ -19,7 +23,10 @@ const db = createDb(config.DATABASE_URL, log);
 const heartbeat = createQueue(HEARTBEAT_QUEUE, config);
 const crls = createQueue(CRL_QUEUE, config);
 const expiry = createQueue(LEDGER_EXPIRY_QUEUE, config);
-const queues = [heartbeat, crls, expiry];
+const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, config);
+const sweep = createQueue(CONVERSION_SWEEP_QUEUE, config);
+const webhooks = createQueue(WEBHOOK_QUEUE, config);
+const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks];
 
 for (const queue of queues) {
   queue.on('failed', (job, error) => log.error({ queue: queue.name, jobId: job.id, err: error }, 'job failed'));
@@ -43,10 +50,28 @@ expiry.process(async () => {
   await expireDueLots(db, log);
 });
 await scheduleEvery(expiry, config.LEDGER_EXPIRY_INTERVAL_MS);
+
+const batcher = conversionBatcher(db, log, { maxBatch: config.CONVERSION_BATCH_SIZE, transactions: config.CONVERSION_TRANSACTIONS });
+conversions.process(config.CONVERSION_CONCURRENCY, (job) => batcher.process(job.data.conversionId));
+sweep.process(async () => {
+  await sweepConversions(db, conversions, log, config.CONVERSION_REQUEUE_AFTER_MS);
+});
+await scheduleEvery(sweep, config.CONVERSION_SWEEP_INTERVAL_MS);
+// A starting worker (after a crash, say) sweeps at once instead of an interval from now.
+await sweep.add({}, { removeOnComplete: true, removeOnFail: 100 });
+const deliverer = webhookDeliverer(db, log, mykeySecret(config), {
+  timeoutMs: config.WEBHOOK_TIMEOUT_MS, retryBaseMs: config.WEBHOOK_RETRY_BASE_MS, retryMaxMs: config.WEBHOOK_RETRY_MAX_MS, perPartner: config.WEBHOOK_PER_PARTNER,
+});
+webhooks.process(async () => {
+  await deliverer.tick();
+});
+await scheduleEvery(webhooks, config.WEBHOOK_POLL_INTERVAL_MS);
 log.info({ workerId, queues: queues.map((q) => q.name), trustAnchors: anchors.file, crlSources: sources.length }, 'worker ready');
 
 onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
   // Bull's close() stops taking new jobs and waits for the active ones to complete.
   await Promise.all(queues.map((queue) => queue.close()));
+  // Webhooks already sent are recorded before the database goes.
+  await deliverer.drain();
   await db.destroy();
 });

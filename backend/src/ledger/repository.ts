@@ -103,6 +103,18 @@ export const ledgerRepository = {
   },
 
   /**
+   * The ids of those of these accounts that exist, in one read (not locked): a transaction
+   * posting several entries locks their union with lockAccounts before the first posting.
+   */
+  async findAccounts(conn: Conn, accounts: Array<{ municipalityCode: string; owner: AccountOwner }>): Promise<number[]> {
+    if (accounts.length === 0) return [];
+    const rows = await conn('ledger_accounts')
+      .whereIn(['municipality_code', 'kind', 'owner_id'], accounts.map(({ municipalityCode, owner }) => [municipalityCode, owner.kind, ownerId(owner)]))
+      .select('id');
+    return rows.map((row) => Number(row.id));
+  },
+
+  /**
    * Creates the account and answers its id; undefined when it exists already (a concurrent
    * creator won). Either way the row ends exclusively locked, never share-locked first.
    */
