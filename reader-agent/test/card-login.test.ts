@@ -5,27 +5,23 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { createVerify, randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { fileFixture, testDatabase, type Cleanup } from '../../backend/test/helpers/env.ts';
 import { startApp, testIdentity } from '../../backend/test/helpers/server.ts';
-import { signInStaff, testPki, type Staff } from '../../backend/test/helpers/identity.ts';
+import { signInStaff, testPki } from '../../backend/test/helpers/identity.ts';
 import type { Db } from '../../backend/src/db.ts';
 import { problemKinds } from '../../backend/src/http/problems.ts';
 import { parseMykeyId } from '../../backend/src/mykey/id.ts';
 import { canonicalChallenge, type Challenge } from '../../backend/src/jpki/challenge-text.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
-import { BackendClient } from '../src/agent/backend-client.ts';
 import { AgentError } from '../src/agent/card-login.ts';
-import { writeEnrollment, type EnrollmentRecord } from '../src/agent/enrollment.ts';
 import { CardError } from '../src/jpki/errors.ts';
-import { issueCrl, type CertificateAuthority } from '../src/dev-ca/index.ts';
+import { issueCrl } from '../src/dev-ca/index.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
-import { startAgent, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
-import { READER_NAME, startPcscStack, type PcscStack } from './helpers/pcsc-stack.ts';
+import { waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
+import { agentEnrolledAs, enrolledAgent, stackWithCardFrom } from './helpers/counter.ts';
+import { READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
 
 // Digits unlikely to turn up in a log by chance, so finding them there means a leak.
 const PIN = '7294';
@@ -34,45 +30,11 @@ const WRONG_PIN = '8051';
 const LOGIN_SELECTS = new Set(['00A4040C0AD392F000260100000001', '00A4020C02000A', '00A4020C020018', '00A4020C020017']);
 const REQUEST_ID = /^[0-9a-f-]{36}$/;
 
-function tempDir(cleanup: Cleanup): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'mykey-card-login-'));
-  cleanup(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A private PC/SC stack whose simulated card holds a certificate issued by `ca`. */
-async function stackWithCardFrom(cleanup: Cleanup, ca: CertificateAuthority): Promise<PcscStack> {
-  const dir = tempDir(cleanup);
-  writeFileSync(path.join(dir, 'ca.pem'), ca.certificatePem);
-  writeFileSync(path.join(dir, 'ca.key.pem'), ca.privateKeyPem, { mode: 0o600 });
-  const stack = await startPcscStack({ simulatorArgs: ['--pin', PIN, '--ca', path.join(dir, 'ca.pem'), '--ca-key', path.join(dir, 'ca.key.pem')] });
-  cleanup(() => stack.stop());
-  return stack;
-}
-
-/** An agent on `stack` with `enrollment` on file (null: never enrolled), once it sees the card. */
-async function agentEnrolledAs(cleanup: Cleanup, stack: PcscStack, enrollment: EnrollmentRecord | null): Promise<RunningAgent> {
-  const home = tempDir(cleanup);
-  if (enrollment) writeEnrollment(path.join(home, 'mykey', 'reader-agent-enrollment.json'), enrollment);
-  const agent = await startAgent({ env: { ...stack.env, XDG_CONFIG_HOME: home } });
-  cleanup(() => agent.stop());
-  await waitForCard(agent);
-  return agent;
-}
-
-/** A device enrolled with a code `staff` issued; its agent talks to the backend at `backendUrl` (default `base`). */
-async function enrolledAgent(cleanup: Cleanup, stack: PcscStack, base: string, staff: Staff, name: string, backendUrl = base) {
-  const issued = await staff.post('/api/v1/staff/device-enrollment-codes', { name });
-  if (issued.status !== 201) throw new Error(JSON.stringify(issued.body));
-  const { deviceId, token } = await new BackendClient(base).enroll(issued.body.code);
-  return { deviceId, agent: await agentEnrolledAs(cleanup, stack, { backendUrl, deviceId, token }) };
-}
-
 const fixture = fileFixture(test, async (cleanup) => {
   const { db } = await testDatabase(cleanup);
   await db.seed.run();
   const pki = await testPki();
-  const stack = await stackWithCardFrom(cleanup, pki.ca);
+  const stack = await stackWithCardFrom(cleanup, pki.ca, PIN);
   const identity = testIdentity(db, [pki.ca.certificate]);
   // A current CRL, so revocation is checked and a relink (value-moving) is not refused for want of one.
   await identity.addCrl((await issueCrl(pki.ca, { revoked: [], nextUpdate: new Date(Date.now() + 86_400_000) })).der);
@@ -84,7 +46,7 @@ const fixture = fileFixture(test, async (cleanup) => {
 /** A second card, from a CA the backend has never heard of, on a stack and agent of its own. */
 const strangerFixture = fileFixture(test, async (cleanup) => {
   const { base, staff } = await fixture();
-  const stack = await stackWithCardFrom(cleanup, (await testPki()).ca);
+  const stack = await stackWithCardFrom(cleanup, (await testPki()).ca, PIN);
   return (await enrolledAgent(cleanup, stack, base, staff, 'カウンター2')).agent;
 });
 
@@ -285,7 +247,7 @@ test.serial('an answer lost on the way back: the retry carries the same Idempote
     response.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/json' });
     response.end(text);
   }));
-  const { agent } = await enrolledAgent(t.teardown, stack, base, staff, '回線不調の端末', flaky);
+  const { agent } = await enrolledAgent(t.teardown, stack, base, staff, '回線不調の端末', { backendUrl: flaky });
   const reply = await login(agent);
   t.is(reply.status, 200, JSON.stringify(reply.body));
   t.like(parseMykeyId(reply.body.mykeyId), { ok: true });

@@ -12,7 +12,11 @@ interface ApiErrorFields {
   status: number;
   messages: Bilingual;
   requestId: string | null;
+  figures?: Figures;
 }
+
+/** A problem's numbers beside its message, such as availablePoints or triesLeft. */
+export type Figures = Record<string, number>;
 
 export class ApiError extends Error {
   readonly code: string;
@@ -21,6 +25,7 @@ export class ApiError extends Error {
   readonly messages: Bilingual;
   /** Quoted by clerks to support staff; null when the request never reached the server. */
   readonly requestId: string | null;
+  readonly figures: Figures;
 
   constructor(fields: ApiErrorFields) {
     super(`${fields.code}: ${fields.messages.en}`);
@@ -29,6 +34,7 @@ export class ApiError extends Error {
     this.status = fields.status;
     this.messages = fields.messages;
     this.requestId = fields.requestId;
+    this.figures = fields.figures ?? {};
   }
 }
 
@@ -128,7 +134,13 @@ async function problemFrom(response: Response): Promise<ApiError> {
     status: response.status,
     messages: { ja: body.messages.ja, en: body.messages.en },
     requestId: body.requestId,
+    figures: figuresOf(body),
   });
+}
+
+/** The number-valued members of a problem besides its HTTP status. */
+export function figuresOf(body: object): Figures {
+  return Object.fromEntries(Object.entries(body).filter((entry): entry is [string, number] => entry[0] !== 'status' && typeof entry[1] === 'number'));
 }
 
 // Answers that are not problem documents (a proxy's HTML error page, a truncated body)

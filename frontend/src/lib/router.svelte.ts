@@ -6,9 +6,10 @@ export const paths = {
   merchantDevices: '/merchant/devices',
   municipalityDevices: '/municipality/devices',
   municipalityMykeys: '/municipality/mykeys',
+  merchantRegister: '/merchant/register',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'merchant-register' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -18,11 +19,12 @@ const routesByPath: Record<string, RouteName> = {
   [paths.merchantDevices]: 'merchant-devices',
   [paths.municipalityDevices]: 'municipality-devices',
   [paths.municipalityMykeys]: 'municipality-mykeys',
+  [paths.merchantRegister]: 'merchant-register',
 };
 
 /** The console a route belongs to, or null for the public pages. */
 export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
-  if (name === 'merchant' || name === 'merchant-devices') return 'merchant';
+  if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register') return 'merchant';
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys') return 'municipality';
   return null;
 }

@@ -1,0 +1,87 @@
+// The register's calls to the backend: payment intents, today's payments, refunds and voids.
+// The card's part of a payment goes through the reader agent (reader-agent.svelte.ts), never here.
+import { isRecord, request } from './api.ts';
+
+export interface Merchant { id: number; nameJa: string; nameEn: string }
+
+export interface PaymentIntent { intentId: string; amount: number; merchant: Merchant; status: string; expiresAt: string }
+
+export interface Receipt { intentId: string; amount: number; merchant: Merchant; mykeyId: string; paidAt: string; balanceAfter: number }
+
+export interface Payment {
+  intentId: string;
+  amount: number;
+  paidAt: string;
+  refundedPoints: number;
+  voided: boolean;
+}
+
+/** The most a register takes at once, as the backend's payment_intents allow. */
+export const MAX_AMOUNT = 10_000_000;
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+function isMerchant(value: unknown): value is Merchant {
+  return isRecord(value) && typeof value.id === 'number' && typeof value.nameJa === 'string' && typeof value.nameEn === 'string';
+}
+
+function parseIntent(body: unknown): PaymentIntent | null {
+  if (!isRecord(body) || typeof body.intentId !== 'string' || !isCount(body.amount) || !isMerchant(body.merchant)) return null;
+  if (typeof body.status !== 'string' || typeof body.expiresAt !== 'string') return null;
+  return { intentId: body.intentId, amount: body.amount, merchant: body.merchant, status: body.status, expiresAt: body.expiresAt };
+}
+
+/** The receipt the agent passes on from the backend after the card paid; null for anything else. */
+export function parseReceipt(body: unknown): Receipt | null {
+  const receipt = isRecord(body) && isRecord(body.receipt) ? body.receipt : body;
+  if (!isRecord(receipt) || typeof receipt.intentId !== 'string' || !isCount(receipt.amount) || !isMerchant(receipt.merchant)) return null;
+  if (typeof receipt.mykeyId !== 'string' || typeof receipt.paidAt !== 'string' || !isCount(receipt.balanceAfter)) return null;
+  const { intentId, amount, merchant, mykeyId, paidAt, balanceAfter } = receipt;
+  return { intentId, amount, merchant, mykeyId, paidAt, balanceAfter };
+}
+
+function parsePayment(value: unknown): Payment | null {
+  if (!isRecord(value) || typeof value.intentId !== 'string' || !isCount(value.amount) || typeof value.paidAt !== 'string') return null;
+  const refundedPoints = isCount(value.refundedPoints) ? value.refundedPoints : 0;
+  return { intentId: value.intentId, amount: value.amount, paidAt: value.paidAt, refundedPoints, voided: value.voided === true || typeof value.voidedAt === 'string' };
+}
+
+function parsePayments(body: unknown): Payment[] | null {
+  if (!isRecord(body) || !Array.isArray(body.payments)) return null;
+  const payments = body.payments.map(parsePayment);
+  return payments.every((p) => p !== null) ? payments : null;
+}
+
+/** `key` is made once per attempt by the caller and sent again on a retry, so a lost answer never opens a second intent. */
+export function createIntent(amount: number, key: string): Promise<PaymentIntent> {
+  return request('/api/v1/merchant/payment-intents', parseIntent, { method: 'POST', body: { amount }, idempotencyKey: key });
+}
+
+export function cancelIntent(intentId: string, key: string): Promise<unknown> {
+  return request(`/api/v1/merchant/payment-intents/${encodeURIComponent(intentId)}/cancellation`, (body) => body ?? {}, { method: 'POST', idempotencyKey: key });
+}
+
+export function listPayments(date: string): Promise<Payment[]> {
+  return request(`/api/v1/merchant/payments?date=${encodeURIComponent(date)}`, parsePayments);
+}
+
+export function refundPayment(intentId: string, points: number, key: string): Promise<unknown> {
+  return request(`/api/v1/merchant/payments/${encodeURIComponent(intentId)}/refunds`, (body) => body ?? {}, { method: 'POST', body: { points }, idempotencyKey: key });
+}
+
+export function voidPayment(intentId: string, key: string): Promise<unknown> {
+  return request(`/api/v1/merchant/payments/${encodeURIComponent(intentId)}/void`, (body) => body ?? {}, { method: 'POST', idempotencyKey: key });
+}
+
+/** Today in Japan, where the shops are, as YYYY-MM-DD. */
+export function todayInJapan(now = new Date()): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Tokyo', year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+}
+
+/** A whole amount typed at the register: full-width digits, commas and 円 are fine. */
+export function parseAmount(text: string, max = MAX_AMOUNT): number | null {
+  const digits = text.normalize('NFKC').replace(/[,\s円]/g, '');
+  if (!/^\d{1,9}$/.test(digits)) return null;
+  const amount = Number(digits);
+  return amount >= 1 && amount <= max ? amount : null;
+}
