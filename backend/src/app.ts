@@ -13,6 +13,8 @@ import { deviceRoutes } from './devices/routes.ts';
 import { authRoutes } from './mykey/auth-routes.ts';
 import { mykeyRoutes } from './mykey/routes.ts';
 import { mykeyService } from './mykey/service.ts';
+import { grantRoutes } from './grants/routes.ts';
+import { settlementRoutes } from './settlement/routes.ts';
 import type { CertificateVerifier } from './jpki/verifier.ts';
 
 export interface AppDeps {
@@ -34,7 +36,7 @@ export function createApp({ config, db, redis, log, identity, clock = () => new 
   app.silent = true;
   app.use(requestContext(log));
   app.use(problemMiddleware);
-  for (const router of [healthRoutes(db, redis), staffRoutes(db), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
+  for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes(db), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     authRoutes({ db, verifier: identity.verifier, mykeys, clock }), mykeyRoutes({ db, mykeys, clock })]) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => new Problem('method_not_allowed'), notImplemented: () => new Problem('method_not_allowed') }));

@@ -163,6 +163,31 @@ export const problemKinds = {
   payment_already_reversed: { status: 409, title: 'Payment already refunded', messages: {
     ja: 'この支払いはすでに返金または取消されているため、取消できません。',
     en: 'This payment was already refunded or voided, so it cannot be voided.' } },
+  // Grants by municipal staff and settlement statements (docs/ledger.md "Grants", docs/settlement.md).
+  grant_reason_invalid: { status: 400, title: 'Grant reason missing', messages: {
+    ja: '付与の理由を1行・200文字以内で入力してください。',
+    en: 'Give the reason for the grant: one line, up to 200 characters.' } },
+  grant_line_malformed: { status: 400, title: 'Line not readable', messages: {
+    ja: 'この行を読み取れません。1行は mykey_id,points,reason の3列です（理由にコンマを含む場合は " で囲みます）。',
+    en: 'This line cannot be read. A line has three columns, mykey_id,points,reason (quote a reason that contains a comma with ").' } },
+  grant_file_media_type: { status: 415, title: 'Not a CSV file', messages: {
+    ja: 'CSV ファイル（text/csv）を送信してください。',
+    en: 'Please send a CSV file (text/csv).' } },
+  grant_file_not_utf8: { status: 400, title: 'File not UTF-8', messages: {
+    ja: 'ファイルの文字コードが UTF-8 ではありません（Shift_JIS の可能性があります）。Excel では「CSV UTF-8（コンマ区切り）」形式で保存し直してください。何も付与していません。',
+    en: 'The file is not UTF-8 (it may be Shift_JIS). In Excel, save it again as "CSV UTF-8 (Comma delimited)". Nothing was granted.' } },
+  grant_file_header_invalid: { status: 400, title: 'File header not valid', messages: {
+    ja: 'ファイルの1行目は見出し mykey_id,points,reason でなければなりません。何も付与していません。',
+    en: 'The first line of the file must be the header mykey_id,points,reason. Nothing was granted.' } },
+  grant_file_too_many_lines: { status: 413, title: 'File too long', messages: {
+    ja: 'ファイルの行数が上限（100,000行）を超えています。ファイルを分けて送信してください。何も付与していません。',
+    en: 'The file has more lines than allowed (100,000). Please split it into several files. Nothing was granted.' } },
+  grant_upload_not_found: { status: 404, title: 'Upload not found', messages: {
+    ja: '指定された付与ファイルの処理結果は見つかりませんでした。',
+    en: 'No such grant file upload was found.' } },
+  settlement_period_invalid: { status: 400, title: 'Period not valid', messages: {
+    ja: '期間の指定が正しくありません。開始日と終了日を YYYY-MM-DD で、開始日 ≦ 終了日、1年（366日）以内で指定してください。',
+    en: 'The period is not valid. Give from and to as YYYY-MM-DD, from on or before to, at most a year (366 days).' } },
   database_unavailable: { status: 503, title: 'Database unavailable', messages: {
     ja: 'ただいまシステムが混み合っているか停止しています。しばらくしてからもう一度お試しください。',
     en: 'The system is busy or down. Please try again in a moment.' } },

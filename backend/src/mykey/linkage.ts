@@ -7,6 +7,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import type * as pkijs from 'pkijs';
 import { ConfigError, loadIdentityConfig, mykeySecret } from '../config.ts';
+import { csvFields, csvLines } from '../csv.ts';
 import { createDb, retryTransient, type Db } from '../db.ts';
 import { loadTrustAnchors } from '../jpki/anchors.ts';
 import { formatRfc4514, nameAttributes, nameKey, parseRfc4514 } from '../jpki/names.ts';
@@ -15,6 +16,7 @@ import { linkageDecision, mykeyService, type LinkageOutcome, type MykeyService }
 
 export const LINKAGE_HEADER = 'old_issuer,old_serial,new_issuer,new_serial';
 const MAX_LINE_BYTES = 4096;
+const LINE_PROBLEMS = { too_long: `longer than ${MAX_LINE_BYTES} bytes`, not_utf8: 'not UTF-8' } as const;
 // Records looked up together: one query for the cards of a thousand lines.
 const BATCH = 1000;
 const MAX_LISTED = 100;
@@ -49,8 +51,6 @@ export interface LinkageDeps { db: Db; mykeys: MykeyService; anchors: pkijs.Cert
 
 interface LinkageRecord { line: number; oldKey: Buffer; newKey: Buffer }
 
-interface Line { number: number; text?: string; problem?: string }
-
 export async function importLinkage({ db, mykeys, anchors, clock = () => new Date() }: LinkageDeps, input: AsyncIterable<Buffer>, file: string): Promise<LinkageSummary> {
   const issuers = issuerResolver(anchors);
   const summary: LinkageSummary = {
@@ -76,7 +76,7 @@ export async function importLinkage({ db, mykeys, anchors, clock = () => new Dat
   }
 
   let batch: LinkageRecord[] = [];
-  for await (const line of lines(input)) {
+  for await (const line of csvLines(input, MAX_LINE_BYTES)) {
     summary.lines = line.number;
     if (line.number === 1) {
       if (line.text?.replace(/^\uFEFF/, '').trim().toLowerCase() !== LINKAGE_HEADER) {
@@ -86,7 +86,7 @@ export async function importLinkage({ db, mykeys, anchors, clock = () => new Dat
     }
     if (line.text?.trim() === '') continue;
     summary.records++;
-    const record = line.problem ?? parseRecord(line.text!, line.number, issuers, mykeys);
+    const record = line.problem ? LINE_PROBLEMS[line.problem] : parseRecord(line.text!, line.number, issuers, mykeys);
     if (typeof record === 'string') {
       malformed(line.number, record);
     } else if ('unknownIssuer' in record) {
@@ -134,42 +134,6 @@ function serialHex(text: string): string | undefined {
   return bytes.length <= MAX_SERIAL_BYTES * 2 ? bytes : undefined;
 }
 
-/**
- * The fields of one CSV line (RFC 4180): separated by commas, a field with a comma in it (as
- * every issuer name has) in double quotes, a quote inside one doubled. Blanks around an
- * unquoted field are dropped.
- */
-function csvFields(text: string): string[] | string {
-  const fields: string[] = [];
-  let at = 0;
-  while (true) {
-    while (text[at] === ' ' || text[at] === '\t') at++;
-    let field = '';
-    if (text[at] === '"') {
-      for (at++; ; at++) {
-        if (at >= text.length) return 'a quoted field is not closed';
-        if (text[at] === '"') {
-          if (text[at + 1] !== '"') break;
-          at++;
-        }
-        field += text[at];
-      }
-      at++;
-      while (text[at] === ' ' || text[at] === '\t') at++;
-      if (at < text.length && text[at] !== ',') return `text after a quoted field at column ${at + 1}`;
-    } else {
-      const comma = text.indexOf(',', at);
-      const end = comma < 0 ? text.length : comma;
-      field = text.slice(at, end).trim();
-      if (field.includes('"')) return `a quote inside an unquoted field at column ${at + 1}`;
-      at = end;
-    }
-    fields.push(field);
-    if (at >= text.length) return fields;
-    at++; // the comma
-  }
-}
-
 interface IssuerResolver {
   /** The issuer's DER name; undefined if no anchor has that name; a string if it is not an RFC 4514 name. */
   resolve(text: string): Buffer | undefined | string;
@@ -209,55 +173,6 @@ function issuerResolver(anchors: pkijs.Certificate[]): IssuerResolver {
       return resolved;
     },
   };
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** The file's lines, numbered from 1, without their line ends; a line too long or not UTF-8 comes as a problem. */
-async function* lines(input: AsyncIterable<Buffer>): AsyncGenerator<Line> {
-  let parts: Buffer[] = [];
-  let size = 0;
-  let tooLong = false;
-  let number = 0;
-  const append = (piece: Buffer) => {
-    if (tooLong || piece.length === 0) return;
-    if (size + piece.length > MAX_LINE_BYTES) {
-      // Nothing more of this line is kept, however long it goes on.
-      tooLong = true;
-      parts = [];
-      return;
-    }
-    parts.push(piece);
-    size += piece.length;
-  };
-  const finish = (): Line => {
-    number++;
-    const line = tooLong ? { number, problem: `longer than ${MAX_LINE_BYTES} bytes` } : decode(number, Buffer.concat(parts, size));
-    parts = [];
-    size = 0;
-    tooLong = false;
-    return line;
-  };
-  for await (const chunk of input) {
-    let from = 0;
-    for (let end = chunk.indexOf(0x0a, from); end >= 0; end = chunk.indexOf(0x0a, from)) {
-      append(chunk.subarray(from, end));
-      yield finish();
-      from = end + 1;
-    }
-    append(chunk.subarray(from));
-  }
-  // A last line without a line end.
-  if (size > 0 || tooLong) yield finish();
-}
-
-function decode(number: number, bytes: Buffer): Line {
-  const body = bytes.at(-1) === 0x0d ? bytes.subarray(0, -1) : bytes;
-  try {
-    return { number, text: utf8.decode(body) };
-  } catch {
-    return { number, problem: 'not UTF-8' };
-  }
 }
 
 const USAGE = 'npm run mykey -- import-linkage FILE   (FILE: J-LIS linkage records as CSV, docs/identity.md)';

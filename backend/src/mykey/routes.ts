@@ -12,12 +12,11 @@ import { challengeRepository } from '../jpki/challenges.ts';
 import { enrolledDevice, requireDevice } from '../devices/middleware.ts';
 import { devicesService } from '../devices/service.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { staffReason as reason } from '../staff/reason.ts';
 import { parseMykeyId } from './id.ts';
 import type { MykeyService } from './service.ts';
 
 const proofId = z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be the challengeId of a card proof from POST /api/v1/auth/card-sessions' });
-// What staff write into the audit log: one line, as the column and the console allow.
-const reason = z.string().trim().min(1).max(200).regex(/^[^\p{Cc}]*$/u, { error: 'must be one line of text' });
 
 const bothCardsBody = z.object({ oldProof: proofId, newProof: proofId }).strict()
   .refine((body) => body.oldProof !== body.newProof, { error: 'oldProof and newProof must be two different card proofs', path: ['newProof'] });

@@ -32,6 +32,8 @@ export async function signInStaff(base: string, loginId: string) {
   if (response.status !== 201) throw new Error(`staff sign-in failed: ${response.status}`);
   const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0]!;
   return {
+    /** The session cookie, for requests that are not JSON (file uploads and downloads). */
+    cookie,
     get: (path: string) => call(base, 'GET', path, { cookie }),
     post: (path: string, body: unknown, key: string = randomUUID()) => call(base, 'POST', path, { cookie, 'Idempotency-Key': key }, body),
   };

@@ -1,0 +1,103 @@
+// Administrative points by municipal staff of the campaign's municipality: one grant under an
+// Idempotency-Key, or a CSV file whose hash keeps a re-upload from granting twice.
+import { Readable } from 'node:stream';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { retryTransient, type Db } from '../db.ts';
+import { readJson } from '../http/body.ts';
+import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
+import { Problem } from '../http/problems.ts';
+import { parseMykeyId } from '../mykey/id.ts';
+import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { staffReason } from '../staff/reason.ts';
+import { grantsRepository as repo, type GrantCampaign } from './repository.ts';
+import { GRANT_FILE_LIMITS, grantOne, importGrantFile, resultFile, singleGrantReference, spoolGrantFile, uploadSummary } from './service.ts';
+
+const campaignKey = z.union([z.string().trim().min(1).max(64), z.number().int().positive()]);
+const grantBody = z.object({
+  mykeyId: z.string().max(64),
+  campaign: campaignKey,
+  // Any number: the ledger refuses what is not a whole number in range as points_out_of_range.
+  points: z.number(),
+  reason: staffReason,
+}).strict();
+
+const RECENT_GRANTS = 50;
+
+export interface GrantRoutesDeps { db: Db; clock: () => Date }
+
+export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
+  const router = new Router({ prefix: '/api/v1/staff' });
+  const municipalStaff = [requireStaff(db), requireRole('municipality')];
+
+  /** A campaign of the signed-in staff member's municipality, by id or slug; another municipality's is not found. */
+  async function campaignOf(ctx: Context, key: unknown): Promise<GrantCampaign> {
+    const parsed = campaignKey.safeParse(key);
+    const campaign = parsed.success ? await repo.campaign(db, signedInStaff(ctx).organization.id, String(parsed.data), clock()) : undefined;
+    if (!campaign) throw new Problem('campaign_not_found');
+    return campaign;
+  }
+
+  router.get('/grants/campaigns', ...municipalStaff, async (ctx) => {
+    ctx.body = { campaigns: await repo.campaigns(db, signedInStaff(ctx).organization.id, clock()) };
+  });
+
+  router.post('/grants', ...municipalStaff, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const key = idempotencyKey(ctx);
+    const body = await readJson(ctx, grantBody);
+    const id = parseMykeyId(body.mykeyId);
+    if (!id.ok) throw new Problem(id.code, id.detail);
+    const campaign = await campaignOf(ctx, body.campaign);
+    const request = { op: 'grant-points', mykeyId: id.id, campaignId: campaign.id, points: body.points, reason: body.reason };
+    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({
+      status: 201,
+      body: await grantOne(trx, { staff, campaign, mykeyId: id.id, points: body.points, reason: body.reason, reference: singleGrantReference(staff.id, key), now: clock() }),
+    }))));
+  });
+
+  router.get('/grants', ...municipalStaff, async (ctx) => {
+    const campaign = await campaignOf(ctx, ctx.query.campaign);
+    ctx.body = { campaign, grants: await repo.recentGrants(db, campaign.id, RECENT_GRANTS) };
+  });
+
+  // The body is the CSV file itself (docs/ledger.md, "Grants"): header mykey_id,points,reason.
+  router.post('/grant-uploads', ...municipalStaff, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    if (!ctx.is('text/csv')) throw new Problem('grant_file_media_type');
+    if (Number(ctx.get('Content-Length') || 0) > GRANT_FILE_LIMITS.maxBytes) {
+      throw new Problem('body_too_large', `A grant file may be at most ${GRANT_FILE_LIMITS.maxBytes} bytes.`);
+    }
+    const campaign = await campaignOf(ctx, ctx.query.campaign);
+    const file = await spoolGrantFile(ctx.req);
+    try {
+      ctx.status = 201;
+      ctx.body = await importGrantFile(db, { staff, campaign, file, now: clock() });
+    } finally {
+      await file.remove();
+    }
+  });
+
+  /** An upload of the signed-in staff member's municipality, or not found. */
+  async function uploadOf(ctx: Context) {
+    const id = /^[1-9][0-9]{0,15}$/.test(ctx.params.uploadId ?? '') ? Number(ctx.params.uploadId) : undefined;
+    const upload = id === undefined ? undefined : await repo.upload(db, id);
+    if (!upload || upload.municipalityCode !== signedInStaff(ctx).organization.id) throw new Problem('grant_upload_not_found');
+    return upload;
+  }
+
+  router.get('/grant-uploads/:uploadId', ...municipalStaff, async (ctx) => {
+    const upload = await uploadOf(ctx);
+    ctx.body = { ...uploadSummary(upload, (await campaignOf(ctx, upload.campaignId))), state: upload.state };
+  });
+
+  router.get('/grant-uploads/:uploadId/result.csv', ...municipalStaff, async (ctx) => {
+    const upload = await uploadOf(ctx);
+    ctx.attachment(`grant-result-${upload.id}.csv`);
+    ctx.type = 'text/csv; charset=utf-8';
+    ctx.body = Readable.from(resultFile(db, upload.id));
+  });
+
+  return router;
+}

@@ -1,0 +1,265 @@
+// Administrative points: municipal staff grant points from a campaign's budget to a resident's
+// MyKey ID, one at a time or from a CSV file (docs/ledger.md, "Grants"). Each grant is the
+// ledger's grantPoints under a reference derived from what asked for it — the staff member's
+// Idempotency-Key, or the file's hash and line — so no retry or re-upload grants twice.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import { appendAudit } from '../audit/chain.ts';
+import { BOM, csvFields, csvLines, csvRow } from '../csv.ts';
+import type { Db } from '../db.ts';
+import { Problem, problemKinds, type ProblemCode } from '../http/problems.ts';
+import { LIMITS } from '../ledger/entries.ts';
+import { grantPoints, inLedgerTransaction, residentPoints } from '../ledger/ledger.ts';
+import { parseMykeyId } from '../mykey/id.ts';
+import type { SignedInStaff } from '../staff/repository.ts';
+import { staffReason } from '../staff/reason.ts';
+import { grantsRepository as repo, type GrantCampaign, type GrantUpload, type UploadCounts, type UploadLine } from './repository.ts';
+
+export const GRANT_FILE_HEADER = 'mykey_id,points,reason';
+
+export const GRANT_FILE_LIMITS = {
+  /** Lines after the header. */
+  maxRecords: 100_000,
+  /** A line: an ID, a number and a 200-character reason, quoted, in UTF-8, fit well within it. */
+  maxLineBytes: 1024,
+  maxBytes: 64 * 1024 * 1024,
+} as const;
+
+// Lines granted in one transaction: one commit per batch instead of per line, and a crash loses
+// at most a batch, which the same file uploaded again grants then.
+const BATCH = 200;
+
+const hex = (bytes: Buffer) => bytes.toString('hex');
+
+/** The ledger reference of a single grant: the staff member and (a hash of) their Idempotency-Key. */
+export function singleGrantReference(staffId: number, idempotencyKey: string): string {
+  return `grant:staff:${staffId}:${hex(createHash('sha256').update(idempotencyKey).digest()).slice(0, 40)}`;
+}
+
+/** The ledger reference of a file's line: the same file under the same campaign always gives the same references. */
+export function fileGrantReference(campaignId: number, fileSha256: string, line: number): string {
+  return `grant:file:${campaignId}:${fileSha256}:${line}`;
+}
+
+export interface GrantedPoints {
+  entryId: number;
+  mykeyId: string;
+  points: number;
+  campaign: { id: number; slug: string; name: { ja: string; en: string } };
+  balanceAfter: number;
+  reference: string;
+}
+
+const campaignRef = (c: GrantCampaign) => ({ id: c.id, slug: c.slug, name: c.name });
+
+/** Refuses a MyKey ID that does not exist or is suspended; eligibility is the caller's to check, not the ledger's. */
+function eligibility(status: 'active' | 'suspended' | undefined): ProblemCode | undefined {
+  if (status === undefined) return 'mykey_not_found';
+  if (status === 'suspended') return 'mykey_suspended';
+  return undefined;
+}
+
+/** One grant by a staff member, audited, in the caller's transaction. */
+export async function grantOne(trx: Knex.Transaction, r: {
+  staff: SignedInStaff; campaign: GrantCampaign; mykeyId: string; points: number; reason: string; reference: string; now: Date;
+}): Promise<GrantedPoints> {
+  const refused = eligibility((await repo.mykeyStatuses(trx, [r.mykeyId])).get(r.mykeyId));
+  if (refused) throw new Problem(refused);
+  const posted = await grantPoints(trx, { reference: r.reference, campaignId: r.campaign.id, mykeyId: r.mykeyId, points: r.points, now: r.now });
+  const municipalityCode = r.staff.organization.id;
+  if (!posted.replayed) {
+    await appendAudit(trx, {
+      action: 'points.granted', actor: { kind: 'staff', id: String(r.staff.id) }, subject: r.mykeyId,
+      details: { campaignId: r.campaign.id, entryId: posted.entryId, points: r.points, reason: r.reason },
+    });
+  }
+  const { balance } = await residentPoints(trx, municipalityCode, r.mykeyId, r.now);
+  return { entryId: posted.entryId, mykeyId: r.mykeyId, points: r.points, campaign: campaignRef(r.campaign), balanceAfter: balance, reference: r.reference };
+}
+
+// --- grant files ---------------------------------------------------------------------------
+
+export interface SpooledFile { path: string; sha256: string; remove(): Promise<void> }
+
+/**
+ * Writes the upload to a temporary file while hashing it, so it is never held in memory and
+ * its hash (the grants' references) is known before the first grant. A file that is not
+ * UTF-8 or too long is refused here, before anything is granted.
+ */
+export async function spoolGrantFile(input: AsyncIterable<Buffer>): Promise<SpooledFile> {
+  const file = path.join(tmpdir(), `mykey-grants-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.csv`);
+  const remove = () => rm(file, { force: true });
+  const handle = await open(file, 'wx', 0o600);
+  const hash = createHash('sha256');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  let bytes = 0;
+  let newlines = 0;
+  try {
+    for await (const chunk of input) {
+      bytes += chunk.length;
+      if (bytes > GRANT_FILE_LIMITS.maxBytes) throw new Problem('body_too_large', `A grant file may be at most ${GRANT_FILE_LIMITS.maxBytes} bytes.`);
+      for (let at = chunk.indexOf(0x0a); at >= 0; at = chunk.indexOf(0x0a, at + 1)) newlines++;
+      // The header plus the records, and a line end after the last.
+      if (newlines > GRANT_FILE_LIMITS.maxRecords + 1) throw new Problem('grant_file_too_many_lines');
+      try {
+        utf8.decode(chunk, { stream: true });
+      } catch {
+        throw new Problem('grant_file_not_utf8');
+      }
+      hash.update(chunk);
+      await handle.write(chunk);
+    }
+    try {
+      utf8.decode();
+    } catch {
+      throw new Problem('grant_file_not_utf8', 'The file ends in the middle of a UTF-8 character.');
+    }
+  } catch (error) {
+    await handle.close();
+    await remove();
+    throw error;
+  }
+  await handle.close();
+  return { path: file, sha256: hex(hash.digest()), remove };
+}
+
+interface Wanted { line: number; mykeyId: string; points: number; reason: string }
+interface Refused { line: number; mykeyId: string | null; points: number | null; code: ProblemCode; detail: string | null }
+type GrantRecord = Wanted | Refused;
+
+/** Points as Excel may write them: full-width digits, thousands separators. */
+function parsePoints(text: string): number | undefined {
+  const digits = text.normalize('NFKC').trim();
+  if (!/^(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)$/.test(digits)) return undefined;
+  const points = Number(digits.replaceAll(',', ''));
+  return points >= 1 && points <= LIMITS.maxResidentPoints ? points : undefined;
+}
+
+/** One line after the header, as asked for or refused with why. */
+function parseLine(line: number, text: string): GrantRecord {
+  const fields = csvFields(text);
+  if (typeof fields === 'string') return { line, mykeyId: null, points: null, code: 'grant_line_malformed', detail: fields };
+  // Excel writes empty cells to the right of a table as empty fields.
+  while (fields.length > 3 && fields.at(-1) === '') fields.pop();
+  if (fields.length !== 3) return { line, mykeyId: null, points: null, code: 'grant_line_malformed', detail: `${fields.length} fields; a line has 3: ${GRANT_FILE_HEADER}` };
+  const [idText, pointsText, reasonText] = fields as [string, string, string];
+  const id = parseMykeyId(idText);
+  const points = parsePoints(pointsText) ?? null;
+  const mykeyId = id.ok ? id.id : null;
+  if (!id.ok) return { line, mykeyId, points, code: id.code, detail: id.detail };
+  if (points === null) return { line, mykeyId, points, code: 'points_out_of_range', detail: `points must be a whole number from 1 to ${LIMITS.maxResidentPoints}` };
+  const reason = staffReason.safeParse(reasonText);
+  if (!reason.success) return { line, mykeyId, points, code: 'grant_reason_invalid', detail: null };
+  return { line, mykeyId: id.id, points, reason: reason.data };
+}
+
+/** A blank line, or one of empty cells only (",,", as Excel leaves below a table), asks for nothing. */
+const isBlank = (text: string) => /^[\s,]*$/.test(text);
+
+function isHeader(text: string): boolean {
+  const fields = csvFields(text.replace(/^\uFEFF/, ''));
+  return typeof fields !== 'string' && fields.map((f) => f.toLowerCase()).join(',') === GRANT_FILE_HEADER;
+}
+
+export interface GrantFileSummary extends UploadCounts {
+  uploadId: number;
+  fileSha256: string;
+  campaign: GrantedPoints['campaign'];
+  records: number;
+  resultPath: string;
+}
+
+export const resultPath = (uploadId: number) => `/api/v1/staff/grant-uploads/${uploadId}/result.csv`;
+
+export function uploadSummary(upload: GrantUpload, campaign: GrantCampaign): GrantFileSummary {
+  const { id, fileSha256, records, granted, alreadyGranted, refused, pointsGranted } = upload;
+  return { uploadId: id, fileSha256, campaign: campaignRef(campaign), records, granted, alreadyGranted, refused, pointsGranted, resultPath: resultPath(id) };
+}
+
+/**
+ * Grants every line of a spooled file under the campaign, a batch per transaction. Each line
+ * is its own grant under fileGrantReference, so lines granted by an earlier upload of the same
+ * file are answered as already granted, and a refused line stops nothing else.
+ */
+export async function importGrantFile(db: Db, r: { staff: SignedInStaff; campaign: GrantCampaign; file: SpooledFile; now: Date }): Promise<GrantFileSummary> {
+  let uploadId: number | undefined;
+  let batch: GrantRecord[] = [];
+  for await (const line of csvLines(createReadStream(r.file.path), GRANT_FILE_LIMITS.maxLineBytes)) {
+    if (line.number === 1) {
+      if (!line.text || !isHeader(line.text)) throw new Problem('grant_file_header_invalid');
+      uploadId = await repo.insertUpload(db, { municipalityCode: r.staff.organization.id, campaignId: r.campaign.id, staffId: r.staff.id, fileSha256: Buffer.from(r.file.sha256, 'hex'), at: r.now });
+      continue;
+    }
+    if (line.text !== undefined && isBlank(line.text)) continue;
+    batch.push(line.text === undefined
+      ? { line: line.number, mykeyId: null, points: null, code: 'grant_line_malformed', detail: `longer than ${GRANT_FILE_LIMITS.maxLineBytes} bytes` }
+      : parseLine(line.number, line.text));
+    if (batch.length >= BATCH) {
+      await grantBatch(db, uploadId!, r, batch);
+      batch = [];
+    }
+  }
+  if (uploadId === undefined) throw new Problem('grant_file_header_invalid', 'The file is empty.');
+  await grantBatch(db, uploadId, r, batch);
+  await repo.finishUpload(db, uploadId, new Date());
+  return uploadSummary((await repo.upload(db, uploadId))!, r.campaign);
+}
+
+async function grantBatch(db: Db, uploadId: number, r: { staff: SignedInStaff; campaign: GrantCampaign; file: SpooledFile; now: Date }, batch: GrantRecord[]): Promise<void> {
+  await inLedgerTransaction(db, async (trx) => {
+    const statuses = await repo.mykeyStatuses(trx, batch.flatMap((record) => ('reason' in record ? [record.mykeyId] : [])));
+    const lines: UploadLine[] = [];
+    const counts = { records: batch.length, granted: 0, alreadyGranted: 0, refused: 0, pointsGranted: 0 };
+    for (const record of batch) {
+      const outcome = 'reason' in record ? await grantLine(trx, r, record, statuses.get(record.mykeyId)) : record;
+      if ('code' in outcome) {
+        counts.refused++;
+        lines.push({ line: record.line, mykeyId: outcome.mykeyId, points: outcome.points, outcome: 'refused', entryId: null, code: outcome.code, detail: outcome.detail?.slice(0, 255) ?? null });
+      } else {
+        if (outcome.replayed) counts.alreadyGranted++;
+        else {
+          counts.granted++;
+          counts.pointsGranted += outcome.points;
+        }
+        lines.push({ line: record.line, mykeyId: outcome.mykeyId, points: outcome.points, outcome: outcome.replayed ? 'already_granted' : 'granted', entryId: outcome.entryId, code: null, detail: null });
+      }
+    }
+    await repo.recordLines(trx, uploadId, lines, counts);
+    if (counts.granted > 0) {
+      await appendAudit(trx, {
+        action: 'points.granted_from_file', actor: { kind: 'staff', id: String(r.staff.id) }, subject: `grant-upload:${uploadId}`,
+        details: { uploadId, campaignId: r.campaign.id, fromLine: batch[0]!.line, toLine: batch.at(-1)!.line, granted: counts.granted, points: counts.pointsGranted },
+      });
+    }
+  });
+}
+
+/** One line's grant, in a savepoint so a refusal leaves nothing of it behind. */
+async function grantLine(trx: Knex.Transaction, r: { campaign: GrantCampaign; file: SpooledFile; now: Date }, record: Wanted, status: 'active' | 'suspended' | undefined) {
+  const refused = eligibility(status);
+  if (refused) return { ...record, code: refused, detail: null };
+  try {
+    const posted = await trx.transaction((savepoint) => grantPoints(savepoint, {
+      reference: fileGrantReference(r.campaign.id, r.file.sha256, record.line), campaignId: r.campaign.id, mykeyId: record.mykeyId, points: record.points, now: r.now,
+    }));
+    return { mykeyId: record.mykeyId, points: record.points, entryId: posted.entryId, replayed: posted.replayed };
+  } catch (error) {
+    if (!(error instanceof Problem)) throw error;
+    return { ...record, code: error.code, detail: error.detail ?? null };
+  }
+}
+
+export const RESULT_HEADER = ['line', 'mykey_id', 'points', 'result', 'entry_id', 'error_code', 'message_ja', 'message_en', 'detail'];
+
+/** The result file: the BOM (so Excel reads UTF-8), the header, and one row per line of the upload. */
+export async function* resultFile(conn: Db, uploadId: number): AsyncGenerator<string> {
+  yield BOM + csvRow(RESULT_HEADER);
+  for await (const l of repo.linesOf(conn, uploadId)) {
+    const messages = l.code && l.code in problemKinds ? problemKinds[l.code as ProblemCode].messages : null;
+    yield csvRow([l.line, l.mykeyId, l.points, l.outcome, l.entryId, l.code, messages?.ja ?? null, messages?.en ?? null, l.detail]);
+  }
+}

@@ -1,0 +1,4 @@
+import { z } from 'zod';
+
+/** Why staff did something, as they write it into the audit log: one line, as the column and the console allow. */
+export const staffReason = z.string().trim().min(1).max(200).regex(/^[^\p{Cc}]*$/u, { error: 'must be one line of text' });
