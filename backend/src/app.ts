@@ -13,6 +13,8 @@ import { deviceRoutes } from './devices/routes.ts';
 import { authRoutes } from './mykey/auth-routes.ts';
 import { mykeyRoutes } from './mykey/routes.ts';
 import { mykeyService } from './mykey/service.ts';
+import { paymentRoutes } from './payments/routes.ts';
+import { paymentsService } from './payments/service.ts';
 import { grantRoutes } from './grants/routes.ts';
 import { settlementRoutes } from './settlement/routes.ts';
 import type { CertificateVerifier } from './jpki/verifier.ts';
@@ -31,13 +33,14 @@ export interface AppDeps {
 /** Composes the HTTP application from its parts; no I/O happens until a request arrives. */
 export function createApp({ config, db, redis, log, identity, clock = () => new Date() }: AppDeps): Koa {
   const mykeys = mykeyService(db, identity.secret);
+  const payments = paymentsService(db, mykeys);
   const app = new Koa({ proxy: false });
   // Koa would print errors to stderr itself; ours are already logged as JSON with a request id.
   app.silent = true;
   app.use(requestContext(log));
   app.use(problemMiddleware);
   for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes(db), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
-    authRoutes({ db, verifier: identity.verifier, mykeys, clock }), mykeyRoutes({ db, mykeys, clock })]) {
+    authRoutes({ db, verifier: identity.verifier, mykeys, payments, clock }), mykeyRoutes({ db, mykeys, clock }), paymentRoutes({ db, payments, clock })]) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => new Problem('method_not_allowed'), notImplemented: () => new Problem('method_not_allowed') }));
   }

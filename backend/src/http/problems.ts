@@ -163,6 +163,19 @@ export const problemKinds = {
   payment_already_reversed: { status: 409, title: 'Payment already refunded', messages: {
     ja: 'この支払いはすでに返金または取消されているため、取消できません。',
     en: 'This payment was already refunded or voided, so it cannot be voided.' } },
+  // Counter redemption (docs/payments.md).
+  payment_intent_not_found: { status: 404, title: 'Payment not found', messages: {
+    ja: 'この支払い（レジの請求）は見つかりません。レジで金額を入力し直してください。',
+    en: 'This payment request was not found. Please enter the amount at the register again.' } },
+  payment_intent_not_open: { status: 409, title: 'Payment no longer open', messages: {
+    ja: 'この支払いはすでに支払い済み、取消済み、または有効時間切れです（intentStatus を参照）。支払い済みならレシート番号は receiptNo です。',
+    en: 'This payment is already paid, cancelled or expired (see intentStatus). If it was paid, its receipt number is receiptNo.' } },
+  merchant_not_approved: { status: 403, title: 'Shop not approved', messages: {
+    ja: 'この加盟店はポイントでの支払いを受け付けられる状態ではありません（未承認または停止中）。自治体にお問い合わせください。',
+    en: 'This shop cannot accept points now (not approved, or suspended). Please contact the municipality.' } },
+  card_not_registered: { status: 409, title: 'Card not registered', messages: {
+    ja: 'このカードはまだマイキーIDに登録されていないため、ポイントがありません。窓口などで一度ログインしてから、ポイントを受け取ってください。',
+    en: 'This card has no MyKey ID yet, so it holds no points. Log in once (at a municipal counter, say) and receive points first.' } },
   // Grants by municipal staff and settlement statements (docs/ledger.md "Grants", docs/settlement.md).
   grant_reason_invalid: { status: 400, title: 'Grant reason missing', messages: {
     ja: '付与の理由を1行・200文字以内で入力してください。',

@@ -9,8 +9,8 @@ import { serialHex } from './der.ts';
 import { canonicalChallenge, type Challenge, type ChallengePurpose } from './challenges.ts';
 import type { CertificateVerifier } from './verifier.ts';
 
-/** Linking a new card to a MyKey ID moves everything the ID holds, so it is value-moving. */
-const VALUE_MOVING: Record<ChallengePurpose, boolean> = { login: false, relink: true, counter_relink: true };
+/** Linking a new card to a MyKey ID moves everything the ID holds, and a payment moves points: both are value-moving. */
+const VALUE_MOVING: Record<ChallengePurpose, boolean> = { login: false, relink: true, counter_relink: true, payment: true };
 
 /** A card refused because its certificate is revoked: who it was, so its link can be ended. */
 export class RevokedCard extends Problem {

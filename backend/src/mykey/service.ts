@@ -110,9 +110,12 @@ export function mykeyService(db: Db, secret: Buffer) {
       return { mykeyId: await issue(trx, card, actor), issued: true };
     },
 
-    /** The MyKey ID of a card, if it has one it may use; undefined for a card never seen. */
-    async usableMykeyOf(conn: Db | Knex.Transaction, certKey: Buffer): Promise<string | undefined> {
-      const binding = await repo.bindingOf(conn, certKey);
+    /**
+     * The MyKey ID of a card, if it has one it may use; undefined for a card never seen. With
+     * `lock` (a payment), a suspension or relink waits until the caller's transaction ends.
+     */
+    async usableMykeyOf(conn: Db | Knex.Transaction, certKey: Buffer, { lock = false } = {}): Promise<string | undefined> {
+      const binding = await repo.bindingOf(conn, certKey, { lock });
       return binding && usable(binding).mykeyId;
     },
 

@@ -1,0 +1,225 @@
+// Counter redemption. A shop's register opens a payment intent; a device of the same shop gets
+// a challenge bound to it (the card signs the intent id, the amount and the shop); the signed
+// challenge pays the intent in one transaction with the ledger entry. Refunds and same-day
+// voids are ledger entries of their own, recorded against the intent. docs/payments.md.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { appendAudit } from '../audit/chain.ts';
+import type { Db } from '../db.ts';
+import type { EnrolledDevice } from '../devices/repository.ts';
+import { Problem } from '../http/problems.ts';
+import type { Challenge, PaymentTerms } from '../jpki/challenge-text.ts';
+import { payMerchant, refundPayment, voidPayment, type Posted } from '../ledger/ledger.ts';
+import { ledgerRepository } from '../ledger/repository.ts';
+import { endOfTokyoDay } from '../ledger/rules.ts';
+import type { MykeyService } from '../mykey/service.ts';
+import type { SignedInStaff } from '../staff/repository.ts';
+import { organizationLabel } from '../staff/organization.ts';
+import { paymentsRepository as repo, type Intent, type Merchant, type Reversal } from './repository.ts';
+
+/** How long a register's intent can be paid: long enough for a PIN and a second try, short enough not to linger. */
+export const INTENT_SECONDS = 300;
+export const MAX_PAYMENT_POINTS = 10_000_000;
+
+type MerchantView = { id: number; nameJa: string; nameEn: string };
+
+/** What the resident and the clerk get when the card has paid. */
+export interface PaymentReceipt {
+  purpose: 'payment';
+  /** The ledger entry's number: one per payment, refund or void. */
+  receiptNo: number;
+  intentId: string;
+  amount: number;
+  merchant: MerchantView;
+  mykeyId: string;
+  paidAt: string;
+  /** The resident's spendable points right after paying. */
+  balanceAfter: number;
+}
+
+export interface IntentView {
+  intentId: string;
+  amount: number;
+  merchant: MerchantView;
+  /** `expired`: still open in the table, but past expiresAt, so it can no longer be paid. */
+  status: 'open' | 'paid' | 'cancelled' | 'expired';
+  createdAt: string;
+  expiresAt: string;
+  receipt: PaymentReceipt | null;
+}
+
+export interface ReversalReceipt {
+  kind: 'refund' | 'void';
+  receiptNo: number;
+  intentId: string;
+  points: number;
+  merchant: MerchantView;
+  mykeyId: string;
+  at: string;
+  /** Of the payment: everything refunded or voided so far, and what can still be refunded. */
+  paymentAmount: number;
+  reversedPoints: number;
+  refundablePoints: number;
+}
+
+const merchantView = (m: Merchant): MerchantView => ({ id: m.id, nameJa: m.nameJa, nameEn: m.nameEn });
+
+const statusAt = (intent: Intent, now: Date): IntentView['status'] => (intent.status === 'open' && intent.expiresAt <= now ? 'expired' : intent.status);
+
+function receiptOf(intent: Intent, merchant: Merchant): PaymentReceipt | null {
+  if (!intent.paid) return null;
+  return {
+    purpose: 'payment', receiptNo: intent.paid.entryId, intentId: intent.id, amount: intent.amount, merchant: merchantView(merchant),
+    mykeyId: intent.paid.mykeyId, paidAt: intent.paid.at.toISOString(), balanceAfter: intent.paid.balanceAfter,
+  };
+}
+
+function view(intent: Intent, merchant: Merchant, now: Date): IntentView {
+  return {
+    intentId: intent.id, amount: intent.amount, merchant: merchantView(merchant), status: statusAt(intent, now),
+    createdAt: intent.createdAt.toISOString(), expiresAt: intent.expiresAt.toISOString(), receipt: receiptOf(intent, merchant),
+  };
+}
+
+/** Refused because the intent is paid, cancelled or expired; a paid one names its receipt. */
+function notOpen(intent: Intent, now: Date): Problem {
+  const status = statusAt(intent, now);
+  return new Problem('payment_intent_not_open', `payment intent ${intent.id} is ${status}`, { intentStatus: status, receiptNo: intent.paid?.entryId ?? null });
+}
+
+const merchantOf = (staff: SignedInStaff): number => Number(staff.organization.id);
+
+/** A Japanese calendar date's instants: [its midnight, the next midnight). */
+function tokyoDay(date: string): { from: Date; to: Date } {
+  const to = endOfTokyoDay(date);
+  return { from: new Date(to.getTime() - 86_400_000), to };
+}
+
+/** A reference part that is the same for a retried request and differs for another: the caller's key, hashed. */
+const keyHash = (staff: SignedInStaff, key: string) => createHash('sha256').update(`staff:${staff.id}\n${key}`).digest('hex').slice(0, 32);
+
+export function paymentsService(db: Db, mykeys: MykeyService) {
+  async function approvedMerchant(conn: Db | Knex.Transaction, merchantId: number): Promise<Merchant> {
+    const merchant = await repo.merchant(conn, merchantId);
+    if (!merchant) throw new Problem('merchant_not_found');
+    if (merchant.status !== 'approved') throw new Problem('merchant_not_approved');
+    return merchant;
+  }
+
+  /** The shop's own intent; another shop's is as good as unknown. */
+  async function ownIntent(conn: Db | Knex.Transaction, merchantId: number, id: string, options: { lock?: boolean } = {}): Promise<Intent> {
+    const intent = await repo.intent(conn, id, options);
+    if (!intent || intent.merchantId !== merchantId) throw new Problem('payment_intent_not_found');
+    return intent;
+  }
+
+  /** Shared by refunds and voids: the paid intent locked, the ledger entry posted, recorded and audited. */
+  async function reverse(trx: Knex.Transaction, staff: SignedInStaff, intentId: string, kind: Reversal['kind'], key: string, now: Date,
+    post: (paymentReference: string, reference: string) => Promise<Posted>): Promise<ReversalReceipt> {
+    const intent = await ownIntent(trx, merchantOf(staff), intentId, { lock: true });
+    if (!intent.paid) throw new Problem('payment_not_found', `payment intent ${intentId} is ${statusAt(intent, now)}, not paid`);
+    const posted = await post(`payment:${intent.id}`, `${kind}:${intent.id}:${keyHash(staff, key)}`);
+    // The resident's posting: what went back.
+    const points = Math.max(...posted.postings.map((p) => p.amount));
+    await repo.insertReversal(trx, { intentId, kind, points, entryId: posted.entryId, staffId: staff.id, at: now });
+    const reversed = (await repo.reversalsOf(trx, [intentId])).reduce((sum, r) => sum + r.points, 0);
+    const merchant = (await repo.merchant(trx, intent.merchantId))!;
+    await appendAudit(trx, {
+      action: kind === 'refund' ? 'payment.refunded' : 'payment.voided', actor: { kind: 'staff', id: String(staff.id) }, subject: `payment:${intentId}`,
+      details: { receiptNo: posted.entryId, points, mykeyId: intent.paid.mykeyId, organization: organizationLabel(staff.organization) },
+    });
+    return {
+      kind, receiptNo: posted.entryId, intentId, points, merchant: merchantView(merchant), mykeyId: intent.paid.mykeyId, at: now.toISOString(),
+      paymentAmount: intent.amount, reversedPoints: reversed, refundablePoints: intent.amount - reversed,
+    };
+  }
+
+  return {
+    /** A register's new intent: `amount` points (= yen) to pay at the clerk's shop within INTENT_SECONDS. */
+    async createIntent(trx: Knex.Transaction, staff: SignedInStaff, amount: number, now: Date): Promise<IntentView> {
+      const merchant = await approvedMerchant(trx, merchantOf(staff));
+      const intent: Intent = {
+        id: `pi_${randomBytes(16).toString('base64url')}`, merchantId: merchant.id, amount, status: 'open',
+        createdAt: now, expiresAt: new Date(now.getTime() + INTENT_SECONDS * 1000), paid: null,
+      };
+      await repo.insertIntent(trx, { id: intent.id, merchantId: merchant.id, amount, staffId: staff.id, createdAt: now, expiresAt: intent.expiresAt });
+      return view(intent, merchant, now);
+    },
+
+    async intentView(staff: SignedInStaff, id: string, now: Date): Promise<IntentView> {
+      const intent = await ownIntent(db, merchantOf(staff), id);
+      return view(intent, (await repo.merchant(db, intent.merchantId))!, now);
+    },
+
+    /** The register gives up on an open intent; a paid, cancelled or expired one is refused. */
+    async cancel(trx: Knex.Transaction, staff: SignedInStaff, id: string, now: Date): Promise<IntentView> {
+      const intent = await ownIntent(trx, merchantOf(staff), id, { lock: true });
+      if (statusAt(intent, now) !== 'open') throw notOpen(intent, now);
+      await repo.markCancelled(trx, id, staff.id, now);
+      return view({ ...intent, status: 'cancelled' }, (await repo.merchant(trx, intent.merchantId))!, now);
+    },
+
+    /**
+     * The terms a payment challenge binds: only a device of the intent's own shop gets them
+     * (another shop's device, or a municipality's, is told the intent does not exist), and only
+     * while the intent is open and the shop approved.
+     */
+    async challengeTerms(conn: Db | Knex.Transaction, device: EnrolledDevice, intentId: string, now: Date): Promise<PaymentTerms> {
+      if (device.organization.kind !== 'merchant') throw new Problem('payment_intent_not_found');
+      const intent = await ownIntent(conn, Number(device.organization.id), intentId);
+      if (statusAt(intent, now) !== 'open') throw notOpen(intent, now);
+      await approvedMerchant(conn, intent.merchantId);
+      return { intentId: intent.id, amount: intent.amount, merchantId: intent.merchantId };
+    },
+
+    /**
+     * Pays the intent a signed payment challenge is bound to, in the caller's transaction (the
+     * one that marked the challenge signed): the intent must still be open, the shop approved,
+     * the card's MyKey ID usable. Insufficient points roll everything back: the intent stays
+     * open, for a lower amount or another way to pay the rest.
+     */
+    async pay(trx: Knex.Transaction, r: { challenge: Challenge; certKey: Buffer; deviceId: number; now: Date }): Promise<PaymentReceipt> {
+      const terms = r.challenge.payment!;
+      const intent = (await repo.intent(trx, terms.intentId, { lock: true }))!;
+      if (statusAt(intent, r.now) !== 'open') throw notOpen(intent, r.now);
+      const merchant = await approvedMerchant(trx, intent.merchantId);
+      const mykeyId = await mykeys.usableMykeyOf(trx, r.certKey, { lock: true });
+      if (!mykeyId) throw new Problem('card_not_registered');
+      const posted = await payMerchant(trx, { reference: `payment:${intent.id}`, merchantId: intent.merchantId, mykeyId, points: intent.amount, now: r.now });
+      const residentAccount = posted.postings.find((p) => p.amount < 0)!.accountId;
+      const balanceAfter = await ledgerRepository.spendablePoints(trx, residentAccount, r.now);
+      const paid = { at: r.now, mykeyId, entryId: posted.entryId, deviceId: r.deviceId, balanceAfter };
+      await repo.markPaid(trx, intent.id, paid);
+      return receiptOf({ ...intent, status: 'paid', paid }, merchant)!;
+    },
+
+    refund(trx: Knex.Transaction, staff: SignedInStaff, intentId: string, points: number, key: string, now: Date): Promise<ReversalReceipt> {
+      return reverse(trx, staff, intentId, 'refund', key, now, (paymentReference, reference) => refundPayment(trx, { reference, paymentReference, points, now }));
+    },
+
+    voidPayment(trx: Knex.Transaction, staff: SignedInStaff, intentId: string, key: string, now: Date): Promise<ReversalReceipt> {
+      return reverse(trx, staff, intentId, 'void', key, now, (paymentReference, reference) => voidPayment(trx, { reference, paymentReference, now }));
+    },
+
+    /** The shop's payments paid on a Japanese calendar date, each with its refunds and voids (whenever made). */
+    async day(staff: SignedInStaff, date: string) {
+      const { from, to } = tokyoDay(date);
+      const merchantId = merchantOf(staff);
+      const paid = await repo.paidBetween(db, merchantId, from, to);
+      const reversals = await repo.reversalsOf(db, paid.map((p) => p.id));
+      const payments = paid.map((intent) => {
+        const own = reversals.filter((r) => r.intentId === intent.id);
+        const reversed = own.reduce((sum, r) => sum + r.points, 0);
+        return {
+          receiptNo: intent.paid!.entryId, intentId: intent.id, amount: intent.amount, mykeyId: intent.paid!.mykeyId, paidAt: intent.paid!.at.toISOString(),
+          reversals: own.map((r) => ({ kind: r.kind, receiptNo: r.entryId, points: r.points, at: r.at.toISOString(), staffId: r.staffId })),
+          reversedPoints: reversed, netPoints: intent.amount - reversed,
+        };
+      });
+      const sum = (pick: (p: (typeof payments)[number]) => number) => payments.reduce((total, p) => total + pick(p), 0);
+      return { date, payments, totals: { count: payments.length, paidPoints: sum((p) => p.amount), reversedPoints: sum((p) => p.reversedPoints), netPoints: sum((p) => p.netPoints) } };
+    },
+  };
+}
+
+export type PaymentsService = ReturnType<typeof paymentsService>;
