@@ -13,11 +13,14 @@ import { deviceRoutes } from './devices/routes.ts';
 import { authRoutes } from './mykey/auth-routes.ts';
 import { mykeyRoutes } from './mykey/routes.ts';
 import { mykeyService } from './mykey/service.ts';
-import { paymentRoutes } from './payments/routes.ts';
-import { paymentsService } from './payments/service.ts';
 import { grantRoutes } from './grants/routes.ts';
 import { settlementRoutes } from './settlement/routes.ts';
+import { paymentRoutes } from './payments/routes.ts';
+import { paymentsService } from './payments/service.ts';
 import type { CertificateVerifier } from './jpki/verifier.ts';
+import type { Queue } from './queue.ts';
+import type { ConversionJob } from './conversions/queue.ts';
+import { partnerRoutes } from './conversions/partner-routes.ts';
 
 export interface AppDeps {
   config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX'>;
@@ -26,12 +29,14 @@ export interface AppDeps {
   log: Logger;
   /** How cards are checked and turned into MyKey IDs: the verifier and the MyKey secret. */
   identity: { verifier: CertificateVerifier; secret: Buffer };
+  /** The conversions Bull queue (conversions/queue.ts) that accepted partner conversions go to. */
+  conversions: Queue<ConversionJob>;
   /** The time things expire by; tests pass their own instead of sleeping. */
   clock?: () => Date;
 }
 
 /** Composes the HTTP application from its parts; no I/O happens until a request arrives. */
-export function createApp({ config, db, redis, log, identity, clock = () => new Date() }: AppDeps): Koa {
+export function createApp({ config, db, redis, log, identity, conversions, clock = () => new Date() }: AppDeps): Koa {
   const mykeys = mykeyService(db, identity.secret);
   const payments = paymentsService(db, mykeys);
   const app = new Koa({ proxy: false });
@@ -40,7 +45,8 @@ export function createApp({ config, db, redis, log, identity, clock = () => new 
   app.use(requestContext(log));
   app.use(problemMiddleware);
   for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes(db), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
-    authRoutes({ db, verifier: identity.verifier, mykeys, payments, clock }), mykeyRoutes({ db, mykeys, clock }), paymentRoutes({ db, payments, clock })]) {
+    authRoutes({ db, verifier: identity.verifier, mykeys, payments, clock }), mykeyRoutes({ db, mykeys, clock }), paymentRoutes({ db, payments, clock }),
+    partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock })]) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => new Problem('method_not_allowed'), notImplemented: () => new Problem('method_not_allowed') }));
   }

@@ -8,6 +8,8 @@ import { createApp } from './app.ts';
 import { onShutdown } from './shutdown.ts';
 import { loadTrustAnchors } from './jpki/anchors.ts';
 import { CertificateVerifier } from './jpki/verifier.ts';
+import { createQueue } from './queue.ts';
+import { CONVERSION_QUEUE, type ConversionJob } from './conversions/queue.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'server');
@@ -17,7 +19,10 @@ log.info({ file: anchors.file, certificates: anchors.certificates.length }, 'tru
 const db = createDb(config.DATABASE_URL, log);
 const redis = createRedis(config.REDIS_URL, log);
 const verifier = new CertificateVerifier({ anchors: anchors.certificates, db, policy: config.JPKI_REVOCATION_POLICY, log });
-const server = createApp({ config, db, redis, log, identity: { verifier, secret: mykeySecret(config) } }).listen(config.PORT, config.HOST);
+// The server only adds conversion jobs; the worker processes them.
+const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, config);
+conversions.on('error', (error) => log.warn({ queue: CONVERSION_QUEUE, err: error }, 'queue error'));
+const server = createApp({ config, db, redis, log, identity: { verifier, secret: mykeySecret(config) }, conversions }).listen(config.PORT, config.HOST);
 try {
   await once(server, 'listening');
 } catch (error) {
@@ -32,5 +37,5 @@ onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
   // Stop taking connections, let requests in flight finish, then close the pools.
   server.closeIdleConnections();
   await new Promise((resolve) => server.close(resolve));
-  await Promise.allSettled([db.destroy(), redis.quit()]);
+  await Promise.allSettled([db.destroy(), redis.quit(), conversions.close()]);
 });

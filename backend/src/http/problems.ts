@@ -201,6 +201,41 @@ export const problemKinds = {
   settlement_period_invalid: { status: 400, title: 'Period not valid', messages: {
     ja: '期間の指定が正しくありません。開始日と終了日を YYYY-MM-DD で、開始日 ≦ 終了日、1年（366日）以内で指定してください。',
     en: 'The period is not valid. Give from and to as YYYY-MM-DD, from on or before to, at most a year (366 days).' } },
+  // The partner API (docs/partner-api.md). An unknown partner and a wrong signature are one
+  // code, so a caller without the secret cannot learn which partner ids exist.
+  partner_signature_required: { status: 401, title: 'Signed request required', messages: {
+    ja: 'X-MyKey-Partner、X-MyKey-Timestamp、X-MyKey-Signature の各ヘッダーで署名したリクエストを送ってください。',
+    en: 'Send the request signed, with the X-MyKey-Partner, X-MyKey-Timestamp and X-MyKey-Signature headers.' } },
+  partner_timestamp_out_of_range: { status: 401, title: 'Timestamp out of range', messages: {
+    ja: 'X-MyKey-Timestamp が当方の時刻から300秒以上ずれているか、Unix 秒の整数ではありません。時計を合わせて、新しい時刻で署名し直してください。',
+    en: 'X-MyKey-Timestamp is more than 300 seconds away from our clock, or not whole Unix seconds. Check your clock and sign again with the current time.' } },
+  partner_signature_invalid: { status: 401, title: 'Signature not valid', messages: {
+    ja: '署名を確認できませんでした。提携事業者ID、APIシークレット、署名の対象（時刻・メソッド・パス・本文のハッシュ）をご確認ください。',
+    en: 'The signature could not be verified. Check the partner id, the API secret and what was signed (timestamp, method, path, body hash).' } },
+  partner_suspended: { status: 403, title: 'Partner suspended', messages: {
+    ja: 'この提携事業者の API 利用は停止されています。運営者にお問い合わせください。',
+    en: 'This partner\'s API access is suspended. Please contact the operator.' } },
+  conversion_conflict: { status: 409, title: 'partnerTxId already used', messages: {
+    ja: 'この partnerTxId は別の内容の交換申請ですでに使われています。新しい申請には新しい partnerTxId を使ってください。',
+    en: 'This partnerTxId was already used for a conversion with different content. Use a new partnerTxId for a new conversion.' } },
+  conversion_below_minimum: { status: 400, title: 'Too few points to convert', messages: {
+    ja: '交換レートで換算すると1ポイントに満たないため、交換できません。最低限必要な数は minimumPartnerPoints に示しています。',
+    en: 'At the conversion rate this comes to less than 1 point. The smallest amount that converts is given in minimumPartnerPoints.' } },
+  conversion_not_found: { status: 404, title: 'Conversion not found', messages: {
+    ja: 'この partnerTxId の交換申請は見つかりませんでした。',
+    en: 'There is no conversion with this partnerTxId.' } },
+  batch_conflict: { status: 409, title: 'Batch id already used', messages: {
+    ja: 'このバッチIDは別の内容のファイルですでに使われています。新しいファイルには新しいバッチIDを使ってください。',
+    en: 'This batch id was already used for a file with different content. Use a new batch id for a new file.' } },
+  batch_too_many_lines: { status: 413, title: 'Too many lines', messages: {
+    ja: 'バッチファイルは100万行までです。ファイルを分けて送ってください。',
+    en: 'A batch file may have at most 1,000,000 lines. Please split the file.' } },
+  batch_not_found: { status: 404, title: 'Batch not found', messages: {
+    ja: 'このバッチIDのファイルは見つかりませんでした。',
+    en: 'There is no batch with this id.' } },
+  batch_processing: { status: 409, title: 'Batch still being processed', messages: {
+    ja: 'このバッチはまだ処理中です。処理が途中で止まった場合は、同じファイルを同じバッチIDで送り直すと続きから処理されます。',
+    en: 'This batch is still being processed. If its processing stopped, upload the same file under the same batch id again and it resumes.' } },
   database_unavailable: { status: 503, title: 'Database unavailable', messages: {
     ja: 'ただいまシステムが混み合っているか停止しています。しばらくしてからもう一度お試しください。',
     en: 'The system is busy or down. Please try again in a moment.' } },

@@ -9,6 +9,8 @@ import { mykeySecret } from '../../src/config.ts';
 import { CertificateVerifier, type RevocationPolicy } from '../../src/jpki/verifier.ts';
 import { crlRepository } from '../../src/jpki/crl-repository.ts';
 import { RevocationList } from '../../src/jpki/revocation.ts';
+import { createQueue } from '../../src/queue.ts';
+import { CONVERSION_QUEUE, type ConversionJob } from '../../src/conversions/queue.ts';
 
 /**
  * What createApp needs to check cards: a verifier trusting `anchors` (none: every card is
@@ -31,12 +33,16 @@ export function testIdentity(db: Db, anchors: pkijs.Certificate[] = [], policy: 
 /** The real HTTP app on an ephemeral loopback port; closed when the test file ends. */
 export async function startApp(cleanup: Cleanup, db: Db, deps: Partial<AppDeps> = {}): Promise<string> {
   const redis = deps.redis ?? createRedis(redisUrl(), silentLog);
-  const server = createApp({ config: { NODE_ENV: 'test', CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: queuePrefix(cleanup) }, db, redis, log: silentLog, identity: testIdentity(db), ...deps }).listen(0, '127.0.0.1');
+  const prefix = deps.config?.QUEUE_PREFIX ?? queuePrefix(cleanup);
+  const conversions = deps.conversions ?? createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix })
+    .on('error', (error) => silentLog.warn({ err: error }, 'queue error'));
+  const server = createApp({ config: { NODE_ENV: 'test', CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix }, db, redis, log: silentLog, identity: testIdentity(db), conversions, ...deps }).listen(0, '127.0.0.1');
   await once(server, 'listening');
   cleanup(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
     if (!deps.redis) redis.disconnect();
+    if (!deps.conversions) await conversions.close();
   });
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }

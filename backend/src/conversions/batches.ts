@@ -1,0 +1,193 @@
+// Batch files of conversions (docs/partner-api.md#batches): NDJSON, one conversion per line,
+// up to a million lines. The upload is streamed to a temporary file while it is hashed (the
+// signature covers the whole body), then read back a line at a time; each line goes through the
+// same checks as a single request (intake.ts), a chunk of lines per transaction, together with
+// the line's result. Memory holds one chunk, never the file.
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Context } from 'koa';
+import type { Knex } from 'knex';
+import { csvLines, type CsvLine } from '../csv.ts';
+import type { Db } from '../db.ts';
+import { Problem, problemKinds, type ProblemCode } from '../http/problems.ts';
+import type { Logger } from '../log.ts';
+import type { PartnerCredentials } from '../partners/repository.ts';
+import type { Queue } from '../queue.ts';
+import { acceptConversions, checkConversion, enqueueAccepted, type Checked, type Outcome } from './intake.ts';
+import type { ConversionJob } from './queue.ts';
+
+export const BATCH_LIMITS = {
+  lines: 1_000_000,
+  /** The whole file: room for a million lines of about 250 bytes (a typical line has about 110). */
+  bytes: 256 * 1024 * 1024,
+  /** One line, as one single request's body. */
+  lineBytes: 16 * 1024,
+  /** Lines checked and stored per transaction. */
+  chunk: 1_000,
+};
+
+export const BATCH_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export interface SpooledBody { sha256: string; file: string; lines: number; dispose: () => Promise<void> }
+
+/** Streams the body to a private temporary file, hashing and counting its lines on the way. */
+export async function spoolBody(ctx: Context): Promise<SpooledBody> {
+  const tooLarge = () => new Problem('body_too_large', `A batch file may be at most ${BATCH_LIMITS.bytes} bytes.`);
+  if (Number(ctx.get('Content-Length') || 0) > BATCH_LIMITS.bytes) throw tooLarge();
+  const dir = await mkdtemp(path.join(tmpdir(), 'mykey-batch-'));
+  const dispose = () => rm(dir, { recursive: true, force: true });
+  const file = path.join(dir, 'body.ndjson');
+  const hash = createHash('sha256');
+  let size = 0;
+  let lineEnds = 0;
+  let endsWithLineEnd = true;
+  try {
+    await pipeline(ctx.req, async function* count(source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) {
+        size += chunk.length;
+        if (size > BATCH_LIMITS.bytes) throw tooLarge();
+        for (let at = chunk.indexOf(0x0a); at >= 0; at = chunk.indexOf(0x0a, at + 1)) lineEnds++;
+        if (lineEnds > BATCH_LIMITS.lines) throw new Problem('batch_too_many_lines');
+        if (chunk.length > 0) endsWithLineEnd = chunk[chunk.length - 1] === 0x0a;
+        hash.update(chunk);
+        yield chunk;
+      }
+    }, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  const lines = lineEnds + (endsWithLineEnd ? 0 : 1);
+  if (lines > BATCH_LIMITS.lines) {
+    await dispose();
+    throw new Problem('batch_too_many_lines');
+  }
+  return { sha256: hash.digest('hex'), file, lines, dispose };
+}
+
+export interface BatchDeps { db: Db; conversions: Queue<ConversionJob>; log: Logger; clock: () => Date }
+
+interface BatchRow { id: number; partner_batch_id: string; content_sha256: Buffer; line_count: number; state: 'processing' | 'done';
+  accepted_lines: number | null; rejected_lines: number | null; received_at: Date; finished_at: Date | null }
+
+export function findBatch(db: Db, partnerId: number, batchId: string): Promise<BatchRow | undefined> {
+  if (!BATCH_ID.test(batchId)) return Promise.resolve(undefined);
+  return db('conversion_batches').where({ partner_id: partnerId, partner_batch_id: batchId }).first();
+}
+
+/**
+ * Takes in an uploaded batch and answers its summary once every line has a result. The same
+ * batch id with the same content is the same batch: when done, it is answered as it is; when
+ * its processing stopped (a crash, a lost connection), it resumes after its last stored line.
+ * Concurrent uploads of one batch both work through it and store nothing twice: every line and
+ * every conversion has a unique key.
+ */
+export async function takeBatch(deps: BatchDeps, partner: PartnerCredentials, batchId: string, body: SpooledBody) {
+  const now = deps.clock();
+  const batch = await claimBatch(deps.db, partner.id, batchId, body, now);
+  if (batch.state === 'processing') await processLines(deps, partner, batch, body.file, now);
+  return batchSummary((await findBatch(deps.db, partner.id, batchId))!);
+}
+
+async function claimBatch(db: Db, partnerId: number, batchId: string, body: SpooledBody, now: Date): Promise<BatchRow> {
+  const contentSha256 = Buffer.from(body.sha256, 'hex');
+  await db('conversion_batches').insert({
+    partner_id: partnerId, partner_batch_id: batchId, content_sha256: contentSha256, line_count: body.lines, received_at: now,
+  }).onConflict().merge({ id: db.raw('??', ['id']) });
+  const batch = (await findBatch(db, partnerId, batchId))!;
+  if (!Buffer.from(batch.content_sha256).equals(contentSha256)) throw new Problem('batch_conflict');
+  return batch;
+}
+
+async function processLines({ db, conversions, log, clock }: BatchDeps, partner: PartnerCredentials, batch: BatchRow, file: string, now: Date): Promise<void> {
+  const done = await db('conversion_batch_lines').where({ batch_id: batch.id }).max({ line: 'line' }).first();
+  const resumeAfter = Number(done?.line ?? 0);
+  // Once Redis fails to take jobs, the rest of the batch is left to the sweeper instead of
+  // waiting on Redis for every chunk.
+  let enqueueing = true;
+  const flush = async (lines: CsvLine[]) => {
+    const outcomes = await acceptConversions(db, partner, lines.map(checkLine), {
+      now, batch: { id: batch.id, lines: lines.map((line) => line.number) },
+      record: (trx, results) => recordLines(trx, batch.id, lines, results),
+    });
+    if (enqueueing) enqueueing = await enqueueAccepted(conversions, db, outcomes, log);
+  };
+  let chunk: CsvLine[] = [];
+  for await (const line of csvLines(createReadStream(file), BATCH_LIMITS.lineBytes)) {
+    if (line.number <= resumeAfter) continue;
+    chunk.push(line);
+    if (chunk.length === BATCH_LIMITS.chunk) {
+      await flush(chunk);
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) await flush(chunk);
+  const counts = await db('conversion_batch_lines').where({ batch_id: batch.id })
+    .first(db.raw('COUNT(conversion_id) AS accepted'), db.raw('COUNT(error_code) AS rejected'));
+  await db('conversion_batches').where({ id: batch.id, state: 'processing' })
+    .update({ state: 'done', accepted_lines: Number(counts.accepted), rejected_lines: Number(counts.rejected), finished_at: clock() });
+}
+
+function checkLine(line: CsvLine): Checked {
+  if (line.text !== undefined) return checkConversion(line.text);
+  const problem = line.problem === 'too_long'
+    ? new Problem('body_too_large', `A line may be at most ${BATCH_LIMITS.lineBytes} bytes.`)
+    : new Problem('request_invalid', 'The line is not UTF-8.');
+  return { ok: false, problem, partnerTxId: null };
+}
+
+async function recordLines(trx: Knex.Transaction, batchId: number, lines: CsvLine[], outcomes: Outcome[]): Promise<void> {
+  const rows = outcomes.map((outcome, index) => ({
+    batch_id: batchId, line: lines[index]!.number,
+    partner_tx_id: outcome.ok ? outcome.conversion.partnerTxId : outcome.partnerTxId,
+    conversion_id: outcome.ok ? outcome.conversion.id : null,
+    error_code: outcome.ok ? null : outcome.problem.code,
+    error_detail: outcome.ok ? null : problemDetail(outcome.problem),
+  }));
+  // A concurrent upload of the same batch may have stored these lines first: theirs stand.
+  await trx('conversion_batch_lines').insert(rows).onConflict().merge({ line: trx.raw('??', ['line']) });
+}
+
+/** The detail with the fields at fault (request_invalid) or the limits (amounts), in 500 characters. */
+function problemDetail(problem: Problem): string {
+  const extra = Object.keys(problem.extra).length > 0 ? ` ${JSON.stringify(problem.extra)}` : '';
+  return `${problem.detail ?? problemKinds[problem.code].title}${extra}`.slice(0, 500);
+}
+
+export function batchSummary(batch: BatchRow) {
+  return {
+    batchId: batch.partner_batch_id,
+    state: batch.state,
+    lines: batch.line_count,
+    acceptedLines: batch.accepted_lines,
+    rejectedLines: batch.rejected_lines,
+    receivedAt: batch.received_at.toISOString(),
+    finishedAt: batch.finished_at?.toISOString() ?? null,
+  };
+}
+
+const RESULT_PAGE = 5_000;
+
+/** The result file: one NDJSON line per input line, in order, read from the database a page at a time. */
+export async function* batchResults(db: Db, batch: BatchRow): AsyncGenerator<string> {
+  for (let after = 0; ;) {
+    const rows = await db('conversion_batch_lines as l').leftJoin('conversion_requests as c', 'c.id', 'l.conversion_id')
+      .where('l.batch_id', batch.id).andWhere('l.line', '>', after).orderBy('l.line').limit(RESULT_PAGE)
+      .select('l.line', 'l.partner_tx_id', 'l.conversion_id', 'l.error_code', 'l.error_detail', 'c.state', 'c.points');
+    if (rows.length === 0) return;
+    yield rows.map((row) => `${JSON.stringify(resultLine(row))}\n`).join('');
+    after = rows[rows.length - 1].line;
+  }
+}
+
+function resultLine(row: Record<string, any>) {
+  const common = { line: row.line, partnerTxId: row.partner_tx_id };
+  if (row.conversion_id !== null) return { ...common, conversionId: String(row.conversion_id), state: row.state, points: Number(row.points) };
+  const code = row.error_code as ProblemCode;
+  const kind = Object.hasOwn(problemKinds, code) ? problemKinds[code] : problemKinds.internal_error;
+  return { ...common, error: { code, status: kind.status, detail: row.error_detail, messages: kind.messages } };
+}

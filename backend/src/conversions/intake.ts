@@ -1,0 +1,251 @@
+// Taking in partner conversions (docs/partner-api.md): one code path for a single request and
+// for each line of a batch file. A conversion is checked in two steps — its shape alone (pure),
+// then against the database for the ones that are new — and stored once per
+// (partner, partnerTxId): the same partnerTxId with the same content is the same conversion,
+// with other content a conflict. Rows are committed here; enqueueing comes after the commit.
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { retryTransient, type Db } from '../db.ts';
+import { parseJson } from '../http/body.ts';
+import { Problem, problemKinds, type Messages, type ProblemCode } from '../http/problems.ts';
+import { LIMITS } from '../ledger/entries.ts';
+import { parseMykeyId } from '../mykey/id.ts';
+import type { PartnerCredentials } from '../partners/repository.ts';
+import { enqueueConversions, type ConversionJob } from './queue.ts';
+import type { Queue } from '../queue.ts';
+import type { Logger } from '../log.ts';
+
+export const PARTNER_TX_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** The most municipal points one conversion may give: the ledger's limit per operation. */
+export const MAX_CONVERSION_POINTS = LIMITS.maxResidentPoints;
+
+const conversionSchema = z.object({
+  partnerTxId: z.string().regex(PARTNER_TX_ID, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ . : -' }),
+  mykeyId: z.string().max(64),
+  municipality: z.string().regex(/^[0-9]{6}$/, { error: 'must be a 6-digit local-government code' }),
+  // Any whole number the JSON can carry exactly; what is absurd depends on the partner's rate.
+  partnerPoints: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+}).strict();
+
+export interface ConversionInput { partnerTxId: string; mykeyId: string; municipality: string; partnerPoints: number }
+
+/** A conversion whose shape is right, or why not (with its partnerTxId when that much was readable). */
+export type Checked =
+  | { ok: true; input: ConversionInput; requestHash: Buffer }
+  | { ok: false; problem: Problem; partnerTxId: string | null };
+
+export interface Conversion {
+  id: number;
+  partnerTxId: string;
+  state: 'accepted' | 'credited' | 'rejected';
+  partnerPoints: number;
+  points: number;
+  basePoints: number | null;
+  premiumPoints: number | null;
+  rejectCode: string | null;
+  rejectDetail: string | null;
+  acceptedAt: Date;
+  queuedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export type Outcome = { ok: true; conversion: Conversion } | { ok: false; problem: Problem; partnerTxId: string | null };
+
+/** A conversion request's JSON text, checked for shape; no database. */
+export function checkConversion(text: string): Checked {
+  let parsed: z.infer<typeof conversionSchema>;
+  try {
+    parsed = parseJson(text, conversionSchema);
+  } catch (error) {
+    if (!(error instanceof Problem)) throw error;
+    return { ok: false, problem: error, partnerTxId: readableTxId(text) };
+  }
+  const mykey = parseMykeyId(parsed.mykeyId);
+  if (!mykey.ok) return { ok: false, problem: new Problem(mykey.code, `mykeyId: ${mykey.detail}`), partnerTxId: parsed.partnerTxId };
+  const input = { partnerTxId: parsed.partnerTxId, mykeyId: mykey.id, municipality: parsed.municipality, partnerPoints: parsed.partnerPoints };
+  return { ok: true, input, requestHash: requestHash(input) };
+}
+
+/** The partnerTxId of a refused body, if it has a usable one, so the partner can match the refusal. */
+function readableTxId(text: string): string | null {
+  try {
+    const value = (JSON.parse(text) as { partnerTxId?: unknown })?.partnerTxId;
+    return typeof value === 'string' && PARTNER_TX_ID.test(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What "the same body" means: the fields, with the MyKey ID in its canonical spelling. */
+function requestHash(input: ConversionInput): Buffer {
+  return createHash('sha256').update(JSON.stringify([input.partnerTxId, input.mykeyId, input.municipality, input.partnerPoints])).digest();
+}
+
+/** Municipal points for `partnerPoints` at the partner's rate, rounded down (exact: BigInt). */
+export function convertedPoints(partner: Pick<PartnerCredentials, 'rateUnits' | 'ratePoints'>, partnerPoints: number): number {
+  const points = (BigInt(partnerPoints) * BigInt(partner.ratePoints)) / BigInt(partner.rateUnits);
+  return points > BigInt(MAX_CONVERSION_POINTS) ? Infinity : Number(points);
+}
+
+/** Why these partner points cannot be converted at this rate, if they cannot. */
+function amountProblem(partner: PartnerCredentials, partnerPoints: number): Problem | undefined {
+  const points = convertedPoints(partner, partnerPoints);
+  if (points < 1) {
+    return new Problem('conversion_below_minimum', `${partnerPoints} at ${partner.ratePoints} points per ${partner.rateUnits} comes to 0 points.`,
+      { minimumPartnerPoints: Math.ceil(partner.rateUnits / partner.ratePoints) });
+  }
+  if (points > MAX_CONVERSION_POINTS) {
+    // The largest p with floor(p × ratePoints / rateUnits) ≤ the limit.
+    const maximum = (BigInt(MAX_CONVERSION_POINTS + 1) * BigInt(partner.rateUnits) - 1n) / BigInt(partner.ratePoints);
+    return new Problem('points_out_of_range', `One conversion may give at most ${MAX_CONVERSION_POINTS} points.`,
+      { maximumPoints: MAX_CONVERSION_POINTS, maximumPartnerPoints: Number(maximum) });
+  }
+  return undefined;
+}
+
+const COLUMNS = ['id', 'partner_tx_id', 'request_hash', 'state', 'partner_points', 'points', 'base_points', 'premium_points',
+  'reject_code', 'reject_detail', 'accepted_at', 'queued_at', 'finished_at'];
+
+type Row = Record<string, any>;
+
+function toConversion(row: Row): Conversion {
+  const count = (value: unknown) => (value === null ? null : Number(value));
+  return {
+    id: Number(row.id), partnerTxId: row.partner_tx_id, state: row.state,
+    partnerPoints: Number(row.partner_points), points: Number(row.points),
+    basePoints: count(row.base_points), premiumPoints: count(row.premium_points),
+    rejectCode: row.reject_code, rejectDetail: row.reject_detail,
+    acceptedAt: row.accepted_at, queuedAt: row.queued_at, finishedAt: row.finished_at,
+  };
+}
+
+async function rowsByTxId(db: Db | Knex.Transaction, partnerId: number, txIds: string[]): Promise<Map<string, Row>> {
+  if (txIds.length === 0) return new Map();
+  const rows = await db('conversion_requests').where({ partner_id: partnerId }).whereIn('partner_tx_id', txIds).select(COLUMNS);
+  return new Map(rows.map((row: Row) => [row.partner_tx_id, row]));
+}
+
+/** One partner's conversion by its partnerTxId: another partner's is never found. */
+export async function findConversion(db: Db, partnerId: number, partnerTxId: string): Promise<Conversion | undefined> {
+  if (!PARTNER_TX_ID.test(partnerTxId)) return undefined;
+  const row = (await rowsByTxId(db, partnerId, [partnerTxId])).get(partnerTxId);
+  return row && toConversion(row);
+}
+
+/** Refusals that depend on the database: the MyKey ID and the municipality, for the new conversions. */
+async function databaseProblems(trx: Knex.Transaction, inputs: ConversionInput[]): Promise<{ problems: Map<ConversionInput, Problem>; mykeyPks: Map<string, number> }> {
+  const problems = new Map<ConversionInput, Problem>();
+  const mykeyPks = new Map<string, number>();
+  if (inputs.length === 0) return { problems, mykeyPks };
+  const [mykeys, municipalities] = await Promise.all([
+    trx('mykeys').whereIn('mykey_id', [...new Set(inputs.map((i) => i.mykeyId))]).select('id', 'mykey_id', 'status'),
+    trx('municipalities').whereIn('code', [...new Set(inputs.map((i) => i.municipality))]).select('code'),
+  ]);
+  const status = new Map<string, string>(mykeys.map((row: Row) => [row.mykey_id, row.status]));
+  for (const row of mykeys) mykeyPks.set(row.mykey_id, Number(row.id));
+  const known = new Set(municipalities.map((row: Row) => row.code));
+  for (const input of inputs) {
+    const mykey = status.get(input.mykeyId);
+    if (mykey === undefined) problems.set(input, new Problem('mykey_not_found', `No MyKey ID ${input.mykeyId}.`));
+    else if (mykey !== 'active') problems.set(input, new Problem('mykey_suspended', `MyKey ID ${input.mykeyId} is suspended.`));
+    else if (!known.has(input.municipality)) problems.set(input, new Problem('municipality_not_found', `No municipality ${input.municipality}.`));
+  }
+  return { problems, mykeyPks };
+}
+
+export interface AcceptOptions {
+  now: Date;
+  /** Lines of a batch file, one per item: stored on the new rows and given to `record`. */
+  batch?: { id: number; lines: number[] };
+  /** Runs in the same transaction with the outcomes, so they commit together (a batch's line results). */
+  record?: (trx: Knex.Transaction, outcomes: Outcome[]) => Promise<void>;
+}
+
+/**
+ * Stores the new conversions among `items` in one transaction and answers each item: its
+ * conversion (new or the one stored before under its partnerTxId) or why it was refused.
+ * A replay is answered from the stored row before anything else is checked, so a retry gets
+ * its first answer even if, say, the MyKey ID was suspended since. Concurrent twins meet at
+ * the unique key (partner_id, partner_tx_id): the insert leaves the first one in place and
+ * both read it back.
+ */
+export function acceptConversions(db: Db, partner: PartnerCredentials, items: Checked[], options: AcceptOptions): Promise<Outcome[]> {
+  return retryTransient(() => db.transaction(async (trx) => {
+    const valid = items.flatMap((item) => (item.ok ? [item] : []));
+    const stored = await rowsByTxId(trx, partner.id, [...new Set(valid.map((item) => item.input.partnerTxId))]);
+    const fresh = valid.filter((item) => !stored.has(item.input.partnerTxId));
+    const { problems, mykeyPks } = await databaseProblems(trx, fresh.map((item) => item.input));
+    for (const item of fresh) {
+      const problem = problems.get(item.input) ?? amountProblem(partner, item.input.partnerPoints);
+      if (problem) problems.set(item.input, problem);
+    }
+    const lineOf = new Map(items.map((item, index) => [item, options.batch?.lines[index]]));
+    const rows = fresh.filter((item) => !problems.has(item.input)).map((item) => ({
+      partner_id: partner.id, partner_tx_id: item.input.partnerTxId, request_hash: item.requestHash,
+      municipality_code: item.input.municipality, mykey_pk: mykeyPks.get(item.input.mykeyId),
+      partner_points: item.input.partnerPoints, points: convertedPoints(partner, item.input.partnerPoints),
+      batch_id: options.batch?.id ?? null, batch_line: lineOf.get(item) ?? null, accepted_at: options.now,
+    }));
+    if (rows.length > 0) {
+      // One order for every inserter, so two overlapping batches do not deadlock on each other's keys.
+      rows.sort((a, b) => (a.partner_tx_id < b.partner_tx_id ? -1 : a.partner_tx_id > b.partner_tx_id ? 1 : 0));
+      // A twin already there (committed meanwhile, or earlier in this same list) is left as it is.
+      await trx('conversion_requests').insert(rows).onConflict().merge({ id: trx.raw('??', ['id']) });
+      for (const [txId, row] of await rowsByTxId(trx, partner.id, [...new Set(rows.map((r) => r.partner_tx_id))])) stored.set(txId, row);
+    }
+    const outcomes = items.map((item): Outcome => {
+      if (!item.ok) return item;
+      const problem = problems.get(item.input);
+      if (problem) return { ok: false, partnerTxId: item.input.partnerTxId, problem };
+      const row = stored.get(item.input.partnerTxId);
+      if (!row) throw new Error(`conversion ${item.input.partnerTxId} neither stored nor refused`);
+      if (Buffer.from(row.request_hash).equals(item.requestHash)) return { ok: true, conversion: toConversion(row) };
+      return { ok: false, partnerTxId: item.input.partnerTxId, problem: new Problem('conversion_conflict',
+        'This partnerTxId is stored with other content.', { conversionId: String(row.id) }) };
+    });
+    await options.record?.(trx, outcomes);
+    return outcomes;
+  }, { isolationLevel: 'read committed' }));
+}
+
+/**
+ * Enqueues the accepted conversions not yet queued, waiting at most `waitMs`: with Redis down
+ * the partner is still answered, and the sweeper enqueues what is left with queued_at NULL.
+ * Resolves whether the jobs were added in time.
+ */
+export async function enqueueAccepted(queue: Queue<ConversionJob>, db: Db, outcomes: Outcome[], log: Logger, waitMs = 1_000): Promise<boolean> {
+  const ids = [...new Set(outcomes.flatMap((o) => (o.ok && o.conversion.state === 'accepted' && o.conversion.queuedAt === null ? [o.conversion.id] : [])))];
+  if (ids.length === 0) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const added = enqueueConversions(queue, db, ids).then(() => true, (error: unknown) => {
+    log.warn({ err: error, conversions: ids.length }, 'conversions not enqueued; the sweeper will');
+    return false;
+  });
+  const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), waitMs); });
+  try {
+    return await Promise.race([added, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A conversion as the partner sees it (the answer to POST and GET). */
+export function conversionAnswer(conversion: Conversion) {
+  const rejectMessage: Messages | undefined = conversion.rejectCode && Object.hasOwn(problemKinds, conversion.rejectCode)
+    ? problemKinds[conversion.rejectCode as ProblemCode].messages : undefined;
+  return {
+    conversionId: String(conversion.id),
+    partnerTxId: conversion.partnerTxId,
+    state: conversion.state,
+    partnerPoints: conversion.partnerPoints,
+    points: conversion.points,
+    basePoints: conversion.basePoints,
+    premiumPoints: conversion.premiumPoints,
+    rejectCode: conversion.rejectCode,
+    ...(rejectMessage ? { rejectMessage } : {}),
+    rejectDetail: conversion.rejectDetail,
+    acceptedAt: conversion.acceptedAt.toISOString(),
+    finishedAt: conversion.finishedAt?.toISOString() ?? null,
+  };
+}

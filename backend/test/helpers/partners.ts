@@ -1,0 +1,56 @@
+// Partners that sign requests, for the partner API tests: a partner with a secret of its own,
+// residents with MyKey IDs that pass the check character, and signed fetches.
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Db } from '../../src/db.ts';
+import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '../../src/mykey/id-check.ts';
+import { newPartnerSecret } from '../../src/partners/credentials.ts';
+import { setPartnerCredentials } from '../../src/partners/repository.ts';
+import { partnerKey, signedHeaders } from '../../src/partners/signature.ts';
+import { mykeySecret } from '../../src/config.ts';
+
+export interface TestPartner { id: number; slug: string; apiSecret: string }
+
+/** A partner with an API secret (the development MyKey secret seals it, as startApp's app expects). */
+export async function addPartner(db: Db, rate: { units: number; points: number } = { units: 100, points: 80 }): Promise<TestPartner> {
+  const slug = `partner-${randomBytes(5).toString('hex')}`;
+  const [id] = await db('partners').insert({ slug, name_ja: '提携', name_en: 'Partner', kind: 'card_points', rate_units: rate.units, rate_points: rate.points });
+  const apiSecret = newPartnerSecret();
+  await setPartnerCredentials(db, mykeySecret({ NODE_ENV: 'test' }), slug, { apiSecret });
+  return { id: Number(id), slug, apiSecret };
+}
+
+/** A MyKey ID with a right check character, not yet in the database. */
+export function newMykeyId(): string {
+  const payload = Array.from({ length: PAYLOAD_LENGTH }, () => randomInt(MYKEY_ALPHABET.length));
+  return encode([...payload, checkValue(payload)]);
+}
+
+/** A resident: a MyKey ID that exists, active unless told. */
+export async function addResident(db: Db, status: 'active' | 'suspended' = 'active'): Promise<string> {
+  for (;;) {
+    const id = newMykeyId();
+    const [inserted] = await db('mykeys').insert({ mykey_id: id, status }).onConflict('mykey_id').ignore();
+    if (inserted) return id;
+  }
+}
+
+export interface SignedOptions { timestamp?: number; contentType?: string; secret?: string; partner?: string; signedPath?: string; headers?: Record<string, string> }
+
+/** A request signed by `partner` (or with the overrides a test needs to make it wrong). */
+export async function signedFetch(base: string, partner: TestPartner, method: string, path: string, body?: string | Buffer, options: SignedOptions = {}) {
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const headers = {
+    ...signedHeaders(options.partner ?? partner.slug, partnerKey(options.secret ?? partner.apiSecret), method, options.signedPath ?? path, body ?? '', timestamp),
+    ...(body === undefined ? {} : { 'Content-Type': options.contentType ?? 'application/json' }),
+    ...options.headers,
+  };
+  const response = await fetch(`${base}${path}`, { method, headers, body });
+  const text = await response.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, body: json, text, headers: response.headers };
+}
