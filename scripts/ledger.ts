@@ -10,6 +10,13 @@ const commands: Commands = {
       return reportCommand({ command: 'npm run ledger -- check', reads: 'the ledger' }, (db) => checkLedger(db));
     },
   },
+  settlement: {
+    summary: 'settlement statement for a period (docs/settlement.md): --from D --to D [--municipality CODE] [--csv merchants|partners|campaigns]',
+    load: async () => {
+      const [{ settlementCommand }, { withDatabase }] = await Promise.all([import('../backend/src/settlement/cli.ts'), import('./lib/services.ts')]);
+      return (args) => withDatabase((databaseUrl) => settlementCommand(args, databaseUrl));
+    },
+  },
 };
 
 await runCommand('ledger', commands);
