@@ -3,7 +3,7 @@
 // and the words for the clerk in Japanese and English — the backend's own when it answered.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChallengePurpose } from '../../../backend/src/jpki/challenge-text.ts';
+import type { ChallengePurpose, PaymentTerms } from '../../../backend/src/jpki/challenge-text.ts';
 import type { Messages } from '../jpki/errors.ts';
 
 const TIMEOUT_MS = 15_000;
@@ -36,6 +36,8 @@ export class BackendError extends Error {
     readonly status: number,
     /** Quoted to support staff; null when the backend did not see the request. */
     readonly requestId: string | null = null,
+    /** The problem's own members beyond the standard ones, e.g. availablePoints. */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(`${code}: ${messages.en}`);
     this.name = 'BackendError';
@@ -57,19 +59,31 @@ export interface Organization { kind: 'merchant' | 'municipality'; id: string; n
 
 export interface Enrollment { deviceId: number; token: string; name: string; organization: Organization }
 
-/** POST /api/v1/auth/challenges: `challenge` is base64 of the canonical text the card is to sign. */
-export interface ChallengeAnswer { challengeId: string; purpose: string; expiresAt: string; challenge: string }
+/**
+ * POST /api/v1/auth/challenges: `challenge` is base64 of the canonical text the card is to sign;
+ * a payment challenge also names its terms (intent, amount, shop).
+ */
+export interface ChallengeAnswer { challengeId: string; purpose: string; expiresAt: string; challenge: string; payment?: PaymentTerms }
 
 /** What the card produced for a challenge: its certificate and signature, base64. */
 export interface CardProof { challengeId: string; certificate: string; signature: string }
 
-/** POST /api/v1/auth/card-sessions: for a login the MyKey ID (issued on the card's first login). */
+/**
+ * POST /api/v1/auth/card-sessions: for a login the MyKey ID (issued on the card's first login);
+ * for a payment the receipt (receiptNo, intentId, amount, merchant, paidAt, balanceAfter).
+ */
 export interface CardSessionAnswer {
   challengeId: string;
   purpose: ChallengePurpose;
   revocationChecked: boolean;
   mykeyId: string | null;
   issued?: boolean;
+  receiptNo?: number;
+  intentId?: string;
+  amount?: number;
+  merchant?: { id: number; nameJa: string; nameEn: string };
+  paidAt?: string;
+  balanceAfter?: number;
 }
 
 /** `https://mykey.example.jp/` → `https://mykey.example.jp`; anything but an http(s) URL is refused. */
@@ -99,9 +113,9 @@ export class BackendClient {
     return this.request('GET', '/api/v1/devices/self');
   }
 
-  /** A fresh challenge for `purpose`, bound to this device. */
-  challenge(purpose: ChallengePurpose): Promise<ChallengeAnswer> {
-    return this.request('POST', '/api/v1/auth/challenges', { purpose });
+  /** A fresh challenge for `purpose`, bound to this device (and for a payment, to the register's intent). */
+  challenge(purpose: ChallengePurpose, paymentIntentId?: string): Promise<ChallengeAnswer> {
+    return this.request('POST', '/api/v1/auth/challenges', paymentIntentId === undefined ? { purpose } : { purpose, paymentIntentId });
   }
 
   /**
@@ -150,11 +164,15 @@ async function readJson(response: Response): Promise<unknown> {
   }
 }
 
+// RFC 9457's members and ours that every problem has; the rest is what the problem adds.
+const STANDARD_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'instance', 'code', 'messages', 'requestId']);
+
 function problemFrom(response: Response, body: unknown): BackendError {
   const requestId = response.headers.get('X-Request-Id');
   const problem = body as { code?: unknown; messages?: { ja?: unknown; en?: unknown } } | undefined;
   if (typeof problem?.code === 'string' && typeof problem.messages?.ja === 'string' && typeof problem.messages.en === 'string') {
-    return new BackendError(problem.code, { ja: problem.messages.ja, en: problem.messages.en }, response.status, requestId);
+    const extra = Object.fromEntries(Object.entries(problem).filter(([name]) => !STANDARD_MEMBERS.has(name)));
+    return new BackendError(problem.code, { ja: problem.messages.ja, en: problem.messages.en }, response.status, requestId, extra);
   }
   return clientError('backend_unexpected_response', response.status, { status: response.status }, requestId);
 }

@@ -5,13 +5,13 @@
 // for this device and the purpose the clerk asked for.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalChallenge, CHALLENGE_PURPOSES, type ChallengePurpose } from '../../../backend/src/jpki/challenge-text.ts';
+import { canonicalChallenge, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type ChallengePurpose } from '../../../backend/src/jpki/challenge-text.ts';
 import { checkPinFormat, JpkiSession } from '../jpki/commands.ts';
 import type { Messages } from '../jpki/errors.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';
-import type { BackendClient, CardSessionAnswer, ChallengeAnswer } from './backend-client.ts';
+import { BackendError, type BackendClient, type CardSessionAnswer, type ChallengeAnswer } from './backend-client.ts';
 
-export { CHALLENGE_PURPOSES, type ChallengePurpose };
+export { CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type ChallengePurpose };
 
 /** The backend as the device `enroll` made this agent. */
 export interface EnrolledDevice { backend: BackendClient; deviceId: number }
@@ -44,19 +44,23 @@ const challengeAnswer = z.object({
   purpose: z.enum(CHALLENGE_PURPOSES),
   expiresAt: z.iso.datetime(),
   challenge: z.string(),
+  payment: z.object({ intentId: z.string(), amount: z.number().int().min(1), merchantId: z.number().int().min(1) }).optional(),
 });
 
 /**
  * The bytes to sign, if `answer` is exactly the canonical challenge for this device and
- * `purpose`: rebuilt from the answer's id and expiry and compared byte for byte, so no extra
- * line, other device or other purpose gets through.
+ * `purpose` (for a payment: the intent the clerk asked for): rebuilt from the answer's id,
+ * expiry and payment terms and compared byte for byte, so no extra line, other device, other
+ * purpose or other intent gets through.
  */
-export function challengeToSign(answer: ChallengeAnswer, deviceId: number, purpose: ChallengePurpose): Buffer {
+export function challengeToSign(answer: ChallengeAnswer, deviceId: number, purpose: ChallengePurpose, paymentIntentId?: string): Buffer {
   const parsed = challengeAnswer.safeParse(answer);
   if (!parsed.success) throw new AgentError('challenge_not_canonical', 'malformed answer');
-  const { challengeId, expiresAt, challenge } = parsed.data;
+  const { challengeId, expiresAt, challenge, payment } = parsed.data;
   if (parsed.data.purpose !== purpose) throw new AgentError('challenge_not_canonical', `purpose ${parsed.data.purpose}`);
-  const expected = canonicalChallenge({ id: challengeId, deviceId, purpose, expiresAt: new Date(expiresAt) });
+  if ((purpose === 'payment') !== (payment !== undefined)) throw new AgentError('challenge_not_canonical', 'payment terms');
+  if (payment && payment.intentId !== paymentIntentId) throw new AgentError('challenge_not_canonical', `payment intent ${payment.intentId}`);
+  const expected = canonicalChallenge({ id: challengeId, deviceId, purpose, expiresAt: new Date(expiresAt), ...(payment ? { payment } : {}) });
   if (challenge !== expected.toString('base64')) throw new AgentError('challenge_not_canonical', 'text differs');
   return expected;
 }
@@ -75,18 +79,46 @@ export function signWithCard(pcsc: PcscService, reader: string | undefined, pin:
   });
 }
 
-export interface CardLoginRequest { pin: string; purpose: ChallengePurpose; reader?: string }
+/** A payment's refusals in words a clerk can read out, with the numbers in them. */
+export function paymentRefusal(error: BackendError): BackendError {
+  const points = (value: unknown) => (typeof value === 'number' ? value.toLocaleString('ja-JP') : '?');
+  const { availablePoints, requestedPoints, intentStatus, receiptNo } = error.extra;
+  let messages: Messages | undefined;
+  if (error.code === 'insufficient_points') {
+    messages = {
+      ja: `ポイントが足りません。お支払い ${points(requestedPoints)} ポイントに対し、使えるポイントは ${points(availablePoints)} ポイントです。金額を減らすか、残りを別の方法でお支払いください。`,
+      en: `Not enough points: the payment is ${points(requestedPoints)} points, and ${points(availablePoints)} points can be used. Lower the amount, or pay the rest another way.`,
+    };
+  } else if (error.code === 'payment_intent_not_open') {
+    const byStatus: Record<string, Messages> = {
+      paid: { ja: `この支払いはすでに済んでいます（レシート番号 ${receiptNo}）。二重には支払われていません。`, en: `This payment has already been made (receipt no. ${receiptNo}); nothing was charged twice.` },
+      cancelled: { ja: 'この支払いはレジで取り消されました。レジで金額を入力し直してください。', en: 'This payment was cancelled at the register. Please enter the amount at the register again.' },
+      expired: { ja: 'この支払いの有効時間（5分）が過ぎました。レジで金額を入力し直してください。', en: 'This payment request expired (it lasts 5 minutes). Please enter the amount at the register again.' },
+    };
+    messages = byStatus[String(intentStatus)];
+  }
+  return messages ? new BackendError(error.code, messages, error.status, error.requestId, error.extra) : error;
+}
+
+export interface CardLoginRequest { pin: string; purpose: ChallengePurpose; reader?: string; paymentIntentId?: string }
 
 /**
- * The whole card login. Throws AgentError (not enrolled, a challenge not to be signed),
- * CardError (PIN, card, reader) or BackendError (the backend's own code and words).
+ * The whole card login (or payment). Throws AgentError (not enrolled, a challenge not to be
+ * signed), CardError (PIN, card, reader) or BackendError (the backend's own code and words).
+ * `log` hears what a payment is for before the card signs it: intent, amount and shop.
  */
-export async function cardLogin(pcsc: PcscService, device: EnrolledDevice | null, request: CardLoginRequest): Promise<CardSessionAnswer> {
+export async function cardLogin(pcsc: PcscService, device: EnrolledDevice | null, request: CardLoginRequest,
+  log: (entry: Record<string, unknown>) => void = () => {}): Promise<CardSessionAnswer> {
   if (!device) throw new AgentError('not_enrolled');
   // Before asking for a challenge: a PIN that cannot be right should not cost one.
   checkPinFormat(request.pin);
-  const answer = await device.backend.challenge(request.purpose);
-  const text = challengeToSign(answer, device.deviceId, request.purpose);
-  const { certificate, signature } = await signWithCard(pcsc, request.reader, request.pin, text);
-  return device.backend.cardSession({ challengeId: answer.challengeId, certificate: certificate.toString('base64'), signature: signature.toString('base64') });
+  try {
+    const answer = await device.backend.challenge(request.purpose, request.paymentIntentId);
+    const text = challengeToSign(answer, device.deviceId, request.purpose, request.paymentIntentId);
+    if (answer.payment) log({ level: 'info', msg: 'payment to sign', ...answer.payment });
+    const { certificate, signature } = await signWithCard(pcsc, request.reader, request.pin, text);
+    return await device.backend.cardSession({ challengeId: answer.challengeId, certificate: certificate.toString('base64'), signature: signature.toString('base64') });
+  } catch (error) {
+    throw error instanceof BackendError && request.purpose === 'payment' ? paymentRefusal(error) : error;
+  }
 }

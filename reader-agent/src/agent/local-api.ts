@@ -8,7 +8,7 @@ import { CardError, type CardErrorCode } from '../jpki/errors.ts';
 import { JpkiSession } from '../jpki/commands.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';
 import { BackendError } from './backend-client.ts';
-import { AgentError, CHALLENGE_PURPOSES, cardLogin, signWithCard, type AgentErrorCode, type EnrolledDevice } from './card-login.ts';
+import { AgentError, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, cardLogin, signWithCard, type AgentErrorCode, type EnrolledDevice } from './card-login.ts';
 
 export interface LocalApiOptions {
   pcsc: PcscService;
@@ -45,7 +45,11 @@ const cardSessionBody = z.object({
   reader: z.string().max(200).optional(),
   pin: z.string(),
   purpose: z.enum(CHALLENGE_PURPOSES),
-}).strict();
+  // The register's payment intent: the card signs only a challenge that names this one.
+  paymentIntentId: z.string().regex(PAYMENT_INTENT_ID, { error: 'must be a payment intent id (pi_…)' }).optional(),
+}).strict().refine((body) => (body.purpose === 'payment') === (body.paymentIntentId !== undefined), {
+  error: 'paymentIntentId is required for the purpose payment, and only for it', path: ['paymentIntentId'],
+});
 
 class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, readonly messages: { ja: string; en: string }) {
@@ -139,7 +143,7 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
         return undefined;
       case 'POST /v1/identity': return identity(parse(identityBody, await readBody(request)));
       case 'POST /v1/signatures': return sign(parse(signBody, await readBody(request)));
-      case 'POST /v1/card-sessions': return cardLogin(pcsc, device, parse(cardSessionBody, await readBody(request)));
+      case 'POST /v1/card-sessions': return cardLogin(pcsc, device, parse(cardSessionBody, await readBody(request)), log);
       default: throw notFound;
     }
   }
@@ -201,6 +205,6 @@ function statusOf(known: Known): number {
 /** What the caller may show beside the code and messages: tries left, or where the backend's answer came from. */
 function details(known: Known): Record<string, unknown> {
   if (known instanceof CardError) return known.details.triesLeft === undefined ? {} : { triesLeft: known.details.triesLeft };
-  if (known instanceof BackendError) return { backendStatus: known.status, ...(known.requestId ? { requestId: known.requestId } : {}) };
+  if (known instanceof BackendError) return { ...known.extra, backendStatus: known.status, ...(known.requestId ? { requestId: known.requestId } : {}) };
   return {};
 }

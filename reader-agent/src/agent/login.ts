@@ -3,21 +3,25 @@
 // in the request body to the agent and from there to the card; it is never printed.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CHALLENGE_PURPOSES, type ChallengePurpose } from './card-login.ts';
+import { CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type ChallengePurpose } from './card-login.ts';
 import { defaultTokenFile } from './enrollment.ts';
 import { DEFAULT_PORT } from './local-api.ts';
 
 export const LOGIN_HELP = `Usage: npm run reader-agent -- login [--purpose PURPOSE] [options]
+       npm run reader-agent -- login --purpose payment --intent INTENT_ID [options]
 
 Logs a resident in with the My Number card on this PC's reader. Asks for the card's
 user-authentication PIN (4 digits, not shown while typed); the running reader agent gets a
 challenge from the MyKey server, the card signs it, the server checks it. Prints the server's
-answer as JSON: for a login, the resident's MyKey ID ("issued": true the first time).
+answer as JSON: for a login, the resident's MyKey ID ("issued": true the first time); for a
+payment, the receipt (receiptNo, amount, balanceAfter: the points left to spend).
 The agent must be running (npm run reader-agent) and enrolled (see enroll --help).
 When stdin is not a terminal, the PIN is its first line.
 
 Options:
-  --purpose P        login (default), relink or counter_relink: what the signed challenge is for
+  --purpose P        login (default), relink, counter_relink or payment: what the signed challenge is for
+  --intent ID        with --purpose payment: the register's payment intent (pi_…), whose amount
+                     and shop the card signs
   --reader NAME      the reader to use (default: the one with a card)
   --port N           the agent's port (default ${DEFAULT_PORT})
   --token-file FILE  the agent's pairing token (default ~/.config/mykey/reader-agent-token);
@@ -39,10 +43,11 @@ function usage(message: string): number {
   return 2;
 }
 
-function report(failure: Failure): number {
+function report(failure: Failure, purpose = 'login'): number {
+  const [ja, en] = purpose === 'payment' ? ['支払いできませんでした', 'Payment failed'] : ['ログインできませんでした', 'Login failed'];
   process.stderr.write([
-    `ログインできませんでした: ${failure.messages.ja}`,
-    `Login failed: ${failure.messages.en}`,
+    `${ja}: ${failure.messages.ja}`,
+    `${en}: ${failure.messages.en}`,
     `  (${failure.code}${failure.requestId ? `, request ${failure.requestId}` : ''})`,
     '',
   ].join('\n'));
@@ -98,6 +103,7 @@ export async function loginCommand(args: string[]): Promise<number> {
       args,
       options: {
         purpose: { type: 'string', default: 'login' },
+        intent: { type: 'string' },
         reader: { type: 'string' },
         port: { type: 'string', default: String(DEFAULT_PORT) },
         'token-file': { type: 'string', default: defaultTokenFile() },
@@ -112,6 +118,8 @@ export async function loginCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (!(CHALLENGE_PURPOSES as readonly string[]).includes(values.purpose)) return usage(`--purpose must be one of ${CHALLENGE_PURPOSES.join(', ')}, got "${values.purpose}"`);
+  if ((values.purpose === 'payment') !== (values.intent !== undefined)) return usage('--intent ID goes with --purpose payment, and only with it');
+  if (values.intent !== undefined && !PAYMENT_INTENT_ID.test(values.intent)) return usage(`--intent must be a payment intent id (pi_ and 22 characters), got "${values.intent}"`);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return usage(`--port must be a port number, got "${values.port}"`);
   const token = pairingToken(values['token-file']);
@@ -130,7 +138,9 @@ export async function loginCommand(args: string[]): Promise<number> {
     if (error instanceof Interrupted) return 130;
     throw error;
   }
-  const body = { pin, purpose: values.purpose as ChallengePurpose, ...(values.reader ? { reader: values.reader } : {}) };
+  const body = {
+    pin, purpose: values.purpose as ChallengePurpose, ...(values.reader ? { reader: values.reader } : {}), ...(values.intent ? { paymentIntentId: values.intent } : {}),
+  };
   let response: Response;
   try {
     response = await fetch(url, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
@@ -142,7 +152,7 @@ export async function loginCommand(args: string[]): Promise<number> {
   }
   const answer = await response.json().catch(() => undefined) as Partial<Failure> | undefined;
   if (!response.ok) {
-    if (typeof answer?.code === 'string' && answer.messages) return report(answer as Failure);
+    if (typeof answer?.code === 'string' && answer.messages) return report(answer as Failure, values.purpose);
     return report({ code: 'agent_unexpected_response', messages: {
       ja: `${url} からリーダーエージェントではない応答がありました（HTTP ${response.status}）。--port を確認してください。`,
       en: `Something other than the reader agent answered at ${url} (HTTP ${response.status}). Please check --port.`,
