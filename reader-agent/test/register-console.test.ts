@@ -5,7 +5,9 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import type { ExecutionContext } from 'ava';
 import type { Page } from 'playwright-core';
-import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY, DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import type { Db } from '../../backend/src/db.ts';
+import { grantPoints, inLedgerTransaction, residentPoints } from '../../backend/src/ledger/ledger.ts';
 import { launchBrowser, screenshotPath } from '../../backend/test/helpers/browser.ts';
 import { fileFixture, testDatabase } from '../../backend/test/helpers/env.ts';
 import { signInStaff, testPki } from '../../backend/test/helpers/identity.ts';
@@ -17,6 +19,7 @@ import { enrolledAgent, stackWithCardFrom } from './helpers/counter.ts';
 
 // Digits unlikely to turn up in a log by chance, so finding them there means a leak.
 const PIN = '6183';
+const WRONG_PIN = '9027';
 
 const fixture = fileFixture(test, async (cleanup) => {
   const { db } = await testDatabase(cleanup);
@@ -73,7 +76,7 @@ async function light(page: Page, label: string): Promise<void> {
   await page.getByRole('status').filter({ hasText: `カードリーダー: ${label}` }).waitFor();
 }
 
-test('pairing: the clerk types what the agent prints; the light tells not paired, not running, a wrong token, a console not allowed, and the card', async (t) => {
+test.serial('pairing: the clerk types what the agent prints; the light tells not paired, not running, a wrong token, a console not allowed, and the card', async (t) => {
   const { base, stack, agent } = await fixture();
   const page = await signedInPage(t);
 
@@ -124,4 +127,113 @@ test('pairing: the clerk types what the agent prints; the light tells not paired
   await page.getByRole('button', { name: 'English' }).click();
   await page.getByRole('status').filter({ hasText: 'Card reader: Connected – card present' }).waitFor();
   t.pass();
+});
+
+/** The card's MyKey ID (its first login, at this counter), with `points` granted to it under the demo campaign. */
+async function residentWithPoints(db: Db, agent: RunningAgent, points: number): Promise<string> {
+  const login = await agent.call('POST', '/v1/card-sessions', { pin: PIN, purpose: 'login' });
+  if (login.status !== 200) throw new Error(`login: ${JSON.stringify(login.body)}`);
+  const mykeyId: string = login.body.mykeyId;
+  const campaign = await db('campaigns').where({ slug: DEMO_CAMPAIGN.slug }).first('id');
+  await inLedgerTransaction(db, (trx) => grantPoints(trx, { reference: `test:grant:${mykeyId}`, campaignId: Number(campaign.id), mykeyId, points }));
+  return mykeyId;
+}
+
+async function spendable(db: Db, mykeyId: string): Promise<number> {
+  return (await residentPoints(db, DEMO_MUNICIPALITY.code, mykeyId)).spendable;
+}
+
+/** Types the amount and presses カードで支払う: the intent opens and the PIN field is focused. */
+async function openSale(page: Page, amount: string): Promise<void> {
+  await page.getByLabel('金額（円・ポイント）').fill(amount);
+  await page.getByRole('button', { name: 'カードで支払う' }).click();
+  await page.getByLabel('暗証番号（利用者証明用・数字4桁）').waitFor();
+}
+
+async function enterPin(page: Page, pin: string): Promise<void> {
+  const field = page.getByLabel('暗証番号（利用者証明用・数字4桁）');
+  await field.fill(pin);
+  await page.getByRole('button', { name: '支払う', exact: true }).click();
+}
+
+test.serial('paying at the register: not enough points shows what is available, a wrong PIN the tries left, the right PIN the receipt; refund and void from today\'s payments', async (t) => {
+  const { db, base, agent } = await fixture();
+  const mykeyId = await residentWithPoints(db, agent, 1_000);
+  const page = await signedInPage(t);
+  await page.goto(`${base}/merchant/devices`);
+  const printed = await printedPairing(agent);
+  await pair(page, printed.address, printed.token);
+  await page.getByRole('link', { name: 'レジ' }).click();
+  await light(page, '接続済み・カードあり');
+  const sale = page.getByRole('region', { name: 'レジ' });
+
+  await page.getByRole('button', { name: 'カードで支払う' }).click();
+  await sale.getByText('金額は1円以上の整数で入力してください。').waitFor();
+
+  // More than the resident has: the card signs, the backend refuses, nothing moves; the sale stays open.
+  await openSale(page, '１，５００');
+  await sale.getByText('お支払い金額 1,500 円').waitFor();
+  await sale.getByText('暗証番号を入力してください').waitFor();
+  await enterPin(page, PIN);
+  await sale.getByText('使えるポイント: 1,000 ポイント').waitFor();
+  await sale.getByText('Not enough points', { exact: false }).first().waitFor();
+  t.is(await page.getByLabel('暗証番号（利用者証明用・数字4桁）').inputValue(), '', 'the PIN is cleared once sent');
+  t.is(await spendable(db, mykeyId), 1_000);
+  await page.getByRole('button', { name: '取引を中止' }).click();
+  await sale.getByText('取引を中止しました。').waitFor();
+
+  await openSale(page, '300');
+  await enterPin(page, WRONG_PIN);
+  await sale.getByText('暗証番号の残り回数: 2 回').waitFor();
+  await sale.getByText('暗証番号が違います。残り2回間違えるとロックされます。').waitFor();
+  await sale.getByText('Wrong PIN. The card locks after 2 more wrong tries.').waitFor();
+  t.is(await spendable(db, mykeyId), 1_000);
+
+  await enterPin(page, PIN);
+  const receipt = sale.getByRole('status').filter({ hasText: 'お支払いが完了しました' });
+  await receipt.waitFor();
+  t.true(await receipt.getByText('300 円').isVisible());
+  t.true(await receipt.getByText('700 ポイント').isVisible());
+  t.is(await spendable(db, mykeyId), 700);
+  const { receiptNo } = (await db('payment_intents').where({ status: 'paid' }).first('ledger_entry_id as receiptNo'))!;
+  t.true(await receipt.getByText(String(receiptNo), { exact: true }).isVisible());
+  await page.screenshot({ path: screenshotPath('register-receipt.png'), fullPage: true });
+  await page.getByRole('button', { name: '次のお客様' }).click();
+
+  // Today's payments: a partial refund, confirmed in a dialog.
+  const today = page.getByRole('region', { name: '本日の取引' });
+  const row = today.getByRole('row').filter({ has: page.getByRole('rowheader', { name: String(receiptNo), exact: true }) });
+  await row.getByRole('button', { name: '返金' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('返金するポイント').fill('301');
+  await dialog.getByRole('button', { name: '返金する' }).click();
+  await dialog.getByText('1 から 300 までの整数で入力してください。').waitFor();
+  await dialog.getByLabel('返金するポイント').fill('100');
+  await dialog.getByRole('button', { name: '返金する' }).click();
+  await today.getByText(`受付番号 ${receiptNo} に 100 ポイントを返金しました。`).waitFor();
+  await row.getByText('一部返金').waitFor();
+  t.true(await row.getByRole('cell', { name: '100 ポイント', exact: true }).isVisible());
+  t.is(await row.getByRole('button', { name: '取消' }).count(), 0, 'a refunded payment is not voided');
+  t.is(await spendable(db, mykeyId), 800);
+
+  // A second payment, voided the same day.
+  await openSale(page, '200');
+  await enterPin(page, PIN);
+  await sale.getByText('600 ポイント').waitFor();
+  await page.getByRole('button', { name: '次のお客様' }).click();
+  const second = (await db('payment_intents').where({ status: 'paid', amount_points: 200 }).first('ledger_entry_id as receiptNo'))!.receiptNo;
+  const secondRow = today.getByRole('row').filter({ has: page.getByRole('rowheader', { name: String(second), exact: true }) });
+  await secondRow.getByRole('button', { name: '取消' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: '取り消す' }).click();
+  await today.getByText(`受付番号 ${second} の支払いを取り消しました。`).waitFor();
+  await secondRow.getByText('取消済み').waitFor();
+  t.is(await spendable(db, mykeyId), 800);
+  await page.screenshot({ path: screenshotPath('register-today.png'), fullPage: true });
+
+  // The PIN went from the field to the agent and the card only.
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }));
+  for (const pin of [PIN, WRONG_PIN]) {
+    t.false(stored.includes(pin), `${pin} in the browser's storage`);
+    t.false(agent.output().includes(pin), `${pin} in the agent's log`);
+  }
 });

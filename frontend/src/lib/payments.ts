@@ -6,13 +6,16 @@ export interface Merchant { id: number; nameJa: string; nameEn: string }
 
 export interface PaymentIntent { intentId: string; amount: number; merchant: Merchant; status: string; expiresAt: string }
 
-export interface Receipt { intentId: string; amount: number; merchant: Merchant; mykeyId: string; paidAt: string; balanceAfter: number }
+/** The receipt number is the payment's ledger entry: one per payment, refund or void. */
+export interface Receipt { receiptNo: number; intentId: string; amount: number; merchant: Merchant; mykeyId: string; paidAt: string; balanceAfter: number }
 
+/** One of a day's payments, with what its refunds and voids gave back. */
 export interface Payment {
+  receiptNo: number;
   intentId: string;
   amount: number;
   paidAt: string;
-  refundedPoints: number;
+  reversedPoints: number;
   voided: boolean;
 }
 
@@ -35,15 +38,16 @@ function parseIntent(body: unknown): PaymentIntent | null {
 export function parseReceipt(body: unknown): Receipt | null {
   const receipt = isRecord(body) && isRecord(body.receipt) ? body.receipt : body;
   if (!isRecord(receipt) || typeof receipt.intentId !== 'string' || !isCount(receipt.amount) || !isMerchant(receipt.merchant)) return null;
-  if (typeof receipt.mykeyId !== 'string' || typeof receipt.paidAt !== 'string' || !isCount(receipt.balanceAfter)) return null;
-  const { intentId, amount, merchant, mykeyId, paidAt, balanceAfter } = receipt;
-  return { intentId, amount, merchant, mykeyId, paidAt, balanceAfter };
+  if (!isCount(receipt.receiptNo) || typeof receipt.mykeyId !== 'string' || typeof receipt.paidAt !== 'string' || !isCount(receipt.balanceAfter)) return null;
+  const { receiptNo, intentId, amount, merchant, mykeyId, paidAt, balanceAfter } = receipt;
+  return { receiptNo, intentId, amount, merchant, mykeyId, paidAt, balanceAfter };
 }
 
 function parsePayment(value: unknown): Payment | null {
-  if (!isRecord(value) || typeof value.intentId !== 'string' || !isCount(value.amount) || typeof value.paidAt !== 'string') return null;
-  const refundedPoints = isCount(value.refundedPoints) ? value.refundedPoints : 0;
-  return { intentId: value.intentId, amount: value.amount, paidAt: value.paidAt, refundedPoints, voided: value.voided === true || typeof value.voidedAt === 'string' };
+  if (!isRecord(value) || !isCount(value.receiptNo) || typeof value.intentId !== 'string' || !isCount(value.amount) || typeof value.paidAt !== 'string') return null;
+  if (!isCount(value.reversedPoints) || !Array.isArray(value.reversals)) return null;
+  const voided = value.reversals.some((r) => isRecord(r) && r.kind === 'void');
+  return { receiptNo: value.receiptNo, intentId: value.intentId, amount: value.amount, paidAt: value.paidAt, reversedPoints: value.reversedPoints, voided };
 }
 
 function parsePayments(body: unknown): Payment[] | null {
@@ -55,6 +59,11 @@ function parsePayments(body: unknown): Payment[] | null {
 /** `key` is made once per attempt by the caller and sent again on a retry, so a lost answer never opens a second intent. */
 export function createIntent(amount: number, key: string): Promise<PaymentIntent> {
   return request('/api/v1/merchant/payment-intents', parseIntent, { method: 'POST', body: { amount }, idempotencyKey: key });
+}
+
+/** The receipt of an intent that was paid, or null while it is not. */
+export function intentReceipt(intentId: string): Promise<Receipt | null> {
+  return request(`/api/v1/merchant/payment-intents/${encodeURIComponent(intentId)}`, (body) => ({ receipt: parseReceipt(body) })).then((view) => view.receipt);
 }
 
 export function cancelIntent(intentId: string, key: string): Promise<unknown> {
