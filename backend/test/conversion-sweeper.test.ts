@@ -1,0 +1,95 @@
+// The sweeper: accepted conversions whose job is not in Bull — never enqueued, lost with
+// Redis's data, or failed — are enqueued again; those whose job still stands to run are only
+// stamped; and a worker recovers from a Redis that lost everything, crediting each once.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Redis } from 'ioredis';
+import type { Db } from '../src/db.ts';
+import { processConversions } from '../src/conversions/process.ts';
+import { CONVERSION_QUEUE, enqueueConversions, type ConversionJob } from '../src/conversions/queue.ts';
+import { sweepConversions } from '../src/conversions/sweeper.ts';
+import { checkLedger } from '../src/ledger/check.ts';
+import { createQueue } from '../src/queue.ts';
+import { waitFor } from '../../scripts/lib/wait.ts';
+import { queuePrefix, redisUrl, silentLog, testDatabase } from './helpers/env.ts';
+import { acceptedConversion, conversionRow } from './helpers/conversions.ts';
+import { resident, town } from './helpers/ledger.ts';
+
+const database = (t: { teardown(fn: () => unknown): void }) => testDatabase((fn) => t.teardown(fn));
+
+function conversionQueue(t: { teardown(fn: () => unknown): void }) {
+  const prefix = queuePrefix((fn) => t.teardown(fn));
+  const queue = createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix });
+  t.teardown(() => queue.close());
+  return { prefix, queue };
+}
+
+async function conversions(db: Db, n: number) {
+  const city = await town(db, { premiumPercent: 0 });
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++) ids.push(await acceptedConversion(db, { partnerId: city.partnerId, municipalityCode: city.code, mykeyId: await resident(db), points: 10 + i }));
+  return ids;
+}
+
+const MINUTE = 60_000;
+
+test('the sweeper enqueues requests never queued, lost or failed, stamps those still waiting, and leaves the rest', async (t) => {
+  const { db } = await database(t);
+  const { queue } = conversionQueue(t);
+  const [neverQueued, lost, failed, waiting, recent, credited] = await conversions(db, 6) as [number, number, number, number, number, number];
+  const now = new Date();
+  const longAgo = new Date(now.getTime() - 10 * MINUTE);
+  await enqueueConversions(queue, db, [lost, failed, waiting], longAgo);
+  await enqueueConversions(queue, db, [recent], now);
+  await (await queue.getJob(String(lost)))!.remove();
+  // Bull gives up on the failed one: taken as a worker would, failed for good.
+  const taken = (await queue.getNextJob())!;
+  t.is(taken.id, String(failed));
+  taken.discard();
+  await taken.moveToFailed({ message: 'gave up' });
+  t.is(await (await queue.getJob(String(failed)))!.getState(), 'failed');
+  t.deepEqual(await processConversions(db, [credited]), new Map());
+
+  t.deepEqual(await sweepConversions(db, queue, silentLog, 5 * MINUTE, now), { checked: 4, enqueued: 3 });
+  for (const id of [neverQueued, lost, failed, waiting, recent]) {
+    t.is(await (await queue.getJob(String(id)))!.getState(), 'waiting', `conversion ${id} has a job waiting`);
+  }
+  t.is((await queue.getJob(String(failed)))!.attemptsMade, 0, 'the failed job was replaced by a new one');
+  t.is(await queue.getJob(String(credited)), null);
+  for (const id of [neverQueued, lost, failed, waiting]) t.deepEqual((await conversionRow(db, id)).queued_at, now);
+  t.deepEqual(await sweepConversions(db, queue, silentLog, 5 * MINUTE, now), { checked: 0, enqueued: 0 }, 'a second sweep finds nothing to do');
+  t.is(await queue.count(), 5);
+});
+
+test('after Redis lost every job, a starting worker\'s sweeper gets each accepted conversion credited once', async (t) => {
+  const { db, url } = await database(t);
+  const { prefix, queue } = conversionQueue(t);
+  const ids = await conversions(db, 30);
+  await enqueueConversions(queue, db, ids.slice(0, 20));
+  // Redis loses its data: every key of this deployment's queues goes.
+  const redis = new Redis(redisUrl());
+  t.teardown(() => redis.disconnect());
+  const keys = await redis.keys(`${prefix}:*`);
+  t.true(keys.length > 0);
+  await redis.unlink(...keys);
+
+  const env = {
+    PATH: process.env.PATH, DATABASE_URL: url, REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'info',
+    CONVERSION_SWEEP_INTERVAL_MS: '200', CONVERSION_REQUEUE_AFTER_MS: '100',
+  };
+  const worker = spawn(process.execPath, ['--import', 'tsx', 'backend/src/worker.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  worker.stdout.on('data', (chunk) => { output += chunk; });
+  worker.stderr.on('data', (chunk) => { output += chunk; });
+  t.teardown(() => { worker.kill('SIGKILL'); });
+
+  await waitFor('every conversion credited', async () =>
+    Number((await db('conversion_requests').whereIn('id', ids).where({ state: 'credited' }).count({ n: '*' }))[0]!.n) === ids.length, 60_000);
+  const entries = await db('ledger_entries').whereIn('reference', ids.map((id) => `conversion:${id}`)).count({ n: '*' });
+  t.is(Number(entries[0]!.n), ids.length);
+  t.regex(output, /accepted conversions enqueued again/);
+  t.like(await checkLedger(db), { ok: true, violations: [] });
+  worker.kill('SIGTERM');
+  t.is((await once(worker, 'exit'))[0], 0);
+});
