@@ -237,3 +237,37 @@ test.serial('paying at the register: not enough points shows what is available, 
     t.false(agent.output().includes(pin), `${pin} in the agent's log`);
   }
 });
+
+test.serial('an answer lost on its way back: pressing カードで支払う again sends the same Idempotency-Key and opens one intent; a new amount is a new attempt', async (t) => {
+  const { db, base } = await fixture();
+  const page = await signedInPage(t);
+  await page.goto(`${base}/merchant/register`);
+  // Between browser and backend: the first intent request reaches the backend, its answer is cut.
+  const keys: string[] = [];
+  await page.route('**/api/v1/merchant/payment-intents', async (route) => {
+    keys.push(route.request().headers()['idempotency-key']!);
+    const response = await route.fetch();
+    if (keys.length === 1) await route.abort('connectionreset');
+    else await route.fulfill({ response });
+  });
+  const intents = async () => Number((await db('payment_intents').count({ n: '*' }).first())!.n);
+  const before = await intents();
+
+  await page.getByLabel('金額（円・ポイント）').fill('450');
+  await page.getByRole('button', { name: 'カードで支払う' }).click();
+  await page.getByText('サーバーに接続できませんでした。').waitFor();
+  t.is(await intents(), before + 1, 'the backend opened the intent whose answer was lost');
+  await page.getByRole('button', { name: 'カードで支払う' }).click();
+  await page.getByText('お支払い金額 450 円').waitFor();
+  t.is(keys.length, 2);
+  t.is(keys[0], keys[1]);
+  t.is(await intents(), before + 1, 'the retry got the same intent');
+
+  await page.getByRole('button', { name: '取引を中止' }).click();
+  await page.getByText('取引を中止しました。').waitFor();
+  await openSale(page, '451');
+  t.is(keys.length, 3);
+  t.not(keys[2], keys[0]);
+  t.is(await intents(), before + 2);
+  t.is((await db('payment_intents').where({ amount_points: 450 }).first('status'))!.status, 'cancelled');
+});
