@@ -47,6 +47,10 @@ export interface RequestOptions {
   acceptStatuses?: readonly number[];
   /** Sent as Idempotency-Key: the backend applies one key's request at most once. */
   idempotencyKey?: string;
+  /** A file sent as the body itself (a CSV upload), instead of `body` as JSON. */
+  file?: { data: Blob; type: string };
+  /** For calls that take long by nature, such as a large upload; the default suits a counter. */
+  timeoutMs?: number;
 }
 
 // A counter clerk needs an answer, not an endless spinner, when the server hangs.
@@ -77,9 +81,13 @@ async function send(path: string, options: RequestOptions): Promise<Response> {
     method: options.method ?? 'GET',
     headers,
     credentials: 'same-origin',
-    signal: AbortSignal.timeout(timeoutMs),
+    signal: AbortSignal.timeout(options.timeoutMs ?? timeoutMs),
   };
   if (options.idempotencyKey !== undefined) headers['Idempotency-Key'] = options.idempotencyKey;
+  if (options.file !== undefined) {
+    headers['Content-Type'] = options.file.type;
+    init.body = options.file.data;
+  }
   if (options.body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(options.body);

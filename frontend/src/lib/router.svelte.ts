@@ -6,10 +6,12 @@ export const paths = {
   merchantDevices: '/merchant/devices',
   municipalityDevices: '/municipality/devices',
   municipalityMykeys: '/municipality/mykeys',
+  municipalityGrants: '/municipality/grants',
+  municipalitySettlement: '/municipality/settlement',
   merchantRegister: '/merchant/register',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'merchant-register' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'merchant-register' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -19,13 +21,15 @@ const routesByPath: Record<string, RouteName> = {
   [paths.merchantDevices]: 'merchant-devices',
   [paths.municipalityDevices]: 'municipality-devices',
   [paths.municipalityMykeys]: 'municipality-mykeys',
+  [paths.municipalityGrants]: 'municipality-grants',
+  [paths.municipalitySettlement]: 'municipality-settlement',
   [paths.merchantRegister]: 'merchant-register',
 };
 
 /** The console a route belongs to, or null for the public pages. */
 export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register') return 'merchant';
-  if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys') return 'municipality';
+  if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement') return 'municipality';
   return null;
 }
 

@@ -1,0 +1,67 @@
+// The municipality console's grant screen: campaigns to grant from, one grant, and a CSV file
+// of grants with its summary (docs/ledger.md, "Grants"). The backend decides every figure.
+import { isRecord, newIdempotencyKey, request } from './api.ts';
+import type { Bilingual } from './i18n.svelte.ts';
+
+export interface Campaign {
+  id: number;
+  slug: string;
+  name: Bilingual;
+  startsOn: string;
+  endsOn: string;
+  running: boolean;
+  capPerResidentPoints: number;
+  budgetLeftPoints: number;
+}
+
+export interface Granted { entryId: number; mykeyId: string; points: number; balanceAfter: number; campaign: { name: Bilingual } }
+
+export interface UploadSummary {
+  uploadId: number;
+  records: number;
+  granted: number;
+  alreadyGranted: number;
+  refused: number;
+  pointsGranted: number;
+  resultPath: string;
+}
+
+const isNumber = (value: unknown): value is number => typeof value === 'number';
+const isBilingual = (value: unknown): value is Bilingual => isRecord(value) && typeof value.ja === 'string' && typeof value.en === 'string';
+
+function isCampaign(value: unknown): value is Campaign {
+  return isRecord(value) && isNumber(value.id) && typeof value.slug === 'string' && isBilingual(value.name) && typeof value.running === 'boolean'
+    && isNumber(value.budgetLeftPoints) && isNumber(value.capPerResidentPoints);
+}
+
+const parseCampaigns = (body: unknown) => (isRecord(body) && Array.isArray(body.campaigns) && body.campaigns.every(isCampaign) ? body.campaigns : null);
+
+const parseGranted = (body: unknown) => (isRecord(body) && isNumber(body.entryId) && typeof body.mykeyId === 'string' && isNumber(body.points)
+  && isNumber(body.balanceAfter) && isRecord(body.campaign) && isBilingual(body.campaign.name) ? (body as unknown as Granted) : null);
+
+const parseSummary = (body: unknown) => (isRecord(body) && isNumber(body.uploadId) && isNumber(body.records) && isNumber(body.granted)
+  && isNumber(body.alreadyGranted) && isNumber(body.refused) && isNumber(body.pointsGranted) && typeof body.resultPath === 'string'
+  ? (body as unknown as UploadSummary) : null);
+
+export function listCampaigns(): Promise<Campaign[]> {
+  return request('/api/v1/staff/grants/campaigns', parseCampaigns);
+}
+
+/**
+ * `key`: one Idempotency-Key per confirmation dialog, so pressing 付与する again after a lost
+ * answer cannot grant twice.
+ */
+export function grantPoints(grant: { mykeyId: string; campaign: number; points: number; reason: string }, key: string): Promise<Granted> {
+  return request('/api/v1/staff/grants', parseGranted, { method: 'POST', body: grant, idempotencyKey: key });
+}
+
+// A file of 100,000 lines takes a while; the backend grants it a batch at a time.
+const UPLOAD_TIMEOUT_MS = 30 * 60_000;
+
+export function uploadGrantFile(campaign: number, file: File): Promise<UploadSummary> {
+  return request(`/api/v1/staff/grant-uploads?campaign=${campaign}`, parseSummary, {
+    method: 'POST', file: { data: file, type: 'text/csv' }, timeoutMs: UPLOAD_TIMEOUT_MS,
+  });
+}
+
+export const GRANT_FILE_HEADER = 'mykey_id,points,reason';

@@ -1,0 +1,40 @@
+// The municipality console's settlement screen (docs/settlement.md): the statement of a period
+// as the backend computes it, and the addresses of its CSV files.
+import { isRecord, request } from './api.ts';
+import type { Bilingual } from './i18n.svelte.ts';
+
+export interface Figure { count: number; points: number }
+interface Named { id: number; slug: string; name: Bilingual }
+export interface MerchantLine extends Named { payments: Figure; refunds: Figure; voids: Figure; netPoints: number }
+export interface PartnerLine extends Named { conversions: Figure }
+export interface CampaignLine extends Named { premiums: Figure; grants: Figure; totalPoints: number }
+
+export interface Statement {
+  period: { from: string; to: string };
+  merchants: MerchantLine[];
+  merchantTotals: Omit<MerchantLine, keyof Named>;
+  partners: PartnerLine[];
+  partnerTotals: Omit<PartnerLine, keyof Named>;
+  campaigns: CampaignLine[];
+  campaignTotals: Omit<CampaignLine, keyof Named>;
+}
+
+export type StatementKind = 'merchants' | 'partners' | 'campaigns';
+
+const parseStatement = (body: unknown) => (isRecord(body) && isRecord(body.period) && Array.isArray(body.merchants) && Array.isArray(body.partners)
+  && Array.isArray(body.campaigns) && isRecord(body.merchantTotals) && isRecord(body.partnerTotals) && isRecord(body.campaignTotals)
+  ? (body as unknown as Statement) : null);
+
+const query = (from: string, to: string) => `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+
+export function loadStatement(from: string, to: string): Promise<Statement> {
+  return request(`/api/v1/staff/settlements?${query(from, to)}`, parseStatement);
+}
+
+export const statementCsvPath = (from: string, to: string, kind: StatementKind) => `/api/v1/staff/settlements?${query(from, to)}&format=csv&kind=${kind}`;
+
+/** Today and the first of this month, as dates in Japan (YYYY-MM-DD), for the default period. */
+export function thisMonthInJapan(now = new Date()): { from: string; to: string } {
+  const today = new Date(now.getTime() + 9 * 3_600_000).toISOString().slice(0, 10);
+  return { from: `${today.slice(0, 8)}01`, to: today };
+}
