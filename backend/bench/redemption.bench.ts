@@ -1,0 +1,239 @@
+// Counter redemption: card payments per second through the real API server with 32 registers
+// paying at once, against the raw rate of a two-statement MySQL transaction (BEGIN; UPDATE one
+// row; INSERT one row; COMMIT) with 32 connections, measured in the same run on the same MariaDB.
+//
+// A payment as timed here is the backend's path from challenge to receipt: POST
+// /auth/challenges {purpose: payment, paymentIntentId} and POST /auth/card-sessions with the
+// card's signature — verification, the intent, the MyKey ID, the ledger entry, the receipt, in one
+// transaction. The register's intent is opened before (timed apart) and the card's RSA signing
+// (node:crypto here; a real card takes ~0.5 s that no server can shorten) is left out: payments
+// run in rounds — every challenge of the round fetched (timed), signed (not timed, the server
+// idle), every card session sent (timed). Latency of a payment = its two calls.
+//
+// 8 shops with 4 registers each (a device each), 256 residents whose cards logged in once and
+// hold points; in a round no resident pays twice. Every answer is checked, and at the end the
+// ledger check must be clean and hold exactly one payment entry per receipt.
+//
+// Ends with one line of JSON; docs/benchmarks.md says what each figure means.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import knex from 'knex';
+import { createCa, generateKeyPair, issueCertificate, issueCrl, type IssuedCertificate } from '../../reader-agent/src/dev-ca/index.ts';
+import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { freePort } from '../../scripts/lib/ports.ts';
+import { knexConfig } from '../src/db.ts';
+import { checkLedger } from '../src/ledger/check.ts';
+import { creditConversion, inLedgerTransaction } from '../src/ledger/ledger.ts';
+import { hashPassword } from '../src/staff/password.ts';
+import { queuePrefix, redisUrl, testDatabase, type Cleanup } from '../test/helpers/env.ts';
+import { cardProof, enrollDevice, signInStaff, type Device, type Staff } from '../test/helpers/identity.ts';
+import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
+import { testIdentity } from '../test/helpers/server.ts';
+
+function setting(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number, got "${process.env[name]}"`);
+  return value;
+}
+
+const REGISTERS = setting('BENCH_REGISTERS', 32);
+const SHOPS = setting('BENCH_SHOPS', 8);
+const RESIDENTS = setting('BENCH_RESIDENTS', 256);
+/** How long payments are measured for (timed phases only). */
+const SECONDS = setting('BENCH_SECONDS', 10);
+const BASELINE_SECONDS = setting('BENCH_BASELINE_SECONDS', 3);
+/** RSA key generation takes ~0.1 s: the cards share this many keys. */
+const KEYS = setting('BENCH_KEYS', 32);
+const POINTS_EACH = 1_000_000;
+const WARM_UP_ROUNDS = 2;
+
+const now = () => performance.now();
+const round = (value: number, places = 1) => Math.round(value * 10 ** places) / 10 ** places;
+const percentile = (sorted: number[], p: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!, 2);
+
+function log(line: string): void {
+  console.log(`[redemption] ${line}`);
+}
+
+/** `work` on every item, `concurrency` at a time; results in item order. */
+async function inPool<T, R>(items: T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!, index);
+    }
+  }));
+  return results;
+}
+
+/**
+ * The raw MySQL rate: BEGIN; UPDATE one row; INSERT one row; COMMIT through knex (as the server
+ * talks to MySQL), `concurrency` connections, each transaction on a row of its own lane.
+ */
+async function rawTransactionsPerSecond(url: string, concurrency: number, seconds: number): Promise<number> {
+  const db = knex({ ...knexConfig(url), pool: { min: 0, max: concurrency } });
+  try {
+    await db.schema.createTable('bench_raw_accounts', (t) => { t.increments('id'); t.bigInteger('balance').notNullable(); });
+    await db.schema.createTable('bench_raw_postings', (t) => { t.bigIncrements('id'); t.integer('account_id').notNullable(); t.bigInteger('amount').notNullable(); t.datetime('at', { precision: 3 }).notNullable(); });
+    await db('bench_raw_accounts').insert(Array.from({ length: concurrency }, () => ({ balance: 0 })));
+    let count = 0;
+    const started = now();
+    const deadline = started + seconds * 1000;
+    await Promise.all(Array.from({ length: concurrency }, async (_, lane) => {
+      while (now() < deadline) {
+        await db.transaction(async (trx) => {
+          await trx('bench_raw_accounts').where({ id: lane + 1 }).increment('balance', 1);
+          await trx('bench_raw_postings').insert({ account_id: lane + 1, amount: 1, at: new Date() });
+        });
+        count++;
+      }
+    }));
+    return round(count / ((now() - started) / 1000));
+  } finally {
+    await db.schema.dropTableIfExists('bench_raw_postings');
+    await db.schema.dropTableIfExists('bench_raw_accounts');
+    await db.destroy();
+  }
+}
+
+interface Register { shop: Staff; device: Device }
+interface Resident { card: IssuedCertificate; mykeyId: string }
+interface Tally { payments: number; points: number; intentMs: number; challengeMs: number; sessionMs: number; latencies: number[] }
+
+/** Times `phase`, adding its wall time to `field`. */
+async function timed<T>(into: Tally, field: 'intentMs' | 'challengeMs' | 'sessionMs', phase: () => Promise<T>): Promise<T> {
+  const started = now();
+  const result = await phase();
+  into[field] += now() - started;
+  return result;
+}
+
+function expect(what: string, reply: { status: number; body: any }, status: number): any {
+  if (reply.status !== status) throw new Error(`${what}: ${reply.status} ${JSON.stringify(reply.body)}`);
+  return reply.body;
+}
+
+/** One payment per resident of the round, register i paying the i-th (modulo) at once with the others. */
+async function paymentRound(registers: Register[], residents: Resident[], into: Tally): Promise<void> {
+  const payments = residents.map((resident, i) => ({ resident, register: registers[i % registers.length]!, amount: 1 + (i % 500) }));
+  const intents = await timed(into, 'intentMs', () => inPool(payments, REGISTERS, ({ register, amount }) =>
+    register.shop.post('/api/v1/merchant/payment-intents', { amount }).then((reply) => expect('intent', reply, 201).intentId as string)));
+  const challengeLatency = new Array<number>(payments.length);
+  const challenges = await timed(into, 'challengeMs', () => inPool(payments, REGISTERS, async ({ register }, i) => {
+    const started = now();
+    const reply = await register.device.post('/api/v1/auth/challenges', { purpose: 'payment', paymentIntentId: intents[i] });
+    challengeLatency[i] = now() - started;
+    return expect('challenge', reply, 201);
+  }));
+  // The card's part, outside the timed phases.
+  const proofs = payments.map((payment, i) => cardProof(challenges[i], payment.resident.card));
+  await timed(into, 'sessionMs', () => inPool(payments, REGISTERS, async ({ register, resident, amount }, i) => {
+    const started = now();
+    const reply = await register.device.post('/api/v1/auth/card-sessions', proofs[i]);
+    into.latencies.push(challengeLatency[i]! + now() - started);
+    const receipt = expect('payment', reply, 201);
+    if (receipt.intentId !== intents[i] || receipt.amount !== amount || receipt.mykeyId !== resident.mykeyId) throw new Error(`receipt: ${JSON.stringify(receipt)}`);
+  }));
+  into.payments += payments.length;
+  into.points += payments.reduce((sum, p) => sum + p.amount, 0);
+}
+
+async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
+  const loadAverage = loadavg()[0]!;
+  const dir = mkdtempSync(path.join(tmpdir(), 'redemption-bench-'));
+  cleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const { db, url } = await testDatabase(cleanup);
+  await db.seed.run();
+
+  // Baseline first, with no server running.
+  const rawPerSecond = await rawTransactionsPerSecond(url, REGISTERS, BASELINE_SECONDS);
+  log(`raw MySQL transactions (UPDATE + INSERT): ${rawPerSecond}/s with ${REGISTERS} connections`);
+
+  const ca = await createCa({ kind: 'auth' });
+  const keys = await Promise.all(Array.from({ length: Math.min(KEYS, RESIDENTS) }, () => generateKeyPair()));
+  const cards = await Promise.all(Array.from({ length: RESIDENTS }, (_, i) => issueCertificate(ca, { keys: keys[i % keys.length] })));
+  const identity = testIdentity(db, [ca.certificate]);
+  await identity.addCrl((await issueCrl(ca, { revoked: [], thisUpdate: new Date(Date.now() - 3_600_000) })).der);
+  writeFileSync(path.join(dir, 'anchors.pem'), ca.certificatePem);
+
+  // Shops of the demo town, each with a clerk.
+  const town = await db('municipalities').first('code');
+  const passwordHash = await hashPassword(DEMO_PASSWORD);
+  for (let s = 0; s < SHOPS; s++) {
+    const [merchantId] = await db('merchants').insert({ municipality_code: town.code, slug: `bench-shop-${s}`, name_ja: `ベンチ商店${s + 1}`, name_en: `Bench shop ${s + 1}`, status: 'approved' });
+    await db('staff_accounts').insert({ login_id: `bench-clerk-${s}`, display_name: `店員${s + 1}`, role: 'merchant', merchant_id: merchantId, password_hash: passwordHash });
+  }
+
+  const port = await freePort();
+  const server: BackendProcess = await startServer(port, {
+    NODE_ENV: 'production', DATABASE_URL: url, REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix(cleanup),
+    MYKEY_SECRET: randomBytes(32).toString('hex'), JPKI_TRUST_ANCHORS: path.join(dir, 'anchors.pem'),
+  }, { logFile: path.join(dir, 'server.log'), nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [] });
+  cleanup(() => server.stop());
+  const base = `http://127.0.0.1:${port}`;
+
+  const clerks = await Promise.all(Array.from({ length: SHOPS }, (_, s) => signInStaff(base, `bench-clerk-${s}`)));
+  const registers: Register[] = [];
+  for (let r = 0; r < REGISTERS; r++) {
+    const shop = clerks[r % SHOPS]!;
+    registers.push({ shop, device: await enrollDevice(base, shop, `レジ${r + 1}`) });
+  }
+  // Each card logs in once (its MyKey ID is issued) and receives points, as from a partner.
+  const city = await signInStaff(base, 'demo-city');
+  const counter = await enrollDevice(base, city, 'ベンチ窓口');
+  const partner = await db('partners').first('id');
+  const residents: Resident[] = await inPool(cards, 16, async (card) => {
+    const challenge = expect('login challenge', await counter.post('/api/v1/auth/challenges', { purpose: 'login' }), 201);
+    const { mykeyId } = expect('login', await counter.post('/api/v1/auth/card-sessions', cardProof(challenge, card)), 201);
+    await inLedgerTransaction(db, (trx) => creditConversion(trx, { reference: `bench:${randomUUID()}`, municipalityCode: town.code, mykeyId, partnerId: Number(partner.id), points: POINTS_EACH }));
+    return { card, mykeyId };
+  });
+  log(`${SHOPS} shops, ${REGISTERS} registers, ${RESIDENTS} residents with ${POINTS_EACH} points each`);
+
+  const warmUp: Tally = { payments: 0, points: 0, intentMs: 0, challengeMs: 0, sessionMs: 0, latencies: [] };
+  for (let i = 0; i < WARM_UP_ROUNDS; i++) await paymentRound(registers, residents, warmUp);
+  const tally: Tally = { payments: 0, points: 0, intentMs: 0, challengeMs: 0, sessionMs: 0, latencies: [] };
+  while (tally.challengeMs + tally.sessionMs < SECONDS * 1000) await paymentRound(registers, residents, tally);
+
+  const report = await checkLedger(db);
+  const entries = Number((await db('ledger_entries').where({ kind: 'payment' }).count({ n: '*' }).first())!.n);
+  if (!report.ok || entries !== warmUp.payments + tally.payments) throw new Error(`ledger after the run: ${entries} payment entries for ${warmUp.payments + tally.payments} receipts, ${JSON.stringify(report.violations)}`);
+
+  const sorted = [...tally.latencies].sort((a, b) => a - b);
+  const paymentsPerSecond = round(tally.payments / ((tally.challengeMs + tally.sessionMs) / 1000));
+  const figures = {
+    payments: tally.payments,
+    challengeCallsPerSecond: round(tally.payments / (tally.challengeMs / 1000)),
+    cardSessionCallsPerSecond: round(tally.payments / (tally.sessionMs / 1000)),
+    intentsPerSecond: round(tally.payments / (tally.intentMs / 1000)),
+  };
+  log(`payments: ${paymentsPerSecond}/s, p50 ${percentile(sorted, 0.5)} ms, p99 ${percentile(sorted, 0.99)} ms; ${JSON.stringify(figures)}; ledger check clean`);
+  return {
+    benchmark: 'redemption',
+    paymentsPerSecond,
+    rawTransactionsPerSecond: rawPerSecond,
+    ratio: round(paymentsPerSecond / rawPerSecond, 3),
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    aim: { ratioAtLeast: 0.5, p99MsBelow: 25 },
+    ...figures,
+    registers: REGISTERS,
+    shops: SHOPS,
+    residents: RESIDENTS,
+    cores: availableParallelism(),
+    loadAverage: round(Math.max(loadAverage, loadavg()[0]!), 2),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+  };
+}
+
+const cleanups: Array<() => unknown> = [];
+try {
+  console.log(JSON.stringify(await run((fn) => { cleanups.push(fn); })));
+} finally {
+  for (const fn of cleanups.reverse()) await fn();
+}
