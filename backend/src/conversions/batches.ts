@@ -32,6 +32,9 @@ export const BATCH_LIMITS = {
 
 export const BATCH_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+// The partner waits for the whole batch anyway: a busy Redis gets longer than for one request.
+const BATCH_ENQUEUE_WAIT_MS = 10_000;
+
 export interface SpooledBody { sha256: string; file: string; lines: number; dispose: () => Promise<void> }
 
 /** Streams the body to a private temporary file, hashing and counting its lines on the way. */
@@ -106,15 +109,16 @@ async function claimBatch(db: Db, partnerId: number, batchId: string, body: Spoo
 async function processLines({ db, conversions, log, clock }: BatchDeps, partner: PartnerCredentials, batch: BatchRow, file: string, now: Date): Promise<void> {
   const done = await db('conversion_batch_lines').where({ batch_id: batch.id }).max({ line: 'line' }).first();
   const resumeAfter = Number(done?.line ?? 0);
-  // Once Redis fails to take jobs, the rest of the batch is left to the sweeper instead of
-  // waiting on Redis for every chunk.
-  let enqueueing = true;
+  // A chunk's jobs are added while the next chunk is stored (Redis and MySQL work side by
+  // side). Once Redis fails to take jobs, the rest of the batch is left to the sweeper instead
+  // of waiting on Redis for every chunk.
+  let enqueueing: Promise<boolean> = Promise.resolve(true);
   const flush = async (lines: CsvLine[]) => {
     const outcomes = await acceptConversions(db, partner, lines.map(checkLine), {
       now, batch: { id: batch.id, lines: lines.map((line) => line.number) },
       record: (trx, results) => recordLines(trx, batch.id, lines, results),
     });
-    if (enqueueing) enqueueing = await enqueueAccepted(conversions, db, outcomes, log);
+    if (await enqueueing) enqueueing = enqueueAccepted(conversions, db, outcomes, log, BATCH_ENQUEUE_WAIT_MS);
   };
   let chunk: CsvLine[] = [];
   for await (const line of csvLines(createReadStream(file), BATCH_LIMITS.lineBytes)) {
@@ -126,6 +130,7 @@ async function processLines({ db, conversions, log, clock }: BatchDeps, partner:
     }
   }
   if (chunk.length > 0) await flush(chunk);
+  await enqueueing;
   const counts = await db('conversion_batch_lines').where({ batch_id: batch.id })
     .first(db.raw('COUNT(conversion_id) AS accepted'), db.raw('COUNT(error_code) AS rejected'));
   await db('conversion_batches').where({ id: batch.id, state: 'processing' })

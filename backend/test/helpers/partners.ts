@@ -44,7 +44,7 @@ export async function signedFetch(base: string, partner: TestPartner, method: st
     ...(body === undefined ? {} : { 'Content-Type': options.contentType ?? 'application/json' }),
     ...options.headers,
   };
-  const response = await fetch(`${base}${path}`, { method, headers, body });
+  const response = await fetch(`${base}${path}`, { method, headers, body: typeof body === 'string' || body === undefined ? body : new Uint8Array(body) });
   const text = await response.text();
   let json: any;
   try {
