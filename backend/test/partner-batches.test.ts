@@ -56,7 +56,7 @@ async function partnerRows(partner: TestPartner) {
 test('each line is checked like a single request and gets its result, in order', async (t) => {
   const { db, municipality, residents, conversions, base } = await fixture();
   const partner = await addPartner(db);
-  const [a, b] = residents;
+  const [a, b] = residents as [string, string];
   // Submitted singly first: the batch's line for it is a replay of the same conversion.
   const single = await signedFetch(base, partner, 'POST', '/api/v1/partner/conversions', line({ partnerTxId: 'single-1', mykeyId: a, municipality, partnerPoints: 500 }));
   const lines = [
