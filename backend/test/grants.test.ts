@@ -89,7 +89,7 @@ test.serial('every refusal is a clear problem and stores nothing', async (t) => 
   const ended = await campaign(db, { startsOn: '2025-04-01', endsOn: '2026-03-31', funded: 10_000 });
   const small = await campaign(db, { funded: 300 });
   const elsewhere = await town(db);
-  const swapped = active[1] !== active[0] ? active[1] + active[0] + active.slice(2) : undefined;
+  const swapped = active.charAt(1) !== active.charAt(0) ? active.charAt(1) + active.charAt(0) + active.slice(2) : undefined;
   const grant = { mykeyId: active, campaign: DEMO_CAMPAIGN.slug, points: 100, reason: '理由' };
   const snapshot = async () => Promise.all(['ledger_entries', 'idempotency_keys', 'audit_events', 'ledger_lots'].map(async (table) => Number((await db(table).count({ n: '*' }))[0]!.n)));
   const before = await snapshot();
