@@ -25,6 +25,14 @@ const commands: Commands = {
       return (args) => withDatabase(async (databaseUrl) => importLinkageCommand(args, databaseUrl, { ...process.env, ...(await developmentJpkiEnv()) }));
     },
   },
+  'partner-secret': {
+    summary: 'issue a partner a new API secret (the old one stops working) and print it once as JSON; [--webhook-url URL] (docs/partner-api.md)',
+    load: async () => {
+      const [{ partnerSecretCommand }, { withDatabase }, { developmentJpkiEnv }] = await Promise.all([
+        import('../backend/src/partners/cli.ts'), import('./lib/services.ts'), import('./lib/jpki.ts')]);
+      return (args) => withDatabase(async (databaseUrl) => partnerSecretCommand(args, databaseUrl, { ...process.env, ...(await developmentJpkiEnv()) }));
+    },
+  },
 };
 
 await runCommand('mykey', commands);

@@ -11,11 +11,14 @@ import { createQueue } from '../src/queue.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from '../src/conversions/queue.ts';
 import { bodySha256, partnerKey, signature, signatureBase } from '../src/partners/signature.ts';
 import { problemKinds } from '../src/http/problems.ts';
+import { mykeySecret } from '../src/config.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 
 const PATH = '/api/v1/partner/conversions';
 
 const fixture = fileFixture(test, async (cleanup) => {
-  const { db } = await testDatabase(cleanup);
+  const { db, url } = await testDatabase(cleanup);
   const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix(cleanup) })
     .on('error', (error) => silentLog.warn({ err: error }, 'queue error'));
   cleanup(() => conversions.close());
@@ -25,7 +28,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   const municipality = String(randomInt(100_000, 1_000_000));
   await db('municipalities').insert({ code: municipality, name_ja: 'テスト市', name_en: 'Test City' });
   const partner = await addPartner(db);
-  return { db, base, conversions, municipality, partner, now };
+  return { db, url, base, conversions, municipality, partner, now };
 });
 
 const txId = () => `tx-${randomBytes(6).toString('hex')}`;
@@ -281,4 +284,26 @@ test('the signing example in docs/partner-api.md is what signature.ts computes',
   t.is(block('body-sha256'), parts.bodySha256);
   t.is(block('base'), signatureBase(parts));
   t.is(block('signature'), `X-MyKey-Signature: ${signature(partnerKey(secret), parts)}`);
+});
+
+test('npm run mykey -- partner-secret issues a new secret once: it signs, the old one no longer does', async (t) => {
+  const { db, url, base } = await fixture();
+  const partner = await addPartner(db);
+  const env = { ...process.env, DATABASE_URL: url, MYKEY_SECRET: mykeySecret({ NODE_ENV: 'test' }).toString('hex') };
+  const script = new URL('../../scripts/mykey.ts', import.meta.url).pathname;
+  const run = (...args: string[]) => promisify(execFile)(process.execPath, ['--import=tsx', script, 'partner-secret', ...args], { env })
+    .then(({ stdout }) => ({ code: 0, out: JSON.parse(stdout) }), (error: { code: number; stdout: string }) => ({ code: error.code, out: JSON.parse(error.stdout) }));
+  const issued = await run(partner.slug, '--webhook-url', 'https://partner.example/hook');
+  t.is(issued.code, 0);
+  t.like(issued.out, { partner: partner.slug, webhookUrl: 'https://partner.example/hook' });
+  t.regex(issued.out.apiSecret, /^[0-9a-f]{64}$/);
+  const body = await conversionBody();
+  const old = await post(body, partner);
+  t.is(old.status, 401, 'the old secret stopped working');
+  const fresh = await post(body, { ...partner, apiSecret: issued.out.apiSecret });
+  t.is(fresh.status, 202);
+  const kept = await run(partner.slug);
+  t.is(kept.out.webhookUrl, 'https://partner.example/hook', 'without --webhook-url the URL stays');
+  t.like(await run('no-such-partner'), { code: 1, out: { error: 'partner_not_found' } });
+  t.like(await run(partner.slug, '--webhook-url', 'ftp://x'), { code: 2, out: { error: 'usage' } });
 });

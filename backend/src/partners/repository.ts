@@ -39,14 +39,13 @@ export class PartnerNotFound extends Error {}
 
 /**
  * Stores a partner's API secret, sealed, and (unless `webhookUrl` is undefined) its webhook
- * URL; null removes the webhook. The old secret stops working at once.
+ * URL; null removes the webhook. The old secret stops working at once. Answers the webhook URL now stored.
  */
-export async function setPartnerCredentials(db: Db, mykeySecret: Buffer, partnerSlug: string, change: { apiSecret: string; webhookUrl?: string | null }): Promise<void> {
-  const row = SLUG.test(partnerSlug) ? await db('partners').where({ slug: partnerSlug }).first('id') : undefined;
+export async function setPartnerCredentials(db: Db, mykeySecret: Buffer, partnerSlug: string, change: { apiSecret: string; webhookUrl?: string | null }): Promise<{ webhookUrl: string | null }> {
+  const row = SLUG.test(partnerSlug) ? await db('partners').where({ slug: partnerSlug }).first('id', 'webhook_url') : undefined;
   if (!row) throw new PartnerNotFound(`no partner ${JSON.stringify(partnerSlug)}`);
   const id = Number(row.id);
-  await db('partners').where({ id }).update({
-    api_secret_sealed: sealPartnerSecret(mykeySecret, id, change.apiSecret),
-    ...(change.webhookUrl === undefined ? {} : { webhook_url: change.webhookUrl }),
-  });
+  const webhookUrl = change.webhookUrl === undefined ? row.webhook_url : change.webhookUrl;
+  await db('partners').where({ id }).update({ api_secret_sealed: sealPartnerSecret(mykeySecret, id, change.apiSecret), webhook_url: webhookUrl });
+  return { webhookUrl };
 }
