@@ -392,8 +392,8 @@ export class PartnerSimulator {
       if (state === 'accepted') return void result.pending.push(sent.body.partnerTxId);
       if (state === 'credited') {
         result.credited++;
-        result.pointsCredited += Number(reply.body.points);
-        if (Number(reply.body.points) !== Number(reply.body.basePoints) + Number(reply.body.premiumPoints)) mismatch('points is not basePoints + premiumPoints');
+        // What the resident got: the converted points and the campaign's premium on top.
+        result.pointsCredited += Number(reply.body.basePoints) + Number(reply.body.premiumPoints);
         if (options.rate && Number(reply.body.basePoints) !== Math.floor((sent.body.partnerPoints * options.rate.points) / options.rate.units)) mismatch('basePoints is not the partner points at the rate');
       } else if (state === 'rejected') {
         result.rejected++;
@@ -428,6 +428,7 @@ export interface Reconciliation {
   missingWebhooks: string[];
   /** Bad requests the platform knows after all. */
   storedRefusals: string[];
+  /** basePoints + premiumPoints of every credited conversion, by GET. */
   pointsCredited: number;
 }
 
