@@ -211,8 +211,8 @@ export function acceptConversions(db: Db, partner: PartnerCredentials, items: Ch
 
 /**
  * Enqueues the accepted conversions not yet queued, waiting at most `waitMs`: with Redis down
- * the partner is still answered, and the sweeper enqueues what is left with queued_at NULL.
- * Resolves whether the jobs were added in time.
+ * the partner is still answered, and the sweeper enqueues the accepted rows whose job is
+ * missing. Resolves whether the jobs were added in time.
  */
 export async function enqueueAccepted(queue: Queue<ConversionJob>, db: Db, outcomes: Outcome[], log: Logger, waitMs = 1_000): Promise<boolean> {
   const ids = [...new Set(outcomes.flatMap((o) => (o.ok && o.conversion.state === 'accepted' && o.conversion.queuedAt === null ? [o.conversion.id] : [])))];
