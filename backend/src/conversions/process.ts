@@ -1,16 +1,16 @@
 // Processing accepted partner conversions (docs/partner-api.md#outcomes-and-webhooks). One
 // transaction locks the requests, credits the ledger and moves each request to credited or
 // rejected, so a job run twice — or two jobs for the same request — credits once. Several
-// requests share a transaction when they arrive together: a partner's clearing account and a
-// campaign's budget are hot rows every conversion locks, and one commit for many conversions
-// is what lets their rate pass that of single transactions.
+// requests share a transaction when they arrive together (creditConversions): a partner's
+// clearing account and a campaign's budget are hot rows every conversion locks, and a few
+// statements and one commit for many conversions is what lets their rate pass that of single
+// transactions.
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import type { Logger } from '../log.ts';
 import { LIMITS } from '../ledger/entries.ts';
-import { creditConversion, inLedgerTransaction } from '../ledger/ledger.ts';
-import { ledgerRepository, type AccountOwner } from '../ledger/repository.ts';
+import { creditConversions, inLedgerTransaction } from '../ledger/ledger.ts';
 import { tokyoDate } from '../ledger/rules.ts';
 import { conversionRepository as repo, type LockedRequest, type Party, type PartnerState, type RejectedOutcome } from './repository.ts';
 
@@ -59,37 +59,22 @@ async function processLocked(trx: Trx, ids: number[], now: Date): Promise<void> 
   const residents = await repo.residents(trx, requests.map((r) => r.mykeyPk));
   const partners = await repo.partners(trx, requests.map((r) => r.partnerId));
   const campaigns = await premiumCampaigns(trx, requests, now);
-  // Every posting below locks its own accounts in ascending order; across several postings that
-  // order would break, so the union of the accounts that exist is locked first, in one order.
-  // Accounts created on first use are new rows no one else can be waiting for.
-  const owners = requests.flatMap((r): Array<{ municipalityCode: string; owner: AccountOwner }> => {
-    const campaignId = campaigns.get(r.municipalityCode);
-    return [
-      { municipalityCode: r.municipalityCode, owner: { kind: 'partner_clearing', partnerId: r.partnerId } },
-      { municipalityCode: r.municipalityCode, owner: { kind: 'resident', mykeyPk: r.mykeyPk } },
-      ...(campaignId === undefined ? [] : [{ municipalityCode: r.municipalityCode, owner: { kind: 'campaign_budget' as const, campaignId } }]),
-    ];
-  });
-  await ledgerRepository.lockAccounts(trx, await ledgerRepository.findAccounts(trx, owners));
-
+  const eligible: LockedRequest[] = [];
   for (const request of requests) {
-    const resident = residents.get(request.mykeyPk)!;
     const partner = partners.get(request.partnerId)!;
-    const refused = refusal(request, resident, partner);
-    if (refused) {
-      await repo.markRejected(trx, request.id, refused, Boolean(partner.webhookUrl), now);
-      continue;
-    }
-    const campaignId = campaigns.get(request.municipalityCode);
-    const credited = await creditConversion(trx, {
-      reference: conversionReference(request.id), municipalityCode: request.municipalityCode, mykeyId: resident.mykeyId,
-      partnerId: request.partnerId, points: request.points, campaignId, now,
-    });
-    await repo.markCredited(trx, request.id, {
-      entryId: credited.entryId, campaignId: campaignId ?? null,
-      basePoints: credited.basePoints, premiumPoints: credited.premiumPoints,
-    }, Boolean(partner.webhookUrl), now);
+    const refused = refusal(request, residents.get(request.mykeyPk)!, partner);
+    if (refused) await repo.markRejected(trx, request.id, refused, Boolean(partner.webhookUrl), now);
+    else eligible.push(request);
   }
+  if (eligible.length === 0) return;
+  const credited = await creditConversions(trx, eligible.map((request) => ({
+    reference: conversionReference(request.id), municipalityCode: request.municipalityCode, mykeyId: residents.get(request.mykeyPk)!.mykeyId,
+    partnerId: request.partnerId, points: request.points, campaignId: campaigns.get(request.municipalityCode), now,
+  })));
+  await repo.markCredited(trx, eligible.map((request, i) => ({
+    id: request.id, entryId: credited[i]!.entryId, campaignId: campaigns.get(request.municipalityCode) ?? null,
+    basePoints: credited[i]!.basePoints, premiumPoints: credited[i]!.premiumPoints, webhook: Boolean(partners.get(request.partnerId)!.webhookUrl),
+  })), now);
 }
 
 /** The premium campaign of each municipality the requests are in, on today's Japanese date. */

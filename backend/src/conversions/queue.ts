@@ -14,12 +14,17 @@ export interface ConversionJob { conversionId: number }
  */
 const RETRIES = { attempts: 10, backoff: { type: 'exponential', delay: 1_000 } };
 
-/** Adds a job per conversion id, then stamps the rows as queued. */
+/**
+ * Stamps the rows as queued, then adds a job per conversion id. In that order: once a job is
+ * added a worker may be crediting its row, and the stamp would wait for (and hold up) those
+ * transactions. Should the add fail after the stamp, the sweeper enqueues the rows once they
+ * have been queued longer than CONVERSION_REQUEUE_AFTER_MS.
+ */
 export async function enqueueConversions(queue: Queue<ConversionJob>, db: Db, ids: number[], now = new Date()): Promise<void> {
   if (ids.length === 0) return;
+  await db('conversion_requests').whereIn('id', ids).where('state', 'accepted').update({ queued_at: now });
   await queue.addBulk(ids.map((id) => ({
     data: { conversionId: id },
     opts: { jobId: String(id), ...RETRIES, removeOnComplete: true, removeOnFail: 1000 },
   })));
-  await db('conversion_requests').whereIn('id', ids).update({ queued_at: now });
 }

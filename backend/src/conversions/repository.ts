@@ -18,7 +18,7 @@ export interface LockedRequest { id: number; state: ConversionState; partnerId: 
 export interface Party { mykeyId: string; active: boolean }
 export interface PartnerState { active: boolean; webhookUrl: string | null }
 
-export interface CreditedOutcome { entryId: number; campaignId: number | null; basePoints: number; premiumPoints: number }
+export interface CreditedOutcome { id: number; entryId: number; campaignId: number | null; basePoints: number; premiumPoints: number; webhook: boolean }
 export interface RejectedOutcome { code: string; detail: string }
 
 /** A finished request whose webhook is due, with what signing and sending it needs. */
@@ -64,10 +64,13 @@ export const conversionRepository = {
     return row && Number(row.id);
   },
 
-  async markCredited(trx: Knex.Transaction, id: number, outcome: CreditedOutcome, webhook: boolean, now: Date): Promise<void> {
-    await trx.from(through(trx, 'PRIMARY')).where({ id, state: 'accepted' }).update({
-      state: 'credited', entry_id: outcome.entryId, campaign_id: outcome.campaignId, base_points: outcome.basePoints,
-      premium_points: outcome.premiumPoints, finished_at: now, ...webhookDue(webhook, now),
+  /** Moves the requests to credited, all in one statement. */
+  async markCredited(trx: Knex.Transaction, outcomes: CreditedOutcome[], now: Date): Promise<void> {
+    const column = (value: (o: CreditedOutcome) => Knex.Value) => trx.raw(`CASE id ${outcomes.map(() => 'WHEN ? THEN ?').join(' ')} END`, outcomes.flatMap((o) => [o.id, value(o)]));
+    await trx.from(through(trx, 'PRIMARY')).whereIn('id', outcomes.map((o) => o.id)).where('state', 'accepted').update({
+      state: 'credited', finished_at: now, entry_id: column((o) => o.entryId), campaign_id: column((o) => o.campaignId),
+      base_points: column((o) => o.basePoints), premium_points: column((o) => o.premiumPoints),
+      webhook_state: column((o) => (o.webhook ? 'pending' : 'none')), webhook_next_at: column((o) => (o.webhook ? now : null)),
     });
   },
 

@@ -11,7 +11,7 @@ import {
   LIMITS, assertBalanced, conversionEntry, expiryEntry, fundingEntry, grantEntry, paymentEntry, requestHash, reversalEntry,
   type Entry, type NewLot, type Posting,
 } from './entries.ts';
-import { ledgerRepository as repo, type AccountOwner, type Campaign, type LockedAccount } from './repository.ts';
+import { accountKey, ledgerRepository as repo, type AccountOwner, type Campaign, type LockedAccount } from './repository.ts';
 import {
   campaignPointsExpire, campaignRuns, convertedPointsExpire, drawSoonestExpiring, premiumFor, refundable, restoreInReverse, voidable,
   type LotMovement, type OpenLot, type TakenFromLot,
@@ -77,14 +77,8 @@ interface LotPlan { accountId: number; create?: NewLot[]; moves?: LotMovement[] 
  * (each balance moved by its posting) for the next entry of the same transaction.
  */
 async function apply(trx: Trx, entry: Entry, locked: LockedAccount[]): Promise<Posted> {
-  assertBalanced(entry);
   const accounts = new Map(locked.map((account) => [account.id, account]));
-  for (const posting of entry.postings) {
-    const account = accounts.get(posting.accountId);
-    if (!account) throw new Error(`ledger invariant: account ${posting.accountId} is not locked (or does not exist)`);
-    if (account.municipalityCode !== entry.municipalityCode) throw new Error(`ledger invariant: account ${account.id} belongs to another municipality`);
-    if ((account.kind === 'resident') !== Boolean(posting.lots)) throw new Error(`ledger invariant: lots move with resident accounts only (account ${account.id})`);
-  }
+  assertPostable(entry, accounts);
   // Lots first: a payment the lots cannot cover is refused here, with what can be spent.
   const plans: LotPlan[] = [];
   for (const posting of entry.postings) if (posting.lots) plans.push(await planLots(trx, entry.postedAt, posting));
@@ -102,6 +96,17 @@ async function apply(trx: Trx, entry: Entry, locked: LockedAccount[]): Promise<P
   await repo.addToBalances(trx, entry.postings);
   for (const posting of entry.postings) accounts.get(posting.accountId)!.balance += posting.amount;
   return { entryId, replayed: false, postings: entry.postings };
+}
+
+/** Checks an entry against the accounts this transaction locked: all of them locked, in the entry's municipality, lots with residents only. */
+function assertPostable(entry: Entry, accounts: Map<number, LockedAccount>): void {
+  assertBalanced(entry);
+  for (const posting of entry.postings) {
+    const account = accounts.get(posting.accountId);
+    if (!account) throw new Error(`ledger invariant: account ${posting.accountId} is not locked (or does not exist)`);
+    if (account.municipalityCode !== entry.municipalityCode) throw new Error(`ledger invariant: account ${account.id} belongs to another municipality`);
+    if ((account.kind === 'resident') !== Boolean(posting.lots)) throw new Error(`ledger invariant: lots move with resident accounts only (account ${account.id})`);
+  }
 }
 
 /** The lots a resident posting creates or moves; named lots are checked against their locked rows. */
@@ -242,7 +247,7 @@ export interface Credited extends Posted { basePoints: number; premiumPoints: nu
 export async function creditConversion(trx: Trx, r: CreditConversion): Promise<Credited> {
   checkPoints(r.points);
   const now = r.now ?? new Date();
-  const hash = requestHash({ op: 'conversion', municipalityCode: r.municipalityCode, mykeyId: r.mykeyId, partnerId: r.partnerId, points: r.points, campaignId: r.campaignId ?? null });
+  const hash = conversionHash(r);
   const campaign = r.campaignId === undefined ? undefined : await campaignOf(trx, r.campaignId, r.municipalityCode);
   const mykeyPk = await mykeyPkOf(trx, r.mykeyId);
   const partnerAccount = await accountOf(trx, r.municipalityCode, { kind: 'partner_clearing', partnerId: r.partnerId });
@@ -265,6 +270,114 @@ export async function creditConversion(trx: Trx, r: CreditConversion): Promise<C
   return {
     ...posted, basePoints: takenFrom(posted.postings, partnerAccount), premiumPoints: budgetAccount ? takenFrom(posted.postings, budgetAccount) : 0,
   };
+}
+
+const conversionHash = (r: CreditConversion) =>
+  requestHash({ op: 'conversion', municipalityCode: r.municipalityCode, mykeyId: r.mykeyId, partnerId: r.partnerId, points: r.points, campaignId: r.campaignId ?? null });
+
+/**
+ * Several conversions in one transaction, exactly as creditConversion would post them one
+ * after the other in this order (the same entries, premiums cut in this order as the budget
+ * and caps run low, replays answered alike), in a handful of statements for them all instead
+ * of a dozen for each: a partner's clearing account and a campaign's budget are locked by
+ * every conversion, so the time spent holding them is what bounds the rate. All or nothing: a
+ * refusal (Problem) of any one refuses the call, and the caller decides what to do with each.
+ */
+export async function creditConversions(trx: Trx, requests: CreditConversion[]): Promise<Credited[]> {
+  if (new Set(requests.map((r) => r.reference)).size !== requests.length) throw new Error('ledger invariant: each reference once per call');
+  for (const r of requests) checkPoints(r.points);
+  const campaigns = new Map<number, Campaign>();
+  for (const r of requests) {
+    if (r.campaignId === undefined) continue;
+    const campaign = campaigns.get(r.campaignId) ?? await campaignOf(trx, r.campaignId, r.municipalityCode);
+    if (campaign.municipalityCode !== r.municipalityCode) throw new Problem('campaign_not_found', `campaign ${r.campaignId} is not a campaign of municipality ${r.municipalityCode}`);
+    campaigns.set(campaign.id, campaign);
+  }
+  const pks = await repo.mykeyPks(trx, requests.map((r) => r.mykeyId));
+  const owners = requests.map((r) => {
+    const mykeyPk = pks.get(r.mykeyId);
+    if (mykeyPk === undefined) throw new Problem('mykey_not_found');
+    return {
+      partner: { kind: 'partner_clearing', partnerId: r.partnerId } as const,
+      resident: { kind: 'resident', mykeyPk } as const,
+      budget: r.campaignId === undefined ? undefined : { kind: 'campaign_budget', campaignId: r.campaignId } as const,
+    };
+  });
+  // Existing accounts in one read; those used for the first time are created one by one.
+  const all = requests.flatMap((r, i) => [owners[i]!.partner, owners[i]!.resident, ...(owners[i]!.budget ? [owners[i]!.budget!] : [])]
+    .map((owner) => ({ municipalityCode: r.municipalityCode, owner })));
+  const ids = await repo.findAccounts(trx, all);
+  for (const { municipalityCode, owner } of all) {
+    const key = accountKey(municipalityCode, owner);
+    if (!ids.has(key)) ids.set(key, await accountOf(trx, municipalityCode, owner));
+  }
+  const accounts = new Map((await repo.lockAccounts(trx, [...ids.values()])).map((account) => [account.id, account]));
+  const accountIds = requests.map((r, i) => ({
+    partner: ids.get(accountKey(r.municipalityCode, owners[i]!.partner))!,
+    resident: ids.get(accountKey(r.municipalityCode, owners[i]!.resident))!,
+    budget: owners[i]!.budget && ids.get(accountKey(r.municipalityCode, owners[i]!.budget!)),
+  }));
+
+  const hashes = requests.map(conversionHash);
+  const stored = await repo.entriesByReferences(trx, requests.map((r) => r.reference));
+  const received = await repo.campaignPointsReceivedBy(trx, requests.flatMap((r, i) => (r.campaignId === undefined ? [] : [{ accountId: accountIds[i]!.resident, campaignId: r.campaignId }])));
+  const balances = new Map([...accounts.values()].map((account) => [account.id, account.balance]));
+  const answers: Array<Credited | undefined> = [];
+  const entries: Array<{ index: number; entry: Entry }> = [];
+  for (const [i, r] of requests.entries()) {
+    const earlier = stored.get(r.reference);
+    if (earlier) {
+      if (!earlier.requestHash.equals(hashes[i]!)) throw new Problem('ledger_reference_reused', `reference ${r.reference} was posted for a different request`, { reference: r.reference });
+      const postings = await repo.postingsOf(trx, earlier.id);
+      const { partner, budget } = accountIds[i]!;
+      answers.push({ entryId: earlier.id, replayed: true, postings, basePoints: takenFrom(postings, partner), premiumPoints: budget ? takenFrom(postings, budget) : 0 });
+      continue;
+    }
+    const now = r.now ?? new Date();
+    const { partner, resident, budget } = accountIds[i]!;
+    let premium: Parameters<typeof conversionEntry>[1]['premium'];
+    const campaign = r.campaignId === undefined ? undefined : campaigns.get(r.campaignId)!;
+    if (campaign && budget !== undefined) {
+      const receivedKey = `${resident}:${campaign.id}`;
+      const points = premiumFor({
+        basePoints: r.points, percent: campaign.premiumPercent, running: campaignRuns(campaign, now),
+        budgetLeft: balances.get(budget)!, capLeft: Math.min(campaign.capPerResidentPoints - (received.get(receivedKey) ?? 0), LIMITS.maxResidentPoints),
+      });
+      received.set(receivedKey, (received.get(receivedKey) ?? 0) + points);
+      premium = { campaignId: campaign.id, budgetAccount: budget, points, expiresAt: campaignPointsExpire(campaign.endsOn) };
+    }
+    const head = { reference: r.reference, municipalityCode: r.municipalityCode, requestHash: hashes[i]!, postedAt: now };
+    const entry = conversionEntry(head, { partnerAccount: partner, residentAccount: resident, basePoints: r.points, baseExpiresAt: convertedPointsExpire(now), premium });
+    assertPostable(entry, accounts);
+    for (const posting of entry.postings) balances.set(posting.accountId, balances.get(posting.accountId)! + posting.amount);
+    entries.push({ index: i, entry });
+    answers.push(undefined);
+  }
+  for (const account of accounts.values()) {
+    if ((account.kind === 'resident' || account.kind === 'campaign_budget') && balances.get(account.id)! < 0) {
+      throw new Error(`ledger invariant: account ${account.id} would fall to ${balances.get(account.id)}`);
+    }
+  }
+  if (entries.length > 0) {
+    const entryIds = await repo.insertEntries(trx, entries.map(({ entry }) => entry));
+    // Taken meanwhile by a transaction that did not hold these accounts: run again, and it is a replay.
+    if (!entryIds) throw new ConcurrentChange('a conversion reference was posted by a concurrent transaction');
+    await repo.insertLots(trx, entries.flatMap(({ entry }) => entry.postings.flatMap((p) => (p.lots && 'create' in p.lots
+      ? p.lots.create.map((lot) => ({ ...lot, accountId: p.accountId, entryId: entryIds.get(entry.reference)! })) : []))));
+    const postings = entries.flatMap(({ entry }) => entry.postings.map((p) => ({ entryId: entryIds.get(entry.reference)!, accountId: p.accountId, amount: p.amount })));
+    await repo.insertPostingsOf(trx, postings);
+    const moved = new Map<number, number>();
+    for (const p of postings) moved.set(p.accountId, (moved.get(p.accountId) ?? 0) + p.amount);
+    await repo.addToBalances(trx, [...moved].filter(([, amount]) => amount !== 0).map(([accountId, amount]) => ({ accountId, amount })));
+    for (const { index, entry } of entries) {
+      const { partner, budget } = accountIds[index]!;
+      answers[index] = {
+        entryId: entryIds.get(entry.reference)!, replayed: false, postings: entry.postings,
+        basePoints: takenFrom(entry.postings, partner), premiumPoints: budget ? takenFrom(entry.postings, budget) : 0,
+      };
+    }
+  }
+  return answers as Credited[];
 }
 
 export interface GrantPoints { reference: string; campaignId: number; mykeyId: string; points: number; now?: Date }

@@ -65,12 +65,21 @@ const ENTRY_COLUMNS = ['id', 'kind', 'municipality_code', 'request_hash', 'relat
  */
 const through = (conn: Conn, table: string, index: string, alias = table) => conn.raw('?? AS ?? FORCE INDEX (??)', [table, alias, index]);
 
+/** How findAccounts names an account. */
+export const accountKey = (municipalityCode: string, owner: AccountOwner) => `${municipalityCode}:${owner.kind}:${ownerId(owner)}`;
+
 export const ledgerRepository = {
   // --- the parties the ledger names -------------------------------------------------------
 
   async mykeyPk(conn: Conn, mykeyId: string): Promise<number | undefined> {
     const row = await conn('mykeys').where({ mykey_id: mykeyId }).first('id');
     return row && Number(row.id);
+  },
+
+  /** The primary keys of these MyKey IDs; an unknown one is left out. */
+  async mykeyPks(conn: Conn, mykeyIds: string[]): Promise<Map<string, number>> {
+    const rows = await conn('mykeys').whereIn('mykey_id', [...new Set(mykeyIds)]).select('id', 'mykey_id');
+    return new Map(rows.map((row) => [row.mykey_id as string, Number(row.id)]));
   },
 
   async merchantMunicipality(conn: Conn, merchantId: number): Promise<string | undefined> {
@@ -103,15 +112,15 @@ export const ledgerRepository = {
   },
 
   /**
-   * The ids of those of these accounts that exist, in one read (not locked): a transaction
+   * Those of these accounts that exist, in one read (not locked), by accountKey: a transaction
    * posting several entries locks their union with lockAccounts before the first posting.
    */
-  async findAccounts(conn: Conn, accounts: Array<{ municipalityCode: string; owner: AccountOwner }>): Promise<number[]> {
-    if (accounts.length === 0) return [];
+  async findAccounts(conn: Conn, accounts: Array<{ municipalityCode: string; owner: AccountOwner }>): Promise<Map<string, number>> {
+    if (accounts.length === 0) return new Map();
     const rows = await conn('ledger_accounts')
       .whereIn(['municipality_code', 'kind', 'owner_id'], accounts.map(({ municipalityCode, owner }) => [municipalityCode, owner.kind, ownerId(owner)]))
-      .select('id');
-    return rows.map((row) => Number(row.id));
+      .select('id', 'municipality_code', 'kind', 'owner_id');
+    return new Map(rows.map((row) => [`${row.municipality_code}:${row.kind}:${Number(row.owner_id)}`, Number(row.id)]));
   },
 
   /**
@@ -155,6 +164,31 @@ export const ledgerRepository = {
     return row && toEntry(row);
   },
 
+  /** The entries posted under these references (a plain read, as entryByReference without lock). */
+  async entriesByReferences(conn: Conn, references: string[]): Promise<Map<string, StoredEntry>> {
+    const rows = await conn('ledger_entries').whereIn('reference', references).select(['reference', ...ENTRY_COLUMNS]);
+    return new Map(rows.map((row) => [row.reference as string, toEntry(row)]));
+  },
+
+  /**
+   * Inserts the entries in one statement; answers their ids by reference, or undefined when a
+   * reference is taken (by a transaction that committed after this one's read of references).
+   */
+  async insertEntries(trx: Knex.Transaction, entries: Entry[]): Promise<Map<string, number> | undefined> {
+    try {
+      await trx('ledger_entries').insert(entries.map((entry) => ({
+        municipality_code: entry.municipalityCode, kind: entry.kind, reference: entry.reference, request_hash: entry.requestHash,
+        related_entry_id: entry.relatedEntryId ?? null, campaign_id: entry.campaignId ?? null, posted_at: entry.postedAt,
+      })));
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return undefined;
+      throw error;
+    }
+    // Ids of a multi-row insert need not be consecutive (innodb_autoinc_lock_mode 2): read them back.
+    const rows = await trx('ledger_entries').whereIn('reference', entries.map((entry) => entry.reference)).select('id', 'reference');
+    return new Map(rows.map((row) => [row.reference as string, Number(row.id)]));
+  },
+
   async postingsOf(conn: Conn, entryId: number): Promise<Posting[]> {
     const rows = await conn('ledger_postings').where({ entry_id: entryId }).orderBy('account_id').select('account_id', 'amount');
     return rows.map((row) => ({ accountId: Number(row.account_id), amount: points(row.amount) }));
@@ -172,6 +206,11 @@ export const ledgerRepository = {
       if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return undefined;
       throw error;
     }
+  },
+
+  /** The postings of several entries in one statement. */
+  async insertPostingsOf(trx: Knex.Transaction, postings: Array<{ entryId: number; accountId: number; amount: number }>): Promise<void> {
+    await trx('ledger_postings').insert(postings.map((p) => ({ entry_id: p.entryId, account_id: p.accountId, amount: p.amount })));
   },
 
   async insertPostings(trx: Knex.Transaction, entryId: number, postings: Posting[]): Promise<void> {
@@ -213,6 +252,32 @@ export const ledgerRepository = {
       account_id: accountId, entry_id: entryId, campaign_id: lot.campaignId, original_points: lot.points, remaining_points: lot.points, expires_at: lot.expiresAt,
     });
     return Number(id);
+  },
+
+  /**
+   * Inserts lots arriving by several entries in one statement, with the movements recording
+   * their arrival; answers each lot's id in the order given.
+   */
+  async insertLots(trx: Knex.Transaction, lots: Array<NewLot & { accountId: number; entryId: number }>): Promise<number[]> {
+    await trx('ledger_lots').insert(lots.map((lot) => ({
+      account_id: lot.accountId, entry_id: lot.entryId, campaign_id: lot.campaignId, original_points: lot.points, remaining_points: lot.points, expires_at: lot.expiresAt,
+    })));
+    const rows = await trx('ledger_lots').whereIn('entry_id', [...new Set(lots.map((lot) => lot.entryId))]).orderBy('id').select('id', 'entry_id', 'account_id', 'campaign_id');
+    const key = (entryId: number, accountId: number, campaignId: number | null) => `${entryId}:${accountId}:${campaignId ?? ''}`;
+    const ids = new Map(rows.map((row) => [key(Number(row.entry_id), Number(row.account_id), row.campaign_id == null ? null : Number(row.campaign_id)), Number(row.id)]));
+    if (ids.size !== lots.length) throw new Error('ledger invariant: lots of one entry are told apart by account and campaign');
+    const lotIds = lots.map((lot) => ids.get(key(lot.entryId, lot.accountId, lot.campaignId))!);
+    await trx('ledger_lot_movements').insert(lots.map((lot, i) => ({ entry_id: lot.entryId, lot_id: lotIds[i], amount: lot.points })));
+    return lotIds;
+  },
+
+  /** What each campaign gave each of these resident accounts (premiums and grants), by `account:campaign`. */
+  async campaignPointsReceivedBy(trx: Knex.Transaction, pairs: Array<{ accountId: number; campaignId: number }>): Promise<Map<string, number>> {
+    if (pairs.length === 0) return new Map();
+    const rows = await trx.from(through(trx, 'ledger_lots', 'ledger_lots_account_id_campaign_id_index'))
+      .whereIn(['account_id', 'campaign_id'], pairs.map((p) => [p.accountId, p.campaignId])).groupBy('account_id', 'campaign_id').forShare()
+      .select('account_id', 'campaign_id', trx.raw('SUM(original_points) AS total'));
+    return new Map(rows.map((row) => [`${Number(row.account_id)}:${Number(row.campaign_id)}`, points(row.total)]));
   },
 
   /** One UPDATE for all moved lots, and the movements that explain it. */
