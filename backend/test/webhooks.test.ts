@@ -91,15 +91,16 @@ test('the outcome is POSTed signed over the URL\'s path and query, and a 2xx mar
   t.is(delivery!.path, '/hooks/mykey?x=1');
   const row = await conversionRow(db, id);
   t.deepEqual(delivery!.body, {
-    event: 'conversion.finished', conversionId: id, partnerTxId: row.partner_tx_id, state: 'credited', partnerPoints: 125,
-    points: 120, basePoints: 100, premiumPoints: 20, rejectCode: null, finishedAt: row.finished_at.toISOString(),
-  });
+    event: 'conversion.finished', conversionId: String(id), partnerTxId: row.partner_tx_id, state: 'credited', partnerPoints: 125,
+    points: 100, basePoints: 100, premiumPoints: 20, rejectCode: null, rejectDetail: null,
+    acceptedAt: row.accepted_at.toISOString(), finishedAt: row.finished_at.toISOString(),
+  }, 'the conversion as GET answers it');
   t.like(await webhookOf(db, id), { state: 'delivered', attempts: 1, nextAt: null, error: null });
   t.is(await deliverer.tick(), 0, 'nothing more is due');
   t.like(await checkLedger(db), { ok: true, violations: [] });
 });
 
-test('a rejected conversion\'s webhook carries its code and no points', async (t) => {
+test('a rejected conversion\'s webhook carries its code and messages, and nothing credited', async (t) => {
   const { db } = await database(t);
   const { city, id } = await finishedConversion(db);
   await db('mykeys').whereIn('id', db('conversion_requests').where({ id }).select('mykey_pk')).update({ status: 'suspended' });
@@ -108,7 +109,8 @@ test('a rejected conversion\'s webhook carries its code and no points', async (t
   const deliverer = webhookDeliverer(db, silentLog, workerMykeySecret, SETTINGS, manualClock().now);
   await deliverer.tick();
   await deliverer.drain();
-  t.like(hook.deliveries[0]!.body, { state: 'rejected', rejectCode: 'mykey_suspended', points: null, basePoints: null, premiumPoints: null, partnerPoints: 125 });
+  t.like(hook.deliveries[0]!.body, { state: 'rejected', rejectCode: 'mykey_suspended', basePoints: null, premiumPoints: null, partnerPoints: 125, points: 100 });
+  t.like(hook.deliveries[0]!.body.rejectMessage, { ja: 'このマイキーIDは利用停止中です。市区町村の窓口にお問い合わせください。' });
 });
 
 test('a 500, a timeout, a refused connection and a redirect are retried, each wait twice the last up to the cap, until the partner answers', async (t) => {

@@ -104,12 +104,13 @@ function amountProblem(partner: PartnerCredentials, partnerPoints: number): Prob
   return undefined;
 }
 
-const COLUMNS = ['id', 'partner_tx_id', 'request_hash', 'state', 'partner_points', 'points', 'base_points', 'premium_points',
+/** The columns toConversion reads. */
+export const COLUMNS = ['id', 'partner_tx_id', 'request_hash', 'state', 'partner_points', 'points', 'base_points', 'premium_points',
   'reject_code', 'reject_detail', 'accepted_at', 'queued_at', 'finished_at'];
 
 type Row = Record<string, any>;
 
-function toConversion(row: Row): Conversion {
+export function toConversion(row: Row): Conversion {
   const count = (value: unknown) => (value === null ? null : Number(value));
   return {
     id: Number(row.id), partnerTxId: row.partner_tx_id, state: row.state,

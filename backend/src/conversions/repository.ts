@@ -3,6 +3,7 @@
 // do: a locking scan would wait for rows it has nothing to do with.
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
+import { COLUMNS, toConversion, type Conversion } from './intake.ts';
 
 type Conn = Db | Knex.Transaction;
 
@@ -23,9 +24,7 @@ export interface RejectedOutcome { code: string; detail: string }
 
 /** A finished request whose webhook is due, with what signing and sending it needs. */
 export interface DueWebhook {
-  id: number; partnerId: number; partnerSlug: string; webhookUrl: string | null; secretSealed: Buffer | null; attempts: number;
-  partnerTxId: string; state: ConversionState; partnerPoints: number; basePoints: number | null;
-  premiumPoints: number | null; rejectCode: string | null; finishedAt: Date;
+  conversion: Conversion; partnerId: number; partnerSlug: string; webhookUrl: string | null; secretSealed: Buffer | null; attempts: number;
 }
 
 const DETAIL_MAX = 500;
@@ -120,14 +119,10 @@ export const conversionRepository = {
       if (ids.length === 0) return [];
       await trx.from(through(trx, 'PRIMARY')).whereIn('id', ids).update({ webhook_next_at: leaseUntil });
       const due = await trx('conversion_requests as c').join('partners as p', 'p.id', 'c.partner_id').whereIn('c.id', ids).orderBy('c.id')
-        .select('c.id', 'c.partner_id', 'p.slug', 'p.webhook_url', 'p.api_secret_sealed', 'c.webhook_attempts', 'c.partner_tx_id', 'c.state',
-          'c.partner_points', 'c.base_points', 'c.premium_points', 'c.reject_code', 'c.finished_at');
+        .select(...COLUMNS.map((column) => `c.${column}`), 'c.partner_id', 'c.webhook_attempts', 'p.slug', 'p.webhook_url', 'p.api_secret_sealed');
       return due.map((row) => ({
-        id: Number(row.id), partnerId: Number(row.partner_id), partnerSlug: row.slug, webhookUrl: row.webhook_url ?? null,
+        conversion: toConversion(row), partnerId: Number(row.partner_id), partnerSlug: row.slug, webhookUrl: row.webhook_url ?? null,
         secretSealed: row.api_secret_sealed ? Buffer.from(row.api_secret_sealed) : null, attempts: Number(row.webhook_attempts),
-        partnerTxId: row.partner_tx_id, state: row.state, partnerPoints: Number(row.partner_points),
-        basePoints: row.base_points == null ? null : Number(row.base_points), premiumPoints: row.premium_points == null ? null : Number(row.premium_points),
-        rejectCode: row.reject_code ?? null, finishedAt: row.finished_at,
       }));
     });
   },

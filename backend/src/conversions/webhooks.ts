@@ -7,6 +7,7 @@ import type { Db } from '../db.ts';
 import type { Logger } from '../log.ts';
 import { unsealPartnerSecret } from '../partners/credentials.ts';
 import { partnerKey, signedHeaders } from '../partners/signature.ts';
+import { conversionAnswer } from './intake.ts';
 import { conversionRepository as repo, type DueWebhook } from './repository.ts';
 
 export const WEBHOOK_QUEUE = 'conversion-webhooks';
@@ -21,35 +22,8 @@ export interface WebhookSettings {
   perPartner: number;
 }
 
-/**
- * A finished conversion as the partner sees it. `points` is what the resident got in all
- * (basePoints + premiumPoints); the three are null when it was rejected, rejectCode when credited.
- */
-export interface ConversionOutcome {
-  conversionId: number;
-  partnerTxId: string;
-  state: 'credited' | 'rejected';
-  partnerPoints: number;
-  points: number | null;
-  basePoints: number | null;
-  premiumPoints: number | null;
-  rejectCode: string | null;
-  finishedAt: string;
-}
-
-export type OutcomeRow = Pick<DueWebhook, 'id' | 'partnerTxId' | 'state' | 'partnerPoints' | 'basePoints' | 'premiumPoints' | 'rejectCode' | 'finishedAt'>;
-
-export function conversionOutcome(row: OutcomeRow): ConversionOutcome {
-  const credited = row.state === 'credited';
-  return {
-    conversionId: row.id, partnerTxId: row.partnerTxId, state: credited ? 'credited' : 'rejected', partnerPoints: row.partnerPoints,
-    points: credited ? row.basePoints! + row.premiumPoints! : null, basePoints: credited ? row.basePoints : null,
-    premiumPoints: credited ? row.premiumPoints : null, rejectCode: credited ? null : row.rejectCode, finishedAt: row.finishedAt.toISOString(),
-  };
-}
-
-/** The webhook's body: the outcome, named as an event. */
-export const webhookBody = (due: DueWebhook) => ({ event: 'conversion.finished' as const, ...conversionOutcome(due) });
+/** The webhook's body: the conversion exactly as GET answers it, named as an event. */
+export const webhookBody = (due: DueWebhook) => ({ event: 'conversion.finished' as const, ...conversionAnswer(due.conversion) });
 
 /** The wait before attempt `failures + 1`, after `failures` failed ones: base, 2×base, 4×base, … up to the cap. */
 export function retryDelay(failures: number, settings: Pick<WebhookSettings, 'retryBaseMs' | 'retryMaxMs'>): number {
@@ -103,11 +77,11 @@ export function webhookDeliverer(db: Db, log: Logger, mykeySecret: Buffer, setti
     const error = await sendWebhook(due, mykeySecret, settings.timeoutMs);
     const now = clock();
     if (error === undefined) {
-      await repo.webhookDelivered(db, due.id, now);
+      await repo.webhookDelivered(db, due.conversion.id, now);
     } else {
       const delay = retryDelay(due.attempts + 1, settings);
-      await repo.webhookFailed(db, due.id, error, new Date(now.getTime() + delay));
-      log.info({ conversionId: due.id, partnerId: due.partnerId, attempts: due.attempts + 1, error, retryInMs: delay }, 'webhook not delivered; retrying later');
+      await repo.webhookFailed(db, due.conversion.id, error, new Date(now.getTime() + delay));
+      log.info({ conversionId: due.conversion.id, partnerId: due.partnerId, attempts: due.attempts + 1, error, retryInMs: delay }, 'webhook not delivered; retrying later');
     }
   }
 
