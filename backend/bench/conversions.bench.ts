@@ -1,0 +1,242 @@
+// Partner conversions end to end: BENCH_CONVERSIONS (200,000) conversions sent to the real API
+// server as signed batch files, credited by a real worker process, measured from the first
+// request to the last credit (docs/benchmarks.md#conversions). Beside it, in the same run and
+// against the same MySQL and Redis: Bull's rate for empty jobs at the worker's concurrency, and
+// the raw rate of a single-row MySQL transaction (UPDATE one row + INSERT one row) at the same
+// concurrency. Then a smaller run of single requests (BENCH_SINGLE), the other way partners
+// send. Every conversion is checked credited, the ledger checked, and one line of JSON printed.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import knex, { type Knex } from 'knex';
+import { createCa } from '../../reader-agent/src/dev-ca/index.ts';
+import { freePort } from '../../scripts/lib/ports.ts';
+import { waitFor } from '../../scripts/lib/wait.ts';
+import { knexConfig, type Db } from '../src/db.ts';
+import { checkLedger } from '../src/ledger/check.ts';
+import { newPartnerSecret } from '../src/partners/credentials.ts';
+import { setPartnerCredentials } from '../src/partners/repository.ts';
+import { partnerKey } from '../src/partners/signature.ts';
+import { createQueue } from '../src/queue.ts';
+import { queuePrefix, redisUrl, testDatabase, type Cleanup } from '../test/helpers/env.ts';
+import { town } from '../test/helpers/ledger.ts';
+import { newMykeyId } from '../test/helpers/partners.ts';
+import { startServer, startWorker } from '../test/helpers/processes.ts';
+import { PartnerClient, PartnerSimulator, WebhookReceiver } from '../test/tools/partner-sim.ts';
+
+function setting(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number, got "${process.env[name]}"`);
+  return value;
+}
+
+const CONVERSIONS = setting('BENCH_CONVERSIONS', 200_000);
+/** Lines per batch file, and files uploaded at once. */
+const BATCH_LINES = setting('BENCH_BATCH_LINES', 10_000);
+const UPLOADS = setting('BENCH_UPLOADS', 2);
+/** Single requests after the batches, and how many in flight. */
+const SINGLE = setting('BENCH_SINGLE', 20_000);
+const SINGLE_CONCURRENCY = setting('BENCH_SINGLE_CONCURRENCY', 64);
+const RESIDENTS = setting('BENCH_RESIDENTS', 10_000);
+/** The worker's settings (config.ts); the baselines use the same concurrency. */
+const JOB_CONCURRENCY = setting('CONVERSION_CONCURRENCY', 256);
+const TRANSACTIONS = setting('CONVERSION_TRANSACTIONS', 2);
+const BATCH_SIZE = setting('CONVERSION_BATCH_SIZE', 128);
+/** Transactions in flight for the raw MySQL baseline (one connection each). */
+const RAW_CONCURRENCY = setting('BENCH_RAW_CONCURRENCY', 32);
+const BULL_JOBS = setting('BENCH_BULL_JOBS', 50_000);
+const BASELINE_SECONDS = setting('BENCH_BASELINE_SECONDS', 5);
+
+const now = () => performance.now();
+const round = (value: number, places = 1) => Math.round(value * 10 ** places) / 10 ** places;
+const log = (line: string) => console.log(`[conversions] ${line}`);
+
+// ---- baselines ----
+
+/**
+ * The raw MySQL single-transaction rate: BEGIN; UPDATE one row; INSERT one row; COMMIT, with
+ * `concurrency` connections, for `seconds`, on rows spread wide enough not to wait on each other.
+ */
+async function rawTransactionsPerSecond(url: string, concurrency: number, seconds: number): Promise<number> {
+  const db = knex({ ...knexConfig(url), pool: { min: 0, max: concurrency } });
+  try {
+    await db.schema.createTable('bench_accounts', (t) => { t.increments('id'); t.bigInteger('balance').notNullable(); });
+    await db.schema.createTable('bench_postings', (t) => { t.bigIncrements('id'); t.integer('account_id').notNullable(); t.bigInteger('amount').notNullable(); t.datetime('at', { precision: 3 }).notNullable(); });
+    await db('bench_accounts').insert(Array.from({ length: 1_000 }, () => ({ balance: 0 })));
+    let count = 0;
+    const deadline = now() + seconds * 1000;
+    const started = now();
+    await Promise.all(Array.from({ length: concurrency }, async (_, lane) => {
+      for (let i = lane; now() < deadline; i += concurrency) {
+        await db.transaction(async (trx) => {
+          const account = (i % 1_000) + 1;
+          await trx('bench_accounts').where({ id: account }).increment('balance', 1);
+          await trx('bench_postings').insert({ account_id: account, amount: 1, at: new Date() });
+        });
+        count++;
+      }
+    }));
+    return round(count / ((now() - started) / 1000));
+  } finally {
+    await db.schema.dropTableIfExists('bench_postings');
+    await db.schema.dropTableIfExists('bench_accounts');
+    await db.destroy();
+  }
+}
+
+/** Bull alone: `jobs` empty jobs added in bulk and processed with `concurrency`, first add to last completion. */
+async function bullEmptyJobsPerSecond(prefix: string, jobs: number, concurrency: number): Promise<number> {
+  const queue = createQueue<{ n: number }>('bench-empty', { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix });
+  try {
+    let done = 0;
+    const finished = new Promise<void>((resolve) => {
+      void queue.process(concurrency, async () => {
+        if (++done === jobs) resolve();
+      });
+    });
+    const started = now();
+    for (let i = 0; i < jobs; i += 1_000) {
+      await queue.addBulk(Array.from({ length: Math.min(1_000, jobs - i) }, (_, j) => ({ data: { n: i + j }, opts: { jobId: String(i + j), removeOnComplete: true } })));
+    }
+    await finished;
+    return round(jobs / ((now() - started) / 1000));
+  } finally {
+    await queue.close();
+  }
+}
+
+// ---- the platform ----
+
+async function residents(db: Db, count: number): Promise<string[]> {
+  const ids = new Set<string>();
+  while (ids.size < count) ids.add(newMykeyId());
+  const list = [...ids];
+  for (let i = 0; i < list.length; i += 1_000) await db('mykeys').insert(list.slice(i, i + 1_000).map((mykey_id) => ({ mykey_id })));
+  return list;
+}
+
+/** When every conversion of the partner is past `accepted`, the time of the last credit (ms since the epoch). */
+async function lastCredit(db: Db, partnerId: number, expected: number, timeoutMs: number): Promise<number> {
+  const requests = () => db('conversion_requests').where({ partner_id: partnerId });
+  await waitFor(`${expected} conversions to be credited`, async () =>
+    (await countOf(requests().where({ state: 'accepted' }))) === 0 && (await countOf(requests())) === expected, timeoutMs);
+  const [row] = await requests().max({ last: 'finished_at' });
+  return new Date(row!.last).getTime();
+}
+
+async function countOf(query: Knex.QueryBuilder): Promise<number> {
+  const [row] = await query.count({ n: '*' });
+  return Number((row as { n: number | string }).n);
+}
+
+async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
+  const loadAverage = loadavg()[0]!;
+  const dir = mkdtempSync(path.join(tmpdir(), 'conversions-bench-'));
+  cleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const { db, url } = await testDatabase(cleanup);
+  // Premiums from a campaign whose budget never runs out: every conversion posts three accounts.
+  const city = await town(db, { premiumPercent: 10, budgetPoints: 1_000_000_000, capPerResidentPoints: 10_000_000 });
+  const mykeyIds = await residents(db, RESIDENTS);
+  log(`database ${url.replace(/\/\/[^@]*@/, '//')}, ${RESIDENTS} residents`);
+
+  const rawPerSecond = await rawTransactionsPerSecond(url, RAW_CONCURRENCY, BASELINE_SECONDS);
+  log(`raw MySQL single-row transactions: ${rawPerSecond}/s with ${RAW_CONCURRENCY} connections`);
+  const bullPerSecond = await bullEmptyJobsPerSecond(queuePrefix(cleanup), BULL_JOBS, JOB_CONCURRENCY);
+  log(`Bull empty jobs: ${bullPerSecond}/s (${BULL_JOBS} jobs, concurrency ${JOB_CONCURRENCY})`);
+
+  const ca = await createCa({ kind: 'auth' });
+  writeFileSync(path.join(dir, 'anchors.pem'), ca.certificatePem);
+  const secret = randomBytes(32).toString('hex');
+  const env = {
+    NODE_ENV: 'production', DATABASE_URL: url, REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix(cleanup),
+    MYKEY_SECRET: secret, JPKI_TRUST_ANCHORS: path.join(dir, 'anchors.pem'),
+  };
+  const { slug } = await db('partners').where({ id: city.partnerId }).first('slug');
+  const apiSecret = newPartnerSecret();
+  // No webhook URL: the partner polls, and the figures are the conversions' alone.
+  await setPartnerCredentials(db, Buffer.from(secret, 'hex'), slug, { apiSecret, webhookUrl: null });
+  const port = await freePort();
+  const server = await startServer(port, env, { logFile: path.join(dir, 'server.log') });
+  cleanup(() => server.stop());
+  const worker = await startWorker({ ...env, CONVERSION_CONCURRENCY: String(JOB_CONCURRENCY), CONVERSION_TRANSACTIONS: String(TRANSACTIONS), CONVERSION_BATCH_SIZE: String(BATCH_SIZE) }, { logFile: path.join(dir, 'worker.log') });
+  cleanup(() => worker.stop());
+  const identity = { partner: slug as string, key: partnerKey(apiSecret) };
+  const client = new PartnerClient({ ...identity, baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 600_000 });
+
+  // Batch files: partnerTxIds b-<n>, points varying, residents in turn.
+  const files = Math.ceil(CONVERSIONS / BATCH_LINES);
+  const body = (file: number) => Array.from({ length: Math.min(BATCH_LINES, CONVERSIONS - file * BATCH_LINES) }, (_, i) => {
+    const n = file * BATCH_LINES + i;
+    return `${JSON.stringify({ partnerTxId: `b-${n}`, mykeyId: mykeyIds[n % mykeyIds.length], municipality: city.code, partnerPoints: 100 + (n % 900) })}\n`;
+  }).join('');
+  const bodies = Array.from({ length: files }, (_, file) => body(file));
+  const started = Date.now();
+  let next = 0;
+  let acceptedLines = 0;
+  await Promise.all(Array.from({ length: Math.min(UPLOADS, files) }, async () => {
+    while (next < files) {
+      const file = next++;
+      const reply = await client.request('PUT', `/api/v1/partner/conversion-batches/bench-${file}`, bodies[file], 'application/x-ndjson');
+      if (reply.status !== 200 || reply.body.state !== 'done') throw new Error(`batch ${file}: ${reply.status} ${JSON.stringify(reply.body)}`);
+      acceptedLines += reply.body.acceptedLines;
+    }
+  }));
+  const intakeMs = Date.now() - started;
+  if (acceptedLines !== CONVERSIONS) throw new Error(`${acceptedLines} of ${CONVERSIONS} lines accepted`);
+  log(`${CONVERSIONS} conversions accepted in ${files} batch files in ${round(intakeMs / 1000)} s`);
+  const batchEnd = await lastCredit(db, city.partnerId, CONVERSIONS, 30 * 60_000);
+  const batchMs = batchEnd - started;
+  const perSecond = round(CONVERSIONS / (batchMs / 1000));
+  log(`credited by ${round(batchMs / 1000)} s after the first request: ${perSecond}/s end to end`);
+
+  // Single requests, the way a partner sends as its customers ask.
+  const sim = new PartnerSimulator(new PartnerClient({ ...identity, baseUrl: `http://127.0.0.1:${port}` }), new WebhookReceiver(identity));
+  const singleStarted = Date.now();
+  const traffic = await sim.run({ count: SINGLE, mykeyIds, municipality: city.code, concurrency: SINGLE_CONCURRENCY, txPrefix: 's' });
+  if (traffic.accepted !== SINGLE || traffic.inconsistent.length > 0) throw new Error(`single requests: ${JSON.stringify({ ...traffic, inconsistent: traffic.inconsistent.length })}`);
+  const singleEnd = await lastCredit(db, city.partnerId, CONVERSIONS + SINGLE, 30 * 60_000);
+  const single = {
+    conversions: SINGLE, concurrency: SINGLE_CONCURRENCY,
+    intakePerSecond: round(SINGLE / (traffic.ms / 1000)),
+    perSecond: round(SINGLE / ((singleEnd - singleStarted) / 1000)),
+  };
+  log(`single requests: ${JSON.stringify(single)}`);
+
+  const report = await checkLedger(db);
+  const entries = await countOf(db('ledger_entries').where({ municipality_code: city.code, kind: 'conversion' }));
+  const credited = await countOf(db('conversion_requests').where({ partner_id: city.partnerId, state: 'credited' }));
+  if (!report.ok || entries !== CONVERSIONS + SINGLE || credited !== CONVERSIONS + SINGLE) {
+    throw new Error(`after the run: ledger ${report.ok ? 'ok' : JSON.stringify(report.violations.slice(0, 3))}, ${entries} conversion entries, ${credited} credited`);
+  }
+  return {
+    benchmark: 'conversions',
+    conversionsPerSecond: perSecond,
+    rawTransactionsPerSecond: rawPerSecond,
+    bullEmptyJobsPerSecond: bullPerSecond,
+    ratioToRawTransactions: round(perSecond / rawPerSecond, 3),
+    ratioToBullEmptyJobs: round(perSecond / bullPerSecond, 3),
+    conversions: CONVERSIONS,
+    intake: 'batch files',
+    batchLines: BATCH_LINES,
+    uploadsAtOnce: UPLOADS,
+    intakePerSecond: round(CONVERSIONS / (intakeMs / 1000)),
+    seconds: round(batchMs / 1000),
+    single,
+    worker: { concurrency: JOB_CONCURRENCY, transactions: TRANSACTIONS, batchSize: BATCH_SIZE },
+    rawConcurrency: RAW_CONCURRENCY,
+    bullJobs: BULL_JOBS,
+    ledgerOk: report.ok,
+    cores: availableParallelism(),
+    loadAverage: round(Math.max(loadAverage, loadavg()[0]!), 2),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+  };
+}
+
+const cleanups: Array<() => unknown> = [];
+try {
+  console.log(JSON.stringify(await run((fn) => { cleanups.push(fn); })));
+} finally {
+  for (const fn of cleanups.reverse()) await fn();
+}
