@@ -12,11 +12,15 @@ export function createQueue<T>(name: string, config: Pick<Config, 'REDIS_URL' | 
 /**
  * One repeatable job for the whole deployment, whatever number of workers call this: Bull
  * keys a repeatable job by its schedule, so the same `everyMs` from every worker is one schedule,
- * and a changed interval replaces the old one.
+ * and a changed interval replaces the old one. Calling it again is harmless; answers whether
+ * the schedule was missing (a new deployment, or a Redis that lost its data).
  */
-export async function scheduleEvery(queue: Queue, everyMs: number): Promise<void> {
+export async function scheduleEvery(queue: Queue, everyMs: number): Promise<boolean> {
+  let present = false;
   for (const job of await queue.getRepeatableJobs()) {
     if (job.every !== everyMs) await queue.removeRepeatableByKey(job.key);
+    else present = true;
   }
   await queue.add({}, { repeat: { every: everyMs }, removeOnComplete: true, removeOnFail: 100 });
+  return !present;
 }

@@ -3,7 +3,7 @@
 import { exitOnConfigError, loadConfigOrExit, mykeySecret } from './config.ts';
 import { createDb } from './db.ts';
 import { createLogger } from './log.ts';
-import { createQueue, scheduleEvery } from './queue.ts';
+import { createQueue, scheduleEvery, type Queue } from './queue.ts';
 import { onShutdown } from './shutdown.ts';
 import { HEARTBEAT_QUEUE, recordHeartbeat, workerId } from './jobs/heartbeat.ts';
 import { loadTrustAnchors } from './jpki/anchors.ts';
@@ -28,6 +28,27 @@ const sweep = createQueue(CONVERSION_SWEEP_QUEUE, config);
 const webhooks = createQueue(WEBHOOK_QUEUE, config);
 const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks];
 
+// Redis keeps the schedules of the repeatable jobs, and a Redis that lost its data (restarted
+// without its append-only file) lost them: every worker checks them now and then, and puts a
+// missing one back. A sweep then runs at once, for the conversion jobs lost with them.
+const SCHEDULE_CHECK_MS = 5_000;
+const schedules: Array<[Queue<unknown>, number]> = [];
+async function schedule(queue: Queue<unknown>, everyMs: number): Promise<void> {
+  schedules.push([queue, everyMs]);
+  await scheduleEvery(queue, everyMs);
+}
+async function restoreSchedules(): Promise<void> {
+  for (const [queue, everyMs] of schedules) {
+    try {
+      if (!(await scheduleEvery(queue, everyMs))) continue;
+      log.warn({ queue: queue.name }, 'the repeatable job\'s schedule was missing in Redis; restored');
+      if (queue === sweep) await sweep.add({}, { removeOnComplete: true, removeOnFail: 100 });
+    } catch (error) {
+      log.warn({ queue: queue.name, err: error }, 'could not check the repeatable job\'s schedule; trying again later');
+    }
+  }
+}
+
 for (const queue of queues) {
   queue.on('failed', (job, error) => log.error({ queue: queue.name, jobId: job.id, err: error }, 'job failed'));
   queue.on('error', (error) => log.warn({ queue: queue.name, err: error }, 'queue error'));
@@ -36,27 +57,27 @@ for (const queue of queues) {
 heartbeat.process(async () => {
   await recordHeartbeat(db, workerId, new Date());
 });
-await scheduleEvery(heartbeat, config.HEARTBEAT_INTERVAL_MS);
+await schedule(heartbeat, config.HEARTBEAT_INTERVAL_MS);
 
 const sources = crlSources(config);
 if (sources.length === 0) log.warn('no CRL sources (JPKI_CRL_FILES, JPKI_CRL_URLS): revocation cannot be checked, so value-moving operations fail under fail-closed');
 crls.process(async () => {
   await refreshCrls({ repository: crlRepository(db), anchors: anchors.certificates, sources, log });
 });
-await scheduleEvery(crls, config.JPKI_CRL_REFRESH_MS);
+await schedule(crls, config.JPKI_CRL_REFRESH_MS);
 // The schedule first fires an interval from now; a starting worker refreshes at once.
 await crls.add({}, { removeOnComplete: true, removeOnFail: 100 });
 expiry.process(async () => {
   await expireDueLots(db, log);
 });
-await scheduleEvery(expiry, config.LEDGER_EXPIRY_INTERVAL_MS);
+await schedule(expiry, config.LEDGER_EXPIRY_INTERVAL_MS);
 
 const batcher = conversionBatcher(db, log, { maxBatch: config.CONVERSION_BATCH_SIZE, transactions: config.CONVERSION_TRANSACTIONS });
 conversions.process(config.CONVERSION_CONCURRENCY, (job) => batcher.process(job.data.conversionId));
 sweep.process(async () => {
   await sweepConversions(db, conversions, log, config.CONVERSION_REQUEUE_AFTER_MS);
 });
-await scheduleEvery(sweep, config.CONVERSION_SWEEP_INTERVAL_MS);
+await schedule(sweep, config.CONVERSION_SWEEP_INTERVAL_MS);
 // A starting worker (after a crash, say) sweeps at once instead of an interval from now.
 await sweep.add({}, { removeOnComplete: true, removeOnFail: 100 });
 const deliverer = webhookDeliverer(db, log, mykeySecret(config), {
@@ -65,10 +86,12 @@ const deliverer = webhookDeliverer(db, log, mykeySecret(config), {
 webhooks.process(async () => {
   await deliverer.tick();
 });
-await scheduleEvery(webhooks, config.WEBHOOK_POLL_INTERVAL_MS);
+await schedule(webhooks, config.WEBHOOK_POLL_INTERVAL_MS);
+const scheduleCheck = setInterval(() => void restoreSchedules(), SCHEDULE_CHECK_MS);
 log.info({ workerId, queues: queues.map((q) => q.name), trustAnchors: anchors.file, crlSources: sources.length }, 'worker ready');
 
 onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
+  clearInterval(scheduleCheck);
   // Bull's close() stops taking new jobs and waits for the active ones to complete.
   await Promise.all(queues.map((queue) => queue.close()));
   // Webhooks already sent are recorded before the database goes.

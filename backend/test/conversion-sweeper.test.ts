@@ -62,7 +62,7 @@ test('the sweeper enqueues requests never queued, lost or failed, stamps those s
   t.is(await queue.count(), 5);
 });
 
-test('after Redis lost every job, a starting worker\'s sweeper gets each accepted conversion credited once', async (t) => {
+test('after Redis lost every job, before the worker started or while it runs, the sweeper gets each accepted conversion credited once', async (t) => {
   const { db, url } = await database(t);
   const { prefix, queue } = conversionQueue(t);
   const ids = await conversions(db, 30);
@@ -89,6 +89,16 @@ test('after Redis lost every job, a starting worker\'s sweeper gets each accepte
   const entries = await db('ledger_entries').whereIn('reference', ids.map((id) => `conversion:${id}`)).count({ n: '*' });
   t.is(Number(entries[0]!.n), ids.length);
   t.regex(output, /accepted conversions enqueued again/);
+
+  // Redis loses everything again while the worker runs, the repeatable jobs' schedules too;
+  // then conversions arrive that were never enqueued: only a sweep can find them.
+  await redis.unlink(...await redis.keys(`${prefix}:*`));
+  const more = await conversions(db, 10);
+  await waitFor('the conversions after the second loss credited', async () =>
+    Number((await db('conversion_requests').whereIn('id', more).where({ state: 'credited' }).count({ n: '*' }))[0]!.n) === more.length, 60_000);
+  t.regex(output, /schedule was missing in Redis; restored/);
+  const all = [...ids, ...more];
+  t.is(Number((await db('ledger_entries').whereIn('reference', all.map((id) => `conversion:${id}`)).count({ n: '*' }))[0]!.n), all.length);
   t.like(await checkLedger(db), { ok: true, violations: [] });
   worker.kill('SIGTERM');
   t.is((await once(worker, 'exit'))[0], 0);
