@@ -63,14 +63,18 @@ export const conversionRepository = {
     return row && Number(row.id);
   },
 
-  /** Moves the requests to credited, all in one statement. */
+  /**
+   * Moves the requests to credited, all in one statement: joined with their outcomes as a
+   * derived table, each row is found by its key (a CASE per column would compare every row
+   * with every outcome).
+   */
   async markCredited(trx: Knex.Transaction, outcomes: CreditedOutcome[], now: Date): Promise<void> {
-    const column = (value: (o: CreditedOutcome) => Knex.Value) => trx.raw(`CASE id ${outcomes.map(() => 'WHEN ? THEN ?').join(' ')} END`, outcomes.flatMap((o) => [o.id, value(o)]));
-    await trx.from(through(trx, 'PRIMARY')).whereIn('id', outcomes.map((o) => o.id)).where('state', 'accepted').update({
-      state: 'credited', finished_at: now, entry_id: column((o) => o.entryId), campaign_id: column((o) => o.campaignId),
-      base_points: column((o) => o.basePoints), premium_points: column((o) => o.premiumPoints),
-      webhook_state: column((o) => (o.webhook ? 'pending' : 'none')), webhook_next_at: column((o) => (o.webhook ? now : null)),
-    });
+    const rows = outcomes.map(() => 'SELECT ? AS id, ? AS entry_id, ? AS campaign_id, ? AS base_points, ? AS premium_points, ? AS webhook').join(' UNION ALL ');
+    await trx.raw(`UPDATE conversion_requests AS c FORCE INDEX (PRIMARY) JOIN (${rows}) AS o ON o.id = c.id
+      SET c.state = 'credited', c.finished_at = ?, c.entry_id = o.entry_id, c.campaign_id = o.campaign_id, c.base_points = o.base_points,
+        c.premium_points = o.premium_points, c.webhook_state = IF(o.webhook, 'pending', 'none'), c.webhook_next_at = IF(o.webhook, ?, NULL)
+      WHERE c.state = 'accepted'`,
+    [...outcomes.flatMap((o) => [o.id, o.entryId, o.campaignId, o.basePoints, o.premiumPoints, o.webhook]), now, now]);
   },
 
   async markRejected(trx: Knex.Transaction, id: number, outcome: RejectedOutcome, webhook: boolean, now: Date): Promise<void> {

@@ -368,7 +368,7 @@ export async function creditConversions(trx: Trx, requests: CreditConversion[]):
     await repo.insertPostingsOf(trx, postings);
     const moved = new Map<number, number>();
     for (const p of postings) moved.set(p.accountId, (moved.get(p.accountId) ?? 0) + p.amount);
-    await repo.addToBalances(trx, [...moved].filter(([, amount]) => amount !== 0).map(([accountId, amount]) => ({ accountId, amount })));
+    await repo.addToManyBalances(trx, [...moved].filter(([, amount]) => amount !== 0).map(([accountId, amount]) => ({ accountId, amount })));
     for (const { index, entry } of entries) {
       const { partner, budget } = accountIds[index]!;
       answers[index] = {
