@@ -17,16 +17,14 @@
 //
 // Ends with one line of JSON; docs/benchmarks.md says what each figure means.
 import { randomBytes, sign, verify, createPublicKey, type KeyObject } from 'node:crypto';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { createCa, generateKeyPair, issueCertificate, issueCrl, type CertificateAuthority, type IssuedCertificate } from '../../reader-agent/src/dev-ca/index.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
-import { rootDir } from '../../scripts/lib/paths.ts';
-import { waitFor } from '../../scripts/lib/wait.ts';
-import { queuePrefix, redisUrl, testDatabase, type Cleanup } from '../test/helpers/env.ts';
+import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
+import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
 import { testIdentity } from '../test/helpers/server.ts';
 import { cardProof, cardSign, enrollDevice, signInStaff, type Device } from '../test/helpers/identity.ts';
 import { canonicalChallenge, type Challenge } from '../src/jpki/challenges.ts';
@@ -35,12 +33,7 @@ import type { CertificateVerifier } from '../src/jpki/verifier.ts';
 import { verifyUserCertificate } from '../src/jpki/certificates.ts';
 import { RevocationList } from '../src/jpki/revocation.ts';
 import type * as pkijs from 'pkijs';
-
-function setting(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number, got "${process.env[name]}"`);
-  return value;
-}
+import { inPool, logger, machine, now, percentile, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
 
 const CARDS = setting('BENCH_CARDS', 1000);
 // Enough requests in flight to keep the server's one event loop busy while each session waits
@@ -59,25 +52,7 @@ const CRL_ENTRIES = setting('BENCH_CRL_ENTRIES', 10_000);
 const ROUND = 500;
 const WARM_UP = Math.min(2 * CONCURRENCY, Math.floor(CARDS / 4));
 
-const now = () => performance.now();
-
-function log(line: string): void {
-  console.log(`[card-session] ${line}`);
-}
-
-/** `work` on every item, `concurrency` at a time; results in item order. */
-async function inPool<T, R>(items: T[], concurrency: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return results;
-}
+const log = logger('card-session');
 
 /** Calls per second of `operation`, `concurrency` at a time, for `seconds`. */
 async function rate(seconds: number, concurrency: number, operation: (i: number) => unknown): Promise<number> {
@@ -89,15 +64,6 @@ async function rate(seconds: number, concurrency: number, operation: (i: number)
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return round(count / ((now() - started) / 1000));
-}
-
-function round(value: number, places = 1): number {
-  const factor = 10 ** places;
-  return Math.round(value * factor) / factor;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!, 2);
 }
 
 // CPU time of another process (all its threads, libuv's pool included), from /proc.
@@ -126,36 +92,6 @@ async function makeCards(): Promise<{ ca: CertificateAuthority; cards: IssuedCer
   return { ca, cards, crl: crl.der };
 }
 
-// ---- the server, in its own process ----
-
-interface Server { pid: number; stop(): Promise<void> }
-
-/** backend/src/server.ts on `port`, ready; its log goes to `logFile`. */
-async function startServer(port: number, env: Record<string, string>, logFile: string): Promise<Server> {
-  // BENCH_CPU_PROF=DIR: the server writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'backend/src/server.ts'], {
-    cwd: rootDir, stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')],
-    env: { PATH: process.env.PATH, ...env, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
-  });
-  const exited = once(child, 'exit');
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  try {
-    await waitFor('the API server to be ready', async () => {
-      if (child.exitCode !== null) throw new Error(`the server exited with code ${child.exitCode}`);
-      return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
-    }, 60_000);
-  } catch (error) {
-    await stop();
-    process.stderr.write(readFileSync(logFile, 'utf8').slice(-4000));
-    throw error;
-  }
-  return { pid: child.pid!, stop };
-}
-
 // ---- card sessions over HTTP ----
 
 interface Slot { device: Device; card: IssuedCertificate }
@@ -165,7 +101,7 @@ interface Tally { sessions: number; challengeMs: number; sessionMs: number; serv
 const tally = (): Tally => ({ sessions: 0, challengeMs: 0, sessionMs: 0, serverCpuMs: 0, clientCpuMs: 0, latencies: [] });
 
 /** Times `phase`, adding its wall time and the CPU time of server and bench to `into`. */
-async function timed<T>(server: Server, into: Tally, field: 'challengeMs' | 'sessionMs', phase: () => Promise<T>): Promise<T> {
+async function timed<T>(server: BackendProcess, into: Tally, field: 'challengeMs' | 'sessionMs', phase: () => Promise<T>): Promise<T> {
   const [wall, serverCpu, clientCpu] = [now(), cpuMsOf(server.pid), ownCpuMs()];
   const result = await phase();
   into[field] += now() - wall;
@@ -175,7 +111,7 @@ async function timed<T>(server: Server, into: Tally, field: 'challengeMs' | 'ses
 }
 
 /** One round of card logins; every answer must be a login, a first one exactly when `firstLogin`. */
-async function loginRound(server: Server, slots: Slot[], firstLogin: boolean, into: Tally): Promise<void> {
+async function loginRound(server: BackendProcess, slots: Slot[], firstLogin: boolean, into: Tally): Promise<void> {
   const challenges = await timed(server, into, 'challengeMs', () => inPool(slots, CONCURRENCY, async ({ device }) => {
     const reply = await device.post('/api/v1/auth/challenges', { purpose: 'login' });
     if (reply.status !== 201) throw new Error(`challenge: ${reply.status} ${JSON.stringify(reply.body)}`);
@@ -194,7 +130,7 @@ async function loginRound(server: Server, slots: Slot[], firstLogin: boolean, in
   into.sessions += slots.length;
 }
 
-async function logins(server: Server, slots: Slot[], firstLogin: boolean, into = tally()): Promise<Tally> {
+async function logins(server: BackendProcess, slots: Slot[], firstLogin: boolean, into = tally()): Promise<Tally> {
   for (let i = 0; i < slots.length; i += ROUND) await loginRound(server, slots.slice(i, i + ROUND), firstLogin, into);
   return into;
 }
@@ -267,15 +203,13 @@ async function cardProofCachedPerSecond(verifier: CertificateVerifier, cards: Is
 async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   // Other work on the machine moves every figure; the reader should know how busy it was.
   const loadAverage = loadavg()[0]!;
-  const dir = mkdtempSync(path.join(tmpdir(), 'card-session-bench-'));
-  cleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = runDir(cleanup, 'card-session');
   let started = now();
   const { db, url } = await testDatabase(cleanup);
   await db.seed.run();
   const { ca, cards, crl } = await makeCards();
   const identity = testIdentity(db, [ca.certificate]);
   await identity.addCrl(crl);
-  writeFileSync(path.join(dir, 'anchors.pem'), ca.certificatePem);
   log(`${CARDS} cards on ${Math.min(KEYS, CARDS)} keys, a CRL of ${CRL_ENTRIES} serials, database ${url.replace(/\/\/[^@]*@/, '//')} (${round((now() - started) / 1000)} s)`);
 
   // Baselines first, with no server running.
@@ -286,11 +220,9 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   log(`baselines: raw RSA verify ${rawRsa}/s (one thread), verifier ${verifier}/s, cached ${verifierCached}/s, verifyCardProof cached ${cardProofCached}/s`);
 
   const port = await freePort();
-  const serverEnv = {
-    DATABASE_URL: url, REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix(cleanup),
-    MYKEY_SECRET: randomBytes(32).toString('hex'), JPKI_TRUST_ANCHORS: path.join(dir, 'anchors.pem'),
-  };
-  let server = await startServer(port, serverEnv, path.join(dir, 'server.log'));
+  const env = serverEnv(cleanup, url, dir, ca.certificatePem);
+  const serverOptions = { logFile: path.join(dir, 'server.log'), nodeArgs: serverProfileArgs() };
+  let server = await startServer(port, env, serverOptions);
   cleanup(() => server.stop());
   const base = `http://127.0.0.1:${port}`;
   const staff = await signInStaff(base, 'demo-city');
@@ -305,7 +237,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   log(`first logins: ${JSON.stringify(first)}`);
   // A fresh server process has verified none of the cards: each repeat login verifies its certificate in full.
   await server.stop();
-  server = await startServer(port, serverEnv, path.join(dir, 'server.log'));
+  server = await startServer(port, env, serverOptions);
   await logins(server, warmUp, false);
   const repeat = figures(await logins(server, measured, false));
   log(`repeat logins: ${JSON.stringify(repeat)}`);
@@ -335,16 +267,8 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
     concurrency: CONCURRENCY,
     devices: DEVICES,
     cards: CARDS,
-    cores: availableParallelism(),
-    loadAverage: round(Math.max(loadAverage, loadavg()[0]!), 2),
-    cpu: cpus()[0]?.model ?? 'unknown',
-    node: process.version,
+    ...machine(loadAverage),
   };
 }
 
-const cleanups: Array<() => unknown> = [];
-try {
-  console.log(JSON.stringify(await run((fn) => { cleanups.push(fn); })));
-} finally {
-  for (const fn of cleanups.reverse()) await fn();
-}
+await runBenchmark(run);

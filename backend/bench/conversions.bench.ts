@@ -5,15 +5,13 @@
 // the raw rate of a single-row MySQL transaction (UPDATE one row + INSERT one row) at the same
 // concurrency. Then a smaller run of single requests (BENCH_SINGLE), the other way partners
 // send. Every conversion is checked credited, the ledger checked, and one line of JSON printed.
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import path from 'node:path';
-import knex, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { createCa } from '../../reader-agent/src/dev-ca/index.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
-import { knexConfig, type Db } from '../src/db.ts';
+import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { newPartnerSecret } from '../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../src/partners/repository.ts';
@@ -24,12 +22,7 @@ import { town } from '../test/helpers/ledger.ts';
 import { newMykeyId } from '../test/helpers/partners.ts';
 import { startServer, startWorker } from '../test/helpers/processes.ts';
 import { PartnerClient, PartnerSimulator, WebhookReceiver } from '../test/tools/partner-sim.ts';
-
-function setting(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number, got "${process.env[name]}"`);
-  return value;
-}
+import { logger, machine, now, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, setting } from './lib/bench.ts';
 
 const CONVERSIONS = setting('BENCH_CONVERSIONS', 200_000);
 /** Lines per batch file, and files uploaded at once. */
@@ -45,45 +38,14 @@ const TRANSACTIONS = setting('CONVERSION_TRANSACTIONS', 2);
 const BATCH_SIZE = setting('CONVERSION_BATCH_SIZE', 128);
 /** Transactions in flight for the raw MySQL baseline (one connection each). */
 const RAW_CONCURRENCY = setting('BENCH_RAW_CONCURRENCY', 32);
+/** Rows the raw transactions spread over, enough that they do not wait on each other's locks. */
+const RAW_ROWS = 1_000;
 const BULL_JOBS = setting('BENCH_BULL_JOBS', 50_000);
 const BASELINE_SECONDS = setting('BENCH_BASELINE_SECONDS', 5);
 
-const now = () => performance.now();
-const round = (value: number, places = 1) => Math.round(value * 10 ** places) / 10 ** places;
-const log = (line: string) => console.log(`[conversions] ${line}`);
+const log = logger('conversions');
 
 // ---- baselines ----
-
-/**
- * The raw MySQL single-transaction rate: BEGIN; UPDATE one row; INSERT one row; COMMIT, with
- * `concurrency` connections, for `seconds`, on rows spread wide enough not to wait on each other.
- */
-async function rawTransactionsPerSecond(url: string, concurrency: number, seconds: number): Promise<number> {
-  const db = knex({ ...knexConfig(url), pool: { min: 0, max: concurrency } });
-  try {
-    await db.schema.createTable('bench_accounts', (t) => { t.increments('id'); t.bigInteger('balance').notNullable(); });
-    await db.schema.createTable('bench_postings', (t) => { t.bigIncrements('id'); t.integer('account_id').notNullable(); t.bigInteger('amount').notNullable(); t.datetime('at', { precision: 3 }).notNullable(); });
-    await db('bench_accounts').insert(Array.from({ length: 1_000 }, () => ({ balance: 0 })));
-    let count = 0;
-    const deadline = now() + seconds * 1000;
-    const started = now();
-    await Promise.all(Array.from({ length: concurrency }, async (_, lane) => {
-      for (let i = lane; now() < deadline; i += concurrency) {
-        await db.transaction(async (trx) => {
-          const account = (i % 1_000) + 1;
-          await trx('bench_accounts').where({ id: account }).increment('balance', 1);
-          await trx('bench_postings').insert({ account_id: account, amount: 1, at: new Date() });
-        });
-        count++;
-      }
-    }));
-    return round(count / ((now() - started) / 1000));
-  } finally {
-    await db.schema.dropTableIfExists('bench_postings');
-    await db.schema.dropTableIfExists('bench_accounts');
-    await db.destroy();
-  }
-}
 
 /** Bull alone: `jobs` empty jobs added in bulk and processed with `concurrency`, first add to last completion. */
 async function bullEmptyJobsPerSecond(prefix: string, jobs: number, concurrency: number): Promise<number> {
@@ -132,30 +94,24 @@ async function countOf(query: Knex.QueryBuilder): Promise<number> {
 
 async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const loadAverage = loadavg()[0]!;
-  const dir = mkdtempSync(path.join(tmpdir(), 'conversions-bench-'));
-  cleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = runDir(cleanup, 'conversions');
   const { db, url } = await testDatabase(cleanup);
   // Premiums from a campaign whose budget never runs out: every conversion posts three accounts.
   const city = await town(db, { premiumPercent: 10, budgetPoints: 1_000_000_000, capPerResidentPoints: 10_000_000 });
   const mykeyIds = await residents(db, RESIDENTS);
   log(`database ${url.replace(/\/\/[^@]*@/, '//')}, ${RESIDENTS} residents`);
 
-  const rawPerSecond = await rawTransactionsPerSecond(url, RAW_CONCURRENCY, BASELINE_SECONDS);
+  const rawPerSecond = await rawTransactionsPerSecond(url, RAW_CONCURRENCY, BASELINE_SECONDS, RAW_ROWS);
   log(`raw MySQL single-row transactions: ${rawPerSecond}/s with ${RAW_CONCURRENCY} connections`);
   const bullPerSecond = await bullEmptyJobsPerSecond(queuePrefix(cleanup), BULL_JOBS, JOB_CONCURRENCY);
   log(`Bull empty jobs: ${bullPerSecond}/s (${BULL_JOBS} jobs, concurrency ${JOB_CONCURRENCY})`);
 
   const ca = await createCa({ kind: 'auth' });
-  writeFileSync(path.join(dir, 'anchors.pem'), ca.certificatePem);
-  const secret = randomBytes(32).toString('hex');
-  const env = {
-    NODE_ENV: 'production', DATABASE_URL: url, REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix(cleanup),
-    MYKEY_SECRET: secret, JPKI_TRUST_ANCHORS: path.join(dir, 'anchors.pem'),
-  };
+  const env = serverEnv(cleanup, url, dir, ca.certificatePem);
   const { slug } = await db('partners').where({ id: city.partnerId }).first('slug');
   const apiSecret = newPartnerSecret();
   // No webhook URL: the partner polls, and the figures are the conversions' alone.
-  await setPartnerCredentials(db, Buffer.from(secret, 'hex'), slug, { apiSecret, webhookUrl: null });
+  await setPartnerCredentials(db, Buffer.from(env.MYKEY_SECRET!, 'hex'), slug, { apiSecret, webhookUrl: null });
   const port = await freePort();
   const server = await startServer(port, env, { logFile: path.join(dir, 'server.log') });
   cleanup(() => server.stop());
@@ -227,16 +183,8 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
     rawConcurrency: RAW_CONCURRENCY,
     bullJobs: BULL_JOBS,
     ledgerOk: report.ok,
-    cores: availableParallelism(),
-    loadAverage: round(Math.max(loadAverage, loadavg()[0]!), 2),
-    cpu: cpus()[0]?.model ?? 'unknown',
-    node: process.version,
+    ...machine(loadAverage),
   };
 }
 
-const cleanups: Array<() => unknown> = [];
-try {
-  console.log(JSON.stringify(await run((fn) => { cleanups.push(fn); })));
-} finally {
-  for (const fn of cleanups.reverse()) await fn();
-}
+await runBenchmark(run);

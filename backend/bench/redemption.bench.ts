@@ -15,28 +15,20 @@
 // ledger check must be clean and hold exactly one payment entry per receipt.
 //
 // Ends with one line of JSON; docs/benchmarks.md says what each figure means.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
 import path from 'node:path';
-import knex from 'knex';
 import { createCa, generateKeyPair, issueCertificate, issueCrl, type IssuedCertificate } from '../../reader-agent/src/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
-import { knexConfig } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversion, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { hashPassword } from '../src/staff/password.ts';
-import { queuePrefix, redisUrl, testDatabase, type Cleanup } from '../test/helpers/env.ts';
+import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { cardProof, enrollDevice, signInStaff, type Device, type Staff } from '../test/helpers/identity.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
 import { testIdentity } from '../test/helpers/server.ts';
-
-function setting(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number, got "${process.env[name]}"`);
-  return value;
-}
+import { inPool, logger, machine, now, percentile, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
 
 const REGISTERS = setting('BENCH_REGISTERS', 32);
 const SHOPS = setting('BENCH_SHOPS', 8);
@@ -49,56 +41,7 @@ const KEYS = setting('BENCH_KEYS', 32);
 const POINTS_EACH = 1_000_000;
 const WARM_UP_ROUNDS = 2;
 
-const now = () => performance.now();
-const round = (value: number, places = 1) => Math.round(value * 10 ** places) / 10 ** places;
-const percentile = (sorted: number[], p: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!, 2);
-
-function log(line: string): void {
-  console.log(`[redemption] ${line}`);
-}
-
-/** `work` on every item, `concurrency` at a time; results in item order. */
-async function inPool<T, R>(items: T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]!, index);
-    }
-  }));
-  return results;
-}
-
-/**
- * The raw MySQL rate: BEGIN; UPDATE one row; INSERT one row; COMMIT through knex (as the server
- * talks to MySQL), `concurrency` connections, each transaction on a row of its own lane.
- */
-async function rawTransactionsPerSecond(url: string, concurrency: number, seconds: number): Promise<number> {
-  const db = knex({ ...knexConfig(url), pool: { min: 0, max: concurrency } });
-  try {
-    await db.schema.createTable('bench_raw_accounts', (t) => { t.increments('id'); t.bigInteger('balance').notNullable(); });
-    await db.schema.createTable('bench_raw_postings', (t) => { t.bigIncrements('id'); t.integer('account_id').notNullable(); t.bigInteger('amount').notNullable(); t.datetime('at', { precision: 3 }).notNullable(); });
-    await db('bench_raw_accounts').insert(Array.from({ length: concurrency }, () => ({ balance: 0 })));
-    let count = 0;
-    const started = now();
-    const deadline = started + seconds * 1000;
-    await Promise.all(Array.from({ length: concurrency }, async (_, lane) => {
-      while (now() < deadline) {
-        await db.transaction(async (trx) => {
-          await trx('bench_raw_accounts').where({ id: lane + 1 }).increment('balance', 1);
-          await trx('bench_raw_postings').insert({ account_id: lane + 1, amount: 1, at: new Date() });
-        });
-        count++;
-      }
-    }));
-    return round(count / ((now() - started) / 1000));
-  } finally {
-    await db.schema.dropTableIfExists('bench_raw_postings');
-    await db.schema.dropTableIfExists('bench_raw_accounts');
-    await db.destroy();
-  }
-}
+const log = logger('redemption');
 
 interface Register { shop: Staff; device: Device }
 interface Resident { card: IssuedCertificate; mykeyId: string }
@@ -144,8 +87,7 @@ async function paymentRound(registers: Register[], residents: Resident[], into: 
 
 async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const loadAverage = loadavg()[0]!;
-  const dir = mkdtempSync(path.join(tmpdir(), 'redemption-bench-'));
-  cleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = runDir(cleanup, 'redemption');
   const { db, url } = await testDatabase(cleanup);
   await db.seed.run();
 
@@ -158,7 +100,6 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const cards = await Promise.all(Array.from({ length: RESIDENTS }, (_, i) => issueCertificate(ca, { keys: keys[i % keys.length] })));
   const identity = testIdentity(db, [ca.certificate]);
   await identity.addCrl((await issueCrl(ca, { revoked: [], thisUpdate: new Date(Date.now() - 3_600_000) })).der);
-  writeFileSync(path.join(dir, 'anchors.pem'), ca.certificatePem);
 
   // Shops of the demo town, each with a clerk.
   const town = await db('municipalities').first('code');
@@ -169,10 +110,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   }
 
   const port = await freePort();
-  const server: BackendProcess = await startServer(port, {
-    NODE_ENV: 'production', DATABASE_URL: url, REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix(cleanup),
-    MYKEY_SECRET: randomBytes(32).toString('hex'), JPKI_TRUST_ANCHORS: path.join(dir, 'anchors.pem'),
-  }, { logFile: path.join(dir, 'server.log'), nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [] });
+  const server: BackendProcess = await startServer(port, serverEnv(cleanup, url, dir, ca.certificatePem), { logFile: path.join(dir, 'server.log'), nodeArgs: serverProfileArgs() });
   cleanup(() => server.stop());
   const base = `http://127.0.0.1:${port}`;
 
@@ -224,16 +162,8 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
     registers: REGISTERS,
     shops: SHOPS,
     residents: RESIDENTS,
-    cores: availableParallelism(),
-    loadAverage: round(Math.max(loadAverage, loadavg()[0]!), 2),
-    cpu: cpus()[0]?.model ?? 'unknown',
-    node: process.version,
+    ...machine(loadAverage),
   };
 }
 
-const cleanups: Array<() => unknown> = [];
-try {
-  console.log(JSON.stringify(await run((fn) => { cleanups.push(fn); })));
-} finally {
-  for (const fn of cleanups.reverse()) await fn();
-}
+await runBenchmark(run);

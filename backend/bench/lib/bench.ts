@@ -1,0 +1,130 @@
+// What the backend benchmarks share: their settings from the environment, figures and
+// percentiles, a pool of concurrent work, the raw MySQL transaction baseline, the machine they
+// ran on, and running one that prints its figures as its last line of JSON (scripts/bench.ts
+// collects those lines).
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import knex from 'knex';
+import { knexConfig } from '../../src/db.ts';
+import { queuePrefix, redisUrl, type Cleanup } from '../../test/helpers/env.ts';
+
+/** A positive whole number from the environment variable `name`, else `fallback`. */
+export function setting(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number, got "${process.env[name]}"`);
+  return value;
+}
+
+export const now = () => performance.now();
+
+export function round(value: number, places = 1): number {
+  const factor = 10 ** places;
+  return Math.round(value * factor) / factor;
+}
+
+/** The `p` (0 to 1) percentile of ascending `sorted`, in hundredths. */
+export function percentile(sorted: number[], p: number): number {
+  return round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!, 2);
+}
+
+/** Progress lines, each marked with the benchmark's name. */
+export function logger(name: string): (line: string) => void {
+  return (line) => console.log(`[${name}] ${line}`);
+}
+
+/** `work` on every item, `concurrency` at a time; results in item order. */
+export async function inPool<T, R>(items: T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!, index);
+    }
+  }));
+  return results;
+}
+
+/**
+ * The raw MySQL rate: BEGIN; UPDATE one row; INSERT one row; COMMIT through knex (as the server
+ * talks to MySQL), `concurrency` connections, for `seconds`. Lane l's n-th transaction updates row
+ * (l + n × concurrency) mod `rows`: with as many rows as lanes each lane keeps to a row of its
+ * own; with more, the rows are spread wide enough not to wait on each other.
+ */
+export async function rawTransactionsPerSecond(url: string, concurrency: number, seconds: number, rows = concurrency): Promise<number> {
+  const db = knex({ ...knexConfig(url), pool: { min: 0, max: concurrency } });
+  try {
+    await db.schema.createTable('bench_raw_accounts', (t) => { t.increments('id'); t.bigInteger('balance').notNullable(); });
+    await db.schema.createTable('bench_raw_postings', (t) => { t.bigIncrements('id'); t.integer('account_id').notNullable(); t.bigInteger('amount').notNullable(); t.datetime('at', { precision: 3 }).notNullable(); });
+    await db('bench_raw_accounts').insert(Array.from({ length: rows }, () => ({ balance: 0 })));
+    let count = 0;
+    const started = now();
+    const deadline = started + seconds * 1000;
+    await Promise.all(Array.from({ length: concurrency }, async (_, lane) => {
+      for (let i = lane; now() < deadline; i += concurrency) {
+        const account = (i % rows) + 1;
+        await db.transaction(async (trx) => {
+          await trx('bench_raw_accounts').where({ id: account }).increment('balance', 1);
+          await trx('bench_raw_postings').insert({ account_id: account, amount: 1, at: new Date() });
+        });
+        count++;
+      }
+    }));
+    return round(count / ((now() - started) / 1000));
+  } finally {
+    await db.schema.dropTableIfExists('bench_raw_postings');
+    await db.schema.dropTableIfExists('bench_raw_accounts');
+    await db.destroy();
+  }
+}
+
+/** A temporary folder for the run's files (CA anchors, logs), removed at its end. */
+export function runDir(cleanup: Cleanup, name: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), `${name}-bench-`));
+  cleanup(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * The environment of the run's API server (and worker) as in production: the run's database, a
+ * queue prefix of its own, a fresh secret, and `anchorsPem` (the run's CA) written into `dir` as
+ * the trusted JPKI anchors.
+ */
+export function serverEnv(cleanup: Cleanup, url: string, dir: string, anchorsPem: string): Record<string, string> {
+  const anchors = path.join(dir, 'anchors.pem');
+  writeFileSync(anchors, anchorsPem);
+  return {
+    NODE_ENV: 'production', DATABASE_URL: url, REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix(cleanup),
+    MYKEY_SECRET: randomBytes(32).toString('hex'), JPKI_TRUST_ANCHORS: anchors,
+  };
+}
+
+/** Node arguments for the API server: BENCH_CPU_PROF=DIR has it write a V8 CPU profile there when it stops. */
+export function serverProfileArgs(): string[] {
+  return process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+}
+
+/**
+ * The machine the figures come from. Other work on it moves every figure, so the reader is told
+ * the busier of the load average at the start (`loadAtStart`) and now.
+ */
+export function machine(loadAtStart: number) {
+  return {
+    cores: availableParallelism(),
+    loadAverage: round(Math.max(loadAtStart, loadavg()[0]!), 2),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+  };
+}
+
+/** Runs `run` with its cleanups done at the end, even on failure, and prints its figures as one line of JSON. */
+export async function runBenchmark(run: (cleanup: Cleanup) => Promise<Record<string, unknown>>): Promise<void> {
+  const cleanups: Array<() => unknown> = [];
+  try {
+    console.log(JSON.stringify(await run((fn) => { cleanups.push(fn); })));
+  } finally {
+    for (const fn of cleanups.reverse()) await fn();
+  }
+}
