@@ -3,17 +3,13 @@
 // signature covers the whole body), then read back a line at a time; each line goes through the
 // same checks as a single request (intake.ts), a chunk of lines per transaction, together with
 // the line's result. Memory holds one chunk, never the file.
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { createReadStream } from 'node:fs';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
 import { csvLines, type CsvLine } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem, problemKinds, type ProblemCode } from '../http/problems.ts';
+import { spoolUpload, type SpooledFile } from '../http/spool.ts';
 import type { Logger } from '../log.ts';
 import type { PartnerCredentials } from '../partners/repository.ts';
 import type { Queue } from '../queue.ts';
@@ -35,41 +31,17 @@ export const BATCH_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 // The partner waits for the whole batch anyway: a busy Redis gets longer than for one request.
 const BATCH_ENQUEUE_WAIT_MS = 10_000;
 
-export interface SpooledBody { sha256: string; file: string; lines: number; dispose: () => Promise<void> }
-
 /** Streams the body to a private temporary file, hashing and counting its lines on the way. */
-export async function spoolBody(ctx: Context): Promise<SpooledBody> {
+export async function spoolBody(ctx: Context): Promise<SpooledFile> {
   const tooLarge = () => new Problem('body_too_large', `A batch file may be at most ${BATCH_LIMITS.bytes} bytes.`);
   if (Number(ctx.get('Content-Length') || 0) > BATCH_LIMITS.bytes) throw tooLarge();
-  const dir = await mkdtemp(path.join(tmpdir(), 'mykey-batch-'));
-  const dispose = () => rm(dir, { recursive: true, force: true });
-  const file = path.join(dir, 'body.ndjson');
-  const hash = createHash('sha256');
-  let size = 0;
-  let lineEnds = 0;
-  let endsWithLineEnd = true;
-  try {
-    await pipeline(ctx.req, async function* count(source: AsyncIterable<Buffer>) {
-      for await (const chunk of source) {
-        size += chunk.length;
-        if (size > BATCH_LIMITS.bytes) throw tooLarge();
-        for (let at = chunk.indexOf(0x0a); at >= 0; at = chunk.indexOf(0x0a, at + 1)) lineEnds++;
-        if (lineEnds > BATCH_LIMITS.lines) throw new Problem('batch_too_many_lines');
-        if (chunk.length > 0) endsWithLineEnd = chunk[chunk.length - 1] === 0x0a;
-        hash.update(chunk);
-        yield chunk;
-      }
-    }, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
-  } catch (error) {
-    await dispose();
-    throw error;
+  const tooManyLines = () => new Problem('batch_too_many_lines');
+  const body = await spoolUpload(ctx.req, 'body.ndjson', { maxBytes: BATCH_LIMITS.bytes, tooLarge, maxLineEnds: BATCH_LIMITS.lines, tooManyLines });
+  if (body.lines > BATCH_LIMITS.lines) {
+    await body.dispose();
+    throw tooManyLines();
   }
-  const lines = lineEnds + (endsWithLineEnd ? 0 : 1);
-  if (lines > BATCH_LIMITS.lines) {
-    await dispose();
-    throw new Problem('batch_too_many_lines');
-  }
-  return { sha256: hash.digest('hex'), file, lines, dispose };
+  return body;
 }
 
 export interface BatchDeps { db: Db; conversions: Queue<ConversionJob>; log: Logger; clock: () => Date }
@@ -89,14 +61,14 @@ export function findBatch(db: Db, partnerId: number, batchId: string): Promise<B
  * Concurrent uploads of one batch both work through it and store nothing twice: every line and
  * every conversion has a unique key.
  */
-export async function takeBatch(deps: BatchDeps, partner: PartnerCredentials, batchId: string, body: SpooledBody) {
+export async function takeBatch(deps: BatchDeps, partner: PartnerCredentials, batchId: string, body: SpooledFile) {
   const now = deps.clock();
   const batch = await claimBatch(deps.db, partner.id, batchId, body, now);
-  if (batch.state === 'processing') await processLines(deps, partner, batch, body.file, now);
+  if (batch.state === 'processing') await processLines(deps, partner, batch, body.path, now);
   return batchSummary((await findBatch(deps.db, partner.id, batchId))!);
 }
 
-async function claimBatch(db: Db, partnerId: number, batchId: string, body: SpooledBody, now: Date): Promise<BatchRow> {
+async function claimBatch(db: Db, partnerId: number, batchId: string, body: SpooledFile, now: Date): Promise<BatchRow> {
   const contentSha256 = Buffer.from(body.sha256, 'hex');
   await db('conversion_batches').insert({
     partner_id: partnerId, partner_batch_id: batchId, content_sha256: contentSha256, line_count: body.lines, received_at: now,

@@ -6,10 +6,11 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
+import type { SpooledFile } from '../http/spool.ts';
 import type { Logger } from '../log.ts';
 import { bufferedBody, requirePartner, signedBy, type PartnerAuthDeps } from '../partners/middleware.ts';
 import type { Queue } from '../queue.ts';
-import { BATCH_ID, batchResults, batchSummary, findBatch, spoolBody, takeBatch, type SpooledBody } from './batches.ts';
+import { BATCH_ID, batchResults, batchSummary, findBatch, spoolBody, takeBatch } from './batches.ts';
 import { acceptConversions, checkConversion, conversionAnswer, enqueueAccepted, findConversion } from './intake.ts';
 import type { ConversionJob } from './queue.ts';
 
@@ -53,7 +54,7 @@ export function partnerRoutes({ db, mykeySecret, conversions, clock }: PartnerRo
   };
 
   router.put('/conversion-batches/:batchId', batchIdValid, requireMediaType('application/x-ndjson'), requirePartner(auth, spoolBody), async (ctx) => {
-    const { partner, partnerBody } = signedBy<SpooledBody>(ctx);
+    const { partner, partnerBody } = signedBy<SpooledFile>(ctx);
     ctx.body = await takeBatch({ db, conversions, log: log(ctx), clock }, partner, ctx.params.batchId!, partnerBody);
   });
 

@@ -75,7 +75,7 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
       ctx.status = 201;
       ctx.body = await importGrantFile(db, { staff, campaign, file, now: clock() });
     } finally {
-      await file.remove();
+      await file.dispose();
     }
   });
 

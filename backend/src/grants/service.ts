@@ -4,14 +4,12 @@
 // Idempotency-Key, or the file's hash and line — so no retry or re-upload grants twice.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Knex } from 'knex';
 import { appendAudit } from '../audit/chain.ts';
 import { BOM, csvFields, csvLines, csvRow } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem, problemKinds, type ProblemCode } from '../http/problems.ts';
+import { spoolUpload, type SpooledFile } from '../http/spool.ts';
 import { LIMITS } from '../ledger/entries.ts';
 import { grantPoints, inLedgerTransaction, residentPoints } from '../ledger/ledger.ts';
 import { parseMykeyId } from '../mykey/id.ts';
@@ -83,48 +81,28 @@ export async function grantOne(trx: Knex.Transaction, r: {
 
 // --- grant files ---------------------------------------------------------------------------
 
-export interface SpooledFile { path: string; sha256: string; remove(): Promise<void> }
-
 /**
  * Writes the upload to a temporary file while hashing it, so it is never held in memory and
  * its hash (the grants' references) is known before the first grant. A file that is not
  * UTF-8 or too long is refused here, before anything is granted.
  */
-export async function spoolGrantFile(input: AsyncIterable<Buffer>): Promise<SpooledFile> {
-  const file = path.join(tmpdir(), `mykey-grants-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.csv`);
-  const remove = () => rm(file, { force: true });
-  const handle = await open(file, 'wx', 0o600);
-  const hash = createHash('sha256');
+export function spoolGrantFile(input: AsyncIterable<Buffer>): Promise<SpooledFile> {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
-  let bytes = 0;
-  let newlines = 0;
-  try {
-    for await (const chunk of input) {
-      bytes += chunk.length;
-      if (bytes > GRANT_FILE_LIMITS.maxBytes) throw new Problem('body_too_large', `A grant file may be at most ${GRANT_FILE_LIMITS.maxBytes} bytes.`);
-      for (let at = chunk.indexOf(0x0a); at >= 0; at = chunk.indexOf(0x0a, at + 1)) newlines++;
-      // The header plus the records, and a line end after the last.
-      if (newlines > GRANT_FILE_LIMITS.maxRecords + 1) throw new Problem('grant_file_too_many_lines');
+  return spoolUpload(input, 'grants.csv', {
+    maxBytes: GRANT_FILE_LIMITS.maxBytes,
+    tooLarge: () => new Problem('body_too_large', `A grant file may be at most ${GRANT_FILE_LIMITS.maxBytes} bytes.`),
+    // The header plus the records, and a line end after the last.
+    maxLineEnds: GRANT_FILE_LIMITS.maxRecords + 1,
+    tooManyLines: () => new Problem('grant_file_too_many_lines'),
+    inspect: (chunk) => {
       try {
-        utf8.decode(chunk, { stream: true });
+        if (chunk) utf8.decode(chunk, { stream: true });
+        else utf8.decode();
       } catch {
-        throw new Problem('grant_file_not_utf8');
+        throw new Problem('grant_file_not_utf8', chunk ? undefined : 'The file ends in the middle of a UTF-8 character.');
       }
-      hash.update(chunk);
-      await handle.write(chunk);
-    }
-    try {
-      utf8.decode();
-    } catch {
-      throw new Problem('grant_file_not_utf8', 'The file ends in the middle of a UTF-8 character.');
-    }
-  } catch (error) {
-    await handle.close();
-    await remove();
-    throw error;
-  }
-  await handle.close();
-  return { path: file, sha256: hex(hash.digest()), remove };
+    },
+  });
 }
 
 interface Wanted { line: number; mykeyId: string; points: number; reason: string }
