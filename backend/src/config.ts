@@ -66,9 +66,9 @@ const count = (max: number) => z.coerce.number({ error: 'must be a number' }).in
 /** Processing partner conversions and telling partners the outcome (docs/partner-api.md#outcomes-and-webhooks). */
 const conversionFields = {
   /** Conversion jobs a worker runs at once; their requests share transactions. */
-  CONVERSION_CONCURRENCY: count(2000).default(256),
+  CONVERSION_CONCURRENCY: count(5000).default(1000),
   /** Most conversions credited in one transaction. */
-  CONVERSION_BATCH_SIZE: count(1000).default(128),
+  CONVERSION_BATCH_SIZE: count(2000).default(500),
   /** Most conversion transactions a worker runs at once. */
   CONVERSION_TRANSACTIONS: count(64).default(2),
   /** How often the sweeper looks for accepted conversions whose job is not in Bull. */

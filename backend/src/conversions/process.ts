@@ -125,11 +125,13 @@ export function conversionBatcher(db: Db, log: Logger, options: BatcherOptions) 
 
   async function run(batch: typeof waiting): Promise<void> {
     let failed: Map<number, unknown>;
+    const started = performance.now();
     try {
       failed = await processConversions(db, batch.map((b) => b.id));
     } catch (error) {
       failed = new Map(batch.map((b) => [b.id, error]));
     }
+    log.debug({ conversions: batch.length, ms: Math.round(performance.now() - started) }, 'conversion batch');
     if (failed.size > 0) {
       log.warn({ err: failed.values().next().value, conversionIds: [...failed.keys()] }, 'conversions left accepted by a passing error; their jobs are retried');
       await repo.countFailedAttempt(db, [...failed.keys()]).catch((error) => log.warn({ err: error }, 'could not count the failed attempt'));
