@@ -3,7 +3,7 @@ import test from 'ava';
 import type { Page } from 'playwright-core';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
-import { launchBrowser, screenshotPath } from './helpers/browser.ts';
+import { launchBrowser, screenshotPath, signIn } from './helpers/browser.ts';
 import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
 
 const SYSTEM_READY = 'すべて正常に動作しています';
@@ -21,12 +21,6 @@ async function openPage(t: import('ava').ExecutionContext): Promise<{ page: Page
   const page = await context.newPage();
   await page.goto(base);
   return { page, base };
-}
-
-async function signIn(page: Page, loginId: string, password: string) {
-  await page.getByLabel('ログインID').fill(loginId);
-  await page.getByLabel('パスワード').fill(password);
-  await page.getByRole('button', { name: 'サインイン' }).click();
 }
 
 test('a newcomer lands on the sign-in page, in Japanese', async (t) => {

@@ -4,11 +4,11 @@
 import test from 'ava';
 import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY, DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '../../seeds/01_demo_town.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { residentPoints } from '../src/ledger/ledger.ts';
 import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '../src/mykey/id-check.ts';
-import { launchBrowser, screenshotPath } from './helpers/browser.ts';
+import { launchBrowser, screenshotPath, signedInPage } from './helpers/browser.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
 
@@ -27,13 +27,7 @@ test('a clerk grants points one by one and from a CSV file, then sees them in th
   const { db, base, browser } = await fixture();
   const [resident, other] = [mykeyId(), mykeyId()];
   await db('mykeys').insert([{ mykey_id: resident }, { mykey_id: other }]);
-  const context = await browser.newContext({ viewport: { width: 1200, height: 1400 }, acceptDownloads: true });
-  t.teardown(() => context.close());
-  const page = await context.newPage();
-  await page.goto(`${base}/sign-in`);
-  await page.getByLabel('ログインID').fill('demo-city');
-  await page.getByLabel('パスワード').fill(DEMO_PASSWORD);
-  await page.getByRole('button', { name: 'サインイン' }).click();
+  const page = await signedInPage(t, browser, base, 'demo-city', '自治体コンソール', { acceptDownloads: true });
   await page.getByRole('link', { name: 'ポイント付与' }).click();
   await page.waitForURL(`${base}/municipality/grants`);
 

@@ -2,8 +2,7 @@
 // up (a typo is caught as it is typed), suspend, reinstate, and link a new card at the counter.
 import test from 'ava';
 import type { Page } from 'playwright-core';
-import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
-import { launchBrowser, screenshotPath } from './helpers/browser.ts';
+import { launchBrowser, screenshotPath, signedInPage } from './helpers/browser.ts';
 import { fileFixture } from './helpers/env.ts';
 import { cardSession, firstLogin, municipalCounter, provenCard } from './helpers/identity.ts';
 import { MYKEY_ALPHABET, parseMykeyId } from '../src/mykey/id.ts';
@@ -12,17 +11,9 @@ const fixture = fileFixture(test, async (cleanup) => {
   return { ...(await municipalCounter(cleanup)), browser: await launchBrowser(cleanup) };
 });
 
-async function signedInPage(t: import('ava').ExecutionContext): Promise<Page> {
+async function cityPage(t: import('ava').ExecutionContext): Promise<Page> {
   const { base, browser } = await fixture();
-  const context = await browser.newContext({ viewport: { width: 1200, height: 1400 } });
-  t.teardown(() => context.close());
-  const page = await context.newPage();
-  await page.goto(`${base}/sign-in`);
-  await page.getByLabel('ログインID').fill('demo-city');
-  await page.getByLabel('パスワード').fill(DEMO_PASSWORD);
-  await page.getByRole('button', { name: 'サインイン' }).click();
-  await page.getByRole('heading', { level: 1, name: '自治体コンソール' }).waitFor();
-  return page;
+  return signedInPage(t, browser, base, 'demo-city', '自治体コンソール');
 }
 
 /** Confirms the open dialog's action with a reason (and for a relink, the card proof). */
@@ -38,7 +29,7 @@ async function confirmInDialog(page: Page, button: string, reason: string, proof
 test('a clerk looks a MyKey ID up, suspends it, reinstates it and links a new card checked at the counter', async (t) => {
   const { pki, base, device } = await fixture();
   const { card, mykeyId } = await firstLogin(pki, device);
-  const page = await signedInPage(t);
+  const page = await cityPage(t);
   await page.getByRole('link', { name: 'マイキーID' }).click();
   await page.waitForURL(`${base}/municipality/mykeys`);
 
@@ -85,7 +76,7 @@ test('a clerk looks a MyKey ID up, suspends it, reinstates it and links a new ca
 
 test("typing: no message while an ID is incomplete; a malformed or unknown ID gets the backend's message", async (t) => {
   const { base } = await fixture();
-  const page = await signedInPage(t);
+  const page = await cityPage(t);
   await page.goto(`${base}/municipality/mykeys`);
   const input = page.getByLabel('マイキーID', { exact: true });
   await input.fill('ABC');

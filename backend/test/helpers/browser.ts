@@ -1,7 +1,9 @@
-import { chromium, type Browser } from 'playwright-core';
+import type { ExecutionContext } from 'ava';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { dataDir } from '../../../scripts/lib/paths.ts';
+import { DEMO_PASSWORD } from '../../../seeds/01_demo_town.ts';
 import type { Cleanup } from './env.ts';
 
 // Debian's Chromium, headless. The network flags stop it calling home: this machine has no
@@ -20,4 +22,25 @@ export function screenshotPath(name: string): string {
   const dir = path.join(dataDir, 'screenshots');
   mkdirSync(dir, { recursive: true });
   return path.join(dir, name);
+}
+
+/** Fills in the console's sign-in form (the page shows it) and sends it. */
+export async function signIn(page: Page, loginId: string, password: string): Promise<void> {
+  await page.getByLabel('ログインID').fill(loginId);
+  await page.getByLabel('パスワード').fill(password);
+  await page.getByRole('button', { name: 'サインイン' }).click();
+}
+
+/**
+ * A page in a browser context of its own (closed when the test ends), signed in to the console at
+ * `base` as the demo account `loginId`, once the console's `heading` (its h1) shows.
+ */
+export async function signedInPage(t: ExecutionContext, browser: Browser, base: string, loginId: string, heading: string, options: BrowserContextOptions = {}): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 1400 }, ...options });
+  t.teardown(() => context.close());
+  const page = await context.newPage();
+  await page.goto(`${base}/sign-in`);
+  await signIn(page, loginId, DEMO_PASSWORD);
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+  return page;
 }
