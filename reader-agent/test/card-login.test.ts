@@ -3,12 +3,10 @@
 // trusts; the agent is enrolled with a code staff issued. Every test shares one card (its PIN
 // tries counter too) and some share the agent, so they run one after another.
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { createVerify, randomBytes, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileFixture, testDatabase, type Cleanup } from '../../backend/test/helpers/env.ts';
-import { startApp, testIdentity } from '../../backend/test/helpers/server.ts';
+import { fileFixture, type Cleanup } from '../../backend/test/helpers/env.ts';
 import { signInStaff, testPki } from '../../backend/test/helpers/identity.ts';
 import type { Db } from '../../backend/src/db.ts';
 import { problemKinds } from '../../backend/src/http/problems.ts';
@@ -17,10 +15,9 @@ import { canonicalChallenge, type Challenge } from '../../backend/src/jpki/chall
 import { freePort } from '../../scripts/lib/ports.ts';
 import { AgentError } from '../src/agent/card-login.ts';
 import { CardError } from '../src/jpki/errors.ts';
-import { issueCrl } from '../src/dev-ca/index.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
-import { waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
-import { agentEnrolledAs, enrolledAgent, stackWithCardFrom } from './helpers/counter.ts';
+import { runAgentCli, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
+import { agentEnrolledAs, backendWithCard, enrolledAgent, stackWithCardFrom } from './helpers/counter.ts';
 import { READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
 
 // Digits unlikely to turn up in a log by chance, so finding them there means a leak.
@@ -31,14 +28,7 @@ const LOGIN_SELECTS = new Set(['00A4040C0AD392F000260100000001', '00A4020C02000A
 const REQUEST_ID = /^[0-9a-f-]{36}$/;
 
 const fixture = fileFixture(test, async (cleanup) => {
-  const { db } = await testDatabase(cleanup);
-  await db.seed.run();
-  const pki = await testPki();
-  const stack = await stackWithCardFrom(cleanup, pki.ca, PIN);
-  const identity = testIdentity(db, [pki.ca.certificate]);
-  // A current CRL, so revocation is checked and a relink (value-moving) is not refused for want of one.
-  await identity.addCrl((await issueCrl(pki.ca, { revoked: [], nextUpdate: new Date(Date.now() + 86_400_000) })).der);
-  const base = await startApp(cleanup, db, { identity });
+  const { db, base, stack } = await backendWithCard(cleanup, PIN);
   const staff = await signInStaff(base, 'demo-city');
   return { db, base, staff, stack, counter: await enrolledAgent(cleanup, stack, base, staff, 'カウンター1') };
 });
@@ -273,13 +263,7 @@ test.serial('the card saw only the JPKI application and its login files, and no 
   }
 });
 
-function loginCli(args: string[], token: string, stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', 'reader-agent/src/agent/main.ts', 'login', ...args], { env: { ...process.env, READER_AGENT_TOKEN: token }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }));
-    child.stdin!.end(stdin);
-  });
-}
+const loginCli = (args: string[], token: string, stdin: string) => runAgentCli(['login', ...args], token, stdin);
 
 test.serial('the CLI: `login` with the PIN on stdin prints the MyKey ID as JSON; failures exit 1 in Japanese and English', async (t) => {
   const { counter } = await fixture();

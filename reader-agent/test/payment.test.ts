@@ -3,32 +3,22 @@
 // challenge bound to it, the card signs after the PIN, the backend answers with the receipt.
 // One card for the file (its PIN tries too), so the tests run one after another.
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileFixture, testDatabase, type Cleanup } from '../../backend/test/helpers/env.ts';
-import { startApp, testIdentity } from '../../backend/test/helpers/server.ts';
-import { signInStaff, testPki, type Staff } from '../../backend/test/helpers/identity.ts';
+import { fileFixture, type Cleanup } from '../../backend/test/helpers/env.ts';
+import { signInStaff, type Staff } from '../../backend/test/helpers/identity.ts';
 import { canonicalChallenge, type Challenge } from '../../backend/src/jpki/challenge-text.ts';
 import { creditConversion, inLedgerTransaction, residentPoints } from '../../backend/src/ledger/ledger.ts';
-import { issueCrl } from '../src/dev-ca/index.ts';
 import { AgentError } from '../src/agent/card-login.ts';
-import type { RunningAgent } from './helpers/agent.ts';
-import { agentEnrolledAs, enrolledAgent, stackWithCardFrom } from './helpers/counter.ts';
+import { runAgentCli, type RunningAgent } from './helpers/agent.ts';
+import { agentEnrolledAs, backendWithCard, enrolledAgent } from './helpers/counter.ts';
 
 const PIN = '6183';
 const POINTS = 5_000;
 
 const fixture = fileFixture(test, async (cleanup) => {
-  const { db } = await testDatabase(cleanup);
-  await db.seed.run();
-  const pki = await testPki();
-  const stack = await stackWithCardFrom(cleanup, pki.ca, PIN);
-  const identity = testIdentity(db, [pki.ca.certificate]);
-  // A current CRL: a payment moves value, and without one it would fail closed.
-  await identity.addCrl((await issueCrl(pki.ca, { revoked: [], nextUpdate: new Date(Date.now() + 86_400_000) })).der);
-  const base = await startApp(cleanup, db, { identity });
+  const { db, base, stack } = await backendWithCard(cleanup, PIN);
   const shop = await signInStaff(base, 'demo-shop');
   const { agent, deviceId } = await enrolledAgent(cleanup, stack, base, shop, 'レジ1');
   // The card's first login gives it its MyKey ID; a partner conversion gives it points.
@@ -140,14 +130,7 @@ test.serial('a backend that answers with a challenge for another intent, or with
   t.like(await pay(agent, asked), { status: 200, body: { intentId: asked } });
 });
 
-function loginCli(agent: RunningAgent, args: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', 'reader-agent/src/agent/main.ts', 'login', '--port', new URL(agent.base).port, ...args],
-      { env: { ...process.env, READER_AGENT_TOKEN: agent.token }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }));
-    child.stdin!.end(stdin);
-  });
-}
+const loginCli = (agent: RunningAgent, args: string[], stdin: string) => runAgentCli(['login', '--port', new URL(agent.base).port, ...args], agent.token, stdin);
 
 test.serial('the CLI: `login --purpose payment --intent ID` prints the receipt; short of points it says how many can be used', async (t) => {
   const { shop, agent, spendable } = await fixture();

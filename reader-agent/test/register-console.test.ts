@@ -2,65 +2,43 @@
 // simulated card, against the real backend: pairing the console with this PC's agent (and what
 // the clerk is told when it cannot be), then payments, refunds and voids from the register.
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import type { ExecutionContext } from 'ava';
 import type { Page } from 'playwright-core';
-import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY, DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '../../seeds/01_demo_town.ts';
 import type { Db } from '../../backend/src/db.ts';
 import { grantPoints, inLedgerTransaction, residentPoints } from '../../backend/src/ledger/ledger.ts';
-import { launchBrowser, screenshotPath } from '../../backend/test/helpers/browser.ts';
-import { fileFixture, testDatabase } from '../../backend/test/helpers/env.ts';
-import { signInStaff, testPki } from '../../backend/test/helpers/identity.ts';
-import { startApp, testIdentity } from '../../backend/test/helpers/server.ts';
+import { launchBrowser, screenshotPath, signedInPage } from '../../backend/test/helpers/browser.ts';
+import { fileFixture } from '../../backend/test/helpers/env.ts';
+import { signInStaff } from '../../backend/test/helpers/identity.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
-import { issueCrl } from '../src/dev-ca/index.ts';
-import { startAgent, type RunningAgent } from './helpers/agent.ts';
-import { enrolledAgent, stackWithCardFrom } from './helpers/counter.ts';
+import { runAgentCli, startAgent, type RunningAgent } from './helpers/agent.ts';
+import { backendWithCard, enrolledAgent } from './helpers/counter.ts';
 
 // Digits unlikely to turn up in a log by chance, so finding them there means a leak.
 const PIN = '6183';
 const WRONG_PIN = '9027';
 
 const fixture = fileFixture(test, async (cleanup) => {
-  const { db } = await testDatabase(cleanup);
-  await db.seed.run();
-  const pki = await testPki();
-  const stack = await stackWithCardFrom(cleanup, pki.ca, PIN);
-  const identity = testIdentity(db, [pki.ca.certificate]);
-  // A current CRL, so a value-moving card session is not refused for want of one.
-  await identity.addCrl((await issueCrl(pki.ca, { revoked: [], nextUpdate: new Date(Date.now() + 86_400_000) })).der);
-  const base = await startApp(cleanup, db, { identity });
+  const { db, base, stack } = await backendWithCard(cleanup, PIN);
   const shop = await signInStaff(base, 'demo-shop');
   // The shop's counter PC: its agent allows this console's origin.
   const { agent } = await enrolledAgent(cleanup, stack, base, shop, 'レジ1', { allowOrigins: [base] });
   return { db, base, stack, agent, browser: await launchBrowser(cleanup) };
 });
 
-async function signedInPage(t: ExecutionContext): Promise<Page> {
+async function shopPage(t: ExecutionContext): Promise<Page> {
   const { base, browser } = await fixture();
-  const context = await browser.newContext({ viewport: { width: 1200, height: 1400 } });
-  t.teardown(() => context.close());
-  const page = await context.newPage();
-  await page.goto(`${base}/sign-in`);
-  await page.getByLabel('ログインID').fill('demo-shop');
-  await page.getByLabel('パスワード').fill(DEMO_PASSWORD);
-  await page.getByRole('button', { name: 'サインイン' }).click();
-  await page.getByRole('heading', { level: 1, name: '加盟店コンソール' }).waitFor();
-  return page;
+  return signedInPage(t, browser, base, 'demo-shop', '加盟店コンソール');
 }
 
 /** What `npm run reader-agent -- pairing` prints for `agent`: the two things the clerk types. */
-function printedPairing(agent: RunningAgent): Promise<{ address: string; token: string; text: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', 'reader-agent/src/agent/main.ts', 'pairing', '--port', new URL(agent.base).port],
-      { env: { ...process.env, READER_AGENT_TOKEN: agent.token }, timeout: 60_000 }, (error, stdout) => {
-        if (error) return reject(error);
-        const address = /アドレス \/ address:\s+(\S+)/.exec(stdout)?.[1];
-        const token = /トークン \/ token:\s+(\S+)/.exec(stdout)?.[1];
-        if (!address || !token) return reject(new Error(`pairing printed:\n${stdout}`));
-        resolve({ address, token, text: stdout });
-      });
-  });
+async function printedPairing(agent: RunningAgent): Promise<{ address: string; token: string; text: string }> {
+  const run = await runAgentCli(['pairing', '--port', new URL(agent.base).port], agent.token);
+  if (run.code !== 0) throw new Error(`pairing exited ${run.code}:\n${run.stderr}`);
+  const address = /アドレス \/ address:\s+(\S+)/.exec(run.stdout)?.[1];
+  const token = /トークン \/ token:\s+(\S+)/.exec(run.stdout)?.[1];
+  if (!address || !token) throw new Error(`pairing printed:\n${run.stdout}`);
+  return { address, token, text: run.stdout };
 }
 
 async function pair(page: Page, address: string, token: string): Promise<void> {
@@ -78,7 +56,7 @@ async function light(page: Page, label: string): Promise<void> {
 
 test.serial('pairing: the clerk types what the agent prints; the light tells not paired, not running, a wrong token, a console not allowed, and the card', async (t) => {
   const { base, stack, agent } = await fixture();
-  const page = await signedInPage(t);
+  const page = await shopPage(t);
 
   await page.getByRole('link', { name: 'レジ' }).click();
   await page.waitForURL(`${base}/merchant/register`);
@@ -159,7 +137,7 @@ async function enterPin(page: Page, pin: string): Promise<void> {
 test.serial('paying at the register: not enough points shows what is available, a wrong PIN the tries left, the right PIN the receipt; refund and void from today\'s payments', async (t) => {
   const { db, base, agent } = await fixture();
   const mykeyId = await residentWithPoints(db, agent, 1_000);
-  const page = await signedInPage(t);
+  const page = await shopPage(t);
   await page.goto(`${base}/merchant/devices`);
   const printed = await printedPairing(agent);
   await pair(page, printed.address, printed.token);
@@ -240,7 +218,7 @@ test.serial('paying at the register: not enough points shows what is available, 
 
 test.serial('an answer lost on its way back: pressing カードで支払う again sends the same Idempotency-Key and opens one intent; a new amount is a new attempt', async (t) => {
   const { db, base } = await fixture();
-  const page = await signedInPage(t);
+  const page = await shopPage(t);
   await page.goto(`${base}/merchant/register`);
   // Between browser and backend: the first intent request reaches the backend, its answer is cut.
   const keys: string[] = [];

@@ -1,5 +1,5 @@
 // The reader agent as a child process on a private PC/SC stack, as it runs on a counter PC.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -99,4 +99,18 @@ export async function agentWithCard(
   teardown(() => agent.stop());
   await waitForCard(agent);
   return { stack, agent };
+}
+
+export interface CliRun { code: number; stdout: string; stderr: string }
+
+/**
+ * `npm run reader-agent -- <args>` as a clerk runs it on the counter PC, with the agent's
+ * `token` in its environment and `stdin` typed in (a PIN); answers its exit code and output.
+ */
+export function runAgentCli(args: string[], token: string, stdin = ''): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', 'reader-agent/src/agent/main.ts', ...args], { env: { ...process.env, READER_AGENT_TOKEN: token }, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }));
+    child.stdin!.end(stdin);
+  });
 }

@@ -3,11 +3,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Cleanup } from '../../../backend/test/helpers/env.ts';
-import type { Staff } from '../../../backend/test/helpers/identity.ts';
+import type { Db } from '../../../backend/src/db.ts';
+import { testDatabase, type Cleanup } from '../../../backend/test/helpers/env.ts';
+import { testPki, type Staff } from '../../../backend/test/helpers/identity.ts';
+import { startApp, testIdentity } from '../../../backend/test/helpers/server.ts';
 import { BackendClient } from '../../src/agent/backend-client.ts';
 import { writeEnrollment, type EnrollmentRecord } from '../../src/agent/enrollment.ts';
-import type { CertificateAuthority } from '../../src/dev-ca/index.ts';
+import { issueCrl, type CertificateAuthority } from '../../src/dev-ca/index.ts';
 import { startAgent, waitForCard, type RunningAgent } from './agent.ts';
 import { startPcscStack, type PcscStack } from './pcsc-stack.ts';
 
@@ -46,4 +48,19 @@ export async function enrolledAgent(cleanup: Cleanup, stack: PcscStack, base: st
   if (issued.status !== 201) throw new Error(JSON.stringify(issued.body));
   const { deviceId, token } = await new BackendClient(base).enroll(issued.body.code);
   return { deviceId, agent: await agentEnrolledAs(cleanup, stack, { backendUrl: options.backendUrl ?? base, deviceId, token }, options.allowOrigins) };
+}
+
+/**
+ * The real backend on a seeded database of the file's own, trusting a CA made for it, with a
+ * current CRL (so a value-moving card session is not refused for want of one); and a card from
+ * that CA, with `pin`, on a private PC/SC stack.
+ */
+export async function backendWithCard(cleanup: Cleanup, pin: string): Promise<{ db: Db; base: string; stack: PcscStack }> {
+  const { db } = await testDatabase(cleanup);
+  await db.seed.run();
+  const { ca } = await testPki();
+  const stack = await stackWithCardFrom(cleanup, ca, pin);
+  const identity = testIdentity(db, [ca.certificate]);
+  await identity.addCrl((await issueCrl(ca, { revoked: [], nextUpdate: new Date(Date.now() + 86_400_000) })).der);
+  return { db, base: await startApp(cleanup, db, { identity }), stack };
 }
