@@ -7,6 +7,9 @@ import { BOM, csvRow } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import { endOfTokyoDay } from '../ledger/rules.ts';
+import { STATEMENT_KINDS, type CampaignLine, type Figure, type MerchantLine, type Named, type PartnerLine, type Statement, type StatementKind } from './statement-shape.ts';
+
+export { STATEMENT_KINDS, type Statement, type StatementKind };
 
 type Conn = Db | Knex.Transaction;
 
@@ -39,27 +42,6 @@ export function parsePeriod(from: unknown, to: unknown): Period {
   const days = (Date.parse(to) - Date.parse(from)) / DAY_MS + 1;
   if (days < 1 || days > MAX_DAYS) throw new Problem('settlement_period_invalid', `from ${from} to ${to} is ${days} days; a period is 1 to ${MAX_DAYS} days`);
   return { from, to, startsAt: new Date(endOfTokyoDay(from).getTime() - DAY_MS), endsBefore: endOfTokyoDay(to) };
-}
-
-export interface Figure { count: number; points: number }
-export interface Named { id: number; slug: string; name: { ja: string; en: string } }
-
-export interface MerchantLine extends Named { payments: Figure; refunds: Figure; voids: Figure; netPoints: number }
-export interface PartnerLine extends Named { conversions: Figure }
-export interface CampaignLine extends Named { premiums: Figure; grants: Figure; totalPoints: number }
-
-export interface Statement {
-  municipality: { code: string; name: { ja: string; en: string } };
-  period: { from: string; to: string; timeZone: 'Asia/Tokyo'; startsAt: string; endsBefore: string };
-  /** Owed by the municipality to each shop: payments − refunds − voids. */
-  merchants: MerchantLine[];
-  merchantTotals: Omit<MerchantLine, keyof Named>;
-  /** Owed by each partner to the municipality: the base points its conversions credited. */
-  partners: PartnerLine[];
-  partnerTotals: Omit<PartnerLine, keyof Named>;
-  /** The municipality's own cost: premiums on conversions and grants, per campaign. */
-  campaigns: CampaignLine[];
-  campaignTotals: Omit<CampaignLine, keyof Named>;
 }
 
 const zero = (): Figure => ({ count: 0, points: 0 });
@@ -151,9 +133,6 @@ export async function settlementStatement(db: Db, code: string, period: Period, 
 }
 
 // --- CSV files ------------------------------------------------------------------------------
-
-export const STATEMENT_KINDS = ['merchants', 'partners', 'campaigns'] as const;
-export type StatementKind = (typeof STATEMENT_KINDS)[number];
 
 /** The columns of each file (docs/settlement.md); every row starts with the municipality and the period. */
 export const STATEMENT_COLUMNS: Record<StatementKind, string[]> = {

@@ -1,25 +1,9 @@
 // The municipality console's settlement screen (docs/settlement.md): the statement of a period
 // as the backend computes it, and the addresses of its CSV files.
+import type { Statement, StatementKind } from '../../../backend/src/settlement/statement-shape.ts';
 import { isRecord, request } from './api.ts';
-import type { Bilingual } from './i18n.svelte.ts';
 
-export interface Figure { count: number; points: number }
-interface Named { id: number; slug: string; name: Bilingual }
-export interface MerchantLine extends Named { payments: Figure; refunds: Figure; voids: Figure; netPoints: number }
-export interface PartnerLine extends Named { conversions: Figure }
-export interface CampaignLine extends Named { premiums: Figure; grants: Figure; totalPoints: number }
-
-export interface Statement {
-  period: { from: string; to: string };
-  merchants: MerchantLine[];
-  merchantTotals: Omit<MerchantLine, keyof Named>;
-  partners: PartnerLine[];
-  partnerTotals: Omit<PartnerLine, keyof Named>;
-  campaigns: CampaignLine[];
-  campaignTotals: Omit<CampaignLine, keyof Named>;
-}
-
-export type StatementKind = 'merchants' | 'partners' | 'campaigns';
+export type { Figure, Statement, StatementKind } from '../../../backend/src/settlement/statement-shape.ts';
 
 const parseStatement = (body: unknown) => (isRecord(body) && isRecord(body.period) && Array.isArray(body.merchants) && Array.isArray(body.partners)
   && Array.isArray(body.campaigns) && isRecord(body.merchantTotals) && isRecord(body.partnerTotals) && isRecord(body.campaignTotals)
