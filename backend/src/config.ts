@@ -73,7 +73,7 @@ const conversionFields = {
   CONVERSION_TRANSACTIONS: count(64).default(2),
   /** How often the sweeper looks for accepted conversions whose job is not in Bull. */
   CONVERSION_SWEEP_INTERVAL_MS: positiveMs.default(60_000),
-  /** An accepted conversion queued longer ago than this has its job checked by the sweeper. */
+  /** An accepted conversion queued (or, never queued, accepted) longer ago than this has its job checked by the sweeper. */
   CONVERSION_REQUEUE_AFTER_MS: positiveMs.default(300_000),
   /** How often a worker looks for webhooks due. */
   WEBHOOK_POLL_INTERVAL_MS: positiveMs.default(1_000),

@@ -34,12 +34,13 @@ async function conversions(db: Db, n: number) {
 
 const MINUTE = 60_000;
 
-test('the sweeper enqueues requests never queued, lost or failed, stamps those still waiting, and leaves the rest', async (t) => {
+test('the sweeper enqueues requests never queued, lost or failed, stamps those still waiting, and leaves the recent and finished ones', async (t) => {
   const { db } = await database(t);
   const { queue } = conversionQueue(t);
-  const [neverQueued, lost, failed, waiting, recent, credited] = await conversions(db, 6) as [number, number, number, number, number, number];
+  const [neverQueued, lost, failed, waiting, recent, credited, justAccepted] = await conversions(db, 7) as [number, number, number, number, number, number, number];
   const now = new Date();
   const longAgo = new Date(now.getTime() - 10 * MINUTE);
+  await db('conversion_requests').whereNot({ id: justAccepted }).update({ accepted_at: longAgo });
   await enqueueConversions(queue, db, [lost, failed, waiting], longAgo);
   await enqueueConversions(queue, db, [recent], now);
   await (await queue.getJob(String(lost)))!.remove();
@@ -57,6 +58,7 @@ test('the sweeper enqueues requests never queued, lost or failed, stamps those s
   }
   t.is((await queue.getJob(String(failed)))!.attemptsMade, 0, 'the failed job was replaced by a new one');
   t.is(await queue.getJob(String(credited)), null);
+  t.is(await queue.getJob(String(justAccepted)), null, 'one just accepted is left for the API to queue');
   for (const id of [neverQueued, lost, failed, waiting]) t.deepEqual((await conversionRow(db, id)).queued_at, now);
   t.deepEqual(await sweepConversions(db, queue, silentLog, 5 * MINUTE, now), { checked: 0, enqueued: 0 }, 'a second sweep finds nothing to do');
   t.is(await queue.count(), 5);

@@ -90,16 +90,24 @@ export const conversionRepository = {
 
   // --- the sweeper ------------------------------------------------------------------------
 
-  /** Accepted requests never queued, or last queued before `queuedBefore`, after id `after`, in id order. */
-  async unqueued(conn: Conn, queuedBefore: Date, limit: number, after = 0): Promise<number[]> {
+  /**
+   * Accepted requests last queued before `before`, or never queued and accepted before it (one
+   * just accepted is about to be queued by the API), after id `after`, in id order.
+   */
+  async unqueued(conn: Conn, before: Date, limit: number, after = 0): Promise<number[]> {
     const rows = await conn.from(through(conn, QUEUE_INDEX)).where('state', 'accepted')
-      .where((q) => q.whereNull('queued_at').orWhere('queued_at', '<', queuedBefore)).where('id', '>', after)
-      .orderBy('id').limit(limit).select('id');
+      .where((q) => q.where((never) => never.whereNull('queued_at').where('accepted_at', '<', before)).orWhere('queued_at', '<', before))
+      .where('id', '>', after).orderBy('id').limit(limit).select('id');
     return rows.map((row) => Number(row.id));
   },
 
-  async markQueued(conn: Conn, ids: number[], now: Date): Promise<void> {
-    if (ids.length > 0) await conn.from(through(conn, 'PRIMARY')).whereIn('id', ids).where('state', 'accepted').update({ queued_at: now });
+  /** Stamps the requests as queued now, skipping those a worker is crediting (locked): they need no stamp. */
+  async markQueued(db: Db, ids: number[], now: Date): Promise<void> {
+    if (ids.length === 0) return;
+    await db.transaction(async (trx) => {
+      const free = await trx.from(through(trx, 'PRIMARY')).whereIn('id', ids).where('state', 'accepted').forUpdate().skipLocked().select('id');
+      if (free.length > 0) await trx.from(through(trx, 'PRIMARY')).whereIn('id', free.map((row) => row.id)).update({ queued_at: now });
+    });
   },
 
   // --- webhooks ---------------------------------------------------------------------------

@@ -16,16 +16,16 @@ const PAGE = 1000;
 export interface SweepRun { checked: number; enqueued: number }
 
 /**
- * Looks at every accepted request never queued, or last queued more than `requeueAfterMs`
- * ago: one whose job is waiting, delayed or active is stamped as queued now; one whose job is
- * missing, failed or finished is enqueued again (a failed job is removed first: its id would
- * keep the new one out).
+ * Looks at every accepted request queued (or, never queued, accepted) more than
+ * `requeueAfterMs` ago: one whose job is waiting, delayed or active is stamped as queued now;
+ * one whose job is missing, failed or finished is enqueued again (a failed job is removed
+ * first: its id would keep the new one out).
  */
 export async function sweepConversions(db: Db, queue: Queue<ConversionJob>, log: Logger, requeueAfterMs: number, now = new Date()): Promise<SweepRun> {
   const run: SweepRun = { checked: 0, enqueued: 0 };
-  const queuedBefore = new Date(now.getTime() - requeueAfterMs);
+  const before = new Date(now.getTime() - requeueAfterMs);
   for (let after = 0; ;) {
-    const ids = await repo.unqueued(db, queuedBefore, PAGE, after);
+    const ids = await repo.unqueued(db, before, PAGE, after);
     const stale = await Promise.all(ids.map((id) => jobGone(queue, id)));
     const missing = ids.filter((_, i) => stale[i]);
     await enqueueConversions(queue, db, missing, now);
