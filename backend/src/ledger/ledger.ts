@@ -303,12 +303,13 @@ export async function creditConversions(trx: Trx, requests: CreditConversion[]):
       budget: r.campaignId === undefined ? undefined : { kind: 'campaign_budget', campaignId: r.campaignId } as const,
     };
   });
-  // Existing accounts in one read; those used for the first time are created one by one.
+  // Existing accounts in one read; those used for the first time are created one by one, in
+  // the order of their keys, so two batches creating the same accounts wait for each other
+  // instead of each holding one the other wants.
   const all = requests.flatMap((r, i) => [owners[i]!.partner, owners[i]!.resident, ...(owners[i]!.budget ? [owners[i]!.budget!] : [])]
-    .map((owner) => ({ municipalityCode: r.municipalityCode, owner })));
+    .map((owner) => ({ municipalityCode: r.municipalityCode, owner, key: accountKey(r.municipalityCode, owner) })));
   const ids = await repo.findAccounts(trx, all);
-  for (const { municipalityCode, owner } of all) {
-    const key = accountKey(municipalityCode, owner);
+  for (const { municipalityCode, owner, key } of all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
     if (!ids.has(key)) ids.set(key, await accountOf(trx, municipalityCode, owner));
   }
   const accounts = new Map((await repo.lockAccounts(trx, [...ids.values()])).map((account) => [account.id, account]));
