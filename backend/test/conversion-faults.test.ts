@@ -119,11 +119,11 @@ async function assertCreditedExactlyOnce(s: Scene, traffic: TrafficReport): Prom
 
   const report = await checkLedger(db);
   t.true(report.ok, JSON.stringify(report.violations.slice(0, 5)));
-  const [{ entries, distinct }] = await db('ledger_entries').where({ municipality_code: city.code, kind: 'conversion' })
-    .select(db.raw('COUNT(*) AS entries'), db.raw('COUNT(DISTINCT reference) AS distinct'));
+  const [{ entries, references }] = await db('ledger_entries').where({ municipality_code: city.code, kind: 'conversion' })
+    .select(db.raw('COUNT(*) AS entries'), db.raw('COUNT(DISTINCT reference) AS `references`'));
   const credited = await countOf(requests(s).where({ state: 'credited' }));
   t.is(Number(entries), credited, 'one conversion entry per credited request');
-  t.is(Number(distinct), credited);
+  t.is(Number(references), credited, 'each under its own reference');
   const [balances] = await db('ledger_accounts').where({ municipality_code: city.code, kind: 'resident' }).sum({ balance: 'balance' });
   t.is(Number(balances!.balance), reconciled.pointsCredited, 'the residents hold exactly what was credited');
 }
