@@ -19,8 +19,12 @@ import {
 
 type Trx = Knex.Transaction;
 
-/** What a posting did: the entry, its postings, and whether it had been posted before (a replay). */
-export interface Posted { entryId: number; replayed: boolean; postings: Posting[] }
+/**
+ * What a posting did: the entry, its postings, and whether it had been posted before (a replay).
+ * `spendableAfter`: for a fresh entry drawing a resident's soonest-expiring lots, what that
+ * resident can spend after it, when the locked lots it read were all of them (else absent).
+ */
+export interface Posted { entryId: number; replayed: boolean; postings: Posting[]; spendableAfter?: number }
 
 /**
  * Runs `work` in a READ COMMITTED transaction, again after a deadlock or lock wait timeout.
@@ -70,7 +74,7 @@ async function replayOf(trx: Trx, reference: string, hash: Buffer, { lock = fals
   return { entryId: stored.id, replayed: true, postings: await repo.postingsOf(trx, stored.id) };
 }
 
-interface LotPlan { accountId: number; create?: NewLot[]; moves?: LotMovement[] }
+interface LotPlan { accountId: number; create?: NewLot[]; moves?: LotMovement[]; spendableAfter?: number }
 
 /**
  * Applies an entry whose accounts this transaction has locked, and keeps `locked` current
@@ -95,7 +99,8 @@ async function apply(trx: Trx, entry: Entry, locked: LockedAccount[]): Promise<P
   await repo.insertPostings(trx, entryId, entry.postings);
   await repo.addToBalances(trx, entry.postings);
   for (const posting of entry.postings) accounts.get(posting.accountId)!.balance += posting.amount;
-  return { entryId, replayed: false, postings: entry.postings };
+  const spendableAfter = plans.find((plan) => plan.spendableAfter !== undefined)?.spendableAfter;
+  return { entryId, replayed: false, postings: entry.postings, ...(spendableAfter === undefined ? {} : { spendableAfter }) };
 }
 
 /** Checks an entry against the accounts this transaction locked: all of them locked, in the entry's municipality, lots with residents only. */
@@ -114,7 +119,7 @@ async function planLots(trx: Trx, at: Date, posting: Posting): Promise<LotPlan> 
   const effect = posting.lots!;
   if ('create' in effect) return { accountId: posting.accountId, create: effect.create };
   // Drawn from the account's own lots, read and locked by drawSoonest itself.
-  if ('soonestExpiring' in effect) return { accountId: posting.accountId, moves: await drawSoonest(trx, posting.accountId, -posting.amount, at) };
+  if ('soonestExpiring' in effect) return { accountId: posting.accountId, ...(await drawSoonest(trx, posting.accountId, -posting.amount, at)) };
   const moves = effect.move;
   const lots = new Map((await repo.lockLots(trx, moves.map((m) => m.lotId))).map((lot) => [lot.id, lot]));
   for (const move of moves) {
@@ -136,17 +141,25 @@ async function writeLots(trx: Trx, entryId: number, plan: LotPlan): Promise<void
 
 const LOT_PAGE = 50;
 
-/** The lots a debit of `points` takes, soonest expiry first; refused with what can be spent when they do not cover it. */
-async function drawSoonest(trx: Trx, accountId: number, points: number, now: Date): Promise<LotMovement[]> {
+/**
+ * The lots a debit of `points` takes, soonest expiry first; refused with what can be spent when
+ * they do not cover it. When the pages read hold every spendable lot (the last one came back
+ * short), also what is left to spend after the debit, so the caller need not sum the lots again.
+ */
+async function drawSoonest(trx: Trx, accountId: number, points: number, now: Date): Promise<{ moves: LotMovement[]; spendableAfter?: number }> {
   const lots: OpenLot[] = [];
-  for (let covered = 0; covered < points && lots.length < LIMITS.maxLotMovements;) {
-    const page = await repo.spendableLots(trx, accountId, now, Math.min(LOT_PAGE, LIMITS.maxLotMovements - lots.length), lots.at(-1));
+  let covered = 0;
+  let readAll = false;
+  while (covered < points && lots.length < LIMITS.maxLotMovements) {
+    const limit = Math.min(LOT_PAGE, LIMITS.maxLotMovements - lots.length);
+    const page = await repo.spendableLots(trx, accountId, now, limit, lots.at(-1));
     lots.push(...page);
     covered += page.reduce((sum, lot) => sum + lot.remaining, 0);
+    readAll = page.length < limit;
     if (page.length < LOT_PAGE) break;
   }
   const moves = drawSoonestExpiring(lots, points, now);
-  if (moves) return moves;
+  if (moves) return readAll ? { moves, spendableAfter: covered - points } : { moves };
   const available = await repo.spendablePoints(trx, accountId, now, { lock: true });
   if (available >= points) {
     throw new Problem('points_too_fragmented', `${points} points would take more than ${LIMITS.maxLotMovements} lots`, { availablePoints: available, maxLots: LIMITS.maxLotMovements });

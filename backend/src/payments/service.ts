@@ -187,7 +187,7 @@ export function paymentsService(db: Db, mykeys: MykeyService) {
       if (!mykeyId) throw new Problem('card_not_registered');
       const posted = await payMerchant(trx, { reference: `payment:${intent.id}`, merchantId: intent.merchantId, mykeyId, points: intent.amount, now: r.now });
       const residentAccount = posted.postings.find((p) => p.amount < 0)!.accountId;
-      const balanceAfter = await ledgerRepository.spendablePoints(trx, residentAccount, r.now);
+      const balanceAfter = posted.spendableAfter ?? await ledgerRepository.spendablePoints(trx, residentAccount, r.now);
       const paid = { at: r.now, mykeyId, entryId: posted.entryId, deviceId: r.deviceId, balanceAfter };
       await repo.markPaid(trx, intent.id, paid);
       return receiptOf({ ...intent, status: 'paid', paid }, merchant)!;
