@@ -11,7 +11,7 @@ import {
   LIMITS, assertBalanced, conversionEntry, expiryEntry, fundingEntry, grantEntry, paymentEntry, requestHash, reversalEntry,
   type Entry, type NewLot, type Posting,
 } from './entries.ts';
-import { accountKey, ledgerRepository as repo, type AccountOwner, type Campaign, type LockedAccount } from './repository.ts';
+import { accountKey, ledgerRepository as repo, type AccountOwner, type Campaign, type LockedAccount, type StoredEntry } from './repository.ts';
 import {
   campaignPointsExpire, campaignRuns, convertedPointsExpire, drawSoonestExpiring, premiumFor, refundable, restoreInReverse, voidable,
   type LotMovement, type OpenLot, type TakenFromLot,
@@ -51,9 +51,10 @@ export async function post(trx: Trx, entry: Entry): Promise<Posted> {
  * state is checked once more against a replay: a twin request that committed first leaves the
  * state changed, and its retry must get the twin's answer, not the refusal.
  */
-async function once(trx: Trx, reference: string, hash: Buffer, work: () => Promise<Posted>): Promise<Posted> {
-  // A plain read takes no gap lock; under REPEATABLE READ it may miss a twin, which the unique key catches.
-  const replay = await replayOf(trx, reference, hash);
+async function once(trx: Trx, reference: string, hash: Buffer, work: () => Promise<Posted>, known?: { stored: StoredEntry | undefined }): Promise<Posted> {
+  // A plain read takes no gap lock; it may miss a twin (under REPEATABLE READ, or read before the
+  // locks as `known`), which the unique key or the locking re-read below catches.
+  const replay = known ? await replayFrom(trx, reference, hash, known.stored) : await replayOf(trx, reference, hash);
   if (replay) return replay;
   try {
     return await work();
@@ -66,7 +67,10 @@ async function once(trx: Trx, reference: string, hash: Buffer, work: () => Promi
 
 /** The earlier posting of this reference, or undefined; the same reference with another request is refused. */
 async function replayOf(trx: Trx, reference: string, hash: Buffer, { lock = false } = {}): Promise<Posted | undefined> {
-  const stored = await repo.entryByReference(trx, reference, { lock });
+  return replayFrom(trx, reference, hash, await repo.entryByReference(trx, reference, { lock }));
+}
+
+async function replayFrom(trx: Trx, reference: string, hash: Buffer, stored: StoredEntry | undefined): Promise<Posted | undefined> {
   if (!stored) return undefined;
   if (!stored.requestHash.equals(hash)) {
     throw new Problem('ledger_reference_reused', `reference ${reference} was posted for a different request`, { reference });
@@ -429,16 +433,20 @@ export interface PayMerchant { reference: string; merchantId: number; mykeyId: s
  */
 export async function payMerchant(trx: Trx, r: PayMerchant): Promise<Posted> {
   checkPoints(r.points);
-  const municipalityCode = await repo.merchantMunicipality(trx, r.merchantId);
-  if (!municipalityCode) throw new Problem('merchant_not_found');
-  const mykeyPk = await mykeyPkOf(trx, r.mykeyId);
-  const residentAccount = await accountOf(trx, municipalityCode, { kind: 'resident', mykeyPk });
-  const merchantAccount = await accountOf(trx, municipalityCode, { kind: 'merchant_payable', merchantId: r.merchantId });
+  // The parties, their accounts and an earlier posting of the reference in one read, before any lock.
+  const parties = await repo.paymentParties(trx, r.merchantId, r.mykeyId, r.reference);
+  if (!parties) throw new Problem('merchant_not_found');
+  const { municipalityCode, mykeyPk } = parties;
+  if (mykeyPk === undefined) throw new Problem('mykey_not_found');
+  const residentAccount = parties.residentAccount ?? await accountOf(trx, municipalityCode, { kind: 'resident', mykeyPk });
+  const merchantAccount = parties.merchantAccount ?? await accountOf(trx, municipalityCode, { kind: 'merchant_payable', merchantId: r.merchantId });
   const head = {
     reference: r.reference, municipalityCode, postedAt: r.now ?? new Date(),
     requestHash: requestHash({ op: 'payment', merchantId: r.merchantId, mykeyId: r.mykeyId, points: r.points }),
   };
-  return post(trx, paymentEntry(head, { residentAccount, merchantAccount, points: r.points }));
+  const entry = paymentEntry(head, { residentAccount, merchantAccount, points: r.points });
+  const locked = await repo.lockAccounts(trx, [residentAccount, merchantAccount]);
+  return once(trx, entry.reference, entry.requestHash, () => apply(trx, entry, locked), { stored: parties.posted });
 }
 
 export interface RefundPayment { reference: string; paymentReference: string; points: number; now?: Date }

@@ -87,6 +87,31 @@ export const ledgerRepository = {
     return row?.municipality_code;
   },
 
+  /**
+   * What a payment names, in one plain read: the shop's municipality, the MyKey ID's key, the
+   * accounts of both in that municipality (undefined until first used) and the entry already
+   * posted under `reference`, if any. Undefined when the shop does not exist.
+   */
+  async paymentParties(conn: Conn, merchantId: number, mykeyId: string, reference: string): Promise<{
+    municipalityCode: string; mykeyPk?: number; residentAccount?: number; merchantAccount?: number; posted?: StoredEntry;
+  } | undefined> {
+    const row = await conn('merchants as m')
+      .leftJoin('mykeys as mk', (on) => on.on('mk.mykey_id', conn.raw('?', [mykeyId])))
+      .leftJoin('ledger_accounts as ra', (on) => on.on('ra.municipality_code', 'm.municipality_code').andOn('ra.kind', conn.raw('?', ['resident'])).andOn('ra.owner_id', 'mk.id'))
+      .leftJoin('ledger_accounts as ma', (on) => on.on('ma.municipality_code', 'm.municipality_code').andOn('ma.kind', conn.raw('?', ['merchant_payable'])).andOn('ma.owner_id', 'm.id'))
+      .leftJoin('ledger_entries as e', (on) => on.on('e.reference', conn.raw('?', [reference])))
+      .where('m.id', merchantId)
+      .first('m.municipality_code', 'mk.id as mykey_pk', 'ra.id as resident_account', 'ma.id as merchant_account',
+        ...ENTRY_COLUMNS.map((column) => `e.${column} as entry_${column}`));
+    if (!row) return undefined;
+    const entry = Object.fromEntries(ENTRY_COLUMNS.map((column) => [column, row[`entry_${column}`]]));
+    const id = (value: unknown) => (value == null ? undefined : Number(value));
+    return {
+      municipalityCode: row.municipality_code, mykeyPk: id(row.mykey_pk), residentAccount: id(row.resident_account), merchantAccount: id(row.merchant_account),
+      posted: entry.id == null ? undefined : toEntry(entry),
+    };
+  },
+
   async partnerExists(conn: Conn, partnerId: number): Promise<boolean> {
     return Boolean(await conn('partners').where({ id: partnerId }).first('id'));
   },
