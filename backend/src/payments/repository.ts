@@ -63,6 +63,13 @@ export const paymentsRepository = {
     return toIntent({ ...row, mykey_id: mykey?.mykey_id ?? null });
   },
 
+  /** The intent (not locked) with its shop, in one read. */
+  async intentWithMerchant(conn: Conn, id: string): Promise<{ intent: Intent; merchant: Merchant } | undefined> {
+    const row = await intents(conn).join('merchants as m', 'm.id', 'pi.merchant_id').where('pi.id', id)
+      .first([...INTENT_COLUMNS, 'm.name_ja', 'm.name_en', 'm.status as merchant_status']);
+    return row && { intent: toIntent(row), merchant: { id: Number(row.merchant_id), nameJa: row.name_ja, nameEn: row.name_en, status: row.merchant_status } };
+  },
+
   async markPaid(trx: Knex.Transaction, id: string, paid: { at: Date; mykeyId: string; entryId: number; deviceId: number; balanceAfter: number }): Promise<void> {
     const updated = await trx('payment_intents').where({ id, status: 'open' }).update({
       status: 'paid', paid_at: paid.at, ledger_entry_id: paid.entryId, paid_device_id: paid.deviceId, balance_after_points: paid.balanceAfter,

@@ -89,6 +89,12 @@ function notOpen(intent: Intent, now: Date): Problem {
 
 const merchantOf = (staff: SignedInStaff): number => Number(staff.organization.id);
 
+function approved(merchant: Merchant | undefined): Merchant {
+  if (!merchant) throw new Problem('merchant_not_found');
+  if (merchant.status !== 'approved') throw new Problem('merchant_not_approved');
+  return merchant;
+}
+
 /** A Japanese calendar date's instants: [its midnight, the next midnight). */
 function tokyoDay(date: string): { from: Date; to: Date } {
   const to = endOfTokyoDay(date);
@@ -100,10 +106,7 @@ const keyHash = (staff: SignedInStaff, key: string) => createHash('sha256').upda
 
 export function paymentsService(db: Db, mykeys: MykeyService) {
   async function approvedMerchant(conn: Db | Knex.Transaction, merchantId: number): Promise<Merchant> {
-    const merchant = await repo.merchant(conn, merchantId);
-    if (!merchant) throw new Problem('merchant_not_found');
-    if (merchant.status !== 'approved') throw new Problem('merchant_not_approved');
-    return merchant;
+    return approved(await repo.merchant(conn, merchantId));
   }
 
   /** The shop's own intent; another shop's is as good as unknown. */
@@ -166,9 +169,11 @@ export function paymentsService(db: Db, mykeys: MykeyService) {
      */
     async challengeTerms(conn: Db | Knex.Transaction, device: EnrolledDevice, intentId: string, now: Date): Promise<PaymentTerms> {
       if (device.organization.kind !== 'merchant') throw new Problem('payment_intent_not_found');
-      const intent = await ownIntent(conn, Number(device.organization.id), intentId);
+      const found = await repo.intentWithMerchant(conn, intentId);
+      if (!found || found.intent.merchantId !== Number(device.organization.id)) throw new Problem('payment_intent_not_found');
+      const { intent, merchant } = found;
       if (statusAt(intent, now) !== 'open') throw notOpen(intent, now);
-      await approvedMerchant(conn, intent.merchantId);
+      approved(merchant);
       return { intentId: intent.id, amount: intent.amount, merchantId: intent.merchantId };
     },
 
