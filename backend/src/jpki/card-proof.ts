@@ -34,15 +34,25 @@ function jwkInteger(value: asn1js.Integer): string {
 }
 
 /**
+ * The keys built so far, by the parsed certificate the verifier's cache hands out again for a
+ * card seen before; a certificate the cache drops takes its key with it.
+ */
+const keys = new WeakMap<pkijs.Certificate, KeyObject>();
+
+/**
  * The certificate's key for node:crypto, built from the modulus and exponent pkijs already
  * parsed: OpenSSL 3 decodes the same key from its SPKI DER some 15 times slower, longer than
  * the signature check itself (docs/benchmarks.md).
  */
 function publicKeyOf(certificate: pkijs.Certificate): KeyObject {
+  const kept = keys.get(certificate);
+  if (kept) return kept;
   const key = certificate.subjectPublicKeyInfo.parsedKey;
   // verifyUserCertificate accepts RSA keys only.
   if (!(key instanceof pkijs.RSAPublicKey)) throw new Error('an accepted card certificate without an RSA key');
-  return createPublicKey({ key: { kty: 'RSA', n: jwkInteger(key.modulus), e: jwkInteger(key.publicExponent) }, format: 'jwk' });
+  const built = createPublicKey({ key: { kty: 'RSA', n: jwkInteger(key.modulus), e: jwkInteger(key.publicExponent) }, format: 'jwk' });
+  keys.set(certificate, built);
+  return built;
 }
 
 export async function verifyCardProof(
