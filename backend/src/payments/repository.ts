@@ -53,14 +53,26 @@ export const paymentsRepository = {
 
   /** The intent; with `lock`, its row stays locked (FOR UPDATE) until the transaction ends. Only its own row is locked. */
   async intent(conn: Conn, id: string, { lock = false } = {}): Promise<Intent | undefined> {
-    if (!lock) {
-      const row: IntentRow | undefined = await intents(conn).where('pi.id', id).first(INTENT_COLUMNS);
-      return row && toIntent(row);
-    }
-    const row = await conn('payment_intents').where({ id }).forUpdate().first('id', 'merchant_id', 'amount_points', 'status', 'created_at', 'expires_at', 'paid_at', 'ledger_entry_id', 'balance_after_points', 'mykey_pk');
-    if (!row) return undefined;
-    const mykey = row.mykey_pk === null ? null : await conn('mykeys').where({ id: row.mykey_pk }).first('mykey_id');
-    return toIntent({ ...row, mykey_id: mykey?.mykey_id ?? null });
+    if (lock) return (await paymentsRepository.lockIntentWithMerchant(conn, id))?.intent;
+    const row: IntentRow | undefined = await intents(conn).where('pi.id', id).first(INTENT_COLUMNS);
+    return row && toIntent(row);
+  },
+
+  /**
+   * The intent locked (FOR UPDATE) with its shop, in one statement. The shop and the MyKey ID
+   * are read by scalar subqueries, which a locking read does not lock: only the intent's row is.
+   */
+  async lockIntentWithMerchant(conn: Conn, id: string): Promise<{ intent: Intent; merchant: Merchant } | undefined> {
+    const ofMerchant = (column: string) => conn('merchants as m').whereRaw('m.id = pi.merchant_id').select(`m.${column}`).as(`merchant_${column}`);
+    const row = await conn('payment_intents as pi').where('pi.id', id).forUpdate().first([
+      'pi.id', 'pi.merchant_id', 'pi.amount_points', 'pi.status', 'pi.created_at', 'pi.expires_at', 'pi.paid_at', 'pi.ledger_entry_id', 'pi.balance_after_points',
+      conn('mykeys as mk').whereRaw('mk.id = pi.mykey_pk').select('mk.mykey_id').as('mykey_id'),
+      ofMerchant('name_ja'), ofMerchant('name_en'), ofMerchant('status'),
+    ]);
+    return row && {
+      intent: toIntent(row),
+      merchant: { id: Number(row.merchant_id), nameJa: row.merchant_name_ja, nameEn: row.merchant_name_en, status: row.merchant_status },
+    };
   },
 
   /** The intent (not locked) with its shop, in one read. */

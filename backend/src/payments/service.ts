@@ -185,9 +185,9 @@ export function paymentsService(db: Db, mykeys: MykeyService) {
      */
     async pay(trx: Knex.Transaction, r: { challenge: Challenge; certKey: Buffer; deviceId: number; now: Date }): Promise<PaymentReceipt> {
       const terms = r.challenge.payment!;
-      const intent = (await repo.intent(trx, terms.intentId, { lock: true }))!;
+      const { intent, merchant } = (await repo.lockIntentWithMerchant(trx, terms.intentId))!;
       if (statusAt(intent, r.now) !== 'open') throw notOpen(intent, r.now);
-      const merchant = await approvedMerchant(trx, intent.merchantId);
+      approved(merchant);
       const mykeyId = await mykeys.usableMykeyOf(trx, r.certKey, { lock: true });
       if (!mykeyId) throw new Problem('card_not_registered');
       const posted = await payMerchant(trx, { reference: `payment:${intent.id}`, merchantId: intent.merchantId, mykeyId, points: intent.amount, now: r.now });
