@@ -85,6 +85,21 @@ test('the register opens an intent, the card pays it: a receipt with the balance
   t.like(day.body.payments.find((p: { intentId: string }) => p.intentId === created.body.intentId), { receiptNo: paid.body.receiptNo, amount: 1_200, reversals: [], netPoints: 1_200 });
 });
 
+test('the balance after is what the resident can spend, whether the lots fill one page of the ledger\'s lot reads or more', async (t) => {
+  const f = await fixture();
+  // A first payment that reads every lot in one page, and one by a resident with more lots than a page (50) holds.
+  for (const credits of [3, 60]) {
+    const resident = await residentWith(f, 100);
+    for (let i = 1; i < credits; i++) {
+      await inLedgerTransaction(f.db, (trx) => creditConversion(trx, { reference: `test:${randomUUID()}`, municipalityCode: f.municipality, mykeyId: resident.mykeyId, partnerId: f.partnerId, points: 100 }));
+    }
+    const paid = await pay(f.register, resident.card, await openIntent(f.shop, 150));
+    t.is(paid.status, 201, JSON.stringify(paid.body));
+    t.is(paid.body.balanceAfter, credits * 100 - 150);
+    t.is(await resident.spendable(), credits * 100 - 150);
+  }
+});
+
 test('insufficient points: availablePoints, nothing moved, the intent stays open and can be paid for less', async (t) => {
   const f = await fixture();
   const resident = await residentWith(f, 300);
