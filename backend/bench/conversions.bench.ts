@@ -11,6 +11,7 @@ import type { Knex } from 'knex';
 import { createCa } from '../../reader-agent/src/dev-ca/index.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
+import { loadConfig } from '../src/config.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { newPartnerSecret } from '../src/partners/credentials.ts';
@@ -32,10 +33,8 @@ const UPLOADS = setting('BENCH_UPLOADS', 2);
 const SINGLE = setting('BENCH_SINGLE', 20_000);
 const SINGLE_CONCURRENCY = setting('BENCH_SINGLE_CONCURRENCY', 64);
 const RESIDENTS = setting('BENCH_RESIDENTS', 10_000);
-/** The worker's settings (config.ts); the baselines use the same concurrency. */
-const JOB_CONCURRENCY = setting('CONVERSION_CONCURRENCY', 256);
-const TRANSACTIONS = setting('CONVERSION_TRANSACTIONS', 2);
-const BATCH_SIZE = setting('CONVERSION_BATCH_SIZE', 128);
+/** The worker's own settings: config.ts's defaults unless these are set, so the bench measures what runs. */
+const WORKER_SETTINGS = ['CONVERSION_CONCURRENCY', 'CONVERSION_TRANSACTIONS', 'CONVERSION_BATCH_SIZE'] as const;
 /** Transactions in flight for the raw MySQL baseline (one connection each). */
 const RAW_CONCURRENCY = setting('BENCH_RAW_CONCURRENCY', 32);
 /** Rows the raw transactions spread over, enough that they do not wait on each other's locks. */
@@ -101,13 +100,16 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const mykeyIds = await residents(db, RESIDENTS);
   log(`database ${url.replace(/\/\/[^@]*@/, '//')}, ${RESIDENTS} residents`);
 
+  const ca = await createCa({ kind: 'auth' });
+  const env = { ...serverEnv(cleanup, url, dir, ca.certificatePem), ...Object.fromEntries(WORKER_SETTINGS.flatMap((name) => process.env[name] ? [[name, process.env[name]]] : [])) };
+  const { CONVERSION_CONCURRENCY: JOB_CONCURRENCY, CONVERSION_TRANSACTIONS: TRANSACTIONS, CONVERSION_BATCH_SIZE: BATCH_SIZE } = loadConfig(env);
+
   const rawPerSecond = await rawTransactionsPerSecond(url, RAW_CONCURRENCY, BASELINE_SECONDS, RAW_ROWS);
   log(`raw MySQL single-row transactions: ${rawPerSecond}/s with ${RAW_CONCURRENCY} connections`);
+  // The Bull baseline runs empty jobs at the worker's concurrency.
   const bullPerSecond = await bullEmptyJobsPerSecond(queuePrefix(cleanup), BULL_JOBS, JOB_CONCURRENCY);
   log(`Bull empty jobs: ${bullPerSecond}/s (${BULL_JOBS} jobs, concurrency ${JOB_CONCURRENCY})`);
 
-  const ca = await createCa({ kind: 'auth' });
-  const env = serverEnv(cleanup, url, dir, ca.certificatePem);
   const { slug } = await db('partners').where({ id: city.partnerId }).first('slug');
   const apiSecret = newPartnerSecret();
   // No webhook URL: the partner polls, and the figures are the conversions' alone.
@@ -115,7 +117,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const port = await freePort();
   const server = await startServer(port, env, { logFile: path.join(dir, 'server.log') });
   cleanup(() => server.stop());
-  const worker = await startWorker({ ...env, CONVERSION_CONCURRENCY: String(JOB_CONCURRENCY), CONVERSION_TRANSACTIONS: String(TRANSACTIONS), CONVERSION_BATCH_SIZE: String(BATCH_SIZE) }, { logFile: path.join(dir, 'worker.log') });
+  const worker = await startWorker(env, { logFile: path.join(dir, 'worker.log') });
   cleanup(() => worker.stop());
   const identity = { partner: slug as string, key: partnerKey(apiSecret) };
   const client = new PartnerClient({ ...identity, baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 600_000 });
