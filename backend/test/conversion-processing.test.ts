@@ -4,7 +4,6 @@
 // code, without holding back the others; and the worker process does it all from Bull, through
 // a lost MySQL connection, telling the partner by a signed webhook.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Db } from '../src/db.ts';
 import { processConversions } from '../src/conversions/process.ts';
@@ -19,6 +18,7 @@ import { fileFixture, queuePrefix, redisUrl, testDatabase } from './helpers/env.
 import { acceptedConversion, conversionRow, partnerWebhook } from './helpers/conversions.ts';
 import { httpServer } from './helpers/jpki.ts';
 import { DAY, NOW, resident, run, town } from './helpers/ledger.ts';
+import { startBackend } from './helpers/processes.ts';
 
 const fixture = fileFixture(test, async (cleanup) => testDatabase(cleanup));
 
@@ -92,14 +92,8 @@ test('a suspended MyKey ID or partner, or a refusal by the ledger, ends rejected
 });
 
 function startWorker(databaseUrl: string, prefix: string, env: Record<string, string> = {}) {
-  const worker = spawn(process.execPath, ['--import', 'tsx', 'backend/src/worker.ts'], {
-    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'info', WEBHOOK_POLL_INTERVAL_MS: '100', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  worker.stdout.on('data', (chunk) => { output += chunk; });
-  worker.stderr.on('data', (chunk) => { output += chunk; });
-  return { worker, output: () => output };
+  const { child: worker, output } = startBackend('worker', { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, WEBHOOK_POLL_INTERVAL_MS: '100', ...env });
+  return { worker, output };
 }
 
 /** Campaign dates around today: the worker processes at the real time. */

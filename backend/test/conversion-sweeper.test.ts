@@ -2,7 +2,6 @@
 // Redis's data, or failed — are enqueued again; those whose job still stands to run are only
 // stamped; and a worker recovers from a Redis that lost everything, crediting each once.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import type { Db } from '../src/db.ts';
@@ -15,6 +14,7 @@ import { waitFor } from '../../scripts/lib/wait.ts';
 import { queuePrefix, redisUrl, silentLog, testDatabase } from './helpers/env.ts';
 import { acceptedConversion, conversionRow } from './helpers/conversions.ts';
 import { resident, town } from './helpers/ledger.ts';
+import { startBackend } from './helpers/processes.ts';
 
 const database = (t: { teardown(fn: () => unknown): void }) => testDatabase((fn) => t.teardown(fn));
 
@@ -76,21 +76,16 @@ test('after Redis lost every job, before the worker started or while it runs, th
   t.true(keys.length > 0);
   await redis.unlink(...keys);
 
-  const env = {
-    PATH: process.env.PATH, DATABASE_URL: url, REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'info',
-    CONVERSION_SWEEP_INTERVAL_MS: '200', CONVERSION_REQUEUE_AFTER_MS: '100',
-  };
-  const worker = spawn(process.execPath, ['--import', 'tsx', 'backend/src/worker.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  worker.stdout.on('data', (chunk) => { output += chunk; });
-  worker.stderr.on('data', (chunk) => { output += chunk; });
+  const { child: worker, output } = startBackend('worker', {
+    DATABASE_URL: url, REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, CONVERSION_SWEEP_INTERVAL_MS: '200', CONVERSION_REQUEUE_AFTER_MS: '100',
+  });
   t.teardown(() => { worker.kill('SIGKILL'); });
 
   await waitFor('every conversion credited', async () =>
     Number((await db('conversion_requests').whereIn('id', ids).where({ state: 'credited' }).count({ n: '*' }))[0]!.n) === ids.length, 60_000);
   const entries = await db('ledger_entries').whereIn('reference', ids.map((id) => `conversion:${id}`)).count({ n: '*' });
   t.is(Number(entries[0]!.n), ids.length);
-  t.regex(output, /accepted conversions enqueued again/);
+  t.regex(output(), /accepted conversions enqueued again/);
 
   // Redis loses everything again while the worker runs, the repeatable jobs' schedules too;
   // then conversions arrive that were never enqueued: only a sweep can find them.
@@ -98,7 +93,7 @@ test('after Redis lost every job, before the worker started or while it runs, th
   const more = await conversions(db, 10);
   await waitFor('the conversions after the second loss credited', async () =>
     Number((await db('conversion_requests').whereIn('id', more).where({ state: 'credited' }).count({ n: '*' }))[0]!.n) === more.length, 60_000);
-  t.regex(output, /schedule was missing in Redis; restored/);
+  t.regex(output(), /schedule was missing in Redis; restored/);
   const all = [...ids, ...more];
   t.is(Number((await db('ledger_entries').whereIn('reference', all.map((id) => `conversion:${id}`)).count({ n: '*' }))[0]!.n), all.length);
   t.like(await checkLedger(db), { ok: true, violations: [] });

@@ -1,7 +1,6 @@
 // The CRL job against a real HTTP server that misbehaves, and against real files; then the
 // job inside real worker processes sharing one schedule.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { RequestListener } from 'node:http';
 import { createCa, issueCertificate, issueCrl, type CertificateAuthority } from '../../reader-agent/src/dev-ca/index.ts';
@@ -14,6 +13,7 @@ import { caKey } from '../src/jpki/revocation.ts';
 import { createQueue } from '../src/queue.ts';
 import { fileFixture, queuePrefix, redisUrl, silentLog, testDatabase } from './helpers/env.ts';
 import { httpServer, writeFiles } from './helpers/jpki.ts';
+import { startBackend } from './helpers/processes.ts';
 
 const DAY = 86_400_000;
 // Whole seconds, as a CRL's UTCTime holds them.
@@ -151,11 +151,8 @@ test('two workers storing at once: the newer CRL wins whatever the order', async
 });
 
 function startWorker(env: Record<string, string>) {
-  const worker = spawn(process.execPath, ['--import', 'tsx', 'backend/src/worker.ts'], { env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  worker.stdout.on('data', (chunk) => { output += chunk; });
-  worker.stderr.on('data', (chunk) => { output += chunk; });
-  return { worker, output: () => output };
+  const { child: worker, output } = startBackend('worker', env);
+  return { worker, output };
 }
 
 test('worker processes: one CRL schedule for all, a refresh at start, a failing source logged and the worker unharmed', async (t) => {

@@ -2,7 +2,6 @@
 // it again (or twice at once) moves nothing more, and the worker runs it on one schedule
 // shared by every worker process.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
@@ -12,6 +11,7 @@ import { createQueue } from '../src/queue.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 import { queuePrefix, redisUrl, silentLog, testDatabase } from './helpers/env.ts';
 import { NOW, ref, resident, run, town, type Town } from './helpers/ledger.ts';
+import { startBackend } from './helpers/processes.ts';
 
 const grant = (db: Db, campaignId: number, mykeyId: string, points: number, now = NOW) =>
   run(db, (trx) => grantPoints(trx, { reference: ref('grant'), campaignId, mykeyId, points, now }));
@@ -56,12 +56,8 @@ test('two expiry runs at once move each lot\'s remainder once', async (t) => {
 });
 
 function startWorker(databaseUrl: string, prefix: string) {
-  const env = { PATH: process.env.PATH, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, LEDGER_EXPIRY_INTERVAL_MS: '300', LOG_LEVEL: 'info' };
-  const worker = spawn(process.execPath, ['--import', 'tsx', 'backend/src/worker.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  worker.stdout.on('data', (chunk) => { output += chunk; });
-  worker.stderr.on('data', (chunk) => { output += chunk; });
-  return { worker, output: () => output };
+  const { child: worker, output } = startBackend('worker', { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, LEDGER_EXPIRY_INTERVAL_MS: '300' });
+  return { worker, output };
 }
 
 test('two workers share one expiry schedule and expire points that are past their date', async (t) => {

@@ -1,18 +1,14 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { queuePrefix, redisUrl, testDatabase } from './helpers/env.ts';
 import { createQueue } from '../src/queue.ts';
 import { HEARTBEAT_QUEUE } from '../src/jobs/heartbeat.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
+import { startBackend } from './helpers/processes.ts';
 
 function startWorker(databaseUrl: string, prefix: string) {
-  const env = { PATH: process.env.PATH, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, HEARTBEAT_INTERVAL_MS: '200', LOG_LEVEL: 'info' };
-  const worker = spawn(process.execPath, ['--import', 'tsx', 'backend/src/worker.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  worker.stdout.on('data', (chunk) => { output += chunk; });
-  worker.stderr.on('data', (chunk) => { output += chunk; });
-  return { worker, output: () => output };
+  const { child: worker, output } = startBackend('worker', { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, HEARTBEAT_INTERVAL_MS: '200' });
+  return { worker, output };
 }
 
 test('the worker records heartbeats through Bull and stops cleanly on SIGTERM', async (t) => {
