@@ -3,12 +3,10 @@
 // whole ava suite against the real services. Every test file makes its own database.
 // Ends with one line "N passed, N failed, N skipped" and ava's honest exit code.
 import { spawn } from 'node:child_process';
-import knex from 'knex';
 import { provideServices, TEST_PROFILE } from './lib/services.ts';
 import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from './lib/debian.mjs';
 import { buildConsoleIfStale, consoleDir } from './lib/console-build.ts';
-import { knexConfig } from '../backend/src/db.ts';
-import { dropDatabase, ensureDatabase } from './lib/database.ts';
+import { adminConnection, dropDatabase, ensureDatabase } from './lib/database.ts';
 import { rootDir } from './lib/paths.ts';
 import { TEST_DATABASE_PREFIX } from '../backend/test/helpers/names.ts';
 
@@ -23,7 +21,7 @@ ensureDebianPackages([
 /** Drops databases left behind by test runs that were killed before their teardown. */
 async function dropLeftoverTestDatabases(databaseUrl: string): Promise<void> {
   await ensureDatabase(databaseUrl);
-  const db = knex(knexConfig(databaseUrl));
+  const db = adminConnection(databaseUrl);
   try {
     const [rows] = await db.raw('SHOW DATABASES LIKE ?', [`${TEST_DATABASE_PREFIX}%`]);
     for (const row of rows as Array<Record<string, string>>) {

@@ -3,13 +3,23 @@ import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import { createDb, knexConfig } from '../../backend/src/db.ts';
 
+/**
+ * A connection for creating and dropping databases. Requests fail fast when MySQL is slow to
+ * give a connection (db.ts); these one-off chores, run by npm start, npm test and test files'
+ * set-up and teardown while the machine is busiest, wait for it instead.
+ */
+export function adminConnection(databaseUrl: string): Knex {
+  const config = knexConfig(databaseUrl);
+  return knex({ ...config, connection: { ...(config.connection as object), connectTimeout: 30_000 }, acquireConnectionTimeout: 60_000 });
+}
+
 /** Creates the database named in the URL when it is missing (needs the right to), so a bare server is enough. */
 export async function ensureDatabase(databaseUrl: string): Promise<void> {
   const url = new URL(databaseUrl);
   const name = url.pathname.replace(/^\//, '');
   if (!/^[A-Za-z0-9_]{1,64}$/.test(name)) throw new Error(`DATABASE_URL must name a database (letters, digits, _), got "${name}"`);
   url.pathname = '/';
-  const server = knex(knexConfig(url.toString()));
+  const server = adminConnection(url.toString());
   try {
     await server.raw(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
   } finally {

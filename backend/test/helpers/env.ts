@@ -3,12 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import type { ExecutionContext, TestFn } from 'ava';
 import { createDb, type Db } from '../../src/db.ts';
-import { dropDatabase, ensureDatabase } from '../../../scripts/lib/database.ts';
+import { adminConnection, dropDatabase, ensureDatabase } from '../../../scripts/lib/database.ts';
 import { TEST_DATABASE_PREFIX } from './names.ts';
 import { createLogger } from '../../src/log.ts';
-import knex from 'knex';
 import { Redis } from 'ioredis';
-import { knexConfig } from '../../src/db.ts';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -46,7 +44,7 @@ export async function testDatabase(cleanup: Cleanup, options: { migrate?: boolea
   if (options.migrate ?? true) await db.migrate.latest();
   cleanup(async () => {
     await db.destroy();
-    const server = knex(knexConfig(required('DATABASE_URL')));
+    const server = adminConnection(required('DATABASE_URL'));
     await dropDatabase(server, name);
     await server.destroy();
   });
