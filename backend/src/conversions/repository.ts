@@ -66,11 +66,12 @@ export const conversionRepository = {
   /**
    * Moves the requests to credited, all in one statement: joined with their outcomes as a
    * derived table, each row is found by its key (a CASE per column would compare every row
-   * with every outcome).
+   * with every outcome). STRAIGHT_JOIN makes the derived table drive: the other way round,
+   * MariaDB scans every request with locks.
    */
   async markCredited(trx: Knex.Transaction, outcomes: CreditedOutcome[], now: Date): Promise<void> {
     const rows = outcomes.map(() => 'SELECT ? AS id, ? AS entry_id, ? AS campaign_id, ? AS base_points, ? AS premium_points, ? AS webhook').join(' UNION ALL ');
-    await trx.raw(`UPDATE conversion_requests AS c FORCE INDEX (PRIMARY) JOIN (${rows}) AS o ON o.id = c.id
+    await trx.raw(`UPDATE (${rows}) AS o STRAIGHT_JOIN conversion_requests AS c FORCE INDEX (PRIMARY) ON c.id = o.id
       SET c.state = 'credited', c.finished_at = ?, c.entry_id = o.entry_id, c.campaign_id = o.campaign_id, c.base_points = o.base_points,
         c.premium_points = o.premium_points, c.webhook_state = IF(o.webhook, 'pending', 'none'), c.webhook_next_at = IF(o.webhook, ?, NULL)
       WHERE c.state = 'accepted'`,

@@ -177,10 +177,12 @@ export const ledgerRepository = {
   /**
    * Moves many accounts' balances in one UPDATE, each account found by its key through a
    * derived table (a CASE over hundreds of accounts would compare every row with every case).
+   * STRAIGHT_JOIN makes the derived table drive: joined the other way round, MariaDB scans
+   * every account with locks, waiting on (and deadlocking with) unrelated transactions.
    */
   async addToManyBalances(trx: Knex.Transaction, moves: Array<{ accountId: number; amount: number }>): Promise<void> {
     const rows = moves.map(() => 'SELECT ? AS id, ? AS amount').join(' UNION ALL ');
-    await trx.raw(`UPDATE ledger_accounts AS a FORCE INDEX (PRIMARY) JOIN (${rows}) AS m ON m.id = a.id SET a.balance = a.balance + m.amount`,
+    await trx.raw(`UPDATE (${rows}) AS m STRAIGHT_JOIN ledger_accounts AS a FORCE INDEX (PRIMARY) ON a.id = m.id SET a.balance = a.balance + m.amount`,
       moves.flatMap((m) => [m.accountId, m.amount]));
   },
 
