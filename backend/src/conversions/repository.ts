@@ -2,7 +2,7 @@
 // statements live with the partner API). Every locking read names its index, as the ledger's
 // do: a locking scan would wait for rows it has nothing to do with.
 import type { Knex } from 'knex';
-import type { Db } from '../db.ts';
+import { retryTransient, type Db } from '../db.ts';
 import { COLUMNS, toConversion, type Conversion } from './intake.ts';
 
 type Conn = Db | Knex.Transaction;
@@ -123,9 +123,11 @@ export const conversionRepository = {
   /**
    * Claims up to `limit` of a partner's due webhooks: rows no one else holds are leased until
    * `leaseUntil` (their next attempt time moves there), so no other worker sends them meanwhile.
+   * Moving the lease moves the rows in the index another claimer skips through, so two claims
+   * can deadlock; a claim changes nothing else and is simply taken again.
    */
   async claimWebhooks(db: Db, partnerId: number, now: Date, limit: number, leaseUntil: Date): Promise<DueWebhook[]> {
-    return db.transaction(async (trx) => {
+    return retryTransient(() => db.transaction(async (trx) => {
       const rows = await trx.from(through(trx, WEBHOOK_INDEX)).where('webhook_state', 'pending').where('webhook_next_at', '<=', now)
         .where('partner_id', partnerId).orderBy('webhook_next_at').limit(limit).forUpdate().skipLocked().select('id');
       const ids = rows.map((row) => Number(row.id));
@@ -137,7 +139,7 @@ export const conversionRepository = {
         conversion: toConversion(row), partnerId: Number(row.partner_id), partnerSlug: row.slug, webhookUrl: row.webhook_url ?? null,
         secretSealed: row.api_secret_sealed ? Buffer.from(row.api_secret_sealed) : null, attempts: Number(row.webhook_attempts),
       }));
-    });
+    }));
   },
 
   async webhookDelivered(db: Db, id: number, now: Date): Promise<void> {
