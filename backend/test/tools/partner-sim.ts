@@ -135,6 +135,10 @@ export class WebhookReceiver {
   readonly counts = { deliveries: 0, accepted: 0, repeated: 0, unsigned: 0, malformed: 0, error: 0, timeout: 0, close: 0 };
   private server: Server | undefined;
   private plan: { behaviour: Behaviour; calls: number; fraction: number } = { behaviour: 'ok', calls: 0, fraction: 0 };
+  /** Misbehaviours armed for the deliveries of one partnerTxId, whenever they arrive. */
+  private readonly planFor = new Map<string, { behaviour: Behaviour; calls: number }>();
+  /** Deliveries per partnerTxId whose answer (or silence) has been decided. */
+  private readonly handled = new Map<string, number>();
   private waiters: Array<() => void> = [];
 
   constructor(readonly identity: PartnerIdentity, readonly path = '/mykey/webhooks') {}
@@ -156,23 +160,39 @@ export class WebhookReceiver {
 
   /**
    * Misbehave: for the next `calls` deliveries, or (with `fraction`) on that share of deliveries
-   * until told otherwise. `behave()` goes back to answering 204.
+   * until told otherwise. With `partnerTxId`, for the next `calls` deliveries of that conversion
+   * only, however late they arrive: a delivery still on its way cannot take another's plan.
+   * `behave()` goes back to answering 204.
    */
-  misbehave(behaviour: Exclude<Behaviour, 'ok'>, how: { calls: number } | { fraction: number }): void {
-    this.plan = 'calls' in how ? { behaviour, calls: how.calls, fraction: 0 } : { behaviour, calls: 0, fraction: how.fraction };
+  misbehave(behaviour: Exclude<Behaviour, 'ok'>, how: { calls: number; partnerTxId?: string } | { fraction: number }): void {
+    if ('partnerTxId' in how && how.partnerTxId !== undefined) this.planFor.set(how.partnerTxId, { behaviour, calls: how.calls });
+    else this.plan = 'calls' in how ? { behaviour, calls: how.calls, fraction: 0 } : { behaviour, calls: 0, fraction: how.fraction };
   }
 
   behave(): void {
     this.plan = { behaviour: 'ok', calls: 0, fraction: 0 };
+    this.planFor.clear();
   }
 
   /** Resolves once every one of `partnerTxIds` has an outcome (or rejects after `timeoutMs`). */
-  async waitForOutcomes(partnerTxIds: Iterable<string>, timeoutMs: number): Promise<void> {
+  waitForOutcomes(partnerTxIds: Iterable<string>, timeoutMs: number): Promise<void> {
     const wanted = [...partnerTxIds];
+    return this.waitUntil(() => wanted.filter((id) => !this.outcomes.has(id)).length, timeoutMs,
+      (missing) => `webhooks: ${missing} of ${wanted.length} outcomes still missing after ${timeoutMs} ms`);
+  }
+
+  /** Resolves once a delivery of `partnerTxId` has reached the receiver and been answered, or deliberately not. */
+  delivered(partnerTxId: string, timeoutMs = 30_000): Promise<void> {
+    return this.waitUntil(() => (this.handled.has(partnerTxId) ? 0 : 1), timeoutMs,
+      () => `webhooks: no delivery of ${partnerTxId} reached the receiver within ${timeoutMs} ms`);
+  }
+
+  /** Waits, woken by every delivery, until `missing()` is 0; rejects with `failure(missing)` after `timeoutMs`. */
+  private async waitUntil(missing: () => number, timeoutMs: number, failure: (missing: number) => string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (wanted.some((id) => !this.outcomes.has(id))) {
+    while (missing() > 0) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`webhooks: ${wanted.filter((id) => !this.outcomes.has(id)).length} of ${wanted.length} outcomes still missing after ${timeoutMs} ms`);
+      if (left <= 0) throw new Error(failure(missing()));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 1_000));
         this.waiters.push(() => { clearTimeout(timer); resolve(); });
@@ -180,7 +200,16 @@ export class WebhookReceiver {
     }
   }
 
-  private nextBehaviour(): Behaviour {
+  private wake(): void {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  private nextBehaviour(partnerTxId: unknown): Behaviour {
+    const named = typeof partnerTxId === 'string' ? this.planFor.get(partnerTxId) : undefined;
+    if (named) {
+      if (--named.calls === 0) this.planFor.delete(partnerTxId as string);
+      return named.behaviour;
+    }
     const { behaviour, calls, fraction } = this.plan;
     if (calls > 0) {
       this.plan.calls--;
@@ -192,19 +221,27 @@ export class WebhookReceiver {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.counts.deliveries++;
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const raw = Buffer.concat(chunks);
-    const behaviour = this.nextBehaviour();
-    if (behaviour === 'timeout') { this.counts.timeout++; return; } // never answered; the connection stays open
-    if (behaviour === 'close') { this.counts.close++; req.socket.destroy(); return; }
-    if (!this.signedByMyKey(req, raw)) { this.counts.unsigned++; return answer(res, 401, { code: 'signature_invalid' }); }
+    const raw = await readBody(req);
+    if (!raw) return; // the sender gave up before its delivery was read whole
     let body: any;
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
       body = undefined;
     }
+    const behaviour = this.nextBehaviour(body?.partnerTxId);
+    try {
+      this.respond(req, res, raw, body, behaviour);
+    } finally {
+      if (typeof body?.partnerTxId === 'string') this.handled.set(body.partnerTxId, (this.handled.get(body.partnerTxId) ?? 0) + 1);
+      this.wake();
+    }
+  }
+
+  private respond(req: IncomingMessage, res: ServerResponse, raw: Buffer, body: any, behaviour: Behaviour): void {
+    if (behaviour === 'timeout') { this.counts.timeout++; return; } // never answered; the connection stays open
+    if (behaviour === 'close') { this.counts.close++; req.socket.destroy(); return; }
+    if (!this.signedByMyKey(req, raw)) { this.counts.unsigned++; return answer(res, 401, { code: 'signature_invalid' }); }
     if (req.url !== this.path || req.method !== 'POST' || body?.event !== 'conversion.finished' || typeof body.partnerTxId !== 'string') {
       this.counts.malformed++;
       return answer(res, 400, { code: 'not_a_conversion_webhook' });
@@ -231,12 +268,22 @@ export class WebhookReceiver {
     const first = this.outcomes.get(outcome.partnerTxId);
     if (!first) {
       this.outcomes.set(outcome.partnerTxId, outcome);
-      for (const wake of this.waiters.splice(0)) wake();
       return;
     }
     this.counts.repeated++;
     if (OUTCOME_FIELDS.some((field) => first[field] !== outcome[field])) this.disagreements.push({ partnerTxId: outcome.partnerTxId, first, later: outcome });
   }
+}
+
+/** The whole request body, or undefined when the sender dropped the connection before sending it all. */
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+  } catch {
+    return undefined;
+  }
+  return req.complete ? Buffer.concat(chunks) : undefined;
 }
 
 function answer(res: ServerResponse, status: number, body?: unknown): void {
