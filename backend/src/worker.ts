@@ -54,43 +54,51 @@ for (const queue of queues) {
   queue.on('error', (error) => log.warn({ queue: queue.name, err: error }, 'queue error'));
 }
 
-heartbeat.process(async () => {
-  await recordHeartbeat(db, workerId, new Date());
-});
-await schedule(heartbeat, config.HEARTBEAT_INTERVAL_MS);
-
-const sources = crlSources(config);
-if (sources.length === 0) log.warn('no CRL sources (JPKI_CRL_FILES, JPKI_CRL_URLS): revocation cannot be checked, so value-moving operations fail under fail-closed');
-crls.process(async () => {
-  await refreshCrls({ repository: crlRepository(db), anchors: anchors.certificates, sources, log });
-});
-await schedule(crls, config.JPKI_CRL_REFRESH_MS);
-// The schedule first fires an interval from now; a starting worker refreshes at once.
-await crls.add({}, { removeOnComplete: true, removeOnFail: 100 });
-expiry.process(async () => {
-  await expireDueLots(db, log);
-});
-await schedule(expiry, config.LEDGER_EXPIRY_INTERVAL_MS);
-
-const batcher = conversionBatcher(db, log, { maxBatch: config.CONVERSION_BATCH_SIZE, transactions: config.CONVERSION_TRANSACTIONS });
-conversions.process(config.CONVERSION_CONCURRENCY, (job) => batcher.process(job.data.conversionId));
-sweep.process(async () => {
-  await sweepConversions(db, conversions, log, config.CONVERSION_REQUEUE_AFTER_MS);
-});
-await schedule(sweep, config.CONVERSION_SWEEP_INTERVAL_MS);
-// A starting worker (after a crash, say) sweeps at once instead of an interval from now.
-await sweep.add({}, { removeOnComplete: true, removeOnFail: 100 });
 const deliverer = webhookDeliverer(db, log, mykeySecret(config), {
   timeoutMs: config.WEBHOOK_TIMEOUT_MS, retryBaseMs: config.WEBHOOK_RETRY_BASE_MS, retryMaxMs: config.WEBHOOK_RETRY_MAX_MS, perPartner: config.WEBHOOK_PER_PARTNER,
 });
-webhooks.process(async () => {
-  await deliverer.tick();
-});
-await schedule(webhooks, config.WEBHOOK_POLL_INTERVAL_MS);
-const scheduleCheck = setInterval(() => void restoreSchedules(), SCHEDULE_CHECK_MS);
-log.info({ workerId, queues: queues.map((q) => q.name), trustAnchors: anchors.file, crlSources: sources.length }, 'worker ready');
 
+/** Takes jobs from every queue and keeps their schedules; resolves to the schedule check's timer. */
+async function start(): Promise<NodeJS.Timeout> {
+  heartbeat.process(async () => {
+    await recordHeartbeat(db, workerId, new Date());
+  });
+  await schedule(heartbeat, config.HEARTBEAT_INTERVAL_MS);
+
+  const sources = crlSources(config);
+  if (sources.length === 0) log.warn('no CRL sources (JPKI_CRL_FILES, JPKI_CRL_URLS): revocation cannot be checked, so value-moving operations fail under fail-closed');
+  crls.process(async () => {
+    await refreshCrls({ repository: crlRepository(db), anchors: anchors.certificates, sources, log });
+  });
+  await schedule(crls, config.JPKI_CRL_REFRESH_MS);
+  // The schedule first fires an interval from now; a starting worker refreshes at once.
+  await crls.add({}, { removeOnComplete: true, removeOnFail: 100 });
+  expiry.process(async () => {
+    await expireDueLots(db, log);
+  });
+  await schedule(expiry, config.LEDGER_EXPIRY_INTERVAL_MS);
+
+  const batcher = conversionBatcher(db, log, { maxBatch: config.CONVERSION_BATCH_SIZE, transactions: config.CONVERSION_TRANSACTIONS });
+  conversions.process(config.CONVERSION_CONCURRENCY, (job) => batcher.process(job.data.conversionId));
+  sweep.process(async () => {
+    await sweepConversions(db, conversions, log, config.CONVERSION_REQUEUE_AFTER_MS);
+  });
+  await schedule(sweep, config.CONVERSION_SWEEP_INTERVAL_MS);
+  // A starting worker (after a crash, say) sweeps at once instead of an interval from now.
+  await sweep.add({}, { removeOnComplete: true, removeOnFail: 100 });
+  webhooks.process(async () => {
+    await deliverer.tick();
+  });
+  await schedule(webhooks, config.WEBHOOK_POLL_INTERVAL_MS);
+  log.info({ workerId, queues: queues.map((q) => q.name), trustAnchors: anchors.file, crlSources: sources.length }, 'worker ready');
+  return setInterval(() => void restoreSchedules(), SCHEDULE_CHECK_MS);
+}
+
+// Registered before the first job runs, so a SIGTERM at any moment stops the worker cleanly.
+const started = start();
 onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
+  // A worker told to stop while it starts finishes starting first: its queues are then whole.
+  const scheduleCheck = await started.catch(() => undefined);
   clearInterval(scheduleCheck);
   // Bull's close() stops taking new jobs and waits for the active ones to complete.
   await Promise.all(queues.map((queue) => queue.close()));
@@ -98,3 +106,4 @@ onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
   await deliverer.drain();
   await db.destroy();
 });
+await started;
