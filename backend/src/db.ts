@@ -5,8 +5,14 @@ import type { Logger } from './log.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** knex configuration for a mysql:// URL; the one source for the app, scripts and knexfile.ts. */
-export function knexConfig(databaseUrl: string): Knex.Config {
+/** How long a request waits for MySQL to give it a connection before it is told the database is unavailable. */
+export const REQUEST_WAIT_MS = 5_000;
+
+/**
+ * knex configuration for a mysql:// URL; the one source for the app, scripts and knexfile.ts.
+ * `waitMs` bounds both connecting and waiting for a free connection of the pool.
+ */
+export function knexConfig(databaseUrl: string, waitMs = REQUEST_WAIT_MS): Knex.Config {
   const url = new URL(databaseUrl);
   return {
     client: 'mysql2',
@@ -18,11 +24,10 @@ export function knexConfig(databaseUrl: string): Knex.Config {
       database: url.pathname.replace(/^\//, '') || undefined,
       charset: 'utf8mb4',
       timezone: 'Z',
-      connectTimeout: 5_000,
+      connectTimeout: waitMs,
     },
     pool: { min: 0, max: 20 },
-    // A request waits at most this long for a connection before it is told the database is unavailable.
-    acquireConnectionTimeout: 5_000,
+    acquireConnectionTimeout: waitMs,
     migrations: {
       directory: path.join(repoRoot, 'backend', 'migrations'),
       loadExtensions: ['.ts'],
@@ -38,8 +43,8 @@ export function knexConfig(databaseUrl: string): Knex.Config {
 export type Db = Knex;
 
 /** A connection pool; knex's own warnings go to our JSON log instead of bare console lines. */
-export function createDb(databaseUrl: string, log?: Logger): Db {
-  const config = knexConfig(databaseUrl);
+export function createDb(databaseUrl: string, log?: Logger, waitMs = REQUEST_WAIT_MS): Db {
+  const config = knexConfig(databaseUrl, waitMs);
   if (log) {
     const db = log.child({ component: 'knex' });
     config.log = {

@@ -3,14 +3,16 @@ import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import { createDb, knexConfig } from '../../backend/src/db.ts';
 
+/** How long chores and tests wait for MySQL to give a connection on a busy machine. */
+export const PATIENT_WAIT_MS = 60_000;
+
 /**
  * A connection for creating and dropping databases. Requests fail fast when MySQL is slow to
  * give a connection (db.ts); these one-off chores, run by npm start, npm test and test files'
  * set-up and teardown while the machine is busiest, wait for it instead.
  */
 export function adminConnection(databaseUrl: string): Knex {
-  const config = knexConfig(databaseUrl);
-  return knex({ ...config, connection: { ...(config.connection as object), connectTimeout: 30_000 }, acquireConnectionTimeout: 60_000 });
+  return knex(knexConfig(databaseUrl, PATIENT_WAIT_MS));
 }
 
 /** Creates the database named in the URL when it is missing (needs the right to), so a bare server is enough. */

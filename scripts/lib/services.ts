@@ -114,6 +114,9 @@ export async function localMariaDb(profile: Profile): Promise<LocalServer> {
     '--innodb-buffer-pool-size=256M', '--character-set-server=utf8mb4', '--collation-server=utf8mb4_bin',
     // A national CRL runs to tens of MB and is stored in one statement (docs/operations.md).
     '--max-allowed-packet=256M',
+    // MariaDB drops a client that has not answered its greeting within 10 s; a test process
+    // held busy that long on a loaded machine then saw its handshake reset (ECONNRESET).
+    '--connect-timeout=60',
     ...user], path.join(dir, 'mariadbd.log'));
   console.log(`[services] starting MariaDB on 127.0.0.1:${dbPort} (log: ${path.join(dir, 'mariadbd.log')})`);
   await waitFor('MariaDB to accept connections', async () => (await portOpen(dbPort)) && alivePid(pidFile));

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ExecutionContext, TestFn } from 'ava';
 import { createDb, type Db } from '../../src/db.ts';
-import { adminConnection, dropDatabase, ensureDatabase } from '../../../scripts/lib/database.ts';
+import { adminConnection, dropDatabase, ensureDatabase, PATIENT_WAIT_MS } from '../../../scripts/lib/database.ts';
 import { TEST_DATABASE_PREFIX } from './names.ts';
 import { createLogger } from '../../src/log.ts';
 import { Redis } from 'ioredis';
@@ -40,7 +40,10 @@ export async function testDatabase(cleanup: Cleanup, options: { migrate?: boolea
   const url = new URL(required('DATABASE_URL'));
   url.pathname = `/${name}`;
   await ensureDatabase(url.toString());
-  const db = createDb(url.toString(), silentLog);
+  // The app under test runs in this process beside the file's other tests, which may hold the
+  // CPU for seconds on a loaded machine: the request path's 5 s would then fail a test that is
+  // not about it (connect ETIMEDOUT seen in CI). Tests of the fail-fast make pools of their own.
+  const db = createDb(url.toString(), silentLog, PATIENT_WAIT_MS);
   if (options.migrate ?? true) await db.migrate.latest();
   cleanup(async () => {
     await db.destroy();
