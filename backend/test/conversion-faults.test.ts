@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { mykeySecret } from '../src/config.ts';
 import { createDb, type Db } from '../src/db.ts';
+import { PATIENT_WAIT_MS } from '../../scripts/lib/database.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { newPartnerSecret } from '../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../src/partners/repository.ts';
@@ -27,7 +28,8 @@ import { PartnerClient, PartnerSimulator, WebhookReceiver, type TrafficPlan, typ
 
 const setup = fileFixture(test, async (cleanup) => {
   const services = await dedicatedServices(cleanup);
-  const db = createDb(services.databaseUrl, silentLog);
+  // Patient like every test's pool (helpers/env.ts): the file's own reads are not what is tested.
+  const db = createDb(services.databaseUrl, silentLog, PATIENT_WAIT_MS);
   cleanup(() => db.destroy());
   const queuePrefix = `mykey_faults_${randomBytes(4).toString('hex')}`;
   const port = await freePort();
