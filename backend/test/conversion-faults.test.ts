@@ -11,8 +11,7 @@ import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { mykeySecret } from '../src/config.ts';
-import { createDb, type Db } from '../src/db.ts';
-import { PATIENT_WAIT_MS } from '../../scripts/lib/database.ts';
+import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { newPartnerSecret } from '../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../src/partners/repository.ts';
@@ -20,7 +19,7 @@ import { partnerKey } from '../src/partners/signature.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 import { dedicatedServices, type DedicatedServices } from './helpers/dedicated-services.ts';
-import { consoleDir, fileFixture, silentLog } from './helpers/env.ts';
+import { consoleDir, fileFixture, testPool } from './helpers/env.ts';
 import { town, type Town } from './helpers/ledger.ts';
 import { addResident } from './helpers/partners.ts';
 import { startServer, startWorker, type BackendProcess } from './helpers/processes.ts';
@@ -28,8 +27,7 @@ import { PartnerClient, PartnerSimulator, WebhookReceiver, type TrafficPlan, typ
 
 const setup = fileFixture(test, async (cleanup) => {
   const services = await dedicatedServices(cleanup);
-  // Patient like every test's pool (helpers/env.ts): the file's own reads are not what is tested.
-  const db = createDb(services.databaseUrl, silentLog, PATIENT_WAIT_MS);
+  const db = testPool(services.databaseUrl);
   cleanup(() => db.destroy());
   const queuePrefix = `mykey_faults_${randomBytes(4).toString('hex')}`;
   const port = await freePort();

@@ -32,6 +32,16 @@ export function fileFixture<T>(test: TestFn, setup: (cleanup: Cleanup) => Promis
 
 export const silentLog = createLogger({ LOG_LEVEL: 'silent' }, 'test');
 
+/**
+ * A test file's connection pool. The app under test runs in the file's process beside its other
+ * tests, which may hold the CPU for seconds on a loaded machine: the request path's 5 s would then
+ * fail a test that is not about it (connect ETIMEDOUT seen in CI). Tests of the fail-fast make
+ * pools of their own with createDb.
+ */
+export function testPool(databaseUrl: string): Db {
+  return createDb(databaseUrl, silentLog, PATIENT_WAIT_MS);
+}
+
 export interface TestDatabase { url: string; name: string; db: Db }
 
 /** A fresh database for this test file, migrated to the latest schema; dropped when the file ends. */
@@ -40,10 +50,7 @@ export async function testDatabase(cleanup: Cleanup, options: { migrate?: boolea
   const url = new URL(required('DATABASE_URL'));
   url.pathname = `/${name}`;
   await ensureDatabase(url.toString());
-  // The app under test runs in this process beside the file's other tests, which may hold the
-  // CPU for seconds on a loaded machine: the request path's 5 s would then fail a test that is
-  // not about it (connect ETIMEDOUT seen in CI). Tests of the fail-fast make pools of their own.
-  const db = createDb(url.toString(), silentLog, PATIENT_WAIT_MS);
+  const db = testPool(url.toString());
   if (options.migrate ?? true) await db.migrate.latest();
   cleanup(async () => {
     await db.destroy();
