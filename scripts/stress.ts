@@ -54,7 +54,8 @@ function runEnv(run: number): NodeJS.ProcessEnv {
 
 /** The test files whose event loop was held longest in `run`, worst first. */
 function longestStalls(run: number, count = 5): Array<{ file: string; maxMs: number }> {
-  if (!existsSync(loopDelayFile(run))) return [];
+  // Without --loop-delay a file there is an earlier invocation's.
+  if (!values['loop-delay'] || !existsSync(loopDelayFile(run))) return [];
   const worst = new Map<string, number>();
   for (const line of readFileSync(loopDelayFile(run), 'utf8').split('\n').filter(Boolean)) {
     const { file, maxMs } = JSON.parse(line) as { file: string; maxMs: number };
