@@ -95,6 +95,23 @@ export function normalizeBackendUrl(value: string): string {
   return url.toString().replace(/\/+$/, '');
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Why the agent may not talk to `backendUrl`, or null when it may. Over plain http:// the device
+ * token, the challenges and the card's proofs would cross the network readable and changeable by
+ * anyone on the way; only this PC (loopback), or a development setup that says so with
+ * NODE_ENV=development, may use it. An unset NODE_ENV is production.
+ */
+export function insecureBackendProblem(backendUrl: string, env: NodeJS.ProcessEnv = process.env): Messages | null {
+  const url = new URL(backendUrl);
+  if (url.protocol !== 'http:' || LOOPBACK_HOSTS.has(url.hostname) || env.NODE_ENV === 'development') return null;
+  return {
+    ja: `サーバーのアドレス ${backendUrl} は暗号化されない http:// です。端末のトークンやカードの署名が通信の途中で読まれたり書き換えられたりしないよう、https:// のアドレスを指定してください（http:// が使えるのはこの PC 自身（127.0.0.1、localhost、::1）か、開発用に NODE_ENV=development を設定したときだけです）。`,
+    en: `The server address ${backendUrl} is plain http://, which is not encrypted. So that the device token and the card's signatures cannot be read or changed on the way, give its https:// address (http:// is allowed only for this PC itself, 127.0.0.1, localhost or ::1, or in development with NODE_ENV=development).`,
+  };
+}
+
 export class BackendClient {
   readonly baseUrl: string;
 

@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalChallenge, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type ChallengePurpose } from '../../../backend/src/jpki/challenge-text.ts';
 import { checkPinFormat, JpkiSession } from '../jpki/commands.ts';
-import type { Messages } from '../jpki/errors.ts';
+import { CardError, type Messages } from '../jpki/errors.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';
+import type { PinRule } from './pin-rule.ts';
 import { BackendError, type BackendClient, type CardSessionAnswer, type ChallengeAnswer } from './backend-client.ts';
 
 export { CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type ChallengePurpose };
@@ -24,6 +25,14 @@ const agentMessages = {
   challenge_not_canonical: {
     ja: 'サーバーから届いた確認要求が正しい形式ではないため、カードで署名しませんでした。サーバーのアドレスが正しいか、管理者に確認してください。',
     en: 'The challenge from the server is not in the expected form, so the card did not sign it. Please ask your administrator to check the server address.',
+  },
+  pin_needs_card_again: {
+    ja: '前回の暗証番号が違っていたため、まだ暗証番号を受け付けられません。カードをいったんリーダーから外して、置き直してから入力してください（今回の暗証番号はカードに送っていません）。',
+    en: 'The last PIN was wrong, so no PIN is taken yet: take the card off the reader and place it again, then enter the PIN (this one was not sent to the card).',
+  },
+  pin_one_try_left: {
+    ja: '暗証番号の残り回数が1回のため、カードがロックされないよう、この端末では暗証番号を受け付けません（カードには送っていません）。市区町村の窓口で暗証番号の確認・再設定をしてください。',
+    en: 'The PIN has one try left, so that the card does not lock this terminal takes no PIN for it (nothing was sent to the card). Please have the PIN checked or reset at your municipal office counter.',
   },
 } satisfies Record<string, Messages>;
 
@@ -66,16 +75,21 @@ export function challengeToSign(answer: ChallengeAnswer, deviceId: number, purpo
 }
 
 /**
- * Reads the user-authentication certificate and signs SHA-256(`data`) after the PIN, in one
- * exclusive card connection that ends with a reset (no verified PIN outlives it).
+ * Reads the user-authentication certificate and signs the challenge `text` after the PIN, in one
+ * exclusive card connection that ends with a reset (no verified PIN outlives it), if `pinRule`
+ * lets the PIN go to the card.
  */
-export function signWithCard(pcsc: PcscService, reader: string | undefined, pin: string, data: Buffer): Promise<{ certificate: Buffer; signature: Buffer }> {
-  checkPinFormat(pin);
-  const digest = createHash('sha256').update(data).digest();
-  return pcsc.withCard(reader, 'reset', async (transmit) => {
+function signChallenge(pcsc: PcscService, pinRule: PinRule, reader: string | undefined, pin: string, text: Buffer): Promise<{ certificate: Buffer; signature: Buffer }> {
+  const digest = createHash('sha256').update(text).digest();
+  return pcsc.withCard(reader, 'reset', async (transmit, name) => {
     const card = new JpkiSession(transmit);
     const certificate = await card.readAuthCertificate();
-    return { certificate, signature: await card.signDigest(pin, digest) };
+    try {
+      return { certificate, signature: await card.signDigest(pin, digest, (triesLeft) => pinRule.checkTries(name, triesLeft)) };
+    } catch (error) {
+      if (error instanceof CardError && (error.code === 'pin_wrong' || error.code === 'pin_last_try')) pinRule.wrongPin(name);
+      throw error;
+    }
   });
 }
 
@@ -107,16 +121,17 @@ export interface CardLoginRequest { pin: string; purpose: ChallengePurpose; read
  * signed), CardError (PIN, card, reader) or BackendError (the backend's own code and words).
  * `log` hears what a payment is for before the card signs it: intent, amount and shop.
  */
-export async function cardLogin(pcsc: PcscService, device: EnrolledDevice | null, request: CardLoginRequest,
+export async function cardLogin(pcsc: PcscService, pinRule: PinRule, device: EnrolledDevice | null, request: CardLoginRequest,
   log: (entry: Record<string, unknown>) => void = () => {}): Promise<CardSessionAnswer> {
   if (!device) throw new AgentError('not_enrolled');
-  // Before asking for a challenge: a PIN that cannot be right should not cost one.
+  // Before asking for a challenge: a PIN that cannot be right, or may not go to the card yet, should not cost one.
   checkPinFormat(request.pin);
+  pinRule.checkReader(pcsc.readerWithCard(request.reader));
   try {
     const answer = await device.backend.challenge(request.purpose, request.paymentIntentId);
     const text = challengeToSign(answer, device.deviceId, request.purpose, request.paymentIntentId);
     if (answer.payment) log({ level: 'info', msg: 'payment to sign', ...answer.payment });
-    const { certificate, signature } = await signWithCard(pcsc, request.reader, request.pin, text);
+    const { certificate, signature } = await signChallenge(pcsc, pinRule, request.reader, request.pin, text);
     return await device.backend.cardSession({ challengeId: answer.challengeId, certificate: certificate.toString('base64'), signature: signature.toString('base64') });
   } catch (error) {
     throw error instanceof BackendError && request.purpose === 'payment' ? paymentRefusal(error) : error;

@@ -2,7 +2,7 @@
 // shop or municipality whose staff issued CODE. The token it receives goes to a file and is
 // never printed.
 import { parseArgs } from 'node:util';
-import { BackendClient, BackendError, normalizeBackendUrl } from './backend-client.ts';
+import { BackendClient, BackendError, insecureBackendProblem, normalizeBackendUrl } from './backend-client.ts';
 import { defaultEnrollmentFile, readEnrollment, writeEnrollment } from './enrollment.ts';
 
 export const ENROLL_HELP = `Usage: npm run reader-agent -- enroll CODE --backend URL [--name NAME]
@@ -12,6 +12,8 @@ issued CODE in the console (端末（カードリーダー） / Card readers). A
 
 Options:
   --backend URL   the MyKey server, as the console shows it, e.g. https://mykey.example.jp
+                  (https://; plain http:// only for this PC, 127.0.0.1, localhost or ::1,
+                  or with NODE_ENV=development)
   --name NAME     the device's name (default: the name given when the code was issued)
   --file FILE     where to keep the enrollment, created with mode 600
                   (default ~/.config/mykey/reader-agent-enrollment.json)
@@ -48,6 +50,8 @@ export async function enrollCommand(args: string[]): Promise<number> {
   } catch (error) {
     return usage((error as Error).message);
   }
+  const insecure = insecureBackendProblem(backendUrl);
+  if (insecure) return usage(`${insecure.ja}\n${insecure.en}`);
   const file = values.file ?? defaultEnrollmentFile();
 
   try {

@@ -1,14 +1,16 @@
 // The agent's API for the console in the same PC: 127.0.0.1 only, a browser origin on the
-// allowlist, and the pairing token on every call. The PIN arrives here, goes to the card,
-// and is neither logged nor kept.
+// allowlist, and the pairing token on every call. It keeps only what the console needs: the
+// readers' state, and card sessions, in which the card signs nothing but the backend's
+// canonical challenge and its proof goes to the backend, never to the page. The PIN arrives
+// here, goes to the card when the PIN rule allows (pin-rule.ts), and is neither logged nor kept.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { z } from 'zod';
 import { CardError, type CardErrorCode } from '../jpki/errors.ts';
-import { JpkiSession } from '../jpki/commands.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';
 import { BackendError } from './backend-client.ts';
-import { AgentError, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, cardLogin, signWithCard, type AgentErrorCode, type EnrolledDevice } from './card-login.ts';
+import { AgentError, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, cardLogin, type AgentErrorCode, type EnrolledDevice } from './card-login.ts';
+import { PinRule } from './pin-rule.ts';
 
 export interface LocalApiOptions {
   pcsc: PcscService;
@@ -24,7 +26,6 @@ export interface LocalApiOptions {
 export const DEFAULT_PORT = 47110;
 
 const BODY_LIMIT = 8 * 1024;
-const MAX_CHALLENGE_BYTES = 1024;
 
 const STATUS_OF: Record<CardErrorCode, number> = {
   no_reader: 404, no_card: 409, card_removed: 409, reader_gone: 409, reader_busy: 409, pcsc_unavailable: 503,
@@ -32,15 +33,8 @@ const STATUS_OF: Record<CardErrorCode, number> = {
   apdu_forbidden: 500,
 };
 
-const AGENT_STATUS_OF: Record<AgentErrorCode, number> = { not_enrolled: 409, challenge_not_canonical: 502 };
+const AGENT_STATUS_OF: Record<AgentErrorCode, number> = { not_enrolled: 409, challenge_not_canonical: 502, pin_needs_card_again: 409, pin_one_try_left: 423 };
 
-const identityBody = z.object({ reader: z.string().max(200).optional() }).strict();
-const signBody = z.object({
-  reader: z.string().max(200).optional(),
-  pin: z.string(),
-  challenge: z.base64().refine((value) => Buffer.from(value, 'base64').length <= MAX_CHALLENGE_BYTES && value.length > 0,
-    { error: `challenge must be 1 to ${MAX_CHALLENGE_BYTES} bytes, base64` }),
-}).strict();
 const cardSessionBody = z.object({
   reader: z.string().max(200).optional(),
   pin: z.string(),
@@ -94,6 +88,7 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
   const { pcsc, token, allowedOrigins, port, log, device } = options;
   const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   const streams = new Set<http.ServerResponse>();
+  const pinRule = new PinRule(pcsc);
 
   const snapshot = () => ({ available: pcsc.available, readers: pcsc.states() });
   const broadcast = () => {
@@ -118,19 +113,6 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
     if (!offered || !sameSecret(offered, token)) throw unauthorized;
   }
 
-  async function identity(body: z.infer<typeof identityBody>) {
-    return pcsc.withCard(body.reader, 'leave', async (transmit) => {
-      const card = new JpkiSession(transmit);
-      const certificate = await card.readAuthCertificate();
-      return { certificate: certificate.toString('base64'), pinTriesLeft: await card.pinTriesLeft() };
-    });
-  }
-
-  async function sign(body: z.infer<typeof signBody>) {
-    const { certificate, signature } = await signWithCard(pcsc, body.reader, body.pin, Buffer.from(body.challenge, 'base64'));
-    return { certificate: certificate.toString('base64'), signature: signature.toString('base64'), algorithm: 'RSASSA-PKCS1-v1_5-SHA256' };
-  }
-
   async function route(request: http.IncomingMessage, response: http.ServerResponse): Promise<unknown> {
     const key = `${request.method} ${new URL(request.url ?? '/', 'http://agent').pathname}`;
     switch (key) {
@@ -141,9 +123,7 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
         streams.add(response);
         request.on('close', () => streams.delete(response));
         return undefined;
-      case 'POST /v1/identity': return identity(parse(identityBody, await readBody(request)));
-      case 'POST /v1/signatures': return sign(parse(signBody, await readBody(request)));
-      case 'POST /v1/card-sessions': return cardLogin(pcsc, device, parse(cardSessionBody, await readBody(request)), log);
+      case 'POST /v1/card-sessions': return cardLogin(pcsc, pinRule, device, parse(cardSessionBody, await readBody(request)), log);
       default: throw notFound;
     }
   }

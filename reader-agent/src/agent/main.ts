@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { PcscService } from '../pcsc/pcsc.ts';
-import { BackendClient } from './backend-client.ts';
+import { BackendClient, insecureBackendProblem } from './backend-client.ts';
 import type { EnrolledDevice } from './card-login.ts';
 import { enrollCommand } from './enroll.ts';
 import { defaultEnrollmentFile, defaultTokenFile, readEnrollment } from './enrollment.ts';
@@ -22,9 +22,12 @@ const HELP = `Usage: npm run reader-agent -- [options]
        npm run reader-agent -- login [--purpose PURPOSE]                 (see login --help)
        npm run reader-agent -- pairing        what to enter in the console to pair it (see pairing --help)
 
-Watches the PC/SC card readers of this PC and lets the MyKey console in the browser read a
-My Number card's user-authentication certificate and have the card sign with its PIN.
-Listens on 127.0.0.1 only.
+Watches the PC/SC card readers of this PC and lets the MyKey console in the browser log a
+resident in (or take a payment) with the My Number card and its PIN: the card signs only the
+MyKey server's own challenge, and its proof goes to the server, not to the page. After a wrong
+PIN the card must be taken off the reader and placed again before the next PIN; with one try
+left no PIN is taken. Listens on 127.0.0.1 only. The server's address must be https://
+(plain http:// only on this PC itself, or with NODE_ENV=development).
 
 Options:
   --port N              local API port (default ${DEFAULT_PORT})
@@ -71,6 +74,13 @@ function enrolledDevice(file: string): EnrolledDevice | null {
     return null;
   }
   const { backendUrl, deviceId } = state.enrollment;
+  const insecure = insecureBackendProblem(backendUrl);
+  if (insecure) {
+    // Refused, not run unenrolled: a clerk would otherwise be told to enroll an enrolled PC.
+    process.stderr.write(`リーダーエージェントを起動できません: ${insecure.ja}\n（登録ファイル: ${file}。https:// のアドレスで登録し直してください。）\n`
+      + `The reader agent cannot start: ${insecure.en}\n(Enrollment file: ${file}. Enroll again with the https:// address.)\n`);
+    process.exit(1);
+  }
   log({ level: 'info', msg: 'enrolled', backendUrl, deviceId });
   return { backend: new BackendClient(backendUrl, state.enrollment.token), deviceId };
 }
@@ -81,13 +91,14 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
   process.exit(2);
 }
 const allowedOrigins = values['allow-origin'] ?? ['http://127.0.0.1:3000', 'http://localhost:3000'];
+const device = enrolledDevice(values['enrollment-file']);
 const pcsc = new PcscService();
 pcsc.on('available', (available) => log(available ? { level: 'info', msg: 'pcscd connected' } : {
   level: 'warn', msg: 'pcscd unavailable; retrying', hint: 'pcscd must be running: under systemd it starts on demand once installed; otherwise start it as root: pcscd',
 }));
 pcsc.on('change', (readers) => log({ level: 'info', msg: 'readers', readers }));
 pcsc.start();
-const server = createLocalApi({ pcsc, token: pairingToken(values['token-file']), allowedOrigins, port, log, device: enrolledDevice(values['enrollment-file']) });
+const server = createLocalApi({ pcsc, token: pairingToken(values['token-file']), allowedOrigins, port, log, device });
 server.listen(port, '127.0.0.1');
 await once(server, 'listening');
 log({ level: 'info', msg: 'listening', url: `${agentAddress(port)}/`, allowedOrigins });

@@ -84,12 +84,17 @@ export class JpkiSession {
 
   /**
    * Verifies the PIN, then has the card sign the SHA-256 digest with the user-authentication
-   * key (the card adds PKCS#1 v1.5 padding to the DigestInfo). The caller resets the card after.
+   * key (the card adds PKCS#1 v1.5 padding to the DigestInfo). The tries left are asked first,
+   * without spending one: a blocked card never sees the PIN, and `mayPresentPin` hears them and
+   * throws to keep the PIN from the card. The caller resets the card after.
    */
-  async signDigest(pin: string, sha256: Buffer): Promise<Buffer> {
+  async signDigest(pin: string, sha256: Buffer, mayPresentPin: (triesLeft: number) => void = () => {}): Promise<Buffer> {
     checkPinFormat(pin);
     if (sha256.length !== 32) throw new Error('signDigest needs a 32-byte SHA-256 digest');
-    await this.selectFile(EF.AUTH_PIN);
+    const triesLeft = await this.pinTriesLeft();
+    if (triesLeft === 0) throw new CardError('pin_blocked', { triesLeft });
+    mayPresentPin(triesLeft);
+    // The PIN file is still selected: the tries query left it so.
     const failure = pinOutcome(statusWord(await this.transmit(Buffer.concat([Buffer.from([0x00, 0x20, 0x00, 0x80, 0x04]), Buffer.from(pin, 'ascii')]))));
     if (failure) throw failure;
     await this.selectFile(EF.AUTH_KEY);

@@ -11,8 +11,16 @@ const catalogue = {
   reader_busy: { ja: 'カードリーダーを別のアプリが使用中です。しばらくしてからもう一度お試しください。', en: 'Another application is using the card reader. Please try again in a moment.' },
   not_my_number_card: { ja: 'マイナンバーカードではないか、利用者証明用電子証明書が入っていないカードです。', en: 'This is not a My Number card, or it holds no user-authentication certificate.' },
   pin_format: { ja: '暗証番号は数字4桁で入力してください。', en: 'The PIN must be 4 digits.' },
-  pin_wrong: { ja: '暗証番号が違います。残り{tries}回間違えるとロックされます。', en: 'Wrong PIN. The card locks after {tries} more wrong tries.' },
-  pin_last_try: { ja: '暗証番号が違います。次に間違えるとカードがロックされます。ご注意ください。', en: 'Wrong PIN. One more wrong try will lock the card. Please take care.' },
+  // The agent takes no further PIN for this card until it has been taken off the reader and
+  // placed again, and none at all with one try left (reader-agent/src/agent/pin-rule.ts).
+  pin_wrong: {
+    ja: '暗証番号が違います（残り{tries}回）。もう一度入力するには、カードをいったんリーダーから外して、置き直してください。',
+    en: 'Wrong PIN ({tries} tries left). To try again, take the card off the reader and place it again.',
+  },
+  pin_last_try: {
+    ja: '暗証番号が違います（残り1回）。カードがロックされないよう、この端末ではこれ以上暗証番号を受け付けません。市区町村の窓口で暗証番号の確認・再設定をしてください。',
+    en: 'Wrong PIN (1 try left). So that the card does not lock, this terminal takes no more PINs for it. Please have the PIN checked or reset at your municipal office counter.',
+  },
   pin_blocked: { ja: '暗証番号がロックされています。市区町村の窓口で暗証番号の再設定をしてください。', en: 'The PIN is locked. Please have it reset at your municipal office counter.' },
   card_error: { ja: 'カードとの通信でエラーが起きました。カードを置き直して、もう一度お試しください。', en: 'Communication with the card failed. Please place the card again and retry.' },
   apdu_forbidden: { ja: 'このカードへの操作は許可されていません。', en: 'This card operation is not allowed.' },

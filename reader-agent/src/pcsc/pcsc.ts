@@ -41,7 +41,7 @@ function cardErrorOf(error: { message: string }, whilst: 'connect' | 'transmit')
 const RESPONSE_MAX = 258;
 const RECONNECT_MS = 1_000;
 
-export class PcscService extends EventEmitter<{ change: [ReaderState[]]; available: [boolean] }> {
+export class PcscService extends EventEmitter<{ change: [ReaderState[]]; available: [boolean]; removed: [string] }> {
   private pcsc: PcscLite | undefined;
   private readers = new Map<string, { reader: CardReader; state: ReaderState }>();
   private busy = new Map<string, Promise<unknown>>();
@@ -68,21 +68,32 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
 
   /**
    * Runs `operation` with a guarded transmit on the named reader's card (unnamed: the one
-   * with a card). `afterwards: 'reset'` is for operations that verify the PIN: the reset
-   * clears the card's verified state; reads leave the card powered, which saves a power cycle.
+   * with a card), and tells it the reader's name. `afterwards: 'reset'` is for operations that
+   * verify the PIN: the reset clears the card's verified state; reads leave the card powered,
+   * which saves a power cycle.
    */
-  async withCard<T>(readerName: string | undefined, afterwards: 'reset' | 'leave', operation: (transmit: Transmit) => Promise<T>): Promise<T> {
+  async withCard<T>(readerName: string | undefined, afterwards: 'reset' | 'leave', operation: (transmit: Transmit, reader: string) => Promise<T>): Promise<T> {
+    const entry = this.entryWithCard(readerName);
+    // One operation per reader at a time: a second request waits instead of interleaving APDUs.
+    const previous = this.busy.get(entry.state.name) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(() => this.exclusive(entry.reader, afterwards, (transmit) => operation(transmit, entry.state.name)));
+    this.busy.set(entry.state.name, run);
+    return run;
+  }
+
+  /** The name of the reader `withCard(readerName, …)` would use now; throws as it would when there is none. */
+  readerWithCard(readerName: string | undefined): string {
+    return this.entryWithCard(readerName).state.name;
+  }
+
+  private entryWithCard(readerName: string | undefined): { reader: CardReader; state: ReaderState } {
     if (!this.available) throw new CardError('pcsc_unavailable');
     const entries = [...this.readers.values()];
     // Unnamed: the reader with a card on it (a counter PC usually has one reader).
     const entry = readerName ? this.readers.get(readerName) : (entries.find((e) => e.state.cardPresent) ?? entries[0]);
     if (!entry) throw new CardError('no_reader');
     if (!entry.state.cardPresent) throw new CardError('no_card');
-    // One operation per reader at a time: a second request waits instead of interleaving APDUs.
-    const previous = this.busy.get(entry.state.name) ?? Promise.resolve();
-    const run = previous.catch(() => {}).then(() => this.exclusive(entry.reader, afterwards, operation));
-    this.busy.set(entry.state.name, run);
-    return run;
+    return entry;
   }
 
   /**
@@ -175,7 +186,11 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
       const cardPresent = (status.state & reader.SCARD_STATE_PRESENT) !== 0;
       const atr = cardPresent && status.atr?.length ? status.atr.toString('hex').toUpperCase() : undefined;
       if (cardPresent === entry.state.cardPresent && atr === entry.state.atr) return;
+      const removed = entry.state.cardPresent && !cardPresent;
       entry.state = atr ? { name: reader.name, cardPresent, atr } : { name: reader.name, cardPresent };
+      // Only a card seen on this reader and then seen gone: a reader coming back after pcscd
+      // restarts starts from "no card" and is not a removal.
+      if (removed) this.emit('removed', reader.name);
       this.emit('change', this.states());
     });
     reader.on('end', () => {
