@@ -1,14 +1,17 @@
 // The reader agent when something around the card goes wrong, through the real stack:
-// agent (child process) → pcsclite → private pcscd → vpcd → simulated card. Each fault ends
-// with a message the clerk or resident can act on, and the agent stays up and recovers.
+// agent (child process) → pcsclite → private pcscd → vpcd → simulated card, enrolled with the
+// real backend. Each fault ends with a message the clerk or resident can act on, and the agent
+// stays up and recovers.
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { X509Certificate } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fileFixture } from '../../backend/test/helpers/env.ts';
+import { signInStaff } from '../../backend/test/helpers/identity.ts';
 import { READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
-import { agentWithCard, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
+import { waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
+import { counterPc, trustingBackend } from './helpers/counter.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -18,8 +21,17 @@ const SELECT_JPKI = '00A4040C0AD392F000260100000001';
 // retry can each take a while; this only bounds how long a broken build hangs.
 const RECOVERY_MS = 30_000;
 
-function setup(t: { teardown: (fn: () => unknown) => void }, simulatorArgs: string[] = []) {
-  return agentWithCard((fn) => t.teardown(fn), PIN, simulatorArgs);
+const backend = fileFixture(test, async (cleanup) => {
+  const server = await trustingBackend(cleanup);
+  return { ...server, staff: await signInStaff(server.base, 'demo-city') };
+});
+
+async function setup(t: { teardown: (fn: () => unknown) => void }, simulatorArgs: string[] = []) {
+  return counterPc((fn) => t.teardown(fn), await backend(), PIN, simulatorArgs);
+}
+
+function login(agent: RunningAgent) {
+  return agent.call('POST', '/v1/card-sessions', { pin: PIN, purpose: 'login' });
 }
 
 function apdus(stack: PcscStack): ApduRecord[] {
@@ -34,13 +46,13 @@ async function assertAgentUp(t: ExecutionContext, agent: RunningAgent): Promise<
 
 test('pcscd restarted: the agent says the service is gone, then reconnects by itself', async (t) => {
   const { stack, agent } = await setup(t);
-  const before = await agent.call('POST', '/v1/identity', {});
-  t.is(before.status, 200);
+  const before = await login(agent);
+  t.is(before.status, 200, JSON.stringify(before.body));
 
   await stack.stopPcscd();
   await waitUntil(async () => !(await agent.call('GET', '/v1/status')).body.available, 'the agent to notice pcscd is gone', RECOVERY_MS);
-  t.deepEqual((await agent.call('GET', '/v1/status')).body, { available: false, readers: [], enrolled: false, backendUrl: null });
-  const down = await agent.call('POST', '/v1/identity', {});
+  t.deepEqual((await agent.call('GET', '/v1/status')).body, { available: false, readers: [], enrolled: true, backendUrl: (await backend()).base });
+  const down = await login(agent);
   t.is(down.status, 503);
   t.like(down.body, {
     code: 'pcsc_unavailable',
@@ -50,28 +62,26 @@ test('pcscd restarted: the agent says the service is gone, then reconnects by it
   // Same agent process throughout: it must find the new pcscd, its reader and the card.
   await stack.restartPcscd();
   await waitForCard(agent, READER_NAME, RECOVERY_MS);
-  const after = await agent.call('POST', '/v1/identity', {});
+  const after = await login(agent);
   t.is(after.status, 200, JSON.stringify(after.body));
-  t.deepEqual(Buffer.from(after.body.certificate, 'base64'), new X509Certificate(stack.certificatePem).raw);
-  const signed = await agent.call('POST', '/v1/signatures', { pin: PIN, challenge: 'AA==' });
-  t.is(signed.status, 200, JSON.stringify(signed.body));
+  t.is(after.body.mykeyId, before.body.mykeyId, 'the same card, logged in again');
   t.regex(agent.output(), /pcscd unavailable; retrying/);
 });
 
-test('the reader vanishing in the middle of a read: a reader/service message, not a card error; the agent stays up', async (t) => {
+test('the reader vanishing in the middle of a login: a reader/service message, not a card error; the agent stays up', async (t) => {
   // vpcd's reader exists only while pcscd runs, so stopping pcscd is the closest this stack
   // gets to pulling the reader's USB cable. The 40 ms per APDU leaves time to do it mid-read.
   const { stack, agent } = await setup(t, ['--latency-ms', '40']);
   let ended: unknown;
-  const reading = agent.call('POST', '/v1/identity', {}).then((answer) => (ended = answer));
+  const reading = login(agent).then((answer) => (ended = answer));
   await waitUntil(async () => {
     if (ended) throw new Error(`the read ended before pcscd stopped: ${JSON.stringify(ended)}\n${agent.output()}`);
     return apdus(stack).length >= 3;
   }, 'the read to be under way');
   await stack.stopPcscd();
   const { status, body } = await reading;
-  // A whole read ends by asking the PIN tries (VERIFY without data); this one never got there.
-  t.false(apdus(stack).some((r) => r.command === '00200080'), 'pcscd stopped before the read could finish');
+  // After the certificate, a login asks the PIN tries (VERIFY without data); this one never got there.
+  t.false(apdus(stack).some((r) => r.command === '00200080'), 'pcscd stopped before the certificate was read');
   t.true(['pcsc_unavailable', 'reader_gone'].includes(body.code), `${JSON.stringify(body)}\n${agent.output()}`);
   const expected = {
     pcsc_unavailable: { status: 503, ja: 'カードリーダーのサービス（pcscd）に接続できません。自動で再接続します。' },
@@ -84,7 +94,7 @@ test('the reader vanishing in the middle of a read: a reader/service message, no
 
   await stack.restartPcscd();
   await waitForCard(agent, READER_NAME, RECOVERY_MS);
-  t.is((await agent.call('POST', '/v1/identity', {})).status, 200);
+  t.is((await login(agent)).status, 200);
 });
 
 /**
@@ -137,20 +147,18 @@ test('a reader held by another program: reader busy, and fine again once it lets
   const holder = await holdCardExclusively(t, stack);
   const apdusBefore = apdus(stack).length;
 
-  const busy = await agent.call('POST', '/v1/identity', {});
+  const busy = await login(agent);
   t.is(busy.status, 409);
   t.like(busy.body, {
     code: 'reader_busy',
     messages: { ja: 'カードリーダーを別のアプリが使用中です。しばらくしてからもう一度お試しください。', en: 'Another application is using the card reader. Please try again in a moment.' },
   });
-  const busySign = await agent.call('POST', '/v1/signatures', { pin: PIN, challenge: 'AA==' });
-  t.is(busySign.body.code, 'reader_busy');
   t.is(apdus(stack).length, apdusBefore, 'nothing reached the card while another program held it');
 
   await holder.release();
-  const free = await agent.call('POST', '/v1/identity', {});
+  const free = await login(agent);
   t.is(free.status, 200, JSON.stringify(free.body));
-  t.is(free.body.pinTriesLeft, 3);
+  t.is(await stack.pinTriesLeft(), 3);
 });
 
 test('a card that is not a My Number card: a clear message, and only the JPKI SELECT was tried', async (t) => {
@@ -158,15 +166,10 @@ test('a card that is not a My Number card: a clear message, and only the JPKI SE
   const status = await agent.call('GET', '/v1/status');
   t.deepEqual(status.body.readers.find((r: { name: string }) => r.name === READER_NAME), { name: READER_NAME, cardPresent: true, atr: '3B8F8001804F0CA0000003061100' + '3B0000000042' });
 
-  const identity = await agent.call('POST', '/v1/identity', {});
-  t.is(identity.status, 422);
-  t.like(identity.body, { code: 'not_my_number_card', messages: { ja: 'マイナンバーカードではないか、利用者証明用電子証明書が入っていないカードです。' } });
+  // The PIN must never be presented to a card that is not a My Number card.
+  const refused = await login(agent);
+  t.is(refused.status, 422);
+  t.like(refused.body, { code: 'not_my_number_card', messages: { ja: 'マイナンバーカードではないか、利用者証明用電子証明書が入っていないカードです。' } });
   t.deepEqual(apdus(stack).map((r) => [r.command, r.sw]), [[SELECT_JPKI, '6A82']]);
-
-  // With a PIN too: it must never be presented to a card that is not a My Number card.
-  const signing = await agent.call('POST', '/v1/signatures', { pin: PIN, challenge: 'AA==' });
-  t.is(signing.status, 422);
-  t.is(signing.body.code, 'not_my_number_card');
-  t.deepEqual(apdus(stack).map((r) => r.command), [SELECT_JPKI, SELECT_JPKI]);
   await assertAgentUp(t, agent);
 });

@@ -16,7 +16,7 @@ import { freePort } from '../../scripts/lib/ports.ts';
 import { AgentError } from '../src/agent/card-login.ts';
 import { CardError } from '../src/jpki/errors.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
-import { runAgentCli, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
+import { presentCardAgain, runAgentCli, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
 import { agentEnrolledAs, backendWithCard, enrolledAgent, stackWithCardFrom } from './helpers/counter.ts';
 import { READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
@@ -65,8 +65,8 @@ test.serial('the first login issues a MyKey ID; the same card again gets the sam
   t.like(again.body, { purpose: 'login', mykeyId: first.body.mykeyId, issued: false });
 });
 
-test.serial('a wrong PIN: the tries left, and the challenge it fetched stays unsigned; the right PIN then logs in', async (t) => {
-  const { db, counter } = await fixture();
+test.serial('a wrong PIN: the tries left, and the challenge it fetched stays unsigned; the right PIN then logs in once the card is placed again', async (t) => {
+  const { db, stack, counter } = await fixture();
   const before = await challengeCounts(db, counter.deviceId);
   const wrong = await login(counter.agent, WRONG_PIN);
   t.is(wrong.status, 422);
@@ -77,10 +77,15 @@ test.serial('a wrong PIN: the tries left, and the challenge it fetched stays uns
   t.like(malformed, { status: 400, body: { code: 'pin_format' } });
   t.deepEqual(await challengeCounts(db, counter.deviceId), { signed: before.signed, unsigned: before.unsigned + 1 }, 'a PIN that cannot be right costs no challenge');
 
+  const early = await login(counter.agent);
+  t.like(early, { status: 409, body: { code: 'pin_needs_card_again' } });
+  t.deepEqual(await challengeCounts(db, counter.deviceId), { signed: before.signed, unsigned: before.unsigned + 1 }, 'a PIN the card may not see yet costs no challenge');
+
+  await presentCardAgain(stack, counter.agent);
   const right = await login(counter.agent);
   t.is(right.status, 200, JSON.stringify(right.body));
   t.deepEqual(await challengeCounts(db, counter.deviceId), { signed: before.signed + 1, unsigned: before.unsigned + 1 });
-  t.is((await counter.agent.call('POST', '/v1/identity', {})).body.pinTriesLeft, 3, 'the right PIN reset the tries');
+  t.is(await stack.pinTriesLeft(), 3, 'the right PIN reset the tries');
 });
 
 test.serial('no card on the reader: no_card, in the agent\'s words', async (t) => {
@@ -250,6 +255,7 @@ test.serial('the card saw only the JPKI application and its login files, and no 
   const { stack, counter } = await fixture();
   t.is((await login(counter.agent)).status, 200);
   t.like((await login(counter.agent, WRONG_PIN)).body, { code: 'pin_wrong' });
+  await presentCardAgain(stack, counter.agent);
   t.is((await login(counter.agent)).status, 200);
   const records = apdus(stack);
   const selects = records.filter((r) => r.command.startsWith('00A4')).map((r) => r.command);
@@ -277,7 +283,7 @@ test.serial('the card saw only the JPKI application and its login files, and no 
 const loginCli = (args: string[], token: string, stdin: string) => runAgentCli(['login', ...args], token, stdin);
 
 test.serial('the CLI: `login` with the PIN on stdin prints the MyKey ID as JSON; failures exit 1 in Japanese and English', async (t) => {
-  const { counter } = await fixture();
+  const { stack, counter } = await fixture();
   const port = new URL(counter.agent.base).port;
   const { token } = counter.agent;
 
@@ -287,6 +293,7 @@ test.serial('the CLI: `login` with the PIN on stdin prints the MyKey ID as JSON;
   t.true(wrong.stderr.includes(`ログインできませんでした: ${messages.ja}`), wrong.stderr);
   t.true(wrong.stderr.includes(`Login failed: ${messages.en}`));
   t.regex(wrong.stderr, /\(pin_wrong\)/);
+  await presentCardAgain(stack, counter.agent);
 
   const run = await loginCli(['--port', port], token, `${PIN}\n`);
   t.is(run.code, 0, run.stderr);
@@ -308,15 +315,4 @@ test.serial('the CLI: `login` with the PIN on stdin prints the MyKey ID as JSON;
   t.regex(nobody.stderr, /リーダーエージェント（http:\/\/127\.0\.0\.1:\d+\/v1\/card-sessions）に接続できません[\s\S]*\(agent_unreachable\)/);
   t.is((await loginCli(['--port', port, '--purpose', 'payment'], token, PIN)).code, 2);
   t.is((await loginCli(['--port', port, '--bogus'], token, PIN)).code, 2);
-});
-
-// Last: it leaves the stranger's card blocked.
-test.serial('a card whose PIN got blocked: pin_last_try warns, then pin_blocked even with the right PIN', async (t) => {
-  const stranger = await strangerFixture();
-  t.like((await login(stranger, WRONG_PIN)).body, { code: 'pin_wrong', triesLeft: 2 });
-  t.like((await login(stranger, WRONG_PIN)).body, { code: 'pin_last_try', triesLeft: 1 });
-  t.like((await login(stranger, WRONG_PIN)).body, { code: 'pin_blocked', triesLeft: 0 });
-  const blocked = await login(stranger);
-  t.is(blocked.status, 423);
-  t.like(blocked.body, { code: 'pin_blocked', messages: new CardError('pin_blocked').messages });
 });

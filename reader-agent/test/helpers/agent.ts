@@ -78,27 +78,26 @@ export async function waitForCard(agent: RunningAgent, reader = 'Virtual PCD 00 
   }, `the agent to see the card in ${reader}`, timeoutMs);
 }
 
+/**
+ * The resident takes the card off the reader and places it again, slowly enough for the agent
+ * to see it gone (a hand does not beat pcscd's polling either).
+ */
+export async function presentCardAgain(stack: Pick<PcscStack, 'removeCard' | 'insertCard'>, agent: RunningAgent, reader = 'Virtual PCD 00 00'): Promise<void> {
+  await stack.removeCard();
+  await waitUntil(async () => {
+    const { body } = await agent.call('GET', '/v1/status');
+    return body.readers.some((r: { name: string; cardPresent: boolean }) => r.name === reader && !r.cardPresent);
+  }, `the agent to see the card gone from ${reader}`, 60_000);
+  await stack.insertCard();
+  await waitForCard(agent, reader);
+}
+
 export async function waitUntil(probe: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/**
- * A private PC/SC stack with a simulated card holding `pin`, and an agent on it that sees
- * the card; both stopped when the test ends.
- */
-export async function agentWithCard(
-  teardown: (fn: () => unknown) => void, pin: string, simulatorArgs: string[] = [],
-): Promise<{ stack: PcscStack; agent: RunningAgent }> {
-  const stack = await startPcscStack({ simulatorArgs: ['--pin', pin, ...simulatorArgs] });
-  teardown(() => stack.stop());
-  const agent = await startAgent(stack);
-  teardown(() => agent.stop());
-  await waitForCard(agent);
-  return { stack, agent };
 }
 
 export interface CliRun { code: number; stdout: string; stderr: string }

@@ -19,12 +19,12 @@ export function tempDir(cleanup: Cleanup): string {
   return dir;
 }
 
-/** A private PC/SC stack whose simulated card, with `pin`, holds a certificate issued by `ca`. */
-export async function stackWithCardFrom(cleanup: Cleanup, ca: CertificateAuthority, pin: string): Promise<PcscStack> {
+/** A private PC/SC stack whose simulated card, with `pin`, holds a certificate issued by `ca`; `simulatorArgs` add to the simulator's. */
+export async function stackWithCardFrom(cleanup: Cleanup, ca: CertificateAuthority, pin: string, simulatorArgs: string[] = []): Promise<PcscStack> {
   const dir = tempDir(cleanup);
   writeFileSync(path.join(dir, 'ca.pem'), ca.certificatePem);
   writeFileSync(path.join(dir, 'ca.key.pem'), ca.privateKeyPem, { mode: 0o600 });
-  const stack = await startPcscStack({ simulatorArgs: ['--pin', pin, '--ca', path.join(dir, 'ca.pem'), '--ca-key', path.join(dir, 'ca.key.pem')] });
+  const stack = await startPcscStack({ simulatorArgs: ['--pin', pin, '--ca', path.join(dir, 'ca.pem'), '--ca-key', path.join(dir, 'ca.key.pem'), ...simulatorArgs] });
   cleanup(() => stack.stop());
   return stack;
 }
@@ -52,15 +52,29 @@ export async function enrolledAgent(cleanup: Cleanup, stack: PcscStack, base: st
 
 /**
  * The real backend on a seeded database of the file's own, trusting a CA made for it, with a
- * current CRL (so a value-moving card session is not refused for want of one); and a card from
- * that CA, with `pin`, on a private PC/SC stack.
+ * current CRL (so a value-moving card session is not refused for want of one).
  */
-export async function backendWithCard(cleanup: Cleanup, pin: string): Promise<{ db: Db; base: string; stack: PcscStack }> {
+export async function trustingBackend(cleanup: Cleanup): Promise<{ db: Db; base: string; ca: CertificateAuthority }> {
   const { db } = await testDatabase(cleanup);
   await db.seed.run();
   const { ca } = await testPki();
-  const stack = await stackWithCardFrom(cleanup, ca, pin);
   const identity = testIdentity(db, [ca.certificate]);
   await identity.addCrl((await issueCrl(ca, { revoked: [], nextUpdate: new Date(Date.now() + 86_400_000) })).der);
-  return { db, base: await startApp(cleanup, db, { identity }), stack };
+  return { db, base: await startApp(cleanup, db, { identity }), ca };
+}
+
+/** trustingBackend, and a card from its CA, with `pin`, on a private PC/SC stack. */
+export async function backendWithCard(cleanup: Cleanup, pin: string): Promise<{ db: Db; base: string; ca: CertificateAuthority; stack: PcscStack }> {
+  const backend = await trustingBackend(cleanup);
+  return { ...backend, stack: await stackWithCardFrom(cleanup, backend.ca, pin) };
+}
+
+/**
+ * A counter PC of its own for a test: a fresh card with `pin` from `backend`'s CA on a private
+ * stack (with `simulatorArgs`), and an agent on it enrolled by `backend.staff`, once it sees the card.
+ */
+export async function counterPc(cleanup: Cleanup, backend: { base: string; ca: CertificateAuthority; staff: Staff }, pin: string, simulatorArgs: string[] = []) {
+  const stack = await stackWithCardFrom(cleanup, backend.ca, pin, simulatorArgs);
+  const { agent, deviceId } = await enrolledAgent(cleanup, stack, backend.base, backend.staff, `カウンター ${stack.vpcdPort}`);
+  return { stack, agent, deviceId };
 }

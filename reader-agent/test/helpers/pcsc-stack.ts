@@ -72,6 +72,8 @@ export interface PcscStack {
    */
   restartPcscd(): Promise<void>;
   apduLog(): LogRecord[];
+  /** The user-authentication PIN's tries left, as the simulated card's EEPROM holds them (asked of the simulator, not through PC/SC). */
+  pinTriesLeft(): Promise<number>;
   /**
    * The APDU log as text with the card's responses left out. A PIN only ever travels in
    * commands; responses (random certificates, their UTCTime digits, signatures) hold any
@@ -113,6 +115,7 @@ interface Simulator {
   child: ChildProcess;
   waitFor(text: string, occurrence: number): Promise<void>;
   count(text: string): number;
+  output(): string;
 }
 
 /** Two adjacent free ports (vpcd opens port and port+1); another process may still race us. */
@@ -188,7 +191,7 @@ function startSimulator(dir: string, port: number, options: StackOptions): Simul
   const count = (text: string): number => stderr.split(text).length - 1;
   const waitFor = (text: string, occurrence: number): Promise<void> =>
     waitUntil(() => count(text) >= occurrence, child, `simulator output "${text}"; so far:\n${stderr}`);
-  return { child, waitFor, count };
+  return { child, waitFor, count, output: () => stderr };
 }
 
 function buildStack(dir: string, firstDaemon: Daemon, simulator: Simulator, inserted: boolean): PcscStack {
@@ -247,6 +250,13 @@ function buildStack(dir: string, firstDaemon: Daemon, simulator: Simulator, inse
     apduLog() {
       const text = readFileSync(join(dir, 'apdu.jsonl'), 'utf8');
       return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as LogRecord);
+    },
+    async pinTriesLeft() {
+      const line = 'auth PIN tries left';
+      const seen = simulator.count(line);
+      simulator.child.stdin?.write('s');
+      await simulator.waitFor(line, seen + 1);
+      return Number([...simulator.output().matchAll(/auth PIN tries left (\d+)/g)].at(-1)![1]);
     },
     sentToCard() {
       return JSON.stringify(this.apduLog().map((r) => (r.type === 'apdu' ? { ...r, response: '' } : r)));
