@@ -10,7 +10,8 @@ import { startApp } from '../../backend/test/helpers/server.ts';
 import { signInStaff } from '../../backend/test/helpers/identity.ts';
 import { problemKinds } from '../../backend/src/http/problems.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
-import { BackendClient, BackendError } from '../src/agent/backend-client.ts';
+import { BackendClient, BackendError, insecureBackendProblem } from '../src/agent/backend-client.ts';
+import { writeEnrollment } from '../src/agent/enrollment.ts';
 import { startAgent } from './helpers/agent.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
@@ -27,9 +28,10 @@ function configHome(t: { teardown: (fn: () => void) => void }): { home: string; 
   return { home, file: path.join(home, 'mykey', 'reader-agent-enrollment.json') };
 }
 
-function cli(args: string[], home: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** `env` adds to (or, undefined, removes from) the test's environment. */
+function cli(args: string[], home: string, env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'reader-agent/src/agent/main.ts', ...args], { env: { ...process.env, XDG_CONFIG_HOME: home }, timeout: 60_000 },
+    execFile(process.execPath, ['--import', 'tsx', 'reader-agent/src/agent/main.ts', ...args], { env: { ...process.env, XDG_CONFIG_HOME: home, ...env }, timeout: 60_000 },
       (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }));
   });
 }
@@ -120,4 +122,39 @@ test('the backend client: problems come back as typed errors with the backend\'s
   t.regex(error!.requestId ?? '', /^[0-9a-f-]{36}$/);
   const html = await t.throwsAsync(new BackendClient(base).request('GET', '/'), { instanceOf: BackendError });
   t.is(html!.code, 'backend_unexpected_response', 'the console page is not an API answer');
+});
+
+test('plain http:// to another host is refused by enroll and at the agent\'s start, unless NODE_ENV=development', async (t) => {
+  const { home, file } = configHome(t);
+  const production = { NODE_ENV: undefined };
+  const clear = 'http://mykey.example.jp';
+  const refused = await cli(['enroll', 'K7QM-3XPA-9D', '--backend', clear], home, production);
+  t.is(refused.code, 2);
+  const { ja, en } = insecureBackendProblem(clear, {})!;
+  t.true(refused.stderr.includes(ja) && refused.stderr.includes(en), refused.stderr);
+  t.regex(ja, /https:\/\//);
+  t.false(existsSync(file), 'nothing saved, and no code spent');
+
+  // Loopback is this PC: allowed in production too (nothing listens there, so it fails after the check).
+  for (const host of ['127.0.0.1', 'localhost', '[::1]']) {
+    const run = await cli(['enroll', 'K7QM-3XPA-9D', '--backend', `http://${host}:${await freePort()}`], home, production);
+    t.is(run.code, 1, `${host}: ${run.stderr}`);
+    t.regex(run.stderr, /\(backend_unreachable\)/);
+  }
+  // In development another host may be plain http (192.0.2.1 is a documentation address: nothing answers).
+  const development = await cli(['enroll', 'K7QM-3XPA-9D', '--backend', 'http://192.0.2.1:9'], home, { NODE_ENV: 'development' });
+  t.is(development.code, 1, development.stderr);
+  t.regex(development.stderr, /\((backend_unreachable|backend_timeout)\)/);
+  t.false(development.stderr.includes(en));
+
+  // An enrollment on file with a plain http:// server (written by an older agent, or by hand): the agent does not start.
+  writeEnrollment(file, { backendUrl: clear, deviceId: 1, token: `mkd_${'A'.repeat(43)}` });
+  const start = await cli([], home, production);
+  t.is(start.code, 1);
+  t.true(start.stderr.includes(`リーダーエージェントを起動できません: ${ja}`), start.stderr);
+  t.true(start.stderr.includes(`The reader agent cannot start: ${en}`));
+  const env = { ...process.env, XDG_CONFIG_HOME: home, NODE_ENV: 'development', PCSCLITE_CSOCK_NAME: path.join(home, 'no-pcscd.comm') };
+  const agent = await startAgent({ env }, { seeReader: false });
+  t.teardown(() => agent.stop());
+  t.like((await agent.call('GET', '/v1/status')).body, { enrolled: true, backendUrl: clear });
 });
