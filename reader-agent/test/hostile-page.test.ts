@@ -19,7 +19,25 @@ import type { PcscStack } from './helpers/pcsc-stack.ts';
 
 const PIN = '5830';
 const WRONG_PIN = '2719';
-const HOSTILE_PAGE = '<!doctype html><html lang="ja"><title>キャンペーン</title><h1>ポイント2倍キャンペーン</h1></html>';
+// The page's own script: calls the agent with the pairing token it got hold of, one after
+// another or all at once. Plain JavaScript in the page, as an attacker would ship it.
+const HOSTILE_PAGE = `<!doctype html><html lang="ja"><title>キャンペーン</title><h1>ポイント2倍キャンペーン</h1>
+<script>
+window.callAgent = async (agentBase, token, calls, parallel) => {
+  const one = async ({ method, path, body }) => {
+    const response = await fetch(agentBase + path, {
+      method,
+      headers: Object.assign({ Authorization: 'Bearer ' + token }, body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json() };
+  };
+  if (parallel) return Promise.all(calls.map(one));
+  const answers = [];
+  for (const call of calls) answers.push(await one(call));
+  return answers;
+};
+</script></html>`;
 
 async function listen(cleanup: Cleanup, server: http.Server): Promise<string> {
   server.listen(0, '127.0.0.1');
@@ -83,22 +101,10 @@ const fixture = fileFixture(test, async (cleanup) => {
 
 interface Answer { status: number; body: Record<string, unknown> }
 
-/** The page's own script calling the agent with the pairing token it holds. */
+/** The page's script calling the agent with the pairing token it holds. */
 function fromPage(page: Page, agentBase: string, token: string, calls: Array<{ method: string; path: string; body?: unknown }>, parallel = false): Promise<Answer[]> {
-  return page.evaluate(async ({ agentBase, token, calls, parallel }) => {
-    const one = async ({ method, path, body }: { method: string; path: string; body?: unknown }) => {
-      const response = await fetch(`${agentBase}${path}`, {
-        method,
-        headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: response.status, body: await response.json() };
-    };
-    if (parallel) return Promise.all(calls.map(one));
-    const answers = [];
-    for (const call of calls) answers.push(await one(call));
-    return answers;
-  }, { agentBase, token, calls, parallel });
+  return page.evaluate(([base, key, list, together]) => (window as unknown as { callAgent: (...args: unknown[]) => Promise<Answer[]> }).callAgent(base, key, list, together),
+    [agentBase, token, calls, parallel] as const);
 }
 
 function apdus(stack: PcscStack): ApduRecord[] {
@@ -113,7 +119,7 @@ test.serial('every path but the console\'s answers 404, and none of them reaches
   const paths = ['/v1/signatures', '/v1/identity', '/v1/sign', '/v1/signature', '/v1/card', '/v1/certificate', '/v1/certificates',
     '/v1/apdu', '/v1/pin', '/v1/verify', '/v1/card-sessions/1', '/v2/signatures', '/v1', '/'];
   const calls: Array<{ method: string; path: string; body?: unknown }> = paths.flatMap((path) => [{ method: 'GET', path }, { method: 'POST', path, body: { pin: PIN, challenge: 'AA==', reader: 'Virtual PCD 00 00' } }]);
-  calls.push({ method: 'GET', path: '/v1/card-sessions' }, { method: 'POST', path: '/v1/status', body: {} }, { method: 'PUT', path: '/v1/card-sessions', body: { pin: PIN, purpose: 'login' } });
+  calls.push({ method: 'GET', path: '/v1/card-sessions' }, { method: 'POST', path: '/v1/status', body: {} }, { method: 'POST', path: '/v1/events', body: {} });
   const answers = await fromPage(page, agent.base, agent.token, calls);
   for (const [i, answer] of answers.entries()) t.like(answer, { status: 404, body: { code: 'not_found' } }, `${calls[i]!.method} ${calls[i]!.path}`);
   t.is(apdus(stack).length, before, 'not one APDU went to the card');

@@ -11,7 +11,7 @@ import { launchBrowser, screenshotPath, signedInPage } from '../../backend/test/
 import { fileFixture } from '../../backend/test/helpers/env.ts';
 import { signInStaff } from '../../backend/test/helpers/identity.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
-import { runAgentCli, startAgent, type RunningAgent } from './helpers/agent.ts';
+import { presentCardAgain, runAgentCli, startAgent, type RunningAgent } from './helpers/agent.ts';
 import { backendWithCard, enrolledAgent } from './helpers/counter.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
 
@@ -135,8 +135,8 @@ async function enterPin(page: Page, pin: string): Promise<void> {
   await page.getByRole('button', { name: '支払う', exact: true }).click();
 }
 
-test.serial('paying at the register: not enough points shows what is available, a wrong PIN the tries left, the right PIN the receipt; refund and void from today\'s payments', async (t) => {
-  const { db, base, agent } = await fixture();
+test.serial('paying at the register: not enough points shows what is available, a wrong PIN the tries left, the right PIN (the card placed again) the receipt; refund and void from today\'s payments', async (t) => {
+  const { db, base, stack, agent } = await fixture();
   const mykeyId = await residentWithPoints(db, agent, 1_000);
   const page = await shopPage(t);
   await page.goto(`${base}/merchant/devices`);
@@ -164,10 +164,16 @@ test.serial('paying at the register: not enough points shows what is available, 
   await openSale(page, '300');
   await enterPin(page, WRONG_PIN);
   await sale.getByText('暗証番号の残り回数: 2 回').waitFor();
-  await sale.getByText('暗証番号が違います。残り2回間違えるとロックされます。').waitFor();
-  await sale.getByText('Wrong PIN. The card locks after 2 more wrong tries.').waitFor();
+  await sale.getByText('暗証番号が違います（残り2回）。もう一度入力するには、カードをいったんリーダーから外して、置き直してください。').waitFor();
+  await sale.getByText('Wrong PIN (2 tries left). To try again, take the card off the reader and place it again.').waitFor();
   t.is(await spendable(db, mykeyId), 1_000);
 
+  // The next PIN waits for the card to be placed again, which a script in the page cannot do.
+  await enterPin(page, PIN);
+  await sale.getByText('カードをいったんリーダーから外して、置き直してから入力してください', { exact: false }).waitFor();
+  t.is(await spendable(db, mykeyId), 1_000);
+  await presentCardAgain(stack, agent);
+  await light(page, '接続済み・カードあり');
   await enterPin(page, PIN);
   const receipt = sale.getByRole('status').filter({ hasText: 'お支払いが完了しました' });
   await receipt.waitFor();
