@@ -38,7 +38,7 @@ const agentMessages = {
 
 export type AgentErrorCode = keyof typeof agentMessages;
 
-/** A card login the agent itself refuses, before the card or the backend is asked. */
+/** A card login the agent itself refuses: before the backend is asked, or before the PIN goes to the card. */
 export class AgentError extends Error {
   readonly messages: Messages;
 
