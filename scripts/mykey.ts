@@ -20,17 +20,17 @@ const commands: Commands = {
   'import-linkage': {
     summary: "link renewed cards to their MyKey IDs from J-LIS's linkage file (docs/identity.md); prints a JSON summary",
     load: async () => {
-      const [{ importLinkageCommand }, { withDatabase }, { developmentJpkiEnv }] = await Promise.all([
+      const [{ importLinkageCommand }, { withDatabase }, { databaseCommandEnv }] = await Promise.all([
         import('../backend/src/mykey/linkage.ts'), import('./lib/services.ts'), import('./lib/jpki.ts')]);
-      return (args) => withDatabase(async (databaseUrl) => importLinkageCommand(args, databaseUrl, { ...process.env, ...(await developmentJpkiEnv()) }));
+      return (args) => withDatabase(async (databaseUrl) => importLinkageCommand(args, databaseUrl, await databaseCommandEnv()));
     },
   },
   'partner-secret': {
     summary: 'issue a partner a new API secret (the old one stops working) and print it once as JSON; [--webhook-url URL] (docs/partner-api.md)',
     load: async () => {
-      const [{ partnerSecretCommand }, { withDatabase }, { developmentJpkiEnv }] = await Promise.all([
+      const [{ partnerSecretCommand }, { withDatabase }, { databaseCommandEnv }] = await Promise.all([
         import('../backend/src/partners/cli.ts'), import('./lib/services.ts'), import('./lib/jpki.ts')]);
-      return (args) => withDatabase(async (databaseUrl) => partnerSecretCommand(args, databaseUrl, { ...process.env, ...(await developmentJpkiEnv()) }));
+      return (args) => withDatabase(async (databaseUrl) => partnerSecretCommand(args, databaseUrl, await databaseCommandEnv()));
     },
   },
 };

@@ -1,6 +1,8 @@
-// `npm start`: the whole platform from one command. Provides MySQL and Redis, migrates and
-// seeds, builds the console, starts the API server and the Bull worker, prints the URLs,
-// and on Ctrl-C stops every part it started, in order, leaving the data in place.
+// `npm start`: the whole platform from one command, for development and demos. Provides MySQL
+// and Redis, migrates, seeds the demo towns (into its own local database; into a configured
+// DATABASE_URL only with --seed-demo), builds the console, starts the API server and the Bull
+// worker in development (NODE_ENV=development), prints the URLs, and on Ctrl-C stops every part
+// it started, in order, leaving the data in place.
 // `npm run dev` does the same with the console served by Vite (hot reload) instead.
 import { provideServices, type Services } from './lib/services.ts';
 import { migrateAndSeed } from './lib/database.ts';
@@ -11,6 +13,8 @@ import { developmentJpkiEnv } from './lib/jpki.ts';
 import { DEMO_PASSWORD, DEMO_STAFF } from '../seeds/01_demo_town.ts';
 
 const dev = process.argv.includes('--dev');
+// Demo accounts have a published password: only npm start's own database gets them unasked.
+const seedDemo = !process.env.DATABASE_URL || process.argv.includes('--seed-demo');
 const host = process.env.HOST ?? '127.0.0.1';
 const apiPort = Number(process.env.PORT ?? 3000);
 const vitePort = Number(process.env.MYKEY_VITE_PORT ?? 5173);
@@ -46,17 +50,19 @@ function anyChildExit(): Promise<string> {
 
 async function main(): Promise<void> {
   services = await provideServices();
-  await migrateAndSeed(services.databaseUrl);
+  await migrateAndSeed(services.databaseUrl, { seed: seedDemo });
+  if (!seedDemo) console.log('[db] demo towns not seeded: DATABASE_URL is configured (npm start -- --seed-demo seeds them)');
   if (!dev) buildConsoleIfStale();
-  const env = {
+  const parts = {
     DATABASE_URL: services.databaseUrl,
     REDIS_URL: services.redisUrl,
     HOST: host,
     PORT: String(apiPort),
-    NODE_ENV: dev ? 'development' : 'production',
-    // Unless anchors are configured: the development CA that `npm run card-sim` issues from, and its CRL.
-    ...(await developmentJpkiEnv()),
+    // Development, said explicitly: an unset NODE_ENV is production, which refuses the demo.
+    NODE_ENV: 'development',
   };
+  // Unless anchors are configured: the development CA that `npm run card-sim` issues from, and its CRL.
+  const env = { ...parts, ...(await developmentJpkiEnv({ ...process.env, ...parts })) };
   children = [
     startChild('server', ['--import', 'tsx', 'backend/src/server.ts'], env),
     startChild('worker', ['--import', 'tsx', 'backend/src/worker.ts'], env),
@@ -81,7 +87,7 @@ async function main(): Promise<void> {
     `  Console (コンソール):   ${consoleUrl}`,
     `  API:                    ${apiUrl}/api/v1/`,
     `  Health / readiness:     ${apiUrl}/healthz  ${apiUrl}/readyz`,
-    `  Demo sign-in:           ${DEMO_STAFF.map((s) => s.login_id).join(' or ')}, password ${DEMO_PASSWORD}`,
+    ...(seedDemo ? [`  Demo sign-in:           ${DEMO_STAFF.map((s) => s.login_id).join(' or ')}, password ${DEMO_PASSWORD}`] : []),
     '  Press Ctrl-C to stop.',
     '',
   ].join('\n'));

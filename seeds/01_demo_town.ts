@@ -51,10 +51,11 @@ export async function seed(knex: Knex): Promise<void> {
     const organization = staff.merchant
       ? { merchant_id: await merchantId(knex, staff.merchant), municipality_code: null }
       : { merchant_id: null, municipality_code: DEMO_MUNICIPALITY.code };
-    // Ignore, not merge: a password someone changed on the demo stays changed.
+    // Only the demo mark is merged: a password someone changed on the demo stays changed. The
+    // mark keeps a production server from starting while the account exists.
     await knex('staff_accounts')
       .insert({ login_id: staff.login_id, display_name: staff.display_name, role: staff.role,
-        password_hash: await hashPassword(DEMO_PASSWORD), ...organization })
-      .onConflict('login_id').ignore();
+        password_hash: await hashPassword(DEMO_PASSWORD), demo: true, ...organization })
+      .onConflict('login_id').merge(['demo']);
   }
 }

@@ -6,6 +6,7 @@ import type { Logger } from './log.ts';
 import { problemMiddleware } from './http/errors.ts';
 import { requestContext } from './http/request-context.ts';
 import { serveConsole } from './http/console.ts';
+import { securityHeaders } from './http/security-headers.ts';
 import { Problem } from './http/problems.ts';
 import { healthRoutes } from './health/routes.ts';
 import { staffRoutes } from './staff/routes.ts';
@@ -23,7 +24,7 @@ import type { ConversionJob } from './conversions/queue.ts';
 import { partnerRoutes } from './conversions/partner-routes.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX'>;
+  config: Pick<Config, 'CONSOLE_DIR' | 'QUEUE_PREFIX' | 'READER_AGENT_ORIGINS'>;
   db: Db;
   redis: Redis;
   log: Logger;
@@ -43,6 +44,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   // Koa would print errors to stderr itself; ours are already logged as JSON with a request id.
   app.silent = true;
   app.use(requestContext(log));
+  app.use(securityHeaders(config.READER_AGENT_ORIGINS));
   app.use(problemMiddleware);
   for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes(db), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     authRoutes({ db, verifier: identity.verifier, mykeys, payments, clock }), mykeyRoutes({ db, mykeys, clock }), paymentRoutes({ db, payments, clock }),
@@ -50,7 +52,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => new Problem('method_not_allowed'), notImplemented: () => new Problem('method_not_allowed') }));
   }
-  // In development Vite serves the console and proxies the API here.
-  if (config.NODE_ENV !== 'development') app.use(serveConsole(config.CONSOLE_DIR));
+  // The built console, when CONSOLE_DIR holds one (`npm run dev` has Vite serve it instead).
+  app.use(serveConsole(config.CONSOLE_DIR));
   return app;
 }

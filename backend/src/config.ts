@@ -1,8 +1,10 @@
 // Configuration comes from the environment and is validated once, at start-up: a bad or
 // missing variable stops the process with a message naming it, before anything connects.
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { dataDir } from './data-dir.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -29,24 +31,44 @@ const secretHex = z.string().regex(new RegExp(`^(?:[0-9a-fA-F]{2}){${MIN_SECRET_
  */
 const DEVELOPMENT_MYKEY_SECRET = Buffer.from('mykey development secret, public', 'utf8');
 
+/**
+ * Where `npm start` once kept a development secret of the machine's own (it ran the server as
+ * production then): a database made by it depends on that secret, so development still uses it
+ * (scripts/lib/jpki.ts), and production refuses it like the public one.
+ */
+export const LOCAL_MYKEY_SECRET_FILE = path.join(dataDir, 'mykey-secret');
+
+/** The development settings: the only ones that may fall back on development secrets and CAs. */
+const DEVELOPMENT_SETTINGS: readonly unknown[] = ['development', 'test'];
+export function isDevelopment(config: { NODE_ENV?: unknown }): boolean {
+  return DEVELOPMENT_SETTINGS.includes(config.NODE_ENV);
+}
+
+/** The development secrets this machine knows of: the public one, and the local one if there is one. */
+function developmentSecrets(): Buffer[] {
+  const local = existsSync(LOCAL_MYKEY_SECRET_FILE) ? [Buffer.from(readFileSync(LOCAL_MYKEY_SECRET_FILE, 'utf8').trim(), 'hex')] : [];
+  return [DEVELOPMENT_MYKEY_SECRET, ...local];
+}
+
 function mykeySecretOwnInProduction(env: { NODE_ENV?: unknown; MYKEY_SECRET?: unknown }, ctx: z.RefinementCtx): void {
-  if (env.NODE_ENV !== 'production') return;
+  if (isDevelopment(env)) return;
   if (!env.MYKEY_SECRET) {
-    ctx.addIssue({ code: 'custom', path: ['MYKEY_SECRET'], message: 'required in production: make one with `openssl rand -hex 32`, and keep it for good (docs/mykey-id.md)' });
-  } else if (typeof env.MYKEY_SECRET === 'string' && Buffer.from(env.MYKEY_SECRET, 'hex').equals(DEVELOPMENT_MYKEY_SECRET)) {
-    ctx.addIssue({ code: 'custom', path: ['MYKEY_SECRET'], message: 'is the public development secret; make one with `openssl rand -hex 32`' });
+    ctx.addIssue({ code: 'custom', path: ['MYKEY_SECRET'], message: 'required in production: make one with `openssl rand -hex 32`, and keep it for good (docs/mykey-id.md); development needs NODE_ENV=development' });
+  } else if (typeof env.MYKEY_SECRET === 'string' && developmentSecrets().some((known) => Buffer.from(env.MYKEY_SECRET as string, 'hex').equals(known))) {
+    ctx.addIssue({ code: 'custom', path: ['MYKEY_SECRET'], message: `is a development secret (the public one, or ${LOCAL_MYKEY_SECRET_FILE}); in production make one with \`openssl rand -hex 32\`` });
   }
 }
 
 /** A comma-separated list; blanks around and between items are ignored. */
-const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
-  z.string().default('').transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean)).pipe(z.array(item));
+const commaList = <T extends z.ZodType<unknown, string>>(item: T, fallback = '') =>
+  z.string().default(fallback).transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean)).pipe(z.array(item));
 
-const nodeEnv = z.enum(['development', 'production', 'test']).default('development');
+// Unset is production: development fallbacks must be asked for (docs/security/production.md).
+const nodeEnv = z.enum(['development', 'production', 'test']).default('production');
 
 /** Certificate verification: trust anchors, CRL sources and the revocation policy (docs/operations.md). */
 const jpkiFields = {
-  /** PEM bundle of user-authentication CA certificates. Unset outside production: the development CA (.data/dev-ca/). */
+  /** PEM bundle of user-authentication CA certificates. Unset in development: the development CA (.data/dev-ca/), which production refuses. */
   JPKI_TRUST_ANCHORS: z.string().min(1).optional(),
   JPKI_CRL_FILES: commaList(z.string()),
   JPKI_CRL_URLS: commaList(url(['http:', 'https:'], 'https://crl.example.jp/auth.crl')),
@@ -57,8 +79,8 @@ const jpkiFields = {
 
 /** Production must name its anchors; only development and tests may fall back on the development CA. */
 function anchorsRequiredInProduction(env: { NODE_ENV?: unknown; JPKI_TRUST_ANCHORS?: unknown }, ctx: z.RefinementCtx): void {
-  if (env.NODE_ENV === 'production' && !env.JPKI_TRUST_ANCHORS) {
-    ctx.addIssue({ code: 'custom', path: ['JPKI_TRUST_ANCHORS'], message: 'required in production: a PEM bundle of the JPKI user-authentication CA certificates' });
+  if (!isDevelopment(env) && !env.JPKI_TRUST_ANCHORS) {
+    ctx.addIssue({ code: 'custom', path: ['JPKI_TRUST_ANCHORS'], message: 'required in production: a PEM bundle of the JPKI user-authentication CA certificates; development needs NODE_ENV=development' });
   }
 }
 const count = (max: number) => z.coerce.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).min(1).max(max, { error: `must be at most ${max}` });
@@ -102,8 +124,15 @@ const schema = z.object({
   /** How often the worker moves what is left of expired point lots to the expired account (docs/ledger.md). */
   LEDGER_EXPIRY_INTERVAL_MS: positiveMs.default(600_000),
   SHUTDOWN_TIMEOUT_MS: positiveMs.default(30_000),
+  /**
+   * The reader agent's addresses the console may call (its Content-Security-Policy connect-src):
+   * the agent's default port (reader-agent/src/agent/local-api.ts DEFAULT_PORT) unless told.
+   */
+  READER_AGENT_ORIGINS: commaList(z.string().regex(/^http:\/\/(127\.0\.0\.1|localhost):([0-9]{1,5}|\*)$/,
+    { error: 'must be http://127.0.0.1:PORT or http://localhost:PORT (the reader agent listens on loopback only); PORT may be *' }),
+  'http://127.0.0.1:47110,http://localhost:47110'),
   ...conversionFields,
-  /** Hex, at least 32 bytes. Unset outside production: DEVELOPMENT_MYKEY_SECRET. Read it with mykeySecret(). */
+  /** Hex, at least 32 bytes. Unset in development: DEVELOPMENT_MYKEY_SECRET. Read it with mykeySecret(). */
   MYKEY_SECRET: secretHex.optional(),
   ...jpkiFields,
 }).superRefine(anchorsRequiredInProduction, always).superRefine(mykeySecretOwnInProduction, always);
@@ -164,9 +193,9 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
   }
 }
 
-/** The MyKey secret as bytes: the configured one, or outside production the development one. */
+/** The MyKey secret as bytes: the configured one, or in development the development one. */
 export function mykeySecret(config: Pick<Config, 'NODE_ENV' | 'MYKEY_SECRET'>): Buffer {
   if (config.MYKEY_SECRET) return Buffer.from(config.MYKEY_SECRET, 'hex');
-  if (config.NODE_ENV === 'production') throw new ConfigError(['MYKEY_SECRET: required in production']);
+  if (!isDevelopment(config)) throw new ConfigError(['MYKEY_SECRET: required in production']);
   return Buffer.from(DEVELOPMENT_MYKEY_SECRET);
 }

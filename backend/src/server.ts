@@ -10,6 +10,7 @@ import { loadTrustAnchors } from './jpki/anchors.ts';
 import { CertificateVerifier } from './jpki/verifier.ts';
 import { createQueue } from './queue.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from './conversions/queue.ts';
+import { refuseDemoAccounts } from './startup-checks.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'server');
@@ -17,6 +18,7 @@ const log = createLogger(config, 'server');
 const anchors = await loadTrustAnchors(config).catch(exitOnConfigError);
 log.info({ file: anchors.file, certificates: anchors.certificates.length }, 'trust anchors loaded');
 const db = createDb(config.DATABASE_URL, log);
+await refuseDemoAccounts(config, db).catch(exitOnConfigError);
 const redis = createRedis(config.REDIS_URL, log);
 const verifier = new CertificateVerifier({ anchors: anchors.certificates, db, policy: config.JPKI_REVOCATION_POLICY, log });
 // The server only adds conversion jobs; the worker processes them.

@@ -15,11 +15,13 @@ import { conversionBatcher } from './conversions/process.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from './conversions/queue.ts';
 import { CONVERSION_SWEEP_QUEUE, sweepConversions } from './conversions/sweeper.ts';
 import { WEBHOOK_QUEUE, webhookDeliverer } from './conversions/webhooks.ts';
+import { refuseDemoAccounts } from './startup-checks.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
 const anchors = await loadTrustAnchors(config).catch(exitOnConfigError);
 const db = createDb(config.DATABASE_URL, log);
+await refuseDemoAccounts(config, db).catch(exitOnConfigError);
 const heartbeat = createQueue(HEARTBEAT_QUEUE, config);
 const crls = createQueue(CRL_QUEUE, config);
 const expiry = createQueue(LEDGER_EXPIRY_QUEUE, config);

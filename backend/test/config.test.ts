@@ -1,8 +1,9 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { ConfigError, loadConfig, mykeySecret } from '../src/config.ts';
+import { DEFAULT_PORT } from '../../reader-agent/src/agent/local-api.ts';
 
-const valid = { DATABASE_URL: 'mysql://u:p@127.0.0.1:3306/mykey', REDIS_URL: 'redis://127.0.0.1:6379' };
+const valid = { NODE_ENV: 'development', DATABASE_URL: 'mysql://u:p@127.0.0.1:3306/mykey', REDIS_URL: 'redis://127.0.0.1:6379' };
 
 test('a valid environment gives typed values and defaults', (t) => {
   const config = loadConfig({ ...valid, PORT: '8080' });
@@ -10,6 +11,24 @@ test('a valid environment gives typed values and defaults', (t) => {
   t.is(config.HOST, '127.0.0.1');
   t.is(config.NODE_ENV, 'development');
   t.is(config.QUEUE_PREFIX, 'mykey');
+  t.deepEqual(config.READER_AGENT_ORIGINS, [`http://127.0.0.1:${DEFAULT_PORT}`, `http://localhost:${DEFAULT_PORT}`], 'the reader agent at its default port');
+});
+
+test('an unset NODE_ENV is production: it needs its own secret and anchors, and says how to ask for development', (t) => {
+  const { NODE_ENV: _development, ...unset } = valid;
+  const error = t.throws(() => loadConfig(unset), { instanceOf: ConfigError });
+  t.deepEqual(error.problems.map((p) => p.split(':')[0]).sort(), ['JPKI_TRUST_ANCHORS', 'MYKEY_SECRET']);
+  t.true(error.problems.every((p) => p.includes('development needs NODE_ENV=development')), error.message);
+  t.is(loadConfig({ ...unset, MYKEY_SECRET: 'a1'.repeat(32), JPKI_TRUST_ANCHORS: '/etc/mykey/jpki-auth-ca.pem' }).NODE_ENV, 'production');
+});
+
+test('the reader agent\'s origins are http on loopback, a port or *; anything else is named', (t) => {
+  t.deepEqual(loadConfig({ ...valid, READER_AGENT_ORIGINS: 'http://127.0.0.1:47200, http://localhost:*' }).READER_AGENT_ORIGINS,
+    ['http://127.0.0.1:47200', 'http://localhost:*']);
+  for (const bad of ['https://127.0.0.1:47110', 'http://agent.example:47110', 'http://127.0.0.1', 'http://127.0.0.1:47110/', '*']) {
+    const error = t.throws(() => loadConfig({ ...valid, READER_AGENT_ORIGINS: bad }), { instanceOf: ConfigError }, bad);
+    t.regex(error.message, /READER_AGENT_ORIGINS\.0: must be http:\/\/127\.0\.0\.1:PORT or http:\/\/localhost:PORT/);
+  }
 });
 
 test('a missing variable is named', (t) => {
@@ -59,7 +78,7 @@ test('production needs a MYKEY_SECRET of its own, named with the other problems'
   t.regex(missing.message, /PORT: /);
   const development = mykeySecret(loadConfig(valid)).toString('hex');
   const reused = t.throws(() => loadConfig({ ...valid, NODE_ENV: 'production', MYKEY_SECRET: development }), { instanceOf: ConfigError });
-  t.regex(reused.message, /MYKEY_SECRET: is the public development secret/);
+  t.regex(reused.message, /MYKEY_SECRET: is a development secret/);
   t.throws(() => mykeySecret({ NODE_ENV: 'production' }), { instanceOf: ConfigError }, 'nor can a hand-made production config go without');
 });
 

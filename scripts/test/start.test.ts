@@ -8,8 +8,8 @@ import { freePort } from '../lib/ports.ts';
 import { launchBrowser } from '../../backend/test/helpers/browser.ts';
 import { waitFor } from '../lib/wait.ts';
 
-function npmStart(databaseUrl: string, port: number) {
-  const child = spawn(process.execPath, ['scripts/bootstrap.mjs', 'scripts/start.ts'], {
+function npmStart(databaseUrl: string, port: number, args: string[] = []) {
+  const child = spawn(process.execPath, ['scripts/bootstrap.mjs', 'scripts/start.ts', ...args], {
     env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -32,8 +32,8 @@ function running(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
-async function startAndWait(databaseUrl: string, port: number) {
-  const run = npmStart(databaseUrl, port);
+async function startAndWait(databaseUrl: string, port: number, args: string[] = []) {
+  const run = npmStart(databaseUrl, port, args);
   const exited = once(run.child, 'exit').then(() => { throw new Error(`npm start exited early:\n${run.output()}`); });
   await Promise.race([waitFor('npm start to print its URLs', async () => run.output().includes('MyKey platform is running.'), 120_000), exited]);
   exited.catch(() => {});
@@ -49,7 +49,8 @@ async function interrupt(run: ReturnType<typeof npmStart>): Promise<number | nul
 test('npm start brings the platform up, serves the console, and Ctrl-C stops it all', async (t) => {
   const { url, db } = await testDatabase((fn) => t.teardown(fn), { migrate: false });
   const port = await freePort();
-  const run = await startAndWait(url, port);
+  // A configured DATABASE_URL gets the demo towns only when asked.
+  const run = await startAndWait(url, port, ['--seed-demo']);
   t.teardown(() => { run.child.kill('SIGKILL'); });
   const base = `http://127.0.0.1:${port}`;
   t.regex(run.output(), new RegExp(`Console \\(コンソール\\): +${base}/`));
@@ -58,6 +59,8 @@ test('npm start brings the platform up, serves the console, and Ctrl-C stops it 
   t.is(ready.status, 200);
   t.is((await ready.json()).status, 'ready');
   t.is(Number((await db('merchants').count({ n: '*' }))[0]!.n), 3, 'the demo town is seeded');
+  t.regex(run.output(), /Demo sign-in: +demo-shop or demo-city/);
+  t.regex(run.output(), /"env":"development"/, 'npm start runs the platform in development, said explicitly');
 
   const browser = await launchBrowser((fn) => t.teardown(fn));
   const page = await browser.newPage();
@@ -73,7 +76,7 @@ test('npm start brings the platform up, serves the console, and Ctrl-C stops it 
   await t.throwsAsync(fetch(`${base}/healthz`));
 
   // A second start finds everything in place: nothing to migrate, nothing to build.
-  const again = await startAndWait(url, port);
+  const again = await startAndWait(url, port, ['--seed-demo']);
   t.teardown(() => { again.child.kill('SIGKILL'); });
   t.regex(again.output(), /schema is up to date/);
   t.notRegex(again.output(), /building the console|installing npm dependencies/);
@@ -81,8 +84,8 @@ test('npm start brings the platform up, serves the console, and Ctrl-C stops it 
   t.is(await interrupt(again), 0);
 });
 
-test('npm start stops everything and says why when a part cannot start', async (t) => {
-  const { url } = await testDatabase((fn) => t.teardown(fn), { migrate: false });
+test('npm start stops everything and says why when a part cannot start; a configured database gets no demo unasked', async (t) => {
+  const { url, db } = await testDatabase((fn) => t.teardown(fn), { migrate: false });
   const port = await freePort();
   const blocker = (await import('node:net')).createServer().listen(port, '127.0.0.1');
   t.teardown(() => { blocker.close(); });
@@ -93,4 +96,7 @@ test('npm start stops everything and says why when a part cannot start', async (
   t.regex(run.output(), /EADDRINUSE/);
   t.regex(run.output(), /\[start\] server exited with code 1/);
   t.deepEqual(partPids(run.output()).filter(running), []);
+  t.regex(run.output(), /demo towns not seeded: DATABASE_URL is configured \(npm start -- --seed-demo seeds them\)/);
+  t.is(Number((await db('staff_accounts').count({ n: '*' }))[0]!.n), 0, 'migrated, and no demo account');
+  t.is(Number((await db('merchants').count({ n: '*' }))[0]!.n), 0);
 });

@@ -90,13 +90,14 @@ export function runDir(cleanup: Cleanup, name: string): string {
 /**
  * The environment of the run's API server (and worker) as in production: the run's database, a
  * queue prefix of its own, a fresh secret, and `anchorsPem` (the run's CA) written into `dir` as
- * the trusted JPKI anchors.
+ * the trusted JPKI anchors. NODE_ENV=test only because production refuses a development CA as
+ * an anchor; nothing else in the processes depends on it.
  */
 export function serverEnv(cleanup: Cleanup, url: string, dir: string, anchorsPem: string): Record<string, string> {
   const anchors = path.join(dir, 'anchors.pem');
   writeFileSync(anchors, anchorsPem);
   return {
-    NODE_ENV: 'production', DATABASE_URL: url, REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix(cleanup),
+    NODE_ENV: 'test', DATABASE_URL: url, REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix(cleanup),
     MYKEY_SECRET: randomBytes(32).toString('hex'), JPKI_TRUST_ANCHORS: anchors,
   };
 }

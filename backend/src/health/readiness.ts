@@ -1,23 +1,46 @@
 import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import { pendingMigrations, type Db } from '../db.ts';
+import type { Logger } from '../log.ts';
 
-export interface Check { ok: boolean; reason?: string }
+/**
+ * Why a check is not ready, as a code: the answer goes to whoever can reach /readyz, so it names
+ * no host, driver error or migration; the detail goes to the server's log.
+ */
+export type NotReadyReason = 'database_unavailable' | 'database_timeout' | 'redis_unavailable' | 'redis_timeout' | 'migrations_pending';
+export interface Check { ok: boolean; reason?: NotReadyReason }
 export interface Readiness { status: 'ready' | 'not_ready'; checks: { mysql: Check; redis: Check; migrations: Check } }
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-/** Runs `probe` with a deadline, so a hung dependency gives an answer instead of a hung probe. */
-async function check(probe: () => Promise<string | undefined>): Promise<Check> {
+class Timeout extends Error {}
+
+/** What a probe found wrong though its dependency answered, with the detail for the log. */
+interface Finding { reason: NotReadyReason; detail: Record<string, unknown> }
+
+interface CheckSpec {
+  name: keyof Readiness['checks'];
+  /** The reasons when the probe fails, or gets no answer within CHECK_TIMEOUT_MS. */
+  failed: NotReadyReason;
+  timeout: NotReadyReason;
+  probe: () => Promise<Finding | undefined>;
+}
+
+/** Runs a check's probe with a deadline, so a hung dependency gives an answer instead of a hung probe. */
+async function check({ name, failed, timeout, probe }: CheckSpec, log: Logger): Promise<Check> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Timeout(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
   });
   try {
-    const problem = await Promise.race([probe(), deadline]);
-    return problem ? { ok: false, reason: problem } : { ok: true };
+    const finding = await Promise.race([probe(), deadline]);
+    if (!finding) return { ok: true };
+    log.warn({ check: name, reason: finding.reason, ...finding.detail }, 'not ready');
+    return { ok: false, reason: finding.reason };
   } catch (error) {
-    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+    const reason = error instanceof Timeout ? timeout : failed;
+    log.warn({ check: name, reason, err: error }, 'not ready');
+    return { ok: false, reason };
   } finally {
     clearTimeout(timer);
   }
@@ -31,14 +54,20 @@ async function pingRedis(redis: Redis): Promise<void> {
   await redis.ping();
 }
 
-export async function readiness(db: Db, redis: Redis): Promise<Readiness> {
+export async function readiness(db: Db, redis: Redis, log: Logger): Promise<Readiness> {
   const [mysql, redisCheck, migrations] = await Promise.all([
-    check(async () => { await db.raw('SELECT 1'); return undefined; }),
-    check(async () => { await pingRedis(redis); return undefined; }),
-    check(async () => {
+    check({ name: 'mysql', failed: 'database_unavailable', timeout: 'database_timeout', probe: async () => {
+      await db.raw('SELECT 1');
+      return undefined;
+    } }, log),
+    check({ name: 'redis', failed: 'redis_unavailable', timeout: 'redis_timeout', probe: async () => {
+      await pingRedis(redis);
+      return undefined;
+    } }, log),
+    check({ name: 'migrations', failed: 'database_unavailable', timeout: 'database_timeout', probe: async () => {
       const pending = await pendingMigrations(db);
-      return pending.length ? `pending migrations: ${pending.join(', ')}` : undefined;
-    }),
+      return pending.length ? { reason: 'migrations_pending', detail: { pending } } : undefined;
+    } }, log),
   ]);
   const ok = mysql.ok && redisCheck.ok && migrations.ok;
   return { status: ok ? 'ready' : 'not_ready', checks: { mysql, redis: redisCheck, migrations } };

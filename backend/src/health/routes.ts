@@ -9,7 +9,7 @@ export function healthRoutes(db: Db, redis: Redis): Router {
     ctx.body = { status: 'alive' };
   });
   router.get('/readyz', async (ctx) => {
-    const result = await readiness(db, redis);
+    const result = await readiness(db, redis, ctx.state.log);
     ctx.status = result.status === 'ready' ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = result;

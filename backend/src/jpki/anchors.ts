@@ -1,9 +1,10 @@
 // The trust anchors: the JPKI user-authentication CA certificates a card certificate must
 // chain to. Several at once, so a CA key rollover (old and new CA both issuing) just works.
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as pkijs from 'pkijs';
-import { ConfigError, type JpkiConfig } from '../config.ts';
+import { ConfigError, isDevelopment, type JpkiConfig } from '../config.ts';
 import { parseDer } from './der.ts';
+import { devCaFiles, isDevelopmentCa } from './development-ca.ts';
 import { pemBlocks, PemError } from './pem.ts';
 
 export interface TrustAnchors {
@@ -16,10 +17,11 @@ const MAX_BUNDLE_BYTES = 1024 * 1024;
 const BASIC_CONSTRAINTS = '2.5.29.19';
 
 /**
- * Reads the configured bundle; without one (only allowed outside production) the development
- * CA in .data/dev-ca/, made on first use. Throws ConfigError naming the variable and the file.
+ * Reads the configured bundle; without one (only allowed in development) the development CA in
+ * .data/dev-ca/, made on first use. Production refuses a bundle holding a development CA.
+ * Throws ConfigError naming the variable and the file.
  */
-export async function loadTrustAnchors(config: Pick<JpkiConfig, 'JPKI_TRUST_ANCHORS'>): Promise<TrustAnchors> {
+export async function loadTrustAnchors(config: Pick<JpkiConfig, 'NODE_ENV' | 'JPKI_TRUST_ANCHORS'>): Promise<TrustAnchors> {
   const file = config.JPKI_TRUST_ANCHORS ?? (await developmentAnchors());
   const bad = (problem: string) => new ConfigError([`JPKI_TRUST_ANCHORS: ${file}: ${problem}`]);
   let text: string;
@@ -42,6 +44,11 @@ export async function loadTrustAnchors(config: Pick<JpkiConfig, 'JPKI_TRUST_ANCH
     if (typeof certificate === 'string') throw bad(`certificate ${index + 1} of ${blocks.length} ${certificate}`);
     return certificate;
   });
+  if (!isDevelopment(config)) {
+    const local = localDevelopmentCa();
+    const index = certificates.findIndex((certificate, i) => isDevelopmentCa(certificate) || (local && blocks[i]!.der.equals(local)));
+    if (index >= 0) throw bad(`certificate ${index + 1} of ${blocks.length} is a development CA (reader-agent/src/dev-ca), which production never trusts; name the bundle of the real JPKI user-authentication CA certificates, or set NODE_ENV=development`);
+  }
   return { file, certificates };
 }
 
@@ -61,7 +68,14 @@ function caCertificate(der: Buffer): pkijs.Certificate | string {
 }
 
 async function developmentAnchors(): Promise<string> {
-  // Loaded only here: production always names its anchors, so it never touches the dev CA code.
+  // Loaded only here: production always names its anchors, so it never makes a dev CA.
   const { ensureDevCa } = await import('../../../reader-agent/src/dev-ca/store.ts');
   return (await ensureDevCa()).certificate;
+}
+
+/** This machine's development CA certificate (DER), if it has one: one made before CAs carried their mark has only this to tell it. */
+function localDevelopmentCa(): Buffer | undefined {
+  const { certificate } = devCaFiles();
+  if (!existsSync(certificate)) return undefined;
+  return pemBlocks(readFileSync(certificate, 'latin1'), { textOutside: true })[0]?.der;
 }

@@ -78,6 +78,11 @@ export function staffRepository(db: Db) {
     async deleteSession(token: string): Promise<void> {
       await db('staff_sessions').where({ token_hash: tokenHash(token) }).delete();
     },
+
+    /** Login ids of the demo accounts (seeds/), which production refuses to start with. */
+    async demoLogins(): Promise<string[]> {
+      return (await db('staff_accounts').where({ demo: true }).orderBy('login_id').pluck('login_id')) as string[];
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import type { ExecutionContext } from 'ava';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { dataDir } from '../../../scripts/lib/paths.ts';
@@ -11,9 +11,44 @@ import type { Cleanup } from './env.ts';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
 
+// Every page reports the Content-Security-Policy violations it sees (the event, and Chromium's own
+// console line for those blocked before any page script runs).
+const REPORT_VIOLATIONS = `document.addEventListener('securitypolicyviolation', (event) =>
+  console.error('CSP violation: ' + event.violatedDirective + ' blocked ' + (event.blockedURI || 'inline') + ' at ' + event.sourceFile + ':' + event.lineNumber));`;
+const VIOLATION = /CSP violation: |Content Security Policy/;
+
+/**
+ * Watches every page of `context` for Content-Security-Policy violations; closing the context
+ * (as each test does at its end) then fails with them, so every browser test checks that the
+ * console works under its policy.
+ */
+async function failOnCspViolations(context: BrowserContext): Promise<void> {
+  const violations: string[] = [];
+  await context.addInitScript(REPORT_VIOLATIONS);
+  context.on('console', (message) => {
+    if (VIOLATION.test(message.text())) violations.push(`${message.page()?.url()}: ${message.text()}`);
+  });
+  const close = context.close.bind(context);
+  context.close = async (options) => {
+    await close(options);
+    if (violations.length > 0) throw new Error(`The page broke its Content-Security-Policy:\n${[...new Set(violations)].join('\n')}`);
+  };
+}
+
+/** Chromium, whose every context (browser.newContext, browser.newPage) fails on a CSP violation when closed. */
 export async function launchBrowser(cleanup: Cleanup): Promise<Browser> {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: FLAGS });
-  cleanup(() => browser.close());
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const context = await newContext(options);
+    await failOnCspViolations(context);
+    return context;
+  };
+  cleanup(async () => {
+    // Contexts a test left open are checked here.
+    await Promise.all(browser.contexts().map((context) => context.close()));
+    await browser.close();
+  });
   return browser;
 }
 

@@ -17,14 +17,15 @@ export interface BackendProcess {
 }
 
 /**
- * backend/src/<script>.ts in a process of its own with exactly `env` (and PATH). Its output is
- * kept in memory, or appended to `logFile` when given (a benchmark's server logs a line per request).
+ * backend/src/<script>.ts in a process of its own with exactly `env` (and PATH; NODE_ENV=test
+ * unless `env` says otherwise). Its output is kept in memory, or appended to `logFile` when given
+ * (a benchmark's server logs a line per request).
  */
 export function startBackend(script: 'server' | 'worker', env: Record<string, string>, options: { logFile?: string; nodeArgs?: string[] } = {}): BackendProcess {
   const { logFile, nodeArgs = [] } = options;
   const stdio = logFile ? ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')] as const : ['ignore', 'pipe', 'pipe'] as const;
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', `backend/src/${script}.ts`], {
-    cwd: rootDir, env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env }, stdio: [...stdio],
+    cwd: rootDir, env: { PATH: process.env.PATH, LOG_LEVEL: 'info', NODE_ENV: 'test', ...env }, stdio: [...stdio],
   });
   let output = '';
   child.stdout?.on('data', (chunk) => { output += chunk; });

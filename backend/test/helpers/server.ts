@@ -30,13 +30,16 @@ export function testIdentity(db: Db, anchors: pkijs.Certificate[] = [], policy: 
   };
 }
 
+/** Test reader agents listen on ports picked at random; the console may call any on loopback. */
+export const TEST_READER_AGENT_ORIGINS = ['http://127.0.0.1:*', 'http://localhost:*'];
+
 /** The real HTTP app on an ephemeral loopback port; closed when the test file ends. */
 export async function startApp(cleanup: Cleanup, db: Db, deps: Partial<AppDeps> = {}): Promise<string> {
   const redis = deps.redis ?? createRedis(redisUrl(), silentLog);
   const prefix = deps.config?.QUEUE_PREFIX ?? queuePrefix(cleanup);
   const conversions = deps.conversions ?? createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix })
     .on('error', (error) => silentLog.warn({ err: error }, 'queue error'));
-  const server = createApp({ config: { NODE_ENV: 'test', CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix }, db, redis, log: silentLog, identity: testIdentity(db), conversions, ...deps }).listen(0, '127.0.0.1');
+  const server = createApp({ config: { CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix, READER_AGENT_ORIGINS: TEST_READER_AGENT_ORIGINS }, db, redis, log: silentLog, identity: testIdentity(db), conversions, ...deps }).listen(0, '127.0.0.1');
   await once(server, 'listening');
   cleanup(async () => {
     server.closeAllConnections();

@@ -6,29 +6,15 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as pkijs from 'pkijs';
-import { dataDir } from '../../../scripts/lib/paths.ts';
+import { DEV_CA_DIR, devCaFiles, type DevCaFiles } from '../../../backend/src/jpki/development-ca.ts';
 import { createCa, fromPem, issueCrl, loadCa, type CertificateAuthority, type RevocationReason, type RevokedEntry } from './index.ts';
 
-/** `<data dir>/dev-ca`, i.e. `.data/dev-ca/` unless MYKEY_DATA_DIR says otherwise. */
-export const DEV_CA_DIR = join(dataDir, 'dev-ca');
+// Where the files live is the backend's to say: production looks there, to refuse this CA.
+export { DEV_CA_DIR, devCaFiles, type DevCaFiles };
 
 /** How long a fresh development CRL is valid, and how close to its end it is renewed. */
 const CRL_VALIDITY_MS = 7 * 86_400_000;
 const CRL_RENEW_WITHIN_MS = 86_400_000;
-
-export interface DevCaFiles {
-  dir: string;
-  /** The user-authentication CA certificate (PEM): the trust anchor bundle in development. */
-  certificate: string;
-  /** Its PKCS#8 private key (PEM, mode 0600). */
-  key: string;
-  /** A CRL signed by the CA (PEM "X509 CRL"), valid for days ahead. */
-  crl: string;
-}
-
-export function devCaFiles(dir: string = DEV_CA_DIR): DevCaFiles {
-  return { dir, certificate: join(dir, 'auth-ca.pem'), key: join(dir, 'auth-ca.key.pem'), crl: join(dir, 'auth-crl.pem') };
-}
 
 /** Creates the development CA in `dir` if it is not there yet, renews a stale CRL, and returns the paths. */
 export async function ensureDevCa(dir: string = DEV_CA_DIR, now = new Date()): Promise<DevCaFiles> {
