@@ -7,6 +7,7 @@ import { migrateAndSeed } from './lib/database.ts';
 import { buildConsoleIfStale } from './lib/console-build.ts';
 import { startChild, stopChild, type Child } from './lib/children.ts';
 import { waitFor } from './lib/wait.ts';
+import { developmentAuditEnv } from './lib/audit.ts';
 import { developmentJpkiEnv } from './lib/jpki.ts';
 import { DEMO_PASSWORD, DEMO_STAFF } from '../seeds/01_demo_town.ts';
 
@@ -56,6 +57,8 @@ async function main(): Promise<void> {
     NODE_ENV: dev ? 'development' : 'production',
     // Unless anchors are configured: the development CA that `npm run card-sim` issues from, and its CRL.
     ...(await developmentJpkiEnv()),
+    // Unless configured: the worker exports the audit head to .data/audit-heads.
+    ...developmentAuditEnv(),
   };
   children = [
     startChild('server', ['--import', 'tsx', 'backend/src/server.ts'], env),

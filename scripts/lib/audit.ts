@@ -1,0 +1,13 @@
+// The audit head's export folder on a development machine: with no AUDIT_EXPORT_DIR, `npm start`
+// (whose worker exports daily) and `npm run mykey -- audit-export / audit-verify` share one
+// under .data, so the commands check what the local worker exported.
+import path from 'node:path';
+import { dataDir } from './paths.ts';
+
+export const LOCAL_AUDIT_EXPORT_DIR = path.join(dataDir, 'audit-heads');
+
+/** Variables to add to `env`: none when configured, and none in production, which must configure it. */
+export function developmentAuditEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  if (env.NODE_ENV === 'production' || env.AUDIT_EXPORT_DIR) return {};
+  return { AUDIT_EXPORT_DIR: LOCAL_AUDIT_EXPORT_DIR };
+}
