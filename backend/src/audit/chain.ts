@@ -16,7 +16,7 @@
 // erased on a lawful request while the chain stays intact.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Db } from '../db.ts';
+import { retryTransient, type Db } from '../db.ts';
 import { auditKeys, type AuditKeys } from './keys.ts';
 
 export interface AuditEvent {
@@ -140,6 +140,14 @@ export async function appendAudit(trx: Knex.Transaction, event: AuditEvent): Pro
   }
   await trx('audit_head').where({ id: 1 }).update({ last_seq: fields.seq, last_hash: hash });
   return { seq: fields.seq };
+}
+
+/**
+ * An event in a transaction of its own, for what changes nothing else: a staff member viewing
+ * or downloading something. Call it before answering, so nothing is handed out unrecorded.
+ */
+export async function recordAudit(db: Db, event: AuditEvent): Promise<{ seq: number }> {
+  return retryTransient(() => db.transaction((trx) => appendAudit(trx, event)));
 }
 
 /** An event as people read it back. */
