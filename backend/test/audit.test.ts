@@ -20,8 +20,15 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const secret = mykeySecret({ NODE_ENV: 'test' });
 const chainKey = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'mykey/audit-chain/v1', 32));
 
-// Tampering breaks a chain for good, so every test has a database of its own.
-const freshDatabase = (t: ExecutionContext) => testDatabase((fn) => t.teardown(fn));
+// Tampering breaks a chain for good, so every test has a database of its own. They are made one
+// after the other: two dozen schema migrations at once, on a loaded machine, kept MariaDB's DDL
+// waiting on each other past its lock wait timeout (ER_LOCK_WAIT_TIMEOUT adding a foreign key).
+let migrating: Promise<unknown> = Promise.resolve();
+function freshDatabase(t: ExecutionContext, options: { migrate?: boolean } = {}) {
+  const made = migrating.then(() => testDatabase((fn) => t.teardown(fn), options));
+  migrating = made.catch(() => undefined);
+  return made;
+}
 
 const event = (n: number): AuditEvent => ({ action: 'test.event', actor: { kind: 'system', id: 'audit-test' }, subject: `subject:${n}`, details: { n } });
 
@@ -248,7 +255,7 @@ const KEYED_MIGRATION = '20261205030000_audit_keyed_texts.ts';
 
 /** A database migrated up to the audit log as it was before it was keyed. */
 async function databaseBeforeKeying(t: ExecutionContext): Promise<Db> {
-  const { db } = await testDatabase((fn) => t.teardown(fn), { migrate: false });
+  const { db } = await freshDatabase(t, { migrate: false });
   for (;;) {
     const [, pending] = await db.migrate.list();
     if ((pending as Array<{ file: string }>)[0]!.file === KEYED_MIGRATION) return db;
