@@ -4,10 +4,26 @@ import { runCommand, type Commands } from './lib/commands.ts';
 
 const commands: Commands = {
   'audit-verify': {
-    summary: 'check the hash-chained audit log; exit 1 naming the first broken link',
+    summary: 'check the keyed audit chain against the exported heads [--heads FILE]; exit 1 naming the first broken link',
     load: async () => {
-      const [{ verifyAuditChain }, { reportCommand }] = await Promise.all([import('../backend/src/audit/chain.ts'), import('./lib/report.ts')]);
-      return reportCommand({ command: 'npm run mykey -- audit-verify', reads: 'the audit log' }, verifyAuditChain);
+      const [{ verifyArgs, verifyCommandReport, VERIFY_USAGE }, { reportCommand }, env] = await Promise.all([
+        import('../backend/src/audit/cli.ts'), import('./lib/report.ts'), auditEnv()]);
+      return reportCommand({ command: 'npm run mykey -- audit-verify', reads: 'the audit log', args: { usage: VERIFY_USAGE, parse: verifyArgs } },
+        (db, options) => verifyCommandReport(db, options, env));
+    },
+  },
+  'audit-export': {
+    summary: "append the audit chain's head to AUDIT_EXPORT_DIR/audit-heads.jsonl now (the worker does it daily); prints it",
+    load: async () => {
+      const [{ auditExportCommand }, { withDatabase }, env] = await Promise.all([import('../backend/src/audit/cli.ts'), import('./lib/services.ts'), auditEnv()]);
+      return (args) => withDatabase((databaseUrl) => auditExportCommand(args, databaseUrl, env));
+    },
+  },
+  'audit-erase-text': {
+    summary: 'erase a free text of the audit log on a lawful request: (--seq N [--name NAME] | --ref HEX) --by WHO --why WHY',
+    load: async () => {
+      const [{ auditEraseTextCommand }, { withDatabase }, env] = await Promise.all([import('../backend/src/audit/cli.ts'), import('./lib/services.ts'), auditEnv()]);
+      return (args) => withDatabase((databaseUrl) => auditEraseTextCommand(args, databaseUrl, env));
     },
   },
   'verify-cert': {
@@ -34,5 +50,12 @@ const commands: Commands = {
     },
   },
 };
+
+/** The audit commands' environment: a database command's, with `npm start`'s export folder in development. */
+async function auditEnv(): Promise<NodeJS.ProcessEnv> {
+  const [{ databaseCommandEnv }, { developmentAuditEnv }] = await Promise.all([import('./lib/jpki.ts'), import('./lib/audit.ts')]);
+  const env = await databaseCommandEnv();
+  return { ...env, ...developmentAuditEnv(env) };
+}
 
 await runCommand('mykey', commands);

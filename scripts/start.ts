@@ -9,6 +9,7 @@ import { migrateAndSeed } from './lib/database.ts';
 import { buildConsoleIfStale } from './lib/console-build.ts';
 import { startChild, stopChild, type Child } from './lib/children.ts';
 import { waitFor } from './lib/wait.ts';
+import { developmentAuditEnv } from './lib/audit.ts';
 import { developmentJpkiEnv } from './lib/jpki.ts';
 import { DEMO_PASSWORD, DEMO_STAFF } from '../seeds/01_demo_town.ts';
 
@@ -61,8 +62,9 @@ async function main(): Promise<void> {
     // Development, said explicitly: an unset NODE_ENV is production, which refuses the demo.
     NODE_ENV: 'development',
   };
-  // Unless anchors are configured: the development CA that `npm run card-sim` issues from, and its CRL.
-  const env = { ...parts, ...(await developmentJpkiEnv({ ...process.env, ...parts })) };
+  // Unless configured: the development CA that `npm run card-sim` issues from and its CRL, and
+  // .data/audit-heads for the worker's export of the audit head.
+  const env = { ...parts, ...(await developmentJpkiEnv({ ...process.env, ...parts })), ...developmentAuditEnv({ ...process.env, ...parts }) };
   children = [
     startChild('server', ['--import', 'tsx', 'backend/src/server.ts'], env),
     startChild('worker', ['--import', 'tsx', 'backend/src/worker.ts'], env),

@@ -108,6 +108,13 @@ const conversionFields = {
   WEBHOOK_PER_PARTNER: count(1000).default(8),
 };
 
+/** Where and how often the audit chain's head is exported, outside MySQL (docs/audit-log.md). */
+const auditFields = {
+  /** A folder the worker and `npm run mykey -- audit-export` append audit-heads.jsonl to. Read it with auditExportDir(). */
+  AUDIT_EXPORT_DIR: z.string().min(1).optional(),
+  AUDIT_EXPORT_INTERVAL_MS: positiveMs.default(86_400_000),
+};
+
 // `when`: checked even when other variables are bad, so one run names every problem.
 const always = { when: () => true };
 
@@ -134,6 +141,7 @@ const schema = z.object({
   ...conversionFields,
   /** Hex, at least 32 bytes. Unset in development: DEVELOPMENT_MYKEY_SECRET. Read it with mykeySecret(). */
   MYKEY_SECRET: secretHex.optional(),
+  ...auditFields,
   ...jpkiFields,
 }).superRefine(anchorsRequiredInProduction, always).superRefine(mykeySecretOwnInProduction, always);
 
@@ -149,6 +157,11 @@ const identitySchema = z.object({ NODE_ENV: nodeEnv, MYKEY_SECRET: secretHex.opt
   .superRefine(anchorsRequiredInProduction, always).superRefine(mykeySecretOwnInProduction, always);
 
 export type IdentityConfig = z.infer<typeof identitySchema>;
+
+/** What the audit commands read (audit-export, audit-verify, audit-erase-text): the keys' secret and the export folder. */
+const auditSchema = z.object({ NODE_ENV: nodeEnv, MYKEY_SECRET: secretHex.optional(), ...auditFields }).superRefine(mykeySecretOwnInProduction, always);
+
+export type AuditConfig = z.infer<typeof auditSchema>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -175,6 +188,21 @@ export function loadJpkiConfig(env: NodeJS.ProcessEnv = process.env): JpkiConfig
 /** The identity part of the configuration alone; throws ConfigError. */
 export function loadIdentityConfig(env: NodeJS.ProcessEnv = process.env): IdentityConfig {
   return parse(identitySchema, env);
+}
+
+/** The audit part of the configuration alone; throws ConfigError. */
+export function loadAuditConfig(env: NodeJS.ProcessEnv = process.env): AuditConfig {
+  return parse(auditSchema, env);
+}
+
+/**
+ * The folder the audit head is exported to; undefined when unset outside production (nothing is
+ * exported). Production must name one: without exported heads a truncated log goes unseen.
+ */
+export function auditExportDir(config: Pick<Config, 'NODE_ENV' | 'AUDIT_EXPORT_DIR'>): string | undefined {
+  if (config.AUDIT_EXPORT_DIR) return path.resolve(config.AUDIT_EXPORT_DIR);
+  if (!isDevelopment(config)) throw new ConfigError(['AUDIT_EXPORT_DIR: required in production: a folder outside the database (docs/audit-log.md)']);
+  return undefined;
 }
 
 /** For entry points: a ConfigError (also from checks after loading, e.g. the trust anchors) becomes a clear message on stderr and exit code 1. */

@@ -2,6 +2,7 @@
 import { once } from 'node:events';
 import { exitOnConfigError, loadConfigOrExit, mykeySecret } from './config.ts';
 import { createDb } from './db.ts';
+import { useAuditSecret } from './audit/keys.ts';
 import { createLogger } from './log.ts';
 import { createRedis } from './redis.ts';
 import { createApp } from './app.ts';
@@ -17,6 +18,8 @@ const log = createLogger(config, 'server');
 // A bad trust-anchor bundle stops start-up here, before any card certificate is seen.
 const anchors = await loadTrustAnchors(config).catch(exitOnConfigError);
 log.info({ file: anchors.file, certificates: anchors.certificates.length }, 'trust anchors loaded');
+// The audit log's keys, from the same secret (audit/keys.ts).
+useAuditSecret(mykeySecret(config));
 const db = createDb(config.DATABASE_URL, log);
 await refuseDemoAccounts(config, db).catch(exitOnConfigError);
 const redis = createRedis(config.REDIS_URL, log);

@@ -1,6 +1,6 @@
 // The Bull worker process: the same domain code as the server, driven by queues instead of
 // HTTP. Start: `npm start` (everything) or `npm run worker -w backend` (this alone).
-import { exitOnConfigError, loadConfigOrExit, mykeySecret } from './config.ts';
+import { auditExportDir, exitOnConfigError, loadConfigOrExit, mykeySecret } from './config.ts';
 import { createDb } from './db.ts';
 import { createLogger } from './log.ts';
 import { createQueue, scheduleEvery, type Queue } from './queue.ts';
@@ -16,10 +16,20 @@ import { CONVERSION_QUEUE, type ConversionJob } from './conversions/queue.ts';
 import { CONVERSION_SWEEP_QUEUE, sweepConversions } from './conversions/sweeper.ts';
 import { WEBHOOK_QUEUE, webhookDeliverer } from './conversions/webhooks.ts';
 import { refuseDemoAccounts } from './startup-checks.ts';
+import { useAuditSecret } from './audit/keys.ts';
+import { AUDIT_EXPORT_QUEUE, exportAuditHead } from './audit/heads.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
 const anchors = await loadTrustAnchors(config).catch(exitOnConfigError);
+let exportDir: string | undefined;
+try {
+  exportDir = auditExportDir(config);
+} catch (error) {
+  exitOnConfigError(error);
+}
+// The audit log's keys, from the same secret (audit/keys.ts).
+useAuditSecret(mykeySecret(config));
 const db = createDb(config.DATABASE_URL, log);
 await refuseDemoAccounts(config, db).catch(exitOnConfigError);
 const heartbeat = createQueue(HEARTBEAT_QUEUE, config);
@@ -28,7 +38,8 @@ const expiry = createQueue(LEDGER_EXPIRY_QUEUE, config);
 const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, config);
 const sweep = createQueue(CONVERSION_SWEEP_QUEUE, config);
 const webhooks = createQueue(WEBHOOK_QUEUE, config);
-const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks];
+const auditExport = createQueue(AUDIT_EXPORT_QUEUE, config);
+const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks, auditExport];
 
 // Redis keeps the schedules of the repeatable jobs, and a Redis that lost its data (restarted
 // without its append-only file) lost them: every worker checks them now and then, and puts a
@@ -92,6 +103,19 @@ async function start(): Promise<NodeJS.Timeout> {
     await deliverer.tick();
   });
   await schedule(webhooks, config.WEBHOOK_POLL_INTERVAL_MS);
+
+  if (exportDir) {
+    const dir = exportDir;
+    auditExport.process(async () => {
+      const head = await exportAuditHead(db, dir);
+      log.info({ ...head, dir }, 'audit head exported');
+    });
+    await schedule(auditExport, config.AUDIT_EXPORT_INTERVAL_MS);
+    // A starting worker exports at once: after an upgrade, that puts the keyed boundary outside the database.
+    await auditExport.add({}, { removeOnComplete: true, removeOnFail: 100 });
+  } else {
+    log.warn('no AUDIT_EXPORT_DIR: the audit head is not exported, so a truncated audit log would go unseen');
+  }
   log.info({ workerId, queues: queues.map((q) => q.name), trustAnchors: anchors.file, crlSources: sources.length }, 'worker ready');
   return setInterval(() => void restoreSchedules(), SCHEDULE_CHECK_MS);
 }

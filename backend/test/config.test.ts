@@ -1,6 +1,7 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { ConfigError, loadConfig, mykeySecret } from '../src/config.ts';
+import path from 'node:path';
+import { auditExportDir, ConfigError, loadAuditConfig, loadConfig, mykeySecret } from '../src/config.ts';
 import { DEFAULT_PORT } from '../../reader-agent/src/agent/local-api.ts';
 
 const valid = { NODE_ENV: 'development', DATABASE_URL: 'mysql://u:p@127.0.0.1:3306/mykey', REDIS_URL: 'redis://127.0.0.1:6379' };
@@ -88,4 +89,15 @@ test('development and tests fall back on the one fixed development secret', (t) 
   t.deepEqual(mykeySecret(loadConfig({ ...valid, NODE_ENV: 'test' })), development);
   t.deepEqual(mykeySecret({ NODE_ENV: 'test' }), development);
   t.notDeepEqual(mykeySecret(loadConfig({ ...valid, MYKEY_SECRET: secret })), development);
+});
+
+test('the audit head is exported daily to AUDIT_EXPORT_DIR, which production must name', (t) => {
+  t.is(loadConfig(valid).AUDIT_EXPORT_INTERVAL_MS, 86_400_000);
+  t.is(auditExportDir(loadConfig(valid)), undefined, 'outside production nothing is exported unless asked');
+  t.is(auditExportDir(loadConfig({ ...valid, AUDIT_EXPORT_DIR: 'heads' })), path.resolve('heads'));
+  const error = t.throws(() => auditExportDir({ NODE_ENV: 'production' }), { instanceOf: ConfigError });
+  t.regex(error.message, /AUDIT_EXPORT_DIR: required in production/);
+  t.is(auditExportDir({ NODE_ENV: 'production', AUDIT_EXPORT_DIR: '/srv/audit' }), '/srv/audit');
+  t.regex(t.throws(() => loadAuditConfig({ NODE_ENV: 'production', AUDIT_EXPORT_DIR: '/srv/audit' }), { instanceOf: ConfigError }).message, /MYKEY_SECRET: required in production/);
+  t.is(loadAuditConfig({ AUDIT_EXPORT_INTERVAL_MS: '3600000' }).AUDIT_EXPORT_INTERVAL_MS, 3_600_000);
 });

@@ -3,6 +3,7 @@
 // however often they are uploaded.
 import test, { type ExecutionContext } from 'ava';
 import { randomInt } from 'node:crypto';
+import { eventsAbout } from '../src/audit/chain.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { fundCampaign, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
@@ -70,10 +71,14 @@ test('a clerk grants points to a MyKey ID; the same Idempotency-Key replays the 
   t.like(second.body, { balanceAfter: 2_000 });
   t.is((await city.post('/api/v1/staff/grants', { ...body, points: 700 }, 'grant-key-0002')).body.code, 'idempotency_key_reused');
 
-  const events = await db('audit_events').where({ subject: mykeyId, action: 'points.granted' }).orderBy('seq');
+  const events = (await eventsAbout(db, mykeyId)).filter((e) => e.action === 'points.granted');
   t.is(events.length, 2);
-  const details = typeof events[0].details === 'string' ? JSON.parse(events[0].details) : events[0].details;
-  t.like(details, { entryId: first.body.entryId, points: 1_500, reason: '子育て応援（第1回）' });
+  t.like(events.at(-1)!.details, { entryId: first.body.entryId, points: 1_500, reason: '子育て応援（第1回）' });
+  // The reason itself is kept beside the chain, erasable; the event holds its keyed reference.
+  const [stored] = await db('audit_events').where({ subject: mykeyId, action: 'points.granted' }).orderBy('seq');
+  const details = typeof stored.details === 'string' ? JSON.parse(stored.details) : stored.details;
+  t.false('reason' in details);
+  t.regex(details.texts.reason, /^[0-9a-f]{64}$/);
 
   const listed = await city.get(`/api/v1/staff/grants?campaign=${DEMO_CAMPAIGN.slug}`);
   t.like(listed.body.grants.find((g: { entryId: number }) => g.entryId === first.body.entryId), { mykeyId, points: 1_500, source: 'single' });
@@ -196,6 +201,13 @@ test('a CSV file from Excel grants its good lines, refuses its bad ones with a r
   const rerun = (await download(base, city.cookie, again.body.resultPath)).bytes.toString('utf8');
   t.regex(rerun, new RegExp(`\r\n2,${a},1000,already_granted,\\d+,`));
   t.like((await city.get(`/api/v1/staff/grant-uploads/${first.body.uploadId}`)).body, { state: 'done', granted: 4 });
+
+  // Each download of a result file (it names residents) is audited, by whom; a refused one is not.
+  const cityStaff = await db('staff_accounts').where({ login_id: 'demo-city' }).first('id');
+  const downloads = (await eventsAbout(db, `grant-upload:${first.body.uploadId}`)).filter((e) => e.action === 'grant_upload.result_downloaded');
+  t.deepEqual(downloads.map((e) => [e.actor.kind, e.actor.id, e.details]), [['staff', String(cityStaff.id), { uploadId: first.body.uploadId, organization: `municipality:${DEMO_MUNICIPALITY.code}` }]]);
+  t.is((await download(base, city.cookie, '/api/v1/staff/grant-uploads/999999/result.csv')).status, 404);
+  t.deepEqual(await eventsAbout(db, 'grant-upload:999999'), []);
   await ledgerClean(t, db);
 });
 

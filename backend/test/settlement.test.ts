@@ -5,6 +5,7 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { hashPassword } from '../src/staff/password.ts';
+import { eventsAbout, type RecordedEvent } from '../src/audit/chain.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversion, grantPoints, payMerchant, refundPayment, voidPayment } from '../src/ledger/ledger.ts';
@@ -132,6 +133,26 @@ test("a shop's staff see their own shop's statement only, and not the city's", a
   // A month with nothing at the shop still has its line, at zero.
   t.like((await shopStaff.get('/api/v1/merchant/settlement?from=2026-10-01&to=2026-10-31')).body.merchants, [{ id: ids.shopB, netPoints: 0 }]);
   t.is((await shopStaff.get('/api/v1/staff/settlements?from=2026-11-01&to=2026-11-30')).body.code, 'staff_role_forbidden');
+});
+
+test('every view and download of a statement by staff is audited before it is answered: who, whose, which period and file', async (t) => {
+  const { db, base, staff, shopStaff, city, ids } = await fixture();
+  // A period of this test's own: the file's other tests read statements at the same time.
+  const query = 'from=2026-09-01&to=2026-09-30';
+  t.is((await staff.get(`/api/v1/staff/settlements?${query}`)).status, 200);
+  t.is((await fetch(`${base}/api/v1/staff/settlements?${query}&format=csv&kind=partners`, { headers: { cookie: staff.cookie } })).status, 200);
+  t.is((await staff.get(`/api/v1/staff/settlements?${query}&format=csv&kind=shops`)).body.code, 'request_invalid');
+  t.is((await fetch(`${base}/api/v1/merchant/settlement?${query}&format=csv`, { headers: { cookie: shopStaff.cookie } })).status, 200);
+  const accounts = new Map((await db('staff_accounts').select('login_id', 'id')).map((row) => [row.login_id, String(row.id)]));
+  const september = (events: RecordedEvent[]) => events.filter((e) => e.details.from === '2026-09-01')
+    .map(({ action, actor, details }) => ({ action, actor: actor.id, details }));
+  t.deepEqual(september(await eventsAbout(db, `settlement:municipality:${city.code}`)), [
+    { action: 'settlement.downloaded', actor: accounts.get(`city-${city.code}`), details: { organization: `municipality:${city.code}`, from: '2026-09-01', to: '2026-09-30', kind: 'partners' } },
+    { action: 'settlement.viewed', actor: accounts.get(`city-${city.code}`), details: { organization: `municipality:${city.code}`, from: '2026-09-01', to: '2026-09-30' } },
+  ]);
+  t.deepEqual(september(await eventsAbout(db, `settlement:merchant:${ids.shopB}`)), [
+    { action: 'settlement.downloaded', actor: accounts.get(`shop-b-${city.code}`), details: { organization: `merchant:${ids.shopB}`, from: '2026-09-01', to: '2026-09-30', kind: 'merchants' } },
+  ]);
 });
 
 test('a period that is not one is refused with a clear code', async (t) => {

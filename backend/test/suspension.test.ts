@@ -1,5 +1,6 @@
 // Municipal staff look a MyKey ID up, suspend it and reinstate it, through the HTTP API.
 import test from 'ava';
+import { eraseAuditTexts, verifyAuditChain } from '../src/audit/chain.ts';
 import { fileFixture } from './helpers/env.ts';
 import { cardSession, firstLogin, municipalCounter, provenCard, signInStaff } from './helpers/identity.ts';
 import { MYKEY_ALPHABET, parseMykeyId } from '../src/mykey/id.ts';
@@ -148,4 +149,19 @@ test('a reason is one line of 1 to 200 characters', async (t) => {
     t.is(reply.body.code, 'request_invalid', JSON.stringify(reason));
   }
   t.is((await staff.post(`/api/v1/staff/mykeys/${mykeyId}/suspension`, { reason: '紛'.repeat(200) })).status, 200);
+});
+
+test('a reason erased on a lawful request reads as erased in the record\'s history, and the chain still verifies', async (t) => {
+  const { db, staff } = await fixture();
+  const { mykeyId } = await resident();
+  await staff.post(`/api/v1/staff/mykeys/${mykeyId}/suspension`, { reason: '本人から電話で申出（山田様）' });
+  await staff.post(`/api/v1/staff/mykeys/${mykeyId}/reinstatement`, { reason: 'カードが見つかったため' });
+  const suspendedAt = await db('audit_events').where({ subject: mykeyId, action: 'mykey.suspended' }).first('seq');
+  await eraseAuditTexts(db, { seq: Number(suspendedAt.seq) }, { by: 'test operator', why: 'erasure request' });
+  const { body } = await staff.get(`/api/v1/staff/mykeys/${mykeyId}`);
+  t.deepEqual(body.events.slice(0, 2).map((e: { action: string; details: { reason: string | null } }) => [e.action, e.details.reason]), [
+    ['mykey.reinstated', 'カードが見つかったため'],
+    ['mykey.suspended', null],
+  ]);
+  t.like(await verifyAuditChain(db), { ok: true });
 });

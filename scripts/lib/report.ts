@@ -6,26 +6,30 @@ import { createDb, type Db } from '../../backend/src/db.ts';
 import type { Run } from './commands.ts';
 import { withDatabase } from './services.ts';
 
-export interface ReportCommand {
+export interface ReportCommand<O> {
   /** As typed, e.g. `npm run ledger -- check`; for the usage line. */
   command: string;
   /** What is read, for the error line: `the ledger`. */
   reads: string;
+  /** The arguments it takes, e.g. `[--heads FILE]`, and their parser (undefined: called wrongly). Without: none. */
+  args?: { usage: string; parse: (args: string[]) => O | undefined };
 }
 
-export function reportCommand<R extends { ok: boolean }>({ command, reads }: ReportCommand, report: (db: Db) => Promise<R>): Run {
+export function reportCommand<R extends { ok: boolean }, O = undefined>({ command, reads, args: takes }: ReportCommand<O>, report: (db: Db, options: O) => Promise<R>): Run {
   // `ledger check` from `npm run ledger -- check`: what the error line starts with.
   const name = command.replace('npm run ', '').replace(' -- ', ' ');
   return async (args) => {
-    if (args.length > 0) {
-      process.stderr.write(`usage: ${command}   (no arguments; the database is DATABASE_URL or the local one)\n`);
+    const options = takes?.parse(args);
+    if (takes ? options === undefined : args.length > 0) {
+      const usage = takes ? `${command} ${takes.usage}   (the database is` : `${command}   (no arguments; the database is`;
+      process.stderr.write(`usage: ${usage} DATABASE_URL or the local one)\n`);
       return 2;
     }
     return withDatabase(async (databaseUrl) => {
       // knex's own warnings go to stderr, so stdout holds the report alone.
       const db = createDb(databaseUrl, pino({ name: name.replace(' ', '-'), level: 'warn' }, pino.destination(2)));
       try {
-        const result = await report(db);
+        const result = await report(db, options as O);
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return result.ok ? 0 : 1;
       } catch (error) {

@@ -2,14 +2,22 @@
 // appended to audit_events in the same transaction as the change, and each event's hash
 // covers the one before it, so an edited, removed or reordered event shows.
 //
-// hash(seq) = SHA-256( prev_hash ‖ UTF-8( canonicalJson({
+// hash(seq) = HMAC-SHA-256( chain key, prev_hash ‖ UTF-8( canonicalJson({
 //               action, actor_id, actor_kind, details, occurred_at, seq, subject }) ) )
 // with occurred_at as ISO 8601 UTC with milliseconds (2026-11-22T01:02:03.004Z), seq a JSON
 // number, and prev_hash the hash of seq - 1 (32 zero bytes for seq 1). canonicalJson is JSON
-// with no spaces and object keys sorted by UTF-16 code units at every depth.
-import { createHash } from 'node:crypto';
+// with no spaces and object keys sorted by UTF-16 code units at every depth. Events before
+// audit_head.keyed_from (written before the chain was keyed) are SHA-256 of the same bytes.
+// The key is not in MySQL (keys.ts), so someone who can only change the database cannot
+// recompute the hashes of events they changed.
+//
+// Free text (a reason staff wrote) is not in the chain: it is a row of audit_texts, and the
+// event's details.texts names it by HMAC-SHA-256(text key, nonce ‖ text), so the text can be
+// erased on a lawful request while the chain stays intact.
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Db } from '../db.ts';
+import { retryTransient, type Db } from '../db.ts';
+import { auditKeys, type AuditKeys } from './keys.ts';
 
 export interface AuditEvent {
   /** What happened, e.g. `mykey.issued`, `device.revoked`. */
@@ -19,10 +27,20 @@ export interface AuditEvent {
   subject: string;
   /** Ids and keyed hashes only: never a name, a certificate or a serial number. JSON values only. */
   details?: Record<string, unknown>;
+  /**
+   * What people wrote, e.g. `{ reason }`: kept beside the chain so it can be erased on a lawful
+   * request; readers (eventsAbout) see it among the details again, as null once erased.
+   */
+  texts?: Record<string, string>;
 }
+
+/** The action of the event that erases texts (eraseAuditTexts). */
+export const TEXT_ERASED = 'audit.text_erased';
 
 const ZERO_HASH = Buffer.alloc(32);
 const MAX_TEXT = 64; // the VARCHAR(64) columns
+const MAX_FREE_TEXT = 2000;
+const TEXT_NAME = /^[a-z][A-Za-z]{0,31}$/;
 const BATCH = 1000;
 
 /**
@@ -55,17 +73,37 @@ interface HashedFields {
   details: unknown;
 }
 
-function eventHash(prevHash: Buffer, fields: HashedFields): Buffer {
+/** Keyed with `chainKey`; without one (events before the keyed boundary) plain SHA-256. */
+function eventHash(prevHash: Buffer, fields: HashedFields, chainKey: Buffer | undefined): Buffer {
   const body = canonicalJson({ ...fields, occurred_at: fields.occurred_at.toISOString() });
-  return createHash('sha256').update(prevHash).update(body, 'utf8').digest();
+  const hash = chainKey ? createHmac('sha256', chainKey) : createHash('sha256');
+  return hash.update(prevHash).update(body, 'utf8').digest();
+}
+
+/** How an event refers to a free text: equal texts give unrelated references, and an erased one cannot be guessed back. */
+function textRef(textKey: Buffer, nonce: Buffer, text: string): Buffer {
+  return createHmac('sha256', textKey).update(nonce).update(text, 'utf8').digest();
 }
 
 // A text that the database would truncate or re-encode would no longer match its hash.
-function checkText(name: string, value: string): void {
+function checkText(name: string, value: string, max = MAX_TEXT): void {
   const length = [...value].length;
-  if (length === 0 || length > MAX_TEXT || /\p{Cs}/u.test(value)) {
-    throw new TypeError(`audit ${name} must be 1 to ${MAX_TEXT} characters of well-formed text`);
+  if (length === 0 || length > max || /\p{Cs}/u.test(value)) {
+    throw new TypeError(`audit ${name} must be 1 to ${max} characters of well-formed text`);
   }
+}
+
+interface NewText { name: string; text: string; nonce: Buffer; ref: Buffer }
+
+function newTexts(event: AuditEvent, textKey: Buffer): NewText[] {
+  if (event.details && Object.hasOwn(event.details, 'texts')) throw new TypeError('audit details.texts is reserved: pass free text as texts');
+  return Object.entries(event.texts ?? {}).map(([name, text]) => {
+    if (!TEXT_NAME.test(name)) throw new TypeError(`audit text name ${JSON.stringify(name)} must be 1 to 32 letters, starting lower-case`);
+    if (event.details && Object.hasOwn(event.details, name)) throw new TypeError(`audit text ${name} is also a detail`);
+    checkText(`text ${name}`, text, MAX_FREE_TEXT);
+    const nonce = randomBytes(16);
+    return { name, text, nonce, ref: textRef(textKey, nonce, text) };
+  });
 }
 
 /**
@@ -74,10 +112,13 @@ function checkText(name: string, value: string): void {
  * write of the transaction to keep other appenders waiting as briefly as possible.
  */
 export async function appendAudit(trx: Knex.Transaction, event: AuditEvent): Promise<{ seq: number }> {
+  const keys = auditKeys();
   checkText('action', event.action);
   checkText('actor id', event.actor.id);
   checkText('subject', event.subject);
-  const details = event.details ?? {};
+  const texts = newTexts(event, keys.text);
+  const details = texts.length === 0 ? event.details ?? {}
+    : { ...event.details, texts: Object.fromEntries(texts.map((t) => [t.name, t.ref.toString('hex')])) };
   const detailsJson = canonicalJson(details);
   const head = await trx('audit_head').where({ id: 1 }).forUpdate().first('last_seq', 'last_hash');
   if (!head) throw new Error('audit_head has no row: the audit migration did not run');
@@ -91,10 +132,22 @@ export async function appendAudit(trx: Knex.Transaction, event: AuditEvent): Pro
     subject: event.subject,
     details,
   };
-  const hash = eventHash(head.last_hash, fields);
+  // Always keyed: the migration put the boundary at the first event appended after it.
+  const hash = eventHash(head.last_hash, fields, keys.chain);
   await trx('audit_events').insert({ ...fields, details: detailsJson, prev_hash: head.last_hash, hash });
+  if (texts.length > 0) {
+    await trx('audit_texts').insert(texts.map(({ name, text, nonce, ref }) => ({ seq: fields.seq, name, ref, nonce, text })));
+  }
   await trx('audit_head').where({ id: 1 }).update({ last_seq: fields.seq, last_hash: hash });
   return { seq: fields.seq };
+}
+
+/**
+ * An event in a transaction of its own, for what changes nothing else: a staff member viewing
+ * or downloading something. Call it before answering, so nothing is handed out unrecorded.
+ */
+export async function recordAudit(db: Db, event: AuditEvent): Promise<{ seq: number }> {
+  return retryTransient(() => db.transaction((trx) => appendAudit(trx, event)));
 }
 
 /** An event as people read it back. */
@@ -103,8 +156,12 @@ export interface RecordedEvent {
   occurredAt: Date;
   action: string;
   actor: AuditEvent['actor'] & { name: string | null };
+  /** Its details with its texts among them again: a text's value is null once it was erased. */
   details: Record<string, unknown>;
 }
+
+// MariaDB returns a JSON column as text, MySQL as a parsed value.
+const parsedDetails = (value: unknown): Record<string, unknown> => (typeof value === 'string' ? JSON.parse(value) : value) as Record<string, unknown>;
 
 /**
  * The latest events about one subject, newest first: its history for a clerk. A staff actor
@@ -117,74 +174,190 @@ export async function eventsAbout(conn: Db | Knex.Transaction, subject: string, 
     })
     .where('e.subject', subject).orderBy('e.seq', 'desc').limit(limit)
     .select('e.seq', 'e.occurred_at', 'e.action', 'e.actor_kind', 'e.actor_id', 'e.details', 's.display_name');
-  return rows.map((row) => ({
-    seq: Number(row.seq),
-    occurredAt: row.occurred_at,
-    action: row.action,
-    actor: { kind: row.actor_kind, id: row.actor_id, name: row.display_name ?? null },
-    // Text or already parsed, depending on the server and the driver.
-    details: typeof row.details === 'string' ? JSON.parse(row.details) : row.details,
-  }));
+  const texts = rows.length === 0 ? [] : await conn('audit_texts').whereIn('seq', rows.map((row) => row.seq)).select('seq', 'name', 'text');
+  const textsOf = new Map<number, Record<string, string | null>>();
+  for (const { seq, name, text } of texts) textsOf.set(Number(seq), { ...textsOf.get(Number(seq)), [name]: text });
+  return rows.map((row) => {
+    const { texts: refs, ...details } = parsedDetails(row.details);
+    // A reference whose row is missing reads as erased; audit-verify names it.
+    const resolved = refs ? Object.fromEntries(Object.keys(refs as object).map((name) => [name, textsOf.get(Number(row.seq))?.[name] ?? null])) : {};
+    return {
+      seq: Number(row.seq),
+      occurredAt: row.occurred_at,
+      action: row.action,
+      actor: { kind: row.actor_kind, id: row.actor_id, name: row.display_name ?? null },
+      details: { ...details, ...resolved },
+    };
+  });
 }
 
-interface EventRow extends HashedFields { prev_hash: Buffer; hash: Buffer }
+export interface ErasedText { seq: number; name: string; ref: string }
 
-/** Events in seq order, a page at a time (keyset pagination: a million rows are never held at once). */
-async function* eventsInOrder(trx: Knex.Transaction): AsyncGenerator<EventRow> {
+export type TextsToErase = { seq: number; name?: string } | { ref: string };
+
+/** Nothing to erase: no such text, or it is erased already. */
+export class TextNotErasable extends Error {
+  constructor(readonly code: 'text_not_found' | 'text_already_erased', message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Erases free texts on a lawful request: the texts of the event at `seq` (or its text `name`
+ * only), or the text with reference `ref`. Who asked and why is itself an event (TEXT_ERASED),
+ * its own words kept as erasable texts; the chain is untouched, so audit-verify still passes.
+ */
+export async function eraseAuditTexts(db: Db, target: TextsToErase, request: { by: string; why: string }, now = new Date()): Promise<{ seq: number; erased: ErasedText[] }> {
+  return db.transaction(async (trx) => {
+    const query = trx('audit_texts').forUpdate().orderBy('name').select('seq', 'name', 'ref', 'erased_at');
+    if ('ref' in target) query.where('ref', Buffer.from(target.ref, 'hex'));
+    else query.where('seq', target.seq).modify((q) => { if (target.name !== undefined) q.where('name', target.name); });
+    const rows = await query;
+    if (rows.length === 0) throw new TextNotErasable('text_not_found', 'no free text of the audit log matches');
+    const toErase = rows.filter((row) => row.erased_at === null);
+    if (toErase.length === 0) throw new TextNotErasable('text_already_erased', 'the matching texts are erased already');
+    const erased = toErase.map((row): ErasedText => ({ seq: Number(row.seq), name: row.name, ref: row.ref.toString('hex') }));
+    const { seq } = await appendAudit(trx, {
+      action: TEXT_ERASED, actor: { kind: 'system', id: 'operator' }, subject: `audit:${erased[0]!.seq}`,
+      details: { erased }, texts: { by: request.by, why: request.why },
+    });
+    await trx('audit_texts').whereIn('ref', toErase.map((row) => row.ref)).update({ text: null, nonce: null, erased_at: now, erased_seq: seq });
+    return { seq, erased };
+  });
+}
+
+/** The chain's head as exported outside the database (heads.ts). */
+export interface ChainHead { seq: number; hash: Buffer; keyedFrom: number }
+
+export async function chainHead(db: Db): Promise<ChainHead> {
+  const head = await db('audit_head').where({ id: 1 }).first('last_seq', 'last_hash', 'keyed_from');
+  if (!head) throw new Error('audit_head has no row: the audit migration did not run');
+  return { seq: Number(head.last_seq), hash: head.last_hash, keyedFrom: Number(head.keyed_from) };
+}
+
+/** A head as written to the export file: what the database must still agree with. */
+export interface ExportedHead { at: string; seq: number; hash: string; keyedFrom: number }
+
+interface EventRow extends HashedFields { prev_hash: Buffer; hash: Buffer }
+interface TextRow { seq: number; name: string; ref: Buffer; nonce: Buffer | null; text: string | null; erased_at: Date | null; erased_seq: number | null }
+
+/** Events in seq order a page at a time, with their texts (keyset pagination: a million rows are never held at once). */
+async function* pagesInOrder(trx: Knex.Transaction): AsyncGenerator<{ events: EventRow[]; texts: TextRow[] }> {
   for (let after = -1; ;) {
-    const rows: EventRow[] = await trx('audit_events').where('seq', '>', after).orderBy('seq').limit(BATCH);
-    yield* rows;
-    if (rows.length < BATCH) return;
-    after = rows.at(-1)!.seq;
+    const events: EventRow[] = await trx('audit_events').where('seq', '>', after).orderBy('seq').limit(BATCH);
+    if (events.length === 0) return;
+    const texts: TextRow[] = await trx('audit_texts').whereBetween('seq', [events[0]!.seq, events.at(-1)!.seq]);
+    yield { events, texts };
+    if (events.length < BATCH) return;
+    after = events.at(-1)!.seq;
   }
 }
 
 /** Why this row does not continue the chain after `prevHash`, or undefined when it does. */
-function brokenLink(row: EventRow, prevHash: Buffer): string | undefined {
+function brokenLink(row: EventRow, details: unknown, prevHash: Buffer, chainKey: Buffer | undefined): string | undefined {
   if (!row.prev_hash.equals(prevHash)) return `prev_hash does not match the hash of seq ${row.seq - 1}`;
-  let details: unknown;
-  try {
-    // MariaDB returns a JSON column as text, MySQL as a parsed value.
-    details = typeof row.details === 'string' ? JSON.parse(row.details) : row.details;
-  } catch {
-    return 'details is not valid JSON';
-  }
   if (!(row.occurred_at instanceof Date) || Number.isNaN(row.occurred_at.getTime())) return 'occurred_at is not a valid time';
   const { seq, occurred_at, action, actor_kind, actor_id, subject } = row;
-  const hash = eventHash(prevHash, { seq, occurred_at, action, actor_kind, actor_id, subject, details });
+  const hash = eventHash(prevHash, { seq, occurred_at, action, actor_kind, actor_id, subject, details }, chainKey);
   return hash.equals(row.hash) ? undefined : 'hash does not match the event\'s contents';
 }
 
-export type ChainVerdict =
-  | { ok: true; events: number }
-  | { ok: false; events: number; firstBroken: { seq: number; reason: string } };
+/** An erased text waits for the later event that erased it. */
+interface PendingErasure { seq: number; name: string; ref: string }
+
+/** Why the texts an event refers to are not as it recorded them, or undefined when they are. */
+function brokenTexts(seq: number, refs: unknown, rows: TextRow[], textKey: Buffer, pending: Map<number, PendingErasure[]>): string | undefined {
+  if (refs === undefined) return undefined;
+  if (typeof refs !== 'object' || refs === null) return 'details.texts is not an object';
+  for (const [name, ref] of Object.entries(refs)) {
+    const row = rows.find((r) => Number(r.seq) === seq && r.name === name);
+    if (!row || row.ref.toString('hex') !== ref) return `its text "${name}" is missing`;
+    if (row.erased_at === null) {
+      if (row.text === null || row.nonce === null || !textRef(textKey, row.nonce, row.text).equals(row.ref)) return `its text "${name}" does not match its hash`;
+    } else {
+      const by = Number(row.erased_seq);
+      if (!(by > seq)) return `its text "${name}" is erased without a later erasure event`;
+      pending.set(by, [...pending.get(by) ?? [], { seq, name, ref: ref as string }]);
+    }
+  }
+  return undefined;
+}
+
+/** The erasures this row had to record, if it did not. */
+function unrecordedErasure(row: EventRow, details: unknown, waiting: PendingErasure[]): PendingErasure | undefined {
+  const erased = row.action === TEXT_ERASED ? (details as { erased?: unknown }).erased : undefined;
+  const recorded = Array.isArray(erased) ? erased as PendingErasure[] : [];
+  return waiting.find((w) => !recorded.some((e) => e.seq === w.seq && e.name === w.name && e.ref === w.ref));
+}
+
+type Broken = { ok: false; events: number; firstBroken: { seq: number; reason: string } };
+
+export type ChainVerdict = { ok: true; events: number; keyedFrom: number; heads: number } | Broken;
 
 /**
- * Walks the whole chain in seq order and names the first broken link: a missing or unexpected
- * seq, a prev_hash or hash that does not match, or a head that disagrees with the last event.
- * `events` counts the intact events before the first break (firstBroken.seq - 1). One consistent snapshot,
- * so appends running meanwhile are neither half-seen nor reported as breaks.
+ * Walks the whole chain in seq order, recomputing every hash with the key, and names the first
+ * broken link: a missing or unexpected seq, a prev_hash or hash that does not match, a text
+ * that does not match its reference or was erased without an erasure event, a head that
+ * disagrees with the last event, or an exported head (`heads`, from outside the database)
+ * that the chain no longer reaches or agrees with. `events` counts the intact events before
+ * the first break (firstBroken.seq - 1). One consistent snapshot, so appends running meanwhile
+ * are neither half-seen nor reported as breaks.
  */
-export async function verifyAuditChain(db: Db): Promise<ChainVerdict> {
+export async function verifyAuditChain(db: Db, { keys = auditKeys(), heads = [] }: { keys?: AuditKeys; heads?: ExportedHead[] } = {}): Promise<ChainVerdict> {
   return db.transaction(async (trx) => {
-    const head: { last_seq: number; last_hash: Buffer } | undefined = await trx('audit_head').where({ id: 1 }).first('last_seq', 'last_hash');
+    const head: { last_seq: number; last_hash: Buffer; keyed_from: number } | undefined = await trx('audit_head').where({ id: 1 }).first('last_seq', 'last_hash', 'keyed_from');
+    const broken = (seq: number, reason: string): Broken => ({ ok: false, events: seq - 1, firstBroken: { seq, reason } });
+    // The boundary exported outside the database is the one to trust: a different one in the
+    // database (moved to pass off a re-hashed tail as written before the upgrade) makes
+    // everything from the earlier of the two suspect.
+    const inDb = Number(head?.keyed_from ?? 1);
+    const keyedFrom = heads[0]?.keyedFrom ?? inDb;
+    const otherBoundary = [{ keyedFrom: inDb, where: 'the database keys' }, ...heads.map((h) => ({ keyedFrom: h.keyedFrom, where: `the head exported at ${h.at} keys` }))]
+      .find((b) => b.keyedFrom !== keyedFrom);
+    const boundary = otherBoundary && broken(Math.min(otherBoundary.keyedFrom, keyedFrom),
+      `${otherBoundary.where} the chain from seq ${otherBoundary.keyedFrom}, but the head exported at ${heads[0]!.at} from seq ${keyedFrom}`);
+    const exportedAt = new Map<number, ExportedHead[]>();
+    for (const exported of heads) exportedAt.set(exported.seq, [...exportedAt.get(exported.seq) ?? [], exported]);
+    const pending = new Map<number, PendingErasure[]>();
     let events = 0;
     let prevHash: Buffer = ZERO_HASH;
-    const broken = (seq: number, reason: string): ChainVerdict => ({ ok: false, events: seq - 1, firstBroken: { seq, reason } });
-    for await (const row of eventsInOrder(trx)) {
-      const expected = events + 1;
-      if (row.seq > expected) return broken(expected, `seq ${expected} is missing (the next event is seq ${row.seq})`);
-      if (row.seq < expected) return broken(expected, `an event with seq ${row.seq} stands before seq ${expected}`);
-      const reason = brokenLink(row, prevHash);
-      if (reason) return broken(row.seq, reason);
-      prevHash = row.hash;
-      events++;
+    for await (const page of pagesInOrder(trx)) {
+      for (const row of page.events) {
+        const expected = events + 1;
+        if (boundary && expected >= boundary.firstBroken.seq) return boundary;
+        if (row.seq > expected) return broken(expected, `seq ${expected} is missing (the next event is seq ${row.seq})`);
+        if (row.seq < expected) return broken(expected, `an event with seq ${row.seq} stands before seq ${expected}`);
+        let details: { texts?: unknown } | null;
+        try {
+          details = parsedDetails(row.details);
+        } catch {
+          return broken(row.seq, 'details is not valid JSON');
+        }
+        const reason = brokenLink(row, details, prevHash, row.seq >= keyedFrom ? keys.chain : undefined)
+          ?? brokenTexts(row.seq, details?.texts, page.texts, keys.text, pending);
+        if (reason) return broken(row.seq, reason);
+        const unrecorded = unrecordedErasure(row, details, pending.get(row.seq) ?? []);
+        if (unrecorded) return broken(unrecorded.seq, `its text "${unrecorded.name}" is erased, but seq ${row.seq} does not record the erasure`);
+        pending.delete(row.seq);
+        const differing = exportedAt.get(row.seq)?.find((exported) => exported.hash !== row.hash.toString('hex'));
+        if (differing) return broken(row.seq, `hash differs from the head exported at ${differing.at}`);
+        prevHash = row.hash;
+        events++;
+      }
     }
+    const [firstPending] = [...pending.values()].flat().sort((a, b) => a.seq - b.seq);
+    const beyond = heads.filter((exported) => exported.seq > events).sort((a, b) => b.seq - a.seq)[0];
+    const [first] = [
+      boundary,
+      firstPending && broken(firstPending.seq, `its text "${firstPending.name}" is erased without a later erasure event`),
+      beyond && broken(events + 1, `the log ends at seq ${events}, but the head exported at ${beyond.at} records seq ${beyond.seq}`),
+    ].filter((verdict) => verdict !== undefined).sort((a, b) => a.firstBroken.seq - b.firstBroken.seq);
+    if (first) return first;
     if (!head) return broken(events + 1, 'the audit head row is missing');
     const lastSeq = Number(head.last_seq);
     if (lastSeq > events) return broken(events + 1, `the head records ${lastSeq} events but the log ends at seq ${events}`);
     if (lastSeq < events) return broken(lastSeq + 1, `the log goes on past the head, which records ${lastSeq} events`);
     if (!head.last_hash.equals(prevHash)) return broken(events, `the head's hash differs from the hash of seq ${events}`);
-    return { ok: true, events };
+    return { ok: true, events, keyedFrom, heads: heads.length };
   }, { isolationLevel: 'repeatable read' });
 }

@@ -4,12 +4,14 @@ import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
+import { recordAudit } from '../audit/chain.ts';
 import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
 import { parseMykeyId } from '../mykey/id.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { organizationLabel } from '../staff/organization.ts';
 import { staffReason } from '../staff/reason.ts';
 import { grantsRepository as repo, type GrantCampaign } from './repository.ts';
 import { GRANT_FILE_LIMITS, grantOne, importGrantFile, resultFile, singleGrantReference, spoolGrantFile, uploadSummary } from './service.ts';
@@ -94,6 +96,12 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
 
   router.get('/grant-uploads/:uploadId/result.csv', ...municipalStaff, async (ctx) => {
     const upload = await uploadOf(ctx);
+    const staff = signedInStaff(ctx);
+    // Recorded before the file goes out: it names residents and what they were granted.
+    await recordAudit(db, {
+      action: 'grant_upload.result_downloaded', actor: { kind: 'staff', id: String(staff.id) }, subject: `grant-upload:${upload.id}`,
+      details: { uploadId: upload.id, organization: organizationLabel(staff.organization) },
+    });
     ctx.attachment(`grant-result-${upload.id}.csv`);
     ctx.type = 'text/csv; charset=utf-8';
     ctx.body = Readable.from(resultFile(db, upload.id));

@@ -72,7 +72,7 @@ export async function grantOne(trx: Knex.Transaction, r: {
   if (!posted.replayed) {
     await appendAudit(trx, {
       action: 'points.granted', actor: { kind: 'staff', id: String(r.staff.id) }, subject: r.mykeyId,
-      details: { campaignId: r.campaign.id, entryId: posted.entryId, points: r.points, reason: r.reason },
+      details: { campaignId: r.campaign.id, entryId: posted.entryId, points: r.points }, texts: { reason: r.reason },
     });
   }
   const { balance } = await residentPoints(trx, municipalityCode, r.mykeyId, r.now);

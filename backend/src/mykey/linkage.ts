@@ -6,6 +6,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
 import type * as pkijs from 'pkijs';
+import { useAuditSecret } from '../audit/keys.ts';
 import { ConfigError, loadIdentityConfig, mykeySecret } from '../config.ts';
 import { csvFields, csvLines } from '../csv.ts';
 import { createDb, retryTransient, type Db } from '../db.ts';
@@ -195,6 +196,7 @@ export async function importLinkageCommand(args: string[], databaseUrl: string, 
     const config = loadIdentityConfig(env);
     anchors = (await loadTrustAnchors(config)).certificates;
     secret = mykeySecret(config);
+    useAuditSecret(secret);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return fail(2, 'config_invalid', error.problems.join('; '));

@@ -153,7 +153,7 @@ export function mykeyService(db: Db, secret: Buffer) {
       await linkNewCard(trx, mykey.pk, newKey, 'counter', now);
       await appendAudit(trx, {
         action: 'mykey.relinked', actor: staffActor(staff), subject: mykeyId,
-        details: { method: 'counter', reason, organization: organizationLabel(staff.organization) },
+        details: { method: 'counter', organization: organizationLabel(staff.organization) }, texts: { reason },
       });
     },
 
@@ -176,14 +176,14 @@ export function mykeyService(db: Db, secret: Buffer) {
       const mykey = await lockedMykey(trx, mykeyId);
       if (mykey.status === 'suspended') throw new Problem('mykey_already_suspended');
       await repo.suspend(trx, mykey.pk, staff.id, reason, now);
-      await appendAudit(trx, { action: 'mykey.suspended', actor: staffActor(staff), subject: mykeyId, details: { reason, organization: organizationLabel(staff.organization) } });
+      await appendAudit(trx, { action: 'mykey.suspended', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization) }, texts: { reason } });
     },
 
     async reinstate(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string): Promise<void> {
       const mykey = await lockedMykey(trx, mykeyId);
       if (mykey.status !== 'suspended') throw new Problem('mykey_not_suspended');
       await repo.reinstate(trx, mykey.pk);
-      await appendAudit(trx, { action: 'mykey.reinstated', actor: staffActor(staff), subject: mykeyId, details: { reason, organization: organizationLabel(staff.organization) } });
+      await appendAudit(trx, { action: 'mykey.reinstated', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization) }, texts: { reason } });
     },
 
     /** Status, suspension, cards and history of a MyKey ID; mykey_not_found if there is none. */

@@ -2,10 +2,12 @@
 // console or as CSV files; a shop's staff see their own shop's line only.
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { recordAudit } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { organizationLabel } from '../staff/organization.ts';
 import { parsePeriod, settlementStatement, STATEMENT_KINDS, statementCsv, statementFileName, type Statement, type StatementKind } from './statement.ts';
 
 function kindOf(value: unknown): StatementKind {
@@ -14,15 +16,23 @@ function kindOf(value: unknown): StatementKind {
   return kind;
 }
 
-/** JSON, or with format=csv the file of `kind`. */
-function answer(ctx: Context, statement: Statement, kind: () => StatementKind): void {
+/**
+ * JSON, or with format=csv the file of `kind`; audited as the staff member's view or download
+ * of `subject` before it is handed out.
+ */
+async function answer(ctx: Context, db: Db, statement: Statement, subject: string, kind: () => StatementKind): Promise<void> {
   const format = ctx.query.format ?? 'json';
-  if (format === 'json') {
+  if (format !== 'json' && format !== 'csv') throw new Problem('request_invalid', 'format must be json or csv');
+  const which = format === 'csv' ? kind() : undefined;
+  const staff = signedInStaff(ctx);
+  await recordAudit(db, {
+    action: which ? 'settlement.downloaded' : 'settlement.viewed', actor: { kind: 'staff', id: String(staff.id) }, subject,
+    details: { organization: organizationLabel(staff.organization), from: statement.period.from, to: statement.period.to, ...(which ? { kind: which } : {}) },
+  });
+  if (!which) {
     ctx.body = statement;
     return;
   }
-  if (format !== 'csv') throw new Problem('request_invalid', 'format must be json or csv');
-  const which = kind();
   ctx.attachment(statementFileName(statement, which));
   ctx.type = 'text/csv; charset=utf-8';
   ctx.body = statementCsv(statement, which);
@@ -33,7 +43,8 @@ export function settlementRoutes({ db }: { db: Db }): Router {
 
   router.get('/staff/settlements', requireStaff(db), requireRole('municipality'), async (ctx) => {
     const period = parsePeriod(ctx.query.from, ctx.query.to);
-    answer(ctx, await settlementStatement(db, signedInStaff(ctx).organization.id, period), () => kindOf(ctx.query.kind));
+    const municipalityCode = signedInStaff(ctx).organization.id;
+    await answer(ctx, db, await settlementStatement(db, municipalityCode, period), `settlement:municipality:${municipalityCode}`, () => kindOf(ctx.query.kind));
   });
 
   router.get('/merchant/settlement', requireStaff(db), requireRole('merchant'), async (ctx) => {
@@ -41,7 +52,7 @@ export function settlementRoutes({ db }: { db: Db }): Router {
     const merchantId = Number(signedInStaff(ctx).organization.id);
     const municipalityCode = await ledgerRepository.merchantMunicipality(db, merchantId);
     if (!municipalityCode) throw new Problem('merchant_not_found');
-    answer(ctx, await settlementStatement(db, municipalityCode, period, { merchantId }), () => 'merchants');
+    await answer(ctx, db, await settlementStatement(db, municipalityCode, period, { merchantId }), `settlement:merchant:${merchantId}`, () => 'merchants');
   });
 
   return router;

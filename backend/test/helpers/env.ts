@@ -6,6 +6,8 @@ import { createDb, type Db } from '../../src/db.ts';
 import { adminConnection, dropDatabase, ensureDatabase, PATIENT_WAIT_MS } from '../../../scripts/lib/database.ts';
 import { TEST_DATABASE_PREFIX } from './names.ts';
 import { createLogger } from '../../src/log.ts';
+import { useAuditSecret } from '../../src/audit/keys.ts';
+import { mykeySecret } from '../../src/config.ts';
 import { Redis } from 'ioredis';
 
 function required(name: string): string {
@@ -13,6 +15,10 @@ function required(name: string): string {
   if (!value) throw new Error(`${name} is not set: run the suite with \`npm test\`, which provides MySQL and Redis.`);
   return value;
 }
+
+// A test appends to and checks the audit log with the keys of the development MyKey secret, as
+// startApp's app does and the servers and workers it starts without MYKEY_SECRET.
+useAuditSecret(mykeySecret({ NODE_ENV: 'test' }));
 
 /** Registers work to run at the end: `t.teardown` in a test, `test.after.always` for a file. */
 export type Cleanup = (fn: () => unknown) => void;
