@@ -64,7 +64,9 @@ function mykeyCli(databaseUrl: string, args: string[], env: Record<string, strin
   });
 }
 
-const auditVerifyCli = (databaseUrl: string, ...args: string[]) => mykeyCli(databaseUrl, ['audit-verify', ...args]);
+/** audit-verify with an export folder of the test's own (so no other run's heads are in it) unless `--heads` names a file. */
+const auditVerifyCli = async (t: ExecutionContext, databaseUrl: string, ...args: string[]) =>
+  mykeyCli(databaseUrl, ['audit-verify', ...args], { AUDIT_EXPORT_DIR: await exportFolder(t) });
 
 /** The canonical JSON that a row's hash covers (docs/audit-log.md). */
 function hashedBody(row: { seq: number; occurred_at: Date; action: string; actor_kind: string; actor_id: string; subject: string; details: unknown }): string {
@@ -228,13 +230,13 @@ test('verification reads the log a page at a time and finds a break past the fir
 test('npm run mykey -- audit-verify: exit 0 and the verdict on an intact chain, exit 1 naming the first broken link', async (t) => {
   const { db, url } = await freshDatabase(t);
   await appendMany(db, 4);
-  const intact = await auditVerifyCli(url);
+  const intact = await auditVerifyCli(t, url);
   t.is(intact.status, 0, intact.stderr);
   t.deepEqual(JSON.parse(intact.stdout), { ok: true, events: 4, keyedFrom: 1, heads: 0 });
   t.is(intact.stdout.trim().split('\n').length, 1, 'one JSON object');
 
   await tamper(db, 'UPDATE audit_events SET action = ? WHERE seq = 2', ['test.forged']);
-  const broken = await auditVerifyCli(url);
+  const broken = await auditVerifyCli(t, url);
   t.is(broken.status, 1, broken.stderr);
   t.deepEqual(JSON.parse(broken.stdout), { ok: false, events: 1, firstBroken: { seq: 2, reason: 'hash does not match the event\'s contents' } });
 });
@@ -243,7 +245,7 @@ test('npm run mykey -- audit-verify: exit 2 when the log cannot be read', async 
   const { url } = await freshDatabase(t);
   const missing = new URL(url);
   missing.pathname = '/mykey_test_no_such_database';
-  const run = await auditVerifyCli(missing.toString());
+  const run = await auditVerifyCli(t, missing.toString());
   t.is(run.status, 2);
   t.is(run.stdout, '');
   t.regex(run.stderr, /audit-verify: could not read the audit log: .*Unknown database/);
@@ -363,14 +365,14 @@ test('npm run mykey -- audit-export and audit-verify: the export folder\'s heads
   t.deepEqual(JSON.parse(truncated.stdout), { ok: false, events: 3, firstBroken: { seq: 4, reason: `the log ends at seq 3, but the head exported at ${head.at} records seq 4` } });
   const elsewhere = path.join(await exportFolder(t), 'copy.jsonl');
   await writeFile(elsewhere, await readFile(path.join(dir, HEADS_FILE)));
-  t.is((await auditVerifyCli(url, '--heads', elsewhere)).status, 1, 'the same heads from --heads FILE');
+  t.is((await auditVerifyCli(t, url, '--heads', elsewhere)).status, 1, 'the same heads from --heads FILE');
 
   const badHeads = path.join(await exportFolder(t), 'bad.jsonl');
   await writeFile(badHeads, '{"seq":1}\n');
-  const unreadable = await auditVerifyCli(url, '--heads', badHeads);
+  const unreadable = await auditVerifyCli(t, url, '--heads', badHeads);
   t.is(unreadable.status, 2);
   t.regex(unreadable.stderr, /bad\.jsonl line 1 is not an exported audit head/);
-  t.is((await auditVerifyCli(url, '--head', badHeads)).status, 2, 'a misspelt option is bad usage');
+  t.is((await auditVerifyCli(t, url, '--head', badHeads)).status, 2, 'a misspelt option is bad usage');
 });
 
 test('the worker exports the head when it starts and then at every interval', async (t) => {

@@ -40,10 +40,12 @@ const fixture = fileFixture(test, async (cleanup) => {
   const seeded = await testDatabase(cleanup);
   await seeded.db.seed.run();
   // What a production machine has: a database without the demo, a secret and anchors of its own,
-  // and a data folder (MYKEY_DATA_DIR) with no development CA or secret in it.
+  // a data folder (MYKEY_DATA_DIR) with no development CA or secret in it, and a folder for the
+  // audit log's exported heads.
   const production = {
     PATH: process.env.PATH!, DATABASE_URL: url, REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix(cleanup),
     MYKEY_SECRET: randomBytes(32).toString('hex'), JPKI_TRUST_ANCHORS: file('anchors.pem', productionCa), MYKEY_DATA_DIR: tempDir(cleanup),
+    AUDIT_EXPORT_DIR: tempDir(cleanup),
   };
   return { production, file, productionCa, seededUrl: seeded.url, devCa: (await createCa({ kind: 'auth' })).certificatePem };
 });
