@@ -86,6 +86,18 @@ const conversionFields = {
   WEBHOOK_PER_PARTNER: count(1000).default(8),
 };
 
+const flag = z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false').transform((value) => value === 'true' || value === '1');
+
+/** Staff sign-in and sessions (docs/security/staff.md). */
+const staffFields = {
+  /** Whether a TLS-terminating proxy stands in front: then X-Forwarded-For/-Proto (its last hop only) give the client address and HTTPS. */
+  TRUST_PROXY: flag,
+  /** A staff session unused this long ends (besides its 12 hours). */
+  STAFF_SESSION_IDLE_MS: positiveMs.min(60_000, { error: 'must be at least 60000 (a minute)' }).default(1_800_000),
+  /** How often the worker deletes ended staff sessions. */
+  STAFF_SESSION_PURGE_INTERVAL_MS: positiveMs.default(3_600_000),
+};
+
 // `when`: checked even when other variables are bad, so one run names every problem.
 const always = { when: () => true };
 
@@ -103,6 +115,7 @@ const schema = z.object({
   LEDGER_EXPIRY_INTERVAL_MS: positiveMs.default(600_000),
   SHUTDOWN_TIMEOUT_MS: positiveMs.default(30_000),
   ...conversionFields,
+  ...staffFields,
   /** Hex, at least 32 bytes. Unset outside production: DEVELOPMENT_MYKEY_SECRET. Read it with mykeySecret(). */
   MYKEY_SECRET: secretHex.optional(),
   ...jpkiFields,

@@ -15,6 +15,7 @@ import { conversionBatcher } from './conversions/process.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from './conversions/queue.ts';
 import { CONVERSION_SWEEP_QUEUE, sweepConversions } from './conversions/sweeper.ts';
 import { WEBHOOK_QUEUE, webhookDeliverer } from './conversions/webhooks.ts';
+import { STAFF_SESSION_PURGE_QUEUE, purgeEndedSessions } from './staff/session-purge-job.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
@@ -26,7 +27,8 @@ const expiry = createQueue(LEDGER_EXPIRY_QUEUE, config);
 const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, config);
 const sweep = createQueue(CONVERSION_SWEEP_QUEUE, config);
 const webhooks = createQueue(WEBHOOK_QUEUE, config);
-const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks];
+const sessionPurge = createQueue(STAFF_SESSION_PURGE_QUEUE, config);
+const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks, sessionPurge];
 
 // Redis keeps the schedules of the repeatable jobs, and a Redis that lost its data (restarted
 // without its append-only file) lost them: every worker checks them now and then, and puts a
@@ -90,6 +92,10 @@ async function start(): Promise<NodeJS.Timeout> {
     await deliverer.tick();
   });
   await schedule(webhooks, config.WEBHOOK_POLL_INTERVAL_MS);
+  sessionPurge.process(async () => {
+    await purgeEndedSessions(db, log);
+  });
+  await schedule(sessionPurge, config.STAFF_SESSION_PURGE_INTERVAL_MS);
   log.info({ workerId, queues: queues.map((q) => q.name), trustAnchors: anchors.file, crlSources: sources.length }, 'worker ready');
   return setInterval(() => void restoreSchedules(), SCHEDULE_CHECK_MS);
 }

@@ -36,7 +36,7 @@ export async function startApp(cleanup: Cleanup, db: Db, deps: Partial<AppDeps> 
   const prefix = deps.config?.QUEUE_PREFIX ?? queuePrefix(cleanup);
   const conversions = deps.conversions ?? createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix })
     .on('error', (error) => silentLog.warn({ err: error }, 'queue error'));
-  const server = createApp({ config: { NODE_ENV: 'test', CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix }, db, redis, log: silentLog, identity: testIdentity(db), conversions, ...deps }).listen(0, '127.0.0.1');
+  const server = createApp({ config: { NODE_ENV: 'test', CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix, TRUST_PROXY: false, STAFF_SESSION_IDLE_MS: 1_800_000 }, db, redis, log: silentLog, identity: testIdentity(db), conversions, ...deps }).listen(0, '127.0.0.1');
   await once(server, 'listening');
   cleanup(async () => {
     server.closeAllConnections();
