@@ -10,11 +10,11 @@ import { DEMO_PASSWORD } from '../../../seeds/01_demo_town.ts';
 
 const PERIOD_MS = 30_000;
 
-export interface AccountState { secret?: string; recoveryCodes?: string[]; lastStep: number; turn: Promise<unknown> }
+export interface AccountState { secret?: string; recoveryCodes?: string[]; lastStep: number; turn: Promise<unknown>; signedInOnce?: boolean }
 
 const accounts = new Map<string, AccountState>();
 
-function stateOf(base: string, loginId: string): AccountState {
+export function stateOf(base: string, loginId: string): AccountState {
   const key = `${base} ${loginId}`;
   let state = accounts.get(key);
   if (!state) accounts.set(key, (state = { lastStep: 0, turn: Promise.resolve() }));
@@ -69,6 +69,7 @@ export async function enrolTotp(base: string, cookie: string, state: AccountStat
 /** Signs in over the API as an account whose password is `password`, second factor and enrolment included; the session cookie. */
 export function staffCookie(base: string, loginId: string, password = DEMO_PASSWORD): Promise<string> {
   return inTurn(base, loginId, async (state) => {
+    state.signedInOnce = true;
     const first = await post(base, '/api/v1/staff/sessions', { loginId, password });
     if (first.status === 201 && first.body.next === 'totp_enrolment') return enrolTotp(base, first.cookie!, state);
     if (first.status === 201) return first.cookie!;
@@ -79,7 +80,7 @@ export function staffCookie(base: string, loginId: string, password = DEMO_PASSW
   });
 }
 
-/** The account's TOTP secret once the helper enrolled it on this app (staffCookie first). */
-export function enrolledSecret(base: string, loginId: string): string | undefined {
-  return stateOf(base, loginId).secret;
+/** Makes sure the helper knows whether the account has a second factor on this app (enrolling municipal staff at their first sign-in). */
+export async function knownAccount(base: string, loginId: string): Promise<void> {
+  if (!stateOf(base, loginId).signedInOnce) await staffCookie(base, loginId);
 }
