@@ -40,6 +40,7 @@ test('municipal staff set up two-step verification at their first sign-in, then 
   await page.waitForURL(`${base}/two-step-setup`);
   await page.getByRole('heading', { level: 2, name: '二段階認証の設定' }).waitFor();
   t.true(await page.getByText('二段階認証を設定するまでコンソールを使えません').isVisible());
+  t.is(await page.getByRole('navigation').count(), 0, 'no menu leads anywhere else');
   await page.getByRole('img', { name: '認証アプリに登録するためのQRコード' }).locator('svg').waitFor();
   const secret = (await page.getByLabel('設定キー').textContent())!;
   t.regex(secret, /^[A-Z2-7]{32}$/);

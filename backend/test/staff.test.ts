@@ -9,6 +9,7 @@ import { hashPassword } from '../src/staff/password.ts';
 import { ACCOUNT_RULE, LOCK_MS, signInLimit, waitAfter } from '../src/staff/sign-in-limit.ts';
 import { purgeEndedSessions } from '../src/staff/session-purge-job.ts';
 import { Redis } from 'ioredis';
+import { createRedis } from '../src/redis.ts';
 import type { Db } from '../src/db.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
@@ -300,4 +301,15 @@ test('in production sign-in over plain HTTP is refused, and forwarded headers co
   t.is(plain.status, 403);
   t.is(plain.headers.get('set-cookie'), null);
   t.like(await plain.json(), { code: 'staff_sign_in_insecure', messages: { ja: '安全な接続（HTTPS）でのみサインインできます。' } });
+});
+
+test('without Redis, sign-in is refused as unavailable rather than left unthrottled', async (t) => {
+  const { db } = await fixture();
+  const redis = createRedis('redis://127.0.0.1:1', silentLog);
+  t.teardown(() => redis.disconnect());
+  const base = await startApp((fn) => t.teardown(fn), db, { redis });
+  const response = await signIn(base, 'demo-shop', DEMO_PASSWORD);
+  t.is(response.status, 503);
+  t.is(response.headers.get('set-cookie'), null);
+  t.like(await response.json(), { code: 'staff_sign_in_unavailable' });
 });

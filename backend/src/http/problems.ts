@@ -36,6 +36,9 @@ export const problemKinds = {
   staff_sign_in_locked: { status: 429, title: 'Sign-in locked after repeated failures', messages: {
     ja: 'サインインの失敗が続いたため、一時的にロックしました。15分ほど待ってからお試しください。心当たりがなければ管理者に連絡してください。',
     en: 'Sign-in is locked for a while after repeated failures. Please try again in about 15 minutes, and tell your administrator if it was not you.' } },
+  staff_sign_in_unavailable: { status: 503, title: 'Sign-in temporarily unavailable', messages: {
+    ja: '現在サインインできません。しばらく待ってから、もう一度お試しください。',
+    en: 'Sign-in is not available at the moment. Please wait a little and try again.' } },
   staff_sign_in_insecure: { status: 403, title: 'Sign-in needs HTTPS', messages: {
     ja: '安全な接続（HTTPS）でのみサインインできます。',
     en: 'Sign-in works only over a secure connection (HTTPS).' } },

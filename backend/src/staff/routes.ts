@@ -68,8 +68,24 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     if (config.NODE_ENV === 'production' && !ctx.secure) throw new Problem('staff_sign_in_insecure');
   }
 
+  // Without Redis failures cannot be counted, and a sign-in nobody counts could be guessed
+  // without limit: sign-in waits for Redis (fails closed) rather than going on unthrottled.
+  async function counted<T>(ctx: Context, work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      ctx.state.log.warn({ err: error }, 'staff sign-in refused: failures cannot be counted (Redis)');
+      throw new Problem('staff_sign_in_unavailable');
+    }
+  }
+
+  /** After a full sign-in: the account's failures are forgiven; if Redis is away they simply run out. */
+  async function forgive(ctx: Context, loginId: string): Promise<void> {
+    await limit.clearAccount(loginKey(loginId)).catch((error: unknown) => ctx.state.log.warn({ err: error }, 'could not clear the account\'s sign-in failures'));
+  }
+
   async function refuseWhileWaiting(ctx: Context, loginId: string): Promise<void> {
-    const wait = await limit.wait(loginKey(loginId), ctx.ip);
+    const wait = await counted(ctx, limit.wait(loginKey(loginId), ctx.ip));
     if (wait.seconds === 0) return;
     ctx.state.log.warn({ address: ctx.ip }, 'staff sign-in refused: too many failures');
     ctx.set('Retry-After', String(wait.seconds));
@@ -77,7 +93,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
   }
 
   async function recordFailure(ctx: Context, loginId: string, account: StaffAccount | SignedInStaff | undefined, step: 'password' | 'second_factor'): Promise<void> {
-    await limit.recordFailure(loginKey(loginId), ctx.ip);
+    await counted(ctx, limit.recordFailure(loginKey(loginId), ctx.ip));
     await db.transaction((trx) => appendAudit(trx, {
       action: 'staff.sign_in_failed', actor: { kind: 'system', id: 'staff-sign-in' },
       subject: account ? `staff:${account.id}` : 'staff:unknown',
@@ -130,7 +146,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
       await startSession(ctx, trx, account.id, stage);
       await appendAudit(trx, signedInAudit(account.id, ctx, { factors: ['password'], ...(stage === 'full' ? {} : { restrictedTo: 'totp_enrolment' }) }));
     });
-    await limit.clearAccount(loginKey(loginId));
+    await forgive(ctx, loginId);
     ctx.status = 201;
     ctx.body = { staff: shown(await staff.staffById(account.id)), ...(stage === 'full' ? {} : { next: 'totp_enrolment' }) };
   });
@@ -155,7 +171,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     }
     const factor = 'code' in body ? 'totp' : 'recovery_code';
     await replaceSession(ctx, session.token, id, signedInAudit(id, ctx, { factors: ['password', factor] }));
-    await limit.clearAccount(loginKey(loginId));
+    await forgive(ctx, loginId);
     ctx.status = 201;
     ctx.body = { staff: shown(await staff.staffById(id)), ...(factor === 'recovery_code' ? { recoveryCodesLeft: await staff.recoveryCodesLeft(id) } : {}) };
   });

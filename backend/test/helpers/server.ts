@@ -38,6 +38,8 @@ export async function startApp(cleanup: Cleanup, db: Db, deps: Partial<AppDeps> 
     .on('error', (error) => silentLog.warn({ err: error }, 'queue error'));
   const server = createApp({ config: { NODE_ENV: 'test', CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix, TRUST_PROXY: false, STAFF_SESSION_IDLE_MS: 1_800_000 }, db, redis, log: silentLog, identity: testIdentity(db), conversions, ...deps }).listen(0, '127.0.0.1');
   await once(server, 'listening');
+  // Requests that need Redis fail fast until it is connected (redis.ts); a test starts once it is.
+  if (!deps.redis && redis.status !== 'ready') await once(redis, 'ready');
   cleanup(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
