@@ -294,13 +294,18 @@ test('behind a trusted proxy the cookie is __Host- and Secure over HTTPS, and th
   t.like((await auditOf(db, `staff:${id}`))[0], { action: 'staff.signed_in', details: { address: '203.0.113.9' } });
 });
 
-test('in production sign-in over plain HTTP is refused, and forwarded headers count only with TRUST_PROXY', async (t) => {
-  const { db, base } = await ownApp(t, { NODE_ENV: 'production' });
+test('in production a password comes only over HTTPS, or over the loopback interface', async (t) => {
+  const { db, base } = await ownApp(t, { NODE_ENV: 'production', TRUST_PROXY: true });
   const { loginId } = await newAccount(db, 'merchant');
-  const plain = await signIn(base, loginId, DEMO_PASSWORD, { 'X-Forwarded-Proto': 'https' });
+  const plain = await signIn(base, loginId, DEMO_PASSWORD, { 'X-Forwarded-For': '203.0.113.9' });
   t.is(plain.status, 403);
   t.is(plain.headers.get('set-cookie'), null);
   t.like(await plain.json(), { code: 'staff_sign_in_insecure', messages: { ja: '安全な接続（HTTPS）でのみサインインできます。' } });
+  t.is((await signIn(base, loginId, DEMO_PASSWORD, { 'X-Forwarded-For': '203.0.113.9', 'X-Forwarded-Proto': 'https' })).status, 201);
+  // npm start's demo on http://127.0.0.1: nobody on the network sees it.
+  const local = await signIn(base, loginId, DEMO_PASSWORD);
+  t.is(local.status, 201);
+  t.regex(local.headers.get('set-cookie') ?? '', /^mykey_staff=/);
 });
 
 test('without Redis, sign-in is refused as unavailable rather than left unthrottled', async (t) => {
