@@ -24,7 +24,7 @@ export const DEMO_CAMPAIGN = {
 };
 
 /** Demo staff accounts; their password is printed by `npm start`. Never used outside a demo. */
-export const DEMO_PASSWORD = 'mykey-demo';
+export const DEMO_PASSWORD = 'mirai-demo-counter';
 export const DEMO_STAFF = [
   { login_id: 'demo-shop', display_name: '店員 花子', role: 'merchant', merchant: 'demo-bakery' },
   { login_id: 'demo-city', display_name: '市職員 太郎', role: 'municipality', merchant: null },

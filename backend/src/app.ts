@@ -24,7 +24,7 @@ import type { ConversionJob } from './conversions/queue.ts';
 import { partnerRoutes } from './conversions/partner-routes.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'CONSOLE_DIR' | 'QUEUE_PREFIX' | 'READER_AGENT_ORIGINS'>;
+  config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX' | 'READER_AGENT_ORIGINS' | 'TRUST_PROXY' | 'STAFF_SESSION_IDLE_MS'>;
   db: Db;
   redis: Redis;
   log: Logger;
@@ -40,13 +40,15 @@ export interface AppDeps {
 export function createApp({ config, db, redis, log, identity, conversions, clock = () => new Date() }: AppDeps): Koa {
   const mykeys = mykeyService(db, identity.secret);
   const payments = paymentsService(db, mykeys);
-  const app = new Koa({ proxy: false });
+  // Behind the one proxy TRUST_PROXY names, only the address it adds (the last of
+  // X-Forwarded-For) is believed; what a client writes there itself is not.
+  const app = new Koa({ proxy: config.TRUST_PROXY, maxIpsCount: 1 });
   // Koa would print errors to stderr itself; ours are already logged as JSON with a request id.
   app.silent = true;
   app.use(requestContext(log));
   app.use(securityHeaders(config.READER_AGENT_ORIGINS));
   app.use(problemMiddleware);
-  for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes(db), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
+  for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     authRoutes({ db, verifier: identity.verifier, mykeys, payments, clock }), mykeyRoutes({ db, mykeys, clock }), paymentRoutes({ db, payments, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock })]) {
     app.use(router.routes());

@@ -115,6 +115,18 @@ const auditFields = {
   AUDIT_EXPORT_INTERVAL_MS: positiveMs.default(86_400_000),
 };
 
+const flag = z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false').transform((value) => value === 'true' || value === '1');
+
+/** Staff sign-in and sessions (docs/security/staff.md). */
+const staffFields = {
+  /** Whether a TLS-terminating proxy stands in front: then X-Forwarded-For/-Proto (its last hop only) give the client address and HTTPS. */
+  TRUST_PROXY: flag,
+  /** A staff session unused this long ends (besides its 12 hours). */
+  STAFF_SESSION_IDLE_MS: positiveMs.min(60_000, { error: 'must be at least 60000 (a minute)' }).default(1_800_000),
+  /** How often the worker deletes ended staff sessions. */
+  STAFF_SESSION_PURGE_INTERVAL_MS: positiveMs.default(3_600_000),
+};
+
 // `when`: checked even when other variables are bad, so one run names every problem.
 const always = { when: () => true };
 
@@ -139,7 +151,8 @@ const schema = z.object({
     { error: 'must be http://127.0.0.1:PORT or http://localhost:PORT (the reader agent listens on loopback only); PORT may be *' }),
   'http://127.0.0.1:47110,http://localhost:47110'),
   ...conversionFields,
-  /** Hex, at least 32 bytes. Unset in development: DEVELOPMENT_MYKEY_SECRET. Read it with mykeySecret(). */
+  ...staffFields,
+  /** Hex, at least 32 bytes. Unset outside production: DEVELOPMENT_MYKEY_SECRET. Read it with mykeySecret(). */
   MYKEY_SECRET: secretHex.optional(),
   ...auditFields,
   ...jpkiFields,

@@ -18,6 +18,7 @@ import { WEBHOOK_QUEUE, webhookDeliverer } from './conversions/webhooks.ts';
 import { refuseDemoAccounts } from './startup-checks.ts';
 import { useAuditSecret } from './audit/keys.ts';
 import { AUDIT_EXPORT_QUEUE, exportAuditHead } from './audit/heads.ts';
+import { STAFF_SESSION_PURGE_QUEUE, purgeEndedSessions } from './staff/session-purge-job.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
@@ -39,7 +40,8 @@ const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, config);
 const sweep = createQueue(CONVERSION_SWEEP_QUEUE, config);
 const webhooks = createQueue(WEBHOOK_QUEUE, config);
 const auditExport = createQueue(AUDIT_EXPORT_QUEUE, config);
-const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks, auditExport];
+const sessionPurge = createQueue(STAFF_SESSION_PURGE_QUEUE, config);
+const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks, auditExport, sessionPurge];
 
 // Redis keeps the schedules of the repeatable jobs, and a Redis that lost its data (restarted
 // without its append-only file) lost them: every worker checks them now and then, and puts a
@@ -103,6 +105,10 @@ async function start(): Promise<NodeJS.Timeout> {
     await deliverer.tick();
   });
   await schedule(webhooks, config.WEBHOOK_POLL_INTERVAL_MS);
+  sessionPurge.process(async () => {
+    await purgeEndedSessions(db, log);
+  });
+  await schedule(sessionPurge, config.STAFF_SESSION_PURGE_INTERVAL_MS);
 
   if (exportDir) {
     const dir = exportDir;

@@ -9,7 +9,7 @@ import Koa from 'koa';
 import type { Page } from 'playwright-core';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { startApp, TEST_READER_AGENT_ORIGINS } from './helpers/server.ts';
-import { launchBrowser, screenshotPath, signIn } from './helpers/browser.ts';
+import { launchBrowser, screenshotPath, signIn, signInThroughForm } from './helpers/browser.ts';
 import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
 import { securityHeaders } from '../src/http/security-headers.ts';
 
@@ -74,8 +74,7 @@ test('a clerk signs in to the merchant console, sees the system is ready, and si
 
 test('municipal staff reach the municipality console, not the merchant one', async (t) => {
   const { page, base } = await openPage(t);
-  await signIn(page, 'demo-city', DEMO_PASSWORD);
-  await page.getByRole('heading', { level: 1, name: '自治体コンソール' }).waitFor();
+  await signInThroughForm(page, base, 'demo-city', '自治体コンソール');
   t.true(await page.getByText('みらい市（デモ）').first().isVisible());
   await page.goto(`${base}/merchant`);
   await page.waitForURL(`${base}/sign-in`);

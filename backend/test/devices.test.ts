@@ -7,6 +7,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { fileFixture, silentLog, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
+import { staffCookie } from './helpers/staff.ts';
 import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
 import { hashPassword } from '../src/staff/password.ts';
 import { FAILURE_LIMIT } from '../src/devices/enrollment-limit.ts';
@@ -38,11 +39,7 @@ async function ownApp(t: ExecutionContext) {
   return { base, db, setTime: (at: Date) => { now = at; }, now: () => now };
 }
 
-async function signIn(base: string, loginId: string): Promise<string> {
-  const response = await fetch(`${base}/api/v1/staff/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ loginId, password: DEMO_PASSWORD }) });
-  if (response.status !== 201) throw new Error(`sign-in of ${loginId}: ${response.status}`);
-  return (response.headers.get('set-cookie') ?? '').split(';')[0]!;
-}
+const signIn = (base: string, loginId: string) => staffCookie(base, loginId);
 
 async function call(base: string, method: string, path: string, options: { cookie?: string; key?: string; body?: unknown; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...options.headers };

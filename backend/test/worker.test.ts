@@ -6,8 +6,8 @@ import { HEARTBEAT_QUEUE } from '../src/jobs/heartbeat.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 import { startBackend } from './helpers/processes.ts';
 
-function startWorker(databaseUrl: string, prefix: string) {
-  const { child: worker, output } = startBackend('worker', { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, HEARTBEAT_INTERVAL_MS: '200' });
+function startWorker(databaseUrl: string, prefix: string, env: Record<string, string> = {}) {
+  const { child: worker, output } = startBackend('worker', { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix, HEARTBEAT_INTERVAL_MS: '200', ...env });
   return { worker, output };
 }
 
@@ -50,4 +50,20 @@ test('two workers share one heartbeat schedule', async (t) => {
   for (const { worker } of workers) worker.kill('SIGTERM');
   const codes = await Promise.all(workers.map(async ({ worker }) => (await once(worker, 'exit'))[0]));
   t.deepEqual(codes, [0, 0]);
+});
+
+test('the worker deletes ended staff sessions on its schedule and keeps live ones', async (t) => {
+  const { db, url } = await testDatabase((fn) => t.teardown(fn));
+  await db.seed.run();
+  const { id } = await db('staff_accounts').where({ login_id: 'demo-shop' }).first('id');
+  const now = Date.now();
+  await db('staff_sessions').insert([
+    { token_hash: Buffer.alloc(32, 1), staff_id: id, expires_at: new Date(now - 1000), last_seen_at: new Date(now - 2000) },
+    { token_hash: Buffer.alloc(32, 2), staff_id: id, expires_at: new Date(now + 3600_000), last_seen_at: new Date(now - 3600_000), idle_seconds: 1800 },
+    { token_hash: Buffer.alloc(32, 3), staff_id: id, expires_at: new Date(now + 3600_000), last_seen_at: new Date(now) },
+  ]);
+  const { worker } = startWorker(url, queuePrefix((fn) => t.teardown(fn)), { STAFF_SESSION_PURGE_INTERVAL_MS: '200' });
+  t.teardown(() => { worker.kill('SIGKILL'); });
+  await waitFor('the ended sessions to go', async () => Number((await db('staff_sessions').count({ n: '*' }))[0]!.n) === 1, 30_000);
+  t.deepEqual(await db('staff_sessions').pluck('token_hash'), [Buffer.alloc(32, 3)]);
 });

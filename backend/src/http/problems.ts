@@ -30,6 +30,39 @@ export const problemKinds = {
   staff_credentials_invalid: { status: 401, title: 'Sign-in failed', messages: {
     ja: 'ログインIDまたはパスワードが違います。',
     en: 'The login ID or password is incorrect.' } },
+  staff_sign_in_delayed: { status: 429, title: 'Sign-in paused after failures', messages: {
+    ja: 'サインインの失敗が続いたため、しばらく待ってからもう一度お試しください。',
+    en: 'Several sign-ins failed. Please wait a moment before trying again.' } },
+  staff_sign_in_locked: { status: 429, title: 'Sign-in locked after repeated failures', messages: {
+    ja: 'サインインの失敗が続いたため、一時的にロックしました。15分ほど待ってからお試しください。心当たりがなければ管理者に連絡してください。',
+    en: 'Sign-in is locked for a while after repeated failures. Please try again in about 15 minutes, and tell your administrator if it was not you.' } },
+  staff_sign_in_unavailable: { status: 503, title: 'Sign-in temporarily unavailable', messages: {
+    ja: '現在サインインできません。しばらく待ってから、もう一度お試しください。',
+    en: 'Sign-in is not available at the moment. Please wait a little and try again.' } },
+  staff_sign_in_insecure: { status: 403, title: 'Sign-in needs HTTPS', messages: {
+    ja: '安全な接続（HTTPS）でのみサインインできます。',
+    en: 'Sign-in works only over a secure connection (HTTPS).' } },
+  staff_second_factor_invalid: { status: 401, title: 'Second factor not accepted', messages: {
+    ja: '確認コードが違うか、すでに使われています。認証アプリに表示されている新しいコード、または未使用のリカバリーコードを入力してください。',
+    en: 'The code is wrong or was already used. Enter the current code from your authenticator app, or an unused recovery code.' } },
+  staff_totp_code_invalid: { status: 400, title: 'Authenticator code does not match', messages: {
+    ja: '確認コードが一致しません。認証アプリに表示されている6桁のコードを入力してください。スマートフォンの時刻が正しいかも確認してください。',
+    en: 'The code does not match. Enter the 6-digit code your authenticator app shows, and check that the phone\'s clock is right.' } },
+  staff_totp_already_enrolled: { status: 409, title: 'Second factor already set up', messages: {
+    ja: '二段階認証はすでに設定されています。',
+    en: 'Two-step verification is already set up for this account.' } },
+  staff_totp_enrolment_not_started: { status: 409, title: 'Enrolment not started', messages: {
+    ja: '二段階認証の設定を最初からやり直してください。',
+    en: 'Please start setting up two-step verification again.' } },
+  staff_current_password_wrong: { status: 403, title: 'Current password is wrong', messages: {
+    ja: '現在のパスワードが違います。',
+    en: 'The current password is incorrect.' } },
+  staff_password_too_short: { status: 400, title: 'Password too short', messages: {
+    ja: 'パスワードは12文字以上にしてください。覚えやすい長い文（パスフレーズ）がおすすめです。',
+    en: 'The password must be at least 12 characters. A long phrase you can remember works well.' } },
+  staff_password_common: { status: 400, title: 'Password too common', messages: {
+    ja: 'このパスワードはよく使われていて推測されやすいため、使えません。別のパスワードにしてください。',
+    en: 'This password is too common and easy to guess. Please choose another.' } },
   staff_session_required: { status: 401, title: 'Sign-in required', messages: {
     ja: 'サインインしてください。',
     en: 'Please sign in.' } },

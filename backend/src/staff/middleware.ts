@@ -3,30 +3,43 @@
 import type { Context, Middleware, Next } from 'koa';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
-import { staffRepository, type SignedInStaff, type StaffRole } from './repository.ts';
+import { staffRepository, type SessionStage, type SignedInStaff, type StaffSession } from './repository.ts';
 
+// Over HTTPS the cookie carries the __Host- prefix: the browser then takes it only when Secure,
+// for this host alone and path /, so no subdomain or plain-HTTP page can plant or read it. Over
+// plain HTTP (local development and the tests on 127.0.0.1) it cannot, and keeps its plain name;
+// production refuses to sign in over plain HTTP (routes.ts), so it never gets there.
 export const SESSION_COOKIE = 'mykey_staff';
+export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 
-export function sessionToken(ctx: Context): string | undefined {
-  return ctx.cookies.get(SESSION_COOKIE) || undefined;
+export function sessionCookieName(ctx: Context): string {
+  return ctx.secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
 }
 
-/** Sets ctx.state.staff, or answers 401 staff_session_required. */
+export function sessionToken(ctx: Context): string | undefined {
+  return ctx.cookies.get(sessionCookieName(ctx)) || undefined;
+}
+
+/** The caller's session when it is at one of `stages`, else 401 staff_session_required. */
+export async function sessionAt(ctx: Context, db: Db, stages: SessionStage[]): Promise<StaffSession & { token: string }> {
+  const token = sessionToken(ctx);
+  const session = token ? await staffRepository(db).sessionFor(token, new Date()) : undefined;
+  if (!token || !session || !stages.includes(session.stage)) throw new Problem('staff_session_required');
+  // What a staff member sees is theirs alone; no shared cache may keep it.
+  ctx.set('Cache-Control', 'no-store');
+  return { ...session, token };
+}
+
+/** Sets ctx.state.staff for a fully signed-in session (password and, where required, second factor), or answers 401 staff_session_required. */
 export function requireStaff(db: Db): Middleware {
-  const staff = staffRepository(db);
   return async function withStaff(ctx: Context, next: Next): Promise<void> {
-    const token = sessionToken(ctx);
-    const found = token && (await staff.staffForSession(token, new Date()));
-    if (!found) throw new Problem('staff_session_required');
-    ctx.state.staff = found;
-    // What a staff member sees is theirs alone; no shared cache may keep it.
-    ctx.set('Cache-Control', 'no-store');
+    ctx.state.staff = (await sessionAt(ctx, db, ['full'])).staff;
     await next();
   };
 }
 
 /** After requireStaff: only staff of this kind of organization get through; others get 403. */
-export function requireRole(role: StaffRole): Middleware {
+export function requireRole(role: SignedInStaff['role']): Middleware {
   return async function withRole(ctx: Context, next: Next): Promise<void> {
     if (signedInStaff(ctx).role !== role) throw new Problem('staff_role_forbidden');
     await next();

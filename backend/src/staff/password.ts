@@ -1,12 +1,24 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { dictionary } from '@zxcvbn-ts/language-common';
 
-// scrypt with a per-password salt; the parameters travel inside the stored string so they can be raised later.
-const PARAMS = { N: 16384, r: 8, p: 1 } as const;
+// scrypt at OWASP's recommended cost (Password Storage Cheat Sheet: N=2^17, r=8, p=1), with a
+// per-password salt. The parameters travel inside the stored string, so a hash made at a lower
+// cost still verifies and is made again at this cost at the next sign-in (needsRehash).
+const PARAMS = { N: 2 ** 17, r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;
+// scrypt needs 128·N·r bytes; Node refuses more than 32 MiB unless told.
+const maxmem = (options: ScryptOptions) => 256 * (options.N ?? 0) * (options.r ?? 0);
+
+export const MIN_PASSWORD_LENGTH = 12;
+export const MAX_PASSWORD_LENGTH = 256;
+
+// The common-password list of zxcvbn-ts (about 49,000 passwords seen most in breaches), kept
+// as a set; compared in lower case so a capital letter does not make a common password new.
+const commonPasswords = new Set(dictionary['passwords-common'].map((password) => password.toLowerCase()));
 
 function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFC'), salt, KEY_LENGTH, options, (error, key) => (error ? reject(error) : resolve(key)));
+    scrypt(password.normalize('NFC'), salt, KEY_LENGTH, { ...options, maxmem: maxmem(options) }, (error, key) => (error ? reject(error) : resolve(key)));
   });
 }
 
@@ -16,13 +28,37 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+interface StoredHash { N: number; r: number; p: number; salt: Buffer; key: Buffer }
+
+function parseHash(stored: string): StoredHash | undefined {
   const [scheme, n, r, p, salt, key] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !key) return false;
-  const expected = Buffer.from(key, 'base64');
-  const actual = await derive(password, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p) });
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  const [N, R, P] = [Number(n), Number(r), Number(p)];
+  if (scheme !== 'scrypt' || !salt || !key || ![N, R, P].every((value) => Number.isInteger(value) && value > 0)) return undefined;
+  return { N, r: R, p: P, salt: Buffer.from(salt, 'base64'), key: Buffer.from(key, 'base64') };
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const hash = parseHash(stored);
+  if (!hash) return false;
+  const actual = await derive(password, hash.salt, { N: hash.N, r: hash.r, p: hash.p });
+  return actual.length === hash.key.length && timingSafeEqual(actual, hash.key);
+}
+
+/** Whether a stored hash was made at a lower cost than today's: it is made again once its password is known. */
+export function needsRehash(stored: string): boolean {
+  const hash = parseHash(stored);
+  return !hash || hash.N < PARAMS.N || hash.r < PARAMS.r || hash.p < PARAMS.p;
 }
 
 /** A hash no password matches, checked when the login ID is unknown so timing does not reveal which IDs exist. */
 export const UNKNOWN_ACCOUNT_HASH = `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${Buffer.alloc(16).toString('base64')}$${Buffer.alloc(KEY_LENGTH).toString('base64')}`;
+
+/** Why a new password is refused, or undefined when it may be used (ASVS 2.1: length and a common-password list, no composition rules). */
+export function passwordWeakness(password: string, loginId: string): 'too_short' | 'too_long' | 'common' | undefined {
+  const length = [...password.normalize('NFC')].length;
+  if (length < MIN_PASSWORD_LENGTH) return 'too_short';
+  if (length > MAX_PASSWORD_LENGTH) return 'too_long';
+  const lower = password.toLowerCase();
+  if (commonPasswords.has(lower) || lower === loginId.toLowerCase()) return 'common';
+  return undefined;
+}

@@ -3,9 +3,9 @@
 // through pcscd is tested end to end elsewhere), and devices enrolled over HTTP as staff would.
 import { randomUUID, sign } from 'node:crypto';
 import { createCa, issueCertificate, issueCrl, type CertificateAuthority, type CertificateOptions, type IssuedCertificate } from '../../../reader-agent/src/dev-ca/index.ts';
-import { DEMO_PASSWORD } from '../../../seeds/01_demo_town.ts';
 import { testDatabase, type Cleanup } from './env.ts';
 import { startApp, testIdentity } from './server.ts';
+import { staffCookie } from './staff.ts';
 
 export interface TestPki { ca: CertificateAuthority; card(options?: CertificateOptions): Promise<IssuedCertificate> }
 
@@ -26,11 +26,9 @@ async function call(base: string, method: string, path: string, headers: Record<
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
 
-/** A staff member signed in to the console; `post` sends a fresh Idempotency-Key unless given one. */
+/** A staff member signed in to the console (with the demo password; second factor included); `post` sends a fresh Idempotency-Key unless given one. */
 export async function signInStaff(base: string, loginId: string) {
-  const response = await fetch(`${base}/api/v1/staff/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ loginId, password: DEMO_PASSWORD }) });
-  if (response.status !== 201) throw new Error(`staff sign-in failed: ${response.status}`);
-  const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const cookie = await staffCookie(base, loginId);
   return {
     /** The session cookie, for requests that are not JSON (file uploads and downloads). */
     cookie,

@@ -33,14 +33,23 @@ export function testIdentity(db: Db, anchors: pkijs.Certificate[] = [], policy: 
 /** Test reader agents listen on ports picked at random; the console may call any on loopback. */
 export const TEST_READER_AGENT_ORIGINS = ['http://127.0.0.1:*', 'http://localhost:*'];
 
+/** What startApp takes: any of the app's parts, and any of its settings over the tests' own. */
+export type TestAppDeps = Partial<Omit<AppDeps, 'config'>> & { config?: Partial<AppDeps['config']> };
+
 /** The real HTTP app on an ephemeral loopback port; closed when the test file ends. */
-export async function startApp(cleanup: Cleanup, db: Db, deps: Partial<AppDeps> = {}): Promise<string> {
+export async function startApp(cleanup: Cleanup, db: Db, deps: TestAppDeps = {}): Promise<string> {
   const redis = deps.redis ?? createRedis(redisUrl(), silentLog);
   const prefix = deps.config?.QUEUE_PREFIX ?? queuePrefix(cleanup);
+  const config: AppDeps['config'] = {
+    NODE_ENV: 'test', CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix, READER_AGENT_ORIGINS: TEST_READER_AGENT_ORIGINS, TRUST_PROXY: false, STAFF_SESSION_IDLE_MS: 1_800_000,
+    ...deps.config,
+  };
   const conversions = deps.conversions ?? createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix })
     .on('error', (error) => silentLog.warn({ err: error }, 'queue error'));
-  const server = createApp({ config: { CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix, READER_AGENT_ORIGINS: TEST_READER_AGENT_ORIGINS }, db, redis, log: silentLog, identity: testIdentity(db), conversions, ...deps }).listen(0, '127.0.0.1');
+  const server = createApp({ db, redis, log: silentLog, identity: testIdentity(db), conversions, ...deps, config }).listen(0, '127.0.0.1');
   await once(server, 'listening');
+  // Requests that need Redis fail fast until it is connected (redis.ts); a test starts once it is.
+  if (!deps.redis && redis.status !== 'ready') await once(redis, 'ready');
   cleanup(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));

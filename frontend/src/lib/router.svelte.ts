@@ -9,9 +9,11 @@ export const paths = {
   municipalityGrants: '/municipality/grants',
   municipalitySettlement: '/municipality/settlement',
   merchantRegister: '/merchant/register',
+  totpEnrolment: '/two-step-setup',
+  account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'merchant-register' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -24,9 +26,11 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityGrants]: 'municipality-grants',
   [paths.municipalitySettlement]: 'municipality-settlement',
   [paths.merchantRegister]: 'merchant-register',
+  [paths.totpEnrolment]: 'totp-enrolment',
+  [paths.account]: 'account',
 };
 
-/** The console a route belongs to, or null for the public pages. */
+/** The console a route belongs to, or null for the public pages and the screens of every staff member (consoleOf's callers check those apart). */
 export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register') return 'merchant';
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement') return 'municipality';

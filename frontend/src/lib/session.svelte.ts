@@ -13,16 +13,24 @@ export interface Staff {
     id: string;
     name: Bilingual;
   };
+  /** Whether the account signs in with a second factor (TOTP). */
+  secondFactor: boolean;
 }
 
 export type SessionState =
   | { status: 'checking' }
   | { status: 'signed-out' }
   | { status: 'signed-in'; staff: Staff }
+  /** The password was right; the authenticator code is awaited. */
+  | { status: 'second-factor' }
+  /** Municipal staff without a second factor: the session may only set one up. */
+  | { status: 'enrolment-required'; staff: Staff }
   | { status: 'unknown'; error: ApiError };
 
 class Session {
   state: SessionState = $state({ status: 'checking' });
+  /** After a sign-in with a recovery code: how many are left, for the console to say. */
+  recoveryCodesLeft: number | null = $state(null);
 }
 
 export const session = new Session();
@@ -47,7 +55,8 @@ function isStaff(value: unknown): value is Staff {
     isRole(value.role) &&
     isRole(organization.kind) &&
     typeof organization.id === 'string' &&
-    isBilingual(organization.name)
+    isBilingual(organization.name) &&
+    typeof value.secondFactor === 'boolean'
   );
 }
 
@@ -65,11 +74,23 @@ export function devicesPath(role: Role): string {
   return role === 'merchant' ? paths.merchantDevices : paths.municipalityDevices;
 }
 
+/** A staff member, and whether the session still needs a second factor set up. */
+function parseSession(body: unknown): SessionState | null {
+  const staff = parseStaffEnvelope(body);
+  if (staff === null || !isRecord(body)) return null;
+  return body.next === 'totp_enrolment' ? { status: 'enrolment-required', staff } : { status: 'signed-in', staff };
+}
+
+// The password step answers either a session (as parseSession) or that a code is awaited.
+function parseSignIn(body: unknown): SessionState | null {
+  if (isRecord(body) && body.next === 'second_factor') return { status: 'second-factor' };
+  return parseSession(body);
+}
+
 export async function checkSession(): Promise<void> {
   session.state = { status: 'checking' };
   try {
-    const staff = await request(currentSessionPath, parseStaffEnvelope);
-    session.state = { status: 'signed-in', staff };
+    session.state = await request(currentSessionPath, parseSession);
   } catch (error) {
     session.state = signedOutOrUnknown(error);
   }
@@ -81,13 +102,62 @@ function signedOutOrUnknown(error: unknown): SessionState {
   throw error;
 }
 
-export async function signIn(loginId: string, password: string): Promise<Staff> {
-  const staff = await request(sessionsPath, parseStaffEnvelope, {
-    method: 'POST',
-    body: { loginId, password },
-  });
+/** Where a sign-in goes next: the console, the second factor, or setting one up. */
+export function afterSignIn(state: SessionState): string {
+  if (state.status === 'second-factor') return paths.signIn;
+  if (state.status === 'enrolment-required') return paths.totpEnrolment;
+  if (state.status === 'signed-in') return consolePath(state.staff.role);
+  return paths.signIn;
+}
+
+export async function signIn(loginId: string, password: string): Promise<SessionState> {
+  session.state = await request(sessionsPath, parseSignIn, { method: 'POST', body: { loginId, password } });
+  return session.state;
+}
+
+/** The second step: a code from the authenticator app, or a recovery code. Answers how many recovery codes are left when one was used. */
+export async function verifySecondFactor(answer: { code: string } | { recoveryCode: string }): Promise<{ staff: Staff; recoveryCodesLeft: number | null }> {
+  const result = await request(`${sessionsPath}/second-factor`, (body) => {
+    const staff = parseStaffEnvelope(body);
+    if (staff === null || !isRecord(body)) return null;
+    return { staff, recoveryCodesLeft: typeof body.recoveryCodesLeft === 'number' ? body.recoveryCodesLeft : null };
+  }, { method: 'POST', body: answer });
+  session.state = { status: 'signed-in', staff: result.staff };
+  session.recoveryCodesLeft = result.recoveryCodesLeft;
+  return result;
+}
+
+export interface TotpEnrolment { secret: string; uri: string; qrSvg: string }
+
+export async function startTotpEnrolment(): Promise<TotpEnrolment> {
+  return request('/api/v1/staff/totp/enrolment', (body) => (
+    isRecord(body) && typeof body.secret === 'string' && typeof body.uri === 'string' && typeof body.qrSvg === 'string'
+      ? { secret: body.secret, uri: body.uri, qrSvg: body.qrSvg } : null
+  ), { method: 'POST', body: {} });
+}
+
+/** Confirms the enrolment with a current code; the recovery codes, shown once. The session becomes a full one only when the screen says so (finishEnrolment), after the codes were seen. */
+export async function confirmTotpEnrolment(code: string): Promise<{ staff: Staff; recoveryCodes: string[] }> {
+  return request('/api/v1/staff/totp/enrolment/confirm', (body) => {
+    const staff = parseStaffEnvelope(body);
+    if (staff === null || !isRecord(body) || !Array.isArray(body.recoveryCodes) || !body.recoveryCodes.every((c) => typeof c === 'string')) return null;
+    return { staff, recoveryCodes: body.recoveryCodes as string[] };
+  }, { method: 'POST', body: { code } });
+}
+
+export function finishEnrolment(staff: Staff): void {
   session.state = { status: 'signed-in', staff };
-  return staff;
+}
+
+export async function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+  const staff = await request('/api/v1/staff/password', parseStaffEnvelope, { method: 'POST', body: { currentPassword, newPassword } });
+  session.state = { status: 'signed-in', staff };
+}
+
+/** Ends every session of the account, this one included. */
+export async function signOutEverywhere(): Promise<void> {
+  await requestNoContent(sessionsPath, { method: 'DELETE' });
+  session.state = { status: 'signed-out' };
 }
 
 export async function signOut(): Promise<void> {
