@@ -9,6 +9,7 @@ import { startChild, stopChild, type Child } from './lib/children.ts';
 import { waitFor } from './lib/wait.ts';
 import { developmentJpkiEnv } from './lib/jpki.ts';
 import { DEMO_PASSWORD, DEMO_STAFF } from '../seeds/01_demo_town.ts';
+import { DEMO_SECOND_STAFF } from '../seeds/02_second_town.ts';
 
 const dev = process.argv.includes('--dev');
 const host = process.env.HOST ?? '127.0.0.1';
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
     `  Console (コンソール):   ${consoleUrl}`,
     `  API:                    ${apiUrl}/api/v1/`,
     `  Health / readiness:     ${apiUrl}/healthz  ${apiUrl}/readyz`,
-    `  Demo sign-in:           ${DEMO_STAFF.map((s) => s.login_id).join(' or ')}, password ${DEMO_PASSWORD}`,
+    `  Demo sign-in:           ${DEMO_STAFF.map((s) => s.login_id).join(' or ')} (みらい市), ${DEMO_SECOND_STAFF.map((s) => s.login_id).join(' or ')} (あおば町), password ${DEMO_PASSWORD}`,
     '  Press Ctrl-C to stop.',
     '',
   ].join('\n'));
