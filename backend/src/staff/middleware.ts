@@ -4,6 +4,7 @@ import type { Context, Middleware, Next } from 'koa';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import { staffRepository, type SignedInStaff, type StaffRole } from './repository.ts';
+import { auditRefusal } from './refusals.ts';
 
 export const SESSION_COOKIE = 'mykey_staff';
 
@@ -11,7 +12,10 @@ export function sessionToken(ctx: Context): string | undefined {
   return ctx.cookies.get(SESSION_COOKIE) || undefined;
 }
 
-/** Sets ctx.state.staff, or answers 401 staff_session_required. */
+/**
+ * Sets ctx.state.staff, or answers 401 staff_session_required. Refusals further in (requireRole's
+ * 403, another town's object answered as not found) are audited here, on their way out.
+ */
 export function requireStaff(db: Db): Middleware {
   const staff = staffRepository(db);
   return async function withStaff(ctx: Context, next: Next): Promise<void> {
@@ -21,7 +25,12 @@ export function requireStaff(db: Db): Middleware {
     ctx.state.staff = found;
     // What a staff member sees is theirs alone; no shared cache may keep it.
     ctx.set('Cache-Control', 'no-store');
-    await next();
+    try {
+      await next();
+    } catch (error) {
+      await auditRefusal(db, ctx, found, error);
+      throw error;
+    }
   };
 }
 

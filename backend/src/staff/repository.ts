@@ -12,8 +12,11 @@ export interface Staff {
 
 export interface StaffAccount { id: number; passwordHash: string }
 
-/** A staff member behind a request: what the API shows, plus the account id for the records. */
-export interface SignedInStaff extends Staff { id: number }
+/**
+ * A staff member behind a request: what the API shows, plus the account id for the records and
+ * the municipality the staff member works for (a clerk's, their shop's town).
+ */
+export interface SignedInStaff extends Staff { id: number; municipalityCode: string }
 
 interface StaffRow {
   id: number;
@@ -25,6 +28,7 @@ interface StaffRow {
   merchant_id: number | null;
   org_name_ja: string;
   org_name_en: string;
+  town: string;
 }
 
 // Sessions are stored by the SHA-256 of their token, so a copy of the table signs no one in.
@@ -38,7 +42,8 @@ export function staffRepository(db: Db) {
     .leftJoin('municipalities as mu', 'mu.code', 's.municipality_code')
     .leftJoin('merchants as me', 'me.id', 's.merchant_id')
     .select('s.id', 's.login_id', 's.display_name', 's.role', 's.password_hash', 's.municipality_code', 's.merchant_id',
-      db.raw('COALESCE(me.name_ja, mu.name_ja) AS org_name_ja'), db.raw('COALESCE(me.name_en, mu.name_en) AS org_name_en'));
+      db.raw('COALESCE(me.name_ja, mu.name_ja) AS org_name_ja'), db.raw('COALESCE(me.name_en, mu.name_en) AS org_name_en'),
+      db.raw('COALESCE(me.municipality_code, s.municipality_code) AS town'));
 
   const toStaff = (row: StaffRow): SignedInStaff => ({
     id: row.id,
@@ -50,6 +55,7 @@ export function staffRepository(db: Db) {
       id: row.role === 'merchant' ? String(row.merchant_id) : String(row.municipality_code),
       name: { ja: row.org_name_ja, en: row.org_name_en },
     },
+    municipalityCode: row.town,
   });
 
   return {

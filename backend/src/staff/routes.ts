@@ -17,7 +17,7 @@ const signInBody = z.object({
 });
 
 // The account id is for the records, not for the browser.
-function shown({ id: _id, ...staff }: SignedInStaff): Staff {
+function shown({ id: _id, municipalityCode: _town, ...staff }: SignedInStaff): Staff {
   return staff;
 }
 
