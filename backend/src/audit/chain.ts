@@ -121,14 +121,16 @@ export interface TownView { code: string; home: boolean }
 /**
  * The latest events about one subject, newest first: its history for a clerk. A staff actor
  * comes with the account's display name as it is now (the log itself holds ids only). With
- * `town`, only the events that town may see: its own and, for the home town, the identity's.
+ * `town`, only the events that town may see: its own and, for the home town, the identity's;
+ * `exceptActions` leaves out events of those actions.
  */
-export async function eventsAbout(conn: Db | Knex.Transaction, subject: string, limit = 200, town?: TownView): Promise<RecordedEvent[]> {
+export async function eventsAbout(conn: Db | Knex.Transaction, subject: string,
+  { limit = 200, town, exceptActions = [] }: { limit?: number; town?: TownView; exceptActions?: string[] } = {}): Promise<RecordedEvent[]> {
   const query = conn('audit_events as e')
     .leftJoin('staff_accounts as s', function staffActor() {
       this.on('e.actor_kind', '=', conn.raw('?', ['staff'])).andOn('s.id', '=', 'e.actor_id');
     })
-    .where('e.subject', subject);
+    .where('e.subject', subject).whereNotIn('e.action', exceptActions);
   if (town) {
     query.where((q) => {
       q.whereRaw("JSON_CONTAINS(e.details, JSON_QUOTE(?), '$.municipalities')", [town.code]);

@@ -64,6 +64,8 @@ export function linkageDecision(old: CardBinding | undefined, next: CardBinding 
   return undefined;
 }
 
+const VIEWED = 'mykey.viewed';
+
 const staffActor = (staff: SignedInStaff): AuditEvent['actor'] => ({ kind: 'staff', id: String(staff.id) });
 const deviceActor = (device: EnrolledDevice): AuditEvent['actor'] => ({ kind: 'device', id: String(device.id) });
 
@@ -125,16 +127,20 @@ export function mykeyService(db: Db, secret: Buffer) {
     return mykey;
   }
 
-  /** Its events the town may see (docs/security/tenancy.md), as staff read them. */
+  /**
+   * Its events the town may see (docs/security/tenancy.md), as staff read them. Looks at the
+   * record are left out: they stay in the audit log, but every look would otherwise push what
+   * happened to the ID out of the list.
+   */
   async function eventViews(conn: Db | Knex.Transaction, mykeyId: string, town: TownView): Promise<EventView[]> {
-    const events = await eventsAbout(conn, mykeyId, 200, town);
+    const events = await eventsAbout(conn, mykeyId, { town, exceptActions: [VIEWED] });
     return events.map(({ seq, occurredAt, action, actor, details }) => ({ seq, at: occurredAt.toISOString(), action, actor, details }));
   }
 
   /** Every staff look at a MyKey ID is on record, in the viewer's town. */
   async function auditView(mykeyId: string, staff: SignedInStaff, scope: 'record' | 'town'): Promise<void> {
     await db.transaction((trx) => appendAudit(trx, {
-      action: 'mykey.viewed', actor: staffActor(staff), subject: mykeyId, details: { scope, ...towns(staff.municipalityCode) },
+      action: VIEWED, actor: staffActor(staff), subject: mykeyId, details: { scope, ...towns(staff.municipalityCode) },
     }));
   }
 
