@@ -285,3 +285,11 @@ test.serial('an ID the migration cannot place stops it, with the count; once set
   t.is(await homeOf(db, 'BBBBBBB1'), MIRAI);
   t.true(await db.schema.hasTable('mykey_town_blocks'));
 });
+
+test.serial('on a platform of one town, an ID with nothing else to go by gets that town', async (t) => {
+  const db = await beforeHomes(t);
+  await db('municipalities').insert({ code: MIRAI, name_ja: 'み', name_en: 'M' });
+  await legacyMykey(db, 'CCCCCCC1', 10);
+  await db.migrate.up();
+  t.is(await homeOf(db, 'CCCCCCC1'), MIRAI);
+});
