@@ -1,6 +1,7 @@
 // Issuing MyKey IDs, resolving a card to its MyKey ID, linking a resident's new card to it
 // (renewal) and suspending it. A MyKey ID logs in with one card at a time: linking a new card
-// ends the card it had.
+// ends the card it had. Each ID has a home municipality whose staff alone act on it as a whole;
+// any town may block it from its own services (docs/security/tenancy.md).
 import type { Knex } from 'knex';
 import type { AuditEvent } from '../audit/chain.ts';
 import { appendAudit, eventsAbout, towns, type TownView } from '../audit/chain.ts';
@@ -69,9 +70,6 @@ const VIEWED = 'mykey.viewed';
 const staffActor = (staff: SignedInStaff): AuditEvent['actor'] => ({ kind: 'staff', id: String(staff.id) });
 const deviceActor = (device: EnrolledDevice): AuditEvent['actor'] => ({ kind: 'device', id: String(device.id) });
 
-/** A town's staff or device, for the checks and records of tenancy. */
-type TownActor = { municipalityCode: string };
-
 export function mykeyService(db: Db, secret: Buffer) {
   const keyOf = (card: CardIdentity) => certificateKey(secret, card.issuerDer, card.serialHex);
 
@@ -121,8 +119,7 @@ export function mykeyService(db: Db, secret: Buffer) {
    * exist: the same mykey_not_found, from the same place in every caller (audited on the way out).
    */
   async function ofHomeTown(conn: Db | Knex.Transaction, mykeyId: string, staff: SignedInStaff, { lock = false } = {}): Promise<MykeyRecord> {
-    const mykey = await repo.findMykey(conn, mykeyId, { lock });
-    if (!mykey) throw new Problem('mykey_not_found');
+    const mykey = await existing(conn, mykeyId, { lock });
     if (mykey.homeMunicipalityCode !== staff.municipalityCode) throw new IsolationRefusal('mykey_not_found', mykeyId, mykey.homeMunicipalityCode);
     return mykey;
   }
