@@ -12,6 +12,7 @@ import { waitFor } from './lib/wait.ts';
 import { developmentAuditEnv } from './lib/audit.ts';
 import { developmentJpkiEnv } from './lib/jpki.ts';
 import { DEMO_PASSWORD, DEMO_STAFF } from '../seeds/01_demo_town.ts';
+import { DEMO_SECOND_STAFF } from '../seeds/02_second_town.ts';
 
 const dev = process.argv.includes('--dev');
 // Demo accounts have a published password: only npm start's own database gets them unasked.
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
     `  Console (コンソール):   ${consoleUrl}`,
     `  API:                    ${apiUrl}/api/v1/`,
     `  Health / readiness:     ${apiUrl}/healthz  ${apiUrl}/readyz`,
-    ...(seedDemo ? [`  Demo sign-in:           ${DEMO_STAFF.map((s) => s.login_id).join(' or ')}, password ${DEMO_PASSWORD}`] : []),
+    ...(seedDemo ? [`  Demo sign-in:           ${DEMO_STAFF.map((s) => s.login_id).join(' or ')} (みらい市), ${DEMO_SECOND_STAFF.map((s) => s.login_id).join(' or ')} (あおば町), password ${DEMO_PASSWORD}`] : []),
     '  Press Ctrl-C to stop.',
     '',
   ].join('\n'));

@@ -1,5 +1,5 @@
-// A demo town to try the platform with. Re-running updates the demo rows in place and
-// never duplicates them: every row has a natural key and is upserted on it.
+// The demo's first town, みらい市, and the partner it works with. Re-running updates the demo
+// rows in place and never duplicates them: every row has a natural key and is upserted on it.
 import type { Knex } from 'knex';
 import { hashPassword } from '../backend/src/staff/password.ts';
 import { fundCampaign } from '../backend/src/ledger/ledger.ts';
@@ -30,27 +30,36 @@ export const DEMO_STAFF = [
   { login_id: 'demo-city', display_name: '市職員 太郎', role: 'municipality', merchant: null },
 ] as const;
 
+/** A demo town's rows: the municipality, its shops, a funded campaign and its staff accounts. */
+export interface DemoTown {
+  municipality: { code: string; name_ja: string; name_en: string };
+  merchants: ReadonlyArray<{ slug: string; name_ja: string; name_en: string }>;
+  campaign: typeof DEMO_CAMPAIGN;
+  staff: ReadonlyArray<{ login_id: string; display_name: string; role: 'merchant' | 'municipality'; merchant: string | null }>;
+}
+
 async function merchantId(knex: Knex, slug: string): Promise<number> {
   const row = await knex('merchants').where({ slug }).first('id');
   return row.id;
 }
 
-export async function seed(knex: Knex): Promise<void> {
-  await knex('municipalities').insert(DEMO_MUNICIPALITY).onConflict('code').merge();
+/** Upserts one demo town; every town of the demo is seeded the same way (see 02_second_town.ts). */
+export async function seedTown(knex: Knex, town: DemoTown): Promise<void> {
+  const { code } = town.municipality;
+  await knex('municipalities').insert(town.municipality).onConflict('code').merge();
   await knex('merchants')
-    .insert(DEMO_MERCHANTS.map((m) => ({ ...m, municipality_code: DEMO_MUNICIPALITY.code, status: 'approved' })))
+    .insert(town.merchants.map((m) => ({ ...m, municipality_code: code, status: 'approved' })))
     .onConflict('slug').merge();
-  await knex('partners').insert(DEMO_PARTNER).onConflict('slug').merge();
-  await knex('campaigns').insert({ ...DEMO_CAMPAIGN, municipality_code: DEMO_MUNICIPALITY.code }).onConflict('slug').merge();
+  await knex('campaigns').insert({ ...town.campaign, municipality_code: code }).onConflict('slug').merge();
   // The campaign's budget moves into the ledger once: a re-seed replays the same reference.
-  const campaign = await knex('campaigns').where({ slug: DEMO_CAMPAIGN.slug }).first('id');
+  const campaign = await knex('campaigns').where({ slug: town.campaign.slug }).first('id');
   await knex.transaction((trx) => fundCampaign(trx, {
-    reference: `seed:fund:${DEMO_CAMPAIGN.slug}:${DEMO_CAMPAIGN.budget_points}`, campaignId: Number(campaign.id), points: DEMO_CAMPAIGN.budget_points,
+    reference: `seed:fund:${town.campaign.slug}:${town.campaign.budget_points}`, campaignId: Number(campaign.id), points: town.campaign.budget_points,
   }));
-  for (const staff of DEMO_STAFF) {
+  for (const staff of town.staff) {
     const organization = staff.merchant
       ? { merchant_id: await merchantId(knex, staff.merchant), municipality_code: null }
-      : { merchant_id: null, municipality_code: DEMO_MUNICIPALITY.code };
+      : { merchant_id: null, municipality_code: code };
     // Only the demo mark is merged: a password someone changed on the demo stays changed. The
     // mark keeps a production server from starting while the account exists.
     await knex('staff_accounts')
@@ -58,4 +67,9 @@ export async function seed(knex: Knex): Promise<void> {
         password_hash: await hashPassword(DEMO_PASSWORD), demo: true, ...organization })
       .onConflict('login_id').merge(['demo']);
   }
+}
+
+export async function seed(knex: Knex): Promise<void> {
+  await knex('partners').insert(DEMO_PARTNER).onConflict('slug').merge();
+  await seedTown(knex, { municipality: DEMO_MUNICIPALITY, merchants: DEMO_MERCHANTS, campaign: DEMO_CAMPAIGN, staff: DEMO_STAFF });
 }

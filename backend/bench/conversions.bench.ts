@@ -69,11 +69,11 @@ async function bullEmptyJobsPerSecond(prefix: string, jobs: number, concurrency:
 
 // ---- the platform ----
 
-async function residents(db: Db, count: number): Promise<string[]> {
+async function residents(db: Db, count: number, home: string): Promise<string[]> {
   const ids = new Set<string>();
   while (ids.size < count) ids.add(newMykeyId());
   const list = [...ids];
-  for (let i = 0; i < list.length; i += 1_000) await db('mykeys').insert(list.slice(i, i + 1_000).map((mykey_id) => ({ mykey_id })));
+  for (let i = 0; i < list.length; i += 1_000) await db('mykeys').insert(list.slice(i, i + 1_000).map((mykey_id) => ({ mykey_id, home_municipality_code: home })));
   return list;
 }
 
@@ -97,7 +97,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const { db, url } = await testDatabase(cleanup);
   // Premiums from a campaign whose budget never runs out: every conversion posts three accounts.
   const city = await town(db, { premiumPercent: 10, budgetPoints: 1_000_000_000, capPerResidentPoints: 10_000_000 });
-  const mykeyIds = await residents(db, RESIDENTS);
+  const mykeyIds = await residents(db, RESIDENTS, city.code);
   log(`database ${url.replace(/\/\/[^@]*@/, '//')}, ${RESIDENTS} residents`);
 
   const ca = await createCa({ kind: 'auth' });

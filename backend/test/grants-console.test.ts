@@ -26,7 +26,7 @@ function mykeyId(): string {
 test('a clerk grants points one by one and from a CSV file, then sees them in the settlement statement', async (t) => {
   const { db, base, browser } = await fixture();
   const [resident, other] = [mykeyId(), mykeyId()];
-  await db('mykeys').insert([{ mykey_id: resident }, { mykey_id: other }]);
+  await db('mykeys').insert([resident, other].map((mykey_id) => ({ mykey_id, home_municipality_code: DEMO_MUNICIPALITY.code })));
   const page = await signedInPage(t, browser, base, 'demo-city', '自治体コンソール', { acceptDownloads: true });
   await page.getByRole('link', { name: 'ポイント付与' }).click();
   await page.waitForURL(`${base}/municipality/grants`);

@@ -32,7 +32,7 @@ async function resident(db: Db, { status = 'active', issued = true }: { status?:
       if (!(await db('mykeys').where({ mykey_id: id }).first('id'))) return id;
       continue;
     }
-    const [inserted] = await db('mykeys').insert({ mykey_id: id, status }).onConflict('mykey_id').ignore();
+    const [inserted] = await db('mykeys').insert({ mykey_id: id, status, home_municipality_code: CITY }).onConflict('mykey_id').ignore();
     if (inserted) return id;
   }
 }
@@ -96,7 +96,11 @@ test.serial('every refusal is a clear problem and stores nothing', async (t) => 
   const elsewhere = await town(db);
   const swapped = active.charAt(1) !== active.charAt(0) ? active.charAt(1) + active.charAt(0) + active.slice(2) : undefined;
   const grant = { mykeyId: active, campaign: DEMO_CAMPAIGN.slug, points: 100, reason: '理由' };
-  const snapshot = async () => Promise.all(['ledger_entries', 'idempotency_keys', 'audit_events', 'ledger_lots'].map(async (table) => Number((await db(table).count({ n: '*' }))[0]!.n)));
+  // The shop clerk's refused attempt below is audited (docs/security/tenancy.md): that is its one trace.
+  const snapshot = async () => Promise.all(['ledger_entries', 'idempotency_keys', 'audit_events', 'ledger_lots'].map(async (table) =>
+    Number((await db(table).modify((q) => { if (table === 'audit_events') q.whereNot({ action: 'staff.role_refused' }); }).count({ n: '*' }))[0]!.n)));
+  const roleRefusals = async () => (await db('audit_events').where({ action: 'staff.role_refused' })).length;
+  const refusalsBefore = await roleRefusals();
   const before = await snapshot();
 
   const cases: Array<[string, unknown, string, Record<string, unknown>?]> = [
@@ -121,6 +125,7 @@ test.serial('every refusal is a clear problem and stores nothing', async (t) => 
     if (extra) t.like(reply.body, extra, what);
   }
   t.is((await shop.post('/api/v1/staff/grants', grant)).body.code, 'staff_role_forbidden');
+  t.is(await roleRefusals(), refusalsBefore + 1);
   t.is((await city.post('/api/v1/staff/grants', grant, '')).body.code, 'idempotency_key_required');
   t.deepEqual(await snapshot(), before);
   t.is(await balance(db, active), 0);

@@ -18,6 +18,7 @@ import { formatRfc4514, nameAttributes, nameKey, parseRfc4514 } from '../src/jpk
 import { certificateKey, mykeyIdCandidate } from '../src/mykey/id.ts';
 import { importLinkage, LinkageFileError, LINKAGE_HEADER, type LinkageSummary } from '../src/mykey/linkage.ts';
 import { mykeyService } from '../src/mykey/service.ts';
+import { DEMO_MUNICIPALITY } from '../../seeds/01_demo_town.ts';
 
 // What the development CA is called, written as J-LIS would write it in the file.
 const ISSUER = 'OU=Japan Agency for Local Authority Information Systems,OU=JPKI for user authentication,O=JPKI,C=JP';
@@ -209,7 +210,7 @@ test('npm run mykey -- import-linkage: 200,000 lines streamed from a file, 1,000
   for (let i = 0; i < residents; i += 500) {
     await db.transaction(async (trx) => {
       for (const serial of olds.slice(i, i + 500)) {
-        const [pk] = await trx('mykeys').insert({ mykey_id: mykeyIdCandidate(SECRET, issuerDer, serial, 0) });
+        const [pk] = await trx('mykeys').insert({ mykey_id: mykeyIdCandidate(SECRET, issuerDer, serial, 0), home_municipality_code: DEMO_MUNICIPALITY.code });
         await trx('mykey_certificates').insert({ cert_key: certificateKey(SECRET, issuerDer, serial), mykey_pk: pk, link_method: 'issued' });
       }
     });

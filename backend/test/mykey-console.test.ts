@@ -1,5 +1,6 @@
 // The municipality console's マイキーID screen in Chromium, against the real backend: look an ID
-// up (a typo is caught as it is typed), suspend, reinstate, and link a new card at the counter.
+// up (a typo is caught as it is typed), suspend, reinstate, and link a new card at the counter;
+// another town's clerk is told the ID is not registered, as for an unknown one.
 import test from 'ava';
 import type { Page } from 'playwright-core';
 import { launchBrowser, screenshotPath, signedInPage } from './helpers/browser.ts';
@@ -88,4 +89,15 @@ test("typing: no message while an ID is incomplete; a malformed or unknown ID ge
   await page.getByRole('button', { name: '照会' }).click();
   await page.getByText('このマイキーIDは登録されていません。').waitFor();
   t.pass();
+});
+
+test("another town's clerk looking up this town's resident is told what an unknown ID gets", async (t) => {
+  const { pki, base, browser, device } = await fixture();
+  const { mykeyId } = await firstLogin(pki, device);
+  const page = await signedInPage(t, browser, base, 'demo-aoba-city', '自治体コンソール');
+  await page.goto(`${base}/municipality/mykeys`);
+  await page.getByLabel('マイキーID', { exact: true }).fill(mykeyId);
+  await page.getByRole('button', { name: '照会' }).click();
+  await page.getByText('このマイキーIDは登録されていません。').waitFor();
+  t.false(await page.getByRole('region', { name: mykeyId }).isVisible(), 'nothing of the record is shown');
 });

@@ -2,10 +2,9 @@
 // the counter. Cards come from a CA made for this file; devices are enrolled as staff would.
 import test from 'ava';
 import { issueCrl } from '../../reader-agent/src/dev-ca/index.ts';
-import { hashPassword } from '../src/staff/password.ts';
-import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { DEMO_MUNICIPALITY } from '../../seeds/01_demo_town.ts';
 import { fileFixture } from './helpers/env.ts';
-import { cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, signInStaff, type Device } from './helpers/identity.ts';
+import { cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, secondTown, signInStaff, type Device } from './helpers/identity.ts';
 import type { Db } from '../src/db.ts';
 import { eventsAbout } from '../src/audit/chain.ts';
 
@@ -21,14 +20,6 @@ async function resident(device: Device) {
 async function cardsOf(db: Db, mykeyId: string) {
   return db('mykey_certificates as c').join('mykeys as m', 'm.id', 'c.mykey_pk').where('m.mykey_id', mykeyId)
     .orderBy('c.linked_at').select('c.status', 'c.link_method as method', 'c.ended_at as endedAt');
-}
-
-/** Another town with a municipal staff account of its own, signed in. */
-async function otherMunicipality(db: Db, base: string) {
-  await db('municipalities').insert({ code: '139997', name_ja: 'となり町（テスト）', name_en: 'Tonari Town (test)' }).onConflict('code').ignore();
-  await db('staff_accounts').insert({ login_id: 'tonari-city', display_name: 'となり町 職員', role: 'municipality', municipality_code: '139997', merchant_id: null, password_hash: await hashPassword(DEMO_PASSWORD) })
-    .onConflict('login_id').ignore();
-  return signInStaff(base, 'tonari-city');
 }
 
 test('both cards: the new card takes the old one\'s place on the same MyKey ID; the old card no longer logs in', async (t) => {
@@ -52,7 +43,7 @@ test('both cards: the new card takes the old one\'s place on the same MyKey ID; 
   const events = (await eventsAbout(db, mykeyId)).filter((e) => e.action === 'mykey.relinked');
   t.is(events.length, 1);
   t.like(events[0], { actor: { kind: 'device', id: String(device.id) }, details: { method: 'both_cards' } });
-  t.deepEqual(Object.keys(events[0]!.details), ['method']);
+  t.deepEqual(events[0]!.details, { method: 'both_cards', municipalities: [DEMO_MUNICIPALITY.code] }, 'ids only, and the town it belongs to');
   const again = await device.post('/api/v1/mykeys/relinks', { oldProof, newProof });
   t.is(again.body.code, 'challenge_reused', 'both proofs were consumed');
 });
@@ -173,7 +164,7 @@ test('at the counter: staff link a new card to a MyKey ID whose card was revoked
   const [event] = (await eventsAbout(db, mykeyId)).filter((e) => e.action === 'mykey.relinked');
   const demoCity = await db('staff_accounts').where({ login_id: 'demo-city' }).first('id');
   t.like(event, { actor: { kind: 'staff', id: String(demoCity.id) } });
-  t.deepEqual(event!.details, { method: 'counter', reason: '紛失による再交付。運転免許証で本人確認', organization: 'municipality:139998' });
+  t.deepEqual(event!.details, { method: 'counter', reason: '紛失による再交付。運転免許証で本人確認', organization: 'municipality:139998', municipalities: ['139998'] });
 });
 
 test('at the counter: a new card that already has another MyKey ID is refused', async (t) => {
@@ -186,18 +177,20 @@ test('at the counter: a new card that already has another MyKey ID is refused', 
 });
 
 test("at the counter: a proof made at another municipality's device, or for a resident's own relink, is refused", async (t) => {
-  const { db, pki, base, device, staff } = await fixture();
+  const { pki, base, device, staff } = await fixture();
   const { mykeyId } = await resident(device);
-  const tonari = await otherMunicipality(db, base);
-  const tonariDevice = await enrollDevice(base, tonari, 'となり町 窓口');
+  const { staff: aoba, device: aobaDevice } = await secondTown(base);
   const newCard = await pki.card();
-  const foreign = await staff.post(`/api/v1/staff/mykeys/${mykeyId}/relinks`, { proof: await provenCard(tonariDevice, newCard, 'counter_relink'), reason: '窓口で確認' });
+  const foreign = await staff.post(`/api/v1/staff/mykeys/${mykeyId}/relinks`, { proof: await provenCard(aobaDevice, newCard, 'counter_relink'), reason: '窓口で確認' });
   t.is(foreign.body.code, 'card_proof_unknown');
   const ownRelink = await staff.post(`/api/v1/staff/mykeys/${mykeyId}/relinks`, { proof: await provenCard(device, newCard, 'relink'), reason: '窓口で確認' });
   t.is(ownRelink.body.code, 'card_proof_unknown');
-  // The other town's staff may use their own device's proof: proofs are scoped by municipality.
-  const theirs = await tonari.post(`/api/v1/staff/mykeys/${mykeyId}/relinks`, { proof: await provenCard(tonariDevice, newCard, 'counter_relink'), reason: '転入時に確認' });
-  t.is(theirs.status, 201, JSON.stringify(theirs.body));
+  // The other town's staff, with their own device's proof, may not relink a resident of another
+  // town: to them the ID does not exist (home-municipality.test.ts compares the answers).
+  const proof = await provenCard(aobaDevice, newCard, 'counter_relink');
+  const theirs = await aoba.post(`/api/v1/staff/mykeys/${mykeyId}/relinks`, { proof, reason: '転入時に確認' });
+  t.is(theirs.status, 404);
+  t.is(theirs.body.code, 'mykey_not_found');
 });
 
 test('at the counter: merchant staff are refused, and so is a request without a reason or with a typo in the MyKey ID', async (t) => {

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { DEMO_CAMPAIGN, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_STAFF } from '../../seeds/01_demo_town.ts';
+import { DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MERCHANTS, DEMO_SECOND_MUNICIPALITY, DEMO_SECOND_STAFF } from '../../seeds/02_second_town.ts';
 import { staffRepository } from '../src/staff/repository.ts';
 
 const DEMO_MARK_MIGRATION = '20261205050000_staff_demo_accounts.ts';
@@ -9,29 +10,59 @@ const fixture = fileFixture(test, async (cleanup) => (await testDatabase(cleanup
 
 const TABLES = ['municipalities', 'merchants', 'partners', 'campaigns', 'staff_accounts'];
 
+const TOWNS = [
+  { municipality: DEMO_MUNICIPALITY, merchants: DEMO_MERCHANTS, campaign: DEMO_CAMPAIGN, staff: DEMO_STAFF },
+  { municipality: DEMO_SECOND_MUNICIPALITY, merchants: DEMO_SECOND_MERCHANTS, campaign: DEMO_SECOND_CAMPAIGN, staff: DEMO_SECOND_STAFF },
+];
+
 async function counts(db: Awaited<ReturnType<typeof fixture>>) {
   const result: Record<string, number> = {};
   for (const table of TABLES) result[table] = Number((await db(table).count({ n: '*' }))[0]!.n);
   return result;
 }
 
-test('seeding twice, or three times, leaves exactly one demo town', async (t) => {
+/** The check digit of a 全国地方公共団体コード: weights 6..2 on the five digits, 11 minus the sum mod 11, its last digit. */
+function checkDigit(five: string): number {
+  const sum = [...five].reduce((total, digit, i) => total + Number(digit) * (6 - i), 0);
+  return (11 - (sum % 11)) % 10;
+}
+
+test('the check digit agrees with real codes', (t) => {
+  // 東京都千代田区 131016, 北海道札幌市 011002, 大阪府大阪市 271004.
+  for (const code of ['131016', '011002', '271004']) t.is(checkDigit(code.slice(0, 5)), Number(code[5]), code);
+});
+
+test('seeding twice, or three times, leaves exactly two demo towns', async (t) => {
   const db = await fixture();
   await db.seed.run();
   const first = await counts(db);
-  t.deepEqual(first, { municipalities: 1, merchants: DEMO_MERCHANTS.length, partners: 1, campaigns: 1, staff_accounts: DEMO_STAFF.length });
+  t.deepEqual(first, {
+    municipalities: 2, merchants: DEMO_MERCHANTS.length + DEMO_SECOND_MERCHANTS.length, partners: 1, campaigns: 2,
+    staff_accounts: DEMO_STAFF.length + DEMO_SECOND_STAFF.length,
+  });
   const passwordBefore = await db('staff_accounts').where({ login_id: 'demo-shop' }).first('password_hash');
   await db.seed.run();
   await db.seed.run();
   t.deepEqual(await counts(db), first);
   const passwordAfter = await db('staff_accounts').where({ login_id: 'demo-shop' }).first('password_hash');
   t.is(passwordAfter.password_hash, passwordBefore.password_hash, 'a re-seed does not reset a password');
-  const town = await db('municipalities').first();
-  t.like(town, DEMO_MUNICIPALITY);
-  const shops = await db('merchants').where({ municipality_code: DEMO_MUNICIPALITY.code, status: 'approved' }).count({ n: '*' });
-  t.is(Number(shops[0]!.n), DEMO_MERCHANTS.length);
-  const budget = await db('ledger_accounts').where({ municipality_code: DEMO_MUNICIPALITY.code, kind: 'campaign_budget' }).first('balance');
-  t.is(Number(budget.balance), DEMO_CAMPAIGN.budget_points, 'the campaign budget is funded once, however often the seed runs');
+  for (const town of TOWNS) {
+    const { code } = town.municipality;
+    t.is(checkDigit(code.slice(0, 5)), Number(code[5]), `${code} carries its check digit`);
+    t.like(await db('municipalities').where({ code }).first(), town.municipality);
+    const shops = await db('merchants').where({ municipality_code: code, status: 'approved' }).pluck('slug');
+    t.deepEqual(shops.sort(), town.merchants.map((m) => m.slug).sort());
+    const campaign = await db('campaigns').where({ slug: town.campaign.slug }).first('municipality_code');
+    t.is(campaign.municipality_code, code);
+    const budget = await db('ledger_accounts').where({ municipality_code: code, kind: 'campaign_budget' }).first('balance');
+    t.is(Number(budget.balance), town.campaign.budget_points, 'the campaign budget is funded once, however often the seed runs');
+    // Each town's staff belong to it: the clerk to one of its shops, the municipal staff to the town.
+    for (const staff of town.staff) {
+      const row = await db('staff_accounts as s').leftJoin('merchants as m', 'm.id', 's.merchant_id')
+        .where('s.login_id', staff.login_id).first(db.raw('COALESCE(m.municipality_code, s.municipality_code) AS town'), 's.role');
+      t.deepEqual({ ...row }, { town: code, role: staff.role }, staff.login_id);
+    }
+  }
 });
 
 test('the demo staff accounts carry the demo mark, which production refuses to start with; others do not', async (t) => {
@@ -39,15 +70,17 @@ test('the demo staff accounts carry the demo mark, which production refuses to s
   await db.seed.run();
   await db('staff_accounts').insert({ login_id: `real-${Date.now()}`, display_name: '職員', role: 'municipality', municipality_code: DEMO_MUNICIPALITY.code, password_hash: 'x' });
   const marked = await db('staff_accounts').where({ demo: true }).orderBy('login_id').pluck('login_id');
-  t.deepEqual(marked, DEMO_STAFF.map((s) => s.login_id).sort());
+  t.deepEqual(marked, [...DEMO_STAFF, ...DEMO_SECOND_STAFF].map((s) => s.login_id).sort());
   t.deepEqual(await staffRepository(db).demoLogins(), marked);
 });
 
+// The second town came after the mark, so only the first town's accounts can predate it.
 test('the migration that brought the mark marks the demo accounts seeded before it', async (t) => {
   const { db } = await testDatabase((fn) => t.teardown(fn));
   await db.seed.run();
   await db.migrate.down({ name: DEMO_MARK_MIGRATION });
   t.false((await db.schema.hasColumn('staff_accounts', 'demo')), 'the schema as it was before');
   await db.migrate.up({ name: DEMO_MARK_MIGRATION });
-  t.deepEqual(await db('staff_accounts').where({ demo: true }).orderBy('login_id').pluck('login_id'), DEMO_STAFF.map((s) => s.login_id).sort());
+  const marked = await db('staff_accounts').where({ demo: true }).pluck('login_id');
+  t.deepEqual(marked.filter((login) => DEMO_STAFF.some((s) => s.login_id === login)).sort(), DEMO_STAFF.map((s) => s.login_id).sort());
 });

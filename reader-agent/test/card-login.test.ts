@@ -303,7 +303,11 @@ test.serial('the CLI: `login` with the PIN on stdin prints the MyKey ID as JSON;
   const relink = await loginCli(['--port', port, '--purpose', 'relink'], token, PIN);
   t.is(relink.code, 0, relink.stderr);
   t.like(JSON.parse(relink.stdout), { purpose: 'relink', mykeyId: printed.mykeyId });
-  for (const output of [wrong, run, relink]) t.deepEqual(pinLeaks(`${output.stdout}${output.stderr}`, PIN, WRONG_PIN), [], 'a PIN printed');
+  // The resident's home move is a purpose the agent knows, signed through the same checks.
+  const homeMove = await loginCli(['--port', port, '--purpose', 'home_move'], token, PIN);
+  t.is(homeMove.code, 0, homeMove.stderr);
+  t.like(JSON.parse(homeMove.stdout), { purpose: 'home_move', mykeyId: printed.mykeyId });
+  for (const output of [wrong, run, relink, homeMove]) t.deepEqual(pinLeaks(`${output.stdout}${output.stderr}`, PIN, WRONG_PIN), [], 'a PIN printed');
 
   const untrusted = await loginCli(['--port', new URL((await strangerFixture()).base).port], (await strangerFixture()).token, PIN);
   t.is(untrusted.code, 1);

@@ -7,6 +7,10 @@ import { testDatabase, redisUrl } from '../../backend/test/helpers/env.ts';
 import { freePort } from '../lib/ports.ts';
 import { launchBrowser } from '../../backend/test/helpers/browser.ts';
 import { waitFor } from '../lib/wait.ts';
+import { DEMO_MERCHANTS } from '../../seeds/01_demo_town.ts';
+import { DEMO_SECOND_MERCHANTS } from '../../seeds/02_second_town.ts';
+
+const DEMO_SHOPS = DEMO_MERCHANTS.length + DEMO_SECOND_MERCHANTS.length;
 
 function npmStart(databaseUrl: string, port: number, args: string[] = []) {
   const child = spawn(process.execPath, ['scripts/bootstrap.mjs', 'scripts/start.ts', ...args], {
@@ -58,8 +62,8 @@ test('npm start brings the platform up, serves the console, and Ctrl-C stops it 
   const ready = await fetch(`${base}/readyz`);
   t.is(ready.status, 200);
   t.is((await ready.json()).status, 'ready');
-  t.is(Number((await db('merchants').count({ n: '*' }))[0]!.n), 3, 'the demo town is seeded');
-  t.regex(run.output(), /Demo sign-in: +demo-shop or demo-city/);
+  t.is(Number((await db('merchants').count({ n: '*' }))[0]!.n), DEMO_SHOPS, 'the demo towns are seeded');
+  t.regex(run.output(), /Demo sign-in: .*demo-city.*demo-aoba-city/);
   t.regex(run.output(), /"env":"development"/, 'npm start runs the platform in development, said explicitly');
 
   const browser = await launchBrowser((fn) => t.teardown(fn));
@@ -80,7 +84,7 @@ test('npm start brings the platform up, serves the console, and Ctrl-C stops it 
   t.teardown(() => { again.child.kill('SIGKILL'); });
   t.regex(again.output(), /schema is up to date/);
   t.notRegex(again.output(), /building the console|installing npm dependencies/);
-  t.is(Number((await db('merchants').count({ n: '*' }))[0]!.n), 3, 'seeding again duplicated nothing');
+  t.is(Number((await db('merchants').count({ n: '*' }))[0]!.n), DEMO_SHOPS, 'seeding again duplicated nothing');
   t.is(await interrupt(again), 0);
 });
 

@@ -164,15 +164,37 @@ export interface RecordedEvent {
 const parsedDetails = (value: unknown): Record<string, unknown> => (typeof value === 'string' ? JSON.parse(value) : value) as Record<string, unknown>;
 
 /**
- * The latest events about one subject, newest first: its history for a clerk. A staff actor
- * comes with the account's display name as it is now (the log itself holds ids only).
+ * The towns an event belongs to, for its details: whose staff see it in a MyKey ID's history.
+ * An event with none belongs to the identity as a whole and shows to its home town
+ * (docs/security/tenancy.md). Part of the hashed details, so attribution cannot be edited unseen.
  */
-export async function eventsAbout(conn: Db | Knex.Transaction, subject: string, limit = 200): Promise<RecordedEvent[]> {
-  const rows = await conn('audit_events as e')
+export function towns(...codes: string[]): { municipalities: string[] } {
+  return { municipalities: [...new Set(codes)].sort() };
+}
+
+/** Whose history is asked for: a town's, and whether it is the subject's home town. */
+export interface TownView { code: string; home: boolean }
+
+/**
+ * The latest events about one subject, newest first: its history for a clerk. A staff actor
+ * comes with the account's display name as it is now (the log itself holds ids only). With
+ * `town`, only the events that town may see: its own and, for the home town, the identity's;
+ * `exceptActions` leaves out events of those actions.
+ */
+export async function eventsAbout(conn: Db | Knex.Transaction, subject: string,
+  { limit = 200, town, exceptActions = [] }: { limit?: number; town?: TownView; exceptActions?: string[] } = {}): Promise<RecordedEvent[]> {
+  const query = conn('audit_events as e')
     .leftJoin('staff_accounts as s', function staffActor() {
       this.on('e.actor_kind', '=', conn.raw('?', ['staff'])).andOn('s.id', '=', 'e.actor_id');
     })
-    .where('e.subject', subject).orderBy('e.seq', 'desc').limit(limit)
+    .where('e.subject', subject).whereNotIn('e.action', exceptActions);
+  if (town) {
+    query.where((q) => {
+      q.whereRaw("JSON_CONTAINS(e.details, JSON_QUOTE(?), '$.municipalities')", [town.code]);
+      if (town.home) q.orWhereRaw("JSON_EXTRACT(e.details, '$.municipalities') IS NULL");
+    });
+  }
+  const rows = await query.orderBy('e.seq', 'desc').limit(limit)
     .select('e.seq', 'e.occurred_at', 'e.action', 'e.actor_kind', 'e.actor_id', 'e.details', 's.display_name');
   const texts = rows.length === 0 ? [] : await conn('audit_texts').whereIn('seq', rows.map((row) => row.seq)).select('seq', 'name', 'text');
   const textsOf = new Map<number, Record<string, string | null>>();

@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 import type { Device, DeviceStatus } from './device.ts';
 import { organizationColumns, organizationOf, type OrganizationColumns, type OrganizationRef } from '../staff/organization.ts';
 
-/** The device behind a request, as requireDevice finds it. */
-export interface EnrolledDevice { id: number; organization: OrganizationRef }
+/** The device behind a request, as requireDevice finds it; `municipalityCode` is the town it serves (a shop's device, its shop's town). */
+export interface EnrolledDevice { id: number; organization: OrganizationRef; municipalityCode: string }
 
 interface DeviceRow extends OrganizationColumns {
   id: number;
@@ -95,9 +95,10 @@ export function devicesRepository(db: Knex) {
     },
 
     async activeByTokenHash(tokenHash: Buffer): Promise<(EnrolledDevice & { lastSeenAt: Date | null }) | undefined> {
-      const row = await db('devices').where({ token_hash: tokenHash, status: 'active' })
-        .first('id', 'merchant_id', 'municipality_code', 'last_seen_at');
-      return row && { id: row.id, organization: organizationOf(row), lastSeenAt: row.last_seen_at };
+      const row = await db('devices as d').leftJoin('merchants as me', 'me.id', 'd.merchant_id')
+        .where({ 'd.token_hash': tokenHash, 'd.status': 'active' })
+        .first('d.id', 'd.merchant_id', 'd.municipality_code', 'd.last_seen_at', db.raw('COALESCE(d.municipality_code, me.municipality_code) AS town'));
+      return row && { id: row.id, organization: organizationOf(row), municipalityCode: row.town, lastSeenAt: row.last_seen_at };
     },
 
     /** Records that the device was seen, unless another request did so since `staleBefore`. */

@@ -89,7 +89,7 @@ export function devicesService(db: Db, now: () => Date) {
       const at = now();
       const staleBefore = new Date(at.getTime() - SEEN_PRECISION_MS);
       if (!device.lastSeenAt || device.lastSeenAt < staleBefore) await devices.touch(device.id, at, staleBefore);
-      return { id: device.id, organization: device.organization };
+      return { id: device.id, organization: device.organization, municipalityCode: device.municipalityCode };
     },
   };
 }

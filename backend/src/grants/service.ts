@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Knex } from 'knex';
-import { appendAudit } from '../audit/chain.ts';
+import { appendAudit, towns } from '../audit/chain.ts';
 import { BOM, csvFields, csvLines, csvRow } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem, problemKinds, type ProblemCode } from '../http/problems.ts';
@@ -13,6 +13,7 @@ import { spoolUpload, type SpooledFile } from '../http/spool.ts';
 import { LIMITS } from '../ledger/entries.ts';
 import { grantPoints, inLedgerTransaction, residentPoints } from '../ledger/ledger.ts';
 import { parseMykeyId } from '../mykey/id.ts';
+import { mykeyRepository } from '../mykey/repository.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { staffReason } from '../staff/reason.ts';
 import { grantsRepository as repo, type GrantCampaign, type GrantUpload, type UploadCounts, type UploadLine } from './repository.ts';
@@ -54,25 +55,38 @@ export interface GrantedPoints {
 
 const campaignRef = (c: GrantCampaign) => ({ id: c.id, slug: c.slug, name: c.name });
 
-/** Refuses a MyKey ID that does not exist or is suspended; eligibility is the caller's to check, not the ledger's. */
-function eligibility(status: 'active' | 'suspended' | undefined): ProblemCode | undefined {
+/** A MyKey ID as the granting town sees it: blocked means blocked from that town's services. */
+type Standing = 'active' | 'suspended' | 'blocked' | undefined;
+
+/** Refuses a MyKey ID that does not exist, is suspended or is blocked here; eligibility is the caller's to check, not the ledger's. */
+function eligibility(status: Standing): ProblemCode | undefined {
   if (status === undefined) return 'mykey_not_found';
   if (status === 'suspended') return 'mykey_suspended';
+  if (status === 'blocked') return 'mykey_blocked_here';
   return undefined;
+}
+
+/** Each ID's standing in the staff member's town: its status, unless that town blocked it. */
+async function standings(trx: Knex.Transaction, staff: SignedInStaff, mykeyIds: string[]): Promise<Map<string, Standing>> {
+  const statuses: Map<string, Standing> = await repo.mykeyStatuses(trx, mykeyIds);
+  for (const blocked of await mykeyRepository.blockedIn(trx, staff.municipalityCode, mykeyIds)) {
+    if (statuses.get(blocked) === 'active') statuses.set(blocked, 'blocked');
+  }
+  return statuses;
 }
 
 /** One grant by a staff member, audited, in the caller's transaction. */
 export async function grantOne(trx: Knex.Transaction, r: {
   staff: SignedInStaff; campaign: GrantCampaign; mykeyId: string; points: number; reason: string; reference: string; now: Date;
 }): Promise<GrantedPoints> {
-  const refused = eligibility((await repo.mykeyStatuses(trx, [r.mykeyId])).get(r.mykeyId));
+  const refused = eligibility((await standings(trx, r.staff, [r.mykeyId])).get(r.mykeyId));
   if (refused) throw new Problem(refused);
   const posted = await grantPoints(trx, { reference: r.reference, campaignId: r.campaign.id, mykeyId: r.mykeyId, points: r.points, now: r.now });
   const municipalityCode = r.staff.organization.id;
   if (!posted.replayed) {
     await appendAudit(trx, {
       action: 'points.granted', actor: { kind: 'staff', id: String(r.staff.id) }, subject: r.mykeyId,
-      details: { campaignId: r.campaign.id, entryId: posted.entryId, points: r.points }, texts: { reason: r.reason },
+      details: { campaignId: r.campaign.id, entryId: posted.entryId, points: r.points, ...towns(r.staff.municipalityCode) }, texts: { reason: r.reason },
     });
   }
   const { balance } = await residentPoints(trx, municipalityCode, r.mykeyId, r.now);
@@ -189,7 +203,7 @@ export async function importGrantFile(db: Db, r: { staff: SignedInStaff; campaig
 
 async function grantBatch(db: Db, uploadId: number, r: { staff: SignedInStaff; campaign: GrantCampaign; file: SpooledFile; now: Date }, batch: GrantRecord[]): Promise<void> {
   await inLedgerTransaction(db, async (trx) => {
-    const statuses = await repo.mykeyStatuses(trx, batch.flatMap((record) => ('reason' in record ? [record.mykeyId] : [])));
+    const statuses = await standings(trx, r.staff, batch.flatMap((record) => ('reason' in record ? [record.mykeyId] : [])));
     const lines: UploadLine[] = [];
     const counts = { records: batch.length, granted: 0, alreadyGranted: 0, refused: 0, pointsGranted: 0 };
     for (const record of batch) {
@@ -217,7 +231,7 @@ async function grantBatch(db: Db, uploadId: number, r: { staff: SignedInStaff; c
 }
 
 /** One line's grant, in a savepoint so a refusal leaves nothing of it behind. */
-async function grantLine(trx: Knex.Transaction, r: { campaign: GrantCampaign; file: SpooledFile; now: Date }, record: Wanted, status: 'active' | 'suspended' | undefined) {
+async function grantLine(trx: Knex.Transaction, r: { campaign: GrantCampaign; file: SpooledFile; now: Date }, record: Wanted, status: Standing) {
   const refused = eligibility(status);
   if (refused) return { ...record, code: refused, detail: null };
   try {

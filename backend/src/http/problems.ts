@@ -126,6 +126,9 @@ export const problemKinds = {
   mykey_suspended: { status: 403, title: 'MyKey ID suspended', messages: {
     ja: 'このマイキーIDは利用停止中です。市区町村の窓口にお問い合わせください。',
     en: 'This MyKey ID is suspended. Please contact your municipal office.' } },
+  mykey_blocked_here: { status: 403, title: 'MyKey ID blocked in this municipality', messages: {
+    ja: 'このマイキーIDは、この自治体のサービス（店舗での支払い、ポイントの付与、窓口の端末）では利用できないよう設定されています。この自治体の窓口にお問い合わせください。',
+    en: 'This MyKey ID is blocked from this municipality\'s services (payments at its shops, its points, its counter devices). Please ask at this municipality\'s office.' } },
   mykey_id_malformed: { status: 400, title: 'MyKey ID malformed', messages: {
     ja: 'マイキーIDの形式が正しくありません。マイキーIDは8文字（数字の2〜9と、IとOを除く英大文字）です。',
     en: 'This is not a MyKey ID. A MyKey ID has 8 characters: the digits 2-9 and the letters A-Z without I and O.' } },
@@ -141,6 +144,15 @@ export const problemKinds = {
   mykey_not_suspended: { status: 409, title: 'MyKey ID not suspended', messages: {
     ja: 'このマイキーIDは利用停止中ではありません。画面を更新して状態をご確認ください。',
     en: 'This MyKey ID is not suspended. Please reload to see its current state.' } },
+  mykey_already_blocked: { status: 409, title: 'MyKey ID already blocked here', messages: {
+    ja: 'このマイキーIDは、この自治体ではすでに利用を止めています。画面を更新して状態をご確認ください。',
+    en: 'This MyKey ID is already blocked in this municipality. Please reload to see its current state.' } },
+  mykey_not_blocked: { status: 409, title: 'MyKey ID not blocked here', messages: {
+    ja: 'このマイキーIDは、この自治体では利用を止めていません。画面を更新して状態をご確認ください。',
+    en: 'This MyKey ID is not blocked in this municipality. Please reload to see its current state.' } },
+  mykey_home_unchanged: { status: 409, title: 'Already the home municipality', messages: {
+    ja: 'このマイキーIDの所属自治体は、すでにこの端末の自治体です。',
+    en: 'This MyKey ID already belongs to this device\'s municipality.' } },
   card_already_linked: { status: 409, title: 'Card already linked', messages: {
     ja: '新しいカードはすでにマイキーIDに紐付いています。2つのマイキーIDをここで統合することはできません。市区町村の窓口にご相談ください。',
     en: 'The new card is already linked to a MyKey ID. Two MyKey IDs cannot be merged here; please ask at the municipal office.' } },

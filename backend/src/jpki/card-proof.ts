@@ -9,8 +9,11 @@ import { serialHex } from './der.ts';
 import { canonicalChallenge, type Challenge, type ChallengePurpose } from './challenges.ts';
 import type { CertificateVerifier } from './verifier.ts';
 
-/** Linking a new card to a MyKey ID moves everything the ID holds, and a payment moves points: both are value-moving. */
-const VALUE_MOVING: Record<ChallengePurpose, boolean> = { login: false, relink: true, counter_relink: true, payment: true };
+/**
+ * Linking a new card to a MyKey ID moves everything the ID holds, a payment moves points, and a
+ * home move hands the identity to another town's staff: all are value-moving.
+ */
+const VALUE_MOVING: Record<ChallengePurpose, boolean> = { login: false, relink: true, counter_relink: true, payment: true, home_move: true };
 
 /** A card refused because its certificate is revoked: who it was, so its link can be ended. */
 export class RevokedCard extends Problem {

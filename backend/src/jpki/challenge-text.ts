@@ -2,7 +2,8 @@
 // row to check a signature, and the reader agent, which rebuilds it from the challenge it was
 // given and refuses to have the card sign anything else. Free of server imports on purpose.
 
-export const CHALLENGE_PURPOSES = ['login', 'relink', 'counter_relink', 'payment'] as const;
+// home_move: the resident makes this device's municipality the home of their MyKey ID.
+export const CHALLENGE_PURPOSES = ['login', 'relink', 'counter_relink', 'payment', 'home_move'] as const;
 export type ChallengePurpose = (typeof CHALLENGE_PURPOSES)[number];
 
 /** A payment intent's id: `pi_` and 16 random bytes in base64url. */

@@ -56,7 +56,8 @@ export function authRoutes({ db, verifier, mykeys, payments, clock }: AuthDeps):
   router.post('/card-sessions', requireDevice(db), async (ctx) => {
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, cardSessionBody);
-    const { id } = enrolledDevice(ctx);
+    const device = enrolledDevice(ctx);
+    const { id } = device;
     const now = clock();
     const challenge = await challenges.find(body.challengeId, id);
     const accepted = await verifyCardProof(verifier, challenge, body.certificate, body.signature, now).catch(async (error: unknown) => {
@@ -71,12 +72,13 @@ export function authRoutes({ db, verifier, mykeys, payments, clock }: AuthDeps):
       await challenges.markSigned(trx, challenge, certKey, now, { consume: challenge.purpose === 'payment' });
       const common = { challengeId: challenge.id, purpose: challenge.purpose, revocationChecked: accepted.revocationChecked };
       if (challenge.purpose === 'payment') {
-        return { status: 201, body: { ...common, ...(await payments.pay(trx, { challenge, certKey, deviceId: id, now })) } };
+        return { status: 201, body: { ...common, ...(await payments.pay(trx, { challenge, certKey, device, now })) } };
       }
+      // A town's block refuses the ID at its devices, whatever the card signs there for.
       if (challenge.purpose !== 'login') {
-        return { status: 201, body: { ...common, mykeyId: (await mykeys.usableMykeyOf(trx, certKey)) ?? null } };
+        return { status: 201, body: { ...common, mykeyId: (await mykeys.usableMykeyOf(trx, certKey, device.municipalityCode)) ?? null } };
       }
-      const { mykeyId, issued } = await mykeys.loginOrIssue(trx, card, { kind: 'device', id: String(id) });
+      const { mykeyId, issued } = await mykeys.loginOrIssue(trx, card, device);
       return { status: 201, body: { ...common, mykeyId, issued } };
     })));
   });

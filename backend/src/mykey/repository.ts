@@ -5,23 +5,27 @@ export type MykeyStatus = 'active' | 'suspended';
 export type CertificateStatus = 'active' | 'replaced' | 'revoked';
 export type LinkMethod = 'issued' | 'both_cards' | 'linkage_file' | 'counter';
 
-export interface CardBinding { mykeyPk: number; mykeyId: string; mykeyStatus: MykeyStatus; certificateStatus: CertificateStatus }
+export interface CardBinding { mykeyPk: number; mykeyId: string; mykeyStatus: MykeyStatus; homeMunicipalityCode: string; certificateStatus: CertificateStatus }
 
 export interface Suspension { at: Date; reason: string; staffId: number | null; staffName: string | null }
 
-export interface MykeyRecord { pk: number; mykeyId: string; status: MykeyStatus; issuedAt: Date; suspension: Suspension | null }
+/** `homeMunicipalityCode`: the town whose staff act on the identity as a whole (docs/security/tenancy.md). */
+export interface MykeyRecord { pk: number; mykeyId: string; status: MykeyStatus; issuedAt: Date; homeMunicipalityCode: string; suspension: Suspension | null }
+
+/** One town's block of a MyKey ID from its own services. */
+export interface TownBlock { at: Date; reason: string; staffId: number; staffName: string | null }
 
 /** A card as staff may see it: how and when it was linked, never anything of its certificate. */
 export interface CardRecord { status: CertificateStatus; linkMethod: LinkMethod; linkedAt: Date; endedAt: Date | null }
 
 type Conn = Db | Knex.Transaction;
 
-interface BindingRow { cert_key: Buffer; id: number; mykey_id: string; mykey_status: MykeyStatus; certificate_status: CertificateStatus }
+interface BindingRow { cert_key: Buffer; id: number; mykey_id: string; mykey_status: MykeyStatus; home_municipality_code: string; certificate_status: CertificateStatus }
 
-const BINDING_COLUMNS = ['c.cert_key', 'm.id', 'm.mykey_id', 'm.status as mykey_status', 'c.status as certificate_status'];
+const BINDING_COLUMNS = ['c.cert_key', 'm.id', 'm.mykey_id', 'm.status as mykey_status', 'm.home_municipality_code', 'c.status as certificate_status'];
 
 const toBinding = (row: BindingRow): CardBinding => ({
-  mykeyPk: Number(row.id), mykeyId: row.mykey_id, mykeyStatus: row.mykey_status, certificateStatus: row.certificate_status,
+  mykeyPk: Number(row.id), mykeyId: row.mykey_id, mykeyStatus: row.mykey_status, homeMunicipalityCode: row.home_municipality_code, certificateStatus: row.certificate_status,
 });
 
 const bindings = (conn: Conn) => conn('mykey_certificates as c').join('mykeys as m', 'm.id', 'c.mykey_pk');
@@ -42,10 +46,10 @@ export const mykeyRepository = {
     return new Map(rows.map((row) => [Buffer.from(row.cert_key).toString('hex'), toBinding(row)]));
   },
 
-  /** Inserts a MyKey ID; false if another card already holds that ID. */
-  async insertMykey(trx: Knex.Transaction, mykeyId: string): Promise<number | undefined> {
+  /** Inserts a MyKey ID with its home town; undefined if another card already holds that ID. */
+  async insertMykey(trx: Knex.Transaction, mykeyId: string, homeMunicipalityCode: string): Promise<number | undefined> {
     try {
-      const [id] = await trx('mykeys').insert({ mykey_id: mykeyId });
+      const [id] = await trx('mykeys').insert({ mykey_id: mykeyId, home_municipality_code: homeMunicipalityCode });
       return Number(id);
     } catch (error) {
       if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return undefined;
@@ -57,10 +61,10 @@ export const mykeyRepository = {
   async findMykey(conn: Conn, mykeyId: string, { lock = false } = {}): Promise<MykeyRecord | undefined> {
     const query = conn('mykeys as m').leftJoin('staff_accounts as s', 's.id', 'm.suspended_by_staff_id').where('m.mykey_id', mykeyId);
     const row = await (lock ? query.forUpdate() : query).first(
-      'm.id', 'm.mykey_id', 'm.status', 'm.created_at', 'm.suspended_at', 'm.suspension_reason', 'm.suspended_by_staff_id', 's.display_name');
+      'm.id', 'm.mykey_id', 'm.status', 'm.created_at', 'm.home_municipality_code', 'm.suspended_at', 'm.suspension_reason', 'm.suspended_by_staff_id', 's.display_name');
     if (!row) return undefined;
     return {
-      pk: Number(row.id), mykeyId: row.mykey_id, status: row.status, issuedAt: row.created_at,
+      pk: Number(row.id), mykeyId: row.mykey_id, status: row.status, issuedAt: row.created_at, homeMunicipalityCode: row.home_municipality_code,
       suspension: row.status === 'suspended'
         ? { at: row.suspended_at, reason: row.suspension_reason, staffId: row.suspended_by_staff_id === null ? null : Number(row.suspended_by_staff_id), staffName: row.display_name ?? null }
         : null,
@@ -93,5 +97,34 @@ export const mykeyRepository = {
   /** The suspension's record stays in the audit log; the row keeps only what holds now. */
   async reinstate(trx: Knex.Transaction, mykeyPk: number): Promise<void> {
     await trx('mykeys').where({ id: mykeyPk }).update({ status: 'active', suspended_at: null, suspended_by_staff_id: null, suspension_reason: null });
+  },
+
+  async moveHome(trx: Knex.Transaction, mykeyPk: number, municipalityCode: string): Promise<void> {
+    await trx('mykeys').where({ id: mykeyPk }).update({ home_municipality_code: municipalityCode });
+  },
+
+  /** The town's block of a MyKey ID, if it has one; `lock` holds it (or the gap where it would be) until the transaction ends. */
+  async townBlock(conn: Conn, mykeyPk: number, municipalityCode: string, { lock = false } = {}): Promise<TownBlock | undefined> {
+    const query = conn('mykey_town_blocks as b').leftJoin('staff_accounts as s', 's.id', 'b.blocked_by_staff_id')
+      .where({ 'b.mykey_pk': mykeyPk, 'b.municipality_code': municipalityCode });
+    const row = await (lock ? query.forUpdate() : query).first('b.blocked_at', 'b.reason', 'b.blocked_by_staff_id', 's.display_name');
+    return row && { at: row.blocked_at, reason: row.reason, staffId: Number(row.blocked_by_staff_id), staffName: row.display_name ?? null };
+  },
+
+  /** Which of these MyKey IDs the town has blocked from its services. */
+  async blockedIn(conn: Conn, municipalityCode: string, mykeyIds: string[]): Promise<Set<string>> {
+    if (mykeyIds.length === 0) return new Set();
+    const rows = await conn('mykey_town_blocks as b').join('mykeys as m', 'm.id', 'b.mykey_pk')
+      .where('b.municipality_code', municipalityCode).whereIn('m.mykey_id', [...new Set(mykeyIds)]).pluck('m.mykey_id');
+    return new Set(rows);
+  },
+
+  async insertTownBlock(trx: Knex.Transaction, mykeyPk: number, municipalityCode: string, staffId: number, reason: string, at: Date): Promise<void> {
+    await trx('mykey_town_blocks').insert({ mykey_pk: mykeyPk, municipality_code: municipalityCode, blocked_by_staff_id: staffId, reason, blocked_at: at });
+  },
+
+  /** The block's record stays in the audit log, as a suspension's does. */
+  async deleteTownBlock(trx: Knex.Transaction, mykeyPk: number, municipalityCode: string): Promise<void> {
+    await trx('mykey_town_blocks').where({ mykey_pk: mykeyPk, municipality_code: municipalityCode }).delete();
   },
 };

@@ -1,6 +1,8 @@
-// Renewal and suspension of MyKey IDs. A resident relinks at a device with both cards; municipal
-// staff look a MyKey ID up, link a new card after checking the person's documents, and suspend
-// or reinstate it. The third way, J-LIS's linkage file, is a command (linkage.ts).
+// Renewal, suspension and tenancy of MyKey IDs. A resident relinks at a device with both cards,
+// or moves their ID's home to the town of a device; the home town's staff look a MyKey ID up,
+// link a new card after checking the person's documents, and suspend or reinstate it; any
+// town's staff block it from their own town's services and see their own town's events of it.
+// The third way of renewal, J-LIS's linkage file, is a command (linkage.ts).
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -21,6 +23,7 @@ const proofId = z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be the ch
 const bothCardsBody = z.object({ oldProof: proofId, newProof: proofId }).strict()
   .refine((body) => body.oldProof !== body.newProof, { error: 'oldProof and newProof must be two different card proofs', path: ['newProof'] });
 const counterBody = z.object({ proof: proofId, reason }).strict();
+const homeMoveBody = z.object({ proof: proofId }).strict();
 const reasonBody = z.object({ reason }).strict();
 
 export interface MykeyRoutesDeps { db: Db; mykeys: MykeyService; clock: () => Date }
@@ -47,13 +50,53 @@ export function mykeyRoutes({ db, mykeys, clock }: MykeyRoutesDeps): Router {
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'relink-both-cards', oldProof, newProof } }, async (trx) => {
       const oldKey = await challenges.consumeSigned(trx, oldProof, [device.id], 'relink', now);
       const newKey = await challenges.consumeSigned(trx, newProof, [device.id], 'relink', now);
-      const mykeyId = await mykeys.relinkBothCards(trx, oldKey, newKey, device.id, now);
+      const mykeyId = await mykeys.relinkBothCards(trx, oldKey, newKey, device, now);
       return { status: 201, body: { mykeyId, method: 'both_cards' } };
     })));
   });
 
+  // The resident's card signed a 'home_move' challenge at this device, after the PIN: the ID's
+  // home becomes this device's town. No staff member can do this for them.
+  router.post('/mykeys/home-moves', requireDevice(db, clock), async (ctx) => {
+    const device = enrolledDevice(ctx);
+    const key = idempotencyKey(ctx);
+    const { proof } = await readJson(ctx, homeMoveBody);
+    const now = clock();
+    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'home-move', proof } }, async (trx) => {
+      const certKey = await challenges.consumeSigned(trx, proof, [device.id], 'home_move', now);
+      const mykeyId = await mykeys.moveHome(trx, certKey, device);
+      return { status: 201, body: { mykeyId, homeMunicipalityCode: device.municipalityCode } };
+    })));
+  });
+
   router.get('/staff/mykeys/:mykeyId', ...municipalStaff, async (ctx) => {
-    ctx.body = await mykeys.view(db, pathMykeyId(ctx));
+    ctx.body = await mykeys.view(pathMykeyId(ctx), signedInStaff(ctx));
+  });
+
+  router.get('/staff/mykeys/:mykeyId/town', ...municipalStaff, async (ctx) => {
+    ctx.body = await mykeys.townView(pathMykeyId(ctx), signedInStaff(ctx));
+  });
+
+  router.post('/staff/mykeys/:mykeyId/block', ...municipalStaff, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const mykeyId = pathMykeyId(ctx);
+    const key = idempotencyKey(ctx);
+    const { reason } = await readJson(ctx, reasonBody);
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'block-mykey', mykeyId, reason } }, async (trx) => {
+      await mykeys.block(trx, mykeyId, staff, reason, clock());
+      return { status: 200, body: { mykeyId, municipalityCode: staff.municipalityCode, blocked: true } };
+    }));
+  });
+
+  router.post('/staff/mykeys/:mykeyId/unblock', ...municipalStaff, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const mykeyId = pathMykeyId(ctx);
+    const key = idempotencyKey(ctx);
+    const { reason } = await readJson(ctx, reasonBody);
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'unblock-mykey', mykeyId, reason } }, async (trx) => {
+      await mykeys.unblock(trx, mykeyId, staff, reason);
+      return { status: 200, body: { mykeyId, municipalityCode: staff.municipalityCode, blocked: false } };
+    }));
   });
 
   // Staff checked the person's documents; the new card signed a 'counter_relink' challenge at

@@ -1,15 +1,18 @@
 // Issuing MyKey IDs, resolving a card to its MyKey ID, linking a resident's new card to it
 // (renewal) and suspending it. A MyKey ID logs in with one card at a time: linking a new card
-// ends the card it had.
+// ends the card it had. Each ID has a home municipality whose staff alone act on it as a whole;
+// any town may block it from its own services (docs/security/tenancy.md).
 import type { Knex } from 'knex';
 import type { AuditEvent } from '../audit/chain.ts';
-import { appendAudit, eventsAbout } from '../audit/chain.ts';
+import { appendAudit, eventsAbout, towns, type TownView } from '../audit/chain.ts';
 import { ConcurrentChange, type Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import { certificateKey, mykeyIdCandidate } from './id.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
+import type { EnrolledDevice } from '../devices/repository.ts';
 import { organizationLabel } from '../staff/organization.ts';
-import { mykeyRepository as repo, type CardBinding, type CardRecord, type LinkMethod, type MykeyRecord } from './repository.ts';
+import { IsolationRefusal } from '../staff/refusals.ts';
+import { mykeyRepository as repo, type CardBinding, type CardRecord, type LinkMethod, type MykeyRecord, type TownBlock } from './repository.ts';
 
 // At 120 million residents an ID is taken with probability ~0.35 %; 16 taken in a row is
 // ~1e-39 (docs/mykey-id.md), so running out means a bug, not bad luck.
@@ -23,16 +26,34 @@ export type LinkageOutcome = 'linked' | 'already_linked' | 'old_unknown' | 'new_
 /** Where a linkage record came from, for the audit log. */
 export interface LinkageSource { file: string; line: number }
 
-/** A MyKey ID as municipal staff see it. */
+type EventView = { seq: number; at: string; action: string; actor: { kind: string; id: string; name: string | null }; details: Record<string, unknown> };
+type BlockView = { at: string; reason: string; staff: { id: number; name: string | null } };
+
+/** A MyKey ID as its home town's staff see it: the whole record. */
 export interface MykeyView {
   mykeyId: string;
   status: MykeyRecord['status'];
   issuedAt: string;
+  homeMunicipalityCode: string;
   suspension: { at: string; reason: string; staff: { id: number | null; name: string | null } } | null;
+  /** The home town's own block of the ID from its services, if any. */
+  townBlock: BlockView | null;
   cards: Array<{ status: CardRecord['status']; linkMethod: LinkMethod; linkedAt: string; endedAt: string | null }>;
-  /** Its audit events, newest first. */
-  events: Array<{ seq: number; at: string; action: string; actor: { kind: string; id: string; name: string | null }; details: Record<string, unknown> }>;
+  /** Its audit events the home town may see, newest first. */
+  events: EventView[];
 }
+
+/** A MyKey ID as any town's staff see it: only what concerns that town's services. */
+export interface TownMykeyView {
+  mykeyId: string;
+  municipalityCode: string;
+  townBlock: BlockView | null;
+  /** The town's own events about the ID, newest first. */
+  events: EventView[];
+}
+
+const blockView = (block: TownBlock | undefined): BlockView | null =>
+  block ? { at: block.at.toISOString(), reason: block.reason, staff: { id: block.staffId, name: block.staffName } } : null;
 
 /**
  * What a linkage record "old card → new card" comes to, from the two cards' bindings:
@@ -44,7 +65,10 @@ export function linkageDecision(old: CardBinding | undefined, next: CardBinding 
   return undefined;
 }
 
+const VIEWED = 'mykey.viewed';
+
 const staffActor = (staff: SignedInStaff): AuditEvent['actor'] => ({ kind: 'staff', id: String(staff.id) });
+const deviceActor = (device: EnrolledDevice): AuditEvent['actor'] => ({ kind: 'device', id: String(device.id) });
 
 export function mykeyService(db: Db, secret: Buffer) {
   const keyOf = (card: CardIdentity) => certificateKey(secret, card.issuerDer, card.serialHex);
@@ -57,10 +81,18 @@ export function mykeyService(db: Db, secret: Buffer) {
     return binding;
   }
 
-  async function issue(trx: Knex.Transaction, card: CardIdentity, actor: AuditEvent['actor']): Promise<string> {
+  /** Usable, and not blocked from the services of `town` (where the card is used). */
+  async function usableIn(conn: Db | Knex.Transaction, binding: CardBinding, town: string): Promise<CardBinding> {
+    usable(binding);
+    if (await repo.townBlock(conn, binding.mykeyPk, town)) throw new Problem('mykey_blocked_here');
+    return binding;
+  }
+
+  async function issue(trx: Knex.Transaction, card: CardIdentity, device: EnrolledDevice): Promise<string> {
+    const home = device.municipalityCode;
     for (let attempt = 0; attempt < MAX_CANDIDATES; attempt++) {
       const mykeyId = mykeyIdCandidate(secret, card.issuerDer, card.serialHex, attempt);
-      const mykeyPk = await repo.insertMykey(trx, mykeyId);
+      const mykeyPk = await repo.insertMykey(trx, mykeyId, home);
       if (mykeyPk === undefined) continue;
       try {
         await repo.linkCertificate(trx, keyOf(card), mykeyPk, 'issued');
@@ -69,17 +101,44 @@ export function mykeyService(db: Db, secret: Buffer) {
         if ((error as { code?: string }).code === 'ER_DUP_ENTRY') throw new ConcurrentChange('card issued concurrently');
         throw error;
       }
-      await appendAudit(trx, { action: 'mykey.issued', actor, subject: mykeyId, details: { attempt } });
+      await appendAudit(trx, { action: 'mykey.issued', actor: deviceActor(device), subject: mykeyId, details: { attempt, ...towns(home) } });
       return mykeyId;
     }
     throw new Error(`no free MyKey ID among ${MAX_CANDIDATES} candidates`);
   }
 
-  /** A locked MyKey ID, or mykey_not_found. */
-  async function lockedMykey(trx: Knex.Transaction, mykeyId: string): Promise<MykeyRecord> {
-    const mykey = await repo.findMykey(trx, mykeyId, { lock: true });
+  /** A MyKey ID, or mykey_not_found. */
+  async function existing(conn: Db | Knex.Transaction, mykeyId: string, { lock = false } = {}): Promise<MykeyRecord> {
+    const mykey = await repo.findMykey(conn, mykeyId, { lock });
     if (!mykey) throw new Problem('mykey_not_found');
     return mykey;
+  }
+
+  /**
+   * A MyKey ID whose home town is the staff member's; to any other town's staff it does not
+   * exist: the same mykey_not_found, from the same place in every caller (audited on the way out).
+   */
+  async function ofHomeTown(conn: Db | Knex.Transaction, mykeyId: string, staff: SignedInStaff, { lock = false } = {}): Promise<MykeyRecord> {
+    const mykey = await existing(conn, mykeyId, { lock });
+    if (mykey.homeMunicipalityCode !== staff.municipalityCode) throw new IsolationRefusal('mykey_not_found', mykeyId, mykey.homeMunicipalityCode);
+    return mykey;
+  }
+
+  /**
+   * Its events the town may see (docs/security/tenancy.md), as staff read them. Looks at the
+   * record are left out: they stay in the audit log, but every look would otherwise push what
+   * happened to the ID out of the list.
+   */
+  async function eventViews(conn: Db | Knex.Transaction, mykeyId: string, town: TownView): Promise<EventView[]> {
+    const events = await eventsAbout(conn, mykeyId, { town, exceptActions: [VIEWED] });
+    return events.map(({ seq, occurredAt, action, actor, details }) => ({ seq, at: occurredAt.toISOString(), action, actor, details }));
+  }
+
+  /** Every staff look at a MyKey ID is on record, in the viewer's town. */
+  async function auditView(mykeyId: string, staff: SignedInStaff, scope: 'record' | 'town'): Promise<void> {
+    await db.transaction((trx) => appendAudit(trx, {
+      action: VIEWED, actor: staffActor(staff), subject: mykeyId, details: { scope, ...towns(staff.municipalityCode) },
+    }));
   }
 
   /** Links a card never seen before to a MyKey ID in place of the card it had. */
@@ -103,21 +162,27 @@ export function mykeyService(db: Db, secret: Buffer) {
   return {
     keyOf,
 
-    /** Logs a card in: its MyKey ID, issued on first use (the same card always gets the same ID). */
-    async loginOrIssue(trx: Knex.Transaction, card: CardIdentity, actor: AuditEvent['actor']): Promise<{ mykeyId: string; issued: boolean }> {
+    /**
+     * Logs a card in at a device: its MyKey ID, issued on first use with the device's town as
+     * its home (the same card always gets the same ID). A town's block refuses it there.
+     */
+    async loginOrIssue(trx: Knex.Transaction, card: CardIdentity, device: EnrolledDevice): Promise<{ mykeyId: string; issued: boolean }> {
       const binding = await repo.bindingOf(trx, keyOf(card));
-      if (binding) return { mykeyId: usable(binding).mykeyId, issued: false };
-      return { mykeyId: await issue(trx, card, actor), issued: true };
+      if (binding) return { mykeyId: (await usableIn(trx, binding, device.municipalityCode)).mykeyId, issued: false };
+      return { mykeyId: await issue(trx, card, device), issued: true };
     },
 
     /**
-     * The MyKey ID of a card, if it has one it may use; undefined for a card never seen. With
-     * `lock` (a payment), a suspension or relink waits until the caller's transaction ends.
+     * The MyKey ID of a card, if it has one it may use in `town`'s services; undefined for a card
+     * never seen. With `lock` (a payment), a suspension or relink waits until the caller's transaction ends.
      */
-    async usableMykeyOf(conn: Db | Knex.Transaction, certKey: Buffer, { lock = false } = {}): Promise<string | undefined> {
+    async usableMykeyOf(conn: Db | Knex.Transaction, certKey: Buffer, town: string, { lock = false } = {}): Promise<string | undefined> {
       const binding = await repo.bindingOf(conn, certKey, { lock });
-      return binding && usable(binding).mykeyId;
+      return binding && (await usableIn(conn, binding, town)).mykeyId;
     },
+
+    /** Which of these MyKey IDs the town has blocked from its services. */
+    blockedIn: (conn: Db | Knex.Transaction, town: string, mykeyIds: string[]) => repo.blockedIn(conn, town, mykeyIds),
 
     /** A revoked certificate stops logging in for good; its MyKey ID waits for a relink. */
     async noteRevoked(card: CardIdentity, now: Date): Promise<void> {
@@ -134,13 +199,29 @@ export function mykeyService(db: Db, secret: Buffer) {
      * Renewal with both cards: the old card (which must still log in) and the new one signed
      * at the same device. The new card takes the old one's place on its MyKey ID.
      */
-    async relinkBothCards(trx: Knex.Transaction, oldKey: Buffer, newKey: Buffer, deviceId: number, now: Date): Promise<string> {
+    async relinkBothCards(trx: Knex.Transaction, oldKey: Buffer, newKey: Buffer, device: EnrolledDevice, now: Date): Promise<string> {
       if (oldKey.equals(newKey)) throw new Problem('card_already_linked', 'Both proofs are of the same card: tap the old card first, then the new one.');
       const old = await repo.bindingOf(trx, oldKey, { lock: true });
       if (!old) throw new Problem('card_not_linked');
-      const { mykeyPk, mykeyId } = usable(old);
+      const { mykeyPk, mykeyId, homeMunicipalityCode } = await usableIn(trx, old, device.municipalityCode);
       await linkNewCard(trx, mykeyPk, newKey, 'both_cards', now);
-      await appendAudit(trx, { action: 'mykey.relinked', actor: { kind: 'device', id: String(deviceId) }, subject: mykeyId, details: { method: 'both_cards' } });
+      // The identity's event (its home's) done at this town's device (this town's too).
+      await appendAudit(trx, { action: 'mykey.relinked', actor: deviceActor(device), subject: mykeyId, details: { method: 'both_cards', ...towns(homeMunicipalityCode, device.municipalityCode) } });
+      return mykeyId;
+    },
+
+    /**
+     * The resident moves their MyKey ID's home to the town of this device: their card signed a
+     * 'home_move' challenge here, after the PIN. Nobody else can move it. On record in both towns.
+     */
+    async moveHome(trx: Knex.Transaction, certKey: Buffer, device: EnrolledDevice): Promise<string> {
+      const binding = await repo.bindingOf(trx, certKey, { lock: true });
+      if (!binding) throw new Problem('card_not_registered');
+      const { mykeyPk, mykeyId, homeMunicipalityCode: from } = await usableIn(trx, binding, device.municipalityCode);
+      const to = device.municipalityCode;
+      if (from === to) throw new Problem('mykey_home_unchanged');
+      await repo.moveHome(trx, mykeyPk, to);
+      await appendAudit(trx, { action: 'mykey.home_moved', actor: deviceActor(device), subject: mykeyId, details: { from, to, ...towns(from, to) } });
       return mykeyId;
     },
 
@@ -149,11 +230,11 @@ export function mykeyService(db: Db, secret: Buffer) {
      * sign (it is usually lost, revoked or expired). A suspended ID stays suspended.
      */
     async relinkAtCounter(trx: Knex.Transaction, mykeyId: string, newKey: Buffer, staff: SignedInStaff, reason: string, now: Date): Promise<void> {
-      const mykey = await lockedMykey(trx, mykeyId);
+      const mykey = await ofHomeTown(trx, mykeyId, staff, { lock: true });
       await linkNewCard(trx, mykey.pk, newKey, 'counter', now);
       await appendAudit(trx, {
         action: 'mykey.relinked', actor: staffActor(staff), subject: mykeyId,
-        details: { method: 'counter', organization: organizationLabel(staff.organization) }, texts: { reason },
+        details: { method: 'counter', organization: organizationLabel(staff.organization), ...towns(mykey.homeMunicipalityCode) }, texts: { reason },
       });
     },
 
@@ -172,34 +253,66 @@ export function mykeyService(db: Db, secret: Buffer) {
       return 'linked';
     },
 
+    /** Suspension stops the identity everywhere: its home town's staff alone decide it. */
     async suspend(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string, now: Date): Promise<void> {
-      const mykey = await lockedMykey(trx, mykeyId);
+      const mykey = await ofHomeTown(trx, mykeyId, staff, { lock: true });
       if (mykey.status === 'suspended') throw new Problem('mykey_already_suspended');
       await repo.suspend(trx, mykey.pk, staff.id, reason, now);
-      await appendAudit(trx, { action: 'mykey.suspended', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization) }, texts: { reason } });
+      await appendAudit(trx, { action: 'mykey.suspended', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization), ...towns(mykey.homeMunicipalityCode) }, texts: { reason } });
     },
 
     async reinstate(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string): Promise<void> {
-      const mykey = await lockedMykey(trx, mykeyId);
+      const mykey = await ofHomeTown(trx, mykeyId, staff, { lock: true });
       if (mykey.status !== 'suspended') throw new Problem('mykey_not_suspended');
       await repo.reinstate(trx, mykey.pk);
-      await appendAudit(trx, { action: 'mykey.reinstated', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization) }, texts: { reason } });
+      await appendAudit(trx, { action: 'mykey.reinstated', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization), ...towns(mykey.homeMunicipalityCode) }, texts: { reason } });
     },
 
-    /** Status, suspension, cards and history of a MyKey ID; mykey_not_found if there is none. */
-    async view(conn: Db | Knex.Transaction, mykeyId: string): Promise<MykeyView> {
-      const mykey = await repo.findMykey(conn, mykeyId);
-      if (!mykey) throw new Problem('mykey_not_found');
-      const [cards, events] = await Promise.all([repo.certificatesOf(conn, mykey.pk), eventsAbout(conn, mykey.mykeyId)]);
+    /** A town blocks a MyKey ID from its own services (payments at its shops, its grants, its devices); other towns are unaffected. */
+    async block(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string, now: Date): Promise<void> {
+      const mykey = await existing(trx, mykeyId, { lock: true });
+      if (await repo.townBlock(trx, mykey.pk, staff.municipalityCode, { lock: true })) throw new Problem('mykey_already_blocked');
+      await repo.insertTownBlock(trx, mykey.pk, staff.municipalityCode, staff.id, reason, now);
+      await appendAudit(trx, { action: 'mykey.blocked', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization), ...towns(staff.municipalityCode) }, texts: { reason } });
+    },
+
+    async unblock(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string): Promise<void> {
+      const mykey = await existing(trx, mykeyId, { lock: true });
+      if (!(await repo.townBlock(trx, mykey.pk, staff.municipalityCode, { lock: true }))) throw new Problem('mykey_not_blocked');
+      await repo.deleteTownBlock(trx, mykey.pk, staff.municipalityCode);
+      await appendAudit(trx, { action: 'mykey.unblocked', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization), ...towns(staff.municipalityCode) }, texts: { reason } });
+    },
+
+    /**
+     * The whole record, for its home town's staff: status, suspension, cards and the history the
+     * home town may see. Any other town's staff get mykey_not_found, as for an ID that does not exist.
+     */
+    async view(mykeyId: string, staff: SignedInStaff): Promise<MykeyView> {
+      const mykey = await ofHomeTown(db, mykeyId, staff);
+      const town = { code: mykey.homeMunicipalityCode, home: true };
+      const [cards, block, events] = await Promise.all([
+        repo.certificatesOf(db, mykey.pk), repo.townBlock(db, mykey.pk, town.code), eventViews(db, mykey.mykeyId, town)]);
+      await auditView(mykeyId, staff, 'record');
       const { suspension } = mykey;
       return {
         mykeyId: mykey.mykeyId,
         status: mykey.status,
         issuedAt: mykey.issuedAt.toISOString(),
+        homeMunicipalityCode: mykey.homeMunicipalityCode,
         suspension: suspension && { at: suspension.at.toISOString(), reason: suspension.reason, staff: { id: suspension.staffId, name: suspension.staffName } },
+        townBlock: blockView(block),
         cards: cards.map((card) => ({ status: card.status, linkMethod: card.linkMethod, linkedAt: card.linkedAt.toISOString(), endedAt: card.endedAt?.toISOString() ?? null })),
-        events: events.map(({ seq, occurredAt, action, actor, details }) => ({ seq, at: occurredAt.toISOString(), action, actor, details })),
+        events,
       };
+    },
+
+    /** What any town's staff see of a MyKey ID: their own block of it and their own events. */
+    async townView(mykeyId: string, staff: SignedInStaff): Promise<TownMykeyView> {
+      const mykey = await existing(db, mykeyId);
+      const town = { code: staff.municipalityCode, home: mykey.homeMunicipalityCode === staff.municipalityCode };
+      const [block, events] = await Promise.all([repo.townBlock(db, mykey.pk, town.code), eventViews(db, mykey.mykeyId, town)]);
+      await auditView(mykeyId, staff, 'town');
+      return { mykeyId: mykey.mykeyId, municipalityCode: town.code, townBlock: blockView(block), events };
     },
   };
 }

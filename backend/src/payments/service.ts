@@ -183,17 +183,18 @@ export function paymentsService(db: Db, mykeys: MykeyService) {
      * the card's MyKey ID usable. Insufficient points roll everything back: the intent stays
      * open, for a lower amount or another way to pay the rest.
      */
-    async pay(trx: Knex.Transaction, r: { challenge: Challenge; certKey: Buffer; deviceId: number; now: Date }): Promise<PaymentReceipt> {
+    async pay(trx: Knex.Transaction, r: { challenge: Challenge; certKey: Buffer; device: EnrolledDevice; now: Date }): Promise<PaymentReceipt> {
       const terms = r.challenge.payment!;
       const { intent, merchant } = (await repo.lockIntentWithMerchant(trx, terms.intentId))!;
       if (statusAt(intent, r.now) !== 'open') throw notOpen(intent, r.now);
       approved(merchant);
-      const mykeyId = await mykeys.usableMykeyOf(trx, r.certKey, { lock: true });
+      // The shop's device serves the shop's town: a MyKey ID that town blocked cannot pay there.
+      const mykeyId = await mykeys.usableMykeyOf(trx, r.certKey, r.device.municipalityCode, { lock: true });
       if (!mykeyId) throw new Problem('card_not_registered');
       const posted = await payMerchant(trx, { reference: `payment:${intent.id}`, merchantId: intent.merchantId, mykeyId, points: intent.amount, now: r.now });
       const residentAccount = posted.postings.find((p) => p.amount < 0)!.accountId;
       const balanceAfter = posted.spendableAfter ?? await ledgerRepository.spendablePoints(trx, residentAccount, r.now);
-      const paid = { at: r.now, mykeyId, entryId: posted.entryId, deviceId: r.deviceId, balanceAfter };
+      const paid = { at: r.now, mykeyId, entryId: posted.entryId, deviceId: r.device.id, balanceAfter };
       await repo.markPaid(trx, intent.id, paid);
       return receiptOf({ ...intent, status: 'paid', paid }, merchant)!;
     },

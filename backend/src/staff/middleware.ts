@@ -4,6 +4,7 @@ import type { Context, Middleware, Next } from 'koa';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import { staffRepository, type SessionStage, type SignedInStaff, type StaffSession } from './repository.ts';
+import { auditRefusal } from './refusals.ts';
 
 // Over HTTPS the cookie carries the __Host- prefix: the browser then takes it only when Secure,
 // for this host alone and path /, so no subdomain or plain-HTTP page can plant or read it. Over
@@ -30,11 +31,21 @@ export async function sessionAt(ctx: Context, db: Db, stages: SessionStage[]): P
   return { ...session, token };
 }
 
-/** Sets ctx.state.staff for a fully signed-in session (password and, where required, second factor), or answers 401 staff_session_required. */
+/**
+ * Sets ctx.state.staff for a fully signed-in session (password and, where required, second
+ * factor), or answers 401 staff_session_required. Refusals further in (requireRole's 403,
+ * another town's object answered as not found) are audited here, on their way out.
+ */
 export function requireStaff(db: Db): Middleware {
   return async function withStaff(ctx: Context, next: Next): Promise<void> {
-    ctx.state.staff = (await sessionAt(ctx, db, ['full'])).staff;
-    await next();
+    const found = (await sessionAt(ctx, db, ['full'])).staff;
+    ctx.state.staff = found;
+    try {
+      await next();
+    } catch (error) {
+      await auditRefusal(db, ctx, found, error);
+      throw error;
+    }
   };
 }
 

@@ -15,8 +15,11 @@ export interface Staff {
 
 export interface StaffAccount { id: number; loginId: string; role: StaffRole; passwordHash: string; totpSealed: Buffer | null }
 
-/** A staff member behind a request: what the API shows, plus the account id for the records. */
-export interface SignedInStaff extends Staff { id: number }
+/**
+ * A staff member behind a request: what the API shows, plus the account id for the records and
+ * the municipality the staff member works for (a clerk's, their shop's town).
+ */
+export interface SignedInStaff extends Staff { id: number; municipalityCode: string }
 
 /**
  * full: the console. second_factor: the password was right, the TOTP code is awaited.
@@ -38,6 +41,7 @@ interface StaffRow {
   org_name_ja: string;
   org_name_en: string;
   totp_secret_sealed: Buffer | null;
+  town: string;
 }
 
 // Sessions are stored by the SHA-256 of their token, so a copy of the table signs no one in.
@@ -54,7 +58,8 @@ export function staffRepository(db: Db) {
     .leftJoin('municipalities as mu', 'mu.code', 's.municipality_code')
     .leftJoin('merchants as me', 'me.id', 's.merchant_id')
     .select('s.id', 's.login_id', 's.display_name', 's.role', 's.municipality_code', 's.merchant_id', 's.totp_secret_sealed',
-      db.raw('COALESCE(me.name_ja, mu.name_ja) AS org_name_ja'), db.raw('COALESCE(me.name_en, mu.name_en) AS org_name_en'));
+      db.raw('COALESCE(me.name_ja, mu.name_ja) AS org_name_ja'), db.raw('COALESCE(me.name_en, mu.name_en) AS org_name_en'),
+      db.raw('COALESCE(me.municipality_code, s.municipality_code) AS town'));
 
   const toStaff = (row: StaffRow): SignedInStaff => ({
     id: row.id,
@@ -67,6 +72,7 @@ export function staffRepository(db: Db) {
       name: { ja: row.org_name_ja, en: row.org_name_en },
     },
     secondFactor: row.totp_secret_sealed !== null,
+    municipalityCode: row.town,
   });
 
   return {

@@ -42,7 +42,7 @@ const passwordBody = z.object({
 });
 
 // The account id and the sealed secret are for the records, not for the browser.
-function shown({ id: _id, ...staff }: SignedInStaff): Staff {
+function shown({ id: _id, municipalityCode: _town, ...staff }: SignedInStaff): Staff {
   return staff;
 }
 

@@ -75,8 +75,8 @@ export function cardProof(challenge: { challengeId: string; challenge: string },
   };
 }
 
-/** A card proof for a relink: the challengeId of a `purpose` challenge the card signed at `device`. */
-export async function provenCard(device: Device, card: IssuedCertificate, purpose: 'relink' | 'counter_relink'): Promise<string> {
+/** A card proof: the challengeId of a `purpose` challenge the card signed at `device`. */
+export async function provenCard(device: Device, card: IssuedCertificate, purpose: 'relink' | 'counter_relink' | 'home_move'): Promise<string> {
   const reply = await cardSession(device, card, purpose);
   if (reply.status !== 201) throw new Error(`card proof: ${JSON.stringify(reply.body)}`);
   return reply.body.challengeId;
@@ -88,6 +88,12 @@ export async function firstLogin(pki: TestPki, device: Device) {
   const login = await cardSession(device, card);
   if (login.status !== 201) throw new Error(JSON.stringify(login.body));
   return { card, mykeyId: login.body.mykeyId as string };
+}
+
+/** The seeded second town (あおば町): its municipal staff, signed in, and a counter device they enrolled. */
+export async function secondTown(base: string) {
+  const staff = await signInStaff(base, 'demo-aoba-city');
+  return { staff, device: await enrollDevice(base, staff, 'あおば町 窓口') };
 }
 
 /**

@@ -55,11 +55,29 @@ export async function town(db: Db, terms: CampaignTerms = {}): Promise<Town> {
   };
 }
 
+/** 99999 with its check digit: the home town of residents made directly in the database. */
+const RESIDENTS_HOME = { code: '999997', name_ja: 'テスト市（住民の所属）', name_en: 'Test City (residents\' home)' };
+const homes = new WeakMap<Db, Promise<string>>();
+
+/**
+ * The municipality code to give a MyKey ID inserted directly: a home it must have. Made once per
+ * database. (Insert-or-ignore swallows a missing home as a warning, so the row would never come.)
+ */
+export function residentsHome(db: Db): Promise<string> {
+  let home = homes.get(db);
+  if (!home) {
+    home = db('municipalities').insert(RESIDENTS_HOME).onConflict('code').ignore().then(() => RESIDENTS_HOME.code);
+    homes.set(db, home);
+  }
+  return home;
+}
+
 /** A resident: a MyKey ID that exists (its spelling is not checked by the ledger). */
 export async function resident(db: Db): Promise<string> {
+  const home = await residentsHome(db);
   for (;;) {
     const id = Array.from({ length: 8 }, () => MYKEY_ALPHABET[randomInt(MYKEY_ALPHABET.length)]).join('');
-    const [inserted] = await db('mykeys').insert({ mykey_id: id }).onConflict('mykey_id').ignore();
+    const [inserted] = await db('mykeys').insert({ mykey_id: id, home_municipality_code: home }).onConflict('mykey_id').ignore();
     if (inserted) return id;
   }
 }

@@ -7,6 +7,7 @@ import { newPartnerSecret } from '../../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../../src/partners/repository.ts';
 import { partnerKey, signedHeaders } from '../../src/partners/signature.ts';
 import { mykeySecret } from '../../src/config.ts';
+import { residentsHome } from './ledger.ts';
 
 export interface TestPartner { id: number; slug: string; apiSecret: string }
 
@@ -27,9 +28,10 @@ export function newMykeyId(): string {
 
 /** A resident: a MyKey ID that exists, active unless told. */
 export async function addResident(db: Db, status: 'active' | 'suspended' = 'active'): Promise<string> {
+  const home = await residentsHome(db);
   for (;;) {
     const id = newMykeyId();
-    const [inserted] = await db('mykeys').insert({ mykey_id: id, status }).onConflict('mykey_id').ignore();
+    const [inserted] = await db('mykeys').insert({ mykey_id: id, status, home_municipality_code: home }).onConflict('mykey_id').ignore();
     if (inserted) return id;
   }
 }

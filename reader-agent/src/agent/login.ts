@@ -19,7 +19,7 @@ The agent must be running (npm run reader-agent) and enrolled (see enroll --help
 When stdin is not a terminal, the PIN is its first line.
 
 Options:
-  --purpose P        login (default), relink, counter_relink or payment: what the signed challenge is for
+  --purpose P        login (default), relink, counter_relink, payment or home_move: what the signed challenge is for
   --intent ID        with --purpose payment: the register's payment intent (pi_…), whose amount
                      and shop the card signs
   --reader NAME      the reader to use (default: the one with a card)
