@@ -33,6 +33,13 @@ const commands: Commands = {
       return (args) => withDatabase(async (databaseUrl) => partnerSecretCommand(args, databaseUrl, { ...process.env, ...(await developmentJpkiEnv()) }));
     },
   },
+  'partner-agreement': {
+    summary: 'the agreements that let a partner credit a municipality: add PARTNER MUNICIPALITY [--from D] [--until D] | end PARTNER MUNICIPALITY | list [--partner P] [--municipality CODE] (docs/partner-api.md)',
+    load: async () => {
+      const [{ partnerAgreementCommand }, { withDatabase }] = await Promise.all([import('../backend/src/partners/cli.ts'), import('./lib/services.ts')]);
+      return (args) => withDatabase(async (databaseUrl) => partnerAgreementCommand(args, databaseUrl));
+    },
+  },
 };
 
 await runCommand('mykey', commands);

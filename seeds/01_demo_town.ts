@@ -17,6 +17,9 @@ export const DEMO_PARTNER = {
   kind: 'card_points', rate_units: 100, rate_points: 80,
 };
 
+/** The demo partner's agreement with the demo town (`npm run mykey -- partner-agreement list`). */
+export const DEMO_AGREEMENT = { starts_on: '2026-04-01' };
+
 export const DEMO_CAMPAIGN = {
   slug: 'demo-shopping-2026', name_ja: 'みらい市 地域応援ポイント 2026', name_en: 'Mirai City local support points 2026',
   premium_percent: 20, budget_points: 10_000_000, cap_per_resident_points: 5_000,
@@ -41,6 +44,13 @@ export async function seed(knex: Knex): Promise<void> {
     .insert(DEMO_MERCHANTS.map((m) => ({ ...m, municipality_code: DEMO_MUNICIPALITY.code, status: 'approved' })))
     .onConflict('slug').merge();
   await knex('partners').insert(DEMO_PARTNER).onConflict('slug').merge();
+  // The demo partner may credit the demo town's points: an open-ended agreement, added once
+  // (an agreement an operator ended stays ended).
+  const partner = await knex('partners').where({ slug: DEMO_PARTNER.slug }).first('id');
+  if (!(await knex('partner_agreements').where({ partner_id: partner.id, municipality_code: DEMO_MUNICIPALITY.code }).first('id'))) {
+    await knex('partner_agreements')
+      .insert({ partner_id: partner.id, municipality_code: DEMO_MUNICIPALITY.code, status: 'active', starts_on: DEMO_AGREEMENT.starts_on, created_at: new Date() });
+  }
   await knex('campaigns').insert({ ...DEMO_CAMPAIGN, municipality_code: DEMO_MUNICIPALITY.code }).onConflict('slug').merge();
   // The campaign's budget moves into the ledger once: a re-seed replays the same reference.
   const campaign = await knex('campaigns').where({ slug: DEMO_CAMPAIGN.slug }).first('id');

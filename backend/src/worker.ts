@@ -15,6 +15,7 @@ import { conversionBatcher } from './conversions/process.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from './conversions/queue.ts';
 import { CONVERSION_SWEEP_QUEUE, sweepConversions } from './conversions/sweeper.ts';
 import { WEBHOOK_QUEUE, webhookDeliverer } from './conversions/webhooks.ts';
+import { plainHttpWebhooksAllowed } from './partners/webhook-url.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
@@ -56,6 +57,8 @@ for (const queue of queues) {
 
 const deliverer = webhookDeliverer(db, log, mykeySecret(config), {
   timeoutMs: config.WEBHOOK_TIMEOUT_MS, retryBaseMs: config.WEBHOOK_RETRY_BASE_MS, retryMaxMs: config.WEBHOOK_RETRY_MAX_MS, perPartner: config.WEBHOOK_PER_PARTNER,
+  // The raw variable: unset is production, where plain http goes to loopback only.
+  allowPlainHttp: plainHttpWebhooksAllowed(process.env.NODE_ENV),
 });
 
 /** Takes jobs from every queue and keeps their schedules; resolves to the schedule check's timer. */

@@ -34,6 +34,12 @@ const fixture = fileFixture(test, async (cleanup) => {
   return { db, base, conversions, municipality, residents, dir };
 });
 
+/** A partner with an agreement with the file's municipality. */
+async function partnerHere(rate?: { units: number; points: number }) {
+  const { db, municipality } = await fixture();
+  return addPartner(db, { rate, agreements: [municipality] });
+}
+
 const batchId = () => `batch-${randomBytes(6).toString('hex')}`;
 const line = (fields: Record<string, unknown>) => JSON.stringify(fields);
 
@@ -55,7 +61,7 @@ async function partnerRows(partner: TestPartner) {
 
 test('each line is checked like a single request and gets its result, in order', async (t) => {
   const { db, municipality, residents, conversions, base } = await fixture();
-  const partner = await addPartner(db);
+  const partner = await partnerHere();
   const [a, b] = residents as [string, string];
   // Submitted singly first: the batch's line for it is a replay of the same conversion.
   const single = await signedFetch(base, partner, 'POST', '/api/v1/partner/conversions', line({ partnerTxId: 'single-1', mykeyId: a, municipality, partnerPoints: 500 }));
@@ -101,7 +107,7 @@ test('each line is checked like a single request and gets its result, in order',
 
 test('a re-upload stores nothing twice; other content under the same id is 409; other partners see nothing', async (t) => {
   const { db, municipality, residents } = await fixture();
-  const partner = await addPartner(db);
+  const partner = await partnerHere();
   const id = batchId();
   const body = residents.map((mykeyId, i) => line({ partnerTxId: `re-${i}`, mykeyId, municipality, partnerPoints: 100 + i })).join('\n') + '\n';
   const first = await upload(partner, id, body);
@@ -115,7 +121,7 @@ test('a re-upload stores nothing twice; other content under the same id is 409; 
   const conflict = await upload(partner, id, body.replace('"partnerPoints":100,', '"partnerPoints":101,').replace('"partnerPoints":100}', '"partnerPoints":101}'));
   t.is(conflict.status, 409);
   t.is(conflict.body.code, 'batch_conflict');
-  const other = await addPartner(db);
+  const other = await partnerHere();
   const { base } = await fixture();
   for (const p of [`${BATCHES}/${id}`, `${BATCHES}/${id}/results`]) {
     const foreign = await signedFetch(base, other, 'GET', p);
@@ -128,7 +134,7 @@ test('a re-upload stores nothing twice; other content under the same id is 409; 
 
 test('an interrupted batch resumes after its last stored line when uploaded again', async (t) => {
   const { db, municipality, residents } = await fixture();
-  const partner = await addPartner(db);
+  const partner = await partnerHere();
   const id = batchId();
   const body = Array.from({ length: 2_500 }, (_, i) => line({ partnerTxId: `resume-${i}`, mykeyId: residents[i % residents.length], municipality, partnerPoints: 1000 })).join('\n');
   await upload(partner, id, body);
@@ -149,7 +155,7 @@ test('an interrupted batch resumes after its last stored line when uploaded agai
 
 test('refused uploads store nothing: too many lines, declared too large, wrong media type, bad batch id, bad signature', async (t) => {
   const { db, base } = await fixture();
-  const partner = await addPartner(db);
+  const partner = await partnerHere();
   const tooMany = await upload(partner, batchId(), '\n'.repeat(1_000_001));
   t.is(tooMany.status, 413);
   t.is(tooMany.body.code, 'batch_too_many_lines');
@@ -181,7 +187,7 @@ test('refused uploads store nothing: too many lines, declared too large, wrong m
 
 test('a file of 200,000 lines is streamed through, every line stored and queued once', async (t) => {
   const { db, municipality, residents, dir, base, conversions } = await fixture();
-  const partner = await addPartner(db, { units: 1, points: 1 });
+  const partner = await partnerHere({ units: 1, points: 1 });
   const lines = 200_000;
   const file = path.join(dir, 'big.ndjson');
   const out = createWriteStream(file);

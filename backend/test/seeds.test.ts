@@ -4,7 +4,7 @@ import { DEMO_CAMPAIGN, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_STAFF } from '..
 
 const fixture = fileFixture(test, async (cleanup) => (await testDatabase(cleanup)).db);
 
-const TABLES = ['municipalities', 'merchants', 'partners', 'campaigns', 'staff_accounts'];
+const TABLES = ['municipalities', 'merchants', 'partners', 'partner_agreements', 'campaigns', 'staff_accounts'];
 
 async function counts(db: Awaited<ReturnType<typeof fixture>>) {
   const result: Record<string, number> = {};
@@ -16,7 +16,7 @@ test('seeding twice, or three times, leaves exactly one demo town', async (t) =>
   const db = await fixture();
   await db.seed.run();
   const first = await counts(db);
-  t.deepEqual(first, { municipalities: 1, merchants: DEMO_MERCHANTS.length, partners: 1, campaigns: 1, staff_accounts: DEMO_STAFF.length });
+  t.deepEqual(first, { municipalities: 1, merchants: DEMO_MERCHANTS.length, partners: 1, partner_agreements: 1, campaigns: 1, staff_accounts: DEMO_STAFF.length });
   const passwordBefore = await db('staff_accounts').where({ login_id: 'demo-shop' }).first('password_hash');
   await db.seed.run();
   await db.seed.run();

@@ -136,6 +136,9 @@ export const problemKinds = {
   partner_not_found: { status: 404, title: 'Partner not found', messages: {
     ja: '指定された提携事業者は見つかりませんでした。',
     en: 'The partner was not found.' } },
+  partner_agreement_missing: { status: 403, title: 'No agreement with this municipality', messages: {
+    ja: 'この自治体とは提携の契約が結ばれていないか、契約期間外です。この自治体のポイントには交換できません。',
+    en: 'There is no agreement in force with this municipality, so points cannot be converted into its points.' } },
   campaign_not_found: { status: 404, title: 'Campaign not found', messages: {
     ja: '指定されたキャンペーンは、この自治体にはありません。',
     en: 'This municipality has no such campaign.' } },

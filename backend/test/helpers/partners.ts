@@ -3,6 +3,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Db } from '../../src/db.ts';
 import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '../../src/mykey/id-check.ts';
+import { addAgreement } from '../../src/partners/agreements.ts';
 import { newPartnerSecret } from '../../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../../src/partners/repository.ts';
 import { partnerKey, signedHeaders } from '../../src/partners/signature.ts';
@@ -10,13 +11,25 @@ import { mykeySecret } from '../../src/config.ts';
 
 export interface TestPartner { id: number; slug: string; apiSecret: string }
 
+export interface PartnerOptions {
+  rate?: { units: number; points: number };
+  /** Municipalities the partner has an agreement in force with (agree()). */
+  agreements?: string[];
+}
+
 /** A partner with an API secret (the development MyKey secret seals it, as startApp's app expects). */
-export async function addPartner(db: Db, rate: { units: number; points: number } = { units: 100, points: 80 }): Promise<TestPartner> {
+export async function addPartner(db: Db, { rate = { units: 100, points: 80 }, agreements = [] }: PartnerOptions = {}): Promise<TestPartner> {
   const slug = `partner-${randomBytes(5).toString('hex')}`;
   const [id] = await db('partners').insert({ slug, name_ja: '提携', name_en: 'Partner', kind: 'card_points', rate_units: rate.units, rate_points: rate.points });
   const apiSecret = newPartnerSecret();
   await setPartnerCredentials(db, mykeySecret({ NODE_ENV: 'test' }), slug, { apiSecret });
+  for (const municipality of agreements) await agree(db, slug, municipality);
   return { id: Number(id), slug, apiSecret };
+}
+
+/** An agreement between the partner and the municipality, in force since long ago unless told otherwise. */
+export function agree(db: Db, partnerSlug: string, municipality: string, terms: { startsOn?: string; endsOn?: string } = {}) {
+  return addAgreement(db, { partner: partnerSlug, municipality, startsOn: terms.startsOn ?? '2000-01-01', endsOn: terms.endsOn, now: new Date() });
 }
 
 /** A MyKey ID with a right check character, not yet in the database. */
