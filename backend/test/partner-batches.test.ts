@@ -1,10 +1,10 @@
 // Batch files of partner conversions (docs/partner-api.md#batches): each line checked like a
 // single request, per-line results in order, re-uploads that store nothing twice, an
 // interrupted batch resumed, and a file of 200,000 lines streamed through.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,26 +12,31 @@ import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { fileFixture, queuePrefix, redisUrl, silentLog, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
-import { addPartner, addResident, newMykeyId, signedFetch, type TestPartner } from './helpers/partners.ts';
+import { addPartner, addResident, declared, newMykeyId, signedFetch, type TestPartner } from './helpers/partners.ts';
 import { createQueue } from '../src/queue.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from '../src/conversions/queue.ts';
-import { partnerKey, signedHeaders, signature } from '../src/partners/signature.ts';
+import { bodySha256, partnerKey, signedHeaders, signedUploadHeaders } from '../src/partners/signature.ts';
+import { createRedis } from '../src/redis.ts';
+import type { Redis } from 'ioredis';
+import { waitFor } from '../../scripts/lib/wait.ts';
 
 const BATCHES = '/api/v1/partner/conversion-batches';
-const NDJSON = { contentType: 'application/x-ndjson' };
+const NDJSON = { contentType: 'application/x-ndjson', upload: true };
 
 const fixture = fileFixture(test, async (cleanup) => {
   const { db } = await testDatabase(cleanup);
   const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix(cleanup) })
     .on('error', (error) => silentLog.warn({ err: error }, 'queue error'));
   cleanup(() => conversions.close());
-  const base = await startApp(cleanup, db, { conversions });
+  const spoolDir = path.join(await mkdtemp(path.join(tmpdir(), 'partner-batches-spool-')), 'spool');
+  cleanup(() => rm(path.dirname(spoolDir), { recursive: true, force: true }));
+  const base = await startApp(cleanup, db, { conversions, batchUploads: { spoolDir, spoolMaxBytes: 1024 ** 3, perPartner: 4 } });
   const municipality = String(randomInt(100_000, 1_000_000));
   await db('municipalities').insert({ code: municipality, name_ja: 'テスト市', name_en: 'Test City' });
   const residents = await Promise.all(Array.from({ length: 20 }, () => addResident(db)));
   const dir = await mkdtemp(path.join(tmpdir(), 'partner-batches-test-'));
   cleanup(() => rm(dir, { recursive: true, force: true }));
-  return { db, base, conversions, municipality, residents, dir };
+  return { db, base, conversions, municipality, residents, dir, spoolDir };
 });
 
 /** A partner with an agreement with the file's municipality. */
@@ -169,7 +174,7 @@ test('refused uploads store nothing: too many lines, declared too large, wrong m
   // A declared length over 256 MiB is refused before a byte of the body is read.
   const id = batchId();
   const declared = await new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const headers = { ...signedHeaders(partner.slug, partnerKey(partner.apiSecret), 'PUT', `${BATCHES}/${id}`, ''), 'Content-Type': 'application/x-ndjson', 'Content-Length': String(300 * 1024 * 1024) };
+    const headers = { ...signedUploadHeaders(partner.slug, partnerKey(partner.apiSecret), 'PUT', `${BATCHES}/${id}`, { sha256: 'a'.repeat(64), length: 300 * 1024 * 1024 }), 'Content-Type': 'application/x-ndjson' };
     const request = http.request(`${base}${BATCHES}/${id}`, { method: 'PUT', headers }, async (response) => {
       let text = '';
       for await (const chunk of response) text += chunk;
@@ -185,6 +190,169 @@ test('refused uploads store nothing: too many lines, declared too large, wrong m
   t.is(await partnerRows(partner), 0);
 });
 
+/** An app of the test's own, with its own spool folder and caps, so what is in the folder is this test's. */
+async function ownApp(t: ExecutionContext, settings: { spoolMaxBytes?: number; perPartner?: number; redis?: Redis } = {}) {
+  const { db, conversions } = await fixture();
+  const root = await mkdtemp(path.join(tmpdir(), 'partner-batches-own-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const spoolDir = path.join(root, 'spool');
+  const base = await startApp(t.teardown.bind(t), db, {
+    conversions, ...(settings.redis ? { redis: settings.redis } : {}),
+    batchUploads: { spoolDir, spoolMaxBytes: settings.spoolMaxBytes ?? 1024 ** 3, perPartner: settings.perPartner ?? 4 },
+  });
+  const spooled = () => readdir(spoolDir).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)));
+  return { base, spoolDir, spooled };
+}
+
+interface RawReply { status: number; body: any; headers: http.IncomingHttpHeaders }
+
+/** An upload sent by hand: its headers at once; its body only as the test writes it (or never). */
+function rawUpload(base: string, id: string, headers: Record<string, string>) {
+  const request = http.request(`${base}${BATCHES}/${id}`, { method: 'PUT', headers: { 'Content-Type': 'application/x-ndjson', ...headers } });
+  const reply = new Promise<RawReply>((resolve, reject) => {
+    request.on('response', async (response) => {
+      let text = '';
+      for await (const chunk of response) text += chunk;
+      resolve({ status: response.statusCode!, body: JSON.parse(text), headers: response.headers });
+    });
+    request.on('error', reject);
+  });
+  request.flushHeaders();
+  return { request, reply };
+}
+
+const uploadHeaders = (partner: TestPartner, id: string, body: { sha256: string; length: number }, secret = partner.apiSecret) =>
+  signedUploadHeaders(partner.slug, partnerKey(secret), 'PUT', `${BATCHES}/${id}`, body);
+
+async function linesFor(count: number, prefix: string) {
+  const { municipality, residents } = await fixture();
+  return Array.from({ length: count }, (_, i) => line({ partnerTxId: `${prefix}-${i}`, mykeyId: residents[i % residents.length], municipality, partnerPoints: 100 })).join('\n');
+}
+
+async function batchesOf(partner: TestPartner) {
+  const { db } = await fixture();
+  return Number((await db('conversion_batches').where({ partner_id: partner.id }).count({ n: '*' }).first())!.n);
+}
+
+test('the signature is checked on the headers before a byte of the body is read: refusals come with the body never sent', async (t) => {
+  const { base, spooled } = await ownApp(t);
+  const partner = await partnerHere();
+  const body = await linesFor(10, 'early');
+  const refusedUnsent = async (name: string, headers: Record<string, string>, code: string, status: number) => {
+    const { request, reply } = rawUpload(base, batchId(), headers);
+    const got = await reply;
+    request.destroy();
+    t.is(got.status, status, name);
+    t.is(got.body.code, code, name);
+    t.is(got.headers.connection, 'close', `${name}: the connection closes, so the rest of a body is never read`);
+  };
+  await refusedUnsent('wrong secret', uploadHeaders(partner, batchId(), declared(body), '0'.repeat(64)), 'partner_signature_invalid', 401);
+  const id = batchId();
+  const right = declared(body);
+  await refusedUnsent('another length than the one signed', { ...uploadHeaders(partner, id, right), 'Content-Length': String(right.length + 1) }, 'partner_signature_invalid', 401);
+  await refusedUnsent('another hash than the one signed', { ...uploadHeaders(partner, id, right), 'X-MyKey-Content-SHA256': bodySha256('other') }, 'partner_signature_invalid', 401);
+  await refusedUnsent('no declared hash', { ...uploadHeaders(partner, id, right), 'X-MyKey-Content-SHA256': '' }, 'batch_headers_required', 411);
+  await refusedUnsent('a hash not in lower-case hex', { ...uploadHeaders(partner, id, right), 'X-MyKey-Content-SHA256': right.sha256.toUpperCase() }, 'batch_headers_required', 411);
+  // The signing of a single request (over the body read) does not sign an upload.
+  const old = await signedFetch(base, partner, 'PUT', `${BATCHES}/${batchId()}`, body, { contentType: 'application/x-ndjson' });
+  t.is(old.status, 411);
+  t.is(old.body.code, 'batch_headers_required');
+  // A chunked body declares no length.
+  const { 'Content-Length': _, ...chunked } = uploadHeaders(partner, id, right);
+  const { request, reply } = rawUpload(base, id, chunked);
+  request.end(body);
+  t.like(await reply, { status: 411, body: { code: 'batch_headers_required' } });
+  t.deepEqual(await spooled(), [], 'nothing reached the spool folder');
+  t.is(await batchesOf(partner), 0);
+});
+
+test('a body that is not what was signed is refused (400 batch_body_mismatch), and nothing of it is kept', async (t) => {
+  const { base, spooled } = await ownApp(t);
+  const partner = await partnerHere();
+  const body = await linesFor(50, 'mismatch');
+  const signed = declared(body);
+  const sent = async (id: string, headers: Record<string, string>, bytes: string) => {
+    const { request, reply } = rawUpload(base, id, headers);
+    request.end(bytes);
+    return reply;
+  };
+  const tampered = body.replace('"partnerPoints":100}', '"partnerPoints":900}');
+  t.is(Buffer.byteLength(tampered), signed.length, 'the same length, other content');
+  const id = batchId();
+  t.like(await sent(id, uploadHeaders(partner, id, signed), tampered), { status: 400, body: { code: 'batch_body_mismatch' } });
+  // Signed over the whole file's hash, but only a part of it declared and sent.
+  const partId = batchId();
+  t.like(await sent(partId, uploadHeaders(partner, partId, { sha256: signed.sha256, length: 100 }), body.slice(0, 100)),
+    { status: 400, body: { code: 'batch_body_mismatch' } }, 'a length and hash that do not belong together');
+  t.deepEqual(await spooled(), [], 'nothing kept in the spool folder');
+  t.is(await batchesOf(partner), 0, 'no batch');
+  t.is(await partnerRows(partner), 0, 'no conversion');
+  const whole = await signedFetch(base, partner, 'PUT', `${BATCHES}/${batchId()}`, body, NDJSON);
+  t.like(whole.body, { state: 'done', acceptedLines: 50 }, 'the file as signed goes through');
+  t.deepEqual(await spooled(), [], 'and its spool file is gone once it is taken in');
+});
+
+test('a partner has at most its cap of uploads in progress (429 with Retry-After); another partner is not held up', async (t) => {
+  const { base, spooled } = await ownApp(t, { perPartner: 1 });
+  const partner = await partnerHere();
+  const other = await partnerHere();
+  const body = await linesFor(20, 'slow');
+  const id = batchId();
+  const slow = rawUpload(base, id, uploadHeaders(partner, id, declared(body)));
+  slow.request.write(body.slice(0, 10));
+  // The first upload holds its slot once its reservation is in the spool folder.
+  await waitFor('the first upload spooling', async () => (await spooled()).length === 1);
+  const busy = await signedFetch(base, partner, 'PUT', `${BATCHES}/${batchId()}`, await linesFor(3, 'busy'), NDJSON);
+  t.is(busy.status, 429);
+  t.is(busy.body.code, 'batch_uploads_busy');
+  t.is(busy.headers.get('retry-after'), '30');
+  const theirs = await signedFetch(base, other, 'PUT', `${BATCHES}/${batchId()}`, await linesFor(3, 'theirs'), NDJSON);
+  t.like(theirs.body, { state: 'done', acceptedLines: 3 }, 'the other partner\'s upload goes through');
+  slow.request.end(body.slice(10));
+  t.like(await slow.reply, { status: 200, body: { state: 'done', acceptedLines: 20 } });
+  const after = await signedFetch(base, partner, 'PUT', `${BATCHES}/${batchId()}`, await linesFor(3, 'after'), NDJSON);
+  t.like(after.body, { state: 'done' }, 'the slot is free again once the upload is done');
+});
+
+test('an upload that does not fit in the spool folder\'s cap is refused (503 with Retry-After) before a byte is written', async (t) => {
+  const body = await linesFor(20, 'space');
+  const { length } = declared(body);
+  // Room for one such file and a half.
+  const { base, spooled } = await ownApp(t, { spoolMaxBytes: Math.floor(length * 1.5) });
+  const partner = await partnerHere();
+  const other = await partnerHere();
+  const tooBig = await signedFetch(base, partner, 'PUT', `${BATCHES}/${batchId()}`, `${body}\n${body.replaceAll('space-', 'space2-')}`, NDJSON);
+  t.is(tooBig.status, 503);
+  t.is(tooBig.body.code, 'batch_upload_unavailable');
+  t.is(tooBig.headers.get('retry-after'), '60');
+  t.deepEqual(await spooled(), []);
+  // One file in progress reserves its declared length: a second does not fit beside it.
+  const id = batchId();
+  const first = rawUpload(base, id, uploadHeaders(partner, id, declared(body)));
+  first.request.write(body.slice(0, 10));
+  await waitFor('the first upload spooling', async () => (await spooled()).length === 1);
+  const beside = await signedFetch(base, other, 'PUT', `${BATCHES}/${batchId()}`, body.replaceAll('space-', 'beside-'), NDJSON);
+  t.like(beside, { status: 503, body: { code: 'batch_upload_unavailable' } });
+  first.request.end(body.slice(10));
+  t.like(await first.reply, { status: 200, body: { state: 'done', acceptedLines: 20 } });
+  const later = await signedFetch(base, other, 'PUT', `${BATCHES}/${batchId()}`, body.replaceAll('space-', 'later-'), NDJSON);
+  t.like(later.body, { state: 'done', acceptedLines: 20 }, 'room again once the first is done');
+  t.is(await batchesOf(other), 1);
+});
+
+test('with Redis away uploads cannot be counted, so none is taken (503 with Retry-After)', async (t) => {
+  const deadRedis = createRedis('redis://127.0.0.1:1', silentLog);
+  t.teardown(() => deadRedis.disconnect());
+  const { base, spooled } = await ownApp(t, { redis: deadRedis });
+  const partner = await partnerHere();
+  const reply = await signedFetch(base, partner, 'PUT', `${BATCHES}/${batchId()}`, await linesFor(3, 'redis'), NDJSON);
+  t.is(reply.status, 503);
+  t.is(reply.body.code, 'batch_upload_unavailable');
+  t.truthy(reply.headers.get('retry-after'));
+  t.deepEqual(await spooled(), []);
+  t.is(await batchesOf(partner), 0);
+});
+
 test('a file of 200,000 lines is streamed through, every line stored and queued once', async (t) => {
   const { db, municipality, residents, dir, base, conversions } = await fixture();
   const partner = await partnerHere({ units: 1, points: 1 });
@@ -197,14 +365,14 @@ test('a file of 200,000 lines is streamed through, every line stored and queued 
   out.end();
   await once(out, 'finish');
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk);
+  let length = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk);
+    length += chunk.length;
+  }
   const id = batchId();
   const target = `${BATCHES}/${id}`;
-  const timestamp = Math.floor(Date.now() / 1000);
-  const headers = {
-    'X-MyKey-Partner': partner.slug, 'X-MyKey-Timestamp': String(timestamp), 'Content-Type': 'application/x-ndjson',
-    'X-MyKey-Signature': signature(partnerKey(partner.apiSecret), { timestamp, method: 'PUT', path: target, bodySha256: hash.digest('hex') }),
-  };
+  const headers = { ...signedUploadHeaders(partner.slug, partnerKey(partner.apiSecret), 'PUT', target, { sha256: hash.digest('hex'), length }), 'Content-Type': 'application/x-ndjson' };
   const response = await fetch(`${base}${target}`, { method: 'PUT', headers, body: Readable.toWeb(createReadStream(file)) as ReadableStream, duplex: 'half' } as RequestInit);
   const summary = await response.json();
   t.is(response.status, 200, JSON.stringify(summary));

@@ -6,7 +6,7 @@ import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '../../src/my
 import { addAgreement } from '../../src/partners/agreements.ts';
 import { newPartnerSecret } from '../../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../../src/partners/repository.ts';
-import { partnerKey, signedHeaders } from '../../src/partners/signature.ts';
+import { bodySha256, partnerKey, signedHeaders, signedUploadHeaders } from '../../src/partners/signature.ts';
 import { mykeySecret } from '../../src/config.ts';
 
 export interface TestPartner { id: number; slug: string; apiSecret: string }
@@ -47,13 +47,20 @@ export async function addResident(db: Db, status: 'active' | 'suspended' = 'acti
   }
 }
 
-export interface SignedOptions { timestamp?: number; contentType?: string; secret?: string; partner?: string; signedPath?: string; headers?: Record<string, string> }
+export interface SignedOptions {
+  timestamp?: number; contentType?: string; secret?: string; partner?: string; signedPath?: string; headers?: Record<string, string>;
+  /** Signed as a batch upload: over the declared length and hash (signedUploadHeaders), not the body read. */
+  upload?: boolean;
+}
 
 /** A request signed by `partner` (or with the overrides a test needs to make it wrong). */
 export async function signedFetch(base: string, partner: TestPartner, method: string, path: string, body?: string | Buffer, options: SignedOptions = {}) {
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const sign = options.upload
+    ? (slug: string, key: Buffer) => signedUploadHeaders(slug, key, method, options.signedPath ?? path, declared(body ?? ''), timestamp)
+    : (slug: string, key: Buffer) => signedHeaders(slug, key, method, options.signedPath ?? path, body ?? '', timestamp);
   const headers = {
-    ...signedHeaders(options.partner ?? partner.slug, partnerKey(options.secret ?? partner.apiSecret), method, options.signedPath ?? path, body ?? '', timestamp),
+    ...sign(options.partner ?? partner.slug, partnerKey(options.secret ?? partner.apiSecret)),
     ...(body === undefined ? {} : { 'Content-Type': options.contentType ?? 'application/json' }),
     ...options.headers,
   };
@@ -66,4 +73,9 @@ export async function signedFetch(base: string, partner: TestPartner, method: st
     json = undefined;
   }
   return { status: response.status, body: json, text, headers: response.headers };
+}
+
+/** What a batch upload of `body` declares: its hex SHA-256 and length. */
+export function declared(body: string | Buffer): { sha256: string; length: number } {
+  return { sha256: bodySha256(body), length: Buffer.byteLength(body) };
 }
