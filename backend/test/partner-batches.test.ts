@@ -17,6 +17,7 @@ import { createQueue } from '../src/queue.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from '../src/conversions/queue.ts';
 import { bodySha256, partnerKey, signedHeaders, signedUploadHeaders } from '../src/partners/signature.ts';
 import { createRedis } from '../src/redis.ts';
+import { town } from './helpers/ledger.ts';
 import type { Redis } from 'ioredis';
 import { waitFor } from '../../scripts/lib/wait.ts';
 
@@ -110,6 +111,27 @@ test('each line is checked like a single request and gets its result, in order',
   for (const row of rows) t.truthy(await conversions.getJob(String(row.id)), `job for ${row.partner_tx_id}`);
 });
 
+test('a line for a municipality without an agreement in force is refused on its own line (partner_agreement_missing): nothing stored, no budget touched', async (t) => {
+  const { db, municipality, residents } = await fixture();
+  const partner = await partnerHere();
+  const city = await town(db);
+  const budget = async () => Number((await db('ledger_accounts').where({ municipality_code: city.code, kind: 'campaign_budget' }).first('balance')).balance);
+  const entries = async () => Number((await db('ledger_entries').where({ municipality_code: city.code }).count({ n: '*' }).first())!.n);
+  const [budgetBefore, entriesBefore] = [await budget(), await entries()];
+  const [a, b] = residents as [string, string];
+  const id = batchId();
+  const reply = await upload(partner, id, [
+    line({ partnerTxId: 'agreed', mykeyId: a, municipality, partnerPoints: 100 }),
+    line({ partnerTxId: 'not-agreed', mykeyId: b, municipality: city.code, partnerPoints: 100 }),
+  ].join('\n'));
+  t.like(reply.body, { state: 'done', lines: 2, acceptedLines: 1, rejectedLines: 1 });
+  const got = await results(partner, id);
+  t.like(got.lines[1], { line: 2, partnerTxId: 'not-agreed', error: { code: 'partner_agreement_missing', status: 403 } });
+  t.deepEqual(await db('conversion_requests').where({ partner_id: partner.id }).pluck('partner_tx_id'), ['agreed']);
+  t.is(await budget(), budgetBefore, 'the campaign budget is untouched');
+  t.is(await entries(), entriesBefore, 'no ledger entry');
+});
+
 test('a re-upload stores nothing twice; other content under the same id is 409; other partners see nothing', async (t) => {
   const { db, municipality, residents } = await fixture();
   const partner = await partnerHere();
@@ -135,6 +157,21 @@ test('a re-upload stores nothing twice; other content under the same id is 409; 
   }
   const summary = await signedFetch(base, partner, 'GET', `${BATCHES}/${id}`);
   t.deepEqual(summary.body, first.body);
+});
+
+test('each download of a result file is audited with the partner and the batch, and a refused one is not', async (t) => {
+  const { db, base } = await fixture();
+  const partner = await partnerHere();
+  const other = await partnerHere();
+  const id = batchId();
+  await upload(partner, id, await linesFor(3, 'audited'));
+  const batch = await db('conversion_batches').where({ partner_id: partner.id, partner_batch_id: id }).first('id');
+  const events = () => db('audit_events').where({ subject: `conversion-batch:${batch.id}` }).orderBy('seq').select('action', 'actor_kind', 'actor_id', 'details');
+  t.deepEqual(await events(), []);
+  t.is((await results(partner, id)).lines.length, 3);
+  t.is((await results(partner, id)).lines.length, 3);
+  t.is((await signedFetch(base, other, 'GET', `${BATCHES}/${id}/results`)).status, 404);
+  t.deepEqual(await events(), Array(2).fill({ action: 'partner.batch_results_downloaded', actor_kind: 'partner', actor_id: String(partner.id), details: { lines: 3 } }));
 });
 
 test('an interrupted batch resumes after its last stored line when uploaded again', async (t) => {

@@ -9,7 +9,7 @@ import { Problem } from '../http/problems.ts';
 import type { Logger } from '../log.ts';
 import { bufferedBody, requirePartner, requireSignedUpload, signedBy, signedUpload, type PartnerAuthDeps } from '../partners/middleware.ts';
 import type { Queue } from '../queue.ts';
-import { BATCH_ID, batchResults, batchSummary, findBatch, spoolBatch, takeBatch } from './batches.ts';
+import { BATCH_ID, auditResultsDownload, batchResults, batchSummary, findBatch, spoolBatch, takeBatch } from './batches.ts';
 import type { UploadSlots } from './upload-slots.ts';
 import { acceptConversions, checkConversion, conversionAnswer, enqueueAccepted, findConversion } from './intake.ts';
 import type { ConversionJob } from './queue.ts';
@@ -112,6 +112,7 @@ export function partnerRoutes({ db, mykeySecret, conversions, clock, uploads }: 
     const batch = await findBatch(db, signedBy(ctx).partner.id, ctx.params.batchId!);
     if (!batch) throw new Problem('batch_not_found');
     if (batch.state !== 'done') throw new Problem('batch_processing');
+    await auditResultsDownload(db, signedBy(ctx).partner.id, batch);
     ctx.type = 'application/x-ndjson; charset=utf-8';
     ctx.body = Readable.from(batchResults(db, batch));
   });
