@@ -294,6 +294,11 @@ test('the signing example in docs/partner-api.md is what signature.ts computes',
   t.is(block('body-sha256'), parts.bodySha256);
   t.is(block('base'), signatureBase(parts));
   t.is(block('signature'), `X-MyKey-Signature: ${signature(partnerKey(secret), parts)}`);
+  // The batch upload: its file (each line ending in LF), signed over its declared length and hash.
+  const file = `${block('batch-body')}\n`;
+  const upload = { timestamp, method: 'PUT', path: '/api/v1/partner/conversion-batches/card-2026-11-22', bodySha256: bodySha256(file), contentLength: Buffer.byteLength(file) };
+  t.is(block('upload-base'), signatureBase(upload));
+  t.is(block('upload-signature'), `X-MyKey-Signature: ${signature(partnerKey(secret), upload)}`);
 });
 
 test('npm run mykey -- partner-secret issues a new secret once: it signs, the old one no longer does', async (t) => {
