@@ -1,5 +1,6 @@
 // The partner API (docs/partner-api.md): conversions one at a time and as batch files. Every
-// route is signed (requirePartner) and sees only the signing partner's own conversions.
+// route is signed (requirePartner; a batch upload requireSignedUpload, over its declared
+// length and hash) and sees only the signing partner's own conversions.
 // No Idempotency-Key here: the partner's own partnerTxId and batch id are the keys.
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
