@@ -49,6 +49,13 @@ const commands: Commands = {
       return (args) => withDatabase(async (databaseUrl) => partnerSecretCommand(args, databaseUrl, await databaseCommandEnv()));
     },
   },
+  'partner-agreement': {
+    summary: 'the agreements that let a partner credit a municipality: add PARTNER MUNICIPALITY [--from D] [--until D] | end PARTNER MUNICIPALITY | list [--partner P] [--municipality CODE] (docs/partner-api.md)',
+    load: async () => {
+      const [{ partnerAgreementCommand }, { withDatabase }] = await Promise.all([import('../backend/src/partners/cli.ts'), import('./lib/services.ts')]);
+      return (args) => withDatabase(async (databaseUrl) => partnerAgreementCommand(args, databaseUrl));
+    },
+  },
 };
 
 /** The audit commands' environment: a database command's, with `npm start`'s export folder in development. */

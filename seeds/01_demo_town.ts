@@ -17,6 +17,9 @@ export const DEMO_PARTNER = {
   kind: 'card_points', rate_units: 100, rate_points: 80,
 };
 
+/** The demo partner's agreement with each demo town (`npm run mykey -- partner-agreement list`). */
+export const DEMO_AGREEMENT = { starts_on: '2026-04-01' };
+
 export const DEMO_CAMPAIGN = {
   slug: 'demo-shopping-2026', name_ja: 'みらい市 地域応援ポイント 2026', name_en: 'Mirai City local support points 2026',
   premium_percent: 20, budget_points: 10_000_000, cap_per_resident_points: 5_000,
@@ -30,7 +33,7 @@ export const DEMO_STAFF = [
   { login_id: 'demo-city', display_name: '市職員 太郎', role: 'municipality', merchant: null },
 ] as const;
 
-/** A demo town's rows: the municipality, its shops, a funded campaign and its staff accounts. */
+/** A demo town's rows: the municipality, its shops, a funded campaign, its staff accounts and the demo partner's agreement with it. */
 export interface DemoTown {
   municipality: { code: string; name_ja: string; name_en: string };
   merchants: ReadonlyArray<{ slug: string; name_ja: string; name_en: string }>;
@@ -50,6 +53,13 @@ export async function seedTown(knex: Knex, town: DemoTown): Promise<void> {
   await knex('merchants')
     .insert(town.merchants.map((m) => ({ ...m, municipality_code: code, status: 'approved' })))
     .onConflict('slug').merge();
+  // The demo partner may credit each demo town's points: an open-ended agreement, added once
+  // (an agreement an operator ended stays ended).
+  const partner = await knex('partners').where({ slug: DEMO_PARTNER.slug }).first('id');
+  if (!(await knex('partner_agreements').where({ partner_id: partner.id, municipality_code: code }).first('id'))) {
+    await knex('partner_agreements')
+      .insert({ partner_id: partner.id, municipality_code: code, status: 'active', starts_on: DEMO_AGREEMENT.starts_on, created_at: new Date() });
+  }
   await knex('campaigns').insert({ ...town.campaign, municipality_code: code }).onConflict('slug').merge();
   // The campaign's budget moves into the ledger once: a re-seed replays the same reference.
   const campaign = await knex('campaigns').where({ slug: town.campaign.slug }).first('id');
@@ -70,6 +80,7 @@ export async function seedTown(knex: Knex, town: DemoTown): Promise<void> {
 }
 
 export async function seed(knex: Knex): Promise<void> {
+  // Partners work with towns; each town's seed adds the demo partner's agreement with it.
   await knex('partners').insert(DEMO_PARTNER).onConflict('slug').merge();
   await seedTown(knex, { municipality: DEMO_MUNICIPALITY, merchants: DEMO_MERCHANTS, campaign: DEMO_CAMPAIGN, staff: DEMO_STAFF });
 }

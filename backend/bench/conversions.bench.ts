@@ -135,7 +135,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   await Promise.all(Array.from({ length: Math.min(UPLOADS, files) }, async () => {
     while (next < files) {
       const file = next++;
-      const reply = await client.request('PUT', `/api/v1/partner/conversion-batches/bench-${file}`, bodies[file], 'application/x-ndjson');
+      const reply = await client.uploadBatch(`bench-${file}`, bodies[file]!);
       if (reply.status !== 200 || reply.body.state !== 'done') throw new Error(`batch ${file}: ${reply.status} ${JSON.stringify(reply.body)}`);
       acceptedLines += reply.body.acceptedLines;
     }

@@ -1,6 +1,6 @@
 import Koa from 'koa';
 import type { Redis } from 'ioredis';
-import type { Config } from './config.ts';
+import { batchUploadSettings, type BatchUploadSettings, type Config } from './config.ts';
 import type { Db } from './db.ts';
 import type { Logger } from './log.ts';
 import { problemMiddleware } from './http/errors.ts';
@@ -22,6 +22,7 @@ import type { CertificateVerifier } from './jpki/verifier.ts';
 import type { Queue } from './queue.ts';
 import type { ConversionJob } from './conversions/queue.ts';
 import { partnerRoutes } from './conversions/partner-routes.ts';
+import { uploadSlots } from './conversions/upload-slots.ts';
 
 export interface AppDeps {
   config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX' | 'READER_AGENT_ORIGINS' | 'TRUST_PROXY' | 'STAFF_SESSION_IDLE_MS'>;
@@ -34,10 +35,12 @@ export interface AppDeps {
   conversions: Queue<ConversionJob>;
   /** The time things expire by; tests pass their own instead of sleeping. */
   clock?: () => Date;
+  /** Partner batch uploads' spool folder and caps (config.ts's defaults unless given). */
+  batchUploads?: BatchUploadSettings;
 }
 
 /** Composes the HTTP application from its parts; no I/O happens until a request arrives. */
-export function createApp({ config, db, redis, log, identity, conversions, clock = () => new Date() }: AppDeps): Koa {
+export function createApp({ config, db, redis, log, identity, conversions, clock = () => new Date(), batchUploads = batchUploadSettings() }: AppDeps): Koa {
   const mykeys = mykeyService(db, identity.secret);
   const payments = paymentsService(db, mykeys);
   // Behind the one proxy TRUST_PROXY names, only the address it adds (the last of
@@ -50,7 +53,8 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   app.use(problemMiddleware);
   for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     authRoutes({ db, verifier: identity.verifier, mykeys, payments, clock }), mykeyRoutes({ db, mykeys, clock }), paymentRoutes({ db, payments, clock }),
-    partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock })]) {
+    partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {
+      slots: uploadSlots(redis, config.QUEUE_PREFIX, batchUploads.perPartner), spoolDir: batchUploads.spoolDir, spoolMaxBytes: batchUploads.spoolMaxBytes } })]) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => new Problem('method_not_allowed'), notImplemented: () => new Problem('method_not_allowed') }));
   }

@@ -1,6 +1,7 @@
 // Configuration comes from the environment and is validated once, at start-up: a bad or
 // missing variable stops the process with a message naming it, before anything connects.
 import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -127,6 +128,25 @@ const staffFields = {
   STAFF_SESSION_PURGE_INTERVAL_MS: positiveMs.default(3_600_000),
 };
 
+/** Partner batch uploads (docs/partner-api.md#batches): where they are spooled, how much room that has, how many at once. */
+const batchUploadFields = {
+  /** A folder of this machine's API servers only; they may share it, and its cap counts them all. */
+  BATCH_SPOOL_DIR: z.string().min(1).default(path.join(tmpdir(), 'mykey-spool')),
+  /** The most bytes all uploads in BATCH_SPOOL_DIR may hold together; one batch file is at most 256 MiB. */
+  BATCH_SPOOL_MAX_BYTES: z.coerce.number({ error: 'must be a number of bytes' }).int({ error: 'must be a whole number' }).min(1).default(2 * 1024 ** 3),
+  /** Batch uploads a partner may have in progress at once, across every API server (counted in Redis). */
+  BATCH_UPLOADS_PER_PARTNER: count(100).default(2),
+};
+
+const batchUploadSchema = z.object(batchUploadFields);
+
+export interface BatchUploadSettings { spoolDir: string; spoolMaxBytes: number; perPartner: number }
+
+/** The batch upload settings of a configuration (config.ts's defaults when none is given). */
+export function batchUploadSettings(config: z.infer<typeof batchUploadSchema> = batchUploadSchema.parse({})): BatchUploadSettings {
+  return { spoolDir: config.BATCH_SPOOL_DIR, spoolMaxBytes: config.BATCH_SPOOL_MAX_BYTES, perPartner: config.BATCH_UPLOADS_PER_PARTNER };
+}
+
 // `when`: checked even when other variables are bad, so one run names every problem.
 const always = { when: () => true };
 
@@ -152,6 +172,7 @@ const schema = z.object({
   'http://127.0.0.1:47110,http://localhost:47110'),
   ...conversionFields,
   ...staffFields,
+  ...batchUploadFields,
   /** Hex, at least 32 bytes. Unset outside production: DEVELOPMENT_MYKEY_SECRET. Read it with mykeySecret(). */
   MYKEY_SECRET: secretHex.optional(),
   ...auditFields,

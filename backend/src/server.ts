@@ -1,6 +1,6 @@
 // The HTTP process. Start: `npm start` (everything) or `npm run server -w backend` (this alone).
 import { once } from 'node:events';
-import { exitOnConfigError, loadConfigOrExit, mykeySecret } from './config.ts';
+import { batchUploadSettings, exitOnConfigError, loadConfigOrExit, mykeySecret } from './config.ts';
 import { createDb } from './db.ts';
 import { useAuditSecret } from './audit/keys.ts';
 import { createLogger } from './log.ts';
@@ -27,7 +27,7 @@ const verifier = new CertificateVerifier({ anchors: anchors.certificates, db, po
 // The server only adds conversion jobs; the worker processes them.
 const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, config);
 conversions.on('error', (error) => log.warn({ queue: CONVERSION_QUEUE, err: error }, 'queue error'));
-const server = createApp({ config, db, redis, log, identity: { verifier, secret: mykeySecret(config) }, conversions }).listen(config.PORT, config.HOST);
+const server = createApp({ config, db, redis, log, identity: { verifier, secret: mykeySecret(config) }, conversions, batchUploads: batchUploadSettings(config) }).listen(config.PORT, config.HOST);
 try {
   await once(server, 'listening');
 } catch (error) {

@@ -19,6 +19,7 @@ import { refuseDemoAccounts } from './startup-checks.ts';
 import { useAuditSecret } from './audit/keys.ts';
 import { AUDIT_EXPORT_QUEUE, exportAuditHead } from './audit/heads.ts';
 import { STAFF_SESSION_PURGE_QUEUE, purgeEndedSessions } from './staff/session-purge-job.ts';
+import { plainHttpWebhooksAllowed } from './partners/webhook-url.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
@@ -71,6 +72,8 @@ for (const queue of queues) {
 
 const deliverer = webhookDeliverer(db, log, mykeySecret(config), {
   timeoutMs: config.WEBHOOK_TIMEOUT_MS, retryBaseMs: config.WEBHOOK_RETRY_BASE_MS, retryMaxMs: config.WEBHOOK_RETRY_MAX_MS, perPartner: config.WEBHOOK_PER_PARTNER,
+  // The raw variable: unset is production, where plain http goes to loopback only.
+  allowPlainHttp: plainHttpWebhooksAllowed(config.NODE_ENV),
 });
 
 /** Takes jobs from every queue and keeps their schedules; resolves to the schedule check's timer. */

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { auditExportDir, ConfigError, loadAuditConfig, loadConfig, mykeySecret } from '../src/config.ts';
+import { auditExportDir, batchUploadSettings, ConfigError, loadAuditConfig, loadConfig, mykeySecret } from '../src/config.ts';
 import { DEFAULT_PORT } from '../../reader-agent/src/agent/local-api.ts';
 
 const valid = { NODE_ENV: 'development', DATABASE_URL: 'mysql://u:p@127.0.0.1:3306/mykey', REDIS_URL: 'redis://127.0.0.1:6379' };
@@ -30,6 +31,15 @@ test('the reader agent\'s origins are http on loopback, a port or *; anything el
     const error = t.throws(() => loadConfig({ ...valid, READER_AGENT_ORIGINS: bad }), { instanceOf: ConfigError }, bad);
     t.regex(error.message, /READER_AGENT_ORIGINS\.0: must be http:\/\/127\.0\.0\.1:PORT or http:\/\/localhost:PORT/);
   }
+});
+
+test('batch uploads: a spool folder, its cap and the uploads per partner, with defaults', (t) => {
+  t.like(batchUploadSettings(loadConfig(valid)), { spoolDir: path.join(tmpdir(), 'mykey-spool'), spoolMaxBytes: 2 * 1024 ** 3, perPartner: 2 });
+  t.deepEqual(batchUploadSettings(loadConfig({ ...valid, BATCH_SPOOL_DIR: '/srv/spool', BATCH_SPOOL_MAX_BYTES: '1000000', BATCH_UPLOADS_PER_PARTNER: '5' })),
+    { spoolDir: '/srv/spool', spoolMaxBytes: 1_000_000, perPartner: 5 });
+  t.deepEqual(batchUploadSettings(), batchUploadSettings(loadConfig(valid)), 'an app given no settings uses the same defaults');
+  const error = t.throws(() => loadConfig({ ...valid, BATCH_SPOOL_MAX_BYTES: 'lots', BATCH_UPLOADS_PER_PARTNER: '0' }), { instanceOf: ConfigError });
+  t.deepEqual(error.problems.map((p) => p.split(':')[0]).sort(), ['BATCH_SPOOL_MAX_BYTES', 'BATCH_UPLOADS_PER_PARTNER']);
 });
 
 test('a missing variable is named', (t) => {

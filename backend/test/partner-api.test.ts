@@ -6,7 +6,11 @@ import { readFile } from 'node:fs/promises';
 import { randomBytes, randomInt } from 'node:crypto';
 import { fileFixture, queuePrefix, redisUrl, silentLog, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
-import { addPartner, addResident, newMykeyId, signedFetch, type SignedOptions, type TestPartner } from './helpers/partners.ts';
+import { addPartner, addResident, agree, newMykeyId, signedFetch, type SignedOptions, type TestPartner } from './helpers/partners.ts';
+import { town } from './helpers/ledger.ts';
+import { endAgreement } from '../src/partners/agreements.ts';
+import { tokyoDate } from '../src/ledger/rules.ts';
+import { plainHttpWebhooksAllowed, webhookUrlProblem } from '../src/partners/webhook-url.ts';
 import { createQueue } from '../src/queue.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from '../src/conversions/queue.ts';
 import { bodySha256, partnerKey, signature, signatureBase } from '../src/partners/signature.ts';
@@ -27,9 +31,15 @@ const fixture = fileFixture(test, async (cleanup) => {
   const base = await startApp(cleanup, db, { conversions, clock: () => new Date(now * 1000) });
   const municipality = String(randomInt(100_000, 1_000_000));
   await db('municipalities').insert({ code: municipality, name_ja: 'テスト市', name_en: 'Test City' });
-  const partner = await addPartner(db);
+  const partner = await addPartner(db, { agreements: [municipality] });
   return { db, url, base, conversions, municipality, partner, now };
 });
+
+/** Another partner with an agreement with the file's municipality. */
+async function partnerHere(rate?: { units: number; points: number }) {
+  const { db, municipality } = await fixture();
+  return addPartner(db, { rate, agreements: [municipality] });
+}
 
 const txId = () => `tx-${randomBytes(6).toString('hex')}`;
 
@@ -101,7 +111,7 @@ test('concurrent identical requests create one conversion and all get its id', a
 
 test('signature failures are 401 with stable codes and store nothing', async (t) => {
   const { base, db, now } = await fixture();
-  const partner = await addPartner(db);
+  const partner = await partnerHere();
   const body = await conversionBody();
   const text = JSON.stringify(body);
   const signedOver = (method: string, signedBody: string) => ({
@@ -137,7 +147,7 @@ test('signature failures are 401 with stable codes and store nothing', async (t)
 
 test('a suspended partner is 403 partner_suspended when signed right, 401 when not', async (t) => {
   const { db } = await fixture();
-  const partner = await addPartner(db);
+  const partner = await partnerHere();
   await db('partners').where({ id: partner.id }).update({ status: 'suspended' });
   const body = await conversionBody();
   const signedRight = await post(body, partner);
@@ -155,7 +165,7 @@ test('each invalid conversion gets a clear 4xx and stores nothing', async (t) =>
   const id = await addResident(db);
   const wrongCheck = id.slice(0, 7) + (id[7] === '2' ? '3' : '2');
   const base = { mykeyId: id, municipality, partnerPoints: 1000 };
-  const partner = await addPartner(db);
+  const partner = await partnerHere();
   const post = (body: unknown) => postAs(body, partner);
   // 100 card points → 80 points: 12,500,001 card points is the most one conversion may take (10,000,000 points).
   const cases: Array<[string, string | Record<string, unknown>, number, string]> = [
@@ -196,7 +206,7 @@ test('each invalid conversion gets a clear 4xx and stores nothing', async (t) =>
 });
 
 test('wrong media type (415) and an oversized body (413) store nothing', async (t) => {
-  const partner = await addPartner((await fixture()).db);
+  const partner = await partnerHere();
   const body = await conversionBody();
   const text = await post(JSON.stringify(body), partner, { contentType: 'text/plain' });
   t.is(text.status, 415);
@@ -217,7 +227,7 @@ test('GET gives the state and points; unknown and other partners\' ids are 404',
   const unknown = await signedFetch(base, partner, 'GET', `${PATH}/no-such-tx`);
   t.is(unknown.status, 404);
   t.is(unknown.body.code, 'conversion_not_found');
-  const other = await addPartner(db);
+  const other = await partnerHere();
   const foreign = await signedFetch(base, other, 'GET', `${PATH}/${body.partnerTxId}`);
   t.is(foreign.status, 404, 'another partner cannot see it');
   t.is(foreign.body.code, 'conversion_not_found');
@@ -225,7 +235,7 @@ test('GET gives the state and points; unknown and other partners\' ids are 404',
 
 test('partners are isolated: the same partnerTxId at another partner is another conversion', async (t) => {
   const { db } = await fixture();
-  const other = await addPartner(db, { units: 1, points: 1 });
+  const other = await partnerHere({ units: 1, points: 1 });
   const body = await conversionBody();
   const mine = await post(body);
   const theirs = await post({ ...body, partnerPoints: 7 }, other);
@@ -284,11 +294,16 @@ test('the signing example in docs/partner-api.md is what signature.ts computes',
   t.is(block('body-sha256'), parts.bodySha256);
   t.is(block('base'), signatureBase(parts));
   t.is(block('signature'), `X-MyKey-Signature: ${signature(partnerKey(secret), parts)}`);
+  // The batch upload: its file (each line ending in LF), signed over its declared length and hash.
+  const file = `${block('batch-body')}\n`;
+  const upload = { timestamp, method: 'PUT', path: '/api/v1/partner/conversion-batches/card-2026-11-22', bodySha256: bodySha256(file), contentLength: Buffer.byteLength(file) };
+  t.is(block('upload-base'), signatureBase(upload));
+  t.is(block('upload-signature'), `X-MyKey-Signature: ${signature(partnerKey(secret), upload)}`);
 });
 
 test('npm run mykey -- partner-secret issues a new secret once: it signs, the old one no longer does', async (t) => {
   const { db, url, base } = await fixture();
-  const partner = await addPartner(db);
+  const partner = await partnerHere();
   const env = { ...process.env, DATABASE_URL: url, MYKEY_SECRET: mykeySecret({ NODE_ENV: 'test' }).toString('hex') };
   const script = new URL('../../scripts/mykey.ts', import.meta.url).pathname;
   const run = (...args: string[]) => promisify(execFile)(process.execPath, ['--import=tsx', script, 'partner-secret', ...args], { env })
@@ -305,5 +320,96 @@ test('npm run mykey -- partner-secret issues a new secret once: it signs, the ol
   const kept = await run(partner.slug);
   t.is(kept.out.webhookUrl, 'https://partner.example/hook', 'without --webhook-url the URL stays');
   t.like(await run('no-such-partner'), { code: 1, out: { error: 'partner_not_found' } });
-  t.like(await run(partner.slug, '--webhook-url', 'ftp://x'), { code: 2, out: { error: 'usage' } });
+  t.like(await run(partner.slug, '--webhook-url', 'ftp://x'), { code: 2, out: { error: 'webhook_url_refused' } });
+  const events = await db('audit_events').where({ subject: `partner:${partner.id}` }).orderBy('seq').select('action', 'actor_kind', 'details');
+  t.deepEqual(events.map((e) => e.action), ['partner.secret_issued', 'partner.secret_rotated', 'partner.secret_rotated'], 'issued by addPartner, then rotated twice');
+  t.false(events.some((e) => JSON.stringify(e).includes(issued.out.apiSecret)), 'the secret is never in the log');
+});
+
+test('a plain http webhook URL is refused in production (NODE_ENV unset), allowed to loopback or with NODE_ENV=development', async (t) => {
+  const { db, url } = await fixture();
+  const partner = await addPartner(db);
+  const script = new URL('../../scripts/mykey.ts', import.meta.url).pathname;
+  const { NODE_ENV: _, ...inherited } = process.env;
+  const run = (nodeEnv: string | undefined, webhook: string) => promisify(execFile)(process.execPath, ['--import=tsx', script, 'partner-secret', partner.slug, '--webhook-url', webhook],
+    { env: { ...inherited, DATABASE_URL: url, MYKEY_SECRET: mykeySecret({ NODE_ENV: 'test' }).toString('hex'), ...(nodeEnv ? { NODE_ENV: nodeEnv } : {}) } })
+    .then(({ stdout }) => ({ code: 0, out: JSON.parse(stdout) }), (error: { code: number; stdout: string }) => ({ code: error.code, out: JSON.parse(error.stdout) }));
+  const before = await db('partners').where({ id: partner.id }).first('webhook_url', 'api_secret_sealed');
+  const refused = await run(undefined, 'http://partner.example/hook');
+  t.like(refused, { code: 2, out: { error: 'webhook_url_refused' } });
+  t.regex(refused.out.detail, /https/);
+  t.deepEqual(await db('partners').where({ id: partner.id }).first('webhook_url', 'api_secret_sealed'), before, 'nothing changed');
+  t.like(await run(undefined, 'http://127.0.0.1:47200/hook'), { code: 0, out: { webhookUrl: 'http://127.0.0.1:47200/hook' } });
+  t.like(await run('development', 'http://partner.test/hook'), { code: 0, out: { webhookUrl: 'http://partner.test/hook' } });
+  // The rule itself, case by case.
+  const production = (webhook: string) => webhookUrlProblem(webhook, plainHttpWebhooksAllowed(undefined));
+  for (const nodeEnv of [undefined, 'production', 'test']) t.false(plainHttpWebhooksAllowed(nodeEnv), `NODE_ENV=${nodeEnv}`);
+  for (const webhook of ['http://partner.example/hook', 'http://10.0.0.5/hook', 'http://127.0.0.1.example/hook', 'ftp://partner.example/', 'not a url', `https://x/${'a'.repeat(2048)}`]) {
+    t.truthy(production(webhook), webhook);
+  }
+  for (const webhook of ['https://partner.example/hook', 'http://127.0.0.1:47200/hook', 'http://127.1.2.3/hook', 'http://[::1]:8080/hook', 'http://localhost/hook']) {
+    t.is(production(webhook), undefined, webhook);
+  }
+});
+
+test('without an agreement in force with the municipality a conversion is 403 partner_agreement_missing: nothing stored, ledger and budget untouched', async (t) => {
+  const { db, now, partner } = await fixture();
+  // A town with a funded campaign (its own partner has an agreement; ours has none yet).
+  const city = await town(db);
+  const today = tokyoDate(new Date(now * 1000));
+  const dayOff = (days: number) => tokyoDate(new Date(now * 1000 + days * 86_400_000));
+  const budgetAccount = await db('ledger_accounts').where({ municipality_code: city.code, kind: 'campaign_budget' }).first('id', 'balance');
+  const entries = async () => Number((await db('ledger_entries').where({ municipality_code: city.code }).count({ n: '*' }).first())!.n);
+  const entriesBefore = await entries();
+  const attempt = async (why: string) => {
+    const body = await conversionBody({ municipality: city.code });
+    const reply = await post(body);
+    t.is(reply.status, 403, why);
+    t.is(reply.body.code, 'partner_agreement_missing', why);
+    t.truthy(reply.body.messages.ja && reply.body.messages.en);
+    t.is((await rowsFor(body.partnerTxId)).length, 0, why);
+  };
+  await attempt('no agreement at all');
+  await agree(db, partner.slug, city.code, { startsOn: dayOff(1) });
+  await attempt('an agreement that starts tomorrow');
+  await endAgreement(db, { partner: partner.slug, municipality: city.code, now: new Date() });
+  await agree(db, partner.slug, city.code, { startsOn: dayOff(-30), endsOn: dayOff(-1) });
+  await attempt('an agreement that ended yesterday');
+  await endAgreement(db, { partner: partner.slug, municipality: city.code, now: new Date() });
+  await agree(db, partner.slug, city.code, { startsOn: today });
+  const inForce = await post(await conversionBody({ municipality: city.code }));
+  t.is(inForce.status, 202, 'in force from its first day');
+  await endAgreement(db, { partner: partner.slug, municipality: city.code, now: new Date() });
+  await attempt('an agreement an operator ended');
+  t.is(await entries(), entriesBefore, 'no ledger entry');
+  t.is(Number((await db('ledger_accounts').where({ id: budgetAccount.id }).first('balance')).balance), Number(budgetAccount.balance), 'the campaign budget is untouched');
+  t.is(Number((await db('conversion_requests').where({ partner_id: partner.id, municipality_code: city.code }).count({ n: '*' }).first())!.n), 1, 'only the one in force');
+});
+
+test('npm run mykey -- partner-agreement adds, ends and lists agreements, audited', async (t) => {
+  const { db, url } = await fixture();
+  const city = await town(db);
+  const partner = await addPartner(db);
+  const env = { ...process.env, DATABASE_URL: url };
+  const script = new URL('../../scripts/mykey.ts', import.meta.url).pathname;
+  const run = (...args: string[]) => promisify(execFile)(process.execPath, ['--import=tsx', script, 'partner-agreement', ...args], { env })
+    .then(({ stdout }) => ({ code: 0, out: JSON.parse(stdout) }), (error: { code: number; stdout: string }) => ({ code: error.code, out: JSON.parse(error.stdout) }));
+  const added = await run('add', partner.slug, city.code, '--from', '2026-04-01', '--until', '2027-03-31');
+  t.is(added.code, 0);
+  t.like(added.out, { partner: partner.slug, municipality: city.code, status: 'active', startsOn: '2026-04-01', endsOn: '2027-03-31', endedAt: null });
+  t.like(await run('add', partner.slug, city.code), { code: 1, out: { error: 'agreement_exists' } });
+  t.like(await run('add', 'no-such-partner', city.code), { code: 1, out: { error: 'partner_not_found' } });
+  t.like(await run('add', partner.slug, '000000'), { code: 1, out: { error: 'municipality_not_found' } });
+  t.like(await run('add', partner.slug, city.code, '--from', '2026-02-30'), { code: 2, out: { error: 'usage' } });
+  t.like(await run('add', partner.slug), { code: 2, out: { error: 'usage' } });
+  const ended = await run('end', partner.slug, city.code);
+  t.is(ended.code, 0);
+  t.like(ended.out, { id: added.out.id, status: 'ended' });
+  t.truthy(ended.out.endedAt);
+  t.like(await run('end', partner.slug, city.code), { code: 1, out: { error: 'agreement_not_found' } });
+  const listed = await run('list', '--partner', partner.slug);
+  t.deepEqual(listed.out.agreements.map((a: { id: number; status: string }) => [a.id, a.status]), [[added.out.id, 'ended']]);
+  const events = await db('audit_events').where({ subject: `partner-agreement:${added.out.id}` }).orderBy('seq').select('action', 'actor_kind', 'details');
+  t.deepEqual(events.map((e) => e.action), ['partner.agreement_added', 'partner.agreement_ended']);
+  t.like(events[0].details, { partnerId: partner.id, municipality: city.code });
 });

@@ -1,10 +1,10 @@
 // Batch files of partner conversions (docs/partner-api.md#batches): each line checked like a
 // single request, per-line results in order, re-uploads that store nothing twice, an
 // interrupted batch resumed, and a file of 200,000 lines streamed through.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,27 +12,39 @@ import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { fileFixture, queuePrefix, redisUrl, silentLog, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
-import { addPartner, addResident, newMykeyId, signedFetch, type TestPartner } from './helpers/partners.ts';
+import { addPartner, addResident, declared, newMykeyId, signedFetch, type TestPartner } from './helpers/partners.ts';
 import { createQueue } from '../src/queue.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from '../src/conversions/queue.ts';
-import { partnerKey, signedHeaders, signature } from '../src/partners/signature.ts';
+import { bodySha256, partnerKey, signedHeaders, signedUploadHeaders } from '../src/partners/signature.ts';
+import { createRedis } from '../src/redis.ts';
+import { town } from './helpers/ledger.ts';
+import type { Redis } from 'ioredis';
+import { waitFor } from '../../scripts/lib/wait.ts';
 
 const BATCHES = '/api/v1/partner/conversion-batches';
-const NDJSON = { contentType: 'application/x-ndjson' };
+const NDJSON = { contentType: 'application/x-ndjson', upload: true };
 
 const fixture = fileFixture(test, async (cleanup) => {
   const { db } = await testDatabase(cleanup);
   const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix(cleanup) })
     .on('error', (error) => silentLog.warn({ err: error }, 'queue error'));
   cleanup(() => conversions.close());
-  const base = await startApp(cleanup, db, { conversions });
+  const spoolDir = path.join(await mkdtemp(path.join(tmpdir(), 'partner-batches-spool-')), 'spool');
+  cleanup(() => rm(path.dirname(spoolDir), { recursive: true, force: true }));
+  const base = await startApp(cleanup, db, { conversions, batchUploads: { spoolDir, spoolMaxBytes: 1024 ** 3, perPartner: 4 } });
   const municipality = String(randomInt(100_000, 1_000_000));
   await db('municipalities').insert({ code: municipality, name_ja: 'テスト市', name_en: 'Test City' });
   const residents = await Promise.all(Array.from({ length: 20 }, () => addResident(db)));
   const dir = await mkdtemp(path.join(tmpdir(), 'partner-batches-test-'));
   cleanup(() => rm(dir, { recursive: true, force: true }));
-  return { db, base, conversions, municipality, residents, dir };
+  return { db, base, conversions, municipality, residents, dir, spoolDir };
 });
+
+/** A partner with an agreement with the file's municipality. */
+async function partnerHere(rate?: { units: number; points: number }) {
+  const { db, municipality } = await fixture();
+  return addPartner(db, { rate, agreements: [municipality] });
+}
 
 const batchId = () => `batch-${randomBytes(6).toString('hex')}`;
 const line = (fields: Record<string, unknown>) => JSON.stringify(fields);
@@ -55,7 +67,7 @@ async function partnerRows(partner: TestPartner) {
 
 test('each line is checked like a single request and gets its result, in order', async (t) => {
   const { db, municipality, residents, conversions, base } = await fixture();
-  const partner = await addPartner(db);
+  const partner = await partnerHere();
   const [a, b] = residents as [string, string];
   // Submitted singly first: the batch's line for it is a replay of the same conversion.
   const single = await signedFetch(base, partner, 'POST', '/api/v1/partner/conversions', line({ partnerTxId: 'single-1', mykeyId: a, municipality, partnerPoints: 500 }));
@@ -99,9 +111,30 @@ test('each line is checked like a single request and gets its result, in order',
   for (const row of rows) t.truthy(await conversions.getJob(String(row.id)), `job for ${row.partner_tx_id}`);
 });
 
+test('a line for a municipality without an agreement in force is refused on its own line (partner_agreement_missing): nothing stored, no budget touched', async (t) => {
+  const { db, municipality, residents } = await fixture();
+  const partner = await partnerHere();
+  const city = await town(db);
+  const budget = async () => Number((await db('ledger_accounts').where({ municipality_code: city.code, kind: 'campaign_budget' }).first('balance')).balance);
+  const entries = async () => Number((await db('ledger_entries').where({ municipality_code: city.code }).count({ n: '*' }).first())!.n);
+  const [budgetBefore, entriesBefore] = [await budget(), await entries()];
+  const [a, b] = residents as [string, string];
+  const id = batchId();
+  const reply = await upload(partner, id, [
+    line({ partnerTxId: 'agreed', mykeyId: a, municipality, partnerPoints: 100 }),
+    line({ partnerTxId: 'not-agreed', mykeyId: b, municipality: city.code, partnerPoints: 100 }),
+  ].join('\n'));
+  t.like(reply.body, { state: 'done', lines: 2, acceptedLines: 1, rejectedLines: 1 });
+  const got = await results(partner, id);
+  t.like(got.lines[1], { line: 2, partnerTxId: 'not-agreed', error: { code: 'partner_agreement_missing', status: 403 } });
+  t.deepEqual(await db('conversion_requests').where({ partner_id: partner.id }).pluck('partner_tx_id'), ['agreed']);
+  t.is(await budget(), budgetBefore, 'the campaign budget is untouched');
+  t.is(await entries(), entriesBefore, 'no ledger entry');
+});
+
 test('a re-upload stores nothing twice; other content under the same id is 409; other partners see nothing', async (t) => {
   const { db, municipality, residents } = await fixture();
-  const partner = await addPartner(db);
+  const partner = await partnerHere();
   const id = batchId();
   const body = residents.map((mykeyId, i) => line({ partnerTxId: `re-${i}`, mykeyId, municipality, partnerPoints: 100 + i })).join('\n') + '\n';
   const first = await upload(partner, id, body);
@@ -115,7 +148,7 @@ test('a re-upload stores nothing twice; other content under the same id is 409; 
   const conflict = await upload(partner, id, body.replace('"partnerPoints":100,', '"partnerPoints":101,').replace('"partnerPoints":100}', '"partnerPoints":101}'));
   t.is(conflict.status, 409);
   t.is(conflict.body.code, 'batch_conflict');
-  const other = await addPartner(db);
+  const other = await partnerHere();
   const { base } = await fixture();
   for (const p of [`${BATCHES}/${id}`, `${BATCHES}/${id}/results`]) {
     const foreign = await signedFetch(base, other, 'GET', p);
@@ -126,9 +159,24 @@ test('a re-upload stores nothing twice; other content under the same id is 409; 
   t.deepEqual(summary.body, first.body);
 });
 
+test('each download of a result file is audited with the partner and the batch, and a refused one is not', async (t) => {
+  const { db, base } = await fixture();
+  const partner = await partnerHere();
+  const other = await partnerHere();
+  const id = batchId();
+  await upload(partner, id, await linesFor(3, 'audited'));
+  const batch = await db('conversion_batches').where({ partner_id: partner.id, partner_batch_id: id }).first('id');
+  const events = () => db('audit_events').where({ subject: `conversion-batch:${batch.id}` }).orderBy('seq').select('action', 'actor_kind', 'actor_id', 'details');
+  t.deepEqual(await events(), []);
+  t.is((await results(partner, id)).lines.length, 3);
+  t.is((await results(partner, id)).lines.length, 3);
+  t.is((await signedFetch(base, other, 'GET', `${BATCHES}/${id}/results`)).status, 404);
+  t.deepEqual(await events(), Array(2).fill({ action: 'partner.batch_results_downloaded', actor_kind: 'partner', actor_id: String(partner.id), details: { lines: 3 } }));
+});
+
 test('an interrupted batch resumes after its last stored line when uploaded again', async (t) => {
   const { db, municipality, residents } = await fixture();
-  const partner = await addPartner(db);
+  const partner = await partnerHere();
   const id = batchId();
   const body = Array.from({ length: 2_500 }, (_, i) => line({ partnerTxId: `resume-${i}`, mykeyId: residents[i % residents.length], municipality, partnerPoints: 1000 })).join('\n');
   await upload(partner, id, body);
@@ -149,7 +197,7 @@ test('an interrupted batch resumes after its last stored line when uploaded agai
 
 test('refused uploads store nothing: too many lines, declared too large, wrong media type, bad batch id, bad signature', async (t) => {
   const { db, base } = await fixture();
-  const partner = await addPartner(db);
+  const partner = await partnerHere();
   const tooMany = await upload(partner, batchId(), '\n'.repeat(1_000_001));
   t.is(tooMany.status, 413);
   t.is(tooMany.body.code, 'batch_too_many_lines');
@@ -163,7 +211,7 @@ test('refused uploads store nothing: too many lines, declared too large, wrong m
   // A declared length over 256 MiB is refused before a byte of the body is read.
   const id = batchId();
   const declared = await new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const headers = { ...signedHeaders(partner.slug, partnerKey(partner.apiSecret), 'PUT', `${BATCHES}/${id}`, ''), 'Content-Type': 'application/x-ndjson', 'Content-Length': String(300 * 1024 * 1024) };
+    const headers = { ...signedUploadHeaders(partner.slug, partnerKey(partner.apiSecret), 'PUT', `${BATCHES}/${id}`, { sha256: 'a'.repeat(64), length: 300 * 1024 * 1024 }), 'Content-Type': 'application/x-ndjson' };
     const request = http.request(`${base}${BATCHES}/${id}`, { method: 'PUT', headers }, async (response) => {
       let text = '';
       for await (const chunk of response) text += chunk;
@@ -179,9 +227,172 @@ test('refused uploads store nothing: too many lines, declared too large, wrong m
   t.is(await partnerRows(partner), 0);
 });
 
+/** An app of the test's own, with its own spool folder and caps, so what is in the folder is this test's. */
+async function ownApp(t: ExecutionContext, settings: { spoolMaxBytes?: number; perPartner?: number; redis?: Redis } = {}) {
+  const { db, conversions } = await fixture();
+  const root = await mkdtemp(path.join(tmpdir(), 'partner-batches-own-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const spoolDir = path.join(root, 'spool');
+  const base = await startApp(t.teardown.bind(t), db, {
+    conversions, ...(settings.redis ? { redis: settings.redis } : {}),
+    batchUploads: { spoolDir, spoolMaxBytes: settings.spoolMaxBytes ?? 1024 ** 3, perPartner: settings.perPartner ?? 4 },
+  });
+  const spooled = () => readdir(spoolDir).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)));
+  return { base, spoolDir, spooled };
+}
+
+interface RawReply { status: number; body: any; headers: http.IncomingHttpHeaders }
+
+/** An upload sent by hand: its headers at once; its body only as the test writes it (or never). */
+function rawUpload(base: string, id: string, headers: Record<string, string>) {
+  const request = http.request(`${base}${BATCHES}/${id}`, { method: 'PUT', headers: { 'Content-Type': 'application/x-ndjson', ...headers } });
+  const reply = new Promise<RawReply>((resolve, reject) => {
+    request.on('response', async (response) => {
+      let text = '';
+      for await (const chunk of response) text += chunk;
+      resolve({ status: response.statusCode!, body: JSON.parse(text), headers: response.headers });
+    });
+    request.on('error', reject);
+  });
+  request.flushHeaders();
+  return { request, reply };
+}
+
+const uploadHeaders = (partner: TestPartner, id: string, body: { sha256: string; length: number }, secret = partner.apiSecret) =>
+  signedUploadHeaders(partner.slug, partnerKey(secret), 'PUT', `${BATCHES}/${id}`, body);
+
+async function linesFor(count: number, prefix: string) {
+  const { municipality, residents } = await fixture();
+  return Array.from({ length: count }, (_, i) => line({ partnerTxId: `${prefix}-${i}`, mykeyId: residents[i % residents.length], municipality, partnerPoints: 100 })).join('\n');
+}
+
+async function batchesOf(partner: TestPartner) {
+  const { db } = await fixture();
+  return Number((await db('conversion_batches').where({ partner_id: partner.id }).count({ n: '*' }).first())!.n);
+}
+
+test('the signature is checked on the headers before a byte of the body is read: refusals come with the body never sent', async (t) => {
+  const { base, spooled } = await ownApp(t);
+  const partner = await partnerHere();
+  const body = await linesFor(10, 'early');
+  const refusedUnsent = async (name: string, headers: Record<string, string>, code: string, status: number) => {
+    const { request, reply } = rawUpload(base, batchId(), headers);
+    const got = await reply;
+    request.destroy();
+    t.is(got.status, status, name);
+    t.is(got.body.code, code, name);
+    t.is(got.headers.connection, 'close', `${name}: the connection closes, so the rest of a body is never read`);
+  };
+  await refusedUnsent('wrong secret', uploadHeaders(partner, batchId(), declared(body), '0'.repeat(64)), 'partner_signature_invalid', 401);
+  const id = batchId();
+  const right = declared(body);
+  await refusedUnsent('another length than the one signed', { ...uploadHeaders(partner, id, right), 'Content-Length': String(right.length + 1) }, 'partner_signature_invalid', 401);
+  await refusedUnsent('another hash than the one signed', { ...uploadHeaders(partner, id, right), 'X-MyKey-Content-SHA256': bodySha256('other') }, 'partner_signature_invalid', 401);
+  await refusedUnsent('no declared hash', { ...uploadHeaders(partner, id, right), 'X-MyKey-Content-SHA256': '' }, 'batch_headers_required', 411);
+  await refusedUnsent('a hash not in lower-case hex', { ...uploadHeaders(partner, id, right), 'X-MyKey-Content-SHA256': right.sha256.toUpperCase() }, 'batch_headers_required', 411);
+  // The signing of a single request (over the body read) does not sign an upload.
+  const old = await signedFetch(base, partner, 'PUT', `${BATCHES}/${batchId()}`, body, { contentType: 'application/x-ndjson' });
+  t.is(old.status, 411);
+  t.is(old.body.code, 'batch_headers_required');
+  // A chunked body declares no length.
+  const { 'Content-Length': _, ...chunked } = uploadHeaders(partner, id, right);
+  const { request, reply } = rawUpload(base, id, chunked);
+  request.end(body);
+  t.like(await reply, { status: 411, body: { code: 'batch_headers_required' } });
+  t.deepEqual(await spooled(), [], 'nothing reached the spool folder');
+  t.is(await batchesOf(partner), 0);
+});
+
+test('a body that is not what was signed is refused (400 batch_body_mismatch), and nothing of it is kept', async (t) => {
+  const { base, spooled } = await ownApp(t);
+  const partner = await partnerHere();
+  const body = await linesFor(50, 'mismatch');
+  const signed = declared(body);
+  const sent = async (id: string, headers: Record<string, string>, bytes: string) => {
+    const { request, reply } = rawUpload(base, id, headers);
+    request.end(bytes);
+    return reply;
+  };
+  const tampered = body.replace('"partnerPoints":100}', '"partnerPoints":900}');
+  t.is(Buffer.byteLength(tampered), signed.length, 'the same length, other content');
+  const id = batchId();
+  t.like(await sent(id, uploadHeaders(partner, id, signed), tampered), { status: 400, body: { code: 'batch_body_mismatch' } });
+  // Signed over the whole file's hash, but only a part of it declared and sent.
+  const partId = batchId();
+  t.like(await sent(partId, uploadHeaders(partner, partId, { sha256: signed.sha256, length: 100 }), body.slice(0, 100)),
+    { status: 400, body: { code: 'batch_body_mismatch' } }, 'a length and hash that do not belong together');
+  t.deepEqual(await spooled(), [], 'nothing kept in the spool folder');
+  t.is(await batchesOf(partner), 0, 'no batch');
+  t.is(await partnerRows(partner), 0, 'no conversion');
+  const whole = await signedFetch(base, partner, 'PUT', `${BATCHES}/${batchId()}`, body, NDJSON);
+  t.like(whole.body, { state: 'done', acceptedLines: 50 }, 'the file as signed goes through');
+  t.deepEqual(await spooled(), [], 'and its spool file is gone once it is taken in');
+});
+
+test('a partner has at most its cap of uploads in progress (429 with Retry-After); another partner is not held up', async (t) => {
+  const { base, spooled } = await ownApp(t, { perPartner: 1 });
+  const partner = await partnerHere();
+  const other = await partnerHere();
+  const body = await linesFor(20, 'slow');
+  const id = batchId();
+  const slow = rawUpload(base, id, uploadHeaders(partner, id, declared(body)));
+  slow.request.write(body.slice(0, 10));
+  // The first upload holds its slot once its reservation is in the spool folder.
+  await waitFor('the first upload spooling', async () => (await spooled()).length === 1);
+  const busy = await signedFetch(base, partner, 'PUT', `${BATCHES}/${batchId()}`, await linesFor(3, 'busy'), NDJSON);
+  t.is(busy.status, 429);
+  t.is(busy.body.code, 'batch_uploads_busy');
+  t.is(busy.headers.get('retry-after'), '30');
+  const theirs = await signedFetch(base, other, 'PUT', `${BATCHES}/${batchId()}`, await linesFor(3, 'theirs'), NDJSON);
+  t.like(theirs.body, { state: 'done', acceptedLines: 3 }, 'the other partner\'s upload goes through');
+  slow.request.end(body.slice(10));
+  t.like(await slow.reply, { status: 200, body: { state: 'done', acceptedLines: 20 } });
+  const after = await signedFetch(base, partner, 'PUT', `${BATCHES}/${batchId()}`, await linesFor(3, 'after'), NDJSON);
+  t.like(after.body, { state: 'done' }, 'the slot is free again once the upload is done');
+});
+
+test('an upload that does not fit in the spool folder\'s cap is refused (503 with Retry-After) before a byte is written', async (t) => {
+  const body = await linesFor(20, 'space');
+  const { length } = declared(body);
+  // Room for one such file and a half.
+  const { base, spooled } = await ownApp(t, { spoolMaxBytes: Math.floor(length * 1.5) });
+  const partner = await partnerHere();
+  const other = await partnerHere();
+  const tooBig = await signedFetch(base, partner, 'PUT', `${BATCHES}/${batchId()}`, `${body}\n${body.replaceAll('space-', 'space2-')}`, NDJSON);
+  t.is(tooBig.status, 503);
+  t.is(tooBig.body.code, 'batch_upload_unavailable');
+  t.is(tooBig.headers.get('retry-after'), '60');
+  t.deepEqual(await spooled(), []);
+  // One file in progress reserves its declared length: a second does not fit beside it.
+  const id = batchId();
+  const first = rawUpload(base, id, uploadHeaders(partner, id, declared(body)));
+  first.request.write(body.slice(0, 10));
+  await waitFor('the first upload spooling', async () => (await spooled()).length === 1);
+  const beside = await signedFetch(base, other, 'PUT', `${BATCHES}/${batchId()}`, body.replaceAll('space-', 'beside-'), NDJSON);
+  t.like(beside, { status: 503, body: { code: 'batch_upload_unavailable' } });
+  first.request.end(body.slice(10));
+  t.like(await first.reply, { status: 200, body: { state: 'done', acceptedLines: 20 } });
+  const later = await signedFetch(base, other, 'PUT', `${BATCHES}/${batchId()}`, body.replaceAll('space-', 'later-'), NDJSON);
+  t.like(later.body, { state: 'done', acceptedLines: 20 }, 'room again once the first is done');
+  t.is(await batchesOf(other), 1);
+});
+
+test('with Redis away uploads cannot be counted, so none is taken (503 with Retry-After)', async (t) => {
+  const deadRedis = createRedis('redis://127.0.0.1:1', silentLog);
+  t.teardown(() => deadRedis.disconnect());
+  const { base, spooled } = await ownApp(t, { redis: deadRedis });
+  const partner = await partnerHere();
+  const reply = await signedFetch(base, partner, 'PUT', `${BATCHES}/${batchId()}`, await linesFor(3, 'redis'), NDJSON);
+  t.is(reply.status, 503);
+  t.is(reply.body.code, 'batch_upload_unavailable');
+  t.truthy(reply.headers.get('retry-after'));
+  t.deepEqual(await spooled(), []);
+  t.is(await batchesOf(partner), 0);
+});
+
 test('a file of 200,000 lines is streamed through, every line stored and queued once', async (t) => {
   const { db, municipality, residents, dir, base, conversions } = await fixture();
-  const partner = await addPartner(db, { units: 1, points: 1 });
+  const partner = await partnerHere({ units: 1, points: 1 });
   const lines = 200_000;
   const file = path.join(dir, 'big.ndjson');
   const out = createWriteStream(file);
@@ -191,14 +402,14 @@ test('a file of 200,000 lines is streamed through, every line stored and queued 
   out.end();
   await once(out, 'finish');
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk);
+  let length = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk);
+    length += chunk.length;
+  }
   const id = batchId();
   const target = `${BATCHES}/${id}`;
-  const timestamp = Math.floor(Date.now() / 1000);
-  const headers = {
-    'X-MyKey-Partner': partner.slug, 'X-MyKey-Timestamp': String(timestamp), 'Content-Type': 'application/x-ndjson',
-    'X-MyKey-Signature': signature(partnerKey(partner.apiSecret), { timestamp, method: 'PUT', path: target, bodySha256: hash.digest('hex') }),
-  };
+  const headers = { ...signedUploadHeaders(partner.slug, partnerKey(partner.apiSecret), 'PUT', target, { sha256: hash.digest('hex'), length }), 'Content-Type': 'application/x-ndjson' };
   const response = await fetch(`${base}${target}`, { method: 'PUT', headers, body: Readable.toWeb(createReadStream(file)) as ReadableStream, duplex: 'half' } as RequestInit);
   const summary = await response.json();
   t.is(response.status, 200, JSON.stringify(summary));

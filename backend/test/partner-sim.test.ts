@@ -22,8 +22,14 @@ async function tinyServer(t: { teardown(fn: () => unknown): void }, who: Partner
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const timestamp = parseTimestamp(req.headers['x-mykey-timestamp'] as string) ?? 0;
-    const signed = req.headers['x-mykey-partner'] === who.partner && signatureMatches(who.key,
-      { timestamp, method: req.method!, path: req.url!, bodySha256: bodySha256(body) }, String(req.headers['x-mykey-signature']));
+    // A batch upload is signed over its declared hash and length, which the body must then match.
+    const declared = req.headers['x-mykey-content-sha256'] as string | undefined;
+    const length = Number(req.headers['content-length']);
+    const parts = declared === undefined
+      ? { timestamp, method: req.method!, path: req.url!, bodySha256: bodySha256(body) }
+      : { timestamp, method: req.method!, path: req.url!, bodySha256: declared, contentLength: length };
+    const signed = req.headers['x-mykey-partner'] === who.partner && signatureMatches(who.key, parts, String(req.headers['x-mykey-signature']))
+      && (declared === undefined || (declared === bodySha256(body) && Buffer.byteLength(body) === length));
     const entry = { method: req.method!, url: req.url!, body, signed };
     seen.push(entry);
     reply(entry, seen.length, res);
@@ -74,6 +80,16 @@ test('requests are signed over method, path and body, and a 5xx is retried with 
   t.is(api.seen.at(-1)!.url, '/api/v1/partner/conversions/tx%2F1%20%C3%BC', 'the path is signed as sent, escaped');
   t.true(api.seen.at(-1)!.signed);
   t.is(status.status, 202);
+});
+
+test('a batch file is uploaded signed over its declared length and hash, and a busy answer (429) is retried with the same file', async (t) => {
+  const who = identity();
+  const api = await tinyServer(t, who, (_seen, n, res) => (n === 1 ? json(res, 429, { code: 'batch_uploads_busy' }) : json(res, 200, { state: 'done' })));
+  const client = new PartnerClient({ ...who, baseUrl: api.url, timeoutMs: 2_000 });
+  const file = '{"partnerTxId":"b-1"}\n{"partnerTxId":"b-2","note":"ü"}\n';
+  t.like(await client.uploadBatch('batch 1', file), { status: 200, attempts: 2 });
+  t.is(api.seen.length, 2);
+  t.true(api.seen.every((s) => s.signed && s.method === 'PUT' && s.url === '/api/v1/partner/conversion-batches/batch%201' && s.body === file));
 });
 
 test('a request that is never answered is retried after the timeout; a 4xx is not retried', async (t) => {

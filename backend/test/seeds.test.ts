@@ -8,7 +8,7 @@ const DEMO_MARK_MIGRATION = '20261205050000_staff_demo_accounts.ts';
 
 const fixture = fileFixture(test, async (cleanup) => (await testDatabase(cleanup)).db);
 
-const TABLES = ['municipalities', 'merchants', 'partners', 'campaigns', 'staff_accounts'];
+const TABLES = ['municipalities', 'merchants', 'partners', 'partner_agreements', 'campaigns', 'staff_accounts'];
 
 const TOWNS = [
   { municipality: DEMO_MUNICIPALITY, merchants: DEMO_MERCHANTS, campaign: DEMO_CAMPAIGN, staff: DEMO_STAFF },
@@ -37,7 +37,7 @@ test('seeding twice, or three times, leaves exactly two demo towns', async (t) =
   await db.seed.run();
   const first = await counts(db);
   t.deepEqual(first, {
-    municipalities: 2, merchants: DEMO_MERCHANTS.length + DEMO_SECOND_MERCHANTS.length, partners: 1, campaigns: 2,
+    municipalities: 2, merchants: DEMO_MERCHANTS.length + DEMO_SECOND_MERCHANTS.length, partners: 1, partner_agreements: 2, campaigns: 2,
     staff_accounts: DEMO_STAFF.length + DEMO_SECOND_STAFF.length,
   });
   const passwordBefore = await db('staff_accounts').where({ login_id: 'demo-shop' }).first('password_hash');

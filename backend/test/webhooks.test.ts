@@ -22,7 +22,7 @@ import { waitFor } from '../../scripts/lib/wait.ts';
 const database = (t: { teardown(fn: () => unknown): void }) => testDatabase((fn) => t.teardown(fn));
 
 // Long enough that a loaded machine's local answer is never taken for a timeout; the test of timeouts shortens it.
-const SETTINGS: WebhookSettings = { timeoutMs: 10_000, retryBaseMs: 1_000, retryMaxMs: 8_000, perPartner: 4 };
+const SETTINGS: WebhookSettings = { timeoutMs: 10_000, retryBaseMs: 1_000, retryMaxMs: 8_000, perPartner: 4, allowPlainHttp: false };
 
 /** A clock the test moves by hand, starting a little ahead of the real one (processing stamps real times). */
 function manualClock() {
@@ -159,6 +159,31 @@ test('a 500, a timeout, a refused connection and a redirect are retried, each wa
   t.is(hook.deliveries.length, 4, 'the redirect was not followed');
   t.true(hook.deliveries.every((d) => d.signed && d.path === '/hooks/mykey?x=1'));
   t.is(new Set(hook.deliveries.map((d) => JSON.stringify(d.body))).size, 1, 'every attempt carries the same outcome');
+});
+
+test('a plain http webhook URL beyond loopback is never sent to in production, and is retried once the URL is https or loopback', async (t) => {
+  const { db } = await database(t);
+  const { city, id } = await finishedConversion(db);
+  const hook = await endpoint(t, db, city.partnerId, () => 200);
+  const loopbackUrl = (await db('partners').where({ id: city.partnerId }).first('webhook_url')).webhook_url as string;
+  // The same listening server, named by a host that is not loopback (stored before the rule, say).
+  const port = new URL(loopbackUrl).port;
+  await db('partners').where({ id: city.partnerId }).update({ webhook_url: `http://mykey-partner.invalid:${port}/hooks` });
+  await process(db, id);
+  const clock = manualClock();
+  const production = webhookDeliverer(db, silentLog, workerMykeySecret, SETTINGS, clock.now);
+  t.is(await production.tick(), 1);
+  await production.drain();
+  const refused = await webhookOf(db, id);
+  t.like(refused, { state: 'pending', attempts: 1 });
+  t.regex(refused.error!, /^not sent: a plain http:\/\/ webhook URL is refused in production/);
+  t.is(hook.deliveries.length, 0, 'nothing left the process');
+  await db('partners').where({ id: city.partnerId }).update({ webhook_url: loopbackUrl });
+  clock.advance(refused.nextAt!.getTime() - clock.now().getTime());
+  t.is(await production.tick(), 1);
+  await production.drain();
+  t.like(await webhookOf(db, id), { state: 'delivered' });
+  t.is(hook.deliveries.length, 1);
 });
 
 test('the retry wait doubles from the base and stops at the cap', (t) => {

@@ -22,7 +22,7 @@ import { auditKeys, type AuditKeys } from './keys.ts';
 export interface AuditEvent {
   /** What happened, e.g. `mykey.issued`, `device.revoked`. */
   action: string;
-  actor: { kind: 'staff' | 'device' | 'resident' | 'system'; id: string };
+  actor: { kind: 'staff' | 'device' | 'resident' | 'system' | 'partner'; id: string };
   /** What it happened to, e.g. a MyKey ID or `device:12`. */
   subject: string;
   /** Ids and keyed hashes only: never a name, a certificate or a serial number. JSON values only. */

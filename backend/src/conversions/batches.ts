@@ -1,16 +1,19 @@
 // Batch files of conversions (docs/partner-api.md#batches): NDJSON, one conversion per line,
-// up to a million lines. The upload is streamed to a temporary file while it is hashed (the
-// signature covers the whole body), then read back a line at a time; each line goes through the
+// up to a million lines. The signature covers the declared length and hash and is checked
+// before the body is read; the upload is then streamed to a file in the spool folder while it
+// is hashed and counted, kept only if it is what was signed, and read back a line at a time; each line goes through the
 // same checks as a single request (intake.ts), a chunk of lines per transaction, together with
 // the line's result. Memory holds one chunk, never the file.
 import { createReadStream } from 'node:fs';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
+import { appendAudit } from '../audit/chain.ts';
 import { csvLines, type CsvLine } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem, problemKinds, type ProblemCode } from '../http/problems.ts';
 import { spoolUpload, type SpooledFile } from '../http/spool.ts';
 import type { Logger } from '../log.ts';
+import type { DeclaredBody } from '../partners/middleware.ts';
 import type { PartnerCredentials } from '../partners/repository.ts';
 import type { Queue } from '../queue.ts';
 import { acceptConversions, checkConversion, enqueueAccepted, type Checked, type Outcome } from './intake.ts';
@@ -28,15 +31,31 @@ export const BATCH_LIMITS = {
 
 export const BATCH_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+/** When to try again after the spool folder was full: about the time a batch takes to go through. */
+const SPOOL_FULL_RETRY_S = 60;
+
 // The partner waits for the whole batch anyway: a busy Redis gets longer than for one request.
 const BATCH_ENQUEUE_WAIT_MS = 10_000;
 
-/** Streams the body to a private temporary file, hashing and counting its lines on the way. */
-export async function spoolBody(ctx: Context): Promise<SpooledFile> {
+/**
+ * Streams a signed upload's body into the spool folder, hashing and counting its lines on the
+ * way; refused when the folder has no room for its declared length (batch_upload_unavailable,
+ * before a byte is written) and, with nothing kept, when it is not the body that was signed
+ * (batch_body_mismatch) or has too many lines.
+ */
+export async function spoolBatch(ctx: Context, declared: DeclaredBody, spool: { dir: string; maxBytes: number }): Promise<SpooledFile> {
   const tooLarge = () => new Problem('body_too_large', `A batch file may be at most ${BATCH_LIMITS.bytes} bytes.`);
-  if (Number(ctx.get('Content-Length') || 0) > BATCH_LIMITS.bytes) throw tooLarge();
+  if (declared.length > BATCH_LIMITS.bytes) throw tooLarge();
   const tooManyLines = () => new Problem('batch_too_many_lines');
-  const body = await spoolUpload(ctx.req, 'body.ndjson', { maxBytes: BATCH_LIMITS.bytes, tooLarge, maxLineEnds: BATCH_LIMITS.lines, tooManyLines });
+  const full = () => {
+    ctx.set('Retry-After', String(SPOOL_FULL_RETRY_S));
+    return new Problem('batch_upload_unavailable', 'The upload space has no room for this file now.');
+  };
+  const body = await spoolUpload(ctx.req, 'body.ndjson', {
+    maxBytes: BATCH_LIMITS.bytes, tooLarge, maxLineEnds: BATCH_LIMITS.lines, tooManyLines,
+    expect: { bytes: declared.length, sha256: declared.sha256, mismatch: () => new Problem('batch_body_mismatch') },
+    space: { dir: spool.dir, maxBytes: spool.maxBytes, full },
+  });
   if (body.lines > BATCH_LIMITS.lines) {
     await body.dispose();
     throw tooManyLines();
@@ -145,6 +164,14 @@ export function batchSummary(batch: BatchRow) {
     receivedAt: batch.received_at.toISOString(),
     finishedAt: batch.finished_at?.toISOString() ?? null,
   };
+}
+
+/** A partner's download of a batch's result file is audited (ids only), before a line of it is sent. */
+export function auditResultsDownload(db: Db, partnerId: number, batch: BatchRow): Promise<unknown> {
+  return db.transaction((trx) => appendAudit(trx, {
+    action: 'partner.batch_results_downloaded', actor: { kind: 'partner', id: String(partnerId) },
+    subject: `conversion-batch:${batch.id}`, details: { lines: batch.line_count },
+  }));
 }
 
 const RESULT_PAGE = 5_000;

@@ -11,6 +11,7 @@ import { parseJson } from '../http/body.ts';
 import { Problem, problemKinds, type Messages, type ProblemCode } from '../http/problems.ts';
 import { LIMITS } from '../ledger/entries.ts';
 import { parseMykeyId } from '../mykey/id.ts';
+import { municipalitiesInForce } from '../partners/agreements.ts';
 import type { PartnerCredentials } from '../partners/repository.ts';
 import { enqueueConversions, type ConversionJob } from './queue.ts';
 import type { Queue } from '../queue.ts';
@@ -134,23 +135,30 @@ export async function findConversion(db: Db, partnerId: number, partnerTxId: str
   return row && toConversion(row);
 }
 
-/** Refusals that depend on the database: the MyKey ID and the municipality, for the new conversions. */
-async function databaseProblems(trx: Knex.Transaction, inputs: ConversionInput[]): Promise<{ problems: Map<ConversionInput, Problem>; mykeyPks: Map<string, number> }> {
+/**
+ * Refusals that depend on the database, for the new conversions: the municipality and the
+ * partner's agreement with it first (a partner learns nothing of MyKey IDs where it has no
+ * agreement), then the MyKey ID.
+ */
+async function databaseProblems(trx: Knex.Transaction, partnerId: number, inputs: ConversionInput[], now: Date): Promise<{ problems: Map<ConversionInput, Problem>; mykeyPks: Map<string, number> }> {
   const problems = new Map<ConversionInput, Problem>();
   const mykeyPks = new Map<string, number>();
   if (inputs.length === 0) return { problems, mykeyPks };
-  const [mykeys, municipalities] = await Promise.all([
+  const codes = [...new Set(inputs.map((i) => i.municipality))];
+  const [mykeys, municipalities, agreed] = await Promise.all([
     trx('mykeys').whereIn('mykey_id', [...new Set(inputs.map((i) => i.mykeyId))]).select('id', 'mykey_id', 'status'),
-    trx('municipalities').whereIn('code', [...new Set(inputs.map((i) => i.municipality))]).select('code'),
+    trx('municipalities').whereIn('code', codes).select('code'),
+    municipalitiesInForce(trx, partnerId, codes, now),
   ]);
   const status = new Map<string, string>(mykeys.map((row: Row) => [row.mykey_id, row.status]));
   for (const row of mykeys) mykeyPks.set(row.mykey_id, Number(row.id));
   const known = new Set(municipalities.map((row: Row) => row.code));
   for (const input of inputs) {
     const mykey = status.get(input.mykeyId);
-    if (mykey === undefined) problems.set(input, new Problem('mykey_not_found', `No MyKey ID ${input.mykeyId}.`));
+    if (!known.has(input.municipality)) problems.set(input, new Problem('municipality_not_found', `No municipality ${input.municipality}.`));
+    else if (!agreed.has(input.municipality)) problems.set(input, new Problem('partner_agreement_missing', `No agreement with municipality ${input.municipality} is in force.`));
+    else if (mykey === undefined) problems.set(input, new Problem('mykey_not_found', `No MyKey ID ${input.mykeyId}.`));
     else if (mykey !== 'active') problems.set(input, new Problem('mykey_suspended', `MyKey ID ${input.mykeyId} is suspended.`));
-    else if (!known.has(input.municipality)) problems.set(input, new Problem('municipality_not_found', `No municipality ${input.municipality}.`));
   }
   return { problems, mykeyPks };
 }
@@ -176,7 +184,7 @@ export function acceptConversions(db: Db, partner: PartnerCredentials, items: Ch
     const valid = items.flatMap((item) => (item.ok ? [item] : []));
     const stored = await rowsByTxId(trx, partner.id, [...new Set(valid.map((item) => item.input.partnerTxId))]);
     const fresh = valid.filter((item) => !stored.has(item.input.partnerTxId));
-    const { problems, mykeyPks } = await databaseProblems(trx, fresh.map((item) => item.input));
+    const { problems, mykeyPks } = await databaseProblems(trx, partner.id, fresh.map((item) => item.input), options.now);
     for (const item of fresh) {
       const problem = problems.get(item.input) ?? amountProblem(partner, item.input.partnerPoints);
       if (problem) problems.set(item.input, problem);

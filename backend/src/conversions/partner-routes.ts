@@ -1,23 +1,47 @@
 // The partner API (docs/partner-api.md): conversions one at a time and as batch files. Every
-// route is signed (requirePartner) and sees only the signing partner's own conversions.
+// route is signed (requirePartner; a batch upload requireSignedUpload, over its declared
+// length and hash) and sees only the signing partner's own conversions.
 // No Idempotency-Key here: the partner's own partnerTxId and batch id are the keys.
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
-import type { SpooledFile } from '../http/spool.ts';
 import type { Logger } from '../log.ts';
-import { bufferedBody, requirePartner, signedBy, type PartnerAuthDeps } from '../partners/middleware.ts';
+import { bufferedBody, requirePartner, requireSignedUpload, signedBy, signedUpload, type PartnerAuthDeps } from '../partners/middleware.ts';
 import type { Queue } from '../queue.ts';
-import { BATCH_ID, batchResults, batchSummary, findBatch, spoolBody, takeBatch } from './batches.ts';
+import { BATCH_ID, auditResultsDownload, batchResults, batchSummary, findBatch, spoolBatch, takeBatch } from './batches.ts';
+import type { UploadSlots } from './upload-slots.ts';
 import { acceptConversions, checkConversion, conversionAnswer, enqueueAccepted, findConversion } from './intake.ts';
 import type { ConversionJob } from './queue.ts';
 
 /** A single conversion's body, and what a GET may carry. */
 export const CONVERSION_BODY_LIMIT = 16 * 1024;
 
-export interface PartnerRoutesDeps { db: Db; mykeySecret: Buffer; conversions: Queue<ConversionJob>; clock: () => Date }
+export interface PartnerRoutesDeps {
+  db: Db;
+  mykeySecret: Buffer;
+  conversions: Queue<ConversionJob>;
+  clock: () => Date;
+  /** Batch uploads: the partner's slots (Redis) and the spool folder with its cap. */
+  uploads: { slots: UploadSlots; spoolDir: string; spoolMaxBytes: number };
+}
+
+/** When a partner with every upload slot taken should try again. */
+const BUSY_RETRY_S = 30;
+
+/**
+ * A refused upload closes its connection: the rest of a large body is then never read, not
+ * even to be thrown away.
+ */
+async function closeOnRefusal(ctx: Context, next: Next) {
+  try {
+    await next();
+  } catch (error) {
+    ctx.set('Connection', 'close');
+    throw error;
+  }
+}
 
 /** Refuses another media type before the body is read (415). */
 function requireMediaType(type: string) {
@@ -27,7 +51,7 @@ function requireMediaType(type: string) {
   };
 }
 
-export function partnerRoutes({ db, mykeySecret, conversions, clock }: PartnerRoutesDeps): Router {
+export function partnerRoutes({ db, mykeySecret, conversions, clock, uploads }: PartnerRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1/partner' });
   const auth: PartnerAuthDeps = { db, mykeySecret, clock };
   const small = requirePartner(auth, bufferedBody(CONVERSION_BODY_LIMIT));
@@ -53,9 +77,30 @@ export function partnerRoutes({ db, mykeySecret, conversions, clock }: PartnerRo
     await next();
   };
 
-  router.put('/conversion-batches/:batchId', batchIdValid, requireMediaType('application/x-ndjson'), requirePartner(auth, spoolBody), async (ctx) => {
-    const { partner, partnerBody } = signedBy<SpooledFile>(ctx);
-    ctx.body = await takeBatch({ db, conversions, log: log(ctx), clock }, partner, ctx.params.batchId!, partnerBody);
+  // Signed over the declared length and hash: checked before the body is read, then the body
+  // streamed into the spool folder and checked against them (docs/partner-api.md#batches).
+  router.put('/conversion-batches/:batchId', closeOnRefusal, batchIdValid, requireMediaType('application/x-ndjson'), requireSignedUpload(auth), async (ctx) => {
+    const { partner, declaredBody } = signedUpload(ctx);
+    const slot = await uploads.slots.acquire(partner.id).catch((error: unknown) => {
+      // Without the count no upload is taken: the cap holds even while Redis is away.
+      log(ctx).warn({ err: error }, 'batch upload slots cannot be counted');
+      ctx.set('Retry-After', String(BUSY_RETRY_S));
+      throw new Problem('batch_upload_unavailable', 'Uploads in progress cannot be counted now.');
+    });
+    if (!slot) {
+      ctx.set('Retry-After', String(BUSY_RETRY_S));
+      throw new Problem('batch_uploads_busy');
+    }
+    try {
+      const body = await spoolBatch(ctx, declaredBody, { dir: uploads.spoolDir, maxBytes: uploads.spoolMaxBytes });
+      try {
+        ctx.body = await takeBatch({ db, conversions, log: log(ctx), clock }, partner, ctx.params.batchId!, body);
+      } finally {
+        await body.dispose();
+      }
+    } finally {
+      await slot.release();
+    }
   });
 
   router.get('/conversion-batches/:batchId', small, async (ctx) => {
@@ -68,6 +113,7 @@ export function partnerRoutes({ db, mykeySecret, conversions, clock }: PartnerRo
     const batch = await findBatch(db, signedBy(ctx).partner.id, ctx.params.batchId!);
     if (!batch) throw new Problem('batch_not_found');
     if (batch.state !== 'done') throw new Problem('batch_processing');
+    await auditResultsDownload(db, signedBy(ctx).partner.id, batch);
     ctx.type = 'application/x-ndjson; charset=utf-8';
     ctx.body = Readable.from(batchResults(db, batch));
   });

@@ -7,6 +7,7 @@ import type { Db } from '../db.ts';
 import type { Logger } from '../log.ts';
 import { unsealPartnerSecret } from '../partners/credentials.ts';
 import { partnerKey, signedHeaders } from '../partners/signature.ts';
+import { webhookUrlProblem } from '../partners/webhook-url.ts';
 import { conversionAnswer } from './intake.ts';
 import { conversionRepository as repo, type DueWebhook } from './repository.ts';
 
@@ -20,6 +21,8 @@ export interface WebhookSettings {
   retryMaxMs: number;
   /** Deliveries in flight per partner and per process: a slow partner uses its own slots only. */
   perPartner: number;
+  /** Whether plain http may go beyond loopback (partners/webhook-url.ts): development only. */
+  allowPlainHttp: boolean;
 }
 
 /** The webhook's body: the conversion exactly as GET answers it, named as an event. */
@@ -32,18 +35,16 @@ export function retryDelay(failures: number, settings: Pick<WebhookSettings, 're
 
 /**
  * Sends one webhook; answers undefined when the partner took it (2xx), else why not. Redirects
- * are not followed: a partner's webhook URL is exactly where its outcomes may go.
+ * are not followed: a partner's webhook URL is exactly where its outcomes may go. A URL the
+ * rules refuse (plain http in production, a URL stored before the rule) is never sent to.
  */
-export async function sendWebhook(due: DueWebhook, mykeySecret: Buffer, timeoutMs: number): Promise<string | undefined> {
+export async function sendWebhook(due: DueWebhook, mykeySecret: Buffer, settings: Pick<WebhookSettings, 'timeoutMs' | 'allowPlainHttp'>): Promise<string | undefined> {
+  const { timeoutMs } = settings;
   if (!due.webhookUrl) return 'the partner has no webhook URL';
   if (!due.secretSealed) return 'the partner has no API secret to sign with';
-  let url: URL;
-  try {
-    url = new URL(due.webhookUrl);
-  } catch {
-    return 'the webhook URL is not a URL';
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `the webhook URL's scheme ${url.protocol} is not http or https`;
+  const refused = webhookUrlProblem(due.webhookUrl, settings.allowPlainHttp);
+  if (refused) return `not sent: ${refused}`;
+  const url = new URL(due.webhookUrl);
   const body = JSON.stringify(webhookBody(due));
   const secret = partnerKey(unsealPartnerSecret(mykeySecret, due.partnerId, due.secretSealed));
   try {
@@ -74,7 +75,7 @@ export function webhookDeliverer(db: Db, log: Logger, mykeySecret: Buffer, setti
   const leaseMs = settings.timeoutMs + 30_000;
 
   async function deliver(due: DueWebhook): Promise<void> {
-    const error = await sendWebhook(due, mykeySecret, settings.timeoutMs);
+    const error = await sendWebhook(due, mykeySecret, settings);
     const now = clock();
     if (error === undefined) {
       await repo.webhookDelivered(db, due.conversion.id, now);

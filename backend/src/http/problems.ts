@@ -181,6 +181,9 @@ export const problemKinds = {
   partner_not_found: { status: 404, title: 'Partner not found', messages: {
     ja: '指定された提携事業者は見つかりませんでした。',
     en: 'The partner was not found.' } },
+  partner_agreement_missing: { status: 403, title: 'No agreement with this municipality', messages: {
+    ja: 'この自治体とは提携の契約が結ばれていないか、契約期間外です。この自治体のポイントには交換できません。',
+    en: 'There is no agreement in force with this municipality, so points cannot be converted into its points.' } },
   campaign_not_found: { status: 404, title: 'Campaign not found', messages: {
     ja: '指定されたキャンペーンは、この自治体にはありません。',
     en: 'This municipality has no such campaign.' } },
@@ -275,6 +278,18 @@ export const problemKinds = {
   batch_too_many_lines: { status: 413, title: 'Too many lines', messages: {
     ja: 'バッチファイルは100万行までです。ファイルを分けて送ってください。',
     en: 'A batch file may have at most 1,000,000 lines. Please split the file.' } },
+  batch_headers_required: { status: 411, title: 'Declared length and hash required', messages: {
+    ja: 'バッチファイルは、Content-Length と X-MyKey-Content-SHA256（本文の SHA-256、16進小文字64桁）を付け、それらを含めて署名して送ってください（chunked 転送は使えません）。',
+    en: 'Send a batch file with Content-Length and X-MyKey-Content-SHA256 (the body\'s SHA-256, 64 lower-case hex digits), both signed; chunked transfer is not accepted.' } },
+  batch_body_mismatch: { status: 400, title: 'Body does not match what was signed', messages: {
+    ja: '受け取った本文が、署名された長さまたは SHA-256 と一致しません。何も保存していません。同じファイルをもう一度送ってください。',
+    en: 'The body received does not match the signed length or SHA-256. Nothing was kept. Please upload the same file again.' } },
+  batch_uploads_busy: { status: 429, title: 'Too many uploads at once', messages: {
+    ja: '同時に送信できるバッチファイルの数を超えています。送信中のファイルが終わってから、Retry-After 秒後にもう一度送ってください。',
+    en: 'Too many batch files are being uploaded at once. Upload again after Retry-After seconds, once one in progress has finished.' } },
+  batch_upload_unavailable: { status: 503, title: 'Cannot take an upload now', messages: {
+    ja: 'ただいまバッチファイルを受け付けられません（受付領域の空き不足など）。何も保存していません。Retry-After 秒後にもう一度送ってください。',
+    en: 'A batch file cannot be taken right now (the upload space is full, for example). Nothing was kept. Upload again after Retry-After seconds.' } },
   batch_not_found: { status: 404, title: 'Batch not found', messages: {
     ja: 'このバッチIDのファイルは見つかりませんでした。',
     en: 'There is no batch with this id.' } },

@@ -1,34 +1,49 @@
-// `npm run mykey -- partner-secret PARTNER [--webhook-url URL]`: issues a partner a new API
-// secret (the old one stops working at once) and prints it once, as JSON, to hand over.
+// The operators' partner commands (docs/partner-api.md):
+//   `npm run mykey -- partner-secret PARTNER [--webhook-url URL]` issues a partner a new API
+//   secret (the old one stops working at once) and prints it once, as JSON, to hand over.
+//   `npm run mykey -- partner-agreement add|end|list …` keeps the agreements that let a partner
+//   credit a municipality's points.
+// Both print one JSON line on stdout: the answer, or {error, detail} with exit 1 (refused) or 2 (usage).
+import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ConfigError, loadIdentityConfig, mykeySecret } from '../config.ts';
-import { createDb } from '../db.ts';
+import { createDb, type Db } from '../db.ts';
+import { tokyoDate } from '../ledger/rules.ts';
+import { addAgreement, AgreementRefused, endAgreement, listAgreements } from './agreements.ts';
 import { newPartnerSecret } from './credentials.ts';
 import { PartnerNotFound, setPartnerCredentials } from './repository.ts';
+import { plainHttpWebhooksAllowed, webhookUrlProblem } from './webhook-url.ts';
 
-const USAGE = 'npm run mykey -- partner-secret PARTNER [--webhook-url URL]';
+const SECRET_USAGE = 'npm run mykey -- partner-secret PARTNER [--webhook-url URL]';
+const AGREEMENT_USAGE = 'npm run mykey -- partner-agreement add PARTNER MUNICIPALITY [--from YYYY-MM-DD] [--until YYYY-MM-DD] | end PARTNER MUNICIPALITY | list [--partner PARTNER] [--municipality CODE]';
 
-function webhookUrl(value: string | undefined): string | undefined {
-  if (value === undefined || value.length > 2048) return undefined;
+function answer(value: unknown, exit = 0): number {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+  return exit;
+}
+const fail = (exit: number, error: string, detail: string) => answer({ error, detail }, exit);
+
+/** A database for one command; knex's own warnings go to stderr, so stdout holds the answer alone. */
+async function withDb<T>(databaseUrl: string, name: string, work: (db: Db) => Promise<T>): Promise<T> {
+  const db = createDb(databaseUrl, pino({ name, level: 'warn' }, pino.destination(2)));
   try {
-    const url = new URL(value);
-    return url.protocol === 'https:' || url.protocol === 'http:' ? url.toString() : undefined;
-  } catch {
-    return undefined;
+    return await work(db);
+  } finally {
+    await db.destroy();
   }
 }
 
 export async function partnerSecretCommand(args: string[], databaseUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const fail = (exit: number, error: string, detail: string) => {
-    process.stdout.write(`${JSON.stringify({ error, detail })}\n`);
-    return exit;
-  };
   const [partner, flag, url, ...rest] = args;
   if (!partner || partner.startsWith('-') || rest.length > 0 || (flag !== undefined && flag !== '--webhook-url')) {
-    return fail(2, 'usage', `usage: ${USAGE}`);
+    return fail(2, 'usage', `usage: ${SECRET_USAGE}`);
   }
-  const webhook = flag === undefined ? undefined : webhookUrl(url);
-  if (flag !== undefined && webhook === undefined) return fail(2, 'usage', '--webhook-url needs an http(s) URL of at most 2048 characters');
+  if (flag !== undefined) {
+    if (url === undefined) return fail(2, 'usage', '--webhook-url needs an https URL');
+    // The raw NODE_ENV: unset is production, so plain http needs NODE_ENV=development said out loud.
+    const refused = webhookUrlProblem(url, plainHttpWebhooksAllowed(env.NODE_ENV));
+    if (refused) return fail(2, 'webhook_url_refused', refused);
+  }
   let secret: Buffer;
   try {
     secret = mykeySecret(loadIdentityConfig(env));
@@ -36,17 +51,59 @@ export async function partnerSecretCommand(args: string[], databaseUrl: string, 
     if (!(error instanceof ConfigError)) throw error;
     return fail(2, 'config_invalid', error.problems.join('; '));
   }
-  // knex's own warnings go to stderr, so stdout holds the answer alone.
-  const db = createDb(databaseUrl, pino({ name: 'partner-secret', level: 'warn' }, pino.destination(2)));
+  return withDb(databaseUrl, 'partner-secret', async (db) => {
+    try {
+      const apiSecret = newPartnerSecret();
+      const webhook = flag === undefined ? undefined : new URL(url!).toString();
+      const { webhookUrl: stored } = await setPartnerCredentials(db, secret, partner, { apiSecret, webhookUrl: webhook });
+      return answer({ partner, apiSecret, webhookUrl: stored });
+    } catch (error) {
+      if (!(error instanceof PartnerNotFound)) throw error;
+      return fail(1, 'partner_not_found', error.message);
+    }
+  });
+}
+
+const DATE = /^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/;
+const validDate = (value: string) => DATE.test(value) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
+
+const agreementArgs = (args: string[]) => parseArgs({ args, allowPositionals: true, strict: true,
+  options: { from: { type: 'string' }, until: { type: 'string' }, partner: { type: 'string' }, municipality: { type: 'string' } } });
+
+export async function partnerAgreementCommand(args: string[], databaseUrl: string, now = () => new Date()): Promise<number> {
+  let parsed: ReturnType<typeof agreementArgs>;
   try {
-    const apiSecret = newPartnerSecret();
-    const { webhookUrl: stored } = await setPartnerCredentials(db, secret, partner, { apiSecret, webhookUrl: webhook });
-    process.stdout.write(`${JSON.stringify({ partner, apiSecret, webhookUrl: stored })}\n`);
-    return 0;
+    parsed = agreementArgs(args.slice(1));
   } catch (error) {
-    if (!(error instanceof PartnerNotFound)) throw error;
-    return fail(1, 'partner_not_found', error.message);
-  } finally {
-    await db.destroy();
+    return fail(2, 'usage', `${(error as Error).message}; usage: ${AGREEMENT_USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  const sub = args[0];
+  const pair = positionals.length === 2 && !values.partner && !values.municipality ? { partner: positionals[0]!, municipality: positionals[1]! } : undefined;
+  const usage = () => fail(2, 'usage', `usage: ${AGREEMENT_USAGE}`);
+  try {
+    if (sub === 'add') {
+      if (!pair) return usage();
+      const startsOn = values.from ?? tokyoDate(now());
+      for (const date of [startsOn, values.until].filter((d) => d !== undefined)) {
+        if (!validDate(date)) return fail(2, 'usage', `${date} is not a date (YYYY-MM-DD)`);
+      }
+      if (values.until !== undefined && values.until < startsOn) return fail(2, 'usage', '--until is before --from');
+      return await withDb(databaseUrl, 'partner-agreement', async (db) =>
+        answer(await addAgreement(db, { ...pair, startsOn, endsOn: values.until ?? null, now: now() })));
+    }
+    if (sub === 'end') {
+      if (!pair || values.from || values.until) return usage();
+      return await withDb(databaseUrl, 'partner-agreement', async (db) => answer(await endAgreement(db, { ...pair, now: now() })));
+    }
+    if (sub === 'list') {
+      if (positionals.length > 0 || values.from || values.until) return usage();
+      return await withDb(databaseUrl, 'partner-agreement', async (db) =>
+        answer({ agreements: await listAgreements(db, { partner: values.partner, municipality: values.municipality }) }));
+    }
+    return usage();
+  } catch (error) {
+    if (!(error instanceof AgreementRefused)) throw error;
+    return fail(1, error.code, error.message);
   }
 }

@@ -1,15 +1,17 @@
 // Every partner endpoint starts here: the request must be signed (signature.ts) by an active
-// partner, over the exact bytes of its body, within 300 s of our clock. The body is read here,
-// by the route's own reader (kept in memory for a single conversion, spooled to a file for a
-// batch), because it must be hashed before anything in it is believed.
+// partner within 300 s of our clock. A request of the usual kind is signed over the exact
+// bytes of its body, so its body is read (in memory, at most its route's limit) and hashed
+// before the signature is checked. A batch upload is signed over its declared length and hash
+// instead (requireSignedUpload): its signature is checked on the headers alone, before a byte
+// of the body is read, and the route checks the body it streams against what was signed.
 import type { Context, Middleware, Next } from 'koa';
 import type { Db } from '../db.ts';
 import { readBody } from '../http/body.ts';
 import { Problem } from '../http/problems.ts';
 import { partnerCredentials, type PartnerCredentials } from './repository.ts';
 import {
-  PARTNER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-  bodySha256, parseTimestamp, partnerKey, signatureMatches, timestampFresh,
+  CONTENT_SHA256_HEADER, PARTNER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+  bodySha256, parseTimestamp, partnerKey, signatureMatches, timestampFresh, type SignedParts,
 } from './signature.ts';
 
 /** A body as read by a route's reader: its hash, whatever else the route needs, and how to let go of it. */
@@ -20,6 +22,12 @@ export interface PartnerAuthDeps { db: Db; mykeySecret: Buffer; clock: () => Dat
 /** What requirePartner adds to ctx.state. */
 export interface PartnerState<B extends ReceivedBody> { partner: PartnerCredentials; partnerBody: B }
 
+/** What a batch upload declared and signed: its body's hex SHA-256 and length. */
+export interface DeclaredBody { sha256: string; length: number }
+
+/** What requireSignedUpload adds to ctx.state. */
+export interface UploadState { partner: PartnerCredentials; declaredBody: DeclaredBody }
+
 /** The body in memory, at most `limit` bytes (body_too_large beyond). */
 export function bufferedBody(limit: number) {
   return async (ctx: Context) => {
@@ -29,31 +37,40 @@ export function bufferedBody(limit: number) {
 }
 
 /**
- * Sets ctx.state.partner and ctx.state.partnerBody, or refuses: partner_signature_required
- * (a header missing), partner_timestamp_out_of_range, partner_signature_invalid (an unknown
- * partner, one without a secret, or a wrong signature: one answer, so the ids of partners are
- * not given away), partner_suspended (only to a correctly signed request).
+ * The signing headers' partner and timestamp, or a refusal: partner_signature_required (a
+ * header missing), partner_timestamp_out_of_range, partner_signature_invalid (an unknown
+ * partner or one without a secret, answered like a wrong signature so that the ids of
+ * partners are not given away). Looked up before any body is read.
  */
-export function requirePartner<B extends ReceivedBody>({ db, mykeySecret, clock }: PartnerAuthDeps, receive: (ctx: Context) => Promise<B>): Middleware {
+async function claimedPartner({ db, mykeySecret, clock }: PartnerAuthDeps, ctx: Context) {
+  const slug = ctx.get(PARTNER_HEADER);
+  const given = ctx.get(SIGNATURE_HEADER);
+  const timestampHeader = ctx.get(TIMESTAMP_HEADER);
+  if (!slug || !given || !timestampHeader) throw new Problem('partner_signature_required');
+  const timestamp = parseTimestamp(timestampHeader);
+  const now = clock();
+  if (timestamp === undefined || !timestampFresh(timestamp, now)) {
+    throw new Problem('partner_timestamp_out_of_range', undefined, { serverTime: Math.floor(now.getTime() / 1000) });
+  }
+  const partner = await partnerCredentials(db, mykeySecret, slug);
+  if (!partner) throw new Problem('partner_signature_invalid');
+  return { partner, given, timestamp };
+}
+
+/** Refuses a wrong signature (partner_signature_invalid), then a suspended partner (partner_suspended, only to a correctly signed request). */
+function checkSignature(partner: PartnerCredentials, parts: SignedParts, given: string): void {
+  if (!signatureMatches(partnerKey(partner.apiSecret), parts, given)) throw new Problem('partner_signature_invalid');
+  if (partner.status !== 'active') throw new Problem('partner_suspended');
+}
+
+/** Sets ctx.state.partner and ctx.state.partnerBody, or refuses (claimedPartner, checkSignature). */
+export function requirePartner<B extends ReceivedBody>(deps: PartnerAuthDeps, receive: (ctx: Context) => Promise<B>): Middleware {
   return async function withPartner(ctx: Context, next: Next): Promise<void> {
-    const slug = ctx.get(PARTNER_HEADER);
-    const given = ctx.get(SIGNATURE_HEADER);
-    const timestampHeader = ctx.get(TIMESTAMP_HEADER);
-    if (!slug || !given || !timestampHeader) throw new Problem('partner_signature_required');
-    const timestamp = parseTimestamp(timestampHeader);
-    const now = clock();
-    if (timestamp === undefined || !timestampFresh(timestamp, now)) {
-      throw new Problem('partner_timestamp_out_of_range', undefined, { serverTime: Math.floor(now.getTime() / 1000) });
-    }
-    // Looked up before the body is read, so a stranger cannot make us spool a large body.
-    const partner = await partnerCredentials(db, mykeySecret, slug);
-    if (!partner) throw new Problem('partner_signature_invalid');
+    const { partner, given, timestamp } = await claimedPartner(deps, ctx);
     const body = await receive(ctx);
     try {
       // The path as sent, query included: what the partner signed, before any decoding.
-      const parts = { timestamp, method: ctx.method, path: ctx.originalUrl, bodySha256: body.sha256 };
-      if (!signatureMatches(partnerKey(partner.apiSecret), parts, given)) throw new Problem('partner_signature_invalid');
-      if (partner.status !== 'active') throw new Problem('partner_suspended');
+      checkSignature(partner, { timestamp, method: ctx.method, path: ctx.originalUrl, bodySha256: body.sha256 }, given);
       Object.assign(ctx.state, { partner, partnerBody: body } satisfies PartnerState<B>);
       await next();
     } finally {
@@ -62,9 +79,36 @@ export function requirePartner<B extends ReceivedBody>({ db, mykeySecret, clock 
   };
 }
 
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * For a batch upload: sets ctx.state.partner and ctx.state.declaredBody from the headers
+ * alone, reading nothing of the body. batch_headers_required (411) without a Content-Length
+ * (a chunked body) or a well-formed X-MyKey-Content-SHA256, then the refusals of requirePartner.
+ */
+export function requireSignedUpload(deps: PartnerAuthDeps): Middleware {
+  return async function withSignedUpload(ctx: Context, next: Next): Promise<void> {
+    const lengthHeader = ctx.get('Content-Length');
+    const sha256 = ctx.get(CONTENT_SHA256_HEADER);
+    if (!/^[0-9]{1,15}$/.test(lengthHeader) || !SHA256_HEX.test(sha256)) throw new Problem('batch_headers_required');
+    const { partner, given, timestamp } = await claimedPartner(deps, ctx);
+    const declaredBody = { sha256, length: Number(lengthHeader) };
+    checkSignature(partner, { timestamp, method: ctx.method, path: ctx.originalUrl, bodySha256: sha256, contentLength: declaredBody.length }, given);
+    Object.assign(ctx.state, { partner, declaredBody } satisfies UploadState);
+    await next();
+  };
+}
+
 /** The partner and body requirePartner verified, typed. */
 export function signedBy<B extends ReceivedBody>(ctx: Context): PartnerState<B> {
   const { partner, partnerBody } = ctx.state as Partial<PartnerState<B>>;
   if (!partner || !partnerBody) throw new Error('signedBy() on a route without requirePartner');
   return { partner, partnerBody };
+}
+
+/** The partner and declared body requireSignedUpload verified, typed. */
+export function signedUpload(ctx: Context): UploadState {
+  const { partner, declaredBody } = ctx.state as Partial<UploadState>;
+  if (!partner || !declaredBody) throw new Error('signedUpload() on a route without requireSignedUpload');
+  return { partner, declaredBody };
 }

@@ -1,5 +1,6 @@
 // Partners as API clients: their sealed secret, webhook URL, status and rate. Every SQL
 // statement on the partners table for the partner API lives here.
+import { appendAudit } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import { sealPartnerSecret, unsealPartnerSecret } from './credentials.ts';
 
@@ -39,13 +40,22 @@ export class PartnerNotFound extends Error {}
 
 /**
  * Stores a partner's API secret, sealed, and (unless `webhookUrl` is undefined) its webhook
- * URL; null removes the webhook. The old secret stops working at once. Answers the webhook URL now stored.
+ * URL; null removes the webhook. The old secret stops working at once. Audited in the same
+ * transaction (ids only, never the secret). Answers the webhook URL now stored.
  */
 export async function setPartnerCredentials(db: Db, mykeySecret: Buffer, partnerSlug: string, change: { apiSecret: string; webhookUrl?: string | null }): Promise<{ webhookUrl: string | null }> {
-  const row = SLUG.test(partnerSlug) ? await db('partners').where({ slug: partnerSlug }).first('id', 'webhook_url') : undefined;
-  if (!row) throw new PartnerNotFound(`no partner ${JSON.stringify(partnerSlug)}`);
-  const id = Number(row.id);
-  const webhookUrl = change.webhookUrl === undefined ? row.webhook_url : change.webhookUrl;
-  await db('partners').where({ id }).update({ api_secret_sealed: sealPartnerSecret(mykeySecret, id, change.apiSecret), webhook_url: webhookUrl });
-  return { webhookUrl };
+  if (!SLUG.test(partnerSlug)) throw new PartnerNotFound(`no partner ${JSON.stringify(partnerSlug)}`);
+  return db.transaction(async (trx) => {
+    const row = await trx('partners').where({ slug: partnerSlug }).forUpdate().first('id', 'webhook_url', 'api_secret_sealed');
+    if (!row) throw new PartnerNotFound(`no partner ${JSON.stringify(partnerSlug)}`);
+    const id = Number(row.id);
+    const webhookUrl = change.webhookUrl === undefined ? row.webhook_url : change.webhookUrl;
+    await trx('partners').where({ id }).update({ api_secret_sealed: sealPartnerSecret(mykeySecret, id, change.apiSecret), webhook_url: webhookUrl });
+    await appendAudit(trx, {
+      action: row.api_secret_sealed ? 'partner.secret_rotated' : 'partner.secret_issued',
+      actor: { kind: 'system', id: 'partner-secret' }, subject: `partner:${id}`,
+      details: { webhookChanged: webhookUrl !== row.webhook_url },
+    });
+    return { webhookUrl };
+  });
 }

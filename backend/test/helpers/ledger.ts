@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../../src/db.ts';
 import { MYKEY_ALPHABET } from '../../src/mykey/id-check.ts';
 import { fundCampaign, inLedgerTransaction } from '../../src/ledger/ledger.ts';
+import { addAgreement } from '../../src/partners/agreements.ts';
 
 /** A moment the tests call "now": 2026-11-22 12:00 in Japan. */
 export const NOW = new Date('2026-11-22T03:00:00.000Z');
@@ -44,10 +45,13 @@ async function municipality(db: Db): Promise<string> {
   }
 }
 
+/** A municipality with a shop, a partner that has an agreement with it, and a funded campaign. */
 export async function town(db: Db, terms: CampaignTerms = {}): Promise<Town> {
   const code = await municipality(db);
   const [merchantId] = await db('merchants').insert({ municipality_code: code, slug: slug('shop'), name_ja: '店', name_en: 'Shop', status: 'approved' });
-  const [partnerId] = await db('partners').insert({ slug: slug('partner'), name_ja: '提携', name_en: 'Partner', kind: 'card_points', rate_units: 1, rate_points: 1 });
+  const partnerSlug = slug('partner');
+  const [partnerId] = await db('partners').insert({ slug: partnerSlug, name_ja: '提携', name_en: 'Partner', kind: 'card_points', rate_units: 1, rate_points: 1 });
+  await addAgreement(db, { partner: partnerSlug, municipality: code, startsOn: '2000-01-01', now: NOW });
   return {
     code, merchantId: Number(merchantId), partnerId: Number(partnerId),
     campaignId: await addCampaign(db, code, terms),

@@ -3,21 +3,34 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Db } from '../../src/db.ts';
 import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '../../src/mykey/id-check.ts';
+import { addAgreement } from '../../src/partners/agreements.ts';
 import { newPartnerSecret } from '../../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../../src/partners/repository.ts';
-import { partnerKey, signedHeaders } from '../../src/partners/signature.ts';
+import { bodySha256, partnerKey, signedHeaders, signedUploadHeaders } from '../../src/partners/signature.ts';
 import { mykeySecret } from '../../src/config.ts';
 import { residentsHome } from './ledger.ts';
 
 export interface TestPartner { id: number; slug: string; apiSecret: string }
 
+export interface PartnerOptions {
+  rate?: { units: number; points: number };
+  /** Municipalities the partner has an agreement in force with (agree()). */
+  agreements?: string[];
+}
+
 /** A partner with an API secret (the development MyKey secret seals it, as startApp's app expects). */
-export async function addPartner(db: Db, rate: { units: number; points: number } = { units: 100, points: 80 }): Promise<TestPartner> {
+export async function addPartner(db: Db, { rate = { units: 100, points: 80 }, agreements = [] }: PartnerOptions = {}): Promise<TestPartner> {
   const slug = `partner-${randomBytes(5).toString('hex')}`;
   const [id] = await db('partners').insert({ slug, name_ja: '提携', name_en: 'Partner', kind: 'card_points', rate_units: rate.units, rate_points: rate.points });
   const apiSecret = newPartnerSecret();
   await setPartnerCredentials(db, mykeySecret({ NODE_ENV: 'test' }), slug, { apiSecret });
+  for (const municipality of agreements) await agree(db, slug, municipality);
   return { id: Number(id), slug, apiSecret };
+}
+
+/** An agreement between the partner and the municipality, in force since long ago unless told otherwise. */
+export function agree(db: Db, partnerSlug: string, municipality: string, terms: { startsOn?: string; endsOn?: string } = {}) {
+  return addAgreement(db, { partner: partnerSlug, municipality, startsOn: terms.startsOn ?? '2000-01-01', endsOn: terms.endsOn, now: new Date() });
 }
 
 /** A MyKey ID with a right check character, not yet in the database. */
@@ -36,13 +49,20 @@ export async function addResident(db: Db, status: 'active' | 'suspended' = 'acti
   }
 }
 
-export interface SignedOptions { timestamp?: number; contentType?: string; secret?: string; partner?: string; signedPath?: string; headers?: Record<string, string> }
+export interface SignedOptions {
+  timestamp?: number; contentType?: string; secret?: string; partner?: string; signedPath?: string; headers?: Record<string, string>;
+  /** Signed as a batch upload: over the declared length and hash (signedUploadHeaders), not the body read. */
+  upload?: boolean;
+}
 
 /** A request signed by `partner` (or with the overrides a test needs to make it wrong). */
 export async function signedFetch(base: string, partner: TestPartner, method: string, path: string, body?: string | Buffer, options: SignedOptions = {}) {
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const sign = options.upload
+    ? (slug: string, key: Buffer) => signedUploadHeaders(slug, key, method, options.signedPath ?? path, declared(body ?? ''), timestamp)
+    : (slug: string, key: Buffer) => signedHeaders(slug, key, method, options.signedPath ?? path, body ?? '', timestamp);
   const headers = {
-    ...signedHeaders(options.partner ?? partner.slug, partnerKey(options.secret ?? partner.apiSecret), method, options.signedPath ?? path, body ?? '', timestamp),
+    ...sign(options.partner ?? partner.slug, partnerKey(options.secret ?? partner.apiSecret)),
     ...(body === undefined ? {} : { 'Content-Type': options.contentType ?? 'application/json' }),
     ...options.headers,
   };
@@ -55,4 +75,9 @@ export async function signedFetch(base: string, partner: TestPartner, method: st
     json = undefined;
   }
   return { status: response.status, body: json, text, headers: response.headers };
+}
+
+/** What a batch upload of `body` declares: its hex SHA-256 and length. */
+export function declared(body: string | Buffer): { sha256: string; length: number } {
+  return { sha256: bodySha256(body), length: Buffer.byteLength(body) };
 }

@@ -12,10 +12,11 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import {
   PARTNER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-  bodySha256, parseTimestamp, signatureMatches, signedHeaders, timestampFresh,
+  bodySha256, parseTimestamp, signatureMatches, signedHeaders, signedUploadHeaders, timestampFresh,
 } from '../../src/partners/signature.ts';
 
 export const CONVERSIONS_PATH = '/api/v1/partner/conversions';
+export const BATCHES_PATH = '/api/v1/partner/conversion-batches';
 
 export interface PartnerIdentity {
   /** The partner's id as sent in X-MyKey-Partner (its slug). */
@@ -49,12 +50,15 @@ export class PartnerClient {
 
   constructor(readonly options: ClientOptions) {}
 
-  /** One signed request, retried with backoff on timeouts, connection errors and 5xx until `retryForMs` has passed. */
-  async request(method: string, path: string, body?: string, contentType = 'application/json'): Promise<Reply> {
+  /**
+   * One signed request, retried with backoff on timeouts, connection errors, 5xx and 429 until
+   * `retryForMs` has passed. An `upload` is signed over its declared length and hash (a batch).
+   */
+  async request(method: string, path: string, body?: string, contentType = 'application/json', upload = false): Promise<Reply> {
     const { timeoutMs = 10_000, retryForMs = 120_000 } = this.options;
     const giveUpAt = Date.now() + retryForMs;
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.once(method, path, body, contentType, timeoutMs);
+      const outcome = await this.once(method, path, body, contentType, timeoutMs, upload);
       const failed = 'error' in outcome || retryable(outcome.status);
       if (!failed) return { ...outcome, attempts: attempt };
       if (Date.now() >= giveUpAt) {
@@ -65,9 +69,12 @@ export class PartnerClient {
     }
   }
 
-  private async once(method: string, path: string, body: string | undefined, contentType: string, timeoutMs: number): Promise<{ status: number; body: any } | { error: string }> {
+  private async once(method: string, path: string, body: string | undefined, contentType: string, timeoutMs: number, upload: boolean): Promise<{ status: number; body: any } | { error: string }> {
+    const sign = upload
+      ? () => signedUploadHeaders(this.options.partner, this.options.key, method, path, { sha256: bodySha256(body ?? ''), length: Buffer.byteLength(body ?? '') })
+      : () => signedHeaders(this.options.partner, this.options.key, method, path, body ?? '');
     const headers: Record<string, string> = {
-      ...signedHeaders(this.options.partner, this.options.key, method, path, body ?? ''),
+      ...sign(),
       ...(body === undefined ? {} : { 'Content-Type': contentType }),
     };
     try {
@@ -85,6 +92,11 @@ export class PartnerClient {
 
   submit(conversion: ConversionBody | string): Promise<Reply> {
     return this.request('POST', CONVERSIONS_PATH, typeof conversion === 'string' ? conversion : JSON.stringify(conversion));
+  }
+
+  /** Uploads a batch file (NDJSON), signed over its length and hash; a busy answer (429) is retried like a 5xx. */
+  uploadBatch(batchId: string, ndjson: string): Promise<Reply> {
+    return this.request('PUT', `${BATCHES_PATH}/${encodeURIComponent(batchId)}`, ndjson, 'application/x-ndjson', true);
   }
 
   status(partnerTxId: string): Promise<Reply> {
