@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type Koa from 'koa';
 import type { AddressInfo } from 'node:net';
 import { createApp, type AppDeps } from '../../src/app.ts';
 import { createRedis } from '../../src/redis.ts';
@@ -32,11 +33,17 @@ export function testIdentity(db: Db, anchors: pkijs.Certificate[] = [], policy: 
 
 /** The real HTTP app on an ephemeral loopback port; closed when the test file ends. */
 export async function startApp(cleanup: Cleanup, db: Db, deps: Partial<AppDeps> = {}): Promise<string> {
+  return (await startTestApp(cleanup, db, deps)).base;
+}
+
+/** startApp, with the Koa app too (for a suite that reads its routes). */
+export async function startTestApp(cleanup: Cleanup, db: Db, deps: Partial<AppDeps> = {}): Promise<{ base: string; app: Koa }> {
   const redis = deps.redis ?? createRedis(redisUrl(), silentLog);
   const prefix = deps.config?.QUEUE_PREFIX ?? queuePrefix(cleanup);
   const conversions = deps.conversions ?? createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix })
     .on('error', (error) => silentLog.warn({ err: error }, 'queue error'));
-  const server = createApp({ config: { NODE_ENV: 'test', CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix }, db, redis, log: silentLog, identity: testIdentity(db), conversions, ...deps }).listen(0, '127.0.0.1');
+  const app = createApp({ config: { NODE_ENV: 'test', CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix }, db, redis, log: silentLog, identity: testIdentity(db), conversions, ...deps });
+  const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   cleanup(async () => {
     server.closeAllConnections();
@@ -44,5 +51,5 @@ export async function startApp(cleanup: Cleanup, db: Db, deps: Partial<AppDeps> 
     if (!deps.redis) redis.disconnect();
     if (!deps.conversions) await conversions.close();
   });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, app };
 }
