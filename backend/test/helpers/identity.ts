@@ -4,7 +4,7 @@
 import { randomUUID, sign } from 'node:crypto';
 import { createCa, issueCertificate, issueCrl, type CertificateAuthority, type CertificateOptions, type IssuedCertificate } from '../../../reader-agent/src/dev-ca/index.ts';
 import { testDatabase, type Cleanup } from './env.ts';
-import { startApp, testIdentity } from './server.ts';
+import { startTestApp, testIdentity } from './server.ts';
 import { staffCookie } from './staff.ts';
 
 export interface TestPki { ca: CertificateAuthority; card(options?: CertificateOptions): Promise<IssuedCertificate> }
@@ -48,6 +48,7 @@ export async function enrollDevice(base: string, staff: Staff, name = 'カウン
   const token: string = enrolled.body.token;
   return {
     id: Number(enrolled.body.deviceId),
+    get: (path: string) => call(base, 'GET', path, { authorization: `Bearer ${token}` }),
     post: (path: string, body: unknown, key: string = randomUUID()) => call(base, 'POST', path, { authorization: `Bearer ${token}`, 'Idempotency-Key': key }, body),
   };
 }
@@ -108,7 +109,7 @@ export async function municipalCounter(cleanup: Cleanup) {
   const pki = await testPki();
   const identity = testIdentity(db, [pki.ca.certificate]);
   await identity.addCrl((await issueCrl(pki.ca, { revoked: [], thisUpdate: new Date(Date.now() - 3_600_000) })).der);
-  const base = await startApp(cleanup, db, { identity });
+  const { base, app } = await startTestApp(cleanup, db, { identity });
   const staff = await signInStaff(base, 'demo-city');
-  return { db, url, pki, identity, base, staff, device: await enrollDevice(base, staff) };
+  return { db, url, pki, identity, base, app, staff, device: await enrollDevice(base, staff) };
 }

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type Koa from 'koa';
 import type { AddressInfo } from 'node:net';
 import { createApp, type AppDeps } from '../../src/app.ts';
 import { createRedis } from '../../src/redis.ts';
@@ -38,6 +39,11 @@ export type TestAppDeps = Partial<Omit<AppDeps, 'config'>> & { config?: Partial<
 
 /** The real HTTP app on an ephemeral loopback port; closed when the test file ends. */
 export async function startApp(cleanup: Cleanup, db: Db, deps: TestAppDeps = {}): Promise<string> {
+  return (await startTestApp(cleanup, db, deps)).base;
+}
+
+/** startApp, with the Koa app too (for a suite that reads its routes). */
+export async function startTestApp(cleanup: Cleanup, db: Db, deps: TestAppDeps = {}): Promise<{ base: string; app: Koa }> {
   const redis = deps.redis ?? createRedis(redisUrl(), silentLog);
   const prefix = deps.config?.QUEUE_PREFIX ?? queuePrefix(cleanup);
   const config: AppDeps['config'] = {
@@ -46,7 +52,8 @@ export async function startApp(cleanup: Cleanup, db: Db, deps: TestAppDeps = {})
   };
   const conversions = deps.conversions ?? createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix })
     .on('error', (error) => silentLog.warn({ err: error }, 'queue error'));
-  const server = createApp({ db, redis, log: silentLog, identity: testIdentity(db), conversions, ...deps, config }).listen(0, '127.0.0.1');
+  const app = createApp({ db, redis, log: silentLog, identity: testIdentity(db), conversions, ...deps, config });
+  const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   // Requests that need Redis fail fast until it is connected (redis.ts); a test starts once it is.
   if (!deps.redis && redis.status !== 'ready') await once(redis, 'ready');
@@ -56,5 +63,5 @@ export async function startApp(cleanup: Cleanup, db: Db, deps: TestAppDeps = {})
     if (!deps.redis) redis.disconnect();
     if (!deps.conversions) await conversions.close();
   });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, app };
 }

@@ -1,0 +1,411 @@
+// Every town sees only its own. The staff, shops, devices and partners of town A try every
+// object of town B through every route of the API: each attempt answers exactly as for an
+// object that does not exist, changes nothing of B's, and nothing of B's appears in anything
+// A receives. The routes come from the app's own routers: a route without a case here fails
+// the suite, so a new route joins it by construction.
+import test, { type ExecutionContext } from 'ava';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MERCHANTS, DEMO_SECOND_MUNICIPALITY as TOWN_B, DEMO_SECOND_STAFF } from '../../seeds/02_second_town.ts';
+import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { fileFixture } from './helpers/env.ts';
+import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, signInStaff, type Reply, type Staff } from './helpers/identity.ts';
+import { addPartner, newMykeyId, signedFetch, type TestPartner } from './helpers/partners.ts';
+import { routeList } from './helpers/routes.ts';
+import { creditConversion, inLedgerTransaction } from '../src/ledger/ledger.ts';
+import { tokyoDate } from '../src/ledger/rules.ts';
+import { hashPassword } from '../src/staff/password.ts';
+
+const [SHOP_B] = DEMO_SECOND_MERCHANTS;
+const CAMPAIGN_B = DEMO_SECOND_CAMPAIGN;
+
+const fixture = fileFixture(test, async (cleanup) => {
+  // Town A is the seeded みらい市, town B the seeded あおば町.
+  const a = await municipalCounter(cleanup);
+  const { db, base, pki } = a;
+  const cityB = await signInStaff(base, 'demo-aoba-city');
+  const shopB = await signInStaff(base, 'demo-aoba-shop');
+  const counterB = await enrollDevice(base, cityB, 'あおば町窓口端末');
+  const registerB = await enrollDevice(base, shopB, 'あおば珈琲店レジ');
+  const partnerB = await addPartner(db);
+
+  // B's objects: a resident issued at B's counter, with points, a grant, an upload, payments,
+  // a signed and an unsigned challenge, a conversion and a batch of B's partner.
+  const residentB = await firstLogin(pki, counterB);
+  await inLedgerTransaction(db, (trx) => creditConversion(trx, { reference: `test:${randomUUID()}`, municipalityCode: TOWN_B.code, mykeyId: residentB.mykeyId, partnerId: partnerB.id, points: 10_000 }));
+  const grantB = await cityB.post('/api/v1/staff/grants', { mykeyId: residentB.mykeyId, campaign: CAMPAIGN_B.slug, points: 100, reason: 'あおば町の付与理由' });
+  must(grantB, 201);
+  const uploadB = await rawStaff(base, cityB, 'POST', `/api/v1/staff/grant-uploads?campaign=${CAMPAIGN_B.slug}`, `mykey_id,points,reason\n${residentB.mykeyId},50,あおば町の一括理由\n`, 'text/csv');
+  must(uploadB, 201);
+  const openIntentB = must(await shopB.post('/api/v1/merchant/payment-intents', { amount: 300 }), 201).body.intentId as string;
+  const paidIntentB = must(await shopB.post('/api/v1/merchant/payment-intents', { amount: 200 }), 201).body.intentId as string;
+  const payChallenge = must(await registerB.post('/api/v1/auth/challenges', { purpose: 'payment', paymentIntentId: paidIntentB }), 201);
+  must(await registerB.post('/api/v1/auth/card-sessions', cardProof(payChallenge.body, residentB.card)), 201);
+  const relinkProofB = await provenCard(counterB, residentB.card, 'relink');
+  const moveProofB = await provenCard(counterB, residentB.card, 'home_move');
+  // B blocks two of its residents from its own services (the second one for A to block too).
+  const blockedB = await firstLogin(pki, counterB);
+  for (const mykeyId of [residentB.mykeyId, blockedB.mykeyId]) must(await cityB.post(`/api/v1/staff/mykeys/${mykeyId}/block`, { reason: 'あおば町の利用停止理由' }), 200);
+  const challengeB = must(await counterB.post('/api/v1/auth/challenges', { purpose: 'login' }), 201).body;
+  const conversionB = { partnerTxId: `aoba-tx-${randomBytes(4).toString('hex')}`, mykeyId: residentB.mykeyId, municipality: TOWN_B.code, partnerPoints: 1000 };
+  must(await signedFetch(base, partnerB, 'POST', '/api/v1/partner/conversions', JSON.stringify(conversionB)), 202);
+  const batchB = `aoba-batch-${randomBytes(4).toString('hex')}`;
+  const batchLine = JSON.stringify({ ...conversionB, partnerTxId: `${conversionB.partnerTxId}-b` });
+  must(await signedFetch(base, partnerB, 'PUT', `/api/v1/partner/conversion-batches/${batchB}`, `${batchLine}\n`, { contentType: 'application/x-ndjson' }), 200);
+
+  // Town A's parties: the seeded demo town's clerk, shop clerk, counter, register and a partner.
+  const shopA = await signInStaff(base, 'demo-shop');
+  const registerA = await enrollDevice(base, shopA, 'レジA');
+  const partnerA = await addPartner(db);
+
+  const b = {
+    code: TOWN_B.code, campaignId: Number((await db('campaigns').where({ slug: CAMPAIGN_B.slug }).first('id')).id), resident: residentB, cityB, shopB, counterB, registerB, partnerB,
+    uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
+    partnerTxId: conversionB.partnerTxId, batchId: batchB,
+  };
+  // Strings only B's objects hold. (The resident's MyKey ID is left out: A may name it itself,
+  // to grant points or take a payment, and then sees it in its own answer.)
+  const markers = [
+    TOWN_B.code, TOWN_B.name_ja, TOWN_B.name_en, SHOP_B.name_ja, SHOP_B.name_en, CAMPAIGN_B.slug, CAMPAIGN_B.name_ja, CAMPAIGN_B.name_en,
+    ...DEMO_SECOND_STAFF.map((staff) => staff.display_name), 'あおば町窓口端末', 'あおば珈琲店レジ', 'あおば町の付与理由', 'あおば町の一括理由', 'あおば町の利用停止理由',
+    openIntentB, paidIntentB, relinkProofB, moveProofB, challengeB.challengeId, conversionB.partnerTxId, batchB, partnerB.slug,
+  ];
+  return { ...a, cityA: a.staff, counterA: a.device, shopA, registerA, partnerA, b, markers };
+});
+
+type Fixture = Awaited<ReturnType<typeof fixture>>;
+
+function must(reply: Reply, status: number): Reply {
+  if (reply.status !== status) throw new Error(`expected ${status}, got ${reply.status}: ${JSON.stringify(reply.body)}`);
+  return reply;
+}
+
+/** A staff request whose body is not JSON (a file), or whose answer may not be (a download). */
+async function rawStaff(base: string, staff: Staff, method: string, path: string, body?: string, type?: string): Promise<Reply & { text: string }> {
+  const response = await fetch(`${base}${path}`, { method, headers: { cookie: staff.cookie, ...(type && { 'Content-Type': type }) }, body });
+  const text = await response.text();
+  let json: unknown;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: response.status, body: json, text };
+}
+
+const partnerCall = (f: Fixture, partner: TestPartner, method: string, path: string, body?: string, contentType?: string) =>
+  signedFetch(f.base, partner, method, path, body, contentType ? { contentType } : {});
+
+/** Fails when anything of town B is in what A received. */
+function nothingOfB(t: ExecutionContext, f: Fixture, ...replies: Array<Reply & { text?: string }>): void {
+  for (const reply of replies) {
+    const text = reply.text ?? JSON.stringify(reply.body);
+    for (const marker of f.markers) t.false(text.includes(marker), `A received ${JSON.stringify(marker)} of town B: ${text.slice(0, 300)}`);
+  }
+}
+
+/** Problem documents differ only in their request id (and the path in `instance`). */
+const comparable = (reply: Reply) => {
+  const { requestId: _r, instance: _i, ...rest } = (reply.body ?? {}) as Record<string, unknown>;
+  return { status: reply.status, ...rest };
+};
+
+/** B's object answers A exactly as an object that does not exist. */
+function sameAsUnknown(t: ExecutionContext, f: Fixture, ofB: Reply, unknown: Reply): void {
+  t.true(unknown.status === 404 || unknown.status === 400, `the unknown object answered ${unknown.status}: ${JSON.stringify(unknown.body)}`);
+  t.deepEqual(comparable(ofB), comparable(unknown));
+  // `instance` is the path A itself sent.
+  nothingOfB(t, f, { status: ofB.status, body: comparable(ofB) });
+}
+
+/** A clerk of A's bakery of the test's own, for what ends an account's sessions. */
+async function ownClerkA(f: Fixture): Promise<Staff> {
+  const loginId = `a-clerk-${randomBytes(4).toString('hex')}`;
+  const bakery = await f.db('merchants').where({ slug: 'demo-bakery' }).first('id');
+  await f.db('staff_accounts').insert({ login_id: loginId, display_name: '店員 分離', role: 'merchant', merchant_id: bakery.id, password_hash: await hashPassword(DEMO_PASSWORD) });
+  return signInStaff(f.base, loginId);
+}
+
+/** B's staff are still signed in and B's block of its resident stands. */
+async function bUntouched(t: ExecutionContext, f: Fixture): Promise<void> {
+  t.is((await f.b.cityB.get('/api/v1/staff/session')).status, 200, "B's clerk is still signed in");
+  t.is((await f.b.shopB.get('/api/v1/staff/session')).status, 200, "B's shop clerk is still signed in");
+  const town = must(await f.b.cityB.get(`/api/v1/staff/mykeys/${f.b.resident.mykeyId}/town`), 200);
+  t.truthy(town.body.townBlock, "B's block of its resident stands");
+}
+
+const unknownIntent = () => `pi_${randomBytes(16).toString('base64url')}`;
+const today = () => tokyoDate(new Date());
+
+type Case = (t: ExecutionContext, f: Fixture) => Promise<void>;
+
+/** Routes that reach no town's objects, and why. */
+const UNSCOPED: Record<string, string> = {
+  'GET /healthz': 'liveness: no data',
+  'GET /readyz': 'readiness: no data',
+  'POST /api/v1/staff/sessions': 'sign-in: answers only about the account signing in',
+  'POST /api/v1/devices': 'enrollment: the one-time code is the credential and names its organization',
+  'POST /api/v1/staff/sessions/second-factor': "sign-in's second step: answers only about the session signing in",
+  'POST /api/v1/staff/totp/enrolment/confirm': "completes the caller's own enrolment: answers only about its own account",
+};
+
+const CASES: Record<string, Case> = {
+  async 'GET /api/v1/staff/session'(t, f) {
+    nothingOfB(t, f, await f.cityA.get('/api/v1/staff/session'), await f.shopA.get('/api/v1/staff/session'));
+  },
+
+  async 'DELETE /api/v1/staff/session'(t, f) {
+    const own = await signInStaff(f.base, 'demo-city');
+    const ended = await rawStaff(f.base, own, 'DELETE', '/api/v1/staff/session');
+    t.is(ended.status, 204);
+    t.is((await f.b.cityB.get('/api/v1/staff/session')).status, 200, "B's session lives on");
+  },
+
+  async 'DELETE /api/v1/staff/sessions'(t, f) {
+    const clerk = await ownClerkA(f);
+    t.is((await rawStaff(f.base, clerk, 'DELETE', '/api/v1/staff/sessions')).status, 204);
+    t.is((await clerk.get('/api/v1/staff/session')).status, 401);
+    await bUntouched(t, f);
+  },
+
+  async 'POST /api/v1/staff/password'(t, f) {
+    const clerk = await ownClerkA(f);
+    const changed = await clerk.post('/api/v1/staff/password', { currentPassword: DEMO_PASSWORD, newPassword: 'isolation-合言葉-2026-あ' });
+    t.true(changed.status === 200 || changed.status === 201, JSON.stringify(changed.body));
+    nothingOfB(t, f, changed);
+    await bUntouched(t, f);
+  },
+
+  async 'POST /api/v1/staff/totp/enrolment'(t, f) {
+    const clerk = await ownClerkA(f);
+    nothingOfB(t, f, must(await clerk.post('/api/v1/staff/totp/enrolment', {}), 201));
+  },
+
+  async 'POST /api/v1/staff/device-enrollment-codes'(t, f) {
+    const code = must(await f.cityA.post('/api/v1/staff/device-enrollment-codes', { name: 'A の新端末' }), 201);
+    nothingOfB(t, f, code);
+    const enrolled = await fetch(`${f.base}/api/v1/devices`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code: code.body.code }) });
+    const device = await enrolled.json() as { organization?: { id?: string } };
+    t.is(enrolled.status, 201);
+    t.not(device.organization?.id, f.b.code);
+  },
+
+  async 'GET /api/v1/staff/devices'(t, f) {
+    nothingOfB(t, f, await f.cityA.get('/api/v1/staff/devices'), await f.shopA.get('/api/v1/staff/devices'));
+  },
+
+  async 'POST /api/v1/staff/devices/:id/revocation'(t, f) {
+    for (const staff of [f.cityA, f.shopA]) {
+      for (const deviceB of [f.b.counterB, f.b.registerB]) {
+        sameAsUnknown(t, f, await staff.post(`/api/v1/staff/devices/${deviceB.id}/revocation`, {}), await staff.post('/api/v1/staff/devices/999999999/revocation', {}));
+      }
+    }
+    t.is((await f.b.cityB.get('/api/v1/staff/devices')).body.devices.find((d: { id: number }) => Number(d.id) === f.b.counterB.id)?.status, 'active');
+  },
+
+  async 'GET /api/v1/devices/self'(t, f) {
+    for (const device of [f.counterA, f.registerA]) nothingOfB(t, f, must(await device.get('/api/v1/devices/self'), 200));
+  },
+
+  async 'POST /api/v1/auth/challenges'(t, f) {
+    for (const intent of [f.b.openIntent, f.b.paidIntent]) {
+      sameAsUnknown(t, f,
+        await f.registerA.post('/api/v1/auth/challenges', { purpose: 'payment', paymentIntentId: intent }),
+        await f.registerA.post('/api/v1/auth/challenges', { purpose: 'payment', paymentIntentId: unknownIntent() }));
+    }
+    nothingOfB(t, f, must(await f.counterA.post('/api/v1/auth/challenges', { purpose: 'login' }), 201));
+  },
+
+  async 'POST /api/v1/auth/card-sessions'(t, f) {
+    // A's counter sends a proof for a challenge B's counter was given.
+    const card = await f.pki.card();
+    const unknownChallenge = { challengeId: randomBytes(32).toString('base64url'), challenge: f.b.challenge.challenge };
+    sameAsUnknown(t, f,
+      await f.counterA.post('/api/v1/auth/card-sessions', cardProof(f.b.challenge, card)),
+      await f.counterA.post('/api/v1/auth/card-sessions', cardProof(unknownChallenge, card)));
+    // B's resident may log in at A's counter: the answer is about the card A's counter read.
+    nothingOfB(t, f, must(await cardSession(f.counterA, f.b.resident.card), 201));
+  },
+
+  async 'POST /api/v1/mykeys/relinks'(t, f) {
+    const newCard = await f.pki.card();
+    const unknownProof = randomBytes(32).toString('base64url');
+    sameAsUnknown(t, f,
+      await f.counterA.post('/api/v1/mykeys/relinks', { oldProof: f.b.relinkProof, newProof: await provenCard(f.counterA, newCard, 'relink') }),
+      await f.counterA.post('/api/v1/mykeys/relinks', { oldProof: unknownProof, newProof: await provenCard(f.counterA, newCard, 'relink') }));
+  },
+
+  async 'GET /api/v1/staff/mykeys/:mykeyId'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/staff/mykeys/${f.b.resident.mykeyId}`), await f.cityA.get(`/api/v1/staff/mykeys/${newMykeyId()}`));
+  },
+
+  async 'POST /api/v1/staff/mykeys/:mykeyId/relinks'(t, f) {
+    const newCard = await f.pki.card();
+    const attempt = async (mykeyId: string) => f.cityA.post(`/api/v1/staff/mykeys/${mykeyId}/relinks`, { proof: await provenCard(f.counterA, newCard, 'counter_relink'), reason: '本人確認書類で確認' });
+    sameAsUnknown(t, f, await attempt(f.b.resident.mykeyId), await attempt(newMykeyId()));
+    t.is((await f.b.cityB.get(`/api/v1/staff/mykeys/${f.b.resident.mykeyId}`)).body.cards.filter((c: { status: string }) => c.status === 'active').length, 1);
+  },
+
+  async 'POST /api/v1/staff/mykeys/:mykeyId/suspension'(t, f) {
+    const attempt = (mykeyId: string) => f.cityA.post(`/api/v1/staff/mykeys/${mykeyId}/suspension`, { reason: '不正利用の疑い' });
+    sameAsUnknown(t, f, await attempt(f.b.resident.mykeyId), await attempt(newMykeyId()));
+    t.is((await f.b.cityB.get(`/api/v1/staff/mykeys/${f.b.resident.mykeyId}`)).body.status, 'active');
+  },
+
+  async 'POST /api/v1/staff/mykeys/:mykeyId/reinstatement'(t, f) {
+    const attempt = (mykeyId: string) => f.cityA.post(`/api/v1/staff/mykeys/${mykeyId}/reinstatement`, { reason: '確認済み' });
+    sameAsUnknown(t, f, await attempt(f.b.resident.mykeyId), await attempt(newMykeyId()));
+  },
+
+  async 'GET /api/v1/staff/mykeys/:mykeyId/town'(t, f) {
+    // Any town may look at its own side of an ID: its own block and its own events, nothing of B's.
+    const town = must(await f.cityA.get(`/api/v1/staff/mykeys/${f.b.resident.mykeyId}/town`), 200);
+    t.falsy(town.body.townBlock, "B's block is B's alone");
+    nothingOfB(t, f, town);
+  },
+
+  async 'POST /api/v1/staff/mykeys/:mykeyId/block'(t, f) {
+    const blocked = must(await f.cityA.post(`/api/v1/staff/mykeys/${f.b.blocked.mykeyId}/block`, { reason: 'みらい市での利用停止' }), 200);
+    nothingOfB(t, f, blocked);
+    const seenByB = must(await f.b.cityB.get(`/api/v1/staff/mykeys/${f.b.blocked.mykeyId}/town`), 200);
+    t.false(JSON.stringify(seenByB.body).includes('みらい市での利用停止'), "A's block is A's alone");
+    t.truthy(seenByB.body.townBlock, "B's own block stands");
+  },
+
+  async 'POST /api/v1/staff/mykeys/:mykeyId/unblock'(t, f) {
+    // A cannot lift B's block: A has none of its own to lift.
+    const lifted = await f.cityA.post(`/api/v1/staff/mykeys/${f.b.resident.mykeyId}/unblock`, { reason: '解除' });
+    t.is(lifted.body?.code, 'mykey_not_blocked', JSON.stringify(lifted.body));
+    nothingOfB(t, f, { status: lifted.status, body: comparable(lifted) });
+    await bUntouched(t, f);
+  },
+
+  async 'POST /api/v1/mykeys/home-moves'(t, f) {
+    // A's counter sends a proof signed at B's counter: as unknown as a proof that never was.
+    sameAsUnknown(t, f,
+      await f.counterA.post('/api/v1/mykeys/home-moves', { proof: f.b.moveProof }),
+      await f.counterA.post('/api/v1/mykeys/home-moves', { proof: randomBytes(32).toString('base64url') }));
+    t.is((await f.b.cityB.get(`/api/v1/staff/mykeys/${f.b.resident.mykeyId}`)).status, 200, 'the resident is still at home in B');
+  },
+
+  async 'GET /api/v1/staff/grants/campaigns'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/grants/campaigns'), 200));
+  },
+
+  async 'POST /api/v1/staff/grants'(t, f) {
+    const grant = (campaign: unknown) => f.cityA.post('/api/v1/staff/grants', { mykeyId: f.b.resident.mykeyId, campaign, points: 10, reason: 'テスト' });
+    sameAsUnknown(t, f, await grant(f.b.campaignId), await grant(999_999_999));
+    sameAsUnknown(t, f, await grant(CAMPAIGN_B.slug), await grant('no-such-campaign'));
+    // A may grant B's resident points of its own campaign, in its own accounts.
+    nothingOfB(t, f, must(await grant('demo-shopping-2026'), 201));
+  },
+
+  async 'GET /api/v1/staff/grants'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/staff/grants?campaign=${f.b.campaignId}`), await f.cityA.get('/api/v1/staff/grants?campaign=999999999'));
+    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/grants?campaign=demo-shopping-2026'), 200));
+  },
+
+  async 'POST /api/v1/staff/grant-uploads'(t, f) {
+    const upload = (campaign: string) => rawStaff(f.base, f.cityA, 'POST', `/api/v1/staff/grant-uploads?campaign=${campaign}`, `mykey_id,points,reason\n${f.b.resident.mykeyId},5,テスト\n`, 'text/csv');
+    sameAsUnknown(t, f, await upload(CAMPAIGN_B.slug), await upload('no-such-campaign'));
+  },
+
+  async 'GET /api/v1/staff/grant-uploads/:uploadId'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/staff/grant-uploads/${f.b.uploadId}`), await f.cityA.get('/api/v1/staff/grant-uploads/999999999'));
+  },
+
+  async 'GET /api/v1/staff/grant-uploads/:uploadId/result.csv'(t, f) {
+    sameAsUnknown(t, f,
+      await rawStaff(f.base, f.cityA, 'GET', `/api/v1/staff/grant-uploads/${f.b.uploadId}/result.csv`),
+      await rawStaff(f.base, f.cityA, 'GET', '/api/v1/staff/grant-uploads/999999999/result.csv'));
+  },
+
+  async 'GET /api/v1/staff/settlements'(t, f) {
+    const period = `from=${today()}&to=${today()}`;
+    nothingOfB(t, f, must(await f.cityA.get(`/api/v1/staff/settlements?${period}`), 200));
+    for (const kind of ['merchants', 'partners', 'campaigns']) {
+      nothingOfB(t, f, must(await rawStaff(f.base, f.cityA, 'GET', `/api/v1/staff/settlements?${period}&format=csv&kind=${kind}`), 200));
+    }
+  },
+
+  async 'GET /api/v1/merchant/settlement'(t, f) {
+    const period = `from=${today()}&to=${today()}`;
+    nothingOfB(t, f, must(await f.shopA.get(`/api/v1/merchant/settlement?${period}`), 200), must(await rawStaff(f.base, f.shopA, 'GET', `/api/v1/merchant/settlement?${period}&format=csv`), 200));
+  },
+
+  async 'POST /api/v1/merchant/payment-intents'(t, f) {
+    nothingOfB(t, f, must(await f.shopA.post('/api/v1/merchant/payment-intents', { amount: 100 }), 201));
+  },
+
+  async 'GET /api/v1/merchant/payment-intents/:id'(t, f) {
+    for (const intent of [f.b.openIntent, f.b.paidIntent]) {
+      sameAsUnknown(t, f, await f.shopA.get(`/api/v1/merchant/payment-intents/${intent}`), await f.shopA.get(`/api/v1/merchant/payment-intents/${unknownIntent()}`));
+    }
+  },
+
+  async 'POST /api/v1/merchant/payment-intents/:id/cancellation'(t, f) {
+    sameAsUnknown(t, f,
+      await f.shopA.post(`/api/v1/merchant/payment-intents/${f.b.openIntent}/cancellation`, {}),
+      await f.shopA.post(`/api/v1/merchant/payment-intents/${unknownIntent()}/cancellation`, {}));
+    t.is((await f.b.shopB.get(`/api/v1/merchant/payment-intents/${f.b.openIntent}`)).body.status, 'open');
+  },
+
+  async 'POST /api/v1/merchant/payments/:id/refunds'(t, f) {
+    sameAsUnknown(t, f,
+      await f.shopA.post(`/api/v1/merchant/payments/${f.b.paidIntent}/refunds`, { points: 1 }),
+      await f.shopA.post(`/api/v1/merchant/payments/${unknownIntent()}/refunds`, { points: 1 }));
+  },
+
+  async 'POST /api/v1/merchant/payments/:id/void'(t, f) {
+    sameAsUnknown(t, f,
+      await f.shopA.post(`/api/v1/merchant/payments/${f.b.paidIntent}/void`, {}),
+      await f.shopA.post(`/api/v1/merchant/payments/${unknownIntent()}/void`, {}));
+    t.is((await f.b.shopB.get(`/api/v1/merchant/payment-intents/${f.b.paidIntent}`)).body.status, 'paid');
+  },
+
+  async 'GET /api/v1/merchant/payments'(t, f) {
+    nothingOfB(t, f, must(await f.shopA.get(`/api/v1/merchant/payments?date=${today()}`), 200));
+  },
+
+  async 'POST /api/v1/partner/conversions'(t, f) {
+    // B's partner's transaction id is A's partner's to use too: no "duplicate" tells A it exists.
+    const body = JSON.stringify({ partnerTxId: f.b.partnerTxId, mykeyId: f.b.resident.mykeyId, municipality: '139998', partnerPoints: 100 });
+    const reply = await partnerCall(f, f.partnerA, 'POST', '/api/v1/partner/conversions', body, 'application/json');
+    t.is(reply.status, 202, reply.text);
+    nothingOfB(t, f, { ...reply, text: reply.text.replaceAll(f.b.partnerTxId, '') });
+  },
+
+  async 'GET /api/v1/partner/conversions/:partnerTxId'(t, f) {
+    sameAsUnknown(t, f,
+      await partnerCall(f, f.partnerA, 'GET', `/api/v1/partner/conversions/${f.b.partnerTxId}-b`),
+      await partnerCall(f, f.partnerA, 'GET', '/api/v1/partner/conversions/no-such-tx'));
+  },
+
+  async 'PUT /api/v1/partner/conversion-batches/:batchId'(t, f) {
+    // A batch id B's partner used is A's partner's to use too; it starts A's own batch.
+    const line = JSON.stringify({ partnerTxId: `a-${randomBytes(4).toString('hex')}`, mykeyId: f.b.resident.mykeyId, municipality: '139998', partnerPoints: 100 });
+    const reply = await partnerCall(f, f.partnerA, 'PUT', `/api/v1/partner/conversion-batches/${f.b.batchId}`, `${line}\n`, 'application/x-ndjson');
+    t.is(reply.status, 200, reply.text);
+    nothingOfB(t, f, { ...reply, text: reply.text.replaceAll(f.b.batchId, '') });
+  },
+
+  async 'GET /api/v1/partner/conversion-batches/:batchId'(t, f) {
+    const other = `never-${randomBytes(4).toString('hex')}`;
+    sameAsUnknown(t, f,
+      await partnerCall(f, f.partnerA, 'GET', `/api/v1/partner/conversion-batches/${f.b.batchId}`),
+      await partnerCall(f, f.partnerA, 'GET', `/api/v1/partner/conversion-batches/${other}`));
+  },
+
+  async 'GET /api/v1/partner/conversion-batches/:batchId/results'(t, f) {
+    const other = `never-${randomBytes(4).toString('hex')}`;
+    sameAsUnknown(t, f,
+      await partnerCall(f, f.partnerA, 'GET', `/api/v1/partner/conversion-batches/${f.b.batchId}/results`),
+      await partnerCall(f, f.partnerA, 'GET', `/api/v1/partner/conversion-batches/${other}/results`));
+  },
+};
+
+test.serial('every route of the app has an isolation case or says why it reaches no town', async (t) => {
+  const routes = routeList((await fixture()).app);
+  const covered = new Set([...Object.keys(CASES), ...Object.keys(UNSCOPED)]);
+  t.deepEqual(routes.filter((route) => !covered.has(route)), [], 'routes with no case in isolation.test.ts');
+  t.deepEqual([...covered].filter((route) => !routes.includes(route)), [], 'cases for routes the app does not have');
+});
+
+for (const [route, run] of Object.entries(CASES)) {
+  test(`town A cannot reach town B through ${route}`, async (t) => run(t, await fixture()));
+}
