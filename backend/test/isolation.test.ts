@@ -26,7 +26,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   const shopB = await signInStaff(base, 'demo-aoba-shop');
   const counterB = await enrollDevice(base, cityB, 'あおば町窓口端末');
   const registerB = await enrollDevice(base, shopB, 'あおば珈琲店レジ');
-  const partnerB = await addPartner(db);
+  const partnerB = await addPartner(db, { agreements: [TOWN_B.code] });
 
   // B's objects: a resident issued at B's counter, with points, a grant, an upload, payments,
   // a signed and an unsigned challenge, a conversion and a batch of B's partner.
@@ -50,12 +50,12 @@ const fixture = fileFixture(test, async (cleanup) => {
   must(await signedFetch(base, partnerB, 'POST', '/api/v1/partner/conversions', JSON.stringify(conversionB)), 202);
   const batchB = `aoba-batch-${randomBytes(4).toString('hex')}`;
   const batchLine = JSON.stringify({ ...conversionB, partnerTxId: `${conversionB.partnerTxId}-b` });
-  must(await signedFetch(base, partnerB, 'PUT', `/api/v1/partner/conversion-batches/${batchB}`, `${batchLine}\n`, { contentType: 'application/x-ndjson' }), 200);
+  must(await signedFetch(base, partnerB, 'PUT', `/api/v1/partner/conversion-batches/${batchB}`, `${batchLine}\n`, { contentType: 'application/x-ndjson', upload: true }), 200);
 
   // Town A's parties: the seeded demo town's clerk, shop clerk, counter, register and a partner.
   const shopA = await signInStaff(base, 'demo-shop');
   const registerA = await enrollDevice(base, shopA, 'レジA');
-  const partnerA = await addPartner(db);
+  const partnerA = await addPartner(db, { agreements: ['139998'] });
 
   const b = {
     code: TOWN_B.code, campaignId: Number((await db('campaigns').where({ slug: CAMPAIGN_B.slug }).first('id')).id), resident: residentB, cityB, shopB, counterB, registerB, partnerB,
@@ -89,7 +89,7 @@ async function rawStaff(base: string, staff: Staff, method: string, path: string
 }
 
 const partnerCall = (f: Fixture, partner: TestPartner, method: string, path: string, body?: string, contentType?: string) =>
-  signedFetch(f.base, partner, method, path, body, contentType ? { contentType } : {});
+  signedFetch(f.base, partner, method, path, body, contentType ? { contentType, upload: method === 'PUT' } : {});
 
 /** Fails when anything of town B is in what A received. */
 function nothingOfB(t: ExecutionContext, f: Fixture, ...replies: Array<Reply & { text?: string }>): void {
@@ -409,3 +409,11 @@ test.serial('every route of the app has an isolation case or says why it reaches
 for (const [route, run] of Object.entries(CASES)) {
   test(`town A cannot reach town B through ${route}`, async (t) => run(t, await fixture()));
 }
+
+test('partner A cannot credit town B, with which it has no agreement: a clear problem, nothing stored', async (t) => {
+  const f = await fixture();
+  const body = JSON.stringify({ partnerTxId: `a-${randomBytes(4).toString('hex')}`, mykeyId: f.b.resident.mykeyId, municipality: f.b.code, partnerPoints: 100 });
+  const reply = await partnerCall(f, f.partnerA, 'POST', '/api/v1/partner/conversions', body, 'application/json');
+  t.is(reply.body?.code, 'partner_agreement_missing', reply.text);
+  t.is(Number((await f.db('conversion_requests').where({ partner_id: f.partnerA.id, municipality_code: f.b.code }).count({ n: '*' }))[0]!.n), 0, 'nothing stored');
+});
