@@ -52,8 +52,9 @@ const commands: Commands = {
   'partner-agreement': {
     summary: 'the agreements that let a partner credit a municipality: add PARTNER MUNICIPALITY [--from D] [--until D] | end PARTNER MUNICIPALITY | list [--partner P] [--municipality CODE] (docs/partner-api.md)',
     load: async () => {
-      const [{ partnerAgreementCommand }, { withDatabase }] = await Promise.all([import('../backend/src/partners/cli.ts'), import('./lib/services.ts')]);
-      return (args) => withDatabase(async (databaseUrl) => partnerAgreementCommand(args, databaseUrl));
+      const [{ partnerAgreementCommand }, { withDatabase }, { databaseCommandEnv }] = await Promise.all([
+        import('../backend/src/partners/cli.ts'), import('./lib/services.ts'), import('./lib/jpki.ts')]);
+      return (args) => withDatabase(async (databaseUrl) => partnerAgreementCommand(args, databaseUrl, await databaseCommandEnv()));
     },
   },
 };

@@ -192,6 +192,9 @@ const identitySchema = z.object({ NODE_ENV: nodeEnv, MYKEY_SECRET: secretHex.opt
 
 export type IdentityConfig = z.infer<typeof identitySchema>;
 
+/** The MyKey secret alone: what commands that seal secrets or append to the audit log read (partner-secret, partner-agreement). */
+const secretSchema = z.object({ NODE_ENV: nodeEnv, MYKEY_SECRET: secretHex.optional() }).superRefine(mykeySecretOwnInProduction, always);
+
 /** What the audit commands read (audit-export, audit-verify, audit-erase-text): the keys' secret and the export folder. */
 const auditSchema = z.object({ NODE_ENV: nodeEnv, MYKEY_SECRET: secretHex.optional(), ...auditFields }).superRefine(mykeySecretOwnInProduction, always);
 
@@ -222,6 +225,11 @@ export function loadJpkiConfig(env: NodeJS.ProcessEnv = process.env): JpkiConfig
 /** The identity part of the configuration alone; throws ConfigError. */
 export function loadIdentityConfig(env: NodeJS.ProcessEnv = process.env): IdentityConfig {
   return parse(identitySchema, env);
+}
+
+/** The MyKey secret's part of the configuration alone; throws ConfigError. */
+export function loadSecretConfig(env: NodeJS.ProcessEnv = process.env): z.infer<typeof secretSchema> {
+  return parse(secretSchema, env);
 }
 
 /** The audit part of the configuration alone; throws ConfigError. */

@@ -15,7 +15,7 @@ import { creditConversion, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
 import { hashPassword } from '../src/staff/password.ts';
 
-const [SHOP_B] = DEMO_SECOND_MERCHANTS;
+const SHOP_B = DEMO_SECOND_MERCHANTS[0]!;
 const CAMPAIGN_B = DEMO_SECOND_CAMPAIGN;
 
 const fixture = fileFixture(test, async (cleanup) => {

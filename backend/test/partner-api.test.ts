@@ -332,7 +332,8 @@ test('a plain http webhook URL is refused in production (NODE_ENV unset), allowe
   const script = new URL('../../scripts/mykey.ts', import.meta.url).pathname;
   const { NODE_ENV: _, ...inherited } = process.env;
   const run = (nodeEnv: string | undefined, webhook: string) => promisify(execFile)(process.execPath, ['--import=tsx', script, 'partner-secret', partner.slug, '--webhook-url', webhook],
-    { env: { ...inherited, DATABASE_URL: url, MYKEY_SECRET: mykeySecret({ NODE_ENV: 'test' }).toString('hex'), ...(nodeEnv ? { NODE_ENV: nodeEnv } : {}) } })
+    // Production refuses the development secret, so it runs with a secret of its own.
+    { env: { ...inherited, DATABASE_URL: url, MYKEY_SECRET: (nodeEnv ? mykeySecret({ NODE_ENV: 'test' }) : randomBytes(32)).toString('hex'), ...(nodeEnv ? { NODE_ENV: nodeEnv } : {}) } })
     .then(({ stdout }) => ({ code: 0, out: JSON.parse(stdout) }), (error: { code: number; stdout: string }) => ({ code: error.code, out: JSON.parse(error.stdout) }));
   const before = await db('partners').where({ id: partner.id }).first('webhook_url', 'api_secret_sealed');
   const refused = await run(undefined, 'http://partner.example/hook');

@@ -116,7 +116,7 @@ test.serial('production refuses this machine\'s development CA even from before 
 test.serial('production refuses a database holding demo staff accounts, naming them', async (t) => {
   const { production, seededUrl } = await fixture();
   await refuses(t, { worker: true }, { ...production, DATABASE_URL: seededUrl },
-    /DATABASE_URL: the database holds demo staff accounts \(demo-city, demo-shop\), whose password is published/);
+    /DATABASE_URL: the database holds demo staff accounts \(demo-aoba-city, demo-aoba-shop, demo-city, demo-shop\), whose password is published/);
 });
 
 test.serial('production does not start when it cannot check for demo accounts', async (t) => {

@@ -6,7 +6,7 @@ import http from 'node:http';
 import { fileFixture } from '../../backend/test/helpers/env.ts';
 import { signInStaff } from '../../backend/test/helpers/identity.ts';
 import { parseMykeyId } from '../../backend/src/mykey/id.ts';
-import { AgentError } from '../src/agent/card-login.ts';
+import { AgentError } from '../src/agent/errors.ts';
 import { CardError } from '../src/jpki/errors.ts';
 import { OPENSC_PKCS11, READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
 import { presentCardAgain, waitUntil, type RunningAgent } from './helpers/agent.ts';

@@ -5,17 +5,18 @@
 import test from 'ava';
 import { createVerify, randomBytes, X509Certificate } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileFixture, type Cleanup } from '../../backend/test/helpers/env.ts';
+import { fileFixture } from '../../backend/test/helpers/env.ts';
+import { httpServer } from '../../backend/test/helpers/jpki.ts';
 import { signInStaff, testPki } from '../../backend/test/helpers/identity.ts';
 import type { Db } from '../../backend/src/db.ts';
 import { problemKinds } from '../../backend/src/http/problems.ts';
 import { parseMykeyId } from '../../backend/src/mykey/id.ts';
 import { canonicalChallenge, type Challenge } from '../../backend/src/jpki/challenge-text.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
-import { AgentError } from '../src/agent/card-login.ts';
+import { AgentError } from '../src/agent/errors.ts';
 import { CardError } from '../src/jpki/errors.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
+import { readBody, relay } from './helpers/backend-stand-ins.ts';
 import { presentCardAgain, runAgentCli, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
 import { agentEnrolledAs, backendWithCard, enrolledAgent, stackWithCardFrom } from './helpers/counter.ts';
 import { READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
@@ -153,21 +154,7 @@ function postWithHost(agent: RunningAgent, urlPath: string, body: unknown, host:
   });
 }
 
-async function readBody(request: http.IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
-async function listen(cleanup: Cleanup, server: http.Server): Promise<string> {
-  server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  cleanup(() => new Promise((resolve) => {
-    server.closeAllConnections();
-    server.close(resolve);
-  }));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 test.serial('a backend that hands out anything but the canonical challenge for this device and purpose gets nothing signed', async (t) => {
   const { stack } = await fixture();
@@ -180,13 +167,13 @@ test.serial('a backend that hands out anything but the canonical challenge for t
   // A stand-in for a malicious or mistaken server: it answers challenges from `next`, and takes card sessions.
   let next: unknown;
   const cardSessions: Array<{ challengeId: string; certificate: string; signature: string }> = [];
-  const evil = await listen(t.teardown, http.createServer(async (request, response) => {
+  const evil = await httpServer(t.teardown, async (request, response) => {
     const body = await readBody(request);
     if (request.url === '/api/v1/auth/card-sessions') cardSessions.push(JSON.parse(body.toString('utf8')));
     const answer = request.url === '/api/v1/auth/challenges' ? next : { purpose: 'login', mykeyId: 'EVILEVIL', issued: false };
     response.writeHead(201, { 'Content-Type': 'application/json' });
     response.end(JSON.stringify(answer));
-  }));
+  });
   const agent = await agentEnrolledAs(t.teardown, stack, { backendUrl: evil, deviceId, token: `mkd_${'A'.repeat(43)}` });
 
   const honest = challenge();
@@ -227,21 +214,18 @@ test.serial('an answer lost on the way back: the retry carries the same Idempote
   // Between agent and backend: passes everything on, but cuts the connection instead of
   // returning the backend's first answer to a card session — after the backend acted on it.
   const cardSessions: Array<{ key: string; status: number }> = [];
-  const flaky = await listen(t.teardown, http.createServer(async (request, response) => {
-    const body = await readBody(request);
-    const headers = Object.fromEntries(['authorization', 'content-type', 'idempotency-key', 'accept'].flatMap((name) => (request.headers[name] ? [[name, String(request.headers[name])]] : [])));
-    const answer = await fetch(`${base}${request.url}`, { method: request.method, headers, body: request.method === 'POST' ? body.toString('utf8') : undefined });
-    const text = await answer.text();
+  const flaky = await httpServer(t.teardown, async (request, response) => {
+    const answer = await relay(base, request, await readBody(request));
     if (request.url === '/api/v1/auth/card-sessions') {
-      cardSessions.push({ key: headers['idempotency-key'] ?? '', status: answer.status });
+      cardSessions.push({ key: String(request.headers['idempotency-key'] ?? ''), status: answer.status });
       if (cardSessions.length === 1) {
         request.socket.destroy();
         return;
       }
     }
-    response.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/json' });
-    response.end(text);
-  }));
+    response.writeHead(answer.status, { 'Content-Type': answer.contentType });
+    response.end(answer.text);
+  });
   const { agent } = await enrolledAgent(t.teardown, stack, base, staff, '回線不調の端末', { backendUrl: flaky });
   const reply = await login(agent);
   t.is(reply.status, 200, JSON.stringify(reply.body));

@@ -5,15 +5,15 @@
 // resident places the card, never the last. Every test shares the card, so they run in order.
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { launchBrowser } from '../../backend/test/helpers/browser.ts';
 import { fileFixture, type Cleanup } from '../../backend/test/helpers/env.ts';
+import { httpServer } from '../../backend/test/helpers/jpki.ts';
 import { signInStaff } from '../../backend/test/helpers/identity.ts';
 import { parseMykeyId } from '../../backend/src/mykey/id.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
 import { presentCardAgain } from './helpers/agent.ts';
+import { readBody, relay } from './helpers/backend-stand-ins.ts';
 import { enrolledAgent, stackWithCardFrom, trustingBackend } from './helpers/counter.ts';
 import type { PcscStack } from './helpers/pcsc-stack.ts';
 
@@ -39,21 +39,7 @@ window.callAgent = async (agentBase, token, calls, parallel) => {
 };
 </script></html>`;
 
-async function listen(cleanup: Cleanup, server: http.Server): Promise<string> {
-  server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  cleanup(() => new Promise((resolve) => {
-    server.closeAllConnections();
-    server.close(resolve);
-  }));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
-async function readBody(request: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /**
  * Between the agent and the real backend: passes everything on, and while `tamper` is set
@@ -62,26 +48,24 @@ async function readBody(request: http.IncomingMessage): Promise<string> {
  */
 async function tamperingProxy(cleanup: Cleanup, base: string) {
   const state = { tamper: undefined as ((answer: Record<string, unknown>) => Record<string, unknown>) | undefined, cardSessions: 0 };
-  const url = await listen(cleanup, http.createServer(async (request, response) => {
-    const body = await readBody(request);
-    const headers = Object.fromEntries(['authorization', 'content-type', 'idempotency-key', 'accept'].flatMap((name) => (request.headers[name] ? [[name, String(request.headers[name])]] : [])));
+  const url = await httpServer(cleanup, async (request, response) => {
     if (request.url === '/api/v1/auth/card-sessions') state.cardSessions += 1;
-    const answer = await fetch(`${base}${request.url}`, { method: request.method, headers, body: request.method === 'POST' ? body : undefined });
-    let text = await answer.text();
-    if (request.url === '/api/v1/auth/challenges' && answer.ok && state.tamper) text = JSON.stringify(state.tamper(JSON.parse(text)));
-    response.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/json' });
+    const answer = await relay(base, request, await readBody(request));
+    const ok = answer.status >= 200 && answer.status < 300;
+    const text = request.url === '/api/v1/auth/challenges' && ok && state.tamper ? JSON.stringify(state.tamper(JSON.parse(answer.text))) : answer.text;
+    response.writeHead(answer.status, { 'Content-Type': answer.contentType });
     response.end(text);
-  }));
+  });
   return { url, state };
 }
 
 const fixture = fileFixture(test, async (cleanup) => {
   const { base, ca } = await trustingBackend(cleanup);
   const staff = await signInStaff(base, 'demo-city');
-  const hostileOrigin = await listen(cleanup, http.createServer((request, response) => {
+  const hostileOrigin = await httpServer(cleanup, (request, response) => {
     response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
     response.end(HOSTILE_PAGE);
-  }));
+  });
   const proxy = await tamperingProxy(cleanup, base);
   const stack = await stackWithCardFrom(cleanup, ca, PIN);
   // The counter PC allows the hostile page's origin, as it allows the console's.

@@ -10,7 +10,7 @@ import { fileFixture, type Cleanup } from '../../backend/test/helpers/env.ts';
 import { signInStaff, type Staff } from '../../backend/test/helpers/identity.ts';
 import { canonicalChallenge, type Challenge } from '../../backend/src/jpki/challenge-text.ts';
 import { creditConversion, inLedgerTransaction, residentPoints } from '../../backend/src/ledger/ledger.ts';
-import { AgentError } from '../src/agent/card-login.ts';
+import { AgentError } from '../src/agent/errors.ts';
 import { runAgentCli, type RunningAgent } from './helpers/agent.ts';
 import { agentEnrolledAs, backendWithCard, enrolledAgent } from './helpers/counter.ts';
 import type { PcscStack } from './helpers/pcsc-stack.ts';

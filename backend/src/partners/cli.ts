@@ -6,8 +6,9 @@
 // Both print one JSON line on stdout: the answer, or {error, detail} with exit 1 (refused) or 2 (usage).
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { ConfigError, loadIdentityConfig, mykeySecret } from '../config.ts';
+import { ConfigError, loadSecretConfig, mykeySecret } from '../config.ts';
 import { createDb, type Db } from '../db.ts';
+import { useAuditSecret } from '../audit/keys.ts';
 import { tokyoDate } from '../ledger/rules.ts';
 import { addAgreement, AgreementRefused, endAgreement, listAgreements } from './agreements.ts';
 import { newPartnerSecret } from './credentials.ts';
@@ -33,6 +34,21 @@ async function withDb<T>(databaseUrl: string, name: string, work: (db: Db) => Pr
   }
 }
 
+/**
+ * The configuration's MyKey secret, with this process's audit keys set from it (the commands
+ * audit what they change), or what is wrong with the configuration.
+ */
+function configuredSecret(env: NodeJS.ProcessEnv): Buffer | ConfigError {
+  try {
+    const secret = mykeySecret(loadSecretConfig(env));
+    useAuditSecret(secret);
+    return secret;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error;
+  }
+}
+
 export async function partnerSecretCommand(args: string[], databaseUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [partner, flag, url, ...rest] = args;
   if (!partner || partner.startsWith('-') || rest.length > 0 || (flag !== undefined && flag !== '--webhook-url')) {
@@ -44,13 +60,8 @@ export async function partnerSecretCommand(args: string[], databaseUrl: string, 
     const refused = webhookUrlProblem(url, plainHttpWebhooksAllowed(env.NODE_ENV));
     if (refused) return fail(2, 'webhook_url_refused', refused);
   }
-  let secret: Buffer;
-  try {
-    secret = mykeySecret(loadIdentityConfig(env));
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    return fail(2, 'config_invalid', error.problems.join('; '));
-  }
+  const secret = configuredSecret(env);
+  if (secret instanceof ConfigError) return fail(2, 'config_invalid', secret.problems.join('; '));
   return withDb(databaseUrl, 'partner-secret', async (db) => {
     try {
       const apiSecret = newPartnerSecret();
@@ -70,7 +81,9 @@ const validDate = (value: string) => DATE.test(value) && new Date(`${value}T00:0
 const agreementArgs = (args: string[]) => parseArgs({ args, allowPositionals: true, strict: true,
   options: { from: { type: 'string' }, until: { type: 'string' }, partner: { type: 'string' }, municipality: { type: 'string' } } });
 
-export async function partnerAgreementCommand(args: string[], databaseUrl: string, now = () => new Date()): Promise<number> {
+export async function partnerAgreementCommand(args: string[], databaseUrl: string, env: NodeJS.ProcessEnv = process.env, now = () => new Date()): Promise<number> {
+  const configured = configuredSecret(env);
+  if (configured instanceof ConfigError) return fail(2, 'config_invalid', configured.problems.join('; '));
   let parsed: ReturnType<typeof agreementArgs>;
   try {
     parsed = agreementArgs(args.slice(1));

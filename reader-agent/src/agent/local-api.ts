@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { CardError, type CardErrorCode } from '../jpki/errors.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';
 import { BackendError } from './backend-client.ts';
-import { AgentError, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, cardLogin, type AgentErrorCode, type EnrolledDevice } from './card-login.ts';
+import { CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, cardLogin, type EnrolledDevice } from './card-login.ts';
+import { AgentError, type AgentErrorCode } from './errors.ts';
 import { PinRule } from './pin-rule.ts';
 
 export interface LocalApiOptions {

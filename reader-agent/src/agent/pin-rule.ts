@@ -8,7 +8,7 @@
 // A script can so spend at most one try each time the resident places the card, and can never
 // lock it. The memory of a wrong PIN lasts as long as the agent runs.
 import type { PcscService } from '../pcsc/pcsc.ts';
-import { AgentError } from './card-login.ts';
+import { AgentError } from './errors.ts';
 
 export class PinRule {
   /** Readers whose card got a wrong PIN and has not been taken off since. */
