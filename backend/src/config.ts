@@ -45,10 +45,15 @@ export function isDevelopment(config: { NODE_ENV?: unknown }): boolean {
   return DEVELOPMENT_SETTINGS.includes(config.NODE_ENV);
 }
 
+/** The secret an earlier `npm start` made for this machine, as hex, if there is one. */
+export function localMykeySecretHex(): string | undefined {
+  return existsSync(LOCAL_MYKEY_SECRET_FILE) ? readFileSync(LOCAL_MYKEY_SECRET_FILE, 'utf8').trim() : undefined;
+}
+
 /** The development secrets this machine knows of: the public one, and the local one if there is one. */
 function developmentSecrets(): Buffer[] {
-  const local = existsSync(LOCAL_MYKEY_SECRET_FILE) ? [Buffer.from(readFileSync(LOCAL_MYKEY_SECRET_FILE, 'utf8').trim(), 'hex')] : [];
-  return [DEVELOPMENT_MYKEY_SECRET, ...local];
+  const local = localMykeySecretHex();
+  return [DEVELOPMENT_MYKEY_SECRET, ...(local === undefined ? [] : [Buffer.from(local, 'hex')])];
 }
 
 function mykeySecretOwnInProduction(env: { NODE_ENV?: unknown; MYKEY_SECRET?: unknown }, ctx: z.RefinementCtx): void {
@@ -186,17 +191,20 @@ const jpkiSchema = z.object({ NODE_ENV: nodeEnv, ...jpkiFields }).superRefine(an
 
 export type JpkiConfig = z.infer<typeof jpkiSchema>;
 
+/** The setting and the secret every command that keys or seals anything reads. */
+const secretFields = { NODE_ENV: nodeEnv, MYKEY_SECRET: secretHex.optional() };
+
 /** What identity commands read (import-linkage): certificate verification and the MyKey secret, no servers. */
-const identitySchema = z.object({ NODE_ENV: nodeEnv, MYKEY_SECRET: secretHex.optional(), ...jpkiFields })
+const identitySchema = z.object({ ...secretFields, ...jpkiFields })
   .superRefine(anchorsRequiredInProduction, always).superRefine(mykeySecretOwnInProduction, always);
 
 export type IdentityConfig = z.infer<typeof identitySchema>;
 
 /** The MyKey secret alone: what commands that seal secrets or append to the audit log read (partner-secret, partner-agreement). */
-const secretSchema = z.object({ NODE_ENV: nodeEnv, MYKEY_SECRET: secretHex.optional() }).superRefine(mykeySecretOwnInProduction, always);
+const secretSchema = z.object(secretFields).superRefine(mykeySecretOwnInProduction, always);
 
 /** What the audit commands read (audit-export, audit-verify, audit-erase-text): the keys' secret and the export folder. */
-const auditSchema = z.object({ NODE_ENV: nodeEnv, MYKEY_SECRET: secretHex.optional(), ...auditFields }).superRefine(mykeySecretOwnInProduction, always);
+const auditSchema = z.object({ ...secretFields, ...auditFields }).superRefine(mykeySecretOwnInProduction, always);
 
 export type AuditConfig = z.infer<typeof auditSchema>;
 

@@ -24,12 +24,7 @@ import { plainHttpWebhooksAllowed } from './partners/webhook-url.ts';
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
 const anchors = await loadTrustAnchors(config).catch(exitOnConfigError);
-let exportDir: string | undefined;
-try {
-  exportDir = auditExportDir(config);
-} catch (error) {
-  exitOnConfigError(error);
-}
+const exportDir = await Promise.resolve(config).then(auditExportDir).catch(exitOnConfigError);
 // The audit log's keys, from the same secret (audit/keys.ts).
 useAuditSecret(mykeySecret(config));
 const db = createDb(config.DATABASE_URL, log);
@@ -114,10 +109,9 @@ async function start(): Promise<NodeJS.Timeout> {
   await schedule(sessionPurge, config.STAFF_SESSION_PURGE_INTERVAL_MS);
 
   if (exportDir) {
-    const dir = exportDir;
     auditExport.process(async () => {
-      const head = await exportAuditHead(db, dir);
-      log.info({ ...head, dir }, 'audit head exported');
+      const head = await exportAuditHead(db, exportDir);
+      log.info({ ...head, dir: exportDir }, 'audit head exported');
     });
     await schedule(auditExport, config.AUDIT_EXPORT_INTERVAL_MS);
     // A starting worker exports at once: after an upgrade, that puts the keyed boundary outside the database.

@@ -1,8 +1,7 @@
 // Certificates and MyKey IDs on a development machine: in development (NODE_ENV=development or
 // test), with no trust anchors configured, `npm start` and `npm run mykey` use the development CA
 // in .data/dev-ca/ and its CRL, the same CA that `npm run card-sim` issues card certificates from.
-import { existsSync, readFileSync } from 'node:fs';
-import { isDevelopment, LOCAL_MYKEY_SECRET_FILE } from '../../backend/src/config.ts';
+import { isDevelopment, localMykeySecretHex } from '../../backend/src/config.ts';
 import { ensureDevCa } from '../../reader-agent/src/dev-ca/store.ts';
 
 /** Variables to add to `env`: none that are configured, and none unless `env` is development. */
@@ -24,7 +23,8 @@ async function devCaEnv(env: NodeJS.ProcessEnv): Promise<Record<string, string>>
  * back on the public development secret (backend/src/config.ts).
  */
 function localMykeySecret(): Record<string, string> {
-  return existsSync(LOCAL_MYKEY_SECRET_FILE) ? { MYKEY_SECRET: readFileSync(LOCAL_MYKEY_SECRET_FILE, 'utf8').trim() } : {};
+  const local = localMykeySecretHex();
+  return local === undefined ? {} : { MYKEY_SECRET: local };
 }
 
 /**

@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
-import { appendAudit } from '../audit/chain.ts';
+import { recordAudit } from '../audit/chain.ts';
 import { csvLines, type CsvLine } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem, problemKinds, type ProblemCode } from '../http/problems.ts';
@@ -168,10 +168,10 @@ export function batchSummary(batch: BatchRow) {
 
 /** A partner's download of a batch's result file is audited (ids only), before a line of it is sent. */
 export function auditResultsDownload(db: Db, partnerId: number, batch: BatchRow): Promise<unknown> {
-  return db.transaction((trx) => appendAudit(trx, {
+  return recordAudit(db, {
     action: 'partner.batch_results_downloaded', actor: { kind: 'partner', id: String(partnerId) },
     subject: `conversion-batch:${batch.id}`, details: { lines: batch.line_count },
-  }));
+  });
 }
 
 const RESULT_PAGE = 5_000;

@@ -4,7 +4,7 @@
 // any town may block it from its own services (docs/security/tenancy.md).
 import type { Knex } from 'knex';
 import type { AuditEvent } from '../audit/chain.ts';
-import { appendAudit, eventsAbout, towns, type TownView } from '../audit/chain.ts';
+import { appendAudit, eventsAbout, recordAudit, towns, type TownView } from '../audit/chain.ts';
 import { ConcurrentChange, type Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import { certificateKey, mykeyIdCandidate } from './id.ts';
@@ -136,9 +136,7 @@ export function mykeyService(db: Db, secret: Buffer) {
 
   /** Every staff look at a MyKey ID is on record, in the viewer's town. */
   async function auditView(mykeyId: string, staff: SignedInStaff, scope: 'record' | 'town'): Promise<void> {
-    await db.transaction((trx) => appendAudit(trx, {
-      action: VIEWED, actor: staffActor(staff), subject: mykeyId, details: { scope, ...towns(staff.municipalityCode) },
-    }));
+    await recordAudit(db, { action: VIEWED, actor: staffActor(staff), subject: mykeyId, details: { scope, ...towns(staff.municipalityCode) } });
   }
 
   /** Links a card never seen before to a MyKey ID in place of the card it had. */
@@ -182,7 +180,6 @@ export function mykeyService(db: Db, secret: Buffer) {
     },
 
     /** Which of these MyKey IDs the town has blocked from its services. */
-    blockedIn: (conn: Db | Knex.Transaction, town: string, mykeyIds: string[]) => repo.blockedIn(conn, town, mykeyIds),
 
     /** A revoked certificate stops logging in for good; its MyKey ID waits for a relink. */
     async noteRevoked(card: CardIdentity, now: Date): Promise<void> {

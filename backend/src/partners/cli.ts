@@ -9,6 +9,7 @@ import pino from 'pino';
 import { ConfigError, loadSecretConfig, mykeySecret } from '../config.ts';
 import { createDb, type Db } from '../db.ts';
 import { useAuditSecret } from '../audit/keys.ts';
+import { isDate } from '../settlement/statement.ts';
 import { tokyoDate } from '../ledger/rules.ts';
 import { addAgreement, AgreementRefused, endAgreement, listAgreements } from './agreements.ts';
 import { newPartnerSecret } from './credentials.ts';
@@ -75,8 +76,6 @@ export async function partnerSecretCommand(args: string[], databaseUrl: string, 
   });
 }
 
-const DATE = /^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/;
-const validDate = (value: string) => DATE.test(value) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
 
 const agreementArgs = (args: string[]) => parseArgs({ args, allowPositionals: true, strict: true,
   options: { from: { type: 'string' }, until: { type: 'string' }, partner: { type: 'string' }, municipality: { type: 'string' } } });
@@ -99,7 +98,7 @@ export async function partnerAgreementCommand(args: string[], databaseUrl: strin
       if (!pair) return usage();
       const startsOn = values.from ?? tokyoDate(now());
       for (const date of [startsOn, values.until].filter((d) => d !== undefined)) {
-        if (!validDate(date)) return fail(2, 'usage', `${date} is not a date (YYYY-MM-DD)`);
+        if (!isDate(date)) return fail(2, 'usage', `${date} is not a date (YYYY-MM-DD)`);
       }
       if (values.until !== undefined && values.until < startsOn) return fail(2, 'usage', '--until is before --from');
       return await withDb(databaseUrl, 'partner-agreement', async (db) =>

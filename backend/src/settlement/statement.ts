@@ -27,7 +27,8 @@ export interface Period {
   endsBefore: Date;
 }
 
-const isDate = (text: string) => {
+/** YYYY-MM-DD naming a day that exists (no 31 April). */
+export const isDate = (text: string) => {
   const match = DATE.exec(text);
   if (!match) return false;
   const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));

@@ -2,7 +2,7 @@
 // town's object answered exactly as an unknown one. The caller gets the same problem document
 // either way; only the log tells an isolation refusal from a true unknown.
 import type { Context } from 'koa';
-import { appendAudit, towns } from '../audit/chain.ts';
+import { recordAudit, towns } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import { Problem, type ProblemCode } from '../http/problems.ts';
 import { organizationLabel } from './organization.ts';
@@ -27,12 +27,12 @@ export async function auditRefusal(db: Db, ctx: Context, staff: SignedInStaff, e
   const common = { ...requestOf(ctx), organization: organizationLabel(staff.organization) };
   if (error instanceof IsolationRefusal) {
     // The owner's history shows who tried; the caller's own town learns nothing new from it.
-    await db.transaction((trx) => appendAudit(trx, {
+    await recordAudit(db, {
       action: 'staff.isolation_refused', actor, subject: error.subject, details: { ...common, answered: error.code, ...towns(error.ownerMunicipality) },
-    }));
+    });
   } else if (error instanceof Problem && error.code === 'staff_role_forbidden') {
-    await db.transaction((trx) => appendAudit(trx, {
+    await recordAudit(db, {
       action: 'staff.role_refused', actor, subject: `staff:${staff.id}`, details: { ...common, ...towns(staff.municipalityCode) },
-    }));
+    });
   }
 }

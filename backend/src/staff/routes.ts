@@ -7,7 +7,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { appendAudit } from '../audit/chain.ts';
+import { appendAudit, recordAudit } from '../audit/chain.ts';
 import { isDevelopment, type Config } from '../config.ts';
 import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
@@ -62,7 +62,8 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
 
   // Login IDs are counted and audited by a keyed hash: an unknown ID someone typed (often a
   // password typed into the wrong field) is never stored in clear.
-  const loginKey = (loginId: string) => createHmac('sha256', subkey(mykeySecret, 'mykey/staff-login/v1')).update(loginId.normalize('NFC').toLowerCase()).digest('hex').slice(0, 32);
+  const loginSubkey = subkey(mykeySecret, 'mykey/staff-login/v1');
+  const loginKey = (loginId: string) => createHmac('sha256', loginSubkey).update(loginId.normalize('NFC').toLowerCase()).digest('hex').slice(0, 32);
 
   // In production a password travels only over HTTPS, or over the loopback interface of the
   // machine itself, which no one on the network can read.
@@ -96,11 +97,11 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
 
   async function recordFailure(ctx: Context, loginId: string, account: StaffAccount | SignedInStaff | undefined, step: 'password' | 'second_factor'): Promise<void> {
     await counted(ctx, limit.recordFailure(loginKey(loginId), ctx.ip));
-    await db.transaction((trx) => appendAudit(trx, {
+    await recordAudit(db, {
       action: 'staff.sign_in_failed', actor: { kind: 'system', id: 'staff-sign-in' },
       subject: account ? `staff:${account.id}` : 'staff:unknown',
       details: { step, address: ctx.ip, ...(account ? {} : { loginKey: loginKey(loginId) }) },
-    }));
+    });
   }
 
   /** A new session in the caller's transaction, its cookie set on the answer. */
@@ -175,7 +176,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     await replaceSession(ctx, session.token, id, signedInAudit(id, ctx, { factors: ['password', factor] }));
     await forgive(ctx, loginId);
     ctx.status = 201;
-    ctx.body = { staff: shown(await staff.staffById(id)), ...(factor === 'recovery_code' ? { recoveryCodesLeft: await staff.recoveryCodesLeft(id) } : {}) };
+    ctx.body = { staff: shown(session.staff), ...(factor === 'recovery_code' ? { recoveryCodesLeft: await staff.recoveryCodesLeft(id) } : {}) };
   });
 
   router.get('/session', async (ctx) => {

@@ -4,9 +4,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../../src/db.ts';
-import { MYKEY_ALPHABET } from '../../src/mykey/id-check.ts';
 import { fundCampaign, inLedgerTransaction } from '../../src/ledger/ledger.ts';
-import { addAgreement } from '../../src/partners/agreements.ts';
+import { addResident, agree } from './partners.ts';
 
 /** A moment the tests call "now": 2026-11-22 12:00 in Japan. */
 export const NOW = new Date('2026-11-22T03:00:00.000Z');
@@ -51,7 +50,7 @@ export async function town(db: Db, terms: CampaignTerms = {}): Promise<Town> {
   const [merchantId] = await db('merchants').insert({ municipality_code: code, slug: slug('shop'), name_ja: '店', name_en: 'Shop', status: 'approved' });
   const partnerSlug = slug('partner');
   const [partnerId] = await db('partners').insert({ slug: partnerSlug, name_ja: '提携', name_en: 'Partner', kind: 'card_points', rate_units: 1, rate_points: 1 });
-  await addAgreement(db, { partner: partnerSlug, municipality: code, startsOn: '2000-01-01', now: NOW });
+  await agree(db, partnerSlug, code);
   return {
     code, merchantId: Number(merchantId), partnerId: Number(partnerId),
     campaignId: await addCampaign(db, code, terms),
@@ -59,32 +58,8 @@ export async function town(db: Db, terms: CampaignTerms = {}): Promise<Town> {
   };
 }
 
-/** 99999 with its check digit: the home town of residents made directly in the database. */
-const RESIDENTS_HOME = { code: '999997', name_ja: 'テスト市（住民の所属）', name_en: 'Test City (residents\' home)' };
-const homes = new WeakMap<Db, Promise<string>>();
-
-/**
- * The municipality code to give a MyKey ID inserted directly: a home it must have. Made once per
- * database. (Insert-or-ignore swallows a missing home as a warning, so the row would never come.)
- */
-export function residentsHome(db: Db): Promise<string> {
-  let home = homes.get(db);
-  if (!home) {
-    home = db('municipalities').insert(RESIDENTS_HOME).onConflict('code').ignore().then(() => RESIDENTS_HOME.code);
-    homes.set(db, home);
-  }
-  return home;
-}
-
-/** A resident: a MyKey ID that exists (its spelling is not checked by the ledger). */
-export async function resident(db: Db): Promise<string> {
-  const home = await residentsHome(db);
-  for (;;) {
-    const id = Array.from({ length: 8 }, () => MYKEY_ALPHABET[randomInt(MYKEY_ALPHABET.length)]).join('');
-    const [inserted] = await db('mykeys').insert({ mykey_id: id, home_municipality_code: home }).onConflict('mykey_id').ignore();
-    if (inserted) return id;
-  }
-}
+/** A resident: a MyKey ID that exists. */
+export const resident = (db: Db): Promise<string> => addResident(db);
 
 /** A reference no other test uses. */
 export const ref = (what: string) => slug(what);

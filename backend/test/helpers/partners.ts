@@ -8,7 +8,6 @@ import { newPartnerSecret } from '../../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../../src/partners/repository.ts';
 import { bodySha256, partnerKey, signedHeaders, signedUploadHeaders } from '../../src/partners/signature.ts';
 import { mykeySecret } from '../../src/config.ts';
-import { residentsHome } from './ledger.ts';
 
 export interface TestPartner { id: number; slug: string; apiSecret: string }
 
@@ -31,6 +30,23 @@ export async function addPartner(db: Db, { rate = { units: 100, points: 80 }, ag
 /** An agreement between the partner and the municipality, in force since long ago unless told otherwise. */
 export function agree(db: Db, partnerSlug: string, municipality: string, terms: { startsOn?: string; endsOn?: string } = {}) {
   return addAgreement(db, { partner: partnerSlug, municipality, startsOn: terms.startsOn ?? '2000-01-01', endsOn: terms.endsOn, now: new Date() });
+}
+
+/** 99999 with its check digit: the home town of residents made directly in the database. */
+const RESIDENTS_HOME = { code: '999997', name_ja: 'テスト市（住民の所属）', name_en: 'Test City (residents\' home)' };
+const homes = new WeakMap<Db, Promise<string>>();
+
+/**
+ * The municipality code to give a MyKey ID inserted directly: a home it must have. Made once per
+ * database. (Insert-or-ignore swallows a missing home as a warning, so the row would never come.)
+ */
+export function residentsHome(db: Db): Promise<string> {
+  let home = homes.get(db);
+  if (!home) {
+    home = db('municipalities').insert(RESIDENTS_HOME).onConflict('code').ignore().then(() => RESIDENTS_HOME.code);
+    homes.set(db, home);
+  }
+  return home;
 }
 
 /** A MyKey ID with a right check character, not yet in the database. */
