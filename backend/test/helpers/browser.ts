@@ -18,6 +18,9 @@ const REPORT_VIOLATIONS = `document.addEventListener('securitypolicyviolation', 
   console.error('CSP violation: ' + event.violatedDirective + ' blocked ' + (event.blockedURI || 'inline') + ' at ' + event.sourceFile + ':' + event.lineNumber));`;
 const VIOLATION = /CSP violation: |Content Security Policy/;
 
+/** How long a page's actions and waits may take before they fail. */
+const BROWSER_WAIT_MS = 60_000;
+
 /**
  * Watches every page of `context` for Content-Security-Policy violations; closing the context
  * (as each test does at its end) then fails with them, so every browser test checks that the
@@ -42,6 +45,9 @@ export async function launchBrowser(cleanup: Cleanup): Promise<Browser> {
   const newContext = browser.newContext.bind(browser);
   browser.newContext = async (options) => {
     const context = await newContext(options);
+    // Playwright's own 30 s is too short a ceiling on a loaded 2-core machine, where a sign-in's
+    // scrypt alone can take many seconds (docs/testing.md: limits a test is not about are generous).
+    context.setDefaultTimeout(BROWSER_WAIT_MS);
     await failOnCspViolations(context);
     return context;
   };
