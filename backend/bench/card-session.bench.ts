@@ -21,7 +21,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { createCa, generateKeyPair, issueCertificate, issueCrl, type CertificateAuthority, type IssuedCertificate } from '../../reader-agent/src/dev-ca/index.ts';
+import { createCa, generateKeyPair, issueCertificate, issueCrl, type CertificateAuthority, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
 import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';

@@ -8,7 +8,7 @@
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import type { Knex } from 'knex';
-import { createCa } from '../../reader-agent/src/dev-ca/index.ts';
+import { createCa } from '@mykey/dev-tools/dev-ca/index.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 import { loadConfig } from '../src/config.ts';

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { createCa, generateKeyPair, issueCertificate, issueCrl, type IssuedCertificate } from '../../reader-agent/src/dev-ca/index.ts';
+import { createCa, generateKeyPair, issueCertificate, issueCrl, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
 import { checkLedger } from '../src/ledger/check.ts';

@@ -1,7 +1,7 @@
 // Card login through the HTTP API: challenges, signatures, issuance of MyKey IDs, and every
 // reason a card is refused. Certificates come from a CA made for this file.
 import test from 'ava';
-import { issueCertificate, issueCrl, createCa } from '../../reader-agent/src/dev-ca/index.ts';
+import { issueCertificate, issueCrl, createCa } from '@mykey/dev-tools/dev-ca/index.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
 import { cardProof, cardSession, cardSign, enrollDevice, signInStaff, testPki } from './helpers/identity.ts';

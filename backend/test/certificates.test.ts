@@ -3,7 +3,7 @@ import test from 'ava';
 import * as pkijs from 'pkijs';
 import { mintCustom } from './helpers/jpki.ts';
 import { pemBlocks, PemError, singlePem } from '../src/jpki/pem.ts';
-import { createCa, issueCertificate, issueCrl, type CertificateAuthority } from '../../reader-agent/src/dev-ca/index.ts';
+import { createCa, issueCertificate, issueCrl, type CertificateAuthority } from '@mykey/dev-tools/dev-ca/index.ts';
 import { verifyUserCertificate, type VerifyOptions } from '../src/jpki/certificates.ts';
 import { CrlError, RevocationList } from '../src/jpki/revocation.ts';
 

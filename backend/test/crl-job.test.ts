@@ -3,7 +3,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import type { RequestListener } from 'node:http';
-import { createCa, issueCertificate, issueCrl, type CertificateAuthority } from '../../reader-agent/src/dev-ca/index.ts';
+import { createCa, issueCertificate, issueCrl, type CertificateAuthority } from '@mykey/dev-tools/dev-ca/index.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 import { CRL_QUEUE, refreshCrls } from '../src/jpki/crl-job.ts';

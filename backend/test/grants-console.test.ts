@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '../../seeds/01_demo_town.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { residentPoints } from '../src/ledger/ledger.ts';
-import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '../src/mykey/id-check.ts';
+import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '@mykey/contracts/mykey-id.ts';
 import { launchBrowser, screenshotPath, signedInPage } from './helpers/browser.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';

@@ -7,7 +7,7 @@ import { eventsAbout } from '../src/audit/chain.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { fundCampaign, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
-import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '../src/mykey/id-check.ts';
+import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '@mykey/contracts/mykey-id.ts';
 import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '../../seeds/01_demo_town.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { signInStaff } from './helpers/identity.ts';

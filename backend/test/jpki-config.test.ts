@@ -2,7 +2,7 @@
 // stops the server and the worker at start-up, naming the variable and the file, when it is bad.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { createCa, issueCertificate, issueCrl } from '../../reader-agent/src/dev-ca/index.ts';
+import { createCa, issueCertificate, issueCrl } from '@mykey/dev-tools/dev-ca/index.ts';
 import { ConfigError, loadConfig, loadJpkiConfig } from '../src/config.ts';
 import { loadTrustAnchors } from '../src/jpki/anchors.ts';
 import { isDevelopmentCa } from '../src/jpki/development-ca.ts';

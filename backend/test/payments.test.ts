@@ -4,11 +4,11 @@
 // this file; points reach residents as a partner conversion would credit them.
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import type { IssuedCertificate } from '../../reader-agent/src/dev-ca/index.ts';
+import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
 import { fileFixture } from './helpers/env.ts';
 import { cardProof, cardSign, enrollDevice, firstLogin, municipalCounter, signInStaff, type Device, type Staff } from './helpers/identity.ts';
-import { canonicalChallenge } from '../src/jpki/challenge-text.ts';
+import { canonicalChallenge } from '@mykey/contracts/challenge-text.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversion, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
 import { hashPassword } from '../src/staff/password.ts';

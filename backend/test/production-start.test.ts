@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createCa } from '../../reader-agent/src/dev-ca/index.ts';
+import { createCa } from '@mykey/dev-tools/dev-ca/index.ts';
 import { mykeySecret } from '../src/config.ts';
 import { fileFixture, queuePrefix, redisUrl, testDatabase, type Cleanup } from './helpers/env.ts';
 import { startServer, startWorker } from './helpers/processes.ts';

@@ -1,7 +1,7 @@
 // Renewal through the HTTP API: a resident with both cards at a device, and municipal staff at
 // the counter. Cards come from a CA made for this file; devices are enrolled as staff would.
 import test from 'ava';
-import { issueCrl } from '../../reader-agent/src/dev-ca/index.ts';
+import { issueCrl } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_MUNICIPALITY } from '../../seeds/01_demo_town.ts';
 import { fileFixture } from './helpers/env.ts';
 import { cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, secondTown, signInStaff, type Device } from './helpers/identity.ts';

@@ -2,7 +2,7 @@
 // and logins, CRLs picked up from MySQL once the job has written them, and no database round
 // trip per verification.
 import test from 'ava';
-import { createCa, issueCertificate, issueCrl, type CertificateAuthority } from '../../reader-agent/src/dev-ca/index.ts';
+import { createCa, issueCertificate, issueCrl, type CertificateAuthority } from '@mykey/dev-tools/dev-ca/index.ts';
 import { createDb, type Db } from '../src/db.ts';
 import { refreshCrls } from '../src/jpki/crl-job.ts';
 import { crlRepository } from '../src/jpki/crl-repository.ts';

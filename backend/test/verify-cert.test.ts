@@ -3,7 +3,7 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { createCa, issueCertificate, issueCrl } from '../../reader-agent/src/dev-ca/index.ts';
+import { createCa, issueCertificate, issueCrl } from '@mykey/dev-tools/dev-ca/index.ts';
 import { fileFixture } from './helpers/env.ts';
 import { httpServer, mintCustom, writeFiles } from './helpers/jpki.ts';
 

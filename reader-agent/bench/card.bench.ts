@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { canonicalChallenge } from '../../backend/src/jpki/challenge-text.ts';
+import { canonicalChallenge } from '@mykey/contracts/challenge-text.ts';
 import { writeEnrollment } from '../src/agent/enrollment.ts';
 import { buildIdentity } from '../src/simulator/identity.ts';
 import { JpkiCard } from '../src/simulator/card.ts';

@@ -11,7 +11,7 @@ import { signInStaff, testPki } from '../../backend/test/helpers/identity.ts';
 import type { Db } from '../../backend/src/db.ts';
 import { problemKinds } from '../../backend/src/http/problems.ts';
 import { parseMykeyId } from '../../backend/src/mykey/id.ts';
-import { canonicalChallenge, type Challenge } from '../../backend/src/jpki/challenge-text.ts';
+import { canonicalChallenge, type Challenge } from '@mykey/contracts/challenge-text.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
 import { AgentError } from '../src/agent/errors.ts';
 import { CardError } from '../src/jpki/errors.ts';

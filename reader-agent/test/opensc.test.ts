@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCa, issueCertificate, type CertificateAuthority, type IssuedCertificate } from '../src/dev-ca/index.ts';
+import { createCa, issueCertificate, type CertificateAuthority, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { OPENSC_PKCS11, startPcscStack, type PcscStack } from './helpers/pcsc-stack.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
 import type { ApduRecord, LogRecord } from '../src/simulator/apdu-log.ts';

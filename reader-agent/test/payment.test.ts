@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileFixture, type Cleanup } from '../../backend/test/helpers/env.ts';
 import { signInStaff, type Staff } from '../../backend/test/helpers/identity.ts';
-import { canonicalChallenge, type Challenge } from '../../backend/src/jpki/challenge-text.ts';
+import { canonicalChallenge, type Challenge } from '@mykey/contracts/challenge-text.ts';
 import { creditConversion, inLedgerTransaction, residentPoints } from '../../backend/src/ledger/ledger.ts';
 import { AgentError } from '../src/agent/errors.ts';
 import { runAgentCli, type RunningAgent } from './helpers/agent.ts';

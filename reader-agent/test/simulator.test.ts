@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
-import { createCa, issueCertificate, type CertificateAuthority, type IssuedCertificate } from '../src/dev-ca/index.ts';
+import { createCa, issueCertificate, type CertificateAuthority, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { fromHex, statusWord, toHex } from '../src/simulator/apdu.ts';
 import { ApduLog, describeExchange } from '../src/simulator/apdu-log.ts';
 import { JpkiCard, type JpkiCardContents } from '../src/simulator/card.ts';

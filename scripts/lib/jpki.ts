@@ -2,7 +2,7 @@
 // test), with no trust anchors configured, `npm start` and `npm run mykey` use the development CA
 // in .data/dev-ca/ and its CRL, the same CA that `npm run card-sim` issues card certificates from.
 import { isDevelopment, localMykeySecretHex } from '../../backend/src/config.ts';
-import { ensureDevCa } from '../../reader-agent/src/dev-ca/store.ts';
+import { ensureDevCa } from '@mykey/dev-tools/dev-ca/store.ts';
 
 /** Variables to add to `env`: none that are configured, and none unless `env` is development. */
 export async function developmentJpkiEnv(env: NodeJS.ProcessEnv = process.env): Promise<Record<string, string>> {

@@ -2,7 +2,7 @@
 // token the enrolled agent then sends on every request. Both are stored only as SHA-256.
 import { randomBytes } from 'node:crypto';
 // No 0/O or 1/I: a clerk reads the code off one screen and types it on another, as with MyKey IDs.
-import { MYKEY_ALPHABET as CODE_ALPHABET } from '../mykey/id-check.ts';
+import { MYKEY_ALPHABET as CODE_ALPHABET } from '@mykey/contracts/mykey-id.ts';
 
 const CODE_LENGTH = 10;
 const TOKEN_PREFIX = 'mkd_';

@@ -47,7 +47,7 @@ export async function loadTrustAnchors(config: Pick<JpkiConfig, 'NODE_ENV' | 'JP
   if (!isDevelopment(config)) {
     const local = localDevelopmentCa();
     const index = certificates.findIndex((certificate, i) => isDevelopmentCa(certificate) || (local && blocks[i]!.der.equals(local)));
-    if (index >= 0) throw bad(`certificate ${index + 1} of ${blocks.length} is a development CA (reader-agent/src/dev-ca), which production never trusts; name the bundle of the real JPKI user-authentication CA certificates, or set NODE_ENV=development`);
+    if (index >= 0) throw bad(`certificate ${index + 1} of ${blocks.length} is a development CA (packages/dev-tools/src/dev-ca), which production never trusts; name the bundle of the real JPKI user-authentication CA certificates, or set NODE_ENV=development`);
   }
   return { file, certificates };
 }
@@ -69,7 +69,7 @@ function caCertificate(der: Buffer): pkijs.Certificate | string {
 
 async function developmentAnchors(): Promise<string> {
   // Loaded only here: production always names its anchors, so it never makes a dev CA.
-  const { ensureDevCa } = await import('../../../reader-agent/src/dev-ca/store.ts');
+  const { ensureDevCa } = await import('@mykey/dev-tools/dev-ca/store.ts');
   return (await ensureDevCa()).certificate;
 }
 

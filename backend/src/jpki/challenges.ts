@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
-import { canonicalChallenge, type Challenge, type ChallengePurpose, type PaymentTerms } from './challenge-text.ts';
+import { canonicalChallenge, type Challenge, type ChallengePurpose, type PaymentTerms } from '@mykey/contracts/challenge-text.ts';
 
-export { canonicalChallenge, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type Challenge, type ChallengePurpose, type PaymentTerms } from './challenge-text.ts';
+export { canonicalChallenge, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type Challenge, type ChallengePurpose, type PaymentTerms } from '@mykey/contracts/challenge-text.ts';
 
 export const CHALLENGE_SECONDS = 60;
 

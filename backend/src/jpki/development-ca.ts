@@ -1,9 +1,9 @@
-// The mark of a development CA. The development CA (reader-agent/src/dev-ca) copies the real
+// The mark of a development CA. The development CA (packages/dev-tools/src/dev-ca) copies the real
 // J-LIS CA's names, so only this mark tells it apart: a non-critical comment extension, which
 // any verifier ignores and `openssl x509 -text` shows, and which production refuses as an anchor.
 import path from 'node:path';
-import * as asn1js from 'asn1js';
 import type * as pkijs from 'pkijs';
+import { DEVELOPMENT_CA_MARK_OID, DEVELOPMENT_CA_MARK_TEXT } from '@mykey/contracts/development-ca.ts';
 import { dataDir } from '../data-dir.ts';
 
 /** `<data dir>/dev-ca`, i.e. `.data/dev-ca/` unless MYKEY_DATA_DIR says otherwise. */
@@ -19,18 +19,9 @@ export interface DevCaFiles {
   crl: string;
 }
 
-/** The files of the development CA kept in `dir` (reader-agent/src/dev-ca/store.ts makes them). */
+/** The files of the development CA kept in `dir` (@mykey/dev-tools' dev-ca/store.ts makes them). */
 export function devCaFiles(dir: string = DEV_CA_DIR): DevCaFiles {
   return { dir, certificate: path.join(dir, 'auth-ca.pem'), key: path.join(dir, 'auth-ca.key.pem'), crl: path.join(dir, 'auth-crl.pem') };
-}
-
-/** The Netscape certificate comment extension: an IA5String, known to openssl. */
-export const DEVELOPMENT_CA_MARK_OID = '2.16.840.1.113730.1.13';
-export const DEVELOPMENT_CA_MARK_TEXT = 'MyKey development CA: never trust it in production';
-
-/** The extension's value (DER), for the development CA to carry. */
-export function developmentCaMarkValue(): asn1js.IA5String {
-  return new asn1js.IA5String({ value: DEVELOPMENT_CA_MARK_TEXT });
 }
 
 /** Whether the certificate carries the development CA's mark. */

@@ -3,9 +3,9 @@
 // keyed HMAC, then 1 check character (id-check.ts). Pure functions; docs/mykey-id.md has the arithmetic.
 import { createHmac } from 'node:crypto';
 import { subkey } from '../subkeys.ts';
-import { checkValue, encode, PAYLOAD_LENGTH } from './id-check.ts';
+import { checkValue, encode, PAYLOAD_LENGTH } from '@mykey/contracts/mykey-id.ts';
 
-export { MYKEY_ALPHABET, parseMykeyId, type MykeyIdProblem } from './id-check.ts';
+export { MYKEY_ALPHABET, parseMykeyId, type MykeyIdProblem } from '@mykey/contracts/mykey-id.ts';
 
 const LABEL_ID = 'mykey/id/v1';
 const LABEL_CERTIFICATE = 'mykey/certificate-key/v1';

@@ -7,7 +7,7 @@ import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
-import { PAYMENT_INTENT_ID } from '../jpki/challenge-text.ts';
+import { PAYMENT_INTENT_ID } from '@mykey/contracts/challenge-text.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
 import { MAX_PAYMENT_POINTS, type PaymentsService } from './service.ts';
 

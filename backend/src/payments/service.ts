@@ -8,7 +8,7 @@ import { appendAudit } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
 import { Problem } from '../http/problems.ts';
-import type { Challenge, PaymentTerms } from '../jpki/challenge-text.ts';
+import type { Challenge, PaymentTerms } from '@mykey/contracts/challenge-text.ts';
 import { payMerchant, refundPayment, voidPayment, type Posted } from '../ledger/ledger.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
 import { endOfTokyoDay } from '../ledger/rules.ts';

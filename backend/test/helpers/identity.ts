@@ -2,7 +2,7 @@
 // made for the test file, signatures made with the card's key in process (the real card path
 // through pcscd is tested end to end elsewhere), and devices enrolled over HTTP as staff would.
 import { randomUUID, sign } from 'node:crypto';
-import { createCa, issueCertificate, issueCrl, type CertificateAuthority, type CertificateOptions, type IssuedCertificate } from '../../../reader-agent/src/dev-ca/index.ts';
+import { createCa, issueCertificate, issueCrl, type CertificateAuthority, type CertificateOptions, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { testDatabase, type Cleanup } from './env.ts';
 import { startTestApp, testIdentity } from './server.ts';
 import { staffCookie } from './staff.ts';

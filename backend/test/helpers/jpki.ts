@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import type { CertificateAuthority } from '../../../reader-agent/src/dev-ca/index.ts';
+import type { CertificateAuthority } from '@mykey/dev-tools/dev-ca/index.ts';
 import type { Cleanup } from './env.ts';
 
 /** Writes the files into a fresh directory (removed at the end) and returns their paths by name. */

@@ -2,7 +2,7 @@
 // residents with MyKey IDs that pass the check character, and signed fetches.
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Db } from '../../src/db.ts';
-import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '../../src/mykey/id-check.ts';
+import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '@mykey/contracts/mykey-id.ts';
 import { addAgreement } from '../../src/partners/agreements.ts';
 import { newPartnerSecret } from '../../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../../src/partners/repository.ts';

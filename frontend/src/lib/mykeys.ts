@@ -1,7 +1,7 @@
 // The municipality console's MyKey ID screen: look an ID up, suspend or reinstate it, and link
 // a new card after checking the person at the counter. A typed ID is checked here with the
 // backend's own code and messages, so a typo shows at once; the backend still decides.
-import { compactMykeyId, ID_LENGTH, MYKEY_ALPHABET, parseMykeyId } from '../../../backend/src/mykey/id-check.ts';
+import { compactMykeyId, ID_LENGTH, MYKEY_ALPHABET, parseMykeyId } from '@mykey/contracts/mykey-id.ts';
 import { problemKinds } from '../../../backend/src/http/problems.ts';
 import { isRecord, newIdempotencyKey, request } from './api.ts';
 import type { Bilingual } from './i18n.svelte.ts';

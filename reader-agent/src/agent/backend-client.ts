@@ -3,7 +3,7 @@
 // and the words for the clerk in Japanese and English — the backend's own when it answered.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChallengePurpose, PaymentTerms } from '../../../backend/src/jpki/challenge-text.ts';
+import type { ChallengePurpose, PaymentTerms } from '@mykey/contracts/challenge-text.ts';
 import type { Messages } from '../jpki/errors.ts';
 
 const TIMEOUT_MS = 15_000;

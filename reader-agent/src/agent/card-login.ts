@@ -5,7 +5,7 @@
 // for this device and the purpose the clerk asked for.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalChallenge, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type ChallengePurpose } from '../../../backend/src/jpki/challenge-text.ts';
+import { canonicalChallenge, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type ChallengePurpose } from '@mykey/contracts/challenge-text.ts';
 import { checkPinFormat, JpkiSession } from '../jpki/commands.ts';
 import { CardError, type Messages } from '../jpki/errors.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';

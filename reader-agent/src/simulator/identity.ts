@@ -2,7 +2,7 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCa, fromPem, issueCertificate, loadCa, type CertificateAuthority } from '../dev-ca/index.ts';
+import { createCa, fromPem, issueCertificate, loadCa, type CertificateAuthority } from '@mykey/dev-tools/dev-ca/index.ts';
 import type { JpkiCardContents } from './card.ts';
 
 export interface IdentityOptions {

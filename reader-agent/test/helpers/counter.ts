@@ -9,7 +9,7 @@ import { testPki, type Staff } from '../../../backend/test/helpers/identity.ts';
 import { startApp, testIdentity } from '../../../backend/test/helpers/server.ts';
 import { BackendClient } from '../../src/agent/backend-client.ts';
 import { writeEnrollment, type EnrollmentRecord } from '../../src/agent/enrollment.ts';
-import { issueCrl, type CertificateAuthority } from '../../src/dev-ca/index.ts';
+import { issueCrl, type CertificateAuthority } from '@mykey/dev-tools/dev-ca/index.ts';
 import { startAgent, waitForCard, type RunningAgent } from './agent.ts';
 import { startPcscStack, type PcscStack } from './pcsc-stack.ts';
 

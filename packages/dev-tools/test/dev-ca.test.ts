@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as pkijs from 'pkijs';
-import { ensureDebianPackages } from '../../scripts/lib/debian.mjs';
+import { ensureDebianPackages } from '../../../scripts/lib/debian.mjs';
 import {
   createCa,
   fromPem,
@@ -19,7 +19,7 @@ import {
   type CertificateAuthority,
 } from '../src/dev-ca/index.ts';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const AUTH_ISSUER = 'C=JP\nO=JPKI\nOU=JPKI for user authentication\nOU=Japan Agency for Local Authority Information Systems';
 const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
 
@@ -179,7 +179,7 @@ test('loadCa reads a CA back from PEM and keeps issuing under it', async (t) => 
 
 test('the test-ca CLI: dev-set, cert --expired, crl --revoke, and --help', async (t) => {
   const dir = tempDir();
-  const cli = ['--import', 'tsx', 'reader-agent/src/dev-ca/cli.ts'];
+  const cli = ['--import', 'tsx', 'packages/dev-tools/src/dev-ca/cli.ts'];
   const devSet = await run(process.execPath, [...cli, 'dev-set', '--out', dir]);
   t.is(devSet.code, 0, devSet.stderr);
   const summary = JSON.parse(devSet.stdout);

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as pkijs from 'pkijs';
-import { DEV_CA_DIR, devCaFiles, type DevCaFiles } from '../../../backend/src/jpki/development-ca.ts';
+import { DEV_CA_DIR, devCaFiles, type DevCaFiles } from '@mykey/backend/jpki/development-ca.ts';
 import { createCa, fromPem, issueCrl, loadCa, type CertificateAuthority, type RevocationReason, type RevokedEntry } from './index.ts';
 
 // Where the files live is the backend's to say: production looks there, to refuse this CA.

@@ -6,7 +6,7 @@
 // with pkijs too: what is minted here parses the same way there.
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { DEVELOPMENT_CA_MARK_OID, developmentCaMarkValue } from '../../../backend/src/jpki/development-ca.ts';
+import { DEVELOPMENT_CA_MARK_OID, DEVELOPMENT_CA_MARK_TEXT } from '@mykey/contracts/development-ca.ts';
 
 pkijs.setEngine('node-webcrypto', new pkijs.CryptoEngine({ name: 'node-webcrypto', crypto: globalThis.crypto }));
 
@@ -141,7 +141,7 @@ export async function createCa(options: CaOptions = {}): Promise<CertificateAuth
     extension(OID.keyUsage, true, keyUsageBits(['keyCertSign', 'cRLSign'])),
     extension(OID.subjectKeyIdentifier, false, new asn1js.OctetString({ valueHex: keyIdentifier })),
     // Names like J-LIS's, so this mark alone tells production it is a development CA.
-    extension(DEVELOPMENT_CA_MARK_OID, false, developmentCaMarkValue()),
+    extension(DEVELOPMENT_CA_MARK_OID, false, new asn1js.IA5String({ value: DEVELOPMENT_CA_MARK_TEXT })),
   ];
   await cert.sign(keys.privateKey, 'SHA-256');
   const der = Buffer.from(cert.toSchema().toBER(false));
