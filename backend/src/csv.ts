@@ -1,5 +1,135 @@
-// CSV files in and out (RFC 4180), for the imports that read a file a line at a time (J-LIS's
-// linkage file, grant files) and the statements and result files written for Excel.
+// CSV files in and out. RFC 4180 itself — quotes, doubled quotes, fields spanning lines — is
+// csv-parse's and csv-stringify's (docs/architecture.md, "Why csv-parse"); what is ours is
+// Excel's side of it: the BOM, UTF-8 only (Excel's plain "CSV" is Shift_JIS), CRLF, no text
+// that Excel would run as a formula, and errors that name the line a person sees in a file.
+import { Readable } from 'node:stream';
+import { CsvError, parse, type Options as ParseOptions } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
+import { stringify, type Options as StringifyOptions } from 'csv-stringify/sync';
+
+// Fields as people and Excel write them: blanks around a field dropped, rows of differing
+// lengths left to the caller to judge, blank lines kept (as one empty field) so that every
+// line of the file is accounted for.
+const READ = {
+  bom: true,
+  trim: true,
+  relax_column_count: true,
+  skip_empty_lines: false,
+  record_delimiter: ['\r\n', '\n'],
+} satisfies ParseOptions;
+
+// Only a quote left open makes a record this long: the parser stops there instead of holding
+// the rest of the file in one field.
+const MAX_RECORD_CHARS = 64 * 1024;
+
+/** A record of a file, numbered by the line it starts on; one longer than the caller's limit comes without its fields. */
+export type CsvRecord = { line: number; fields: string[] } | { line: number; problem: 'too_long' };
+
+/** A file that is not CSV from some record on: nothing after that record can be read. */
+export class CsvFileError extends Error {
+  constructor(readonly line: number, readonly reason: string) {
+    super(`line ${line}: ${reason}`);
+  }
+}
+
+/**
+ * The file's records, in order, each with the line it starts on (a quoted field may span
+ * lines). Streams: memory holds a few records, never the file. Bad CSV throws CsvFileError
+ * naming the first line of the record at fault.
+ */
+export async function* csvRecords(input: AsyncIterable<Buffer>, maxRecordBytes: number): AsyncGenerator<CsvRecord> {
+  // The parser's own line count goes wrong on a CRLF inside quotes; each record's raw text says
+  // how many lines it took.
+  let next = 1;
+  const source = Readable.from(input);
+  // With `raw`, csv-parse hands on_record the fields and the record's text together.
+  const numbered = ({ record: fields, raw }: { record: string[]; raw: string }): CsvRecord => {
+    const line = next;
+    next += 1 + lineBreaks(raw) - (raw.endsWith('\n') ? 1 : 0);
+    return Buffer.byteLength(raw) > maxRecordBytes ? { line, problem: 'too_long' } : { line, fields };
+  };
+  const options = { ...READ, raw: true, max_record_size: MAX_RECORD_CHARS, on_record: numbered };
+  // csv-parse's types know neither what `raw` hands on_record nor a record of another shape
+  // without its `columns` option.
+  const parser = source.pipe(parse(options as unknown as ParseOptions));
+  // pipe() does not pass on a read error, which would leave the parser waiting for the rest.
+  source.on('error', (error) => parser.destroy(error));
+  try {
+    for await (const record of parser) yield record as CsvRecord;
+  } catch (error) {
+    if (error instanceof CsvError) throw new CsvFileError(next, reasonOf(error));
+    throw error;
+  } finally {
+    // An early stop (a refused header) closes the file too.
+    source.destroy();
+    parser.destroy();
+  }
+}
+
+function lineBreaks(text: string): number {
+  let count = 0;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) count++;
+  return count;
+}
+
+/** Why a record is not CSV, in words for the person who wrote the file. */
+function reasonOf(error: CsvError): string {
+  switch (error.code) {
+    case 'CSV_QUOTE_NOT_CLOSED': return 'a quoted field opened in this record is never closed';
+    case 'CSV_MAX_RECORD_SIZE': return `the record goes on for more than ${MAX_RECORD_CHARS} characters: is a quote left open?`;
+    case 'INVALID_OPENING_QUOTE': return 'a quote inside a field that does not start with one (double it and quote the field)';
+    case 'CSV_INVALID_CLOSING_QUOTE':
+    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE': return 'text after the closing quote of a field';
+    default: return error.message;
+  }
+}
+
+/**
+ * The fields of one line of a file whose records are lines (J-LIS's linkage file), with the
+ * same rules as csvRecords; a string instead says why the line is not CSV.
+ */
+export function csvFields(text: string): string[] | string {
+  try {
+    const [fields] = parseSync(text, READ) as string[][];
+    return fields ?? [''];
+  } catch (error) {
+    if (error instanceof CsvError) return error.code === 'CSV_QUOTE_NOT_CLOSED' ? 'a quoted field is not closed on this line' : reasonOf(error);
+    throw error;
+  }
+}
+
+/**
+ * Checks a file for UTF-8 a chunk at a time (a character may be cut between chunks); called
+ * without a chunk at the end. Excel's plain "CSV" on a Japanese PC is Shift_JIS, which must be
+ * refused, not read as mojibake.
+ */
+export function utf8Check(): (chunk?: Buffer) => 'ok' | 'not_utf8' | 'cut' {
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  return (chunk) => {
+    try {
+      if (chunk) utf8.decode(chunk, { stream: true });
+      else utf8.decode();
+      return 'ok';
+    } catch {
+      return chunk ? 'not_utf8' : 'cut';
+    }
+  };
+}
+
+// Excel's way: CRLF; a field with a line break of either kind quoted (Excel keeps it in the
+// cell); a text starting with = + - @ (or their full-width forms, a tab or a CR) prefixed with
+// ', so a name or reason typed by someone else never runs as a formula. Numbers stay numbers.
+const WRITE: StringifyOptions = { record_delimiter: 'windows', quote_record_delimiter: true, escape_formulas: true };
+
+type Row = Array<string | number | null>;
+
+/** One CSV record with its CRLF, for files written a row at a time. */
+export const csvRow = (fields: Row): string => stringify([fields], WRITE);
+
+/** A whole file, starting with the BOM so Excel reads it as UTF-8. */
+export const csvFile = (rows: Row[]): string => stringify(rows, { ...WRITE, bom: true });
+
+// --- files whose records are lines -----------------------------------------------------------
 
 export interface CsvLine { number: number; text?: string; problem?: 'too_long' | 'not_utf8' }
 
@@ -8,6 +138,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * The file's lines, numbered from 1, without their line ends (LF or CRLF); a line longer than
  * `maxLineBytes` or not UTF-8 comes as a problem. Never holds more than one line in memory.
+ * For files whose records never span lines (NDJSON batches, J-LIS's linkage file), where one
+ * broken line must not stop the lines after it.
  */
 export async function* csvLines(input: AsyncIterable<Buffer>, maxLineBytes: number): AsyncGenerator<CsvLine> {
   let parts: Buffer[] = [];
@@ -53,57 +185,4 @@ function decode(number: number, bytes: Buffer): CsvLine {
   } catch {
     return { number, problem: 'not_utf8' };
   }
-}
-
-/** The byte-order mark Excel puts at the start of a "CSV UTF-8" file. */
-export const BOM = '\uFEFF';
-
-/**
- * The fields of one CSV line (RFC 4180): separated by commas, a field with a comma in it in
- * double quotes, a quote inside one doubled. Blanks around an unquoted field are dropped.
- * A string instead of fields says why the line is not CSV.
- */
-export function csvFields(text: string): string[] | string {
-  const fields: string[] = [];
-  let at = 0;
-  while (true) {
-    while (text[at] === ' ' || text[at] === '\t') at++;
-    let field = '';
-    if (text[at] === '"') {
-      for (at++; ; at++) {
-        if (at >= text.length) return 'a quoted field is not closed';
-        if (text[at] === '"') {
-          if (text[at + 1] !== '"') break;
-          at++;
-        }
-        field += text[at];
-      }
-      at++;
-      while (text[at] === ' ' || text[at] === '\t') at++;
-      if (at < text.length && text[at] !== ',') return `text after a quoted field at column ${at + 1}`;
-    } else {
-      const comma = text.indexOf(',', at);
-      const end = comma < 0 ? text.length : comma;
-      field = text.slice(at, end).trim();
-      if (field.includes('"')) return `a quote inside an unquoted field at column ${at + 1}`;
-      at = end;
-    }
-    fields.push(field);
-    if (at >= text.length) return fields;
-    at++; // the comma
-  }
-}
-
-/**
- * One CSV record with its CRLF, as Excel writes them. A field with a comma, quote or line
- * break is quoted; so is one starting with = + - @, which Excel would otherwise run as a
- * formula (a name or reason typed by someone else must never become one).
- */
-export function csvRow(fields: Array<string | number | null>): string {
-  return `${fields.map((field) => {
-    if (field === null) return '';
-    if (typeof field === 'number') return String(field);
-    const text = /^[=+\-@]/.test(field) ? `'${field}` : field;
-    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-  }).join(',')}\r\n`;
 }

@@ -150,7 +150,8 @@ test('a CSV file from Excel grants its good lines, refuses its bad ones with a r
   const [a, b, c] = [await resident(db), await resident(db), await resident(db)];
   const suspended = await resident(db, { status: 'suspended' });
   const unknown = await resident(db, { issued: false });
-  // As Excel writes "CSV UTF-8": a BOM, CRLF, quotes where a field needs them, empty cells to the right.
+  // As Excel writes "CSV UTF-8": a BOM, CRLF, quotes where a field needs them (a cell with a line
+  // break, Alt+Enter, is one quoted field over two lines), empty cells to the right.
   const lines = [
     'mykey_id,points,reason',
     `${a},1000,子育て応援`,
@@ -162,7 +163,7 @@ test('a CSV file from Excel grants its good lines, refuses its bad ones with a r
     'ABC,100,短い',
     `${a},0,ゼロ`,
     `${a},100,`,
-    `${a},100,"閉じていない`,
+    `${a},100,"転入\r\n歓迎"`, // lines 11 and 12, one record: a reason is one line
     `${a},100,多すぎる,列`,
     ',,',
     `${c},５００,全角数字`,
@@ -192,9 +193,9 @@ test('a CSV file from Excel grants its good lines, refuses its bad ones with a r
   t.is(outcome(8), '8,,100,refused,,mykey_id_malformed');
   t.is(outcome(9), `9,${a},,refused,,points_out_of_range`);
   t.is(outcome(10), `10,${a},100,refused,,grant_reason_invalid`);
-  t.is(outcome(11), '11,,,refused,,grant_line_malformed');
-  t.is(outcome(12), '12,,,refused,,grant_line_malformed');
-  t.regex(outcome(14), new RegExp(`^14,${c},500,granted,\\d+,$`));
+  t.is(outcome(11), `11,${a},100,refused,,grant_reason_invalid`);
+  t.is(outcome(13), '13,,,refused,,grant_line_malformed');
+  t.regex(outcome(15), new RegExp(`^15,${c},500,granted,\\d+,$`));
   t.is(rows.length, 1 + 11, 'the blank lines ask for nothing');
   t.true(rows.some((row) => row.includes('このマイキーIDは利用停止中です。')), 'refusals carry the Japanese message');
 
@@ -228,6 +229,17 @@ test.serial('a file that is not UTF-8 (Shift_JIS), has no header, or is not CSV 
   t.is(sjis.body.code, 'grant_file_not_utf8');
   t.regex(sjis.body.messages.ja, /CSV UTF-8/);
   t.is((await upload(base, city.cookie, `${mykeyId},100,ヘッダーなし\r\n`)).body.code, 'grant_file_header_invalid');
+  // A quote left open reads to the end of the file as one field: the file is refused before its
+  // first grant however far down the quote is (past the first batch of 200 here), naming the
+  // line its record starts on.
+  const good = Array.from({ length: 300 }, () => `${mykeyId},1,正しい行`);
+  const open = await upload(base, city.cookie, ['mykey_id,points,reason', ...good, `${mykeyId},100,"閉じていない`, `${mykeyId},100,次の行`, ''].join('\r\n'));
+  t.is(open.status, 400);
+  t.like(open.body, { code: 'grant_file_not_csv', line: 302 });
+  t.regex(open.body.detail, /^line 302: a quoted field .* never closed/);
+  t.regex(open.body.messages.ja, /何も付与していません/);
+  const afterQuote = await upload(base, city.cookie, `mykey_id,points,reason\r\n${mykeyId},100,"理由" です\r\n`);
+  t.like(afterQuote.body, { code: 'grant_file_not_csv', line: 2 });
   t.is((await upload(base, city.cookie, '')).body.code, 'grant_file_header_invalid');
   t.is((await upload(base, city.cookie, 'mykey_id,points,reason\n', { type: 'application/json' })).body.code, 'grant_file_media_type');
   t.is((await upload(base, city.cookie, 'mykey_id,points,reason\n', { campaign: 'nope' })).body.code, 'campaign_not_found');

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Knex } from 'knex';
 import { appendAudit, towns } from '../audit/chain.ts';
-import { BOM, csvFields, csvLines, csvRow } from '../csv.ts';
+import { csvFile, CsvFileError, csvRecords, csvRow, utf8Check, type CsvRecord } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem, problemKinds, type ProblemCode } from '../http/problems.ts';
 import { spoolUpload, type SpooledFile } from '../http/spool.ts';
@@ -23,8 +23,8 @@ export const GRANT_FILE_HEADER = 'mykey_id,points,reason';
 export const GRANT_FILE_LIMITS = {
   /** Lines after the header. */
   maxRecords: 100_000,
-  /** A line: an ID, a number and a 200-character reason, quoted, in UTF-8, fit well within it. */
-  maxLineBytes: 1024,
+  /** A record: an ID, a number and a 200-character reason, quoted, in UTF-8, fit well within it. */
+  maxRecordBytes: 1024,
   maxBytes: 64 * 1024 * 1024,
 } as const;
 
@@ -101,7 +101,7 @@ export async function grantOne(trx: Knex.Transaction, r: {
  * UTF-8 or too long is refused here, before anything is granted.
  */
 export function spoolGrantFile(input: AsyncIterable<Buffer>): Promise<SpooledFile> {
-  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const utf8 = utf8Check();
   return spoolUpload(input, 'grants.csv', {
     maxBytes: GRANT_FILE_LIMITS.maxBytes,
     tooLarge: () => new Problem('body_too_large', `A grant file may be at most ${GRANT_FILE_LIMITS.maxBytes} bytes.`),
@@ -109,12 +109,8 @@ export function spoolGrantFile(input: AsyncIterable<Buffer>): Promise<SpooledFil
     maxLineEnds: GRANT_FILE_LIMITS.maxRecords + 1,
     tooManyLines: () => new Problem('grant_file_too_many_lines'),
     inspect: (chunk) => {
-      try {
-        if (chunk) utf8.decode(chunk, { stream: true });
-        else utf8.decode();
-      } catch {
-        throw new Problem('grant_file_not_utf8', chunk ? undefined : 'The file ends in the middle of a UTF-8 character.');
-      }
+      const found = utf8(chunk);
+      if (found !== 'ok') throw new Problem('grant_file_not_utf8', found === 'cut' ? 'The file ends in the middle of a UTF-8 character.' : undefined);
     },
   });
 }
@@ -131,10 +127,11 @@ function parsePoints(text: string): number | undefined {
   return points >= 1 && points <= LIMITS.maxResidentPoints ? points : undefined;
 }
 
-/** One line after the header, as asked for or refused with why. */
-function parseLine(line: number, text: string): GrantRecord {
-  const fields = csvFields(text);
-  if (typeof fields === 'string') return { line, mykeyId: null, points: null, code: 'grant_line_malformed', detail: fields };
+/** One record after the header, as asked for or refused with why; numbered by the line it starts on. */
+function parseRecord(record: CsvRecord): GrantRecord {
+  const { line } = record;
+  if (!('fields' in record)) return { line, mykeyId: null, points: null, code: 'grant_line_malformed', detail: `longer than ${GRANT_FILE_LIMITS.maxRecordBytes} bytes` };
+  const fields = [...record.fields];
   // Excel writes empty cells to the right of a table as empty fields.
   while (fields.length > 3 && fields.at(-1) === '') fields.pop();
   if (fields.length !== 3) return { line, mykeyId: null, points: null, code: 'grant_line_malformed', detail: `${fields.length} fields; a line has 3: ${GRANT_FILE_HEADER}` };
@@ -150,11 +147,18 @@ function parseLine(line: number, text: string): GrantRecord {
 }
 
 /** A blank line, or one of empty cells only (",,", as Excel leaves below a table), asks for nothing. */
-const isBlank = (text: string) => /^[\s,]*$/.test(text);
+const isBlank = (record: CsvRecord) => 'fields' in record && record.fields.every((field) => field === '');
 
-function isHeader(text: string): boolean {
-  const fields = csvFields(text.replace(/^\uFEFF/, ''));
-  return typeof fields !== 'string' && fields.map((f) => f.toLowerCase()).join(',') === GRANT_FILE_HEADER;
+const isHeader = (record: CsvRecord) => 'fields' in record && record.fields.map((f) => f.toLowerCase()).join(',') === GRANT_FILE_HEADER;
+
+/** The file's records; a file that is not CSV is refused as a problem naming the line. */
+async function* grantFileRecords(file: SpooledFile): AsyncGenerator<CsvRecord> {
+  try {
+    yield* csvRecords(createReadStream(file.path), GRANT_FILE_LIMITS.maxRecordBytes);
+  } catch (error) {
+    if (error instanceof CsvFileError) throw new Problem('grant_file_not_csv', error.message, { line: error.line });
+    throw error;
+  }
 }
 
 export interface GrantFileSummary extends UploadCounts {
@@ -178,18 +182,20 @@ export function uploadSummary(upload: GrantUpload, campaign: GrantCampaign): Gra
  * file are answered as already granted, and a refused line stops nothing else.
  */
 export async function importGrantFile(db: Db, r: { staff: SignedInStaff; campaign: GrantCampaign; file: SpooledFile; now: Date }): Promise<GrantFileSummary> {
+  // The whole file is read as CSV once before the first grant: a quote left open on line 90,000
+  // refuses the file with nothing granted, rather than after 89,999 lines of grants.
+  for await (const record of grantFileRecords(r.file)) {
+    if (record.line === 1 && !isHeader(record)) throw new Problem('grant_file_header_invalid');
+  }
   let uploadId: number | undefined;
   let batch: GrantRecord[] = [];
-  for await (const line of csvLines(createReadStream(r.file.path), GRANT_FILE_LIMITS.maxLineBytes)) {
-    if (line.number === 1) {
-      if (!line.text || !isHeader(line.text)) throw new Problem('grant_file_header_invalid');
+  for await (const record of grantFileRecords(r.file)) {
+    if (record.line === 1) {
       uploadId = await repo.insertUpload(db, { municipalityCode: r.staff.organization.id, campaignId: r.campaign.id, staffId: r.staff.id, fileSha256: Buffer.from(r.file.sha256, 'hex'), at: r.now });
       continue;
     }
-    if (line.text !== undefined && isBlank(line.text)) continue;
-    batch.push(line.text === undefined
-      ? { line: line.number, mykeyId: null, points: null, code: 'grant_line_malformed', detail: `longer than ${GRANT_FILE_LIMITS.maxLineBytes} bytes` }
-      : parseLine(line.number, line.text));
+    if (isBlank(record)) continue;
+    batch.push(parseRecord(record));
     if (batch.length >= BATCH) {
       await grantBatch(db, uploadId!, r, batch);
       batch = [];
@@ -249,7 +255,7 @@ export const RESULT_HEADER = ['line', 'mykey_id', 'points', 'result', 'entry_id'
 
 /** The result file: the BOM (so Excel reads UTF-8), the header, and one row per line of the upload. */
 export async function* resultFile(conn: Db, uploadId: number): AsyncGenerator<string> {
-  yield BOM + csvRow(RESULT_HEADER);
+  yield csvFile([RESULT_HEADER]);
   for await (const l of repo.linesOf(conn, uploadId)) {
     const messages = l.code && l.code in problemKinds ? problemKinds[l.code as ProblemCode].messages : null;
     yield csvRow([l.line, l.mykeyId, l.points, l.outcome, l.entryId, l.code, messages?.ja ?? null, messages?.en ?? null, l.detail]);

@@ -3,7 +3,7 @@
 // partner owes the municipality (the points credited for its conversions), beside what the
 // municipality's own campaigns paid out. Read from the ledger's postings, never written.
 import type { Knex } from 'knex';
-import { BOM, csvRow } from '../csv.ts';
+import { csvFile } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import { endOfTokyoDay } from '../ledger/rules.ts';
@@ -164,7 +164,7 @@ export function statementCsv(statement: Statement, kind: StatementKind): string 
     const row = (n: Named, c: Omit<CampaignLine, keyof Named>) => [...head(n), c.premiums.count, c.premiums.points, c.grants.count, c.grants.points, c.totalPoints];
     rows.push(...statement.campaigns.map((c) => row(c, c)), row(TOTAL, statement.campaignTotals));
   }
-  return BOM + csvRow(STATEMENT_COLUMNS[kind]) + rows.map(csvRow).join('');
+  return csvFile([STATEMENT_COLUMNS[kind], ...rows]);
 }
 
 /** The file's name: what, whose and which period. */
