@@ -50,6 +50,14 @@ test('a clerk grants points one by one and from a CSV file, then sees them in th
   await page.getByText(`マイキーID ${resident} に 1,200 ポイントを付与しました。付与後の残高は 1,200 ポイントです。`).waitFor();
   t.is((await residentPoints(db, DEMO_MUNICIPALITY.code, resident)).balance, 1_200);
 
+  // A quote left open: the file is refused whole, and the clerk is shown where to look.
+  const broken = Buffer.from(`\uFEFFmykey_id,points,reason\r\n${other},300,"転入\r\n歓迎"\r\n${other},100,"閉じていない\r\n`);
+  await page.getByLabel('CSVファイル', { exact: true }).setInputFiles({ name: 'broken.csv', mimeType: 'text/csv', buffer: broken });
+  await page.getByRole('button', { name: 'アップロードして付与' }).click();
+  await page.getByText('ファイルを CSV として読み取れません。').waitFor();
+  t.true(await page.getByText('確認する行: 4 行目から始まる行').isVisible());
+  t.is((await residentPoints(db, DEMO_MUNICIPALITY.code, other)).balance, 0);
+
   const file = Buffer.from(`\uFEFFmykey_id,points,reason\r\n${other},300,転入歓迎\r\nABC,100,誤り\r\n`);
   await page.getByLabel('CSVファイル', { exact: true }).setInputFiles({ name: 'grants.csv', mimeType: 'text/csv', buffer: file });
   await page.getByRole('button', { name: 'アップロードして付与' }).click();

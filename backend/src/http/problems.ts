@@ -238,8 +238,8 @@ export const problemKinds = {
     ja: 'ファイルの文字コードが UTF-8 ではありません（Shift_JIS の可能性があります）。Excel では「CSV UTF-8（コンマ区切り）」形式で保存し直してください。何も付与していません。',
     en: 'The file is not UTF-8 (it may be Shift_JIS). In Excel, save it again as "CSV UTF-8 (Comma delimited)". Nothing was granted.' } },
   grant_file_not_csv: { status: 400, title: 'File not CSV', messages: {
-    ja: 'ファイルを CSV として読み取れません。詳細に示す行から始まる行を確認してください（" で始めた欄は " で閉じ、欄の中の " は "" と2つ重ねます）。何も付与していません。',
-    en: 'The file cannot be read as CSV. Check the record starting on the line given in the detail (a field opened with " must be closed with ", and a " inside a field is doubled as ""). Nothing was granted.' } },
+    ja: 'ファイルを CSV として読み取れません。示された行から始まる行を確認してください（" で始めた欄は " で閉じ、欄の中の " は "" と2つ重ねます）。何も付与していません。',
+    en: 'The file cannot be read as CSV. Check the record starting on the line shown (a field opened with " must be closed with ", and a " inside a field is doubled as ""). Nothing was granted.' } },
   grant_file_header_invalid: { status: 400, title: 'File header not valid', messages: {
     ja: 'ファイルの1行目は見出し mykey_id,points,reason でなければなりません。何も付与していません。',
     en: 'The first line of the file must be the header mykey_id,points,reason. Nothing was granted.' } },
