@@ -9,7 +9,7 @@ import { fileFixture } from '../../backend/test/helpers/env.ts';
 import { httpServer } from '../../backend/test/helpers/jpki.ts';
 import { signInStaff, testPki } from '../../backend/test/helpers/identity.ts';
 import type { Db } from '../../backend/src/db.ts';
-import { problemKinds } from '../../backend/src/http/problems.ts';
+import { problemKinds } from '@mykey/contracts/problem-kinds.ts';
 import { parseMykeyId } from '../../backend/src/mykey/id.ts';
 import { canonicalChallenge, type Challenge } from '@mykey/contracts/challenge-text.ts';
 import { freePort } from '../../scripts/lib/ports.ts';

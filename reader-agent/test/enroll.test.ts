@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileFixture, testDatabase } from '../../backend/test/helpers/env.ts';
 import { startApp } from '../../backend/test/helpers/server.ts';
 import { signInStaff } from '../../backend/test/helpers/identity.ts';
-import { problemKinds } from '../../backend/src/http/problems.ts';
+import { problemKinds } from '@mykey/contracts/problem-kinds.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
 import { BackendClient, BackendError, insecureBackendProblem } from '../src/agent/backend-client.ts';
 import { writeEnrollment } from '../src/agent/enrollment.ts';
