@@ -7,7 +7,7 @@ import { provideServices, TEST_PROFILE } from './lib/services.ts';
 import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from './lib/debian.mjs';
 import { buildConsoleIfStale, consoleDir } from './lib/console-build.ts';
 import { adminConnection, dropDatabase, ensureDatabase } from './lib/database.ts';
-import { rootDir } from './lib/paths.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
 import { TEST_DATABASE_PREFIX } from '../backend/test/helpers/names.ts';
 
 ensureDebianPackages([

@@ -1,7 +1,7 @@
 // `npm run typecheck`: strict TypeScript over the Node workspaces, and svelte-check over the console.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { rootDir } from './lib/paths.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
 
 const checks: Array<[string, string[], string]> = [
   ['tsc', ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], rootDir],

@@ -14,7 +14,7 @@ import { mykeySecret } from '../src/config.ts';
 import { fileFixture, queuePrefix, redisUrl, testDatabase, type Cleanup } from './helpers/env.ts';
 import { startServer, startWorker } from './helpers/processes.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
-import { rootDir } from '../../scripts/lib/paths.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
 
 /** A CA certificate as J-LIS's would be to the platform: made by openssl, without the development CA's mark. */
 function productionCaPem(): string {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { rootDir } from './paths.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
 
 const frontendDir = path.join(rootDir, 'frontend');
 export const consoleDir = path.join(frontendDir, 'dist');

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { rootDir } from '../lib/paths.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
 
 const runningNode = `${process.version} abi ${process.versions.modules} ${process.platform}-${process.arch}`;
 

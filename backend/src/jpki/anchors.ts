@@ -2,9 +2,10 @@
 // chain to. Several at once, so a CA key rollover (old and new CA both issuing) just works.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as pkijs from 'pkijs';
+import { devCaFiles } from '@mykey/contracts/local-data.ts';
 import { ConfigError, isDevelopment, type JpkiConfig } from '../config.ts';
 import { parseDer } from './der.ts';
-import { devCaFiles, isDevelopmentCa } from './development-ca.ts';
+import { isDevelopmentCa } from './development-ca.ts';
 import { pemBlocks, PemError } from './pem.ts';
 
 export interface TrustAnchors {

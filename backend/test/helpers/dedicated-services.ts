@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { dataDir } from '../../../scripts/lib/paths.ts';
+import { dataDir } from '@mykey/dev-tools/paths.ts';
 import { freePort } from '../../../scripts/lib/ports.ts';
 import { localMariaDb, localRedis, type LocalServer, type Profile } from '../../../scripts/lib/services.ts';
 import { migrateAndSeed } from '../../../scripts/lib/database.ts';

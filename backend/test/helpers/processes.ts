@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync, readFileSync } from 'node:fs';
-import { rootDir } from '../../../scripts/lib/paths.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
 import { waitFor } from '../../../scripts/lib/wait.ts';
 
 export interface BackendProcess {
