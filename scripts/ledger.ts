@@ -13,7 +13,7 @@ const commands: Commands = {
   settlement: {
     summary: 'settlement statement for a period (docs/settlement.md): --from D --to D [--municipality CODE] [--csv merchants|partners|campaigns]',
     load: async () => {
-      const [{ settlementCommand }, { withDatabase }] = await Promise.all([import('../backend/src/settlement/cli.ts'), import('./lib/services.ts')]);
+      const [{ settlementCommand }, { withDatabase }] = await Promise.all([import('../backend/src/settlement/cli.ts'), import('@mykey/dev-tools/services.ts')]);
       return (args) => withDatabase((databaseUrl) => settlementCommand(args, databaseUrl));
     },
   },

@@ -15,14 +15,14 @@ const commands: Commands = {
   'audit-export': {
     summary: "append the audit chain's head to AUDIT_EXPORT_DIR/audit-heads.jsonl now (the worker does it daily); prints it",
     load: async () => {
-      const [{ auditExportCommand }, { withDatabase }, env] = await Promise.all([import('../backend/src/audit/cli.ts'), import('./lib/services.ts'), auditEnv()]);
+      const [{ auditExportCommand }, { withDatabase }, env] = await Promise.all([import('../backend/src/audit/cli.ts'), import('@mykey/dev-tools/services.ts'), auditEnv()]);
       return (args) => withDatabase((databaseUrl) => auditExportCommand(args, databaseUrl, env));
     },
   },
   'audit-erase-text': {
     summary: 'erase a free text of the audit log on a lawful request: (--seq N [--name NAME] | --ref HEX) --by WHO --why WHY',
     load: async () => {
-      const [{ auditEraseTextCommand }, { withDatabase }, env] = await Promise.all([import('../backend/src/audit/cli.ts'), import('./lib/services.ts'), auditEnv()]);
+      const [{ auditEraseTextCommand }, { withDatabase }, env] = await Promise.all([import('../backend/src/audit/cli.ts'), import('@mykey/dev-tools/services.ts'), auditEnv()]);
       return (args) => withDatabase((databaseUrl) => auditEraseTextCommand(args, databaseUrl, env));
     },
   },
@@ -37,7 +37,7 @@ const commands: Commands = {
     summary: "link renewed cards to their MyKey IDs from J-LIS's linkage file (docs/identity.md); prints a JSON summary",
     load: async () => {
       const [{ importLinkageCommand }, { withDatabase }, { databaseCommandEnv }] = await Promise.all([
-        import('../backend/src/mykey/linkage.ts'), import('./lib/services.ts'), import('./lib/jpki.ts')]);
+        import('../backend/src/mykey/linkage.ts'), import('@mykey/dev-tools/services.ts'), import('./lib/jpki.ts')]);
       return (args) => withDatabase(async (databaseUrl) => importLinkageCommand(args, databaseUrl, await databaseCommandEnv()));
     },
   },
@@ -45,7 +45,7 @@ const commands: Commands = {
     summary: 'issue a partner a new API secret (the old one stops working) and print it once as JSON; [--webhook-url URL] (docs/partner-api.md)',
     load: async () => {
       const [{ partnerSecretCommand }, { withDatabase }, { databaseCommandEnv }] = await Promise.all([
-        import('../backend/src/partners/cli.ts'), import('./lib/services.ts'), import('./lib/jpki.ts')]);
+        import('../backend/src/partners/cli.ts'), import('@mykey/dev-tools/services.ts'), import('./lib/jpki.ts')]);
       return (args) => withDatabase(async (databaseUrl) => partnerSecretCommand(args, databaseUrl, await databaseCommandEnv()));
     },
   },
@@ -53,7 +53,7 @@ const commands: Commands = {
     summary: 'the agreements that let a partner credit a municipality: add PARTNER MUNICIPALITY [--from D] [--until D] | end PARTNER MUNICIPALITY | list [--partner P] [--municipality CODE] (docs/partner-api.md)',
     load: async () => {
       const [{ partnerAgreementCommand }, { withDatabase }, { databaseCommandEnv }] = await Promise.all([
-        import('../backend/src/partners/cli.ts'), import('./lib/services.ts'), import('./lib/jpki.ts')]);
+        import('../backend/src/partners/cli.ts'), import('@mykey/dev-tools/services.ts'), import('./lib/jpki.ts')]);
       return (args) => withDatabase(async (databaseUrl) => partnerAgreementCommand(args, databaseUrl, await databaseCommandEnv()));
     },
   },

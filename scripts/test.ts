@@ -3,10 +3,10 @@
 // whole ava suite against the real services. Every test file makes its own database.
 // Ends with one line "N passed, N failed, N skipped" and ava's honest exit code.
 import { spawn } from 'node:child_process';
-import { provideServices, TEST_PROFILE } from './lib/services.ts';
-import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from './lib/debian.mjs';
+import { provideServices, TEST_PROFILE } from '@mykey/dev-tools/services.ts';
+import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from '@mykey/dev-tools/debian.mjs';
 import { buildConsoleIfStale, consoleDir } from './lib/console-build.ts';
-import { adminConnection, dropDatabase, ensureDatabase } from './lib/database.ts';
+import { adminConnection, dropDatabase, ensureDatabase } from '@mykey/dev-tools/database.ts';
 import { rootDir } from '@mykey/dev-tools/paths.ts';
 import { TEST_DATABASE_PREFIX } from '../backend/test/helpers/names.ts';
 

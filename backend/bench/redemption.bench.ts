@@ -20,7 +20,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { createCa, generateKeyPair, issueCertificate, issueCrl, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
-import { freePort } from '../../scripts/lib/ports.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversion, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { hashPassword } from '../src/staff/password.ts';

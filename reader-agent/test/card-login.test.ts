@@ -12,7 +12,7 @@ import type { Db } from '../../backend/src/db.ts';
 import { problemKinds } from '@mykey/contracts/problem-kinds.ts';
 import { parseMykeyId } from '../../backend/src/mykey/id.ts';
 import { canonicalChallenge, type Challenge } from '@mykey/contracts/challenge-text.ts';
-import { freePort } from '../../scripts/lib/ports.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
 import { AgentError } from '../src/agent/errors.ts';
 import { CardError } from '../src/jpki/errors.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';

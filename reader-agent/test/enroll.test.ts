@@ -9,7 +9,7 @@ import { fileFixture, testDatabase } from '../../backend/test/helpers/env.ts';
 import { startApp } from '../../backend/test/helpers/server.ts';
 import { signInStaff } from '../../backend/test/helpers/identity.ts';
 import { problemKinds } from '@mykey/contracts/problem-kinds.ts';
-import { freePort } from '../../scripts/lib/ports.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
 import { BackendClient, BackendError, insecureBackendProblem } from '../src/agent/backend-client.ts';
 import { writeEnrollment } from '../src/agent/enrollment.ts';
 import { startAgent } from './helpers/agent.ts';

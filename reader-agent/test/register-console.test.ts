@@ -10,7 +10,7 @@ import { grantPoints, inLedgerTransaction, residentPoints } from '../../backend/
 import { launchBrowser, screenshotPath, signedInPage } from '../../backend/test/helpers/browser.ts';
 import { fileFixture } from '../../backend/test/helpers/env.ts';
 import { signInStaff } from '../../backend/test/helpers/identity.ts';
-import { freePort } from '../../scripts/lib/ports.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
 import { presentCardAgain, runAgentCli, startAgent, type RunningAgent } from './helpers/agent.ts';
 import { backendWithCard, enrolledAgent } from './helpers/counter.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';

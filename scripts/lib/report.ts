@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import { createDb, type Db } from '../../backend/src/db.ts';
 import type { Run } from './commands.ts';
-import { withDatabase } from './services.ts';
+import { withDatabase } from '@mykey/dev-tools/services.ts';
 
 export interface ReportCommand<O> {
   /** As typed, e.g. `npm run ledger -- check`; for the usage line. */

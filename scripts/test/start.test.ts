@@ -4,9 +4,9 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { testDatabase, redisUrl } from '../../backend/test/helpers/env.ts';
-import { freePort } from '../lib/ports.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
 import { launchBrowser } from '../../backend/test/helpers/browser.ts';
-import { waitFor } from '../lib/wait.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { DEMO_MERCHANTS } from '../../seeds/01_demo_town.ts';
 import { DEMO_SECOND_MERCHANTS } from '../../seeds/02_second_town.ts';
 

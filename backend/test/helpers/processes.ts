@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync, readFileSync } from 'node:fs';
 import { rootDir } from '@mykey/dev-tools/paths.ts';
-import { waitFor } from '../../../scripts/lib/wait.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 
 export interface BackendProcess {
   pid: number;

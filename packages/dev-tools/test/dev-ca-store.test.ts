@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as pkijs from 'pkijs';
 import { fromPem, issueCertificate, issueCrl, loadCa } from '../src/dev-ca/index.ts';
 import { ensureDevCa } from '../src/dev-ca/store.ts';
-import { freePort } from '../../../scripts/lib/ports.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DAY = 86_400_000;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as pkijs from 'pkijs';
-import { ensureDebianPackages } from '../../../scripts/lib/debian.mjs';
+import { ensureDebianPackages } from '@mykey/dev-tools/debian.mjs';
 import {
   createCa,
   fromPem,

@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { dataDir } from '@mykey/dev-tools/paths.ts';
+import { dataDir } from './paths.ts';
 import { ensureDebianPackages } from './debian.mjs';
 import { waitFor } from './wait.ts';
 
