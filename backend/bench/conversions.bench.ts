@@ -22,7 +22,7 @@ import { queuePrefix, redisUrl, testDatabase, type Cleanup } from '../test/helpe
 import { town } from '../test/helpers/ledger.ts';
 import { newMykeyId } from '../test/helpers/partners.ts';
 import { startServer, startWorker } from '../test/helpers/processes.ts';
-import { PartnerClient, PartnerSimulator, WebhookReceiver } from '../test/tools/partner-sim.ts';
+import { PartnerClient, PartnerSimulator, WebhookReceiver } from '@mykey/dev-tools/partner-sim/index.ts';
 import { logger, machine, now, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, setting } from './lib/bench.ts';
 
 const CONVERSIONS = setting('BENCH_CONVERSIONS', 200_000);

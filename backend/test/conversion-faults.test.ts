@@ -23,7 +23,7 @@ import { consoleDir, fileFixture, testPool } from './helpers/env.ts';
 import { town, type Town } from './helpers/ledger.ts';
 import { addResident } from './helpers/partners.ts';
 import { startServer, startWorker, type BackendProcess } from './helpers/processes.ts';
-import { PartnerClient, PartnerSimulator, WebhookReceiver, type TrafficPlan, type TrafficReport } from './tools/partner-sim.ts';
+import { PartnerClient, PartnerSimulator, WebhookReceiver, type TrafficPlan, type TrafficReport } from '@mykey/dev-tools/partner-sim/index.ts';
 
 const setup = fileFixture(test, async (cleanup) => {
   const services = await dedicatedServices(cleanup);
