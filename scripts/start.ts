@@ -11,8 +11,7 @@ import { startChild, stopChild, type Child } from './lib/children.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { developmentAuditEnv } from './lib/audit.ts';
 import { developmentJpkiEnv } from './lib/jpki.ts';
-import { DEMO_PASSWORD, DEMO_STAFF } from '../seeds/01_demo_town.ts';
-import { DEMO_SECOND_STAFF } from '../seeds/02_second_town.ts';
+import { DEMO_PASSWORD, DEMO_STAFF, DEMO_SECOND_STAFF } from '@mykey/dev-tools/demo-towns.ts';
 
 const dev = process.argv.includes('--dev');
 // Demo accounts have a published password: only npm start's own database gets them unasked.

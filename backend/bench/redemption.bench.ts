@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { createCa, generateKeyPair, issueCertificate, issueCrl, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
-import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversion, inLedgerTransaction } from '../src/ledger/ledger.ts';

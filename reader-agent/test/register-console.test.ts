@@ -4,7 +4,7 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import type { Page } from 'playwright-core';
-import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '../../seeds/01_demo_town.ts';
+import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import type { Db } from '../../backend/src/db.ts';
 import { grantPoints, inLedgerTransaction, residentPoints } from '../../backend/src/ledger/ledger.ts';
 import { launchBrowser, screenshotPath, signedInPage } from '../../backend/test/helpers/browser.ts';
