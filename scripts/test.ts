@@ -8,7 +8,7 @@ import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from '@mykey/dev-tools/
 import { buildConsoleIfStale, consoleDir } from './lib/console-build.ts';
 import { adminConnection, dropDatabase, ensureDatabase } from '@mykey/dev-tools/database.ts';
 import { rootDir } from '@mykey/dev-tools/paths.ts';
-import { TEST_DATABASE_PREFIX } from '../backend/test/helpers/names.ts';
+import { TEST_DATABASE_PREFIX } from '@mykey/backend/test/helpers/names.ts';
 import { devCaEnv } from './lib/jpki.ts';
 
 ensureDebianPackages([

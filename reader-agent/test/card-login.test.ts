@@ -5,12 +5,12 @@
 import test from 'ava';
 import { createVerify, randomBytes, X509Certificate } from 'node:crypto';
 import http from 'node:http';
-import { fileFixture } from '../../backend/test/helpers/env.ts';
-import { httpServer } from '../../backend/test/helpers/jpki.ts';
-import { signInStaff, testPki } from '../../backend/test/helpers/identity.ts';
-import type { Db } from '../../backend/src/db.ts';
+import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
+import { httpServer } from '@mykey/backend/test/helpers/jpki.ts';
+import { signInStaff, testPki } from '@mykey/backend/test/helpers/identity.ts';
+import type { Db } from '@mykey/backend/db.ts';
 import { problemKinds } from '@mykey/contracts/problem-kinds.ts';
-import { parseMykeyId } from '../../backend/src/mykey/id.ts';
+import { parseMykeyId } from '@mykey/backend/mykey/id.ts';
 import { canonicalChallenge, type Challenge } from '@mykey/contracts/challenge-text.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { AgentError } from '../src/agent/errors.ts';

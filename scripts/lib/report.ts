@@ -2,7 +2,7 @@
 // `npm run ledger -- check`). Exit 0: report.ok; 1: it is not (the report says why); 2: the
 // command was called wrongly or the database could not be read, so nothing is known.
 import { pino } from 'pino';
-import { createDb, type Db } from '../../backend/src/db.ts';
+import { createDb, type Db } from '@mykey/backend/db.ts';
 import type { Run } from './commands.ts';
 import { withDatabase } from '@mykey/dev-tools/services.ts';
 

@@ -3,9 +3,9 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { testDatabase, redisUrl } from '../../backend/test/helpers/env.ts';
+import { testDatabase, redisUrl } from '@mykey/backend/test/helpers/env.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
-import { launchBrowser } from '../../backend/test/helpers/browser.ts';
+import { launchBrowser } from '@mykey/backend/test/helpers/browser.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { DEMO_MERCHANTS, DEMO_SECOND_MERCHANTS } from '@mykey/dev-tools/demo-towns.ts';
 
