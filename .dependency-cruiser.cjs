@@ -50,6 +50,13 @@ module.exports = {
       to: { path: [DEV_TOOLS, CARD_SIMULATOR, '^(scripts|seeds)/'] },
     },
     {
+      name: 'production-imports-only-contracts',
+      comment: 'Of the other workspaces, production code (the backend, the reader agent, the console) imports only the contracts.',
+      severity: 'error',
+      from: { path: '^(backend|reader-agent|frontend)/src/', pathNot: CARD_SIMULATOR },
+      to: { path: '^node_modules/@mykey/(?!contracts/)' },
+    },
+    {
       name: 'production-not-to-tests',
       comment: 'Production code never imports a test, a test helper or a benchmark.',
       severity: 'error',

@@ -20,6 +20,7 @@ const files: Array<{ file: string; imports: string; breaks?: string; from?: stri
   { file: `packages/contracts/src/${tag}.ts`, imports: '@mykey/backend/db.ts', breaks: 'contracts-import-nothing-of-ours' },
   { file: `backend/src/${tag}-dev-tools.ts`, imports: '@mykey/dev-tools/ports.ts', breaks: 'production-not-to-dev-tools' },
   { file: `reader-agent/src/agent/${tag}.ts`, imports: '../simulator/card.ts', breaks: 'production-not-to-dev-tools' },
+  { file: `backend/src/${tag}-agent.ts`, imports: '@mykey/reader-agent/agent/local-api.ts', breaks: 'production-imports-only-contracts' },
   { file: `backend/src/${tag}-tests.ts`, imports: '../test/helpers/names.ts', breaks: 'production-not-to-tests' },
   { file: `backend/src/${tag}-ava.ts`, imports: 'ava', breaks: 'production-not-to-dev-dependencies' },
   { file: `packages/dev-tools/src/${tag}.ts`, imports: 'koa', breaks: 'no-undeclared-package' },
