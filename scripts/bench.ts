@@ -6,8 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { rootDir } from './lib/paths.ts';
-import { provideServices, type Services } from './lib/services.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
+import { provideServices, type Services } from '@mykey/dev-tools/services.ts';
 
 const benchDirs = ['backend/bench', 'reader-agent/bench'];
 const files = benchDirs.flatMap((dir) => {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
-import { BUILD_PACKAGES, ensureDebianPackages } from './lib/debian.mjs';
+import { BUILD_PACKAGES, ensureDebianPackages } from '../packages/dev-tools/src/debian.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 

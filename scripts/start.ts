@@ -4,15 +4,14 @@
 // worker in development (NODE_ENV=development), prints the URLs, and on Ctrl-C stops every part
 // it started, in order, leaving the data in place.
 // `npm run dev` does the same with the console served by Vite (hot reload) instead.
-import { provideServices, type Services } from './lib/services.ts';
-import { migrateAndSeed } from './lib/database.ts';
+import { provideServices, type Services } from '@mykey/dev-tools/services.ts';
+import { migrateAndSeed } from '@mykey/dev-tools/database.ts';
 import { buildConsoleIfStale } from './lib/console-build.ts';
 import { startChild, stopChild, type Child } from './lib/children.ts';
-import { waitFor } from './lib/wait.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { developmentAuditEnv } from './lib/audit.ts';
 import { developmentJpkiEnv } from './lib/jpki.ts';
-import { DEMO_PASSWORD, DEMO_STAFF } from '../seeds/01_demo_town.ts';
-import { DEMO_SECOND_STAFF } from '../seeds/02_second_town.ts';
+import { DEMO_PASSWORD, DEMO_STAFF, DEMO_SECOND_STAFF } from '@mykey/dev-tools/demo-towns.ts';
 
 const dev = process.argv.includes('--dev');
 // Demo accounts have a published password: only npm start's own database gets them unasked.

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { dataDir, rootDir } from './lib/paths.ts';
+import { dataDir, rootDir } from '@mykey/dev-tools/paths.ts';
 
 const { values, positionals } = parseArgs({
   options: {

@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { dataDir, rootDir } from './lib/paths.ts';
+import { dataDir, rootDir } from '@mykey/dev-tools/paths.ts';
 
 const [major, ...avaArgs] = process.argv.slice(2);
 if (!major || !/^\d+$/.test(major)) {

@@ -3,12 +3,13 @@
 // whole ava suite against the real services. Every test file makes its own database.
 // Ends with one line "N passed, N failed, N skipped" and ava's honest exit code.
 import { spawn } from 'node:child_process';
-import { provideServices, TEST_PROFILE } from './lib/services.ts';
-import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from './lib/debian.mjs';
+import { provideServices, TEST_PROFILE } from '@mykey/dev-tools/services.ts';
+import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from '@mykey/dev-tools/debian.mjs';
 import { buildConsoleIfStale, consoleDir } from './lib/console-build.ts';
-import { adminConnection, dropDatabase, ensureDatabase } from './lib/database.ts';
-import { rootDir } from './lib/paths.ts';
-import { TEST_DATABASE_PREFIX } from '../backend/test/helpers/names.ts';
+import { adminConnection, dropDatabase, ensureDatabase } from '@mykey/dev-tools/database.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
+import { TEST_DATABASE_PREFIX } from '@mykey/backend/test/helpers/names.ts';
+import { devCaEnv } from './lib/jpki.ts';
 
 ensureDebianPackages([
   { pkg: 'chromium', provides: '/usr/bin/chromium' },
@@ -67,6 +68,9 @@ try {
     DATABASE_URL: services.databaseUrl,
     REDIS_URL: services.redisUrl,
     CONSOLE_DIR: consoleDir,
+    // The servers and workers the tests start trust the development CA (backend/test/helpers/processes.ts);
+    // no CRL, so a test's database holds only the CRLs the test puts there.
+    ...(await devCaEnv(process.env, { crl: false })),
   });
   const counts = countResults(output);
   exitCode = code !== 0 || counts.failed > 0 ? Math.max(code, 1) : 0;

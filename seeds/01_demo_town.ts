@@ -1,45 +1,10 @@
-// The demo's first town, みらい市, and the partner it works with. Re-running updates the demo
-// rows in place and never duplicates them: every row has a natural key and is upserted on it.
+// The demo's first town, みらい市, and the partner it works with (their rows are in
+// @mykey/dev-tools/demo-towns.ts). Re-running updates the demo rows in place and never
+// duplicates them: every row has a natural key and is upserted on it.
 import type { Knex } from 'knex';
-import { hashPassword } from '../backend/src/staff/password.ts';
-import { fundCampaign } from '../backend/src/ledger/ledger.ts';
-
-export const DEMO_MUNICIPALITY = { code: '139998', name_ja: 'みらい市（デモ）', name_en: 'Mirai City (demo)' };
-
-export const DEMO_MERCHANTS = [
-  { slug: 'demo-bakery', name_ja: 'みらいベーカリー', name_en: 'Mirai Bakery' },
-  { slug: 'demo-greengrocer', name_ja: '駅前青果店', name_en: 'Ekimae Greengrocer' },
-  { slug: 'demo-bookshop', name_ja: 'ひかり書店', name_en: 'Hikari Bookshop' },
-];
-
-export const DEMO_PARTNER = {
-  slug: 'demo-card', name_ja: 'デモカード株式会社', name_en: 'Demo Card Co., Ltd.',
-  kind: 'card_points', rate_units: 100, rate_points: 80,
-};
-
-/** The demo partner's agreement with each demo town (`npm run mykey -- partner-agreement list`). */
-export const DEMO_AGREEMENT = { starts_on: '2026-04-01' };
-
-export const DEMO_CAMPAIGN = {
-  slug: 'demo-shopping-2026', name_ja: 'みらい市 地域応援ポイント 2026', name_en: 'Mirai City local support points 2026',
-  premium_percent: 20, budget_points: 10_000_000, cap_per_resident_points: 5_000,
-  starts_on: '2026-04-01', ends_on: '2027-03-31',
-};
-
-/** Demo staff accounts; their password is printed by `npm start`. Never used outside a demo. */
-export const DEMO_PASSWORD = 'mirai-demo-counter';
-export const DEMO_STAFF = [
-  { login_id: 'demo-shop', display_name: '店員 花子', role: 'merchant', merchant: 'demo-bakery' },
-  { login_id: 'demo-city', display_name: '市職員 太郎', role: 'municipality', merchant: null },
-] as const;
-
-/** A demo town's rows: the municipality, its shops, a funded campaign, its staff accounts and the demo partner's agreement with it. */
-export interface DemoTown {
-  municipality: { code: string; name_ja: string; name_en: string };
-  merchants: ReadonlyArray<{ slug: string; name_ja: string; name_en: string }>;
-  campaign: typeof DEMO_CAMPAIGN;
-  staff: ReadonlyArray<{ login_id: string; display_name: string; role: 'merchant' | 'municipality'; merchant: string | null }>;
-}
+import { DEMO_AGREEMENT, DEMO_CAMPAIGN, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_PARTNER, DEMO_PASSWORD, DEMO_STAFF, type DemoTown } from '@mykey/dev-tools/demo-towns.ts';
+import { hashPassword } from '@mykey/backend/staff/password.ts';
+import { fundCampaign } from '@mykey/backend/ledger/ledger.ts';
 
 async function merchantId(knex: Knex, slug: string): Promise<number> {
   const row = await knex('merchants').where({ slug }).first('id');

@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { createCa, generateKeyPair, issueCertificate, issueCrl, type CertificateAuthority, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
-import { freePort } from '../../scripts/lib/ports.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
 import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
 import { testIdentity } from '../test/helpers/server.ts';

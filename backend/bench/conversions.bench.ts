@@ -9,8 +9,8 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { createCa } from '@mykey/dev-tools/dev-ca/index.ts';
-import { freePort } from '../../scripts/lib/ports.ts';
-import { waitFor } from '../../scripts/lib/wait.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { loadConfig } from '../src/config.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
@@ -22,7 +22,7 @@ import { queuePrefix, redisUrl, testDatabase, type Cleanup } from '../test/helpe
 import { town } from '../test/helpers/ledger.ts';
 import { newMykeyId } from '../test/helpers/partners.ts';
 import { startServer, startWorker } from '../test/helpers/processes.ts';
-import { PartnerClient, PartnerSimulator, WebhookReceiver } from '../test/tools/partner-sim.ts';
+import { PartnerClient, PartnerSimulator, WebhookReceiver } from '@mykey/dev-tools/partner-sim/index.ts';
 import { logger, machine, now, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, setting } from './lib/bench.ts';
 
 const CONVERSIONS = setting('BENCH_CONVERSIONS', 200_000);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { dataDir } from './data-dir.ts';
+import { dataDir } from '@mykey/contracts/local-data.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -83,7 +83,11 @@ const jpkiFields = {
   JPKI_REVOCATION_POLICY: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
 };
 
-/** Production must name its anchors; only development and tests may fall back on the development CA. */
+/**
+ * Production must name its anchors, said here with every other bad variable. Development names
+ * them too, the development CA's, through npm start, npm run dev and npm test (scripts/lib/jpki.ts);
+ * loading the anchors says when they are missing (jpki/anchors.ts).
+ */
 function anchorsRequiredInProduction(env: { NODE_ENV?: unknown; JPKI_TRUST_ANCHORS?: unknown }, ctx: z.RefinementCtx): void {
   if (!isDevelopment(env) && !env.JPKI_TRUST_ANCHORS) {
     ctx.addIssue({ code: 'custom', path: ['JPKI_TRUST_ANCHORS'], message: 'required in production: a PEM bundle of the JPKI user-authentication CA certificates; development needs NODE_ENV=development' });

@@ -12,7 +12,7 @@ import { mykeySecret } from '../src/config.ts';
 import type { Db } from '../src/db.ts';
 import { queuePrefix, redisUrl, testDatabase } from './helpers/env.ts';
 import { startBackend } from './helpers/processes.ts';
-import { waitFor } from '../../scripts/lib/wait.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 

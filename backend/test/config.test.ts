@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { auditExportDir, batchUploadSettings, ConfigError, loadAuditConfig, loadConfig, mykeySecret } from '../src/config.ts';
-import { DEFAULT_PORT } from '../../reader-agent/src/agent/local-api.ts';
+import { DEFAULT_PORT } from '@mykey/reader-agent/agent/local-api.ts';
 
 const valid = { NODE_ENV: 'development', DATABASE_URL: 'mysql://u:p@127.0.0.1:3306/mykey', REDIS_URL: 'redis://127.0.0.1:6379' };
 

@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { startApp, TEST_READER_AGENT_ORIGINS } from './helpers/server.ts';
 import { launchBrowser, screenshotPath, signIn, signInThroughForm } from './helpers/browser.ts';
-import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { securityHeaders } from '../src/http/security-headers.ts';
 
 const SYSTEM_READY = 'すべて正常に動作しています';

@@ -16,14 +16,14 @@ import { checkLedger } from '../src/ledger/check.ts';
 import { newPartnerSecret } from '../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../src/partners/repository.ts';
 import { partnerKey } from '../src/partners/signature.ts';
-import { freePort } from '../../scripts/lib/ports.ts';
-import { waitFor } from '../../scripts/lib/wait.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { dedicatedServices, type DedicatedServices } from './helpers/dedicated-services.ts';
 import { consoleDir, fileFixture, testPool } from './helpers/env.ts';
 import { town, type Town } from './helpers/ledger.ts';
 import { addResident } from './helpers/partners.ts';
 import { startServer, startWorker, type BackendProcess } from './helpers/processes.ts';
-import { PartnerClient, PartnerSimulator, WebhookReceiver, type TrafficPlan, type TrafficReport } from './tools/partner-sim.ts';
+import { PartnerClient, PartnerSimulator, WebhookReceiver, type TrafficPlan, type TrafficReport } from '@mykey/dev-tools/partner-sim/index.ts';
 
 const setup = fileFixture(test, async (cleanup) => {
   const services = await dedicatedServices(cleanup);

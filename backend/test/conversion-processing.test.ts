@@ -13,7 +13,7 @@ import { creditConversion, residentPoints } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
 import { bodySha256, parseTimestamp, partnerKey, signatureMatches } from '../src/partners/signature.ts';
 import { createQueue } from '../src/queue.ts';
-import { waitFor } from '../../scripts/lib/wait.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { fileFixture, queuePrefix, redisUrl, testDatabase } from './helpers/env.ts';
 import { acceptedConversion, conversionRow, partnerWebhook } from './helpers/conversions.ts';
 import { httpServer } from './helpers/jpki.ts';

@@ -10,7 +10,7 @@ import { CONVERSION_QUEUE, enqueueConversions, type ConversionJob } from '../src
 import { sweepConversions } from '../src/conversions/sweeper.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { createQueue } from '../src/queue.ts';
-import { waitFor } from '../../scripts/lib/wait.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { queuePrefix, redisUrl, silentLog, testDatabase } from './helpers/env.ts';
 import { acceptedConversion, conversionRow } from './helpers/conversions.ts';
 import { resident, town } from './helpers/ledger.ts';

@@ -8,7 +8,7 @@ import Router from '@koa/router';
 import { fileFixture, silentLog, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
 import { staffCookie } from './helpers/staff.ts';
-import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { hashPassword } from '../src/staff/password.ts';
 import { FAILURE_LIMIT } from '../src/devices/enrollment-limit.ts';
 import { verifyAuditChain } from '../src/audit/chain.ts';

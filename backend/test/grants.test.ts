@@ -8,7 +8,7 @@ import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { fundCampaign, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
 import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '@mykey/contracts/mykey-id.ts';
-import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '../../seeds/01_demo_town.ts';
+import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { signInStaff } from './helpers/identity.ts';
 import { ref, town } from './helpers/ledger.ts';

@@ -5,8 +5,7 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '../../seeds/01_demo_town.ts';
-import { DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MUNICIPALITY } from '../../seeds/02_second_town.ts';
+import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY, DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, secondTown, signInStaff, type Staff } from './helpers/identity.ts';
 import { appendAudit } from '../src/audit/chain.ts';

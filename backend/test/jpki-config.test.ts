@@ -73,7 +73,14 @@ test('development CAs carry their mark, which production refuses in a bundle and
   const anchors = await loadTrustAnchors({ NODE_ENV: 'development', JPKI_TRUST_ANCHORS: rollover });
   t.true(anchors.certificates.every(isDevelopmentCa));
   const error = await t.throwsAsync(loadTrustAnchors({ NODE_ENV: 'production', JPKI_TRUST_ANCHORS: rollover }), { instanceOf: ConfigError });
-  t.regex(error?.message ?? '', /JPKI_TRUST_ANCHORS: .*: certificate 1 of 2 is a development CA \(reader-agent\/src\/dev-ca\), which production never trusts/);
+  t.regex(error?.message ?? '', /JPKI_TRUST_ANCHORS: .*: certificate 1 of 2 is a development CA \(packages\/dev-tools\/src\/dev-ca\), which production never trusts/);
+});
+
+test('the anchors come from configuration only: without JPKI_TRUST_ANCHORS development trusts no CA either', async (t) => {
+  for (const NODE_ENV of ['development', 'test'] as const) {
+    const error = await t.throwsAsync(loadTrustAnchors({ NODE_ENV, JPKI_TRUST_ANCHORS: undefined }), { instanceOf: ConfigError });
+    t.regex(error?.message ?? '', /- JPKI_TRUST_ANCHORS: not set: .*npm start, npm run dev and npm test name the development CA's/, NODE_ENV);
+  }
 });
 
 test('a bad bundle is a ConfigError naming the variable, the file and what is wrong', async (t) => {
@@ -102,5 +109,11 @@ for (const entry of ['server', 'worker']) {
     t.is(run.status, 1);
     t.true(run.stderr.includes(`Configuration error:\n  - JPKI_TRUST_ANCHORS: ${cardNotCa}: certificate 1 of 1 is not a CA certificate`), run.stderr);
     t.notRegex(run.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  test(`the ${entry} started by hand in development without JPKI_TRUST_ANCHORS stops, saying npm start names the development CA`, (t) => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', `backend/src/${entry}.ts`], { env: { PATH: process.env.PATH, ...valid }, encoding: 'utf8', timeout: 60_000 });
+    t.is(run.status, 1);
+    t.true(run.stderr.includes('Configuration error:\n  - JPKI_TRUST_ANCHORS: not set: '), run.stderr);
   });
 }

@@ -8,7 +8,7 @@ import { checkLedger } from '../src/ledger/check.ts';
 import { LEDGER_EXPIRY_QUEUE, expireDueLots } from '../src/ledger/expiry-job.ts';
 import { grantPoints, payMerchant, residentPoints } from '../src/ledger/ledger.ts';
 import { createQueue } from '../src/queue.ts';
-import { waitFor } from '../../scripts/lib/wait.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { queuePrefix, redisUrl, silentLog, testDatabase } from './helpers/env.ts';
 import { NOW, ref, resident, run, town, type Town } from './helpers/ledger.ts';
 import { startBackend } from './helpers/processes.ts';

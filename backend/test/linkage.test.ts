@@ -18,7 +18,7 @@ import { formatRfc4514, nameAttributes, nameKey, parseRfc4514 } from '../src/jpk
 import { certificateKey, mykeyIdCandidate } from '../src/mykey/id.ts';
 import { importLinkage, LinkageFileError, LINKAGE_HEADER, type LinkageSummary } from '../src/mykey/linkage.ts';
 import { mykeyService } from '../src/mykey/service.ts';
-import { DEMO_MUNICIPALITY } from '../../seeds/01_demo_town.ts';
+import { DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 
 // What the development CA is called, written as J-LIS would write it in the file.
 const ISSUER = 'OU=Japan Agency for Local Authority Information Systems,OU=JPKI for user authentication,O=JPKI,C=JP';

@@ -19,7 +19,7 @@ import { bodySha256, partnerKey, signedHeaders, signedUploadHeaders } from '../s
 import { createRedis } from '../src/redis.ts';
 import { town } from './helpers/ledger.ts';
 import type { Redis } from 'ioredis';
-import { waitFor } from '../../scripts/lib/wait.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 
 const BATCHES = '/api/v1/partner/conversion-batches';
 const NDJSON = { contentType: 'application/x-ndjson', upload: true };

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
-import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture } from './helpers/env.ts';
 import { cardProof, cardSign, enrollDevice, firstLogin, municipalCounter, signInStaff, type Device, type Staff } from './helpers/identity.ts';
 import { canonicalChallenge } from '@mykey/contracts/challenge-text.ts';

@@ -13,8 +13,8 @@ import { createCa } from '@mykey/dev-tools/dev-ca/index.ts';
 import { mykeySecret } from '../src/config.ts';
 import { fileFixture, queuePrefix, redisUrl, testDatabase, type Cleanup } from './helpers/env.ts';
 import { startServer, startWorker } from './helpers/processes.ts';
-import { freePort } from '../../scripts/lib/ports.ts';
-import { rootDir } from '../../scripts/lib/paths.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
 
 /** A CA certificate as J-LIS's would be to the platform: made by openssl, without the development CA's mark. */
 function productionCaPem(): string {

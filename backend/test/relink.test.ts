@@ -2,7 +2,7 @@
 // the counter. Cards come from a CA made for this file; devices are enrolled as staff would.
 import test from 'ava';
 import { issueCrl } from '@mykey/dev-tools/dev-ca/index.ts';
-import { DEMO_MUNICIPALITY } from '../../seeds/01_demo_town.ts';
+import { DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture } from './helpers/env.ts';
 import { cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, secondTown, signInStaff, type Device } from './helpers/identity.ts';
 import type { Db } from '../src/db.ts';

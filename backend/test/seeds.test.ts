@@ -1,7 +1,6 @@
 import test from 'ava';
 import { fileFixture, testDatabase } from './helpers/env.ts';
-import { DEMO_CAMPAIGN, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_STAFF } from '../../seeds/01_demo_town.ts';
-import { DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MERCHANTS, DEMO_SECOND_MUNICIPALITY, DEMO_SECOND_STAFF } from '../../seeds/02_second_town.ts';
+import { DEMO_CAMPAIGN, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_STAFF, DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MERCHANTS, DEMO_SECOND_MUNICIPALITY, DEMO_SECOND_STAFF } from '@mykey/dev-tools/demo-towns.ts';
 import { staffRepository } from '../src/staff/repository.ts';
 
 const DEMO_MARK_MIGRATION = '20261205050000_staff_demo_accounts.ts';

@@ -9,7 +9,7 @@ import { eventsAbout, type RecordedEvent } from '../src/audit/chain.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversion, grantPoints, payMerchant, refundPayment, voidPayment } from '../src/ledger/ledger.ts';
-import { DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { signInStaff } from './helpers/identity.ts';
 import { ref, resident, run, town } from './helpers/ledger.ts';

@@ -8,7 +8,7 @@ import { fileFixture, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
 import { launchBrowser, screenshotPath, signIn } from './helpers/browser.ts';
 import { nextCode, post, type AccountState } from './helpers/staff.ts';
-import { DEMO_MUNICIPALITY, DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { DEMO_MUNICIPALITY, DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { hashPassword } from '../src/staff/password.ts';
 import type { Db } from '../src/db.ts';
 

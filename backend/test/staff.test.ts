@@ -3,7 +3,7 @@ import { randomBytes, scryptSync } from 'node:crypto';
 import { fileFixture, queuePrefix, redisUrl, silentLog, testDatabase } from './helpers/env.ts';
 import { startApp, type TestAppDeps } from './helpers/server.ts';
 import { enrolTotp, nextCode, post, staffCookie, totpCode, type AccountState } from './helpers/staff.ts';
-import { DEMO_MUNICIPALITY, DEMO_PASSWORD } from '../../seeds/01_demo_town.ts';
+import { DEMO_MUNICIPALITY, DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { tokenHash } from '../src/staff/repository.ts';
 import { hashPassword } from '../src/staff/password.ts';
 import { ACCOUNT_RULE, LOCK_MS, signInLimit, waitAfter } from '../src/staff/sign-in-limit.ts';

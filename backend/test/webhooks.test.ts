@@ -16,7 +16,7 @@ import { silentLog, testDatabase } from './helpers/env.ts';
 import { acceptedConversion, conversionRow, partnerWebhook, workerMykeySecret } from './helpers/conversions.ts';
 import { httpServer } from './helpers/jpki.ts';
 import { resident, town } from './helpers/ledger.ts';
-import { waitFor } from '../../scripts/lib/wait.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 
 // Each test has a database of its own: a deliverer sends whatever is due in its database.
 const database = (t: { teardown(fn: () => unknown): void }) => testDatabase((fn) => t.teardown(fn));

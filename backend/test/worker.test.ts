@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { queuePrefix, redisUrl, testDatabase } from './helpers/env.ts';
 import { createQueue } from '../src/queue.ts';
 import { HEARTBEAT_QUEUE } from '../src/jobs/heartbeat.ts';
-import { waitFor } from '../../scripts/lib/wait.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { startBackend } from './helpers/processes.ts';
 
 function startWorker(databaseUrl: string, prefix: string, env: Record<string, string> = {}) {

@@ -3,9 +3,9 @@
 // the card's PIN tries are read from the simulator itself, not through the agent.
 import test from 'ava';
 import http from 'node:http';
-import { fileFixture } from '../../backend/test/helpers/env.ts';
-import { signInStaff } from '../../backend/test/helpers/identity.ts';
-import { parseMykeyId } from '../../backend/src/mykey/id.ts';
+import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
+import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
+import { parseMykeyId } from '@mykey/backend/mykey/id.ts';
 import { AgentError } from '../src/agent/errors.ts';
 import { CardError } from '../src/jpki/errors.ts';
 import { OPENSC_PKCS11, READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';

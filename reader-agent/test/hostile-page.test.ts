@@ -6,11 +6,11 @@
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
 import type { Page } from 'playwright-core';
-import { launchBrowser } from '../../backend/test/helpers/browser.ts';
-import { fileFixture, type Cleanup } from '../../backend/test/helpers/env.ts';
-import { httpServer } from '../../backend/test/helpers/jpki.ts';
-import { signInStaff } from '../../backend/test/helpers/identity.ts';
-import { parseMykeyId } from '../../backend/src/mykey/id.ts';
+import { launchBrowser } from '@mykey/backend/test/helpers/browser.ts';
+import { fileFixture, type Cleanup } from '@mykey/backend/test/helpers/env.ts';
+import { httpServer } from '@mykey/backend/test/helpers/jpki.ts';
+import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
+import { parseMykeyId } from '@mykey/backend/mykey/id.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
 import { presentCardAgain } from './helpers/agent.ts';
 import { readBody, relay } from './helpers/backend-stand-ins.ts';

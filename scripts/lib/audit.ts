@@ -2,8 +2,8 @@
 // (whose worker exports daily) and `npm run mykey -- audit-export / audit-verify` share one
 // under .data, so the commands check what the local worker exported.
 import path from 'node:path';
-import { dataDir } from './paths.ts';
-import { isDevelopment } from '../../backend/src/config.ts';
+import { dataDir } from '@mykey/dev-tools/paths.ts';
+import { isDevelopment } from '@mykey/backend/config.ts';
 
 export const LOCAL_AUDIT_EXPORT_DIR = path.join(dataDir, 'audit-heads');
 

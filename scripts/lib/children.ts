@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rootDir } from './paths.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
 
 export interface Child { name: string; process: ChildProcess; exited: Promise<number | null> }
 

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { rootDir } from './paths.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
 
 const frontendDir = path.join(rootDir, 'frontend');
 export const consoleDir = path.join(frontendDir, 'dist');
@@ -16,9 +16,8 @@ function newestMtime(target: string): number {
 /** Builds the console with Vite unless the last build is newer than every source file. */
 export function buildConsoleIfStale(): void {
   const sources = ['src', 'index.html', 'vite.config.ts', 'svelte.config.js', 'package.json'].map((name) => path.join(frontendDir, name))
-    // The contracts the console imports, and the backend modules it still reads: the problem messages, the device shape.
-    .concat(path.join(rootDir, 'packages', 'contracts', 'src'))
-    .concat(['http/problems.ts', 'devices/device.ts'].map((name) => path.join(rootDir, 'backend', 'src', name)));
+    // The contracts the console imports: the problem messages, the shapes the API answers with.
+    .concat(path.join(rootDir, 'packages', 'contracts', 'src'));
   const built = newestMtime(path.join(consoleDir, 'index.html'));
   if (built > 0 && built >= Math.max(...sources.map(newestMtime))) return;
   console.log('[console] building the console (vite build)…');

@@ -1,7 +1,9 @@
 // Certificates and MyKey IDs on a development machine: in development (NODE_ENV=development or
-// test), with no trust anchors configured, `npm start` and `npm run mykey` use the development CA
-// in .data/dev-ca/ and its CRL, the same CA that `npm run card-sim` issues card certificates from.
-import { isDevelopment, localMykeySecretHex } from '../../backend/src/config.ts';
+// test), with no trust anchors configured, `npm start`, `npm run mykey` and `npm test` hand the
+// server, the worker and the commands the development CA in .data/dev-ca/ (and its CRL), the same
+// CA that `npm run card-sim` issues card certificates from. The backend itself knows no
+// development CA: it trusts what JPKI_TRUST_ANCHORS names.
+import { isDevelopment, localMykeySecretHex } from '@mykey/backend/config.ts';
 import { ensureDevCa } from '@mykey/dev-tools/dev-ca/store.ts';
 
 /** Variables to add to `env`: none that are configured, and none unless `env` is development. */
@@ -10,11 +12,15 @@ export async function developmentJpkiEnv(env: NodeJS.ProcessEnv = process.env): 
   return { ...(await devCaEnv(env)), ...(env.MYKEY_SECRET ? {} : localMykeySecret()) };
 }
 
-async function devCaEnv(env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
+/**
+ * The development CA (made on first use) as the trust anchors, unless `env` names its own; with its
+ * CRL unless `env` configures CRL sources or `crl` is false.
+ */
+export async function devCaEnv(env: NodeJS.ProcessEnv, { crl = true } = {}): Promise<Record<string, string>> {
   if (env.JPKI_TRUST_ANCHORS) return {};
   const devCa = await ensureDevCa();
   const crlConfigured = Boolean(env.JPKI_CRL_FILES || env.JPKI_CRL_URLS);
-  return { JPKI_TRUST_ANCHORS: devCa.certificate, ...(crlConfigured ? {} : { JPKI_CRL_FILES: devCa.crl }) };
+  return { JPKI_TRUST_ANCHORS: devCa.certificate, ...(crlConfigured || !crl ? {} : { JPKI_CRL_FILES: devCa.crl }) };
 }
 
 /**

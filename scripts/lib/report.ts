@@ -2,9 +2,9 @@
 // `npm run ledger -- check`). Exit 0: report.ok; 1: it is not (the report says why); 2: the
 // command was called wrongly or the database could not be read, so nothing is known.
 import { pino } from 'pino';
-import { createDb, type Db } from '../../backend/src/db.ts';
+import { createDb, type Db } from '@mykey/backend/db.ts';
 import type { Run } from './commands.ts';
-import { withDatabase } from './services.ts';
+import { withDatabase } from '@mykey/dev-tools/services.ts';
 
 export interface ReportCommand<O> {
   /** As typed, e.g. `npm run ledger -- check`; for the usage line. */

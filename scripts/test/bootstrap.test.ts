@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { rootDir } from '../lib/paths.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
 
 const runningNode = `${process.version} abi ${process.versions.modules} ${process.platform}-${process.arch}`;
 
@@ -18,8 +18,10 @@ function project(t: { teardown(fn: () => void): void }): string {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), text);
   };
-  mkdirSync(path.join(dir, 'scripts', 'lib'), { recursive: true });
-  for (const name of ['bootstrap.mjs', 'lib/debian.mjs']) copyFileSync(path.join(rootDir, 'scripts', name), path.join(dir, 'scripts', name));
+  for (const name of ['scripts/bootstrap.mjs', 'packages/dev-tools/src/debian.mjs']) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    copyFileSync(path.join(rootDir, name), path.join(dir, name));
+  }
   file('package.json', JSON.stringify({ name: 'bootstrap-check', private: true, dependencies: { tiny: 'file:./tiny' }, allowScripts: { tiny: true } }));
   const lock = JSON.stringify({ name: 'bootstrap-check', lockfileVersion: 3, requires: true, packages: { 'node_modules/tiny': { version: '1.0.0', hasInstallScript: true } } });
   file('package-lock.json', lock);

@@ -3,12 +3,11 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { testDatabase, redisUrl } from '../../backend/test/helpers/env.ts';
-import { freePort } from '../lib/ports.ts';
-import { launchBrowser } from '../../backend/test/helpers/browser.ts';
-import { waitFor } from '../lib/wait.ts';
-import { DEMO_MERCHANTS } from '../../seeds/01_demo_town.ts';
-import { DEMO_SECOND_MERCHANTS } from '../../seeds/02_second_town.ts';
+import { testDatabase, redisUrl } from '@mykey/backend/test/helpers/env.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
+import { launchBrowser } from '@mykey/backend/test/helpers/browser.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
+import { DEMO_MERCHANTS, DEMO_SECOND_MERCHANTS } from '@mykey/dev-tools/demo-towns.ts';
 
 const DEMO_SHOPS = DEMO_MERCHANTS.length + DEMO_SECOND_MERCHANTS.length;
 

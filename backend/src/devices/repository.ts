@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Device, DeviceStatus } from './device.ts';
+import type { Device, DeviceStatus } from '@mykey/contracts/device.ts';
 import { organizationColumns, organizationOf, type OrganizationColumns, type OrganizationRef } from '../staff/organization.ts';
 
 /** The device behind a request, as requireDevice finds it; `municipalityCode` is the town it serves (a shop's device, its shop's town). */

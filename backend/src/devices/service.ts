@@ -7,7 +7,7 @@ import type { SignedInStaff } from '../staff/repository.ts';
 import { tokenHash } from '../staff/repository.ts';
 import { organizationLabel, organizationOf, type OrganizationRef } from '../staff/organization.ts';
 import { groupCode, isDeviceTokenShaped, newDeviceToken, newEnrollmentCode, normalizeCode } from './codes.ts';
-import type { Device } from './device.ts';
+import type { Device } from '@mykey/contracts/device.ts';
 import { devicesRepository, type EnrolledDevice } from './repository.ts';
 
 export const CODE_MINUTES = 10;

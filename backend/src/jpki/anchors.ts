@@ -2,9 +2,10 @@
 // chain to. Several at once, so a CA key rollover (old and new CA both issuing) just works.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as pkijs from 'pkijs';
+import { devCaFiles } from '@mykey/contracts/local-data.ts';
 import { ConfigError, isDevelopment, type JpkiConfig } from '../config.ts';
 import { parseDer } from './der.ts';
-import { devCaFiles, isDevelopmentCa } from './development-ca.ts';
+import { isDevelopmentCa } from './development-ca.ts';
 import { pemBlocks, PemError } from './pem.ts';
 
 export interface TrustAnchors {
@@ -17,12 +18,13 @@ const MAX_BUNDLE_BYTES = 1024 * 1024;
 const BASIC_CONSTRAINTS = '2.5.29.19';
 
 /**
- * Reads the configured bundle; without one (only allowed in development) the development CA in
- * .data/dev-ca/, made on first use. Production refuses a bundle holding a development CA.
- * Throws ConfigError naming the variable and the file.
+ * Reads the configured bundle. Development names one too: `npm start`, `npm run dev` and
+ * `npm test` name the development CA's (scripts/lib/jpki.ts). Production refuses a bundle holding
+ * a development CA. Throws ConfigError naming the variable and the file.
  */
 export async function loadTrustAnchors(config: Pick<JpkiConfig, 'NODE_ENV' | 'JPKI_TRUST_ANCHORS'>): Promise<TrustAnchors> {
-  const file = config.JPKI_TRUST_ANCHORS ?? (await developmentAnchors());
+  const file = config.JPKI_TRUST_ANCHORS;
+  if (!file) throw new ConfigError([`JPKI_TRUST_ANCHORS: not set: name a PEM bundle of the JPKI user-authentication CA certificates (in development, npm start, npm run dev and npm test name the development CA's)`]);
   const bad = (problem: string) => new ConfigError([`JPKI_TRUST_ANCHORS: ${file}: ${problem}`]);
   let text: string;
   try {
@@ -65,12 +67,6 @@ function caCertificate(der: Buffer): pkijs.Certificate | string {
   const constraints = certificate.extensions?.find((e) => e.extnID === BASIC_CONSTRAINTS)?.parsedValue as pkijs.BasicConstraints | undefined;
   if (!constraints?.cA) return 'is not a CA certificate (no basicConstraints cA=true)';
   return certificate;
-}
-
-async function developmentAnchors(): Promise<string> {
-  // Loaded only here: production always names its anchors, so it never makes a dev CA.
-  const { ensureDevCa } = await import('@mykey/dev-tools/dev-ca/store.ts');
-  return (await ensureDevCa()).certificate;
 }
 
 /** This machine's development CA certificate (DER), if it has one: one made before CAs carried their mark has only this to tell it. */

@@ -7,7 +7,7 @@ import { csvFile } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import { endOfTokyoDay } from '../ledger/rules.ts';
-import { STATEMENT_KINDS, type CampaignLine, type Figure, type MerchantLine, type Named, type PartnerLine, type Statement, type StatementKind } from './statement-shape.ts';
+import { STATEMENT_KINDS, type CampaignLine, type Figure, type MerchantLine, type Named, type PartnerLine, type Statement, type StatementKind } from '@mykey/contracts/statement-shape.ts';
 
 export { STATEMENT_KINDS, type Statement, type StatementKind };
 

@@ -2,8 +2,8 @@ import type { ExecutionContext } from 'ava';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { dataDir } from '../../../scripts/lib/paths.ts';
-import { DEMO_PASSWORD } from '../../../seeds/01_demo_town.ts';
+import { dataDir } from '@mykey/dev-tools/paths.ts';
+import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import type { Cleanup } from './env.ts';
 import { inTurn, knownAccount, nextCode } from './staff.ts';
 

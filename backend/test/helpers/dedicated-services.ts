@@ -1,15 +1,15 @@
 // A MariaDB and a Redis of one test file's own, on free ports with their data under
 // .data/test/dedicated-*/, for tests that kill or restart them: every other test file shares
 // the suite's pair (3417/6390), which must never go down under it. Started the way `npm start`
-// starts its own (scripts/lib/services.ts); stopped and deleted when the file ends.
+// starts its own (@mykey/dev-tools/services.ts); stopped and deleted when the file ends.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { dataDir } from '../../../scripts/lib/paths.ts';
-import { freePort } from '../../../scripts/lib/ports.ts';
-import { localMariaDb, localRedis, type LocalServer, type Profile } from '../../../scripts/lib/services.ts';
-import { migrateAndSeed } from '../../../scripts/lib/database.ts';
-import { waitFor } from '../../../scripts/lib/wait.ts';
+import { dataDir } from '@mykey/dev-tools/paths.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
+import { localMariaDb, localRedis, type LocalServer, type Profile } from '@mykey/dev-tools/services.ts';
+import { migrateAndSeed } from '@mykey/dev-tools/database.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 import type { Cleanup } from './env.ts';
 
 export interface DedicatedServices {

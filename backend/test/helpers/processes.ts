@@ -4,8 +4,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync, readFileSync } from 'node:fs';
-import { rootDir } from '../../../scripts/lib/paths.ts';
-import { waitFor } from '../../../scripts/lib/wait.ts';
+import { rootDir } from '@mykey/dev-tools/paths.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
 
 export interface BackendProcess {
   pid: number;
@@ -17,15 +17,15 @@ export interface BackendProcess {
 }
 
 /**
- * backend/src/<script>.ts in a process of its own with exactly `env` (and PATH; NODE_ENV=test
- * unless `env` says otherwise). Its output is kept in memory, or appended to `logFile` when given
+ * backend/src/<script>.ts in a process of its own with exactly `env` (and PATH; NODE_ENV=test and
+ * the trust anchors npm test names, the development CA's (scripts/test.ts), unless `env` says otherwise). Its output is kept in memory, or appended to `logFile` when given
  * (a benchmark's server logs a line per request).
  */
 export function startBackend(script: 'server' | 'worker', env: Record<string, string>, options: { logFile?: string; nodeArgs?: string[] } = {}): BackendProcess {
   const { logFile, nodeArgs = [] } = options;
   const stdio = logFile ? ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')] as const : ['ignore', 'pipe', 'pipe'] as const;
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', `backend/src/${script}.ts`], {
-    cwd: rootDir, env: { PATH: process.env.PATH, LOG_LEVEL: 'info', NODE_ENV: 'test', ...env }, stdio: [...stdio],
+    cwd: rootDir, env: { PATH: process.env.PATH, LOG_LEVEL: 'info', NODE_ENV: 'test', ...npmTestAnchors(), ...env }, stdio: [...stdio],
   });
   let output = '';
   child.stdout?.on('data', (chunk) => { output += chunk; });
@@ -40,6 +40,11 @@ export function startBackend(script: 'server' | 'worker', env: Record<string, st
       return exited;
     },
   };
+}
+
+function npmTestAnchors(): Record<string, string> {
+  const anchors = process.env.JPKI_TRUST_ANCHORS;
+  return anchors ? { JPKI_TRUST_ANCHORS: anchors } : {};
 }
 
 /** The API server on `port`, once /readyz says ready; its last output is shown if it never gets there. */

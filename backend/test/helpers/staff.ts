@@ -6,7 +6,7 @@
 // (now or the next one), waiting for the clock when both are taken.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Secret, TOTP } from 'otpauth';
-import { DEMO_PASSWORD } from '../../../seeds/01_demo_town.ts';
+import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 
 const PERIOD_MS = 30_000;
 

@@ -1,4 +1,4 @@
-import type { Device } from '../../../backend/src/devices/device.ts';
+import type { Device } from '@mykey/contracts/device.ts';
 import { isRecord, newIdempotencyKey, request } from './api.ts';
 
 export type { Device };

@@ -2,7 +2,7 @@
 // a new card after checking the person at the counter. A typed ID is checked here with the
 // backend's own code and messages, so a typo shows at once; the backend still decides.
 import { compactMykeyId, ID_LENGTH, MYKEY_ALPHABET, parseMykeyId } from '@mykey/contracts/mykey-id.ts';
-import { problemKinds } from '../../../backend/src/http/problems.ts';
+import { problemKinds } from '@mykey/contracts/problem-kinds.ts';
 import { isRecord, newIdempotencyKey, request } from './api.ts';
 import type { Bilingual } from './i18n.svelte.ts';
 

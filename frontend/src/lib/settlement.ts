@@ -1,9 +1,9 @@
 // The municipality console's settlement screen (docs/settlement.md): the statement of a period
 // as the backend computes it, and the addresses of its CSV files.
-import type { Statement, StatementKind } from '../../../backend/src/settlement/statement-shape.ts';
+import type { Statement, StatementKind } from '@mykey/contracts/statement-shape.ts';
 import { isRecord, request } from './api.ts';
 
-export type { Figure, Statement, StatementKind } from '../../../backend/src/settlement/statement-shape.ts';
+export type { Figure, Statement, StatementKind } from '@mykey/contracts/statement-shape.ts';
 
 const parseStatement = (body: unknown) => (isRecord(body) && isRecord(body.period) && Array.isArray(body.merchants) && Array.isArray(body.partners)
   && Array.isArray(body.campaigns) && isRecord(body.merchantTotals) && isRecord(body.partnerTotals) && isRecord(body.campaignTotals)

@@ -6,14 +6,13 @@ import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import { fromPem, issueCertificate, issueCrl, loadCa } from '../src/dev-ca/index.ts';
 import { ensureDevCa } from '../src/dev-ca/store.ts';
-import { freePort } from '../../../scripts/lib/ports.ts';
+import { rootDir } from '../src/paths.ts';
+import { freePort } from '../src/ports.ts';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DAY = 86_400_000;
 
 function tempDir(t: { teardown: (fn: () => void) => void }): string {
@@ -76,7 +75,7 @@ test('card-sim with no identity options issues the card certificate from the dev
   const dataDir = tempDir(t);
   const identity = join(dataDir, 'card');
   const child = spawn(process.execPath, ['--import', 'tsx', 'reader-agent/src/simulator/cli.ts', '--vpcd', `127.0.0.1:${await freePort()}`, '--save-identity', identity],
-    { cwd: REPO_ROOT, env: { ...process.env, MYKEY_DATA_DIR: dataDir }, stdio: ['ignore', 'ignore', 'pipe'] });
+    { cwd: rootDir, env: { ...process.env, MYKEY_DATA_DIR: dataDir }, stdio: ['ignore', 'ignore', 'pipe'] });
   t.teardown(() => { child.kill('SIGKILL'); });
   let stderr = '';
   await new Promise<void>((done, fail) => {
@@ -94,7 +93,7 @@ test('card-sim with no identity options issues the card certificate from the dev
 
 test('card-sim --help says where the default certificate comes from', async (t) => {
   const help = await new Promise<string>((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'reader-agent/src/simulator/cli.ts', '--help'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'reader-agent/src/simulator/cli.ts', '--help'], { cwd: rootDir, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => { out += text; });
     child.once('exit', () => done(out));

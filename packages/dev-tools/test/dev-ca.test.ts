@@ -5,10 +5,10 @@ import { execFile } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as pkijs from 'pkijs';
-import { ensureDebianPackages } from '../../../scripts/lib/debian.mjs';
+import { ensureDebianPackages } from '../src/debian.mjs';
+import { rootDir } from '../src/paths.ts';
 import {
   createCa,
   fromPem,
@@ -19,7 +19,6 @@ import {
   type CertificateAuthority,
 } from '../src/dev-ca/index.ts';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const AUTH_ISSUER = 'C=JP\nO=JPKI\nOU=JPKI for user authentication\nOU=Japan Agency for Local Authority Information Systems';
 const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
 
@@ -33,7 +32,7 @@ test.before(async () => {
 
 function run(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(command, args, { cwd: REPO_ROOT, encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile(command, args, { cwd: rootDir, encoding: 'utf8' }, (error, stdout, stderr) => {
       done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });

@@ -6,7 +6,7 @@ import { JpkiCard } from './card.ts';
 import { OtherCard, OTHER_CARD_ATR } from './other-card.ts';
 import { buildIdentity, saveIdentity, type CardIdentity } from './identity.ts';
 import { ensureDevCa } from '@mykey/dev-tools/dev-ca/store.ts';
-import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from '../../../scripts/lib/debian.mjs';
+import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from '@mykey/dev-tools/debian.mjs';
 import { parseHostPort, VpcdClient } from './vpcd-client.ts';
 
 const HELP = `Usage: npm run card-sim -- [options]

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../../scripts/lib/ports.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
 import { startPcscStack, type PcscStack } from './pcsc-stack.ts';
 
 export const CONSOLE_ORIGIN = 'http://127.0.0.1:3000';

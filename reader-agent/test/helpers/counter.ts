@@ -3,10 +3,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Db } from '../../../backend/src/db.ts';
-import { testDatabase, type Cleanup } from '../../../backend/test/helpers/env.ts';
-import { testPki, type Staff } from '../../../backend/test/helpers/identity.ts';
-import { startApp, testIdentity } from '../../../backend/test/helpers/server.ts';
+import type { Db } from '@mykey/backend/db.ts';
+import { testDatabase, type Cleanup } from '@mykey/backend/test/helpers/env.ts';
+import { testPki, type Staff } from '@mykey/backend/test/helpers/identity.ts';
+import { startApp, testIdentity } from '@mykey/backend/test/helpers/server.ts';
 import { BackendClient } from '../../src/agent/backend-client.ts';
 import { writeEnrollment, type EnrollmentRecord } from '../../src/agent/enrollment.ts';
 import { issueCrl, type CertificateAuthority } from '@mykey/dev-tools/dev-ca/index.ts';

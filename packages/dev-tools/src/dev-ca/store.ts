@@ -6,10 +6,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as pkijs from 'pkijs';
-import { DEV_CA_DIR, devCaFiles, type DevCaFiles } from '@mykey/backend/jpki/development-ca.ts';
+import { DEV_CA_DIR, devCaFiles, type DevCaFiles } from '@mykey/contracts/local-data.ts';
 import { createCa, fromPem, issueCrl, loadCa, type CertificateAuthority, type RevocationReason, type RevokedEntry } from './index.ts';
 
-// Where the files live is the backend's to say: production looks there, to refuse this CA.
+// Where the files live is a contract (@mykey/contracts/local-data.ts): production looks there, to refuse this CA.
 export { DEV_CA_DIR, devCaFiles, type DevCaFiles };
 
 /** How long a fresh development CRL is valid, and how close to its end it is renewed. */

@@ -1,5 +1,5 @@
-// A settlement statement as the API returns it and the console reads it, with no imports, so
-// the console can import it too (statement.ts computes it).
+// A settlement statement as the API returns it (backend/src/settlement/statement.ts computes
+// it) and the console reads it.
 
 export interface Figure { count: number; points: number }
 export interface Named { id: number; slug: string; name: { ja: string; en: string } }

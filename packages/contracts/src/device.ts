@@ -1,5 +1,5 @@
-// A device as the console lists it: the shape the API returns and the console reads, with no
-// imports, so the console can import it too.
+// A device as the console lists it: the shape the API returns (backend/src/devices) and the
+// console reads.
 
 export type DeviceStatus = 'active' | 'revoked';
 

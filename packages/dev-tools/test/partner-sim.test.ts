@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { bodySha256, parseTimestamp, signatureMatches, signedHeaders } from '../src/partners/signature.ts';
-import { PartnerClient, PartnerSimulator, WebhookReceiver, paced, type PartnerIdentity } from './tools/partner-sim.ts';
+import { bodySha256, parseTimestamp, signatureMatches, signedHeaders } from '@mykey/backend/partners/signature.ts';
+import { PartnerClient, PartnerSimulator, WebhookReceiver, paced, type PartnerIdentity } from '../src/partner-sim/index.ts';
 
 const identity = (): PartnerIdentity => ({ partner: 'sim-card', key: randomBytes(32) });
 
@@ -68,7 +68,8 @@ const finished = (partnerTxId: string, extra: Record<string, unknown> = {}) =>
 test('requests are signed over method, path and body, and a 5xx is retried with the same body until answered', async (t) => {
   const who = identity();
   const api = await tinyServer(t, who, (_seen, n, res) => (n <= 2 ? json(res, 503, { code: 'database_unavailable' }) : json(res, 202, { conversionId: 41 })));
-  const client = new PartnerClient({ ...who, baseUrl: api.url, timeoutMs: 2_000 });
+  // A ceiling far above a loaded machine's slowest answer: only the 503s may cause a retry here.
+  const client = new PartnerClient({ ...who, baseUrl: api.url, timeoutMs: 30_000 });
   const reply = await client.submit({ partnerTxId: 'tx-1', mykeyId: 'ABCD2345', municipality: '139998', partnerPoints: 100 });
   t.like(reply, { status: 202, attempts: 3, body: { conversionId: 41 } });
   t.is(api.seen.length, 3);
@@ -85,7 +86,8 @@ test('requests are signed over method, path and body, and a 5xx is retried with 
 test('a batch file is uploaded signed over its declared length and hash, and a busy answer (429) is retried with the same file', async (t) => {
   const who = identity();
   const api = await tinyServer(t, who, (_seen, n, res) => (n === 1 ? json(res, 429, { code: 'batch_uploads_busy' }) : json(res, 200, { state: 'done' })));
-  const client = new PartnerClient({ ...who, baseUrl: api.url, timeoutMs: 2_000 });
+  // As above: only the 429 may cause a retry.
+  const client = new PartnerClient({ ...who, baseUrl: api.url, timeoutMs: 30_000 });
   const file = '{"partnerTxId":"b-1"}\n{"partnerTxId":"b-2","note":"ü"}\n';
   t.like(await client.uploadBatch('batch 1', file), { status: 200, attempts: 2 });
   t.is(api.seen.length, 2);
