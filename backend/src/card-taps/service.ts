@@ -4,15 +4,12 @@
 import type { Knex } from 'knex';
 import { canonicalChallenge } from '@mykey/contracts/challenge-text.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
-import { RevokedCard, verifyCardProof, verifyTappedCertificate } from '../jpki/card-proof.ts';
+import { RevokedCard, verifyCardProof, verifyTappedCertificate, type CardIdentity } from '../jpki/card-proof.ts';
 import type { AcceptedCertificate } from '../jpki/certificates.ts';
 import type { CertificateVerifier } from '../jpki/verifier.ts';
 import { challengeRepository, type StoredChallenge } from './repository.ts';
 import { termLines, type ProofKind, type Purpose, type PurposeRegistry, type VerifiedCard } from './purposes.ts';
 import type { Db } from '../db.ts';
-
-/** A card by the fields of its certificate that name it. */
-export interface CardIdentity { issuerDer: Buffer; serialHex: string }
 
 export interface CardTapsDeps {
   db: Db;

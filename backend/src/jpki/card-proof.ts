@@ -8,8 +8,11 @@ import { parseCertificate, type AcceptedCertificate, type CertificateErrorCode }
 import { serialHex } from './der.ts';
 import type { CertificateVerifier } from './verifier.ts';
 
+/** A card, by the fields of its certificate that name it. */
+export interface CardIdentity { issuerDer: Buffer; serialHex: string }
+
 /** A card refused because its certificate is revoked: who it was, so its link can be ended. */
-export class RevokedCard extends Problem {
+export class RevokedCard extends Problem implements CardIdentity {
   constructor(readonly issuerDer: Buffer, readonly serialHex: string, detail: string) {
     super('certificate_revoked', detail);
   }
