@@ -59,6 +59,9 @@ export const CHALLENGE_PURPOSES = Object.keys(PURPOSE_TERMS) as ChallengePurpose
 /** A purpose by name, with its terms (null: none). */
 export type PurposeText = readonly [purpose: string, terms: PurposeTerms | null];
 
+/** Today's purposes with their terms, as termsFieldProblem takes them. */
+export const PURPOSE_TEXTS: readonly PurposeText[] = Object.entries(PURPOSE_TERMS);
+
 /**
  * Why a challenge request's terms field does not fit its purpose, or undefined: a purpose with
  * terms wants its field, and no other purpose takes it.

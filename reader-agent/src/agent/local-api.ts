@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { z } from 'zod';
-import { PURPOSE_TERMS, termsFieldProblem } from '@mykey/contracts/challenge-text.ts';
+import { PURPOSE_TEXTS, termsFieldProblem } from '@mykey/contracts/challenge-text.ts';
 import { CardError, type CardErrorCode } from '../jpki/errors.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';
 import { BackendError } from './backend-client.ts';
@@ -44,7 +44,7 @@ const cardSessionBody = z.object({
   // The register's payment intent: the card signs only a challenge that names this one.
   paymentIntentId: z.string().regex(PAYMENT_INTENT_ID, { error: 'must be a payment intent id (pi_…)' }).optional(),
 }).strict().superRefine((body, ctx) => {
-  const problem = termsFieldProblem(Object.entries(PURPOSE_TERMS), body.purpose, body);
+  const problem = termsFieldProblem(PURPOSE_TEXTS, body.purpose, body);
   if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: [problem.path] });
 });
 

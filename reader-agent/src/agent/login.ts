@@ -3,7 +3,7 @@
 // in the request body to the agent and from there to the card; it is never printed.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { PURPOSE_TERMS, termsFieldProblem } from '@mykey/contracts/challenge-text.ts';
+import { PURPOSE_TEXTS, termsFieldProblem } from '@mykey/contracts/challenge-text.ts';
 import { CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type ChallengePurpose } from './card-login.ts';
 import { defaultTokenFile } from './enrollment.ts';
 import { DEFAULT_PORT } from './local-api.ts';
@@ -119,7 +119,7 @@ export async function loginCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (!(CHALLENGE_PURPOSES as readonly string[]).includes(values.purpose)) return usage(`--purpose must be one of ${CHALLENGE_PURPOSES.join(', ')}, got "${values.purpose}"`);
-  if (termsFieldProblem(Object.entries(PURPOSE_TERMS), values.purpose, { paymentIntentId: values.intent })) return usage('--intent ID goes with --purpose payment, and only with it');
+  if (termsFieldProblem(PURPOSE_TEXTS, values.purpose, { paymentIntentId: values.intent })) return usage('--intent ID goes with --purpose payment, and only with it');
   if (values.intent !== undefined && !PAYMENT_INTENT_ID.test(values.intent)) return usage(`--intent must be a payment intent id (pi_ and 22 characters), got "${values.intent}"`);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return usage(`--port must be a port number, got "${values.port}"`);
