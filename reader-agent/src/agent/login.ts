@@ -44,8 +44,11 @@ function usage(message: string): number {
   return 2;
 }
 
+/** The first words of a failure, where a purpose has its own; any other purpose's are a login's. */
+const FAILED: Partial<Record<string, readonly [ja: string, en: string]>> = { payment: ['支払いできませんでした', 'Payment failed'] };
+
 function report(failure: Failure, purpose = 'login'): number {
-  const [ja, en] = purpose === 'payment' ? ['支払いできませんでした', 'Payment failed'] : ['ログインできませんでした', 'Login failed'];
+  const [ja, en] = FAILED[purpose] ?? ['ログインできませんでした', 'Login failed'];
   process.stderr.write([
     `${ja}: ${failure.messages.ja}`,
     `${en}: ${failure.messages.en}`,
