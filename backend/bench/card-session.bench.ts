@@ -27,7 +27,7 @@ import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
 import { testIdentity } from '../test/helpers/server.ts';
 import { cardProof, cardSign, enrollDevice, signInStaff, type Device } from '../test/helpers/identity.ts';
-import { canonicalChallenge, type Challenge } from '../src/jpki/challenges.ts';
+import { canonicalChallenge, type Challenge } from '@mykey/contracts/challenge-text.ts';
 import { verifyCardProof } from '../src/jpki/card-proof.ts';
 import type { CertificateVerifier } from '../src/jpki/verifier.ts';
 import { verifyUserCertificate } from '../src/jpki/certificates.ts';
@@ -189,12 +189,13 @@ async function verifierCachedPerSecond(verifier: CertificateVerifier, cards: Iss
 async function cardProofCachedPerSecond(verifier: CertificateVerifier, cards: IssuedCertificate[]): Promise<number> {
   const proofs = cards.slice(0, 200).map((card) => {
     const challenge: Challenge = { id: randomBytes(32).toString('base64url'), deviceId: 1, purpose: 'login', expiresAt: new Date(Date.now() + 3_600_000) };
-    return { card, challenge, signature: cardSign(card, canonicalChallenge(challenge)) };
+    const text = canonicalChallenge(challenge);
+    return { card, text, signature: cardSign(card, text) };
   });
   for (const { card } of proofs) await verifier.verify(card.certificateDer, { valueMoving: false });
   return rate(BASELINE_SECONDS, CONCURRENCY, async (i) => {
-    const { card, challenge, signature } = proofs[i % proofs.length]!;
-    await verifyCardProof(verifier, challenge, card.certificateDer, signature, new Date());
+    const { card, text, signature } = proofs[i % proofs.length]!;
+    await verifyCardProof(verifier, text, card.certificateDer, signature, { valueMoving: false, now: new Date() });
   });
 }
 

@@ -11,13 +11,17 @@ import { Problem } from './http/problems.ts';
 import { healthRoutes } from './health/routes.ts';
 import { staffRoutes } from './staff/routes.ts';
 import { deviceRoutes } from './devices/routes.ts';
-import { authRoutes } from './mykey/auth-routes.ts';
+import { cardTapRoutes } from './card-taps/routes.ts';
+import { PurposeRegistry, type Purpose } from './card-taps/purposes.ts';
+import { cardTapsService } from './card-taps/service.ts';
 import { mykeyRoutes } from './mykey/routes.ts';
 import { mykeyService } from './mykey/service.ts';
+import { cardProofPurpose, loginPurpose } from './mykey/purposes.ts';
 import { grantRoutes } from './grants/routes.ts';
 import { settlementRoutes } from './settlement/routes.ts';
 import { paymentRoutes } from './payments/routes.ts';
 import { paymentsService } from './payments/service.ts';
+import { paymentPurpose } from './payments/purpose.ts';
 import type { CertificateVerifier } from './jpki/verifier.ts';
 import type { Queue } from './queue.ts';
 import type { ConversionJob } from './conversions/queue.ts';
@@ -37,12 +41,24 @@ export interface AppDeps {
   clock?: () => Date;
   /** Partner batch uploads' spool folder and caps (config.ts's defaults unless given). */
   batchUploads?: BatchUploadSettings;
+  /** Card-tap purposes beyond the platform's own (a test registers its own this way). */
+  purposes?: Purpose[];
 }
 
 /** Composes the HTTP application from its parts; no I/O happens until a request arrives. */
-export function createApp({ config, db, redis, log, identity, conversions, clock = () => new Date(), batchUploads = batchUploadSettings() }: AppDeps): Koa {
+export function createApp({ config, db, redis, log, identity, conversions, clock = () => new Date(), batchUploads = batchUploadSettings(), purposes = [] }: AppDeps): Koa {
   const mykeys = mykeyService(db, identity.secret);
   const payments = paymentsService(db, mykeys);
+  // What a card is tapped for: one line per purpose, its code in its own feature.
+  const tapPurposes = new PurposeRegistry([
+    loginPurpose(mykeys),
+    cardProofPurpose('relink', mykeys),
+    cardProofPurpose('counter_relink', mykeys),
+    paymentPurpose(payments),
+    cardProofPurpose('home_move', mykeys),
+    ...purposes,
+  ]);
+  const taps = cardTapsService({ db, verifier: identity.verifier, purposes: tapPurposes, cardKey: mykeys.keyOf, noteRevoked: mykeys.noteRevoked });
   // Behind the one proxy TRUST_PROXY names, only the address it adds (the last of
   // X-Forwarded-For) is believed; what a client writes there itself is not.
   const app = new Koa({ proxy: config.TRUST_PROXY, maxIpsCount: 1 });
@@ -52,7 +68,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   app.use(securityHeaders(config.READER_AGENT_ORIGINS));
   app.use(problemMiddleware);
   for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
-    authRoutes({ db, verifier: identity.verifier, mykeys, payments, clock }), mykeyRoutes({ db, mykeys, clock }), paymentRoutes({ db, payments, clock }),
+    cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, mykeys, clock }), paymentRoutes({ db, payments, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {
       slots: uploadSlots(redis, config.QUEUE_PREFIX, batchUploads.perPartner), spoolDir: batchUploads.spoolDir, spoolMaxBytes: batchUploads.spoolMaxBytes } })]) {
     app.use(router.routes());

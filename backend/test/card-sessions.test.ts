@@ -6,7 +6,8 @@ import { fileFixture, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
 import { cardProof, cardSession, cardSign, enrollDevice, signInStaff, testPki } from './helpers/identity.ts';
 import { parseMykeyId } from '../src/mykey/id.ts';
-import { canonicalChallenge, challengeRepository } from '../src/jpki/challenges.ts';
+import { canonicalChallenge } from '@mykey/contracts/challenge-text.ts';
+import { challengeRepository } from '../src/card-taps/repository.ts';
 import { testIdentity } from './helpers/server.ts';
 
 const DAY = 86_400_000;

@@ -221,6 +221,17 @@ const CASES: Record<string, Case> = {
     nothingOfB(t, f, must(await cardSession(f.counterA, f.b.resident.card), 201));
   },
 
+  async 'POST /api/v1/auth/card-taps'(t, f) {
+    // B's resident's card, or B's intent, at A's devices answers as a card or intent of nobody's.
+    const tapOf = (certificate: Buffer, extra: Record<string, string> = {}) => ({ certificate: certificate.toString('base64'), ...extra });
+    const stranger = (await f.pki.card()).certificateDer;
+    const ofB = await f.counterA.post('/api/v1/auth/card-taps', { purpose: 'login', ...tapOf(f.b.resident.card.certificateDer) });
+    t.deepEqual(comparable(ofB), comparable(await f.counterA.post('/api/v1/auth/card-taps', { purpose: 'login', ...tapOf(stranger) })));
+    const intentOfB = await f.registerA.post('/api/v1/auth/card-taps', { purpose: 'payment', ...tapOf(stranger, { paymentIntentId: f.b.openIntent }) });
+    t.deepEqual(comparable(intentOfB), comparable(await f.registerA.post('/api/v1/auth/card-taps', { purpose: 'payment', ...tapOf(stranger, { paymentIntentId: unknownIntent() }) })));
+    nothingOfB(t, f, ofB, intentOfB);
+  },
+
   async 'POST /api/v1/mykeys/relinks'(t, f) {
     const newCard = await f.pki.card();
     const unknownProof = randomBytes(32).toString('base64url');

@@ -8,7 +8,7 @@ import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture } from './helpers/env.ts';
 import { cardProof, cardSign, enrollDevice, firstLogin, municipalCounter, signInStaff, type Device, type Staff } from './helpers/identity.ts';
-import { canonicalChallenge } from '@mykey/contracts/challenge-text.ts';
+import { canonicalChallenge, PAYMENT_TERMS } from '@mykey/contracts/challenge-text.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversion, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
 import { hashPassword } from '../src/staff/password.ts';
@@ -162,10 +162,10 @@ test('a challenge bound to intent A cannot pay intent B: the card\'s signature o
   const a = await openIntent(f.shop, 100);
   const b = await openIntent(f.shop, 4_000);
   const challenge = await paymentChallenge(f.register, a);
-  const forB = canonicalChallenge({
-    id: challenge.body.challengeId, deviceId: f.register.id, purpose: 'payment', expiresAt: new Date(challenge.body.expiresAt),
-    payment: { intentId: b, amount: 4_000, merchantId: f.merchantId },
-  });
+  const forB = canonicalChallenge(
+    { id: challenge.body.challengeId, deviceId: f.register.id, purpose: 'payment', expiresAt: new Date(challenge.body.expiresAt) },
+    PAYMENT_TERMS.lines({ intentId: b, amount: 4_000, merchantId: f.merchantId }),
+  );
   const proof = { ...cardProof(challenge.body, resident.card), signature: cardSign(resident.card, forB).toString('base64') };
   t.like(await f.register.post('/api/v1/auth/card-sessions', proof), { status: 401, body: { code: 'signature_invalid' } });
   t.is(await paymentEntries(f, a) + await paymentEntries(f, b), 0);

@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileFixture, type Cleanup } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff, type Staff } from '@mykey/backend/test/helpers/identity.ts';
-import { canonicalChallenge, type Challenge } from '@mykey/contracts/challenge-text.ts';
+import { canonicalChallenge, PAYMENT_TERMS, type Challenge, type PaymentTerms } from '@mykey/contracts/challenge-text.ts';
 import { creditConversion, inLedgerTransaction, residentPoints } from '@mykey/backend/ledger/ledger.ts';
 import { AgentError } from '../src/agent/errors.ts';
 import { runAgentCli, type RunningAgent } from './helpers/agent.ts';
@@ -103,9 +103,9 @@ test.serial('a backend that answers with a challenge for another intent, or with
   const { stack } = await fixture();
   const deviceId = 7;
   const asked = `pi_${randomBytes(16).toString('base64url')}`;
-  const challenge = (payment: Challenge['payment']) => {
-    const c: Challenge = { id: randomBytes(32).toString('base64url'), deviceId, purpose: 'payment', expiresAt: new Date(Date.now() + 60_000), payment };
-    return { challengeId: c.id, purpose: c.purpose, expiresAt: c.expiresAt.toISOString(), challenge: canonicalChallenge(c).toString('base64'), payment };
+  const challenge = (payment: PaymentTerms) => {
+    const c: Challenge = { id: randomBytes(32).toString('base64url'), deviceId, purpose: 'payment', expiresAt: new Date(Date.now() + 60_000) };
+    return { challengeId: c.id, purpose: c.purpose, expiresAt: c.expiresAt.toISOString(), challenge: canonicalChallenge(c, PAYMENT_TERMS.lines(payment)).toString('base64'), payment };
   };
   // A stand-in for a malicious or mistaken server: challenges from `next`, and any card session taken.
   let next: unknown;

@@ -1,22 +1,18 @@
-// Checks that a card proved possession of its key for a challenge: the certificate is one we
-// accept for the purpose, and its key signed the challenge's canonical text.
+// Checks a card: that its certificate is one we accept (under the trust anchors, not revoked),
+// and, for a PIN proof, that its key signed the challenge's canonical text.
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { Problem } from '../http/problems.ts';
 import { parseCertificate, type AcceptedCertificate, type CertificateErrorCode } from './certificates.ts';
 import { serialHex } from './der.ts';
-import { canonicalChallenge, type Challenge, type ChallengePurpose } from './challenges.ts';
 import type { CertificateVerifier } from './verifier.ts';
 
-/**
- * Linking a new card to a MyKey ID moves everything the ID holds, a payment moves points, and a
- * home move hands the identity to another town's staff: all are value-moving.
- */
-const VALUE_MOVING: Record<ChallengePurpose, boolean> = { login: false, relink: true, counter_relink: true, payment: true, home_move: true };
+/** A card, by the fields of its certificate that name it. */
+export interface CardIdentity { issuerDer: Buffer; serialHex: string }
 
 /** A card refused because its certificate is revoked: who it was, so its link can be ended. */
-export class RevokedCard extends Problem {
+export class RevokedCard extends Problem implements CardIdentity {
   constructor(readonly issuerDer: Buffer, readonly serialHex: string, detail: string) {
     super('certificate_revoked', detail);
   }
@@ -58,18 +54,35 @@ function publicKeyOf(certificate: pkijs.Certificate): KeyObject {
   return built;
 }
 
-export async function verifyCardProof(
-  verifier: CertificateVerifier, challenge: Challenge, certificateDer: Buffer, signature: Buffer, now: Date,
-): Promise<AcceptedCertificate> {
-  const verdict = await verifier.verify(certificateDer, { valueMoving: VALUE_MOVING[challenge.purpose], now });
+/** The certificate, if accepted now; a value-moving use is refused under `fail-closed` when revocation cannot be checked. */
+async function acceptedCertificate(verifier: CertificateVerifier, certificateDer: Buffer, valueMoving: boolean, now: Date) {
+  const verdict = await verifier.verify(certificateDer, { valueMoving, now });
   if (!verdict.ok) throw refusal(certificateDer, verdict.code, verdict.detail);
+  return verdict;
+}
+
+/** A card that signed `text` (the challenge's canonical text) with the key of an accepted certificate. */
+export async function verifyCardProof(
+  verifier: CertificateVerifier, text: Buffer, certificateDer: Buffer, signature: Buffer, { valueMoving, now }: { valueMoving: boolean; now: Date },
+): Promise<AcceptedCertificate> {
+  const verdict = await acceptedCertificate(verifier, certificateDer, valueMoving, now);
   const key = publicKeyOf(verdict.certificate);
   let valid = false;
   try {
-    valid = verify('sha256', canonicalChallenge(challenge), key, signature);
+    valid = verify('sha256', text, key, signature);
   } catch {
     // A signature of the wrong size cannot even be checked: it is simply not valid.
   }
   if (!valid) throw new Problem('signature_invalid');
+  return verdict;
+}
+
+/**
+ * A certificate a device read from a card without its PIN: nothing proves the card is here but
+ * the device's word, so it is accepted only when its revocation was checked, whatever the policy.
+ */
+export async function verifyTappedCertificate(verifier: CertificateVerifier, certificateDer: Buffer, now: Date): Promise<AcceptedCertificate> {
+  const verdict = await acceptedCertificate(verifier, certificateDer, true, now);
+  if (!verdict.revocationChecked) throw new Problem('certificate_revocation_unknown');
   return verdict;
 }

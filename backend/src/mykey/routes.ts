@@ -10,7 +10,7 @@ import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
-import { challengeRepository } from '../jpki/challenges.ts';
+import { challengeRepository } from '../card-taps/repository.ts';
 import { enrolledDevice, requireDevice } from '../devices/middleware.ts';
 import { devicesService } from '../devices/service.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';

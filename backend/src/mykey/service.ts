@@ -8,6 +8,7 @@ import { appendAudit, eventsAbout, recordAudit, towns, type TownView } from '../
 import { ConcurrentChange, type Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import { certificateKey, mykeyIdCandidate } from './id.ts';
+import type { CardIdentity } from '../jpki/card-proof.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
 import { organizationLabel } from '../staff/organization.ts';
@@ -17,8 +18,6 @@ import { mykeyRepository as repo, type CardBinding, type CardRecord, type LinkMe
 // At 120 million residents an ID is taken with probability ~0.35 %; 16 taken in a row is
 // ~1e-39 (docs/mykey-id.md), so running out means a bug, not bad luck.
 const MAX_CANDIDATES = 16;
-
-export interface CardIdentity { issuerDer: Buffer; serialHex: string }
 
 /** What a line of the national linkage file did (see linkage.ts). */
 export type LinkageOutcome = 'linked' | 'already_linked' | 'old_unknown' | 'new_already_has_mykey';

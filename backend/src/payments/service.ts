@@ -8,7 +8,7 @@ import { appendAudit } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
 import { Problem } from '../http/problems.ts';
-import type { Challenge, PaymentTerms } from '@mykey/contracts/challenge-text.ts';
+import type { PaymentTerms } from '@mykey/contracts/challenge-text.ts';
 import { payMerchant, refundPayment, voidPayment, type Posted } from '../ledger/ledger.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
 import { endOfTokyoDay } from '../ledger/rules.ts';
@@ -178,14 +178,13 @@ export function paymentsService(db: Db, mykeys: MykeyService) {
     },
 
     /**
-     * Pays the intent a signed payment challenge is bound to, in the caller's transaction (the
-     * one that marked the challenge signed): the intent must still be open, the shop approved,
+     * Pays the intent whose terms the card signed, in the caller's transaction (the one that
+     * marked the challenge signed): the intent must still be open, the shop approved,
      * the card's MyKey ID usable. Insufficient points roll everything back: the intent stays
      * open, for a lower amount or another way to pay the rest.
      */
-    async pay(trx: Knex.Transaction, r: { challenge: Challenge; certKey: Buffer; device: EnrolledDevice; now: Date }): Promise<PaymentReceipt> {
-      const terms = r.challenge.payment!;
-      const { intent, merchant } = (await repo.lockIntentWithMerchant(trx, terms.intentId))!;
+    async pay(trx: Knex.Transaction, r: { terms: PaymentTerms; certKey: Buffer; device: EnrolledDevice; now: Date }): Promise<PaymentReceipt> {
+      const { intent, merchant } = (await repo.lockIntentWithMerchant(trx, r.terms.intentId))!;
       if (statusAt(intent, r.now) !== 'open') throw notOpen(intent, r.now);
       approved(merchant);
       // The shop's device serves the shop's town: a MyKey ID that town blocked cannot pay there.

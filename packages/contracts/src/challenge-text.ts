@@ -1,10 +1,25 @@
-// The text a card signs for a challenge, shared by the backend, which rebuilds it from its own
-// row to check a signature, and the reader agent, which rebuilds it from the challenge it was
-// given and refuses to have the card sign anything else. Free of server imports on purpose.
+// The text a card signs for a challenge, per purpose, shared by the backend, which rebuilds it
+// from its own row to check a signature, and the reader agent, which rebuilds it from the
+// challenge it was given and refuses to have the card sign anything else. Free of server imports on purpose.
 
-// home_move: the resident makes this device's municipality the home of their MyKey ID.
-export const CHALLENGE_PURPOSES = ['login', 'relink', 'counter_relink', 'payment', 'home_move'] as const;
-export type ChallengePurpose = (typeof CHALLENGE_PURPOSES)[number];
+/**
+ * What a purpose adds to "this card, with its PIN, here, now": terms bound when the challenge
+ * is made (payment: this intent, this amount, this shop), which the card signs too.
+ */
+export interface PurposeTerms<Terms extends object = object> {
+  /** The challenge request's field naming what the terms are of (payment: the intent's id), and its form. */
+  readonly requestField: string;
+  readonly requestPattern: RegExp;
+  readonly requestError: string;
+  /** The challenge answer's field repeating the terms, for the agent to rebuild the text from. */
+  readonly answerField: string;
+  /** The terms as an answer gives them, if well-formed: the agent trusts nothing it is sent. */
+  parse(value: unknown): Terms | undefined;
+  /** Why the terms are not those of what the request named (the agent's check), or undefined. */
+  mismatch(terms: Terms, requested: string): string | undefined;
+  /** The lines the card signs after the common ones. */
+  lines(terms: Terms): string[];
+}
 
 /** A payment intent's id: `pi_` and 16 random bytes in base64url. */
 export const PAYMENT_INTENT_ID = /^pi_[A-Za-z0-9_-]{22}$/;
@@ -12,29 +27,70 @@ export const PAYMENT_INTENT_ID = /^pi_[A-Za-z0-9_-]{22}$/;
 /** What a payment challenge binds the card's signature to: this intent, this amount, this shop. */
 export interface PaymentTerms { intentId: string; amount: number; merchantId: number }
 
+const positiveInteger = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 1;
+
+export const PAYMENT_TERMS: PurposeTerms<PaymentTerms> = {
+  requestField: 'paymentIntentId',
+  requestPattern: PAYMENT_INTENT_ID,
+  requestError: 'must be a payment intent id (pi_…)',
+  answerField: 'payment',
+  parse(value) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    const { intentId, amount, merchantId } = value as Record<string, unknown>;
+    if (typeof intentId !== 'string' || !positiveInteger(amount) || !positiveInteger(merchantId)) return undefined;
+    return { intentId, amount, merchantId };
+  },
+  mismatch: (terms, requested) => (terms.intentId === requested ? undefined : `payment intent ${terms.intentId}`),
+  // The card signs what it pays: which intent, how many points (= yen), to which shop.
+  lines: (terms) => [`payment-intent: ${terms.intentId}`, `amount-points: ${terms.amount}`, `merchant: ${terms.merchantId}`],
+};
+
+/**
+ * Today's purposes, each with its terms (null: the card signs the common lines only).
+ * home_move: the resident makes this device's municipality the home of their MyKey ID.
+ */
+export const PURPOSE_TERMS = {
+  login: null, relink: null, counter_relink: null, payment: PAYMENT_TERMS, home_move: null,
+} as const satisfies Record<string, PurposeTerms | null>;
+
+export type ChallengePurpose = keyof typeof PURPOSE_TERMS;
+export const CHALLENGE_PURPOSES = Object.keys(PURPOSE_TERMS) as ChallengePurpose[];
+
+/** A purpose by name, with its terms (null: none). */
+export type PurposeText = readonly [purpose: string, terms: PurposeTerms | null];
+
+/** Today's purposes with their terms, as termsFieldProblem takes them. */
+export const PURPOSE_TEXTS: readonly PurposeText[] = Object.entries(PURPOSE_TERMS);
+
+/**
+ * Why a challenge request's terms field does not fit its purpose, or undefined: a purpose with
+ * terms wants its field, and no other purpose takes it.
+ */
+export function termsFieldProblem(purposes: Iterable<PurposeText>, purpose: string, body: Record<string, unknown>): { path: string; message: string } | undefined {
+  for (const [name, terms] of purposes) {
+    if (terms && (name === purpose) !== (body[terms.requestField] !== undefined)) {
+      return { path: terms.requestField, message: `${terms.requestField} is required for the purpose ${name}, and only for it` };
+    }
+  }
+  return undefined;
+}
+
 export interface Challenge {
   id: string;
   deviceId: number;
-  purpose: ChallengePurpose;
+  purpose: string;
   expiresAt: Date;
-  /** Present exactly when the purpose is `payment`. */
-  payment?: PaymentTerms;
 }
 
-/** The exact bytes the card signs (as a SHA-256 DigestInfo). */
-export function canonicalChallenge(challenge: Challenge): Buffer {
-  if ((challenge.purpose === 'payment') !== (challenge.payment !== undefined)) {
-    throw new Error('a challenge names payment terms exactly when its purpose is payment');
-  }
-  const { payment } = challenge;
+/** The exact bytes the card signs (as a SHA-256 DigestInfo): the common lines, then the purpose's terms lines. */
+export function canonicalChallenge(challenge: Challenge, termLines: readonly string[] = []): Buffer {
   return Buffer.from([
     'MyKey challenge v1',
     `id: ${challenge.id}`,
     `purpose: ${challenge.purpose}`,
     `device: ${challenge.deviceId}`,
     `expires: ${challenge.expiresAt.toISOString()}`,
-    // The card signs what it pays: which intent, how many points (= yen), to which shop.
-    ...(payment ? [`payment-intent: ${payment.intentId}`, `amount-points: ${payment.amount}`, `merchant: ${payment.merchantId}`] : []),
+    ...termLines,
     '',
   ].join('\n'), 'utf8');
 }

@@ -94,6 +94,15 @@ export const problemKinds = {
   card_proof_unknown: { status: 400, title: 'No such card proof', messages: {
     ja: 'カードによる本人確認が見つかりません。もう一度カードをかざしてください。',
     en: 'No such proof of the card was found. Please tap the card again.' } },
+  purpose_not_for_device: { status: 403, title: 'Not for this device', messages: {
+    ja: 'この端末ではこの用途にカードを使えません。',
+    en: 'A card cannot be used for this purpose at this device.' } },
+  card_tap_not_allowed: { status: 403, title: 'A tap is not enough', messages: {
+    ja: 'この用途ではカードをかざすだけでは進めません。暗証番号を入力してカードで確認してください。',
+    en: 'A tap alone is not enough for this purpose. Please enter the card\'s PIN to confirm.' } },
+  card_pin_not_allowed: { status: 403, title: 'A tap is wanted', messages: {
+    ja: 'この用途では暗証番号は使いません。カードをかざしてください。',
+    en: 'This purpose does not use the card\'s PIN. Please just tap the card.' } },
   signature_invalid: { status: 401, title: 'Signature not valid', messages: {
     ja: 'カードの署名を確認できませんでした。もう一度カードをかざしてください。',
     en: 'The card\'s signature could not be verified. Please tap the card again.' } },

@@ -2,10 +2,11 @@
 // the PIN, and the backend answers with the MyKey ID (or, for a relink purpose, keeps the
 // signed challenge as a proof of the card). The agent checks the challenge first: whoever
 // answers at the backend's address must not get the card to sign anything but a challenge
-// for this device and the purpose the clerk asked for.
+// for this device and the purpose the clerk asked for, with the terms the purpose's shared
+// contract checks (for a payment: the intent the clerk asked for).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalChallenge, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type ChallengePurpose } from '@mykey/contracts/challenge-text.ts';
+import { canonicalChallenge, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, PURPOSE_TERMS, type ChallengePurpose } from '@mykey/contracts/challenge-text.ts';
 import { checkPinFormat, JpkiSession } from '../jpki/commands.ts';
 import { CardError, type Messages } from '../jpki/errors.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';
@@ -23,25 +24,41 @@ const challengeAnswer = z.object({
   purpose: z.enum(CHALLENGE_PURPOSES),
   expiresAt: z.iso.datetime(),
   challenge: z.string(),
-  payment: z.object({ intentId: z.string(), amount: z.number().int().min(1), merchantId: z.number().int().min(1) }).optional(),
 });
 
 /**
- * The bytes to sign, if `answer` is exactly the canonical challenge for this device and
- * `purpose` (for a payment: the intent the clerk asked for): rebuilt from the answer's id,
- * expiry and payment terms and compared byte for byte, so no extra line, other device, other
- * purpose or other intent gets through.
+ * The lines of the purpose's terms the answer names, checked against the shared contract: a
+ * purpose with terms wants them well-formed and of what the request named (for a payment: the
+ * intent the clerk asked for); no answer may carry another purpose's terms.
  */
-export function challengeToSign(answer: ChallengeAnswer, deviceId: number, purpose: ChallengePurpose, paymentIntentId?: string): Buffer {
+function termLinesOf(answer: Record<string, unknown>, purpose: ChallengePurpose, requested: string | undefined): { lines: string[]; terms?: object } {
+  const own = PURPOSE_TERMS[purpose];
+  for (const terms of Object.values(PURPOSE_TERMS)) {
+    if (terms && terms !== own && answer[terms.answerField] !== undefined) throw new AgentError('challenge_not_canonical', `${terms.answerField} terms`);
+  }
+  if (!own) return { lines: [] };
+  const terms = own.parse(answer[own.answerField]);
+  if (!terms) throw new AgentError('challenge_not_canonical', `${own.answerField} terms`);
+  const mismatch = requested === undefined ? 'nothing requested' : own.mismatch(terms, requested);
+  if (mismatch) throw new AgentError('challenge_not_canonical', mismatch);
+  return { lines: own.lines(terms), terms };
+}
+
+/**
+ * The bytes to sign, and the purpose's terms, if `answer` is exactly the canonical challenge
+ * for this device and `purpose` (and the terms `requested` names): rebuilt from the answer's id,
+ * expiry and terms and compared byte for byte, so no extra line, other device, other purpose or
+ * other terms get through.
+ */
+export function challengeToSign(answer: ChallengeAnswer, deviceId: number, purpose: ChallengePurpose, requested?: string): { text: Buffer; terms?: object } {
   const parsed = challengeAnswer.safeParse(answer);
   if (!parsed.success) throw new AgentError('challenge_not_canonical', 'malformed answer');
-  const { challengeId, expiresAt, challenge, payment } = parsed.data;
+  const { challengeId, expiresAt, challenge } = parsed.data;
   if (parsed.data.purpose !== purpose) throw new AgentError('challenge_not_canonical', `purpose ${parsed.data.purpose}`);
-  if ((purpose === 'payment') !== (payment !== undefined)) throw new AgentError('challenge_not_canonical', 'payment terms');
-  if (payment && payment.intentId !== paymentIntentId) throw new AgentError('challenge_not_canonical', `payment intent ${payment.intentId}`);
-  const expected = canonicalChallenge({ id: challengeId, deviceId, purpose, expiresAt: new Date(expiresAt), ...(payment ? { payment } : {}) });
+  const { lines, terms } = termLinesOf(answer as unknown as Record<string, unknown>, purpose, requested);
+  const expected = canonicalChallenge({ id: challengeId, deviceId, purpose, expiresAt: new Date(expiresAt) }, lines);
   if (challenge !== expected.toString('base64')) throw new AgentError('challenge_not_canonical', 'text differs');
-  return expected;
+  return { text: expected, ...(terms ? { terms } : {}) };
 }
 
 /**
@@ -99,11 +116,12 @@ export async function cardLogin(pcsc: PcscService, pinRule: PinRule, device: Enr
   pinRule.checkReader(pcsc.readerWithCard(request.reader));
   try {
     const answer = await device.backend.challenge(request.purpose, request.paymentIntentId);
-    const text = challengeToSign(answer, device.deviceId, request.purpose, request.paymentIntentId);
-    if (answer.payment) log({ level: 'info', msg: 'payment to sign', ...answer.payment });
+    const { text, terms } = challengeToSign(answer, device.deviceId, request.purpose, request.paymentIntentId);
+    if (terms) log({ level: 'info', msg: `${request.purpose} to sign`, ...terms });
     const { certificate, signature } = await signChallenge(pcsc, pinRule, request.reader, request.pin, text);
     return await device.backend.cardSession({ challengeId: answer.challengeId, certificate: certificate.toString('base64'), signature: signature.toString('base64') });
   } catch (error) {
-    throw error instanceof BackendError && request.purpose === 'payment' ? paymentRefusal(error) : error;
+    // Only a payment meets these codes.
+    throw error instanceof BackendError ? paymentRefusal(error) : error;
   }
 }

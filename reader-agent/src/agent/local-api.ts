@@ -6,6 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { z } from 'zod';
+import { PURPOSE_TEXTS, termsFieldProblem } from '@mykey/contracts/challenge-text.ts';
 import { CardError, type CardErrorCode } from '../jpki/errors.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';
 import { BackendError } from './backend-client.ts';
@@ -42,8 +43,9 @@ const cardSessionBody = z.object({
   purpose: z.enum(CHALLENGE_PURPOSES),
   // The register's payment intent: the card signs only a challenge that names this one.
   paymentIntentId: z.string().regex(PAYMENT_INTENT_ID, { error: 'must be a payment intent id (pi_…)' }).optional(),
-}).strict().refine((body) => (body.purpose === 'payment') === (body.paymentIntentId !== undefined), {
-  error: 'paymentIntentId is required for the purpose payment, and only for it', path: ['paymentIntentId'],
+}).strict().superRefine((body, ctx) => {
+  const problem = termsFieldProblem(PURPOSE_TEXTS, body.purpose, body);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: [problem.path] });
 });
 
 class HttpError extends Error {

@@ -3,6 +3,7 @@
 // in the request body to the agent and from there to the card; it is never printed.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { PURPOSE_TEXTS, termsFieldProblem } from '@mykey/contracts/challenge-text.ts';
 import { CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type ChallengePurpose } from './card-login.ts';
 import { defaultTokenFile } from './enrollment.ts';
 import { DEFAULT_PORT } from './local-api.ts';
@@ -43,8 +44,11 @@ function usage(message: string): number {
   return 2;
 }
 
+/** The first words of a failure, where a purpose has its own; any other purpose's are a login's. */
+const FAILED: Partial<Record<string, readonly [ja: string, en: string]>> = { payment: ['支払いできませんでした', 'Payment failed'] };
+
 function report(failure: Failure, purpose = 'login'): number {
-  const [ja, en] = purpose === 'payment' ? ['支払いできませんでした', 'Payment failed'] : ['ログインできませんでした', 'Login failed'];
+  const [ja, en] = FAILED[purpose] ?? ['ログインできませんでした', 'Login failed'];
   process.stderr.write([
     `${ja}: ${failure.messages.ja}`,
     `${en}: ${failure.messages.en}`,
@@ -118,7 +122,7 @@ export async function loginCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (!(CHALLENGE_PURPOSES as readonly string[]).includes(values.purpose)) return usage(`--purpose must be one of ${CHALLENGE_PURPOSES.join(', ')}, got "${values.purpose}"`);
-  if ((values.purpose === 'payment') !== (values.intent !== undefined)) return usage('--intent ID goes with --purpose payment, and only with it');
+  if (termsFieldProblem(PURPOSE_TEXTS, values.purpose, { paymentIntentId: values.intent })) return usage('--intent ID goes with --purpose payment, and only with it');
   if (values.intent !== undefined && !PAYMENT_INTENT_ID.test(values.intent)) return usage(`--intent must be a payment intent id (pi_ and 22 characters), got "${values.intent}"`);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return usage(`--port must be a port number, got "${values.port}"`);

@@ -1,0 +1,90 @@
+// The device's side of a card tap. With the PIN: the device asks for a challenge for a
+// purpose, the resident's card signs it after the PIN, and the device sends certificate and
+// signature back (card-sessions). Without it, for a purpose that takes a tap: the device sends
+// the certificate it read (card-taps). Either way the purpose's handler answers (purposes.ts).
+import Router from '@koa/router';
+import { z } from 'zod';
+import { termsFieldProblem } from '@mykey/contracts/challenge-text.ts';
+import { retryTransient, type Db } from '../db.ts';
+import { readJson } from '../http/body.ts';
+import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
+import { enrolledDevice, requireDevice } from '../devices/middleware.ts';
+import type { PurposeRegistry } from './purposes.ts';
+import type { CardTapsService } from './service.ts';
+
+const base64 = (min: number, max: number) => z.string().max(Math.ceil(max / 3) * 4 + 4)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, { error: 'must be base64' })
+  .transform((value) => Buffer.from(value, 'base64'))
+  .refine((bytes) => bytes.length >= min && bytes.length <= max, { error: `must be ${min} to ${max} bytes` });
+
+// The certificate's own checks give the precise reason for bad bytes; this only bounds the size.
+const certificate = base64(1, 16 * 1024);
+
+const cardSessionBody = z.object({
+  challengeId: z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be a challengeId from POST /api/v1/auth/challenges' }),
+  certificate,
+  signature: base64(1, 1024),
+});
+
+/**
+ * A request naming a registered purpose, and the terms field of the purposes that have one (a
+ * payment challenge is bound to the register's intent: its id, amount and shop go into the text).
+ */
+function purposeBody<Extra extends z.ZodRawShape>(purposes: PurposeRegistry, extra: Extra) {
+  const termsFields = Object.fromEntries(purposes.texts.flatMap(([, terms]) => (terms
+    ? [[terms.requestField, z.string().regex(terms.requestPattern, { error: terms.requestError }).optional()]] : [])));
+  return z.object({ purpose: z.enum(purposes.names as [string, ...string[]]), ...termsFields, ...extra }).superRefine((body, ctx) => {
+    const fields = body as Record<string, unknown> & { purpose: string };
+    const problem = termsFieldProblem(purposes.texts, fields.purpose, fields);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: [problem.path] });
+  });
+}
+
+export interface CardTapRoutesDeps { db: Db; taps: CardTapsService; purposes: PurposeRegistry; clock: () => Date }
+
+export function cardTapRoutes({ db, taps, purposes, clock }: CardTapRoutesDeps): Router {
+  const router = new Router({ prefix: '/api/v1/auth' });
+  const challengeBody = purposeBody(purposes, {});
+  const tapBody = purposeBody(purposes, { certificate });
+  /** The value of the purpose's terms field in the request, if it has terms. */
+  const requested = (body: Record<string, unknown>): string | undefined => {
+    const field = purposes.texts.find(([name]) => name === body.purpose)?.[1]?.requestField;
+    return field === undefined ? undefined : body[field] as string;
+  };
+
+  router.post('/challenges', requireDevice(db), async (ctx) => {
+    const key = idempotencyKey(ctx);
+    const body = await readJson(ctx, challengeBody);
+    const device = enrolledDevice(ctx);
+    respond(ctx, await runIdempotent(db, { scope: `device:${device.id}`, key, request: body }, async (trx) =>
+      ({ status: 201, body: await taps.challenge(trx, device, body.purpose, requested(body), clock()) })));
+  });
+
+  router.post('/card-sessions', requireDevice(db), async (ctx) => {
+    const key = idempotencyKey(ctx);
+    const body = await readJson(ctx, cardSessionBody);
+    const device = enrolledDevice(ctx);
+    const now = clock();
+    const verified = await taps.verifyProof(device, body, now);
+    const request = { challengeId: body.challengeId, certificate: body.certificate.toString('base64'), signature: body.signature.toString('base64') };
+    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${device.id}`, key, request }, async (trx) => {
+      const common = { challengeId: body.challengeId, purpose: verified.purpose.name, revocationChecked: verified.card.revocationChecked };
+      return { status: 201, body: { ...common, ...(await taps.settle(trx, device, verified, undefined, now)) } };
+    })));
+  });
+
+  router.post('/card-taps', requireDevice(db), async (ctx) => {
+    const key = idempotencyKey(ctx);
+    const body = await readJson(ctx, tapBody);
+    const device = enrolledDevice(ctx);
+    const now = clock();
+    const verified = await taps.verifyTap(device, body.purpose, body.certificate, now);
+    const request = { op: 'card-tap', ...body, certificate: body.certificate.toString('base64') };
+    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${device.id}`, key, request }, async (trx) => {
+      const common = { purpose: verified.purpose.name, revocationChecked: verified.card.revocationChecked };
+      return { status: 201, body: { ...common, ...(await taps.settle(trx, device, verified, requested(body), now)) } };
+    })));
+  });
+
+  return router;
+}

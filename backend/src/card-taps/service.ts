@@ -1,0 +1,91 @@
+// From a tap to a verified card: the challenge for a purpose, the card's PIN-signed proof of
+// it, or a PIN-less tap an enrolled device reports; the card verified, it goes to the
+// purpose's handler (purposes.ts) in the caller's transaction.
+import type { Knex } from 'knex';
+import { canonicalChallenge } from '@mykey/contracts/challenge-text.ts';
+import type { EnrolledDevice } from '../devices/repository.ts';
+import { RevokedCard, verifyCardProof, verifyTappedCertificate, type CardIdentity } from '../jpki/card-proof.ts';
+import type { AcceptedCertificate } from '../jpki/certificates.ts';
+import type { CertificateVerifier } from '../jpki/verifier.ts';
+import { challengeRepository, type StoredChallenge } from './repository.ts';
+import { termLines, type ProofKind, type Purpose, type PurposeRegistry, type VerifiedCard } from './purposes.ts';
+import type { Db } from '../db.ts';
+
+export interface CardTapsDeps {
+  db: Db;
+  verifier: CertificateVerifier;
+  purposes: PurposeRegistry;
+  /** The card's keyed hash, as MyKey IDs know it (mykey's secret stays with mykey). */
+  cardKey(card: CardIdentity): Buffer;
+  /** Told of a card refused as revoked, so that what it is linked to stops using it. */
+  noteRevoked(card: CardIdentity, now: Date): Promise<void>;
+}
+
+/** A card verified for a purpose, ready for its handler. */
+export interface VerifiedTap { purpose: Purpose; card: VerifiedCard; challenge?: StoredChallenge }
+
+/** What a device receives: the challenge, the bytes its card must sign, and the purpose's terms again as fields. */
+function challengeAnswer(purpose: Purpose, challenge: StoredChallenge) {
+  return {
+    challengeId: challenge.id,
+    purpose: challenge.purpose,
+    expiresAt: challenge.expiresAt.toISOString(),
+    challenge: canonicalChallenge(challenge, termLines(purpose, challenge.terms)).toString('base64'),
+    // For the agent to rebuild the text from, and to show (payment: the amount).
+    ...(purpose.terms && challenge.terms ? { [purpose.terms.text.answerField]: challenge.terms } : {}),
+  };
+}
+
+export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked }: CardTapsDeps) {
+  const challenges = challengeRepository(db);
+
+  /** The verification's verdict; a revoked card is noted on the way out. */
+  async function verifiedCard(verifying: Promise<AcceptedCertificate>, proof: ProofKind, now: Date): Promise<VerifiedCard> {
+    const accepted = await verifying.catch(async (error: unknown) => {
+      if (error instanceof RevokedCard) await noteRevoked(error, now);
+      throw error;
+    });
+    const card = { issuerDer: accepted.issuerDer, serialHex: accepted.serialHex };
+    return { ...card, certKey: cardKey(card), revocationChecked: accepted.revocationChecked, proof };
+  }
+
+  /** The terms `requested` names, bound for this device now; none for a purpose without terms. */
+  const bindTerms = (trx: Knex.Transaction, purpose: Purpose, device: EnrolledDevice, requested: string | undefined, now: Date) =>
+    (purpose.terms && requested !== undefined ? purpose.terms.bind(trx, device, requested, now) : Promise.resolve(undefined));
+
+  return {
+    /** A challenge for `purposeName`, bound to this device and to the terms `requested` names. */
+    async challenge(trx: Knex.Transaction, device: EnrolledDevice, purposeName: string, requested: string | undefined, now: Date) {
+      const purpose = purposes.allowed(purposeName, device, 'pin');
+      const challenge = await challenges.create(trx, device.id, purpose.name, now, (await bindTerms(trx, purpose, device, requested, now)) ?? null);
+      return challengeAnswer(purpose, challenge);
+    },
+
+    /** The card that signed this device's challenge `challengeId` with its PIN, checked outside any transaction. */
+    async verifyProof(device: EnrolledDevice, proof: { challengeId: string; certificate: Buffer; signature: Buffer }, now: Date): Promise<VerifiedTap> {
+      const challenge = await challenges.find(proof.challengeId, device.id);
+      const purpose = purposes.of(challenge);
+      const text = canonicalChallenge(challenge, termLines(purpose, challenge.terms));
+      const card = await verifiedCard(verifyCardProof(verifier, text, proof.certificate, proof.signature, { valueMoving: purpose.valueMoving, now }), 'pin', now);
+      return { purpose, card, challenge };
+    },
+
+    /** The card whose certificate this device read without a PIN, for a purpose that takes a tap. */
+    async verifyTap(device: EnrolledDevice, purposeName: string, certificate: Buffer, now: Date): Promise<VerifiedTap> {
+      const purpose = purposes.allowed(purposeName, device, 'tap');
+      return { purpose, card: await verifiedCard(verifyTappedCertificate(verifier, certificate, now), 'tap', now) };
+    },
+
+    /**
+     * Hands a verified card to its purpose, in the caller's transaction: a signed challenge is
+     * marked signed first (used up, unless the purpose keeps it as a proof for a later call).
+     */
+    async settle(trx: Knex.Transaction, device: EnrolledDevice, { purpose, card, challenge }: VerifiedTap, requested: string | undefined, now: Date): Promise<object> {
+      if (challenge) await challenges.markSigned(trx, challenge, card.certKey, now, { consume: !purpose.keepsProof });
+      const terms = challenge ? challenge.terms ?? undefined : await bindTerms(trx, purpose, device, requested, now);
+      return purpose.handle(trx, { card, device, now, terms, challenge });
+    },
+  };
+}
+
+export type CardTapsService = ReturnType<typeof cardTapsService>;

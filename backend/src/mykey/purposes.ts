@@ -1,0 +1,25 @@
+// What a card is tapped for at the MyKey ID's own services (registered in app.ts, one line each).
+import type { Purpose } from '../card-taps/purposes.ts';
+import type { StaffRole } from '../staff/repository.ts';
+import type { MykeyService } from './service.ts';
+
+/** A resident's card works at every enrolled device: a town's, or a shop's. */
+const EVERY_DEVICE: readonly StaffRole[] = ['municipality', 'merchant'];
+
+/** The card logs in: its MyKey ID, issued on its first login with the device's town as its home. */
+export const loginPurpose = (mykeys: MykeyService): Purpose => ({
+  name: 'login', proofs: ['pin'], deviceKinds: EVERY_DEVICE, valueMoving: false,
+  handle: (trx, { card, device }) => mykeys.loginOrIssue(trx, card, device),
+});
+
+/**
+ * The signed challenge is kept as the proof of the card for a later call: relink
+ * (POST /mykeys/relinks), counter_relink (staff's relink) and home_move (POST /mykeys/home-moves).
+ * Linking a new card moves everything the ID holds, and a home move hands the identity to
+ * another town's staff: all are value-moving.
+ */
+export const cardProofPurpose = (name: 'relink' | 'counter_relink' | 'home_move', mykeys: MykeyService): Purpose => ({
+  name, proofs: ['pin'], deviceKinds: EVERY_DEVICE, valueMoving: true, keepsProof: true,
+  // A town's block refuses the ID at its devices, whatever the card signs there for.
+  handle: async (trx, { card, device }) => ({ mykeyId: (await mykeys.usableMykeyOf(trx, card.certKey, device.municipalityCode)) ?? null }),
+});
