@@ -32,10 +32,10 @@ export class Action<Step extends string = never> {
   }
 
   /**
-   * Runs `work`; true when it succeeded. Only a refusal from the backend (an ApiError) is the
-   * screen's to show; anything else is a bug and goes on up.
+   * Runs `work`. Only a refusal from the backend (an ApiError) is the screen's to show;
+   * anything else is a bug and goes on up.
    */
-  async run(work: () => Promise<unknown>, options: RunOptions<Step> = {}): Promise<boolean> {
+  async run(work: () => Promise<unknown>, options: RunOptions<Step> = {}): Promise<void> {
     if (!this.#keepProblem) this.problem = null;
     this.busy = true;
     this.step = options.step ?? null;
@@ -46,7 +46,7 @@ export class Action<Step extends string = never> {
       if (!(caught instanceof ApiError)) throw caught;
       this.problem = caught;
       options.onProblem?.(caught);
-      return false;
+      return;
     } finally {
       this.busy = false;
       this.step = null;
@@ -56,6 +56,5 @@ export class Action<Step extends string = never> {
       await tick();
       options.focusAfter()?.focus();
     }
-    return true;
   }
 }
