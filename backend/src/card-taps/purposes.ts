@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import type { PurposeTerms, PurposeText } from '@mykey/contracts/challenge-text.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
 import { Problem, type ProblemCode } from '../http/problems.ts';
-import type { StaffRole } from '../staff/repository.ts';
+import type { StaffRole } from '@mykey/contracts/staff.ts';
 import type { StoredChallenge } from './repository.ts';
 
 /** `pin`: the card signs a challenge after its PIN. `tap`: the device reports the certificate it read, without a PIN. */

@@ -2,22 +2,15 @@
 // make: campaigns, MyKey ID statuses, and recent grant entries (ledger tables are only read here;
 // the ledger's operations write them).
 import type { Knex } from 'knex';
+import type { GrantCampaign, UploadCounts } from '@mykey/contracts/grants.ts';
 import type { Db } from '../db.ts';
 import { campaignRuns } from '../ledger/rules.ts';
 
 type Conn = Db | Knex.Transaction;
 
-export interface GrantCampaign {
-  id: number; slug: string; name: { ja: string; en: string };
-  startsOn: string; endsOn: string; running: boolean;
-  capPerResidentPoints: number; budgetLeftPoints: number;
-}
-
 export type LineOutcome = 'granted' | 'already_granted' | 'refused';
 
 export interface UploadLine { line: number; mykeyId: string | null; points: number | null; outcome: LineOutcome; entryId: number | null; code: string | null; detail: string | null }
-
-export interface UploadCounts { granted: number; alreadyGranted: number; refused: number; pointsGranted: number }
 
 export interface GrantUpload extends UploadCounts {
   id: number; municipalityCode: string; campaignId: number; staffId: number; fileSha256: string;

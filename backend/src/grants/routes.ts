@@ -13,7 +13,8 @@ import { parseMykeyId } from '../mykey/id.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
 import { organizationLabel } from '../staff/organization.ts';
 import { staffReason } from '../staff/reason.ts';
-import { grantsRepository as repo, type GrantCampaign } from './repository.ts';
+import type { GrantCampaign } from '@mykey/contracts/grants.ts';
+import { grantsRepository as repo } from './repository.ts';
 import { GRANT_FILE_LIMITS, grantOne, importGrantFile, resultFile, singleGrantReference, spoolGrantFile, uploadSummary } from './service.ts';
 
 const campaignKey = z.union([z.string().trim().min(1).max(64), z.number().int().positive()]);

@@ -16,7 +16,8 @@ import { parseMykeyId } from '../mykey/id.ts';
 import { mykeyRepository } from '../mykey/repository.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { staffReason } from '../staff/reason.ts';
-import { grantsRepository as repo, type GrantCampaign, type GrantUpload, type UploadCounts, type UploadLine } from './repository.ts';
+import type { CampaignRef, GrantCampaign, GrantedPoints, GrantFileSummary } from '@mykey/contracts/grants.ts';
+import { grantsRepository as repo, type GrantUpload, type UploadLine } from './repository.ts';
 
 export const GRANT_FILE_HEADER = 'mykey_id,points,reason';
 
@@ -44,16 +45,7 @@ export function fileGrantReference(campaignId: number, fileSha256: string, line:
   return `grant:file:${campaignId}:${fileSha256}:${line}`;
 }
 
-export interface GrantedPoints {
-  entryId: number;
-  mykeyId: string;
-  points: number;
-  campaign: { id: number; slug: string; name: { ja: string; en: string } };
-  balanceAfter: number;
-  reference: string;
-}
-
-const campaignRef = (c: GrantCampaign) => ({ id: c.id, slug: c.slug, name: c.name });
+const campaignRef = (c: GrantCampaign): CampaignRef => ({ id: c.id, slug: c.slug, name: c.name });
 
 /** A MyKey ID as the granting town sees it: blocked means blocked from that town's services. */
 type Standing = 'active' | 'suspended' | 'blocked' | undefined;
@@ -159,14 +151,6 @@ async function* grantFileRecords(file: SpooledFile): AsyncGenerator<CsvRecord> {
     if (error instanceof CsvFileError) throw new Problem('grant_file_not_csv', error.message, { line: error.line });
     throw error;
   }
-}
-
-export interface GrantFileSummary extends UploadCounts {
-  uploadId: number;
-  fileSha256: string;
-  campaign: GrantedPoints['campaign'];
-  records: number;
-  resultPath: string;
 }
 
 export const resultPath = (uploadId: number) => `/api/v1/staff/grant-uploads/${uploadId}/result.csv`;

@@ -1,15 +1,8 @@
 import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import { pendingMigrations, type Db } from '../db.ts';
+import type { Check, NotReadyReason, Readiness } from '@mykey/contracts/health.ts';
 import type { Logger } from '../log.ts';
-
-/**
- * Why a check is not ready, as a code: the answer goes to whoever can reach /readyz, so it names
- * no host, driver error or migration; the detail goes to the server's log.
- */
-export type NotReadyReason = 'database_unavailable' | 'database_timeout' | 'redis_unavailable' | 'redis_timeout' | 'migrations_pending';
-export interface Check { ok: boolean; reason?: NotReadyReason }
-export interface Readiness { status: 'ready' | 'not_ready'; checks: { mysql: Check; redis: Check; migrations: Check } }
 
 const CHECK_TIMEOUT_MS = 2_000;
 

@@ -1,6 +1,6 @@
 // What a card is tapped for at the MyKey ID's own services (registered in app.ts, one line each).
 import type { Purpose } from '../card-taps/purposes.ts';
-import type { StaffRole } from '../staff/repository.ts';
+import type { StaffRole } from '@mykey/contracts/staff.ts';
 import type { MykeyService } from './service.ts';
 
 /** A resident's card works at every enrolled device: a town's, or a shop's. */

@@ -1,9 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
-
-export type MykeyStatus = 'active' | 'suspended';
-export type CertificateStatus = 'active' | 'replaced' | 'revoked';
-export type LinkMethod = 'issued' | 'both_cards' | 'linkage_file' | 'counter';
+import type { CardStatus as CertificateStatus, LinkMethod, MykeyStatus } from '@mykey/contracts/mykeys.ts';
 
 export interface CardBinding { mykeyPk: number; mykeyId: string; mykeyStatus: MykeyStatus; homeMunicipalityCode: string; certificateStatus: CertificateStatus }
 

@@ -13,7 +13,8 @@ import type { SignedInStaff } from '../staff/repository.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
 import { organizationLabel } from '../staff/organization.ts';
 import { IsolationRefusal } from '../staff/refusals.ts';
-import { mykeyRepository as repo, type CardBinding, type CardRecord, type LinkMethod, type MykeyRecord, type TownBlock } from './repository.ts';
+import type { LinkMethod, MykeyEvent, MykeyView, TownBlockView, TownMykeyView } from '@mykey/contracts/mykeys.ts';
+import { mykeyRepository as repo, type CardBinding, type MykeyRecord, type TownBlock } from './repository.ts';
 
 // At 120 million residents an ID is taken with probability ~0.35 %; 16 taken in a row is
 // ~1e-39 (docs/mykey-id.md), so running out means a bug, not bad luck.
@@ -25,33 +26,7 @@ export type LinkageOutcome = 'linked' | 'already_linked' | 'old_unknown' | 'new_
 /** Where a linkage record came from, for the audit log. */
 export interface LinkageSource { file: string; line: number }
 
-type EventView = { seq: number; at: string; action: string; actor: { kind: string; id: string; name: string | null }; details: Record<string, unknown> };
-type BlockView = { at: string; reason: string; staff: { id: number; name: string | null } };
-
-/** A MyKey ID as its home town's staff see it: the whole record. */
-export interface MykeyView {
-  mykeyId: string;
-  status: MykeyRecord['status'];
-  issuedAt: string;
-  homeMunicipalityCode: string;
-  suspension: { at: string; reason: string; staff: { id: number | null; name: string | null } } | null;
-  /** The home town's own block of the ID from its services, if any. */
-  townBlock: BlockView | null;
-  cards: Array<{ status: CardRecord['status']; linkMethod: LinkMethod; linkedAt: string; endedAt: string | null }>;
-  /** Its audit events the home town may see, newest first. */
-  events: EventView[];
-}
-
-/** A MyKey ID as any town's staff see it: only what concerns that town's services. */
-export interface TownMykeyView {
-  mykeyId: string;
-  municipalityCode: string;
-  townBlock: BlockView | null;
-  /** The town's own events about the ID, newest first. */
-  events: EventView[];
-}
-
-const blockView = (block: TownBlock | undefined): BlockView | null =>
+const blockView = (block: TownBlock | undefined): TownBlockView | null =>
   block ? { at: block.at.toISOString(), reason: block.reason, staff: { id: block.staffId, name: block.staffName } } : null;
 
 /**
@@ -128,7 +103,7 @@ export function mykeyService(db: Db, secret: Buffer) {
    * record are left out: they stay in the audit log, but every look would otherwise push what
    * happened to the ID out of the list.
    */
-  async function eventViews(conn: Db | Knex.Transaction, mykeyId: string, town: TownView): Promise<EventView[]> {
+  async function eventViews(conn: Db | Knex.Transaction, mykeyId: string, town: TownView): Promise<MykeyEvent[]> {
     const events = await eventsAbout(conn, mykeyId, { town, exceptActions: [VIEWED] });
     return events.map(({ seq, occurredAt, action, actor, details }) => ({ seq, at: occurredAt.toISOString(), action, actor, details }));
   }

@@ -9,6 +9,7 @@ import type { Db } from '../db.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
 import { Problem } from '../http/problems.ts';
 import type { PaymentTerms } from '@mykey/contracts/challenge-text.ts';
+import type { IntentView, MerchantView, PaymentReceipt, PaymentsOfDay, ReversalReceipt } from '@mykey/contracts/payments.ts';
 import { payMerchant, refundPayment, voidPayment, type Posted } from '../ledger/ledger.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
 import { endOfTokyoDay } from '../ledger/rules.ts';
@@ -20,47 +21,6 @@ import { paymentsRepository as repo, type Intent, type Merchant, type Reversal }
 /** How long a register's intent can be paid: long enough for a PIN and a second try, short enough not to linger. */
 export const INTENT_SECONDS = 300;
 export const MAX_PAYMENT_POINTS = 10_000_000;
-
-type MerchantView = { id: number; nameJa: string; nameEn: string };
-
-/** What the resident and the clerk get when the card has paid. */
-export interface PaymentReceipt {
-  purpose: 'payment';
-  /** The ledger entry's number: one per payment, refund or void. */
-  receiptNo: number;
-  intentId: string;
-  amount: number;
-  merchant: MerchantView;
-  mykeyId: string;
-  paidAt: string;
-  /** The resident's spendable points right after paying. */
-  balanceAfter: number;
-}
-
-export interface IntentView {
-  intentId: string;
-  amount: number;
-  merchant: MerchantView;
-  /** `expired`: still open in the table, but past expiresAt, so it can no longer be paid. */
-  status: 'open' | 'paid' | 'cancelled' | 'expired';
-  createdAt: string;
-  expiresAt: string;
-  receipt: PaymentReceipt | null;
-}
-
-export interface ReversalReceipt {
-  kind: 'refund' | 'void';
-  receiptNo: number;
-  intentId: string;
-  points: number;
-  merchant: MerchantView;
-  mykeyId: string;
-  at: string;
-  /** Of the payment: everything refunded or voided so far, and what can still be refunded. */
-  paymentAmount: number;
-  reversedPoints: number;
-  refundablePoints: number;
-}
 
 const merchantView = (m: Merchant): MerchantView => ({ id: m.id, nameJa: m.nameJa, nameEn: m.nameEn });
 
@@ -207,7 +167,7 @@ export function paymentsService(db: Db, mykeys: MykeyService) {
     },
 
     /** The shop's payments paid on a Japanese calendar date, each with its refunds and voids (whenever made). */
-    async day(staff: SignedInStaff, date: string) {
+    async day(staff: SignedInStaff, date: string): Promise<PaymentsOfDay> {
       const { from, to } = tokyoDay(date);
       const merchantId = merchantOf(staff);
       const paid = await repo.paidBetween(db, merchantId, from, to);

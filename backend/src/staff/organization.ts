@@ -1,4 +1,4 @@
-import type { StaffRole } from './repository.ts';
+import type { StaffRole } from '@mykey/contracts/staff.ts';
 
 /** Who owns a staff account or a device: a shop (merchant id) or a municipality (its code). */
 export interface OrganizationRef { kind: StaffRole; id: string }

@@ -1,17 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { Staff, StaffRole } from '@mykey/contracts/staff.ts';
 import type { Db } from '../db.ts';
-
-export type StaffRole = 'merchant' | 'municipality';
-
-export interface Staff {
-  loginId: string;
-  displayName: string;
-  role: StaffRole;
-  organization: { kind: StaffRole; id: string; name: { ja: string; en: string } };
-  /** Whether the account signs in with a second factor (TOTP). */
-  secondFactor: boolean;
-}
 
 export interface StaffAccount { id: number; loginId: string; role: StaffRole; passwordHash: string; totpSealed: Buffer | null }
 

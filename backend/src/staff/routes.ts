@@ -15,7 +15,8 @@ import { Problem } from '../http/problems.ts';
 import { subkey } from '../subkeys.ts';
 import { sessionAt, sessionCookieName, sessionToken } from './middleware.ts';
 import { hashPassword, MAX_PASSWORD_LENGTH, needsRehash, passwordWeakness, UNKNOWN_ACCOUNT_HASH, verifyPassword } from './password.ts';
-import { staffRepository, type SessionStage, type SignedInStaff, type Staff, type StaffAccount } from './repository.ts';
+import type { Staff } from '@mykey/contracts/staff.ts';
+import { staffRepository, type SessionStage, type SignedInStaff, type StaffAccount } from './repository.ts';
 import { signInLimit } from './sign-in-limit.ts';
 import { matchingStep, newRecoveryCodes, newTotpSecret, recoveryCodeHash, sealTotpSecret, totpEnrolment, unsealTotpSecret } from './totp.ts';
 

@@ -5,6 +5,7 @@
 // a code seen over a shoulder or replayed from a log opens nothing.
 import { createHash } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
+import type { TotpEnrolment } from '@mykey/contracts/staff.ts';
 import QRCode from 'qrcode';
 import { seal, unseal } from '../sealing.ts';
 
@@ -24,7 +25,7 @@ export function newTotpSecret(): string {
 }
 
 /** What the console shows to enrol: the otpauth:// URI, and a QR code of it as SVG markup. */
-export async function totpEnrolment(secret: string, loginId: string): Promise<{ secret: string; uri: string; qrSvg: string }> {
+export async function totpEnrolment(secret: string, loginId: string): Promise<TotpEnrolment> {
   const uri = totp(secret, loginId).toString();
   return { secret, uri, qrSvg: await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }) };
 }

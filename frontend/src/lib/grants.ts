@@ -1,37 +1,21 @@
 // The municipality console's grant screen: campaigns to grant from, one grant, and a CSV file
 // of grants with its summary (docs/ledger.md, "Grants"). The backend decides every figure.
+import type { GrantCampaign, GrantedPoints, GrantFileSummary } from '@mykey/contracts/grants.ts';
 import { isRecord, newIdempotencyKey, request } from './api.ts';
 import type { Bilingual } from './i18n.svelte.ts';
 
-export interface Campaign {
-  id: number;
-  slug: string;
-  name: Bilingual;
-  startsOn: string;
-  endsOn: string;
-  running: boolean;
-  capPerResidentPoints: number;
-  budgetLeftPoints: number;
-}
+/** What the screen says of a grant done. */
+export type Granted = Pick<GrantedPoints, 'entryId' | 'mykeyId' | 'points' | 'balanceAfter'>;
 
-export interface Granted { entryId: number; mykeyId: string; points: number; balanceAfter: number; campaign: { name: Bilingual } }
-
-export interface UploadSummary {
-  uploadId: number;
-  records: number;
-  granted: number;
-  alreadyGranted: number;
-  refused: number;
-  pointsGranted: number;
-  resultPath: string;
-}
+/** What the screen shows of a file's grants. */
+export type UploadSummary = Pick<GrantFileSummary, 'uploadId' | 'records' | 'granted' | 'alreadyGranted' | 'refused' | 'pointsGranted' | 'resultPath'>;
 
 const isNumber = (value: unknown): value is number => typeof value === 'number';
 const isBilingual = (value: unknown): value is Bilingual => isRecord(value) && typeof value.ja === 'string' && typeof value.en === 'string';
 
-function isCampaign(value: unknown): value is Campaign {
+function isCampaign(value: unknown): value is GrantCampaign {
   return isRecord(value) && isNumber(value.id) && typeof value.slug === 'string' && isBilingual(value.name) && typeof value.running === 'boolean'
-    && isNumber(value.budgetLeftPoints) && isNumber(value.capPerResidentPoints);
+    && typeof value.startsOn === 'string' && typeof value.endsOn === 'string' && isNumber(value.budgetLeftPoints) && isNumber(value.capPerResidentPoints);
 }
 
 const parseCampaigns = (body: unknown) => (isRecord(body) && Array.isArray(body.campaigns) && body.campaigns.every(isCampaign) ? body.campaigns : null);
@@ -43,7 +27,7 @@ const parseSummary = (body: unknown) => (isRecord(body) && isNumber(body.uploadI
   && isNumber(body.alreadyGranted) && isNumber(body.refused) && isNumber(body.pointsGranted) && typeof body.resultPath === 'string'
   ? (body as unknown as UploadSummary) : null);
 
-export function listCampaigns(): Promise<Campaign[]> {
+export function listCampaigns(): Promise<GrantCampaign[]> {
   return request('/api/v1/staff/grants/campaigns', parseCampaigns);
 }
 

@@ -3,31 +3,12 @@
 // backend's own code and messages, so a typo shows at once; the backend still decides.
 import { compactMykeyId, ID_LENGTH, MYKEY_ALPHABET, parseMykeyId } from '@mykey/contracts/mykey-id.ts';
 import { problemKinds } from '@mykey/contracts/problem-kinds.ts';
+import type { MykeyCard, MykeyEvent, MykeyView as FullMykeyView } from '@mykey/contracts/mykeys.ts';
 import { isRecord, newIdempotencyKey, request } from './api.ts';
 import type { Bilingual } from './i18n.svelte.ts';
 
-export type MykeyStatus = 'active' | 'suspended';
-export type CardStatus = 'active' | 'replaced' | 'revoked';
-export type LinkMethod = 'issued' | 'both_cards' | 'linkage_file' | 'counter';
-
-export interface MykeyCard { status: CardStatus; linkMethod: LinkMethod; linkedAt: string; endedAt: string | null }
-
-export interface MykeyEvent {
-  seq: number;
-  at: string;
-  action: string;
-  actor: { kind: string; id: string; name: string | null };
-  details: Record<string, unknown>;
-}
-
-export interface MykeyView {
-  mykeyId: string;
-  status: MykeyStatus;
-  issuedAt: string;
-  suspension: { at: string; reason: string; staff: { id: number | null; name: string | null } } | null;
-  cards: MykeyCard[];
-  events: MykeyEvent[];
-}
+/** What the screen shows of a MyKey ID. */
+export type MykeyView = Pick<FullMykeyView, 'mykeyId' | 'status' | 'issuedAt' | 'suspension' | 'cards' | 'events'>;
 
 /**
  * The ID in its canonical spelling, or the backend's message saying why it is not one.

@@ -1,36 +1,31 @@
 // The register's calls to the backend: payment intents, today's payments, refunds and voids.
 // The card's part of a payment goes through the reader agent (reader-agent.svelte.ts), never here.
+import { INTENT_STATUSES, type DayPayment, type IntentStatus, type IntentView, type MerchantView, type PaymentReceipt } from '@mykey/contracts/payments.ts';
 import { isRecord, request } from './api.ts';
 
-export interface Merchant { id: number; nameJa: string; nameEn: string }
-
-export interface PaymentIntent { intentId: string; amount: number; merchant: Merchant; status: string; expiresAt: string }
+/** What the register uses of an intent. */
+export type PaymentIntent = Pick<IntentView, 'intentId' | 'amount' | 'merchant' | 'status' | 'expiresAt'>;
 
 /** The receipt number is the payment's ledger entry: one per payment, refund or void. */
-export interface Receipt { receiptNo: number; intentId: string; amount: number; merchant: Merchant; mykeyId: string; paidAt: string; balanceAfter: number }
+export type Receipt = Omit<PaymentReceipt, 'purpose'>;
 
 /** One of a day's payments, with what its refunds and voids gave back. */
-export interface Payment {
-  receiptNo: number;
-  intentId: string;
-  amount: number;
-  paidAt: string;
-  reversedPoints: number;
-  voided: boolean;
-}
+export type Payment = Pick<DayPayment, 'receiptNo' | 'intentId' | 'amount' | 'paidAt' | 'reversedPoints'> & { voided: boolean };
 
 /** The most a register takes at once, as the backend's payment_intents allow. */
 export const MAX_AMOUNT = 10_000_000;
 
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
-function isMerchant(value: unknown): value is Merchant {
+const isIntentStatus = (value: unknown): value is IntentStatus => INTENT_STATUSES.some((status) => status === value);
+
+function isMerchant(value: unknown): value is MerchantView {
   return isRecord(value) && typeof value.id === 'number' && typeof value.nameJa === 'string' && typeof value.nameEn === 'string';
 }
 
 function parseIntent(body: unknown): PaymentIntent | null {
   if (!isRecord(body) || typeof body.intentId !== 'string' || !isCount(body.amount) || !isMerchant(body.merchant)) return null;
-  if (typeof body.status !== 'string' || typeof body.expiresAt !== 'string') return null;
+  if (!isIntentStatus(body.status) || typeof body.expiresAt !== 'string') return null;
   return { intentId: body.intentId, amount: body.amount, merchant: body.merchant, status: body.status, expiresAt: body.expiresAt };
 }
 

@@ -1,22 +1,16 @@
+import { NOT_READY_REASONS, type Check } from '@mykey/contracts/health.ts';
 import { isRecord, request } from './api.ts';
 
-export interface Check {
-  ok: boolean;
-  /** English technical text from the backend, shown verbatim. */
-  reason?: string;
-}
-
+/** The backend's answer as the status panel shows it; a check the backend adds later is shown too. */
 export interface Readiness {
   ready: boolean;
   checks: Record<string, Check>;
 }
 
+const isReason = (value: unknown): value is Check['reason'] => NOT_READY_REASONS.some((reason) => reason === value);
+
 function isCheck(value: unknown): value is Check {
-  return (
-    isRecord(value) &&
-    typeof value.ok === 'boolean' &&
-    (value.reason === undefined || typeof value.reason === 'string')
-  );
+  return isRecord(value) && typeof value.ok === 'boolean' && (value.reason === undefined || isReason(value.reason));
 }
 
 function parseReadiness(body: unknown): Readiness | null {

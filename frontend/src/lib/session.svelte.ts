@@ -1,21 +1,7 @@
+import type { Staff, StaffRole, TotpEnrolment } from '@mykey/contracts/staff.ts';
 import { ApiError, isRecord, request, requestNoContent } from './api.ts';
 import type { Bilingual } from './i18n.svelte.ts';
 import { paths } from './router.svelte.ts';
-
-export type Role = 'merchant' | 'municipality';
-
-export interface Staff {
-  loginId: string;
-  displayName: string;
-  role: Role;
-  organization: {
-    kind: Role;
-    id: string;
-    name: Bilingual;
-  };
-  /** Whether the account signs in with a second factor (TOTP). */
-  secondFactor: boolean;
-}
 
 export type SessionState =
   | { status: 'checking' }
@@ -38,7 +24,7 @@ export const session = new Session();
 const sessionsPath = '/api/v1/staff/sessions';
 const currentSessionPath = '/api/v1/staff/session';
 
-function isRole(value: unknown): value is Role {
+function isRole(value: unknown): value is StaffRole {
   return value === 'merchant' || value === 'municipality';
 }
 
@@ -66,11 +52,11 @@ function parseStaffEnvelope(body: unknown): Staff | null {
   return isRecord(body) && isStaff(body.staff) ? body.staff : null;
 }
 
-export function consolePath(role: Role): string {
+export function consolePath(role: StaffRole): string {
   return role === 'merchant' ? paths.merchant : paths.municipality;
 }
 
-export function devicesPath(role: Role): string {
+export function devicesPath(role: StaffRole): string {
   return role === 'merchant' ? paths.merchantDevices : paths.municipalityDevices;
 }
 
@@ -126,8 +112,6 @@ export async function verifySecondFactor(answer: { code: string } | { recoveryCo
   session.recoveryCodesLeft = result.recoveryCodesLeft;
   return result;
 }
-
-export interface TotpEnrolment { secret: string; uri: string; qrSvg: string }
 
 export async function startTotpEnrolment(): Promise<TotpEnrolment> {
   return request('/api/v1/staff/totp/enrolment', (body) => (

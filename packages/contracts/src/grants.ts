@@ -1,0 +1,36 @@
+// What the backend answers about points granted by municipal staff (backend/src/grants/), as
+// the console's grant screen reads it: campaigns to grant from, one grant, a file's summary.
+
+export interface GrantCampaign {
+  id: number;
+  slug: string;
+  name: { ja: string; en: string };
+  startsOn: string;
+  endsOn: string;
+  running: boolean;
+  capPerResidentPoints: number;
+  budgetLeftPoints: number;
+}
+
+export type CampaignRef = Pick<GrantCampaign, 'id' | 'slug' | 'name'>;
+
+export interface GrantedPoints {
+  entryId: number;
+  mykeyId: string;
+  points: number;
+  campaign: CampaignRef;
+  balanceAfter: number;
+  reference: string;
+}
+
+export interface UploadCounts { granted: number; alreadyGranted: number; refused: number; pointsGranted: number }
+
+export interface GrantFileSummary extends UploadCounts {
+  uploadId: number;
+  fileSha256: string;
+  campaign: CampaignRef;
+  /** Lines after the header. */
+  records: number;
+  /** Where the line-by-line result file is downloaded. */
+  resultPath: string;
+}
