@@ -7,14 +7,13 @@ import type { SignedInStaff } from '../staff/repository.ts';
 import { tokenHash } from '../staff/repository.ts';
 import { organizationLabel, organizationOf, type OrganizationRef } from '../staff/organization.ts';
 import { groupCode, isDeviceTokenShaped, newDeviceToken, newEnrollmentCode, normalizeCode } from './codes.ts';
-import type { Device } from '@mykey/contracts/device.ts';
+import type { Device, EnrollmentCode } from '@mykey/contracts/device.ts';
 import { devicesRepository, type EnrolledDevice } from './repository.ts';
 
 export const CODE_MINUTES = 10;
 // last_seen_at is for people ("seen 3 minutes ago"); a write per request would buy nothing.
 const SEEN_PRECISION_MS = 60_000;
 
-export interface IssuedCode { code: string; expiresAt: string; name: string }
 
 export interface Enrollment {
   deviceId: number;
@@ -28,7 +27,7 @@ export function devicesService(db: Db, now: () => Date) {
 
   return {
     /** Inside the caller's transaction, so the code, its audit entry and the stored answer commit together. */
-    async issueCode(trx: Knex.Transaction, staff: SignedInStaff, name: string): Promise<IssuedCode> {
+    async issueCode(trx: Knex.Transaction, staff: SignedInStaff, name: string): Promise<EnrollmentCode> {
       const code = newEnrollmentCode();
       const issuedAt = now();
       const expiresAt = new Date(issuedAt.getTime() + CODE_MINUTES * 60_000);

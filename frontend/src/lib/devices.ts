@@ -1,13 +1,7 @@
-import type { Device } from '@mykey/contracts/device.ts';
+import type { Device, EnrollmentCode } from '@mykey/contracts/device.ts';
 import { isRecord, newIdempotencyKey, request } from './api.ts';
 
-export type { Device };
-
-export interface EnrollmentCode {
-  code: string;
-  expiresAt: string;
-  name: string;
-}
+export type { Device, EnrollmentCode };
 
 const isNullableString = (value: unknown): value is string | null => value === null || typeof value === 'string';
 

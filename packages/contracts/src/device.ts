@@ -11,3 +11,11 @@ export interface Device {
   lastSeenAt: string | null;
   revokedAt: string | null;
 }
+
+/** A one-time code to enrol a reader agent as a device, as staff receive it. */
+export interface EnrollmentCode {
+  code: string;
+  expiresAt: string;
+  /** The device's name, given when the code was asked for. */
+  name: string;
+}
