@@ -71,11 +71,6 @@ export const accountKey = (municipalityCode: string, owner: AccountOwner) => `${
 export const ledgerRepository = {
   // --- the parties the ledger names -------------------------------------------------------
 
-  async mykeyPk(conn: Conn, mykeyId: string): Promise<number | undefined> {
-    const row = await conn('mykeys').where({ mykey_id: mykeyId }).first('id');
-    return row && Number(row.id);
-  },
-
   /** The primary keys of these MyKey IDs; an unknown one is left out. */
   async mykeyPks(conn: Conn, mykeyIds: string[]): Promise<Map<string, number>> {
     const rows = await conn('mykeys').whereIn('mykey_id', [...new Set(mykeyIds)]).select('id', 'mykey_id');
@@ -131,11 +126,6 @@ export const ledgerRepository = {
 
   // --- accounts ---------------------------------------------------------------------------
 
-  async findAccount(conn: Conn, municipalityCode: string, owner: AccountOwner): Promise<number | undefined> {
-    const row = await conn('ledger_accounts').where({ municipality_code: municipalityCode, kind: owner.kind, owner_id: ownerId(owner) }).first('id');
-    return row && Number(row.id);
-  },
-
   /**
    * Those of these accounts that exist, in one read (not locked), by accountKey: a transaction
    * posting several entries locks their union with lockAccounts before the first posting.
@@ -167,20 +157,13 @@ export const ledgerRepository = {
     return rows.map((row) => ({ id: Number(row.id), municipalityCode: row.municipality_code, kind: row.kind, balance: points(row.balance) }));
   },
 
-  /** One UPDATE for all of an entry's accounts: each balance moves by its posting. */
-  async addToBalances(trx: Knex.Transaction, postings: Posting[]): Promise<void> {
-    const cases = postings.map(() => 'WHEN ? THEN ?').join(' ');
-    await trx.raw(`UPDATE ledger_accounts FORCE INDEX (PRIMARY) SET balance = balance + CASE id ${cases} END WHERE id IN (${postings.map(() => '?').join(',')})`,
-      [...postings.flatMap((p) => [p.accountId, p.amount]), ...postings.map((p) => p.accountId)]);
-  },
-
   /**
    * Moves many accounts' balances in one UPDATE, each account found by its key through a
    * derived table (a CASE over hundreds of accounts would compare every row with every case).
    * STRAIGHT_JOIN makes the derived table drive: joined the other way round, MariaDB scans
    * every account with locks, waiting on (and deadlocking with) unrelated transactions.
    */
-  async addToManyBalances(trx: Knex.Transaction, moves: Array<{ accountId: number; amount: number }>): Promise<void> {
+  async addToBalances(trx: Knex.Transaction, moves: Array<{ accountId: number; amount: number }>): Promise<void> {
     const rows = moves.map(() => 'SELECT ? AS id, ? AS amount').join(' UNION ALL ');
     await trx.raw(`UPDATE (${rows}) AS m STRAIGHT_JOIN ledger_accounts AS a FORCE INDEX (PRIMARY) ON a.id = m.id SET a.balance = a.balance + m.amount`,
       moves.flatMap((m) => [m.accountId, m.amount]));
@@ -194,16 +177,13 @@ export const ledgerRepository = {
 
   // --- entries and postings ---------------------------------------------------------------
 
-  /** `lock` reads the latest committed row (after a duplicate-key error, the snapshot may predate it). */
-  async entryByReference(conn: Conn, reference: string, { lock = false } = {}): Promise<StoredEntry | undefined> {
-    const query = conn('ledger_entries').where({ reference });
-    const row = await (lock ? query.forShare() : query).first(ENTRY_COLUMNS);
-    return row && toEntry(row);
-  },
-
-  /** The entries posted under these references (a plain read, as entryByReference without lock). */
-  async entriesByReferences(conn: Conn, references: string[]): Promise<Map<string, StoredEntry>> {
-    const rows = await conn('ledger_entries').whereIn('reference', references).select(['reference', ...ENTRY_COLUMNS]);
+  /**
+   * The entries posted under these references. `lock` reads the latest committed rows (after a
+   * duplicate-key error, the snapshot may predate them).
+   */
+  async entriesByReferences(conn: Conn, references: string[], { lock = false } = {}): Promise<Map<string, StoredEntry>> {
+    const query = conn('ledger_entries').whereIn('reference', references);
+    const rows = await (lock ? query.forShare() : query).select(['reference', ...ENTRY_COLUMNS]);
     return new Map(rows.map((row) => [row.reference as string, toEntry(row)]));
   },
 
@@ -231,27 +211,9 @@ export const ledgerRepository = {
     return rows.map((row) => ({ accountId: Number(row.account_id), amount: points(row.amount) }));
   },
 
-  /** Inserts the entry; undefined when its reference is taken. */
-  async insertEntry(trx: Knex.Transaction, entry: Entry): Promise<number | undefined> {
-    try {
-      const [id] = await trx('ledger_entries').insert({
-        municipality_code: entry.municipalityCode, kind: entry.kind, reference: entry.reference, request_hash: entry.requestHash,
-        related_entry_id: entry.relatedEntryId ?? null, campaign_id: entry.campaignId ?? null, posted_at: entry.postedAt,
-      });
-      return Number(id);
-    } catch (error) {
-      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return undefined;
-      throw error;
-    }
-  },
-
   /** The postings of several entries in one statement. */
-  async insertPostingsOf(trx: Knex.Transaction, postings: Array<{ entryId: number; accountId: number; amount: number }>): Promise<void> {
+  async insertPostings(trx: Knex.Transaction, postings: Array<{ entryId: number; accountId: number; amount: number }>): Promise<void> {
     await trx('ledger_postings').insert(postings.map((p) => ({ entry_id: p.entryId, account_id: p.accountId, amount: p.amount })));
-  },
-
-  async insertPostings(trx: Knex.Transaction, entryId: number, postings: Posting[]): Promise<void> {
-    await trx('ledger_postings').insert(postings.map((p) => ({ entry_id: entryId, account_id: p.accountId, amount: p.amount })));
   },
 
   // --- lots -------------------------------------------------------------------------------
@@ -284,18 +246,12 @@ export const ledgerRepository = {
     return rows.map((row) => ({ id: Number(row.id), accountId: Number(row.account_id), remaining: points(row.remaining_points), original: points(row.original_points) }));
   },
 
-  async insertLot(trx: Knex.Transaction, accountId: number, entryId: number, lot: NewLot): Promise<number> {
-    const [id] = await trx('ledger_lots').insert({
-      account_id: accountId, entry_id: entryId, campaign_id: lot.campaignId, original_points: lot.points, remaining_points: lot.points, expires_at: lot.expiresAt,
-    });
-    return Number(id);
-  },
-
   /**
    * Inserts lots arriving by several entries in one statement, with the movements recording
    * their arrival; answers each lot's id in the order given.
    */
   async insertLots(trx: Knex.Transaction, lots: Array<NewLot & { accountId: number; entryId: number }>): Promise<number[]> {
+    if (lots.length === 0) return [];
     await trx('ledger_lots').insert(lots.map((lot) => ({
       account_id: lot.accountId, entry_id: lot.entryId, campaign_id: lot.campaignId, original_points: lot.points, remaining_points: lot.points, expires_at: lot.expiresAt,
     })));
@@ -309,7 +265,7 @@ export const ledgerRepository = {
   },
 
   /** What each campaign gave each of these resident accounts (premiums and grants), by `account:campaign`. */
-  async campaignPointsReceivedBy(trx: Knex.Transaction, pairs: Array<{ accountId: number; campaignId: number }>): Promise<Map<string, number>> {
+  async campaignPointsReceived(trx: Knex.Transaction, pairs: Array<{ accountId: number; campaignId: number }>): Promise<Map<string, number>> {
     if (pairs.length === 0) return new Map();
     const rows = await trx.from(through(trx, 'ledger_lots', 'ledger_lots_account_id_campaign_id_index'))
       .whereIn(['account_id', 'campaign_id'], pairs.map((p) => [p.accountId, p.campaignId])).groupBy('account_id', 'campaign_id').forShare()
@@ -323,11 +279,6 @@ export const ledgerRepository = {
     await trx.raw(`UPDATE ledger_lots FORCE INDEX (PRIMARY) SET remaining_points = remaining_points + CASE id ${cases} END WHERE id IN (${moves.map(() => '?').join(',')})`,
       [...moves.flatMap((m) => [m.lotId, m.amount]), ...moves.map((m) => m.lotId)]);
     await trx('ledger_lot_movements').insert(moves.map((m) => ({ entry_id: entryId, lot_id: m.lotId, amount: m.amount })));
-  },
-
-  /** The movement that records a lot's arrival (the lot itself already holds the points). */
-  async recordArrivals(trx: Knex.Transaction, entryId: number, lots: Array<{ lotId: number; points: number }>): Promise<void> {
-    await trx('ledger_lot_movements').insert(lots.map((lot) => ({ entry_id: entryId, lot_id: lot.lotId, amount: lot.points })));
   },
 
   /** What a payment took from each lot, in the order it took them, and what its refunds and voids gave back since. */
@@ -348,13 +299,6 @@ export const ledgerRepository = {
     const [row] = await trx.from(through(trx, 'ledger_entries', 'ledger_entries_related_entry_id_foreign')).where('related_entry_id', paymentEntryId).forShare()
       .count({ n: '*' });
     return Number(row?.n ?? 0);
-  },
-
-  /** All the campaign ever gave this resident account: premiums and grants (lots it paid for). */
-  async campaignPointsReceived(trx: Knex.Transaction, accountId: number, campaignId: number): Promise<number> {
-    const [row] = await trx.from(through(trx, 'ledger_lots', 'ledger_lots_account_id_campaign_id_index')).where({ account_id: accountId, campaign_id: campaignId })
-      .forShare().sum({ total: 'original_points' });
-    return points(row?.total);
   },
 
   /** All that funding entries ever put into the campaign's budget account. */
