@@ -3,7 +3,7 @@
 // (docs/partner-api.md#outcomes-and-webhooks). The database says what is due; a claim leases
 // rows, so workers never send the same webhook at once, and a worker that dies mid-delivery
 // only delays it until the lease runs out.
-import type { Db } from '../db.ts';
+import { retryTransient, type Db } from '../db.ts';
 import type { Logger } from '../log.ts';
 import { unsealPartnerSecret } from '../partners/credentials.ts';
 import { partnerKey, signedHeaders } from '../partners/signature.ts';
@@ -103,7 +103,8 @@ export function webhookDeliverer(db: Db, log: Logger, mykeySecret: Buffer, setti
       for (const partnerId of await repo.partnersWithDueWebhooks(db, now, 1000)) {
         const free = settings.perPartner - (inFlight.get(partnerId) ?? 0);
         if (free <= 0) continue;
-        for (const due of await repo.claimWebhooks(db, partnerId, now, free, new Date(now.getTime() + leaseMs))) {
+        const claimed = await retryTransient(() => db.transaction((trx) => repo.claimWebhooks(trx, partnerId, now, free, new Date(now.getTime() + leaseMs))));
+        for (const due of claimed) {
           track(partnerId, deliver(due));
           started++;
         }

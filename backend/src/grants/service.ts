@@ -12,11 +12,12 @@ import { Problem, problemKinds, type ProblemCode } from '../http/problems.ts';
 import { spoolUpload, type SpooledFile } from '../http/spool.ts';
 import { LIMITS } from '../ledger/entries.ts';
 import { grantPoints, inLedgerTransaction, residentPoints } from '../ledger/ledger.ts';
+import type { CampaignWithBudget } from '../ledger/repository.ts';
 import { parseMykeyId } from '../mykey/id.ts';
 import { mykeyRepository } from '../mykey/repository.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { staffReason } from '../staff/reason.ts';
-import { grantsRepository as repo, type GrantCampaign, type GrantUpload, type UploadCounts, type UploadLine } from './repository.ts';
+import { grantsRepository as repo, type GrantUpload, type UploadCounts, type UploadLine } from './repository.ts';
 
 export const GRANT_FILE_HEADER = 'mykey_id,points,reason';
 
@@ -53,7 +54,7 @@ export interface GrantedPoints {
   reference: string;
 }
 
-const campaignRef = (c: GrantCampaign) => ({ id: c.id, slug: c.slug, name: c.name });
+const campaignRef = (c: CampaignWithBudget) => ({ id: c.id, slug: c.slug, name: c.name });
 
 /** A MyKey ID as the granting town sees it: blocked means blocked from that town's services. */
 type Standing = 'active' | 'suspended' | 'blocked' | undefined;
@@ -68,7 +69,9 @@ function eligibility(status: Standing): ProblemCode | undefined {
 
 /** Each ID's standing in the staff member's town: its status, unless that town blocked it. */
 async function standings(trx: Knex.Transaction, staff: SignedInStaff, mykeyIds: string[]): Promise<Map<string, Standing>> {
-  const statuses: Map<string, Standing> = await repo.mykeyStatuses(trx, mykeyIds);
+  // Share-locked, so a suspension cannot commit between this check and the grant.
+  const found = await mykeyRepository.statuses(trx, mykeyIds, { lock: true });
+  const statuses = new Map<string, Standing>([...found].map(([id, mykey]) => [id, mykey.status]));
   for (const blocked of await mykeyRepository.blockedIn(trx, staff.municipalityCode, mykeyIds)) {
     if (statuses.get(blocked) === 'active') statuses.set(blocked, 'blocked');
   }
@@ -77,7 +80,7 @@ async function standings(trx: Knex.Transaction, staff: SignedInStaff, mykeyIds: 
 
 /** One grant by a staff member, audited, in the caller's transaction. */
 export async function grantOne(trx: Knex.Transaction, r: {
-  staff: SignedInStaff; campaign: GrantCampaign; mykeyId: string; points: number; reason: string; reference: string; now: Date;
+  staff: SignedInStaff; campaign: CampaignWithBudget; mykeyId: string; points: number; reason: string; reference: string; now: Date;
 }): Promise<GrantedPoints> {
   const refused = eligibility((await standings(trx, r.staff, [r.mykeyId])).get(r.mykeyId));
   if (refused) throw new Problem(refused);
@@ -167,7 +170,7 @@ export interface GrantFileSummary extends UploadCounts {
 
 export const resultPath = (uploadId: number) => `/api/v1/staff/grant-uploads/${uploadId}/result.csv`;
 
-export function uploadSummary(upload: GrantUpload, campaign: GrantCampaign): GrantFileSummary {
+export function uploadSummary(upload: GrantUpload, campaign: CampaignWithBudget): GrantFileSummary {
   const { id, fileSha256, records, granted, alreadyGranted, refused, pointsGranted } = upload;
   return { uploadId: id, fileSha256, campaign: campaignRef(campaign), records, granted, alreadyGranted, refused, pointsGranted, resultPath: resultPath(id) };
 }
@@ -177,7 +180,7 @@ export function uploadSummary(upload: GrantUpload, campaign: GrantCampaign): Gra
  * is its own grant under fileGrantReference, so lines granted by an earlier upload of the same
  * file are answered as already granted, and a refused line stops nothing else.
  */
-export async function importGrantFile(db: Db, r: { staff: SignedInStaff; campaign: GrantCampaign; file: SpooledFile; now: Date }): Promise<GrantFileSummary> {
+export async function importGrantFile(db: Db, r: { staff: SignedInStaff; campaign: CampaignWithBudget; file: SpooledFile; now: Date }): Promise<GrantFileSummary> {
   let uploadId: number | undefined;
   let batch: GrantRecord[] = [];
   for await (const line of csvLines(createReadStream(r.file.path), GRANT_FILE_LIMITS.maxLineBytes)) {
@@ -201,7 +204,7 @@ export async function importGrantFile(db: Db, r: { staff: SignedInStaff; campaig
   return uploadSummary((await repo.upload(db, uploadId))!, r.campaign);
 }
 
-async function grantBatch(db: Db, uploadId: number, r: { staff: SignedInStaff; campaign: GrantCampaign; file: SpooledFile; now: Date }, batch: GrantRecord[]): Promise<void> {
+async function grantBatch(db: Db, uploadId: number, r: { staff: SignedInStaff; campaign: CampaignWithBudget; file: SpooledFile; now: Date }, batch: GrantRecord[]): Promise<void> {
   await inLedgerTransaction(db, async (trx) => {
     const statuses = await standings(trx, r.staff, batch.flatMap((record) => ('reason' in record ? [record.mykeyId] : [])));
     const lines: UploadLine[] = [];
@@ -231,7 +234,7 @@ async function grantBatch(db: Db, uploadId: number, r: { staff: SignedInStaff; c
 }
 
 /** One line's grant, in a savepoint so a refusal leaves nothing of it behind. */
-async function grantLine(trx: Knex.Transaction, r: { campaign: GrantCampaign; file: SpooledFile; now: Date }, record: Wanted, status: Standing) {
+async function grantLine(trx: Knex.Transaction, r: { campaign: CampaignWithBudget; file: SpooledFile; now: Date }, record: Wanted, status: Standing) {
   const refused = eligibility(status);
   if (refused) return { ...record, code: refused, detail: null };
   try {

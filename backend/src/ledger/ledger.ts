@@ -7,6 +7,7 @@
 import type { Knex } from 'knex';
 import { ConcurrentChange, retryTransient, type Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
+import { organizationRepository } from '../organizations/repository.ts';
 import {
   LIMITS, assertBalanced, conversionEntry, expiryEntry, fundingEntry, grantEntry, paymentEntry, requestHash, reversalEntry,
   type Entry, type NewLot, type Posting,
@@ -206,7 +207,7 @@ async function campaignOf(trx: Trx, campaignId: number, municipalityCode?: strin
 async function accountOf(trx: Trx, municipalityCode: string, owner: AccountOwner): Promise<number> {
   const found = (await repo.findAccounts(trx, [{ municipalityCode, owner }])).get(accountKey(municipalityCode, owner));
   if (found !== undefined) return found;
-  if (!(await repo.municipalityExists(trx, municipalityCode))) throw new Problem('municipality_not_found');
+  if ((await organizationRepository.existingMunicipalities(trx, [municipalityCode])).size === 0) throw new Problem('municipality_not_found');
   if (owner.kind === 'partner_clearing' && !(await repo.partnerExists(trx, owner.partnerId))) throw new Problem('partner_not_found');
   const created = await repo.insertAccount(trx, municipalityCode, owner);
   if (created === undefined) throw new ConcurrentChange(`the ${owner.kind} account in ${municipalityCode} was created by a concurrent transaction`);

@@ -1,5 +1,9 @@
 // Every SQL statement of the ledger's tables (ledger_accounts, ledger_entries, ledger_postings,
-// ledger_lots, ledger_lot_movements) and the lookups of the parties they name.
+// ledger_lots, ledger_lot_movements) and of campaigns, whose budgets and caps only the ledger
+// enforces. Other features read the ledger through the functions here (grants' recent entries,
+// settlement's sums). The ledger, which every feature stands on, also reads the keys of the
+// parties it names (a MyKey ID's primary key, whether a partner exists): asking mykey/ or
+// partners/, which build on the ledger, would make their folders import each other.
 //
 // Reads of ledger state inside a posting transaction are locking reads taken after the
 // accounts are locked: they see the latest committed rows whatever the isolation level, while
@@ -8,7 +12,8 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import type { Entry, EntryKind, NewLot, Posting } from './entries.ts';
-import type { LotMovement, OpenLot, TakenFromLot } from './rules.ts';
+import { campaignRuns, type LotMovement, type OpenLot, type TakenFromLot } from './rules.ts';
+import { NAMED_COLUMNS, namedById, type NamedRow } from '../organizations/repository.ts';
 
 type Conn = Db | Knex.Transaction;
 
@@ -56,6 +61,35 @@ const toEntry = (row: Record<string, unknown>): StoredEntry => ({
   postedAt: row.posted_at as Date,
 });
 
+/** The column naming each kind of account's owner (the municipality kinds have none). */
+const OWNER_COLUMN: Record<AccountKind, string> = {
+  resident: 'mykey_pk', merchant_payable: 'merchant_id', campaign_budget: 'campaign_id', partner_clearing: 'partner_id', municipality_funding: 'owner_id', expired: 'owner_id',
+};
+
+/** A campaign as municipal staff choose it for a grant: its terms, whether it runs now, and what is left of its budget. */
+export interface CampaignWithBudget {
+  id: number; slug: string; name: { ja: string; en: string };
+  startsOn: string; endsOn: string; running: boolean;
+  capPerResidentPoints: number; budgetLeftPoints: number;
+}
+
+const CAMPAIGN_COLUMNS = (conn: Conn) => ['c.id', 'c.slug', 'c.name_ja', 'c.name_en', 'c.cap_per_resident_points',
+  conn.raw("DATE_FORMAT(c.starts_on, '%Y-%m-%d') AS starts_on"), conn.raw("DATE_FORMAT(c.ends_on, '%Y-%m-%d') AS ends_on"), conn.raw('COALESCE(a.balance, 0) AS budget_left')];
+
+function campaignsQuery(conn: Conn, municipalityCode: string) {
+  return conn('campaigns as c')
+    .leftJoin('ledger_accounts as a', function budget() {
+      this.on('a.campaign_id', '=', 'c.id').andOn('a.municipality_code', '=', 'c.municipality_code').andOn('a.kind', '=', conn.raw('?', ['campaign_budget']));
+    })
+    .where('c.municipality_code', municipalityCode);
+}
+
+const toCampaignWithBudget = (row: Record<string, any>, now: Date): CampaignWithBudget => ({
+  id: Number(row.id), slug: row.slug, name: { ja: row.name_ja, en: row.name_en }, startsOn: row.starts_on, endsOn: row.ends_on,
+  running: campaignRuns({ startsOn: row.starts_on, endsOn: row.ends_on }, now),
+  capPerResidentPoints: Number(row.cap_per_resident_points), budgetLeftPoints: Number(row.budget_left),
+});
+
 const ENTRY_COLUMNS = ['id', 'kind', 'municipality_code', 'request_hash', 'related_entry_id', 'posted_at'];
 
 /**
@@ -75,11 +109,6 @@ export const ledgerRepository = {
   async mykeyPks(conn: Conn, mykeyIds: string[]): Promise<Map<string, number>> {
     const rows = await conn('mykeys').whereIn('mykey_id', [...new Set(mykeyIds)]).select('id', 'mykey_id');
     return new Map(rows.map((row) => [row.mykey_id as string, Number(row.id)]));
-  },
-
-  async merchantMunicipality(conn: Conn, merchantId: number): Promise<string | undefined> {
-    const row = await conn('merchants').where({ id: merchantId }).first('municipality_code');
-    return row?.municipality_code;
   },
 
   /**
@@ -111,10 +140,6 @@ export const ledgerRepository = {
     return Boolean(await conn('partners').where({ id: partnerId }).first('id'));
   },
 
-  async municipalityExists(conn: Conn, code: string): Promise<boolean> {
-    return Boolean(await conn('municipalities').where({ code }).first('code'));
-  },
-
   async campaign(conn: Conn, campaignId: number): Promise<Campaign | undefined> {
     const row = await conn('campaigns').where({ id: campaignId }).first('id', 'municipality_code', 'premium_percent', 'budget_points',
       'cap_per_resident_points', conn.raw("DATE_FORMAT(starts_on, '%Y-%m-%d') AS starts_on"), conn.raw("DATE_FORMAT(ends_on, '%Y-%m-%d') AS ends_on"));
@@ -122,6 +147,36 @@ export const ledgerRepository = {
       id: Number(row.id), municipalityCode: row.municipality_code, premiumPercent: Number(row.premium_percent),
       budgetPoints: points(row.budget_points), capPerResidentPoints: points(row.cap_per_resident_points), startsOn: row.starts_on, endsOn: row.ends_on,
     };
+  },
+
+  /**
+   * The campaign that adds its premium to a conversion in this municipality on this Japanese
+   * date: running that day with a premium, the one ending soonest, the lowest id among those
+   * (docs/partner-api.md#outcomes-and-webhooks).
+   */
+  async premiumCampaign(conn: Conn, municipalityCode: string, tokyoDate: string): Promise<number | undefined> {
+    const row = await conn('campaigns').where({ municipality_code: municipalityCode }).where('premium_percent', '>', 0)
+      .where('starts_on', '<=', tokyoDate).where('ends_on', '>=', tokyoDate).orderBy([{ column: 'ends_on' }, { column: 'id' }]).first('id');
+    return row && Number(row.id);
+  },
+
+  /** The municipality's campaigns, newest first, with what is left of each budget. */
+  async campaignsWithBudget(conn: Conn, municipalityCode: string, now: Date): Promise<CampaignWithBudget[]> {
+    const rows = await campaignsQuery(conn, municipalityCode).orderBy('c.starts_on', 'desc').orderBy('c.id', 'desc').select(CAMPAIGN_COLUMNS(conn));
+    return rows.map((row) => toCampaignWithBudget(row, now));
+  },
+
+  /** A campaign of this municipality by its id (digits) or its slug, with what is left of its budget; undefined for another municipality's. */
+  async campaignWithBudget(conn: Conn, municipalityCode: string, idOrSlug: string, now: Date): Promise<CampaignWithBudget | undefined> {
+    const query = campaignsQuery(conn, municipalityCode);
+    if (/^[1-9][0-9]{0,18}$/.test(idOrSlug)) query.where('c.id', idOrSlug);
+    else query.where('c.slug', idOrSlug);
+    const row = await query.first(CAMPAIGN_COLUMNS(conn));
+    return row && toCampaignWithBudget(row, now);
+  },
+
+  async campaignNames(conn: Conn, ids: number[]): Promise<Map<number, NamedRow>> {
+    return namedById(ids.length === 0 ? [] : await conn('campaigns').whereIn('id', ids).select(NAMED_COLUMNS));
   },
 
   // --- accounts ---------------------------------------------------------------------------
@@ -306,6 +361,41 @@ export const ledgerRepository = {
     const [row] = await trx.from(through(trx, 'ledger_entries', 'ledger_entries_campaign_id_kind_index', 'e')).join(through(trx, 'ledger_postings', 'PRIMARY', 'p'), 'p.entry_id', 'e.id')
       .where({ 'e.campaign_id': campaignId, 'e.kind': 'funding', 'p.account_id': budgetAccountId }).forShare().sum({ total: 'p.amount' });
     return points(row?.total);
+  },
+
+  // --- what other features read -----------------------------------------------------------
+
+  /** The latest grant entries of a campaign, with the resident each went to. */
+  async recentGrants(conn: Conn, campaignId: number, limit: number): Promise<Array<{ entryId: number; postedAt: Date; reference: string; mykeyId: string; points: number }>> {
+    const rows = await conn('ledger_entries as e')
+      .join('ledger_postings as p', 'p.entry_id', 'e.id')
+      .join('ledger_accounts as a', 'a.id', 'p.account_id')
+      .join('mykeys as m', 'm.id', 'a.mykey_pk')
+      .where({ 'e.campaign_id': campaignId, 'e.kind': 'grant', 'a.kind': 'resident' })
+      .orderBy('e.id', 'desc').limit(limit)
+      .select('e.id', 'e.posted_at', 'e.reference', 'p.amount', 'm.mykey_id');
+    return rows.map((row) => ({ entryId: Number(row.id), postedAt: row.posted_at, reference: String(row.reference), mykeyId: row.mykey_id, points: points(row.amount) }));
+  },
+
+  /**
+   * Each (owner, entry kind) of the postings to accounts of `accountKind` in the municipality
+   * posted in [startsAt, endsBefore): how many entries and the sum of their postings on those
+   * accounts. `ownerId` narrows it to one owner.
+   */
+  async postingSums(conn: Conn, q: {
+    municipalityCode: string; startsAt: Date; endsBefore: Date; accountKind: AccountKind; entryKinds: EntryKind[]; ownerId?: number;
+  }): Promise<Array<{ owner: number; kind: EntryKind; count: number; total: number }>> {
+    const ownerColumn = OWNER_COLUMN[q.accountKind];
+    const query = conn('ledger_entries as e')
+      .join('ledger_postings as p', 'p.entry_id', 'e.id')
+      .join('ledger_accounts as a', 'a.id', 'p.account_id')
+      .where('e.municipality_code', q.municipalityCode).where('e.posted_at', '>=', q.startsAt).where('e.posted_at', '<', q.endsBefore)
+      .whereIn('e.kind', q.entryKinds).where('a.kind', q.accountKind)
+      .groupBy(`a.${ownerColumn}`, 'e.kind')
+      .select({ owner: `a.${ownerColumn}`, kind: 'e.kind' }, conn.raw('COUNT(*) AS n'), conn.raw('SUM(p.amount) AS total'));
+    if (q.ownerId !== undefined) query.where(`a.${ownerColumn}`, q.ownerId);
+    const rows = await query;
+    return rows.map((row) => ({ owner: Number(row.owner), kind: row.kind as EntryKind, count: points(row.n), total: points(row.total) }));
   },
 
   // --- expiry -----------------------------------------------------------------------------
