@@ -21,7 +21,7 @@ import type { Logger } from '../log.ts';
 
 export const PARTNER_TX_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** The most municipal points one conversion may give: the ledger's limit per operation. */
-export const MAX_CONVERSION_POINTS = LIMITS.maxResidentPoints;
+const MAX_CONVERSION_POINTS = LIMITS.maxResidentPoints;
 
 const conversionSchema = z.object({
   partnerTxId: z.string().regex(PARTNER_TX_ID, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ . : -' }),

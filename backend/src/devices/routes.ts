@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { DEVICE_NAME_MAX } from '@mykey/contracts/limits.ts';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Db } from '../db.ts';
@@ -10,7 +11,7 @@ import { enrollmentLimit } from './enrollment-limit.ts';
 import { enrolledDevice, requireDevice } from './middleware.ts';
 import { devicesService } from './service.ts';
 
-const deviceName = z.string().trim().min(1).max(100);
+const deviceName = z.string().trim().min(1).max(DEVICE_NAME_MAX);
 const issueBody = z.object({ name: deviceName }).strict();
 const enrollBody = z.object({ code: z.string().max(64), name: deviceName.optional() }).strict();
 const DEVICE_ID = /^[1-9][0-9]{0,15}$/;

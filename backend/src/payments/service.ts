@@ -19,7 +19,6 @@ import { paymentsRepository as repo, type Intent, type Merchant, type Reversal }
 
 /** How long a register's intent can be paid: long enough for a PIN and a second try, short enough not to linger. */
 export const INTENT_SECONDS = 300;
-export const MAX_PAYMENT_POINTS = 10_000_000;
 
 type MerchantView = { id: number; nameJa: string; nameEn: string };
 
