@@ -24,7 +24,7 @@ export function sessionToken(ctx: Context): string | undefined {
 /** The caller's session when it is at one of `stages`, else 401 staff_session_required. */
 export async function sessionAt(ctx: Context, db: Db, stages: SessionStage[]): Promise<StaffSession & { token: string }> {
   const token = sessionToken(ctx);
-  const session = token ? await staffRepository(db).sessionFor(token, new Date()) : undefined;
+  const session = token ? await staffRepository.sessionFor(db, token, new Date()) : undefined;
   if (!token || !session || !stages.includes(session.stage)) throw new Problem('staff_session_required');
   // What a staff member sees is theirs alone; no shared cache may keep it.
   ctx.set('Cache-Control', 'no-store');
