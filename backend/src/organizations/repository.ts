@@ -7,6 +7,9 @@ type Conn = Db | Knex.Transaction;
 
 export interface Names { ja: string; en: string }
 
+/** A shop as the register and its receipts show it. */
+export interface Merchant { id: number; nameJa: string; nameEn: string; status: 'pending' | 'approved' | 'suspended' }
+
 /** A shop or partner as a statement names it. */
 export interface NamedRow { id: number; slug: string; name: Names }
 
@@ -26,6 +29,11 @@ export const organizationRepository = {
   /** Every municipality's code, in order. */
   async municipalityCodes(conn: Conn): Promise<string[]> {
     return (await conn('municipalities').orderBy('code').select('code')).map((row) => String(row.code));
+  },
+
+  async merchant(conn: Conn, merchantId: number): Promise<Merchant | undefined> {
+    const row = await conn('merchants').where({ id: merchantId }).first('id', 'name_ja', 'name_en', 'status');
+    return row && { id: Number(row.id), nameJa: row.name_ja, nameEn: row.name_en, status: row.status };
   },
 
   /** The municipality a shop belongs to; undefined for no such shop. */
