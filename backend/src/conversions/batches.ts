@@ -20,7 +20,7 @@ import { acceptConversions, checkConversion, enqueueAccepted, type Checked, type
 import type { ConversionJob } from './queue.ts';
 import { conversionRepository as repo, type BatchLineResult, type BatchRow } from './repository.ts';
 
-export const BATCH_LIMITS = {
+const BATCH_LIMITS = {
   lines: 1_000_000,
   /** The whole file: room for a million lines of about 250 bytes (a typical line has about 110). */
   bytes: 256 * 1024 * 1024,

@@ -19,7 +19,7 @@ import { conversionRepository as repo, type Conversion, type StoredConversion } 
 import type { Queue } from '../queue.ts';
 import type { Logger } from '../log.ts';
 
-export const PARTNER_TX_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+const PARTNER_TX_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** The most municipal points one conversion may give: the ledger's limit per operation. */
 const MAX_CONVERSION_POINTS = LIMITS.maxResidentPoints;
 
@@ -71,7 +71,7 @@ function requestHash(input: ConversionInput): Buffer {
 }
 
 /** Municipal points for `partnerPoints` at the partner's rate, rounded down (exact: BigInt). */
-export function convertedPoints(partner: Pick<PartnerCredentials, 'rateUnits' | 'ratePoints'>, partnerPoints: number): number {
+function convertedPoints(partner: Pick<PartnerCredentials, 'rateUnits' | 'ratePoints'>, partnerPoints: number): number {
   const points = (BigInt(partnerPoints) * BigInt(partner.ratePoints)) / BigInt(partner.rateUnits);
   return points > BigInt(MAX_CONVERSION_POINTS) ? Infinity : Number(points);
 }

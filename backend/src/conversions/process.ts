@@ -20,8 +20,9 @@ import { conversionRepository as repo, type LockedRequest, type RejectedOutcome 
 type Trx = Knex.Transaction;
 
 /** The ledger reference of a conversion's credit: one entry per request, ever. */
-export const conversionReference = (id: number) => `conversion:${id}`;
+const conversionReference = (id: number) => `conversion:${id}`;
 
+// Exported for the tests too: they process requests directly, without a worker's batcher.
 /**
  * Processes these requests (those still accepted; the others are left as they are) in one
  * transaction. When the ledger refuses one of them, the transaction is rolled back and each is

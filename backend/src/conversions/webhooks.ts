@@ -26,8 +26,9 @@ export interface WebhookSettings {
 }
 
 /** The webhook's body: the conversion exactly as GET answers it, named as an event. */
-export const webhookBody = (due: DueWebhook) => ({ event: 'conversion.finished' as const, ...conversionAnswer(due.conversion) });
+const webhookBody = (due: DueWebhook) => ({ event: 'conversion.finished' as const, ...conversionAnswer(due.conversion) });
 
+// Exported for the tests too: they check the backoff schedule without waiting through it.
 /** The wait before attempt `failures + 1`, after `failures` failed ones: base, 2×base, 4×base, … up to the cap. */
 export function retryDelay(failures: number, settings: Pick<WebhookSettings, 'retryBaseMs' | 'retryMaxMs'>): number {
   return Math.min(settings.retryBaseMs * 2 ** Math.min(failures - 1, 40), settings.retryMaxMs);
@@ -38,7 +39,7 @@ export function retryDelay(failures: number, settings: Pick<WebhookSettings, 're
  * are not followed: a partner's webhook URL is exactly where its outcomes may go. A URL the
  * rules refuse (plain http in production, a URL stored before the rule) is never sent to.
  */
-export async function sendWebhook(due: DueWebhook, mykeySecret: Buffer, settings: Pick<WebhookSettings, 'timeoutMs' | 'allowPlainHttp'>): Promise<string | undefined> {
+async function sendWebhook(due: DueWebhook, mykeySecret: Buffer, settings: Pick<WebhookSettings, 'timeoutMs' | 'allowPlainHttp'>): Promise<string | undefined> {
   const { timeoutMs } = settings;
   if (!due.webhookUrl) return 'the partner has no webhook URL';
   if (!due.secretSealed) return 'the partner has no API secret to sign with';

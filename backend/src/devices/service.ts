@@ -11,7 +11,7 @@ import type { Device } from './device.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import { devicesRepository as repo, type EnrolledDevice } from './repository.ts';
 
-export const CODE_MINUTES = 10;
+const CODE_MINUTES = 10;
 // last_seen_at is for people ("seen 3 minutes ago"); a write per request would buy nothing.
 const SEEN_PRECISION_MS = 60_000;
 

@@ -41,7 +41,7 @@ export function singleGrantReference(staffId: number, idempotencyKey: string): s
 }
 
 /** The ledger reference of a file's line: the same file under the same campaign always gives the same references. */
-export function fileGrantReference(campaignId: number, fileSha256: string, line: number): string {
+function fileGrantReference(campaignId: number, fileSha256: string, line: number): string {
   return `grant:file:${campaignId}:${fileSha256}:${line}`;
 }
 
@@ -248,7 +248,7 @@ async function grantLine(trx: Knex.Transaction, r: { campaign: CampaignWithBudge
   }
 }
 
-export const RESULT_HEADER = ['line', 'mykey_id', 'points', 'result', 'entry_id', 'error_code', 'message_ja', 'message_en', 'detail'];
+const RESULT_HEADER = ['line', 'mykey_id', 'points', 'result', 'entry_id', 'error_code', 'message_ja', 'message_en', 'detail'];
 
 /** The result file: the BOM (so Excel reads UTF-8), the header, and one row per line of the upload. */
 export async function* resultFile(conn: Db, uploadId: number): AsyncGenerator<string> {

@@ -8,7 +8,7 @@ import { Problem } from '../http/problems.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import { parsePeriod, settlementStatement, STATEMENT_KINDS, statementCsv, type StatementKind } from './statement.ts';
 
-export const SETTLEMENT_USAGE = 'npm run ledger -- settlement --from YYYY-MM-DD --to YYYY-MM-DD [--municipality CODE] [--csv merchants|partners|campaigns]';
+const SETTLEMENT_USAGE = 'npm run ledger -- settlement --from YYYY-MM-DD --to YYYY-MM-DD [--municipality CODE] [--csv merchants|partners|campaigns]';
 
 /** Exit 0: printed; 2: bad usage, a bad period, an unknown municipality, or the database could not be read. */
 export async function settlementCommand(args: string[], databaseUrl: string): Promise<number> {

@@ -106,7 +106,7 @@ export async function settlementStatement(db: Db, code: string, period: Period, 
 // --- CSV files ------------------------------------------------------------------------------
 
 /** The columns of each file (docs/settlement.md); every row starts with the municipality and the period. */
-export const STATEMENT_COLUMNS: Record<StatementKind, string[]> = {
+const STATEMENT_COLUMNS: Record<StatementKind, string[]> = {
   merchants: ['municipality_code', 'period_from', 'period_to', 'merchant_id', 'merchant_slug', 'merchant_name_ja', 'merchant_name_en',
     'payments', 'payment_points', 'refunds', 'refund_points', 'voids', 'void_points', 'net_points'],
   partners: ['municipality_code', 'period_from', 'period_to', 'partner_id', 'partner_slug', 'partner_name_ja', 'partner_name_en', 'conversions', 'converted_points'],

@@ -10,8 +10,8 @@ import { auditRefusal } from './refusals.ts';
 // for this host alone and path /, so no subdomain or plain-HTTP page can plant or read it. Over
 // plain HTTP (local development and the tests on 127.0.0.1) it cannot, and keeps its plain name;
 // production refuses to sign in over plain HTTP (routes.ts), so it never gets there.
-export const SESSION_COOKIE = 'mykey_staff';
-export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+const SESSION_COOKIE = 'mykey_staff';
+const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 
 export function sessionCookieName(ctx: Context): string {
   return ctx.secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
