@@ -2,8 +2,9 @@
 // ledger_lots, ledger_lot_movements) and of campaigns, whose budgets and caps only the ledger
 // enforces. Other features read the ledger through the functions here (grants' recent entries,
 // settlement's sums). The ledger, which every feature stands on, also reads the keys of the
-// parties it names (a MyKey ID's primary key, whether a partner exists): asking mykey/ or
-// partners/, which build on the ledger, would make their folders import each other.
+// parties it names (a MyKey ID's primary key, whether a partner exists, in paymentParties a
+// shop's town): asking mykey/ or partners/, which build on the ledger, would make their folders
+// import each other, and a payment's parties come in one read.
 //
 // Reads of ledger state inside a posting transaction are locking reads taken after the
 // accounts are locked: they see the latest committed rows whatever the isolation level, while
