@@ -15,7 +15,7 @@ import { loadConfig } from '../src/config.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { newPartnerSecret } from '../src/partners/credentials.ts';
-import { setPartnerCredentials } from '../src/partners/repository.ts';
+import { setPartnerCredentials } from '../src/partners/service.ts';
 import { partnerKey } from '../src/partners/signature.ts';
 import { createQueue } from '../src/queue.ts';
 import { queuePrefix, redisUrl, testDatabase, type Cleanup } from '../test/helpers/env.ts';

@@ -22,7 +22,7 @@ import { createCa, generateKeyPair, issueCertificate, issueCrl, type IssuedCerti
 import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { checkLedger } from '../src/ledger/check.ts';
-import { creditConversion, inLedgerTransaction } from '../src/ledger/ledger.ts';
+import { creditConversions, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { hashPassword } from '../src/staff/password.ts';
 import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { cardProof, enrollDevice, signInStaff, type Device, type Staff } from '../test/helpers/identity.ts';
@@ -127,7 +127,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const residents: Resident[] = await inPool(cards, 16, async (card) => {
     const challenge = expect('login challenge', await counter.post('/api/v1/auth/challenges', { purpose: 'login' }), 201);
     const { mykeyId } = expect('login', await counter.post('/api/v1/auth/card-sessions', cardProof(challenge, card)), 201);
-    await inLedgerTransaction(db, (trx) => creditConversion(trx, { reference: `bench:${randomUUID()}`, municipalityCode: town.code, mykeyId, partnerId: Number(partner.id), points: POINTS_EACH }));
+    await inLedgerTransaction(db, (trx) => creditConversions(trx, [{ reference: `bench:${randomUUID()}`, municipalityCode: town.code, mykeyId, partnerId: Number(partner.id), points: POINTS_EACH }]));
     return { card, mykeyId };
   });
   log(`${SHOPS} shops, ${REGISTERS} registers, ${RESIDENTS} residents with ${POINTS_EACH} points each`);

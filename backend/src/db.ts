@@ -6,7 +6,7 @@ import type { Logger } from './log.ts';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** How long a request waits for MySQL to give it a connection before it is told the database is unavailable. */
-export const REQUEST_WAIT_MS = 5_000;
+const REQUEST_WAIT_MS = 5_000;
 
 /**
  * knex configuration for a mysql:// URL; the one source for the app, scripts and knexfile.ts.

@@ -10,7 +10,7 @@ export async function refuseDemoAccounts(config: Pick<Config, 'NODE_ENV'>, db: D
   if (isDevelopment(config)) return;
   let logins: string[];
   try {
-    logins = await staffRepository(db).demoLogins();
+    logins = await staffRepository.demoLogins(db);
   } catch (error) {
     const reason = (error as { code?: string }).code ?? (error instanceof Error ? error.message : String(error));
     throw new ConfigError([`DATABASE_URL: cannot check the database for demo staff accounts (${reason}); production starts only once it can: is MySQL up, and the schema migrated (npm run db:migrate)?`]);

@@ -8,7 +8,6 @@ import { onShutdown } from './shutdown.ts';
 import { HEARTBEAT_QUEUE, recordHeartbeat, workerId } from './jobs/heartbeat.ts';
 import { loadTrustAnchors } from './jpki/anchors.ts';
 import { CRL_QUEUE, refreshCrls } from './jpki/crl-job.ts';
-import { crlRepository } from './jpki/crl-repository.ts';
 import { crlSources } from './jpki/crl-sources.ts';
 import { LEDGER_EXPIRY_QUEUE, expireDueLots } from './ledger/expiry-job.ts';
 import { conversionBatcher } from './conversions/process.ts';
@@ -81,7 +80,7 @@ async function start(): Promise<NodeJS.Timeout> {
   const sources = crlSources(config);
   if (sources.length === 0) log.warn('no CRL sources (JPKI_CRL_FILES, JPKI_CRL_URLS): revocation cannot be checked, so value-moving operations fail under fail-closed');
   crls.process(async () => {
-    await refreshCrls({ repository: crlRepository(db), anchors: anchors.certificates, sources, log });
+    await refreshCrls({ db, anchors: anchors.certificates, sources, log });
   });
   await schedule(crls, config.JPKI_CRL_REFRESH_MS);
   // The schedule first fires an interval from now; a starting worker refreshes at once.

@@ -14,7 +14,7 @@ import { mykeySecret } from '../src/config.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { newPartnerSecret } from '../src/partners/credentials.ts';
-import { setPartnerCredentials } from '../src/partners/repository.ts';
+import { setPartnerCredentials } from '../src/partners/service.ts';
 import { partnerKey } from '../src/partners/signature.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';

@@ -9,7 +9,7 @@ import type { Db } from '../src/db.ts';
 import { processConversions } from '../src/conversions/process.ts';
 import { CONVERSION_QUEUE, enqueueConversions, type ConversionJob } from '../src/conversions/queue.ts';
 import { checkLedger } from '../src/ledger/check.ts';
-import { creditConversion, residentPoints } from '../src/ledger/ledger.ts';
+import { residentPoints } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
 import { bodySha256, parseTimestamp, partnerKey, signatureMatches } from '../src/partners/signature.ts';
 import { createQueue } from '../src/queue.ts';
@@ -17,7 +17,7 @@ import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { fileFixture, queuePrefix, redisUrl, testDatabase } from './helpers/env.ts';
 import { acceptedConversion, conversionRow, partnerWebhook } from './helpers/conversions.ts';
 import { httpServer } from './helpers/jpki.ts';
-import { DAY, NOW, resident, run, town } from './helpers/ledger.ts';
+import { DAY, NOW, creditConversion, resident, run, town } from './helpers/ledger.ts';
 import { startBackend } from './helpers/processes.ts';
 
 const fixture = fileFixture(test, async (cleanup) => testDatabase(cleanup));

@@ -52,7 +52,7 @@ test('a PEM file and a DER URL from two anchors (rollover) are checked and store
   routes.set('/t1/new.crl', (_req, res) => res.writeHead(200, { 'content-type': 'application/pkix-crl' }).end(newCrl.der));
   const files = writeFiles((fn) => t.teardown(fn), { 'old.pem': oldCrl.pem });
   const sources: CrlSource[] = [{ kind: 'file', location: files['old.pem'] }, url(base, '/t1/new.crl')];
-  const deps = { repository: crlRepository(db), anchors: [ca.certificate, newCa.certificate], sources, log: silentLog, limits: LIMITS };
+  const deps = { db, anchors: [ca.certificate, newCa.certificate], sources, log: silentLog, limits: LIMITS };
 
   t.deepEqual((await refreshCrls(deps)).map((o) => o.outcome), ['stored', 'stored']);
   const stored = await db('jpki_crls').select('issuer_key', 'der', 'this_update', 'source');
@@ -86,8 +86,7 @@ test('every misbehaving source fails with its own code, is recorded, and the CRL
   routes.set(`${p}/loop`, (_req, res) => res.writeHead(302, { location: `${p}/loop` }).end());
   routes.set(`${p}/redirect-ftp`, (_req, res) => res.writeHead(301, { location: 'ftp://crl.example.jp/x.crl' }).end());
   routes.set(`${p}/moved`, (_req, res) => res.writeHead(307, { location: `${p}/good` }).end());
-  const repository = crlRepository(db);
-  const deps = (sources: CrlSource[], limits = LIMITS) => ({ repository, anchors: [ca.certificate], sources, log: silentLog, limits });
+  const deps = (sources: CrlSource[], limits = LIMITS) => ({ db, anchors: [ca.certificate], sources, log: silentLog, limits });
 
   t.deepEqual((await refreshCrls(deps([url(base, `${p}/moved`)]))).map((o) => o.outcome), ['stored'], 'one redirect is followed');
   const slow = await refreshCrls(deps([url(base, `${p}/silent`), url(base, `${p}/slow-body`)], SHORT_TIME));
@@ -118,7 +117,7 @@ test('a newer CRL replaces the one held, an older one never does; a failing sour
   const [older, newer, newest] = [await crlFrom(ca, 3), await crlFrom(ca, 2, ['0A']), await crlFrom(ca, 1, ['0A', '0B'])];
   let serving: Buffer | undefined = newer.der;
   routes.set('/t3/auth.crl', (_req, res) => (serving ? res.end(serving) : res.writeHead(503).end()));
-  const deps = { repository: crlRepository(db), anchors: [ca.certificate], sources: [url(base, '/t3/auth.crl')], log: silentLog, limits: LIMITS };
+  const deps = { db, anchors: [ca.certificate], sources: [url(base, '/t3/auth.crl')], log: silentLog, limits: LIMITS };
   const pass = async () => (await refreshCrls(deps))[0]!.outcome;
   const held = async () => (await db('jpki_crls').first('der'))?.der;
 
@@ -140,12 +139,11 @@ test('a newer CRL replaces the one held, an older one never does; a failing sour
 test('two workers storing at once: the newer CRL wins whatever the order', async (t) => {
   const { ca } = await setup();
   const { db } = await testDatabase((fn) => t.teardown(fn));
-  const repository = crlRepository(db);
   const [older, newer] = [await crlFrom(ca, 2), await crlFrom(ca, 1)];
   const row = (crl: typeof older) => ({ issuerKey: caKey(ca.certificate), issuerName: 'JPKI', thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der: crl.der, source: 'test', fetchedAt: new Date() });
   for (let round = 0; round < 10; round++) {
     await db('jpki_crls').del();
-    await Promise.all(round % 2 ? [repository.storeIfNewer(row(older)), repository.storeIfNewer(row(newer))] : [repository.storeIfNewer(row(newer)), repository.storeIfNewer(row(older))]);
+    await Promise.all(round % 2 ? [crlRepository.storeIfNewer(db, row(older)), crlRepository.storeIfNewer(db, row(newer))] : [crlRepository.storeIfNewer(db, row(newer)), crlRepository.storeIfNewer(db, row(older))]);
     t.deepEqual((await db('jpki_crls').first('der'))?.der, newer.der);
   }
 });

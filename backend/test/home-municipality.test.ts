@@ -10,7 +10,7 @@ import { fileFixture, testDatabase } from './helpers/env.ts';
 import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, secondTown, signInStaff, type Staff } from './helpers/identity.ts';
 import { appendAudit } from '../src/audit/chain.ts';
 import type { Db } from '../src/db.ts';
-import { creditConversion, inLedgerTransaction } from '../src/ledger/ledger.ts';
+import { creditConversions, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { MYKEY_ALPHABET, parseMykeyId } from '../src/mykey/id.ts';
 
 const MIRAI = DEMO_MUNICIPALITY.code;
@@ -166,7 +166,7 @@ test('a town blocks an ID from its own services only: payments at its shops, its
   // Another town grants to the resident, credits a conversion in its accounts and takes a payment.
   const grant = (who: Staff, campaign: string) => who.post('/api/v1/staff/grants', { mykeyId, campaign, points: 100, reason: 'イベント参加' });
   t.is((await grant(aobaStaff, DEMO_SECOND_CAMPAIGN.slug)).status, 201);
-  await inLedgerTransaction(db, (trx) => creditConversion(trx, { reference: `test:${randomUUID()}`, municipalityCode: AOBA, mykeyId, partnerId, points: 1_000 }));
+  await inLedgerTransaction(db, (trx) => creditConversions(trx, [{ reference: `test:${randomUUID()}`, municipalityCode: AOBA, mykeyId, partnerId, points: 1_000 }]));
   const pay = async () => {
     const intent = await aobaShop.post('/api/v1/merchant/payment-intents', { amount: 300 });
     const challenge = await aobaRegister.post('/api/v1/auth/challenges', { purpose: 'payment', paymentIntentId: intent.body.intentId });

@@ -10,7 +10,7 @@ import { fileFixture } from './helpers/env.ts';
 import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, signInStaff, type Reply, type Staff } from './helpers/identity.ts';
 import { addPartner, newMykeyId, signedFetch, type TestPartner } from './helpers/partners.ts';
 import { routeList } from './helpers/routes.ts';
-import { creditConversion, inLedgerTransaction } from '../src/ledger/ledger.ts';
+import { creditConversions, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
 import { hashPassword } from '../src/staff/password.ts';
 
@@ -30,7 +30,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   // B's objects: a resident issued at B's counter, with points, a grant, an upload, payments,
   // a signed and an unsigned challenge, a conversion and a batch of B's partner.
   const residentB = await firstLogin(pki, counterB);
-  await inLedgerTransaction(db, (trx) => creditConversion(trx, { reference: `test:${randomUUID()}`, municipalityCode: TOWN_B.code, mykeyId: residentB.mykeyId, partnerId: partnerB.id, points: 10_000 }));
+  await inLedgerTransaction(db, (trx) => creditConversions(trx, [{ reference: `test:${randomUUID()}`, municipalityCode: TOWN_B.code, mykeyId: residentB.mykeyId, partnerId: partnerB.id, points: 10_000 }]));
   const grantB = await cityB.post('/api/v1/staff/grants', { mykeyId: residentB.mykeyId, campaign: CAMPAIGN_B.slug, points: 100, reason: 'あおば町の付与理由' });
   must(grantB, 201);
   const uploadB = await rawStaff(base, cityB, 'POST', `/api/v1/staff/grant-uploads?campaign=${CAMPAIGN_B.slug}`, `mykey_id,points,reason\n${residentB.mykeyId},50,あおば町の一括理由\n`, 'text/csv');

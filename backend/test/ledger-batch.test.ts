@@ -1,13 +1,13 @@
-// creditConversions: several conversions in one transaction post exactly what creditConversion
-// posts one by one — the same premiums, cut in the same order as the budget and a resident's
+// creditConversions: several conversions in one transaction post exactly what batches of one
+// post one after the other — the same premiums, cut in the same order as the budget and a resident's
 // cap run low, the same replays — and concurrent batches over the same new accounts credit
 // every conversion once.
 import test from 'ava';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
-import { creditConversion, creditConversions, residentPoints, type CreditConversion } from '../src/ledger/ledger.ts';
+import { creditConversions, residentPoints, type CreditConversion } from '../src/ledger/ledger.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
-import { NOW, ref, resident, run, town, type Town } from './helpers/ledger.ts';
+import { NOW, creditConversion, ref, resident, run, town, type Town } from './helpers/ledger.ts';
 
 const fixture = fileFixture(test, async (cleanup) => testDatabase(cleanup));
 
@@ -19,7 +19,7 @@ async function budgetLeft(db: Db, campaignId: number): Promise<number> {
   return Number((await db('ledger_accounts').where({ kind: 'campaign_budget', campaign_id: campaignId }).first('balance')).balance);
 }
 
-test('a batch posts what creditConversion posts one by one: premiums cut in order by the budget and each resident\'s cap', async (t) => {
+test('a batch posts what batches of one post one by one: premiums cut in order by the budget and each resident\'s cap', async (t) => {
   const { db } = await fixture();
   // Twin towns: one credited one by one, the other in one batch. Budget 400, cap 120, 20 %.
   const terms = { premiumPercent: 20, budgetPoints: 400, capPerResidentPoints: 120 };

@@ -7,9 +7,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
-import { creditConversion, payMerchant, refundPayment } from '../src/ledger/ledger.ts';
+import { payMerchant, refundPayment } from '../src/ledger/ledger.ts';
 import { testDatabase } from './helpers/env.ts';
-import { NOW, ref, resident, run, town } from './helpers/ledger.ts';
+import { NOW, creditConversion, ref, resident, run, town } from './helpers/ledger.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 

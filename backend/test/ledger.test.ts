@@ -8,10 +8,10 @@ import { Problem, type ProblemCode } from '../src/http/problems.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { LIMITS } from '../src/ledger/entries.ts';
 import {
-  creditConversion, expireAccount, grantPoints, payMerchant, refundPayment, residentPoints, voidPayment, type Posted,
+  expireAccount, grantPoints, payMerchant, refundPayment, residentPoints, voidPayment, type Posted,
 } from '../src/ledger/ledger.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
-import { DAY, NOW, ref, resident, run, town, type Town } from './helpers/ledger.ts';
+import { DAY, NOW, creditConversion, ref, resident, run, town, type Town } from './helpers/ledger.ts';
 
 const database = fileFixture(test, (cleanup) => testDatabase(cleanup));
 const fixture = async () => (await database()).db;

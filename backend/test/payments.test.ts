@@ -10,7 +10,7 @@ import { fileFixture } from './helpers/env.ts';
 import { cardProof, cardSign, enrollDevice, firstLogin, municipalCounter, signInStaff, type Device, type Staff } from './helpers/identity.ts';
 import { canonicalChallenge, PAYMENT_TERMS } from '@mykey/contracts/challenge-text.ts';
 import { checkLedger } from '../src/ledger/check.ts';
-import { creditConversion, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
+import { creditConversions, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
 import { hashPassword } from '../src/staff/password.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
 
@@ -35,7 +35,7 @@ type Fixture = Awaited<ReturnType<typeof fixture>>;
 /** A resident whose card has logged in once and who holds `points`, credited as a conversion. */
 async function residentWith(f: Fixture, points: number) {
   const { card, mykeyId } = await firstLogin(f.pki, f.device);
-  await inLedgerTransaction(f.db, (trx) => creditConversion(trx, { reference: `test:${randomUUID()}`, municipalityCode: f.municipality, mykeyId, partnerId: f.partnerId, points }));
+  await inLedgerTransaction(f.db, (trx) => creditConversions(trx, [{ reference: `test:${randomUUID()}`, municipalityCode: f.municipality, mykeyId, partnerId: f.partnerId, points }]));
   return { card, mykeyId, spendable: async () => (await residentPoints(f.db, f.municipality, mykeyId)).spendable };
 }
 
@@ -91,7 +91,7 @@ test('the balance after is what the resident can spend, whether the lots fill on
   for (const credits of [3, 60]) {
     const resident = await residentWith(f, 100);
     for (let i = 1; i < credits; i++) {
-      await inLedgerTransaction(f.db, (trx) => creditConversion(trx, { reference: `test:${randomUUID()}`, municipalityCode: f.municipality, mykeyId: resident.mykeyId, partnerId: f.partnerId, points: 100 }));
+      await inLedgerTransaction(f.db, (trx) => creditConversions(trx, [{ reference: `test:${randomUUID()}`, municipalityCode: f.municipality, mykeyId: resident.mykeyId, partnerId: f.partnerId, points: 100 }]));
     }
     const paid = await pay(f.register, resident.card, await openIntent(f.shop, 150));
     t.is(paid.status, 201, JSON.stringify(paid.body));

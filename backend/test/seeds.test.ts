@@ -70,7 +70,7 @@ test('the demo staff accounts carry the demo mark, which production refuses to s
   await db('staff_accounts').insert({ login_id: `real-${Date.now()}`, display_name: '職員', role: 'municipality', municipality_code: DEMO_MUNICIPALITY.code, password_hash: 'x' });
   const marked = await db('staff_accounts').where({ demo: true }).orderBy('login_id').pluck('login_id');
   t.deepEqual(marked, [...DEMO_STAFF, ...DEMO_SECOND_STAFF].map((s) => s.login_id).sort());
-  t.deepEqual(await staffRepository(db).demoLogins(), marked);
+  t.deepEqual(await staffRepository.demoLogins(db), marked);
 });
 
 // The second town came after the mark, so only the first town's accounts can predate it.

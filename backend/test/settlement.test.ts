@@ -8,11 +8,11 @@ import { hashPassword } from '../src/staff/password.ts';
 import { eventsAbout, type RecordedEvent } from '../src/audit/chain.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
-import { creditConversion, grantPoints, payMerchant, refundPayment, voidPayment } from '../src/ledger/ledger.ts';
+import { grantPoints, payMerchant, refundPayment, voidPayment } from '../src/ledger/ledger.ts';
 import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { signInStaff } from './helpers/identity.ts';
-import { ref, resident, run, town } from './helpers/ledger.ts';
+import { creditConversion, ref, resident, run, town } from './helpers/ledger.ts';
 import { startApp } from './helpers/server.ts';
 
 /** An instant given in Japan time. */

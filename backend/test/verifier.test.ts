@@ -28,7 +28,7 @@ async function fresh(t: { teardown: (fn: () => unknown) => void }, policy: Revoc
 }
 
 async function storeCrl(db: Db, crl: { der: Buffer; thisUpdate: Date; nextUpdate: Date }, anchor: CertificateAuthority) {
-  await crlRepository(db).storeIfNewer({ issuerKey: caKey(anchor.certificate), issuerName: 'JPKI', thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der: crl.der, source: 'test', fetchedAt: new Date() });
+  await crlRepository.storeIfNewer(db, { issuerKey: caKey(anchor.certificate), issuerName: 'JPKI', thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der: crl.der, source: 'test', fetchedAt: new Date() });
 }
 
 test('the verifier picks up a CRL written by the job: a card becomes revoked for every use', async (t) => {
@@ -37,7 +37,7 @@ test('the verifier picks up a CRL written by the job: a card becomes revoked for
   t.like(await verifier.verify(card.certificateDer, { valueMoving: false }), { ok: true, revocationChecked: false });
   const crl = await issueCrl(ca, { revoked: [{ serialNumberHex: card.serialNumberHex, reason: 'keyCompromise' }] });
   const files = writeFiles((fn) => t.teardown(fn), { 'auth.crl': crl.pem });
-  await refreshCrls({ repository: crlRepository(db), anchors: [ca.certificate], sources: [{ kind: 'file', location: files['auth.crl'] }], log: silentLog });
+  await refreshCrls({ db, anchors: [ca.certificate], sources: [{ kind: 'file', location: files['auth.crl'] }], log: silentLog });
   await verifier.refresh();
   t.like(await verifier.verify(card.certificateDer, { valueMoving: false }), { ok: false, code: 'certificate_revoked' });
   t.like(await verifier.verify(card.certificateDer, { valueMoving: true }), { ok: false, code: 'certificate_revoked' });
@@ -75,7 +75,7 @@ test.serial('a CRL of 20,000 revocations (past asn1js\'s default parse limits) i
   const others = Array.from({ length: 19_999 }, (_, i) => ({ serialNumberHex: `7F${i.toString(16).padStart(8, '0')}` }));
   const crl = await issueCrl(ca, { revoked: [...others, { serialNumberHex: revoked.serialNumberHex }] });
   const files = writeFiles((fn) => t.teardown(fn), { 'auth.crl': crl.pem });
-  await refreshCrls({ repository: crlRepository(db), anchors: [ca.certificate], sources: [{ kind: 'file', location: files['auth.crl'] }], log: silentLog });
+  await refreshCrls({ db, anchors: [ca.certificate], sources: [{ kind: 'file', location: files['auth.crl'] }], log: silentLog });
   await verifier.refresh();
   t.like(await verifier.verify(revoked.certificateDer, { valueMoving: false }), { ok: false, code: 'certificate_revoked' });
   t.like(await verifier.verify(good.certificateDer, { valueMoving: true }), { ok: true, revocationChecked: true });

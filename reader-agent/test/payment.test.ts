@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { fileFixture, type Cleanup } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff, type Staff } from '@mykey/backend/test/helpers/identity.ts';
 import { canonicalChallenge, PAYMENT_TERMS, type Challenge, type PaymentTerms } from '@mykey/contracts/challenge-text.ts';
-import { creditConversion, inLedgerTransaction, residentPoints } from '@mykey/backend/ledger/ledger.ts';
+import { creditConversions, inLedgerTransaction, residentPoints } from '@mykey/backend/ledger/ledger.ts';
 import { AgentError } from '../src/agent/errors.ts';
 import { runAgentCli, type RunningAgent } from './helpers/agent.ts';
 import { agentEnrolledAs, backendWithCard, enrolledAgent } from './helpers/counter.ts';
@@ -32,7 +32,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   const mykeyId: string = login.body.mykeyId;
   const bakery = await db('merchants').where({ slug: 'demo-bakery' }).first('id', 'municipality_code');
   const partner = await db('partners').where({ slug: 'demo-card' }).first('id');
-  await inLedgerTransaction(db, (trx) => creditConversion(trx, { reference: `test:${randomUUID()}`, municipalityCode: bakery.municipality_code, mykeyId, partnerId: Number(partner.id), points: POINTS }));
+  await inLedgerTransaction(db, (trx) => creditConversions(trx, [{ reference: `test:${randomUUID()}`, municipalityCode: bakery.municipality_code, mykeyId, partnerId: Number(partner.id), points: POINTS }]));
   const spendable = async () => (await residentPoints(db, bakery.municipality_code, mykeyId)).spendable;
   return { db, base, shop, stack, agent, deviceId, mykeyId, spendable, merchantId: Number(bakery.id) };
 });

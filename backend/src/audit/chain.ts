@@ -35,7 +35,7 @@ export interface AuditEvent {
 }
 
 /** The action of the event that erases texts (eraseAuditTexts). */
-export const TEXT_ERASED = 'audit.text_erased';
+const TEXT_ERASED = 'audit.text_erased';
 
 const ZERO_HASH = Buffer.alloc(32);
 const MAX_TEXT = 64; // the VARCHAR(64) columns

@@ -21,6 +21,7 @@ export interface AuditKeys {
 
 let configured: AuditKeys | undefined;
 
+// Exported for the tests too: they check a chain against keys other than this process's.
 export function auditKeysOf(mykeySecret: Buffer): AuditKeys {
   return { chain: subkey(mykeySecret, LABEL_CHAIN), text: subkey(mykeySecret, LABEL_TEXT) };
 }

@@ -18,8 +18,9 @@ import type { PartnerCredentials } from '../partners/repository.ts';
 import type { Queue } from '../queue.ts';
 import { acceptConversions, checkConversion, enqueueAccepted, type Checked, type Outcome } from './intake.ts';
 import type { ConversionJob } from './queue.ts';
+import { conversionRepository as repo, type BatchLineResult, type BatchRow } from './repository.ts';
 
-export const BATCH_LIMITS = {
+const BATCH_LIMITS = {
   lines: 1_000_000,
   /** The whole file: room for a million lines of about 250 bytes (a typical line has about 110). */
   bytes: 256 * 1024 * 1024,
@@ -65,12 +66,9 @@ export async function spoolBatch(ctx: Context, declared: DeclaredBody, spool: { 
 
 export interface BatchDeps { db: Db; conversions: Queue<ConversionJob>; log: Logger; clock: () => Date }
 
-interface BatchRow { id: number; partner_batch_id: string; content_sha256: Buffer; line_count: number; state: 'processing' | 'done';
-  accepted_lines: number | null; rejected_lines: number | null; received_at: Date; finished_at: Date | null }
-
 export function findBatch(db: Db, partnerId: number, batchId: string): Promise<BatchRow | undefined> {
   if (!BATCH_ID.test(batchId)) return Promise.resolve(undefined);
-  return db('conversion_batches').where({ partner_id: partnerId, partner_batch_id: batchId }).first();
+  return repo.batch(db, partnerId, batchId);
 }
 
 /**
@@ -89,17 +87,14 @@ export async function takeBatch(deps: BatchDeps, partner: PartnerCredentials, ba
 
 async function claimBatch(db: Db, partnerId: number, batchId: string, body: SpooledFile, now: Date): Promise<BatchRow> {
   const contentSha256 = Buffer.from(body.sha256, 'hex');
-  await db('conversion_batches').insert({
-    partner_id: partnerId, partner_batch_id: batchId, content_sha256: contentSha256, line_count: body.lines, received_at: now,
-  }).onConflict().merge({ id: db.raw('??', ['id']) });
+  await repo.insertBatch(db, { partnerId, partnerBatchId: batchId, contentSha256, lineCount: body.lines, receivedAt: now });
   const batch = (await findBatch(db, partnerId, batchId))!;
   if (!Buffer.from(batch.content_sha256).equals(contentSha256)) throw new Problem('batch_conflict');
   return batch;
 }
 
 async function processLines({ db, conversions, log, clock }: BatchDeps, partner: PartnerCredentials, batch: BatchRow, file: string, now: Date): Promise<void> {
-  const done = await db('conversion_batch_lines').where({ batch_id: batch.id }).max({ line: 'line' }).first();
-  const resumeAfter = Number(done?.line ?? 0);
+  const resumeAfter = await repo.lastStoredLine(db, batch.id);
   // A chunk's jobs are added while the next chunk is stored (Redis and MySQL work side by
   // side). Once Redis fails to take jobs, the rest of the batch is left to the sweeper instead
   // of waiting on Redis for every chunk.
@@ -122,10 +117,7 @@ async function processLines({ db, conversions, log, clock }: BatchDeps, partner:
   }
   if (chunk.length > 0) await flush(chunk);
   await enqueueing;
-  const counts = await db('conversion_batch_lines').where({ batch_id: batch.id })
-    .first(db.raw('COUNT(conversion_id) AS accepted'), db.raw('COUNT(error_code) AS rejected'));
-  await db('conversion_batches').where({ id: batch.id, state: 'processing' })
-    .update({ state: 'done', accepted_lines: Number(counts.accepted), rejected_lines: Number(counts.rejected), finished_at: clock() });
+  await repo.finishBatch(db, batch.id, clock());
 }
 
 function checkLine(line: CsvLine): Checked {
@@ -137,15 +129,13 @@ function checkLine(line: CsvLine): Checked {
 }
 
 async function recordLines(trx: Knex.Transaction, batchId: number, lines: CsvLine[], outcomes: Outcome[]): Promise<void> {
-  const rows = outcomes.map((outcome, index) => ({
-    batch_id: batchId, line: lines[index]!.number,
-    partner_tx_id: outcome.ok ? outcome.conversion.partnerTxId : outcome.partnerTxId,
-    conversion_id: outcome.ok ? outcome.conversion.id : null,
-    error_code: outcome.ok ? null : outcome.problem.code,
-    error_detail: outcome.ok ? null : problemDetail(outcome.problem),
-  }));
-  // A concurrent upload of the same batch may have stored these lines first: theirs stand.
-  await trx('conversion_batch_lines').insert(rows).onConflict().merge({ line: trx.raw('??', ['line']) });
+  await repo.insertBatchLines(trx, batchId, outcomes.map((outcome, index) => ({
+    line: lines[index]!.number,
+    partnerTxId: outcome.ok ? outcome.conversion.partnerTxId : outcome.partnerTxId,
+    conversionId: outcome.ok ? outcome.conversion.id : null,
+    errorCode: outcome.ok ? null : outcome.problem.code,
+    errorDetail: outcome.ok ? null : problemDetail(outcome.problem),
+  })));
 }
 
 /** The detail with the fields at fault (request_invalid) or the limits (amounts), in 500 characters. */
@@ -179,19 +169,17 @@ const RESULT_PAGE = 5_000;
 /** The result file: one NDJSON line per input line, in order, read from the database a page at a time. */
 export async function* batchResults(db: Db, batch: BatchRow): AsyncGenerator<string> {
   for (let after = 0; ;) {
-    const rows = await db('conversion_batch_lines as l').leftJoin('conversion_requests as c', 'c.id', 'l.conversion_id')
-      .where('l.batch_id', batch.id).andWhere('l.line', '>', after).orderBy('l.line').limit(RESULT_PAGE)
-      .select('l.line', 'l.partner_tx_id', 'l.conversion_id', 'l.error_code', 'l.error_detail', 'c.state', 'c.points');
+    const rows = await repo.batchLineResults(db, batch.id, after, RESULT_PAGE);
     if (rows.length === 0) return;
     yield rows.map((row) => `${JSON.stringify(resultLine(row))}\n`).join('');
-    after = rows[rows.length - 1].line;
+    after = rows.at(-1)!.line;
   }
 }
 
-function resultLine(row: Record<string, any>) {
-  const common = { line: row.line, partnerTxId: row.partner_tx_id };
-  if (row.conversion_id !== null) return { ...common, conversionId: String(row.conversion_id), state: row.state, points: Number(row.points) };
-  const code = row.error_code as ProblemCode;
+function resultLine(row: BatchLineResult) {
+  const common = { line: row.line, partnerTxId: row.partnerTxId };
+  if (row.conversionId !== null) return { ...common, conversionId: String(row.conversionId), state: row.state, points: row.points };
+  const code = row.errorCode as ProblemCode;
   const kind = Object.hasOwn(problemKinds, code) ? problemKinds[code] : problemKinds.internal_error;
-  return { ...common, error: { code, status: kind.status, detail: row.error_detail, messages: kind.messages } };
+  return { ...common, error: { code, status: kind.status, detail: row.errorDetail, messages: kind.messages } };
 }

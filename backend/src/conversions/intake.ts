@@ -11,15 +11,17 @@ import { parseJson } from '../http/body.ts';
 import { Problem, problemKinds, type Messages, type ProblemCode } from '../http/problems.ts';
 import { LIMITS } from '../ledger/entries.ts';
 import { parseMykeyId } from '../mykey/id.ts';
-import { municipalitiesInForce } from '../partners/agreements.ts';
-import type { PartnerCredentials } from '../partners/repository.ts';
+import { mykeyRepository } from '../mykey/repository.ts';
+import { organizationRepository } from '../organizations/repository.ts';
+import { partnerRepository, type PartnerCredentials } from '../partners/repository.ts';
 import { enqueueConversions, type ConversionJob } from './queue.ts';
+import { conversionRepository as repo, type Conversion, type StoredConversion } from './repository.ts';
 import type { Queue } from '../queue.ts';
 import type { Logger } from '../log.ts';
 
-export const PARTNER_TX_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+const PARTNER_TX_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** The most municipal points one conversion may give: the ledger's limit per operation. */
-export const MAX_CONVERSION_POINTS = LIMITS.maxResidentPoints;
+const MAX_CONVERSION_POINTS = LIMITS.maxResidentPoints;
 
 const conversionSchema = z.object({
   partnerTxId: z.string().regex(PARTNER_TX_ID, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ . : -' }),
@@ -35,21 +37,6 @@ export interface ConversionInput { partnerTxId: string; mykeyId: string; municip
 export type Checked =
   | { ok: true; input: ConversionInput; requestHash: Buffer }
   | { ok: false; problem: Problem; partnerTxId: string | null };
-
-export interface Conversion {
-  id: number;
-  partnerTxId: string;
-  state: 'accepted' | 'credited' | 'rejected';
-  partnerPoints: number;
-  points: number;
-  basePoints: number | null;
-  premiumPoints: number | null;
-  rejectCode: string | null;
-  rejectDetail: string | null;
-  acceptedAt: Date;
-  queuedAt: Date | null;
-  finishedAt: Date | null;
-}
 
 export type Outcome = { ok: true; conversion: Conversion } | { ok: false; problem: Problem; partnerTxId: string | null };
 
@@ -84,7 +71,7 @@ function requestHash(input: ConversionInput): Buffer {
 }
 
 /** Municipal points for `partnerPoints` at the partner's rate, rounded down (exact: BigInt). */
-export function convertedPoints(partner: Pick<PartnerCredentials, 'rateUnits' | 'ratePoints'>, partnerPoints: number): number {
+function convertedPoints(partner: Pick<PartnerCredentials, 'rateUnits' | 'ratePoints'>, partnerPoints: number): number {
   const points = (BigInt(partnerPoints) * BigInt(partner.ratePoints)) / BigInt(partner.rateUnits);
   return points > BigInt(MAX_CONVERSION_POINTS) ? Infinity : Number(points);
 }
@@ -105,34 +92,10 @@ function amountProblem(partner: PartnerCredentials, partnerPoints: number): Prob
   return undefined;
 }
 
-/** The columns toConversion reads. */
-export const COLUMNS = ['id', 'partner_tx_id', 'request_hash', 'state', 'partner_points', 'points', 'base_points', 'premium_points',
-  'reject_code', 'reject_detail', 'accepted_at', 'queued_at', 'finished_at'];
-
-type Row = Record<string, any>;
-
-export function toConversion(row: Row): Conversion {
-  const count = (value: unknown) => (value === null ? null : Number(value));
-  return {
-    id: Number(row.id), partnerTxId: row.partner_tx_id, state: row.state,
-    partnerPoints: Number(row.partner_points), points: Number(row.points),
-    basePoints: count(row.base_points), premiumPoints: count(row.premium_points),
-    rejectCode: row.reject_code, rejectDetail: row.reject_detail,
-    acceptedAt: row.accepted_at, queuedAt: row.queued_at, finishedAt: row.finished_at,
-  };
-}
-
-async function rowsByTxId(db: Db | Knex.Transaction, partnerId: number, txIds: string[]): Promise<Map<string, Row>> {
-  if (txIds.length === 0) return new Map();
-  const rows = await db('conversion_requests').where({ partner_id: partnerId }).whereIn('partner_tx_id', txIds).select(COLUMNS);
-  return new Map(rows.map((row: Row) => [row.partner_tx_id, row]));
-}
-
 /** One partner's conversion by its partnerTxId: another partner's is never found. */
 export async function findConversion(db: Db, partnerId: number, partnerTxId: string): Promise<Conversion | undefined> {
   if (!PARTNER_TX_ID.test(partnerTxId)) return undefined;
-  const row = (await rowsByTxId(db, partnerId, [partnerTxId])).get(partnerTxId);
-  return row && toConversion(row);
+  return (await repo.byTxIds(db, partnerId, [partnerTxId])).get(partnerTxId)?.conversion;
 }
 
 /**
@@ -145,16 +108,14 @@ async function databaseProblems(trx: Knex.Transaction, partnerId: number, inputs
   const mykeyPks = new Map<string, number>();
   if (inputs.length === 0) return { problems, mykeyPks };
   const codes = [...new Set(inputs.map((i) => i.municipality))];
-  const [mykeys, municipalities, agreed] = await Promise.all([
-    trx('mykeys').whereIn('mykey_id', [...new Set(inputs.map((i) => i.mykeyId))]).select('id', 'mykey_id', 'status'),
-    trx('municipalities').whereIn('code', codes).select('code'),
-    municipalitiesInForce(trx, partnerId, codes, now),
+  const [mykeys, known, agreed] = await Promise.all([
+    mykeyRepository.statuses(trx, inputs.map((i) => i.mykeyId)),
+    organizationRepository.existingMunicipalities(trx, codes),
+    partnerRepository.municipalitiesInForce(trx, partnerId, codes, now),
   ]);
-  const status = new Map<string, string>(mykeys.map((row: Row) => [row.mykey_id, row.status]));
-  for (const row of mykeys) mykeyPks.set(row.mykey_id, Number(row.id));
-  const known = new Set(municipalities.map((row: Row) => row.code));
+  for (const [mykeyId, { pk }] of mykeys) mykeyPks.set(mykeyId, pk);
   for (const input of inputs) {
-    const mykey = status.get(input.mykeyId);
+    const mykey = mykeys.get(input.mykeyId)?.status;
     if (!known.has(input.municipality)) problems.set(input, new Problem('municipality_not_found', `No municipality ${input.municipality}.`));
     else if (!agreed.has(input.municipality)) problems.set(input, new Problem('partner_agreement_missing', `No agreement with municipality ${input.municipality} is in force.`));
     else if (mykey === undefined) problems.set(input, new Problem('mykey_not_found', `No MyKey ID ${input.mykeyId}.`));
@@ -182,7 +143,7 @@ export interface AcceptOptions {
 export function acceptConversions(db: Db, partner: PartnerCredentials, items: Checked[], options: AcceptOptions): Promise<Outcome[]> {
   return retryTransient(() => db.transaction(async (trx) => {
     const valid = items.flatMap((item) => (item.ok ? [item] : []));
-    const stored = await rowsByTxId(trx, partner.id, [...new Set(valid.map((item) => item.input.partnerTxId))]);
+    const stored: Map<string, StoredConversion> = await repo.byTxIds(trx, partner.id, [...new Set(valid.map((item) => item.input.partnerTxId))]);
     const fresh = valid.filter((item) => !stored.has(item.input.partnerTxId));
     const { problems, mykeyPks } = await databaseProblems(trx, partner.id, fresh.map((item) => item.input), options.now);
     for (const item of fresh) {
@@ -191,17 +152,14 @@ export function acceptConversions(db: Db, partner: PartnerCredentials, items: Ch
     }
     const lineOf = new Map(items.map((item, index) => [item, options.batch?.lines[index]]));
     const rows = fresh.filter((item) => !problems.has(item.input)).map((item) => ({
-      partner_id: partner.id, partner_tx_id: item.input.partnerTxId, request_hash: item.requestHash,
-      municipality_code: item.input.municipality, mykey_pk: mykeyPks.get(item.input.mykeyId),
-      partner_points: item.input.partnerPoints, points: convertedPoints(partner, item.input.partnerPoints),
-      batch_id: options.batch?.id ?? null, batch_line: lineOf.get(item) ?? null, accepted_at: options.now,
+      partnerId: partner.id, partnerTxId: item.input.partnerTxId, requestHash: item.requestHash,
+      municipalityCode: item.input.municipality, mykeyPk: mykeyPks.get(item.input.mykeyId)!,
+      partnerPoints: item.input.partnerPoints, points: convertedPoints(partner, item.input.partnerPoints),
+      batchId: options.batch?.id ?? null, batchLine: lineOf.get(item) ?? null, acceptedAt: options.now,
     }));
     if (rows.length > 0) {
-      // One order for every inserter, so two overlapping batches do not deadlock on each other's keys.
-      rows.sort((a, b) => (a.partner_tx_id < b.partner_tx_id ? -1 : a.partner_tx_id > b.partner_tx_id ? 1 : 0));
-      // A twin already there (committed meanwhile, or earlier in this same list) is left as it is.
-      await trx('conversion_requests').insert(rows).onConflict().merge({ id: trx.raw('??', ['id']) });
-      for (const [txId, row] of await rowsByTxId(trx, partner.id, [...new Set(rows.map((r) => r.partner_tx_id))])) stored.set(txId, row);
+      await repo.insertRequests(trx, rows);
+      for (const [txId, row] of await repo.byTxIds(trx, partner.id, [...new Set(rows.map((r) => r.partnerTxId))])) stored.set(txId, row);
     }
     const outcomes = items.map((item): Outcome => {
       if (!item.ok) return item;
@@ -209,9 +167,9 @@ export function acceptConversions(db: Db, partner: PartnerCredentials, items: Ch
       if (problem) return { ok: false, partnerTxId: item.input.partnerTxId, problem };
       const row = stored.get(item.input.partnerTxId);
       if (!row) throw new Error(`conversion ${item.input.partnerTxId} neither stored nor refused`);
-      if (Buffer.from(row.request_hash).equals(item.requestHash)) return { ok: true, conversion: toConversion(row) };
+      if (row.requestHash.equals(item.requestHash)) return { ok: true, conversion: row.conversion };
       return { ok: false, partnerTxId: item.input.partnerTxId, problem: new Problem('conversion_conflict',
-        'This partnerTxId is stored with other content.', { conversionId: String(row.id) }) };
+        'This partnerTxId is stored with other content.', { conversionId: String(row.conversion.id) }) };
     });
     await options.record?.(trx, outcomes);
     return outcomes;

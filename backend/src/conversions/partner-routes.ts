@@ -16,7 +16,7 @@ import { acceptConversions, checkConversion, conversionAnswer, enqueueAccepted, 
 import type { ConversionJob } from './queue.ts';
 
 /** A single conversion's body, and what a GET may carry. */
-export const CONVERSION_BODY_LIMIT = 16 * 1024;
+const CONVERSION_BODY_LIMIT = 16 * 1024;
 
 export interface PartnerRoutesDeps {
   db: Db;

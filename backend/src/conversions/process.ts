@@ -11,14 +11,18 @@ import { Problem } from '../http/problems.ts';
 import type { Logger } from '../log.ts';
 import { LIMITS } from '../ledger/entries.ts';
 import { creditConversions, inLedgerTransaction } from '../ledger/ledger.ts';
+import { ledgerRepository } from '../ledger/repository.ts';
 import { tokyoDate } from '../ledger/rules.ts';
-import { conversionRepository as repo, type LockedRequest, type Party, type PartnerState, type RejectedOutcome } from './repository.ts';
+import { mykeyRepository } from '../mykey/repository.ts';
+import { partnerRepository, type PartnerState } from '../partners/repository.ts';
+import { conversionRepository as repo, type LockedRequest, type RejectedOutcome } from './repository.ts';
 
 type Trx = Knex.Transaction;
 
 /** The ledger reference of a conversion's credit: one entry per request, ever. */
-export const conversionReference = (id: number) => `conversion:${id}`;
+const conversionReference = (id: number) => `conversion:${id}`;
 
+// Exported for the tests too: they process requests directly, without a worker's batcher.
 /**
  * Processes these requests (those still accepted; the others are left as they are) in one
  * transaction. When the ledger refuses one of them, the transaction is rolled back and each is
@@ -44,8 +48,8 @@ export async function processConversions(db: Db, ids: number[], now = new Date()
 }
 
 /** The requests' refusal by eligibility, before the ledger is asked: a suspended MyKey ID or partner, points past the ledger's limit. */
-function refusal(request: LockedRequest, resident: Party, partner: PartnerState): RejectedOutcome | undefined {
-  if (!resident.active) return { code: 'mykey_suspended', detail: `MyKey ID ${resident.mykeyId} is suspended` };
+function refusal(request: LockedRequest, resident: { mykeyId: string; status: string }, partner: PartnerState): RejectedOutcome | undefined {
+  if (resident.status !== 'active') return { code: 'mykey_suspended', detail: `MyKey ID ${resident.mykeyId} is suspended` };
   if (!partner.active) return { code: 'partner_suspended', detail: `partner ${request.partnerId} is suspended` };
   if (request.points > LIMITS.maxResidentPoints) {
     return { code: 'points_out_of_range', detail: `${request.points} points is more than ${LIMITS.maxResidentPoints} in one conversion` };
@@ -56,8 +60,9 @@ function refusal(request: LockedRequest, resident: Party, partner: PartnerState)
 async function processLocked(trx: Trx, ids: number[], now: Date): Promise<void> {
   const requests = (await repo.lockRequests(trx, ids)).filter((request) => request.state === 'accepted');
   if (requests.length === 0) return;
-  const residents = await repo.residents(trx, requests.map((r) => r.mykeyPk));
-  const partners = await repo.partners(trx, requests.map((r) => r.partnerId));
+  // Read in the transaction, after the requests' locks.
+  const residents = await mykeyRepository.byPks(trx, requests.map((r) => r.mykeyPk));
+  const partners = await partnerRepository.states(trx, requests.map((r) => r.partnerId));
   const campaigns = await premiumCampaigns(trx, requests, now);
   const eligible: LockedRequest[] = [];
   for (const request of requests) {
@@ -80,14 +85,14 @@ async function processLocked(trx: Trx, ids: number[], now: Date): Promise<void> 
 /** The premium campaign of each municipality the requests are in, on today's Japanese date. */
 async function premiumCampaigns(trx: Trx, requests: LockedRequest[], now: Date): Promise<Map<string, number | undefined>> {
   const campaigns = new Map<string, number | undefined>();
-  for (const code of new Set(requests.map((r) => r.municipalityCode))) campaigns.set(code, await repo.premiumCampaign(trx, code, tokyoDate(now)));
+  for (const code of new Set(requests.map((r) => r.municipalityCode))) campaigns.set(code, await ledgerRepository.premiumCampaign(trx, code, tokyoDate(now)));
   return campaigns;
 }
 
 async function rejectAlone(trx: Trx, id: number, outcome: RejectedOutcome, now: Date): Promise<void> {
   const [request] = await repo.lockRequests(trx, [id]);
   if (request?.state !== 'accepted') return;
-  const partner = (await repo.partners(trx, [request.partnerId])).get(request.partnerId)!;
+  const partner = (await partnerRepository.states(trx, [request.partnerId])).get(request.partnerId)!;
   await repo.markRejected(trx, id, outcome, Boolean(partner.webhookUrl), now);
 }
 

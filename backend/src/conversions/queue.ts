@@ -3,6 +3,7 @@
 // before its job is added; the sweeper re-enqueues accepted rows whose job never got queued.
 import type { Db } from '../db.ts';
 import type { Queue } from '../queue.ts';
+import { conversionRepository as repo } from './repository.ts';
 
 export const CONVERSION_QUEUE = 'conversions';
 
@@ -22,7 +23,7 @@ const RETRIES = { attempts: 10, backoff: { type: 'exponential', delay: 1_000 } }
  */
 export async function enqueueConversions(queue: Queue<ConversionJob>, db: Db, ids: number[], now = new Date()): Promise<void> {
   if (ids.length === 0) return;
-  await db('conversion_requests').whereIn('id', ids).where('state', 'accepted').update({ queued_at: now });
+  await repo.stampQueued(db, ids, now);
   await queue.addBulk(ids.map((id) => ({
     data: { conversionId: id },
     opts: { jobId: String(id), ...RETRIES, removeOnComplete: true, removeOnFail: 1000 },

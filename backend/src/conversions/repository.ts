@@ -1,9 +1,9 @@
-// The SQL of processing conversion requests and delivering their webhooks (the intake's
-// statements live with the partner API). Every locking read names its index, as the ledger's
-// do: a locking scan would wait for rows it has nothing to do with.
+// Every SQL statement of conversion_requests, conversion_batches and conversion_batch_lines:
+// taking requests in, queueing, processing and sweeping them, delivering their webhooks, and
+// the batches of the partner API. Every locking read names its index, as the ledger's do: a
+// locking scan would wait for rows it has nothing to do with.
 import type { Knex } from 'knex';
-import { retryTransient, type Db } from '../db.ts';
-import { COLUMNS, toConversion, type Conversion } from './intake.ts';
+import type { Db } from '../db.ts';
 
 type Conn = Db | Knex.Transaction;
 
@@ -13,11 +13,58 @@ const QUEUE_INDEX = 'conversion_requests_state_queued_at_index';
 
 export type ConversionState = 'accepted' | 'credited' | 'rejected';
 
+export interface Conversion {
+  id: number;
+  partnerTxId: string;
+  state: ConversionState;
+  partnerPoints: number;
+  points: number;
+  basePoints: number | null;
+  premiumPoints: number | null;
+  rejectCode: string | null;
+  rejectDetail: string | null;
+  acceptedAt: Date;
+  queuedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** A stored request with the hash of the body it was taken in with. */
+export interface StoredConversion { conversion: Conversion; requestHash: Buffer }
+
+/** A request to store: checked, converted at the partner's rate, and (from a batch file) its line. */
+export interface NewConversion {
+  partnerId: number; partnerTxId: string; requestHash: Buffer; municipalityCode: string; mykeyPk: number;
+  partnerPoints: number; points: number; batchId: number | null; batchLine: number | null; acceptedAt: Date;
+}
+
+/** The columns toConversion reads. */
+const COLUMNS = ['id', 'partner_tx_id', 'request_hash', 'state', 'partner_points', 'points', 'base_points', 'premium_points',
+  'reject_code', 'reject_detail', 'accepted_at', 'queued_at', 'finished_at'];
+
+function toConversion(row: Record<string, any>): Conversion {
+  const count = (value: unknown) => (value === null ? null : Number(value));
+  return {
+    id: Number(row.id), partnerTxId: row.partner_tx_id, state: row.state,
+    partnerPoints: Number(row.partner_points), points: Number(row.points),
+    basePoints: count(row.base_points), premiumPoints: count(row.premium_points),
+    rejectCode: row.reject_code, rejectDetail: row.reject_detail,
+    acceptedAt: row.accepted_at, queuedAt: row.queued_at, finishedAt: row.finished_at,
+  };
+}
+
+/** A batch file as stored: the partner's id for it, its content's hash and its progress. */
+export interface BatchRow { id: number; partner_batch_id: string; content_sha256: Buffer; line_count: number; state: 'processing' | 'done';
+  accepted_lines: number | null; rejected_lines: number | null; received_at: Date; finished_at: Date | null }
+
+/** A batch line's result: the conversion it became (with its state and points now), or why it was refused. */
+export interface BatchLineResult {
+  line: number; partnerTxId: string | null; conversionId: number | null; errorCode: string | null; errorDetail: string | null;
+  state: ConversionState | null; points: number | null;
+}
+
 /** A request as processing sees it: who, where, how much, and whether it is still to be done. */
 export interface LockedRequest { id: number; state: ConversionState; partnerId: number; municipalityCode: string; mykeyPk: number; points: number }
 
-export interface Party { mykeyId: string; active: boolean }
-export interface PartnerState { active: boolean; webhookUrl: string | null }
 
 export interface CreditedOutcome { id: number; entryId: number; campaignId: number | null; basePoints: number; premiumPoints: number; webhook: boolean }
 export interface RejectedOutcome { code: string; detail: string }
@@ -31,6 +78,82 @@ const DETAIL_MAX = 500;
 const ERROR_MAX = 500;
 
 export const conversionRepository = {
+  // --- intake -----------------------------------------------------------------------------
+
+  /** One partner's stored requests under these partnerTxIds (another partner's are never found). */
+  async byTxIds(conn: Conn, partnerId: number, txIds: string[]): Promise<Map<string, StoredConversion>> {
+    if (txIds.length === 0) return new Map();
+    const rows = await conn('conversion_requests').where({ partner_id: partnerId }).whereIn('partner_tx_id', txIds).select(COLUMNS);
+    return new Map(rows.map((row) => [row.partner_tx_id as string, { conversion: toConversion(row), requestHash: Buffer.from(row.request_hash) }]));
+  },
+
+  /**
+   * Inserts the requests, in partnerTxId order: one order for every inserter, so two overlapping
+   * batches do not deadlock on each other's keys. A twin already there (committed meanwhile, or
+   * earlier in this same list) is left as it is.
+   */
+  async insertRequests(trx: Knex.Transaction, requests: NewConversion[]): Promise<void> {
+    if (requests.length === 0) return;
+    const rows = [...requests].sort((a, b) => (a.partnerTxId < b.partnerTxId ? -1 : a.partnerTxId > b.partnerTxId ? 1 : 0)).map((r) => ({
+      partner_id: r.partnerId, partner_tx_id: r.partnerTxId, request_hash: r.requestHash, municipality_code: r.municipalityCode, mykey_pk: r.mykeyPk,
+      partner_points: r.partnerPoints, points: r.points, batch_id: r.batchId, batch_line: r.batchLine, accepted_at: r.acceptedAt,
+    }));
+    await trx('conversion_requests').insert(rows).onConflict().merge({ id: trx.raw('??', ['id']) });
+  },
+
+  /** Stamps the accepted requests as queued (before their jobs are added: see queue.ts). */
+  async stampQueued(conn: Conn, ids: number[], now: Date): Promise<void> {
+    await conn('conversion_requests').whereIn('id', ids).where('state', 'accepted').update({ queued_at: now });
+  },
+
+  // --- batches ----------------------------------------------------------------------------
+
+  async batch(conn: Conn, partnerId: number, partnerBatchId: string): Promise<BatchRow | undefined> {
+    return conn('conversion_batches').where({ partner_id: partnerId, partner_batch_id: partnerBatchId }).first();
+  },
+
+  /** Inserts the batch unless the partner's batch id is taken (then the stored one stands). */
+  async insertBatch(conn: Conn, batch: { partnerId: number; partnerBatchId: string; contentSha256: Buffer; lineCount: number; receivedAt: Date }): Promise<void> {
+    await conn('conversion_batches').insert({
+      partner_id: batch.partnerId, partner_batch_id: batch.partnerBatchId, content_sha256: batch.contentSha256, line_count: batch.lineCount, received_at: batch.receivedAt,
+    }).onConflict().merge({ id: conn.raw('??', ['id']) });
+  },
+
+  /** The last line of the batch with a stored result (0 for none). */
+  async lastStoredLine(conn: Conn, batchId: number): Promise<number> {
+    const done = await conn('conversion_batch_lines').where({ batch_id: batchId }).max({ line: 'line' }).first();
+    return Number(done?.line ?? 0);
+  },
+
+  /** Stores line results; a concurrent upload of the same batch may have stored these lines first: theirs stand. */
+  async insertBatchLines(trx: Knex.Transaction, batchId: number, lines: Array<Omit<BatchLineResult, 'state' | 'points'>>): Promise<void> {
+    const rows = lines.map((l) => ({
+      batch_id: batchId, line: l.line, partner_tx_id: l.partnerTxId, conversion_id: l.conversionId, error_code: l.errorCode, error_detail: l.errorDetail,
+    }));
+    await trx('conversion_batch_lines').insert(rows).onConflict().merge({ line: trx.raw('??', ['line']) });
+  },
+
+  /** Marks the batch done with its counts of accepted and rejected lines, as stored. */
+  async finishBatch(conn: Conn, batchId: number, at: Date): Promise<void> {
+    const counts = await conn('conversion_batch_lines').where({ batch_id: batchId })
+      .first(conn.raw('COUNT(conversion_id) AS accepted'), conn.raw('COUNT(error_code) AS rejected'));
+    await conn('conversion_batches').where({ id: batchId, state: 'processing' })
+      .update({ state: 'done', accepted_lines: Number(counts.accepted), rejected_lines: Number(counts.rejected), finished_at: at });
+  },
+
+  /** A page of the batch's line results after line `after`, in line order. */
+  async batchLineResults(conn: Conn, batchId: number, after: number, limit: number): Promise<BatchLineResult[]> {
+    const rows = await conn('conversion_batch_lines as l').leftJoin('conversion_requests as c', 'c.id', 'l.conversion_id')
+      .where('l.batch_id', batchId).andWhere('l.line', '>', after).orderBy('l.line').limit(limit)
+      .select('l.line', 'l.partner_tx_id', 'l.conversion_id', 'l.error_code', 'l.error_detail', 'c.state', 'c.points');
+    return rows.map((row) => ({
+      line: row.line, partnerTxId: row.partner_tx_id, conversionId: row.conversion_id, errorCode: row.error_code, errorDetail: row.error_detail,
+      state: row.state, points: row.points === null ? null : Number(row.points),
+    }));
+  },
+
+  // --- processing -------------------------------------------------------------------------
+
   /** The requests, locked in ascending id order (the one order every processor uses). */
   async lockRequests(trx: Knex.Transaction, ids: number[]): Promise<LockedRequest[]> {
     const rows = await trx.from(through(trx, 'PRIMARY')).whereIn('id', [...new Set(ids)]).orderBy('id').forUpdate()
@@ -39,28 +162,6 @@ export const conversionRepository = {
       id: Number(row.id), state: row.state, partnerId: Number(row.partner_id), municipalityCode: row.municipality_code,
       mykeyPk: Number(row.mykey_pk), points: Number(row.points),
     }));
-  },
-
-  /** The MyKey IDs by primary key, with whether each is active (read in the transaction, after the requests' locks). */
-  async residents(trx: Knex.Transaction, mykeyPks: number[]): Promise<Map<number, Party>> {
-    const rows = await trx('mykeys').whereIn('id', [...new Set(mykeyPks)]).select('id', 'mykey_id', 'status');
-    return new Map(rows.map((row) => [Number(row.id), { mykeyId: row.mykey_id, active: row.status === 'active' }]));
-  },
-
-  async partners(trx: Knex.Transaction, partnerIds: number[]): Promise<Map<number, PartnerState>> {
-    const rows = await trx('partners').whereIn('id', [...new Set(partnerIds)]).select('id', 'status', 'webhook_url');
-    return new Map(rows.map((row) => [Number(row.id), { active: row.status === 'active', webhookUrl: row.webhook_url ?? null }]));
-  },
-
-  /**
-   * The campaign that adds its premium to a conversion in this municipality on this Japanese
-   * date: running that day with a premium, the one ending soonest, the lowest id among those
-   * (docs/partner-api.md#outcomes-and-webhooks).
-   */
-  async premiumCampaign(conn: Conn, municipalityCode: string, tokyoDate: string): Promise<number | undefined> {
-    const row = await conn('campaigns').where({ municipality_code: municipalityCode }).where('premium_percent', '>', 0)
-      .where('starts_on', '<=', tokyoDate).where('ends_on', '>=', tokyoDate).orderBy([{ column: 'ends_on' }, { column: 'id' }]).first('id');
-    return row && Number(row.id);
   },
 
   /**
@@ -85,8 +186,8 @@ export const conversionRepository = {
   },
 
   /** Counts a processing attempt that failed for a passing reason, on the requests still to be done. */
-  async countFailedAttempt(db: Db, ids: number[]): Promise<void> {
-    await db.from(through(db, 'PRIMARY')).whereIn('id', ids).where('state', 'accepted').increment('attempts', 1);
+  async countFailedAttempt(conn: Conn, ids: number[]): Promise<void> {
+    await conn.from(through(conn, 'PRIMARY')).whereIn('id', ids).where('state', 'accepted').increment('attempts', 1);
   },
 
   // --- the sweeper ------------------------------------------------------------------------
@@ -103,12 +204,9 @@ export const conversionRepository = {
   },
 
   /** Stamps the requests as queued now, skipping those a worker is crediting (locked): they need no stamp. */
-  async markQueued(db: Db, ids: number[], now: Date): Promise<void> {
-    if (ids.length === 0) return;
-    await db.transaction(async (trx) => {
-      const free = await trx.from(through(trx, 'PRIMARY')).whereIn('id', ids).where('state', 'accepted').forUpdate().skipLocked().select('id');
-      if (free.length > 0) await trx.from(through(trx, 'PRIMARY')).whereIn('id', free.map((row) => row.id)).update({ queued_at: now });
-    });
+  async restampQueued(trx: Knex.Transaction, ids: number[], now: Date): Promise<void> {
+    const free = await trx.from(through(trx, 'PRIMARY')).whereIn('id', ids).where('state', 'accepted').forUpdate().skipLocked().select('id');
+    if (free.length > 0) await trx.from(through(trx, 'PRIMARY')).whereIn('id', free.map((row) => row.id)).update({ queued_at: now });
   },
 
   // --- webhooks ---------------------------------------------------------------------------
@@ -124,34 +222,32 @@ export const conversionRepository = {
    * Claims up to `limit` of a partner's due webhooks: rows no one else holds are leased until
    * `leaseUntil` (their next attempt time moves there), so no other worker sends them meanwhile.
    * Moving the lease moves the rows in the index another claimer skips through, so two claims
-   * can deadlock; a claim changes nothing else and is simply taken again.
+   * can deadlock; a claim changes nothing else and is simply taken again (by the caller).
    */
-  async claimWebhooks(db: Db, partnerId: number, now: Date, limit: number, leaseUntil: Date): Promise<DueWebhook[]> {
-    return retryTransient(() => db.transaction(async (trx) => {
-      const rows = await trx.from(through(trx, WEBHOOK_INDEX)).where('webhook_state', 'pending').where('webhook_next_at', '<=', now)
-        .where('partner_id', partnerId).orderBy('webhook_next_at').limit(limit).forUpdate().skipLocked().select('id');
-      const ids = rows.map((row) => Number(row.id));
-      if (ids.length === 0) return [];
-      await trx.from(through(trx, 'PRIMARY')).whereIn('id', ids).update({ webhook_next_at: leaseUntil });
-      const due = await trx('conversion_requests as c').join('partners as p', 'p.id', 'c.partner_id').whereIn('c.id', ids).orderBy('c.id')
-        .select(...COLUMNS.map((column) => `c.${column}`), 'c.partner_id', 'c.webhook_attempts', 'p.slug', 'p.webhook_url', 'p.api_secret_sealed');
-      return due.map((row) => ({
-        conversion: toConversion(row), partnerId: Number(row.partner_id), partnerSlug: row.slug, webhookUrl: row.webhook_url ?? null,
-        secretSealed: row.api_secret_sealed ? Buffer.from(row.api_secret_sealed) : null, attempts: Number(row.webhook_attempts),
-      }));
+  async claimWebhooks(trx: Knex.Transaction, partnerId: number, now: Date, limit: number, leaseUntil: Date): Promise<DueWebhook[]> {
+    const rows = await trx.from(through(trx, WEBHOOK_INDEX)).where('webhook_state', 'pending').where('webhook_next_at', '<=', now)
+      .where('partner_id', partnerId).orderBy('webhook_next_at').limit(limit).forUpdate().skipLocked().select('id');
+    const ids = rows.map((row) => Number(row.id));
+    if (ids.length === 0) return [];
+    await trx.from(through(trx, 'PRIMARY')).whereIn('id', ids).update({ webhook_next_at: leaseUntil });
+    const due = await trx('conversion_requests as c').join('partners as p', 'p.id', 'c.partner_id').whereIn('c.id', ids).orderBy('c.id')
+      .select(...COLUMNS.map((column) => `c.${column}`), 'c.partner_id', 'c.webhook_attempts', 'p.slug', 'p.webhook_url', 'p.api_secret_sealed');
+    return due.map((row) => ({
+      conversion: toConversion(row), partnerId: Number(row.partner_id), partnerSlug: row.slug, webhookUrl: row.webhook_url ?? null,
+      secretSealed: row.api_secret_sealed ? Buffer.from(row.api_secret_sealed) : null, attempts: Number(row.webhook_attempts),
     }));
   },
 
-  async webhookDelivered(db: Db, id: number, now: Date): Promise<void> {
-    await db.from(through(db, 'PRIMARY')).where({ id, webhook_state: 'pending' }).update({
+  async webhookDelivered(conn: Conn, id: number, now: Date): Promise<void> {
+    await conn.from(through(conn, 'PRIMARY')).where({ id, webhook_state: 'pending' }).update({
       webhook_state: 'delivered', webhook_delivered_at: now, webhook_next_at: null, webhook_last_error: null,
-      webhook_attempts: db.raw('webhook_attempts + 1'),
+      webhook_attempts: conn.raw('webhook_attempts + 1'),
     });
   },
 
-  async webhookFailed(db: Db, id: number, error: string, nextAt: Date): Promise<void> {
-    await db.from(through(db, 'PRIMARY')).where({ id, webhook_state: 'pending' }).update({
-      webhook_next_at: nextAt, webhook_last_error: error.slice(0, ERROR_MAX), webhook_attempts: db.raw('webhook_attempts + 1'),
+  async webhookFailed(conn: Conn, id: number, error: string, nextAt: Date): Promise<void> {
+    await conn.from(through(conn, 'PRIMARY')).where({ id, webhook_state: 'pending' }).update({
+      webhook_next_at: nextAt, webhook_last_error: error.slice(0, ERROR_MAX), webhook_attempts: conn.raw('webhook_attempts + 1'),
     });
   },
 };

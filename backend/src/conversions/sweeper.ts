@@ -29,7 +29,8 @@ export async function sweepConversions(db: Db, queue: Queue<ConversionJob>, log:
     const stale = await Promise.all(ids.map((id) => jobGone(queue, id)));
     const missing = ids.filter((_, i) => stale[i]);
     await enqueueConversions(queue, db, missing, now);
-    await repo.markQueued(db, ids.filter((_, i) => !stale[i]), now);
+    const waiting = ids.filter((_, i) => !stale[i]);
+    if (waiting.length > 0) await db.transaction((trx) => repo.restampQueued(trx, waiting, now));
     run.checked += ids.length;
     run.enqueued += missing.length;
     if (ids.length < PAGE) break;

@@ -3,7 +3,7 @@
 // (docs/partner-api.md#outcomes-and-webhooks). The database says what is due; a claim leases
 // rows, so workers never send the same webhook at once, and a worker that dies mid-delivery
 // only delays it until the lease runs out.
-import type { Db } from '../db.ts';
+import { retryTransient, type Db } from '../db.ts';
 import type { Logger } from '../log.ts';
 import { unsealPartnerSecret } from '../partners/credentials.ts';
 import { partnerKey, signedHeaders } from '../partners/signature.ts';
@@ -26,8 +26,9 @@ export interface WebhookSettings {
 }
 
 /** The webhook's body: the conversion exactly as GET answers it, named as an event. */
-export const webhookBody = (due: DueWebhook) => ({ event: 'conversion.finished' as const, ...conversionAnswer(due.conversion) });
+const webhookBody = (due: DueWebhook) => ({ event: 'conversion.finished' as const, ...conversionAnswer(due.conversion) });
 
+// Exported for the tests too: they check the backoff schedule without waiting through it.
 /** The wait before attempt `failures + 1`, after `failures` failed ones: base, 2×base, 4×base, … up to the cap. */
 export function retryDelay(failures: number, settings: Pick<WebhookSettings, 'retryBaseMs' | 'retryMaxMs'>): number {
   return Math.min(settings.retryBaseMs * 2 ** Math.min(failures - 1, 40), settings.retryMaxMs);
@@ -38,7 +39,7 @@ export function retryDelay(failures: number, settings: Pick<WebhookSettings, 're
  * are not followed: a partner's webhook URL is exactly where its outcomes may go. A URL the
  * rules refuse (plain http in production, a URL stored before the rule) is never sent to.
  */
-export async function sendWebhook(due: DueWebhook, mykeySecret: Buffer, settings: Pick<WebhookSettings, 'timeoutMs' | 'allowPlainHttp'>): Promise<string | undefined> {
+async function sendWebhook(due: DueWebhook, mykeySecret: Buffer, settings: Pick<WebhookSettings, 'timeoutMs' | 'allowPlainHttp'>): Promise<string | undefined> {
   const { timeoutMs } = settings;
   if (!due.webhookUrl) return 'the partner has no webhook URL';
   if (!due.secretSealed) return 'the partner has no API secret to sign with';
@@ -103,7 +104,8 @@ export function webhookDeliverer(db: Db, log: Logger, mykeySecret: Buffer, setti
       for (const partnerId of await repo.partnersWithDueWebhooks(db, now, 1000)) {
         const free = settings.perPartner - (inFlight.get(partnerId) ?? 0);
         if (free <= 0) continue;
-        for (const due of await repo.claimWebhooks(db, partnerId, now, free, new Date(now.getTime() + leaseMs))) {
+        const claimed = await retryTransient(() => db.transaction((trx) => repo.claimWebhooks(trx, partnerId, now, free, new Date(now.getTime() + leaseMs))));
+        for (const due of claimed) {
           track(partnerId, deliver(due));
           started++;
         }

@@ -3,6 +3,7 @@
 // scanner from hammering the database.
 import type { Redis } from 'ioredis';
 
+// Exported for the tests too: they make exactly this many wrong attempts.
 export const FAILURE_LIMIT = 10;
 const WINDOW_MS = 10 * 60_000;
 

@@ -2,7 +2,7 @@ import type { Context, Middleware, Next } from 'koa';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import type { EnrolledDevice } from './repository.ts';
-import { devicesService } from './service.ts';
+import { authenticate } from './service.ts';
 
 /** What requireDevice adds to ctx.state. */
 export interface DeviceState { device: EnrolledDevice }
@@ -12,10 +12,9 @@ const BEARER = /^Bearer ([^\s]+)$/i;
 
 /** Every device endpoint starts here: sets ctx.state.device, or answers 401 device_unknown. */
 export function requireDevice(db: Db, now: () => Date = () => new Date()): Middleware {
-  const devices = devicesService(db, now);
   return async function withDevice(ctx: Context, next: Next): Promise<void> {
     const token = BEARER.exec(ctx.get('Authorization'))?.[1];
-    const device = token && (await devices.authenticate(token));
+    const device = token && (await authenticate(db, token, now()));
     if (!device) {
       ctx.set('WWW-Authenticate', 'Bearer realm="mykey-device"');
       throw new Problem('device_unknown');

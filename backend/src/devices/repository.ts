@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Db } from '../db.ts';
 import type { Device, DeviceStatus } from '@mykey/contracts/device.ts';
 import { organizationColumns, organizationOf, type OrganizationColumns, type OrganizationRef } from '../staff/organization.ts';
 
@@ -33,79 +34,73 @@ function toDevice(row: DeviceRow): Device {
   };
 }
 
-/** Every SQL statement about devices and their enrollment codes; `db` may be a transaction. */
-export function devicesRepository(db: Knex) {
-  const inOrganization = (organization: OrganizationRef) => {
-    const columns = organizationColumns(organization);
-    return columns.merchant_id !== null ? { merchant_id: columns.merchant_id } : { municipality_code: columns.municipality_code };
-  };
+type Conn = Db | Knex.Transaction;
 
-  return {
-    async insertCode(row: { codeHash: Buffer; organization: OrganizationRef; staffId: number; deviceName: string; issuedAt: Date; expiresAt: Date }): Promise<number> {
-      const [id] = await db('device_enrollment_codes').insert({
-        code_hash: row.codeHash, ...organizationColumns(row.organization), issued_by_staff_id: row.staffId,
-        device_name: row.deviceName, issued_at: row.issuedAt, expires_at: row.expiresAt,
-      });
-      return id!;
-    },
+const inOrganization = (organization: OrganizationRef) => {
+  const columns = organizationColumns(organization);
+  return columns.merchant_id !== null ? { merchant_id: columns.merchant_id } : { municipality_code: columns.municipality_code };
+};
 
-    /** Marks an unused, unexpired code used; of two concurrent claims only one changes the row. */
-    async claimCode(codeHash: Buffer, now: Date): Promise<ClaimedCode | undefined> {
-      const claimed = await db('device_enrollment_codes')
-        .where({ code_hash: codeHash }).whereNull('used_at').andWhere('expires_at', '>', now)
-        .update({ used_at: now });
-      if (claimed !== 1) return undefined;
-      return db('device_enrollment_codes').where({ code_hash: codeHash })
-        .first('id', 'issued_by_staff_id', 'device_name', 'merchant_id', 'municipality_code');
-    },
+/** Every SQL statement about devices and their enrollment codes. */
+export const devicesRepository = {
+  async insertCode(conn: Conn, row: { codeHash: Buffer; organization: OrganizationRef; staffId: number; deviceName: string; issuedAt: Date; expiresAt: Date }): Promise<number> {
+    const [id] = await conn('device_enrollment_codes').insert({
+      code_hash: row.codeHash, ...organizationColumns(row.organization), issued_by_staff_id: row.staffId,
+      device_name: row.deviceName, issued_at: row.issuedAt, expires_at: row.expiresAt,
+    });
+    return id!;
+  },
 
-    async linkCode(codeId: number, deviceId: number): Promise<void> {
-      await db('device_enrollment_codes').where({ id: codeId }).update({ device_id: deviceId });
-    },
+  /** Marks an unused, unexpired code used; of two concurrent claims only one changes the row. */
+  async claimCode(conn: Conn, codeHash: Buffer, now: Date): Promise<ClaimedCode | undefined> {
+    const claimed = await conn('device_enrollment_codes')
+      .where({ code_hash: codeHash }).whereNull('used_at').andWhere('expires_at', '>', now)
+      .update({ used_at: now });
+    if (claimed !== 1) return undefined;
+    return conn('device_enrollment_codes').where({ code_hash: codeHash })
+      .first('id', 'issued_by_staff_id', 'device_name', 'merchant_id', 'municipality_code');
+  },
 
-    async insertDevice(row: { organization: OrganizationRef; name: string; tokenHash: Buffer; enrolledAt: Date; staffId: number }): Promise<number> {
-      const [id] = await db('devices').insert({
-        ...organizationColumns(row.organization), name: row.name, token_hash: row.tokenHash,
-        enrolled_at: row.enrolledAt, enrolled_by_staff_id: row.staffId,
-      });
-      return id!;
-    },
+  async linkCode(conn: Conn, codeId: number, deviceId: number): Promise<void> {
+    await conn('device_enrollment_codes').where({ id: codeId }).update({ device_id: deviceId });
+  },
 
-    async organizationName(organization: OrganizationRef): Promise<{ ja: string; en: string }> {
-      const table = organization.kind === 'merchant' ? db('merchants').where({ id: organization.id }) : db('municipalities').where({ code: organization.id });
-      const row = await table.first('name_ja', 'name_en');
-      return { ja: row.name_ja, en: row.name_en };
-    },
+  async insertDevice(conn: Conn, row: { organization: OrganizationRef; name: string; tokenHash: Buffer; enrolledAt: Date; staffId: number }): Promise<number> {
+    const [id] = await conn('devices').insert({
+      ...organizationColumns(row.organization), name: row.name, token_hash: row.tokenHash,
+      enrolled_at: row.enrolledAt, enrolled_by_staff_id: row.staffId,
+    });
+    return id!;
+  },
 
-    async list(organization: OrganizationRef): Promise<Device[]> {
-      const rows = await db('devices').where(inOrganization(organization))
-        .orderByRaw("status = 'active' DESC").orderBy('enrolled_at', 'desc').orderBy('id', 'desc')
-        .select(DEVICE_COLUMNS);
-      return (rows as DeviceRow[]).map(toDevice);
-    },
+  async list(conn: Conn, organization: OrganizationRef): Promise<Device[]> {
+    const rows = await conn('devices').where(inOrganization(organization))
+      .orderByRaw("status = 'active' DESC").orderBy('enrolled_at', 'desc').orderBy('id', 'desc')
+      .select(DEVICE_COLUMNS);
+    return (rows as DeviceRow[]).map(toDevice);
+  },
 
-    /** The device if it belongs to the organization, locked until the transaction ends. */
-    async lockInOrganization(id: number, organization: OrganizationRef): Promise<Device | undefined> {
-      const row = await db('devices').where({ id, ...inOrganization(organization) }).forUpdate().first(DEVICE_COLUMNS);
-      return row && toDevice(row as DeviceRow);
-    },
+  /** The device if it belongs to the organization, locked until the transaction ends. */
+  async lockInOrganization(conn: Conn, id: number, organization: OrganizationRef): Promise<Device | undefined> {
+    const row = await conn('devices').where({ id, ...inOrganization(organization) }).forUpdate().first(DEVICE_COLUMNS);
+    return row && toDevice(row as DeviceRow);
+  },
 
-    async markRevoked(id: number, staffId: number, now: Date): Promise<void> {
-      await db('devices').where({ id }).update({ status: 'revoked', revoked_at: now, revoked_by_staff_id: staffId });
-    },
+  async markRevoked(conn: Conn, id: number, staffId: number, now: Date): Promise<void> {
+    await conn('devices').where({ id }).update({ status: 'revoked', revoked_at: now, revoked_by_staff_id: staffId });
+  },
 
-    async activeByTokenHash(tokenHash: Buffer): Promise<(EnrolledDevice & { lastSeenAt: Date | null }) | undefined> {
-      const row = await db('devices as d').leftJoin('merchants as me', 'me.id', 'd.merchant_id')
-        .where({ 'd.token_hash': tokenHash, 'd.status': 'active' })
-        .first('d.id', 'd.merchant_id', 'd.municipality_code', 'd.last_seen_at', db.raw('COALESCE(d.municipality_code, me.municipality_code) AS town'));
-      return row && { id: row.id, organization: organizationOf(row), municipalityCode: row.town, lastSeenAt: row.last_seen_at };
-    },
+  async activeByTokenHash(conn: Conn, tokenHash: Buffer): Promise<(EnrolledDevice & { lastSeenAt: Date | null }) | undefined> {
+    const row = await conn('devices as d').leftJoin('merchants as me', 'me.id', 'd.merchant_id')
+      .where({ 'd.token_hash': tokenHash, 'd.status': 'active' })
+      .first('d.id', 'd.merchant_id', 'd.municipality_code', 'd.last_seen_at', conn.raw('COALESCE(d.municipality_code, me.municipality_code) AS town'));
+    return row && { id: row.id, organization: organizationOf(row), municipalityCode: row.town, lastSeenAt: row.last_seen_at };
+  },
 
-    /** Records that the device was seen, unless another request did so since `staleBefore`. */
-    async touch(id: number, now: Date, staleBefore: Date): Promise<void> {
-      await db('devices').where({ id })
-        .andWhere((q) => q.whereNull('last_seen_at').orWhere('last_seen_at', '<', staleBefore))
-        .update({ last_seen_at: now });
-    },
-  };
-}
+  /** Records that the device was seen, unless another request did so since `staleBefore`. */
+  async touch(conn: Conn, id: number, now: Date, staleBefore: Date): Promise<void> {
+    await conn('devices').where({ id })
+      .andWhere((q) => q.whereNull('last_seen_at').orWhere('last_seen_at', '<', staleBefore))
+      .update({ last_seen_at: now });
+  },
+};

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { DEVICE_NAME_MAX } from '@mykey/contracts/limits.ts';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Db } from '../db.ts';
@@ -8,9 +9,10 @@ import { Problem } from '../http/problems.ts';
 import { requireStaff, signedInStaff } from '../staff/middleware.ts';
 import { enrollmentLimit } from './enrollment-limit.ts';
 import { enrolledDevice, requireDevice } from './middleware.ts';
-import { devicesService } from './service.ts';
+import { devicesRepository } from './repository.ts';
+import { enroll, issueCode, revoke } from './service.ts';
 
-const deviceName = z.string().trim().min(1).max(100);
+const deviceName = z.string().trim().min(1).max(DEVICE_NAME_MAX);
 const issueBody = z.object({ name: deviceName }).strict();
 const enrollBody = z.object({ code: z.string().max(64), name: deviceName.optional() }).strict();
 const DEVICE_ID = /^[1-9][0-9]{0,15}$/;
@@ -20,7 +22,6 @@ export interface DeviceRoutesDeps { db: Db; redis: Redis; keyPrefix: string; clo
 /** Staff manage their organization's devices; an agent enrolls with a code and then is a device. */
 export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1' });
-  const devices = devicesService(db, clock);
   const limit = enrollmentLimit(redis, keyPrefix);
   const staffOnly = requireStaff(db);
 
@@ -31,11 +32,11 @@ export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps):
     // The stored answer holds the code, for a retry after a lost response. It is as short-lived
     // as the code itself: unusable after ten minutes or its one use.
     respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'issue-device-enrollment-code', name } },
-      async (trx) => ({ status: 201, body: await devices.issueCode(trx, staff, name) })));
+      async (trx) => ({ status: 201, body: await issueCode(trx, staff, name, clock()) })));
   });
 
   router.get('/staff/devices', staffOnly, async (ctx) => {
-    ctx.body = { devices: await devices.list(signedInStaff(ctx).organization) };
+    ctx.body = { devices: await devicesRepository.list(db, signedInStaff(ctx).organization) };
   });
 
   router.post('/staff/devices/:id/revocation', staffOnly, async (ctx) => {
@@ -44,7 +45,7 @@ export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps):
     if (!DEVICE_ID.test(ctx.params.id!)) throw new Problem('device_not_found');
     const id = Number(ctx.params.id);
     respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'revoke-device', id } },
-      async (trx) => ({ status: 200, body: { device: await devices.revoke(trx, staff, id) } })));
+      async (trx) => ({ status: 200, body: { device: await revoke(trx, staff, id, clock()) } })));
   });
 
   // No session: the code is the credential, so failures count against the caller's address.
@@ -56,7 +57,7 @@ export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps):
       ctx.set('Retry-After', String(wait));
       throw new Problem('device_enrollment_rate_limited', `Try again in ${wait} s.`, { retryAfterSeconds: wait });
     }
-    const enrollment = await devices.enroll(code, name).catch(async (error: unknown) => {
+    const enrollment = await enroll(db, code, name, clock()).catch(async (error: unknown) => {
       if (error instanceof Problem && error.code === 'device_enrollment_code_invalid') await limit.recordFailure(ctx.ip);
       throw error;
     });

@@ -14,6 +14,7 @@ import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts
 import { organizationLabel } from '../staff/organization.ts';
 import { staffReason } from '../staff/reason.ts';
 import type { GrantCampaign } from '@mykey/contracts/grants.ts';
+import { ledgerRepository } from '../ledger/repository.ts';
 import { grantsRepository as repo } from './repository.ts';
 import { GRANT_FILE_LIMITS, grantOne, importGrantFile, resultFile, singleGrantReference, spoolGrantFile, uploadSummary } from './service.ts';
 
@@ -37,13 +38,13 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
   /** A campaign of the signed-in staff member's municipality, by id or slug; another municipality's is not found. */
   async function campaignOf(ctx: Context, key: unknown): Promise<GrantCampaign> {
     const parsed = campaignKey.safeParse(key);
-    const campaign = parsed.success ? await repo.campaign(db, signedInStaff(ctx).organization.id, String(parsed.data), clock()) : undefined;
+    const campaign = parsed.success ? await ledgerRepository.campaignWithBudget(db, signedInStaff(ctx).organization.id, String(parsed.data), clock()) : undefined;
     if (!campaign) throw new Problem('campaign_not_found');
     return campaign;
   }
 
   router.get('/grants/campaigns', ...municipalStaff, async (ctx) => {
-    ctx.body = { campaigns: await repo.campaigns(db, signedInStaff(ctx).organization.id, clock()) };
+    ctx.body = { campaigns: await ledgerRepository.campaignsWithBudget(db, signedInStaff(ctx).organization.id, clock()) };
   });
 
   router.post('/grants', ...municipalStaff, async (ctx) => {
@@ -62,7 +63,11 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
 
   router.get('/grants', ...municipalStaff, async (ctx) => {
     const campaign = await campaignOf(ctx, ctx.query.campaign);
-    ctx.body = { campaign, grants: await repo.recentGrants(db, campaign.id, RECENT_GRANTS) };
+    const grants = await ledgerRepository.recentGrants(db, campaign.id, RECENT_GRANTS);
+    ctx.body = {
+      campaign,
+      grants: grants.map((g) => ({ entryId: g.entryId, postedAt: g.postedAt, mykeyId: g.mykeyId, points: g.points, source: g.reference.startsWith('grant:file:') ? 'file' : 'single' })),
+    };
   });
 
   // The body is the CSV file itself (docs/ledger.md, "Grants"): header mykey_id,points,reason.

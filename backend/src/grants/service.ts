@@ -41,7 +41,7 @@ export function singleGrantReference(staffId: number, idempotencyKey: string): s
 }
 
 /** The ledger reference of a file's line: the same file under the same campaign always gives the same references. */
-export function fileGrantReference(campaignId: number, fileSha256: string, line: number): string {
+function fileGrantReference(campaignId: number, fileSha256: string, line: number): string {
   return `grant:file:${campaignId}:${fileSha256}:${line}`;
 }
 
@@ -60,7 +60,9 @@ function eligibility(status: Standing): ProblemCode | undefined {
 
 /** Each ID's standing in the staff member's town: its status, unless that town blocked it. */
 async function standings(trx: Knex.Transaction, staff: SignedInStaff, mykeyIds: string[]): Promise<Map<string, Standing>> {
-  const statuses: Map<string, Standing> = await repo.mykeyStatuses(trx, mykeyIds);
+  // Share-locked, so a suspension cannot commit between this check and the grant.
+  const found = await mykeyRepository.statuses(trx, mykeyIds, { lock: true });
+  const statuses = new Map<string, Standing>([...found].map(([id, mykey]) => [id, mykey.status]));
   for (const blocked of await mykeyRepository.blockedIn(trx, staff.municipalityCode, mykeyIds)) {
     if (statuses.get(blocked) === 'active') statuses.set(blocked, 'blocked');
   }
@@ -235,7 +237,7 @@ async function grantLine(trx: Knex.Transaction, r: { campaign: GrantCampaign; fi
   }
 }
 
-export const RESULT_HEADER = ['line', 'mykey_id', 'points', 'result', 'entry_id', 'error_code', 'message_ja', 'message_en', 'detail'];
+const RESULT_HEADER = ['line', 'mykey_id', 'points', 'result', 'entry_id', 'error_code', 'message_ja', 'message_en', 'detail'];
 
 /** The result file: the BOM (so Excel reads UTF-8), the header, and one row per line of the upload. */
 export async function* resultFile(conn: Db, uploadId: number): AsyncGenerator<string> {

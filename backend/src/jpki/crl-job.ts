@@ -4,14 +4,15 @@
 // fails the others and never erases the CRL already held.
 import type * as pkijs from 'pkijs';
 import type { Logger } from '../log.ts';
-import type { CrlRepository, SourceOutcome } from './crl-repository.ts';
+import type { Db } from '../db.ts';
+import { crlRepository as repo, type SourceOutcome } from './crl-repository.ts';
 import { CRL_FETCH_LIMITS, readCrlSource, type CrlFetchLimits, type CrlSource } from './crl-sources.ts';
 import { CrlError, RevocationList } from './revocation.ts';
 
 export const CRL_QUEUE = 'jpki-crls';
 
 export interface CrlRefreshDeps {
-  repository: CrlRepository;
+  db: Db;
   anchors: pkijs.Certificate[];
   sources: CrlSource[];
   log: Logger;
@@ -31,7 +32,7 @@ async function refreshSource(deps: CrlRefreshDeps, source: CrlSource): Promise<S
     const der = await readCrlSource(source, deps.limits ?? CRL_FETCH_LIMITS);
     // A list of its own, so only the signature and the fields are checked here.
     const crl = await new RevocationList(deps.anchors).add(der);
-    const stored = await deps.repository.storeIfNewer({
+    const stored = await repo.storeIfNewer(deps.db, {
       issuerKey: crl.issuerKey, issuerName: crl.issuer, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der, source: source.location, fetchedAt: attemptedAt,
     });
     outcome = { source: source.location, attemptedAt, outcome: stored, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate };
@@ -44,6 +45,6 @@ async function refreshSource(deps: CrlRefreshDeps, source: CrlSource): Promise<S
     outcome = { source: source.location, attemptedAt, outcome: 'failed', error: failure };
     log.warn({ code: failure.code, detail: failure.detail }, 'CRL source failed; the CRL held before stays in use');
   }
-  await deps.repository.recordSource(outcome);
+  await repo.recordSource(deps.db, outcome);
   return outcome;
 }

@@ -10,7 +10,7 @@ import type { JpkiConfig } from '../config.ts';
 import type { Db } from '../db.ts';
 import type { Logger } from '../log.ts';
 import { examineCertificate, judgeCertificate, MAX_CERTIFICATE_BYTES, type ExaminedCertificate, type RefusedCertificate, type Verdict } from './certificates.ts';
-import { crlRepository, type CrlRepository } from './crl-repository.ts';
+import { crlRepository } from './crl-repository.ts';
 import { RevocationList } from './revocation.ts';
 
 export type RevocationPolicy = JpkiConfig['JPKI_REVOCATION_POLICY'];
@@ -36,7 +36,7 @@ export interface VerifyCertificateOptions {
 export class CertificateVerifier {
   private readonly anchors: pkijs.Certificate[];
   private readonly policy: RevocationPolicy;
-  private readonly repository: CrlRepository;
+  private readonly db: Db;
   private readonly log: Logger | undefined;
   private readonly recheckMs: number;
   private readonly list: RevocationList;
@@ -51,7 +51,7 @@ export class CertificateVerifier {
   constructor(options: CertificateVerifierOptions) {
     this.anchors = options.anchors;
     this.policy = options.policy;
-    this.repository = crlRepository(options.db);
+    this.db = options.db;
     this.log = options.log;
     this.recheckMs = options.recheckMs ?? 5_000;
     this.list = new RevocationList(options.anchors);
@@ -72,8 +72,8 @@ export class CertificateVerifier {
 
   /** Looks in MySQL now and takes every CRL newer than the one held. Rejects when MySQL cannot be read. */
   async refresh(): Promise<void> {
-    const changed = (await this.repository.versions()).filter((v) => this.taken.get(v.issuerKey.toString('hex')) !== v.thisUpdate.getTime());
-    for (const crl of await this.repository.crls(changed.map((v) => v.issuerKey))) {
+    const changed = (await crlRepository.versions(this.db)).filter((v) => this.taken.get(v.issuerKey.toString('hex')) !== v.thisUpdate.getTime());
+    for (const crl of await crlRepository.crls(this.db, changed.map((v) => v.issuerKey))) {
       try {
         await this.list.add(crl.der);
       } catch (error) {

@@ -23,7 +23,7 @@ export interface LedgerReport {
 }
 
 /** Violations listed per invariant; beyond it, only counted (the report stays a readable size). */
-export const LISTED_PER_INVARIANT = 1_000;
+const LISTED_PER_INVARIANT = 1_000;
 
 function violation(invariant: Invariant, row: ViolationRow): Violation {
   const value = (v: unknown) => ('text' in INVARIANTS[invariant] ? String(v) : Number(v));

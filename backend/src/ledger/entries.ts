@@ -2,13 +2,14 @@
 // the entry before anyone can post it. Amounts are signed integers of points: + raises an
 // account's balance, - lowers it, and an entry's postings sum to zero (docs/ledger.md).
 import { createHash } from 'node:crypto';
+import { MAX_POINTS } from '@mykey/contracts/limits.ts';
 import { canonicalJson } from '../audit/chain.ts';
 import type { LotMovement } from './rules.ts';
 
 /** Explicit bounds on every size, so no input can make an entry, or a number in it, unbounded. */
 export const LIMITS = {
-  /** One conversion, grant, payment or refund: ten million points (yen). */
-  maxResidentPoints: 10_000_000,
+  /** One conversion, grant, payment or refund. */
+  maxResidentPoints: MAX_POINTS,
   /** One funding of a campaign budget: a trillion points, beyond any municipal budget. */
   maxFundingPoints: 1_000_000_000_000,
   /** Lots one entry may draw from or add to; a payment needing more is refused. */

@@ -9,7 +9,7 @@ import { ledgerRepository as repo } from './repository.ts';
 export const LEDGER_EXPIRY_QUEUE = 'ledger-expiry';
 
 /** Lots read per page of the walk; each page's accounts are expired one transaction each. */
-export const EXPIRY_PAGE = 500;
+const EXPIRY_PAGE = 500;
 
 export interface ExpiryRun { accounts: number; entries: number; points: number; failed: number }
 

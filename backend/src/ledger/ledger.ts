@@ -7,6 +7,7 @@
 import type { Knex } from 'knex';
 import { ConcurrentChange, retryTransient, type Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
+import { organizationRepository } from '../organizations/repository.ts';
 import {
   LIMITS, assertBalanced, conversionEntry, expiryEntry, fundingEntry, grantEntry, paymentEntry, requestHash, reversalEntry,
   type Entry, type NewLot, type Posting,
@@ -67,7 +68,11 @@ async function once(trx: Trx, reference: string, hash: Buffer, work: () => Promi
 
 /** The earlier posting of this reference, or undefined; the same reference with another request is refused. */
 async function replayOf(trx: Trx, reference: string, hash: Buffer, { lock = false } = {}): Promise<Posted | undefined> {
-  return replayFrom(trx, reference, hash, await repo.entryByReference(trx, reference, { lock }));
+  return replayFrom(trx, reference, hash, await entryByReference(trx, reference, { lock }));
+}
+
+async function entryByReference(trx: Trx, reference: string, { lock = false } = {}): Promise<StoredEntry | undefined> {
+  return (await repo.entriesByReferences(trx, [reference], { lock })).get(reference);
 }
 
 async function replayFrom(trx: Trx, reference: string, hash: Buffer, stored: StoredEntry | undefined): Promise<Posted | undefined> {
@@ -96,11 +101,11 @@ async function apply(trx: Trx, entry: Entry, locked: LockedAccount[]): Promise<P
       throw new Error(`ledger invariant: account ${account.id} would fall to ${account.balance + posting.amount}`);
     }
   }
-  const entryId = await repo.insertEntry(trx, entry);
+  const entryId = (await repo.insertEntries(trx, [entry]))?.get(entry.reference);
   // Taken meanwhile by a transaction that did not hold these accounts (another request, or a stale snapshot).
   if (entryId === undefined) return (await replayOf(trx, entry.reference, entry.requestHash, { lock: true }))!;
   for (const plan of plans) await writeLots(trx, entryId, plan);
-  await repo.insertPostings(trx, entryId, entry.postings);
+  await repo.insertPostings(trx, entry.postings.map((p) => ({ entryId, accountId: p.accountId, amount: p.amount })));
   await repo.addToBalances(trx, entry.postings);
   for (const posting of entry.postings) accounts.get(posting.accountId)!.balance += posting.amount;
   const spendableAfter = plans.find((plan) => plan.spendableAfter !== undefined)?.spendableAfter;
@@ -138,9 +143,7 @@ async function planLots(trx: Trx, at: Date, posting: Posting): Promise<LotPlan> 
 
 async function writeLots(trx: Trx, entryId: number, plan: LotPlan): Promise<void> {
   if (plan.moves) return repo.moveLots(trx, entryId, plan.moves);
-  const arrivals = [];
-  for (const lot of plan.create!) arrivals.push({ lotId: await repo.insertLot(trx, plan.accountId, entryId, lot), points: lot.points });
-  await repo.recordArrivals(trx, entryId, arrivals);
+  await repo.insertLots(trx, plan.create!.map((lot) => ({ ...lot, accountId: plan.accountId, entryId })));
 }
 
 const LOT_PAGE = 50;
@@ -180,7 +183,7 @@ function checkPoints(points: number, max: number = LIMITS.maxResidentPoints): vo
 }
 
 async function mykeyPkOf(trx: Trx, mykeyId: string): Promise<number> {
-  const pk = await repo.mykeyPk(trx, mykeyId);
+  const pk = (await repo.mykeyPks(trx, [mykeyId])).get(mykeyId);
   if (pk === undefined) throw new Problem('mykey_not_found');
   return pk;
 }
@@ -202,9 +205,9 @@ async function campaignOf(trx: Trx, campaignId: number, municipalityCode?: strin
  * (ConcurrentChange, retried by inLedgerTransaction), and then finds it by the plain read.
  */
 async function accountOf(trx: Trx, municipalityCode: string, owner: AccountOwner): Promise<number> {
-  const found = await repo.findAccount(trx, municipalityCode, owner);
+  const found = (await repo.findAccounts(trx, [{ municipalityCode, owner }])).get(accountKey(municipalityCode, owner));
   if (found !== undefined) return found;
-  if (!(await repo.municipalityExists(trx, municipalityCode))) throw new Problem('municipality_not_found');
+  if ((await organizationRepository.existingMunicipalities(trx, [municipalityCode])).size === 0) throw new Problem('municipality_not_found');
   if (owner.kind === 'partner_clearing' && !(await repo.partnerExists(trx, owner.partnerId))) throw new Problem('partner_not_found');
   const created = await repo.insertAccount(trx, municipalityCode, owner);
   if (created === undefined) throw new ConcurrentChange(`the ${owner.kind} account in ${municipalityCode} was created by a concurrent transaction`);
@@ -255,50 +258,22 @@ export interface CreditConversion {
 
 export interface Credited extends Posted { basePoints: number; premiumPoints: number }
 
-/**
- * Partner clearing → resident for `points`, plus campaign budget → resident for the premium.
- * The premium is the campaign's percent of the points (rounded down) while the campaign runs,
- * cut to what is left of its budget and of the resident's cap, down to nothing. The converted
- * points are never cut: a budget running out mid-request costs the premium, not the conversion.
- */
-export async function creditConversion(trx: Trx, r: CreditConversion): Promise<Credited> {
-  checkPoints(r.points);
-  const now = r.now ?? new Date();
-  const hash = conversionHash(r);
-  const campaign = r.campaignId === undefined ? undefined : await campaignOf(trx, r.campaignId, r.municipalityCode);
-  const mykeyPk = await mykeyPkOf(trx, r.mykeyId);
-  const partnerAccount = await accountOf(trx, r.municipalityCode, { kind: 'partner_clearing', partnerId: r.partnerId });
-  const residentAccount = await accountOf(trx, r.municipalityCode, { kind: 'resident', mykeyPk });
-  const budgetAccount = campaign && await accountOf(trx, r.municipalityCode, { kind: 'campaign_budget', campaignId: campaign.id });
-  const locked = await repo.lockAccounts(trx, [partnerAccount, residentAccount, ...(budgetAccount ? [budgetAccount] : [])]);
-  const posted = await once(trx, r.reference, hash, async () => {
-    let premium: Parameters<typeof conversionEntry>[1]['premium'];
-    if (campaign && budgetAccount) {
-      const received = await repo.campaignPointsReceived(trx, residentAccount, campaign.id);
-      const points = premiumFor({
-        basePoints: r.points, percent: campaign.premiumPercent, running: campaignRuns(campaign, now),
-        budgetLeft: balanceOf(locked, budgetAccount), capLeft: Math.min(campaign.capPerResidentPoints - received, LIMITS.maxResidentPoints),
-      });
-      premium = { campaignId: campaign.id, budgetAccount, points, expiresAt: campaignPointsExpire(campaign.endsOn) };
-    }
-    const head = { reference: r.reference, municipalityCode: r.municipalityCode, requestHash: hash, postedAt: now };
-    return apply(trx, conversionEntry(head, { partnerAccount, residentAccount, basePoints: r.points, baseExpiresAt: convertedPointsExpire(now), premium }), locked);
-  });
-  return {
-    ...posted, basePoints: takenFrom(posted.postings, partnerAccount), premiumPoints: budgetAccount ? takenFrom(posted.postings, budgetAccount) : 0,
-  };
-}
-
 const conversionHash = (r: CreditConversion) =>
   requestHash({ op: 'conversion', municipalityCode: r.municipalityCode, mykeyId: r.mykeyId, partnerId: r.partnerId, points: r.points, campaignId: r.campaignId ?? null });
 
 /**
- * Several conversions in one transaction, exactly as creditConversion would post them one
- * after the other in this order (the same entries, premiums cut in this order as the budget
- * and caps run low, replays answered alike), in a handful of statements for them all instead
- * of a dozen for each: a partner's clearing account and a campaign's budget are locked by
- * every conversion, so the time spent holding them is what bounds the rate. All or nothing: a
- * refusal (Problem) of any one refuses the call, and the caller decides what to do with each.
+ * Partner clearing → resident for each request's `points`, plus campaign budget → resident for
+ * the premium. The premium is the campaign's percent of the points (rounded down) while the
+ * campaign runs, cut to what is left of its budget and of the resident's cap, down to nothing.
+ * The converted points are never cut: a budget running out mid-request costs the premium, not
+ * the conversion.
+ *
+ * The one way the ledger credits conversions: a single request is a batch of one. The requests
+ * are posted as if one after the other in this order (premiums cut in this order as the budget
+ * and caps run low, replays answered alike), in a handful of statements for them all instead of
+ * a dozen for each: a partner's clearing account and a campaign's budget are locked by every
+ * conversion, so the time spent holding them is what bounds the rate. All or nothing: a refusal
+ * (Problem) of any one refuses the call, and the caller decides what to do with each.
  */
 export async function creditConversions(trx: Trx, requests: CreditConversion[]): Promise<Credited[]> {
   if (new Set(requests.map((r) => r.reference)).size !== requests.length) throw new Error('ledger invariant: each reference once per call');
@@ -338,7 +313,7 @@ export async function creditConversions(trx: Trx, requests: CreditConversion[]):
 
   const hashes = requests.map(conversionHash);
   const stored = await repo.entriesByReferences(trx, requests.map((r) => r.reference));
-  const received = await repo.campaignPointsReceivedBy(trx, requests.flatMap((r, i) => (r.campaignId === undefined ? [] : [{ accountId: accountIds[i]!.resident, campaignId: r.campaignId }])));
+  const received = await repo.campaignPointsReceived(trx, requests.flatMap((r, i) => (r.campaignId === undefined ? [] : [{ accountId: accountIds[i]!.resident, campaignId: r.campaignId }])));
   const balances = new Map([...accounts.values()].map((account) => [account.id, account.balance]));
   const answers: Array<Credited | undefined> = [];
   const entries: Array<{ index: number; entry: Entry }> = [];
@@ -383,10 +358,10 @@ export async function creditConversions(trx: Trx, requests: CreditConversion[]):
     await repo.insertLots(trx, entries.flatMap(({ entry }) => entry.postings.flatMap((p) => (p.lots && 'create' in p.lots
       ? p.lots.create.map((lot) => ({ ...lot, accountId: p.accountId, entryId: entryIds.get(entry.reference)! })) : []))));
     const postings = entries.flatMap(({ entry }) => entry.postings.map((p) => ({ entryId: entryIds.get(entry.reference)!, accountId: p.accountId, amount: p.amount })));
-    await repo.insertPostingsOf(trx, postings);
+    await repo.insertPostings(trx, postings);
     const moved = new Map<number, number>();
     for (const p of postings) moved.set(p.accountId, (moved.get(p.accountId) ?? 0) + p.amount);
-    await repo.addToManyBalances(trx, [...moved].filter(([, amount]) => amount !== 0).map(([accountId, amount]) => ({ accountId, amount })));
+    await repo.addToBalances(trx, [...moved].filter(([, amount]) => amount !== 0).map(([accountId, amount]) => ({ accountId, amount })));
     for (const { index, entry } of entries) {
       const { partner, budget } = accountIds[index]!;
       answers[index] = {
@@ -418,7 +393,8 @@ export async function grantPoints(trx: Trx, r: GrantPoints): Promise<Posted> {
     if (!campaignRuns(campaign, now)) throw new Problem('campaign_not_running', `campaign ${campaign.id} runs ${campaign.startsOn} to ${campaign.endsOn}`);
     const budgetLeft = balanceOf(locked, budgetAccount);
     if (r.points > budgetLeft) throw new Problem('campaign_budget_insufficient', `${r.points} points asked, ${budgetLeft} left`, { availablePoints: budgetLeft });
-    const capLeft = campaign.capPerResidentPoints - await repo.campaignPointsReceived(trx, residentAccount, campaign.id);
+    const received = await repo.campaignPointsReceived(trx, [{ accountId: residentAccount, campaignId: campaign.id }]);
+    const capLeft = campaign.capPerResidentPoints - (received.get(`${residentAccount}:${campaign.id}`) ?? 0);
     if (r.points > capLeft) throw new Problem('campaign_cap_exceeded', `${r.points} points asked, ${capLeft} left under the cap`, { remainingPoints: Math.max(0, capLeft) });
     const head = { reference: r.reference, municipalityCode: campaign.municipalityCode, requestHash: hash, postedAt: now };
     return apply(trx, grantEntry(head, { campaignId: campaign.id, budgetAccount, residentAccount, points: r.points, expiresAt: campaignPointsExpire(campaign.endsOn) }), locked);
@@ -483,7 +459,7 @@ export async function voidPayment(trx: Trx, r: VoidPayment): Promise<Posted> {
 async function reverse(trx: Trx, reference: string, paymentReference: string, at: Date | undefined, request: { op: 'refund' | 'void' } & Record<string, unknown>,
   restoring: (taken: TakenFromLot[], reversals: number, paidAt: Date, now: Date) => LotMovement[]): Promise<Posted> {
   const now = at ?? new Date();
-  const payment = await repo.entryByReference(trx, paymentReference, { lock: true });
+  const payment = await entryByReference(trx, paymentReference, { lock: true });
   if (!payment || payment.kind !== 'payment') throw new Problem('payment_not_found', `no payment has the reference ${paymentReference}`);
   const paid = await repo.postingsOf(trx, payment.id);
   const residentAccount = paid.find((p) => p.amount < 0)!.accountId;
@@ -526,8 +502,9 @@ export async function expireAccount(trx: Trx, residentAccount: number, now: Date
 
 /** A resident's points in a municipality: the balance, and what can be spent at `now` (lots not yet expired). */
 export async function residentPoints(conn: Db | Trx, municipalityCode: string, mykeyId: string, now = new Date()): Promise<{ balance: number; spendable: number }> {
-  const mykeyPk = await repo.mykeyPk(conn, mykeyId);
-  const account = mykeyPk === undefined ? undefined : await repo.findAccount(conn, municipalityCode, { kind: 'resident', mykeyPk });
+  const mykeyPk = (await repo.mykeyPks(conn, [mykeyId])).get(mykeyId);
+  const owner = mykeyPk === undefined ? undefined : { kind: 'resident', mykeyPk } as const;
+  const account = owner && (await repo.findAccounts(conn, [{ municipalityCode, owner }])).get(accountKey(municipalityCode, owner));
   if (account === undefined) return { balance: 0, spendable: 0 };
   return { balance: (await repo.account(conn, account))!.balance, spendable: await repo.spendablePoints(conn, account, now) };
 }

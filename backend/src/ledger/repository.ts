@@ -1,5 +1,10 @@
 // Every SQL statement of the ledger's tables (ledger_accounts, ledger_entries, ledger_postings,
-// ledger_lots, ledger_lot_movements) and the lookups of the parties they name.
+// ledger_lots, ledger_lot_movements) and of campaigns, whose budgets and caps only the ledger
+// enforces. Other features read the ledger through the functions here (grants' recent entries,
+// settlement's sums). The ledger, which every feature stands on, also reads the keys of the
+// parties it names (a MyKey ID's primary key, whether a partner exists, in paymentParties a
+// shop's town): asking mykey/ or partners/, which build on the ledger, would make their folders
+// import each other, and a payment's parties come in one read.
 //
 // Reads of ledger state inside a posting transaction are locking reads taken after the
 // accounts are locked: they see the latest committed rows whatever the isolation level, while
@@ -8,7 +13,9 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import type { Entry, EntryKind, NewLot, Posting } from './entries.ts';
-import type { LotMovement, OpenLot, TakenFromLot } from './rules.ts';
+import { campaignRuns, type LotMovement, type OpenLot, type TakenFromLot } from './rules.ts';
+import { NAMED_COLUMNS, namedById, type NamedRow } from '../organizations/repository.ts';
+import type { GrantCampaign } from '@mykey/contracts/grants.ts';
 
 type Conn = Db | Knex.Transaction;
 
@@ -56,6 +63,29 @@ const toEntry = (row: Record<string, unknown>): StoredEntry => ({
   postedAt: row.posted_at as Date,
 });
 
+/** The column naming each kind of account's owner (the municipality kinds have none). */
+const OWNER_COLUMN: Record<AccountKind, string> = {
+  resident: 'mykey_pk', merchant_payable: 'merchant_id', campaign_budget: 'campaign_id', partner_clearing: 'partner_id', municipality_funding: 'owner_id', expired: 'owner_id',
+};
+
+/** A campaign as municipal staff choose it for a grant: its terms, whether it runs now, and what is left of its budget. */
+const CAMPAIGN_COLUMNS = (conn: Conn) => ['c.id', 'c.slug', 'c.name_ja', 'c.name_en', 'c.cap_per_resident_points',
+  conn.raw("DATE_FORMAT(c.starts_on, '%Y-%m-%d') AS starts_on"), conn.raw("DATE_FORMAT(c.ends_on, '%Y-%m-%d') AS ends_on"), conn.raw('COALESCE(a.balance, 0) AS budget_left')];
+
+function campaignsQuery(conn: Conn, municipalityCode: string) {
+  return conn('campaigns as c')
+    .leftJoin('ledger_accounts as a', function budget() {
+      this.on('a.campaign_id', '=', 'c.id').andOn('a.municipality_code', '=', 'c.municipality_code').andOn('a.kind', '=', conn.raw('?', ['campaign_budget']));
+    })
+    .where('c.municipality_code', municipalityCode);
+}
+
+const toGrantCampaign = (row: Record<string, any>, now: Date): GrantCampaign => ({
+  id: Number(row.id), slug: row.slug, name: { ja: row.name_ja, en: row.name_en }, startsOn: row.starts_on, endsOn: row.ends_on,
+  running: campaignRuns({ startsOn: row.starts_on, endsOn: row.ends_on }, now),
+  capPerResidentPoints: Number(row.cap_per_resident_points), budgetLeftPoints: Number(row.budget_left),
+});
+
 const ENTRY_COLUMNS = ['id', 'kind', 'municipality_code', 'request_hash', 'related_entry_id', 'posted_at'];
 
 /**
@@ -71,20 +101,10 @@ export const accountKey = (municipalityCode: string, owner: AccountOwner) => `${
 export const ledgerRepository = {
   // --- the parties the ledger names -------------------------------------------------------
 
-  async mykeyPk(conn: Conn, mykeyId: string): Promise<number | undefined> {
-    const row = await conn('mykeys').where({ mykey_id: mykeyId }).first('id');
-    return row && Number(row.id);
-  },
-
   /** The primary keys of these MyKey IDs; an unknown one is left out. */
   async mykeyPks(conn: Conn, mykeyIds: string[]): Promise<Map<string, number>> {
     const rows = await conn('mykeys').whereIn('mykey_id', [...new Set(mykeyIds)]).select('id', 'mykey_id');
     return new Map(rows.map((row) => [row.mykey_id as string, Number(row.id)]));
-  },
-
-  async merchantMunicipality(conn: Conn, merchantId: number): Promise<string | undefined> {
-    const row = await conn('merchants').where({ id: merchantId }).first('municipality_code');
-    return row?.municipality_code;
   },
 
   /**
@@ -116,10 +136,6 @@ export const ledgerRepository = {
     return Boolean(await conn('partners').where({ id: partnerId }).first('id'));
   },
 
-  async municipalityExists(conn: Conn, code: string): Promise<boolean> {
-    return Boolean(await conn('municipalities').where({ code }).first('code'));
-  },
-
   async campaign(conn: Conn, campaignId: number): Promise<Campaign | undefined> {
     const row = await conn('campaigns').where({ id: campaignId }).first('id', 'municipality_code', 'premium_percent', 'budget_points',
       'cap_per_resident_points', conn.raw("DATE_FORMAT(starts_on, '%Y-%m-%d') AS starts_on"), conn.raw("DATE_FORMAT(ends_on, '%Y-%m-%d') AS ends_on"));
@@ -129,12 +145,37 @@ export const ledgerRepository = {
     };
   },
 
-  // --- accounts ---------------------------------------------------------------------------
-
-  async findAccount(conn: Conn, municipalityCode: string, owner: AccountOwner): Promise<number | undefined> {
-    const row = await conn('ledger_accounts').where({ municipality_code: municipalityCode, kind: owner.kind, owner_id: ownerId(owner) }).first('id');
+  /**
+   * The campaign that adds its premium to a conversion in this municipality on this Japanese
+   * date: running that day with a premium, the one ending soonest, the lowest id among those
+   * (docs/partner-api.md#outcomes-and-webhooks).
+   */
+  async premiumCampaign(conn: Conn, municipalityCode: string, tokyoDate: string): Promise<number | undefined> {
+    const row = await conn('campaigns').where({ municipality_code: municipalityCode }).where('premium_percent', '>', 0)
+      .where('starts_on', '<=', tokyoDate).where('ends_on', '>=', tokyoDate).orderBy([{ column: 'ends_on' }, { column: 'id' }]).first('id');
     return row && Number(row.id);
   },
+
+  /** The municipality's campaigns, newest first, with what is left of each budget. */
+  async campaignsWithBudget(conn: Conn, municipalityCode: string, now: Date): Promise<GrantCampaign[]> {
+    const rows = await campaignsQuery(conn, municipalityCode).orderBy('c.starts_on', 'desc').orderBy('c.id', 'desc').select(CAMPAIGN_COLUMNS(conn));
+    return rows.map((row) => toGrantCampaign(row, now));
+  },
+
+  /** A campaign of this municipality by its id (digits) or its slug, with what is left of its budget; undefined for another municipality's. */
+  async campaignWithBudget(conn: Conn, municipalityCode: string, idOrSlug: string, now: Date): Promise<GrantCampaign | undefined> {
+    const query = campaignsQuery(conn, municipalityCode);
+    if (/^[1-9][0-9]{0,18}$/.test(idOrSlug)) query.where('c.id', idOrSlug);
+    else query.where('c.slug', idOrSlug);
+    const row = await query.first(CAMPAIGN_COLUMNS(conn));
+    return row && toGrantCampaign(row, now);
+  },
+
+  async campaignNames(conn: Conn, ids: number[]): Promise<Map<number, NamedRow>> {
+    return namedById(ids.length === 0 ? [] : await conn('campaigns').whereIn('id', ids).select(NAMED_COLUMNS));
+  },
+
+  // --- accounts ---------------------------------------------------------------------------
 
   /**
    * Those of these accounts that exist, in one read (not locked), by accountKey: a transaction
@@ -167,20 +208,13 @@ export const ledgerRepository = {
     return rows.map((row) => ({ id: Number(row.id), municipalityCode: row.municipality_code, kind: row.kind, balance: points(row.balance) }));
   },
 
-  /** One UPDATE for all of an entry's accounts: each balance moves by its posting. */
-  async addToBalances(trx: Knex.Transaction, postings: Posting[]): Promise<void> {
-    const cases = postings.map(() => 'WHEN ? THEN ?').join(' ');
-    await trx.raw(`UPDATE ledger_accounts FORCE INDEX (PRIMARY) SET balance = balance + CASE id ${cases} END WHERE id IN (${postings.map(() => '?').join(',')})`,
-      [...postings.flatMap((p) => [p.accountId, p.amount]), ...postings.map((p) => p.accountId)]);
-  },
-
   /**
    * Moves many accounts' balances in one UPDATE, each account found by its key through a
    * derived table (a CASE over hundreds of accounts would compare every row with every case).
    * STRAIGHT_JOIN makes the derived table drive: joined the other way round, MariaDB scans
    * every account with locks, waiting on (and deadlocking with) unrelated transactions.
    */
-  async addToManyBalances(trx: Knex.Transaction, moves: Array<{ accountId: number; amount: number }>): Promise<void> {
+  async addToBalances(trx: Knex.Transaction, moves: Array<{ accountId: number; amount: number }>): Promise<void> {
     const rows = moves.map(() => 'SELECT ? AS id, ? AS amount').join(' UNION ALL ');
     await trx.raw(`UPDATE (${rows}) AS m STRAIGHT_JOIN ledger_accounts AS a FORCE INDEX (PRIMARY) ON a.id = m.id SET a.balance = a.balance + m.amount`,
       moves.flatMap((m) => [m.accountId, m.amount]));
@@ -194,16 +228,13 @@ export const ledgerRepository = {
 
   // --- entries and postings ---------------------------------------------------------------
 
-  /** `lock` reads the latest committed row (after a duplicate-key error, the snapshot may predate it). */
-  async entryByReference(conn: Conn, reference: string, { lock = false } = {}): Promise<StoredEntry | undefined> {
-    const query = conn('ledger_entries').where({ reference });
-    const row = await (lock ? query.forShare() : query).first(ENTRY_COLUMNS);
-    return row && toEntry(row);
-  },
-
-  /** The entries posted under these references (a plain read, as entryByReference without lock). */
-  async entriesByReferences(conn: Conn, references: string[]): Promise<Map<string, StoredEntry>> {
-    const rows = await conn('ledger_entries').whereIn('reference', references).select(['reference', ...ENTRY_COLUMNS]);
+  /**
+   * The entries posted under these references. `lock` reads the latest committed rows (after a
+   * duplicate-key error, the snapshot may predate them).
+   */
+  async entriesByReferences(conn: Conn, references: string[], { lock = false } = {}): Promise<Map<string, StoredEntry>> {
+    const query = conn('ledger_entries').whereIn('reference', references);
+    const rows = await (lock ? query.forShare() : query).select(['reference', ...ENTRY_COLUMNS]);
     return new Map(rows.map((row) => [row.reference as string, toEntry(row)]));
   },
 
@@ -231,27 +262,9 @@ export const ledgerRepository = {
     return rows.map((row) => ({ accountId: Number(row.account_id), amount: points(row.amount) }));
   },
 
-  /** Inserts the entry; undefined when its reference is taken. */
-  async insertEntry(trx: Knex.Transaction, entry: Entry): Promise<number | undefined> {
-    try {
-      const [id] = await trx('ledger_entries').insert({
-        municipality_code: entry.municipalityCode, kind: entry.kind, reference: entry.reference, request_hash: entry.requestHash,
-        related_entry_id: entry.relatedEntryId ?? null, campaign_id: entry.campaignId ?? null, posted_at: entry.postedAt,
-      });
-      return Number(id);
-    } catch (error) {
-      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return undefined;
-      throw error;
-    }
-  },
-
   /** The postings of several entries in one statement. */
-  async insertPostingsOf(trx: Knex.Transaction, postings: Array<{ entryId: number; accountId: number; amount: number }>): Promise<void> {
+  async insertPostings(trx: Knex.Transaction, postings: Array<{ entryId: number; accountId: number; amount: number }>): Promise<void> {
     await trx('ledger_postings').insert(postings.map((p) => ({ entry_id: p.entryId, account_id: p.accountId, amount: p.amount })));
-  },
-
-  async insertPostings(trx: Knex.Transaction, entryId: number, postings: Posting[]): Promise<void> {
-    await trx('ledger_postings').insert(postings.map((p) => ({ entry_id: entryId, account_id: p.accountId, amount: p.amount })));
   },
 
   // --- lots -------------------------------------------------------------------------------
@@ -284,18 +297,12 @@ export const ledgerRepository = {
     return rows.map((row) => ({ id: Number(row.id), accountId: Number(row.account_id), remaining: points(row.remaining_points), original: points(row.original_points) }));
   },
 
-  async insertLot(trx: Knex.Transaction, accountId: number, entryId: number, lot: NewLot): Promise<number> {
-    const [id] = await trx('ledger_lots').insert({
-      account_id: accountId, entry_id: entryId, campaign_id: lot.campaignId, original_points: lot.points, remaining_points: lot.points, expires_at: lot.expiresAt,
-    });
-    return Number(id);
-  },
-
   /**
    * Inserts lots arriving by several entries in one statement, with the movements recording
    * their arrival; answers each lot's id in the order given.
    */
   async insertLots(trx: Knex.Transaction, lots: Array<NewLot & { accountId: number; entryId: number }>): Promise<number[]> {
+    if (lots.length === 0) return [];
     await trx('ledger_lots').insert(lots.map((lot) => ({
       account_id: lot.accountId, entry_id: lot.entryId, campaign_id: lot.campaignId, original_points: lot.points, remaining_points: lot.points, expires_at: lot.expiresAt,
     })));
@@ -309,7 +316,7 @@ export const ledgerRepository = {
   },
 
   /** What each campaign gave each of these resident accounts (premiums and grants), by `account:campaign`. */
-  async campaignPointsReceivedBy(trx: Knex.Transaction, pairs: Array<{ accountId: number; campaignId: number }>): Promise<Map<string, number>> {
+  async campaignPointsReceived(trx: Knex.Transaction, pairs: Array<{ accountId: number; campaignId: number }>): Promise<Map<string, number>> {
     if (pairs.length === 0) return new Map();
     const rows = await trx.from(through(trx, 'ledger_lots', 'ledger_lots_account_id_campaign_id_index'))
       .whereIn(['account_id', 'campaign_id'], pairs.map((p) => [p.accountId, p.campaignId])).groupBy('account_id', 'campaign_id').forShare()
@@ -323,11 +330,6 @@ export const ledgerRepository = {
     await trx.raw(`UPDATE ledger_lots FORCE INDEX (PRIMARY) SET remaining_points = remaining_points + CASE id ${cases} END WHERE id IN (${moves.map(() => '?').join(',')})`,
       [...moves.flatMap((m) => [m.lotId, m.amount]), ...moves.map((m) => m.lotId)]);
     await trx('ledger_lot_movements').insert(moves.map((m) => ({ entry_id: entryId, lot_id: m.lotId, amount: m.amount })));
-  },
-
-  /** The movement that records a lot's arrival (the lot itself already holds the points). */
-  async recordArrivals(trx: Knex.Transaction, entryId: number, lots: Array<{ lotId: number; points: number }>): Promise<void> {
-    await trx('ledger_lot_movements').insert(lots.map((lot) => ({ entry_id: entryId, lot_id: lot.lotId, amount: lot.points })));
   },
 
   /** What a payment took from each lot, in the order it took them, and what its refunds and voids gave back since. */
@@ -350,18 +352,46 @@ export const ledgerRepository = {
     return Number(row?.n ?? 0);
   },
 
-  /** All the campaign ever gave this resident account: premiums and grants (lots it paid for). */
-  async campaignPointsReceived(trx: Knex.Transaction, accountId: number, campaignId: number): Promise<number> {
-    const [row] = await trx.from(through(trx, 'ledger_lots', 'ledger_lots_account_id_campaign_id_index')).where({ account_id: accountId, campaign_id: campaignId })
-      .forShare().sum({ total: 'original_points' });
-    return points(row?.total);
-  },
-
   /** All that funding entries ever put into the campaign's budget account. */
   async campaignFunded(trx: Knex.Transaction, campaignId: number, budgetAccountId: number): Promise<number> {
     const [row] = await trx.from(through(trx, 'ledger_entries', 'ledger_entries_campaign_id_kind_index', 'e')).join(through(trx, 'ledger_postings', 'PRIMARY', 'p'), 'p.entry_id', 'e.id')
       .where({ 'e.campaign_id': campaignId, 'e.kind': 'funding', 'p.account_id': budgetAccountId }).forShare().sum({ total: 'p.amount' });
     return points(row?.total);
+  },
+
+  // --- what other features read -----------------------------------------------------------
+
+  /** The latest grant entries of a campaign, with the resident each went to. */
+  async recentGrants(conn: Conn, campaignId: number, limit: number): Promise<Array<{ entryId: number; postedAt: Date; reference: string; mykeyId: string; points: number }>> {
+    const rows = await conn('ledger_entries as e')
+      .join('ledger_postings as p', 'p.entry_id', 'e.id')
+      .join('ledger_accounts as a', 'a.id', 'p.account_id')
+      .join('mykeys as m', 'm.id', 'a.mykey_pk')
+      .where({ 'e.campaign_id': campaignId, 'e.kind': 'grant', 'a.kind': 'resident' })
+      .orderBy('e.id', 'desc').limit(limit)
+      .select('e.id', 'e.posted_at', 'e.reference', 'p.amount', 'm.mykey_id');
+    return rows.map((row) => ({ entryId: Number(row.id), postedAt: row.posted_at, reference: String(row.reference), mykeyId: row.mykey_id, points: points(row.amount) }));
+  },
+
+  /**
+   * Each (owner, entry kind) of the postings to accounts of `accountKind` in the municipality
+   * posted in [startsAt, endsBefore): how many entries and the sum of their postings on those
+   * accounts. `ownerId` narrows it to one owner.
+   */
+  async postingSums(conn: Conn, q: {
+    municipalityCode: string; startsAt: Date; endsBefore: Date; accountKind: AccountKind; entryKinds: EntryKind[]; ownerId?: number;
+  }): Promise<Array<{ owner: number; kind: EntryKind; count: number; total: number }>> {
+    const ownerColumn = OWNER_COLUMN[q.accountKind];
+    const query = conn('ledger_entries as e')
+      .join('ledger_postings as p', 'p.entry_id', 'e.id')
+      .join('ledger_accounts as a', 'a.id', 'p.account_id')
+      .where('e.municipality_code', q.municipalityCode).where('e.posted_at', '>=', q.startsAt).where('e.posted_at', '<', q.endsBefore)
+      .whereIn('e.kind', q.entryKinds).where('a.kind', q.accountKind)
+      .groupBy(`a.${ownerColumn}`, 'e.kind')
+      .select({ owner: `a.${ownerColumn}`, kind: 'e.kind' }, conn.raw('COUNT(*) AS n'), conn.raw('SUM(p.amount) AS total'));
+    if (q.ownerId !== undefined) query.where(`a.${ownerColumn}`, q.ownerId);
+    const rows = await query;
+    return rows.map((row) => ({ owner: Number(row.owner), kind: row.kind as EntryKind, count: points(row.n), total: points(row.total) }));
   },
 
   // --- expiry -----------------------------------------------------------------------------

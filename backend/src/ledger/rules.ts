@@ -72,6 +72,16 @@ export function premiumFor(terms: PremiumTerms): number {
 const TOKYO_OFFSET_MS = 9 * 3_600_000;
 const DAY_MS = 86_400_000;
 
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** YYYY-MM-DD naming a day that exists (no 31 April). */
+export const isDate = (text: string) => {
+  const match = DATE.exec(text);
+  if (!match) return false;
+  const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
+  return date.toISOString().slice(0, 10) === text;
+};
+
 /** The calendar date in Japan (UTC+9, no daylight saving) at `at`, as YYYY-MM-DD. */
 export function tokyoDate(at: Date): string {
   return new Date(at.getTime() + TOKYO_OFFSET_MS).toISOString().slice(0, 10);

@@ -43,6 +43,23 @@ export const mykeyRepository = {
     return new Map(rows.map((row) => [Buffer.from(row.cert_key).toString('hex'), toBinding(row)]));
   },
 
+  /**
+   * The primary key and status of each of these MyKey IDs that exists. `lock` share-locks them
+   * until the transaction ends, so a suspension cannot commit between the caller's check and its use.
+   */
+  async statuses(conn: Conn, mykeyIds: string[], { lock = false } = {}): Promise<Map<string, { pk: number; status: MykeyStatus }>> {
+    if (mykeyIds.length === 0) return new Map();
+    const query = conn('mykeys').whereIn('mykey_id', [...new Set(mykeyIds)]);
+    const rows = await (lock ? query.forShare() : query).select('id', 'mykey_id', 'status');
+    return new Map(rows.map((row) => [row.mykey_id as string, { pk: Number(row.id), status: row.status }]));
+  },
+
+  /** The MyKey ID and status of each of these primary keys. */
+  async byPks(conn: Conn, mykeyPks: number[]): Promise<Map<number, { mykeyId: string; status: MykeyStatus }>> {
+    const rows = await conn('mykeys').whereIn('id', [...new Set(mykeyPks)]).select('id', 'mykey_id', 'status');
+    return new Map(rows.map((row) => [Number(row.id), { mykeyId: row.mykey_id as string, status: row.status }]));
+  },
+
   /** Inserts a MyKey ID with its home town; undefined if another card already holds that ID. */
   async insertMykey(trx: Knex.Transaction, mykeyId: string, homeMunicipalityCode: string): Promise<number | undefined> {
     try {

@@ -12,7 +12,7 @@ import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
 import { challengeRepository } from '../card-taps/repository.ts';
 import { enrolledDevice, requireDevice } from '../devices/middleware.ts';
-import { devicesService } from '../devices/service.ts';
+import { devicesRepository } from '../devices/repository.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
 import { staffReason as reason } from '../staff/reason.ts';
 import { parseMykeyId } from './id.ts';
@@ -38,7 +38,6 @@ function pathMykeyId(ctx: Context): string {
 export function mykeyRoutes({ db, mykeys, clock }: MykeyRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1' });
   const challenges = challengeRepository(db);
-  const devices = devicesService(db, clock);
   const municipalStaff = [requireStaff(db), requireRole('municipality')];
 
   // The resident taps the old card, then the new one, at this device: two signed 'relink' challenges.
@@ -107,7 +106,7 @@ export function mykeyRoutes({ db, mykeys, clock }: MykeyRoutesDeps): Router {
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, counterBody);
     const now = clock();
-    const deviceIds = (await devices.list(staff.organization)).filter((d) => d.status === 'active').map((d) => d.id);
+    const deviceIds = (await devicesRepository.list(db, staff.organization)).filter((d) => d.status === 'active').map((d) => d.id);
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'relink-at-counter', mykeyId, ...body } }, async (trx) => {
       const newKey = await challenges.consumeSigned(trx, body.proof, deviceIds, 'counter_relink', now);
       await mykeys.relinkAtCounter(trx, mykeyId, newKey, staff, body.reason, now);

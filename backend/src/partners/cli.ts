@@ -9,11 +9,11 @@ import pino from 'pino';
 import { ConfigError, loadSecretConfig, mykeySecret } from '../config.ts';
 import { createDb, type Db } from '../db.ts';
 import { useAuditSecret } from '../audit/keys.ts';
-import { isDate } from '../settlement/statement.ts';
-import { tokyoDate } from '../ledger/rules.ts';
-import { addAgreement, AgreementRefused, endAgreement, listAgreements } from './agreements.ts';
+import { isDate, tokyoDate } from '../ledger/rules.ts';
+import { addAgreement, AgreementRefused, endAgreement } from './agreements.ts';
 import { newPartnerSecret } from './credentials.ts';
-import { PartnerNotFound, setPartnerCredentials } from './repository.ts';
+import { partnerRepository } from './repository.ts';
+import { PartnerNotFound, setPartnerCredentials } from './service.ts';
 import { plainHttpWebhooksAllowed, webhookUrlProblem } from './webhook-url.ts';
 
 const SECRET_USAGE = 'npm run mykey -- partner-secret PARTNER [--webhook-url URL]';
@@ -111,7 +111,7 @@ export async function partnerAgreementCommand(args: string[], databaseUrl: strin
     if (sub === 'list') {
       if (positionals.length > 0 || values.from || values.until) return usage();
       return await withDb(databaseUrl, 'partner-agreement', async (db) =>
-        answer({ agreements: await listAgreements(db, { partner: values.partner, municipality: values.municipality }) }));
+        answer({ agreements: await partnerRepository.agreements(db, { partner: values.partner, municipality: values.municipality }) }));
     }
     return usage();
   } catch (error) {

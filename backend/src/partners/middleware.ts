@@ -8,7 +8,7 @@ import type { Context, Middleware, Next } from 'koa';
 import type { Db } from '../db.ts';
 import { readBody } from '../http/body.ts';
 import { Problem } from '../http/problems.ts';
-import { partnerCredentials, type PartnerCredentials } from './repository.ts';
+import { partnerRepository, type PartnerCredentials } from './repository.ts';
 import {
   CONTENT_SHA256_HEADER, PARTNER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
   bodySha256, parseTimestamp, partnerKey, signatureMatches, timestampFresh, type SignedParts,
@@ -52,7 +52,7 @@ async function claimedPartner({ db, mykeySecret, clock }: PartnerAuthDeps, ctx: 
   if (timestamp === undefined || !timestampFresh(timestamp, now)) {
     throw new Problem('partner_timestamp_out_of_range', undefined, { serverTime: Math.floor(now.getTime() / 1000) });
   }
-  const partner = await partnerCredentials(db, mykeySecret, slug);
+  const partner = await partnerRepository.credentials(db, mykeySecret, slug);
   if (!partner) throw new Problem('partner_signature_invalid');
   return { partner, given, timestamp };
 }

@@ -3,12 +3,11 @@
 // which ledger entries belong to the intent.
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
+import type { Merchant } from '../organizations/repository.ts';
 
 type Conn = Db | Knex.Transaction;
 
 export type IntentStatus = 'open' | 'paid' | 'cancelled';
-
-export interface Merchant { id: number; nameJa: string; nameEn: string; status: 'pending' | 'approved' | 'suspended' }
 
 export interface Intent {
   id: string;
@@ -40,11 +39,6 @@ function toIntent(row: IntentRow): Intent {
 const intents = (conn: Conn) => conn('payment_intents as pi').leftJoin('mykeys as mk', 'mk.id', 'pi.mykey_pk');
 
 export const paymentsRepository = {
-  async merchant(conn: Conn, merchantId: number): Promise<Merchant | undefined> {
-    const row = await conn('merchants').where({ id: merchantId }).first('id', 'name_ja', 'name_en', 'status');
-    return row && { id: Number(row.id), nameJa: row.name_ja, nameEn: row.name_en, status: row.status };
-  },
-
   async insertIntent(trx: Knex.Transaction, row: { id: string; merchantId: number; amount: number; staffId: number; createdAt: Date; expiresAt: Date }): Promise<void> {
     await trx('payment_intents').insert({
       id: row.id, merchant_id: row.merchantId, amount_points: row.amount, created_by_staff_id: row.staffId, created_at: row.createdAt, expires_at: row.expiresAt,

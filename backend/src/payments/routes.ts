@@ -8,10 +8,11 @@ import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
 import { PAYMENT_INTENT_ID } from '@mykey/contracts/challenge-text.ts';
+import { MAX_POINTS } from '@mykey/contracts/limits.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
-import { MAX_PAYMENT_POINTS, type PaymentsService } from './service.ts';
+import type { PaymentsService } from './service.ts';
 
-const points = z.number().int().min(1).max(MAX_PAYMENT_POINTS);
+const points = z.number().int().min(1).max(MAX_POINTS);
 const intentBody = z.object({ amount: points }).strict();
 const refundBody = z.object({ points }).strict();
 const DATE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;

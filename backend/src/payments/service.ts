@@ -16,11 +16,11 @@ import { endOfTokyoDay } from '../ledger/rules.ts';
 import type { MykeyService } from '../mykey/service.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { organizationLabel } from '../staff/organization.ts';
-import { paymentsRepository as repo, type Intent, type Merchant, type Reversal } from './repository.ts';
+import { organizationRepository, type Merchant } from '../organizations/repository.ts';
+import { paymentsRepository as repo, type Intent, type Reversal } from './repository.ts';
 
 /** How long a register's intent can be paid: long enough for a PIN and a second try, short enough not to linger. */
 export const INTENT_SECONDS = 300;
-export const MAX_PAYMENT_POINTS = 10_000_000;
 
 const merchantView = (m: Merchant): MerchantView => ({ id: m.id, nameJa: m.nameJa, nameEn: m.nameEn });
 
@@ -66,7 +66,7 @@ const keyHash = (staff: SignedInStaff, key: string) => createHash('sha256').upda
 
 export function paymentsService(db: Db, mykeys: MykeyService) {
   async function approvedMerchant(conn: Db | Knex.Transaction, merchantId: number): Promise<Merchant> {
-    return approved(await repo.merchant(conn, merchantId));
+    return approved(await organizationRepository.merchant(conn, merchantId));
   }
 
   /** The shop's own intent; another shop's is as good as unknown. */
@@ -86,7 +86,7 @@ export function paymentsService(db: Db, mykeys: MykeyService) {
     const points = Math.max(...posted.postings.map((p) => p.amount));
     await repo.insertReversal(trx, { intentId, kind, points, entryId: posted.entryId, staffId: staff.id, at: now });
     const reversed = (await repo.reversalsOf(trx, [intentId])).reduce((sum, r) => sum + r.points, 0);
-    const merchant = (await repo.merchant(trx, intent.merchantId))!;
+    const merchant = (await organizationRepository.merchant(trx, intent.merchantId))!;
     await appendAudit(trx, {
       action: kind === 'refund' ? 'payment.refunded' : 'payment.voided', actor: { kind: 'staff', id: String(staff.id) }, subject: `payment:${intentId}`,
       details: { receiptNo: posted.entryId, points, mykeyId: intent.paid.mykeyId, organization: organizationLabel(staff.organization) },
@@ -111,7 +111,7 @@ export function paymentsService(db: Db, mykeys: MykeyService) {
 
     async intentView(staff: SignedInStaff, id: string, now: Date): Promise<IntentView> {
       const intent = await ownIntent(db, merchantOf(staff), id);
-      return view(intent, (await repo.merchant(db, intent.merchantId))!, now);
+      return view(intent, (await organizationRepository.merchant(db, intent.merchantId))!, now);
     },
 
     /** The register gives up on an open intent; a paid, cancelled or expired one is refused. */
@@ -119,7 +119,7 @@ export function paymentsService(db: Db, mykeys: MykeyService) {
       const intent = await ownIntent(trx, merchantOf(staff), id, { lock: true });
       if (statusAt(intent, now) !== 'open') throw notOpen(intent, now);
       await repo.markCancelled(trx, id, staff.id, now);
-      return view({ ...intent, status: 'cancelled' }, (await repo.merchant(trx, intent.merchantId))!, now);
+      return view({ ...intent, status: 'cancelled' }, (await organizationRepository.merchant(trx, intent.merchantId))!, now);
     },
 
     /**

@@ -5,9 +5,10 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createDb } from '../db.ts';
 import { Problem } from '../http/problems.ts';
+import { organizationRepository } from '../organizations/repository.ts';
 import { parsePeriod, settlementStatement, STATEMENT_KINDS, statementCsv, type StatementKind } from './statement.ts';
 
-export const SETTLEMENT_USAGE = 'npm run ledger -- settlement --from YYYY-MM-DD --to YYYY-MM-DD [--municipality CODE] [--csv merchants|partners|campaigns]';
+const SETTLEMENT_USAGE = 'npm run ledger -- settlement --from YYYY-MM-DD --to YYYY-MM-DD [--municipality CODE] [--csv merchants|partners|campaigns]';
 
 /** Exit 0: printed; 2: bad usage, a bad period, an unknown municipality, or the database could not be read. */
 export async function settlementCommand(args: string[], databaseUrl: string): Promise<number> {
@@ -36,7 +37,7 @@ export async function settlementCommand(args: string[], databaseUrl: string): Pr
   const db = createDb(databaseUrl, pino({ name: 'ledger-settlement', level: 'warn' }, pino.destination(2)));
   try {
     const codes = options.municipality !== undefined ? [options.municipality]
-      : (await db('municipalities').orderBy('code').select('code')).map((row) => String(row.code));
+      : await organizationRepository.municipalityCodes(db);
     const statements = [];
     for (const code of codes) statements.push(await settlementStatement(db, code, period));
     process.stdout.write(csv ? statementCsv(statements[0]!, csv as StatementKind) : `${JSON.stringify(options.municipality !== undefined ? statements[0] : { statements })}\n`);

@@ -10,8 +10,8 @@ import { auditRefusal } from './refusals.ts';
 // for this host alone and path /, so no subdomain or plain-HTTP page can plant or read it. Over
 // plain HTTP (local development and the tests on 127.0.0.1) it cannot, and keeps its plain name;
 // production refuses to sign in over plain HTTP (routes.ts), so it never gets there.
-export const SESSION_COOKIE = 'mykey_staff';
-export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+const SESSION_COOKIE = 'mykey_staff';
+const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 
 export function sessionCookieName(ctx: Context): string {
   return ctx.secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
@@ -24,7 +24,7 @@ export function sessionToken(ctx: Context): string | undefined {
 /** The caller's session when it is at one of `stages`, else 401 staff_session_required. */
 export async function sessionAt(ctx: Context, db: Db, stages: SessionStage[]): Promise<StaffSession & { token: string }> {
   const token = sessionToken(ctx);
-  const session = token ? await staffRepository(db).sessionFor(token, new Date()) : undefined;
+  const session = token ? await staffRepository.sessionFor(db, token, new Date()) : undefined;
   if (!token || !session || !stages.includes(session.stage)) throw new Problem('staff_session_required');
   // What a staff member sees is theirs alone; no shared cache may keep it.
   ctx.set('Cache-Control', 'no-store');

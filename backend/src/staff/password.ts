@@ -9,7 +9,7 @@ const KEY_LENGTH = 32;
 // scrypt needs 128·N·r bytes; Node refuses more than 32 MiB unless told.
 const maxmem = (options: ScryptOptions) => 256 * (options.N ?? 0) * (options.r ?? 0);
 
-export const MIN_PASSWORD_LENGTH = 12;
+const MIN_PASSWORD_LENGTH = 12;
 export const MAX_PASSWORD_LENGTH = 256;
 
 // The common-password list of zxcvbn-ts (about 49,000 passwords seen most in breaches), kept

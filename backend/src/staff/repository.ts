@@ -42,128 +42,127 @@ export function tokenHash(token: string): Buffer {
 // A session's last use is written at most once a minute: enough for a 30-minute idle timeout.
 const TOUCH_AFTER_MS = 60_000;
 
+type Conn = Db | Knex.Transaction;
+
+/** Staff with their organization's names and town (a join for the names only). */
+const withOrganization = (conn: Conn) => conn('staff_accounts as s')
+  .leftJoin('municipalities as mu', 'mu.code', 's.municipality_code')
+  .leftJoin('merchants as me', 'me.id', 's.merchant_id')
+  .select('s.id', 's.login_id', 's.display_name', 's.role', 's.municipality_code', 's.merchant_id', 's.totp_secret_sealed',
+    conn.raw('COALESCE(me.name_ja, mu.name_ja) AS org_name_ja'), conn.raw('COALESCE(me.name_en, mu.name_en) AS org_name_en'),
+    conn.raw('COALESCE(me.municipality_code, s.municipality_code) AS town'));
+
+const toStaff = (row: StaffRow): SignedInStaff => ({
+  id: row.id,
+  loginId: row.login_id,
+  displayName: row.display_name,
+  role: row.role,
+  organization: {
+    kind: row.role,
+    id: row.role === 'merchant' ? String(row.merchant_id) : String(row.municipality_code),
+    name: { ja: row.org_name_ja, en: row.org_name_en },
+  },
+  secondFactor: row.totp_secret_sealed !== null,
+  municipalityCode: row.town,
+});
+
 /** Every SQL statement about staff accounts, their sessions and recovery codes. */
-export function staffRepository(db: Db) {
-  const withOrganization = (conn: Db | Knex.Transaction = db) => conn('staff_accounts as s')
-    .leftJoin('municipalities as mu', 'mu.code', 's.municipality_code')
-    .leftJoin('merchants as me', 'me.id', 's.merchant_id')
-    .select('s.id', 's.login_id', 's.display_name', 's.role', 's.municipality_code', 's.merchant_id', 's.totp_secret_sealed',
-      db.raw('COALESCE(me.name_ja, mu.name_ja) AS org_name_ja'), db.raw('COALESCE(me.name_en, mu.name_en) AS org_name_en'),
-      db.raw('COALESCE(me.municipality_code, s.municipality_code) AS town'));
+export const staffRepository = {
+  async findByLogin(conn: Conn, loginId: string): Promise<StaffAccount | undefined> {
+    const row = await conn('staff_accounts').where({ login_id: loginId }).first('id', 'login_id', 'role', 'password_hash', 'totp_secret_sealed');
+    return row && { id: row.id, loginId: row.login_id, role: row.role, passwordHash: row.password_hash, totpSealed: row.totp_secret_sealed ? Buffer.from(row.totp_secret_sealed) : null };
+  },
 
-  const toStaff = (row: StaffRow): SignedInStaff => ({
-    id: row.id,
-    loginId: row.login_id,
-    displayName: row.display_name,
-    role: row.role,
-    organization: {
-      kind: row.role,
-      id: row.role === 'merchant' ? String(row.merchant_id) : String(row.municipality_code),
-      name: { ja: row.org_name_ja, en: row.org_name_en },
-    },
-    secondFactor: row.totp_secret_sealed !== null,
-    municipalityCode: row.town,
-  });
+  async passwordHashOf(conn: Conn, staffId: number): Promise<string> {
+    return (await conn('staff_accounts').where({ id: staffId }).first('password_hash')).password_hash;
+  },
 
-  return {
-    async findByLogin(loginId: string): Promise<StaffAccount | undefined> {
-      const row = await db('staff_accounts').where({ login_id: loginId }).first('id', 'login_id', 'role', 'password_hash', 'totp_secret_sealed');
-      return row && { id: row.id, loginId: row.login_id, role: row.role, passwordHash: row.password_hash, totpSealed: row.totp_secret_sealed ? Buffer.from(row.totp_secret_sealed) : null };
-    },
+  /** A hash of the same password at today's cost (password.ts needsRehash). */
+  async rehashPassword(conn: Conn, staffId: number, passwordHash: string): Promise<void> {
+    await conn('staff_accounts').where({ id: staffId }).update({ password_hash: passwordHash });
+  },
 
-    async passwordHashOf(staffId: number): Promise<string> {
-      return (await db('staff_accounts').where({ id: staffId }).first('password_hash')).password_hash;
-    },
+  async createSession(conn: Conn, staffId: number, session: NewSession): Promise<void> {
+    await conn('staff_sessions').insert({ token_hash: tokenHash(session.token), staff_id: staffId, stage: session.stage,
+      created_at: session.now, last_seen_at: session.now, expires_at: session.expiresAt, idle_seconds: session.idleSeconds });
+  },
 
-    /** A hash of the same password at today's cost (password.ts needsRehash). */
-    async rehashPassword(staffId: number, passwordHash: string): Promise<void> {
-      await db('staff_accounts').where({ id: staffId }).update({ password_hash: passwordHash });
-    },
+  /** The session of this token when it has neither expired nor idled out, its last use noted; undefined otherwise. */
+  async sessionFor(conn: Conn, token: string, now: Date): Promise<StaffSession | undefined> {
+    const row = await withOrganization(conn)
+      .join('staff_sessions as ss', 'ss.staff_id', 's.id')
+      .select('ss.stage', 'ss.pending_totp_sealed', 'ss.last_seen_at')
+      .where('ss.token_hash', tokenHash(token))
+      .andWhere('ss.expires_at', '>', now)
+      .andWhere('ss.last_seen_at', '>', conn.raw('? - INTERVAL ss.idle_seconds SECOND', [now]))
+      .first();
+    if (!row) return undefined;
+    if (now.getTime() - new Date(row.last_seen_at).getTime() > TOUCH_AFTER_MS) {
+      await conn('staff_sessions').where({ token_hash: tokenHash(token) }).update({ last_seen_at: now });
+    }
+    const buffer = (value: Buffer | null) => (value ? Buffer.from(value) : null);
+    return { staff: toStaff(row as StaffRow), stage: row.stage, pendingTotpSealed: buffer(row.pending_totp_sealed), totpSealed: buffer(row.totp_secret_sealed) };
+  },
 
-    async createSession(conn: Db | Knex.Transaction, staffId: number, session: NewSession): Promise<void> {
-      await conn('staff_sessions').insert({ token_hash: tokenHash(session.token), staff_id: staffId, stage: session.stage,
-        created_at: session.now, last_seen_at: session.now, expires_at: session.expiresAt, idle_seconds: session.idleSeconds });
-    },
+  async staffById(conn: Conn, id: number): Promise<SignedInStaff> {
+    return toStaff((await withOrganization(conn).where('s.id', id).first()) as StaffRow);
+  },
 
-    /** The session of this token when it has neither expired nor idled out, its last use noted; undefined otherwise. */
-    async sessionFor(token: string, now: Date): Promise<StaffSession | undefined> {
-      const row = await withOrganization()
-        .join('staff_sessions as ss', 'ss.staff_id', 's.id')
-        .select('ss.stage', 'ss.pending_totp_sealed', 'ss.last_seen_at')
-        .where('ss.token_hash', tokenHash(token))
-        .andWhere('ss.expires_at', '>', now)
-        .andWhere('ss.last_seen_at', '>', db.raw('? - INTERVAL ss.idle_seconds SECOND', [now]))
-        .first();
-      if (!row) return undefined;
-      if (now.getTime() - new Date(row.last_seen_at).getTime() > TOUCH_AFTER_MS) {
-        await db('staff_sessions').where({ token_hash: tokenHash(token) }).update({ last_seen_at: now });
-      }
-      const buffer = (value: Buffer | null) => (value ? Buffer.from(value) : null);
-      return { staff: toStaff(row as StaffRow), stage: row.stage, pendingTotpSealed: buffer(row.pending_totp_sealed), totpSealed: buffer(row.totp_secret_sealed) };
-    },
+  async deleteSession(conn: Conn, token: string): Promise<void> {
+    await conn('staff_sessions').where({ token_hash: tokenHash(token) }).delete();
+  },
 
-    async staffById(id: number, conn: Db | Knex.Transaction = db): Promise<SignedInStaff> {
-      return toStaff((await withOrganization(conn).where('s.id', id).first()) as StaffRow);
-    },
+  /** Ends every session of the account; how many there were. */
+  async deleteSessionsOf(conn: Conn, staffId: number): Promise<number> {
+    return conn('staff_sessions').where({ staff_id: staffId }).delete();
+  },
 
-    async deleteSession(conn: Db | Knex.Transaction, token: string): Promise<void> {
-      await conn('staff_sessions').where({ token_hash: tokenHash(token) }).delete();
-    },
+  async setPassword(trx: Knex.Transaction, staffId: number, passwordHash: string, now: Date): Promise<void> {
+    await trx('staff_accounts').where({ id: staffId }).update({ password_hash: passwordHash, password_changed_at: now });
+  },
 
-    /** Ends every session of the account; how many there were. */
-    async deleteSessionsOf(conn: Db | Knex.Transaction, staffId: number): Promise<number> {
-      return conn('staff_sessions').where({ staff_id: staffId }).delete();
-    },
+  async setPendingTotp(conn: Conn, token: string, sealed: Buffer): Promise<void> {
+    await conn('staff_sessions').where({ token_hash: tokenHash(token) }).update({ pending_totp_sealed: sealed });
+  },
 
-    async setPassword(trx: Knex.Transaction, staffId: number, passwordHash: string, now: Date): Promise<void> {
-      await trx('staff_accounts').where({ id: staffId }).update({ password_hash: passwordHash, password_changed_at: now });
-    },
+  /** Turns the second factor on, with `step` used, and replaces every recovery code; false when another enrolment came first. */
+  async enableTotp(trx: Knex.Transaction, staffId: number, sealed: Buffer, step: number, recoveryCodeHashes: Buffer[]): Promise<boolean> {
+    const updated = await trx('staff_accounts').where({ id: staffId }).whereNull('totp_secret_sealed').update({ totp_secret_sealed: sealed, totp_last_step: step });
+    if (updated !== 1) return false;
+    await trx('staff_recovery_codes').where({ staff_id: staffId }).delete();
+    await trx('staff_recovery_codes').insert(recoveryCodeHashes.map((code_hash) => ({ code_hash, staff_id: staffId })));
+    return true;
+  },
 
-    async setPendingTotp(token: string, sealed: Buffer): Promise<void> {
-      await db('staff_sessions').where({ token_hash: tokenHash(token) }).update({ pending_totp_sealed: sealed });
-    },
+  /** Takes a TOTP step for the account: true only for a step later than any taken before (one statement, so two racing sign-ins cannot both take it). */
+  async takeTotpStep(conn: Conn, staffId: number, step: number): Promise<boolean> {
+    const updated = await conn('staff_accounts').where({ id: staffId })
+      .andWhere((q) => q.whereNull('totp_last_step').orWhere('totp_last_step', '<', step))
+      .update({ totp_last_step: step });
+    return updated === 1;
+  },
 
-    /** Turns the second factor on, with `step` used, and replaces every recovery code; false when another enrolment came first. */
-    async enableTotp(trx: Knex.Transaction, staffId: number, sealed: Buffer, step: number, recoveryCodeHashes: Buffer[]): Promise<boolean> {
-      const updated = await trx('staff_accounts').where({ id: staffId }).whereNull('totp_secret_sealed').update({ totp_secret_sealed: sealed, totp_last_step: step });
-      if (updated !== 1) return false;
-      await trx('staff_recovery_codes').where({ staff_id: staffId }).delete();
-      await trx('staff_recovery_codes').insert(recoveryCodeHashes.map((code_hash) => ({ code_hash, staff_id: staffId })));
-      return true;
-    },
+  /** Uses up a recovery code of the account: true once, false ever after. */
+  async takeRecoveryCode(conn: Conn, staffId: number, codeHash: Buffer, now: Date): Promise<boolean> {
+    const updated = await conn('staff_recovery_codes').where({ staff_id: staffId, code_hash: codeHash }).whereNull('used_at').update({ used_at: now });
+    return updated === 1;
+  },
 
-    /** Takes a TOTP step for the account: true only for a step later than any taken before (one statement, so two racing sign-ins cannot both take it). */
-    async takeTotpStep(staffId: number, step: number): Promise<boolean> {
-      const updated = await db('staff_accounts').where({ id: staffId })
-        .andWhere((q) => q.whereNull('totp_last_step').orWhere('totp_last_step', '<', step))
-        .update({ totp_last_step: step });
-      return updated === 1;
-    },
+  async recoveryCodesLeft(conn: Conn, staffId: number): Promise<number> {
+    const row = await conn('staff_recovery_codes').where({ staff_id: staffId }).whereNull('used_at').count({ n: '*' }).first();
+    return Number(row?.n ?? 0);
+  },
 
-    /** Uses up a recovery code of the account: true once, false ever after. */
-    async takeRecoveryCode(staffId: number, codeHash: Buffer, now: Date): Promise<boolean> {
-      const updated = await db('staff_recovery_codes').where({ staff_id: staffId, code_hash: codeHash }).whereNull('used_at').update({ used_at: now });
-      return updated === 1;
-    },
+  /** Deletes sessions that have expired or idled out (the worker's purge job); how many. */
+  async purgeEndedSessions(conn: Conn, now: Date): Promise<number> {
+    return conn('staff_sessions')
+      .where('expires_at', '<=', now)
+      .orWhere('last_seen_at', '<=', conn.raw('? - INTERVAL idle_seconds SECOND', [now]))
+      .delete();
+  },
 
-    async recoveryCodesLeft(staffId: number): Promise<number> {
-      const row = await db('staff_recovery_codes').where({ staff_id: staffId }).whereNull('used_at').count({ n: '*' }).first();
-      return Number(row?.n ?? 0);
-    },
-
-    /** Deletes sessions that have expired or idled out (the worker's purge job); how many. */
-    async purgeEndedSessions(now: Date): Promise<number> {
-      return db('staff_sessions')
-        .where('expires_at', '<=', now)
-        .orWhere('last_seen_at', '<=', db.raw('? - INTERVAL idle_seconds SECOND', [now]))
-        .delete();
-    },
-
-    /** Login ids of the demo accounts (seeds/), which production refuses to start with. */
-    async demoLogins(): Promise<string[]> {
-      return (await db('staff_accounts').where({ demo: true }).orderBy('login_id').pluck('login_id')) as string[];
-    },
-  };
-}
-
-export type StaffRepository = ReturnType<typeof staffRepository>;
+  /** Login ids of the demo accounts (seeds/), which production refuses to start with. */
+  async demoLogins(conn: Conn): Promise<string[]> {
+    return (await conn('staff_accounts').where({ demo: true }).orderBy('login_id').pluck('login_id')) as string[];
+  },
+};

@@ -16,7 +16,7 @@ import { subkey } from '../subkeys.ts';
 import { sessionAt, sessionCookieName, sessionToken } from './middleware.ts';
 import { hashPassword, MAX_PASSWORD_LENGTH, needsRehash, passwordWeakness, UNKNOWN_ACCOUNT_HASH, verifyPassword } from './password.ts';
 import type { Staff } from '@mykey/contracts/staff.ts';
-import { staffRepository, type SessionStage, type SignedInStaff, type StaffAccount } from './repository.ts';
+import { staffRepository as repo, type SessionStage, type SignedInStaff, type StaffAccount } from './repository.ts';
 import { signInLimit } from './sign-in-limit.ts';
 import { matchingStep, newRecoveryCodes, newTotpSecret, recoveryCodeHash, sealTotpSecret, totpEnrolment, unsealTotpSecret } from './totp.ts';
 
@@ -56,7 +56,6 @@ export interface StaffRouteDeps {
 }
 
 export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: StaffRouteDeps): Router {
-  const staff = staffRepository(db);
   const limit = signInLimit(redis, keyPrefix);
   const router = new Router({ prefix: '/api/v1/staff' });
   const idleSeconds = Math.max(1, Math.round(config.STAFF_SESSION_IDLE_MS / 1000));
@@ -106,18 +105,18 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
   }
 
   /** A new session in the caller's transaction, its cookie set on the answer. */
-  async function startSession(ctx: Context, conn: Parameters<typeof staff.createSession>[0], staffId: number, stage: SessionStage): Promise<void> {
+  async function startSession(ctx: Context, conn: Parameters<typeof repo.createSession>[0], staffId: number, stage: SessionStage): Promise<void> {
     const now = new Date();
     const token = randomBytes(32).toString('base64url');
     const expiresAt = new Date(now.getTime() + (stage === 'second_factor' ? SECOND_FACTOR_MINUTES * 60_000 : SESSION_HOURS * 3600_000));
-    await staff.createSession(conn, staffId, { token, stage, expiresAt, idleSeconds, now });
+    await repo.createSession(conn, staffId, { token, stage, expiresAt, idleSeconds, now });
     ctx.cookies.set(sessionCookieName(ctx), token, { httpOnly: true, sameSite: 'strict', secure: ctx.secure, path: '/', expires: expiresAt, overwrite: true });
   }
 
   /** The caller's session ends and a fresh one begins (a new token after every change of privilege), audited in the same transaction. */
   async function replaceSession(ctx: Context, oldToken: string, staffId: number, audit: Parameters<typeof appendAudit>[1]): Promise<void> {
     await db.transaction(async (trx) => {
-      await staff.deleteSession(trx, oldToken);
+      await repo.deleteSession(trx, oldToken);
       await startSession(ctx, trx, staffId, 'full');
       await appendAudit(trx, audit);
     });
@@ -131,13 +130,13 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     refuseInsecure(ctx);
     const { loginId, password } = await readJson(ctx, signInBody);
     await refuseWhileWaiting(ctx, loginId);
-    const account = await staff.findByLogin(loginId);
+    const account = await repo.findByLogin(db, loginId);
     const matches = await verifyPassword(password, account?.passwordHash ?? UNKNOWN_ACCOUNT_HASH);
     if (!account || !matches) {
       await recordFailure(ctx, loginId, account, 'password');
       throw new Problem('staff_credentials_invalid');
     }
-    if (needsRehash(account.passwordHash)) await staff.rehashPassword(account.id, await hashPassword(password));
+    if (needsRehash(account.passwordHash)) await repo.rehashPassword(db, account.id, await hashPassword(password));
     if (account.totpSealed) {
       // The failures are forgiven only after the second factor, or its codes could be guessed on.
       await startSession(ctx, db, account.id, 'second_factor');
@@ -152,7 +151,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     });
     await forgive(ctx, loginId);
     ctx.status = 201;
-    ctx.body = { staff: shown(await staff.staffById(account.id)), ...(stage === 'full' ? {} : { next: 'totp_enrolment' }) };
+    ctx.body = { staff: shown(await repo.staffById(db, account.id)), ...(stage === 'full' ? {} : { next: 'totp_enrolment' }) };
   });
 
   router.post('/sessions/second-factor', async (ctx) => {
@@ -165,9 +164,9 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     let accepted: boolean;
     if ('code' in body) {
       const step = matchingStep(unsealTotpSecret(mykeySecret, id, session.totpSealed!), loginId, body.code, now);
-      accepted = step !== undefined && (await staff.takeTotpStep(id, step));
+      accepted = step !== undefined && (await repo.takeTotpStep(db, id, step));
     } else {
-      accepted = await staff.takeRecoveryCode(id, recoveryCodeHash(body.recoveryCode), now);
+      accepted = await repo.takeRecoveryCode(db, id, recoveryCodeHash(body.recoveryCode), now);
     }
     if (!accepted) {
       await recordFailure(ctx, loginId, session.staff, 'second_factor');
@@ -177,7 +176,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     await replaceSession(ctx, session.token, id, signedInAudit(id, ctx, { factors: ['password', factor] }));
     await forgive(ctx, loginId);
     ctx.status = 201;
-    ctx.body = { staff: shown(session.staff), ...(factor === 'recovery_code' ? { recoveryCodesLeft: await staff.recoveryCodesLeft(id) } : {}) };
+    ctx.body = { staff: shown(session.staff), ...(factor === 'recovery_code' ? { recoveryCodesLeft: await repo.recoveryCodesLeft(db, id) } : {}) };
   });
 
   router.get('/session', async (ctx) => {
@@ -190,7 +189,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     const session = await sessionAt(ctx, db, ['full', 'totp_enrolment']);
     if (session.totpSealed) throw new Problem('staff_totp_already_enrolled');
     const secret = newTotpSecret();
-    await staff.setPendingTotp(session.token, sealTotpSecret(mykeySecret, session.staff.id, secret));
+    await repo.setPendingTotp(db, session.token, sealTotpSecret(mykeySecret, session.staff.id, secret));
     ctx.status = 201;
     ctx.body = await totpEnrolment(secret, session.staff.loginId);
   });
@@ -206,16 +205,16 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     if (step === undefined) throw new Problem('staff_totp_code_invalid');
     const recoveryCodes = newRecoveryCodes();
     await db.transaction(async (trx) => {
-      if (!(await staff.enableTotp(trx, id, sealTotpSecret(mykeySecret, id, secret), step, recoveryCodes.map(recoveryCodeHash)))) {
+      if (!(await repo.enableTotp(trx, id, sealTotpSecret(mykeySecret, id, secret), step, recoveryCodes.map(recoveryCodeHash)))) {
         throw new Problem('staff_totp_already_enrolled');
       }
       // Every other session began without the second factor: they all end.
-      await staff.deleteSessionsOf(trx, id);
+      await repo.deleteSessionsOf(trx, id);
       await startSession(ctx, trx, id, 'full');
       await appendAudit(trx, { action: 'staff.totp_enrolled', actor: { kind: 'staff', id: String(id) }, subject: `staff:${id}`, details: { address: ctx.ip } });
     });
     ctx.status = 201;
-    ctx.body = { staff: shown(await staff.staffById(id)), recoveryCodes };
+    ctx.body = { staff: shown(await repo.staffById(db, id)), recoveryCodes };
   });
 
   router.post('/password', async (ctx) => {
@@ -223,7 +222,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     const { currentPassword, newPassword } = await readJson(ctx, passwordBody);
     const { id, loginId } = session.staff;
     await refuseWhileWaiting(ctx, loginId);
-    if (!(await verifyPassword(currentPassword, await staff.passwordHashOf(id)))) {
+    if (!(await verifyPassword(currentPassword, await repo.passwordHashOf(db, id)))) {
       await recordFailure(ctx, loginId, session.staff, 'password');
       throw new Problem('staff_current_password_wrong');
     }
@@ -232,9 +231,9 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     if (weakness === 'common') throw new Problem('staff_password_common');
     const passwordHash = await hashPassword(newPassword);
     await db.transaction(async (trx) => {
-      await staff.setPassword(trx, id, passwordHash, new Date());
+      await repo.setPassword(trx, id, passwordHash, new Date());
       // Whoever knew the old password may hold a session: every session of the account ends.
-      await staff.deleteSessionsOf(trx, id);
+      await repo.deleteSessionsOf(trx, id);
       await startSession(ctx, trx, id, 'full');
       await appendAudit(trx, { action: 'staff.password_changed', actor: { kind: 'staff', id: String(id) }, subject: `staff:${id}`, details: { address: ctx.ip } });
     });
@@ -243,7 +242,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
 
   router.delete('/session', async (ctx) => {
     const token = sessionToken(ctx);
-    if (token) await staff.deleteSession(db, token);
+    if (token) await repo.deleteSession(db, token);
     clearCookie(ctx);
     ctx.status = 204;
   });
@@ -253,7 +252,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     const session = await sessionAt(ctx, db, ['full']);
     const { id } = session.staff;
     await db.transaction(async (trx) => {
-      const ended = await staff.deleteSessionsOf(trx, id);
+      const ended = await repo.deleteSessionsOf(trx, id);
       await appendAudit(trx, { action: 'staff.signed_out_everywhere', actor: { kind: 'staff', id: String(id) }, subject: `staff:${id}`, details: { address: ctx.ip, sessions: ended } });
     });
     clearCookie(ctx);

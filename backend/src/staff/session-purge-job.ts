@@ -7,7 +7,7 @@ import { staffRepository } from './repository.ts';
 export const STAFF_SESSION_PURGE_QUEUE = 'staff-session-purge';
 
 export async function purgeEndedSessions(db: Db, log: Logger, now = new Date()): Promise<number> {
-  const purged = await staffRepository(db).purgeEndedSessions(now);
+  const purged = await staffRepository.purgeEndedSessions(db, now);
   if (purged > 0) log.info({ purged }, 'ended staff sessions deleted');
   return purged;
 }

@@ -13,7 +13,7 @@ const SEALING_LABEL = 'mykey/staff-totp/v1';
 const PERIOD_SECONDS = 30;
 const RECOVERY_CODES = 10;
 
-export const TOTP_CODE = /^\d{6}$/;
+const TOTP_CODE = /^\d{6}$/;
 
 function totp(secret: string, loginId: string): TOTP {
   return new TOTP({ issuer: 'MyKey', label: loginId, algorithm: 'SHA1', digits: 6, period: PERIOD_SECONDS, secret: Secret.fromBase32(secret) });

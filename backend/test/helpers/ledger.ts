@@ -4,13 +4,18 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../../src/db.ts';
-import { fundCampaign, inLedgerTransaction } from '../../src/ledger/ledger.ts';
+import { creditConversions, fundCampaign, inLedgerTransaction, type CreditConversion, type Credited } from '../../src/ledger/ledger.ts';
 import { addResident, agree } from './partners.ts';
 
 /** A moment the tests call "now": 2026-11-22 12:00 in Japan. */
 export const NOW = new Date('2026-11-22T03:00:00.000Z');
 
 export const DAY = 86_400_000;
+
+/** One conversion credited the one way the ledger credits them: as a batch of one. */
+export async function creditConversion(trx: Knex.Transaction, request: CreditConversion): Promise<Credited> {
+  return (await creditConversions(trx, [request]))[0]!;
+}
 
 export interface CampaignTerms { premiumPercent?: number; budgetPoints?: number; capPerResidentPoints?: number; startsOn?: string; endsOn?: string; funded?: number }
 

@@ -5,7 +5,7 @@ import type { Db } from '../../src/db.ts';
 import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '@mykey/contracts/mykey-id.ts';
 import { addAgreement } from '../../src/partners/agreements.ts';
 import { newPartnerSecret } from '../../src/partners/credentials.ts';
-import { setPartnerCredentials } from '../../src/partners/repository.ts';
+import { setPartnerCredentials } from '../../src/partners/service.ts';
 import { bodySha256, partnerKey, signedHeaders, signedUploadHeaders } from '../../src/partners/signature.ts';
 import { mykeySecret } from '../../src/config.ts';
 

@@ -25,7 +25,7 @@ export function testIdentity(db: Db, anchors: pkijs.Certificate[] = [], policy: 
     secret: mykeySecret({ NODE_ENV: 'test' }),
     async addCrl(der: Buffer): Promise<void> {
       const crl = await new RevocationList(anchors).add(der);
-      await crlRepository(db).storeIfNewer({ issuerKey: crl.issuerKey, issuerName: crl.issuer, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der, source: 'test', fetchedAt: new Date() });
+      await crlRepository.storeIfNewer(db, { issuerKey: crl.issuerKey, issuerName: crl.issuer, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, der, source: 'test', fetchedAt: new Date() });
       await verifier.refresh();
     },
   };

@@ -64,4 +64,4 @@ export const reinstateMykey = (mykeyId: string, reason: string) => act(mykeyId, 
 /** `proof`: the challengeId of the new card's 'counter_relink' card proof, made at one of this municipality's devices. */
 export const relinkAtCounter = (mykeyId: string, proof: string, reason: string) => act(mykeyId, 'relinks', { proof, reason });
 
-export const REASON_MAX = 200;
+export { STAFF_REASON_MAX as REASON_MAX } from '@mykey/contracts/limits.ts';

@@ -1,5 +1,6 @@
 // The register's calls to the backend: payment intents, today's payments, refunds and voids.
 // The card's part of a payment goes through the reader agent (reader-agent.svelte.ts), never here.
+import { MAX_POINTS } from '@mykey/contracts/limits.ts';
 import { INTENT_STATUSES, type DayPayment, type IntentStatus, type IntentView, type MerchantView, type PaymentReceipt } from '@mykey/contracts/payments.ts';
 import { isRecord, request } from './api.ts';
 
@@ -12,8 +13,6 @@ export type Receipt = Omit<PaymentReceipt, 'purpose'>;
 /** One of a day's payments, with what its refunds and voids gave back. */
 export type Payment = Pick<DayPayment, 'receiptNo' | 'intentId' | 'amount' | 'paidAt' | 'reversedPoints'> & { voided: boolean };
 
-/** The most a register takes at once, as the backend's payment_intents allow. */
-export const MAX_AMOUNT = 10_000_000;
 
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
@@ -83,7 +82,7 @@ export function todayInJapan(now = new Date()): string {
 }
 
 /** A whole amount typed at the register: full-width digits, commas and 円 are fine. */
-export function parseAmount(text: string, max = MAX_AMOUNT): number | null {
+export function parseAmount(text: string, max = MAX_POINTS): number | null {
   const digits = text.normalize('NFKC').replace(/[,\s円]/g, '');
   if (!/^\d{1,9}$/.test(digits)) return null;
   const amount = Number(digits);
