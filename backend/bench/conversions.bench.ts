@@ -16,7 +16,7 @@ import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { newPartnerSecret } from '../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../src/partners/service.ts';
-import { partnerKey } from '../src/partners/signature.ts';
+import { partnerKey } from '@mykey/contracts/partner-signature.ts';
 import { createQueue } from '../src/queue.ts';
 import { queuePrefix, redisUrl, testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { town } from '../test/helpers/ledger.ts';

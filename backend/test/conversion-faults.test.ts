@@ -15,7 +15,7 @@ import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { newPartnerSecret } from '../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../src/partners/service.ts';
-import { partnerKey } from '../src/partners/signature.ts';
+import { partnerKey } from '@mykey/contracts/partner-signature.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { dedicatedServices, type DedicatedServices } from './helpers/dedicated-services.ts';

@@ -11,7 +11,7 @@ import { CONVERSION_QUEUE, enqueueConversions, type ConversionJob } from '../src
 import { checkLedger } from '../src/ledger/check.ts';
 import { residentPoints } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
-import { bodySha256, parseTimestamp, partnerKey, signatureMatches } from '../src/partners/signature.ts';
+import { bodySha256, parseTimestamp, partnerKey, signatureMatches } from '@mykey/contracts/partner-signature.ts';
 import { createQueue } from '../src/queue.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { fileFixture, queuePrefix, redisUrl, testDatabase } from './helpers/env.ts';

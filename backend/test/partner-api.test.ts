@@ -13,7 +13,7 @@ import { tokyoDate } from '../src/ledger/rules.ts';
 import { plainHttpWebhooksAllowed, webhookUrlProblem } from '../src/partners/webhook-url.ts';
 import { createQueue } from '../src/queue.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from '../src/conversions/queue.ts';
-import { bodySha256, partnerKey, signature, signatureBase } from '../src/partners/signature.ts';
+import { bodySha256, partnerKey, signature, signatureBase } from '@mykey/contracts/partner-signature.ts';
 import { problemKinds } from '../src/http/problems.ts';
 import { mykeySecret } from '../src/config.ts';
 import { execFile } from 'node:child_process';
@@ -276,7 +276,7 @@ test('with Redis down the conversion is still accepted and stored, for the sweep
   t.is(row.state, 'accepted');
 });
 
-test('the signing example in docs/partner-api.md is what signature.ts computes', async (t) => {
+test('the signing example in docs/partner-api.md is what partner-signature.ts computes', async (t) => {
   const doc = await readFile(new URL('../../docs/partner-api.md', import.meta.url), 'utf8');
   const block = (name: string) => {
     const match = new RegExp(`<!-- example:${name} -->\\s*\`\`\`[a-z]*\\n([\\s\\S]*?)\\n\`\`\``).exec(doc);

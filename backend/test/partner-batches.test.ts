@@ -15,7 +15,7 @@ import { startApp } from './helpers/server.ts';
 import { addPartner, addResident, declared, newMykeyId, signedFetch, type TestPartner } from './helpers/partners.ts';
 import { createQueue } from '../src/queue.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from '../src/conversions/queue.ts';
-import { bodySha256, partnerKey, signedHeaders, signedUploadHeaders } from '../src/partners/signature.ts';
+import { bodySha256, partnerKey, signedHeaders, signedUploadHeaders } from '@mykey/contracts/partner-signature.ts';
 import { createRedis } from '../src/redis.ts';
 import { town } from './helpers/ledger.ts';
 import type { Redis } from 'ioredis';

@@ -11,7 +11,7 @@ import type { Db } from '../src/db.ts';
 import { processConversions } from '../src/conversions/process.ts';
 import { retryDelay, webhookDeliverer, type WebhookSettings } from '../src/conversions/webhooks.ts';
 import { checkLedger } from '../src/ledger/check.ts';
-import { bodySha256, parseTimestamp, partnerKey, signatureMatches } from '../src/partners/signature.ts';
+import { bodySha256, parseTimestamp, partnerKey, signatureMatches } from '@mykey/contracts/partner-signature.ts';
 import { silentLog, testDatabase } from './helpers/env.ts';
 import { acceptedConversion, conversionRow, partnerWebhook, workerMykeySecret } from './helpers/conversions.ts';
 import { httpServer } from './helpers/jpki.ts';

@@ -6,7 +6,7 @@
 import { retryTransient, type Db } from '../db.ts';
 import type { Logger } from '../log.ts';
 import { unsealPartnerSecret } from '../partners/credentials.ts';
-import { partnerKey, signedHeaders } from '../partners/signature.ts';
+import { partnerKey, signedHeaders } from '@mykey/contracts/partner-signature.ts';
 import { webhookUrlProblem } from '../partners/webhook-url.ts';
 import { conversionAnswer } from './intake.ts';
 import { conversionRepository as repo, type DueWebhook } from './repository.ts';

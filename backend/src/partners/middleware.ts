@@ -1,4 +1,4 @@
-// Every partner endpoint starts here: the request must be signed (signature.ts) by an active
+// Every partner endpoint starts here: the request must be signed (@mykey/contracts/partner-signature.ts) by an active
 // partner within 300 s of our clock. A request of the usual kind is signed over the exact
 // bytes of its body, so its body is read (in memory, at most its route's limit) and hashed
 // before the signature is checked. A batch upload is signed over its declared length and hash
@@ -12,7 +12,7 @@ import { partnerRepository, type PartnerCredentials } from './repository.ts';
 import {
   CONTENT_SHA256_HEADER, PARTNER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
   bodySha256, parseTimestamp, partnerKey, signatureMatches, timestampFresh, type SignedParts,
-} from './signature.ts';
+} from '@mykey/contracts/partner-signature.ts';
 
 /** A body as read by a route's reader: its hash, whatever else the route needs, and how to let go of it. */
 export interface ReceivedBody { sha256: string; dispose?: () => Promise<void> }

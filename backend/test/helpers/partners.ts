@@ -6,7 +6,7 @@ import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '@mykey/contr
 import { addAgreement } from '../../src/partners/agreements.ts';
 import { newPartnerSecret } from '../../src/partners/credentials.ts';
 import { setPartnerCredentials } from '../../src/partners/service.ts';
-import { bodySha256, partnerKey, signedHeaders, signedUploadHeaders } from '../../src/partners/signature.ts';
+import { bodySha256, partnerKey, signedHeaders, signedUploadHeaders } from '@mykey/contracts/partner-signature.ts';
 import { mykeySecret } from '../../src/config.ts';
 
 export interface TestPartner { id: number; slug: string; apiSecret: string }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { bodySha256, parseTimestamp, signatureMatches, signedHeaders } from '@mykey/backend/partners/signature.ts';
+import { bodySha256, parseTimestamp, signatureMatches, signedHeaders } from '@mykey/contracts/partner-signature.ts';
 import { PartnerClient, PartnerSimulator, WebhookReceiver, paced, type PartnerIdentity } from '../src/partner-sim/index.ts';
 
 const identity = (): PartnerIdentity => ({ partner: 'sim-card', key: randomBytes(32) });

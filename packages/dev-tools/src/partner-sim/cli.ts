@@ -2,7 +2,7 @@
 // Sends signed conversions at a rate, with duplicates and bad requests, receives the webhooks,
 // reconciles its record against GET, prints one JSON report; exit 0 when everything agrees.
 import { parseArgs } from 'node:util';
-import { partnerKey } from '@mykey/backend/partners/signature.ts';
+import { partnerKey } from '@mykey/contracts/partner-signature.ts';
 import { PartnerClient, PartnerSimulator, WebhookReceiver, type Behaviour } from './index.ts';
 
 const USAGE = `Usage: npm run partner-sim -- --partner SLUG --municipality CODE --mykey-ids ID,ID,... [options]

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import {
   PARTNER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
   bodySha256, parseTimestamp, signatureMatches, signedHeaders, signedUploadHeaders, timestampFresh,
-} from '@mykey/backend/partners/signature.ts';
+} from '@mykey/contracts/partner-signature.ts';
 
 export const CONVERSIONS_PATH = '/api/v1/partner/conversions';
 export const BATCHES_PATH = '/api/v1/partner/conversion-batches';
