@@ -15,12 +15,11 @@ import { cardTapRoutes } from './card-taps/routes.ts';
 import { PurposeRegistry, type Purpose } from './card-taps/purposes.ts';
 import { cardTapsService } from './card-taps/service.ts';
 import { mykeyRoutes } from './mykey/routes.ts';
-import { mykeyService } from './mykey/service.ts';
+import { keyOf, noteRevoked } from './mykey/service.ts';
 import { cardProofPurpose, loginPurpose } from './mykey/purposes.ts';
 import { grantRoutes } from './grants/routes.ts';
 import { settlementRoutes } from './settlement/routes.ts';
 import { paymentRoutes } from './payments/routes.ts';
-import { paymentsService } from './payments/service.ts';
 import { paymentPurpose } from './payments/purpose.ts';
 import type { CertificateVerifier } from './jpki/verifier.ts';
 import type { Queue } from './queue.ts';
@@ -47,18 +46,19 @@ export interface AppDeps {
 
 /** Composes the HTTP application from its parts; no I/O happens until a request arrives. */
 export function createApp({ config, db, redis, log, identity, conversions, clock = () => new Date(), batchUploads = batchUploadSettings(), purposes = [] }: AppDeps): Koa {
-  const mykeys = mykeyService(db, identity.secret);
-  const payments = paymentsService(db, mykeys);
   // What a card is tapped for: one line per purpose, its code in its own feature.
   const tapPurposes = new PurposeRegistry([
-    loginPurpose(mykeys),
-    cardProofPurpose('relink', mykeys),
-    cardProofPurpose('counter_relink', mykeys),
-    paymentPurpose(payments),
-    cardProofPurpose('home_move', mykeys),
+    loginPurpose(identity.secret),
+    cardProofPurpose('relink'),
+    cardProofPurpose('counter_relink'),
+    paymentPurpose,
+    cardProofPurpose('home_move'),
     ...purposes,
   ]);
-  const taps = cardTapsService({ db, verifier: identity.verifier, purposes: tapPurposes, cardKey: mykeys.keyOf, noteRevoked: mykeys.noteRevoked });
+  const taps = cardTapsService({
+    db, verifier: identity.verifier, purposes: tapPurposes,
+    cardKey: (card) => keyOf(identity.secret, card), noteRevoked: (certKey, now) => noteRevoked(db, certKey, now),
+  });
   // Behind the one proxy TRUST_PROXY names, only the address it adds (the last of
   // X-Forwarded-For) is believed; what a client writes there itself is not.
   const app = new Koa({ proxy: config.TRUST_PROXY, maxIpsCount: 1 });
@@ -68,7 +68,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   app.use(securityHeaders(config.READER_AGENT_ORIGINS));
   app.use(problemMiddleware);
   for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
-    cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, mykeys, clock }), paymentRoutes({ db, payments, clock }),
+    cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock }), paymentRoutes({ db, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {
       slots: uploadSlots(redis, config.QUEUE_PREFIX, batchUploads.perPartner), spoolDir: batchUploads.spoolDir, spoolMaxBytes: batchUploads.spoolMaxBytes } })]) {
     app.use(router.routes());

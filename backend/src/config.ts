@@ -37,7 +37,7 @@ const DEVELOPMENT_MYKEY_SECRET = Buffer.from('mykey development secret, public',
  * production then): a database made by it depends on that secret, so development still uses it
  * (scripts/lib/jpki.ts), and production refuses it like the public one.
  */
-export const LOCAL_MYKEY_SECRET_FILE = path.join(dataDir, 'mykey-secret');
+const LOCAL_MYKEY_SECRET_FILE = path.join(dataDir, 'mykey-secret');
 
 /** The development settings: the only ones that may fall back on development secrets and CAs. */
 const DEVELOPMENT_SETTINGS: readonly unknown[] = ['development', 'test'];
@@ -224,7 +224,10 @@ function parse<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
   throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
 }
 
-/** Reads and validates the configuration; throws ConfigError naming every bad variable. */
+/**
+ * Reads and validates the configuration; throws ConfigError naming every bad variable. Exported
+ * as a seam for the tests and the conversions bench; entry points use loadConfigOrExit.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return parse(schema, env);
 }

@@ -89,7 +89,7 @@ test('two devices, one card, at the same moment: one MyKey ID, issued once', asy
 test('challenge_expired: a signature that arrives after the 60 seconds', async (t) => {
   const { db, pki, device } = await fixture();
   const card = await pki.card();
-  const challenge = await db.transaction((trx) => challengeRepository(db).create(trx, device.id, 'login', new Date(Date.now() - 61_000)));
+  const challenge = await db.transaction((trx) => challengeRepository.create(trx, device.id, 'login', new Date(Date.now() - 61_000)));
   const reply = await device.post('/api/v1/auth/card-sessions', {
     challengeId: challenge.id,
     certificate: card.certificateDer.toString('base64'),

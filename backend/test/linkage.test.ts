@@ -17,7 +17,6 @@ import { mykeySecret } from '../src/config.ts';
 import { formatRfc4514, nameAttributes, nameKey, parseRfc4514 } from '../src/jpki/names.ts';
 import { certificateKey, mykeyIdCandidate } from '../src/mykey/id.ts';
 import { importLinkage, LinkageFileError, LINKAGE_HEADER, type LinkageSummary } from '../src/mykey/linkage.ts';
-import { mykeyService } from '../src/mykey/service.ts';
 import { DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 
 // What the development CA is called, written as J-LIS would write it in the file.
@@ -33,15 +32,15 @@ const fixture = fileFixture(test, async (cleanup) => {
   cleanup(() => rm(dir, { recursive: true, force: true }));
   const caFile = path.join(dir, 'anchors.pem');
   await writeFile(caFile, pki.ca.certificatePem);
-  return { db, url, pki, device, anchor, dir, caFile, mykeys: mykeyService(db, SECRET) };
+  return { db, url, pki, device, anchor, dir, caFile };
 });
 
 const csv = (...lines: string[]) => Readable.from([Buffer.from(`${LINKAGE_HEADER}\n${lines.join('\n')}\n`)]);
 const record = (oldSerial: string, newSerial: string, issuer = ISSUER) => `"${issuer}",${oldSerial},"${issuer}",${newSerial}`;
 
 async function run(input: Readable, file = 'linkage.csv'): Promise<LinkageSummary> {
-  const { db, mykeys, anchor } = await fixture();
-  return importLinkage({ db, mykeys, anchors: [anchor] }, input, file);
+  const { db, anchor } = await fixture();
+  return importLinkage({ db, secret: SECRET, anchors: [anchor] }, input, file);
 }
 
 async function resident() {

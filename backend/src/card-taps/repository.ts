@@ -8,7 +8,7 @@ import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import type { Challenge } from '@mykey/contracts/challenge-text.ts';
 
-export const CHALLENGE_SECONDS = 60;
+const CHALLENGE_SECONDS = 60;
 
 /** A challenge as stored: with the terms its purpose bound to it (null: a purpose without terms). */
 export interface StoredChallenge extends Challenge { terms: object | null }
@@ -21,50 +21,48 @@ const toChallenge = (row: ChallengeRow): StoredChallenge => ({
   terms: typeof row.terms === 'string' ? JSON.parse(row.terms) as object : row.terms,
 });
 
+type Conn = Db | Knex.Transaction;
+
 /** Every SQL statement about challenges. */
-export function challengeRepository(db: Db) {
-  return {
-    /** A challenge for `purpose`, bound to `terms` (checked by the purpose that made them). */
-    async create(trx: Knex.Transaction, deviceId: number, purpose: string, now: Date, terms: object | null = null): Promise<StoredChallenge> {
-      // Stored to the millisecond, so the canonical text rebuilt from the row is the one handed out.
-      const expiresAt = new Date(now.getTime() + CHALLENGE_SECONDS * 1000);
-      const challenge: StoredChallenge = { id: randomBytes(32).toString('base64url'), deviceId, purpose, expiresAt, terms };
-      await trx('auth_challenges').insert({ id: challenge.id, device_id: deviceId, purpose, created_at: now, expires_at: expiresAt, terms: terms && JSON.stringify(terms) });
-      return challenge;
-    },
+export const challengeRepository = {
+  /** A challenge for `purpose`, bound to `terms` (checked by the purpose that made them). */
+  async create(trx: Knex.Transaction, deviceId: number, purpose: string, now: Date, terms: object | null = null): Promise<StoredChallenge> {
+    // Stored to the millisecond, so the canonical text rebuilt from the row is the one handed out.
+    const expiresAt = new Date(now.getTime() + CHALLENGE_SECONDS * 1000);
+    const challenge: StoredChallenge = { id: randomBytes(32).toString('base64url'), deviceId, purpose, expiresAt, terms };
+    await trx('auth_challenges').insert({ id: challenge.id, device_id: deviceId, purpose, created_at: now, expires_at: expiresAt, terms: terms && JSON.stringify(terms) });
+    return challenge;
+  },
 
-    /** The device's own challenge; another device's is as good as unknown to it. */
-    async find(id: string, deviceId: number): Promise<StoredChallenge> {
-      const row = await db('auth_challenges').where({ id, device_id: deviceId }).first('id', 'device_id', 'purpose', 'expires_at', 'terms');
-      if (!row) throw new Problem('challenge_unknown');
-      return toChallenge(row);
-    },
+  /** The device's own challenge; another device's is as good as unknown to it. */
+  async find(conn: Conn, id: string, deviceId: number): Promise<StoredChallenge> {
+    const row = await conn('auth_challenges').where({ id, device_id: deviceId }).first('id', 'device_id', 'purpose', 'expires_at', 'terms');
+    if (!row) throw new Problem('challenge_unknown');
+    return toChallenge(row);
+  },
 
-    /**
-     * Records the card that signed; refuses a challenge already signed or past its time. With
-     * `consume` (a purpose that uses the signature at once) it is marked used in the same statement.
-     */
-    async markSigned(trx: Knex.Transaction, challenge: Challenge, certKey: Buffer, now: Date, { consume = false } = {}): Promise<void> {
-      const updated = await trx('auth_challenges').where({ id: challenge.id }).whereNull('signed_at')
-        .update({ cert_key: certKey, signed_at: now, ...(consume ? { consumed_at: now } : {}) });
-      if (updated === 0) throw new Problem('challenge_reused');
-      if (now > challenge.expiresAt) throw new Problem('challenge_expired');
-    },
+  /**
+   * Records the card that signed; refuses a challenge already signed or past its time. With
+   * `consume` (a purpose that uses the signature at once) it is marked used in the same statement.
+   */
+  async markSigned(trx: Knex.Transaction, challenge: Challenge, certKey: Buffer, now: Date, { consume = false } = {}): Promise<void> {
+    const updated = await trx('auth_challenges').where({ id: challenge.id }).whereNull('signed_at')
+      .update({ cert_key: certKey, signed_at: now, ...(consume ? { consumed_at: now } : {}) });
+    if (updated === 0) throw new Problem('challenge_reused');
+    if (now > challenge.expiresAt) throw new Problem('challenge_expired');
+  },
 
-    /**
-     * Takes a signed challenge as the proof of a card for one later call (a relink): it must be
-     * one of these devices', of the purpose, signed less than its lifetime ago, and not yet used.
-     * Returns the card.
-     */
-    async consumeSigned(trx: Knex.Transaction, id: string, deviceIds: number[], purpose: string, now: Date): Promise<Buffer> {
-      const row = await trx('auth_challenges').where({ id, purpose }).whereIn('device_id', deviceIds).whereNotNull('signed_at').forUpdate().first('cert_key', 'signed_at', 'consumed_at');
-      if (!row) throw new Problem('card_proof_unknown');
-      if (row.consumed_at) throw new Problem('challenge_reused');
-      if (now.getTime() - row.signed_at.getTime() > CHALLENGE_SECONDS * 1000) throw new Problem('challenge_expired');
-      await trx('auth_challenges').where({ id }).update({ consumed_at: now });
-      return Buffer.from(row.cert_key);
-    },
-  };
-}
-
-export type ChallengeRepository = ReturnType<typeof challengeRepository>;
+  /**
+   * Takes a signed challenge as the proof of a card for one later call (a relink): it must be
+   * one of these devices', of the purpose, signed less than its lifetime ago, and not yet used.
+   * Returns the card.
+   */
+  async consumeSigned(trx: Knex.Transaction, id: string, deviceIds: number[], purpose: string, now: Date): Promise<Buffer> {
+    const row = await trx('auth_challenges').where({ id, purpose }).whereIn('device_id', deviceIds).whereNotNull('signed_at').forUpdate().first('cert_key', 'signed_at', 'consumed_at');
+    if (!row) throw new Problem('card_proof_unknown');
+    if (row.consumed_at) throw new Problem('challenge_reused');
+    if (now.getTime() - row.signed_at.getTime() > CHALLENGE_SECONDS * 1000) throw new Problem('challenge_expired');
+    await trx('auth_challenges').where({ id }).update({ consumed_at: now });
+    return Buffer.from(row.cert_key);
+  },
+};

@@ -17,8 +17,8 @@ export interface CardTapsDeps {
   purposes: PurposeRegistry;
   /** The card's keyed hash, as MyKey IDs know it (mykey's secret stays with mykey). */
   cardKey(card: CardIdentity): Buffer;
-  /** Told of a card refused as revoked, so that what it is linked to stops using it. */
-  noteRevoked(card: CardIdentity, now: Date): Promise<void>;
+  /** Told of a card (by its keyed hash) refused as revoked, so that what it is linked to stops using it. */
+  noteRevoked(certKey: Buffer, now: Date): Promise<void>;
 }
 
 /** A card verified for a purpose, ready for its handler. */
@@ -36,13 +36,16 @@ function challengeAnswer(purpose: Purpose, challenge: StoredChallenge) {
   };
 }
 
+/**
+ * The one service built over collaborators rather than plain functions: app.ts hands it the
+ * registry of purposes and mykey's card key and revocation note, which card-taps cannot import
+ * (mykey and payments build on card-taps).
+ */
 export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked }: CardTapsDeps) {
-  const challenges = challengeRepository(db);
-
   /** The verification's verdict; a revoked card is noted on the way out. */
   async function verifiedCard(verifying: Promise<AcceptedCertificate>, proof: ProofKind, now: Date): Promise<VerifiedCard> {
     const accepted = await verifying.catch(async (error: unknown) => {
-      if (error instanceof RevokedCard) await noteRevoked(error, now);
+      if (error instanceof RevokedCard) await noteRevoked(cardKey(error), now);
       throw error;
     });
     const card = { issuerDer: accepted.issuerDer, serialHex: accepted.serialHex };
@@ -57,13 +60,13 @@ export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked }
     /** A challenge for `purposeName`, bound to this device and to the terms `requested` names. */
     async challenge(trx: Knex.Transaction, device: EnrolledDevice, purposeName: string, requested: string | undefined, now: Date) {
       const purpose = purposes.allowed(purposeName, device, 'pin');
-      const challenge = await challenges.create(trx, device.id, purpose.name, now, (await bindTerms(trx, purpose, device, requested, now)) ?? null);
+      const challenge = await challengeRepository.create(trx, device.id, purpose.name, now, (await bindTerms(trx, purpose, device, requested, now)) ?? null);
       return challengeAnswer(purpose, challenge);
     },
 
     /** The card that signed this device's challenge `challengeId` with its PIN, checked outside any transaction. */
     async verifyProof(device: EnrolledDevice, proof: { challengeId: string; certificate: Buffer; signature: Buffer }, now: Date): Promise<VerifiedTap> {
-      const challenge = await challenges.find(proof.challengeId, device.id);
+      const challenge = await challengeRepository.find(db, proof.challengeId, device.id);
       const purpose = purposes.of(challenge);
       const text = canonicalChallenge(challenge, termLines(purpose, challenge.terms));
       const card = await verifiedCard(verifyCardProof(verifier, text, proof.certificate, proof.signature, { valueMoving: purpose.valueMoving, now }), 'pin', now);
@@ -81,7 +84,7 @@ export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked }
      * marked signed first (used up, unless the purpose keeps it as a proof for a later call).
      */
     async settle(trx: Knex.Transaction, device: EnrolledDevice, { purpose, card, challenge }: VerifiedTap, requested: string | undefined, now: Date): Promise<object> {
-      if (challenge) await challenges.markSigned(trx, challenge, card.certKey, now, { consume: !purpose.keepsProof });
+      if (challenge) await challengeRepository.markSigned(trx, challenge, card.certKey, now, { consume: !purpose.keepsProof });
       const terms = challenge ? challenge.terms ?? undefined : await bindTerms(trx, purpose, device, requested, now);
       return purpose.handle(trx, { card, device, now, terms, challenge });
     },

@@ -13,7 +13,8 @@ import { createDb, retryTransient, type Db } from '../db.ts';
 import { loadTrustAnchors } from '../jpki/anchors.ts';
 import { formatRfc4514, nameAttributes, nameKey, parseRfc4514 } from '../jpki/names.ts';
 import { mykeyRepository as repo } from './repository.ts';
-import { linkageDecision, mykeyService, type LinkageOutcome, type MykeyService } from './service.ts';
+import { certificateKey } from './id.ts';
+import { linkageDecision, linkFromFile, type LinkageOutcome } from './service.ts';
 
 export const LINKAGE_HEADER = 'old_issuer,old_serial,new_issuer,new_serial';
 const MAX_LINE_BYTES = 4096;
@@ -48,11 +49,12 @@ export class LinkageFileError extends Error {
   }
 }
 
-export interface LinkageDeps { db: Db; mykeys: MykeyService; anchors: pkijs.Certificate[]; clock?: () => Date }
+/** `secret`: the MyKey secret, which gives the cards' keyed hashes. */
+export interface LinkageDeps { db: Db; secret: Buffer; anchors: pkijs.Certificate[]; clock?: () => Date }
 
 interface LinkageRecord { line: number; oldKey: Buffer; newKey: Buffer }
 
-export async function importLinkage({ db, mykeys, anchors, clock = () => new Date() }: LinkageDeps, input: AsyncIterable<Buffer>, file: string): Promise<LinkageSummary> {
+export async function importLinkage({ db, secret, anchors, clock = () => new Date() }: LinkageDeps, input: AsyncIterable<Buffer>, file: string): Promise<LinkageSummary> {
   const issuers = issuerResolver(anchors);
   const summary: LinkageSummary = {
     file, lines: 0, records: 0,
@@ -69,7 +71,7 @@ export async function importLinkage({ db, mykeys, anchors, clock = () => new Dat
     for (const { line, oldKey, newKey } of batch) {
       const old = known.get(oldKey.toString('hex'));
       const decided = linkageDecision(old, known.get(newKey.toString('hex')));
-      const outcome = decided ?? await retryTransient(() => db.transaction((trx) => mykeys.linkFromFile(trx, oldKey, newKey, { file: path.basename(file), line }, clock())));
+      const outcome = decided ?? await retryTransient(() => db.transaction((trx) => linkFromFile(trx, oldKey, newKey, { file: path.basename(file), line }, clock())));
       summary.outcomes[outcome]++;
       // A later line may continue from this new card (a resident who renewed twice).
       if (outcome === 'linked' && old) known.set(newKey.toString('hex'), { ...old, certificateStatus: 'active' });
@@ -87,7 +89,7 @@ export async function importLinkage({ db, mykeys, anchors, clock = () => new Dat
     }
     if (line.text?.trim() === '') continue;
     summary.records++;
-    const record = line.problem ? LINE_PROBLEMS[line.problem] : parseRecord(line.text!, line.number, issuers, mykeys);
+    const record = line.problem ? LINE_PROBLEMS[line.problem] : parseRecord(line.text!, line.number, issuers, secret);
     if (typeof record === 'string') {
       malformed(line.number, record);
     } else if ('unknownIssuer' in record) {
@@ -106,7 +108,7 @@ export async function importLinkage({ db, mykeys, anchors, clock = () => new Dat
   return summary;
 }
 
-function parseRecord(text: string, line: number, issuers: IssuerResolver, mykeys: MykeyService): LinkageRecord | { unknownIssuer: string } | string {
+function parseRecord(text: string, line: number, issuers: IssuerResolver, secret: Buffer): LinkageRecord | { unknownIssuer: string } | string {
   const fields = csvFields(text);
   if (typeof fields === 'string') return fields;
   if (fields.length !== 4) return `${fields.length} fields; a record has 4: ${LINKAGE_HEADER}`;
@@ -121,8 +123,8 @@ function parseRecord(text: string, line: number, issuers: IssuerResolver, mykeys
   if (typeof newIssuer === 'string') return `new_issuer: ${newIssuer}`;
   if (!oldIssuer) return { unknownIssuer: oldIssuerText.trim() };
   if (!newIssuer) return { unknownIssuer: newIssuerText.trim() };
-  const oldKey = mykeys.keyOf({ issuerDer: oldIssuer, serialHex: oldSerial });
-  const newKey = mykeys.keyOf({ issuerDer: newIssuer, serialHex: newSerial });
+  const oldKey = certificateKey(secret, oldIssuer, oldSerial);
+  const newKey = certificateKey(secret, newIssuer, newSerial);
   if (oldKey.equals(newKey)) return 'the old and the new card are the same card';
   return { line, oldKey, newKey };
 }
@@ -214,7 +216,7 @@ export async function importLinkageCommand(args: string[], databaseUrl: string, 
   // knex's own warnings go to stderr, so stdout holds the summary alone.
   const db = createDb(databaseUrl, pino({ name: 'import-linkage', level: 'warn' }, pino.destination(2)));
   try {
-    const summary = await importLinkage({ db, mykeys: mykeyService(db, secret), anchors }, handle.createReadStream({ autoClose: false }), file);
+    const summary = await importLinkage({ db, secret, anchors }, handle.createReadStream({ autoClose: false }), file);
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return 0;
   } catch (error) {

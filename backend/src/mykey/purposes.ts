@@ -1,15 +1,18 @@
 // What a card is tapped for at the MyKey ID's own services (registered in app.ts, one line each).
 import type { Purpose } from '../card-taps/purposes.ts';
 import type { StaffRole } from '@mykey/contracts/staff.ts';
-import type { MykeyService } from './service.ts';
+import { loginOrIssue, usableMykeyOf } from './service.ts';
 
 /** A resident's card works at every enrolled device: a town's, or a shop's. */
 const EVERY_DEVICE: readonly StaffRole[] = ['municipality', 'merchant'];
 
-/** The card logs in: its MyKey ID, issued on its first login with the device's town as its home. */
-export const loginPurpose = (mykeys: MykeyService): Purpose => ({
+/**
+ * The card logs in: its MyKey ID, issued on its first login with the device's town as its home
+ * (from the MyKey secret, `secret`).
+ */
+export const loginPurpose = (secret: Buffer): Purpose => ({
   name: 'login', proofs: ['pin'], deviceKinds: EVERY_DEVICE, valueMoving: false,
-  handle: (trx, { card, device }) => mykeys.loginOrIssue(trx, card, device),
+  handle: (trx, { card, device }) => loginOrIssue(trx, secret, card, device),
 });
 
 /**
@@ -18,8 +21,8 @@ export const loginPurpose = (mykeys: MykeyService): Purpose => ({
  * Linking a new card moves everything the ID holds, and a home move hands the identity to
  * another town's staff: all are value-moving.
  */
-export const cardProofPurpose = (name: 'relink' | 'counter_relink' | 'home_move', mykeys: MykeyService): Purpose => ({
+export const cardProofPurpose = (name: 'relink' | 'counter_relink' | 'home_move'): Purpose => ({
   name, proofs: ['pin'], deviceKinds: EVERY_DEVICE, valueMoving: true, keepsProof: true,
   // A town's block refuses the ID at its devices, whatever the card signs there for.
-  handle: async (trx, { card, device }) => ({ mykeyId: (await mykeys.usableMykeyOf(trx, card.certKey, device.municipalityCode)) ?? null }),
+  handle: async (trx, { card, device }) => ({ mykeyId: (await usableMykeyOf(trx, card.certKey, device.municipalityCode)) ?? null }),
 });

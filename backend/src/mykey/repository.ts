@@ -29,17 +29,14 @@ const bindings = (conn: Conn) => conn('mykey_certificates as c').join('mykeys as
 
 /** Every SQL statement about MyKey IDs and the cards linked to them. */
 export const mykeyRepository = {
-  /** `lock` holds the card's and its MyKey ID's rows until the transaction ends. */
-  async bindingOf(conn: Conn, certKey: Buffer, { lock = false } = {}): Promise<CardBinding | undefined> {
-    const query = bindings(conn).where('c.cert_key', certKey);
-    const row: BindingRow | undefined = await (lock ? query.forUpdate() : query).first(BINDING_COLUMNS);
-    return row && toBinding(row);
-  },
-
-  /** The bindings of many cards at once, by the hex of their key; cards never seen are absent. */
-  async bindingsOf(conn: Conn, certKeys: Buffer[]): Promise<Map<string, CardBinding>> {
+  /**
+   * The bindings of these cards, by the hex of their key; cards never seen are absent. `lock`
+   * holds the cards' and their MyKey IDs' rows until the transaction ends.
+   */
+  async bindingsOf(conn: Conn, certKeys: Buffer[], { lock = false } = {}): Promise<Map<string, CardBinding>> {
     if (certKeys.length === 0) return new Map();
-    const rows: BindingRow[] = await bindings(conn).whereIn('c.cert_key', certKeys).select(BINDING_COLUMNS);
+    const query = bindings(conn).whereIn('c.cert_key', certKeys);
+    const rows: BindingRow[] = await (lock ? query.forUpdate() : query).select(BINDING_COLUMNS);
     return new Map(rows.map((row) => [Buffer.from(row.cert_key).toString('hex'), toBinding(row)]));
   },
 

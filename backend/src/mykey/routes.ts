@@ -16,7 +16,7 @@ import { devicesRepository } from '../devices/repository.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
 import { staffReason as reason } from '../staff/reason.ts';
 import { parseMykeyId } from './id.ts';
-import type { MykeyService } from './service.ts';
+import { block, moveHome, reinstate, relinkAtCounter, relinkBothCards, suspend, townView, unblock, view } from './service.ts';
 
 const proofId = z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be the challengeId of a card proof from POST /api/v1/auth/card-sessions' });
 
@@ -26,7 +26,7 @@ const counterBody = z.object({ proof: proofId, reason }).strict();
 const homeMoveBody = z.object({ proof: proofId }).strict();
 const reasonBody = z.object({ reason }).strict();
 
-export interface MykeyRoutesDeps { db: Db; mykeys: MykeyService; clock: () => Date }
+export interface MykeyRoutesDeps { db: Db; clock: () => Date }
 
 /** The MyKey ID in the path, in its canonical spelling, or the check's own 400. */
 function pathMykeyId(ctx: Context): string {
@@ -35,9 +35,8 @@ function pathMykeyId(ctx: Context): string {
   return parsed.id;
 }
 
-export function mykeyRoutes({ db, mykeys, clock }: MykeyRoutesDeps): Router {
+export function mykeyRoutes({ db, clock }: MykeyRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1' });
-  const challenges = challengeRepository(db);
   const municipalStaff = [requireStaff(db), requireRole('municipality')];
 
   // The resident taps the old card, then the new one, at this device: two signed 'relink' challenges.
@@ -47,9 +46,9 @@ export function mykeyRoutes({ db, mykeys, clock }: MykeyRoutesDeps): Router {
     const { oldProof, newProof } = await readJson(ctx, bothCardsBody);
     const now = clock();
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'relink-both-cards', oldProof, newProof } }, async (trx) => {
-      const oldKey = await challenges.consumeSigned(trx, oldProof, [device.id], 'relink', now);
-      const newKey = await challenges.consumeSigned(trx, newProof, [device.id], 'relink', now);
-      const mykeyId = await mykeys.relinkBothCards(trx, oldKey, newKey, device, now);
+      const oldKey = await challengeRepository.consumeSigned(trx, oldProof, [device.id], 'relink', now);
+      const newKey = await challengeRepository.consumeSigned(trx, newProof, [device.id], 'relink', now);
+      const mykeyId = await relinkBothCards(trx, oldKey, newKey, device, now);
       return { status: 201, body: { mykeyId, method: 'both_cards' } };
     })));
   });
@@ -62,18 +61,18 @@ export function mykeyRoutes({ db, mykeys, clock }: MykeyRoutesDeps): Router {
     const { proof } = await readJson(ctx, homeMoveBody);
     const now = clock();
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'home-move', proof } }, async (trx) => {
-      const certKey = await challenges.consumeSigned(trx, proof, [device.id], 'home_move', now);
-      const mykeyId = await mykeys.moveHome(trx, certKey, device);
+      const certKey = await challengeRepository.consumeSigned(trx, proof, [device.id], 'home_move', now);
+      const mykeyId = await moveHome(trx, certKey, device);
       return { status: 201, body: { mykeyId, homeMunicipalityCode: device.municipalityCode } };
     })));
   });
 
   router.get('/staff/mykeys/:mykeyId', ...municipalStaff, async (ctx) => {
-    ctx.body = await mykeys.view(pathMykeyId(ctx), signedInStaff(ctx));
+    ctx.body = await view(db, pathMykeyId(ctx), signedInStaff(ctx));
   });
 
   router.get('/staff/mykeys/:mykeyId/town', ...municipalStaff, async (ctx) => {
-    ctx.body = await mykeys.townView(pathMykeyId(ctx), signedInStaff(ctx));
+    ctx.body = await townView(db, pathMykeyId(ctx), signedInStaff(ctx));
   });
 
   router.post('/staff/mykeys/:mykeyId/block', ...municipalStaff, async (ctx) => {
@@ -82,7 +81,7 @@ export function mykeyRoutes({ db, mykeys, clock }: MykeyRoutesDeps): Router {
     const key = idempotencyKey(ctx);
     const { reason } = await readJson(ctx, reasonBody);
     respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'block-mykey', mykeyId, reason } }, async (trx) => {
-      await mykeys.block(trx, mykeyId, staff, reason, clock());
+      await block(trx, mykeyId, staff, reason, clock());
       return { status: 200, body: { mykeyId, municipalityCode: staff.municipalityCode, blocked: true } };
     }));
   });
@@ -93,7 +92,7 @@ export function mykeyRoutes({ db, mykeys, clock }: MykeyRoutesDeps): Router {
     const key = idempotencyKey(ctx);
     const { reason } = await readJson(ctx, reasonBody);
     respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'unblock-mykey', mykeyId, reason } }, async (trx) => {
-      await mykeys.unblock(trx, mykeyId, staff, reason);
+      await unblock(trx, mykeyId, staff, reason);
       return { status: 200, body: { mykeyId, municipalityCode: staff.municipalityCode, blocked: false } };
     }));
   });
@@ -108,8 +107,8 @@ export function mykeyRoutes({ db, mykeys, clock }: MykeyRoutesDeps): Router {
     const now = clock();
     const deviceIds = (await devicesRepository.list(db, staff.organization)).filter((d) => d.status === 'active').map((d) => d.id);
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'relink-at-counter', mykeyId, ...body } }, async (trx) => {
-      const newKey = await challenges.consumeSigned(trx, body.proof, deviceIds, 'counter_relink', now);
-      await mykeys.relinkAtCounter(trx, mykeyId, newKey, staff, body.reason, now);
+      const newKey = await challengeRepository.consumeSigned(trx, body.proof, deviceIds, 'counter_relink', now);
+      await relinkAtCounter(trx, mykeyId, newKey, staff, body.reason, now);
       return { status: 201, body: { mykeyId, method: 'counter' } };
     })));
   });
@@ -120,7 +119,7 @@ export function mykeyRoutes({ db, mykeys, clock }: MykeyRoutesDeps): Router {
     const key = idempotencyKey(ctx);
     const { reason } = await readJson(ctx, reasonBody);
     respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'suspend-mykey', mykeyId, reason } }, async (trx) => {
-      await mykeys.suspend(trx, mykeyId, staff, reason, clock());
+      await suspend(trx, mykeyId, staff, reason, clock());
       return { status: 200, body: { mykeyId, status: 'suspended' } };
     }));
   });
@@ -131,7 +130,7 @@ export function mykeyRoutes({ db, mykeys, clock }: MykeyRoutesDeps): Router {
     const key = idempotencyKey(ctx);
     const { reason } = await readJson(ctx, reasonBody);
     respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'reinstate-mykey', mykeyId, reason } }, async (trx) => {
-      await mykeys.reinstate(trx, mykeyId, staff, reason);
+      await reinstate(trx, mykeyId, staff, reason);
       return { status: 200, body: { mykeyId, status: 'active' } };
     }));
   });

@@ -39,253 +39,250 @@ export function linkageDecision(old: CardBinding | undefined, next: CardBinding 
   return undefined;
 }
 
+type Conn = Db | Knex.Transaction;
+
 const VIEWED = 'mykey.viewed';
 
 const staffActor = (staff: SignedInStaff): AuditEvent['actor'] => ({ kind: 'staff', id: String(staff.id) });
 const deviceActor = (device: EnrolledDevice): AuditEvent['actor'] => ({ kind: 'device', id: String(device.id) });
 
-export function mykeyService(db: Db, secret: Buffer) {
-  const keyOf = (card: CardIdentity) => certificateKey(secret, card.issuerDer, card.serialHex);
+/** The card's keyed hash, as MyKey IDs and challenges know it: `secret` is the MyKey secret (config.ts). */
+export const keyOf = (secret: Buffer, card: CardIdentity): Buffer => certificateKey(secret, card.issuerDer, card.serialHex);
 
-  /** The MyKey ID a card may log in as; a replaced or revoked card, or a suspended ID, may not. */
-  function usable(binding: CardBinding): CardBinding {
-    if (binding.certificateStatus === 'replaced') throw new Problem('certificate_replaced');
-    if (binding.certificateStatus === 'revoked') throw new Problem('certificate_revoked', 'This card was found revoked; its MyKey ID waits for a new card to be linked.');
-    if (binding.mykeyStatus === 'suspended') throw new Problem('mykey_suspended');
-    return binding;
-  }
+/** A card's binding; `lock` holds the card's and its MyKey ID's rows until the transaction ends. */
+async function bindingOf(conn: Conn, certKey: Buffer, { lock = false } = {}): Promise<CardBinding | undefined> {
+  return (await repo.bindingsOf(conn, [certKey], { lock })).get(certKey.toString('hex'));
+}
 
-  /** Usable, and not blocked from the services of `town` (where the card is used). */
-  async function usableIn(conn: Db | Knex.Transaction, binding: CardBinding, town: string): Promise<CardBinding> {
-    usable(binding);
-    if (await repo.townBlock(conn, binding.mykeyPk, town)) throw new Problem('mykey_blocked_here');
-    return binding;
-  }
+/** The MyKey ID a card may log in as; a replaced or revoked card, or a suspended ID, may not. */
+function usable(binding: CardBinding): CardBinding {
+  if (binding.certificateStatus === 'replaced') throw new Problem('certificate_replaced');
+  if (binding.certificateStatus === 'revoked') throw new Problem('certificate_revoked', 'This card was found revoked; its MyKey ID waits for a new card to be linked.');
+  if (binding.mykeyStatus === 'suspended') throw new Problem('mykey_suspended');
+  return binding;
+}
 
-  async function issue(trx: Knex.Transaction, card: CardIdentity, device: EnrolledDevice): Promise<string> {
-    const home = device.municipalityCode;
-    for (let attempt = 0; attempt < MAX_CANDIDATES; attempt++) {
-      const mykeyId = mykeyIdCandidate(secret, card.issuerDer, card.serialHex, attempt);
-      const mykeyPk = await repo.insertMykey(trx, mykeyId, home);
-      if (mykeyPk === undefined) continue;
-      try {
-        await repo.linkCertificate(trx, keyOf(card), mykeyPk, 'issued');
-      } catch (error) {
-        // The same card, issued at this moment through another device: run again to find it.
-        if ((error as { code?: string }).code === 'ER_DUP_ENTRY') throw new ConcurrentChange('card issued concurrently');
-        throw error;
-      }
-      await appendAudit(trx, { action: 'mykey.issued', actor: deviceActor(device), subject: mykeyId, details: { attempt, ...towns(home) } });
-      return mykeyId;
-    }
-    throw new Error(`no free MyKey ID among ${MAX_CANDIDATES} candidates`);
-  }
+/** Usable, and not blocked from the services of `town` (where the card is used). */
+async function usableIn(conn: Conn, binding: CardBinding, town: string): Promise<CardBinding> {
+  usable(binding);
+  if (await repo.townBlock(conn, binding.mykeyPk, town)) throw new Problem('mykey_blocked_here');
+  return binding;
+}
 
-  /** A MyKey ID, or mykey_not_found. */
-  async function existing(conn: Db | Knex.Transaction, mykeyId: string, { lock = false } = {}): Promise<MykeyRecord> {
-    const mykey = await repo.findMykey(conn, mykeyId, { lock });
-    if (!mykey) throw new Problem('mykey_not_found');
-    return mykey;
-  }
-
-  /**
-   * A MyKey ID whose home town is the staff member's; to any other town's staff it does not
-   * exist: the same mykey_not_found, from the same place in every caller (audited on the way out).
-   */
-  async function ofHomeTown(conn: Db | Knex.Transaction, mykeyId: string, staff: SignedInStaff, { lock = false } = {}): Promise<MykeyRecord> {
-    const mykey = await existing(conn, mykeyId, { lock });
-    if (mykey.homeMunicipalityCode !== staff.municipalityCode) throw new IsolationRefusal('mykey_not_found', mykeyId, mykey.homeMunicipalityCode);
-    return mykey;
-  }
-
-  /**
-   * Its events the town may see (docs/security/tenancy.md), as staff read them. Looks at the
-   * record are left out: they stay in the audit log, but every look would otherwise push what
-   * happened to the ID out of the list.
-   */
-  async function eventViews(conn: Db | Knex.Transaction, mykeyId: string, town: TownView): Promise<MykeyEvent[]> {
-    const events = await eventsAbout(conn, mykeyId, { town, exceptActions: [VIEWED] });
-    return events.map(({ seq, occurredAt, action, actor, details }) => ({ seq, at: occurredAt.toISOString(), action, actor, details }));
-  }
-
-  /** Every staff look at a MyKey ID is on record, in the viewer's town. */
-  async function auditView(mykeyId: string, staff: SignedInStaff, scope: 'record' | 'town'): Promise<void> {
-    await recordAudit(db, { action: VIEWED, actor: staffActor(staff), subject: mykeyId, details: { scope, ...towns(staff.municipalityCode) } });
-  }
-
-  /** Links a card never seen before to a MyKey ID in place of the card it had. */
-  async function linkNewCard(trx: Knex.Transaction, mykeyPk: number, newKey: Buffer, method: LinkMethod, now: Date): Promise<void> {
-    const existing = await repo.bindingOf(trx, newKey);
-    if (existing) {
-      throw new Problem('card_already_linked', existing.mykeyPk === mykeyPk
-        ? 'The new card is already linked to this MyKey ID.'
-        : 'The new card has a MyKey ID of its own; two MyKey IDs cannot be merged here.');
-    }
-    await repo.replaceActiveCertificates(trx, mykeyPk, now);
+async function issue(trx: Knex.Transaction, secret: Buffer, card: CardIdentity, device: EnrolledDevice): Promise<string> {
+  const home = device.municipalityCode;
+  for (let attempt = 0; attempt < MAX_CANDIDATES; attempt++) {
+    const mykeyId = mykeyIdCandidate(secret, card.issuerDer, card.serialHex, attempt);
+    const mykeyPk = await repo.insertMykey(trx, mykeyId, home);
+    if (mykeyPk === undefined) continue;
     try {
-      await repo.linkCertificate(trx, newKey, mykeyPk, method, now);
+      await repo.linkCertificate(trx, keyOf(secret, card), mykeyPk, 'issued');
     } catch (error) {
-      // The same new card, linked or issued at this moment elsewhere: run again to see where it went.
-      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') throw new ConcurrentChange('card linked concurrently');
+      // The same card, issued at this moment through another device: run again to find it.
+      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') throw new ConcurrentChange('card issued concurrently');
       throw error;
     }
+    await appendAudit(trx, { action: 'mykey.issued', actor: deviceActor(device), subject: mykeyId, details: { attempt, ...towns(home) } });
+    return mykeyId;
   }
+  throw new Error(`no free MyKey ID among ${MAX_CANDIDATES} candidates`);
+}
 
+/** A MyKey ID, or mykey_not_found. */
+async function existing(conn: Conn, mykeyId: string, { lock = false } = {}): Promise<MykeyRecord> {
+  const mykey = await repo.findMykey(conn, mykeyId, { lock });
+  if (!mykey) throw new Problem('mykey_not_found');
+  return mykey;
+}
+
+/**
+ * A MyKey ID whose home town is the staff member's; to any other town's staff it does not
+ * exist: the same mykey_not_found, from the same place in every caller (audited on the way out).
+ */
+async function ofHomeTown(conn: Conn, mykeyId: string, staff: SignedInStaff, { lock = false } = {}): Promise<MykeyRecord> {
+  const mykey = await existing(conn, mykeyId, { lock });
+  if (mykey.homeMunicipalityCode !== staff.municipalityCode) throw new IsolationRefusal('mykey_not_found', mykeyId, mykey.homeMunicipalityCode);
+  return mykey;
+}
+
+/**
+ * Its events the town may see (docs/security/tenancy.md), as staff read them. Looks at the
+ * record are left out: they stay in the audit log, but every look would otherwise push what
+ * happened to the ID out of the list.
+ */
+async function eventViews(conn: Conn, mykeyId: string, town: TownView): Promise<MykeyEvent[]> {
+  const events = await eventsAbout(conn, mykeyId, { town, exceptActions: [VIEWED] });
+  return events.map(({ seq, occurredAt, action, actor, details }) => ({ seq, at: occurredAt.toISOString(), action, actor, details }));
+}
+
+/** Every staff look at a MyKey ID is on record, in the viewer's town. */
+async function auditView(db: Db, mykeyId: string, staff: SignedInStaff, scope: 'record' | 'town'): Promise<void> {
+  await recordAudit(db, { action: VIEWED, actor: staffActor(staff), subject: mykeyId, details: { scope, ...towns(staff.municipalityCode) } });
+}
+
+/** Links a card never seen before to a MyKey ID in place of the card it had. */
+async function linkNewCard(trx: Knex.Transaction, mykeyPk: number, newKey: Buffer, method: LinkMethod, now: Date): Promise<void> {
+  const existing = await bindingOf(trx, newKey);
+  if (existing) {
+    throw new Problem('card_already_linked', existing.mykeyPk === mykeyPk
+      ? 'The new card is already linked to this MyKey ID.'
+      : 'The new card has a MyKey ID of its own; two MyKey IDs cannot be merged here.');
+  }
+  await repo.replaceActiveCertificates(trx, mykeyPk, now);
+  try {
+    await repo.linkCertificate(trx, newKey, mykeyPk, method, now);
+  } catch (error) {
+    // The same new card, linked or issued at this moment elsewhere: run again to see where it went.
+    if ((error as { code?: string }).code === 'ER_DUP_ENTRY') throw new ConcurrentChange('card linked concurrently');
+    throw error;
+  }
+}
+
+/**
+ * Logs a card in at a device: its MyKey ID, issued on first use with the device's town as
+ * its home (the same card always gets the same ID). A town's block refuses it there.
+ */
+export async function loginOrIssue(trx: Knex.Transaction, secret: Buffer, card: CardIdentity, device: EnrolledDevice): Promise<{ mykeyId: string; issued: boolean }> {
+  const binding = await bindingOf(trx, keyOf(secret, card));
+  if (binding) return { mykeyId: (await usableIn(trx, binding, device.municipalityCode)).mykeyId, issued: false };
+  return { mykeyId: await issue(trx, secret, card, device), issued: true };
+}
+
+/**
+ * The MyKey ID of a card, if it has one it may use in `town`'s services; undefined for a card
+ * never seen. With `lock` (a payment), a suspension or relink waits until the caller's transaction ends.
+ */
+export async function usableMykeyOf(conn: Conn, certKey: Buffer, town: string, { lock = false } = {}): Promise<string | undefined> {
+  const binding = await bindingOf(conn, certKey, { lock });
+  return binding && (await usableIn(conn, binding, town)).mykeyId;
+}
+
+/** A revoked certificate stops logging in for good; its MyKey ID waits for a relink. */
+export async function noteRevoked(db: Db, certKey: Buffer, now: Date): Promise<void> {
+  await db.transaction(async (trx) => {
+    const binding = await bindingOf(trx, certKey);
+    if (!binding || binding.certificateStatus !== 'active') return;
+    await repo.markRevoked(trx, certKey, now);
+    await appendAudit(trx, { action: 'mykey.certificate_revoked', actor: { kind: 'system', id: 'crl' }, subject: binding.mykeyId });
+  });
+}
+
+/**
+ * Renewal with both cards: the old card (which must still log in) and the new one signed
+ * at the same device. The new card takes the old one's place on its MyKey ID.
+ */
+export async function relinkBothCards(trx: Knex.Transaction, oldKey: Buffer, newKey: Buffer, device: EnrolledDevice, now: Date): Promise<string> {
+  if (oldKey.equals(newKey)) throw new Problem('card_already_linked', 'Both proofs are of the same card: tap the old card first, then the new one.');
+  const old = await bindingOf(trx, oldKey, { lock: true });
+  if (!old) throw new Problem('card_not_linked');
+  const { mykeyPk, mykeyId, homeMunicipalityCode } = await usableIn(trx, old, device.municipalityCode);
+  await linkNewCard(trx, mykeyPk, newKey, 'both_cards', now);
+  // The identity's event (its home's) done at this town's device (this town's too).
+  await appendAudit(trx, { action: 'mykey.relinked', actor: deviceActor(device), subject: mykeyId, details: { method: 'both_cards', ...towns(homeMunicipalityCode, device.municipalityCode) } });
+  return mykeyId;
+}
+
+/**
+ * The resident moves their MyKey ID's home to the town of this device: their card signed a
+ * 'home_move' challenge here, after the PIN. Nobody else can move it. On record in both towns.
+ */
+export async function moveHome(trx: Knex.Transaction, certKey: Buffer, device: EnrolledDevice): Promise<string> {
+  const binding = await bindingOf(trx, certKey, { lock: true });
+  if (!binding) throw new Problem('card_not_registered');
+  const { mykeyPk, mykeyId, homeMunicipalityCode: from } = await usableIn(trx, binding, device.municipalityCode);
+  const to = device.municipalityCode;
+  if (from === to) throw new Problem('mykey_home_unchanged');
+  await repo.moveHome(trx, mykeyPk, to);
+  await appendAudit(trx, { action: 'mykey.home_moved', actor: deviceActor(device), subject: mykeyId, details: { from, to, ...towns(from, to) } });
+  return mykeyId;
+}
+
+/**
+ * Renewal at the counter: staff checked the person's documents, so the old card need not
+ * sign (it is usually lost, revoked or expired). A suspended ID stays suspended.
+ */
+export async function relinkAtCounter(trx: Knex.Transaction, mykeyId: string, newKey: Buffer, staff: SignedInStaff, reason: string, now: Date): Promise<void> {
+  const mykey = await ofHomeTown(trx, mykeyId, staff, { lock: true });
+  await linkNewCard(trx, mykey.pk, newKey, 'counter', now);
+  await appendAudit(trx, {
+    action: 'mykey.relinked', actor: staffActor(staff), subject: mykeyId,
+    details: { method: 'counter', organization: organizationLabel(staff.organization), ...towns(mykey.homeMunicipalityCode) }, texts: { reason },
+  });
+}
+
+/**
+ * Renewal from J-LIS's linkage file: the old card's MyKey ID gets the new card, whatever
+ * the old card's state (it is usually revoked by then). Re-checked here under lock; the
+ * importer's batch look-ups only spare it the transactions for cards that are not ours.
+ */
+export async function linkFromFile(trx: Knex.Transaction, oldKey: Buffer, newKey: Buffer, source: LinkageSource, now: Date): Promise<LinkageOutcome> {
+  const old = await bindingOf(trx, oldKey, { lock: true });
+  if (!old) return 'old_unknown';
+  const decided = linkageDecision(old, await bindingOf(trx, newKey));
+  if (decided) return decided;
+  await linkNewCard(trx, old.mykeyPk, newKey, 'linkage_file', now);
+  await appendAudit(trx, { action: 'mykey.relinked', actor: { kind: 'system', id: 'import' }, subject: old.mykeyId, details: { method: 'linkage_file', ...source } });
+  return 'linked';
+}
+
+/** Suspension stops the identity everywhere: its home town's staff alone decide it. */
+export async function suspend(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string, now: Date): Promise<void> {
+  const mykey = await ofHomeTown(trx, mykeyId, staff, { lock: true });
+  if (mykey.status === 'suspended') throw new Problem('mykey_already_suspended');
+  await repo.suspend(trx, mykey.pk, staff.id, reason, now);
+  await appendAudit(trx, { action: 'mykey.suspended', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization), ...towns(mykey.homeMunicipalityCode) }, texts: { reason } });
+}
+
+export async function reinstate(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string): Promise<void> {
+  const mykey = await ofHomeTown(trx, mykeyId, staff, { lock: true });
+  if (mykey.status !== 'suspended') throw new Problem('mykey_not_suspended');
+  await repo.reinstate(trx, mykey.pk);
+  await appendAudit(trx, { action: 'mykey.reinstated', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization), ...towns(mykey.homeMunicipalityCode) }, texts: { reason } });
+}
+
+/** A town blocks a MyKey ID from its own services (payments at its shops, its grants, its devices); other towns are unaffected. */
+export async function block(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string, now: Date): Promise<void> {
+  const mykey = await existing(trx, mykeyId, { lock: true });
+  if (await repo.townBlock(trx, mykey.pk, staff.municipalityCode, { lock: true })) throw new Problem('mykey_already_blocked');
+  await repo.insertTownBlock(trx, mykey.pk, staff.municipalityCode, staff.id, reason, now);
+  await appendAudit(trx, { action: 'mykey.blocked', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization), ...towns(staff.municipalityCode) }, texts: { reason } });
+}
+
+export async function unblock(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string): Promise<void> {
+  const mykey = await existing(trx, mykeyId, { lock: true });
+  if (!(await repo.townBlock(trx, mykey.pk, staff.municipalityCode, { lock: true }))) throw new Problem('mykey_not_blocked');
+  await repo.deleteTownBlock(trx, mykey.pk, staff.municipalityCode);
+  await appendAudit(trx, { action: 'mykey.unblocked', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization), ...towns(staff.municipalityCode) }, texts: { reason } });
+}
+
+/**
+ * The whole record, for its home town's staff: status, suspension, cards and the history the
+ * home town may see. Any other town's staff get mykey_not_found, as for an ID that does not exist.
+ */
+export async function view(db: Db, mykeyId: string, staff: SignedInStaff): Promise<MykeyView> {
+  const mykey = await ofHomeTown(db, mykeyId, staff);
+  const town = { code: mykey.homeMunicipalityCode, home: true };
+  const [cards, block, events] = await Promise.all([
+    repo.certificatesOf(db, mykey.pk), repo.townBlock(db, mykey.pk, town.code), eventViews(db, mykey.mykeyId, town)]);
+  await auditView(db, mykeyId, staff, 'record');
+  const { suspension } = mykey;
   return {
-    keyOf,
-
-    /**
-     * Logs a card in at a device: its MyKey ID, issued on first use with the device's town as
-     * its home (the same card always gets the same ID). A town's block refuses it there.
-     */
-    async loginOrIssue(trx: Knex.Transaction, card: CardIdentity, device: EnrolledDevice): Promise<{ mykeyId: string; issued: boolean }> {
-      const binding = await repo.bindingOf(trx, keyOf(card));
-      if (binding) return { mykeyId: (await usableIn(trx, binding, device.municipalityCode)).mykeyId, issued: false };
-      return { mykeyId: await issue(trx, card, device), issued: true };
-    },
-
-    /**
-     * The MyKey ID of a card, if it has one it may use in `town`'s services; undefined for a card
-     * never seen. With `lock` (a payment), a suspension or relink waits until the caller's transaction ends.
-     */
-    async usableMykeyOf(conn: Db | Knex.Transaction, certKey: Buffer, town: string, { lock = false } = {}): Promise<string | undefined> {
-      const binding = await repo.bindingOf(conn, certKey, { lock });
-      return binding && (await usableIn(conn, binding, town)).mykeyId;
-    },
-
-    /** Which of these MyKey IDs the town has blocked from its services. */
-
-    /** A revoked certificate stops logging in for good; its MyKey ID waits for a relink. */
-    async noteRevoked(card: CardIdentity, now: Date): Promise<void> {
-      const certKey = keyOf(card);
-      await db.transaction(async (trx) => {
-        const binding = await repo.bindingOf(trx, certKey);
-        if (!binding || binding.certificateStatus !== 'active') return;
-        await repo.markRevoked(trx, certKey, now);
-        await appendAudit(trx, { action: 'mykey.certificate_revoked', actor: { kind: 'system', id: 'crl' }, subject: binding.mykeyId });
-      });
-    },
-
-    /**
-     * Renewal with both cards: the old card (which must still log in) and the new one signed
-     * at the same device. The new card takes the old one's place on its MyKey ID.
-     */
-    async relinkBothCards(trx: Knex.Transaction, oldKey: Buffer, newKey: Buffer, device: EnrolledDevice, now: Date): Promise<string> {
-      if (oldKey.equals(newKey)) throw new Problem('card_already_linked', 'Both proofs are of the same card: tap the old card first, then the new one.');
-      const old = await repo.bindingOf(trx, oldKey, { lock: true });
-      if (!old) throw new Problem('card_not_linked');
-      const { mykeyPk, mykeyId, homeMunicipalityCode } = await usableIn(trx, old, device.municipalityCode);
-      await linkNewCard(trx, mykeyPk, newKey, 'both_cards', now);
-      // The identity's event (its home's) done at this town's device (this town's too).
-      await appendAudit(trx, { action: 'mykey.relinked', actor: deviceActor(device), subject: mykeyId, details: { method: 'both_cards', ...towns(homeMunicipalityCode, device.municipalityCode) } });
-      return mykeyId;
-    },
-
-    /**
-     * The resident moves their MyKey ID's home to the town of this device: their card signed a
-     * 'home_move' challenge here, after the PIN. Nobody else can move it. On record in both towns.
-     */
-    async moveHome(trx: Knex.Transaction, certKey: Buffer, device: EnrolledDevice): Promise<string> {
-      const binding = await repo.bindingOf(trx, certKey, { lock: true });
-      if (!binding) throw new Problem('card_not_registered');
-      const { mykeyPk, mykeyId, homeMunicipalityCode: from } = await usableIn(trx, binding, device.municipalityCode);
-      const to = device.municipalityCode;
-      if (from === to) throw new Problem('mykey_home_unchanged');
-      await repo.moveHome(trx, mykeyPk, to);
-      await appendAudit(trx, { action: 'mykey.home_moved', actor: deviceActor(device), subject: mykeyId, details: { from, to, ...towns(from, to) } });
-      return mykeyId;
-    },
-
-    /**
-     * Renewal at the counter: staff checked the person's documents, so the old card need not
-     * sign (it is usually lost, revoked or expired). A suspended ID stays suspended.
-     */
-    async relinkAtCounter(trx: Knex.Transaction, mykeyId: string, newKey: Buffer, staff: SignedInStaff, reason: string, now: Date): Promise<void> {
-      const mykey = await ofHomeTown(trx, mykeyId, staff, { lock: true });
-      await linkNewCard(trx, mykey.pk, newKey, 'counter', now);
-      await appendAudit(trx, {
-        action: 'mykey.relinked', actor: staffActor(staff), subject: mykeyId,
-        details: { method: 'counter', organization: organizationLabel(staff.organization), ...towns(mykey.homeMunicipalityCode) }, texts: { reason },
-      });
-    },
-
-    /**
-     * Renewal from J-LIS's linkage file: the old card's MyKey ID gets the new card, whatever
-     * the old card's state (it is usually revoked by then). Re-checked here under lock; the
-     * importer's batch look-ups only spare it the transactions for cards that are not ours.
-     */
-    async linkFromFile(trx: Knex.Transaction, oldKey: Buffer, newKey: Buffer, source: LinkageSource, now: Date): Promise<LinkageOutcome> {
-      const old = await repo.bindingOf(trx, oldKey, { lock: true });
-      if (!old) return 'old_unknown';
-      const decided = linkageDecision(old, await repo.bindingOf(trx, newKey));
-      if (decided) return decided;
-      await linkNewCard(trx, old.mykeyPk, newKey, 'linkage_file', now);
-      await appendAudit(trx, { action: 'mykey.relinked', actor: { kind: 'system', id: 'import' }, subject: old.mykeyId, details: { method: 'linkage_file', ...source } });
-      return 'linked';
-    },
-
-    /** Suspension stops the identity everywhere: its home town's staff alone decide it. */
-    async suspend(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string, now: Date): Promise<void> {
-      const mykey = await ofHomeTown(trx, mykeyId, staff, { lock: true });
-      if (mykey.status === 'suspended') throw new Problem('mykey_already_suspended');
-      await repo.suspend(trx, mykey.pk, staff.id, reason, now);
-      await appendAudit(trx, { action: 'mykey.suspended', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization), ...towns(mykey.homeMunicipalityCode) }, texts: { reason } });
-    },
-
-    async reinstate(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string): Promise<void> {
-      const mykey = await ofHomeTown(trx, mykeyId, staff, { lock: true });
-      if (mykey.status !== 'suspended') throw new Problem('mykey_not_suspended');
-      await repo.reinstate(trx, mykey.pk);
-      await appendAudit(trx, { action: 'mykey.reinstated', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization), ...towns(mykey.homeMunicipalityCode) }, texts: { reason } });
-    },
-
-    /** A town blocks a MyKey ID from its own services (payments at its shops, its grants, its devices); other towns are unaffected. */
-    async block(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string, now: Date): Promise<void> {
-      const mykey = await existing(trx, mykeyId, { lock: true });
-      if (await repo.townBlock(trx, mykey.pk, staff.municipalityCode, { lock: true })) throw new Problem('mykey_already_blocked');
-      await repo.insertTownBlock(trx, mykey.pk, staff.municipalityCode, staff.id, reason, now);
-      await appendAudit(trx, { action: 'mykey.blocked', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization), ...towns(staff.municipalityCode) }, texts: { reason } });
-    },
-
-    async unblock(trx: Knex.Transaction, mykeyId: string, staff: SignedInStaff, reason: string): Promise<void> {
-      const mykey = await existing(trx, mykeyId, { lock: true });
-      if (!(await repo.townBlock(trx, mykey.pk, staff.municipalityCode, { lock: true }))) throw new Problem('mykey_not_blocked');
-      await repo.deleteTownBlock(trx, mykey.pk, staff.municipalityCode);
-      await appendAudit(trx, { action: 'mykey.unblocked', actor: staffActor(staff), subject: mykeyId, details: { organization: organizationLabel(staff.organization), ...towns(staff.municipalityCode) }, texts: { reason } });
-    },
-
-    /**
-     * The whole record, for its home town's staff: status, suspension, cards and the history the
-     * home town may see. Any other town's staff get mykey_not_found, as for an ID that does not exist.
-     */
-    async view(mykeyId: string, staff: SignedInStaff): Promise<MykeyView> {
-      const mykey = await ofHomeTown(db, mykeyId, staff);
-      const town = { code: mykey.homeMunicipalityCode, home: true };
-      const [cards, block, events] = await Promise.all([
-        repo.certificatesOf(db, mykey.pk), repo.townBlock(db, mykey.pk, town.code), eventViews(db, mykey.mykeyId, town)]);
-      await auditView(mykeyId, staff, 'record');
-      const { suspension } = mykey;
-      return {
-        mykeyId: mykey.mykeyId,
-        status: mykey.status,
-        issuedAt: mykey.issuedAt.toISOString(),
-        homeMunicipalityCode: mykey.homeMunicipalityCode,
-        suspension: suspension && { at: suspension.at.toISOString(), reason: suspension.reason, staff: { id: suspension.staffId, name: suspension.staffName } },
-        townBlock: blockView(block),
-        cards: cards.map((card) => ({ status: card.status, linkMethod: card.linkMethod, linkedAt: card.linkedAt.toISOString(), endedAt: card.endedAt?.toISOString() ?? null })),
-        events,
-      };
-    },
-
-    /** What any town's staff see of a MyKey ID: their own block of it and their own events. */
-    async townView(mykeyId: string, staff: SignedInStaff): Promise<TownMykeyView> {
-      const mykey = await existing(db, mykeyId);
-      const town = { code: staff.municipalityCode, home: mykey.homeMunicipalityCode === staff.municipalityCode };
-      const [block, events] = await Promise.all([repo.townBlock(db, mykey.pk, town.code), eventViews(db, mykey.mykeyId, town)]);
-      await auditView(mykeyId, staff, 'town');
-      return { mykeyId: mykey.mykeyId, municipalityCode: town.code, townBlock: blockView(block), events };
-    },
+    mykeyId: mykey.mykeyId,
+    status: mykey.status,
+    issuedAt: mykey.issuedAt.toISOString(),
+    homeMunicipalityCode: mykey.homeMunicipalityCode,
+    suspension: suspension && { at: suspension.at.toISOString(), reason: suspension.reason, staff: { id: suspension.staffId, name: suspension.staffName } },
+    townBlock: blockView(block),
+    cards: cards.map((card) => ({ status: card.status, linkMethod: card.linkMethod, linkedAt: card.linkedAt.toISOString(), endedAt: card.endedAt?.toISOString() ?? null })),
+    events,
   };
 }
 
-export type MykeyService = ReturnType<typeof mykeyService>;
+/** What any town's staff see of a MyKey ID: their own block of it and their own events. */
+export async function townView(db: Db, mykeyId: string, staff: SignedInStaff): Promise<TownMykeyView> {
+  const mykey = await existing(db, mykeyId);
+  const town = { code: staff.municipalityCode, home: mykey.homeMunicipalityCode === staff.municipalityCode };
+  const [block, events] = await Promise.all([repo.townBlock(db, mykey.pk, town.code), eventViews(db, mykey.mykeyId, town)]);
+  await auditView(db, mykeyId, staff, 'town');
+  return { mykeyId: mykey.mykeyId, municipalityCode: town.code, townBlock: blockView(block), events };
+}

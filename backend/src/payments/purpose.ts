@@ -3,12 +3,12 @@
 // contract's PAYMENT_TERMS), and the verified card pays at once.
 import { PAYMENT_TERMS, type PaymentTerms } from '@mykey/contracts/challenge-text.ts';
 import type { Purpose } from '../card-taps/purposes.ts';
-import type { PaymentsService } from './service.ts';
+import { challengeTerms, pay } from './service.ts';
 
-export const paymentPurpose = (payments: PaymentsService): Purpose<PaymentTerms> => ({
+export const paymentPurpose: Purpose<PaymentTerms> = {
   name: 'payment', proofs: ['pin'], deviceKinds: ['merchant'], valueMoving: true,
   // To any other device an intent is as good as unknown, as it is to another shop's.
   deviceRefusal: 'payment_intent_not_found',
-  terms: { text: PAYMENT_TERMS, bind: (trx, device, intentId, now) => payments.challengeTerms(trx, device, intentId, now) },
-  handle: (trx, { card, device, now, terms }) => payments.pay(trx, { terms: terms!, certKey: card.certKey, device, now }),
-});
+  terms: { text: PAYMENT_TERMS, bind: challengeTerms },
+  handle: (trx, { card, device, now, terms }) => pay(trx, { terms: terms!, certKey: card.certKey, device, now }),
+};

@@ -10,7 +10,7 @@ import { Problem } from '../http/problems.ts';
 import { PAYMENT_INTENT_ID } from '@mykey/contracts/challenge-text.ts';
 import { MAX_POINTS } from '@mykey/contracts/limits.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
-import type { PaymentsService } from './service.ts';
+import { cancel, createIntent, day, intentView, refund, voidPayment } from './service.ts';
 
 const points = z.number().int().min(1).max(MAX_POINTS);
 const intentBody = z.object({ amount: points }).strict();
@@ -29,9 +29,9 @@ function intentIdOf(value: string | undefined): string {
   return value;
 }
 
-export interface PaymentRoutesDeps { db: Db; payments: PaymentsService; clock: () => Date }
+export interface PaymentRoutesDeps { db: Db; clock: () => Date }
 
-export function paymentRoutes({ db, payments, clock }: PaymentRoutesDeps): Router {
+export function paymentRoutes({ db, clock }: PaymentRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1/merchant' });
   const merchantStaff = [requireStaff(db), requireRole('merchant')];
 
@@ -40,11 +40,11 @@ export function paymentRoutes({ db, payments, clock }: PaymentRoutesDeps): Route
     const key = idempotencyKey(ctx);
     const { amount } = await readJson(ctx, intentBody);
     respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'create-payment-intent', amount } },
-      async (trx) => ({ status: 201, body: await payments.createIntent(trx, staff, amount, clock()) })));
+      async (trx) => ({ status: 201, body: await createIntent(trx, staff, amount, clock()) })));
   });
 
   router.get('/payment-intents/:id', ...merchantStaff, async (ctx) => {
-    ctx.body = await payments.intentView(signedInStaff(ctx), intentIdOf(ctx.params.id), clock());
+    ctx.body = await intentView(db, signedInStaff(ctx), intentIdOf(ctx.params.id), clock());
   });
 
   router.post('/payment-intents/:id/cancellation', ...merchantStaff, async (ctx) => {
@@ -52,7 +52,7 @@ export function paymentRoutes({ db, payments, clock }: PaymentRoutesDeps): Route
     const key = idempotencyKey(ctx);
     const id = intentIdOf(ctx.params.id);
     respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'cancel-payment-intent', id } },
-      async (trx) => ({ status: 200, body: await payments.cancel(trx, staff, id, clock()) })));
+      async (trx) => ({ status: 200, body: await cancel(trx, staff, id, clock()) })));
   });
 
   router.post('/payments/:id/refunds', ...merchantStaff, async (ctx) => {
@@ -62,7 +62,7 @@ export function paymentRoutes({ db, payments, clock }: PaymentRoutesDeps): Route
     const body = await readJson(ctx, refundBody);
     // A deadlock with a payment or refund touching the same accounts is run again, under the same key.
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'refund-payment', id, points: body.points } },
-      async (trx) => ({ status: 201, body: await payments.refund(trx, staff, id, body.points, key, clock()) }))));
+      async (trx) => ({ status: 201, body: await refund(trx, staff, id, body.points, key, clock()) }))));
   });
 
   router.post('/payments/:id/void', ...merchantStaff, async (ctx) => {
@@ -70,7 +70,7 @@ export function paymentRoutes({ db, payments, clock }: PaymentRoutesDeps): Route
     const key = idempotencyKey(ctx);
     const id = intentIdOf(ctx.params.id);
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'void-payment', id } },
-      async (trx) => ({ status: 201, body: await payments.voidPayment(trx, staff, id, key, clock()) }))));
+      async (trx) => ({ status: 201, body: await voidPayment(trx, staff, id, key, clock()) }))));
   });
 
   router.get('/payments', ...merchantStaff, async (ctx) => {
@@ -78,7 +78,7 @@ export function paymentRoutes({ db, payments, clock }: PaymentRoutesDeps): Route
     if (typeof date !== 'string' || !isCalendarDate(date)) {
       throw new Problem('request_invalid', 'date must be a calendar date, YYYY-MM-DD (Japan time)', { errors: [{ path: 'date', message: 'must be YYYY-MM-DD' }] });
     }
-    ctx.body = await payments.day(signedInStaff(ctx), date);
+    ctx.body = await day(db, signedInStaff(ctx), date);
   });
 
   return router;
