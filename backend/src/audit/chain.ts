@@ -64,15 +64,8 @@ export function canonicalJson(value: unknown): string {
   throw new TypeError(`audit details hold JSON values only, not ${kind}`);
 }
 
-interface HashedFields {
-  seq: number;
-  occurred_at: Date;
-  action: string;
-  actor_kind: string;
-  actor_id: string;
-  subject: string;
-  details: unknown;
-}
+/** What an event's hash covers: the row but its links. */
+type HashedFields = Omit<EventRow, 'prev_hash' | 'hash'>;
 
 /** Keyed with `chainKey`; without one (events before the keyed boundary) plain SHA-256. */
 function eventHash(prevHash: Buffer, fields: HashedFields, chainKey: Buffer | undefined): Buffer {
