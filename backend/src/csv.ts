@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { CsvError, parse, type Options as ParseOptions } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import { stringify, type Options as StringifyOptions } from 'csv-stringify/sync';
+import { fileLines, type FileLine } from './file-lines.ts';
 
 // Fields as people and Excel write them: blanks around a field dropped, rows of differing
 // lengths left to the caller to judge, blank lines kept (as one empty field) so that every
@@ -84,11 +85,54 @@ function reasonOf(error: CsvError): string {
   }
 }
 
+/** A line of a file whose records are lines, with its CSV fields or why it is not CSV (none for a blank line or a line with a problem). */
+export type FieldLine = FileLine & { fields?: string[] | string };
+
+// Lines parsed as one document: a parser per thousand lines, not per line (a parser's set-up
+// costs more than a line's parsing).
+const LINES_PARSED_TOGETHER = 1000;
+
 /**
- * The fields of one line of a file whose records are lines (J-LIS's linkage file), with the
- * same rules as csvRecords; a string instead says why the line is not CSV.
+ * The lines of a file whose records are lines (J-LIS's linkage file), each with its fields read
+ * as csvRecords reads them. A line that is not CSV on its own — a quote closed on a later line,
+ * text after a closing quote — gets why, and the lines after it are read as usual.
  */
-export function csvFields(text: string): string[] | string {
+export async function* fieldLines(input: AsyncIterable<Buffer>, maxLineBytes: number): AsyncGenerator<FieldLine> {
+  let chunk: FileLine[] = [];
+  for await (const line of fileLines(input, maxLineBytes)) {
+    chunk.push(line);
+    if (chunk.length === LINES_PARSED_TOGETHER) {
+      yield* withFields(chunk);
+      chunk = [];
+    }
+  }
+  yield* withFields(chunk);
+}
+
+function withFields(lines: FileLine[]): FieldLine[] {
+  const parsed = lines.filter((line) => line.text !== undefined && line.text.trim() !== '');
+  const fields = documentFields(parsed.map((line) => line.text!)) ?? parsed.map((line) => lineFields(line.text!));
+  const fieldsOf = new Map(parsed.map((line, index) => [line, fields[index]!]));
+  return lines.map((line) => (fieldsOf.has(line) ? { ...line, fields: fieldsOf.get(line)! } : line));
+}
+
+/**
+ * The lines' fields, parsed as one document; undefined unless every line is one record of its
+ * own, when each line must be parsed alone to say which is at fault. Lines hold no line break,
+ * so a record per line is as many records as lines.
+ */
+function documentFields(texts: string[]): string[][] | undefined {
+  try {
+    // Each line's byte-order mark dropped, as `bom` drops one at the start of a line parsed alone.
+    const records = parseSync(texts.map((text) => text.replace(/^\uFEFF/, '')).join('\n'), { ...READ, bom: false }) as string[][];
+    return records.length === texts.length ? records : undefined;
+  } catch (error) {
+    if (error instanceof CsvError) return undefined;
+    throw error;
+  }
+}
+
+function lineFields(text: string): string[] | string {
   try {
     const [fields] = parseSync(text, READ) as string[][];
     return fields ?? [''];
@@ -128,61 +172,3 @@ export const csvRow = (fields: Row): string => stringify([fields], WRITE);
 
 /** A whole file, starting with the BOM so Excel reads it as UTF-8. */
 export const csvFile = (rows: Row[]): string => stringify(rows, { ...WRITE, bom: true });
-
-// --- files whose records are lines -----------------------------------------------------------
-
-export interface CsvLine { number: number; text?: string; problem?: 'too_long' | 'not_utf8' }
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * The file's lines, numbered from 1, without their line ends (LF or CRLF); a line longer than
- * `maxLineBytes` or not UTF-8 comes as a problem. Never holds more than one line in memory.
- * For files whose records never span lines (NDJSON batches, J-LIS's linkage file), where one
- * broken line must not stop the lines after it.
- */
-export async function* csvLines(input: AsyncIterable<Buffer>, maxLineBytes: number): AsyncGenerator<CsvLine> {
-  let parts: Buffer[] = [];
-  let size = 0;
-  let tooLong = false;
-  let number = 0;
-  const append = (piece: Buffer) => {
-    if (tooLong || piece.length === 0) return;
-    if (size + piece.length > maxLineBytes) {
-      // Nothing more of this line is kept, however long it goes on.
-      tooLong = true;
-      parts = [];
-      return;
-    }
-    parts.push(piece);
-    size += piece.length;
-  };
-  const finish = (): CsvLine => {
-    number++;
-    const line: CsvLine = tooLong ? { number, problem: 'too_long' } : decode(number, Buffer.concat(parts, size));
-    parts = [];
-    size = 0;
-    tooLong = false;
-    return line;
-  };
-  for await (const chunk of input) {
-    let from = 0;
-    for (let end = chunk.indexOf(0x0a, from); end >= 0; end = chunk.indexOf(0x0a, from)) {
-      append(chunk.subarray(from, end));
-      yield finish();
-      from = end + 1;
-    }
-    append(chunk.subarray(from));
-  }
-  // A last line without a line end.
-  if (size > 0 || tooLong) yield finish();
-}
-
-function decode(number: number, bytes: Buffer): CsvLine {
-  const body = bytes.at(-1) === 0x0d ? bytes.subarray(0, -1) : bytes;
-  try {
-    return { number, text: utf8.decode(body) };
-  } catch {
-    return { number, problem: 'not_utf8' };
-  }
-}

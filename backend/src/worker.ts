@@ -5,7 +5,8 @@ import { createDb } from './db.ts';
 import { createLogger } from './log.ts';
 import { createQueue, scheduleEvery, type Queue } from './queue.ts';
 import { onShutdown } from './shutdown.ts';
-import { HEARTBEAT_QUEUE, recordHeartbeat, workerId } from './jobs/heartbeat.ts';
+import { HEARTBEAT_QUEUE, workerId } from './jobs/heartbeat.ts';
+import { heartbeatRepository } from './jobs/repository.ts';
 import { loadTrustAnchors } from './jpki/anchors.ts';
 import { CRL_QUEUE, refreshCrls } from './jpki/crl-job.ts';
 import { crlSources } from './jpki/crl-sources.ts';
@@ -73,7 +74,7 @@ const deliverer = webhookDeliverer(db, log, mykeySecret(config), {
 /** Takes jobs from every queue and keeps their schedules; resolves to the schedule check's timer. */
 async function start(): Promise<NodeJS.Timeout> {
   heartbeat.process(async () => {
-    await recordHeartbeat(db, workerId, new Date());
+    await heartbeatRepository.recordBeat(db, workerId, new Date());
   });
   await schedule(heartbeat, config.HEARTBEAT_INTERVAL_MS);
 

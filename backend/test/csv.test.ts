@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Readable } from 'node:stream';
-import { csvFields, csvFile, CsvFileError, csvRecords, csvRow, utf8Check, type CsvRecord } from '../src/csv.ts';
+import { csvFile, CsvFileError, csvRecords, csvRow, fieldLines, utf8Check, type CsvRecord, type FieldLine } from '../src/csv.ts';
 
 /** Every record of the text, delivered in chunks of `chunk` bytes (a character or a CRLF may be cut). */
 async function records(text: string | Buffer, { chunk = 7, maxRecordBytes = 1024 } = {}): Promise<CsvRecord[]> {
@@ -87,12 +87,32 @@ test('Shift_JIS is not UTF-8; a UTF-8 character cut between chunks is, unless th
   t.is(cut(), 'cut');
 });
 
-test('a line of a line-per-record file: its fields, or why it is not CSV', (t) => {
-  t.deepEqual(csvFields('"CN=a,O=b",1C, "x""y" ,'), ['CN=a,O=b', '1C', 'x"y', '']);
-  t.deepEqual(csvFields(''), ['']);
-  t.regex(csvFields('"CN=a,1') as string, /not closed on this line/);
-  t.regex(csvFields('"CN=a" x,1') as string, /after the closing quote/);
-  t.regex(csvFields('CN=a"b,1') as string, /quote inside a field/);
+async function linesWithFields(lines: string[]): Promise<FieldLine[]> {
+  const read: FieldLine[] = [];
+  for await (const line of fieldLines(Readable.from([Buffer.from(lines.join('\n'))]), 4096)) read.push(line);
+  return read;
+}
+
+test('the lines of a line-per-record file: the fields of each line, or why it is not CSV, the lines after a broken one read as usual', async (t) => {
+  const lines = await linesWithFields(['"CN=a,O=b",1C, "x""y" ,', '', '"CN=a,1', 'x",2', '"CN=a" x,1', 'CN=a"b,1', '\uFEFFc,d']);
+  t.deepEqual(lines.map((line) => line.number), [1, 2, 3, 4, 5, 6, 7]);
+  t.deepEqual(lines[0]!.fields, ['CN=a,O=b', '1C', 'x"y', '']);
+  t.is(lines[1]!.fields, undefined);
+  t.regex(lines[2]!.fields as string, /not closed on this line/);
+  t.regex(lines[3]!.fields as string, /quote inside a field/);
+  t.regex(lines[4]!.fields as string, /after the closing quote/);
+  t.regex(lines[5]!.fields as string, /quote inside a field/);
+  t.deepEqual(lines[6]!.fields, ['c', 'd']);
+});
+
+test('the lines of a line-per-record file: a line broken among thousands is named, every other line keeps its fields', async (t) => {
+  const texts = Array.from({ length: 2500 }, (_, i) => (i === 1500 ? `"${i},x` : `"CN=${i},O=b",${i}`));
+  const lines = await linesWithFields(texts);
+  t.is(lines.length, 2500);
+  t.regex(lines[1500]!.fields as string, /not closed on this line/);
+  t.deepEqual(lines.filter((line) => typeof line.fields === 'string').map((line) => line.number), [1501]);
+  t.deepEqual(lines[1501]!.fields, ['CN=1501,O=b', '1501']);
+  t.deepEqual(lines[2499]!.fields, ['CN=2499,O=b', '2499']);
 });
 
 test('written as Excel reads it: BOM, CRLF, quotes where needed, formulas disarmed, numbers as they are', async (t) => {

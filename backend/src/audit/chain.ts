@@ -18,6 +18,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { retryTransient, type Db } from '../db.ts';
 import { auditKeys, type AuditKeys } from './keys.ts';
+import { auditRepository as repo, type EventRow, type TextRow, type TextsToErase, type TownView } from './repository.ts';
 
 export interface AuditEvent {
   /** What happened, e.g. `mykey.issued`, `device.revoked`. */
@@ -63,15 +64,8 @@ export function canonicalJson(value: unknown): string {
   throw new TypeError(`audit details hold JSON values only, not ${kind}`);
 }
 
-interface HashedFields {
-  seq: number;
-  occurred_at: Date;
-  action: string;
-  actor_kind: string;
-  actor_id: string;
-  subject: string;
-  details: unknown;
-}
+/** What an event's hash covers: the row but its links. */
+type HashedFields = Omit<EventRow, 'prev_hash' | 'hash'>;
 
 /** Keyed with `chainKey`; without one (events before the keyed boundary) plain SHA-256. */
 function eventHash(prevHash: Buffer, fields: HashedFields, chainKey: Buffer | undefined): Buffer {
@@ -120,7 +114,7 @@ export async function appendAudit(trx: Knex.Transaction, event: AuditEvent): Pro
   const details = texts.length === 0 ? event.details ?? {}
     : { ...event.details, texts: Object.fromEntries(texts.map((t) => [t.name, t.ref.toString('hex')])) };
   const detailsJson = canonicalJson(details);
-  const head = await trx('audit_head').where({ id: 1 }).forUpdate().first('last_seq', 'last_hash');
+  const head = await repo.lockHead(trx);
   if (!head) throw new Error('audit_head has no row: the audit migration did not run');
   const fields: HashedFields = {
     seq: Number(head.last_seq) + 1,
@@ -134,11 +128,11 @@ export async function appendAudit(trx: Knex.Transaction, event: AuditEvent): Pro
   };
   // Always keyed: the migration put the boundary at the first event appended after it.
   const hash = eventHash(head.last_hash, fields, keys.chain);
-  await trx('audit_events').insert({ ...fields, details: detailsJson, prev_hash: head.last_hash, hash });
+  await repo.insertEvent(trx, { ...fields, details: detailsJson, prev_hash: head.last_hash, hash });
   if (texts.length > 0) {
-    await trx('audit_texts').insert(texts.map(({ name, text, nonce, ref }) => ({ seq: fields.seq, name, ref, nonce, text })));
+    await repo.insertTexts(trx, texts.map(({ name, text, nonce, ref }) => ({ seq: fields.seq, name, ref, nonce, text })));
   }
-  await trx('audit_head').where({ id: 1 }).update({ last_seq: fields.seq, last_hash: hash });
+  await repo.advanceHead(trx, fields.seq, hash);
   return { seq: fields.seq };
 }
 
@@ -172,8 +166,7 @@ export function towns(...codes: string[]): { municipalities: string[] } {
   return { municipalities: [...new Set(codes)].sort() };
 }
 
-/** Whose history is asked for: a town's, and whether it is the subject's home town. */
-export interface TownView { code: string; home: boolean }
+export type { TownView, TextsToErase } from './repository.ts';
 
 /**
  * The latest events about one subject, newest first: its history for a clerk. A staff actor
@@ -183,20 +176,8 @@ export interface TownView { code: string; home: boolean }
  */
 export async function eventsAbout(conn: Db | Knex.Transaction, subject: string,
   { limit = 200, town, exceptActions = [] }: { limit?: number; town?: TownView; exceptActions?: string[] } = {}): Promise<RecordedEvent[]> {
-  const query = conn('audit_events as e')
-    .leftJoin('staff_accounts as s', function staffActor() {
-      this.on('e.actor_kind', '=', conn.raw('?', ['staff'])).andOn('s.id', '=', 'e.actor_id');
-    })
-    .where('e.subject', subject).whereNotIn('e.action', exceptActions);
-  if (town) {
-    query.where((q) => {
-      q.whereRaw("JSON_CONTAINS(e.details, JSON_QUOTE(?), '$.municipalities')", [town.code]);
-      if (town.home) q.orWhereRaw("JSON_EXTRACT(e.details, '$.municipalities') IS NULL");
-    });
-  }
-  const rows = await query.orderBy('e.seq', 'desc').limit(limit)
-    .select('e.seq', 'e.occurred_at', 'e.action', 'e.actor_kind', 'e.actor_id', 'e.details', 's.display_name');
-  const texts = rows.length === 0 ? [] : await conn('audit_texts').whereIn('seq', rows.map((row) => row.seq)).select('seq', 'name', 'text');
+  const rows = await repo.history(conn, subject, { limit, town, exceptActions });
+  const texts = rows.length === 0 ? [] : await repo.textsOf(conn, rows.map((row) => row.seq));
   const textsOf = new Map<number, Record<string, string | null>>();
   for (const { seq, name, text } of texts) textsOf.set(Number(seq), { ...textsOf.get(Number(seq)), [name]: text });
   return rows.map((row) => {
@@ -207,15 +188,13 @@ export async function eventsAbout(conn: Db | Knex.Transaction, subject: string,
       seq: Number(row.seq),
       occurredAt: row.occurred_at,
       action: row.action,
-      actor: { kind: row.actor_kind, id: row.actor_id, name: row.display_name ?? null },
+      actor: { kind: row.actor_kind as AuditEvent['actor']['kind'], id: row.actor_id, name: row.display_name ?? null },
       details: { ...details, ...resolved },
     };
   });
 }
 
 export interface ErasedText { seq: number; name: string; ref: string }
-
-export type TextsToErase = { seq: number; name?: string } | { ref: string };
 
 /** Nothing to erase: no such text, or it is erased already. */
 export class TextNotErasable extends Error {
@@ -231,10 +210,7 @@ export class TextNotErasable extends Error {
  */
 export async function eraseAuditTexts(db: Db, target: TextsToErase, request: { by: string; why: string }, now = new Date()): Promise<{ seq: number; erased: ErasedText[] }> {
   return db.transaction(async (trx) => {
-    const query = trx('audit_texts').forUpdate().orderBy('name').select('seq', 'name', 'ref', 'erased_at');
-    if ('ref' in target) query.where('ref', Buffer.from(target.ref, 'hex'));
-    else query.where('seq', target.seq).modify((q) => { if (target.name !== undefined) q.where('name', target.name); });
-    const rows = await query;
+    const rows = await repo.lockTexts(trx, target);
     if (rows.length === 0) throw new TextNotErasable('text_not_found', 'no free text of the audit log matches');
     const toErase = rows.filter((row) => row.erased_at === null);
     if (toErase.length === 0) throw new TextNotErasable('text_already_erased', 'the matching texts are erased already');
@@ -243,7 +219,7 @@ export async function eraseAuditTexts(db: Db, target: TextsToErase, request: { b
       action: TEXT_ERASED, actor: { kind: 'system', id: 'operator' }, subject: `audit:${erased[0]!.seq}`,
       details: { erased }, texts: { by: request.by, why: request.why },
     });
-    await trx('audit_texts').whereIn('ref', toErase.map((row) => row.ref)).update({ text: null, nonce: null, erased_at: now, erased_seq: seq });
+    await repo.markTextsErased(trx, toErase.map((row) => row.ref), now, seq);
     return { seq, erased };
   });
 }
@@ -252,7 +228,7 @@ export async function eraseAuditTexts(db: Db, target: TextsToErase, request: { b
 export interface ChainHead { seq: number; hash: Buffer; keyedFrom: number }
 
 export async function chainHead(db: Db): Promise<ChainHead> {
-  const head = await db('audit_head').where({ id: 1 }).first('last_seq', 'last_hash', 'keyed_from');
+  const head = await repo.head(db);
   if (!head) throw new Error('audit_head has no row: the audit migration did not run');
   return { seq: Number(head.last_seq), hash: head.last_hash, keyedFrom: Number(head.keyed_from) };
 }
@@ -260,15 +236,12 @@ export async function chainHead(db: Db): Promise<ChainHead> {
 /** A head as written to the export file: what the database must still agree with. */
 export interface ExportedHead { at: string; seq: number; hash: string; keyedFrom: number }
 
-interface EventRow extends HashedFields { prev_hash: Buffer; hash: Buffer }
-interface TextRow { seq: number; name: string; ref: Buffer; nonce: Buffer | null; text: string | null; erased_at: Date | null; erased_seq: number | null }
-
 /** Events in seq order a page at a time, with their texts (keyset pagination: a million rows are never held at once). */
 async function* pagesInOrder(trx: Knex.Transaction): AsyncGenerator<{ events: EventRow[]; texts: TextRow[] }> {
   for (let after = -1; ;) {
-    const events: EventRow[] = await trx('audit_events').where('seq', '>', after).orderBy('seq').limit(BATCH);
+    const events = await repo.eventsAfter(trx, after, BATCH);
     if (events.length === 0) return;
-    const texts: TextRow[] = await trx('audit_texts').whereBetween('seq', [events[0]!.seq, events.at(-1)!.seq]);
+    const texts = await repo.textsBetween(trx, events[0]!.seq, events.at(-1)!.seq);
     yield { events, texts };
     if (events.length < BATCH) return;
     after = events.at(-1)!.seq;
@@ -327,7 +300,7 @@ export type ChainVerdict = { ok: true; events: number; keyedFrom: number; heads:
  */
 export async function verifyAuditChain(db: Db, { keys = auditKeys(), heads = [] }: { keys?: AuditKeys; heads?: ExportedHead[] } = {}): Promise<ChainVerdict> {
   return db.transaction(async (trx) => {
-    const head: { last_seq: number; last_hash: Buffer; keyed_from: number } | undefined = await trx('audit_head').where({ id: 1 }).first('last_seq', 'last_hash', 'keyed_from');
+    const head = await repo.head(trx);
     const broken = (seq: number, reason: string): Broken => ({ ok: false, events: seq - 1, firstBroken: { seq, reason } });
     // The boundary exported outside the database is the one to trust: a different one in the
     // database (moved to pass off a re-hashed tail as written before the upgrade) makes

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/chain.ts';
-import { csvLines, type CsvLine } from '../csv.ts';
+import { fileLines, type FileLine } from '../file-lines.ts';
 import type { Db } from '../db.ts';
 import { Problem, problemKinds, type ProblemCode } from '../http/problems.ts';
 import { spoolUpload, type SpooledFile } from '../http/spool.ts';
@@ -99,15 +99,15 @@ async function processLines({ db, conversions, log, clock }: BatchDeps, partner:
   // side). Once Redis fails to take jobs, the rest of the batch is left to the sweeper instead
   // of waiting on Redis for every chunk.
   let enqueueing: Promise<boolean> = Promise.resolve(true);
-  const flush = async (lines: CsvLine[]) => {
+  const flush = async (lines: FileLine[]) => {
     const outcomes = await acceptConversions(db, partner, lines.map(checkLine), {
       now, batch: { id: batch.id, lines: lines.map((line) => line.number) },
       record: (trx, results) => recordLines(trx, batch.id, lines, results),
     });
     if (await enqueueing) enqueueing = enqueueAccepted(conversions, db, outcomes, log, BATCH_ENQUEUE_WAIT_MS);
   };
-  let chunk: CsvLine[] = [];
-  for await (const line of csvLines(createReadStream(file), BATCH_LIMITS.lineBytes)) {
+  let chunk: FileLine[] = [];
+  for await (const line of fileLines(createReadStream(file), BATCH_LIMITS.lineBytes)) {
     if (line.number <= resumeAfter) continue;
     chunk.push(line);
     if (chunk.length === BATCH_LIMITS.chunk) {
@@ -120,7 +120,7 @@ async function processLines({ db, conversions, log, clock }: BatchDeps, partner:
   await repo.finishBatch(db, batch.id, clock());
 }
 
-function checkLine(line: CsvLine): Checked {
+function checkLine(line: FileLine): Checked {
   if (line.text !== undefined) return checkConversion(line.text);
   const problem = line.problem === 'too_long'
     ? new Problem('body_too_large', `A line may be at most ${BATCH_LIMITS.lineBytes} bytes.`)
@@ -128,7 +128,7 @@ function checkLine(line: CsvLine): Checked {
   return { ok: false, problem, partnerTxId: null };
 }
 
-async function recordLines(trx: Knex.Transaction, batchId: number, lines: CsvLine[], outcomes: Outcome[]): Promise<void> {
+async function recordLines(trx: Knex.Transaction, batchId: number, lines: FileLine[], outcomes: Outcome[]): Promise<void> {
   await repo.insertBatchLines(trx, batchId, outcomes.map((outcome, index) => ({
     line: lines[index]!.number,
     partnerTxId: outcome.ok ? outcome.conversion.partnerTxId : outcome.partnerTxId,

@@ -7,6 +7,7 @@ import type { Context } from 'koa';
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import { Problem } from './problems.ts';
+import { idempotencyRepository } from './repository.ts';
 
 const KEY = /^[A-Za-z0-9_.:-]{8,128}$/;
 const DUPLICATE_KEY = 'ER_DUP_ENTRY';
@@ -27,7 +28,7 @@ function requestHash(request: unknown): Buffer {
 }
 
 async function storedAnswer(db: Db, call: IdempotentCall): Promise<Answer & { replayed: true }> {
-  const row = await db('idempotency_keys').where({ scope: call.scope, idempotency_key: call.key }).first();
+  const row = await idempotencyRepository.find(db, call);
   if (!row) throw new Error('idempotency key vanished after a duplicate-key error');
   if (!Buffer.from(row.request_hash).equals(requestHash(call.request))) {
     throw new Problem('idempotency_key_reused');
@@ -44,8 +45,7 @@ export async function runIdempotent(db: Db, call: IdempotentCall, effect: (trx: 
   const answer = await db.transaction(async (trx) => {
     if (!(await claim(trx, call))) return undefined;
     const fresh = await effect(trx);
-    await trx('idempotency_keys').where({ scope: call.scope, idempotency_key: call.key })
-      .update({ status_code: fresh.status, response: JSON.stringify(fresh.body ?? null) });
+    await idempotencyRepository.storeAnswer(trx, call, fresh.status, JSON.stringify(fresh.body ?? null));
     return fresh;
   });
   return answer ? { ...answer, replayed: false } : storedAnswer(db, call);
@@ -54,7 +54,7 @@ export async function runIdempotent(db: Db, call: IdempotentCall, effect: (trx: 
 /** Claims the key; false if it is taken. A concurrent twin blocks here until the owner's transaction ends. */
 async function claim(trx: Knex.Transaction, call: IdempotentCall): Promise<boolean> {
   try {
-    await trx('idempotency_keys').insert({ scope: call.scope, idempotency_key: call.key, request_hash: requestHash(call.request), status_code: 0, response: 'null' });
+    await idempotencyRepository.claim(trx, call, requestHash(call.request));
     return true;
   } catch (error) {
     // Only this insert's duplicate means "answered before"; the effect's own duplicates are its business.

@@ -14,7 +14,8 @@ import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import type { Entry, EntryKind, NewLot, Posting } from './entries.ts';
 import { campaignRuns, type LotMovement, type OpenLot, type TakenFromLot } from './rules.ts';
-import { NAMED_COLUMNS, namedById, type NamedRow } from '../organizations/repository.ts';
+import { NAMED_COLUMNS, namedById } from '../organizations/repository.ts';
+import type { Named } from '@mykey/contracts/statement-shape.ts';
 import type { GrantCampaign } from '@mykey/contracts/grants.ts';
 
 type Conn = Db | Knex.Transaction;
@@ -171,7 +172,7 @@ export const ledgerRepository = {
     return row && toGrantCampaign(row, now);
   },
 
-  async campaignNames(conn: Conn, ids: number[]): Promise<Map<number, NamedRow>> {
+  async campaignNames(conn: Conn, ids: number[]): Promise<Map<number, Named>> {
     return namedById(ids.length === 0 ? [] : await conn('campaigns').whereIn('id', ids).select(NAMED_COLUMNS));
   },
 

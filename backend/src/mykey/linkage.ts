@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import type * as pkijs from 'pkijs';
 import { useAuditSecret } from '../audit/keys.ts';
 import { ConfigError, loadIdentityConfig, mykeySecret } from '../config.ts';
-import { csvFields, csvLines } from '../csv.ts';
+import { fieldLines } from '../csv.ts';
 import { createDb, retryTransient, type Db } from '../db.ts';
 import { loadTrustAnchors } from '../jpki/anchors.ts';
 import { formatRfc4514, nameAttributes, nameKey, parseRfc4514 } from '../jpki/names.ts';
@@ -79,7 +79,7 @@ export async function importLinkage({ db, secret, anchors, clock = () => new Dat
   }
 
   let batch: LinkageRecord[] = [];
-  for await (const line of csvLines(input, MAX_LINE_BYTES)) {
+  for await (const line of fieldLines(input, MAX_LINE_BYTES)) {
     summary.lines = line.number;
     if (line.number === 1) {
       if (line.text?.replace(/^\uFEFF/, '').trim().toLowerCase() !== LINKAGE_HEADER) {
@@ -89,7 +89,7 @@ export async function importLinkage({ db, secret, anchors, clock = () => new Dat
     }
     if (line.text?.trim() === '') continue;
     summary.records++;
-    const record = line.problem ? LINE_PROBLEMS[line.problem] : parseRecord(line.text!, line.number, issuers, secret);
+    const record = line.problem ? LINE_PROBLEMS[line.problem] : parseRecord(line.fields!, line.number, issuers, secret);
     if (typeof record === 'string') {
       malformed(line.number, record);
     } else if ('unknownIssuer' in record) {
@@ -108,8 +108,7 @@ export async function importLinkage({ db, secret, anchors, clock = () => new Dat
   return summary;
 }
 
-function parseRecord(text: string, line: number, issuers: IssuerResolver, secret: Buffer): LinkageRecord | { unknownIssuer: string } | string {
-  const fields = csvFields(text);
+function parseRecord(fields: string[] | string, line: number, issuers: IssuerResolver, secret: Buffer): LinkageRecord | { unknownIssuer: string } | string {
   if (typeof fields === 'string') return fields;
   if (fields.length !== 4) return `${fields.length} fields; a record has 4: ${LINKAGE_HEADER}`;
   const [oldIssuerText, oldSerialText, newIssuerText, newSerialText] = fields as [string, string, string, string];

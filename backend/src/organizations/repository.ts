@@ -2,6 +2,7 @@
 // (merchants). Their rows come from seeds and operations; features read them through here.
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
+import type { Named } from '@mykey/contracts/statement-shape.ts';
 
 type Conn = Db | Knex.Transaction;
 
@@ -9,9 +10,6 @@ export interface Names { ja: string; en: string }
 
 /** A shop as the register and its receipts show it. */
 export interface Merchant { id: number; nameJa: string; nameEn: string; status: 'pending' | 'approved' | 'suspended' }
-
-/** A shop or partner as a statement names it. */
-export interface NamedRow { id: number; slug: string; name: Names }
 
 export const organizationRepository = {
   /** Those of these codes that name a municipality. */
@@ -42,7 +40,7 @@ export const organizationRepository = {
     return row?.municipality_code;
   },
 
-  async merchantNames(conn: Conn, ids: number[]): Promise<Map<number, NamedRow>> {
+  async merchantNames(conn: Conn, ids: number[]): Promise<Map<number, Named>> {
     return namedById(ids.length === 0 ? [] : await conn('merchants').whereIn('id', ids).select(NAMED_COLUMNS));
   },
 
@@ -57,7 +55,7 @@ export const organizationRepository = {
 /** The columns of a row named by slug and name in both languages: a shop, a partner, a campaign. */
 export const NAMED_COLUMNS = ['id', 'slug', 'name_ja', 'name_en'];
 
-const toNamed = (row: Record<string, any>): NamedRow => ({ id: Number(row.id), slug: row.slug, name: { ja: row.name_ja, en: row.name_en } });
+const toNamed = (row: Record<string, any>): Named => ({ id: Number(row.id), slug: row.slug, name: { ja: row.name_ja, en: row.name_en } });
 
 /** The named rows by id (each owner reads its own table). */
-export const namedById = (rows: Array<Record<string, any>>): Map<number, NamedRow> => new Map(rows.map((row) => [Number(row.id), toNamed(row)]));
+export const namedById = (rows: Array<Record<string, any>>): Map<number, Named> => new Map(rows.map((row) => [Number(row.id), toNamed(row)]));

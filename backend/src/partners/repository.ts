@@ -4,7 +4,8 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import { tokyoDate } from '../ledger/rules.ts';
-import { NAMED_COLUMNS, namedById, type NamedRow } from '../organizations/repository.ts';
+import { NAMED_COLUMNS, namedById } from '../organizations/repository.ts';
+import type { Named } from '@mykey/contracts/statement-shape.ts';
 import { unsealPartnerSecret } from './credentials.ts';
 
 type Conn = Db | Knex.Transaction;
@@ -87,7 +88,7 @@ export const partnerRepository = {
     return row && Number(row.id);
   },
 
-  async names(conn: Conn, ids: number[]): Promise<Map<number, NamedRow>> {
+  async names(conn: Conn, ids: number[]): Promise<Map<number, Named>> {
     return namedById(ids.length === 0 ? [] : await conn('partners').whereIn('id', ids).select(NAMED_COLUMNS));
   },
 
