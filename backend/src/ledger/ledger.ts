@@ -7,6 +7,7 @@
 import type { Knex } from 'knex';
 import { ConcurrentChange, retryTransient, type Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
+import { mykeyRepository } from '../mykey/repository.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import {
   LIMITS, assertBalanced, conversionEntry, expiryEntry, fundingEntry, grantEntry, paymentEntry, requestHash, reversalEntry,
@@ -183,9 +184,9 @@ function checkPoints(points: number, max: number = LIMITS.maxResidentPoints): vo
 }
 
 async function mykeyPkOf(trx: Trx, mykeyId: string): Promise<number> {
-  const pk = (await repo.mykeyPks(trx, [mykeyId])).get(mykeyId);
-  if (pk === undefined) throw new Problem('mykey_not_found');
-  return pk;
+  const mykey = (await mykeyRepository.statuses(trx, [mykeyId])).get(mykeyId);
+  if (!mykey) throw new Problem('mykey_not_found');
+  return mykey.pk;
 }
 
 /** The campaign, which must belong to `municipalityCode` when that is given. */
@@ -285,9 +286,9 @@ export async function creditConversions(trx: Trx, requests: CreditConversion[]):
     if (campaign.municipalityCode !== r.municipalityCode) throw new Problem('campaign_not_found', `campaign ${r.campaignId} is not a campaign of municipality ${r.municipalityCode}`);
     campaigns.set(campaign.id, campaign);
   }
-  const pks = await repo.mykeyPks(trx, requests.map((r) => r.mykeyId));
+  const mykeys = await mykeyRepository.statuses(trx, requests.map((r) => r.mykeyId));
   const owners = requests.map((r) => {
-    const mykeyPk = pks.get(r.mykeyId);
+    const mykeyPk = mykeys.get(r.mykeyId)?.pk;
     if (mykeyPk === undefined) throw new Problem('mykey_not_found');
     return {
       partner: { kind: 'partner_clearing', partnerId: r.partnerId } as const,
@@ -502,7 +503,7 @@ export async function expireAccount(trx: Trx, residentAccount: number, now: Date
 
 /** A resident's points in a municipality: the balance, and what can be spent at `now` (lots not yet expired). */
 export async function residentPoints(conn: Db | Trx, municipalityCode: string, mykeyId: string, now = new Date()): Promise<{ balance: number; spendable: number }> {
-  const mykeyPk = (await repo.mykeyPks(conn, [mykeyId])).get(mykeyId);
+  const mykeyPk = (await mykeyRepository.statuses(conn, [mykeyId])).get(mykeyId)?.pk;
   const owner = mykeyPk === undefined ? undefined : { kind: 'resident', mykeyPk } as const;
   const account = owner && (await repo.findAccounts(conn, [{ municipalityCode, owner }])).get(accountKey(municipalityCode, owner));
   if (account === undefined) return { balance: 0, spendable: 0 };

@@ -1,10 +1,10 @@
 // Every SQL statement of the ledger's tables (ledger_accounts, ledger_entries, ledger_postings,
 // ledger_lots, ledger_lot_movements) and of campaigns, whose budgets and caps only the ledger
 // enforces. Other features read the ledger through the functions here (grants' recent entries,
-// settlement's sums). The ledger, which every feature stands on, also reads the keys of the
-// parties it names (a MyKey ID's primary key, whether a partner exists, in paymentParties a
-// shop's town): asking mykey/ or partners/, which build on the ledger, would make their folders
-// import each other, and a payment's parties come in one read.
+// settlement's sums). It asks mykey/ for a MyKey ID's primary key, but reads two parties itself:
+// whether a partner exists (partners/ builds on the ledger: asking it would make the folders
+// import each other) and, in paymentParties, the shop and resident of a payment (the hot path of
+// every payment, one read).
 //
 // Reads of ledger state inside a posting transaction are locking reads taken after the
 // accounts are locked: they see the latest committed rows whatever the isolation level, while
@@ -101,12 +101,6 @@ export const accountKey = (municipalityCode: string, owner: AccountOwner) => `${
 
 export const ledgerRepository = {
   // --- the parties the ledger names -------------------------------------------------------
-
-  /** The primary keys of these MyKey IDs; an unknown one is left out. */
-  async mykeyPks(conn: Conn, mykeyIds: string[]): Promise<Map<string, number>> {
-    const rows = await conn('mykeys').whereIn('mykey_id', [...new Set(mykeyIds)]).select('id', 'mykey_id');
-    return new Map(rows.map((row) => [row.mykey_id as string, Number(row.id)]));
-  },
 
   /**
    * What a payment names, in one plain read: the shop's municipality, the MyKey ID's key, the
