@@ -1,6 +1,6 @@
 // The MyKey ID: a resident's account number, 8 characters from an alphabet without
 // look-alikes (no 0/1/I/O): 7 payload characters derived from the card's certificate with a
-// keyed HMAC, then 1 check character (id-check.ts). Pure functions; docs/mykey-id.md has the arithmetic.
+// keyed HMAC, then 1 check character (@mykey/contracts/mykey-id.ts). Pure functions; docs/mykey-id.md has the arithmetic.
 import { createHmac } from 'node:crypto';
 import { subkey } from '../subkeys.ts';
 import { checkValue, encode, PAYLOAD_LENGTH } from '@mykey/contracts/mykey-id.ts';
