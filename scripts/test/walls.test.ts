@@ -1,14 +1,17 @@
 // The walls between the workspaces fail when broken: each rule of .dependency-cruiser.cjs, run
-// as `npm run typecheck` runs it, over a file written into the tree to break it (removed after),
-// and a file that keeps to the walls passes.
+// as `npm run typecheck` runs it, over a file that breaks it, and a file that keeps to the walls
+// passes. The files go into a scratch tree laid out like the repository (its rules, settings,
+// package.json files and node_modules), never into the repository itself, where the other tests
+// run beside this one (a file appearing in packages/contracts/src would make npm start rebuild
+// the console under them).
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { rootDir } from '@mykey/dev-tools/paths.ts';
-import { cruise, type Violation } from '../lib/walls.ts';
+import { cruise, WALL_FILES, type Violation } from '../lib/walls.ts';
 
-const tag = `walls-check-${randomBytes(4).toString('hex')}`;
+const tag = 'walls-check';
 const featureA = `backend/src/${tag}-a`;
 const featureB = `backend/src/${tag}-b`;
 
@@ -33,24 +36,41 @@ const files: Array<{ file: string; imports: string; breaks?: string; from?: stri
   { file: `reader-agent/src/${tag}-kept.ts`, imports: '@mykey/contracts/mykey-id.ts' },
 ];
 
+const tree = mkdtempSync(path.join(os.tmpdir(), 'mykey-walls-'));
+
+function write(file: string, text: string): void {
+  mkdirSync(path.dirname(path.join(tree, file)), { recursive: true });
+  writeFileSync(path.join(tree, file), text);
+}
+
+/** The scratch tree: the walls' own files, every workspace's package.json, node_modules (linked), and the files above. */
+function layTree(): void {
+  const workspaces: string[] = JSON.parse(readFileSync(path.join(rootDir, 'package.json'), 'utf8')).workspaces;
+  for (const file of [...WALL_FILES, ...workspaces.map((folder) => `${folder}/package.json`)]) {
+    mkdirSync(path.dirname(path.join(tree, file)), { recursive: true });
+    copyFileSync(path.join(rootDir, file), path.join(tree, file));
+  }
+  symlinkSync(path.join(rootDir, 'node_modules'), path.join(tree, 'node_modules'));
+  for (const { file, imports, breaks } of files) {
+    write(file, `import '${imports}';\n`);
+    // A relative import's target exists, as in the repository, except where its absence is the fault.
+    const target = path.join(path.dirname(file), imports);
+    if (imports.startsWith('.') && breaks !== 'not-to-unresolvable' && !existsSync(path.join(tree, target))) write(target, 'export {};\n');
+  }
+}
+
 let cruised: Promise<Violation[]> | undefined;
 
-/** One cruise over every file above, written on first use. */
+/** One cruise over every file above, laid out on first use. */
 function violations(): Promise<Violation[]> {
   cruised ??= Promise.resolve().then(() => {
-    for (const { file, imports } of files) {
-      mkdirSync(path.dirname(path.join(rootDir, file)), { recursive: true });
-      writeFileSync(path.join(rootDir, file), `import '${imports}';\n`);
-    }
-    return cruise(files.map(({ file }) => file));
+    layTree();
+    return cruise(files.map(({ file }) => file), tree);
   });
   return cruised;
 }
 
-test.after.always(() => {
-  for (const { file } of files) rmSync(path.join(rootDir, file), { force: true });
-  for (const folder of [featureA, featureB]) rmSync(path.join(rootDir, folder), { recursive: true, force: true });
-});
+test.after.always(() => rmSync(tree, { recursive: true, force: true }));
 
 for (const { file, imports, breaks, from = file } of files.filter((f) => f.breaks)) {
   test(`${breaks}: ${file.replace(tag, '…')} importing ${imports.replace(tag, '…')}`, async (t) => {
