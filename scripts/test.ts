@@ -71,6 +71,10 @@ try {
     // The servers and workers the tests start trust the development CA (backend/test/helpers/processes.ts);
     // no CRL, so a test's database holds only the CRLs the test puts there.
     ...(await devCaEnv(process.env, { crl: false })),
+    // Staff passwords at scrypt's least cost: the suite signs in hundreds of times, and at OWASP's
+    // 2^17 two suites on one 2-core machine made sign-ins outlast a browser test's wait. The cost
+    // production keeps has a test of its own (staff.test.ts).
+    STAFF_PASSWORD_SCRYPT_N: String(2 ** 10),
   });
   const counts = countResults(output);
   exitCode = code !== 0 || counts.failed > 0 ? Math.max(code, 1) : 0;

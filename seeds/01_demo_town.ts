@@ -4,6 +4,7 @@
 import type { Knex } from 'knex';
 import { DEMO_AGREEMENT, DEMO_CAMPAIGN, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_PARTNER, DEMO_PASSWORD, DEMO_STAFF, type DemoTown } from '@mykey/dev-tools/demo-towns.ts';
 import { hashPassword } from '@mykey/backend/staff/password.ts';
+import { staffPasswordCost } from '@mykey/backend/config.ts';
 import { fundCampaign } from '@mykey/backend/ledger/ledger.ts';
 
 async function merchantId(knex: Knex, slug: string): Promise<number> {
@@ -39,7 +40,7 @@ export async function seedTown(knex: Knex, town: DemoTown): Promise<void> {
     // mark keeps a production server from starting while the account exists.
     await knex('staff_accounts')
       .insert({ login_id: staff.login_id, display_name: staff.display_name, role: staff.role,
-        password_hash: await hashPassword(DEMO_PASSWORD), demo: true, ...organization })
+        password_hash: await hashPassword(DEMO_PASSWORD, staffPasswordCost()), demo: true, ...organization })
       .onConflict('login_id').merge(['demo']);
   }
 }

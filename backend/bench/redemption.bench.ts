@@ -24,6 +24,7 @@ import { freePort } from '@mykey/dev-tools/ports.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversions, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { hashPassword } from '../src/staff/password.ts';
+import { staffPasswordCost } from '../src/config.ts';
 import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { cardProof, enrollDevice, signInStaff, type Device, type Staff } from '../test/helpers/identity.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
@@ -103,7 +104,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
 
   // Shops of the demo town, each with a clerk.
   const town = await db('municipalities').first('code');
-  const passwordHash = await hashPassword(DEMO_PASSWORD);
+  const passwordHash = await hashPassword(DEMO_PASSWORD, staffPasswordCost());
   for (let s = 0; s < SHOPS; s++) {
     const [merchantId] = await db('merchants').insert({ municipality_code: town.code, slug: `bench-shop-${s}`, name_ja: `ベンチ商店${s + 1}`, name_en: `Bench shop ${s + 1}`, status: 'approved' });
     await db('staff_accounts').insert({ login_id: `bench-clerk-${s}`, display_name: `店員${s + 1}`, role: 'merchant', merchant_id: merchantId, password_hash: passwordHash });

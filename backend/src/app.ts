@@ -28,7 +28,7 @@ import { partnerRoutes } from './conversions/partner-routes.ts';
 import { uploadSlots } from './conversions/upload-slots.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX' | 'READER_AGENT_ORIGINS' | 'TRUST_PROXY' | 'STAFF_SESSION_IDLE_MS'>;
+  config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX' | 'READER_AGENT_ORIGINS' | 'TRUST_PROXY' | 'STAFF_SESSION_IDLE_MS' | 'STAFF_PASSWORD_SCRYPT_N'>;
   db: Db;
   redis: Redis;
   log: Logger;

@@ -127,8 +127,32 @@ const auditFields = {
 
 const flag = z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false').transform((value) => value === 'true' || value === '1');
 
+/** scrypt's cost for staff passwords in production: OWASP's (Password Storage Cheat Sheet: N=2^17, r=8, p=1). */
+export const OWASP_SCRYPT_N = 2 ** 17;
+
+/** A power of two from 2^10 to 2^20: scrypt takes nothing else, and 2^20 already needs 1 GiB per hash at r=8. */
+const scryptN = z.coerce.number({ error: 'must be a number' }).int({ error: 'must be a whole number' })
+  .refine((n) => n >= 2 ** 10 && n <= 2 ** 20 && (n & (n - 1)) === 0, { error: 'must be a power of two from 1024 to 1048576' });
+
+/** The cost of staff passwords (docs/security/staff.md). */
+const passwordFields = {
+  /**
+   * scrypt's N for new and re-made staff password hashes (r=8, p=1). Below OWASP's only for the
+   * test suite, where every test signs in many times on a loaded machine (docs/testing.md).
+   */
+  STAFF_PASSWORD_SCRYPT_N: scryptN.default(OWASP_SCRYPT_N),
+};
+
+function passwordCostOwnOutsideTests(env: { NODE_ENV?: unknown; STAFF_PASSWORD_SCRYPT_N?: unknown }, ctx: z.RefinementCtx): void {
+  // Run even when another variable is bad, so the value may still be the environment's string.
+  if (env.NODE_ENV !== 'test' && Number(env.STAFF_PASSWORD_SCRYPT_N ?? OWASP_SCRYPT_N) < OWASP_SCRYPT_N) {
+    ctx.addIssue({ code: 'custom', path: ['STAFF_PASSWORD_SCRYPT_N'], message: `must be at least ${OWASP_SCRYPT_N} (OWASP's cost); a lower cost is for the test suite only (NODE_ENV=test)` });
+  }
+}
+
 /** Staff sign-in and sessions (docs/security/staff.md). */
 const staffFields = {
+  ...passwordFields,
   /** Whether a TLS-terminating proxy stands in front: then X-Forwarded-For/-Proto (its last hop only) give the client address and HTTPS. */
   TRUST_PROXY: flag,
   /** A staff session unused this long ends (besides its 12 hours). */
@@ -186,9 +210,13 @@ const schema = z.object({
   MYKEY_SECRET: secretHex.optional(),
   ...auditFields,
   ...jpkiFields,
-}).superRefine(anchorsRequiredInProduction, always).superRefine(mykeySecretOwnInProduction, always);
+}).superRefine(anchorsRequiredInProduction, always).superRefine(mykeySecretOwnInProduction, always)
+  .superRefine(passwordCostOwnOutsideTests, always);
 
 export type Config = z.infer<typeof schema>;
+
+/** The cost of staff passwords alone: what seeds, and tests that make accounts, hash with. */
+const passwordSchema = z.object({ NODE_ENV: nodeEnv, ...passwordFields }).superRefine(passwordCostOwnOutsideTests, always);
 
 /** Only what certificate verification reads, for commands that need no database (verify-cert). */
 const jpkiSchema = z.object({ NODE_ENV: nodeEnv, ...jpkiFields }).superRefine(anchorsRequiredInProduction, always);
@@ -245,6 +273,11 @@ export function loadIdentityConfig(env: NodeJS.ProcessEnv = process.env): Identi
 /** The MyKey secret's part of the configuration alone; throws ConfigError. */
 export function loadSecretConfig(env: NodeJS.ProcessEnv = process.env): z.infer<typeof secretSchema> {
   return parse(secretSchema, env);
+}
+
+/** scrypt's N for staff passwords, from the environment (OWASP's unless told); throws ConfigError. */
+export function staffPasswordCost(env: NodeJS.ProcessEnv = process.env): number {
+  return parse(passwordSchema, env).STAFF_PASSWORD_SCRYPT_N;
 }
 
 /** The audit part of the configuration alone; throws ConfigError. */

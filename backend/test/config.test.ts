@@ -2,7 +2,7 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { auditExportDir, batchUploadSettings, ConfigError, loadAuditConfig, loadConfig, mykeySecret } from '../src/config.ts';
+import { auditExportDir, batchUploadSettings, ConfigError, loadAuditConfig, loadConfig, mykeySecret, staffPasswordCost } from '../src/config.ts';
 import { DEFAULT_PORT } from '@mykey/reader-agent/agent/local-api.ts';
 
 const valid = { NODE_ENV: 'development', DATABASE_URL: 'mysql://u:p@127.0.0.1:3306/mykey', REDIS_URL: 'redis://127.0.0.1:6379' };
@@ -40,6 +40,21 @@ test('batch uploads: a spool folder, its cap and the uploads per partner, with d
   t.deepEqual(batchUploadSettings(), batchUploadSettings(loadConfig(valid)), 'an app given no settings uses the same defaults');
   const error = t.throws(() => loadConfig({ ...valid, BATCH_SPOOL_MAX_BYTES: 'lots', BATCH_UPLOADS_PER_PARTNER: '0' }), { instanceOf: ConfigError });
   t.deepEqual(error.problems.map((p) => p.split(':')[0]).sort(), ['BATCH_SPOOL_MAX_BYTES', 'BATCH_UPLOADS_PER_PARTNER']);
+});
+
+test('staff passwords cost OWASP\'s scrypt N=2^17 unless told; less only for the test suite', (t) => {
+  t.is(loadConfig(valid).STAFF_PASSWORD_SCRYPT_N, 131072);
+  t.is(loadConfig({ ...valid, STAFF_PASSWORD_SCRYPT_N: '262144' }).STAFF_PASSWORD_SCRYPT_N, 262144);
+  t.is(staffPasswordCost({ NODE_ENV: 'test', STAFF_PASSWORD_SCRYPT_N: '1024' }), 1024);
+  t.is(staffPasswordCost({}), 131072, 'production');
+  for (const env of [{ ...valid, STAFF_PASSWORD_SCRYPT_N: '1024' }, { NODE_ENV: 'production', STAFF_PASSWORD_SCRYPT_N: '65536' }]) {
+    const error = t.throws(() => loadConfig(env), { instanceOf: ConfigError });
+    t.true(error.problems.includes('STAFF_PASSWORD_SCRYPT_N: must be at least 131072 (OWASP\'s cost); a lower cost is for the test suite only (NODE_ENV=test)'), error.message);
+    t.throws(() => staffPasswordCost(env), { instanceOf: ConfigError, message: /STAFF_PASSWORD_SCRYPT_N: must be at least 131072/ });
+  }
+  for (const bad of ['100000', '512', String(2 ** 21), 'cheap']) {
+    t.throws(() => staffPasswordCost({ NODE_ENV: 'test', STAFF_PASSWORD_SCRYPT_N: bad }), { instanceOf: ConfigError, message: /STAFF_PASSWORD_SCRYPT_N: must be/ }, bad);
+  }
 });
 
 test('a missing variable is named', (t) => {

@@ -7,9 +7,8 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { fileFixture, silentLog, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
-import { staffCookie } from './helpers/staff.ts';
+import { demoPasswordHash, staffCookie } from './helpers/staff.ts';
 import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
-import { hashPassword } from '../src/staff/password.ts';
 import { FAILURE_LIMIT } from '../src/devices/enrollment-limit.ts';
 import { verifyAuditChain } from '../src/audit/chain.ts';
 import { problemMiddleware } from '../src/http/errors.ts';
@@ -24,7 +23,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   await db.seed.run();
   // A clerk of another shop in the same town.
   const { id: merchantId } = await db('merchants').where({ slug: 'demo-greengrocer' }).first('id');
-  await db('staff_accounts').insert({ login_id: OTHER_SHOP, display_name: '青果 次郎', role: 'merchant', merchant_id: merchantId, password_hash: await hashPassword(DEMO_PASSWORD) });
+  await db('staff_accounts').insert({ login_id: OTHER_SHOP, display_name: '青果 次郎', role: 'merchant', merchant_id: merchantId, password_hash: await demoPasswordHash() });
   return { db, base: await startApp(cleanup, db) };
 });
 

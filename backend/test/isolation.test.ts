@@ -12,7 +12,7 @@ import { addPartner, newMykeyId, signedFetch, type TestPartner } from './helpers
 import { routeList } from './helpers/routes.ts';
 import { creditConversions, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
-import { hashPassword } from '../src/staff/password.ts';
+import { demoPasswordHash } from './helpers/staff.ts';
 
 const SHOP_B = DEMO_SECOND_MERCHANTS[0]!;
 const CAMPAIGN_B = DEMO_SECOND_CAMPAIGN;
@@ -116,7 +116,7 @@ function sameAsUnknown(t: ExecutionContext, f: Fixture, ofB: Reply, unknown: Rep
 async function ownClerkA(f: Fixture): Promise<Staff> {
   const loginId = `a-clerk-${randomBytes(4).toString('hex')}`;
   const bakery = await f.db('merchants').where({ slug: 'demo-bakery' }).first('id');
-  await f.db('staff_accounts').insert({ login_id: loginId, display_name: '店員 分離', role: 'merchant', merchant_id: bakery.id, password_hash: await hashPassword(DEMO_PASSWORD) });
+  await f.db('staff_accounts').insert({ login_id: loginId, display_name: '店員 分離', role: 'merchant', merchant_id: bakery.id, password_hash: await demoPasswordHash() });
   return signInStaff(f.base, loginId);
 }
 

@@ -11,8 +11,8 @@ import { cardProof, cardSign, enrollDevice, firstLogin, municipalCounter, signIn
 import { canonicalChallenge, PAYMENT_TERMS } from '@mykey/contracts/challenge-text.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversions, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
-import { hashPassword } from '../src/staff/password.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
+import { demoPasswordHash } from './helpers/staff.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
   const town = await municipalCounter(cleanup);
@@ -21,7 +21,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   const greengrocer = await db('merchants').where({ slug: 'demo-greengrocer' }).first('id');
   const partner = await db('partners').where({ slug: 'demo-card' }).first('id');
   // A clerk of another shop in the same town.
-  await db('staff_accounts').insert({ login_id: 'other-shop', display_name: '店員 次郎', role: 'merchant', merchant_id: greengrocer.id, password_hash: await hashPassword(DEMO_PASSWORD) });
+  await db('staff_accounts').insert({ login_id: 'other-shop', display_name: '店員 次郎', role: 'merchant', merchant_id: greengrocer.id, password_hash: await demoPasswordHash() });
   const shop = await signInStaff(base, 'demo-shop');
   const otherShop = await signInStaff(base, 'other-shop');
   return {

@@ -4,7 +4,6 @@
 // shop's staff, their own shop only.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { hashPassword } from '../src/staff/password.ts';
 import { eventsAbout, type RecordedEvent } from '../src/audit/chain.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
@@ -14,6 +13,7 @@ import { fileFixture, testDatabase } from './helpers/env.ts';
 import { signInStaff } from './helpers/identity.ts';
 import { creditConversion, ref, resident, run, town } from './helpers/ledger.ts';
 import { startApp } from './helpers/server.ts';
+import { demoPasswordHash } from './helpers/staff.ts';
 
 /** An instant given in Japan time. */
 const jst = (local: string) => new Date(`${local}+09:00`);
@@ -21,7 +21,7 @@ const jst = (local: string) => new Date(`${local}+09:00`);
 async function staffAccount(db: Db, login: string, organization: { municipality_code: string } | { merchant_id: number }) {
   await db('staff_accounts').insert({
     login_id: login, display_name: login, role: 'municipality_code' in organization ? 'municipality' : 'merchant',
-    password_hash: await hashPassword(DEMO_PASSWORD), municipality_code: null, merchant_id: null, ...organization,
+    password_hash: await demoPasswordHash(), municipality_code: null, merchant_id: null, ...organization,
   });
 }
 

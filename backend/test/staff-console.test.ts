@@ -7,9 +7,8 @@ import type { Page } from 'playwright-core';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
 import { launchBrowser, screenshotPath, signIn } from './helpers/browser.ts';
-import { nextCode, post, type AccountState } from './helpers/staff.ts';
+import { demoPasswordHash, nextCode, post, type AccountState } from './helpers/staff.ts';
 import { DEMO_MUNICIPALITY, DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
-import { hashPassword } from '../src/staff/password.ts';
 import type { Db } from '../src/db.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
@@ -20,7 +19,7 @@ const fixture = fileFixture(test, async (cleanup) => {
 
 async function newAccount(db: Db, loginId: string, role: 'merchant' | 'municipality'): Promise<void> {
   const bakery = await db('merchants').where({ slug: 'demo-bakery' }).first('id');
-  await db('staff_accounts').insert({ login_id: loginId, display_name: 'テスト 職員', role, password_hash: await hashPassword(DEMO_PASSWORD),
+  await db('staff_accounts').insert({ login_id: loginId, display_name: 'テスト 職員', role, password_hash: await demoPasswordHash(),
     municipality_code: role === 'municipality' ? DEMO_MUNICIPALITY.code : null, merchant_id: role === 'merchant' ? bakery.id : null });
 }
 

@@ -2,15 +2,15 @@ import test, { type ExecutionContext } from 'ava';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { fileFixture, queuePrefix, redisUrl, silentLog, testDatabase } from './helpers/env.ts';
 import { startApp, type TestAppDeps } from './helpers/server.ts';
-import { enrolTotp, nextCode, post, staffCookie, totpCode, type AccountState } from './helpers/staff.ts';
+import { demoPasswordHash, enrolTotp, nextCode, post, staffCookie, totpCode, type AccountState } from './helpers/staff.ts';
 import { DEMO_MUNICIPALITY, DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { tokenHash } from '../src/staff/repository.ts';
-import { hashPassword } from '../src/staff/password.ts';
 import { ACCOUNT_RULE, LOCK_MS, signInLimit, waitAfter } from '../src/staff/sign-in-limit.ts';
 import { purgeEndedSessions } from '../src/staff/session-purge-job.ts';
 import { Redis } from 'ioredis';
 import { createRedis } from '../src/redis.ts';
 import type { Db } from '../src/db.ts';
+import { OWASP_SCRYPT_N } from '../src/config.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
   const { db } = await testDatabase(cleanup);
@@ -36,7 +36,7 @@ let accounts = 0;
 async function newAccount(db: Db, role: 'merchant' | 'municipality', passwordHash?: string): Promise<{ loginId: string; id: number }> {
   const loginId = `staff-test-${role}-${++accounts}`;
   const bakery = await db('merchants').where({ slug: 'demo-bakery' }).first('id');
-  const [id] = await db('staff_accounts').insert({ login_id: loginId, display_name: 'テスト 職員', role, password_hash: passwordHash ?? await hashPassword(DEMO_PASSWORD),
+  const [id] = await db('staff_accounts').insert({ login_id: loginId, display_name: 'テスト 職員', role, password_hash: passwordHash ?? await demoPasswordHash(),
     municipality_code: role === 'municipality' ? DEMO_MUNICIPALITY.code : null, merchant_id: role === 'merchant' ? bakery.id : null });
   return { loginId, id: Number(id) };
 }
@@ -210,8 +210,9 @@ test('a locked account is answered with its own code and Retry-After', async (t)
   t.like(await locked.json(), { code: 'staff_sign_in_locked', messages: { en: 'Sign-in is locked for a while after repeated failures. Please try again in about 15 minutes, and tell your administrator if it was not you.' } });
 });
 
-test('a password made at a lower cost is hashed again at OWASP\'s cost when its owner signs in', async (t) => {
-  const { base, db } = await fixture();
+// The suite hashes at scrypt's least cost (scripts/test.ts); this test runs an app at production's.
+test('a password made at a lower cost is hashed again at OWASP\'s cost when its owner signs in, and never made cheaper', async (t) => {
+  const { base, db } = await ownApp(t, { STAFF_PASSWORD_SCRYPT_N: OWASP_SCRYPT_N });
   const salt = randomBytes(16);
   const old = `scrypt$16384$8$1$${salt.toString('base64')}$${scryptSync(DEMO_PASSWORD, salt, 32, { N: 16384, r: 8, p: 1 }).toString('base64')}`;
   const { loginId, id } = await newAccount(db, 'merchant', old);
@@ -219,6 +220,9 @@ test('a password made at a lower cost is hashed again at OWASP\'s cost when its 
   const { password_hash: stored } = await db('staff_accounts').where({ id }).first('password_hash');
   t.regex(stored, /^scrypt\$131072\$8\$1\$/);
   t.is((await signIn(base, loginId, DEMO_PASSWORD)).status, 201);
+  const cheaper = await ownApp(t, { STAFF_PASSWORD_SCRYPT_N: 1024 });
+  t.is((await signIn(cheaper.base, loginId, DEMO_PASSWORD)).status, 201);
+  t.like(await db('staff_accounts').where({ id }).first('password_hash'), { password_hash: stored }, 'an app set to a lower cost leaves a dearer hash as it is');
 });
 
 test('a password change needs the current password, refuses short and common ones, and ends every session', async (t) => {

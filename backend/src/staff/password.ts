@@ -1,10 +1,11 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { dictionary } from '@zxcvbn-ts/language-common';
 
-// scrypt at OWASP's recommended cost (Password Storage Cheat Sheet: N=2^17, r=8, p=1), with a
-// per-password salt. The parameters travel inside the stored string, so a hash made at a lower
-// cost still verifies and is made again at this cost at the next sign-in (needsRehash).
-const PARAMS = { N: 2 ** 17, r: 8, p: 1 } as const;
+// scrypt with a per-password salt, at the configured N (STAFF_PASSWORD_SCRYPT_N: OWASP's 2^17 in
+// production) and OWASP's r=8, p=1. The parameters travel inside the stored string, so a hash made
+// at a lower cost still verifies and is made again at today's cost at the next sign-in (needsRehash).
+const R = 8;
+const P = 1;
 const KEY_LENGTH = 32;
 // scrypt needs 128·N·r bytes; Node refuses more than 32 MiB unless told.
 const maxmem = (options: ScryptOptions) => 256 * (options.N ?? 0) * (options.r ?? 0);
@@ -22,10 +23,12 @@ function derive(password: string, salt: Buffer, options: ScryptOptions): Promise
   });
 }
 
-export async function hashPassword(password: string): Promise<string> {
+const stored = (N: number, salt: Buffer, key: Buffer) => `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${key.toString('base64')}`;
+
+/** A password's hash at scrypt cost `N` (config.ts staffPasswordCost). */
+export async function hashPassword(password: string, N: number): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, PARAMS);
-  return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+  return stored(N, salt, await derive(password, salt, { N, r: R, p: P }));
 }
 
 interface StoredHash { N: number; r: number; p: number; salt: Buffer; key: Buffer }
@@ -44,14 +47,16 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return actual.length === hash.key.length && timingSafeEqual(actual, hash.key);
 }
 
-/** Whether a stored hash was made at a lower cost than today's: it is made again once its password is known. */
-export function needsRehash(stored: string): boolean {
-  const hash = parseHash(stored);
-  return !hash || hash.N < PARAMS.N || hash.r < PARAMS.r || hash.p < PARAMS.p;
+/** Whether a stored hash was made at a lower cost than today's `N`: it is made again once its password is known. */
+export function needsRehash(storedHash: string, N: number): boolean {
+  const hash = parseHash(storedHash);
+  return !hash || hash.N < N || hash.r < R || hash.p < P;
 }
 
-/** A hash no password matches, checked when the login ID is unknown so timing does not reveal which IDs exist. */
-export const UNKNOWN_ACCOUNT_HASH = `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${Buffer.alloc(16).toString('base64')}$${Buffer.alloc(KEY_LENGTH).toString('base64')}`;
+/** A hash at cost `N` no password matches, checked when the login ID is unknown so timing does not reveal which IDs exist. */
+export function unknownAccountHash(N: number): string {
+  return stored(N, Buffer.alloc(16), Buffer.alloc(KEY_LENGTH));
+}
 
 /** Why a new password is refused, or undefined when it may be used (ASVS 2.1: length and a common-password list, no composition rules). */
 export function passwordWeakness(password: string, loginId: string): 'too_short' | 'too_long' | 'common' | undefined {

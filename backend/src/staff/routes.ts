@@ -14,7 +14,7 @@ import { readJson } from '../http/body.ts';
 import { Problem } from '../http/problems.ts';
 import { subkey } from '../subkeys.ts';
 import { sessionAt, sessionCookieName, sessionToken } from './middleware.ts';
-import { hashPassword, MAX_PASSWORD_LENGTH, needsRehash, passwordWeakness, UNKNOWN_ACCOUNT_HASH, verifyPassword } from './password.ts';
+import { hashPassword, MAX_PASSWORD_LENGTH, needsRehash, passwordWeakness, unknownAccountHash, verifyPassword } from './password.ts';
 import type { Staff } from '@mykey/contracts/staff.ts';
 import { staffRepository as repo, type SessionStage, type SignedInStaff, type StaffAccount } from './repository.ts';
 import { signInLimit } from './sign-in-limit.ts';
@@ -52,13 +52,15 @@ export interface StaffRouteDeps {
   redis: Redis;
   keyPrefix: string;
   mykeySecret: Buffer;
-  config: Pick<Config, 'NODE_ENV' | 'STAFF_SESSION_IDLE_MS'>;
+  config: Pick<Config, 'NODE_ENV' | 'STAFF_SESSION_IDLE_MS' | 'STAFF_PASSWORD_SCRYPT_N'>;
 }
 
 export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: StaffRouteDeps): Router {
   const limit = signInLimit(redis, keyPrefix);
   const router = new Router({ prefix: '/api/v1/staff' });
   const idleSeconds = Math.max(1, Math.round(config.STAFF_SESSION_IDLE_MS / 1000));
+  const cost = config.STAFF_PASSWORD_SCRYPT_N;
+  const unknownAccount = unknownAccountHash(cost);
 
   // Login IDs are counted and audited by a keyed hash: an unknown ID someone typed (often a
   // password typed into the wrong field) is never stored in clear.
@@ -131,12 +133,12 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     const { loginId, password } = await readJson(ctx, signInBody);
     await refuseWhileWaiting(ctx, loginId);
     const account = await repo.findByLogin(db, loginId);
-    const matches = await verifyPassword(password, account?.passwordHash ?? UNKNOWN_ACCOUNT_HASH);
+    const matches = await verifyPassword(password, account?.passwordHash ?? unknownAccount);
     if (!account || !matches) {
       await recordFailure(ctx, loginId, account, 'password');
       throw new Problem('staff_credentials_invalid');
     }
-    if (needsRehash(account.passwordHash)) await repo.rehashPassword(db, account.id, await hashPassword(password));
+    if (needsRehash(account.passwordHash, cost)) await repo.rehashPassword(db, account.id, await hashPassword(password, cost));
     if (account.totpSealed) {
       // The failures are forgiven only after the second factor, or its codes could be guessed on.
       await startSession(ctx, db, account.id, 'second_factor');
@@ -229,7 +231,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     const weakness = passwordWeakness(newPassword, loginId);
     if (weakness === 'too_short' || weakness === 'too_long') throw new Problem('staff_password_too_short');
     if (weakness === 'common') throw new Problem('staff_password_common');
-    const passwordHash = await hashPassword(newPassword);
+    const passwordHash = await hashPassword(newPassword, cost);
     await db.transaction(async (trx) => {
       await repo.setPassword(trx, id, passwordHash, new Date());
       // Whoever knew the old password may hold a session: every session of the account ends.

@@ -45,8 +45,9 @@ export async function launchBrowser(cleanup: Cleanup): Promise<Browser> {
   const newContext = browser.newContext.bind(browser);
   browser.newContext = async (options) => {
     const context = await newContext(options);
-    // Playwright's own 30 s is too short a ceiling on a loaded 2-core machine, where a sign-in's
-    // scrypt alone can take many seconds (docs/testing.md: limits a test is not about are generous).
+    // Playwright's own 30 s is too short a ceiling on a loaded 2-core machine, where the console's
+    // first load and a page's requests queue behind other suites (docs/testing.md: limits a test
+    // is not about are generous).
     context.setDefaultTimeout(BROWSER_WAIT_MS);
     await failOnCspViolations(context);
     return context;

@@ -17,15 +17,16 @@ export interface BackendProcess {
 }
 
 /**
- * backend/src/<script>.ts in a process of its own with exactly `env` (and PATH; NODE_ENV=test and
- * the trust anchors npm test names, the development CA's (scripts/test.ts), unless `env` says otherwise). Its output is kept in memory, or appended to `logFile` when given
+ * backend/src/<script>.ts in a process of its own with exactly `env` (and PATH; NODE_ENV=test, the
+ * trust anchors npm test names, the development CA's, and its staff password cost (scripts/test.ts),
+ * unless `env` says otherwise). Its output is kept in memory, or appended to `logFile` when given
  * (a benchmark's server logs a line per request).
  */
 export function startBackend(script: 'server' | 'worker', env: Record<string, string>, options: { logFile?: string; nodeArgs?: string[] } = {}): BackendProcess {
   const { logFile, nodeArgs = [] } = options;
   const stdio = logFile ? ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')] as const : ['ignore', 'pipe', 'pipe'] as const;
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', `backend/src/${script}.ts`], {
-    cwd: rootDir, env: { PATH: process.env.PATH, LOG_LEVEL: 'info', NODE_ENV: 'test', ...npmTestAnchors(), ...env }, stdio: [...stdio],
+    cwd: rootDir, env: { PATH: process.env.PATH, LOG_LEVEL: 'info', NODE_ENV: 'test', ...npmTestSettings(), ...env }, stdio: [...stdio],
   });
   let output = '';
   child.stdout?.on('data', (chunk) => { output += chunk; });
@@ -42,9 +43,10 @@ export function startBackend(script: 'server' | 'worker', env: Record<string, st
   };
 }
 
-function npmTestAnchors(): Record<string, string> {
-  const anchors = process.env.JPKI_TRUST_ANCHORS;
-  return anchors ? { JPKI_TRUST_ANCHORS: anchors } : {};
+/** What npm test names for every process of the suite: the trust anchors and the staff passwords' cost. */
+function npmTestSettings(): Record<string, string> {
+  const { JPKI_TRUST_ANCHORS, STAFF_PASSWORD_SCRYPT_N } = process.env;
+  return { ...(JPKI_TRUST_ANCHORS ? { JPKI_TRUST_ANCHORS } : {}), ...(STAFF_PASSWORD_SCRYPT_N ? { STAFF_PASSWORD_SCRYPT_N } : {}) };
 }
 
 /** The API server on `port`, once /readyz says ready; its last output is shown if it never gets there. */

@@ -6,7 +6,7 @@ import { createRedis } from '../../src/redis.ts';
 import { consoleDir, queuePrefix, redisUrl, silentLog, type Cleanup } from './env.ts';
 import type { Db } from '../../src/db.ts';
 import type * as pkijs from 'pkijs';
-import { mykeySecret } from '../../src/config.ts';
+import { mykeySecret, staffPasswordCost } from '../../src/config.ts';
 import { CertificateVerifier, type RevocationPolicy } from '../../src/jpki/verifier.ts';
 import { crlRepository } from '../../src/jpki/crl-repository.ts';
 import { RevocationList } from '../../src/jpki/revocation.ts';
@@ -48,6 +48,7 @@ export async function startTestApp(cleanup: Cleanup, db: Db, deps: TestAppDeps =
   const prefix = deps.config?.QUEUE_PREFIX ?? queuePrefix(cleanup);
   const config: AppDeps['config'] = {
     NODE_ENV: 'test', CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix, READER_AGENT_ORIGINS: TEST_READER_AGENT_ORIGINS, TRUST_PROXY: false, STAFF_SESSION_IDLE_MS: 1_800_000,
+    STAFF_PASSWORD_SCRYPT_N: staffPasswordCost(),
     ...deps.config,
   };
   const conversions = deps.conversions ?? createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix })

@@ -7,8 +7,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Secret, TOTP } from 'otpauth';
 import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
+import { staffPasswordCost } from '../../src/config.ts';
+import { hashPassword } from '../../src/staff/password.ts';
 
 const PERIOD_MS = 30_000;
+
+/** The demo password's hash at the suite's cost (npm test's STAFF_PASSWORD_SCRYPT_N), for an account a test makes. */
+export function demoPasswordHash(): Promise<string> {
+  return hashPassword(DEMO_PASSWORD, staffPasswordCost());
+}
 
 export interface AccountState { secret?: string; recoveryCodes?: string[]; lastStep: number; turn: Promise<unknown>; signedInOnce?: boolean }
 
