@@ -2,6 +2,8 @@
 // from its own row to check a signature, and the reader agent, which rebuilds it from the
 // challenge it was given and refuses to have the card sign anything else. Free of server imports on purpose.
 
+import { MEMBER_NUMBER, SERVICE_NAME, SERVICE_NAME_MAX } from './services.ts';
+
 /**
  * What a purpose adds to "this card, with its PIN, here, now": terms bound when the challenge
  * is made (payment: this intent, this amount, this shop), which the card signs too.
@@ -45,12 +47,40 @@ export const PAYMENT_TERMS: PurposeTerms<PaymentTerms> = {
   lines: (terms) => [`payment-intent: ${terms.intentId}`, `amount-points: ${terms.amount}`, `merchant: ${terms.merchantId}`],
 };
 
+/** A membership request's id: `mr_` and 16 random bytes in base64url. */
+export const MEMBERSHIP_REQUEST_ID = /^mr_[A-Za-z0-9_-]{22}$/;
+
+/** What a link or an unlink binds the card's signature to: this request, this service (its id and name as shown), this member number. */
+export interface MembershipTerms { requestId: string; serviceId: number; serviceName: string; memberNumber: string }
+
+
+export const MEMBERSHIP_TERMS: PurposeTerms<MembershipTerms> = {
+  requestField: 'membershipRequestId',
+  requestPattern: MEMBERSHIP_REQUEST_ID,
+  requestError: 'must be a membership request id (mr_…)',
+  answerField: 'membership',
+  parse(value) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    const { requestId, serviceId, serviceName, memberNumber } = value as Record<string, unknown>;
+    if (typeof requestId !== 'string' || !MEMBERSHIP_REQUEST_ID.test(requestId) || !positiveInteger(serviceId)) return undefined;
+    if (typeof serviceName !== 'string' || !SERVICE_NAME.test(serviceName) || serviceName.length > SERVICE_NAME_MAX) return undefined;
+    if (typeof memberNumber !== 'string' || !MEMBER_NUMBER.test(memberNumber)) return undefined;
+    return { requestId, serviceId, serviceName, memberNumber };
+  },
+  mismatch: (terms, requested) => (terms.requestId === requested ? undefined : `membership request ${terms.requestId}`),
+  // The card signs what the resident was shown: which service, which member number.
+  lines: (terms) => [`membership-request: ${terms.requestId}`, `service: ${terms.serviceId} ${terms.serviceName}`, `member-number: ${terms.memberNumber}`],
+};
+
 /**
  * Today's purposes, each with its terms (null: the card signs the common lines only).
  * home_move: the resident makes this device's municipality the home of their MyKey ID.
+ * service_link / service_unlink: a membership of a town service joins or leaves the MyKey ID;
+ * service_lookup: a tap at a service's counter or gate (docs/services.md).
  */
 export const PURPOSE_TERMS = {
   login: null, relink: null, counter_relink: null, payment: PAYMENT_TERMS, home_move: null,
+  service_link: MEMBERSHIP_TERMS, service_unlink: MEMBERSHIP_TERMS, service_lookup: null,
 } as const satisfies Record<string, PurposeTerms | null>;
 
 export type ChallengePurpose = keyof typeof PURPOSE_TERMS;
@@ -64,15 +94,16 @@ export const PURPOSE_TEXTS: readonly PurposeText[] = Object.entries(PURPOSE_TERM
 
 /**
  * Why a challenge request's terms field does not fit its purpose, or undefined: a purpose with
- * terms wants its field, and no other purpose takes it.
+ * terms wants its field, and no field of terms it does not have is taken.
  */
 export function termsFieldProblem(purposes: Iterable<PurposeText>, purpose: string, body: Record<string, unknown>): { path: string; message: string } | undefined {
-  for (const [name, terms] of purposes) {
-    if (terms && (name === purpose) !== (body[terms.requestField] !== undefined)) {
-      return { path: terms.requestField, message: `${terms.requestField} is required for the purpose ${name}, and only for it` };
-    }
-  }
-  return undefined;
+  const all = [...purposes];
+  const own = all.find(([name]) => name === purpose)?.[1] ?? null;
+  const wrong = all.find(([, terms]) => terms && (terms === own) !== (body[terms.requestField] !== undefined))?.[1];
+  if (!wrong) return undefined;
+  const names = all.filter(([, terms]) => terms === wrong).map(([name]) => name);
+  const whose = names.length === 1 ? `the purpose ${names[0]}, and only for it` : `the purposes ${names.join(', ')}, and only for them`;
+  return { path: wrong.requestField, message: `${wrong.requestField} is required for ${whose}` };
 }
 
 export interface Challenge {

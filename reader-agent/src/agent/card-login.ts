@@ -6,7 +6,7 @@
 // contract checks (for a payment: the intent the clerk asked for).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalChallenge, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, PURPOSE_TERMS, type ChallengePurpose } from '@mykey/contracts/challenge-text.ts';
+import { canonicalChallenge, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, PURPOSE_TERMS, type ChallengePurpose, type PurposeTerms } from '@mykey/contracts/challenge-text.ts';
 import { checkPinFormat, JpkiSession } from '../jpki/commands.ts';
 import { CardError, type Messages } from '../jpki/errors.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';
@@ -32,7 +32,7 @@ const challengeAnswer = z.object({
  * intent the clerk asked for); no answer may carry another purpose's terms.
  */
 function termLinesOf(answer: Record<string, unknown>, purpose: ChallengePurpose, requested: string | undefined): { lines: string[]; terms?: object } {
-  const own = PURPOSE_TERMS[purpose];
+  const own: PurposeTerms | null = PURPOSE_TERMS[purpose];
   for (const terms of Object.values(PURPOSE_TERMS)) {
     if (terms && terms !== own && answer[terms.answerField] !== undefined) throw new AgentError('challenge_not_canonical', `${terms.answerField} terms`);
   }
