@@ -86,6 +86,13 @@ export const devicesRepository = {
     return row && toDevice(row as DeviceRow);
   },
 
+  /** Which of `ids` are active devices of the organization, locked until the transaction ends (a revocation waits). */
+  async lockActiveOf(conn: Conn, ids: number[], organization: OrganizationRef): Promise<Set<number>> {
+    if (ids.length === 0) return new Set();
+    const rows = await conn('devices').whereIn('id', ids).andWhere({ status: 'active', ...inOrganization(organization) }).orderBy('id').forUpdate().select('id');
+    return new Set(rows.map((row: { id: number }) => Number(row.id)));
+  },
+
   async markRevoked(conn: Conn, id: number, staffId: number, now: Date): Promise<void> {
     await conn('devices').where({ id }).update({ status: 'revoked', revoked_at: now, revoked_by_staff_id: staffId });
   },

@@ -153,8 +153,15 @@ export async function loginOrIssue(trx: Knex.Transaction, secret: Buffer, card: 
  * never seen. With `lock` (a payment), a suspension or relink waits until the caller's transaction ends.
  */
 export async function usableMykeyOf(conn: Conn, certKey: Buffer, town: string, { lock = false } = {}): Promise<string | undefined> {
+  return (await usableCardOf(conn, certKey, town, { lock }))?.mykeyId;
+}
+
+/** usableMykeyOf with the MyKey ID's key too, for a feature whose rows hang off the MyKey ID (memberships). */
+export async function usableCardOf(conn: Conn, certKey: Buffer, town: string, { lock = false } = {}): Promise<{ mykeyPk: number; mykeyId: string } | undefined> {
   const binding = await bindingOf(conn, certKey, { lock });
-  return binding && (await usableIn(conn, binding, town)).mykeyId;
+  if (!binding) return undefined;
+  const { mykeyPk, mykeyId } = await usableIn(conn, binding, town);
+  return { mykeyPk, mykeyId };
 }
 
 /** A revoked certificate stops logging in for good; its MyKey ID waits for a relink. */

@@ -34,6 +34,8 @@ export async function signInStaff(base: string, loginId: string) {
     cookie,
     get: (path: string) => call(base, 'GET', path, { cookie }),
     post: (path: string, body: unknown, key: string = randomUUID()) => call(base, 'POST', path, { cookie, 'Idempotency-Key': key }, body),
+    patch: (path: string, body: unknown, key: string = randomUUID()) => call(base, 'PATCH', path, { cookie, 'Idempotency-Key': key }, body),
+    put: (path: string, body: unknown, key: string = randomUUID()) => call(base, 'PUT', path, { cookie, 'Idempotency-Key': key }, body),
   };
 }
 

@@ -315,6 +315,37 @@ export const problemKinds = {
   internal_error: { status: 500, title: 'Internal error', messages: {
     ja: 'システムで問題が起きました。お問い合わせの際はリクエストIDをお伝えください。',
     en: 'Something went wrong in the system. Please quote the request ID if you contact us.' } },
+  // Town services and the memberships residents link to their MyKey ID (docs/services.md).
+  service_not_found: { status: 404, title: 'Service not found', messages: {
+    ja: 'この施設・サービスは見つかりませんでした。',
+    en: 'There is no such service.' } },
+  service_name_taken: { status: 409, title: 'Service name taken', messages: {
+    ja: '同じ名前の施設・サービスがすでに登録されています。別の名前にしてください。',
+    en: 'A service with this name is already registered. Please choose another name.' } },
+  device_not_for_service: { status: 403, title: 'Device not serving this service', messages: {
+    ja: 'この端末はこの施設・サービスの窓口として登録されていません。管理者に端末の割り当てを確認してください。',
+    en: 'This device is not registered as a counter of this service. Ask an administrator to check which service it serves.' } },
+  service_card_unknown: { status: 409, title: 'Card not registered', messages: {
+    ja: 'このカードはまだマイキーIDに登録されていません。窓口で一度ログインしてから、利用者カードをつないでください。',
+    en: 'This card has no MyKey ID yet. Please log in once at a counter, then link your membership card.' } },
+  membership_request_not_found: { status: 404, title: 'Link request not found', messages: {
+    ja: 'この利用者カードのつなぎ替え手続きは見つかりませんでした。最初からやり直してください。',
+    en: 'This membership request was not found. Please start again.' } },
+  membership_request_not_open: { status: 409, title: 'Link request no longer open', messages: {
+    ja: 'この手続きはすでに完了したか、有効時間が過ぎています。最初からやり直してください。',
+    en: 'This request is already done or has expired. Please start again.' } },
+  membership_exists: { status: 409, title: 'Already a member', messages: {
+    ja: 'このマイキーIDには、この施設・サービスの利用者カードがすでにつながっています（memberNumber を参照）。別の番号をつなぐには、先に今の番号を外してください。',
+    en: 'This MyKey ID is already linked to a membership of this service (see memberNumber). To link another number, unlink the current one first.' } },
+  membership_number_taken: { status: 409, title: 'Member number linked elsewhere', messages: {
+    ja: 'この利用者番号は、別のマイキーIDにつながっています。番号を確認するか、施設の窓口で今のつながりを外してください。',
+    en: 'This member number is linked to another MyKey ID. Please check the number, or have the service\'s counter unlink it first.' } },
+  membership_not_found: { status: 404, title: 'Membership not found', messages: {
+    ja: 'この利用者番号のつながりは見つかりませんでした。',
+    en: 'No membership with this member number is linked.' } },
+  membership_not_this_card: { status: 403, title: 'Not this card\'s membership', messages: {
+    ja: 'この利用者番号は、このカードのマイキーIDにつながっていません。本人のカードでお試しください。',
+    en: 'This member number is not linked to this card\'s MyKey ID. Please use the member\'s own card.' } },
 } as const satisfies Record<string, ProblemKind>;
 
 export type ProblemCode = keyof typeof problemKinds;

@@ -1,0 +1,142 @@
+import type { Knex } from 'knex';
+import type { Db } from '../db.ts';
+import type { MembershipAction, ServiceKind, TapPolicy } from '@mykey/contracts/services.ts';
+
+type Conn = Db | Knex.Transaction;
+
+export interface Service { id: number; municipalityCode: string; kind: ServiceKind; nameJa: string; nameEn: string; tapPolicy: TapPolicy; createdAt: Date }
+export interface ServiceFields { kind: ServiceKind; nameJa: string; nameEn: string; tapPolicy: TapPolicy }
+export interface Membership { id: number; serviceId: number; mykeyPk: number; mykeyId: string; memberNumber: string; linkedAt: Date }
+export interface MembershipRequest { id: string; serviceId: number; action: MembershipAction; memberNumber: string; status: 'open' | 'done'; expiresAt: Date }
+
+interface ServiceRow { id: number; municipality_code: string; kind: ServiceKind; name_ja: string; name_en: string; tap_policy: TapPolicy; created_at: Date }
+const SERVICE_COLUMNS = ['s.id', 's.municipality_code', 's.kind', 's.name_ja', 's.name_en', 's.tap_policy', 's.created_at'];
+const toService = (row: ServiceRow): Service => ({
+  id: Number(row.id), municipalityCode: row.municipality_code, kind: row.kind, nameJa: row.name_ja, nameEn: row.name_en, tapPolicy: row.tap_policy, createdAt: row.created_at,
+});
+const serviceColumns = (fields: Partial<ServiceFields>) => ({
+  ...(fields.kind && { kind: fields.kind }), ...(fields.nameJa && { name_ja: fields.nameJa }),
+  ...(fields.nameEn && { name_en: fields.nameEn }), ...(fields.tapPolicy && { tap_policy: fields.tapPolicy }),
+});
+
+interface MembershipRow { id: number; service_id: number; mykey_pk: number; mykey_id: string; member_number: string; linked_at: Date }
+const MEMBERSHIP_COLUMNS = ['ms.id', 'ms.service_id', 'ms.mykey_pk', 'mk.mykey_id', 'ms.member_number', 'ms.linked_at'];
+const toMembership = (row: MembershipRow): Membership => ({
+  id: Number(row.id), serviceId: Number(row.service_id), mykeyPk: Number(row.mykey_pk), mykeyId: row.mykey_id, memberNumber: row.member_number, linkedAt: row.linked_at,
+});
+const memberships = (conn: Conn) => conn('memberships as ms').join('mykeys as mk', 'mk.id', 'ms.mykey_pk');
+
+/** Every SQL statement about town services, the devices serving them, memberships, their requests and uses. */
+export const townServicesRepository = {
+  async list(conn: Conn, municipalityCode: string): Promise<Service[]> {
+    const rows = await conn('services as s').where({ 's.municipality_code': municipalityCode }).orderBy('s.id').select(SERVICE_COLUMNS);
+    return (rows as ServiceRow[]).map(toService);
+  },
+
+  async service(conn: Conn, id: number, { lock = false } = {}): Promise<Service | undefined> {
+    const query = conn('services as s').where({ 's.id': id });
+    const row = await (lock ? query.forUpdate() : query).first(SERVICE_COLUMNS);
+    return row && toService(row as ServiceRow);
+  },
+
+  /** The service a device serves, if any. */
+  async serviceOfDevice(conn: Conn, deviceId: number): Promise<Service | undefined> {
+    const row = await conn('service_devices as sd').join('services as s', 's.id', 'sd.service_id').where({ 'sd.device_id': deviceId }).first(SERVICE_COLUMNS);
+    return row && toService(row as ServiceRow);
+  },
+
+  /** The ids of the devices serving each of these services. */
+  async devicesOf(conn: Conn, serviceIds: number[]): Promise<Map<number, number[]>> {
+    const rows = serviceIds.length === 0 ? [] : await conn('service_devices').whereIn('service_id', serviceIds).orderBy('device_id').select('service_id', 'device_id');
+    const byService = new Map(serviceIds.map((id) => [id, [] as number[]]));
+    for (const row of rows) byService.get(Number(row.service_id))!.push(Number(row.device_id));
+    return byService;
+  },
+
+  /** A new service's id, or undefined when the town already has one of this Japanese name. */
+  async insert(trx: Knex.Transaction, municipalityCode: string, fields: ServiceFields, now: Date): Promise<number | undefined> {
+    try {
+      const [id] = await trx('services').insert({ municipality_code: municipalityCode, ...serviceColumns(fields), created_at: now, updated_at: now });
+      return id!;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return undefined;
+      throw error;
+    }
+  },
+
+  /** False when the town already has another service of the new Japanese name. */
+  async update(trx: Knex.Transaction, id: number, fields: Partial<ServiceFields>, now: Date): Promise<boolean> {
+    try {
+      await trx('services').where({ id }).update({ ...serviceColumns(fields), updated_at: now });
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return false;
+      throw error;
+    }
+  },
+
+  /**
+   * The service is served by exactly these devices; a device serving another service moves here.
+   * Rows are deleted and written by their keys only, so no gap is locked and two services taking
+   * devices at once do not deadlock.
+   */
+  async setDevices(trx: Knex.Transaction, serviceId: number, deviceIds: number[]): Promise<void> {
+    const current = (await trx('service_devices').where({ service_id: serviceId }).select('device_id')).map((row: { device_id: number }) => Number(row.device_id));
+    const leaving = current.filter((id) => !deviceIds.includes(id));
+    if (leaving.length > 0) await trx('service_devices').whereIn('device_id', leaving).andWhere({ service_id: serviceId }).delete();
+    if (deviceIds.length === 0) return;
+    await trx('service_devices').insert(deviceIds.map((deviceId) => ({ device_id: deviceId, service_id: serviceId }))).onConflict('device_id').merge(['service_id']);
+  },
+
+  async membershipOf(conn: Conn, serviceId: number, mykeyPk: number): Promise<Membership | undefined> {
+    const row = await memberships(conn).where({ 'ms.service_id': serviceId, 'ms.mykey_pk': mykeyPk }).first(MEMBERSHIP_COLUMNS);
+    return row && toMembership(row as MembershipRow);
+  },
+
+  async membershipByNumber(conn: Conn, serviceId: number, memberNumber: string): Promise<Membership | undefined> {
+    const row = await memberships(conn).where({ 'ms.service_id': serviceId, 'ms.member_number': memberNumber }).first(MEMBERSHIP_COLUMNS);
+    return row && toMembership(row as MembershipRow);
+  },
+
+  async membership(conn: Conn, serviceId: number, id: number, { lock = false } = {}): Promise<Membership | undefined> {
+    const query = memberships(conn).where({ 'ms.service_id': serviceId, 'ms.id': id });
+    const row = await (lock ? query.forUpdate() : query).first(MEMBERSHIP_COLUMNS);
+    return row && toMembership(row as MembershipRow);
+  },
+
+  /** The new membership's id; undefined when the number or the MyKey ID is linked at this service already (a concurrent link). */
+  async insertMembership(trx: Knex.Transaction, row: { serviceId: number; mykeyPk: number; memberNumber: string; linkedAt: Date; deviceId: number }): Promise<number | undefined> {
+    try {
+      const [id] = await trx('memberships').insert({ service_id: row.serviceId, mykey_pk: row.mykeyPk, member_number: row.memberNumber, linked_at: row.linkedAt, linked_at_device_id: row.deviceId });
+      return id!;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return undefined;
+      throw error;
+    }
+  },
+
+  async deleteMembership(trx: Knex.Transaction, id: number): Promise<void> {
+    await trx('memberships').where({ id }).delete();
+  },
+
+  async insertRequest(trx: Knex.Transaction, row: { id: string; serviceId: number; action: MembershipAction; memberNumber: string; staffId: number; createdAt: Date; expiresAt: Date }): Promise<void> {
+    await trx('membership_requests').insert({
+      id: row.id, service_id: row.serviceId, action: row.action, member_number: row.memberNumber, staff_id: row.staffId, created_at: row.createdAt, expires_at: row.expiresAt,
+    });
+  },
+
+  async request(conn: Conn, id: string, { lock = false } = {}): Promise<MembershipRequest | undefined> {
+    const query = conn('membership_requests').where({ id });
+    const row = await (lock ? query.forUpdate() : query).first('id', 'service_id', 'action', 'member_number', 'status', 'expires_at');
+    return row && { id: row.id, serviceId: Number(row.service_id), action: row.action, memberNumber: row.member_number, status: row.status, expiresAt: row.expires_at };
+  },
+
+  async markRequestDone(trx: Knex.Transaction, id: string): Promise<void> {
+    await trx('membership_requests').where({ id }).update({ status: 'done' });
+  },
+
+  /** A use at a device. Counted into service_use_counts only when the record is purged: a tap writes one row and contends for none. */
+  async recordUse(trx: Knex.Transaction, use: { serviceId: number; deviceId: number; membershipId: number; at: Date }): Promise<void> {
+    await trx('service_uses').insert({ service_id: use.serviceId, device_id: use.deviceId, membership_id: use.membershipId, used_at: use.at });
+  },
+};

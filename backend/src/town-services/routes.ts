@@ -1,0 +1,96 @@
+// The town's staff register services and the devices serving them, open a link or unlink for the
+// resident's card to sign, look a member number up, and unlink with a reason. The card's side is
+// POST /api/v1/auth/challenges and card-sessions (or card-taps) with the purposes in purposes.ts.
+import Router from '@koa/router';
+import type { Knex } from 'knex';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { retryTransient, type Db } from '../db.ts';
+import { readJson } from '../http/body.ts';
+import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
+import { Problem } from '../http/problems.ts';
+import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { staffReason } from '../staff/reason.ts';
+import type { SignedInStaff } from '../staff/repository.ts';
+import { MEMBER_NUMBER, normalizeMemberNumber, SERVICE_KINDS, SERVICE_NAME, SERVICE_NAME_MAX, TAP_POLICIES } from '@mykey/contracts/services.ts';
+import { createService, listServices, membershipByNumber, openRequest, serviceOf, setServiceDevices, unlinkByStaff, updateService } from './service.ts';
+
+const name = z.string().trim().min(1).max(SERVICE_NAME_MAX).regex(SERVICE_NAME, { error: 'must be one line of text' });
+const serviceFields = { kind: z.enum(SERVICE_KINDS), nameJa: name, nameEn: name, tapPolicy: z.enum(TAP_POLICIES) };
+const createBody = z.object({ ...serviceFields, tapPolicy: serviceFields.tapPolicy.default('pin') }).strict();
+const updateBody = z.object(serviceFields).partial().strict().refine((body) => Object.keys(body).length > 0, { error: 'name at least one field to change' });
+const devicesBody = z.object({ deviceIds: z.array(z.number().int().positive()).max(200) }).strict();
+const MEMBER_NUMBER_RULE = 'must be 1–32 letters, digits or hyphens, as on the member card';
+const memberNumber = z.string().max(64).transform(normalizeMemberNumber).pipe(z.string().regex(MEMBER_NUMBER, { error: MEMBER_NUMBER_RULE }));
+const requestBody = z.object({ action: z.enum(['link', 'unlink']), memberNumber }).strict();
+const unlinkBody = z.object({ reason: staffReason }).strict();
+
+/** A positive id in the path; anything else is as unknown as a missing one. */
+function idOf(value: string | undefined, notFound: 'service_not_found' | 'membership_not_found'): number {
+  const id = Number(value);
+  if (!/^[1-9][0-9]{0,15}$/.test(value ?? '') || !Number.isSafeInteger(id)) throw new Problem(notFound);
+  return id;
+}
+
+export interface TownServiceRoutesDeps { db: Db; mykeySecret: Buffer; clock: () => Date }
+
+export function townServiceRoutes({ db, mykeySecret, clock }: TownServiceRoutesDeps): Router {
+  const router = new Router({ prefix: '/api/v1/services' });
+  const municipalStaff = [requireStaff(db), requireRole('municipality')];
+
+  /**
+   * A staff change under the caller's Idempotency-Key, in one transaction; a deadlock with a
+   * concurrent change (two services taking devices) is run again under the same key.
+   */
+  async function change(ctx: Context, request: Record<string, unknown>, status: number, effect: (trx: Knex.Transaction, staff: SignedInStaff) => Promise<unknown>): Promise<void> {
+    const staff = signedInStaff(ctx);
+    const key = idempotencyKey(ctx);
+    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff) }))));
+  }
+
+  router.get('/', ...municipalStaff, async (ctx) => {
+    ctx.body = { services: await listServices(db, signedInStaff(ctx)) };
+  });
+
+  router.post('/', ...municipalStaff, async (ctx) => {
+    const body = await readJson(ctx, createBody);
+    await change(ctx, { op: 'create-service', ...body }, 201, (trx, staff) => createService(trx, staff, body, clock()));
+  });
+
+  router.get('/:id', ...municipalStaff, async (ctx) => {
+    ctx.body = await serviceOf(db, signedInStaff(ctx), idOf(ctx.params.id, 'service_not_found'));
+  });
+
+  router.patch('/:id', ...municipalStaff, async (ctx) => {
+    const id = idOf(ctx.params.id, 'service_not_found');
+    const body = await readJson(ctx, updateBody);
+    await change(ctx, { op: 'update-service', id, ...body }, 200, (trx, staff) => updateService(trx, staff, id, body, clock()));
+  });
+
+  router.put('/:id/devices', ...municipalStaff, async (ctx) => {
+    const id = idOf(ctx.params.id, 'service_not_found');
+    const { deviceIds } = await readJson(ctx, devicesBody);
+    await change(ctx, { op: 'set-service-devices', id, deviceIds }, 200, (trx, staff) => setServiceDevices(trx, staff, id, deviceIds));
+  });
+
+  router.post('/:id/membership-requests', ...municipalStaff, async (ctx) => {
+    const id = idOf(ctx.params.id, 'service_not_found');
+    const body = await readJson(ctx, requestBody);
+    await change(ctx, { op: 'open-membership-request', id, ...body }, 201, (trx, staff) => openRequest(trx, staff, id, body.action, body.memberNumber, clock()));
+  });
+
+  router.get('/:id/memberships', ...municipalStaff, async (ctx) => {
+    const parsed = memberNumber.safeParse(ctx.query.memberNumber);
+    if (!parsed.success) throw new Problem('request_invalid', `memberNumber: ${MEMBER_NUMBER_RULE}`);
+    ctx.body = await membershipByNumber(db, mykeySecret, signedInStaff(ctx), idOf(ctx.params.id, 'service_not_found'), parsed.data);
+  });
+
+  router.post('/:id/memberships/:membershipId/unlink', ...municipalStaff, async (ctx) => {
+    const id = idOf(ctx.params.id, 'service_not_found');
+    const membershipId = idOf(ctx.params.membershipId, 'membership_not_found');
+    const { reason } = await readJson(ctx, unlinkBody);
+    await change(ctx, { op: 'unlink-membership', id, membershipId, reason }, 200, (trx, staff) => unlinkByStaff(trx, staff, id, membershipId, reason));
+  });
+
+  return router;
+}
