@@ -45,6 +45,14 @@ const fixture = fileFixture(test, async (cleanup) => {
   const blockedB = await firstLogin(pki, counterB);
   for (const mykeyId of [residentB.mykeyId, blockedB.mykeyId]) must(await cityB.post(`/api/v1/staff/mykeys/${mykeyId}/block`, { reason: 'あおば町の利用停止理由' }), 200);
   const challengeB = must(await counterB.post('/api/v1/auth/challenges', { purpose: 'login' }), 201).body;
+  // B's library, served by B's counter, where B's resident linked a membership; and a link B's clerk left open.
+  const libraryB = must(await cityB.post('/api/v1/services', { kind: 'library', nameJa: 'あおば町立図書館', nameEn: 'Aoba Town Library', tapPolicy: 'tap' }), 201).body;
+  must(await cityB.put(`/api/v1/services/${libraryB.id}/devices`, { deviceIds: [counterB.id] }), 200);
+  const linkB = must(await cityB.post(`/api/v1/services/${libraryB.id}/membership-requests`, { action: 'link', memberNumber: 'AOBA-0001' }), 201).body;
+  const linkChallengeB = must(await counterB.post('/api/v1/auth/challenges', { purpose: 'service_link', membershipRequestId: linkB.requestId }), 201).body;
+  const memberB = await firstLogin(pki, counterB);
+  const membershipB = must(await counterB.post('/api/v1/auth/card-sessions', cardProof(linkChallengeB, memberB.card)), 201).body.membership;
+  const openLinkB = must(await cityB.post(`/api/v1/services/${libraryB.id}/membership-requests`, { action: 'link', memberNumber: 'AOBA-0002' }), 201).body;
   const conversionB = { partnerTxId: `aoba-tx-${randomBytes(4).toString('hex')}`, mykeyId: residentB.mykeyId, municipality: TOWN_B.code, partnerPoints: 1000 };
   must(await signedFetch(base, partnerB, 'POST', '/api/v1/partner/conversions', JSON.stringify(conversionB)), 202);
   const batchB = `aoba-batch-${randomBytes(4).toString('hex')}`;
@@ -59,7 +67,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   const b = {
     code: TOWN_B.code, campaignId: Number((await db('campaigns').where({ slug: CAMPAIGN_B.slug }).first('id')).id), resident: residentB, cityB, shopB, counterB, registerB, partnerB,
     uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
-    partnerTxId: conversionB.partnerTxId, batchId: batchB,
+    partnerTxId: conversionB.partnerTxId, batchId: batchB, member: memberB, libraryId: Number(libraryB.id), membershipId: Number(membershipB.id), openLink: openLinkB.requestId as string,
   };
   // Strings only B's objects hold. (The resident's MyKey ID is left out: A may name it itself,
   // to grant points or take a payment, and then sees it in its own answer.)
@@ -67,8 +75,12 @@ const fixture = fileFixture(test, async (cleanup) => {
     TOWN_B.code, TOWN_B.name_ja, TOWN_B.name_en, SHOP_B.name_ja, SHOP_B.name_en, CAMPAIGN_B.slug, CAMPAIGN_B.name_ja, CAMPAIGN_B.name_en,
     ...DEMO_SECOND_STAFF.map((staff) => staff.display_name), 'あおば町窓口端末', 'あおば珈琲店レジ', 'あおば町の付与理由', 'あおば町の一括理由', 'あおば町の利用停止理由',
     openIntentB, paidIntentB, relinkProofB, moveProofB, challengeB.challengeId, conversionB.partnerTxId, batchB, partnerB.slug,
+    'あおば町立図書館', 'Aoba Town Library', 'AOBA-0001', 'AOBA-0002', membershipB.pseudonym, openLinkB.requestId,
   ];
-  return { ...a, cityA: a.staff, counterA: a.device, shopA, registerA, partnerA, b, markers };
+  // A's own library, served by A's counter, with PIN-less taps.
+  const libraryA = must(await a.staff.post('/api/v1/services', { kind: 'library', nameJa: 'みらい市立図書館', nameEn: 'Mirai City Library', tapPolicy: 'tap' }), 201).body;
+  must(await a.staff.put(`/api/v1/services/${libraryA.id}/devices`, { deviceIds: [a.device.id] }), 200);
+  return { ...a, cityA: a.staff, counterA: a.device, shopA, registerA, partnerA, libraryA: Number(libraryA.id), b, markers };
 });
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
@@ -208,6 +220,9 @@ const CASES: Record<string, Case> = {
         await f.registerA.post('/api/v1/auth/challenges', { purpose: 'payment', paymentIntentId: unknownIntent() }));
     }
     nothingOfB(t, f, must(await f.counterA.post('/api/v1/auth/challenges', { purpose: 'login' }), 201));
+    sameAsUnknown(t, f,
+      await f.counterA.post('/api/v1/auth/challenges', { purpose: 'service_link', membershipRequestId: f.b.openLink }),
+      await f.counterA.post('/api/v1/auth/challenges', { purpose: 'service_link', membershipRequestId: `mr_${randomBytes(16).toString('base64url')}` }));
   },
 
   async 'POST /api/v1/auth/card-sessions'(t, f) {
@@ -230,6 +245,10 @@ const CASES: Record<string, Case> = {
     const intentOfB = await f.registerA.post('/api/v1/auth/card-taps', { purpose: 'payment', ...tapOf(stranger, { paymentIntentId: f.b.openIntent }) });
     t.deepEqual(comparable(intentOfB), comparable(await f.registerA.post('/api/v1/auth/card-taps', { purpose: 'payment', ...tapOf(stranger, { paymentIntentId: unknownIntent() }) })));
     nothingOfB(t, f, ofB, intentOfB);
+    // B's library member, tapping at A's library, is nobody's member there.
+    const atLibraryA = must(await f.counterA.post('/api/v1/auth/card-taps', { purpose: 'service_lookup', ...tapOf(f.b.member.card.certificateDer) }), 201);
+    t.like(atLibraryA.body, { linked: false, service: { id: f.libraryA } });
+    nothingOfB(t, f, atLibraryA);
   },
 
   async 'POST /api/v1/mykeys/relinks'(t, f) {
@@ -291,6 +310,62 @@ const CASES: Record<string, Case> = {
       await f.counterA.post('/api/v1/mykeys/home-moves', { proof: f.b.moveProof }),
       await f.counterA.post('/api/v1/mykeys/home-moves', { proof: randomBytes(32).toString('base64url') }));
     t.is((await f.b.cityB.get(`/api/v1/staff/mykeys/${f.b.resident.mykeyId}`)).status, 200, 'the resident is still at home in B');
+  },
+
+  async 'GET /api/v1/services'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.get('/api/v1/services'), 200), await f.shopA.get('/api/v1/services'));
+    t.is((await f.shopA.get('/api/v1/services')).status, 403, "a shop has no town services");
+  },
+
+  async 'POST /api/v1/services'(t, f) {
+    // B's name is B's alone: A may use it for its own library.
+    const created = must(await f.cityA.post('/api/v1/services', { kind: 'library', nameJa: 'あおば町立図書館', nameEn: 'Aoba Town Library (of Mirai)' }), 201);
+    t.not(created.body.id, f.b.libraryId);
+    t.is((await f.b.cityB.get(`/api/v1/services/${f.b.libraryId}`)).body.nameEn, 'Aoba Town Library');
+  },
+
+  async 'GET /api/v1/services/:id'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/services/${f.b.libraryId}`), await f.cityA.get('/api/v1/services/999999999'));
+  },
+
+  async 'PATCH /api/v1/services/:id'(t, f) {
+    const attempt = (id: number) => f.cityA.patch(`/api/v1/services/${id}`, { tapPolicy: 'pin' });
+    sameAsUnknown(t, f, await attempt(f.b.libraryId), await attempt(999_999_999));
+    t.is((await f.b.cityB.get(`/api/v1/services/${f.b.libraryId}`)).body.tapPolicy, 'tap');
+  },
+
+  async 'PUT /api/v1/services/:id/devices'(t, f) {
+    sameAsUnknown(t, f,
+      await f.cityA.put(`/api/v1/services/${f.b.libraryId}/devices`, { deviceIds: [f.counterA.id] }),
+      await f.cityA.put('/api/v1/services/999999999/devices', { deviceIds: [f.counterA.id] }));
+    // B's counter is no device of A's, and stays B's library's.
+    sameAsUnknown(t, f,
+      await f.cityA.put(`/api/v1/services/${f.libraryA}/devices`, { deviceIds: [f.counterA.id, f.b.counterB.id] }),
+      await f.cityA.put(`/api/v1/services/${f.libraryA}/devices`, { deviceIds: [f.counterA.id, 999_999_999] }));
+    t.deepEqual((await f.b.cityB.get(`/api/v1/services/${f.b.libraryId}`)).body.deviceIds, [f.b.counterB.id]);
+  },
+
+  async 'POST /api/v1/services/:id/membership-requests'(t, f) {
+    const attempt = (id: number) => f.cityA.post(`/api/v1/services/${id}/membership-requests`, { action: 'unlink', memberNumber: 'AOBA-0001' });
+    sameAsUnknown(t, f, await attempt(f.b.libraryId), await attempt(999_999_999));
+    // A's own library knows nothing of B's numbers.
+    t.like(await attempt(f.libraryA), { status: 404, body: { code: 'membership_not_found' } });
+  },
+
+  async 'GET /api/v1/services/:id/memberships'(t, f) {
+    sameAsUnknown(t, f,
+      await f.cityA.get(`/api/v1/services/${f.b.libraryId}/memberships?memberNumber=AOBA-0001`),
+      await f.cityA.get('/api/v1/services/999999999/memberships?memberNumber=AOBA-0001'));
+    sameAsUnknown(t, f,
+      await f.cityA.get(`/api/v1/services/${f.libraryA}/memberships?memberNumber=AOBA-0001`),
+      await f.cityA.get(`/api/v1/services/${f.libraryA}/memberships?memberNumber=NEVER-0001`));
+  },
+
+  async 'POST /api/v1/services/:id/memberships/:membershipId/unlink'(t, f) {
+    const attempt = (serviceId: number, membershipId: number) => f.cityA.post(`/api/v1/services/${serviceId}/memberships/${membershipId}/unlink`, { reason: '退会' });
+    sameAsUnknown(t, f, await attempt(f.b.libraryId, f.b.membershipId), await attempt(999_999_999, 999_999_999));
+    sameAsUnknown(t, f, await attempt(f.libraryA, f.b.membershipId), await attempt(f.libraryA, 999_999_999));
+    t.is((await f.b.cityB.get(`/api/v1/services/${f.b.libraryId}/memberships?memberNumber=AOBA-0001`)).status, 200, "B's membership stands");
   },
 
   async 'GET /api/v1/staff/grants/campaigns'(t, f) {

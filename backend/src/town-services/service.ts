@@ -75,8 +75,8 @@ export async function setServiceDevices(trx: Knex.Transaction, staff: SignedInSt
   const service = await ownService(trx, staff, id, { lock: true });
   const unique = [...new Set(deviceIds)].sort((a, b) => a - b);
   const active = await devicesRepository.lockActiveOf(trx, unique, staff.organization);
-  const missing = unique.filter((deviceId) => !active.has(deviceId));
-  if (missing.length > 0) throw new Problem('device_not_found', `devices ${missing.join(', ')} are not active devices of this municipality`);
+  // Which one is not said: another town's device must answer as one that never was.
+  if (unique.some((deviceId) => !active.has(deviceId))) throw new Problem('device_not_found');
   await repo.setDevices(trx, id, unique);
   await appendAudit(trx, { action: 'service.devices_set', actor: staffActor(staff), subject: `service:${id}`, details: { deviceIds: unique, ...towns(staff.municipalityCode) } });
   return viewOf(trx, service);
