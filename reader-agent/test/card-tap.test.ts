@@ -64,15 +64,17 @@ const membershipRequest = () => `mr_${randomBytes(16).toString('base64url')}`;
 test.serial('a PIN-less tap: the certificate read in one short connection, no PIN, nothing signed; the backend\'s answer from the verified card', async (t) => {
   const { stack, agent, serial } = await fixture();
   const triesBefore = await stack.pinTriesLeft();
-  const before = apdus(stack).length;
+  const before = stack.apduLog().length;
   const reply = await tap(agent);
   t.is(reply.status, 200, JSON.stringify(reply.body));
   t.deepEqual(reply.body, { purpose: 'test_tap', revocationChecked: true, handledSerial: serial, proof: 'tap' });
   t.is(handed.filter((h) => h.card.serialHex === serial).length, 1);
-  const commands = apdus(stack).slice(before).map((r) => r.command.toUpperCase());
+  const during = stack.apduLog().slice(before);
+  const commands = during.filter((r): r is ApduRecord => r.type === 'apdu').map((r) => r.command.toUpperCase());
   t.deepEqual(commands.slice(0, 2), [SELECT_JPKI, SELECT_CERTIFICATE]);
   t.true(commands.length > 2 && commands.slice(2).every((c) => c.startsWith('00B0')), commands.join(' '));
   t.is(await stack.pinTriesLeft(), triesBefore, 'no PIN try spent or asked');
+  t.false(during.some((r) => r.type === 'power' && r.event === 'reset'), 'no PIN was verified, so the card is not reset');
 });
 
 test.serial('a tap for a purpose that wants the PIN: the backend\'s card_tap_not_allowed, in its own words', async (t) => {
