@@ -1,15 +1,15 @@
 // Two things a purpose may ask of the agent beyond a login, end to end (simulated card → pcscd →
 // reader agent → the real backend): a PIN-less tap, for a test purpose that takes one, and a
 // card session whose terms the contract gives by another request field than a payment's (a
-// membership link, registered here as a test purpose with the contract's MEMBERSHIP_TERMS). One
-// card for the file, so the tests run one after another.
+// library membership's link and unlink, the backend's own purposes). One card for the file, so
+// the tests run one after another.
 import test from 'ava';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { fileFixture, type Cleanup } from '@mykey/backend/test/helpers/env.ts';
 import { httpServer } from '@mykey/backend/test/helpers/jpki.ts';
 import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
 import type { Purpose, Tap } from '@mykey/backend/card-taps/purposes.ts';
-import { canonicalChallenge, MEMBERSHIP_TERMS, PAYMENT_TERMS, type Challenge, type MembershipTerms } from '@mykey/contracts/challenge-text.ts';
+import { canonicalChallenge, MEMBERSHIP_TERMS, PAYMENT_TERMS, type Challenge } from '@mykey/contracts/challenge-text.ts';
 import { problemKinds } from '@mykey/contracts/problem-kinds.ts';
 import { AgentError } from '../src/agent/errors.ts';
 import { CardError } from '../src/jpki/errors.ts';
@@ -38,23 +38,19 @@ const tapPurpose: Purpose = {
   },
 };
 
+/** The terms a stand-in backend offers for a membership request. */
 const LIBRARY = { serviceId: 7, serviceName: 'みらい図書館', memberNumber: 'L0012345' };
 
-/**
- * A membership link as the contract words it (the backend does not register one yet): the terms
- * bind the request asked for to a library and a member number; the handler answers what the card signed.
- */
-const linkPurpose: Purpose<MembershipTerms> = {
-  name: 'service_link', proofs: ['pin'], deviceKinds: ['municipality'], valueMoving: false,
-  terms: { text: MEMBERSHIP_TERMS, bind: async (_trx, _device, requestId) => ({ requestId, ...LIBRARY }) },
-  handle: async (_trx, tap) => ({ linked: tap.terms, proof: tap.card.proof }),
-};
-
 const fixture = fileFixture(test, async (cleanup) => {
-  const { base, stack } = await backendWithCard(cleanup, PIN, [tapPurpose, linkPurpose]);
+  const { base, stack } = await backendWithCard(cleanup, PIN, [tapPurpose]);
   const staff = await signInStaff(base, 'demo-city');
-  const { agent } = await enrolledAgent(cleanup, stack, base, staff, 'ゲート1');
-  return { base, staff, stack, agent, serial: new X509Certificate(stack.certificatePem).serialNumber };
+  const { agent, deviceId } = await enrolledAgent(cleanup, stack, base, staff, 'ゲート1');
+  // The gate serves the town's library, and the card has a MyKey ID to link a membership to.
+  const library = (await staff.post('/api/v1/services', { kind: 'library', nameJa: 'みらい市立図書館', nameEn: 'Mirai City Library' })).body;
+  await staff.put(`/api/v1/services/${library.id}/devices`, { deviceIds: [deviceId] });
+  const login = await agent.call('POST', '/v1/card-sessions', { pin: PIN, purpose: 'login' });
+  if (login.status !== 200) throw new Error(JSON.stringify(login.body));
+  return { base, staff, stack, agent, library, serial: new X509Certificate(stack.certificatePem).serialNumber };
 });
 
 const apdus = (stack: PcscStack) => stack.apduLog().filter((r): r is ApduRecord => r.type === 'apdu');
@@ -146,19 +142,20 @@ test.serial('the CLI: `tap --purpose P` prints the backend\'s answer; a refusal 
 
 const link = (agent: RunningAgent, membershipRequestId: string) => agent.call('POST', '/v1/card-sessions', { pin: PIN, purpose: 'service_link', membershipRequestId });
 
-test.serial('a membership link: the card signs the terms of the request asked for, by the contract\'s field; the local API and the CLI take it', async (t) => {
-  const { stack, agent } = await fixture();
-  const requestId = membershipRequest();
+test.serial('a membership link and unlink: the card signs the terms of the request asked for, by the contract\'s field; the local API and the CLI take it', async (t) => {
+  const { stack, agent, staff, library } = await fixture();
+  const request = async (action: string) => (await staff.post(`/api/v1/services/${library.id}/membership-requests`, { action, memberNumber: 'L0012345' })).body.requestId as string;
+  const requestId = await request('link');
   const reply = await link(agent, requestId);
   t.is(reply.status, 200, JSON.stringify(reply.body));
-  t.like(reply.body, { purpose: 'service_link', linked: { requestId, ...LIBRARY }, proof: 'pin', revocationChecked: true });
+  t.like(reply.body, { purpose: 'service_link', service: { id: library.id }, membership: { memberNumber: 'L0012345' }, revocationChecked: true });
   const logged = agent.output().split('\n').filter((line) => line.includes('"service_link to sign"')).map((line) => JSON.parse(line));
-  t.like(logged.at(-1), { requestId, ...LIBRARY });
+  t.like(logged.at(-1), { requestId, serviceId: library.id, serviceName: 'みらい市立図書館', memberNumber: 'L0012345' });
 
-  const viaCli = membershipRequest();
-  const run = await runAgentCli(['login', '--port', new URL(agent.base).port, '--purpose', 'service_link', '--terms', viaCli], agent.token, `${PIN}\n`);
+  const viaCli = await request('unlink');
+  const run = await runAgentCli(['login', '--port', new URL(agent.base).port, '--purpose', 'service_unlink', '--terms', viaCli], agent.token, `${PIN}\n`);
   t.is(run.code, 0, run.stderr);
-  t.like(JSON.parse(run.stdout), { purpose: 'service_link', linked: { requestId: viaCli } });
+  t.like(JSON.parse(run.stdout), { purpose: 'service_unlink', unlinked: { memberNumber: 'L0012345' } });
   t.deepEqual(pinLeaks(`${agent.output()}\n${run.stdout}${run.stderr}\n${stack.sentToCard()}`, PIN), [], 'the PIN in a log');
 
   for (const body of [{ purpose: 'service_link' }, { purpose: 'login', membershipRequestId: membershipRequest() }, { purpose: 'service_link', membershipRequestId: 'mr_short' },
