@@ -1,17 +1,19 @@
 // Counter redemption through the HTTP API: a shop's register opens a payment intent, a device
 // of the same shop gets a challenge bound to it, the card signs, and the backend pays in one
 // transaction; refunds and same-day voids by the shop's staff. Cards come from a CA made for
-// this file; points reach residents as a partner conversion would credit them.
+// this file; points reach residents as a partner conversion would credit them. The shop knows
+// the payer only by its own pseudonym of them (docs/pseudonyms.md), never by the MyKey ID.
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture } from './helpers/env.ts';
-import { cardProof, cardSign, enrollDevice, firstLogin, municipalCounter, signInStaff, type Device, type Staff } from './helpers/identity.ts';
+import { cardProof, cardSign, enrollDevice, firstLogin, municipalCounter, provenCard, signInStaff, type Device, type Staff } from './helpers/identity.ts';
 import { canonicalChallenge, PAYMENT_TERMS } from '@mykey/contracts/challenge-text.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversions, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
+import { pseudonymOf } from '../src/mykey/pseudonym.ts';
 import { demoPasswordHash } from './helpers/staff.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
@@ -25,7 +27,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   const shop = await signInStaff(base, 'demo-shop');
   const otherShop = await signInStaff(base, 'other-shop');
   return {
-    ...town, shop, otherShop, municipality: bakery.municipality_code as string, merchantId: Number(bakery.id), partnerId: Number(partner.id),
+    ...town, shop, otherShop, municipality: bakery.municipality_code as string, merchantId: Number(bakery.id), otherMerchantId: Number(greengrocer.id), partnerId: Number(partner.id),
     register: await enrollDevice(base, shop, 'レジ1'), otherRegister: await enrollDevice(base, otherShop, '青果店レジ'),
   };
 });
@@ -38,6 +40,9 @@ async function residentWith(f: Fixture, points: number) {
   await inLedgerTransaction(f.db, (trx) => creditConversions(trx, [{ reference: `test:${randomUUID()}`, municipalityCode: f.municipality, mykeyId, partnerId: f.partnerId, points }]));
   return { card, mykeyId, spendable: async () => (await residentPoints(f.db, f.municipality, mykeyId)).spendable };
 }
+
+/** The resident as shop `merchantId` knows them. */
+const customerAt = (f: Fixture, merchantId: number, mykeyId: string) => pseudonymOf(f.identity.secret, mykeyId, { kind: 'merchant', id: merchantId });
 
 async function openIntent(staff: Staff, amount: number): Promise<string> {
   const reply = await staff.post('/api/v1/merchant/payment-intents', { amount });
@@ -74,15 +79,55 @@ test('the register opens an intent, the card pays it: a receipt with the balance
   t.is(paid.status, 201, JSON.stringify(paid.body));
   t.like(paid.body, {
     purpose: 'payment', challengeId: challenge.body.challengeId, revocationChecked: true, intentId: created.body.intentId, amount: 1_200,
-    merchant: { id: f.merchantId }, mykeyId: resident.mykeyId, balanceAfter: 3_800,
+    merchant: { id: f.merchantId }, customer: customerAt(f, f.merchantId, resident.mykeyId), balanceAfter: 3_800,
   });
   t.true(Number.isInteger(paid.body.receiptNo));
   t.is(await resident.spendable(), 3_800);
 
   const shown = await f.shop.get(`/api/v1/merchant/payment-intents/${created.body.intentId}`);
-  t.like(shown.body, { status: 'paid', receipt: { receiptNo: paid.body.receiptNo, mykeyId: resident.mykeyId, balanceAfter: 3_800, paidAt: paid.body.paidAt } });
+  t.like(shown.body, { status: 'paid', receipt: { receiptNo: paid.body.receiptNo, customer: paid.body.customer, balanceAfter: 3_800, paidAt: paid.body.paidAt } });
   const day = await f.shop.get(`/api/v1/merchant/payments?date=${tokyoDate(new Date(paid.body.paidAt))}`);
-  t.like(day.body.payments.find((p: { intentId: string }) => p.intentId === created.body.intentId), { receiptNo: paid.body.receiptNo, amount: 1_200, reversals: [], netPoints: 1_200 });
+  t.like(day.body.payments.find((p: { intentId: string }) => p.intentId === created.body.intentId), {
+    receiptNo: paid.body.receiptNo, amount: 1_200, customer: paid.body.customer, reversals: [], netPoints: 1_200,
+  });
+});
+
+test('the shop knows the payer by its own pseudonym: the same at each payment and after a card renewal, another at another shop, never the MyKey ID', async (t) => {
+  const f = await fixture();
+  const resident = await residentWith(f, 3_000);
+  const atBakery = customerAt(f, f.merchantId, resident.mykeyId);
+  const first = await pay(f.register, resident.card, await openIntent(f.shop, 100));
+  t.like(first, { status: 201, body: { customer: atBakery } });
+  t.regex(atBakery, /^[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$/);
+
+  // The resident renews their card (both cards at the town's counter): the same MyKey ID, so the same customer.
+  const newCard = await f.pki.card();
+  const relinked = await f.device.post('/api/v1/mykeys/relinks', { oldProof: await provenCard(f.device, resident.card, 'relink'), newProof: await provenCard(f.device, newCard, 'relink') });
+  t.like(relinked, { status: 201, body: { mykeyId: resident.mykeyId } });
+  const second = await pay(f.register, newCard, await openIntent(f.shop, 200));
+  t.like(second, { status: 201, body: { customer: atBakery } });
+  const elsewhere = await pay(f.otherRegister, newCard, await openIntent(f.otherShop, 300));
+  t.like(elsewhere, { status: 201, body: { customer: customerAt(f, f.otherMerchantId, resident.mykeyId) } });
+  t.not(elsewhere.body.customer, atBakery);
+
+  // Everything the shops and their registers were answered, and what their retries would replay.
+  const date = tokyoDate(new Date(first.body.paidAt));
+  const answers = [
+    first, second, elsewhere,
+    await f.shop.get(`/api/v1/merchant/payment-intents/${first.body.intentId}`),
+    await f.shop.post(`/api/v1/merchant/payments/${first.body.intentId}/refunds`, { points: 50 }),
+    await f.shop.post(`/api/v1/merchant/payments/${second.body.intentId}/void`, {}),
+    await f.shop.get(`/api/v1/merchant/payments?date=${date}`),
+    await f.otherShop.get(`/api/v1/merchant/payments?date=${date}`),
+  ];
+  t.true(answers.every((a) => a.status < 300), JSON.stringify(answers));
+  t.deepEqual(answers[6]!.body.payments.filter((p: { customer: string }) => p.customer === atBakery).map((p: { intentId: string }) => p.intentId),
+    [first.body.intentId, second.body.intentId]);
+  const shopStaff = (await f.db('staff_accounts').where({ role: 'merchant' }).pluck('id')).map((id) => `staff:${id}`);
+  const stored = await f.db('idempotency_keys').whereIn('scope', [`device:${f.register.id}`, `device:${f.otherRegister.id}`, ...shopStaff]).pluck('response');
+  const shown = JSON.stringify([answers, stored]);
+  for (const spelling of [resident.mykeyId, `${resident.mykeyId.slice(0, 4)}-${resident.mykeyId.slice(4)}`]) t.false(shown.includes(spelling), spelling);
+  t.true(shown.includes(atBakery));
 });
 
 test('the balance after is what the resident can spend, whether the lots fill one page of the ledger\'s lot reads or more', async (t) => {
@@ -220,7 +265,7 @@ test('refunds: partial, then the rest, then refund_exceeds_payment; a retry repl
   const paid = await pay(f.register, resident.card, intentId);
   const partial = await f.shop.post(`/api/v1/merchant/payments/${intentId}/refunds`, { points: 300 }, 'refund-one-300');
   t.is(partial.status, 201, JSON.stringify(partial.body));
-  t.like(partial.body, { kind: 'refund', intentId, points: 300, mykeyId: resident.mykeyId, paymentAmount: 1_000, reversedPoints: 300, refundablePoints: 700 });
+  t.like(partial.body, { kind: 'refund', intentId, points: 300, customer: paid.body.customer, paymentAmount: 1_000, reversedPoints: 300, refundablePoints: 700 });
   t.not(partial.body.receiptNo, paid.body.receiptNo);
   t.deepEqual(await f.shop.post(`/api/v1/merchant/payments/${intentId}/refunds`, { points: 300 }, 'refund-one-300'), partial);
   t.is(await resident.spendable(), 1_300);
@@ -229,7 +274,9 @@ test('refunds: partial, then the rest, then refund_exceeds_payment; a retry repl
   t.like(await f.shop.post(`/api/v1/merchant/payments/${intentId}/void`, {}), { status: 409, body: { code: 'payment_already_reversed' } });
   t.is(await resident.spendable(), 2_000);
   t.is((await f.db('ledger_entries').where('reference', 'like', `refund:${intentId}:%`)).length, 2);
-  t.deepEqual((await f.db('audit_events').where({ subject: `payment:${intentId}` }).orderBy('seq')).map((e) => e.action), ['payment.refunded', 'payment.refunded']);
+  // The audit log is the town's record, never shown to the shop: it names the MyKey ID.
+  t.like((await f.db('audit_events').where({ subject: `payment:${intentId}` }).orderBy('seq')).map((e) => ({ action: e.action, details: typeof e.details === 'string' ? JSON.parse(e.details) : e.details })),
+    [{ action: 'payment.refunded', details: { mykeyId: resident.mykeyId } }, { action: 'payment.refunded' }]);
   const day = await f.shop.get(`/api/v1/merchant/payments?date=${tokyoDate(new Date(paid.body.paidAt))}`);
   t.like(day.body.payments.find((p: { intentId: string }) => p.intentId === intentId), { reversedPoints: 1_000, netPoints: 0, reversals: [{ kind: 'refund', points: 300 }, { kind: 'refund', points: 700 }] });
 });
