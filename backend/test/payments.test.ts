@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture } from './helpers/env.ts';
-import { cardProof, cardSign, enrollDevice, firstLogin, municipalCounter, provenCard, signInStaff, type Device, type Staff } from './helpers/identity.ts';
+import { cardProof, cardSession, cardSign, enrollDevice, firstLogin, municipalCounter, provenCard, signInStaff, type Device, type Staff } from './helpers/identity.ts';
 import { canonicalChallenge, PAYMENT_TERMS } from '@mykey/contracts/challenge-text.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversions, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
@@ -128,6 +128,25 @@ test('the shop knows the payer by its own pseudonym: the same at each payment an
   const shown = JSON.stringify([answers, stored]);
   for (const spelling of [resident.mykeyId, `${resident.mykeyId.slice(0, 4)}-${resident.mykeyId.slice(4)}`]) t.false(shown.includes(spelling), spelling);
   t.true(shown.includes(atBakery));
+});
+
+test('a shop\'s own device is told its pseudonym, never the MyKey ID: a login, card proofs, a renewal with both cards at the register', async (t) => {
+  const f = await fixture();
+  const resident = await residentWith(f, 500);
+  const atBakery = customerAt(f, f.merchantId, resident.mykeyId);
+  const login = await cardSession(f.register, resident.card);
+  t.like(login, { status: 201, body: { purpose: 'login', customer: atBakery, issued: false } });
+  const newCard = await f.pki.card();
+  const proofs = [await cardSession(f.register, resident.card, 'relink'), await cardSession(f.register, newCard, 'relink')];
+  t.like(proofs, [{ status: 201, body: { customer: atBakery } }, { status: 201, body: { customer: null } }]);
+  const relinked = await f.register.post('/api/v1/mykeys/relinks', { oldProof: proofs[0]!.body.challengeId, newProof: proofs[1]!.body.challengeId });
+  t.like(relinked, { status: 201, body: { customer: atBakery, method: 'both_cards' } });
+  const paid = await pay(f.register, newCard, await openIntent(f.shop, 500));
+  t.like(paid, { status: 201, body: { customer: atBakery, balanceAfter: 0 } });
+  const told = JSON.stringify([login, proofs, relinked, paid]);
+  t.false(told.includes(resident.mykeyId) || told.includes('mykeyId'), told);
+  // The town's own counter still names the MyKey ID.
+  t.like(await cardSession(f.device, newCard), { status: 201, body: { mykeyId: resident.mykeyId } });
 });
 
 test('the balance after is what the resident can spend, whether the lots fill one page of the ledger\'s lot reads or more', async (t) => {

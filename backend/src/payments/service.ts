@@ -15,7 +15,7 @@ import type { IntentView, MerchantView, PaymentReceipt, PaymentsOfDay, ReversalR
 import { payMerchant, refundPayment, voidPayment as postVoid, type Posted } from '../ledger/ledger.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
 import { endOfTokyoDay } from '../ledger/rules.ts';
-import { pseudonymOf } from '../mykey/pseudonym.ts';
+import { customerOf } from '../mykey/pseudonym.ts';
 import { usableMykeyOf } from '../mykey/service.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { organizationLabel } from '../staff/organization.ts';
@@ -30,9 +30,6 @@ type Conn = Db | Knex.Transaction;
 const merchantView = (m: Merchant): MerchantView => ({ id: m.id, nameJa: m.nameJa, nameEn: m.nameEn });
 
 const statusAt = (intent: Intent, now: Date): IntentView['status'] => (intent.status === 'open' && intent.expiresAt <= now ? 'expired' : intent.status);
-
-/** The payer as the intent's shop knows them: the shop's own pseudonym of their MyKey ID (`secret`: the MyKey secret). */
-const customerOf = (secret: Buffer, merchantId: number, mykeyId: string): string => pseudonymOf(secret, mykeyId, { kind: 'merchant', id: merchantId });
 
 function receiptOf(secret: Buffer, intent: Intent, merchant: Merchant): PaymentReceipt | null {
   if (!intent.paid) return null;

@@ -70,8 +70,8 @@ export interface CardProof { challengeId: string; certificate: string; signature
 
 /**
  * POST /api/v1/auth/card-sessions: for a login the MyKey ID (issued on the card's first login);
- * for a payment the receipt (receiptNo, intentId, amount, merchant, customer: the shop's
- * pseudonym of the resident, never the MyKey ID; paidAt, balanceAfter).
+ * for a payment the receipt (receiptNo, intentId, amount, merchant, paidAt, balanceAfter). A
+ * shop's device is never told the MyKey ID: `customer`, the shop's pseudonym of the resident, instead.
  */
 export interface CardSessionAnswer {
   challengeId: string;

@@ -14,8 +14,9 @@ export const LOGIN_HELP = `Usage: npm run reader-agent -- login [--purpose PURPO
 Logs a resident in with the My Number card on this PC's reader. Asks for the card's
 user-authentication PIN (4 digits, not shown while typed); the running reader agent gets a
 challenge from the MyKey server, the card signs it, the server checks it. Prints the server's
-answer as JSON: for a login, the resident's MyKey ID ("issued": true the first time); for a
-payment, the receipt (receiptNo, amount, balanceAfter: the points left to spend).
+answer as JSON: for a login, the resident's MyKey ID ("issued": true the first time; a shop's
+device is told "customer", the shop's pseudonym of the resident, instead); for a payment, the
+receipt (receiptNo, amount, customer, balanceAfter: the points left to spend).
 The agent must be running (npm run reader-agent) and enrolled (see enroll --help).
 When stdin is not a terminal, the PIN is its first line.
 
