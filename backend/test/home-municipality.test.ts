@@ -6,7 +6,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY, DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
-import { fileFixture, testDatabase } from './helpers/env.ts';
+import { fileFixture, migratedUpTo } from './helpers/env.ts';
 import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, secondTown, signInStaff, type Staff } from './helpers/identity.ts';
 import { appendAudit } from '../src/audit/chain.ts';
 import type { Db } from '../src/db.ts';
@@ -249,14 +249,7 @@ test('every staff look at a record is audited in the viewer\'s town, and kept ou
 });
 
 /** A database migrated up to just before the home-municipality migration. */
-async function beforeHomes(t: import('ava').ExecutionContext): Promise<Db> {
-  const { db } = await testDatabase((fn) => t.teardown(fn), { migrate: false });
-  for (;;) {
-    const [, pending] = await db.migrate.list() as [unknown, Array<{ file: string }>];
-    if (pending[0]!.file === HOME_MIGRATION) return db;
-    await db.migrate.up();
-  }
-}
+const beforeHomes = (t: import('ava').ExecutionContext): Promise<Db> => migratedUpTo((fn) => t.teardown(fn), HOME_MIGRATION);
 
 /** Rows as a populated database had them before homes: towns, a shop, staff and devices. */
 async function legacyTowns(db: Db) {

@@ -7,7 +7,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
-import { fileFixture } from './helpers/env.ts';
+import { fileFixture, migratedUpTo } from './helpers/env.ts';
 import { cardProof, cardSession, cardSign, enrollDevice, firstLogin, municipalCounter, provenCard, signInStaff, type Device, type Staff } from './helpers/identity.ts';
 import { canonicalChallenge, PAYMENT_TERMS } from '@mykey/contracts/challenge-text.ts';
 import { checkLedger } from '../src/ledger/check.ts';
@@ -344,4 +344,31 @@ test.serial('the merchant endpoints: merchant staff only, their own shop\'s inte
 test.after.always('the ledger check is clean after every payment, refund and void of this file', async (t) => {
   const report = await checkLedger((await fixture()).db);
   t.true(report.ok, JSON.stringify(report.violations));
+});
+
+test('the migration takes the MyKey ID out of the answers stored for a shop\'s clerks and devices (what a retry would replay), and leaves a town\'s', async (t) => {
+  const db = await migratedUpTo((fn) => t.teardown(fn), '20261206030000_shop_answers_without_mykey_id.ts');
+  await db('municipalities').insert({ code: '999991', name_ja: 'み', name_en: 'M' });
+  const [shop] = await db('merchants').insert({ municipality_code: '999991', slug: 'shop', name_ja: '店', name_en: 'Shop', status: 'approved' });
+  const [clerk] = await db('staff_accounts').insert({ login_id: 'clerk', display_name: '店員', role: 'merchant', merchant_id: shop, password_hash: 'x' });
+  const [official] = await db('staff_accounts').insert({ login_id: 'city', display_name: '職員', role: 'municipality', municipality_code: '999991', password_hash: 'x' });
+  const device = async (organization: object, n: number) => (await db('devices').insert({
+    ...organization, name: `d${n}`, token_hash: Buffer.alloc(32, n), enrolled_at: new Date(), enrolled_by_staff_id: official,
+  }))[0]!;
+  const scopes = { register: `device:${await device({ merchant_id: shop }, 1)}`, clerk: `staff:${clerk}`, counter: `device:${await device({ municipality_code: '999991' }, 2)}`, official: `staff:${official}` };
+  const before = {
+    [scopes.register]: { purpose: 'payment', receiptNo: 7, amount: 100, mykeyId: 'GBWF2TXH' },
+    [scopes.clerk]: { kind: 'refund', receiptNo: 8, points: 50, mykeyId: 'GBWF2TXH' },
+    [scopes.counter]: { purpose: 'login', issued: false, mykeyId: 'GBWF2TXH' },
+    [scopes.official]: { method: 'counter', mykeyId: 'GBWF2TXH' },
+  };
+  await db('idempotency_keys').insert(Object.entries(before).map(([scope, body]) => ({ scope, idempotency_key: 'key-0001', request_hash: Buffer.alloc(32), status_code: 201, response: JSON.stringify(body) })));
+  await db.migrate.up();
+  const after = Object.fromEntries((await db('idempotency_keys').select('scope', 'response')).map((r) => [r.scope, typeof r.response === 'string' ? JSON.parse(r.response) : r.response]));
+  t.deepEqual(after, {
+    [scopes.register]: { purpose: 'payment', receiptNo: 7, amount: 100 },
+    [scopes.clerk]: { kind: 'refund', receiptNo: 8, points: 50 },
+    [scopes.counter]: before[scopes.counter],
+    [scopes.official]: before[scopes.official],
+  });
 });
