@@ -24,7 +24,8 @@ import { freePort } from '@mykey/dev-tools/ports.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversions, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { hashPassword } from '../src/staff/password.ts';
-import { staffPasswordCost } from '../src/config.ts';
+import { mykeySecret, staffPasswordCost } from '../src/config.ts';
+import { customerOf } from '../src/mykey/pseudonym.ts';
 import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { cardProof, enrollDevice, signInStaff, type Device, type Staff } from '../test/helpers/identity.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
@@ -44,8 +45,9 @@ const WARM_UP_ROUNDS = 2;
 
 const log = logger('redemption');
 
-interface Register { shop: Staff; device: Device }
-interface Resident { card: IssuedCertificate; mykeyId: string }
+interface Register { shop: Staff; merchantId: number; device: Device }
+/** `customer`: the resident as each shop's receipts name them, by merchant id. */
+interface Resident { card: IssuedCertificate; mykeyId: string; customer: Map<number, string> }
 interface Tally { payments: number; points: number; intentMs: number; challengeMs: number; sessionMs: number; latencies: number[] }
 
 /** Times `phase`, adding its wall time to `field`. */
@@ -80,7 +82,7 @@ async function paymentRound(registers: Register[], residents: Resident[], into: 
     const reply = await register.device.post('/api/v1/auth/card-sessions', proofs[i]);
     into.latencies.push(challengeLatency[i]! + now() - started);
     const receipt = expect('payment', reply, 201);
-    if (receipt.intentId !== intents[i] || receipt.amount !== amount || receipt.mykeyId !== resident.mykeyId) throw new Error(`receipt: ${JSON.stringify(receipt)}`);
+    if (receipt.intentId !== intents[i] || receipt.amount !== amount || receipt.customer !== resident.customer.get(register.merchantId)) throw new Error(`receipt: ${JSON.stringify(receipt)}`);
   }));
   into.payments += payments.length;
   into.points += payments.reduce((sum, p) => sum + p.amount, 0);
@@ -105,13 +107,17 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   // Shops of the demo town, each with a clerk.
   const town = await db('municipalities').first('code');
   const passwordHash = await hashPassword(DEMO_PASSWORD, staffPasswordCost());
+  const merchantIds: number[] = [];
   for (let s = 0; s < SHOPS; s++) {
     const [merchantId] = await db('merchants').insert({ municipality_code: town.code, slug: `bench-shop-${s}`, name_ja: `ベンチ商店${s + 1}`, name_en: `Bench shop ${s + 1}`, status: 'approved' });
     await db('staff_accounts').insert({ login_id: `bench-clerk-${s}`, display_name: `店員${s + 1}`, role: 'merchant', merchant_id: merchantId, password_hash: passwordHash });
+    merchantIds.push(Number(merchantId));
   }
 
   const port = await freePort();
-  const server: BackendProcess = await startServer(port, serverEnv(cleanup, url, dir, ca.certificatePem), { logFile: path.join(dir, 'server.log'), nodeArgs: serverProfileArgs() });
+  const env = serverEnv(cleanup, url, dir, ca.certificatePem);
+  const secret = mykeySecret({ NODE_ENV: 'test', MYKEY_SECRET: env.MYKEY_SECRET });
+  const server: BackendProcess = await startServer(port, env, { logFile: path.join(dir, 'server.log'), nodeArgs: serverProfileArgs() });
   cleanup(() => server.stop());
   const base = `http://127.0.0.1:${port}`;
 
@@ -119,7 +125,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const registers: Register[] = [];
   for (let r = 0; r < REGISTERS; r++) {
     const shop = clerks[r % SHOPS]!;
-    registers.push({ shop, device: await enrollDevice(base, shop, `レジ${r + 1}`) });
+    registers.push({ shop, merchantId: merchantIds[r % SHOPS]!, device: await enrollDevice(base, shop, `レジ${r + 1}`) });
   }
   // Each card logs in once (its MyKey ID is issued) and receives points, as from a partner.
   const city = await signInStaff(base, 'demo-city');
@@ -129,7 +135,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
     const challenge = expect('login challenge', await counter.post('/api/v1/auth/challenges', { purpose: 'login' }), 201);
     const { mykeyId } = expect('login', await counter.post('/api/v1/auth/card-sessions', cardProof(challenge, card)), 201);
     await inLedgerTransaction(db, (trx) => creditConversions(trx, [{ reference: `bench:${randomUUID()}`, municipalityCode: town.code, mykeyId, partnerId: Number(partner.id), points: POINTS_EACH }]));
-    return { card, mykeyId };
+    return { card, mykeyId, customer: new Map(merchantIds.map((id) => [id, customerOf(secret, id, mykeyId)])) };
   });
   log(`${SHOPS} shops, ${REGISTERS} registers, ${RESIDENTS} residents with ${POINTS_EACH} points each`);
 

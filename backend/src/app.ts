@@ -51,10 +51,10 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   // What a card is tapped for: one line per purpose, its code in its own feature.
   const tapPurposes = new PurposeRegistry([
     loginPurpose(identity.secret),
-    cardProofPurpose('relink'),
-    cardProofPurpose('counter_relink'),
-    paymentPurpose,
-    cardProofPurpose('home_move'),
+    cardProofPurpose('relink', identity.secret),
+    cardProofPurpose('counter_relink', identity.secret),
+    paymentPurpose(identity.secret),
+    cardProofPurpose('home_move', identity.secret),
     serviceLinkPurpose(identity.secret),
     serviceUnlinkPurpose,
     serviceLookupPurpose(identity.secret),
@@ -73,7 +73,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   app.use(securityHeaders(config.READER_AGENT_ORIGINS));
   app.use(problemMiddleware);
   for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
-    cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock }), paymentRoutes({ db, clock }), townServiceRoutes({ db, mykeySecret: identity.secret, clock }),
+    cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock, mykeySecret: identity.secret }), paymentRoutes({ db, clock, mykeySecret: identity.secret }), townServiceRoutes({ db, mykeySecret: identity.secret, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {
       slots: uploadSlots(redis, config.QUEUE_PREFIX, batchUploads.perPartner), spoolDir: batchUploads.spoolDir, spoolMaxBytes: batchUploads.spoolMaxBytes } })]) {
     app.use(router.routes());

@@ -6,12 +6,13 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY, DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
-import { fileFixture, testDatabase } from './helpers/env.ts';
+import { fileFixture, migratedUpTo } from './helpers/env.ts';
 import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, secondTown, signInStaff, type Staff } from './helpers/identity.ts';
 import { appendAudit } from '../src/audit/chain.ts';
 import type { Db } from '../src/db.ts';
 import { creditConversions, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { MYKEY_ALPHABET, parseMykeyId } from '../src/mykey/id.ts';
+import { customerOf } from '../src/mykey/pseudonym.ts';
 
 const MIRAI = DEMO_MUNICIPALITY.code;
 const AOBA = DEMO_SECOND_MUNICIPALITY.code;
@@ -43,6 +44,11 @@ async function homeOf(db: Db, mykeyId: string): Promise<string> {
   return (await db('mykeys').where({ mykey_id: mykeyId }).first('home_municipality_code')).home_municipality_code;
 }
 
+/** あおば珈琲店, the shop of demo-aoba-shop and of the register in the fixture. */
+async function aobaShopId(db: Db): Promise<number> {
+  return Number((await db('staff_accounts').where({ login_id: 'demo-aoba-shop' }).first('merchant_id')).merchant_id);
+}
+
 async function eventsOf(db: Db, mykeyId: string, action: string) {
   const rows = await db('audit_events').where({ subject: mykeyId, action }).orderBy('seq');
   return rows.map((row) => ({ ...row, details: typeof row.details === 'string' ? JSON.parse(row.details) : row.details }));
@@ -66,14 +72,20 @@ function blanked(answer: Awaited<ReturnType<typeof rawCall>>, mykeyId: string) {
   return { ...answer, text };
 }
 
-test('an ID\'s home is the town of the device it was issued at; a shop\'s device issues into its shop\'s town', async (t) => {
-  const { db, pki, aobaRegister } = await fixture();
+test('an ID\'s home is the town of the device it was issued at; a shop\'s device issues into its shop\'s town (and is told only its pseudonym)', async (t) => {
+  const { db, pki, identity, aobaRegister, aobaDevice } = await fixture();
   const { mykeyId } = await miraiResident();
   t.is(await homeOf(db, mykeyId), MIRAI);
-  const atShop = await cardSession(aobaRegister, await pki.card());
+  const card = await pki.card();
+  const atShop = await cardSession(aobaRegister, card);
   t.is(atShop.status, 201, JSON.stringify(atShop.body));
-  t.is(await homeOf(db, atShop.body.mykeyId), AOBA);
-  const [issued] = await eventsOf(db, atShop.body.mykeyId, 'mykey.issued');
+  t.like(atShop.body, { issued: true, mykeyId: undefined });
+  // The resident learns the ID at a town's device.
+  const atTown = await cardSession(aobaDevice, card);
+  t.like(atTown.body, { issued: false, customer: undefined });
+  t.is(atShop.body.customer, customerOf(identity.secret, await aobaShopId(db), atTown.body.mykeyId));
+  t.is(await homeOf(db, atTown.body.mykeyId), AOBA);
+  const [issued] = await eventsOf(db, atTown.body.mykeyId, 'mykey.issued');
   t.deepEqual(issued!.details.municipalities, [AOBA], 'the issuance belongs to the town that issued it');
 });
 
@@ -122,6 +134,15 @@ test('a shop clerk on a municipal route gets 403, and the refusal is audited', a
   t.like(details, { method: 'POST', route: '/api/v1/staff/mykeys/:mykeyId/block', municipalities: [AOBA] });
 });
 
+test('a home move at a shop\'s register of the new town: the register is told the shop\'s pseudonym and the new home, not the MyKey ID', async (t) => {
+  const { db, identity, aobaRegister } = await fixture();
+  const { card, mykeyId } = await miraiResident();
+  const moved = await aobaRegister.post('/api/v1/mykeys/home-moves', { proof: await provenCard(aobaRegister, card, 'home_move') });
+  t.is(moved.status, 201, JSON.stringify(moved.body));
+  t.deepEqual(moved.body, { customer: customerOf(identity.secret, await aobaShopId(db), mykeyId), homeMunicipalityCode: AOBA });
+  t.is(await homeOf(db, mykeyId), AOBA);
+});
+
 test('the resident moves their home with card and PIN at a device of the new town; on record in both towns, staff powers follow', async (t) => {
   const { db, pki, device, staff, aobaStaff, aobaDevice } = await fixture();
   const { card, mykeyId } = await miraiResident();
@@ -161,7 +182,7 @@ test('the resident moves their home with card and PIN at a device of the new tow
 });
 
 test('a town blocks an ID from its own services only: payments at its shops, its grants, its devices; other towns go on', async (t) => {
-  const { db, device, staff, aobaStaff, aobaShop, aobaDevice, aobaRegister, partnerId } = await fixture();
+  const { db, identity, device, staff, aobaStaff, aobaShop, aobaDevice, aobaRegister, partnerId } = await fixture();
   const { card, mykeyId } = await miraiResident();
   // Another town grants to the resident, credits a conversion in its accounts and takes a payment.
   const grant = (who: Staff, campaign: string) => who.post('/api/v1/staff/grants', { mykeyId, campaign, points: 100, reason: 'イベント参加' });
@@ -174,7 +195,7 @@ test('a town blocks an ID from its own services only: payments at its shops, its
   };
   const paid = await pay();
   t.is(paid.status, 201, JSON.stringify(paid.body));
-  t.like(paid.body, { mykeyId, amount: 300 });
+  t.like(paid.body, { customer: customerOf(identity.secret, await aobaShopId(db), mykeyId), amount: 300 });
 
   const key = randomUUID();
   const blocked = await aobaStaff.post(`/api/v1/staff/mykeys/${mykeyId}/block`, { reason: '不正利用の疑い（店舗から通報）' }, key);
@@ -228,14 +249,7 @@ test('every staff look at a record is audited in the viewer\'s town, and kept ou
 });
 
 /** A database migrated up to just before the home-municipality migration. */
-async function beforeHomes(t: import('ava').ExecutionContext): Promise<Db> {
-  const { db } = await testDatabase((fn) => t.teardown(fn), { migrate: false });
-  for (;;) {
-    const [, pending] = await db.migrate.list() as [unknown, Array<{ file: string }>];
-    if (pending[0]!.file === HOME_MIGRATION) return db;
-    await db.migrate.up();
-  }
-}
+const beforeHomes = (t: import('ava').ExecutionContext): Promise<Db> => migratedUpTo((fn) => t.teardown(fn), HOME_MIGRATION);
 
 /** Rows as a populated database had them before homes: towns, a shop, staff and devices. */
 async function legacyTowns(db: Db) {

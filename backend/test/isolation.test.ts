@@ -38,7 +38,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   const openIntentB = must(await shopB.post('/api/v1/merchant/payment-intents', { amount: 300 }), 201).body.intentId as string;
   const paidIntentB = must(await shopB.post('/api/v1/merchant/payment-intents', { amount: 200 }), 201).body.intentId as string;
   const payChallenge = must(await registerB.post('/api/v1/auth/challenges', { purpose: 'payment', paymentIntentId: paidIntentB }), 201);
-  must(await registerB.post('/api/v1/auth/card-sessions', cardProof(payChallenge.body, residentB.card)), 201);
+  const paidB = must(await registerB.post('/api/v1/auth/card-sessions', cardProof(payChallenge.body, residentB.card)), 201);
   const relinkProofB = await provenCard(counterB, residentB.card, 'relink');
   const moveProofB = await provenCard(counterB, residentB.card, 'home_move');
   // B blocks two of its residents from its own services (the second one for A to block too).
@@ -69,12 +69,13 @@ const fixture = fileFixture(test, async (cleanup) => {
     uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
     partnerTxId: conversionB.partnerTxId, batchId: batchB, member: memberB, libraryId: Number(libraryB.id), membershipId: Number(membershipB.id), openLink: openLinkB.requestId as string,
   };
-  // Strings only B's objects hold. (The resident's MyKey ID is left out: A may name it itself,
-  // to grant points or take a payment, and then sees it in its own answer.)
+  // Strings only B's objects hold, B's shop's pseudonym of its resident among them. (The
+  // resident's MyKey ID is left out: A may name it itself, to grant points, and then sees it in
+  // its own answer.)
   const markers = [
     TOWN_B.code, TOWN_B.name_ja, TOWN_B.name_en, SHOP_B.name_ja, SHOP_B.name_en, CAMPAIGN_B.slug, CAMPAIGN_B.name_ja, CAMPAIGN_B.name_en,
     ...DEMO_SECOND_STAFF.map((staff) => staff.display_name), 'あおば町窓口端末', 'あおば珈琲店レジ', 'あおば町の付与理由', 'あおば町の一括理由', 'あおば町の利用停止理由',
-    openIntentB, paidIntentB, relinkProofB, moveProofB, challengeB.challengeId, conversionB.partnerTxId, batchB, partnerB.slug,
+    paidB.body.customer, openIntentB, paidIntentB, relinkProofB, moveProofB, challengeB.challengeId, conversionB.partnerTxId, batchB, partnerB.slug,
     'あおば町立図書館', 'Aoba Town Library', 'AOBA-0001', 'AOBA-0002', membershipB.pseudonym, openLinkB.requestId,
   ];
   // A's own library, served by A's counter, with PIN-less taps.

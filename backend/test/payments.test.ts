@@ -1,17 +1,19 @@
 // Counter redemption through the HTTP API: a shop's register opens a payment intent, a device
 // of the same shop gets a challenge bound to it, the card signs, and the backend pays in one
 // transaction; refunds and same-day voids by the shop's staff. Cards come from a CA made for
-// this file; points reach residents as a partner conversion would credit them.
+// this file; points reach residents as a partner conversion would credit them. The shop knows
+// the payer only by its own pseudonym of them (docs/pseudonyms.md), never by the MyKey ID.
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
-import { fileFixture } from './helpers/env.ts';
-import { cardProof, cardSign, enrollDevice, firstLogin, municipalCounter, signInStaff, type Device, type Staff } from './helpers/identity.ts';
+import { fileFixture, migratedUpTo } from './helpers/env.ts';
+import { cardProof, cardSession, cardSign, enrollDevice, firstLogin, municipalCounter, provenCard, signInStaff, type Device, type Staff } from './helpers/identity.ts';
 import { canonicalChallenge, PAYMENT_TERMS } from '@mykey/contracts/challenge-text.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { creditConversions, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
+import { pseudonymOf } from '../src/mykey/pseudonym.ts';
 import { demoPasswordHash } from './helpers/staff.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
@@ -25,7 +27,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   const shop = await signInStaff(base, 'demo-shop');
   const otherShop = await signInStaff(base, 'other-shop');
   return {
-    ...town, shop, otherShop, municipality: bakery.municipality_code as string, merchantId: Number(bakery.id), partnerId: Number(partner.id),
+    ...town, shop, otherShop, municipality: bakery.municipality_code as string, merchantId: Number(bakery.id), otherMerchantId: Number(greengrocer.id), partnerId: Number(partner.id),
     register: await enrollDevice(base, shop, 'レジ1'), otherRegister: await enrollDevice(base, otherShop, '青果店レジ'),
   };
 });
@@ -38,6 +40,9 @@ async function residentWith(f: Fixture, points: number) {
   await inLedgerTransaction(f.db, (trx) => creditConversions(trx, [{ reference: `test:${randomUUID()}`, municipalityCode: f.municipality, mykeyId, partnerId: f.partnerId, points }]));
   return { card, mykeyId, spendable: async () => (await residentPoints(f.db, f.municipality, mykeyId)).spendable };
 }
+
+/** The resident as shop `merchantId` knows them. */
+const customerAt = (f: Fixture, merchantId: number, mykeyId: string) => pseudonymOf(f.identity.secret, mykeyId, { kind: 'merchant', id: merchantId });
 
 async function openIntent(staff: Staff, amount: number): Promise<string> {
   const reply = await staff.post('/api/v1/merchant/payment-intents', { amount });
@@ -74,15 +79,74 @@ test('the register opens an intent, the card pays it: a receipt with the balance
   t.is(paid.status, 201, JSON.stringify(paid.body));
   t.like(paid.body, {
     purpose: 'payment', challengeId: challenge.body.challengeId, revocationChecked: true, intentId: created.body.intentId, amount: 1_200,
-    merchant: { id: f.merchantId }, mykeyId: resident.mykeyId, balanceAfter: 3_800,
+    merchant: { id: f.merchantId }, customer: customerAt(f, f.merchantId, resident.mykeyId), balanceAfter: 3_800,
   });
   t.true(Number.isInteger(paid.body.receiptNo));
   t.is(await resident.spendable(), 3_800);
 
   const shown = await f.shop.get(`/api/v1/merchant/payment-intents/${created.body.intentId}`);
-  t.like(shown.body, { status: 'paid', receipt: { receiptNo: paid.body.receiptNo, mykeyId: resident.mykeyId, balanceAfter: 3_800, paidAt: paid.body.paidAt } });
+  t.like(shown.body, { status: 'paid', receipt: { receiptNo: paid.body.receiptNo, customer: paid.body.customer, balanceAfter: 3_800, paidAt: paid.body.paidAt } });
   const day = await f.shop.get(`/api/v1/merchant/payments?date=${tokyoDate(new Date(paid.body.paidAt))}`);
-  t.like(day.body.payments.find((p: { intentId: string }) => p.intentId === created.body.intentId), { receiptNo: paid.body.receiptNo, amount: 1_200, reversals: [], netPoints: 1_200 });
+  t.like(day.body.payments.find((p: { intentId: string }) => p.intentId === created.body.intentId), {
+    receiptNo: paid.body.receiptNo, amount: 1_200, customer: paid.body.customer, reversals: [], netPoints: 1_200,
+  });
+});
+
+test('the shop knows the payer by its own pseudonym: the same at each payment and after a card renewal, another at another shop, never the MyKey ID', async (t) => {
+  const f = await fixture();
+  const resident = await residentWith(f, 3_000);
+  const atBakery = customerAt(f, f.merchantId, resident.mykeyId);
+  const first = await pay(f.register, resident.card, await openIntent(f.shop, 100));
+  t.like(first, { status: 201, body: { customer: atBakery } });
+  t.regex(atBakery, /^[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$/);
+
+  // The resident renews their card (both cards at the town's counter): the same MyKey ID, so the same customer.
+  const newCard = await f.pki.card();
+  const relinked = await f.device.post('/api/v1/mykeys/relinks', { oldProof: await provenCard(f.device, resident.card, 'relink'), newProof: await provenCard(f.device, newCard, 'relink') });
+  t.like(relinked, { status: 201, body: { mykeyId: resident.mykeyId } });
+  const second = await pay(f.register, newCard, await openIntent(f.shop, 200));
+  t.like(second, { status: 201, body: { customer: atBakery } });
+  const elsewhere = await pay(f.otherRegister, newCard, await openIntent(f.otherShop, 300));
+  t.like(elsewhere, { status: 201, body: { customer: customerAt(f, f.otherMerchantId, resident.mykeyId) } });
+  t.not(elsewhere.body.customer, atBakery);
+
+  // Everything the shops and their registers were answered, and what their retries would replay.
+  const date = tokyoDate(new Date(first.body.paidAt));
+  const answers = [
+    first, second, elsewhere,
+    await f.shop.get(`/api/v1/merchant/payment-intents/${first.body.intentId}`),
+    await f.shop.post(`/api/v1/merchant/payments/${first.body.intentId}/refunds`, { points: 50 }),
+    await f.shop.post(`/api/v1/merchant/payments/${second.body.intentId}/void`, {}),
+    await f.shop.get(`/api/v1/merchant/payments?date=${date}`),
+    await f.otherShop.get(`/api/v1/merchant/payments?date=${date}`),
+  ];
+  t.true(answers.every((a) => a.status < 300), JSON.stringify(answers));
+  t.deepEqual(answers[6]!.body.payments.filter((p: { customer: string }) => p.customer === atBakery).map((p: { intentId: string }) => p.intentId),
+    [first.body.intentId, second.body.intentId]);
+  const shopStaff = (await f.db('staff_accounts').where({ role: 'merchant' }).pluck('id')).map((id) => `staff:${id}`);
+  const stored = await f.db('idempotency_keys').whereIn('scope', [`device:${f.register.id}`, `device:${f.otherRegister.id}`, ...shopStaff]).pluck('response');
+  const shown = JSON.stringify([answers, stored]);
+  for (const spelling of [resident.mykeyId, `${resident.mykeyId.slice(0, 4)}-${resident.mykeyId.slice(4)}`]) t.false(shown.includes(spelling), spelling);
+  t.true(shown.includes(atBakery));
+});
+
+test('a shop\'s own device is told its pseudonym, never the MyKey ID: a login, card proofs, a renewal with both cards at the register', async (t) => {
+  const f = await fixture();
+  const resident = await residentWith(f, 500);
+  const atBakery = customerAt(f, f.merchantId, resident.mykeyId);
+  const login = await cardSession(f.register, resident.card);
+  t.like(login, { status: 201, body: { purpose: 'login', customer: atBakery, issued: false } });
+  const newCard = await f.pki.card();
+  const proofs = [await cardSession(f.register, resident.card, 'relink'), await cardSession(f.register, newCard, 'relink')];
+  t.like(proofs, [{ status: 201, body: { customer: atBakery } }, { status: 201, body: { customer: null } }]);
+  const relinked = await f.register.post('/api/v1/mykeys/relinks', { oldProof: proofs[0]!.body.challengeId, newProof: proofs[1]!.body.challengeId });
+  t.like(relinked, { status: 201, body: { customer: atBakery, method: 'both_cards' } });
+  const paid = await pay(f.register, newCard, await openIntent(f.shop, 500));
+  t.like(paid, { status: 201, body: { customer: atBakery, balanceAfter: 0 } });
+  const told = JSON.stringify([login, proofs, relinked, paid]);
+  t.false(told.includes(resident.mykeyId) || told.includes('mykeyId'), told);
+  // The town's own counter still names the MyKey ID.
+  t.like(await cardSession(f.device, newCard), { status: 201, body: { mykeyId: resident.mykeyId } });
 });
 
 test('the balance after is what the resident can spend, whether the lots fill one page of the ledger\'s lot reads or more', async (t) => {
@@ -220,7 +284,7 @@ test('refunds: partial, then the rest, then refund_exceeds_payment; a retry repl
   const paid = await pay(f.register, resident.card, intentId);
   const partial = await f.shop.post(`/api/v1/merchant/payments/${intentId}/refunds`, { points: 300 }, 'refund-one-300');
   t.is(partial.status, 201, JSON.stringify(partial.body));
-  t.like(partial.body, { kind: 'refund', intentId, points: 300, mykeyId: resident.mykeyId, paymentAmount: 1_000, reversedPoints: 300, refundablePoints: 700 });
+  t.like(partial.body, { kind: 'refund', intentId, points: 300, customer: paid.body.customer, paymentAmount: 1_000, reversedPoints: 300, refundablePoints: 700 });
   t.not(partial.body.receiptNo, paid.body.receiptNo);
   t.deepEqual(await f.shop.post(`/api/v1/merchant/payments/${intentId}/refunds`, { points: 300 }, 'refund-one-300'), partial);
   t.is(await resident.spendable(), 1_300);
@@ -229,7 +293,9 @@ test('refunds: partial, then the rest, then refund_exceeds_payment; a retry repl
   t.like(await f.shop.post(`/api/v1/merchant/payments/${intentId}/void`, {}), { status: 409, body: { code: 'payment_already_reversed' } });
   t.is(await resident.spendable(), 2_000);
   t.is((await f.db('ledger_entries').where('reference', 'like', `refund:${intentId}:%`)).length, 2);
-  t.deepEqual((await f.db('audit_events').where({ subject: `payment:${intentId}` }).orderBy('seq')).map((e) => e.action), ['payment.refunded', 'payment.refunded']);
+  // The audit log is the town's record, never shown to the shop: it names the MyKey ID.
+  t.like((await f.db('audit_events').where({ subject: `payment:${intentId}` }).orderBy('seq')).map((e) => ({ action: e.action, details: typeof e.details === 'string' ? JSON.parse(e.details) : e.details })),
+    [{ action: 'payment.refunded', details: { mykeyId: resident.mykeyId } }, { action: 'payment.refunded' }]);
   const day = await f.shop.get(`/api/v1/merchant/payments?date=${tokyoDate(new Date(paid.body.paidAt))}`);
   t.like(day.body.payments.find((p: { intentId: string }) => p.intentId === intentId), { reversedPoints: 1_000, netPoints: 0, reversals: [{ kind: 'refund', points: 300 }, { kind: 'refund', points: 700 }] });
 });
@@ -278,4 +344,31 @@ test.serial('the merchant endpoints: merchant staff only, their own shop\'s inte
 test.after.always('the ledger check is clean after every payment, refund and void of this file', async (t) => {
   const report = await checkLedger((await fixture()).db);
   t.true(report.ok, JSON.stringify(report.violations));
+});
+
+test('the migration takes the MyKey ID out of the answers stored for a shop\'s clerks and devices (what a retry would replay), and leaves a town\'s', async (t) => {
+  const db = await migratedUpTo((fn) => t.teardown(fn), '20261206030000_shop_answers_without_mykey_id.ts');
+  await db('municipalities').insert({ code: '999991', name_ja: 'み', name_en: 'M' });
+  const [shop] = await db('merchants').insert({ municipality_code: '999991', slug: 'shop', name_ja: '店', name_en: 'Shop', status: 'approved' });
+  const [clerk] = await db('staff_accounts').insert({ login_id: 'clerk', display_name: '店員', role: 'merchant', merchant_id: shop, password_hash: 'x' });
+  const [official] = await db('staff_accounts').insert({ login_id: 'city', display_name: '職員', role: 'municipality', municipality_code: '999991', password_hash: 'x' });
+  const device = async (organization: object, n: number) => (await db('devices').insert({
+    ...organization, name: `d${n}`, token_hash: Buffer.alloc(32, n), enrolled_at: new Date(), enrolled_by_staff_id: official,
+  }))[0]!;
+  const scopes = { register: `device:${await device({ merchant_id: shop }, 1)}`, clerk: `staff:${clerk}`, counter: `device:${await device({ municipality_code: '999991' }, 2)}`, official: `staff:${official}` };
+  const before = {
+    [scopes.register]: { purpose: 'payment', receiptNo: 7, amount: 100, mykeyId: 'GBWF2TXH' },
+    [scopes.clerk]: { kind: 'refund', receiptNo: 8, points: 50, mykeyId: 'GBWF2TXH' },
+    [scopes.counter]: { purpose: 'login', issued: false, mykeyId: 'GBWF2TXH' },
+    [scopes.official]: { method: 'counter', mykeyId: 'GBWF2TXH' },
+  };
+  await db('idempotency_keys').insert(Object.entries(before).map(([scope, body]) => ({ scope, idempotency_key: 'key-0001', request_hash: Buffer.alloc(32), status_code: 201, response: JSON.stringify(body) })));
+  await db.migrate.up();
+  const after = Object.fromEntries((await db('idempotency_keys').select('scope', 'response')).map((r) => [r.scope, typeof r.response === 'string' ? JSON.parse(r.response) : r.response]));
+  t.deepEqual(after, {
+    [scopes.register]: { purpose: 'payment', receiptNo: 7, amount: 100 },
+    [scopes.clerk]: { kind: 'refund', receiptNo: 8, points: 50 },
+    [scopes.counter]: before[scopes.counter],
+    [scopes.official]: before[scopes.official],
+  });
 });

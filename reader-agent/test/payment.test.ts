@@ -10,6 +10,8 @@ import { fileFixture, type Cleanup } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff, type Staff } from '@mykey/backend/test/helpers/identity.ts';
 import { canonicalChallenge, PAYMENT_TERMS, type Challenge, type PaymentTerms } from '@mykey/contracts/challenge-text.ts';
 import { creditConversions, inLedgerTransaction, residentPoints } from '@mykey/backend/ledger/ledger.ts';
+import { pseudonymOf } from '@mykey/backend/mykey/pseudonym.ts';
+import { mykeySecret } from '@mykey/backend/config.ts';
 import { AgentError } from '../src/agent/errors.ts';
 import { runAgentCli, type RunningAgent } from './helpers/agent.ts';
 import { agentEnrolledAs, backendWithCard, enrolledAgent } from './helpers/counter.ts';
@@ -26,10 +28,11 @@ const fixture = fileFixture(test, async (cleanup) => {
   const { db, base, stack } = await backendWithCard(cleanup, PIN);
   const shop = await signInStaff(base, 'demo-shop');
   const { agent, deviceId } = await enrolledAgent(cleanup, stack, base, shop, 'レジ1');
-  // The card's first login gives it its MyKey ID; a partner conversion gives it points.
+  // The card's first login gives it its MyKey ID (the shop's register is told only the shop's
+  // pseudonym of it: the file's one ID is read from the database); a partner conversion gives it points.
   const login = await agent.call('POST', '/v1/card-sessions', { pin: PIN, purpose: 'login' });
   if (login.status !== 200) throw new Error(JSON.stringify(login.body));
-  const mykeyId: string = login.body.mykeyId;
+  const mykeyId: string = (await db('mykeys').first('mykey_id')).mykey_id;
   const bakery = await db('merchants').where({ slug: 'demo-bakery' }).first('id', 'municipality_code');
   const partner = await db('partners').where({ slug: 'demo-card' }).first('id');
   await inLedgerTransaction(db, (trx) => creditConversions(trx, [{ reference: `test:${randomUUID()}`, municipalityCode: bakery.municipality_code, mykeyId, partnerId: Number(partner.id), points: POINTS }]));
@@ -45,17 +48,19 @@ async function openIntent(shop: Staff, amount: number): Promise<string> {
 
 const pay = (agent: RunningAgent, intentId: string, pin = PIN) => agent.call('POST', '/v1/card-sessions', { pin, purpose: 'payment', paymentIntentId: intentId });
 
-test.serial('the card pays the register\'s intent through the agent: the receipt, the intent paid, the amount logged, no PIN anywhere', async (t) => {
+test.serial('the card pays the register\'s intent through the agent: the receipt (the shop\'s pseudonym of the resident, not the MyKey ID), the intent paid, the amount logged, no PIN anywhere', async (t) => {
   const { shop, agent, stack, mykeyId, spendable, merchantId } = await fixture();
   const before = await spendable();
   const intentId = await openIntent(shop, 700);
   const paid = await pay(agent, intentId);
   t.is(paid.status, 200, JSON.stringify(paid.body));
-  t.like(paid.body, { purpose: 'payment', intentId, amount: 700, mykeyId, balanceAfter: before - 700, merchant: { id: merchantId, nameJa: 'みらいベーカリー' }, revocationChecked: true });
+  const customer = pseudonymOf(mykeySecret({ NODE_ENV: 'test' }), mykeyId, { kind: 'merchant', id: merchantId });
+  t.like(paid.body, { purpose: 'payment', intentId, amount: 700, customer, balanceAfter: before - 700, merchant: { id: merchantId, nameJa: 'みらいベーカリー' }, revocationChecked: true });
   t.like((await shop.get(`/api/v1/merchant/payment-intents/${intentId}`)).body, { status: 'paid', receipt: { receiptNo: paid.body.receiptNo } });
   t.is(await spendable(), before - 700);
   const logged = agent.output().split('\n').filter((line) => line.includes('"payment to sign"')).map((line) => JSON.parse(line));
   t.like(logged.at(-1), { intentId, amount: 700, merchantId });
+  t.false(JSON.stringify(paid.body).includes(mykeyId), 'the register got the MyKey ID');
   t.deepEqual(pinLeaks(`${agent.output()}\n${stack.sentToCard()}`, PIN), [], 'the PIN in a log');
 });
 

@@ -7,6 +7,8 @@ import type { Page } from 'playwright-core';
 import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import type { Db } from '@mykey/backend/db.ts';
 import { grantPoints, inLedgerTransaction, residentPoints } from '@mykey/backend/ledger/ledger.ts';
+import { pseudonymOf } from '@mykey/backend/mykey/pseudonym.ts';
+import { mykeySecret } from '@mykey/backend/config.ts';
 import { launchBrowser, screenshotPath, signedInPage } from '@mykey/backend/test/helpers/browser.ts';
 import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
@@ -108,11 +110,14 @@ test.serial('pairing: the clerk types what the agent prints; the light tells not
   t.pass();
 });
 
-/** The card's MyKey ID (its first login, at this counter), with `points` granted to it under the demo campaign. */
+/**
+ * The card's MyKey ID (its first login, at this register), with `points` granted to it under the
+ * demo campaign. The register is told only the shop's pseudonym: the file's one ID is read from the database.
+ */
 async function residentWithPoints(db: Db, agent: RunningAgent, points: number): Promise<string> {
   const login = await agent.call('POST', '/v1/card-sessions', { pin: PIN, purpose: 'login' });
   if (login.status !== 200) throw new Error(`login: ${JSON.stringify(login.body)}`);
-  const mykeyId: string = login.body.mykeyId;
+  const mykeyId: string = (await db('mykeys').first('mykey_id')).mykey_id;
   const campaign = await db('campaigns').where({ slug: DEMO_CAMPAIGN.slug }).first('id');
   await inLedgerTransaction(db, (trx) => grantPoints(trx, { reference: `test:grant:${mykeyId}`, campaignId: Number(campaign.id), mykeyId, points }));
   return mykeyId;
@@ -180,8 +185,11 @@ test.serial('paying at the register: not enough points shows what is available, 
   t.true(await receipt.getByText('300 円').isVisible());
   t.true(await receipt.getByText('700 ポイント').isVisible());
   t.is(await spendable(db, mykeyId), 700);
-  const { receiptNo } = (await db('payment_intents').where({ status: 'paid' }).first('ledger_entry_id as receiptNo'))!;
+  const { receiptNo, merchantId } = (await db('payment_intents').where({ status: 'paid' }).first('ledger_entry_id as receiptNo', 'merchant_id as merchantId'))!;
   t.true(await receipt.getByText(String(receiptNo), { exact: true }).isVisible());
+  // The shop knows the resident by its own pseudonym of them, never by the MyKey ID.
+  const customer = pseudonymOf(mykeySecret({ NODE_ENV: 'test' }), mykeyId, { kind: 'merchant', id: Number(merchantId) });
+  t.true(await receipt.getByText(customer, { exact: true }).isVisible());
   await page.screenshot({ path: screenshotPath('register-receipt.png'), fullPage: true });
   await page.getByRole('button', { name: '次のお客様' }).click();
 
@@ -198,6 +206,7 @@ test.serial('paying at the register: not enough points shows what is available, 
   await today.getByText(`受付番号 ${receiptNo} に 100 ポイントを返金しました。`).waitFor();
   await row.getByText('一部返金').waitFor();
   t.true(await row.getByRole('cell', { name: '100 ポイント', exact: true }).isVisible());
+  t.true(await row.getByRole('cell', { name: customer, exact: true }).isVisible());
   t.is(await row.getByRole('button', { name: '取消' }).count(), 0, 'a refunded payment is not voided');
   t.is(await spendable(db, mykeyId), 800);
 
@@ -214,6 +223,8 @@ test.serial('paying at the register: not enough points shows what is available, 
   await secondRow.getByText('取消済み').waitFor();
   t.is(await spendable(db, mykeyId), 800);
   await page.screenshot({ path: screenshotPath('register-today.png'), fullPage: true });
+  const seen = await page.content();
+  for (const spelling of [mykeyId, `${mykeyId.slice(0, 4)}-${mykeyId.slice(4)}`]) t.false(seen.includes(spelling), `the register shows the MyKey ID ${spelling}`);
 
   // The PIN went from the field to the agent and the card only.
   const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }));

@@ -1,6 +1,9 @@
 // What a card is tapped for at the MyKey ID's own services (registered in app.ts, one line each).
+// A shop's device is answered the shop's pseudonym of the resident, never the MyKey ID
+// (residentFor; docs/pseudonyms.md).
 import type { Purpose } from '../card-taps/purposes.ts';
 import type { StaffRole } from '@mykey/contracts/staff.ts';
+import { residentFor } from './pseudonym.ts';
 import { loginOrIssue, usableMykeyOf } from './service.ts';
 
 /** A resident's card works at every enrolled device: a town's, or a shop's. */
@@ -12,7 +15,10 @@ const EVERY_DEVICE: readonly StaffRole[] = ['municipality', 'merchant'];
  */
 export const loginPurpose = (secret: Buffer): Purpose => ({
   name: 'login', proofs: ['pin'], deviceKinds: EVERY_DEVICE, valueMoving: false,
-  handle: (trx, { card, device }) => loginOrIssue(trx, secret, card, device),
+  handle: async (trx, { card, device }) => {
+    const { mykeyId, issued } = await loginOrIssue(trx, secret, card, device);
+    return { ...residentFor(secret, device.organization, mykeyId), issued };
+  },
 });
 
 /**
@@ -21,8 +27,8 @@ export const loginPurpose = (secret: Buffer): Purpose => ({
  * Linking a new card moves everything the ID holds, and a home move hands the identity to
  * another town's staff: all are value-moving.
  */
-export const cardProofPurpose = (name: 'relink' | 'counter_relink' | 'home_move'): Purpose => ({
+export const cardProofPurpose = (name: 'relink' | 'counter_relink' | 'home_move', secret: Buffer): Purpose => ({
   name, proofs: ['pin'], deviceKinds: EVERY_DEVICE, valueMoving: true, keepsProof: true,
   // A town's block refuses the ID at its devices, whatever the card signs there for.
-  handle: async (trx, { card, device }) => ({ mykeyId: (await usableMykeyOf(trx, card.certKey, device.municipalityCode)) ?? null }),
+  handle: async (trx, { card, device }) => residentFor(secret, device.organization, (await usableMykeyOf(trx, card.certKey, device.municipalityCode)) ?? null),
 });

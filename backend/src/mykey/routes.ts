@@ -16,6 +16,7 @@ import { devicesRepository } from '../devices/repository.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
 import { staffReason as reason } from '../staff/reason.ts';
 import { parseMykeyId } from './id.ts';
+import { residentFor } from './pseudonym.ts';
 import { block, moveHome, reinstate, relinkAtCounter, relinkBothCards, suspend, townView, unblock, view } from './service.ts';
 
 const proofId = z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be the challengeId of a card proof from POST /api/v1/auth/card-sessions' });
@@ -26,7 +27,8 @@ const counterBody = z.object({ proof: proofId, reason }).strict();
 const homeMoveBody = z.object({ proof: proofId }).strict();
 const reasonBody = z.object({ reason }).strict();
 
-export interface MykeyRoutesDeps { db: Db; clock: () => Date }
+/** `mykeySecret`: a shop's device is answered the shop's pseudonym of the resident, made from it, instead of the MyKey ID. */
+export interface MykeyRoutesDeps { db: Db; clock: () => Date; mykeySecret: Buffer }
 
 /** The MyKey ID in the path, in its canonical spelling, or the check's own 400. */
 function pathMykeyId(ctx: Context): string {
@@ -35,7 +37,7 @@ function pathMykeyId(ctx: Context): string {
   return parsed.id;
 }
 
-export function mykeyRoutes({ db, clock }: MykeyRoutesDeps): Router {
+export function mykeyRoutes({ db, clock, mykeySecret }: MykeyRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1' });
   const municipalStaff = [requireStaff(db), requireRole('municipality')];
 
@@ -49,7 +51,7 @@ export function mykeyRoutes({ db, clock }: MykeyRoutesDeps): Router {
       const oldKey = await challengeRepository.consumeSigned(trx, oldProof, [device.id], 'relink', now);
       const newKey = await challengeRepository.consumeSigned(trx, newProof, [device.id], 'relink', now);
       const mykeyId = await relinkBothCards(trx, oldKey, newKey, device, now);
-      return { status: 201, body: { mykeyId, method: 'both_cards' } };
+      return { status: 201, body: { ...residentFor(mykeySecret, device.organization, mykeyId), method: 'both_cards' } };
     })));
   });
 
@@ -63,7 +65,7 @@ export function mykeyRoutes({ db, clock }: MykeyRoutesDeps): Router {
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'home-move', proof } }, async (trx) => {
       const certKey = await challengeRepository.consumeSigned(trx, proof, [device.id], 'home_move', now);
       const mykeyId = await moveHome(trx, certKey, device);
-      return { status: 201, body: { mykeyId, homeMunicipalityCode: device.municipalityCode } };
+      return { status: 201, body: { ...residentFor(mykeySecret, device.organization, mykeyId), homeMunicipalityCode: device.municipalityCode } };
     })));
   });
 

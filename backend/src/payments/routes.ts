@@ -1,6 +1,8 @@
 // The register's side of counter redemption, for a shop's staff signed in to the merchant
 // console: open and cancel payment intents, see whether one was paid, refund or void a payment,
-// and list a day's payments. The card's side is POST /api/v1/auth/challenges and card-sessions.
+// and list a day's payments. Every answer names the payer by the shop's pseudonym of them, made
+// from the MyKey secret (`mykeySecret`), never by the MyKey ID. The card's side is
+// POST /api/v1/auth/challenges and card-sessions.
 import Router from '@koa/router';
 import { z } from 'zod';
 import { retryTransient, type Db } from '../db.ts';
@@ -29,9 +31,9 @@ function intentIdOf(value: string | undefined): string {
   return value;
 }
 
-export interface PaymentRoutesDeps { db: Db; clock: () => Date }
+export interface PaymentRoutesDeps { db: Db; clock: () => Date; mykeySecret: Buffer }
 
-export function paymentRoutes({ db, clock }: PaymentRoutesDeps): Router {
+export function paymentRoutes({ db, clock, mykeySecret }: PaymentRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1/merchant' });
   const merchantStaff = [requireStaff(db), requireRole('merchant')];
 
@@ -44,7 +46,7 @@ export function paymentRoutes({ db, clock }: PaymentRoutesDeps): Router {
   });
 
   router.get('/payment-intents/:id', ...merchantStaff, async (ctx) => {
-    ctx.body = await intentView(db, signedInStaff(ctx), intentIdOf(ctx.params.id), clock());
+    ctx.body = await intentView(db, mykeySecret, signedInStaff(ctx), intentIdOf(ctx.params.id), clock());
   });
 
   router.post('/payment-intents/:id/cancellation', ...merchantStaff, async (ctx) => {
@@ -62,7 +64,7 @@ export function paymentRoutes({ db, clock }: PaymentRoutesDeps): Router {
     const body = await readJson(ctx, refundBody);
     // A deadlock with a payment or refund touching the same accounts is run again, under the same key.
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'refund-payment', id, points: body.points } },
-      async (trx) => ({ status: 201, body: await refund(trx, staff, id, body.points, key, clock()) }))));
+      async (trx) => ({ status: 201, body: await refund(trx, mykeySecret, staff, id, body.points, key, clock()) }))));
   });
 
   router.post('/payments/:id/void', ...merchantStaff, async (ctx) => {
@@ -70,7 +72,7 @@ export function paymentRoutes({ db, clock }: PaymentRoutesDeps): Router {
     const key = idempotencyKey(ctx);
     const id = intentIdOf(ctx.params.id);
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'void-payment', id } },
-      async (trx) => ({ status: 201, body: await voidPayment(trx, staff, id, key, clock()) }))));
+      async (trx) => ({ status: 201, body: await voidPayment(trx, mykeySecret, staff, id, key, clock()) }))));
   });
 
   router.get('/payments', ...merchantStaff, async (ctx) => {
@@ -78,7 +80,7 @@ export function paymentRoutes({ db, clock }: PaymentRoutesDeps): Router {
     if (typeof date !== 'string' || !isCalendarDate(date)) {
       throw new Problem('request_invalid', 'date must be a calendar date, YYYY-MM-DD (Japan time)', { errors: [{ path: 'date', message: 'must be YYYY-MM-DD' }] });
     }
-    ctx.body = await day(db, signedInStaff(ctx), date);
+    ctx.body = await day(db, mykeySecret, signedInStaff(ctx), date);
   });
 
   return router;

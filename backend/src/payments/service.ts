@@ -1,7 +1,9 @@
 // Counter redemption. A shop's register opens a payment intent; a device of the same shop gets
 // a challenge bound to it (the card signs the intent id, the amount and the shop); the signed
 // challenge pays the intent in one transaction with the ledger entry. Refunds and same-day
-// voids are ledger entries of their own, recorded against the intent. docs/payments.md.
+// voids are ledger entries of their own, recorded against the intent. The shop knows the payer
+// only by its own pseudonym of them (`customer`), never by the MyKey ID: docs/payments.md,
+// docs/pseudonyms.md.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { appendAudit } from '../audit/chain.ts';
@@ -13,6 +15,7 @@ import type { IntentView, MerchantView, PaymentReceipt, PaymentsOfDay, ReversalR
 import { payMerchant, refundPayment, voidPayment as postVoid, type Posted } from '../ledger/ledger.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
 import { endOfTokyoDay } from '../ledger/rules.ts';
+import { customerOf } from '../mykey/pseudonym.ts';
 import { usableMykeyOf } from '../mykey/service.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { organizationLabel } from '../staff/organization.ts';
@@ -28,18 +31,19 @@ const merchantView = (m: Merchant): MerchantView => ({ id: m.id, nameJa: m.nameJ
 
 const statusAt = (intent: Intent, now: Date): IntentView['status'] => (intent.status === 'open' && intent.expiresAt <= now ? 'expired' : intent.status);
 
-function receiptOf(intent: Intent, merchant: Merchant): PaymentReceipt | null {
+function receiptOf(secret: Buffer, intent: Intent, merchant: Merchant): PaymentReceipt | null {
   if (!intent.paid) return null;
   return {
     purpose: 'payment', receiptNo: intent.paid.entryId, intentId: intent.id, amount: intent.amount, merchant: merchantView(merchant),
-    mykeyId: intent.paid.mykeyId, paidAt: intent.paid.at.toISOString(), balanceAfter: intent.paid.balanceAfter,
+    customer: customerOf(secret, intent.merchantId, intent.paid.mykeyId), paidAt: intent.paid.at.toISOString(), balanceAfter: intent.paid.balanceAfter,
   };
 }
 
-function view(intent: Intent, merchant: Merchant, now: Date): IntentView {
+/** What the register sees of an intent; `receipt` once it is paid. */
+function view(intent: Intent, merchant: Merchant, now: Date, receipt: PaymentReceipt | null): IntentView {
   return {
     intentId: intent.id, amount: intent.amount, merchant: merchantView(merchant), status: statusAt(intent, now),
-    createdAt: intent.createdAt.toISOString(), expiresAt: intent.expiresAt.toISOString(), receipt: receiptOf(intent, merchant),
+    createdAt: intent.createdAt.toISOString(), expiresAt: intent.expiresAt.toISOString(), receipt,
   };
 }
 
@@ -78,7 +82,7 @@ async function ownIntent(conn: Conn, merchantId: number, id: string, options: { 
 }
 
 /** Shared by refunds and voids: the paid intent locked, the ledger entry posted, recorded and audited. */
-async function reverse(trx: Knex.Transaction, staff: SignedInStaff, intentId: string, kind: Reversal['kind'], key: string, now: Date,
+async function reverse(trx: Knex.Transaction, secret: Buffer, staff: SignedInStaff, intentId: string, kind: Reversal['kind'], key: string, now: Date,
   post: (paymentReference: string, reference: string) => Promise<Posted>): Promise<ReversalReceipt> {
   const intent = await ownIntent(trx, merchantOf(staff), intentId, { lock: true });
   if (!intent.paid) throw new Problem('payment_not_found', `payment intent ${intentId} is ${statusAt(intent, now)}, not paid`);
@@ -88,12 +92,13 @@ async function reverse(trx: Knex.Transaction, staff: SignedInStaff, intentId: st
   await repo.insertReversal(trx, { intentId, kind, points, entryId: posted.entryId, staffId: staff.id, at: now });
   const reversed = (await repo.reversalsOf(trx, [intentId])).reduce((sum, r) => sum + r.points, 0);
   const merchant = (await organizationRepository.merchant(trx, intent.merchantId))!;
+  // The audit log is the platform's and the town's record (never shown to the shop): it keeps the MyKey ID.
   await appendAudit(trx, {
     action: kind === 'refund' ? 'payment.refunded' : 'payment.voided', actor: { kind: 'staff', id: String(staff.id) }, subject: `payment:${intentId}`,
     details: { receiptNo: posted.entryId, points, mykeyId: intent.paid.mykeyId, organization: organizationLabel(staff.organization) },
   });
   return {
-    kind, receiptNo: posted.entryId, intentId, points, merchant: merchantView(merchant), mykeyId: intent.paid.mykeyId, at: now.toISOString(),
+    kind, receiptNo: posted.entryId, intentId, points, merchant: merchantView(merchant), customer: customerOf(secret, intent.merchantId, intent.paid.mykeyId), at: now.toISOString(),
     paymentAmount: intent.amount, reversedPoints: reversed, refundablePoints: intent.amount - reversed,
   };
 }
@@ -106,12 +111,13 @@ export async function createIntent(trx: Knex.Transaction, staff: SignedInStaff, 
     createdAt: now, expiresAt: new Date(now.getTime() + INTENT_SECONDS * 1000), paid: null,
   };
   await repo.insertIntent(trx, { id: intent.id, merchantId: merchant.id, amount, staffId: staff.id, createdAt: now, expiresAt: intent.expiresAt });
-  return view(intent, merchant, now);
+  return view(intent, merchant, now, null);
 }
 
-export async function intentView(db: Db, staff: SignedInStaff, id: string, now: Date): Promise<IntentView> {
+export async function intentView(db: Db, secret: Buffer, staff: SignedInStaff, id: string, now: Date): Promise<IntentView> {
   const intent = await ownIntent(db, merchantOf(staff), id);
-  return view(intent, (await organizationRepository.merchant(db, intent.merchantId))!, now);
+  const merchant = (await organizationRepository.merchant(db, intent.merchantId))!;
+  return view(intent, merchant, now, receiptOf(secret, intent, merchant));
 }
 
 /** The register gives up on an open intent; a paid, cancelled or expired one is refused. */
@@ -119,7 +125,7 @@ export async function cancel(trx: Knex.Transaction, staff: SignedInStaff, id: st
   const intent = await ownIntent(trx, merchantOf(staff), id, { lock: true });
   if (statusAt(intent, now) !== 'open') throw notOpen(intent, now);
   await repo.markCancelled(trx, id, staff.id, now);
-  return view({ ...intent, status: 'cancelled' }, (await organizationRepository.merchant(trx, intent.merchantId))!, now);
+  return view({ ...intent, status: 'cancelled' }, (await organizationRepository.merchant(trx, intent.merchantId))!, now, null);
 }
 
 /**
@@ -143,7 +149,7 @@ export async function challengeTerms(conn: Conn, device: EnrolledDevice, intentI
  * the card's MyKey ID usable. Insufficient points roll everything back: the intent stays
  * open, for a lower amount or another way to pay the rest.
  */
-export async function pay(trx: Knex.Transaction, r: { terms: PaymentTerms; certKey: Buffer; device: EnrolledDevice; now: Date }): Promise<PaymentReceipt> {
+export async function pay(trx: Knex.Transaction, secret: Buffer, r: { terms: PaymentTerms; certKey: Buffer; device: EnrolledDevice; now: Date }): Promise<PaymentReceipt> {
   const { intent, merchant } = (await repo.lockIntentWithMerchant(trx, r.terms.intentId))!;
   if (statusAt(intent, r.now) !== 'open') throw notOpen(intent, r.now);
   approved(merchant);
@@ -155,19 +161,19 @@ export async function pay(trx: Knex.Transaction, r: { terms: PaymentTerms; certK
   const balanceAfter = posted.spendableAfter ?? await ledgerRepository.spendablePoints(trx, residentAccount, r.now);
   const paid = { at: r.now, mykeyId, entryId: posted.entryId, deviceId: r.device.id, balanceAfter };
   await repo.markPaid(trx, intent.id, paid);
-  return receiptOf({ ...intent, status: 'paid', paid }, merchant)!;
+  return receiptOf(secret, { ...intent, status: 'paid', paid }, merchant)!;
 }
 
-export function refund(trx: Knex.Transaction, staff: SignedInStaff, intentId: string, points: number, key: string, now: Date): Promise<ReversalReceipt> {
-  return reverse(trx, staff, intentId, 'refund', key, now, (paymentReference, reference) => refundPayment(trx, { reference, paymentReference, points, now }));
+export function refund(trx: Knex.Transaction, secret: Buffer, staff: SignedInStaff, intentId: string, points: number, key: string, now: Date): Promise<ReversalReceipt> {
+  return reverse(trx, secret, staff, intentId, 'refund', key, now, (paymentReference, reference) => refundPayment(trx, { reference, paymentReference, points, now }));
 }
 
-export function voidPayment(trx: Knex.Transaction, staff: SignedInStaff, intentId: string, key: string, now: Date): Promise<ReversalReceipt> {
-  return reverse(trx, staff, intentId, 'void', key, now, (paymentReference, reference) => postVoid(trx, { reference, paymentReference, now }));
+export function voidPayment(trx: Knex.Transaction, secret: Buffer, staff: SignedInStaff, intentId: string, key: string, now: Date): Promise<ReversalReceipt> {
+  return reverse(trx, secret, staff, intentId, 'void', key, now, (paymentReference, reference) => postVoid(trx, { reference, paymentReference, now }));
 }
 
 /** The shop's payments paid on a Japanese calendar date, each with its refunds and voids (whenever made). */
-export async function day(db: Db, staff: SignedInStaff, date: string): Promise<PaymentsOfDay> {
+export async function day(db: Db, secret: Buffer, staff: SignedInStaff, date: string): Promise<PaymentsOfDay> {
   const { from, to } = tokyoDay(date);
   const merchantId = merchantOf(staff);
   const paid = await repo.paidBetween(db, merchantId, from, to);
@@ -176,7 +182,7 @@ export async function day(db: Db, staff: SignedInStaff, date: string): Promise<P
     const own = reversals.filter((r) => r.intentId === intent.id);
     const reversed = own.reduce((sum, r) => sum + r.points, 0);
     return {
-      receiptNo: intent.paid!.entryId, intentId: intent.id, amount: intent.amount, mykeyId: intent.paid!.mykeyId, paidAt: intent.paid!.at.toISOString(),
+      receiptNo: intent.paid!.entryId, intentId: intent.id, amount: intent.amount, customer: customerOf(secret, intent.merchantId, intent.paid!.mykeyId), paidAt: intent.paid!.at.toISOString(),
       reversals: own.map((r) => ({ kind: r.kind, receiptNo: r.entryId, points: r.points, at: r.at.toISOString(), staffId: r.staffId })),
       reversedPoints: reversed, netPoints: intent.amount - reversed,
     };

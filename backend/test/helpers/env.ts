@@ -67,6 +67,16 @@ export async function testDatabase(cleanup: Cleanup, options: { migrate?: boolea
   return { url: url.toString(), name, db };
 }
 
+/** A fresh database migrated up to just before migration `file`, for a test of what that migration does. */
+export async function migratedUpTo(cleanup: Cleanup, file: string): Promise<Db> {
+  const { db } = await testDatabase(cleanup, { migrate: false });
+  for (;;) {
+    const [, pending] = await db.migrate.list() as [unknown, Array<{ file: string }>];
+    if (pending[0]!.file === file) return db;
+    await db.migrate.up();
+  }
+}
+
 export function redisUrl(): string {
   return required('REDIS_URL');
 }

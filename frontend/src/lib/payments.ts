@@ -11,7 +11,7 @@ export type PaymentIntent = Pick<IntentView, 'intentId' | 'amount' | 'merchant' 
 export type Receipt = Omit<PaymentReceipt, 'purpose'>;
 
 /** One of a day's payments, with what its refunds and voids gave back. */
-export type Payment = Pick<DayPayment, 'receiptNo' | 'intentId' | 'amount' | 'paidAt' | 'reversedPoints'> & { voided: boolean };
+export type Payment = Pick<DayPayment, 'receiptNo' | 'intentId' | 'amount' | 'customer' | 'paidAt' | 'reversedPoints'> & { voided: boolean };
 
 
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
@@ -32,16 +32,16 @@ function parseIntent(body: unknown): PaymentIntent | null {
 export function parseReceipt(body: unknown): Receipt | null {
   const receipt = isRecord(body) && isRecord(body.receipt) ? body.receipt : body;
   if (!isRecord(receipt) || typeof receipt.intentId !== 'string' || !isCount(receipt.amount) || !isMerchant(receipt.merchant)) return null;
-  if (!isCount(receipt.receiptNo) || typeof receipt.mykeyId !== 'string' || typeof receipt.paidAt !== 'string' || !isCount(receipt.balanceAfter)) return null;
-  const { receiptNo, intentId, amount, merchant, mykeyId, paidAt, balanceAfter } = receipt;
-  return { receiptNo, intentId, amount, merchant, mykeyId, paidAt, balanceAfter };
+  if (!isCount(receipt.receiptNo) || typeof receipt.customer !== 'string' || typeof receipt.paidAt !== 'string' || !isCount(receipt.balanceAfter)) return null;
+  const { receiptNo, intentId, amount, merchant, customer, paidAt, balanceAfter } = receipt;
+  return { receiptNo, intentId, amount, merchant, customer, paidAt, balanceAfter };
 }
 
 function parsePayment(value: unknown): Payment | null {
   if (!isRecord(value) || !isCount(value.receiptNo) || typeof value.intentId !== 'string' || !isCount(value.amount) || typeof value.paidAt !== 'string') return null;
-  if (!isCount(value.reversedPoints) || !Array.isArray(value.reversals)) return null;
+  if (typeof value.customer !== 'string' || !isCount(value.reversedPoints) || !Array.isArray(value.reversals)) return null;
   const voided = value.reversals.some((r) => isRecord(r) && r.kind === 'void');
-  return { receiptNo: value.receiptNo, intentId: value.intentId, amount: value.amount, paidAt: value.paidAt, reversedPoints: value.reversedPoints, voided };
+  return { receiptNo: value.receiptNo, intentId: value.intentId, amount: value.amount, customer: value.customer, paidAt: value.paidAt, reversedPoints: value.reversedPoints, voided };
 }
 
 function parsePayments(body: unknown): Payment[] | null {

@@ -1,5 +1,7 @@
 // What the backend answers about counter payments (backend/src/payments/), as the register
 // reads it: payment intents, the receipt of a card payment, refunds and voids, a day's payments.
+// A shop never sees the resident's MyKey ID: it sees `customer`, the pseudonym of the resident
+// derived for that shop alone (docs/pseudonyms.md).
 
 export interface MerchantView { id: number; nameJa: string; nameEn: string }
 
@@ -15,7 +17,8 @@ export interface PaymentReceipt {
   intentId: string;
   amount: number;
   merchant: MerchantView;
-  mykeyId: string;
+  /** The resident as this shop alone knows them: their pseudonym for the shop (e.g. `7KQ2-M9XD-3FRA`), never the MyKey ID. */
+  customer: string;
   paidAt: string;
   /** The resident's spendable points right after paying. */
   balanceAfter: number;
@@ -39,7 +42,8 @@ export interface ReversalReceipt {
   intentId: string;
   points: number;
   merchant: MerchantView;
-  mykeyId: string;
+  /** The payer's pseudonym for this shop, as on the payment's receipt. */
+  customer: string;
   at: string;
   /** Of the payment: everything refunded or voided so far, and what can still be refunded. */
   paymentAmount: number;
@@ -52,7 +56,8 @@ export interface DayPayment {
   receiptNo: number;
   intentId: string;
   amount: number;
-  mykeyId: string;
+  /** The payer's pseudonym for this shop, as on the receipt. */
+  customer: string;
   paidAt: string;
   reversals: Array<{ kind: ReversalKind; receiptNo: number; points: number; at: string; staffId: number }>;
   reversedPoints: number;

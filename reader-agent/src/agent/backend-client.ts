@@ -77,18 +77,20 @@ export interface CardProof { challengeId: string; certificate: string; signature
 
 /**
  * POST /api/v1/auth/card-sessions: for a login the MyKey ID (issued on the card's first login);
- * for a payment the receipt (receiptNo, intentId, amount, merchant, paidAt, balanceAfter).
+ * for a payment the receipt (receiptNo, intentId, amount, merchant, paidAt, balanceAfter). A
+ * shop's device is never told the MyKey ID: `customer`, the shop's pseudonym of the resident, instead.
  */
 export interface CardSessionAnswer {
   challengeId: string;
   purpose: ChallengePurpose;
   revocationChecked: boolean;
-  mykeyId: string | null;
+  mykeyId?: string | null;
   issued?: boolean;
   receiptNo?: number;
   intentId?: string;
   amount?: number;
   merchant?: { id: number; nameJa: string; nameEn: string };
+  customer?: string;
   paidAt?: string;
   balanceAfter?: number;
 }

@@ -1,10 +1,10 @@
 // Card login: the backend gives this device a challenge, the resident's card signs it after
-// the PIN, and the backend answers with the MyKey ID (or, for a relink purpose, keeps the
-// signed challenge as a proof of the card). The agent checks the challenge first: whoever
-// answers at the backend's address must not get the card to sign anything but a challenge
-// for this device and the purpose the clerk asked for, with the terms the purpose's shared
-// contract checks (for a payment: the intent the clerk asked for; for a membership link: the
-// request the clerk made).
+// the PIN, and the backend answers with the MyKey ID, to a shop's device the shop's pseudonym
+// of it (or, for a relink purpose, keeps the signed challenge as a proof of the card). The
+// agent checks the challenge first: whoever answers at the backend's address must not get the
+// card to sign anything but a challenge for this device and the purpose the clerk asked for,
+// with the terms the purpose's shared contract checks (for a payment: the intent the clerk
+// asked for; for a membership link: the request the clerk made).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalChallenge, CHALLENGE_PURPOSES, PURPOSE_TERMS, type ChallengePurpose, type PurposeTerms } from '@mykey/contracts/challenge-text.ts';

@@ -12,8 +12,9 @@ Logs a resident in with the My Number card on this PC's reader (or has the card 
 purpose). Asks for the card's user-authentication PIN (4 digits, not shown while typed); the
 running reader agent gets a challenge from the MyKey server, the card signs it, the server
 checks it. Prints the server's answer as JSON: for a login, the resident's MyKey ID ("issued":
-true the first time); for a payment, the receipt (receiptNo, amount, balanceAfter: the points
-left to spend); for another purpose, what its server side answers.
+true the first time; a shop's device is told "customer", the shop's pseudonym of the resident,
+instead); for a payment, the receipt (receiptNo, amount, customer, balanceAfter: the points left
+to spend); for another purpose, what its server side answers.
 The agent must be running (npm run reader-agent) and enrolled (see enroll --help).
 When stdin is not a terminal, the PIN is its first line.
 
