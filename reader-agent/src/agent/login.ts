@@ -32,7 +32,11 @@ const MAX_STDIN_BYTES = 1024;
 class Interrupted extends Error {}
 
 /** The first words of a failure, where a purpose has its own; any other purpose's are a login's. */
-const FAILED: Partial<Record<string, readonly [ja: string, en: string]>> = { payment: ['支払いできませんでした', 'Payment failed'] };
+const FAILED: Partial<Record<string, readonly [ja: string, en: string]>> = {
+  payment: ['支払いできませんでした', 'Payment failed'],
+  service_link: ['利用者カードをつなげませんでした', 'The membership could not be linked'],
+  service_unlink: ['利用者カードのつながりを外せませんでした', 'The membership could not be unlinked'],
+};
 
 /** The PIN typed at the terminal with nothing echoed; Backspace works, Ctrl-C gives up. */
 function promptPin(): Promise<string> {
