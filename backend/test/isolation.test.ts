@@ -386,7 +386,8 @@ const CASES: Record<string, Case> = {
   },
 
   async 'GET /api/v1/service-uses.csv'(t, f) {
-    const file = must(await rawStaff(f.base, f.cityA, 'GET', `/api/v1/service-uses.csv?from=${today()}&to=${today()}`), 200);
+    const file = await rawStaff(f.base, f.cityA, 'GET', `/api/v1/service-uses.csv?from=${today()}&to=${today()}`);
+    must(file, 200);
     nothingOfB(t, f, file);
     t.false(file.text.split('\r\n').some((line) => line.startsWith(`${f.b.libraryId},`)), "B's library has no row in A's file");
   },
