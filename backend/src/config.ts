@@ -195,6 +195,10 @@ const schema = z.object({
   HEARTBEAT_INTERVAL_MS: positiveMs.default(10_000),
   /** How often the worker moves what is left of expired point lots to the expired account (docs/ledger.md). */
   LEDGER_EXPIRY_INTERVAL_MS: positiveMs.default(600_000),
+  /** Days a service's uses are kept one by one; older ones remain only as hourly counts (docs/services-figures.md). */
+  SERVICE_USE_RETENTION_DAYS: count(3660).default(90),
+  /** How often the worker folds uses past their retention into the hourly counts. */
+  SERVICE_USE_RETENTION_INTERVAL_MS: positiveMs.default(3_600_000),
   SHUTDOWN_TIMEOUT_MS: positiveMs.default(30_000),
   /**
    * The reader agent's addresses the console may call (its Content-Security-Policy connect-src):

@@ -20,6 +20,7 @@ import { useAuditSecret } from './audit/keys.ts';
 import { AUDIT_EXPORT_QUEUE, exportAuditHead } from './audit/heads.ts';
 import { STAFF_SESSION_PURGE_QUEUE, purgeEndedSessions } from './staff/session-purge-job.ts';
 import { plainHttpWebhooksAllowed } from './partners/webhook-url.ts';
+import { SERVICE_USE_RETENTION_QUEUE, foldExpiredUses } from './town-services/uses-retention-job.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
@@ -37,7 +38,8 @@ const sweep = createQueue(CONVERSION_SWEEP_QUEUE, config);
 const webhooks = createQueue(WEBHOOK_QUEUE, config);
 const auditExport = createQueue(AUDIT_EXPORT_QUEUE, config);
 const sessionPurge = createQueue(STAFF_SESSION_PURGE_QUEUE, config);
-const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks, auditExport, sessionPurge];
+const useRetention = createQueue(SERVICE_USE_RETENTION_QUEUE, config);
+const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks, auditExport, sessionPurge, useRetention];
 
 // Redis keeps the schedules of the repeatable jobs, and a Redis that lost its data (restarted
 // without its append-only file) lost them: every worker checks them now and then, and puts a
@@ -107,6 +109,10 @@ async function start(): Promise<NodeJS.Timeout> {
     await purgeEndedSessions(db, log);
   });
   await schedule(sessionPurge, config.STAFF_SESSION_PURGE_INTERVAL_MS);
+  useRetention.process(async () => {
+    await foldExpiredUses(db, log, config.SERVICE_USE_RETENTION_DAYS);
+  });
+  await schedule(useRetention, config.SERVICE_USE_RETENTION_INTERVAL_MS);
 
   if (exportDir) {
     auditExport.process(async () => {

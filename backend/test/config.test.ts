@@ -42,6 +42,15 @@ test('batch uploads: a spool folder, its cap and the uploads per partner, with d
   t.deepEqual(error.problems.map((p) => p.split(':')[0]).sort(), ['BATCH_SPOOL_MAX_BYTES', 'BATCH_UPLOADS_PER_PARTNER']);
 });
 
+test('service uses are kept one by one for 90 days unless told, 1 to 3660; the fold runs hourly', (t) => {
+  t.like(loadConfig(valid), { SERVICE_USE_RETENTION_DAYS: 90, SERVICE_USE_RETENTION_INTERVAL_MS: 3_600_000 });
+  t.is(loadConfig({ ...valid, SERVICE_USE_RETENTION_DAYS: '400' }).SERVICE_USE_RETENTION_DAYS, 400);
+  for (const bad of ['0', '3661', '1.5', 'forever']) {
+    const error = t.throws(() => loadConfig({ ...valid, SERVICE_USE_RETENTION_DAYS: bad }), { instanceOf: ConfigError }, bad);
+    t.deepEqual(error.problems.map((p) => p.split(':')[0]), ['SERVICE_USE_RETENTION_DAYS'], bad);
+  }
+});
+
 test('staff passwords cost OWASP\'s scrypt N=2^17 unless told; less only for the test suite', (t) => {
   t.is(loadConfig(valid).STAFF_PASSWORD_SCRYPT_N, 131072);
   t.is(loadConfig({ ...valid, STAFF_PASSWORD_SCRYPT_N: '262144' }).STAFF_PASSWORD_SCRYPT_N, 262144);

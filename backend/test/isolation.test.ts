@@ -53,6 +53,8 @@ const fixture = fileFixture(test, async (cleanup) => {
   const memberB = await firstLogin(pki, counterB);
   const membershipB = must(await counterB.post('/api/v1/auth/card-sessions', cardProof(linkChallengeB, memberB.card)), 201).body.membership;
   const openLinkB = must(await cityB.post(`/api/v1/services/${libraryB.id}/membership-requests`, { action: 'link', memberNumber: 'AOBA-0002' }), 201).body;
+  // B's member taps at B's counter: a use in B's figures.
+  must(await counterB.post('/api/v1/auth/card-taps', { purpose: 'service_lookup', certificate: memberB.card.certificateDer.toString('base64') }), 201);
   const conversionB = { partnerTxId: `aoba-tx-${randomBytes(4).toString('hex')}`, mykeyId: residentB.mykeyId, municipality: TOWN_B.code, partnerPoints: 1000 };
   must(await signedFetch(base, partnerB, 'POST', '/api/v1/partner/conversions', JSON.stringify(conversionB)), 202);
   const batchB = `aoba-batch-${randomBytes(4).toString('hex')}`;
@@ -360,6 +362,35 @@ const CASES: Record<string, Case> = {
     sameAsUnknown(t, f,
       await f.cityA.get(`/api/v1/services/${f.libraryA}/memberships?memberNumber=AOBA-0001`),
       await f.cityA.get(`/api/v1/services/${f.libraryA}/memberships?memberNumber=NEVER-0001`));
+  },
+
+  async 'GET /api/v1/services/:id/uses'(t, f) {
+    const period = `from=${today()}&to=${today()}`;
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/services/${f.b.libraryId}/uses?${period}`), await f.cityA.get(`/api/v1/services/999999999/uses?${period}`));
+    nothingOfB(t, f, must(await f.cityA.get(`/api/v1/services/${f.libraryA}/uses?${period}&by=hour`), 200));
+    t.is((await f.shopA.get(`/api/v1/services/${f.libraryA}/uses?${period}`)).status, 403, 'a shop has no town services');
+  },
+
+  async 'GET /api/v1/services/:id/uses.csv'(t, f) {
+    const period = `from=${today()}&to=${today()}`;
+    sameAsUnknown(t, f,
+      await rawStaff(f.base, f.cityA, 'GET', `/api/v1/services/${f.b.libraryId}/uses.csv?${period}`),
+      await rawStaff(f.base, f.cityA, 'GET', `/api/v1/services/999999999/uses.csv?${period}`));
+    nothingOfB(t, f, must(await rawStaff(f.base, f.cityA, 'GET', `/api/v1/services/${f.libraryA}/uses.csv?${period}`), 200));
+  },
+
+  async 'GET /api/v1/service-uses'(t, f) {
+    const town = must(await f.cityA.get(`/api/v1/service-uses?from=${today()}&to=${today()}&by=hour`), 200);
+    nothingOfB(t, f, town);
+    t.false(town.body.services.some((s: { service: { id: number } }) => s.service.id === f.b.libraryId), "B's library is not among A's services");
+    t.is((await f.shopA.get(`/api/v1/service-uses?from=${today()}&to=${today()}`)).status, 403, 'a shop has no town services');
+  },
+
+  async 'GET /api/v1/service-uses.csv'(t, f) {
+    const file = await rawStaff(f.base, f.cityA, 'GET', `/api/v1/service-uses.csv?from=${today()}&to=${today()}`);
+    must(file, 200);
+    nothingOfB(t, f, file);
+    t.false(file.text.split('\r\n').some((line) => line.startsWith(`${f.b.libraryId},`)), "B's library has no row in A's file");
   },
 
   async 'POST /api/v1/services/:id/memberships/:membershipId/unlink'(t, f) {

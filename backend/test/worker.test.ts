@@ -67,3 +67,18 @@ test('the worker deletes ended staff sessions on its schedule and keeps live one
   await waitFor('the ended sessions to go', async () => Number((await db('staff_sessions').count({ n: '*' }))[0]!.n) === 1, 30_000);
   t.deepEqual(await db('staff_sessions').pluck('token_hash'), [Buffer.alloc(32, 3)]);
 });
+
+test('the worker folds service uses past their retention into hourly counts on its schedule and keeps the recent ones', async (t) => {
+  const { db, url } = await testDatabase((fn) => t.teardown(fn));
+  await db.seed.run();
+  const now = Date.now();
+  const { id: staffId } = await db('staff_accounts').where({ login_id: 'demo-city' }).first('id');
+  const [deviceId] = await db('devices').insert({ municipality_code: '139998', name: 'ゲート', token_hash: Buffer.alloc(32, 9), enrolled_at: new Date(now), enrolled_by_staff_id: staffId });
+  const [serviceId] = await db('services').insert({ municipality_code: '139998', kind: 'library', name_ja: '図書館', name_en: 'Library', tap_policy: 'tap', created_at: new Date(now), updated_at: new Date(now) });
+  const hour = Math.floor((now - 3 * 86_400_000) / 3_600_000) * 3_600_000;
+  await db('service_uses').insert([hour + 1000, hour + 2000, now - 3_600_000].map((at) => ({ service_id: serviceId, device_id: deviceId, used_at: new Date(at) })));
+  const { worker } = startWorker(url, queuePrefix((fn) => t.teardown(fn)), { SERVICE_USE_RETENTION_DAYS: '2', SERVICE_USE_RETENTION_INTERVAL_MS: '200' });
+  t.teardown(() => { worker.kill('SIGKILL'); });
+  await waitFor('the old uses to be counted', async () => Number((await db('service_uses').count({ n: '*' }))[0]!.n) === 1, 30_000);
+  t.deepEqual((await db('service_use_counts').select('service_id', 'hour', 'uses')).map((row) => ({ ...row, service_id: Number(row.service_id) })), [{ service_id: serviceId, hour: new Date(hour), uses: 2 }]);
+});

@@ -31,13 +31,16 @@ export interface Period {
   endsBefore: Date;
 }
 
-/** The period from and to (YYYY-MM-DD, Japan time, both included), or settlement_period_invalid. */
-export function parsePeriod(from: unknown, to: unknown): Period {
+/**
+ * The period from and to (YYYY-MM-DD, Japan time, both included), or the problem `invalid`
+ * (settlement's own unless told: the figures of service uses name theirs).
+ */
+export function parsePeriod(from: unknown, to: unknown, invalid: 'settlement_period_invalid' | 'service_uses_period_invalid' = 'settlement_period_invalid'): Period {
   if (typeof from !== 'string' || typeof to !== 'string' || !isDate(from) || !isDate(to)) {
-    throw new Problem('settlement_period_invalid', 'from and to must be dates, YYYY-MM-DD');
+    throw new Problem(invalid, 'from and to must be dates, YYYY-MM-DD');
   }
   const days = (Date.parse(to) - Date.parse(from)) / DAY_MS + 1;
-  if (days < 1 || days > MAX_DAYS) throw new Problem('settlement_period_invalid', `from ${from} to ${to} is ${days} days; a period is 1 to ${MAX_DAYS} days`);
+  if (days < 1 || days > MAX_DAYS) throw new Problem(invalid, `from ${from} to ${to} is ${days} days; a period is 1 to ${MAX_DAYS} days`);
   return { from, to, startsAt: new Date(endOfTokyoDay(from).getTime() - DAY_MS), endsBefore: endOfTokyoDay(to) };
 }
 

@@ -26,7 +26,7 @@ const toMembership = (row: MembershipRow): Membership => ({
 });
 const memberships = (conn: Conn) => conn('memberships as ms').join('mykeys as mk', 'mk.id', 'ms.mykey_pk');
 
-/** Every SQL statement about town services, the devices serving them, memberships, their requests and uses. */
+/** Every SQL statement about town services, the devices serving them, memberships and their requests (their uses: uses-repository.ts). */
 export const townServicesRepository = {
   async list(conn: Conn, municipalityCode: string): Promise<Service[]> {
     const rows = await conn('services as s').where({ 's.municipality_code': municipalityCode }).orderBy('s.id').select(SERVICE_COLUMNS);
@@ -133,10 +133,5 @@ export const townServicesRepository = {
 
   async markRequestDone(trx: Knex.Transaction, id: string): Promise<void> {
     await trx('membership_requests').where({ id }).update({ status: 'done' });
-  },
-
-  /** A use at a device. Counted into service_use_counts only when the record is purged: a tap writes one row and contends for none. */
-  async recordUse(trx: Knex.Transaction, use: { serviceId: number; deviceId: number; membershipId: number; at: Date }): Promise<void> {
-    await trx('service_uses').insert({ service_id: use.serviceId, device_id: use.deviceId, membership_id: use.membershipId, used_at: use.at });
   },
 };

@@ -26,7 +26,7 @@ const requestBody = z.object({ action: z.enum(['link', 'unlink']), memberNumber 
 const unlinkBody = z.object({ reason: staffReason }).strict();
 
 /** A positive id in the path; anything else is as unknown as a missing one. */
-function idOf(value: string | undefined, notFound: 'service_not_found' | 'membership_not_found'): number {
+export function idOf(value: string | undefined, notFound: 'service_not_found' | 'membership_not_found'): number {
   const id = Number(value);
   if (!/^[1-9][0-9]{0,15}$/.test(value ?? '') || !Number.isSafeInteger(id)) throw new Problem(notFound);
   return id;

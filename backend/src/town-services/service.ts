@@ -16,6 +16,7 @@ import type { Tap } from '../card-taps/purposes.ts';
 import type { MembershipTerms } from '@mykey/contracts/challenge-text.ts';
 import type { MembershipAction, MembershipRequestView, MembershipView, ServiceTapAnswer, ServiceView } from '@mykey/contracts/services.ts';
 import { townServicesRepository as repo, type Membership, type Service, type ServiceFields } from './repository.ts';
+import { serviceUsesRepository as usesRepo } from './uses-repository.ts';
 
 type Conn = Db | Knex.Transaction;
 
@@ -24,7 +25,7 @@ const REQUEST_SECONDS = 300;
 
 const staffActor = (staff: SignedInStaff): AuditEvent['actor'] => ({ kind: 'staff', id: String(staff.id) });
 const deviceActor = (device: EnrolledDevice): AuditEvent['actor'] => ({ kind: 'device', id: String(device.id) });
-const names = (service: Service) => ({ id: service.id, nameJa: service.nameJa, nameEn: service.nameEn });
+export const names = (service: Service) => ({ id: service.id, nameJa: service.nameJa, nameEn: service.nameEn });
 
 const serviceView = (service: Service, deviceIds: number[]): ServiceView => ({
   ...names(service), kind: service.kind, tapPolicy: service.tapPolicy, deviceIds, createdAt: service.createdAt.toISOString(),
@@ -36,7 +37,7 @@ const membershipView = (secret: Buffer, m: Membership): MembershipView => ({
 });
 
 /** A service of the staff member's town; another town's is as good as unknown. */
-async function ownService(conn: Conn, staff: SignedInStaff, id: number, options: { lock?: boolean } = {}): Promise<Service> {
+export async function ownService(conn: Conn, staff: SignedInStaff, id: number, options: { lock?: boolean } = {}): Promise<Service> {
   const service = await repo.service(conn, id, options);
   if (!service || service.municipalityCode !== staff.municipalityCode) throw new Problem('service_not_found');
   return service;
@@ -170,7 +171,7 @@ export async function lookup(trx: Knex.Transaction, secret: Buffer, tap: Tap): P
   if (!card) throw new Problem('service_card_unknown');
   const membership = await repo.membershipOf(trx, service.id, card.mykeyPk);
   if (!membership) return { purpose: 'service_lookup', linked: false, service: names(service), messages: NOT_LINKED };
-  await repo.recordUse(trx, { serviceId: service.id, deviceId: tap.device.id, membershipId: membership.id, at: tap.now });
+  await usesRepo.recordUse(trx, { serviceId: service.id, deviceId: tap.device.id, membershipId: membership.id, at: tap.now });
   const { memberNumber, pseudonym } = membershipView(secret, membership);
   return { purpose: 'service_lookup', linked: true, service: names(service), memberNumber, pseudonym, usedAt: tap.now.toISOString() };
 }

@@ -319,6 +319,9 @@ export const problemKinds = {
   service_not_found: { status: 404, title: 'Service not found', messages: {
     ja: 'この施設・サービスは見つかりませんでした。',
     en: 'There is no such service.' } },
+  service_uses_period_invalid: { status: 400, title: 'Period not valid', messages: {
+    ja: '利用状況の期間の指定が正しくありません。開始日と終了日を YYYY-MM-DD で、開始日 ≦ 終了日、1年（366日）以内で指定してください。',
+    en: 'The period of the usage figures is not valid. Give from and to as YYYY-MM-DD, from on or before to, at most a year (366 days).' } },
   service_name_taken: { status: 409, title: 'Service name taken', messages: {
     ja: '同じ名前の施設・サービスがすでに登録されています。別の名前にしてください。',
     en: 'A service with this name is already registered. Please choose another name.' } },

@@ -1,0 +1,48 @@
+// The figures of a town's service uses for its municipal staff: one service's, or every service's
+// of the town, as JSON or as a CSV file (docs/services-figures.md).
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Db } from '../db.ts';
+import { parsePeriod } from '../settlement/statement.ts';
+import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import type { UsesFigures } from '@mykey/contracts/service-uses.ts';
+import { groupingOf, serviceUses, townUses, usesCsv, usesFileName } from './figures.ts';
+import { idOf } from './routes.ts';
+
+const query = (ctx: Context) => ({ period: parsePeriod(ctx.query.from, ctx.query.to, 'service_uses_period_invalid'), by: groupingOf(ctx.query.by) });
+
+function csvAnswer(ctx: Context, figures: UsesFigures, whose: string): void {
+  ctx.attachment(usesFileName(figures, whose));
+  ctx.type = 'text/csv; charset=utf-8';
+  ctx.body = usesCsv(figures);
+}
+
+export function serviceUsesRoutes({ db }: { db: Db }): Router {
+  const router = new Router({ prefix: '/api/v1' });
+  const municipalStaff = [requireStaff(db), requireRole('municipality')];
+
+  async function ofService(ctx: Context): Promise<UsesFigures> {
+    const { period, by } = query(ctx);
+    return serviceUses(db, signedInStaff(ctx), idOf(ctx.params.id, 'service_not_found'), period, by);
+  }
+  async function ofTown(ctx: Context): Promise<UsesFigures> {
+    const { period, by } = query(ctx);
+    return townUses(db, signedInStaff(ctx), period, by);
+  }
+
+  router.get('/services/:id/uses', ...municipalStaff, async (ctx) => {
+    ctx.body = await ofService(ctx);
+  });
+  router.get('/services/:id/uses.csv', ...municipalStaff, async (ctx) => {
+    const figures = await ofService(ctx);
+    csvAnswer(ctx, figures, `service-${figures.services[0]!.service.id}`);
+  });
+  router.get('/service-uses', ...municipalStaff, async (ctx) => {
+    ctx.body = await ofTown(ctx);
+  });
+  router.get('/service-uses.csv', ...municipalStaff, async (ctx) => {
+    csvAnswer(ctx, await ofTown(ctx), `town-${signedInStaff(ctx).municipalityCode}`);
+  });
+
+  return router;
+}
