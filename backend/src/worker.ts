@@ -14,7 +14,8 @@ import { LEDGER_EXPIRY_QUEUE, expireDueLots } from './ledger/expiry-job.ts';
 import { conversionBatcher } from './conversions/process.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from './conversions/queue.ts';
 import { CONVERSION_SWEEP_QUEUE, sweepConversions } from './conversions/sweeper.ts';
-import { WEBHOOK_QUEUE, webhookDeliverer } from './conversions/webhooks.ts';
+import { WEBHOOK_QUEUE, conversionOutbox } from './conversions/webhooks.ts';
+import { webhookDeliverer } from './webhooks/delivery.ts';
 import { refuseDemoAccounts } from './startup-checks.ts';
 import { useAuditSecret } from './audit/keys.ts';
 import { AUDIT_EXPORT_QUEUE, exportAuditHead } from './audit/heads.ts';
@@ -65,7 +66,7 @@ for (const queue of queues) {
   queue.on('error', (error) => log.warn({ queue: queue.name, err: error }, 'queue error'));
 }
 
-const deliverer = webhookDeliverer(db, log, mykeySecret(config), {
+const deliverer = webhookDeliverer(db, log, conversionOutbox(mykeySecret(config)), {
   timeoutMs: config.WEBHOOK_TIMEOUT_MS, retryBaseMs: config.WEBHOOK_RETRY_BASE_MS, retryMaxMs: config.WEBHOOK_RETRY_MAX_MS, perPartner: config.WEBHOOK_PER_PARTNER,
   // The raw variable: unset is production, where plain http goes to loopback only.
   allowPlainHttp: plainHttpWebhooksAllowed(config.NODE_ENV),
