@@ -10,10 +10,12 @@ import { tapEventOutbox } from '../src/town-services/tap-events.ts';
 import { webhookDeliverer, type WebhookSettings } from '../src/webhooks/delivery.ts';
 import { bodySha256, parseTimestamp, partnerKey, signatureMatches } from '@mykey/contracts/partner-signature.ts';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
-import { fileFixture, silentLog } from './helpers/env.ts';
+import { waitFor } from '@mykey/dev-tools/wait.ts';
+import { fileFixture, queuePrefix, redisUrl, silentLog } from './helpers/env.ts';
 import { cardProof, enrollDevice, firstLogin, municipalCounter, type Device } from './helpers/identity.ts';
 import { httpServer } from './helpers/jpki.ts';
 import { signedFetch } from './helpers/partners.ts';
+import { startBackend } from './helpers/processes.ts';
 
 const fixture = fileFixture(test, async (cleanup) => municipalCounter(cleanup));
 type Fixture = Awaited<ReturnType<typeof fixture>>;
@@ -179,6 +181,19 @@ test.serial('a failing system gets the same event again after the backoff until 
   t.is(await deliverer.tick(), 2);
   await deliverer.drain();
   t.is(new Set(library.system.deliveries.map((d) => d.body.eventId)).size, 3);
+});
+
+test.serial('the worker process delivers the tap\'s event on its own queue', async (t) => {
+  const f = await fixture();
+  const library = await connectedLibrary(t, f);
+  const worker = startBackend('worker', { DATABASE_URL: f.url, REDIS_URL: redisUrl(), QUEUE_PREFIX: queuePrefix((fn) => t.teardown(fn)), WEBHOOK_POLL_INTERVAL_MS: '100' });
+  // Stopped before the next test's own deliverer runs: one sender at a time in this database.
+  t.teardown(() => worker.stop());
+  t.is((await tap(library.counter, library.resident.card)).status, 201);
+  await waitFor('the event at the library\'s system', async () => library.system.deliveries.length > 0, 60_000);
+  t.true(library.system.deliveries[0]!.signed);
+  t.like(library.system.deliveries[0]!.body, { type: 'member.tapped', memberNumber: library.memberNumber });
+  await waitFor('the delivered event gone from the outbox', async () => (await pendingEvents(f, library.service.id)).length === 0, 30_000);
 });
 
 test.serial('a service without a webhook or without a secret records no events; removing the webhook drops those not yet sent', async (t) => {
