@@ -14,7 +14,9 @@ import { LEDGER_EXPIRY_QUEUE, expireDueLots } from './ledger/expiry-job.ts';
 import { conversionBatcher } from './conversions/process.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from './conversions/queue.ts';
 import { CONVERSION_SWEEP_QUEUE, sweepConversions } from './conversions/sweeper.ts';
-import { WEBHOOK_QUEUE, webhookDeliverer } from './conversions/webhooks.ts';
+import { WEBHOOK_QUEUE, conversionOutbox } from './conversions/webhooks.ts';
+import { SERVICE_WEBHOOK_QUEUE, tapEventOutbox } from './town-services/tap-events.ts';
+import { webhookDeliverer, type WebhookSettings } from './webhooks/delivery.ts';
 import { refuseDemoAccounts } from './startup-checks.ts';
 import { useAuditSecret } from './audit/keys.ts';
 import { AUDIT_EXPORT_QUEUE, exportAuditHead } from './audit/heads.ts';
@@ -36,10 +38,11 @@ const expiry = createQueue(LEDGER_EXPIRY_QUEUE, config);
 const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, config);
 const sweep = createQueue(CONVERSION_SWEEP_QUEUE, config);
 const webhooks = createQueue(WEBHOOK_QUEUE, config);
+const serviceWebhooks = createQueue(SERVICE_WEBHOOK_QUEUE, config);
 const auditExport = createQueue(AUDIT_EXPORT_QUEUE, config);
 const sessionPurge = createQueue(STAFF_SESSION_PURGE_QUEUE, config);
 const useRetention = createQueue(SERVICE_USE_RETENTION_QUEUE, config);
-const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks, auditExport, sessionPurge, useRetention];
+const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks, serviceWebhooks, auditExport, sessionPurge, useRetention];
 
 // Redis keeps the schedules of the repeatable jobs, and a Redis that lost its data (restarted
 // without its append-only file) lost them: every worker checks them now and then, and puts a
@@ -67,11 +70,14 @@ for (const queue of queues) {
   queue.on('error', (error) => log.warn({ queue: queue.name, err: error }, 'queue error'));
 }
 
-const deliverer = webhookDeliverer(db, log, mykeySecret(config), {
+// Partners' and services' webhooks go by the same settings, each outbox with its own deliverer.
+const webhookSettings: WebhookSettings = {
   timeoutMs: config.WEBHOOK_TIMEOUT_MS, retryBaseMs: config.WEBHOOK_RETRY_BASE_MS, retryMaxMs: config.WEBHOOK_RETRY_MAX_MS, perPartner: config.WEBHOOK_PER_PARTNER,
   // The raw variable: unset is production, where plain http goes to loopback only.
   allowPlainHttp: plainHttpWebhooksAllowed(config.NODE_ENV),
-});
+};
+const deliverer = webhookDeliverer(db, log, conversionOutbox(mykeySecret(config)), webhookSettings);
+const serviceDeliverer = webhookDeliverer(db, log, tapEventOutbox(mykeySecret(config)), webhookSettings);
 
 /** Takes jobs from every queue and keeps their schedules; resolves to the schedule check's timer. */
 async function start(): Promise<NodeJS.Timeout> {
@@ -105,6 +111,10 @@ async function start(): Promise<NodeJS.Timeout> {
     await deliverer.tick();
   });
   await schedule(webhooks, config.WEBHOOK_POLL_INTERVAL_MS);
+  serviceWebhooks.process(async () => {
+    await serviceDeliverer.tick();
+  });
+  await schedule(serviceWebhooks, config.WEBHOOK_POLL_INTERVAL_MS);
   sessionPurge.process(async () => {
     await purgeEndedSessions(db, log);
   });
@@ -138,7 +148,7 @@ onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
   // Bull's close() stops taking new jobs and waits for the active ones to complete.
   await Promise.all(queues.map((queue) => queue.close()));
   // Webhooks already sent are recorded before the database goes.
-  await deliverer.drain();
+  await Promise.all([deliverer.drain(), serviceDeliverer.drain()]);
   await db.destroy();
 });
 await started;

@@ -400,6 +400,32 @@ const CASES: Record<string, Case> = {
     t.is((await f.b.cityB.get(`/api/v1/services/${f.b.libraryId}/memberships?memberNumber=AOBA-0001`)).status, 200, "B's membership stands");
   },
 
+  async 'PUT /api/v1/services/:id/webhook'(t, f) {
+    const attempt = (id: number) => f.cityA.put(`/api/v1/services/${id}/webhook`, { url: 'https://mirai.example/hook' });
+    sameAsUnknown(t, f, await attempt(f.b.libraryId), await attempt(999_999_999));
+    t.is((await f.b.cityB.get(`/api/v1/services/${f.b.libraryId}`)).body.webhookUrl, null, "B's library has no webhook of A's");
+  },
+
+  async 'POST /api/v1/services/:id/api-secret'(t, f) {
+    const attempt = (id: number) => f.cityA.post(`/api/v1/services/${id}/api-secret`, {});
+    sameAsUnknown(t, f, await attempt(f.b.libraryId), await attempt(999_999_999));
+    t.is((await f.b.cityB.get(`/api/v1/services/${f.b.libraryId}`)).body.apiSecretIssuedAt, null, 'B\'s library was given no secret');
+  },
+
+  async 'GET /api/v1/service-api/devices/:deviceId/last-tap'(t, f) {
+    // B's member has just tapped at B's library; A's library asks about B's counter with its own key.
+    must(await f.b.counterB.post('/api/v1/auth/card-taps', { purpose: 'service_lookup', certificate: f.b.member.card.certificateDer.toString('base64') }), 201);
+    const issued = must(await f.cityA.post(`/api/v1/services/${f.libraryA}/api-secret`, {}), 201).body;
+    const libraryA = { id: f.libraryA, slug: issued.keyId, apiSecret: issued.apiSecret };
+    const ask = (deviceId: number, as = libraryA) => signedFetch(f.base, as, 'GET', `/api/v1/service-api/devices/${deviceId}/last-tap`);
+    sameAsUnknown(t, f, await ask(f.b.counterB.id), await ask(999_999_999));
+    // A's key cannot speak for B's library: as refused as a service that never was.
+    const asB = await ask(f.b.counterB.id, { ...libraryA, slug: `service-${f.b.libraryId}` });
+    t.is(asB.status, 401);
+    t.deepEqual(comparable(asB), comparable(await ask(f.b.counterB.id, { ...libraryA, slug: 'service-999999999' })));
+    nothingOfB(t, f, asB);
+  },
+
   async 'GET /api/v1/staff/grants/campaigns'(t, f) {
     nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/grants/campaigns'), 200));
   },

@@ -9,7 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Db } from '../src/db.ts';
 import { processConversions } from '../src/conversions/process.ts';
-import { retryDelay, webhookDeliverer, type WebhookSettings } from '../src/conversions/webhooks.ts';
+import { conversionOutbox } from '../src/conversions/webhooks.ts';
+import { retryDelay, webhookDeliverer, type WebhookSettings } from '../src/webhooks/delivery.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { bodySha256, parseTimestamp, partnerKey, signatureMatches } from '@mykey/contracts/partner-signature.ts';
 import { silentLog, testDatabase } from './helpers/env.ts';
@@ -83,7 +84,7 @@ test('the outcome is POSTed signed over the URL\'s path and query, and a 2xx mar
   const hook = await endpoint(t, db, city.partnerId, () => 200);
   await process(db, id);
   const clock = manualClock();
-  const deliverer = webhookDeliverer(db, silentLog, workerMykeySecret, SETTINGS, clock.now);
+  const deliverer = webhookDeliverer(db, silentLog, conversionOutbox(workerMykeySecret), SETTINGS, clock.now);
   t.is(await deliverer.tick(), 1);
   await deliverer.drain();
   t.is(hook.deliveries.length, 1);
@@ -107,7 +108,7 @@ test('a rejected conversion\'s webhook carries its code and messages, and nothin
   await db('mykeys').whereIn('id', db('conversion_requests').where({ id }).select('mykey_pk')).update({ status: 'suspended' });
   const hook = await endpoint(t, db, city.partnerId, () => 204);
   await process(db, id);
-  const deliverer = webhookDeliverer(db, silentLog, workerMykeySecret, SETTINGS, manualClock().now);
+  const deliverer = webhookDeliverer(db, silentLog, conversionOutbox(workerMykeySecret), SETTINGS, manualClock().now);
   await deliverer.tick();
   await deliverer.drain();
   t.like(hook.deliveries[0]!.body, { state: 'rejected', rejectCode: 'mykey_suspended', basePoints: null, premiumPoints: null, partnerPoints: 125, points: 100 });
@@ -122,7 +123,7 @@ test('a 500, a timeout, a refused connection and a redirect are retried, each wa
   const hook = await endpoint(t, db, city.partnerId, (n) => answers[n - 1] ?? 500);
   await process(db, id);
   const clock = manualClock();
-  const deliverer = webhookDeliverer(db, silentLog, workerMykeySecret, { ...SETTINGS, timeoutMs: 2_000 }, clock.now);
+  const deliverer = webhookDeliverer(db, silentLog, conversionOutbox(workerMykeySecret), { ...SETTINGS, timeoutMs: 2_000 }, clock.now);
   const attempt = async () => {
     t.is(await deliverer.tick(), 1);
     await deliverer.drain();
@@ -171,7 +172,7 @@ test('a plain http webhook URL beyond loopback is never sent to in production, a
   await db('partners').where({ id: city.partnerId }).update({ webhook_url: `http://mykey-partner.invalid:${port}/hooks` });
   await process(db, id);
   const clock = manualClock();
-  const production = webhookDeliverer(db, silentLog, workerMykeySecret, SETTINGS, clock.now);
+  const production = webhookDeliverer(db, silentLog, conversionOutbox(workerMykeySecret), SETTINGS, clock.now);
   t.is(await production.tick(), 1);
   await production.drain();
   const refused = await webhookOf(db, id);
@@ -201,7 +202,7 @@ test('a partner that never answers does not hold up another partner\'s webhooks'
   for (let i = 0; i < 6; i++) more.push(await acceptedConversion(db, { partnerId: slow.city.partnerId, municipalityCode: slow.city.code, mykeyId: await resident(db), points: 10 }));
   for (const id of [slow.id, fast.id, ...more]) await process(db, id);
   // Long enough that the test would notice waiting for it.
-  const deliverer = webhookDeliverer(db, silentLog, workerMykeySecret, { ...SETTINGS, timeoutMs: 120_000 }, manualClock().now);
+  const deliverer = webhookDeliverer(db, silentLog, conversionOutbox(workerMykeySecret), { ...SETTINGS, timeoutMs: 120_000 }, manualClock().now);
   t.is(await deliverer.tick(), 4 + 1, 'the slow partner gets its four slots, the other its own');
   t.is(await deliverer.tick(), 0, 'the slow partner\'s slots are full; the rest wait for them');
   // The slow partner's deliveries are still in flight, so drain cannot be awaited.
@@ -220,7 +221,7 @@ test('two deliverers at once send each webhook once', async (t) => {
   for (const one of ids) await process(db, one);
   const clock = manualClock();
   const settings = { ...SETTINGS, perPartner: 100 };
-  const deliverers = [webhookDeliverer(db, silentLog, workerMykeySecret, settings, clock.now), webhookDeliverer(db, silentLog, workerMykeySecret, settings, clock.now)];
+  const deliverers = [webhookDeliverer(db, silentLog, conversionOutbox(workerMykeySecret), settings, clock.now), webhookDeliverer(db, silentLog, conversionOutbox(workerMykeySecret), settings, clock.now)];
   const started = await Promise.all(deliverers.map((d) => d.tick()));
   await Promise.all(deliverers.map((d) => d.drain()));
   t.is(started[0]! + started[1]!, 12);

@@ -4,15 +4,20 @@ import type { MembershipAction, ServiceKind, TapPolicy } from '@mykey/contracts/
 
 type Conn = Db | Knex.Transaction;
 
-export interface Service { id: number; municipalityCode: string; kind: ServiceKind; nameJa: string; nameEn: string; tapPolicy: TapPolicy; createdAt: Date }
+export interface Service {
+  id: number; municipalityCode: string; kind: ServiceKind; nameJa: string; nameEn: string; tapPolicy: TapPolicy; createdAt: Date;
+  /** Where the service's own system takes tap events, and when its API secret was issued (docs/services-integration.md). */
+  webhookUrl: string | null; apiSecretIssuedAt: Date | null;
+}
 export interface ServiceFields { kind: ServiceKind; nameJa: string; nameEn: string; tapPolicy: TapPolicy }
 export interface Membership { id: number; serviceId: number; mykeyPk: number; mykeyId: string; memberNumber: string; linkedAt: Date }
 export interface MembershipRequest { id: string; serviceId: number; action: MembershipAction; memberNumber: string; status: 'open' | 'done'; expiresAt: Date }
 
-interface ServiceRow { id: number; municipality_code: string; kind: ServiceKind; name_ja: string; name_en: string; tap_policy: TapPolicy; created_at: Date }
-const SERVICE_COLUMNS = ['s.id', 's.municipality_code', 's.kind', 's.name_ja', 's.name_en', 's.tap_policy', 's.created_at'];
+interface ServiceRow { id: number; municipality_code: string; kind: ServiceKind; name_ja: string; name_en: string; tap_policy: TapPolicy; created_at: Date; webhook_url: string | null; api_secret_issued_at: Date | null }
+const SERVICE_COLUMNS = ['s.id', 's.municipality_code', 's.kind', 's.name_ja', 's.name_en', 's.tap_policy', 's.created_at', 's.webhook_url', 's.api_secret_issued_at'];
 const toService = (row: ServiceRow): Service => ({
   id: Number(row.id), municipalityCode: row.municipality_code, kind: row.kind, nameJa: row.name_ja, nameEn: row.name_en, tapPolicy: row.tap_policy, createdAt: row.created_at,
+  webhookUrl: row.webhook_url ?? null, apiSecretIssuedAt: row.api_secret_issued_at ?? null,
 });
 const serviceColumns = (fields: Partial<ServiceFields>) => ({
   ...(fields.kind && { kind: fields.kind }), ...(fields.nameJa && { name_ja: fields.nameJa }),
@@ -86,6 +91,30 @@ export const townServicesRepository = {
     if (leaving.length > 0) await trx('service_devices').whereIn('device_id', leaving).andWhere({ service_id: serviceId }).delete();
     if (deviceIds.length === 0) return;
     await trx('service_devices').insert(deviceIds.map((deviceId) => ({ device_id: deviceId, service_id: serviceId }))).onConflict('device_id').merge(['service_id']);
+  },
+
+  /** The service's webhook URL; null: none. */
+  async setWebhookUrl(trx: Knex.Transaction, id: number, url: string | null, now: Date): Promise<void> {
+    await trx('services').where({ id }).update({ webhook_url: url, updated_at: now });
+  },
+
+  /** The service's new API secret, sealed; the old one stops working at once. */
+  async storeApiSecret(trx: Knex.Transaction, id: number, sealed: Buffer, issuedAt: Date): Promise<void> {
+    await trx('services').where({ id }).update({ api_secret_sealed: sealed, api_secret_issued_at: issuedAt, updated_at: issuedAt });
+  },
+
+  /** The service and its sealed API secret, when it has one. */
+  async apiSecretOf(conn: Conn, id: number): Promise<{ service: Service; sealed: Buffer } | undefined> {
+    const row = await conn('services as s').where({ 's.id': id }).whereNotNull('s.api_secret_sealed').first([...SERVICE_COLUMNS, 's.api_secret_sealed']);
+    return row && { service: toService(row as ServiceRow), sealed: Buffer.from(row.api_secret_sealed) };
+  },
+
+  /** The service's newest use at the device since `since` by a membership still linked (through the uses' device index). */
+  async lastUse(conn: Conn, serviceId: number, deviceId: number, since: Date): Promise<{ membership: Membership; usedAt: Date } | undefined> {
+    const row = await memberships(conn).join('service_uses as u', 'u.membership_id', 'ms.id')
+      .where({ 'u.device_id': deviceId, 'u.service_id': serviceId }).andWhere('u.used_at', '>=', since)
+      .orderBy([{ column: 'u.used_at', order: 'desc' }, { column: 'u.id', order: 'desc' }]).first([...MEMBERSHIP_COLUMNS, 'u.used_at']);
+    return row && { membership: toMembership(row as MembershipRow), usedAt: row.used_at };
   },
 
   async membershipOf(conn: Conn, serviceId: number, mykeyPk: number): Promise<Membership | undefined> {

@@ -1,5 +1,6 @@
 // The town's staff register services and the devices serving them, open a link or unlink for the
-// resident's card to sign, look a member number up, and unlink with a reason. The card's side is
+// resident's card to sign, look a member number up, unlink with a reason, and connect the
+// service's own system (its webhook URL and API secret: integration.ts). The card's side is
 // POST /api/v1/auth/challenges and card-sessions (or card-taps) with the purposes in purposes.ts.
 import Router from '@koa/router';
 import type { Knex } from 'knex';
@@ -11,8 +12,10 @@ import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
 import { staffReason } from '../staff/reason.ts';
+import { webhookUrlProblem } from '../partners/webhook-url.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { MEMBER_NUMBER, normalizeMemberNumber, SERVICE_KINDS, SERVICE_NAME, SERVICE_NAME_MAX, TAP_POLICIES } from '@mykey/contracts/services.ts';
+import { issueApiSecret, openIssued, setWebhook } from './integration.ts';
 import { createService, listServices, membershipByNumber, openRequest, serviceOf, setServiceDevices, unlinkByStaff, updateService } from './service.ts';
 
 const name = z.string().trim().min(1).max(SERVICE_NAME_MAX).regex(SERVICE_NAME, { error: 'must be one line of text' });
@@ -24,6 +27,7 @@ const MEMBER_NUMBER_RULE = 'must be 1–32 letters, digits or hyphens, as on the
 const memberNumber = z.string().max(64).transform(normalizeMemberNumber).pipe(z.string().regex(MEMBER_NUMBER, { error: MEMBER_NUMBER_RULE }));
 const requestBody = z.object({ action: z.enum(['link', 'unlink']), memberNumber }).strict();
 const unlinkBody = z.object({ reason: staffReason }).strict();
+const webhookBody = z.object({ url: z.string().max(4096).nullable() }).strict();
 
 /** A positive id in the path; anything else is as unknown as a missing one. */
 export function idOf(value: string | undefined, notFound: 'service_not_found' | 'membership_not_found'): number {
@@ -32,20 +36,26 @@ export function idOf(value: string | undefined, notFound: 'service_not_found' | 
   return id;
 }
 
-export interface TownServiceRoutesDeps { db: Db; mykeySecret: Buffer; clock: () => Date }
+export interface TownServiceRoutesDeps {
+  db: Db; mykeySecret: Buffer; clock: () => Date;
+  /** Whether a webhook URL may be plain http beyond loopback (partners/webhook-url.ts): development only. */
+  allowPlainHttpWebhooks: boolean;
+}
 
-export function townServiceRoutes({ db, mykeySecret, clock }: TownServiceRoutesDeps): Router {
+export function townServiceRoutes({ db, mykeySecret, clock, allowPlainHttpWebhooks }: TownServiceRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1/services' });
   const municipalStaff = [requireStaff(db), requireRole('municipality')];
 
   /**
    * A staff change under the caller's Idempotency-Key, in one transaction; a deadlock with a
-   * concurrent change (two services taking devices) is run again under the same key.
+   * concurrent change (two services taking devices) is run again under the same key. `present`
+   * turns the stored answer into the one sent (a secret is stored sealed, sent in clear).
    */
-  async function change(ctx: Context, request: Record<string, unknown>, status: number, effect: (trx: Knex.Transaction, staff: SignedInStaff) => Promise<unknown>): Promise<void> {
+  async function change<T>(ctx: Context, request: Record<string, unknown>, status: number, effect: (trx: Knex.Transaction, staff: SignedInStaff) => Promise<T>, present: (stored: T) => unknown = (stored) => stored): Promise<void> {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff) }))));
+    const answer = await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff) })));
+    respond(ctx, { ...answer, body: present(answer.body as T) });
   }
 
   router.get('/', ...municipalStaff, async (ctx) => {
@@ -90,6 +100,21 @@ export function townServiceRoutes({ db, mykeySecret, clock }: TownServiceRoutesD
     const membershipId = idOf(ctx.params.membershipId, 'membership_not_found');
     const { reason } = await readJson(ctx, unlinkBody);
     await change(ctx, { op: 'unlink-membership', id, membershipId, reason }, 200, (trx, staff) => unlinkByStaff(trx, staff, id, membershipId, reason));
+  });
+
+  router.put('/:id/webhook', ...municipalStaff, async (ctx) => {
+    const id = idOf(ctx.params.id, 'service_not_found');
+    const { url } = await readJson(ctx, webhookBody);
+    const refused = url === null ? undefined : webhookUrlProblem(url, allowPlainHttpWebhooks);
+    if (refused) throw new Problem('webhook_url_refused', refused);
+    const stored = url === null ? null : new URL(url).toString();
+    await change(ctx, { op: 'set-service-webhook', id, url: stored }, 200, (trx, staff) => setWebhook(trx, staff, id, stored, clock()));
+  });
+
+  // Shown once: the answer stored for a replay holds the secret sealed, as the service's row does.
+  router.post('/:id/api-secret', ...municipalStaff, async (ctx) => {
+    const id = idOf(ctx.params.id, 'service_not_found');
+    await change(ctx, { op: 'issue-service-api-secret', id }, 201, (trx, staff) => issueApiSecret(trx, mykeySecret, staff, id, clock()), (issued) => openIssued(mykeySecret, issued));
   });
 
   return router;

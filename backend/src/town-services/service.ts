@@ -17,22 +17,24 @@ import type { MembershipTerms } from '@mykey/contracts/challenge-text.ts';
 import type { MembershipAction, MembershipRequestView, MembershipView, ServiceTapAnswer, ServiceView } from '@mykey/contracts/services.ts';
 import { townServicesRepository as repo, type Membership, type Service, type ServiceFields } from './repository.ts';
 import { serviceUsesRepository as usesRepo } from './uses-repository.ts';
+import { recordTapEvent } from './tap-events.ts';
 
 type Conn = Db | Knex.Transaction;
 
 /** How long a clerk's request waits for the card: long enough for a PIN and a second try. */
 const REQUEST_SECONDS = 300;
 
-const staffActor = (staff: SignedInStaff): AuditEvent['actor'] => ({ kind: 'staff', id: String(staff.id) });
+export const staffActor = (staff: SignedInStaff): AuditEvent['actor'] => ({ kind: 'staff', id: String(staff.id) });
 const deviceActor = (device: EnrolledDevice): AuditEvent['actor'] => ({ kind: 'device', id: String(device.id) });
 export const names = (service: Service) => ({ id: service.id, nameJa: service.nameJa, nameEn: service.nameEn });
 
 const serviceView = (service: Service, deviceIds: number[]): ServiceView => ({
   ...names(service), kind: service.kind, tapPolicy: service.tapPolicy, deviceIds, createdAt: service.createdAt.toISOString(),
+  webhookUrl: service.webhookUrl, apiSecretIssuedAt: service.apiSecretIssuedAt?.toISOString() ?? null,
 });
 
 /** A membership as the service sees it: the resident under the service's own pseudonym. */
-const membershipView = (secret: Buffer, m: Membership): MembershipView => ({
+export const membershipView = (secret: Buffer, m: Membership): MembershipView => ({
   id: m.id, serviceId: m.serviceId, memberNumber: m.memberNumber, pseudonym: pseudonymOf(secret, m.mykeyId, { kind: 'service', id: m.serviceId }), linkedAt: m.linkedAt.toISOString(),
 });
 
@@ -43,7 +45,7 @@ export async function ownService(conn: Conn, staff: SignedInStaff, id: number, o
   return service;
 }
 
-async function viewOf(conn: Conn, service: Service): Promise<ServiceView> {
+export async function viewOf(conn: Conn, service: Service): Promise<ServiceView> {
   return serviceView(service, (await repo.devicesOf(conn, [service.id])).get(service.id)!);
 }
 
@@ -173,7 +175,9 @@ export async function lookup(trx: Knex.Transaction, secret: Buffer, tap: Tap): P
   if (!membership) return { purpose: 'service_lookup', linked: false, service: names(service), messages: NOT_LINKED };
   await usesRepo.recordUse(trx, { serviceId: service.id, deviceId: tap.device.id, membershipId: membership.id, at: tap.now });
   const { memberNumber, pseudonym } = membershipView(secret, membership);
-  return { purpose: 'service_lookup', linked: true, service: names(service), memberNumber, pseudonym, usedAt: tap.now.toISOString() };
+  const usedAt = tap.now.toISOString();
+  await recordTapEvent(trx, service, { service: names(service), device: { id: tap.device.id }, memberNumber, pseudonym, usedAt }, tap.now);
+  return { purpose: 'service_lookup', linked: true, service: names(service), memberNumber, pseudonym, usedAt };
 }
 
 /** The membership of a member number, for the service's staff. */

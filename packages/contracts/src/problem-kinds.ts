@@ -349,6 +349,12 @@ export const problemKinds = {
   membership_not_this_card: { status: 403, title: 'Not this card\'s membership', messages: {
     ja: 'この利用者番号は、このカードのマイキーIDにつながっていません。本人のカードでお試しください。',
     en: 'This member number is not linked to this card\'s MyKey ID. Please use the member\'s own card.' } },
+  webhook_url_refused: { status: 400, title: 'Webhook URL refused', messages: {
+    ja: 'この Webhook の URL は使えません（detail を参照）。https:// で始まる URL を指定してください。',
+    en: 'This webhook URL cannot be used (see detail). Please give an https:// URL.' } },
+  no_recent_tap: { status: 404, title: 'No recent tap', messages: {
+    ja: 'この端末では、直近5分以内にこの施設・サービスの利用者カードのタッチがありません。',
+    en: 'No member has tapped a card for this service at this device in the last 5 minutes.' } },
 } as const satisfies Record<string, ProblemKind>;
 
 export type ProblemCode = keyof typeof problemKinds;

@@ -34,6 +34,26 @@ export interface ServiceView {
   /** The devices (counters, gates) that serve it. */
   deviceIds: number[];
   createdAt: string;
+  /** Where tap events go to the service's own system; null: nowhere (docs/services-integration.md). */
+  webhookUrl: string | null;
+  /** When the service's API secret was issued (never the secret itself); null: it has none. */
+  apiSecretIssuedAt: string | null;
+}
+
+/** The service's API secret as issued: shown once, to hand to the service's own system. */
+export interface ServiceApiSecret {
+  /** What the service's system sends as X-MyKey-Partner, and receives in our webhooks. */
+  keyId: string;
+  apiSecret: string;
+  issuedAt: string;
+}
+
+/** What the service API answers for the last tap at a counter (docs/services-integration.md). */
+export interface LastTapView {
+  memberNumber: string;
+  pseudonym: string;
+  usedAt: string;
+  device: { id: number };
 }
 
 export type MembershipAction = 'link' | 'unlink';

@@ -1,0 +1,57 @@
+// A service's own system (a library's) learns of each tap that found a member through a signed
+// webhook (docs/services-integration.md). The tap only writes the event to the outbox, in its
+// own transaction: nothing outside is waited for at the counter, and an event exists exactly
+// when its tap committed. The worker delivers it (webhooks/delivery.ts), with retries, under an
+// eventId that stays the same on every attempt so the receiver can drop a second copy.
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { unsealApiSecret } from '../partners/credentials.ts';
+import type { Outbox } from '../webhooks/delivery.ts';
+import type { Service } from './repository.ts';
+import { tapEventRepository as repo } from './tap-event-repository.ts';
+
+export const SERVICE_WEBHOOK_QUEUE = 'service-webhooks';
+
+/** The key id a service signs and is signed for with (X-MyKey-Partner). */
+export const serviceKeyId = (serviceId: number) => `service-${serviceId}`;
+
+/** What a service's API secret is sealed for. */
+export const serviceSecretOwner = (serviceId: number) => `service:${serviceId}`;
+
+/** The event's body: what the counter was answered, without the MyKey ID (never given to a service). */
+export interface MemberTapped {
+  type: 'member.tapped';
+  eventId: string;
+  service: { id: number; nameJa: string; nameEn: string };
+  device: { id: number };
+  memberNumber: string;
+  pseudonym: string;
+  usedAt: string;
+}
+
+/**
+ * Records the tap's event for the service's system, when it has one to tell: a webhook URL and
+ * an API secret to sign with. In the tap's transaction.
+ */
+export async function recordTapEvent(trx: Knex.Transaction, service: Service, tap: Omit<MemberTapped, 'type' | 'eventId'>, now: Date): Promise<void> {
+  if (!service.webhookUrl || !service.apiSecretIssuedAt) return;
+  const eventId = `evt_${randomBytes(16).toString('base64url')}`;
+  const event: MemberTapped = { type: 'member.tapped', eventId, ...tap };
+  await repo.insert(trx, { eventId, serviceId: service.id, body: JSON.stringify(event), at: now });
+}
+
+/** The services' tap events, signed with each service's API secret. */
+export function tapEventOutbox(mykeySecret: Buffer): Outbox {
+  return {
+    name: 'service-taps',
+    receiversDue: (db, now, limit) => repo.servicesDue(db, now, limit),
+    async claim(trx, serviceId, now, limit, leaseUntil) {
+      return (await repo.claim(trx, serviceId, now, limit, leaseUntil)).map((due) => ({
+        id: due.id, receiver: due.serviceId, attempts: due.attempts, url: due.webhookUrl, keyId: serviceKeyId(due.serviceId), body: due.body,
+        secret: due.secretSealed && (() => unsealApiSecret(mykeySecret, serviceSecretOwner(due.serviceId), due.secretSealed!)),
+      }));
+    },
+    delivered: (db, due) => repo.delivered(db, due.id),
+    failed: (db, due, error, nextAt) => repo.failed(db, due.id, error, nextAt),
+  };
+}
