@@ -137,14 +137,14 @@ test.serial('a backend that answers with a challenge for another intent, or with
 
 const loginCli = (agent: RunningAgent, args: string[], stdin: string) => runAgentCli(['login', '--port', new URL(agent.base).port, ...args], agent.token, stdin);
 
-test.serial('the CLI: `login --purpose payment --intent ID` prints the receipt; short of points it says how many can be used', async (t) => {
+test.serial('the CLI: `login --purpose payment --terms ID` prints the receipt; short of points it says how many can be used', async (t) => {
   const { shop, agent, spendable } = await fixture();
   const intentId = await openIntent(shop, 50);
-  const run = await loginCli(agent, ['--purpose', 'payment', '--intent', intentId], `${PIN}\n`);
+  const run = await loginCli(agent, ['--purpose', 'payment', '--terms', intentId], `${PIN}\n`);
   t.is(run.code, 0, run.stderr);
   t.like(JSON.parse(run.stdout), { purpose: 'payment', intentId, amount: 50, balanceAfter: await spendable() });
 
-  const short = await loginCli(agent, ['--purpose', 'payment', '--intent', await openIntent(shop, 9_000_000)], `${PIN}\n`);
+  const short = await loginCli(agent, ['--purpose', 'payment', '--terms', await openIntent(shop, 9_000_000)], `${PIN}\n`);
   t.is(short.code, 1);
   t.regex(short.stderr, /支払いできませんでした: ポイントが足りません。お支払い 9,000,000 ポイントに対し、使えるポイントは [\d,]+ ポイントです/);
   t.regex(short.stderr, /Payment failed: Not enough points: the payment is 9,000,000 points, and [\d,]+ points can be used/);
@@ -152,6 +152,6 @@ test.serial('the CLI: `login --purpose payment --intent ID` prints the receipt; 
   for (const output of [run, short]) t.deepEqual(pinLeaks(`${output.stdout}${output.stderr}`, PIN), [], 'a PIN printed');
 
   t.is((await loginCli(agent, ['--purpose', 'payment'], PIN)).code, 2);
-  t.is((await loginCli(agent, ['--intent', intentId], PIN)).code, 2);
-  t.is((await loginCli(agent, ['--purpose', 'payment', '--intent', 'pi_short'], PIN)).code, 2);
+  t.is((await loginCli(agent, ['--terms', intentId], PIN)).code, 2);
+  t.is((await loginCli(agent, ['--purpose', 'payment', '--terms', 'pi_short'], PIN)).code, 2);
 });

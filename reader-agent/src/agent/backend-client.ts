@@ -3,12 +3,12 @@
 // and the words for the clerk in Japanese and English — the backend's own when it answered.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChallengePurpose, PaymentTerms } from '@mykey/contracts/challenge-text.ts';
+import { PURPOSE_TEXTS, type ChallengePurpose, type PurposeTerms } from '@mykey/contracts/challenge-text.ts';
 import type { Messages } from '../jpki/errors.ts';
 
 const TIMEOUT_MS = 15_000;
-// A card session is worth retrying: the card has signed, and a challenge lives 60 seconds.
-const CARD_SESSION_ATTEMPTS = 3;
+// A card session or tap is worth retrying: the card has been read (and has signed), and a challenge lives 60 seconds.
+const CARD_ATTEMPTS = 3;
 const RETRY_PAUSE_MS = 500;
 
 // Failures the agent detects itself, before or instead of a backend answer.
@@ -61,9 +61,16 @@ export interface Enrollment { deviceId: number; token: string; name: string; org
 
 /**
  * POST /api/v1/auth/challenges: `challenge` is base64 of the canonical text the card is to sign;
- * a payment challenge also names its terms (intent, amount, shop).
+ * a challenge for a purpose with terms also names them, under the terms' answer field (payment:
+ * `payment`, its intent, amount and shop).
  */
-export interface ChallengeAnswer { challengeId: string; purpose: string; expiresAt: string; challenge: string; payment?: PaymentTerms }
+export interface ChallengeAnswer { challengeId: string; purpose: string; expiresAt: string; challenge: string; [answerField: string]: unknown }
+
+/**
+ * POST /api/v1/auth/card-taps: the common fields, and what the purpose's handler answered (a
+ * membership lookup: the member number, say).
+ */
+export interface CardTapAnswer { purpose: string; revocationChecked: boolean; [field: string]: unknown }
 
 /** What the card produced for a challenge: its certificate and signature, base64. */
 export interface CardProof { challengeId: string; certificate: string; signature: string }
@@ -130,24 +137,34 @@ export class BackendClient {
     return this.request('GET', '/api/v1/devices/self');
   }
 
-  /** A fresh challenge for `purpose`, bound to this device (and for a payment, to the register's intent). */
-  challenge(purpose: ChallengePurpose, paymentIntentId?: string): Promise<ChallengeAnswer> {
-    return this.request('POST', '/api/v1/auth/challenges', paymentIntentId === undefined ? { purpose } : { purpose, paymentIntentId });
+  /** A fresh challenge for `purpose`, bound to this device (and to the terms `requested` names: a payment's intent, say). */
+  challenge(purpose: ChallengePurpose, requested?: string): Promise<ChallengeAnswer> {
+    return this.request('POST', '/api/v1/auth/challenges', { purpose, ...termsRequest(purpose, requested) });
+  }
+
+  /** Hands the card's proof of a challenge to the backend. */
+  cardSession(proof: CardProof): Promise<CardSessionAnswer> {
+    return this.postRetrying('/api/v1/auth/card-sessions', proof);
+  }
+
+  /** Reports the certificate this device read from the card, without a PIN, for `purpose` (and the terms `requested` names). */
+  cardTap(purpose: string, certificate: string, requested?: string): Promise<CardTapAnswer> {
+    return this.postRetrying('/api/v1/auth/card-taps', { purpose, certificate, ...termsRequest(purpose, requested) });
   }
 
   /**
-   * Hands the card's proof to the backend. When the network fails, the answer may have been
-   * lost after the backend acted on it; a retry under the same Idempotency-Key then gets that
-   * first answer, where a fresh key would meet challenge_reused.
+   * When the network fails, the answer may have been lost after the backend acted on it; a
+   * retry under the same Idempotency-Key then gets that first answer, where a fresh key would
+   * meet challenge_reused (or a purpose's handler run twice).
    */
-  async cardSession(proof: CardProof): Promise<CardSessionAnswer> {
+  private async postRetrying<T>(path: string, body: unknown): Promise<T> {
     const idempotencyKey = randomUUID();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.request<CardSessionAnswer>('POST', '/api/v1/auth/card-sessions', proof, { idempotencyKey });
+        return await this.request<T>('POST', path, body, { idempotencyKey });
       } catch (error) {
         const networkFailure = error instanceof BackendError && error.status === 0;
-        if (!networkFailure || attempt === CARD_SESSION_ATTEMPTS) throw error;
+        if (!networkFailure || attempt === CARD_ATTEMPTS) throw error;
         await sleep(RETRY_PAUSE_MS * attempt);
       }
     }
@@ -171,6 +188,17 @@ export class BackendClient {
     if (response.ok && answer !== undefined) return answer as T;
     throw problemFrom(response, answer);
   }
+}
+
+/** The shared contract's terms of `purpose` (payment's: requested by paymentIntentId), null for a purpose without (or unknown to it). */
+export function termsOf(purpose: string): PurposeTerms | null {
+  return PURPOSE_TEXTS.find(([name]) => name === purpose)?.[1] ?? null;
+}
+
+/** `requested` under the request field of `purpose`'s terms; nothing when it names none. */
+function termsRequest(purpose: string, requested: string | undefined): Record<string, string> {
+  const field = termsOf(purpose)?.requestField;
+  return field === undefined || requested === undefined ? {} : { [field]: requested };
 }
 
 async function readJson(response: Response): Promise<unknown> {

@@ -3,10 +3,11 @@
 // signed challenge as a proof of the card). The agent checks the challenge first: whoever
 // answers at the backend's address must not get the card to sign anything but a challenge
 // for this device and the purpose the clerk asked for, with the terms the purpose's shared
-// contract checks (for a payment: the intent the clerk asked for).
+// contract checks (for a payment: the intent the clerk asked for; for a membership link: the
+// request the clerk made).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalChallenge, CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, PURPOSE_TERMS, type ChallengePurpose, type PurposeTerms } from '@mykey/contracts/challenge-text.ts';
+import { canonicalChallenge, CHALLENGE_PURPOSES, PURPOSE_TERMS, type ChallengePurpose, type PurposeTerms } from '@mykey/contracts/challenge-text.ts';
 import { checkPinFormat, JpkiSession } from '../jpki/commands.ts';
 import { CardError, type Messages } from '../jpki/errors.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';
@@ -14,7 +15,7 @@ import type { PinRule } from './pin-rule.ts';
 import { AgentError } from './errors.ts';
 import { BackendError, type BackendClient, type CardSessionAnswer, type ChallengeAnswer } from './backend-client.ts';
 
-export { CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, type ChallengePurpose };
+export { CHALLENGE_PURPOSES, type ChallengePurpose };
 
 /** The backend as the device `enroll` made this agent. */
 export interface EnrolledDevice { backend: BackendClient; deviceId: number }
@@ -101,12 +102,14 @@ export function paymentRefusal(error: BackendError): BackendError {
   return messages ? new BackendError(error.code, messages, error.status, error.requestId, error.extra) : error;
 }
 
-export interface CardLoginRequest { pin: string; purpose: ChallengePurpose; reader?: string; paymentIntentId?: string }
+/** `requested`: for a purpose with terms, the value of their request field (payment: the intent's id). */
+export interface CardLoginRequest { pin: string; purpose: ChallengePurpose; reader?: string; requested?: string }
 
 /**
- * The whole card login (or payment). Throws AgentError (not enrolled, a challenge not to be
- * signed), CardError (PIN, card, reader) or BackendError (the backend's own code and words).
- * `log` hears what a payment is for before the card signs it: intent, amount and shop.
+ * The whole card login (or payment, or any other purpose's card session). Throws AgentError
+ * (not enrolled, a challenge not to be signed), CardError (PIN, card, reader) or BackendError
+ * (the backend's own code and words). `log` hears the terms before the card signs them
+ * (payment: intent, amount and shop).
  */
 export async function cardLogin(pcsc: PcscService, pinRule: PinRule, device: EnrolledDevice | null, request: CardLoginRequest,
   log: (entry: Record<string, unknown>) => void = () => {}): Promise<CardSessionAnswer> {
@@ -115,8 +118,8 @@ export async function cardLogin(pcsc: PcscService, pinRule: PinRule, device: Enr
   checkPinFormat(request.pin);
   pinRule.checkReader(pcsc.readerWithCard(request.reader));
   try {
-    const answer = await device.backend.challenge(request.purpose, request.paymentIntentId);
-    const { text, terms } = challengeToSign(answer, device.deviceId, request.purpose, request.paymentIntentId);
+    const answer = await device.backend.challenge(request.purpose, request.requested);
+    const { text, terms } = challengeToSign(answer, device.deviceId, request.purpose, request.requested);
     if (terms) log({ level: 'info', msg: `${request.purpose} to sign`, ...terms });
     const { certificate, signature } = await signChallenge(pcsc, pinRule, request.reader, request.pin, text);
     return await device.backend.cardSession({ challengeId: answer.challengeId, certificate: certificate.toString('base64'), signature: signature.toString('base64') });

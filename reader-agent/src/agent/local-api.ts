@@ -1,7 +1,8 @@
 // The agent's API for the console in the same PC: 127.0.0.1 only, a browser origin on the
 // allowlist, and the pairing token on every call. It keeps only what the console needs: the
-// readers' state, and card sessions, in which the card signs nothing but the backend's
-// canonical challenge and its proof goes to the backend, never to the page. The PIN arrives
+// readers' state, card sessions, in which the card signs nothing but the backend's canonical
+// challenge and its proof goes to the backend, never to the page, and PIN-less taps, whose
+// certificate likewise goes to the backend only. The PIN arrives
 // here, goes to the card when the PIN rule allows (pin-rule.ts), and is neither logged nor kept.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
@@ -9,8 +10,9 @@ import { z } from 'zod';
 import { PURPOSE_TEXTS, termsFieldProblem } from '@mykey/contracts/challenge-text.ts';
 import { CardError, type CardErrorCode } from '../jpki/errors.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';
-import { BackendError } from './backend-client.ts';
-import { CHALLENGE_PURPOSES, PAYMENT_INTENT_ID, cardLogin, type EnrolledDevice } from './card-login.ts';
+import { BackendError, termsOf } from './backend-client.ts';
+import { CHALLENGE_PURPOSES, cardLogin, type EnrolledDevice } from './card-login.ts';
+import { cardTap } from './card-tap.ts';
 import { AgentError, type AgentErrorCode } from './errors.ts';
 import { PinRule } from './pin-rule.ts';
 
@@ -37,16 +39,33 @@ const STATUS_OF: Record<CardErrorCode, number> = {
 
 const AGENT_STATUS_OF: Record<AgentErrorCode, number> = { not_enrolled: 409, challenge_not_canonical: 502, pin_needs_card_again: 409, pin_one_try_left: 423 };
 
-const cardSessionBody = z.object({
-  reader: z.string().max(200).optional(),
-  pin: z.string(),
-  purpose: z.enum(CHALLENGE_PURPOSES),
-  // The register's payment intent: the card signs only a challenge that names this one.
-  paymentIntentId: z.string().regex(PAYMENT_INTENT_ID, { error: 'must be a payment intent id (pi_…)' }).optional(),
-}).strict().superRefine((body, ctx) => {
-  const problem = termsFieldProblem(PURPOSE_TEXTS, body.purpose, body);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: [problem.path] });
-});
+/** A purpose's name as the backend registers it; which ones exist, and take a tap, is the backend's to say. */
+export const PURPOSE_NAME = /^[a-z][a-z0-9_]{0,39}$/;
+
+/**
+ * A request for `purpose`, with the terms field of each purpose that has terms, in the form the
+ * shared contract gives it (payment: paymentIntentId, pi_…; a membership link: membershipRequestId,
+ * mr_…): the purpose's own field is required and no other taken (termsFieldProblem). Its value
+ * comes out as `requested`. So a new purpose with terms needs nothing here.
+ */
+function purposeRequest<Shape extends { purpose: z.ZodType<string> } & z.ZodRawShape>(shape: Shape) {
+  const termsFields: z.ZodRawShape = Object.fromEntries(PURPOSE_TEXTS.flatMap(([, terms]) => (terms
+    ? [[terms.requestField, z.string().regex(terms.requestPattern, { error: terms.requestError }).optional()]] : [])));
+  // The fields' names are the contract's data, not types: they are read by name.
+  const fieldsOf = (body: object) => body as { purpose: string } & Record<string, unknown>;
+  return z.object({ reader: z.string().max(200).optional(), ...shape }).extend(termsFields as {}).strict().superRefine((body, ctx) => {
+    const problem = termsFieldProblem(PURPOSE_TEXTS, fieldsOf(body).purpose, fieldsOf(body));
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: [problem.path] });
+  }).transform((body) => {
+    const field = termsOf(fieldsOf(body).purpose)?.requestField;
+    return { ...body, requested: field === undefined ? undefined : fieldsOf(body)[field] as string | undefined };
+  });
+}
+
+// A card session's card signs, so its purpose must be one whose text the contract gives.
+const cardSessionBody = purposeRequest({ purpose: z.enum(CHALLENGE_PURPOSES), pin: z.string() });
+// A tap signs nothing: it may name any purpose, and the backend says whether it has it and takes a tap for it.
+const cardTapBody = purposeRequest({ purpose: z.string().regex(PURPOSE_NAME, { error: 'must be a purpose name' }) });
 
 class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, readonly messages: { ja: string; en: string }) {
@@ -127,6 +146,7 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
         request.on('close', () => streams.delete(response));
         return undefined;
       case 'POST /v1/card-sessions': return cardLogin(pcsc, pinRule, device, parse(cardSessionBody, await readBody(request)), log);
+      case 'POST /v1/card-taps': return cardTap(pcsc, device, parse(cardTapBody, await readBody(request)));
       default: throw notFound;
     }
   }

@@ -1,6 +1,7 @@
 // The reader agent for a counter PC: `npm run reader-agent -- [options]`,
 // `npm run reader-agent -- enroll CODE --backend URL` to enroll it as a device, and
 // `npm run reader-agent -- login` to log a resident in with the card through the running agent,
+// `npm run reader-agent -- tap --purpose P` for a PIN-less tap through it,
 // and `npm run reader-agent -- pairing` to show what to enter in the console to pair it.
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
@@ -11,20 +12,24 @@ import { enrollCommand } from './enroll.ts';
 import { defaultEnrollmentFile, defaultTokenFile, readEnrollment } from './enrollment.ts';
 import { createLocalApi, DEFAULT_PORT } from './local-api.ts';
 import { loginCommand } from './login.ts';
+import { tapCommand } from './tap.ts';
 import { agentAddress, ensurePairingToken, pairingCommand } from './pairing.ts';
 
 if (process.argv[2] === 'enroll') process.exit(await enrollCommand(process.argv.slice(3)));
 if (process.argv[2] === 'login') process.exit(await loginCommand(process.argv.slice(3)));
+if (process.argv[2] === 'tap') process.exit(await tapCommand(process.argv.slice(3)));
 if (process.argv[2] === 'pairing') process.exit(pairingCommand(process.argv.slice(3)));
 
 const HELP = `Usage: npm run reader-agent -- [options]
        npm run reader-agent -- enroll CODE --backend URL [--name NAME]   (see enroll --help)
        npm run reader-agent -- login [--purpose PURPOSE]                 (see login --help)
+       npm run reader-agent -- tap --purpose PURPOSE                     a PIN-less tap (see tap --help)
        npm run reader-agent -- pairing        what to enter in the console to pair it (see pairing --help)
 
 Watches the PC/SC card readers of this PC and lets the MyKey console in the browser log a
 resident in (or take a payment) with the My Number card and its PIN: the card signs only the
-MyKey server's own challenge, and its proof goes to the server, not to the page. After a wrong
+MyKey server's own challenge, and its proof goes to the server, not to the page. For a purpose
+the server takes a PIN-less tap for, it reads the card's certificate and sends it to the server. After a wrong
 PIN the card must be taken off the reader and placed again before the next PIN; with one try
 left no PIN is taken. Listens on 127.0.0.1 only. The server's address must be https://
 (plain http:// only on this PC itself, or with NODE_ENV=development).

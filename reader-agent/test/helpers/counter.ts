@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Db } from '@mykey/backend/db.ts';
+import type { Purpose } from '@mykey/backend/card-taps/purposes.ts';
 import { testDatabase, type Cleanup } from '@mykey/backend/test/helpers/env.ts';
 import { testPki, type Staff } from '@mykey/backend/test/helpers/identity.ts';
 import { startApp, testIdentity } from '@mykey/backend/test/helpers/server.ts';
@@ -52,20 +53,21 @@ export async function enrolledAgent(cleanup: Cleanup, stack: PcscStack, base: st
 
 /**
  * The real backend on a seeded database of the file's own, trusting a CA made for it, with a
- * current CRL (so a value-moving card session is not refused for want of one).
+ * current CRL (so a value-moving card session is not refused for want of one), and the card-tap
+ * `purposes` a test registers beside the platform's own.
  */
-export async function trustingBackend(cleanup: Cleanup): Promise<{ db: Db; base: string; ca: CertificateAuthority }> {
+export async function trustingBackend(cleanup: Cleanup, purposes: Purpose[] = []): Promise<{ db: Db; base: string; ca: CertificateAuthority }> {
   const { db } = await testDatabase(cleanup);
   await db.seed.run();
   const { ca } = await testPki();
   const identity = testIdentity(db, [ca.certificate]);
   await identity.addCrl((await issueCrl(ca, { revoked: [], nextUpdate: new Date(Date.now() + 86_400_000) })).der);
-  return { db, base: await startApp(cleanup, db, { identity }), ca };
+  return { db, base: await startApp(cleanup, db, { identity, purposes }), ca };
 }
 
-/** trustingBackend, and a card from its CA, with `pin`, on a private PC/SC stack. */
-export async function backendWithCard(cleanup: Cleanup, pin: string): Promise<{ db: Db; base: string; ca: CertificateAuthority; stack: PcscStack }> {
-  const backend = await trustingBackend(cleanup);
+/** trustingBackend (with `purposes`), and a card from its CA, with `pin`, on a private PC/SC stack. */
+export async function backendWithCard(cleanup: Cleanup, pin: string, purposes: Purpose[] = []): Promise<{ db: Db; base: string; ca: CertificateAuthority; stack: PcscStack }> {
+  const backend = await trustingBackend(cleanup, purposes);
   return { ...backend, stack: await stackWithCardFrom(cleanup, backend.ca, pin) };
 }
 
