@@ -194,6 +194,7 @@ test.serial('a clerk registers a library and its counter (keyboard alone); the c
   await page.getByRole('checkbox', { name: '入館ゲート （現在は「みらい市立図書館」の端末です。選ぶとこの施設に移ります）' }).check();
   await page.getByRole('button', { name: '登録する' }).click();
   await page.getByText('「みらい市総合体育館」を登録しました。').waitFor();
+  await page.screenshot({ path: screenshotPath('services.png'), fullPage: true });
   await page.getByRole('link', { name: '利用者カード' }).click();
   await page.getByLabel('この窓口の施設').selectOption({ label: 'みらい市総合体育館' });
   await lookup.getByRole('button', { name: 'カードで照会' }).click();
@@ -233,6 +234,10 @@ test.serial('a clerk registers a library and its counter (keyboard alone); the c
   await page.getByText(`みらい市立図書館 の利用者番号 ${NUMBER} を職員が外しました。`).waitFor();
   t.is(Number((await db('memberships').count({ n: '*' }).first())!.n), 0);
   await page.screenshot({ path: screenshotPath('member-cards.png'), fullPage: true });
+  await page.getByRole('button', { name: 'English' }).click();
+  await page.getByRole('heading', { level: 2, name: 'Member cards' }).waitFor();
+  t.true(await page.getByRole('region', { name: 'Link a member card', exact: true }).getByLabel('Member number').isVisible());
+  t.true(await page.getByText(`Member number ${NUMBER} of Mirai City Library was unlinked by staff.`).isVisible());
 
   // The PIN went from the fields to the agents and the card only.
   t.deepEqual(pinLeaks(await page.evaluate(() => JSON.stringify({ ...localStorage })), PIN), [], "a PIN in the browser's storage");
