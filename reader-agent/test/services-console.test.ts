@@ -3,7 +3,8 @@
 // library and its counter with the keyboard alone; the resident links library card L0012345 with
 // the card and PIN; a second tap shows the number large and copies it; under the tap policy a
 // PIN-less tap at the gate logs a use; another service's gate, and another town's clerk, see
-// nothing of it; the resident unlinks with the card, the clerk with a reason.
+// nothing of it, and a gate serving no service is told so; the resident unlinks with the card,
+// the clerk with a reason.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import type { Locator, Page } from 'playwright-core';
@@ -201,6 +202,20 @@ test.serial('a clerk registers a library and its counter (keyboard alone); the c
   await lookup.getByRole('heading', { name: 'みらい市総合体育館' }).waitFor();
   await lookup.getByText('このカードは、この施設の利用者カードとまだつながっていません。', { exact: false }).waitFor();
   t.is(await page.getByText(NUMBER, { exact: true }).count(), 0, "the gym's gate sees nothing of the library");
+  t.is(await usesAt(db, gate.deviceId), 1);
+
+  // Taken off every service, the gate is told so, in both languages.
+  await page.getByRole('link', { name: '施設・サービス' }).click();
+  const gym = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'みらい市総合体育館' }) });
+  await gym.getByRole('button', { name: /^編集\s*: みらい市総合体育館$/ }).click();
+  await page.getByRole('checkbox', { name: '入館ゲート' }).uncheck();
+  await page.getByRole('button', { name: '保存する' }).click();
+  await page.getByText('「みらい市総合体育館」を保存しました。').waitFor();
+  await gym.getByRole('cell', { name: 'なし', exact: true }).waitFor();
+  await page.getByRole('link', { name: '利用者カード' }).click();
+  await lookup.getByRole('button', { name: 'カードで照会' }).click();
+  await lookup.getByText(problemKinds.device_not_for_service.messages.ja).waitFor();
+  t.true(await lookup.getByText(problemKinds.device_not_for_service.messages.en).isVisible());
   t.is(await usesAt(db, gate.deviceId), 1);
 
   // The resident unlinks at the counter with the card and PIN, after seeing what is unlinked.
