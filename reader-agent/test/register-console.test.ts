@@ -15,6 +15,7 @@ import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { presentCardAgain, runAgentCli, startAgent, type RunningAgent } from './helpers/agent.ts';
 import { backendWithCard, enrolledAgent } from './helpers/counter.ts';
+import { light, pair } from './helpers/console.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
 
 // Digits unlikely to turn up in a log by chance, so finding them there means a leak.
@@ -42,19 +43,6 @@ async function printedPairing(agent: RunningAgent): Promise<{ address: string; t
   const token = /トークン \/ token:\s+(\S+)/.exec(run.stdout)?.[1];
   if (!address || !token) throw new Error(`pairing printed:\n${run.stdout}`);
   return { address, token, text: run.stdout };
-}
-
-async function pair(page: Page, address: string, token: string): Promise<void> {
-  const section = page.getByRole('region', { name: 'カードリーダー接続' });
-  await section.getByLabel('エージェントのアドレス').fill(address);
-  await section.getByLabel('ペアリングトークン').fill(token);
-  await section.getByRole('button', { name: '保存して接続' }).click();
-  await section.getByText('ペアリングを保存しました。').waitFor();
-}
-
-/** Waits for the status light to say `label`. */
-async function light(page: Page, label: string): Promise<void> {
-  await page.getByRole('status').filter({ hasText: `カードリーダー: ${label}` }).waitFor();
 }
 
 test.serial('pairing: the clerk types what the agent prints; the light tells not paired, not running, a wrong token, a console not allowed, and the card', async (t) => {

@@ -184,6 +184,28 @@ export function newIdempotencyKey(): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+/**
+ * One Idempotency-Key per request a person sends, kept until `clear`: sending the same request
+ * again after a lost answer reuses its key (the backend answers it once), a changed one gets a new key.
+ */
+export class AttemptKeys {
+  readonly #keys = new Map<string, string>();
+
+  for(request: unknown): string {
+    const sent = JSON.stringify(request);
+    let key = this.#keys.get(sent);
+    if (key === undefined) {
+      key = newIdempotencyKey();
+      this.#keys.set(sent, key);
+    }
+    return key;
+  }
+
+  clear(): void {
+    this.#keys.clear();
+  }
+}
+
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

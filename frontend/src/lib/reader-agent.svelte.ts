@@ -1,7 +1,7 @@
 // The reader agent on this PC, as the console sees it: the pairing (the agent's local address and
 // its pairing token, kept in this browser's localStorage: a secret between the agent and the
 // browser of one PC, never sent to the backend), the agent's state from its event stream, and
-// card sessions. The PIN passes through here to the agent only; nothing here keeps or logs it.
+// card sessions and PIN-less taps. The PIN passes through here to the agent only; nothing here keeps or logs it.
 import { ApiError, figuresOf, isRecord } from './api.ts';
 import { inBothLanguages } from './i18n.svelte.ts';
 
@@ -27,7 +27,7 @@ export type AgentStatus =
 const storageKey = 'mykey.readerAgent';
 const retryMs = 2_000;
 // A card session waits for the card: a real one signs in a second or two, a slow reader longer.
-const cardSessionTimeoutMs = 60_000;
+const cardTimeoutMs = 60_000;
 
 /** http://127.0.0.1:PORT or http://localhost:PORT, as an origin; null for anything else (the agent listens on loopback only). */
 export function normaliseAddress(input: string): string | null {
@@ -178,17 +178,29 @@ function onEvent(text: string): void {
  * backend's answer that the agent passes on. Failures are ApiErrors with the agent's code and
  * words, and its figures (triesLeft for a wrong PIN, availablePoints when points are short).
  */
-export async function cardSession(pin: string, body: Record<string, unknown>): Promise<unknown> {
+export function cardSession(pin: string, body: Record<string, unknown>): Promise<unknown> {
+  return askAgent('/v1/card-sessions', { ...body, pin });
+}
+
+/**
+ * A PIN-less tap for `body`'s purpose: the agent reads the card's certificate and returns the
+ * backend's answer (the backend refuses a purpose or a service that wants the PIN).
+ */
+export function cardTap(body: Record<string, unknown>): Promise<unknown> {
+  return askAgent('/v1/card-taps', body);
+}
+
+async function askAgent(path: string, body: Record<string, unknown>): Promise<unknown> {
   const pairing = agent.pairing;
   if (!pairing) throw agentError('reader_agent_not_paired', 'readerNotPaired');
   let response: Response;
   try {
-    response = await fetch(`${pairing.address}/v1/card-sessions`, {
+    response = await fetch(`${pairing.address}${path}`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${pairing.token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ ...body, pin }),
+      body: JSON.stringify(body),
       cache: 'no-store',
-      signal: AbortSignal.timeout(cardSessionTimeoutMs),
+      signal: AbortSignal.timeout(cardTimeoutMs),
     });
   } catch {
     throw (await agentAnswersAt(pairing.address)) ? agentError('reader_agent_origin_forbidden', 'readerOriginForbidden', { origin: window.location.origin }) : agentError('reader_agent_unreachable', 'readerUnreachable');

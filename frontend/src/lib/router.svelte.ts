@@ -9,12 +9,14 @@ export const paths = {
   municipalityGrants: '/municipality/grants',
   municipalitySettlement: '/municipality/settlement',
   municipalityUsage: '/municipality/usage',
+  municipalityServices: '/municipality/services',
+  municipalityMemberCards: '/municipality/member-cards',
   merchantRegister: '/merchant/register',
   totpEnrolment: '/two-step-setup',
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-usage' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-usage' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -27,6 +29,8 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityGrants]: 'municipality-grants',
   [paths.municipalitySettlement]: 'municipality-settlement',
   [paths.municipalityUsage]: 'municipality-usage',
+  [paths.municipalityServices]: 'municipality-services',
+  [paths.municipalityMemberCards]: 'municipality-member-cards',
   [paths.merchantRegister]: 'merchant-register',
   [paths.totpEnrolment]: 'totp-enrolment',
   [paths.account]: 'account',
@@ -35,7 +39,8 @@ const routesByPath: Record<string, RouteName> = {
 /** The console a route belongs to, or null for the public pages and the screens of every staff member (consoleOf's callers check those apart). */
 export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register') return 'merchant';
-  if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement' || name === 'municipality-usage') return 'municipality';
+  if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
+    || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-usage') return 'municipality';
   return null;
 }
 

@@ -1,0 +1,17 @@
+// The console's side of a counter PC in a browser test: pairing it with this PC's agent, and its
+// status light.
+import type { Page } from 'playwright-core';
+
+/** Types the agent's address and token in カードリーダー接続 (on the devices screen) and saves them. */
+export async function pair(page: Page, address: string, token: string): Promise<void> {
+  const section = page.getByRole('region', { name: 'カードリーダー接続' });
+  await section.getByLabel('エージェントのアドレス').fill(address);
+  await section.getByLabel('ペアリングトークン').fill(token);
+  await section.getByRole('button', { name: '保存して接続' }).click();
+  await section.getByText('ペアリングを保存しました。').waitFor();
+}
+
+/** Waits for the status light to say `label`. */
+export async function light(page: Page, label: string): Promise<void> {
+  await page.getByRole('status').filter({ hasText: `カードリーダー: ${label}` }).waitFor();
+}
