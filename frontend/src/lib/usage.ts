@@ -1,22 +1,17 @@
 // The municipality console's usage screen (docs/services-figures.md): the town's services, their
 // uses per day and per hour as the backend counts them, and the addresses of the CSV files.
 import type { UsesFigures, UsesGrouping } from '@mykey/contracts/service-uses.ts';
-import type { ServiceView } from '@mykey/contracts/services.ts';
 import { isRecord, request } from './api.ts';
 
 export type { UsesFigures } from '@mykey/contracts/service-uses.ts';
-export type { ServiceView } from '@mykey/contracts/services.ts';
 
 /** Every service of the town, or one of them by id. */
 export type UsageScope = 'all' | number;
 
-const parseServices = (body: unknown) => (isRecord(body) && Array.isArray(body.services) ? (body.services as ServiceView[]) : null);
 const parseFigures = (body: unknown) => (isRecord(body) && isRecord(body.period) && Array.isArray(body.services) ? (body as unknown as UsesFigures) : null);
 
 const pathOf = (scope: UsageScope) => (scope === 'all' ? '/api/v1/service-uses' : `/api/v1/services/${scope}/uses`);
 const query = (from: string, to: string, by: UsesGrouping) => `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&by=${by}`;
-
-export const loadServices = (): Promise<ServiceView[]> => request('/api/v1/services', parseServices);
 
 export const loadUses = (scope: UsageScope, from: string, to: string, by: UsesGrouping): Promise<UsesFigures> =>
   request(`${pathOf(scope)}?${query(from, to, by)}`, parseFigures);
