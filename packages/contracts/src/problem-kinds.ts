@@ -338,8 +338,8 @@ export const problemKinds = {
     ja: 'この手続きはすでに完了したか、有効時間が過ぎています。最初からやり直してください。',
     en: 'This request is already done or has expired. Please start again.' } },
   membership_exists: { status: 409, title: 'Already a member', messages: {
-    ja: 'このマイキーIDには、この施設・サービスの利用者カードがすでにつながっています（memberNumber を参照）。別の番号をつなぐには、先に今の番号を外してください。',
-    en: 'This MyKey ID is already linked to a membership of this service (see memberNumber). To link another number, unlink the current one first.' } },
+    ja: 'このマイキーIDには、この施設・サービスの利用者カードがすでにつながっています。カードで照会すると今の番号がわかります。別の番号をつなぐには、先に今の番号を外してください。',
+    en: 'This MyKey ID is already linked to a membership of this service; a look-up with the card shows its number. To link another number, unlink the current one first.' } },
   membership_number_taken: { status: 409, title: 'Member number linked elsewhere', messages: {
     ja: 'この利用者番号は、別のマイキーIDにつながっています。番号を確認するか、施設の窓口で今のつながりを外してください。',
     en: 'This member number is linked to another MyKey ID. Please check the number, or have the service\'s counter unlink it first.' } },
