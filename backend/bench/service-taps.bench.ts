@@ -162,8 +162,8 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
 
   // Every tap, warm-up included, logged exactly one use.
   const expectedUses = pinless.taps + pin.taps + 2 * WARM_UP_ROUNDS * RESIDENTS;
-  const [{ uses }] = await db('service_uses').where({ service_id: library.id }).count({ uses: '*' });
-  if (Number(uses) !== expectedUses) throw new Error(`${uses} uses logged for ${expectedUses} taps`);
+  const uses = Number((await db('service_uses').where({ service_id: library.id }).count({ n: '*' }))[0]?.n);
+  if (uses !== expectedUses) throw new Error(`${uses} uses logged for ${expectedUses} taps`);
 
   return {
     benchmark: 'service-taps',

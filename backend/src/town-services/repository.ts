@@ -45,6 +45,24 @@ export const townServicesRepository = {
     return row && toService(row as ServiceRow);
   },
 
+  /**
+   * For a tap: the service the device serves, if any, and the membership there of the MyKey ID
+   * the card's key names, in one read (the card's key is looked up in mykey's bindings only to
+   * find its MyKey ID; whether the card may be used is mykey's to say, before the membership is).
+   */
+  async serviceOfTap(conn: Conn, deviceId: number, certKey: Buffer): Promise<{ service: Service; membership: Membership | undefined } | undefined> {
+    const row = await conn('service_devices as sd').join('services as s', 's.id', 'sd.service_id')
+      .leftJoin('mykey_certificates as c', (on) => on.onVal('c.cert_key', certKey))
+      .leftJoin('memberships as ms', (on) => on.on('ms.service_id', 's.id').andOn('ms.mykey_pk', 'c.mykey_pk'))
+      .leftJoin('mykeys as mk', 'mk.id', 'ms.mykey_pk')
+      .where({ 'sd.device_id': deviceId })
+      .first([...SERVICE_COLUMNS, 'ms.id as membership_id', 'ms.mykey_pk', 'mk.mykey_id', 'ms.member_number', 'ms.linked_at']);
+    if (!row) return undefined;
+    const service = toService(row as ServiceRow);
+    const membership = row.membership_id === null ? undefined : toMembership({ ...row, id: row.membership_id, service_id: service.id } as MembershipRow);
+    return { service, membership };
+  },
+
   /** The ids of the devices serving each of these services. */
   async devicesOf(conn: Conn, serviceIds: number[]): Promise<Map<number, number[]>> {
     const rows = serviceIds.length === 0 ? [] : await conn('service_devices').whereIn('service_id', serviceIds).orderBy('device_id').select('service_id', 'device_id');

@@ -164,11 +164,12 @@ const NOT_LINKED = {
 
 /** A tap at a service's counter or gate: the member number for that service, and a use logged; or how to link. */
 export async function lookup(trx: Knex.Transaction, secret: Buffer, tap: Tap): Promise<ServiceTapAnswer> {
-  const service = await servedBy(trx, tap.device);
+  // One read for the service and the membership: a tap's statements are its cost (docs/benchmarks.md).
+  const served = await repo.serviceOfTap(trx, tap.device.id, tap.card.certKey);
+  if (!served) throw new Problem('device_not_for_service');
+  const { service, membership } = served;
   if (tap.card.proof === 'tap' && service.tapPolicy !== 'tap') throw new Problem('card_tap_not_allowed');
-  const card = await usableCardOf(trx, tap.card.certKey, tap.device.municipalityCode);
-  if (!card) throw new Problem('service_card_unknown');
-  const membership = await repo.membershipOf(trx, service.id, card.mykeyPk);
+  if (!(await usableCardOf(trx, tap.card.certKey, tap.device.municipalityCode))) throw new Problem('service_card_unknown');
   if (!membership) return { purpose: 'service_lookup', linked: false, service: names(service), messages: NOT_LINKED };
   await repo.recordUse(trx, { serviceId: service.id, deviceId: tap.device.id, membershipId: membership.id, at: tap.now });
   const { memberNumber, pseudonym } = membershipView(secret, membership);
