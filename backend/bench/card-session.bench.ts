@@ -19,7 +19,7 @@
 import { randomBytes, sign, verify, createPublicKey, type KeyObject } from 'node:crypto';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { createCa, generateKeyPair, issueCertificate, type CertificateAuthority, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
+import { createCa, type CertificateAuthority, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
@@ -31,7 +31,7 @@ import type { CertificateVerifier } from '../src/jpki/verifier.ts';
 import { verifyUserCertificate } from '../src/jpki/certificates.ts';
 import { RevocationList } from '../src/jpki/revocation.ts';
 import type * as pkijs from 'pkijs';
-import { cpuMsOf, crlWithRevocations, inPool, logger, machine, now, ownCpuMs, percentile, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
+import { cardsOnKeys, cpuMsOf, crlWithRevocations, inPool, logger, machine, now, ownCpuMs, percentile, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
 
 const CARDS = setting('BENCH_CARDS', 1000);
 // Enough requests in flight to keep the server's one event loop busy while each session waits
@@ -68,8 +68,7 @@ async function rate(seconds: number, concurrency: number, operation: (i: number)
 
 async function makeCards(): Promise<{ ca: CertificateAuthority; cards: IssuedCertificate[]; crl: Buffer }> {
   const ca = await createCa({ kind: 'auth' });
-  const keys = await Promise.all(Array.from({ length: Math.min(KEYS, CARDS) }, () => generateKeyPair()));
-  const cards = await Promise.all(Array.from({ length: CARDS }, (_, i) => issueCertificate(ca, { keys: keys[i % keys.length] })));
+  const cards = await cardsOnKeys(ca, CARDS, KEYS);
   return { ca, cards, crl: await crlWithRevocations(ca, CRL_ENTRIES) };
 }
 

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { createCa, generateKeyPair, issueCertificate, issueCrl, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
+import { createCa, issueCrl, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { checkLedger } from '../src/ledger/check.ts';
@@ -29,7 +29,7 @@ import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { cardProof, enrollDevice, signInStaff, type Device, type Staff } from '../test/helpers/identity.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
 import { testIdentity } from '../test/helpers/server.ts';
-import { expectStatus, inPool, logger, machine, now, percentile, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
+import { cardsOnKeys, expectStatus, inPool, logger, machine, now, percentile, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
 
 const REGISTERS = setting('BENCH_REGISTERS', 32);
 const SHOPS = setting('BENCH_SHOPS', 8);
@@ -92,8 +92,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   log(`raw MySQL transactions (UPDATE + INSERT): ${rawPerSecond}/s with ${REGISTERS} connections`);
 
   const ca = await createCa({ kind: 'auth' });
-  const keys = await Promise.all(Array.from({ length: Math.min(KEYS, RESIDENTS) }, () => generateKeyPair()));
-  const cards = await Promise.all(Array.from({ length: RESIDENTS }, (_, i) => issueCertificate(ca, { keys: keys[i % keys.length] })));
+  const cards = await cardsOnKeys(ca, RESIDENTS, KEYS);
   const identity = testIdentity(db, [ca.certificate]);
   await identity.addCrl((await issueCrl(ca, { revoked: [], thisUpdate: new Date(Date.now() - 3_600_000) })).der);
 

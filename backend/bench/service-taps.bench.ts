@@ -20,13 +20,13 @@
 // Ends with one line of JSON; docs/benchmarks.md says what each figure means.
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { createCa, generateKeyPair, issueCertificate, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
+import { createCa, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { cardProof, enrollDevice, signInStaff, type Device } from '../test/helpers/identity.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
 import { testIdentity } from '../test/helpers/server.ts';
-import { cpuMsOf, crlWithRevocations, expectStatus, inPool, logger, machine, now, ownCpuMs, percentile, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
+import { cardsOnKeys, cpuMsOf, crlWithRevocations, expectStatus, inPool, logger, machine, now, ownCpuMs, percentile, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
 
 const COUNTERS = setting('BENCH_COUNTERS', 32);
 const RESIDENTS = setting('BENCH_RESIDENTS', 256);
@@ -126,8 +126,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   log(`raw MySQL transactions (UPDATE + INSERT): ${rawPerSecond}/s with ${COUNTERS} connections`);
 
   const ca = await createCa({ kind: 'auth' });
-  const keys = await Promise.all(Array.from({ length: Math.min(KEYS, RESIDENTS) }, () => generateKeyPair()));
-  const cards = await Promise.all(Array.from({ length: RESIDENTS }, (_, i) => issueCertificate(ca, { keys: keys[i % keys.length] })));
+  const cards = await cardsOnKeys(ca, RESIDENTS, KEYS);
   await testIdentity(db, [ca.certificate]).addCrl(await crlWithRevocations(ca, CRL_ENTRIES));
 
   const port = await freePort();

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import knex from 'knex';
-import { issueCrl, type CertificateAuthority } from '@mykey/dev-tools/dev-ca/index.ts';
+import { generateKeyPair, issueCertificate, issueCrl, type CertificateAuthority, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { knexConfig } from '../../src/db.ts';
 import { queuePrefix, redisUrl, type Cleanup } from '../../test/helpers/env.ts';
 
@@ -103,6 +103,12 @@ export async function rawTransactionsPerSecond(url: string, concurrency: number,
     await db.schema.dropTableIfExists('bench_raw_accounts');
     await db.destroy();
   }
+}
+
+/** `count` card certificates of `ca` on `keyCount` RSA keys: making a key takes ~0.1 s, and the server keeps nothing per key. */
+export async function cardsOnKeys(ca: CertificateAuthority, count: number, keyCount: number): Promise<IssuedCertificate[]> {
+  const keys = await Promise.all(Array.from({ length: Math.min(keyCount, count) }, () => generateKeyPair()));
+  return Promise.all(Array.from({ length: count }, (_, i) => issueCertificate(ca, { keys: keys[i % keys.length] })));
 }
 
 /**
