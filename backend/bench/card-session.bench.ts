@@ -17,11 +17,9 @@
 //
 // Ends with one line of JSON; docs/benchmarks.md says what each figure means.
 import { randomBytes, sign, verify, createPublicKey, type KeyObject } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { createCa, generateKeyPair, issueCertificate, issueCrl, type CertificateAuthority, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
+import { createCa, type CertificateAuthority, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
@@ -33,7 +31,7 @@ import type { CertificateVerifier } from '../src/jpki/verifier.ts';
 import { verifyUserCertificate } from '../src/jpki/certificates.ts';
 import { RevocationList } from '../src/jpki/revocation.ts';
 import type * as pkijs from 'pkijs';
-import { inPool, logger, machine, now, percentile, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
+import { cardsOnKeys, cpuMsOf, crlWithRevocations, inPool, logger, machine, now, ownCpuMs, percentile, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
 
 const CARDS = setting('BENCH_CARDS', 1000);
 // Enough requests in flight to keep the server's one event loop busy while each session waits
@@ -66,30 +64,12 @@ async function rate(seconds: number, concurrency: number, operation: (i: number)
   return round(count / ((now() - started) / 1000));
 }
 
-// CPU time of another process (all its threads, libuv's pool included), from /proc.
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of the line; this list starts at field 3, after the name.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-}
-
-function ownCpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-}
-
 // ---- the cards, the CA and its CRL ----
 
 async function makeCards(): Promise<{ ca: CertificateAuthority; cards: IssuedCertificate[]; crl: Buffer }> {
   const ca = await createCa({ kind: 'auth' });
-  const keys = await Promise.all(Array.from({ length: Math.min(KEYS, CARDS) }, () => generateKeyPair()));
-  const cards = await Promise.all(Array.from({ length: CARDS }, (_, i) => issueCertificate(ca, { keys: keys[i % keys.length] })));
-  const revoked = Array.from({ length: CRL_ENTRIES }, () => ({ serialNumberHex: `7F${randomBytes(9).toString('hex')}` }));
-  const crl = await issueCrl(ca, { revoked, thisUpdate: new Date(Date.now() - 3_600_000) });
-  return { ca, cards, crl: crl.der };
+  const cards = await cardsOnKeys(ca, CARDS, KEYS);
+  return { ca, cards, crl: await crlWithRevocations(ca, CRL_ENTRIES) };
 }
 
 // ---- card sessions over HTTP ----

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { createCa, generateKeyPair, issueCertificate, issueCrl, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
+import { createCa, issueCrl, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { checkLedger } from '../src/ledger/check.ts';
@@ -30,7 +30,7 @@ import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { cardProof, enrollDevice, signInStaff, type Device, type Staff } from '../test/helpers/identity.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
 import { testIdentity } from '../test/helpers/server.ts';
-import { inPool, logger, machine, now, percentile, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
+import { cardsOnKeys, expectStatus, inPool, logger, machine, now, percentile, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
 
 const REGISTERS = setting('BENCH_REGISTERS', 32);
 const SHOPS = setting('BENCH_SHOPS', 8);
@@ -58,22 +58,17 @@ async function timed<T>(into: Tally, field: 'intentMs' | 'challengeMs' | 'sessio
   return result;
 }
 
-function expect(what: string, reply: { status: number; body: any }, status: number): any {
-  if (reply.status !== status) throw new Error(`${what}: ${reply.status} ${JSON.stringify(reply.body)}`);
-  return reply.body;
-}
-
 /** One payment per resident of the round, register i paying the i-th (modulo) at once with the others. */
 async function paymentRound(registers: Register[], residents: Resident[], into: Tally): Promise<void> {
   const payments = residents.map((resident, i) => ({ resident, register: registers[i % registers.length]!, amount: 1 + (i % 500) }));
   const intents = await timed(into, 'intentMs', () => inPool(payments, REGISTERS, ({ register, amount }) =>
-    register.shop.post('/api/v1/merchant/payment-intents', { amount }).then((reply) => expect('intent', reply, 201).intentId as string)));
+    register.shop.post('/api/v1/merchant/payment-intents', { amount }).then((reply) => expectStatus('intent', reply, 201).intentId as string)));
   const challengeLatency = new Array<number>(payments.length);
   const challenges = await timed(into, 'challengeMs', () => inPool(payments, REGISTERS, async ({ register }, i) => {
     const started = now();
     const reply = await register.device.post('/api/v1/auth/challenges', { purpose: 'payment', paymentIntentId: intents[i] });
     challengeLatency[i] = now() - started;
-    return expect('challenge', reply, 201);
+    return expectStatus('challenge', reply, 201);
   }));
   // The card's part, outside the timed phases.
   const proofs = payments.map((payment, i) => cardProof(challenges[i], payment.resident.card));
@@ -81,7 +76,7 @@ async function paymentRound(registers: Register[], residents: Resident[], into: 
     const started = now();
     const reply = await register.device.post('/api/v1/auth/card-sessions', proofs[i]);
     into.latencies.push(challengeLatency[i]! + now() - started);
-    const receipt = expect('payment', reply, 201);
+    const receipt = expectStatus('payment', reply, 201);
     if (receipt.intentId !== intents[i] || receipt.amount !== amount || receipt.customer !== resident.customer.get(register.merchantId)) throw new Error(`receipt: ${JSON.stringify(receipt)}`);
   }));
   into.payments += payments.length;
@@ -99,8 +94,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   log(`raw MySQL transactions (UPDATE + INSERT): ${rawPerSecond}/s with ${REGISTERS} connections`);
 
   const ca = await createCa({ kind: 'auth' });
-  const keys = await Promise.all(Array.from({ length: Math.min(KEYS, RESIDENTS) }, () => generateKeyPair()));
-  const cards = await Promise.all(Array.from({ length: RESIDENTS }, (_, i) => issueCertificate(ca, { keys: keys[i % keys.length] })));
+  const cards = await cardsOnKeys(ca, RESIDENTS, KEYS);
   const identity = testIdentity(db, [ca.certificate]);
   await identity.addCrl((await issueCrl(ca, { revoked: [], thisUpdate: new Date(Date.now() - 3_600_000) })).der);
 
@@ -132,8 +126,8 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const counter = await enrollDevice(base, city, 'ベンチ窓口');
   const partner = await db('partners').first('id');
   const residents: Resident[] = await inPool(cards, 16, async (card) => {
-    const challenge = expect('login challenge', await counter.post('/api/v1/auth/challenges', { purpose: 'login' }), 201);
-    const { mykeyId } = expect('login', await counter.post('/api/v1/auth/card-sessions', cardProof(challenge, card)), 201);
+    const challenge = expectStatus('login challenge', await counter.post('/api/v1/auth/challenges', { purpose: 'login' }), 201);
+    const { mykeyId } = expectStatus('login', await counter.post('/api/v1/auth/card-sessions', cardProof(challenge, card)), 201);
     await inLedgerTransaction(db, (trx) => creditConversions(trx, [{ reference: `bench:${randomUUID()}`, municipalityCode: town.code, mykeyId, partnerId: Number(partner.id), points: POINTS_EACH }]));
     return { card, mykeyId, customer: new Map(merchantIds.map((id) => [id, customerOf(secret, id, mykeyId)])) };
   });

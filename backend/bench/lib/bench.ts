@@ -1,12 +1,14 @@
 // What the backend benchmarks share: their settings from the environment, figures and
 // percentiles, a pool of concurrent work, the raw MySQL transaction baseline, the machine they
-// ran on, and running one that prints its figures as its last line of JSON (scripts/bench.ts
-// collects those lines).
+// ran on, the CPU time of the server and the bench, and running one that prints its figures as its
+// last line of JSON (scripts/bench.ts collects those lines).
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import knex from 'knex';
+import { generateKeyPair, issueCertificate, issueCrl, type CertificateAuthority, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { knexConfig } from '../../src/db.ts';
 import { queuePrefix, redisUrl, type Cleanup } from '../../test/helpers/env.ts';
 
@@ -32,6 +34,29 @@ export function percentile(sorted: number[], p: number): number {
 /** Progress lines, each marked with the benchmark's name. */
 export function logger(name: string): (line: string) => void {
   return (line) => console.log(`[${name}] ${line}`);
+}
+
+/** The body of an HTTP answer of the `status` expected; any other fails the benchmark with what came instead. */
+export function expectStatus(what: string, reply: { status: number; body: any }, status: number): any {
+  if (reply.status !== status) throw new Error(`${what}: ${reply.status} ${JSON.stringify(reply.body)}`);
+  return reply.body;
+}
+
+// CPU time of another process (all its threads, libuv's pool included), from /proc.
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU milliseconds process `pid` has used so far (the server's, read from the bench). */
+export function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the line; this list starts at field 3, after the name.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** CPU milliseconds the bench itself has used so far (its HTTP client). */
+export function ownCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 /** `work` on every item, `concurrency` at a time; results in item order. */
@@ -78,6 +103,21 @@ export async function rawTransactionsPerSecond(url: string, concurrency: number,
     await db.schema.dropTableIfExists('bench_raw_accounts');
     await db.destroy();
   }
+}
+
+/** `count` card certificates of `ca` on `keyCount` RSA keys: making a key takes ~0.1 s, and the server keeps nothing per key. */
+export async function cardsOnKeys(ca: CertificateAuthority, count: number, keyCount: number): Promise<IssuedCertificate[]> {
+  const keys = await Promise.all(Array.from({ length: Math.min(keyCount, count) }, () => generateKeyPair()));
+  return Promise.all(Array.from({ length: count }, (_, i) => issueCertificate(ca, { keys: keys[i % keys.length] })));
+}
+
+/**
+ * A CRL of `ca` an hour old listing `entries` revoked serials, none of them a card the bench
+ * issues (theirs are 8 bytes, these 10): the server looks its cards up in a list of realistic size.
+ */
+export async function crlWithRevocations(ca: CertificateAuthority, entries: number): Promise<Buffer> {
+  const revoked = Array.from({ length: entries }, () => ({ serialNumberHex: `7F${randomBytes(9).toString('hex')}` }));
+  return (await issueCrl(ca, { revoked, thisUpdate: new Date(Date.now() - 3_600_000) })).der;
 }
 
 /** A temporary folder for the run's files (CA anchors, logs), removed at its end. */

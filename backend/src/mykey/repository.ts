@@ -41,6 +41,19 @@ export const mykeyRepository = {
   },
 
   /**
+   * A card's binding and whether `municipalityCode` has blocked its MyKey ID from its services,
+   * in one read (a tap's or a payment's path counts its statements). `lock` holds the card's and
+   * its MyKey ID's rows until the transaction ends; not the block's, which a locking read does
+   * not lock in a subquery (nor did the separate read this replaces).
+   */
+  async bindingIn(conn: Conn, certKey: Buffer, municipalityCode: string, { lock = false } = {}): Promise<(CardBinding & { blockedHere: boolean }) | undefined> {
+    const blocked = conn.raw('EXISTS (SELECT 1 FROM mykey_town_blocks AS b WHERE b.mykey_pk = m.id AND b.municipality_code = ?) AS blocked_here', [municipalityCode]);
+    const query = bindings(conn).where('c.cert_key', certKey);
+    const row: (BindingRow & { blocked_here: number }) | undefined = await (lock ? query.forUpdate() : query).first([...BINDING_COLUMNS, blocked]);
+    return row && { ...toBinding(row), blockedHere: Boolean(row.blocked_here) };
+  },
+
+  /**
    * The primary key and status of each of these MyKey IDs that exists. `lock` share-locks them
    * until the transaction ends, so a suspension cannot commit between the caller's check and its use.
    */

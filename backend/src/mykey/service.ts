@@ -62,11 +62,22 @@ function usable(binding: CardBinding): CardBinding {
   return binding;
 }
 
+/** Usable, and not blocked from the services of the town where the card is used. */
+function usableHere(binding: CardBinding, blockedHere: boolean): CardBinding {
+  usable(binding);
+  if (blockedHere) throw new Problem('mykey_blocked_here');
+  return binding;
+}
+
 /** Usable, and not blocked from the services of `town` (where the card is used). */
 async function usableIn(conn: Conn, binding: CardBinding, town: string): Promise<CardBinding> {
-  usable(binding);
-  if (await repo.townBlock(conn, binding.mykeyPk, town)) throw new Problem('mykey_blocked_here');
-  return binding;
+  return usableHere(binding, Boolean(await repo.townBlock(conn, binding.mykeyPk, town)));
+}
+
+/** The card's binding if it has one, usable in `town`: one read (bindingIn). */
+async function usableBindingIn(conn: Conn, certKey: Buffer, town: string, options: { lock?: boolean } = {}): Promise<CardBinding | undefined> {
+  const binding = await repo.bindingIn(conn, certKey, town, options);
+  return binding && usableHere(binding, binding.blockedHere);
 }
 
 async function issue(trx: Knex.Transaction, secret: Buffer, card: CardIdentity, device: EnrolledDevice): Promise<string> {
@@ -143,8 +154,8 @@ async function linkNewCard(trx: Knex.Transaction, mykeyPk: number, newKey: Buffe
  * its home (the same card always gets the same ID). A town's block refuses it there.
  */
 export async function loginOrIssue(trx: Knex.Transaction, secret: Buffer, card: CardIdentity, device: EnrolledDevice): Promise<{ mykeyId: string; issued: boolean }> {
-  const binding = await bindingOf(trx, keyOf(secret, card));
-  if (binding) return { mykeyId: (await usableIn(trx, binding, device.municipalityCode)).mykeyId, issued: false };
+  const binding = await usableBindingIn(trx, keyOf(secret, card), device.municipalityCode);
+  if (binding) return { mykeyId: binding.mykeyId, issued: false };
   return { mykeyId: await issue(trx, secret, card, device), issued: true };
 }
 
@@ -158,10 +169,8 @@ export async function usableMykeyOf(conn: Conn, certKey: Buffer, town: string, {
 
 /** usableMykeyOf with the MyKey ID's key too, for a feature whose rows hang off the MyKey ID (memberships). */
 export async function usableCardOf(conn: Conn, certKey: Buffer, town: string, { lock = false } = {}): Promise<{ mykeyPk: number; mykeyId: string } | undefined> {
-  const binding = await bindingOf(conn, certKey, { lock });
-  if (!binding) return undefined;
-  const { mykeyPk, mykeyId } = await usableIn(conn, binding, town);
-  return { mykeyPk, mykeyId };
+  const binding = await usableBindingIn(conn, certKey, town, { lock });
+  return binding && { mykeyPk: binding.mykeyPk, mykeyId: binding.mykeyId };
 }
 
 /** A revoked certificate stops logging in for good; its MyKey ID waits for a relink. */

@@ -10,7 +10,7 @@ import type { SignerLookup } from '../partners/middleware.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import type { LastTapView, ServiceApiSecret, ServiceView } from '@mykey/contracts/services.ts';
 import { townServicesRepository as repo, type Service } from './repository.ts';
-import { membershipView, ownService, staffActor, viewOf } from './service.ts';
+import { membershipView, mykeyIdOf, ownService, staffActor, viewOf } from './service.ts';
 import { serviceKeyId, serviceSecretOwner } from './tap-events.ts';
 import { tapEventRepository } from './tap-event-repository.ts';
 
@@ -71,6 +71,6 @@ export const serviceSigner = (db: Db, mykeySecret: Buffer): SignerLookup<Service
 export async function lastTap(db: Db, mykeySecret: Buffer, service: Service, deviceId: number | undefined, now: Date): Promise<LastTapView> {
   const use = deviceId === undefined ? undefined : await repo.lastUse(db, service.id, deviceId, new Date(now.getTime() - LAST_TAP_WINDOW_MS));
   if (!use) throw new Problem('no_recent_tap');
-  const { memberNumber, pseudonym } = membershipView(mykeySecret, use.membership);
+  const { memberNumber, pseudonym } = membershipView(mykeySecret, use.membership, await mykeyIdOf(db, use.membership));
   return { memberNumber, pseudonym, usedAt: use.usedAt.toISOString(), device: { id: deviceId! } };
 }

@@ -10,7 +10,7 @@ export interface Service {
   webhookUrl: string | null; apiSecretIssuedAt: Date | null;
 }
 export interface ServiceFields { kind: ServiceKind; nameJa: string; nameEn: string; tapPolicy: TapPolicy }
-export interface Membership { id: number; serviceId: number; mykeyPk: number; mykeyId: string; memberNumber: string; linkedAt: Date }
+export interface Membership { id: number; serviceId: number; mykeyPk: number; memberNumber: string; linkedAt: Date }
 export interface MembershipRequest { id: string; serviceId: number; action: MembershipAction; memberNumber: string; status: 'open' | 'done'; expiresAt: Date }
 
 interface ServiceRow { id: number; municipality_code: string; kind: ServiceKind; name_ja: string; name_en: string; tap_policy: TapPolicy; created_at: Date; webhook_url: string | null; api_secret_issued_at: Date | null }
@@ -24,12 +24,12 @@ const serviceColumns = (fields: Partial<ServiceFields>) => ({
   ...(fields.nameEn && { name_en: fields.nameEn }), ...(fields.tapPolicy && { tap_policy: fields.tapPolicy }),
 });
 
-interface MembershipRow { id: number; service_id: number; mykey_pk: number; mykey_id: string; member_number: string; linked_at: Date }
-const MEMBERSHIP_COLUMNS = ['ms.id', 'ms.service_id', 'ms.mykey_pk', 'mk.mykey_id', 'ms.member_number', 'ms.linked_at'];
+interface MembershipRow { id: number; service_id: number; mykey_pk: number; member_number: string; linked_at: Date }
+const MEMBERSHIP_COLUMNS = ['ms.id', 'ms.service_id', 'ms.mykey_pk', 'ms.member_number', 'ms.linked_at'];
 const toMembership = (row: MembershipRow): Membership => ({
-  id: Number(row.id), serviceId: Number(row.service_id), mykeyPk: Number(row.mykey_pk), mykeyId: row.mykey_id, memberNumber: row.member_number, linkedAt: row.linked_at,
+  id: Number(row.id), serviceId: Number(row.service_id), mykeyPk: Number(row.mykey_pk), memberNumber: row.member_number, linkedAt: row.linked_at,
 });
-const memberships = (conn: Conn) => conn('memberships as ms').join('mykeys as mk', 'mk.id', 'ms.mykey_pk');
+const memberships = (conn: Conn) => conn('memberships as ms');
 
 /** Every SQL statement about town services, the devices serving them, memberships and their requests (their uses: uses-repository.ts). */
 export const townServicesRepository = {

@@ -11,6 +11,7 @@ import { devicesRepository } from '../devices/repository.ts';
 import { Problem } from '../http/problems.ts';
 import { usableCardOf } from '../mykey/service.ts';
 import { pseudonymOf } from '../mykey/pseudonym.ts';
+import { mykeyRepository } from '../mykey/repository.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import type { Tap } from '../card-taps/purposes.ts';
 import type { MembershipTerms } from '@mykey/contracts/challenge-text.ts';
@@ -34,9 +35,12 @@ const serviceView = (service: Service, deviceIds: number[]): ServiceView => ({
 });
 
 /** A membership as the service sees it: the resident under the service's own pseudonym. */
-export const membershipView = (secret: Buffer, m: Membership): MembershipView => ({
-  id: m.id, serviceId: m.serviceId, memberNumber: m.memberNumber, pseudonym: pseudonymOf(secret, m.mykeyId, { kind: 'service', id: m.serviceId }), linkedAt: m.linkedAt.toISOString(),
+export const membershipView = (secret: Buffer, m: Membership, mykeyId: string): MembershipView => ({
+  id: m.id, serviceId: m.serviceId, memberNumber: m.memberNumber, pseudonym: pseudonymOf(secret, mykeyId, { kind: 'service', id: m.serviceId }), linkedAt: m.linkedAt.toISOString(),
 });
+
+/** The MyKey ID a membership hangs off, as mykey/ knows it. */
+export const mykeyIdOf = async (conn: Conn, m: Membership): Promise<string> => (await mykeyRepository.byPks(conn, [m.mykeyPk])).get(m.mykeyPk)!.mykeyId;
 
 /** A service of the staff member's town; another town's is as good as unknown. */
 export async function ownService(conn: Conn, staff: SignedInStaff, id: number, options: { lock?: boolean } = {}): Promise<Service> {
@@ -143,7 +147,7 @@ export async function link(trx: Knex.Transaction, secret: Buffer, tap: Tap<Membe
     details: { service: service.id, membership: id, requestId: request.id, ...towns(service.municipalityCode) }, texts: { memberNumber: request.memberNumber },
   });
   const membership = (await repo.membership(trx, service.id, id))!;
-  return { service: names(service), membership: membershipView(secret, membership) };
+  return { service: names(service), membership: membershipView(secret, membership, card.mykeyId) };
 }
 
 /** The card signed an unlink: its own membership of that number leaves its MyKey ID. */
@@ -174,7 +178,7 @@ export async function lookup(trx: Knex.Transaction, secret: Buffer, tap: Tap): P
   const membership = await repo.membershipOf(trx, service.id, card.mykeyPk);
   if (!membership) return { purpose: 'service_lookup', linked: false, service: names(service), messages: NOT_LINKED };
   await usesRepo.recordUse(trx, { serviceId: service.id, deviceId: tap.device.id, membershipId: membership.id, at: tap.now });
-  const { memberNumber, pseudonym } = membershipView(secret, membership);
+  const { memberNumber, pseudonym } = membershipView(secret, membership, card.mykeyId);
   const usedAt = tap.now.toISOString();
   await recordTapEvent(trx, service, { service: names(service), device: { id: tap.device.id }, memberNumber, pseudonym, usedAt }, tap.now);
   return { purpose: 'service_lookup', linked: true, service: names(service), memberNumber, pseudonym, usedAt };
@@ -185,7 +189,7 @@ export async function membershipByNumber(db: Db, secret: Buffer, staff: SignedIn
   await ownService(db, staff, serviceId);
   const membership = await repo.membershipByNumber(db, serviceId, memberNumber);
   if (!membership) throw new Problem('membership_not_found');
-  return membershipView(secret, membership);
+  return membershipView(secret, membership, await mykeyIdOf(db, membership));
 }
 
 /** The service's staff unlink a membership, with a reason for the audit log. */
@@ -195,7 +199,7 @@ export async function unlinkByStaff(trx: Knex.Transaction, staff: SignedInStaff,
   if (!membership) throw new Problem('membership_not_found');
   await repo.deleteMembership(trx, membership.id);
   await appendAudit(trx, {
-    action: 'membership.unlinked', actor: staffActor(staff), subject: membership.mykeyId,
+    action: 'membership.unlinked', actor: staffActor(staff), subject: await mykeyIdOf(trx, membership),
     details: { service: service.id, membership: membership.id, by: 'staff', ...towns(service.municipalityCode) }, texts: { memberNumber: membership.memberNumber, reason },
   });
   return { unlinked: { memberNumber: membership.memberNumber } };
