@@ -58,10 +58,11 @@ function statusWithHost(agent: RunningAgent, host: string): Promise<number> {
 const ALLOWED_SELECTS = new Set(['00A4040C0AD392F000260100000001', '00A4020C02000A', '00A4020C020017', '00A4020C020018']);
 
 test('the status shows the reader and card; a card login selects nothing but the JPKI application and its login files', async (t) => {
-  const { stack, agent } = await setup(t);
+  const { stack, agent, deviceId } = await setup(t);
   const status = await agent.call('GET', '/v1/status');
   t.true(status.body.available);
   t.true(status.body.enrolled);
+  t.is(status.body.deviceId, deviceId, 'the console finds the service this counter serves by it');
   t.deepEqual(status.body.readers.find((r: { name: string }) => r.name === READER_NAME), { name: READER_NAME, cardPresent: true, atr: '3BE000FF8131FE4514' });
   const { status: code, body } = await login(agent);
   t.is(code, 200, JSON.stringify(body));

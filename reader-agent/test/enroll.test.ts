@@ -71,19 +71,19 @@ test('the agent says whether it is enrolled, and to which server, but not the to
   const env = { ...process.env, XDG_CONFIG_HOME: home, PCSCLITE_CSOCK_NAME: path.join(home, 'no-pcscd.comm') };
   const before = await startAgent({ env }, { seeReader: false });
   t.teardown(() => before.stop());
-  t.like((await before.call('GET', '/v1/status')).body, { enrolled: false, backendUrl: null });
+  t.like((await before.call('GET', '/v1/status')).body, { enrolled: false, deviceId: null, backendUrl: null });
   t.regex(before.output(), /not enrolled/);
   await before.stop();
 
   t.is((await cli(['enroll', await issueCode(), '--backend', base], home)).code, 0);
   const again = await cli(['enroll', await issueCode(), '--backend', base], home);
   t.regex(again.stdout, /Replaced the earlier enrollment/, 'enrolling again replaces the first');
-  const { token } = JSON.parse(readFileSync(file, 'utf8'));
+  const { token, deviceId } = JSON.parse(readFileSync(file, 'utf8'));
 
   const after = await startAgent({ env }, { seeReader: false });
   t.teardown(() => after.stop());
   const status = await after.call('GET', '/v1/status');
-  t.like(status.body, { enrolled: true, backendUrl: base });
+  t.like(status.body, { enrolled: true, deviceId, backendUrl: base });
   t.false(JSON.stringify(status.body).includes(token));
   t.false(after.output().includes(token), 'token in the agent log');
 });

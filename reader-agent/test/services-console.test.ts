@@ -3,8 +3,9 @@
 // library and its counter with the keyboard alone; the resident links library card L0012345 with
 // the card and PIN; a second tap shows the number large and copies it; under the tap policy a
 // PIN-less tap at the gate logs a use; another service's gate, and another town's clerk, see
-// nothing of it, and a gate serving no service is told so; the resident unlinks with the card,
-// the clerk with a reason.
+// nothing of it; each counter knows from its agent which service it serves, and a gate serving
+// none is told so; the resident unlinks with the card, the clerk with a reason. On 施設・サービス,
+// the service's webhook URL and its API key, the secret shown once.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import type { Locator, Page } from 'playwright-core';
@@ -53,14 +54,20 @@ async function focused(target: Locator): Promise<boolean> {
   return target.page().waitForFunction((e) => e === document.activeElement, element, { timeout: 30_000 }).then(() => true, () => false);
 }
 
-/** The counter PC's console, paired with `agent`, on 利用者カード serving `service`. */
+/** The counter PC's console, paired with `agent`, on 利用者カード: it knows by itself that the device serves `service`. */
 async function atCounter(page: Page, base: string, agent: { base: string; token: string }, service: string): Promise<void> {
   await page.goto(`${base}/municipality/devices`);
   await pair(page, agent.base, agent.token);
   await page.getByRole('link', { name: '利用者カード' }).click();
   await page.waitForURL(`${base}/municipality/member-cards`);
   await light(page, '接続済み・カードあり');
-  await page.getByLabel('この窓口の施設').selectOption({ label: service });
+  await ownCounter(page, service);
+}
+
+/** The screen says which service this device serves, and leaves the clerk nothing to choose. */
+async function ownCounter(page: Page, service: string): Promise<void> {
+  await page.getByRole('status').filter({ hasText: `この端末は『${service}』の窓口です。` }).waitFor();
+  if (await page.getByLabel('この窓口の施設').count() !== 0) throw new Error('the clerk is asked to choose a service the device already serves');
 }
 
 /** The clerk types the member number, the resident sees what the card will sign, then enters the PIN. */
@@ -197,7 +204,7 @@ test.serial('a clerk registers a library and its counter (keyboard alone); the c
   await page.getByText('「みらい市総合体育館」を登録しました。').waitFor();
   await page.screenshot({ path: screenshotPath('services.png'), fullPage: true });
   await page.getByRole('link', { name: '利用者カード' }).click();
-  await page.getByLabel('この窓口の施設').selectOption({ label: 'みらい市総合体育館' });
+  await ownCounter(page, 'みらい市総合体育館');
   await lookup.getByRole('button', { name: 'カードで照会' }).click();
   await lookup.getByRole('heading', { name: 'みらい市総合体育館' }).waitFor();
   await lookup.getByText('このカードは、この施設の利用者カードとまだつながっていません。', { exact: false }).waitFor();
@@ -212,7 +219,10 @@ test.serial('a clerk registers a library and its counter (keyboard alone); the c
   await page.getByRole('button', { name: '保存する' }).click();
   await page.getByText('「みらい市総合体育館」を保存しました。').waitFor();
   await gym.getByRole('cell', { name: 'なし', exact: true }).waitFor();
+  // Now the clerk chooses, told how to assign the device instead.
   await page.getByRole('link', { name: '利用者カード' }).click();
+  await page.getByText('この端末（カードリーダー）はどの施設の端末にもなっていません。', { exact: false }).waitFor();
+  await page.getByLabel('この窓口の施設').selectOption({ label: 'みらい市総合体育館' });
   await lookup.getByRole('button', { name: 'カードで照会' }).click();
   await lookup.getByText(problemKinds.device_not_for_service.messages.ja).waitFor();
   t.true(await lookup.getByText(problemKinds.device_not_for_service.messages.en).isVisible());
@@ -273,4 +283,77 @@ test.serial("another town's clerk sees none of this town's services, nor their m
   // Asked by hand: this town's museum answers as one that never was.
   const asked = await page.evaluate(async (id) => (await fetch(`/api/v1/services/${id}/memberships?memberNumber=${'L0012345'}`)).json(), museum.body.id as number);
   t.is(asked.code, 'service_not_found');
+});
+
+test.serial("the service's own system: a webhook URL refused, set and removed; an API key shown once, re-issued only after asking", async (t) => {
+  const { base, city } = await fixture();
+  const made = await city.post('/api/v1/services', { kind: 'lecture_course', nameJa: 'みらい市民講座', nameEn: 'Mirai Citizen Courses' });
+  t.is(made.status, 201, JSON.stringify(made.body));
+  const stored = async () => ((await city.get('/api/v1/services')).body.services as { id: number; webhookUrl: string | null }[]).find((s) => s.id === made.body.id)!;
+  const page = await cityPage(t);
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  const edit = async () => {
+    await page.getByRole('link', { name: '施設・サービス' }).click();
+    const row = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'みらい市民講座' }) });
+    await row.getByRole('button', { name: /^編集\s*: みらい市民講座$/ }).click();
+    return page.getByRole('region', { name: '「みらい市民講座」のシステムとの連携' });
+  };
+  const panel = await edit();
+
+  // The webhook: a URL the backend refuses is said so, and kept out; an https one is saved.
+  const url = panel.getByLabel('Webhook の URL');
+  await url.fill('ftp://courses.example/hook');
+  await url.press('Enter');
+  await panel.getByText(problemKinds.webhook_url_refused.messages.ja).waitFor();
+  t.is(await url.getAttribute('aria-invalid'), 'true');
+  t.is((await stored()).webhookUrl, null);
+  await url.fill('https://courses.example/mykey/webhook');
+  await url.press('Enter');
+  const hooked = panel.getByText('Webhook の URL を設定しました。');
+  await hooked.waitFor();
+  t.true(await focused(hooked), 'focus goes to what was done');
+  t.is((await stored()).webhookUrl, 'https://courses.example/mykey/webhook');
+
+  // The API key: its secret shown once, with a copy button and the warning.
+  await panel.getByText('API キーはまだ発行されていません。').waitFor();
+  await panel.getByRole('button', { name: 'API キーを発行する' }).click();
+  const issued = panel.getByRole('heading', { name: 'API キーを発行しました' });
+  await issued.waitFor();
+  t.true(await focused(issued));
+  t.true(await panel.getByText('二度と表示されません', { exact: false }).isVisible());
+  const secret = (await panel.getByRole('definition').nth(1).textContent())!.trim();
+  t.true(secret.length >= 32, 'a secret is shown');
+  await panel.getByRole('button', { name: /^コピー\s*: API シークレット$/ }).click();
+  await panel.getByRole('status').filter({ hasText: 'コピーしました。' }).waitFor();
+  t.is(await page.evaluate(() => navigator.clipboard.readText()), secret);
+  await panel.getByText(/^発行日時: /).waitFor();
+
+  // Reloaded: only when it was issued; the secret is gone for good; the webhook URL stays.
+  await page.reload();
+  const again = await edit();
+  await again.getByText(/^発行日時: /).waitFor();
+  t.false((await page.content()).includes(secret), 'the secret is shown once only');
+  t.is(await again.getByRole('heading', { name: 'API キーを発行しました' }).count(), 0);
+  t.is(await again.getByLabel('Webhook の URL').inputValue(), 'https://courses.example/mykey/webhook');
+
+  // Re-issuing replaces the key: asked first, and Cancel keeps it.
+  const reissue = again.getByRole('button', { name: 'API キーを再発行する' });
+  await reissue.click();
+  const dialog = page.getByRole('dialog', { name: '「みらい市民講座」の API キーを再発行しますか？' });
+  await dialog.getByText('今のキーはすぐに使えなくなります', { exact: false }).waitFor();
+  await dialog.getByRole('button', { name: 'やめる' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  t.is(await again.getByRole('heading', { name: 'API キーを発行しました' }).count(), 0);
+  await reissue.click();
+  await dialog.getByRole('button', { name: '再発行する' }).click();
+  await again.getByRole('heading', { name: 'API キーを発行しました' }).waitFor();
+  const renewed = (await again.getByRole('definition').nth(1).textContent())!.trim();
+  t.not(renewed, secret);
+  await page.screenshot({ path: screenshotPath('service-api-key.png'), fullPage: true });
+
+  // The webhook removed.
+  await again.getByRole('button', { name: 'Webhook を解除する' }).click();
+  await again.getByText('Webhook を解除しました。').waitFor();
+  t.is((await stored()).webhookUrl, null);
+  t.is(await again.getByLabel('Webhook の URL').inputValue(), '');
 });

@@ -57,6 +57,8 @@ class ReaderAgent {
   status: AgentStatus = $state(this.pairing ? 'checking' : 'unpaired');
   /** The reader holding a card, when status is card-present. */
   reader: string | null = $state(null);
+  /** The backend's id of this PC's device, from the agent's status; null: the agent is not enrolled; undefined: not known (no agent answering). */
+  deviceId: number | null | undefined = $state(undefined);
 }
 
 export const agent = new ReaderAgent();
@@ -99,6 +101,7 @@ function restartWatching(): void {
   if (watchers === 0) return;
   watching = new AbortController();
   agent.status = 'checking';
+  agent.deviceId = undefined;
   void followEvents(agent.pairing, watching.signal);
 }
 
@@ -113,6 +116,7 @@ async function followEvents(pairing: Pairing, signal: AbortSignal): Promise<void
         return;
       }
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      agent.deviceId = await deviceIdOf(pairing, signal);
       await readEvents(response.body, signal);
       agent.status = 'checking';
     } catch {
@@ -120,7 +124,20 @@ async function followEvents(pairing: Pairing, signal: AbortSignal): Promise<void
       agent.status = (await agentAnswersAt(pairing.address)) ? 'origin-forbidden' : 'unreachable';
     }
     agent.reader = null;
+    agent.deviceId = undefined;
     await new Promise((resolve) => setTimeout(resolve, retryMs));
+  }
+}
+
+/** The device the agent is enrolled as (null: none), or undefined when its status cannot be read. */
+async function deviceIdOf(pairing: Pairing, signal: AbortSignal): Promise<number | null | undefined> {
+  try {
+    const response = await fetch(`${pairing.address}/v1/status`, { headers: { Authorization: `Bearer ${pairing.token}` }, signal, cache: 'no-store' });
+    const status: unknown = await response.json();
+    if (!response.ok || !isRecord(status)) return undefined;
+    return typeof status.deviceId === 'number' || status.deviceId === null ? status.deviceId : undefined;
+  } catch {
+    return undefined;
   }
 }
 

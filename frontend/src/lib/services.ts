@@ -10,6 +10,7 @@ import {
   type MembershipAction,
   type MembershipRequestView,
   type MembershipView,
+  type ServiceApiSecret,
   type ServiceKind,
   type ServiceTapAnswer,
   type ServiceView,
@@ -17,7 +18,7 @@ import {
 } from '@mykey/contracts/services.ts';
 import { isRecord, request } from './api.ts';
 
-export type { MembershipRequestView, MembershipView, ServiceKind, ServiceTapAnswer, ServiceView, TapPolicy };
+export type { MembershipRequestView, MembershipView, ServiceApiSecret, ServiceKind, ServiceTapAnswer, ServiceView, TapPolicy };
 export { SERVICE_KINDS, TAP_POLICIES };
 export { SERVICE_NAME_MAX } from '@mykey/contracts/services.ts';
 
@@ -31,6 +32,7 @@ const isString = (value: unknown): value is string => typeof value === 'string';
 const isId = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 const isKind = (value: unknown): value is ServiceKind => SERVICE_KINDS.some((kind) => kind === value);
 const isPolicy = (value: unknown): value is TapPolicy => TAP_POLICIES.some((policy) => policy === value);
+const isStringOrNull = (value: unknown) => value === null || isString(value);
 
 function isNames(value: unknown): value is ServiceNames & Record<string, unknown> {
   return isRecord(value) && isId(value.id) && isString(value.nameJa) && isString(value.nameEn);
@@ -38,8 +40,10 @@ function isNames(value: unknown): value is ServiceNames & Record<string, unknown
 
 function isService(value: unknown): value is ServiceView {
   return isNames(value) && isKind(value.kind) && isPolicy(value.tapPolicy) && Array.isArray(value.deviceIds)
-    && value.deviceIds.every(isId) && isString(value.createdAt);
+    && value.deviceIds.every(isId) && isString(value.createdAt) && isStringOrNull(value.webhookUrl) && isStringOrNull(value.apiSecretIssuedAt);
 }
+
+const parseApiSecret = (body: unknown) => (isRecord(body) && isString(body.keyId) && isString(body.apiSecret) && isString(body.issuedAt) ? body as unknown as ServiceApiSecret : null);
 
 function isMembership(value: unknown): value is MembershipView {
   return isRecord(value) && isId(value.id) && isId(value.serviceId) && isString(value.memberNumber) && isString(value.pseudonym) && isString(value.linkedAt);
@@ -92,6 +96,16 @@ export function updateService(id: number, fields: Partial<ServiceFields>, key: s
 
 export function setServiceDevices(id: number, deviceIds: number[], key: string): Promise<ServiceView> {
   return request(`/api/v1/services/${id}/devices`, parseService, { method: 'PUT', body: { deviceIds }, idempotencyKey: key });
+}
+
+/** Where tap events go to the service's own system; null stops them (docs/services-integration.md). */
+export function setServiceWebhook(id: number, url: string | null, key: string): Promise<ServiceView> {
+  return request(`/api/v1/services/${id}/webhook`, parseService, { method: 'PUT', body: { url }, idempotencyKey: key });
+}
+
+/** A new API secret for the service's own system, replacing any before it; the answer is the only time it is shown. */
+export function issueServiceApiSecret(id: number, key: string): Promise<ServiceApiSecret> {
+  return request(`/api/v1/services/${id}/api-secret`, parseApiSecret, { method: 'POST', idempotencyKey: key });
 }
 
 /** What the resident is shown, and their card then signs. */

@@ -138,7 +138,8 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
   async function route(request: http.IncomingMessage, response: http.ServerResponse): Promise<unknown> {
     const key = `${request.method} ${new URL(request.url ?? '/', 'http://agent').pathname}`;
     switch (key) {
-      case 'GET /v1/status': return { ...snapshot(), enrolled: device !== null, backendUrl: device?.backend.baseUrl ?? null };
+      // The device id lets the console tell which service this counter serves.
+      case 'GET /v1/status': return { ...snapshot(), enrolled: device !== null, deviceId: device?.deviceId ?? null, backendUrl: device?.backend.baseUrl ?? null };
       case 'GET /v1/events':
         response.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
         response.write(`event: readers\ndata: ${JSON.stringify(snapshot())}\n\n`);
