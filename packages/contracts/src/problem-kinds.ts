@@ -350,8 +350,8 @@ export const problemKinds = {
     ja: 'この利用者番号は、このカードのマイキーIDにつながっていません。本人のカードでお試しください。',
     en: 'This member number is not linked to this card\'s MyKey ID. Please use the member\'s own card.' } },
   webhook_url_refused: { status: 400, title: 'Webhook URL refused', messages: {
-    ja: 'この Webhook の URL は使えません（detail を参照）。https:// で始まる URL を指定してください。',
-    en: 'This webhook URL cannot be used (see detail). Please give an https:// URL.' } },
+    ja: 'この Webhook の URL は使えません。https:// で始まる2048文字までの URL を指定してください（http:// はこのサーバー自身のアドレスだけに使えます）。',
+    en: 'This webhook URL cannot be used. Please give an https:// URL of at most 2048 characters (http:// only to this server\'s own loopback address).' } },
   no_recent_tap: { status: 404, title: 'No recent tap', messages: {
     ja: 'この端末では、直近5分以内にこの施設・サービスの利用者カードのタッチがありません。',
     en: 'No member has tapped a card for this service at this device in the last 5 minutes.' } },
