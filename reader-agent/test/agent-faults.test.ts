@@ -45,13 +45,13 @@ async function assertAgentUp(t: ExecutionContext, agent: RunningAgent): Promise<
 }
 
 test('pcscd restarted: the agent says the service is gone, then reconnects by itself', async (t) => {
-  const { stack, agent } = await setup(t);
+  const { stack, agent, deviceId } = await setup(t);
   const before = await login(agent);
   t.is(before.status, 200, JSON.stringify(before.body));
 
   await stack.stopPcscd();
   await waitUntil(async () => !(await agent.call('GET', '/v1/status')).body.available, 'the agent to notice pcscd is gone', RECOVERY_MS);
-  t.deepEqual((await agent.call('GET', '/v1/status')).body, { available: false, readers: [], enrolled: true, backendUrl: (await backend()).base });
+  t.deepEqual((await agent.call('GET', '/v1/status')).body, { available: false, readers: [], enrolled: true, deviceId, backendUrl: (await backend()).base });
   const down = await login(agent);
   t.is(down.status, 503);
   t.like(down.body, {

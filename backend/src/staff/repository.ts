@@ -44,6 +44,9 @@ const TOUCH_AFTER_MS = 60_000;
 
 type Conn = Db | Knex.Transaction;
 
+/** Ended sessions deleted per statement. */
+const PURGE_BATCH = 1000;
+
 /** Staff with their organization's names and town (a join for the names only). */
 const withOrganization = (conn: Conn) => conn('staff_accounts as s')
   .leftJoin('municipalities as mu', 'mu.code', 's.municipality_code')
@@ -154,11 +157,18 @@ export const staffRepository = {
   },
 
   /** Deletes sessions that have expired or idled out (the worker's purge job); how many. */
+  /**
+   * Deletes the sessions ended by `now`; how many. The ended ones are found by a plain read and
+   * deleted by their keys (still ended when deleted): a range delete would lock the gaps between
+   * live sessions and deadlock with sign-ins inserting beside them.
+   */
   async purgeEndedSessions(conn: Conn, now: Date): Promise<number> {
-    return conn('staff_sessions')
-      .where('expires_at', '<=', now)
-      .orWhere('last_seen_at', '<=', conn.raw('? - INTERVAL idle_seconds SECOND', [now]))
-      .delete();
+    const ended = (query: Knex.QueryBuilder) => query.where((q) => q.where('expires_at', '<=', now)
+      .orWhere('last_seen_at', '<=', conn.raw('? - INTERVAL idle_seconds SECOND', [now])));
+    const keys = (await ended(conn('staff_sessions')).orderBy('token_hash').select('token_hash')).map((row: { token_hash: Buffer }) => row.token_hash);
+    let purged = 0;
+    for (let i = 0; i < keys.length; i += PURGE_BATCH) purged += await ended(conn('staff_sessions').whereIn('token_hash', keys.slice(i, i + PURGE_BATCH))).delete();
+    return purged;
   },
 
   /** Login ids of the demo accounts (seeds/), which production refuses to start with. */
