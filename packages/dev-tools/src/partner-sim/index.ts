@@ -324,14 +324,15 @@ export interface TrafficPlan {
   partnerPoints?: (n: number) => number;
 }
 
-export interface Sent { body: ConversionBody; conversionId?: string; answers: number[] }
+/** A conversion sent, and its answers: a status each (0: no answer at all, -1: a second conversion id), with the problem code of any other than 202. */
+export interface Sent { body: ConversionBody; conversionId?: string; answers: number[]; problems: string[] }
 
 export interface TrafficReport {
   conversions: number;
   requests: number;
   accepted: number;
   duplicates: number;
-  /** Conversions whose answers were not all 202 with the same conversion id. */
+  /** Conversions whose answers were not all 202 with the same conversion id, each with what it was answered. */
   inconsistent: string[];
   /** Conversions never acknowledged (the partner gave up retrying). */
   unacknowledged: string[];
@@ -361,7 +362,7 @@ export class PartnerSimulator {
     let duplicates = 0;
     for (let n = 0; n < plan.count; n++) {
       const body: ConversionBody = { partnerTxId: `${plan.txPrefix}-${n}`, mykeyId: plan.mykeyIds[n % plan.mykeyIds.length]!, municipality: plan.municipality, partnerPoints: points(n) };
-      this.sent.set(body.partnerTxId, { body, answers: [] });
+      this.sent.set(body.partnerTxId, { body, answers: [], problems: [] });
       const twice = Math.random() < (plan.duplicateFraction ?? 0);
       if (twice) duplicates++;
       // A duplicate is either sent at the same moment (two requests racing) or right after.
@@ -383,7 +384,10 @@ export class PartnerSimulator {
       requests: this.requests - requestsBefore,
       accepted: ids.filter((id) => this.sent.get(id)!.conversionId !== undefined).length,
       duplicates,
-      inconsistent: ids.filter((id) => !consistent(this.sent.get(id)!)),
+      inconsistent: ids.filter((id) => !consistent(this.sent.get(id)!)).map((id) => {
+        const { answers, problems } = this.sent.get(id)!;
+        return `${id} answered ${answers.join(', ')}${problems.length > 0 ? ` (${problems.join('; ')})` : ''}`;
+      }),
       unacknowledged: ids.filter((id) => this.sent.get(id)!.conversionId === undefined),
       bad,
       retries: { ...this.client.retries },
@@ -402,7 +406,10 @@ export class PartnerSimulator {
       return;
     }
     record.answers.push(reply.status);
-    if (reply.status !== 202) return;
+    if (reply.status !== 202) {
+      record.problems.push(`${reply.status} after ${reply.attempts} attempts: ${JSON.stringify(reply.body).slice(0, 300)}`);
+      return;
+    }
     const id = String(reply.body?.conversionId);
     // A second acknowledgement with another id is a double acceptance: recorded as inconsistent.
     if (record.conversionId === undefined) record.conversionId = id;
