@@ -20,13 +20,14 @@
 // Ends with one line of JSON; docs/benchmarks.md says what each figure means.
 import { loadavg } from 'node:os';
 import path from 'node:path';
+import type { Knex } from 'knex';
 import { createCa, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { cardProof, enrollDevice, signInStaff, type Device } from '../test/helpers/identity.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
 import { testIdentity } from '../test/helpers/server.ts';
-import { cardsOnKeys, cpuMsOf, crlWithRevocations, expectStatus, inPool, logger, machine, now, ownCpuMs, percentile, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
+import { cardsOnKeys, cpuMsOf, keptAlive, leanPoster, crlWithRevocations, expectStatus, inPool, logger, machine, now, ownCpuMs, percentile, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
 
 const COUNTERS = setting('BENCH_COUNTERS', 32);
 const RESIDENTS = setting('BENCH_RESIDENTS', 256);
@@ -42,9 +43,11 @@ const WARM_UP_ROUNDS = 1;
 const log = logger('service-taps');
 
 interface Resident { card: IssuedCertificate; memberNumber: string }
-interface Tally { taps: number; ms: number; serverCpuMs: number; benchCpuMs: number; latencies: number[] }
+/** A counter as the timed phases use it: its POSTs through the bench's lean client. */
+type Counter = ReturnType<typeof leanPoster>;
+interface Tally { taps: number; ms: number; serverCpuMs: number; benchCpuMs: number; latencies: number[]; statements: number }
 
-const tally = (): Tally => ({ taps: 0, ms: 0, serverCpuMs: 0, benchCpuMs: 0, latencies: [] });
+const tally = (): Tally => ({ taps: 0, ms: 0, serverCpuMs: 0, benchCpuMs: 0, latencies: [], statements: 0 });
 
 /** Times `phase`, adding its wall time and the CPU time of server and bench to `into`. */
 async function timed<T>(server: BackendProcess, into: Tally, phase: () => Promise<T>): Promise<T> {
@@ -63,10 +66,10 @@ function checkAnswer(what: string, reply: { status: number; body: any }, residen
 }
 
 /** Every resident taps once without the PIN, resident i at counter i (modulo), 32 at once. */
-async function pinlessRound(server: BackendProcess, counters: Device[], residents: Resident[], into: Tally): Promise<void> {
+async function pinlessRound(server: BackendProcess, counters: Counter[], residents: Resident[], into: Tally): Promise<void> {
   await timed(server, into, () => inPool(residents, COUNTERS, async (resident, i) => {
     const started = now();
-    const reply = await counters[i % counters.length]!.post('/api/v1/auth/card-taps', { purpose: 'service_lookup', certificate: resident.card.certificateDer.toString('base64') });
+    const reply = await counters[i % counters.length]!('/api/v1/auth/card-taps', { purpose: 'service_lookup', certificate: resident.card.certificateDer.toString('base64') });
     into.latencies.push(now() - started);
     checkAnswer('PIN-less tap', reply, resident);
   }));
@@ -74,11 +77,11 @@ async function pinlessRound(server: BackendProcess, counters: Device[], resident
 }
 
 /** Every resident taps once with the PIN: all challenges, then (untimed) all signatures, then all card sessions. */
-async function pinRound(server: BackendProcess, counters: Device[], residents: Resident[], into: Tally): Promise<void> {
+async function pinRound(server: BackendProcess, counters: Counter[], residents: Resident[], into: Tally): Promise<void> {
   const challengeLatency = new Array<number>(residents.length);
   const challenges = await timed(server, into, () => inPool(residents, COUNTERS, async (_, i) => {
     const started = now();
-    const reply = await counters[i % counters.length]!.post('/api/v1/auth/challenges', { purpose: 'service_lookup' });
+    const reply = await counters[i % counters.length]!('/api/v1/auth/challenges', { purpose: 'service_lookup' });
     challengeLatency[i] = now() - started;
     return expectStatus('challenge', reply, 201);
   }));
@@ -86,20 +89,28 @@ async function pinRound(server: BackendProcess, counters: Device[], residents: R
   const proofs = residents.map((resident, i) => cardProof(challenges[i], resident.card));
   await timed(server, into, () => inPool(residents, COUNTERS, async (resident, i) => {
     const started = now();
-    const reply = await counters[i % counters.length]!.post('/api/v1/auth/card-sessions', proofs[i]);
+    const reply = await counters[i % counters.length]!('/api/v1/auth/card-sessions', proofs[i]);
     into.latencies.push(challengeLatency[i]! + now() - started);
     checkAnswer('PIN tap', reply, resident);
   }));
   into.taps += residents.length;
 }
 
-type Round = (server: BackendProcess, counters: Device[], residents: Resident[], into: Tally) => Promise<void>;
+type Round = (server: BackendProcess, counters: Counter[], residents: Resident[], into: Tally) => Promise<void>;
 
-/** Rounds after a warm-up, until `SECONDS` of timed phases. */
-async function measure(server: BackendProcess, counters: Device[], residents: Resident[], round: Round): Promise<Tally> {
+/** The statements MariaDB has been sent since it started (its `Questions`), the asking one included. */
+async function statementsSoFar(db: Knex): Promise<number> {
+  const [rows] = await db.raw("SHOW GLOBAL STATUS LIKE 'Questions'");
+  return Number(rows[0].Value);
+}
+
+/** Rounds after a warm-up, until `SECONDS` of timed phases; the server's statements counted in MariaDB. */
+async function measure(db: Knex, server: BackendProcess, counters: Counter[], residents: Resident[], round: Round): Promise<Tally> {
   for (let i = 0; i < WARM_UP_ROUNDS; i++) await round(server, counters, residents, tally());
   const into = tally();
+  const before = await statementsSoFar(db);
   while (into.ms < SECONDS * 1000) await round(server, counters, residents, into);
+  into.statements = (await statementsSoFar(db)) - before - 1;
   return into;
 }
 
@@ -112,6 +123,7 @@ function figures(t: Tally) {
     p99Ms: percentile(sorted, 0.99),
     serverCpuMsPerTap: round(t.serverCpuMs / t.taps, 3),
     benchCpuMsPerTap: round(t.benchCpuMs / t.taps, 3),
+    statementsPerTap: round(t.statements / t.taps, 2),
   };
 }
 
@@ -154,9 +166,12 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   });
   log(`a library with ${COUNTERS} counters, ${RESIDENTS} residents linked, a CRL of ${CRL_ENTRIES} serials`);
 
-  const pinless = figures(await measure(server, counters, residents, pinlessRound));
+  const agent = keptAlive(COUNTERS);
+  cleanup(() => agent.destroy());
+  const tappers = counters.map((counter) => leanPoster(base, counter.token, agent));
+  const pinless = figures(await measure(db, server, tappers, residents, pinlessRound));
   log(`PIN-less taps: ${JSON.stringify(pinless)}`);
-  const pin = figures(await measure(server, counters, residents, pinRound));
+  const pin = figures(await measure(db, server, tappers, residents, pinRound));
   log(`taps with the PIN: ${JSON.stringify(pin)}`);
 
   // Every tap, warm-up included, logged exactly one use.

@@ -50,6 +50,8 @@ export async function enrollDevice(base: string, staff: Staff, name = 'カウン
   const token: string = enrolled.body.token;
   return {
     id: Number(enrolled.body.deviceId),
+    /** The device's bearer token, for a client of the caller's own (a benchmark's). */
+    token,
     get: (path: string) => call(base, 'GET', path, { authorization: `Bearer ${token}` }),
     post: (path: string, body: unknown, key: string = randomUUID()) => call(base, 'POST', path, { authorization: `Bearer ${token}`, 'Idempotency-Key': key }, body),
   };
