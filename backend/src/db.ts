@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import DataLoader from 'dataloader';
 import knex, { type Knex } from 'knex';
 import type { Logger } from './log.ts';
 
@@ -55,6 +56,31 @@ export function createDb(databaseUrl: string, log?: Logger, waitMs = REQUEST_WAI
     };
   }
   return knex(config);
+}
+
+/**
+ * A read by key whose concurrent calls on the pool become one statement: the keys asked in the
+ * same turn of the event loop are read together (DataLoader, batching only: nothing is cached,
+ * so the next read sees every change). Under load, 32 counters' reads of a kind cost one
+ * statement, not 32; alone, a read waits for the turn to end (setImmediate), never for a timer.
+ * In a transaction, a read runs alone: its snapshot and locks are that transaction's.
+ */
+export function readByKey<K, V>(readMany: (conn: Db | Knex.Transaction, keys: readonly K[]) => Promise<Map<string, V>>, keyOf: (key: K) => string) {
+  const loaders = new WeakMap<Db, DataLoader<K, V | undefined>>();
+  const loaderOf = (db: Db) => {
+    let loader = loaders.get(db);
+    if (!loader) {
+      loader = new DataLoader<K, V | undefined>(async (keys) => {
+        const found = await readMany(db, keys);
+        return keys.map((key) => found.get(keyOf(key)));
+      }, { cache: false, batchScheduleFn: (run) => setImmediate(run), maxBatchSize: 500 });
+      loaders.set(db, loader);
+    }
+    return loader;
+  };
+  return async (conn: Db | Knex.Transaction, key: K): Promise<V | undefined> => (conn.isTransaction
+    ? (await readMany(conn, [key])).get(keyOf(key))
+    : loaderOf(conn).load(key));
 }
 
 /** Names of migrations present in the code but not yet applied to this database. */

@@ -1,10 +1,13 @@
 import type { Knex } from 'knex';
-import type { Db } from '../db.ts';
+import { readByKey, type Db } from '../db.ts';
 import type { Device, DeviceStatus } from '@mykey/contracts/device.ts';
 import { organizationColumns, organizationOf, type OrganizationColumns, type OrganizationRef } from '../staff/organization.ts';
 
 /** The device behind a request, as requireDevice finds it; `municipalityCode` is the town it serves (a shop's device, its shop's town). */
 export interface EnrolledDevice { id: number; organization: OrganizationRef; municipalityCode: string }
+
+/** An enrolled device as its token finds it: with when it was last seen. */
+export interface ActiveDevice extends EnrolledDevice { lastSeenAt: Date | null }
 
 interface DeviceRow extends OrganizationColumns {
   id: number;
@@ -97,12 +100,14 @@ export const devicesRepository = {
     await conn('devices').where({ id }).update({ status: 'revoked', revoked_at: now, revoked_by_staff_id: staffId });
   },
 
-  async activeByTokenHash(conn: Conn, tokenHash: Buffer): Promise<(EnrolledDevice & { lastSeenAt: Date | null }) | undefined> {
-    const row = await conn('devices as d').leftJoin('merchants as me', 'me.id', 'd.merchant_id')
-      .where({ 'd.token_hash': tokenHash, 'd.status': 'active' })
-      .first('d.id', 'd.merchant_id', 'd.municipality_code', 'd.last_seen_at', conn.raw('COALESCE(d.municipality_code, me.municipality_code) AS town'));
-    return row && { id: row.id, organization: organizationOf(row), municipalityCode: row.town, lastSeenAt: row.last_seen_at };
-  },
+  /** The active device holding the token of this hash; reads at the same moment are one statement (db.ts). */
+  activeByTokenHash: readByKey(async (conn, tokenHashes: readonly Buffer[]) => {
+    const rows = await conn('devices as d').leftJoin('merchants as me', 'me.id', 'd.merchant_id')
+      .whereIn('d.token_hash', tokenHashes).where({ 'd.status': 'active' })
+      .select('d.id', 'd.token_hash', 'd.merchant_id', 'd.municipality_code', 'd.last_seen_at', conn.raw('COALESCE(d.municipality_code, me.municipality_code) AS town'));
+    return new Map(rows.map((row) => [Buffer.from(row.token_hash).toString('hex'),
+      { id: row.id, organization: organizationOf(row), municipalityCode: row.town, lastSeenAt: row.last_seen_at as Date | null } satisfies ActiveDevice]));
+  }, (tokenHash) => tokenHash.toString('hex')),
 
   /** Records that the device was seen, unless another request did so since `staleBefore`. */
   async touch(conn: Conn, id: number, now: Date, staleBefore: Date): Promise<void> {

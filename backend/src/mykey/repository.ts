@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Db } from '../db.ts';
+import { readByKey, type Db } from '../db.ts';
 import type { CardStatus as CertificateStatus, LinkMethod, MykeyStatus } from '@mykey/contracts/mykeys.ts';
 
 export interface CardBinding { mykeyPk: number; mykeyId: string; mykeyStatus: MykeyStatus; homeMunicipalityCode: string; certificateStatus: CertificateStatus }
@@ -27,6 +27,27 @@ const toBinding = (row: BindingRow): CardBinding => ({
 
 const bindings = (conn: Conn) => conn('mykey_certificates as c').join('mykeys as m', 'm.id', 'c.mykey_pk');
 
+/** A card in a town: whether the town blocked its MyKey ID goes with its binding. */
+interface TownKey { certKey: Buffer; town: string }
+const townKey = ({ certKey, town }: TownKey) => `${certKey.toString('hex')}:${town}`;
+
+/** The bindings of these cards, each with whether its town blocked the MyKey ID, by townKey. */
+async function bindingsInTowns(conn: Conn, keys: readonly TownKey[], { lock = false } = {}): Promise<Map<string, CardBinding & { blockedHere: boolean }>> {
+  const towns = [...new Set(keys.map((key) => key.town))];
+  const blocked = conn.raw(`(SELECT GROUP_CONCAT(b.municipality_code) FROM mykey_town_blocks AS b WHERE b.mykey_pk = m.id AND b.municipality_code IN (${towns.map(() => '?').join(', ')})) AS blocked_towns`, towns);
+  const query = bindings(conn).whereIn('c.cert_key', keys.map((key) => key.certKey));
+  const rows: Array<BindingRow & { blocked_towns: string | null }> = await (lock ? query.forUpdate() : query).select([...BINDING_COLUMNS, blocked]);
+  const byCard = new Map(rows.map((row) => [Buffer.from(row.cert_key).toString('hex'), row]));
+  const found = new Map<string, CardBinding & { blockedHere: boolean }>();
+  for (const key of keys) {
+    const row = byCard.get(key.certKey.toString('hex'));
+    if (row) found.set(townKey(key), { ...toBinding(row), blockedHere: (row.blocked_towns ?? '').split(',').includes(key.town) });
+  }
+  return found;
+}
+
+const bindingInTown = readByKey((conn, keys: readonly TownKey[]) => bindingsInTowns(conn, keys), townKey);
+
 /** Every SQL statement about MyKey IDs and the cards linked to them. */
 export const mykeyRepository = {
   /**
@@ -42,15 +63,13 @@ export const mykeyRepository = {
 
   /**
    * A card's binding and whether `municipalityCode` has blocked its MyKey ID from its services,
-   * in one read (a tap's or a payment's path counts its statements). `lock` holds the card's and
-   * its MyKey ID's rows until the transaction ends; not the block's, which a locking read does
-   * not lock in a subquery (nor did the separate read this replaces).
+   * in one read (a tap's or a payment's path counts its statements); reads at the same moment
+   * are one statement (db.ts). `lock` holds the card's and its MyKey ID's rows until the
+   * transaction ends; not the block's, which a locking read does not lock in a subquery.
    */
   async bindingIn(conn: Conn, certKey: Buffer, municipalityCode: string, { lock = false } = {}): Promise<(CardBinding & { blockedHere: boolean }) | undefined> {
-    const blocked = conn.raw('EXISTS (SELECT 1 FROM mykey_town_blocks AS b WHERE b.mykey_pk = m.id AND b.municipality_code = ?) AS blocked_here', [municipalityCode]);
-    const query = bindings(conn).where('c.cert_key', certKey);
-    const row: (BindingRow & { blocked_here: number }) | undefined = await (lock ? query.forUpdate() : query).first([...BINDING_COLUMNS, blocked]);
-    return row && { ...toBinding(row), blockedHere: Boolean(row.blocked_here) };
+    const key = { certKey, town: municipalityCode };
+    return lock ? (await bindingsInTowns(conn, [key], { lock })).get(townKey(key)) : bindingInTown(conn, key);
   },
 
   /**

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Db } from '../db.ts';
+import { readByKey, type Db } from '../db.ts';
 import type { MembershipAction, ServiceKind, TapPolicy } from '@mykey/contracts/services.ts';
 
 type Conn = Db | Knex.Transaction;
@@ -31,6 +31,10 @@ const toMembership = (row: MembershipRow): Membership => ({
 });
 const memberships = (conn: Conn) => conn('memberships as ms');
 
+/** A service and a resident (by their MyKey ID's key), who have one membership at most. */
+export interface MembershipKey { serviceId: number; mykeyPk: number }
+const membershipKey = ({ serviceId, mykeyPk }: MembershipKey) => `${Number(serviceId)}:${Number(mykeyPk)}`;
+
 /** Every SQL statement about town services, the devices serving them, memberships and their requests (their uses: uses-repository.ts). */
 export const townServicesRepository = {
   async list(conn: Conn, municipalityCode: string): Promise<Service[]> {
@@ -45,10 +49,11 @@ export const townServicesRepository = {
   },
 
   /** The service a device serves, if any. */
-  async serviceOfDevice(conn: Conn, deviceId: number): Promise<Service | undefined> {
-    const row = await conn('service_devices as sd').join('services as s', 's.id', 'sd.service_id').where({ 'sd.device_id': deviceId }).first(SERVICE_COLUMNS);
-    return row && toService(row as ServiceRow);
-  },
+  /** The service a device serves; reads at the same moment are one statement (db.ts). */
+  serviceOfDevice: readByKey(async (conn, deviceIds: readonly number[]) => {
+    const rows = await conn('service_devices as sd').join('services as s', 's.id', 'sd.service_id').whereIn('sd.device_id', deviceIds).select('sd.device_id', ...SERVICE_COLUMNS);
+    return new Map((rows as Array<ServiceRow & { device_id: number }>).map((row) => [String(row.device_id), toService(row)]));
+  }, String),
 
   /** The ids of the devices serving each of these services. */
   async devicesOf(conn: Conn, serviceIds: number[]): Promise<Map<number, number[]>> {
@@ -117,10 +122,11 @@ export const townServicesRepository = {
     return row && { membership: toMembership(row as MembershipRow), usedAt: row.used_at };
   },
 
-  async membershipOf(conn: Conn, serviceId: number, mykeyPk: number): Promise<Membership | undefined> {
-    const row = await memberships(conn).where({ 'ms.service_id': serviceId, 'ms.mykey_pk': mykeyPk }).first(MEMBERSHIP_COLUMNS);
-    return row && toMembership(row as MembershipRow);
-  },
+  /** A resident's membership of a service; reads at the same moment are one statement (db.ts). */
+  membershipOf: readByKey(async (conn, keys: readonly MembershipKey[]) => {
+    const rows = await memberships(conn).whereIn(['ms.service_id', 'ms.mykey_pk'], keys.map((key) => [key.serviceId, key.mykeyPk])).select(MEMBERSHIP_COLUMNS);
+    return new Map((rows as MembershipRow[]).map((row) => [membershipKey({ serviceId: row.service_id, mykeyPk: row.mykey_pk }), toMembership(row)]));
+  }, membershipKey),
 
   async membershipByNumber(conn: Conn, serviceId: number, memberNumber: string): Promise<Membership | undefined> {
     const row = await memberships(conn).where({ 'ms.service_id': serviceId, 'ms.member_number': memberNumber }).first(MEMBERSHIP_COLUMNS);
