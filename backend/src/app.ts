@@ -65,7 +65,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   ]);
   const taps = cardTapsService({
     db, verifier: identity.verifier, purposes: tapPurposes,
-    cardKey: (card) => keyOf(identity.secret, card), noteRevoked: (certKey, now) => noteRevoked(db, certKey, now),
+    cardKey: (card) => keyOf(identity.secret, card), noteRevoked: (certKey, now) => noteRevoked(db, certKey, now), log,
   });
   // Behind the one proxy TRUST_PROXY names, only the address it adds (the last of
   // X-Forwarded-For) is believed; what a client writes there itself is not.

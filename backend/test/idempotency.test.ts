@@ -1,6 +1,7 @@
 import test from 'ava';
+import type { Knex } from 'knex';
 import { fileFixture, testDatabase } from './helpers/env.ts';
-import { runIdempotent } from '../src/http/idempotency.ts';
+import { groupCommitter, runIdempotent, type PlannedCall } from '../src/http/idempotency.ts';
 import { Problem } from '../src/http/problems.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
@@ -78,4 +79,45 @@ test("a duplicate-key error of the effect's own is the effect's failure, not a r
   }));
   t.is((error as { code?: string }).code, 'ER_DUP_ENTRY');
   t.is(await ran('dup'), 0);
+});
+
+/** A committer of `effects` rows that notes the size of each group it inserts. */
+function effectsCommitter(db: Knex, groups: number[], fail?: () => boolean) {
+  return groupCommitter<string>(db, async (trx, rows) => {
+    groups.push(rows.length);
+    if (fail?.()) throw new Error('a row could not be inserted');
+    await trx('effects').insert(rows.map((what) => ({ what })));
+  }, () => {});
+}
+
+const planned = (key: string, what: string): PlannedCall<string> => ({ scope: 'device:7', key, request: { what }, answer: { status: 201, body: { what } }, rows: what });
+
+test('planned calls at once commit in groups: the first alone at once, those that came meanwhile together; each key holds its answer', async (t) => {
+  const { db } = await fixture();
+  const groups: number[] = [];
+  const committer = effectsCommitter(db, groups);
+  const done = await Promise.all(Array.from({ length: 10 }, (_, i) => committer.commit(planned(`group-key-${i}`, 'grouped'))));
+  t.deepEqual(done, Array(10).fill(true));
+  t.deepEqual(groups, [1, 9], 'an idle committer does not wait; the nine that came during its commit went in one transaction');
+  t.is(await ran('grouped'), 10);
+  const replay = await runIdempotent(db, { scope: 'device:7', key: 'group-key-4', request: { what: 'grouped' } }, effect('grouped'));
+  t.deepEqual(replay, { status: 201, body: { what: 'grouped' }, replayed: true }, 'a retry replays the answer committed with the group');
+});
+
+test('a group with a key answered before, or twins, or a failing insert commits nothing, and says so to every call in it', async (t) => {
+  const { db } = await fixture();
+  const groups: number[] = [];
+  const committer = effectsCommitter(db, groups);
+  t.true(await committer.commit(planned('answered-before', 'first')));
+  // The first of these commits alone; the rest form one group holding the answered key.
+  const calls = [planned('lone-call', 'lone'), planned('fresh-1', 'doomed'), planned('answered-before', 'doomed'), planned('fresh-2', 'doomed')];
+  t.deepEqual(await Promise.all(calls.map((call) => committer.commit(call))), [true, false, false, false]);
+  const twins = [planned('lone-call-2', 'lone'), planned('twin', 'twin'), planned('twin', 'twin')];
+  t.deepEqual(await Promise.all(twins.map((call) => committer.commit(call))), [true, false, false]);
+  t.is(await ran('doomed'), 0, 'nothing of the group with the answered key');
+  t.is(await ran('twin'), 0);
+  t.is(await db('idempotency_keys').where({ scope: 'device:7' }).whereIn('idempotency_key', ['fresh-1', 'fresh-2', 'twin']).count({ n: '*' }).then((r) => Number(r[0]!.n)), 0);
+  const flaky = effectsCommitter(db, [], () => true);
+  t.false(await flaky.commit(planned('insert-fails', 'failed')));
+  t.is(await db('idempotency_keys').where({ scope: 'device:7', idempotency_key: 'insert-fails' }).count({ n: '*' }).then((r) => Number(r[0]!.n)), 0, 'the key is free for the call to run alone');
 });

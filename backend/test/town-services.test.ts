@@ -132,6 +132,38 @@ test('bad input at the counter: a device serving no service or another one, an u
   t.like(await tap(shop, resident.card), { status: 403, body: { code: 'purpose_not_for_device' } }, "a shop's register is no service counter");
 });
 
+test('taps at many gates at once: each answered its own number with one use; a twin and a retry get the first answer; a suspended card is refused alone', async (t) => {
+  const { staff, base, pki, db, device } = await fixture();
+  const gates = await Promise.all(Array.from({ length: 4 }, (_, i) => enrollDevice(base, staff, `体育館ゲート${i + 1}`)));
+  const gym = await library(staff, gates, { kind: 'sports_facility', tapPolicy: 'tap' });
+  const residents: Array<{ card: IssuedCertificate; mykeyId: string; number: string }> = [];
+  for (let i = 0; i < 9; i++) {
+    const resident = await firstLogin(pki, device);
+    const number = memberNumberOf(++member);
+    t.is((await signRequest(staff, gym.id, gates[0]!, resident.card, 'link', number)).status, 201);
+    residents.push({ ...resident, number });
+  }
+  const suspended = residents.pop()!;
+  t.is((await staff.post(`/api/v1/staff/mykeys/${suspended.mykeyId}/suspension`, { reason: '紛失の届出' })).status, 200);
+  const body = (card: IssuedCertificate) => ({ purpose: 'service_lookup', certificate: card.certificateDer.toString('base64') });
+  const path = '/api/v1/auth/card-taps';
+
+  const [twin1, twin2, refused, ...answers] = await Promise.all([
+    gates[0]!.post(path, body(residents[0]!.card), 'gym-twin-tap-1'),
+    gates[0]!.post(path, body(residents[0]!.card), 'gym-twin-tap-1'),
+    gates[1]!.post(path, body(suspended.card)),
+    ...residents.map((resident, i) => gates[i % gates.length]!.post(path, body(resident.card))),
+  ]);
+  answers.forEach((answer, i) => t.like(answer, { status: 201, body: { linked: true, memberNumber: residents[i]!.number, service: { id: gym.id } } }));
+  t.like(twin1, { status: 201, body: { linked: true, memberNumber: residents[0]!.number } });
+  t.deepEqual(twin2, twin1, 'twins sent at once get one answer');
+  t.like(refused, { status: 403, body: { code: 'mykey_suspended' } });
+  t.deepEqual(await gates[0]!.post(path, body(residents[0]!.card), 'gym-twin-tap-1'), twin1, 'a retry later gets it too');
+  t.like(await gates[0]!.post(path, body(residents[1]!.card), 'gym-twin-tap-1'), { status: 409, body: { code: 'idempotency_key_reused' } });
+  const uses = await db('service_uses').where({ service_id: gym.id }).count({ n: '*' });
+  t.is(Number(uses[0]!.n), residents.length + 1, 'one use per tap made, the twins and the retry one tap');
+});
+
 test('a revoked card is refused, and nothing is stored', async (t) => {
   const { staff, base, pki, identity, db } = await fixture();
   const counter = await enrollDevice(base, staff, '公民館受付');

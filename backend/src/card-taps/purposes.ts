@@ -3,6 +3,7 @@
 // happens with the verified card. The card-tap service knows no purpose by name.
 import type { Knex } from 'knex';
 import type { PurposeTerms, PurposeText } from '@mykey/contracts/challenge-text.ts';
+import type { Db } from '../db.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
 import { Problem, type ProblemCode } from '../http/problems.ts';
 import type { StaffRole } from '@mykey/contracts/staff.ts';
@@ -32,6 +33,20 @@ export interface Tap<Terms extends object = object> {
   challenge: StoredChallenge | undefined;
 }
 
+/** What a planned purpose's reads decided: the answer, and the rows the tap commits (none when it only answers). */
+export interface TapPlan<Rows = unknown> { answer: object; rows: Rows | undefined }
+
+/**
+ * A purpose whose effect is only rows to insert, decided by reads (a look-up's use). A PIN-less
+ * tap plans outside any transaction, and its rows commit together with other taps' (group
+ * commit); in a card session's transaction, plan and insert run as its handler.
+ */
+export interface Planned<Rows = unknown, Terms extends object = object> {
+  plan(conn: Db | Knex.Transaction, tap: Tap<Terms>): Promise<TapPlan<Rows>>;
+  /** The rows of several taps, in one transaction. */
+  insert(trx: Knex.Transaction, rows: Rows[]): Promise<void>;
+}
+
 export interface Purpose<Terms extends object = object> {
   readonly name: string;
   readonly proofs: readonly ProofKind[];
@@ -47,6 +62,21 @@ export interface Purpose<Terms extends object = object> {
   readonly keepsProof?: boolean;
   /** Runs in the card session's transaction with the verified card; what it answers joins the common answer fields. */
   handle(trx: Knex.Transaction, tap: Tap<Terms>): Promise<object>;
+  /** Set when the effect is only planned rows: handle is then the plan and its rows inserted. */
+  readonly planned?: Planned<unknown, Terms>;
+}
+
+/** A purpose whose handler is its plan and the plan's rows, in the caller's transaction. */
+export function plannedPurpose<Rows, Terms extends object = object>(purpose: Omit<Purpose<Terms>, 'handle' | 'planned'>, planned: Planned<Rows, Terms>): Purpose<Terms> {
+  return {
+    ...purpose,
+    planned: planned as Planned<unknown, Terms>,
+    async handle(trx, tap) {
+      const { answer, rows } = await planned.plan(trx, tap);
+      if (rows !== undefined) await planned.insert(trx, [rows]);
+      return answer;
+    },
+  };
 }
 
 /** The purposes of one app, by name. */

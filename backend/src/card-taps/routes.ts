@@ -80,10 +80,7 @@ export function cardTapRoutes({ db, taps, purposes, clock }: CardTapRoutesDeps):
     const now = clock();
     const verified = await taps.verifyTap(device, body.purpose, body.certificate, now);
     const request = { op: 'card-tap', ...body, certificate: body.certificate.toString('base64') };
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${device.id}`, key, request }, async (trx) => {
-      const common = { purpose: verified.purpose.name, revocationChecked: verified.card.revocationChecked };
-      return { status: 201, body: { ...common, ...(await taps.settle(trx, device, verified, requested(body), now)) } };
-    })));
+    respond(ctx, await taps.settleTap({ scope: `device:${device.id}`, key, request }, device, verified, requested(body), now));
   });
 
   return router;

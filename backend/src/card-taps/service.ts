@@ -8,8 +8,10 @@ import { RevokedCard, verifyCardProof, verifyTappedCertificate, type CardIdentit
 import type { AcceptedCertificate } from '../jpki/certificates.ts';
 import type { CertificateVerifier } from '../jpki/verifier.ts';
 import { challengeRepository, type StoredChallenge } from './repository.ts';
-import { termLines, type ProofKind, type Purpose, type PurposeRegistry, type VerifiedCard } from './purposes.ts';
-import type { Db } from '../db.ts';
+import { termLines, type Planned, type ProofKind, type Purpose, type PurposeRegistry, type VerifiedCard } from './purposes.ts';
+import { retryTransient, type Db } from '../db.ts';
+import { groupCommitter, runIdempotent, type Answer, type GroupCommitter, type IdempotentCall } from '../http/idempotency.ts';
+import type { Logger } from '../log.ts';
 
 export interface CardTapsDeps {
   db: Db;
@@ -19,6 +21,7 @@ export interface CardTapsDeps {
   cardKey(card: CardIdentity): Buffer;
   /** Told of a card (by its keyed hash) refused as revoked, so that what it is linked to stops using it. */
   noteRevoked(certKey: Buffer, now: Date): Promise<void>;
+  log: Logger;
 }
 
 /** A card verified for a purpose, ready for its handler. */
@@ -41,7 +44,7 @@ function challengeAnswer(purpose: Purpose, challenge: StoredChallenge) {
  * registry of purposes and mykey's card key and revocation note, which card-taps cannot import
  * (mykey and payments build on card-taps).
  */
-export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked }: CardTapsDeps) {
+export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked, log }: CardTapsDeps) {
   /** The verification's verdict; a revoked card is noted on the way out. */
   async function verifiedCard(verifying: Promise<AcceptedCertificate>, proof: ProofKind, now: Date): Promise<VerifiedCard> {
     const accepted = await verifying.catch(async (error: unknown) => {
@@ -55,6 +58,30 @@ export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked }
   /** The terms `requested` names, bound for this device now; none for a purpose without terms. */
   const bindTerms = (trx: Knex.Transaction, purpose: Purpose, device: EnrolledDevice, requested: string | undefined, now: Date) =>
     (purpose.terms && requested !== undefined ? purpose.terms.bind(trx, device, requested, now) : Promise.resolve(undefined));
+
+  /**
+   * Hands a verified card to its purpose, in the caller's transaction: a signed challenge is
+   * marked signed first (used up, unless the purpose keeps it as a proof for a later call).
+   */
+  async function settle(trx: Knex.Transaction, device: EnrolledDevice, { purpose, card, challenge }: VerifiedTap, requested: string | undefined, now: Date): Promise<object> {
+    if (challenge) await challengeRepository.markSigned(trx, challenge, card.certKey, now, { consume: !purpose.keepsProof });
+    const terms = challenge ? challenge.terms ?? undefined : await bindTerms(trx, purpose, device, requested, now);
+    return purpose.handle(trx, { card, device, now, terms, challenge });
+  }
+
+  /** One group committer per planned purpose, made at its first tap. */
+  const committers = new Map<Purpose, GroupCommitter<unknown>>();
+  const committerOf = (purpose: Purpose, planned: Planned): GroupCommitter<unknown> => {
+    let committer = committers.get(purpose);
+    if (!committer) {
+      committer = groupCommitter<unknown>(db, async (trx, rows) => {
+        const some = rows.filter((row) => row !== undefined);
+        if (some.length > 0) await planned.insert(trx, some);
+      }, (error, calls) => log.info({ err: error, purpose: purpose.name, calls }, 'a group of taps committed nothing; each runs alone'));
+      committers.set(purpose, committer);
+    }
+    return committer;
+  };
 
   return {
     /** A challenge for `purposeName`, bound to this device and to the terms `requested` names. */
@@ -79,14 +106,23 @@ export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked }
       return { purpose, card: await verifiedCard(verifyTappedCertificate(verifier, certificate, now), 'tap', now) };
     },
 
+    settle,
+
     /**
-     * Hands a verified card to its purpose, in the caller's transaction: a signed challenge is
-     * marked signed first (used up, unless the purpose keeps it as a proof for a later call).
+     * A PIN-less tap answered once under `call`: a planned purpose's rows commit with other taps'
+     * (group commit); any other purpose's tap, or one whose plan or group fails, runs alone in
+     * its own transaction, which replays, refuses or runs it as for any call.
      */
-    async settle(trx: Knex.Transaction, device: EnrolledDevice, { purpose, card, challenge }: VerifiedTap, requested: string | undefined, now: Date): Promise<object> {
-      if (challenge) await challengeRepository.markSigned(trx, challenge, card.certKey, now, { consume: !purpose.keepsProof });
-      const terms = challenge ? challenge.terms ?? undefined : await bindTerms(trx, purpose, device, requested, now);
-      return purpose.handle(trx, { card, device, now, terms, challenge });
+    async settleTap(call: IdempotentCall, device: EnrolledDevice, verified: VerifiedTap, requested: string | undefined, now: Date): Promise<Answer & { replayed: boolean }> {
+      const common = { purpose: verified.purpose.name, revocationChecked: verified.card.revocationChecked };
+      const alone = () => retryTransient(() => runIdempotent(db, call, async (trx) =>
+        ({ status: 201, body: { ...common, ...(await settle(trx, device, verified, requested, now)) } })));
+      const { planned } = verified.purpose;
+      if (!planned || requested !== undefined) return alone();
+      const plan = await planned.plan(db, { card: verified.card, device, now, terms: undefined, challenge: undefined }).catch(() => undefined);
+      if (!plan) return alone();
+      const answer = { status: 201, body: { ...common, ...plan.answer } };
+      return (await committerOf(verified.purpose, planned).commit({ ...call, answer, rows: plan.rows })) ? { ...answer, replayed: false } : alone();
     },
   };
 }

@@ -63,6 +63,60 @@ async function claim(trx: Knex.Transaction, call: IdempotentCall): Promise<boole
   }
 }
 
+/** A call whose answer and rows were decided by reads before any transaction: it commits them, nothing else. */
+export interface PlannedCall<Rows> extends IdempotentCall { answer: Answer; rows: Rows }
+
+interface Waiting<Rows> { call: PlannedCall<Rows>; committed: (done: boolean) => void }
+
+/**
+ * Group commit for planned calls (a tap's use row): the calls that arrive while one group commits
+ * go together in the next transaction, their keys claimed with their answers in one insert and
+ * their rows in another, so 32 counters at once cost a few statements between them instead of
+ * several each. Nothing waits for a timer: an idle committer commits a lone call at once.
+ *
+ * `commit` resolves true when the call's answer and rows committed. False when its group could
+ * not commit (a key answered before, a twin in the same group, a row named gone meanwhile, a
+ * deadlock): nothing of the group is stored, and the caller runs the call alone through
+ * runIdempotent, which replays, refuses or runs it as for any call.
+ */
+export function groupCommitter<Rows>(db: Db, insertRows: (trx: Knex.Transaction, rows: Rows[]) => Promise<void>, onGroupFailed: (error: unknown, calls: number) => void, maxGroup = 256) {
+  let waiting: Array<Waiting<Rows>> = [];
+  let committing = false;
+
+  async function commitGroup(): Promise<void> {
+    if (committing || waiting.length === 0) return;
+    committing = true;
+    const group = waiting.slice(0, maxGroup);
+    waiting = waiting.slice(maxGroup);
+    let done = true;
+    try {
+      await db.transaction(async (trx) => {
+        await idempotencyRepository.insertAnswered(trx, group.map(({ call }) => ({
+          scope: call.scope, key: call.key, requestHash: requestHash(call.request), status: call.answer.status, responseJson: JSON.stringify(call.answer.body ?? null),
+        })));
+        await insertRows(trx, group.map(({ call }) => call.rows));
+      });
+    } catch (error) {
+      done = false;
+      onGroupFailed(error, group.length);
+    }
+    for (const { committed } of group) committed(done);
+    committing = false;
+    void commitGroup();
+  }
+
+  return {
+    commit(call: PlannedCall<Rows>): Promise<boolean> {
+      return new Promise((committed) => {
+        waiting.push({ call, committed });
+        void commitGroup();
+      });
+    },
+  };
+}
+
+export type GroupCommitter<Rows> = ReturnType<typeof groupCommitter<Rows>>;
+
 /** Sends an answer, marking replays so clients and logs can tell. */
 export function respond(ctx: Context, answer: Answer & { replayed: boolean }): void {
   ctx.status = answer.status;

@@ -19,6 +19,13 @@ export const idempotencyRepository = {
     await trx('idempotency_keys').insert({ scope, idempotency_key: key, request_hash: requestHash, status_code: 0, response: 'null' });
   },
 
+  /** Keys claimed and answered at once, for calls whose answer was decided before their transaction (group commit). */
+  async insertAnswered(trx: Knex.Transaction, rows: Array<Key & { requestHash: Buffer; status: number; responseJson: string }>): Promise<void> {
+    await trx('idempotency_keys').insert(rows.map((row) => ({
+      scope: row.scope, idempotency_key: row.key, request_hash: row.requestHash, status_code: row.status, response: row.responseJson,
+    })));
+  },
+
   async storeAnswer(trx: Knex.Transaction, { scope, key }: Key, status: number, responseJson: string): Promise<void> {
     await trx('idempotency_keys').where({ scope, idempotency_key: key }).update({ status_code: status, response: responseJson });
   },

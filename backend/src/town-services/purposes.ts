@@ -3,8 +3,8 @@
 // find the service through the device.
 import { MEMBERSHIP_TERMS, type MembershipTerms } from '@mykey/contracts/challenge-text.ts';
 import type { MembershipAction } from '@mykey/contracts/services.ts';
-import type { Purpose } from '../card-taps/purposes.ts';
-import { link, lookup, requestTerms, unlinkByCard } from './service.ts';
+import { plannedPurpose, type Purpose } from '../card-taps/purposes.ts';
+import { insertLookups, link, planLookup, requestTerms, unlinkByCard, type LookupRows } from './service.ts';
 
 const membershipPurpose = (name: string, action: MembershipAction, handle: Purpose<MembershipTerms>['handle']): Purpose<MembershipTerms> => ({
   // Consent to a link is the card's signature over what the resident was shown: never PIN-less.
@@ -24,7 +24,7 @@ export const serviceUnlinkPurpose = membershipPurpose('service_unlink', 'unlink'
  * A tap at a service's counter or gate: with the PIN, or PIN-less where the service's tap policy
  * allows (the handler checks the policy; docs/services.md says what a PIN-less tap proves).
  */
-export const serviceLookupPurpose = (secret: Buffer): Purpose => ({
-  name: 'service_lookup', proofs: ['pin', 'tap'], deviceKinds: ['municipality'], valueMoving: false,
-  handle: (trx, tap) => lookup(trx, secret, tap),
-});
+export const serviceLookupPurpose = (secret: Buffer): Purpose => plannedPurpose<LookupRows>(
+  { name: 'service_lookup', proofs: ['pin', 'tap'], deviceKinds: ['municipality'], valueMoving: false },
+  { plan: (conn, tap) => planLookup(conn, secret, tap), insert: insertLookups },
+);

@@ -13,12 +13,13 @@ import { usableCardOf } from '../mykey/service.ts';
 import { pseudonymOf } from '../mykey/pseudonym.ts';
 import { mykeyRepository } from '../mykey/repository.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
-import type { Tap } from '../card-taps/purposes.ts';
+import type { Tap, TapPlan } from '../card-taps/purposes.ts';
 import type { MembershipTerms } from '@mykey/contracts/challenge-text.ts';
 import type { MembershipAction, MembershipRequestView, MembershipView, ServiceTapAnswer, ServiceView } from '@mykey/contracts/services.ts';
 import { townServicesRepository as repo, type Membership, type Service, type ServiceFields } from './repository.ts';
-import { serviceUsesRepository as usesRepo } from './uses-repository.ts';
-import { recordTapEvent } from './tap-events.ts';
+import { serviceUsesRepository as usesRepo, type Use } from './uses-repository.ts';
+import { recordTapEvents, tapEventOf } from './tap-events.ts';
+import type { TapEventRow } from './tap-event-repository.ts';
 
 type Conn = Db | Knex.Transaction;
 
@@ -138,7 +139,7 @@ async function signedRequest(trx: Knex.Transaction, tap: Tap<MembershipTerms>) {
 /** The card signed a link: the member number joins its MyKey ID at the service. */
 export async function link(trx: Knex.Transaction, secret: Buffer, tap: Tap<MembershipTerms>): Promise<object> {
   const { request, card, service } = await signedRequest(trx, tap);
-  const own = await repo.membershipOf(trx, service.id, card.mykeyPk);
+  const own = await repo.membershipOf(trx, { serviceId: service.id, mykeyPk: card.mykeyPk });
   if (own) throw new Problem('membership_exists', undefined, { memberNumber: own.memberNumber });
   const id = await repo.insertMembership(trx, { serviceId: service.id, mykeyPk: card.mykeyPk, memberNumber: request.memberNumber, linkedAt: tap.now, deviceId: tap.device.id });
   if (id === undefined) throw new Problem('membership_number_taken');
@@ -169,19 +170,32 @@ const NOT_LINKED = {
   en: 'This card is not linked to a membership of this service yet. Give your member number at the counter and link it with your card and PIN.',
 };
 
-/** A tap at a service's counter or gate: the member number for that service, and a use logged; or how to link. */
-export async function lookup(trx: Knex.Transaction, secret: Buffer, tap: Tap): Promise<ServiceTapAnswer> {
-  const service = await servedBy(trx, tap.device);
+/** What a look-up that found a member stores: the use, and the event for the service's system if it has one. */
+export interface LookupRows { use: Use; event: TapEventRow | undefined }
+
+/** A tap at a service's counter or gate: the member number for that service, and a use to log; or how to link. */
+export async function planLookup(conn: Conn, secret: Buffer, tap: Tap): Promise<TapPlan<LookupRows>> {
+  const service = await servedBy(conn, tap.device);
   if (tap.card.proof === 'tap' && service.tapPolicy !== 'tap') throw new Problem('card_tap_not_allowed');
-  const card = await usableCardOf(trx, tap.card.certKey, tap.device.municipalityCode);
+  const card = await usableCardOf(conn, tap.card.certKey, tap.device.municipalityCode);
   if (!card) throw new Problem('service_card_unknown');
-  const membership = await repo.membershipOf(trx, service.id, card.mykeyPk);
-  if (!membership) return { purpose: 'service_lookup', linked: false, service: names(service), messages: NOT_LINKED };
-  await usesRepo.recordUse(trx, { serviceId: service.id, deviceId: tap.device.id, membershipId: membership.id, at: tap.now });
+  const membership = await repo.membershipOf(conn, { serviceId: service.id, mykeyPk: card.mykeyPk });
+  if (!membership) return { answer: { purpose: 'service_lookup', linked: false, service: names(service), messages: NOT_LINKED } satisfies ServiceTapAnswer, rows: undefined };
   const { memberNumber, pseudonym } = membershipView(secret, membership, card.mykeyId);
   const usedAt = tap.now.toISOString();
-  await recordTapEvent(trx, service, { service: names(service), device: { id: tap.device.id }, memberNumber, pseudonym, usedAt }, tap.now);
-  return { purpose: 'service_lookup', linked: true, service: names(service), memberNumber, pseudonym, usedAt };
+  return {
+    answer: { purpose: 'service_lookup', linked: true, service: names(service), memberNumber, pseudonym, usedAt } satisfies ServiceTapAnswer,
+    rows: {
+      use: { serviceId: service.id, deviceId: tap.device.id, membershipId: membership.id, at: tap.now },
+      event: tapEventOf(service, { service: names(service), device: { id: tap.device.id }, memberNumber, pseudonym, usedAt }, tap.now),
+    },
+  };
+}
+
+/** The uses and events of several look-ups, in one transaction. */
+export async function insertLookups(trx: Knex.Transaction, rows: LookupRows[]): Promise<void> {
+  await usesRepo.recordUses(trx, rows.map((row) => row.use));
+  await recordTapEvents(trx, rows.flatMap((row) => (row.event ? [row.event] : [])));
 }
 
 /** The membership of a member number, for the service's staff. */

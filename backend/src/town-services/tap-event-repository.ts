@@ -10,10 +10,13 @@ const ERROR_MAX = 500;
 /** A claimed event, with what signing and sending it needs. */
 export interface DueTapEvent { id: number; serviceId: number; body: string; attempts: number; webhookUrl: string | null; secretSealed: Buffer | null }
 
+/** An event to store, due at once. */
+export interface TapEventRow { eventId: string; serviceId: number; body: string; at: Date }
+
 export const tapEventRepository = {
-  /** An event due at once. */
-  async insert(trx: Knex.Transaction, event: { eventId: string; serviceId: number; body: string; at: Date }): Promise<void> {
-    await trx('service_webhook_events').insert({ event_id: event.eventId, service_id: event.serviceId, body: event.body, next_at: event.at, created_at: event.at });
+  /** Events due at once. */
+  async insert(trx: Knex.Transaction, events: TapEventRow[]): Promise<void> {
+    await trx('service_webhook_events').insert(events.map((event) => ({ event_id: event.eventId, service_id: event.serviceId, body: event.body, next_at: event.at, created_at: event.at })));
   },
 
   /** Services with events due at `now` (a plain read: claiming decides). */

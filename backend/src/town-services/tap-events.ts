@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import { unsealApiSecret } from '../partners/credentials.ts';
 import type { Outbox } from '../webhooks/delivery.ts';
 import type { Service } from './repository.ts';
-import { tapEventRepository as repo } from './tap-event-repository.ts';
+import { tapEventRepository as repo, type TapEventRow } from './tap-event-repository.ts';
 
 export const SERVICE_WEBHOOK_QUEUE = 'service-webhooks';
 
@@ -30,14 +30,19 @@ export interface MemberTapped {
 }
 
 /**
- * Records the tap's event for the service's system, when it has one to tell: a webhook URL and
- * an API secret to sign with. In the tap's transaction.
+ * The tap's event for the service's system, when it has one to tell: a webhook URL and an API
+ * secret to sign with. Stored in the tap's transaction.
  */
-export async function recordTapEvent(trx: Knex.Transaction, service: Service, tap: Omit<MemberTapped, 'type' | 'eventId'>, now: Date): Promise<void> {
-  if (!service.webhookUrl || !service.apiSecretIssuedAt) return;
+export function tapEventOf(service: Service, tap: Omit<MemberTapped, 'type' | 'eventId'>, now: Date): TapEventRow | undefined {
+  if (!service.webhookUrl || !service.apiSecretIssuedAt) return undefined;
   const eventId = `evt_${randomBytes(16).toString('base64url')}`;
   const event: MemberTapped = { type: 'member.tapped', eventId, ...tap };
-  await repo.insert(trx, { eventId, serviceId: service.id, body: JSON.stringify(event), at: now });
+  return { eventId, serviceId: service.id, body: JSON.stringify(event), at: now };
+}
+
+/** The events of several taps, in their transaction. */
+export async function recordTapEvents(trx: Knex.Transaction, events: TapEventRow[]): Promise<void> {
+  if (events.length > 0) await repo.insert(trx, events);
 }
 
 /** The services' tap events, signed with each service's API secret. */

@@ -3,6 +3,7 @@ import type { Db } from '../db.ts';
 
 type Conn = Db | Knex.Transaction;
 
+export interface Use { serviceId: number; deviceId: number; membershipId: number; at: Date }
 export interface OldUse { id: number; serviceId: number; usedAt: Date }
 export interface HourCount { serviceId: number; hour: Date; uses: number }
 
@@ -19,9 +20,9 @@ const hourOf = (column: string) => `DATE_FORMAT(${column}, '%Y-%m-%d %H:00:00')`
  * folded into (docs/services-figures.md).
  */
 export const serviceUsesRepository = {
-  /** A use at a device. Counted into service_use_counts only when the record is purged: a tap writes one row and contends for none. */
-  async recordUse(trx: Knex.Transaction, use: { serviceId: number; deviceId: number; membershipId: number; at: Date }): Promise<void> {
-    await trx('service_uses').insert({ service_id: use.serviceId, device_id: use.deviceId, membership_id: use.membershipId, used_at: use.at });
+  /** Uses at devices. Counted into service_use_counts only when the records are purged: a tap writes one row and contends for none. */
+  async recordUses(trx: Knex.Transaction, uses: Use[]): Promise<void> {
+    await trx('service_uses').insert(uses.map((use) => ({ service_id: use.serviceId, device_id: use.deviceId, membership_id: use.membershipId, used_at: use.at })));
   },
 
   /**
