@@ -8,7 +8,7 @@ import { Agent, request } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import knex from 'knex';
+import knex, { type Knex } from 'knex';
 import { generateKeyPair, issueCertificate, issueCrl, type CertificateAuthority, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { knexConfig } from '../../src/db.ts';
 import { queuePrefix, redisUrl, type Cleanup } from '../../test/helpers/env.ts';
@@ -81,6 +81,21 @@ export function cpuMsOf(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime and stime are fields 14 and 15 of the line; this list starts at field 3, after the name.
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/**
+ * MariaDB's process when it runs on this machine (its pid file readable here), for its CPU time
+ * beside the server's; undefined for a database elsewhere.
+ */
+export async function databasePid(db: Knex): Promise<number | undefined> {
+  try {
+    const [rows] = await db.raw('SELECT @@pid_file AS file');
+    const pid = Number(readFileSync(rows[0].file, 'utf8').trim());
+    cpuMsOf(pid);
+    return pid;
+  } catch {
+    return undefined;
+  }
 }
 
 /** CPU milliseconds the bench itself has used so far (its HTTP client). */

@@ -175,9 +175,13 @@ export interface LookupRows { use: Use; event: TapEventRow | undefined }
 
 /** A tap at a service's counter or gate: the member number for that service, and a use to log; or how to link. */
 export async function planLookup(conn: Conn, secret: Buffer, tap: Tap): Promise<TapPlan<LookupRows>> {
+  // The card is read beside the device's service (one round trip less at the gate); a problem
+  // of the service's is still the one reported.
+  const reading = usableCardOf(conn, tap.card.certKey, tap.device.municipalityCode);
+  reading.catch(() => {});
   const service = await servedBy(conn, tap.device);
   if (tap.card.proof === 'tap' && service.tapPolicy !== 'tap') throw new Problem('card_tap_not_allowed');
-  const card = await usableCardOf(conn, tap.card.certKey, tap.device.municipalityCode);
+  const card = await reading;
   if (!card) throw new Problem('service_card_unknown');
   const membership = await repo.membershipOf(conn, { serviceId: service.id, mykeyPk: card.mykeyPk });
   if (!membership) return { answer: { purpose: 'service_lookup', linked: false, service: names(service), messages: NOT_LINKED } satisfies ServiceTapAnswer, rows: undefined };
