@@ -188,10 +188,12 @@ export async function checkIn(trx: Knex.Transaction, tap: Tap): Promise<ShelterT
       messages: { ja: `すでに${shelter.nameJa}に入所しています（${since} から）。`, en: `You are already checked in at ${shelter.nameEn} (since ${since}, Japan time).` },
     });
   }
-  // A move between towns' shelters tells neither town the other's device: the old stay ends without one.
+  // A move between towns' shelters tells neither town of the other: the old stay ends without
+  // this device, and the answer says "moved" only from a shelter of this town.
   if (stay) await repo.checkOut(trx, stay.id, tap.now, 'move', null);
+  const moved = stay !== undefined && (await repo.shelter(trx, stay.shelterId))!.municipalityCode === shelter.municipalityCode;
   await repo.checkIn(trx, { shelterId: shelter.id, mykeyPk, at: tap.now, deviceId: tap.device.id });
-  return answerOf(trx, shelter, { purpose: 'shelter_check_in', result: 'checked_in', since: tap.now.toISOString(), moved: Boolean(stay), messages: checkedInMessages(shelter, Boolean(stay)) });
+  return answerOf(trx, shelter, { purpose: 'shelter_check_in', result: 'checked_in', since: tap.now.toISOString(), moved, messages: checkedInMessages(shelter, moved) });
 }
 
 /** A check-out tap: the resident inside this shelter is out from now; one not inside it gets a clear problem. */
