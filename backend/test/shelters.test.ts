@@ -39,12 +39,13 @@ test('a clerk opens a shelter for a drill, changes it and closes it; bad fields 
   t.like(opened, { capacity: 120, drill: true, deviceIds: [device.id], closedAt: null });
   t.like((await staff.get(`/api/v1/shelters/${opened.id}`)).body, { id: opened.id, place: 'みらい市中央1-2-3', deviceIds: [device.id] });
   t.true((await staff.get('/api/v1/shelters')).body.shelters.some((s: { id: number }) => s.id === opened.id));
-  const before = Number((await db('shelters').count({ n: '*' }))[0]!.n);
-  const good = { nameJa: '避難所', nameEn: 'Shelter', place: '中央', capacity: 10, drill: false };
+  // Other tests open shelters meanwhile: the refused ones are counted by their own name.
+  const good = { nameJa: '拒否される避難所', nameEn: 'Refused Shelter', place: '中央', capacity: 10, drill: false };
   for (const bad of [{ ...good, capacity: 0 }, { ...good, capacity: 2.5 }, { ...good, capacity: -3 }, { ...good, capacity: '10' }, { ...good, nameJa: '' }, { ...good, place: '一丁目\n二丁目' }, { ...good, drill: 'yes' }, { ...good, extra: 1 }, { nameJa: '避難所' }]) {
     t.like(await staff.post('/api/v1/shelters', bad), { status: 400, body: { code: 'request_invalid' } }, JSON.stringify(bad));
   }
-  t.is(Number((await db('shelters').count({ n: '*' }))[0]!.n), before, 'no refused shelter is stored');
+  t.is((await staff.post('/api/v1/shelters', good, '')).status, 400, 'no change without an Idempotency-Key');
+  t.is(Number((await db('shelters').where({ name_en: good.nameEn }).count({ n: '*' }))[0]!.n), 0, 'no refused shelter is stored');
   t.like(await staff.patch(`/api/v1/shelters/${opened.id}`, {}), { status: 400, body: { code: 'request_invalid' } });
   t.like(await staff.patch(`/api/v1/shelters/${opened.id}`, { capacity: 80, drill: false }), { status: 200, body: { capacity: 80, drill: false, nameJa: opened.nameJa } });
   t.like(await staff.put(`/api/v1/shelters/${opened.id}/devices`, { deviceIds: [999_999_999] }), { status: 404, body: { code: 'device_not_found' } });
@@ -62,7 +63,6 @@ test('a clerk opens a shelter for a drill, changes it and closes it; bad fields 
   t.like((await staff.get(`/api/v1/shelters/${opened.id}`)).body, { capacity: 80, closedAt: closed.body.closedAt });
   const actions = (await eventsAbout(db, `shelter:${opened.id}`)).map((e: { action: string }) => e.action);
   t.deepEqual(actions, ['shelter.closed', 'shelter.updated', 'shelter.devices_set', 'shelter.opened'], 'newest first');
-  t.is((await staff.post('/api/v1/shelters', good, '')).status, 400, 'no change without an Idempotency-Key');
 });
 
 test('a shop clerk has no shelters, and a shop register cannot check anyone in', async (t) => {

@@ -8,11 +8,11 @@ import { z } from 'zod';
 import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
-import { Problem } from '../http/problems.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { SERVICE_NAME } from '@mykey/contracts/services.ts';
 import { SHELTER_CAPACITY_MAX, SHELTER_NAME_MAX, SHELTER_PLACE_MAX } from '@mykey/contracts/shelters.ts';
+import { idOf } from '../town-services/routes.ts';
 import { closeShelter, listShelters, openShelter, rosterCsv, rosterOf, setShelterDevices, shelterOf, summaryOf, updateShelter } from './service.ts';
 
 // One line of text, as every screen shows a name (the same rule as a service's).
@@ -26,11 +26,7 @@ const updateBody = z.object(fields).partial().strict().refine((body) => Object.k
 const devicesBody = z.object({ deviceIds: z.array(z.number().int().positive()).max(200) }).strict();
 
 /** A positive id in the path; anything else is as unknown as a missing shelter. */
-function shelterId(value: string | undefined): number {
-  const id = Number(value);
-  if (!/^[1-9][0-9]{0,15}$/.test(value ?? '') || !Number.isSafeInteger(id)) throw new Problem('shelter_not_found');
-  return id;
-}
+const shelterId = (value: string | undefined) => idOf(value, 'shelter_not_found');
 
 export function shelterRoutes({ db, clock }: { db: Db; clock: () => Date }): Router {
   const router = new Router({ prefix: '/api/v1/shelters' });

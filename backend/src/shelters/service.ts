@@ -9,6 +9,7 @@ import type { Db } from '../db.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
 import { devicesRepository } from '../devices/repository.ts';
 import { Problem } from '../http/problems.ts';
+import { tokyoTime } from '../ledger/rules.ts';
 import { usableCardOf } from '../mykey/service.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import type { Tap } from '../card-taps/purposes.ts';
@@ -119,15 +120,11 @@ export async function rosterOf(db: Db, staff: SignedInStaff, id: number): Promis
   return { shelter, inside: people.length, capacity: shelter.capacity, people };
 }
 
-const TOKYO_OFFSET_MS = 9 * 3_600_000;
-/** An instant as a clock in Japan shows it: 2026-12-06 13:05:09 (Japan has no summer time). */
-const tokyoTime = (iso: string | Date) => new Date(new Date(iso).getTime() + TOKYO_OFFSET_MS).toISOString().slice(0, 19).replace('T', ' ');
-
 /** The roster as a CSV file for headquarters' Excel: a row per person inside, the time in Japan time. */
 export function rosterCsv(roster: ShelterRoster): string {
   const { shelter } = roster;
   const header = ['shelter_id', 'shelter_name_ja', 'shelter_name_en', 'mykey_id', 'checked_in_at_jst', 'device_id'];
-  return csvFile([header, ...roster.people.map((p) => [shelter.id, shelter.nameJa, shelter.nameEn, p.mykeyId, tokyoTime(p.since), p.deviceId])]);
+  return csvFile([header, ...roster.people.map((p) => [shelter.id, shelter.nameJa, shelter.nameEn, p.mykeyId, tokyoTime(new Date(p.since)), p.deviceId])]);
 }
 
 /** Every open shelter of the town: how many are inside against its capacity, and its latest change. */
