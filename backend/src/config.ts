@@ -199,6 +199,10 @@ const schema = z.object({
   SERVICE_USE_RETENTION_DAYS: count(3660).default(90),
   /** How often the worker folds uses past their retention into the hourly counts. */
   SERVICE_USE_RETENTION_INTERVAL_MS: positiveMs.default(3_600_000),
+  /** Days the check-ins and check-outs of a closed shelter are kept after its closing, then deleted (docs/shelters.md). */
+  SHELTER_RECORD_RETENTION_DAYS: count(3660).default(30),
+  /** How often the worker deletes shelter records past their retention. */
+  SHELTER_RECORD_RETENTION_INTERVAL_MS: positiveMs.default(3_600_000),
   SHUTDOWN_TIMEOUT_MS: positiveMs.default(30_000),
   /**
    * The reader agent's addresses the console may call (its Content-Security-Policy connect-src):

@@ -23,6 +23,7 @@ import { AUDIT_EXPORT_QUEUE, exportAuditHead } from './audit/heads.ts';
 import { STAFF_SESSION_PURGE_QUEUE, purgeEndedSessions } from './staff/session-purge-job.ts';
 import { plainHttpWebhooksAllowed } from './partners/webhook-url.ts';
 import { SERVICE_USE_RETENTION_QUEUE, foldExpiredUses } from './town-services/uses-retention-job.ts';
+import { SHELTER_RETENTION_QUEUE, deleteExpiredStays } from './shelters/retention-job.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
@@ -42,7 +43,8 @@ const serviceWebhooks = createQueue(SERVICE_WEBHOOK_QUEUE, config);
 const auditExport = createQueue(AUDIT_EXPORT_QUEUE, config);
 const sessionPurge = createQueue(STAFF_SESSION_PURGE_QUEUE, config);
 const useRetention = createQueue(SERVICE_USE_RETENTION_QUEUE, config);
-const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks, serviceWebhooks, auditExport, sessionPurge, useRetention];
+const shelterRetention = createQueue(SHELTER_RETENTION_QUEUE, config);
+const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks, serviceWebhooks, auditExport, sessionPurge, useRetention, shelterRetention];
 
 // Redis keeps the schedules of the repeatable jobs, and a Redis that lost its data (restarted
 // without its append-only file) lost them: every worker checks them now and then, and puts a
@@ -123,6 +125,10 @@ async function start(): Promise<NodeJS.Timeout> {
     await foldExpiredUses(db, log, config.SERVICE_USE_RETENTION_DAYS);
   });
   await schedule(useRetention, config.SERVICE_USE_RETENTION_INTERVAL_MS);
+  shelterRetention.process(async () => {
+    await deleteExpiredStays(db, log, config.SHELTER_RECORD_RETENTION_DAYS);
+  });
+  await schedule(shelterRetention, config.SHELTER_RECORD_RETENTION_INTERVAL_MS);
 
   if (exportDir) {
     auditExport.process(async () => {

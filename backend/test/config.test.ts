@@ -51,6 +51,15 @@ test('service uses are kept one by one for 90 days unless told, 1 to 3660; the f
   }
 });
 
+test('shelter records are kept 30 days after the closing unless told, 1 to 3660; the deletion runs hourly', (t) => {
+  t.like(loadConfig(valid), { SHELTER_RECORD_RETENTION_DAYS: 30, SHELTER_RECORD_RETENTION_INTERVAL_MS: 3_600_000 });
+  t.is(loadConfig({ ...valid, SHELTER_RECORD_RETENTION_DAYS: '365' }).SHELTER_RECORD_RETENTION_DAYS, 365);
+  for (const bad of ['0', '3661', '1.5', 'forever']) {
+    const error = t.throws(() => loadConfig({ ...valid, SHELTER_RECORD_RETENTION_DAYS: bad }), { instanceOf: ConfigError }, bad);
+    t.deepEqual(error.problems.map((p) => p.split(':')[0]), ['SHELTER_RECORD_RETENTION_DAYS'], bad);
+  }
+});
+
 test('staff passwords cost OWASP\'s scrypt N=2^17 unless told; less only for the test suite', (t) => {
   t.is(loadConfig(valid).STAFF_PASSWORD_SCRYPT_N, 131072);
   t.is(loadConfig({ ...valid, STAFF_PASSWORD_SCRYPT_N: '262144' }).STAFF_PASSWORD_SCRYPT_N, 262144);

@@ -55,6 +55,11 @@ const fixture = fileFixture(test, async (cleanup) => {
   const openLinkB = must(await cityB.post(`/api/v1/services/${libraryB.id}/membership-requests`, { action: 'link', memberNumber: 'AOBA-0002' }), 201).body;
   // B's member taps at B's counter: a use in B's figures.
   must(await counterB.post('/api/v1/auth/card-taps', { purpose: 'service_lookup', certificate: memberB.card.certificateDer.toString('base64') }), 201);
+  // B's shelter, served by a desk of its own, where B's library member checked in.
+  const shelterDeskB = await enrollDevice(base, cityB, 'あおば町避難所受付');
+  const shelterB = must(await cityB.post('/api/v1/shelters', { nameJa: 'あおば町民体育館', nameEn: 'Aoba Town Gym', place: 'あおば町本町1-1', capacity: 40, drill: true }), 201).body;
+  must(await cityB.put(`/api/v1/shelters/${shelterB.id}/devices`, { deviceIds: [shelterDeskB.id] }), 200);
+  must(await shelterDeskB.post('/api/v1/auth/card-taps', { purpose: 'shelter_check_in', certificate: memberB.card.certificateDer.toString('base64') }), 201);
   const conversionB = { partnerTxId: `aoba-tx-${randomBytes(4).toString('hex')}`, mykeyId: residentB.mykeyId, municipality: TOWN_B.code, partnerPoints: 1000 };
   must(await signedFetch(base, partnerB, 'POST', '/api/v1/partner/conversions', JSON.stringify(conversionB)), 202);
   const batchB = `aoba-batch-${randomBytes(4).toString('hex')}`;
@@ -70,6 +75,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     code: TOWN_B.code, campaignId: Number((await db('campaigns').where({ slug: CAMPAIGN_B.slug }).first('id')).id), resident: residentB, cityB, shopB, counterB, registerB, partnerB,
     uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
     partnerTxId: conversionB.partnerTxId, batchId: batchB, member: memberB, libraryId: Number(libraryB.id), membershipId: Number(membershipB.id), openLink: openLinkB.requestId as string,
+    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB,
   };
   // Strings only B's objects hold, B's shop's pseudonym of its resident among them. (The
   // resident's MyKey ID is left out: A may name it itself, to grant points, and then sees it in
@@ -79,11 +85,16 @@ const fixture = fileFixture(test, async (cleanup) => {
     ...DEMO_SECOND_STAFF.map((staff) => staff.display_name), 'あおば町窓口端末', 'あおば珈琲店レジ', 'あおば町の付与理由', 'あおば町の一括理由', 'あおば町の利用停止理由',
     paidB.body.customer, openIntentB, paidIntentB, relinkProofB, moveProofB, challengeB.challengeId, conversionB.partnerTxId, batchB, partnerB.slug,
     'あおば町立図書館', 'Aoba Town Library', 'AOBA-0001', 'AOBA-0002', membershipB.pseudonym, openLinkB.requestId,
+    'あおば町民体育館', 'Aoba Town Gym', 'あおば町本町1-1', 'あおば町避難所受付',
   ];
   // A's own library, served by A's counter, with PIN-less taps.
   const libraryA = must(await a.staff.post('/api/v1/services', { kind: 'library', nameJa: 'みらい市立図書館', nameEn: 'Mirai City Library', tapPolicy: 'tap' }), 201).body;
   must(await a.staff.put(`/api/v1/services/${libraryA.id}/devices`, { deviceIds: [a.device.id] }), 200);
-  return { ...a, cityA: a.staff, counterA: a.device, shopA, registerA, partnerA, libraryA: Number(libraryA.id), b, markers };
+  // A's own shelter, served by a desk of its own.
+  const shelterDeskA = await enrollDevice(base, a.staff, 'みらい市避難所受付');
+  const shelterA = must(await a.staff.post('/api/v1/shelters', { nameJa: 'みらい市民体育館', nameEn: 'Mirai City Gym', place: 'みらい市中央1-1', capacity: 100, drill: true }), 201).body;
+  must(await a.staff.put(`/api/v1/shelters/${shelterA.id}/devices`, { deviceIds: [shelterDeskA.id] }), 200);
+  return { ...a, cityA: a.staff, counterA: a.device, shopA, registerA, partnerA, libraryA: Number(libraryA.id), shelterA: Number(shelterA.id), shelterDeskA, b, markers };
 });
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
@@ -426,6 +437,64 @@ const CASES: Record<string, Case> = {
     nothingOfB(t, f, asB);
   },
 
+  async 'GET /api/v1/shelters'(t, f) {
+    const list = must(await f.cityA.get('/api/v1/shelters'), 200);
+    nothingOfB(t, f, list);
+    t.false(list.body.shelters.some((s: { id: number }) => s.id === f.b.shelterId), "B's shelter is not among A's");
+    t.is((await f.shopA.get('/api/v1/shelters')).status, 403, 'a shop has no shelters');
+  },
+
+  async 'POST /api/v1/shelters'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.post('/api/v1/shelters', { nameJa: '西公民館', nameEn: 'West Hall', place: 'みらい市西1', capacity: 20, drill: false }), 201));
+    t.is((await f.shopA.post('/api/v1/shelters', { nameJa: '店', nameEn: 'Shop', place: '店', capacity: 1, drill: true })).status, 403, 'a shop opens no shelter');
+  },
+
+  async 'GET /api/v1/shelters/summary'(t, f) {
+    const summary = must(await f.cityA.get('/api/v1/shelters/summary'), 200);
+    nothingOfB(t, f, summary);
+    t.false(summary.body.shelters.some((s: { shelter: { id: number } }) => s.shelter.id === f.b.shelterId), "B's shelter is not in A's summary");
+    t.true(summary.body.shelters.some((s: { shelter: { id: number } }) => s.shelter.id === f.shelterA), "A's own is");
+  },
+
+  async 'GET /api/v1/shelters/:id'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/shelters/${f.b.shelterId}`), await f.cityA.get('/api/v1/shelters/999999999'));
+  },
+
+  async 'PATCH /api/v1/shelters/:id'(t, f) {
+    const attempt = (id: number) => f.cityA.patch(`/api/v1/shelters/${id}`, { capacity: 1 });
+    sameAsUnknown(t, f, await attempt(f.b.shelterId), await attempt(999_999_999));
+    t.is((await f.b.cityB.get(`/api/v1/shelters/${f.b.shelterId}`)).body.capacity, 40);
+  },
+
+  async 'PUT /api/v1/shelters/:id/devices'(t, f) {
+    sameAsUnknown(t, f,
+      await f.cityA.put(`/api/v1/shelters/${f.b.shelterId}/devices`, { deviceIds: [f.shelterDeskA.id] }),
+      await f.cityA.put('/api/v1/shelters/999999999/devices', { deviceIds: [f.shelterDeskA.id] }));
+    // B's desk named for A's own shelter: as unknown as a device that never was.
+    sameAsUnknown(t, f,
+      await f.cityA.put(`/api/v1/shelters/${f.shelterA}/devices`, { deviceIds: [f.shelterDeskA.id, f.b.shelterDesk.id] }),
+      await f.cityA.put(`/api/v1/shelters/${f.shelterA}/devices`, { deviceIds: [f.shelterDeskA.id, 999_999_999] }));
+    t.deepEqual((await f.b.cityB.get(`/api/v1/shelters/${f.b.shelterId}`)).body.deviceIds, [f.b.shelterDesk.id]);
+  },
+
+  async 'POST /api/v1/shelters/:id/close'(t, f) {
+    const attempt = (id: number) => f.cityA.post(`/api/v1/shelters/${id}/close`, {});
+    sameAsUnknown(t, f, await attempt(f.b.shelterId), await attempt(999_999_999));
+    t.is((await f.b.cityB.get(`/api/v1/shelters/${f.b.shelterId}`)).body.closedAt, null, "B's shelter is still open");
+  },
+
+  async 'GET /api/v1/shelters/:id/roster'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/shelters/${f.b.shelterId}/roster`), await f.cityA.get('/api/v1/shelters/999999999/roster'));
+    nothingOfB(t, f, must(await f.cityA.get(`/api/v1/shelters/${f.shelterA}/roster`), 200));
+  },
+
+  async 'GET /api/v1/shelters/:id/roster.csv'(t, f) {
+    sameAsUnknown(t, f,
+      await rawStaff(f.base, f.cityA, 'GET', `/api/v1/shelters/${f.b.shelterId}/roster.csv`),
+      await rawStaff(f.base, f.cityA, 'GET', '/api/v1/shelters/999999999/roster.csv'));
+    nothingOfB(t, f, must(await rawStaff(f.base, f.cityA, 'GET', `/api/v1/shelters/${f.shelterA}/roster.csv`), 200));
+  },
+
   async 'GET /api/v1/staff/grants/campaigns'(t, f) {
     nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/grants/campaigns'), 200));
   },
@@ -552,6 +621,18 @@ test.serial('every route of the app has an isolation case or says why it reaches
 for (const [route, run] of Object.entries(CASES)) {
   test(`town A cannot reach town B through ${route}`, async (t) => run(t, await fixture()));
 }
+
+test("a device of B's shelter takes no tap for A's, and B's resident checking in at A's shelter tells A nothing of B's", async (t) => {
+  const f = await fixture();
+  const tapAt = (desk: { post: Fixture['shelterDeskA']['post'] }, purpose: string) => desk.post('/api/v1/auth/card-taps', { purpose, certificate: f.b.member.card.certificateDer.toString('base64') });
+  const moved = must(await tapAt(f.shelterDeskA, 'shelter_check_in'), 201);
+  t.like(moved.body, { result: 'checked_in', moved: false, shelter: { id: f.shelterA } }, 'a move from another town is not told');
+  nothingOfB(t, f, moved);
+  const left = await f.db('shelter_stays').where({ shelter_id: f.b.shelterId }).first('out_by', 'out_device_id');
+  t.like(left, { out_by: 'move', out_device_id: null }, "B's record names no device of A's");
+  nothingOfB(t, f, must(await tapAt(f.shelterDeskA, 'shelter_check_out'), 201));
+  t.like(await tapAt(f.shelterDeskA, 'shelter_check_out'), { status: 409, body: { code: 'shelter_not_inside' } });
+});
 
 test('partner A cannot credit town B, with which it has no agreement: a clear problem, nothing stored', async (t) => {
   const f = await fixture();

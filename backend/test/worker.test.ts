@@ -85,3 +85,25 @@ test('the worker folds service uses past their retention into hourly counts on i
   await waitFor('the old uses to be counted', async () => Number((await db('service_uses').count({ n: '*' }))[0]!.n) === 1, 30_000);
   t.deepEqual((await db('service_use_counts').select('service_id', 'hour', 'uses')).map((row) => ({ ...row, service_id: Number(row.service_id) })), [{ service_id: serviceId, hour: new Date(hour), uses: 2 }]);
 });
+
+test('the worker deletes the records of shelters closed longer ago than their retention on its schedule, and keeps the others', async (t) => {
+  const { db, url } = await testDatabase((fn) => t.teardown(fn));
+  await db.seed.run();
+  const now = Date.now();
+  const { id: staffId } = await db('staff_accounts').where({ login_id: 'demo-city' }).first('id');
+  const [deviceId] = await db('devices').insert({ municipality_code: '139998', name: '避難所受付', token_hash: Buffer.alloc(32, 8), enrolled_at: new Date(now), enrolled_by_staff_id: staffId });
+  const [mykeyPk] = await db('mykeys').insert({ mykey_id: 'SHLT2345', home_municipality_code: '139998' });
+  const shelter = (closedDaysAgo: number) => ({
+    municipality_code: '139998', name_ja: '体育館', name_en: 'Gym', place: '中央', capacity: 10, drill: true,
+    opened_at: new Date(now - 10 * 86_400_000), closed_at: new Date(now - closedDaysAgo * 86_400_000), updated_at: new Date(now),
+  });
+  const [old] = await db('shelters').insert(shelter(3));
+  const [recent] = await db('shelters').insert(shelter(1));
+  for (const shelterId of [old, recent]) {
+    await db('shelter_stays').insert({ shelter_id: shelterId, mykey_pk: mykeyPk, in_at: new Date(now - 5 * 86_400_000), in_device_id: deviceId, out_at: new Date(now - 4 * 86_400_000), out_by: 'close' });
+  }
+  const { worker } = startWorker(url, queuePrefix((fn) => t.teardown(fn)), { SHELTER_RECORD_RETENTION_DAYS: '2', SHELTER_RECORD_RETENTION_INTERVAL_MS: '200' });
+  t.teardown(() => { worker.kill('SIGKILL'); });
+  await waitFor('the old records to go', async () => Number((await db('shelter_stays').count({ n: '*' }))[0]!.n) === 1, 30_000);
+  t.deepEqual((await db('shelter_stays').pluck('shelter_id')).map(Number), [recent]);
+});

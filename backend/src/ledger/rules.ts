@@ -90,6 +90,9 @@ export function tokyoDate(at: Date): string {
 /** The hour of the day in Japan (0–23) at `at`. */
 export const tokyoHour = (at: Date): number => new Date(at.getTime() + TOKYO_OFFSET_MS).getUTCHours();
 
+/** The instant as a clock in Japan shows it, to the second: 2026-12-06 13:05:09. */
+export const tokyoTime = (at: Date): string => new Date(at.getTime() + TOKYO_OFFSET_MS).toISOString().slice(0, 19).replace('T', ' ');
+
 /** The instant a Japanese calendar date (YYYY-MM-DD) ends: midnight Japan time after it. */
 export function endOfTokyoDay(date: string): Date {
   return new Date(Date.parse(`${date}T00:00:00.000Z`) - TOKYO_OFFSET_MS + DAY_MS);

@@ -98,6 +98,17 @@ export const townServicesRepository = {
     await trx('service_devices').insert(deviceIds.map((deviceId) => ({ device_id: deviceId, service_id: serviceId }))).onConflict('device_id').merge(['service_id']);
   },
 
+  /** Which of these devices serve a service now. */
+  async servingDevices(conn: Conn, deviceIds: number[]): Promise<Set<number>> {
+    const rows = deviceIds.length === 0 ? [] : await conn('service_devices').whereIn('device_id', deviceIds).select('device_id');
+    return new Set(rows.map((row: { device_id: number }) => Number(row.device_id)));
+  },
+
+  /** These devices serve no service any more (a shelter took them: docs/shelters.md), deleted by their keys. */
+  async releaseDevices(trx: Knex.Transaction, deviceIds: number[]): Promise<void> {
+    if (deviceIds.length > 0) await trx('service_devices').whereIn('device_id', deviceIds).delete();
+  },
+
   /** The service's webhook URL; null: none. */
   async setWebhookUrl(trx: Knex.Transaction, id: number, url: string | null, now: Date): Promise<void> {
     await trx('services').where({ id }).update({ webhook_url: url, updated_at: now });

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
-import { Problem } from '../http/problems.ts';
+import { Problem, type ProblemCode } from '../http/problems.ts';
 import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
 import { staffReason } from '../staff/reason.ts';
 import { webhookUrlProblem } from '../partners/webhook-url.ts';
@@ -30,7 +30,7 @@ const unlinkBody = z.object({ reason: staffReason }).strict();
 const webhookBody = z.object({ url: z.string().max(4096).nullable() }).strict();
 
 /** A positive id in the path; anything else is as unknown as a missing one. */
-export function idOf(value: string | undefined, notFound: 'service_not_found' | 'membership_not_found'): number {
+export function idOf(value: string | undefined, notFound: ProblemCode): number {
   const id = Number(value);
   if (!/^[1-9][0-9]{0,15}$/.test(value ?? '') || !Number.isSafeInteger(id)) throw new Problem(notFound);
   return id;

@@ -10,13 +10,15 @@ export const paths = {
   municipalitySettlement: '/municipality/settlement',
   municipalityUsage: '/municipality/usage',
   municipalityServices: '/municipality/services',
+  municipalityShelters: '/municipality/shelters',
+  municipalityShelterSummary: '/municipality/shelters/summary',
   municipalityMemberCards: '/municipality/member-cards',
   merchantRegister: '/merchant/register',
   totpEnrolment: '/two-step-setup',
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-usage' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -30,6 +32,8 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalitySettlement]: 'municipality-settlement',
   [paths.municipalityUsage]: 'municipality-usage',
   [paths.municipalityServices]: 'municipality-services',
+  [paths.municipalityShelters]: 'municipality-shelters',
+  [paths.municipalityShelterSummary]: 'municipality-shelter-summary',
   [paths.municipalityMemberCards]: 'municipality-member-cards',
   [paths.merchantRegister]: 'merchant-register',
   [paths.totpEnrolment]: 'totp-enrolment',
@@ -40,7 +44,8 @@ const routesByPath: Record<string, RouteName> = {
 export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register') return 'merchant';
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
-    || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-usage') return 'municipality';
+    || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-usage'
+    || name === 'municipality-shelters' || name === 'municipality-shelter-summary') return 'municipality';
   return null;
 }
 

@@ -355,6 +355,22 @@ export const problemKinds = {
   no_recent_tap: { status: 404, title: 'No recent tap', messages: {
     ja: 'この端末では、直近5分以内にこの施設・サービスの利用者カードのタッチがありません。',
     en: 'No member has tapped a card for this service at this device in the last 5 minutes.' } },
+  // Evacuation shelters and the check-ins tapped at their devices (docs/shelters.md).
+  shelter_not_found: { status: 404, title: 'Shelter not found', messages: {
+    ja: 'この避難所は見つかりませんでした。',
+    en: 'There is no such shelter.' } },
+  shelter_closed: { status: 409, title: 'Shelter closed', messages: {
+    ja: 'この避難所はすでに閉鎖されています。受付や変更はできません。開設中の避難所をご案内ください。',
+    en: 'This shelter is closed: it takes no check-ins and no changes. Please direct people to an open shelter.' } },
+  device_not_for_shelter: { status: 403, title: 'Device not serving a shelter', messages: {
+    ja: 'この端末は避難所の受付として割り当てられていません。本部に端末の割り当てを確認してください。',
+    en: 'This device is not assigned to a shelter. Ask headquarters to check which shelter it serves.' } },
+  shelter_card_unknown: { status: 409, title: 'Card not registered', messages: {
+    ja: 'このカードはまだマイキーIDに登録されていません。避難所の受付名簿に手書きで記入してください。',
+    en: 'This card has no MyKey ID yet. Please sign the shelter\'s paper register at the desk.' } },
+  shelter_not_inside: { status: 409, title: 'Not checked in here', messages: {
+    ja: 'このカードでは、この避難所への入所が記録されていません。退所の記録は不要です。入所する場合は「入所」でタッチしてください。',
+    en: 'This card is not checked in at this shelter, so there is nothing to check out. To check in, tap with "Check in".' } },
 } as const satisfies Record<string, ProblemKind>;
 
 export type ProblemCode = keyof typeof problemKinds;

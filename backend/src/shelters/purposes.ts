@@ -1,0 +1,15 @@
+// What a card is tapped for at a shelter's devices (registered in app.ts, one line each). PIN-less
+// by design — people arrive shaken, and a forgotten PIN must keep no one out — and with the PIN
+// too when the agent sends one. docs/shelters.md says what a PIN-less tap proves here.
+import type { Purpose } from '../card-taps/purposes.ts';
+import { checkIn, checkOut } from './service.ts';
+
+const shelterPurpose = (name: string, handle: Purpose['handle']): Purpose => ({
+  name, proofs: ['pin', 'tap'], deviceKinds: ['municipality'], valueMoving: false, handle,
+});
+
+/** The resident is inside the shelter the device serves from now (or moves here from another). */
+export const shelterCheckInPurpose = shelterPurpose('shelter_check_in', checkIn);
+
+/** The resident inside the shelter the device serves is out from now. */
+export const shelterCheckOutPurpose = shelterPurpose('shelter_check_out', checkOut);
