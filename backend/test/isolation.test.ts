@@ -4,7 +4,7 @@
 // A receives. The routes come from the app's own routers: a route without a case here fails
 // the suite, so a new route joins it by construction.
 import test, { type ExecutionContext } from 'ava';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MERCHANTS, DEMO_SECOND_MUNICIPALITY as TOWN_B, DEMO_SECOND_STAFF, DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture } from './helpers/env.ts';
 import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, signInStaff, type Reply, type Staff } from './helpers/identity.ts';
@@ -225,6 +225,18 @@ const CASES: Record<string, Case> = {
 
   async 'GET /api/v1/devices/self'(t, f) {
     for (const device of [f.counterA, f.registerA]) nothingOfB(t, f, must(await device.get('/api/v1/devices/self'), 200));
+  },
+
+  async 'PUT /api/v1/devices/self/journal-key'(t, f) {
+    // A device registers its own key only: the answer names it alone, and B's devices keep none.
+    for (const device of [f.counterA, f.registerA]) {
+      const publicKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+      const reply = must(await device.put('/api/v1/devices/self/journal-key', { publicKey }), 200);
+      nothingOfB(t, f, reply);
+      t.deepEqual(reply.body, { deviceId: device.id });
+    }
+    const keysOfB = await f.db('devices').whereIn('id', [f.b.counterB.id, f.b.registerB.id]).whereNotNull('journal_public_key').count({ n: '*' });
+    t.is(Number(keysOfB[0]!.n), 0);
   },
 
   async 'POST /api/v1/auth/challenges'(t, f) {

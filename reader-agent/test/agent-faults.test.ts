@@ -51,7 +51,7 @@ test('pcscd restarted: the agent says the service is gone, then reconnects by it
 
   await stack.stopPcscd();
   await waitUntil(async () => !(await agent.call('GET', '/v1/status')).body.available, 'the agent to notice pcscd is gone', RECOVERY_MS);
-  t.deepEqual((await agent.call('GET', '/v1/status')).body, { available: false, readers: [], enrolled: true, deviceId, backendUrl: (await backend()).base });
+  t.deepEqual((await agent.call('GET', '/v1/status')).body, { available: false, readers: [], enrolled: true, deviceId, backendUrl: (await backend()).base, journal: { waiting: 0 } });
   const down = await login(agent);
   t.is(down.status, 503);
   t.like(down.body, {

@@ -58,6 +58,11 @@ export interface Purpose<Terms extends object = object> {
   readonly valueMoving: boolean;
   /** The purpose's terms: their text (the shared contract) and how they are bound for this device now. */
   readonly terms?: { text: PurposeTerms<Terms>; bind(trx: Knex.Transaction, device: EnrolledDevice, requested: string, now: Date): Promise<Terms> };
+  /**
+   * Its PIN-less taps may come late from a device's journal (a shelter's check-in while the
+   * network was down), recorded at the time the card was tapped. Only for a purpose without terms.
+   */
+  readonly journaled?: boolean;
   /** A signed challenge kept as the proof of a card for a later call (a relink) is left unused; any other is used up as it is signed. */
   readonly keepsProof?: boolean;
   /** Runs in the card session's transaction with the verified card; what it answers joins the common answer fields. */
@@ -86,6 +91,7 @@ export class PurposeRegistry {
   constructor(purposes: Iterable<Purpose>) {
     for (const purpose of purposes) {
       if (this.byName.has(purpose.name)) throw new Error(`the card-tap purpose ${purpose.name} is registered twice`);
+      if (purpose.journaled && (purpose.terms || !purpose.proofs.includes('tap'))) throw new Error(`the card-tap purpose ${purpose.name} is journaled: it must take a tap and have no terms`);
       this.byName.set(purpose.name, purpose);
     }
   }

@@ -5,6 +5,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { termsFieldProblem } from '@mykey/contracts/challenge-text.ts';
+import { JOURNAL_ENTRY_ID } from '@mykey/contracts/tap-journal.ts';
 import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
@@ -19,6 +20,13 @@ const base64 = (min: number, max: number) => z.string().max(Math.ceil(max / 3) *
 
 // The certificate's own checks give the precise reason for bad bytes; this only bounds the size.
 const certificate = base64(1, 16 * 1024);
+
+/** A tap sent late from the device's journal: its entry's id, when the card was tapped, the device's Ed25519 signature. */
+const journalEntry = z.object({
+  id: z.string().regex(JOURNAL_ENTRY_ID, { error: 'must be the journal entry\'s id (a UUID)' }),
+  tappedAt: z.iso.datetime({ error: 'must be an ISO 8601 UTC time' }),
+  signature: base64(64, 64),
+}).strict();
 
 const cardSessionBody = z.object({
   challengeId: z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be a challengeId from POST /api/v1/auth/challenges' }),
@@ -45,7 +53,7 @@ export interface CardTapRoutesDeps { db: Db; taps: CardTapsService; purposes: Pu
 export function cardTapRoutes({ db, taps, purposes, clock }: CardTapRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1/auth' });
   const challengeBody = purposeBody(purposes, {});
-  const tapBody = purposeBody(purposes, { certificate });
+  const tapBody = purposeBody(purposes, { certificate, journal: journalEntry.optional() });
   /** The value of the purpose's terms field in the request, if it has terms. */
   const requested = (body: Record<string, unknown>): string | undefined => {
     const field = purposes.texts.find(([name]) => name === body.purpose)?.[1]?.requestField;
@@ -78,9 +86,11 @@ export function cardTapRoutes({ db, taps, purposes, clock }: CardTapRoutesDeps):
     const body = await readJson(ctx, tapBody);
     const device = enrolledDevice(ctx);
     const now = clock();
+    // A journal entry is recorded at the time the card was tapped; the card is checked as it stands now.
+    const tappedAt = body.journal ? await taps.journaledAt(device, body.purpose, body.certificate, body.journal, now) : now;
     const verified = await taps.verifyTap(device, body.purpose, body.certificate, now);
-    const request = { op: 'card-tap', ...body, certificate: body.certificate.toString('base64') };
-    respond(ctx, await taps.settleTap({ scope: `device:${device.id}`, key, request }, device, verified, requested(body), now));
+    const request = { op: 'card-tap', ...body, certificate: body.certificate.toString('base64'), ...(body.journal && { journal: { ...body.journal, signature: body.journal.signature.toString('base64') } }) };
+    respond(ctx, await taps.settleTap({ scope: `device:${device.id}`, key, request }, device, verified, requested(body), tappedAt));
   });
 
   return router;

@@ -1,8 +1,12 @@
 // From a tap to a verified card: the challenge for a purpose, the card's PIN-signed proof of
 // it, or a PIN-less tap an enrolled device reports; the card verified, it goes to the
 // purpose's handler (purposes.ts) in the caller's transaction.
+import { createHash, verify } from 'node:crypto';
 import type { Knex } from 'knex';
 import { canonicalChallenge } from '@mykey/contracts/challenge-text.ts';
+import { JOURNAL_CLOCK_SKEW_MS, JOURNAL_MAX_AGE_DAYS, journalEntryText } from '@mykey/contracts/tap-journal.ts';
+import { journalKeyOf } from '../devices/service.ts';
+import { Problem } from '../http/problems.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
 import { RevokedCard, verifyCardProof, verifyTappedCertificate, type CardIdentity } from '../jpki/card-proof.ts';
 import type { AcceptedCertificate } from '../jpki/certificates.ts';
@@ -98,6 +102,22 @@ export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked, 
       const text = canonicalChallenge(challenge, termLines(purpose, challenge.terms));
       const card = await verifiedCard(verifyCardProof(verifier, text, proof.certificate, proof.signature, { valueMoving: purpose.valueMoving, now }), 'pin', now);
       return { purpose, card, challenge };
+    },
+
+    /**
+     * When a tap sent from the device's journal was made: its entry signed by the device's
+     * registered journal key, for a purpose that takes journaled taps, at most
+     * JOURNAL_MAX_AGE_DAYS ago and not in the future (the PC's clock a few minutes off at most).
+     */
+    async journaledAt(device: EnrolledDevice, purposeName: string, certificate: Buffer, entry: { id: string; tappedAt: string; signature: Buffer }, now: Date): Promise<Date> {
+      const purpose = purposes.allowed(purposeName, device, 'tap');
+      if (!purpose.journaled) throw new Problem('journal_not_allowed');
+      const text = journalEntryText({ deviceId: device.id, id: entry.id, purpose: purpose.name, tappedAt: entry.tappedAt, certificateSha256: createHash('sha256').update(certificate).digest('hex') });
+      if (!verify(null, text, await journalKeyOf(db, device.id), entry.signature)) throw new Problem('journal_signature_invalid');
+      const tappedAt = new Date(entry.tappedAt);
+      const oldest = now.getTime() - JOURNAL_MAX_AGE_DAYS * 86_400_000;
+      if (tappedAt.getTime() < oldest || tappedAt.getTime() > now.getTime() + JOURNAL_CLOCK_SKEW_MS) throw new Problem('journal_entry_out_of_time');
+      return tappedAt;
     },
 
     /** The card whose certificate this device read without a PIN, for a purpose that takes a tap. */

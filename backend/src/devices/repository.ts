@@ -109,6 +109,17 @@ export const devicesRepository = {
       { id: row.id, organization: organizationOf(row), municipalityCode: row.town, lastSeenAt: row.last_seen_at as Date | null } satisfies ActiveDevice]));
   }, (tokenHash) => tokenHash.toString('hex')),
 
+  /** The journal key the device registered (SPKI DER), locked until the transaction ends with `lock`. */
+  async journalKey(conn: Conn, id: number, { lock = false } = {}): Promise<Buffer | undefined> {
+    const query = conn('devices').where({ id }).whereNotNull('journal_public_key');
+    const row = await (lock ? query.forUpdate() : query).first('journal_public_key');
+    return row ? Buffer.from(row.journal_public_key) : undefined;
+  },
+
+  async setJournalKey(trx: Knex.Transaction, id: number, spki: Buffer, now: Date): Promise<void> {
+    await trx('devices').where({ id }).update({ journal_public_key: spki, journal_key_registered_at: now });
+  },
+
   /** Records that the device was seen, unless another request did so since `staleBefore`. */
   async touch(conn: Conn, id: number, now: Date, staleBefore: Date): Promise<void> {
     await conn('devices').where({ id })

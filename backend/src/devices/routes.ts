@@ -10,12 +10,14 @@ import { requireStaff, signedInStaff } from '../staff/middleware.ts';
 import { enrollmentLimit } from './enrollment-limit.ts';
 import { enrolledDevice, requireDevice } from './middleware.ts';
 import { devicesRepository } from './repository.ts';
-import { enroll, issueCode, revoke } from './service.ts';
+import { enroll, issueCode, registerJournalKey, revoke } from './service.ts';
 
 const deviceName = z.string().trim().min(1).max(DEVICE_NAME_MAX);
 const issueBody = z.object({ name: deviceName }).strict();
 const enrollBody = z.object({ code: z.string().max(64), name: deviceName.optional() }).strict();
 const DEVICE_ID = /^[1-9][0-9]{0,15}$/;
+// An Ed25519 SPKI is 44 bytes; a little room, no more.
+const journalKeyBody = z.object({ publicKey: z.base64().max(128) }).strict();
 
 export interface DeviceRoutesDeps { db: Db; redis: Redis; keyPrefix: string; clock: () => Date }
 
@@ -70,6 +72,15 @@ export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps):
   router.get('/devices/self', requireDevice(db, clock), async (ctx) => {
     const device = enrolledDevice(ctx);
     ctx.body = { deviceId: device.id, organization: device.organization };
+  });
+
+  // The key the device's agent signs its offline journal with (docs/tap-journal.md).
+  router.put('/devices/self/journal-key', requireDevice(db, clock), async (ctx) => {
+    const device = enrolledDevice(ctx);
+    const key = idempotencyKey(ctx);
+    const { publicKey } = await readJson(ctx, journalKeyBody);
+    respond(ctx, await runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'journal-key', publicKey } },
+      async (trx) => ({ status: 200, body: await registerJournalKey(trx, device, Buffer.from(publicKey, 'base64'), clock()) })));
   });
 
   return router;

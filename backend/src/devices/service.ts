@@ -1,4 +1,5 @@
 // Enrolling reader agents as devices, authenticating them, and revoking them.
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
 import { appendAudit } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
@@ -76,4 +77,42 @@ export async function authenticate(db: Db, token: string, at: Date): Promise<Enr
   const staleBefore = new Date(at.getTime() - SEEN_PRECISION_MS);
   if (!device.lastSeenAt || device.lastSeenAt < staleBefore) await repo.touch(db, device.id, at, staleBefore);
   return { id: device.id, organization: device.organization, municipalityCode: device.municipalityCode };
+}
+
+/** The Ed25519 public key (SPKI DER) `spki` holds, or a request_invalid problem. */
+function ed25519Key(spki: Buffer): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  } catch {
+    throw new Problem('request_invalid', 'publicKey must be an Ed25519 public key, SPKI DER in base64');
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new Problem('request_invalid', 'publicKey must be an Ed25519 public key');
+  return key;
+}
+
+/**
+ * The device registers the key its agent signs journal entries with, once: the same key again
+ * is a no-op, another one journal_key_taken (only enrolling again gives a device a new key, so a
+ * stolen token cannot swap in a key of its own after the device's first registration).
+ */
+export async function registerJournalKey(trx: Knex.Transaction, device: EnrolledDevice, spki: Buffer, now: Date): Promise<{ deviceId: number }> {
+  ed25519Key(spki);
+  const registered = await repo.journalKey(trx, device.id, { lock: true });
+  if (registered && !registered.equals(spki)) throw new Problem('journal_key_taken');
+  if (!registered) {
+    await repo.setJournalKey(trx, device.id, spki, now);
+    await appendAudit(trx, {
+      action: 'device.journal_key_registered', actor: { kind: 'device', id: String(device.id) }, subject: `device:${device.id}`,
+      details: { organization: organizationLabel(device.organization) },
+    });
+  }
+  return { deviceId: device.id };
+}
+
+/** The device's journal key, to check an entry's signature with; journal_key_missing when it has none. */
+export async function journalKeyOf(db: Db, deviceId: number): Promise<KeyObject> {
+  const spki = await repo.journalKey(db, deviceId);
+  if (!spki) throw new Problem('journal_key_missing');
+  return ed25519Key(spki);
 }

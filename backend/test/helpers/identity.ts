@@ -54,6 +54,7 @@ export async function enrollDevice(base: string, staff: Staff, name = 'カウン
     token,
     get: (path: string) => call(base, 'GET', path, { authorization: `Bearer ${token}` }),
     post: (path: string, body: unknown, key: string = randomUUID()) => call(base, 'POST', path, { authorization: `Bearer ${token}`, 'Idempotency-Key': key }, body),
+    put: (path: string, body: unknown, key: string = randomUUID()) => call(base, 'PUT', path, { authorization: `Bearer ${token}`, 'Idempotency-Key': key }, body),
   };
 }
 

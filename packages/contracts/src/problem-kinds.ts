@@ -103,6 +103,21 @@ export const problemKinds = {
   card_pin_not_allowed: { status: 403, title: 'A tap is wanted', messages: {
     ja: 'この用途では暗証番号は使いません。カードをかざしてください。',
     en: 'This purpose does not use the card\'s PIN. Please just tap the card.' } },
+  journal_not_allowed: { status: 403, title: 'Not taken from a journal', messages: {
+    ja: 'この用途のタッチは、通信が戻ってからまとめて送る記録としては受け付けられません。',
+    en: 'Taps for this purpose are not taken later from a counter\'s journal.' } },
+  journal_key_missing: { status: 409, title: 'No journal key', messages: {
+    ja: 'この端末の記録用の鍵がまだ登録されていません。カードリーダーのプログラムを起動し直してください。',
+    en: 'This device has not registered its journal key yet. Please restart the card reader agent.' } },
+  journal_key_taken: { status: 409, title: 'Another journal key', messages: {
+    ja: 'この端末には別の記録用の鍵が登録されています。端末を登録し直してください。',
+    en: 'Another journal key is registered for this device. Please enroll the device again.' } },
+  journal_signature_invalid: { status: 401, title: 'Journal entry not signed by this device', messages: {
+    ja: 'この記録がこの端末の署名したものであることを確かめられませんでした。記録は受け付けられません。',
+    en: 'This journal entry could not be verified as signed by this device; it is not taken.' } },
+  journal_entry_out_of_time: { status: 422, title: 'Journal entry out of time', messages: {
+    ja: 'この記録の時刻は受け付けられる範囲（14日前から今まで）の外です。端末の時計を確認してください。',
+    en: 'This entry\'s time is outside what is taken (from 14 days ago until now). Please check the counter PC\'s clock.' } },
   signature_invalid: { status: 401, title: 'Signature not valid', messages: {
     ja: 'カードの署名を確認できませんでした。もう一度カードをかざしてください。',
     en: 'The card\'s signature could not be verified. Please tap the card again.' } },

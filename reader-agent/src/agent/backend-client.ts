@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PURPOSE_TEXTS, type ChallengePurpose, type PurposeTerms } from '@mykey/contracts/challenge-text.ts';
+import { journalIdempotencyKey, type JournalEntry } from '@mykey/contracts/tap-journal.ts';
 import type { Messages } from '../jpki/errors.ts';
 
 const TIMEOUT_MS = 15_000;
@@ -51,7 +52,7 @@ function clientError(code: keyof typeof clientMessages, status: number, params: 
 }
 
 export interface RequestOptions {
-  /** Sent as Idempotency-Key on POST; a fresh one per call unless given (a retry passes the first one). */
+  /** Sent as Idempotency-Key on POST and PUT; a fresh one per call unless given (a retry passes the first one). */
   idempotencyKey?: string;
 }
 
@@ -154,6 +155,17 @@ export class BackendClient {
     return this.postRetrying('/api/v1/auth/card-taps', { purpose, certificate, ...termsRequest(purpose, requested) });
   }
 
+  /** Registers the key this device signs its journal entries with (the same key again changes nothing). */
+  registerJournalKey(spki: Buffer): Promise<{ deviceId: number }> {
+    return this.request('PUT', '/api/v1/devices/self/journal-key', { publicKey: spki.toString('base64') });
+  }
+
+  /** A tap from the journal, at the time it was made, under its entry's own Idempotency-Key whatever the attempt. */
+  sendJournaled(entry: JournalEntry): Promise<CardTapAnswer> {
+    const { id, purpose, certificate, tappedAt, signature } = entry;
+    return this.request('POST', '/api/v1/auth/card-taps', { purpose, certificate, journal: { id, tappedAt, signature } }, { idempotencyKey: journalIdempotencyKey(id) });
+  }
+
   /**
    * When the network fails, the answer may have been lost after the backend acted on it; a
    * retry under the same Idempotency-Key then gets that first answer, where a fresh key would
@@ -172,10 +184,10 @@ export class BackendClient {
     }
   }
 
-  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
-    if (method === 'POST') headers['Idempotency-Key'] = options.idempotencyKey ?? randomUUID();
+    if (method !== 'GET') headers['Idempotency-Key'] = options.idempotencyKey ?? randomUUID();
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let response: Response;
     try {

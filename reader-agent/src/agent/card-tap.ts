@@ -9,19 +9,25 @@ import type { PcscService } from '../pcsc/pcsc.ts';
 import type { CardTapAnswer } from './backend-client.ts';
 import type { EnrolledDevice } from './card-login.ts';
 import { AgentError } from './errors.ts';
+import type { JournaledTap, JournalSender } from './tap-journal.ts';
 
-/** `requested`: for a purpose with terms, the value of their request field. */
-export interface CardTapRequest { purpose: string; reader?: string; requested?: string }
+/**
+ * `requested`: for a purpose with terms, the value of their request field. `offline: 'journal'`:
+ * a purpose whose taps may wait (a shelter's check-in): kept in the journal when the backend
+ * cannot take it now (tap-journal.ts).
+ */
+export interface CardTapRequest { purpose: string; reader?: string; requested?: string; offline?: 'journal' }
 
 /**
  * Reads the certificate and hands it to the backend; answers the backend's answer. Throws
  * AgentError (not enrolled), CardError (card, reader) or BackendError (the backend's own code
  * and words: card_tap_not_allowed for a purpose that wants the PIN, say).
  */
-export async function cardTap(pcsc: PcscService, device: EnrolledDevice | null, request: CardTapRequest): Promise<CardTapAnswer> {
+export async function cardTap(pcsc: PcscService, device: EnrolledDevice | null, request: CardTapRequest, journal: JournalSender | null): Promise<CardTapAnswer | JournaledTap> {
   if (!device) throw new AgentError('not_enrolled');
   // No PIN was verified, so there is no security state to clear: the card is left, not reset,
   // which spares the next tap the card's answer-to-reset.
   const certificate = await pcsc.withCard(request.reader, 'leave', (transmit) => new JpkiSession(transmit).readAuthCertificate());
+  if (request.offline === 'journal' && journal && request.requested === undefined) return journal.tap(request.purpose, certificate, new Date());
   return device.backend.cardTap(request.purpose, certificate.toString('base64'), request.requested);
 }

@@ -13,6 +13,7 @@ import type { PcscService } from '../pcsc/pcsc.ts';
 import { BackendError, termsOf } from './backend-client.ts';
 import { CHALLENGE_PURPOSES, cardLogin, type EnrolledDevice } from './card-login.ts';
 import { cardTap } from './card-tap.ts';
+import type { JournalSender } from './tap-journal.ts';
 import { AgentError, type AgentErrorCode } from './errors.ts';
 import { PinRule } from './pin-rule.ts';
 
@@ -24,6 +25,8 @@ export interface LocalApiOptions {
   log: (entry: Record<string, unknown>) => void;
   /** The backend as this enrolled device; null until `enroll` has been run. */
   device: EnrolledDevice | null;
+  /** The device's journal of taps that wait for the backend; null until enrolled. */
+  journal: JournalSender | null;
 }
 
 /** Where the agent listens unless told otherwise; the console and the login command look here. */
@@ -65,7 +68,7 @@ function purposeRequest<Shape extends { purpose: z.ZodType<string> } & z.ZodRawS
 // A card session's card signs, so its purpose must be one whose text the contract gives.
 const cardSessionBody = purposeRequest({ purpose: z.enum(CHALLENGE_PURPOSES), pin: z.string() });
 // A tap signs nothing: it may name any purpose, and the backend says whether it has it and takes a tap for it.
-const cardTapBody = purposeRequest({ purpose: z.string().regex(PURPOSE_NAME, { error: 'must be a purpose name' }) });
+const cardTapBody = purposeRequest({ purpose: z.string().regex(PURPOSE_NAME, { error: 'must be a purpose name' }), offline: z.literal('journal').optional() });
 
 class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, readonly messages: { ja: string; en: string }) {
@@ -107,7 +110,7 @@ function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
 }
 
 export function createLocalApi(options: LocalApiOptions): http.Server {
-  const { pcsc, token, allowedOrigins, port, log, device } = options;
+  const { pcsc, token, allowedOrigins, port, log, device, journal } = options;
   const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   const streams = new Set<http.ServerResponse>();
   const pinRule = new PinRule(pcsc);
@@ -139,7 +142,10 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
     const key = `${request.method} ${new URL(request.url ?? '/', 'http://agent').pathname}`;
     switch (key) {
       // The device id lets the console tell which service this counter serves.
-      case 'GET /v1/status': return { ...snapshot(), enrolled: device !== null, deviceId: device?.deviceId ?? null, backendUrl: device?.backend.baseUrl ?? null };
+      // The journal's count: a shelter's PC shows how many taps wait for the network.
+      case 'GET /v1/status': return {
+        ...snapshot(), enrolled: device !== null, deviceId: device?.deviceId ?? null, backendUrl: device?.backend.baseUrl ?? null, journal: { waiting: journal?.waiting ?? 0 },
+      };
       case 'GET /v1/events':
         response.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
         response.write(`event: readers\ndata: ${JSON.stringify(snapshot())}\n\n`);
@@ -147,7 +153,7 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
         request.on('close', () => streams.delete(response));
         return undefined;
       case 'POST /v1/card-sessions': return cardLogin(pcsc, pinRule, device, parse(cardSessionBody, await readBody(request)), log);
-      case 'POST /v1/card-taps': return cardTap(pcsc, device, parse(cardTapBody, await readBody(request)));
+      case 'POST /v1/card-taps': return cardTap(pcsc, device, parse(cardTapBody, await readBody(request)), journal);
       default: throw notFound;
     }
   }

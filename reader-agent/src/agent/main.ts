@@ -4,6 +4,7 @@
 // `npm run reader-agent -- tap --purpose P` for a PIN-less tap through it,
 // and `npm run reader-agent -- pairing` to show what to enter in the console to pair it.
 import { once } from 'node:events';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PcscService } from '../pcsc/pcsc.ts';
 import { BackendClient, insecureBackendProblem } from './backend-client.ts';
@@ -13,6 +14,7 @@ import { defaultEnrollmentFile, defaultTokenFile, readEnrollment } from './enrol
 import { createLocalApi, DEFAULT_PORT } from './local-api.ts';
 import { loginCommand } from './login.ts';
 import { tapCommand } from './tap.ts';
+import { JournalSender, TapJournal } from './tap-journal.ts';
 import { agentAddress, ensurePairingToken, pairingCommand } from './pairing.ts';
 
 if (process.argv[2] === 'enroll') process.exit(await enrollCommand(process.argv.slice(3)));
@@ -97,13 +99,21 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
 }
 const allowedOrigins = values['allow-origin'] ?? ['http://127.0.0.1:3000', 'http://localhost:3000'];
 const device = enrolledDevice(values['enrollment-file']);
+/** How often taps waiting in the journal are offered to the backend again. */
+const JOURNAL_RETRY_MS = 5_000;
+// Taps that wait for the backend: sent now (what a restart left), then whenever some wait.
+const journal = device && new JournalSender(new TapJournal(path.dirname(values['enrollment-file'])), device, log);
+if (journal) {
+  void journal.drain();
+  setInterval(() => { if (journal.waiting > 0) void journal.drain(); }, JOURNAL_RETRY_MS).unref();
+}
 const pcsc = new PcscService();
 pcsc.on('available', (available) => log(available ? { level: 'info', msg: 'pcscd connected' } : {
   level: 'warn', msg: 'pcscd unavailable; retrying', hint: 'pcscd must be running: under systemd it starts on demand once installed; otherwise start it as root: pcscd',
 }));
 pcsc.on('change', (readers) => log({ level: 'info', msg: 'readers', readers }));
 pcsc.start();
-const server = createLocalApi({ pcsc, token: pairingToken(values['token-file']), allowedOrigins, port, log, device });
+const server = createLocalApi({ pcsc, token: pairingToken(values['token-file']), allowedOrigins, port, log, device, journal });
 server.listen(port, '127.0.0.1');
 await once(server, 'listening');
 log({ level: 'info', msg: 'listening', url: `${agentAddress(port)}/`, allowedOrigins });
