@@ -7,7 +7,7 @@ import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { startApp, testIdentity } from './helpers/server.ts';
 import { cardProof, cardSession, enrollDevice, signInStaff, type Device } from './helpers/identity.ts';
-import type { Purpose, Tap } from '../src/card-taps/purposes.ts';
+import { PurposeRegistry, type Purpose, type Tap } from '../src/card-taps/purposes.ts';
 
 const DAY = 86_400_000;
 
@@ -103,16 +103,22 @@ test("a tap of a certificate from a CA that is no trust anchor is refused", asyn
   t.deepEqual(handedFor(stranger), []);
 });
 
-test('a tap whose revocation cannot be checked is refused even where the policy lets a PIN login through', async (t) => {
+test('a tap whose revocation cannot be checked is refused even where the policy lets a PIN login through, unless its purpose takes such taps', async (t) => {
   const { db, base } = await fixture();
-  // An app of its own (its devices enrolled by the file's staff) under fail-open whose CA has no CRL at all.
+  // Apps of their own (their devices enrolled by the file's staff) whose CA has no CRL at all.
   const ca = await createCa({ kind: 'auth' });
-  const openBase = await startApp(t.teardown.bind(t), db, { identity: testIdentity(db, [ca.certificate], 'fail-open'), purposes: [testPurpose('test_tap', ['tap'])] });
-  const counter = await enrollDevice(openBase, await signInStaff(base, 'demo-city'), 'カウンター3');
-  const resident = await issueCertificate(ca);
-  t.like(await cardSession(counter, resident), { status: 201, body: { purpose: 'login', revocationChecked: false } });
-  t.like(await tap(counter, 'test_tap', resident), { status: 503, body: { code: 'certificate_revocation_unknown' } });
-  t.deepEqual(handedFor(resident), []);
+  const unchecked: Purpose = { ...testPurpose('test_tap_unchecked', ['tap']), tapsWithoutRevocation: true };
+  for (const policy of ['fail-open', 'fail-closed'] as const) {
+    const appBase = await startApp(t.teardown.bind(t), db, { identity: testIdentity(db, [ca.certificate], policy), purposes: [testPurpose('test_tap', ['tap']), unchecked] });
+    const counter = await enrollDevice(appBase, await signInStaff(base, 'demo-city'), `カウンター ${policy}`);
+    const resident = await issueCertificate(ca);
+    if (policy === 'fail-open') t.like(await cardSession(counter, resident), { status: 201, body: { purpose: 'login', revocationChecked: false } });
+    t.like(await tap(counter, 'test_tap', resident), { status: 503, body: { code: 'certificate_revocation_unknown' } }, policy);
+    t.deepEqual(handedFor(resident), []);
+    t.like(await tap(counter, 'test_tap_unchecked', resident), { status: 201, body: { revocationChecked: false, handledSerial: resident.serialNumberHex } }, policy);
+  }
+  const movesValue: Purpose = { ...unchecked, valueMoving: true };
+  t.throws(() => new PurposeRegistry([movesValue]), { message: /revocation/ });
 });
 
 test('a tap under the same Idempotency-Key is handled once and answered the same', async (t) => {

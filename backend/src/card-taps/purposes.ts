@@ -59,6 +59,12 @@ export interface Purpose<Terms extends object = object> {
   /** The purpose's terms: their text (the shared contract) and how they are bound for this device now. */
   readonly terms?: { text: PurposeTerms<Terms>; bind(trx: Knex.Transaction, device: EnrolledDevice, requested: string, now: Date): Promise<Terms> };
   /**
+   * Its PIN-less taps are taken when the card's revocation cannot be checked (the answer then says
+   * revocationChecked: false): only for a purpose that moves nothing and must keep no one out
+   * when the revocation list is out of date (a shelter's check-in in a disaster).
+   */
+  readonly tapsWithoutRevocation?: boolean;
+  /**
    * Its PIN-less taps may come late from a device's journal (a shelter's check-in while the
    * network was down), recorded at the time the card was tapped. Only for a purpose without terms.
    */
@@ -92,6 +98,7 @@ export class PurposeRegistry {
     for (const purpose of purposes) {
       if (this.byName.has(purpose.name)) throw new Error(`the card-tap purpose ${purpose.name} is registered twice`);
       if (purpose.journaled && (purpose.terms || !purpose.proofs.includes('tap'))) throw new Error(`the card-tap purpose ${purpose.name} is journaled: it must take a tap and have no terms`);
+      if (purpose.tapsWithoutRevocation && purpose.valueMoving) throw new Error(`the card-tap purpose ${purpose.name} moves value: its taps need the card's revocation checked`);
       this.byName.set(purpose.name, purpose);
     }
   }

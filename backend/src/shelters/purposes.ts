@@ -4,8 +4,10 @@
 import type { Purpose } from '../card-taps/purposes.ts';
 import { checkIn, checkOut } from './service.ts';
 
+// A tap is taken whatever the network (a journaled one arrives late, at its own time) and
+// whatever the revocation list's age: in a disaster neither may keep anyone out.
 const shelterPurpose = (name: string, handle: Purpose['handle']): Purpose => ({
-  name, proofs: ['pin', 'tap'], deviceKinds: ['municipality'], valueMoving: false, handle,
+  name, proofs: ['pin', 'tap'], deviceKinds: ['municipality'], valueMoving: false, journaled: true, tapsWithoutRevocation: true, handle,
 });
 
 /** The resident is inside the shelter the device serves from now (or moves here from another). */
