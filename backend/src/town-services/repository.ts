@@ -86,7 +86,8 @@ export const townServicesRepository = {
   },
 
   /**
-   * The service is served by exactly these devices; a device serving another service moves here.
+   * The service is served by exactly these devices; a device serving another service or an event
+   * (events/, which writes its own rows here) moves here.
    * Rows are deleted and written by their keys only, so no gap is locked and two services taking
    * devices at once do not deadlock.
    */
@@ -95,7 +96,7 @@ export const townServicesRepository = {
     const leaving = current.filter((id) => !deviceIds.includes(id));
     if (leaving.length > 0) await trx('service_devices').whereIn('device_id', leaving).andWhere({ service_id: serviceId }).delete();
     if (deviceIds.length === 0) return;
-    await trx('service_devices').insert(deviceIds.map((deviceId) => ({ device_id: deviceId, service_id: serviceId }))).onConflict('device_id').merge(['service_id']);
+    await trx('service_devices').insert(deviceIds.map((deviceId) => ({ device_id: deviceId, service_id: serviceId, event_id: null }))).onConflict('device_id').merge(['service_id', 'event_id']);
   },
 
   /** The service's webhook URL; null: none. */
