@@ -5,13 +5,12 @@ import { csvFile } from '../csv.ts';
 import type { Db } from '../db.ts';
 import type { Period } from '../settlement/statement.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
-import { grantsRepository, type GrantSum } from '../grants/repository.ts';
-import { categoryRef } from '../grants/service.ts';
+import { categoryRef } from './records.ts';
 import type { EventFigures, GrantFigure } from '@mykey/contracts/events.ts';
-import { eventsRepository as repo } from './repository.ts';
+import { eventsRepository as repo, type GrantSum } from './repository.ts';
 import { eventNames } from './service.ts';
 
-const sumsOf = (db: Db, staff: SignedInStaff, period: Period) => grantsRepository.sums(db, staff.municipalityCode, period.startsAt, period.endsBefore);
+const sumsOf = (db: Db, staff: SignedInStaff, period: Period) => repo.sums(db, staff.municipalityCode, period.startsAt, period.endsBefore);
 
 const figureOf = (sums: GrantSum[]): GrantFigure => ({ grants: sums.reduce((n, s) => n + s.grants, 0), points: sums.reduce((n, s) => n + s.points, 0) });
 

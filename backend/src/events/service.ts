@@ -2,7 +2,7 @@
 // (docs/events.md). Staff keep the town's event categories and its events — each paid from one
 // of the town's campaigns and served by some of its devices —; a tap at an event's device on
 // the event's day(s) grants its points once per resident and event, as a ledger grant from the
-// campaign, recorded with the event and its category (grants/'s recordGrant).
+// campaign, recorded with the event and its category (records.ts).
 import type { Knex } from 'knex';
 import { appendAudit, towns } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
@@ -15,8 +15,7 @@ import { usableCardOf } from '../mykey/service.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import type { Tap } from '../card-taps/purposes.ts';
 import { staffActor } from '../town-services/service.ts';
-import { grantsRepository } from '../grants/repository.ts';
-import { categoryRef, ownCategory, recordGrant, recordView } from '../grants/service.ts';
+import { categoryRef, ownCategory, recordGrant, recordView } from './records.ts';
 import type { EventCategoryView, EventTapAnswer, EventView } from '@mykey/contracts/events.ts';
 import { eventsRepository as repo, type CategoryFields, type Event, type EventFields } from './repository.ts';
 
@@ -144,12 +143,12 @@ export async function attend(trx: Knex.Transaction, tap: Tap): Promise<EventTapA
   // Locked: a suspension waits for this grant, or this grant sees it.
   const card = await usableCardOf(trx, tap.card.certKey, tap.device.municipalityCode, { lock: true });
   if (!card) throw new Problem('card_not_registered');
-  const earlier = await grantsRepository.recordOfEvent(trx, event.id, card.mykeyPk);
+  const earlier = await repo.recordOfEvent(trx, event.id, card.mykeyPk);
   if (earlier) return answer(trx, event, card.mykeyId, earlier, true, tap.now);
   const posted = await grantPoints(trx, { reference: eventGrantReference(event.id, card.mykeyPk), campaignId: event.campaignId, mykeyId: card.mykeyId, points: event.points, now: tap.now });
   if (posted.replayed) {
     // A twin tap committed first: its record is there now.
-    return answer(trx, event, card.mykeyId, (await grantsRepository.recordOfEvent(trx, event.id, card.mykeyPk))!, true, tap.now);
+    return answer(trx, event, card.mykeyId, (await repo.recordOfEvent(trx, event.id, card.mykeyPk))!, true, tap.now);
   }
   const category = (await repo.categoriesByIds(trx, [event.categoryId])).get(event.categoryId)!;
   await recordGrant(trx, [{ entryId: posted.entryId, municipalityCode: event.municipalityCode, mykeyPk: card.mykeyPk, points: event.points, postedAt: tap.now, for: { category, event } }]);
@@ -157,7 +156,7 @@ export async function attend(trx: Knex.Transaction, tap: Tap): Promise<EventTapA
     action: 'points.granted_at_event', actor: { kind: 'device', id: String(tap.device.id) }, subject: card.mykeyId,
     details: { eventId: event.id, campaignId: event.campaignId, entryId: posted.entryId, points: event.points, ...towns(event.municipalityCode) },
   });
-  return answer(trx, event, card.mykeyId, (await grantsRepository.recordOfEvent(trx, event.id, card.mykeyPk))!, false, tap.now);
+  return answer(trx, event, card.mykeyId, (await repo.recordOfEvent(trx, event.id, card.mykeyPk))!, false, tap.now);
 }
 
 async function answer(trx: Knex.Transaction, event: Event, mykeyId: string, record: Parameters<typeof recordView>[0], alreadyGranted: boolean, now: Date): Promise<EventTapAnswer> {

@@ -1,5 +1,6 @@
-// Every SQL statement of grant_uploads, grant_upload_lines and grant_records. Campaigns and the
-// grants posted are the ledger's (ledger/repository.ts); MyKey IDs are mykey/'s.
+// Every SQL statement of grant_uploads and grant_upload_lines. Campaigns and the grants posted
+// are the ledger's (ledger/repository.ts), what each grant was for is events/'s (grant_records);
+// MyKey IDs are mykey/'s.
 import type { Knex } from 'knex';
 import type { UploadCounts } from '@mykey/contracts/grants.ts';
 import type { Db } from '../db.ts';
@@ -23,20 +24,6 @@ const toUpload = (row: Record<string, any>): GrantUpload => ({
 });
 
 const PAGE = 1000;
-
-/** What a grant was for, beside its ledger entry: every grant has one (docs/events.md). */
-export interface GrantRecord {
-  entryId: number; municipalityCode: string; mykeyPk: number; points: number;
-  categoryId: number | null; eventId: number | null; labelJa: string | null; labelEn: string | null; postedAt: Date;
-}
-
-const toRecord = (row: Record<string, any>): GrantRecord => ({
-  entryId: Number(row.entry_id), municipalityCode: row.municipality_code, mykeyPk: Number(row.mykey_pk), points: Number(row.points),
-  categoryId: row.category_id === null ? null : Number(row.category_id), eventId: row.event_id === null ? null : Number(row.event_id),
-  labelJa: row.label_ja, labelEn: row.label_en, postedAt: row.posted_at,
-});
-
-export interface GrantSum { categoryId: number | null; eventId: number | null; grants: number; points: number }
 
 export const grantsRepository = {
   async insertUpload(conn: Conn, upload: { municipalityCode: string; campaignId: number; staffId: number; fileSha256: Buffer; at: Date }): Promise<number> {
@@ -82,41 +69,5 @@ export const grantsRepository = {
       if (rows.length < PAGE) return;
       after = Number(rows.at(-1).line);
     }
-  },
-
-  async insertRecords(trx: Knex.Transaction, records: GrantRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await trx('grant_records').insert(records.map((r) => ({
-      entry_id: r.entryId, municipality_code: r.municipalityCode, mykey_pk: r.mykeyPk, points: r.points,
-      category_id: r.categoryId, event_id: r.eventId, label_ja: r.labelJa, label_en: r.labelEn, posted_at: r.postedAt,
-    })));
-  },
-
-  /** The resident's grant at this event, if they were granted there. */
-  async recordOfEvent(conn: Conn, eventId: number, mykeyPk: number): Promise<GrantRecord | undefined> {
-    const row = await conn('grant_records').where({ event_id: eventId, mykey_pk: mykeyPk }).first();
-    return row && toRecord(row);
-  },
-
-  async recordsOf(conn: Conn, entryIds: number[]): Promise<Map<number, GrantRecord>> {
-    const rows = entryIds.length === 0 ? [] : await conn('grant_records').whereIn('entry_id', entryIds);
-    return new Map(rows.map((row: Record<string, any>) => [Number(row.entry_id), toRecord(row)]));
-  },
-
-  /** The resident's grants in this town, newest first. */
-  async historyOf(conn: Conn, municipalityCode: string, mykeyPk: number, limit: number): Promise<GrantRecord[]> {
-    const rows = await conn('grant_records').where({ municipality_code: municipalityCode, mykey_pk: mykeyPk })
-      .orderBy([{ column: 'posted_at', order: 'desc' }, { column: 'entry_id', order: 'desc' }]).limit(limit);
-    return rows.map(toRecord);
-  },
-
-  /** The town's grants posted in [startsAt, endsBefore), counted and summed per category and event. */
-  async sums(conn: Conn, municipalityCode: string, startsAt: Date, endsBefore: Date): Promise<GrantSum[]> {
-    const rows = await conn('grant_records').where({ municipality_code: municipalityCode }).andWhere('posted_at', '>=', startsAt).andWhere('posted_at', '<', endsBefore)
-      .groupBy('category_id', 'event_id').select('category_id', 'event_id').count({ grants: '*' }).sum({ points: 'points' });
-    return rows.map((row: Record<string, any>) => ({
-      categoryId: row.category_id === null ? null : Number(row.category_id), eventId: row.event_id === null ? null : Number(row.event_id),
-      grants: Number(row.grants), points: Number(row.points),
-    }));
   },
 };

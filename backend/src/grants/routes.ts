@@ -16,7 +16,9 @@ import { staffReason } from '../staff/reason.ts';
 import type { GrantCampaign } from '@mykey/contracts/grants.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
 import { grantsRepository as repo } from './repository.ts';
-import { GRANT_FILE_LIMITS, grantHistory, grantOne, importGrantFile, ownCategory, resultFile, singleGrantReference, spoolGrantFile, uploadSummary } from './service.ts';
+import { grantHistory, ownCategory } from '../events/records.ts';
+import { eventsRepository } from '../events/repository.ts';
+import { GRANT_FILE_LIMITS, grantOne, importGrantFile, resultFile, singleGrantReference, spoolGrantFile, uploadSummary } from './service.ts';
 
 const campaignKey = z.union([z.string().trim().min(1).max(64), z.number().int().positive()]);
 const grantBody = z.object({
@@ -71,7 +73,7 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
   router.get('/grants', ...municipalStaff, async (ctx) => {
     const campaign = await campaignOf(ctx, ctx.query.campaign);
     const grants = await ledgerRepository.recentGrants(db, campaign.id, RECENT_GRANTS);
-    const records = await repo.recordsOf(db, grants.map((g) => g.entryId));
+    const records = await eventsRepository.recordsOf(db, grants.map((g) => g.entryId));
     ctx.body = {
       campaign,
       grants: grants.map((g) => {

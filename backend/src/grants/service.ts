@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Knex } from 'knex';
-import { appendAudit, recordAudit, towns } from '../audit/chain.ts';
+import { appendAudit, towns } from '../audit/chain.ts';
 import { csvFile, CsvFileError, csvRecords, csvRow, utf8Check, type CsvRecord } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem, problemKinds, type ProblemCode } from '../http/problems.ts';
@@ -18,9 +18,9 @@ import { mykeyRepository } from '../mykey/repository.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { staffReason } from '../staff/reason.ts';
 import type { CampaignRef, GrantCampaign, GrantedPoints, GrantFileSummary } from '@mykey/contracts/grants.ts';
-import type { GrantRecordView } from '@mykey/contracts/events.ts';
-import { eventsRepository, type Category, type Event } from '../events/repository.ts';
-import { grantsRepository as repo, type GrantRecord as StoredGrant, type GrantUpload, type UploadLine } from './repository.ts';
+import { eventsRepository, type Category } from '../events/repository.ts';
+import { categoryRef, recordGrant } from '../events/records.ts';
+import { grantsRepository as repo, type GrantUpload, type UploadLine } from './repository.ts';
 
 export const GRANT_FILE_HEADER = 'mykey_id,points,reason,category';
 /** The header before categories: such a file still works, its grants uncategorised. */
@@ -51,7 +51,6 @@ function fileGrantReference(campaignId: number, fileSha256: string, line: number
 }
 
 const campaignRef = (c: GrantCampaign): CampaignRef => ({ id: c.id, slug: c.slug, name: c.name });
-export const categoryRef = (c: Category) => ({ id: c.id, nameJa: c.nameJa, nameEn: c.nameEn });
 
 /** A MyKey ID as the granting town sees it: blocked means blocked from that town's services. */
 type Standing = 'active' | 'suspended' | 'blocked' | undefined;
@@ -79,29 +78,6 @@ async function standings(trx: Knex.Transaction, staff: SignedInStaff, mykeyIds: 
   return statuses;
 }
 
-/** What a grant was for, in the same transaction as the grant: the resident's history and the town's figures read it. */
-export interface GrantPurpose { category: Category | undefined; event?: Event }
-
-/** The record beside a grant just posted (not a replay): its category, its event, and the name the history shows. */
-export async function recordGrant(trx: Knex.Transaction, grants: Array<{ entryId: number; municipalityCode: string; mykeyPk: number; points: number; postedAt: Date; for: GrantPurpose }>): Promise<void> {
-  await repo.insertRecords(trx, grants.map((g) => {
-    const named = g.for.event ?? g.for.category;
-    return {
-      entryId: g.entryId, municipalityCode: g.municipalityCode, mykeyPk: g.mykeyPk, points: g.points, postedAt: g.postedAt,
-      categoryId: g.for.event?.categoryId ?? g.for.category?.id ?? null, eventId: g.for.event?.id ?? null,
-      labelJa: named?.nameJa ?? null, labelEn: named?.nameEn ?? null,
-    };
-  }));
-}
-
-/** A category of the staff member's town, by id; another town's is as good as unknown. */
-export async function ownCategory(conn: Knex.Transaction | Db, municipalityCode: string, id: number | undefined): Promise<Category | undefined> {
-  if (id === undefined) return undefined;
-  const category = await eventsRepository.category(conn, municipalityCode, { id });
-  if (!category) throw new Problem('event_category_not_found');
-  return category;
-}
-
 /** One grant by a staff member, audited, in the caller's transaction. */
 export async function grantOne(trx: Knex.Transaction, r: {
   staff: SignedInStaff; campaign: GrantCampaign; category: Category | undefined; mykeyId: string; points: number; reason: string; reference: string; now: Date;
@@ -120,22 +96,6 @@ export async function grantOne(trx: Knex.Transaction, r: {
   }
   const { balance } = await residentPoints(trx, municipalityCode, r.mykeyId, r.now);
   return { entryId: posted.entryId, mykeyId: r.mykeyId, points: r.points, campaign: campaignRef(r.campaign), category: r.category ? categoryRef(r.category) : null, balanceAfter: balance, reference: r.reference };
-}
-
-/** How many of a resident's grants their history shows. */
-const HISTORY = 100;
-
-export const recordView = (r: StoredGrant): GrantRecordView => ({
-  entryId: r.entryId, postedAt: r.postedAt.toISOString(), points: r.points,
-  label: r.labelJa === null ? null : { ja: r.labelJa, en: r.labelEn ?? r.labelJa }, categoryId: r.categoryId, eventId: r.eventId,
-});
-
-/** A resident's grants in the staff member's town, newest first; the look is on record, as a look at a MyKey ID is. */
-export async function grantHistory(db: Db, staff: SignedInStaff, mykeyId: string): Promise<{ mykeyId: string; grants: GrantRecordView[] }> {
-  const mykey = (await mykeyRepository.statuses(db, [mykeyId])).get(mykeyId);
-  if (!mykey) throw new Problem('mykey_not_found');
-  await recordAudit(db, { action: 'grant_history.viewed', actor: { kind: 'staff', id: String(staff.id) }, subject: mykeyId, details: { ...towns(staff.municipalityCode) } });
-  return { mykeyId, grants: (await repo.historyOf(db, staff.municipalityCode, mykey.pk, HISTORY)).map(recordView) };
 }
 
 // --- grant files ---------------------------------------------------------------------------
