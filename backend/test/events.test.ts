@@ -130,12 +130,15 @@ test('an event is paid by a campaign of the town that runs on all its days; anyt
 });
 
 test('a device serves one thing at a time: given to an event it leaves its service, given back to a service it leaves the event', async (t) => {
-  const { staff, base, demoCampaign } = await fixture();
+  const { staff, base, pki, device, demoCampaign } = await fixture();
   const counter = await enrollDevice(base, staff, '公民館受付');
   const library = (await staff.post('/api/v1/services', { kind: 'library', nameJa: `公民館図書室${++serial}`, nameEn: `Community library ${serial}` })).body;
   await staff.put(`/api/v1/services/${library.id}/devices`, { deviceIds: [counter.id] });
   const cleanUp = await event(staff, demoCampaign, [counter]);
   t.deepEqual((await staff.get(`/api/v1/services/${library.id}`)).body.deviceIds, []);
+  const resident = await firstLogin(pki, device);
+  const lookup = await counter.post('/api/v1/auth/card-taps', { purpose: 'service_lookup', certificate: resident.card.certificateDer.toString('base64') });
+  t.like(lookup, { status: 403, body: { code: 'device_not_for_service' } }, 'at the event, the device no longer serves the library');
   t.deepEqual((await staff.get(`/api/v1/events/${cleanUp.id}`)).body.deviceIds, [counter.id]);
   const other = await event(staff, demoCampaign, [counter]);
   t.deepEqual((await staff.get(`/api/v1/events/${cleanUp.id}`)).body.deviceIds, [], 'moved to the other event');
