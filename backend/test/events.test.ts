@@ -7,11 +7,11 @@ import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_CAMPAIGN, DEMO_EVENT_CATEGORIES, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
-import { fundCampaign, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
+import { fundCampaign, grantPoints, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
-import { fileFixture } from './helpers/env.ts';
+import { fileFixture, migratedUpTo } from './helpers/env.ts';
 import { cardProof, enrollDevice, firstLogin, municipalCounter, secondTown, signInStaff, type Device, type Staff } from './helpers/identity.ts';
-import { ref } from './helpers/ledger.ts';
+import { NOW, ref, town } from './helpers/ledger.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
   const town = await municipalCounter(cleanup);
@@ -306,4 +306,18 @@ test('the town sees the points granted per category and per event over a period,
   t.true(rows.includes(`${today()},${today()},${category},集計用${n},Figures ${n},${festival.id},夏まつり${n},Summer festival ${n},3,75`), rows.join('\n'));
   t.true(rows.includes(`${today()},${today()},${category},集計用${n},Figures ${n},,,,1,5`), rows.join('\n'));
   await ledgerClean(t, db);
+});
+
+test('the migration gives every grant made before categories an uncategorised record, and rolls back to the schema before', async (t) => {
+  const db = await migratedUpTo((fn) => t.teardown(fn), '20261207020000_events.ts');
+  const before = await town(db);
+  const [mykeyPk] = await db('mykeys').insert({ mykey_id: 'TESTMIG2', status: 'active', home_municipality_code: before.code });
+  const posted = await inLedgerTransaction(db, (trx) => grantPoints(trx, { reference: ref('old-grant'), campaignId: before.campaignId, mykeyId: 'TESTMIG2', points: 321, now: NOW }));
+  await db.migrate.up();
+  t.like(await db('grant_records').where({ entry_id: posted.entryId }).first(), { mykey_pk: Number(mykeyPk), points: 321, category_id: null, event_id: null, label_ja: null });
+  await db.migrate.down();
+  t.false(await db.schema.hasTable('grant_records'));
+  t.false(await db.schema.hasColumn('service_devices', 'event_id'));
+  await db.migrate.up();
+  t.is(await count(db, 'grant_records', { entry_id: posted.entryId }), 1);
 });
