@@ -2,7 +2,7 @@
 // @mykey/dev-tools/demo-towns.ts). Re-running updates the demo rows in place and never
 // duplicates them: every row has a natural key and is upserted on it.
 import type { Knex } from 'knex';
-import { DEMO_AGREEMENT, DEMO_CAMPAIGN, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_PARTNER, DEMO_PASSWORD, DEMO_STAFF, type DemoTown } from '@mykey/dev-tools/demo-towns.ts';
+import { DEMO_AGREEMENT, DEMO_CAMPAIGN, DEMO_EVENT_CATEGORIES, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_PARTNER, DEMO_PASSWORD, DEMO_STAFF, type DemoTown } from '@mykey/dev-tools/demo-towns.ts';
 import { hashPassword } from '@mykey/backend/staff/password.ts';
 import { staffPasswordCost } from '@mykey/backend/config.ts';
 import { fundCampaign } from '@mykey/backend/ledger/ledger.ts';
@@ -32,6 +32,10 @@ export async function seedTown(knex: Knex, town: DemoTown): Promise<void> {
   await knex.transaction((trx) => fundCampaign(trx, {
     reference: `seed:fund:${town.campaign.slug}:${town.campaign.budget_points}`, campaignId: Number(campaign.id), points: town.campaign.budget_points,
   }));
+  // Added once by name: a category the town renamed is left as it is (and the demo's name added again).
+  const now = new Date();
+  await knex('event_categories').insert(DEMO_EVENT_CATEGORIES.map((c) => ({ ...c, municipality_code: code, created_at: now, updated_at: now })))
+    .onConflict(['municipality_code', 'name_ja']).ignore();
   for (const staff of town.staff) {
     const organization = staff.merchant
       ? { merchant_id: await merchantId(knex, staff.merchant), municipality_code: null }

@@ -60,6 +60,13 @@ const fixture = fileFixture(test, async (cleanup) => {
   const shelterB = must(await cityB.post('/api/v1/shelters', { nameJa: 'あおば町民体育館', nameEn: 'Aoba Town Gym', place: 'あおば町本町1-1', capacity: 40, drill: true }), 201).body;
   must(await cityB.put(`/api/v1/shelters/${shelterB.id}/devices`, { deviceIds: [shelterDeskB.id] }), 200);
   must(await shelterDeskB.post('/api/v1/auth/card-taps', { purpose: 'shelter_check_in', certificate: memberB.card.certificateDer.toString('base64') }), 201);
+  // B's own event category and a clean-up day paid by B's campaign at a reception device of B's, where B's member tapped in.
+  const categoryB = must(await cityB.post('/api/v1/event-categories', { nameJa: 'あおば町の分類', nameEn: 'Aoba category' }), 201).body;
+  const campaignIdB = Number((await db('campaigns').where({ slug: CAMPAIGN_B.slug }).first('id')).id);
+  const eventB = must(await cityB.post('/api/v1/events', { nameJa: 'あおば町清掃活動', nameEn: 'Aoba clean-up', categoryId: categoryB.id, startsOn: tokyoDate(new Date()), points: 20, campaignId: campaignIdB, tapPolicy: 'tap' }), 201).body;
+  const receptionB = await enrollDevice(base, cityB, 'あおば町行事受付');
+  must(await cityB.put(`/api/v1/events/${eventB.id}/devices`, { deviceIds: [receptionB.id] }), 200);
+  must(await receptionB.post('/api/v1/auth/card-taps', { purpose: 'event_attendance', certificate: memberB.card.certificateDer.toString('base64') }), 201);
   const conversionB = { partnerTxId: `aoba-tx-${randomBytes(4).toString('hex')}`, mykeyId: residentB.mykeyId, municipality: TOWN_B.code, partnerPoints: 1000 };
   must(await signedFetch(base, partnerB, 'POST', '/api/v1/partner/conversions', JSON.stringify(conversionB)), 202);
   const batchB = `aoba-batch-${randomBytes(4).toString('hex')}`;
@@ -72,7 +79,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   const partnerA = await addPartner(db, { agreements: ['139998'] });
 
   const b = {
-    code: TOWN_B.code, campaignId: Number((await db('campaigns').where({ slug: CAMPAIGN_B.slug }).first('id')).id), resident: residentB, cityB, shopB, counterB, registerB, partnerB,
+    code: TOWN_B.code, campaignId: campaignIdB, resident: residentB, categoryId: Number(categoryB.id), eventId: Number(eventB.id), receptionB, cityB, shopB, counterB, registerB, partnerB,
     uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
     partnerTxId: conversionB.partnerTxId, batchId: batchB, member: memberB, libraryId: Number(libraryB.id), membershipId: Number(membershipB.id), openLink: openLinkB.requestId as string,
     shelterId: Number(shelterB.id), shelterDesk: shelterDeskB,
@@ -86,6 +93,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     paidB.body.customer, openIntentB, paidIntentB, relinkProofB, moveProofB, challengeB.challengeId, conversionB.partnerTxId, batchB, partnerB.slug,
     'あおば町立図書館', 'Aoba Town Library', 'AOBA-0001', 'AOBA-0002', membershipB.pseudonym, openLinkB.requestId,
     'あおば町民体育館', 'Aoba Town Gym', 'あおば町本町1-1', 'あおば町避難所受付',
+    'あおば町の分類', 'Aoba category', 'あおば町清掃活動', 'Aoba clean-up', 'あおば町行事受付',
   ];
   // A's own library, served by A's counter, with PIN-less taps.
   const libraryA = must(await a.staff.post('/api/v1/services', { kind: 'library', nameJa: 'みらい市立図書館', nameEn: 'Mirai City Library', tapPolicy: 'tap' }), 201).body;
@@ -94,7 +102,13 @@ const fixture = fileFixture(test, async (cleanup) => {
   const shelterDeskA = await enrollDevice(base, a.staff, 'みらい市避難所受付');
   const shelterA = must(await a.staff.post('/api/v1/shelters', { nameJa: 'みらい市民体育館', nameEn: 'Mirai City Gym', place: 'みらい市中央1-1', capacity: 100, drill: true }), 201).body;
   must(await a.staff.put(`/api/v1/shelters/${shelterA.id}/devices`, { deviceIds: [shelterDeskA.id] }), 200);
-  return { ...a, cityA: a.staff, counterA: a.device, shopA, registerA, partnerA, libraryA: Number(libraryA.id), shelterA: Number(shelterA.id), shelterDeskA, b, markers };
+  // A's own clean-up day at a reception device of A's.
+  const receptionA = await enrollDevice(base, a.staff, 'みらい市行事受付');
+  const campaignIdA = Number((await db('campaigns').where({ slug: 'demo-shopping-2026' }).first('id')).id);
+  const volunteeringA = (await a.staff.get('/api/v1/event-categories')).body.categories[0].id as number;
+  const eventA = must(await a.staff.post('/api/v1/events', { nameJa: 'みらい市清掃活動', nameEn: 'Mirai clean-up', categoryId: volunteeringA, startsOn: tokyoDate(new Date()), points: 20, campaignId: campaignIdA, tapPolicy: 'tap' }), 201).body;
+  must(await a.staff.put(`/api/v1/events/${eventA.id}/devices`, { deviceIds: [receptionA.id] }), 200);
+  return { ...a, cityA: a.staff, counterA: a.device, shopA, registerA, partnerA, libraryA: Number(libraryA.id), shelterA: Number(shelterA.id), shelterDeskA, receptionA, eventA: Number(eventA.id), campaignIdA, volunteeringA, b, markers };
 });
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
@@ -275,6 +289,13 @@ const CASES: Record<string, Case> = {
     const atLibraryA = must(await f.counterA.post('/api/v1/auth/card-taps', { purpose: 'service_lookup', ...tapOf(f.b.member.card.certificateDer) }), 201);
     t.like(atLibraryA.body, { linked: false, service: { id: f.libraryA } });
     nothingOfB(t, f, atLibraryA);
+    // B's resident tapping in at A's event is granted A's points in A; B's event device knows nothing of A's events.
+    const atEventA = must(await f.receptionA.post('/api/v1/auth/card-taps', { purpose: 'event_attendance', ...tapOf(f.b.member.card.certificateDer) }), 201);
+    t.like(atEventA.body, { event: { id: f.eventA }, grant: { points: 20 } });
+    nothingOfB(t, f, atEventA);
+    const aCardAtB = await f.b.receptionB.post('/api/v1/auth/card-taps', { purpose: 'event_attendance', ...tapOf(stranger) });
+    t.is(aCardAtB.body.code, 'card_not_registered');
+    t.like(await f.counterA.post('/api/v1/auth/card-taps', { purpose: 'event_attendance', ...tapOf(f.b.member.card.certificateDer) }), { status: 403, body: { code: 'device_not_for_event' } }, "A's library counter serves no event");
   },
 
   async 'POST /api/v1/mykeys/relinks'(t, f) {
@@ -517,6 +538,90 @@ const CASES: Record<string, Case> = {
     sameAsUnknown(t, f, await grant(CAMPAIGN_B.slug), await grant('no-such-campaign'));
     // A may grant B's resident points of its own campaign, in its own accounts.
     nothingOfB(t, f, must(await grant('demo-shopping-2026'), 201));
+    // B's category is no category of A's.
+    const withCategory = (category: number) => f.cityA.post('/api/v1/staff/grants', { mykeyId: f.b.resident.mykeyId, campaign: 'demo-shopping-2026', points: 10, reason: 'テスト', category });
+    sameAsUnknown(t, f, await withCategory(f.b.categoryId), await withCategory(999_999_999));
+  },
+
+  async 'GET /api/v1/staff/grant-history'(t, f) {
+    // B's grants to its resident (by B's staff and at B's event) are not in A's history of them.
+    const history = must(await f.cityA.get(`/api/v1/staff/grant-history?mykeyId=${f.b.member.mykeyId}`), 200);
+    nothingOfB(t, f, history);
+    t.false(history.body.grants.some((g: { eventId: number | null }) => g.eventId === f.b.eventId));
+    t.is((await f.shopA.get(`/api/v1/staff/grant-history?mykeyId=${f.b.member.mykeyId}`)).status, 403, 'a shop sees no grants');
+  },
+
+  async 'GET /api/v1/event-categories'(t, f) {
+    const listed = must(await f.cityA.get('/api/v1/event-categories'), 200);
+    nothingOfB(t, f, listed);
+    t.false(listed.body.categories.some((c: { id: number }) => c.id === f.b.categoryId));
+    t.is((await f.shopA.get('/api/v1/event-categories')).status, 403, 'a shop has no events');
+  },
+
+  async 'POST /api/v1/event-categories'(t, f) {
+    const created = must(await f.cityA.post('/api/v1/event-categories', { nameJa: `みらい市の分類${randomBytes(3).toString('hex')}`, nameEn: 'Mirai category' }), 201);
+    nothingOfB(t, f, created);
+    t.is((await f.shopA.post('/api/v1/event-categories', { nameJa: '店の分類', nameEn: 'Shop category' })).status, 403);
+  },
+
+  async 'PATCH /api/v1/event-categories/:id'(t, f) {
+    const attempt = (id: number) => f.cityA.patch(`/api/v1/event-categories/${id}`, { nameEn: 'Renamed by Mirai' });
+    sameAsUnknown(t, f, await attempt(f.b.categoryId), await attempt(999_999_999));
+    t.true((await f.b.cityB.get('/api/v1/event-categories')).body.categories.some((c: { nameEn: string }) => c.nameEn === 'Aoba category'));
+  },
+
+  async 'GET /api/v1/events'(t, f) {
+    const listed = must(await f.cityA.get('/api/v1/events'), 200);
+    nothingOfB(t, f, listed);
+    t.false(listed.body.events.some((e: { id: number }) => e.id === f.b.eventId));
+    t.is((await f.shopA.get('/api/v1/events')).status, 403, 'a shop has no events');
+  },
+
+  async 'POST /api/v1/events'(t, f) {
+    const create = (fields: Record<string, unknown>) => f.cityA.post('/api/v1/events', { nameJa: 'みらい市の行事', nameEn: 'Mirai event', categoryId: f.volunteeringA, startsOn: today(), points: 10, campaignId: f.campaignIdA, ...fields });
+    // B's campaign and B's category are as unknown to A as ones that never were.
+    sameAsUnknown(t, f, await create({ campaignId: f.b.campaignId }), await create({ campaignId: 999_999_999 }));
+    sameAsUnknown(t, f, await create({ categoryId: f.b.categoryId }), await create({ categoryId: 999_999_999 }));
+    nothingOfB(t, f, must(await create({}), 201));
+  },
+
+  async 'GET /api/v1/events/:id'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/events/${f.b.eventId}`), await f.cityA.get('/api/v1/events/999999999'));
+  },
+
+  async 'PATCH /api/v1/events/:id'(t, f) {
+    const attempt = (id: number) => f.cityA.patch(`/api/v1/events/${id}`, { points: 9_999 });
+    sameAsUnknown(t, f, await attempt(f.b.eventId), await attempt(999_999_999));
+    t.is((await f.b.cityB.get(`/api/v1/events/${f.b.eventId}`)).body.points, 20);
+    // A's own event cannot be moved onto B's campaign or category.
+    const own = (fields: Record<string, unknown>) => f.cityA.patch(`/api/v1/events/${f.eventA}`, fields);
+    sameAsUnknown(t, f, await own({ campaignId: f.b.campaignId }), await own({ campaignId: 999_999_999 }));
+    sameAsUnknown(t, f, await own({ categoryId: f.b.categoryId }), await own({ categoryId: 999_999_999 }));
+  },
+
+  async 'PUT /api/v1/events/:id/devices'(t, f) {
+    sameAsUnknown(t, f,
+      await f.cityA.put(`/api/v1/events/${f.b.eventId}/devices`, { deviceIds: [f.receptionA.id] }),
+      await f.cityA.put('/api/v1/events/999999999/devices', { deviceIds: [f.receptionA.id] }));
+    // B's reception is no device of A's, and stays at B's event.
+    sameAsUnknown(t, f,
+      await f.cityA.put(`/api/v1/events/${f.eventA}/devices`, { deviceIds: [f.receptionA.id, f.b.receptionB.id] }),
+      await f.cityA.put(`/api/v1/events/${f.eventA}/devices`, { deviceIds: [f.receptionA.id, 999_999_999] }));
+    t.deepEqual((await f.b.cityB.get(`/api/v1/events/${f.b.eventId}`)).body.deviceIds, [f.b.receptionB.id]);
+  },
+
+  async 'GET /api/v1/event-figures'(t, f) {
+    const figures = must(await f.cityA.get(`/api/v1/event-figures?from=${today()}&to=${today()}`), 200);
+    nothingOfB(t, f, figures);
+    t.false(figures.body.events.some((e: { event: { id: number } }) => e.event.id === f.b.eventId));
+    t.is((await f.shopA.get(`/api/v1/event-figures?from=${today()}&to=${today()}`)).status, 403, 'a shop has no events');
+  },
+
+  async 'GET /api/v1/event-figures.csv'(t, f) {
+    const file = await rawStaff(f.base, f.cityA, 'GET', `/api/v1/event-figures.csv?from=${today()}&to=${today()}`);
+    must(file, 200);
+    nothingOfB(t, f, file);
+    t.false(file.text.split('\r\n').some((line) => line.split(',')[5] === String(f.b.eventId)), "B's event has no row in A's file");
   },
 
   async 'GET /api/v1/staff/grants'(t, f) {

@@ -1,8 +1,8 @@
 // Two things a purpose may ask of the agent beyond a login, end to end (simulated card → pcscd →
 // reader agent → the real backend): a PIN-less tap, for a test purpose that takes one, and a
 // card session whose terms the contract gives by another request field than a payment's (a
-// library membership's link and unlink, the backend's own purposes). One card for the file, so
-// the tests run one after another.
+// library membership's link and unlink, the backend's own purposes), and an event's reception
+// granting its points once. One card for the file, so the tests run one after another.
 import test from 'ava';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { fileFixture, type Cleanup } from '@mykey/backend/test/helpers/env.ts';
@@ -202,4 +202,21 @@ test.serial('a backend whose membership terms name another request than the one 
   // The same stand-in naming the request asked for: the card signs, so the refusals were the check's doing.
   next = membership(asked);
   t.like(await link(agent, asked), { status: 200, body: { linked: true } });
+});
+
+test.serial('an event\'s reception: a PIN-less tap through the agent grants the event\'s points once, a second tap and a tap with the PIN answer that first grant', async (t) => {
+  const { base, staff, stack } = await fixture();
+  const { agent, deviceId } = await enrolledAgent((fn) => t.teardown(fn), stack, base, staff, '清掃活動受付');
+  const campaign = (await staff.get('/api/v1/staff/grants/campaigns')).body.campaigns[0].id;
+  const category = (await staff.get('/api/v1/event-categories')).body.categories.find((c: { nameJa: string }) => c.nameJa === 'ボランティア').id;
+  const today = new Date(Date.now() + 9 * 3_600_000).toISOString().slice(0, 10);
+  const event = (await staff.post('/api/v1/events', { nameJa: 'ボランティア清掃活動', nameEn: 'Volunteer clean-up', categoryId: category, startsOn: today, points: 50, campaignId: campaign, tapPolicy: 'tap' })).body;
+  t.is((await staff.put(`/api/v1/events/${event.id}/devices`, { deviceIds: [deviceId] })).status, 200);
+
+  const first = await tap(agent, { purpose: 'event_attendance' });
+  t.is(first.status, 200, JSON.stringify(first.body));
+  t.like(first.body, { purpose: 'event_attendance', alreadyGranted: false, event: { id: event.id }, grant: { points: 50, label: { ja: 'ボランティア清掃活動' } } });
+  t.like(await tap(agent, { purpose: 'event_attendance' }), { status: 200, body: { alreadyGranted: true, grant: { entryId: first.body.grant.entryId } } });
+  const withPin = await agent.call('POST', '/v1/card-sessions', { pin: PIN, purpose: 'event_attendance' });
+  t.like(withPin, { status: 200, body: { alreadyGranted: true, grant: { entryId: first.body.grant.entryId }, balanceAfter: first.body.balanceAfter } });
 });

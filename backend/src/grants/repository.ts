@@ -1,5 +1,6 @@
 // Every SQL statement of grant_uploads and grant_upload_lines. Campaigns and the grants posted
-// are the ledger's (ledger/repository.ts); MyKey IDs are mykey/'s.
+// are the ledger's (ledger/repository.ts), what each grant was for is events/'s (grant_records);
+// MyKey IDs are mykey/'s.
 import type { Knex } from 'knex';
 import type { UploadCounts } from '@mykey/contracts/grants.ts';
 import type { Db } from '../db.ts';

@@ -16,6 +16,8 @@ import { staffReason } from '../staff/reason.ts';
 import type { GrantCampaign } from '@mykey/contracts/grants.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
 import { grantsRepository as repo } from './repository.ts';
+import { grantHistory, ownCategory } from '../events/records.ts';
+import { eventsRepository } from '../events/repository.ts';
 import { GRANT_FILE_LIMITS, grantOne, importGrantFile, resultFile, singleGrantReference, spoolGrantFile, uploadSummary } from './service.ts';
 
 const campaignKey = z.union([z.string().trim().min(1).max(64), z.number().int().positive()]);
@@ -25,9 +27,14 @@ const grantBody = z.object({
   // Any number: the ledger refuses what is not a whole number in range as points_out_of_range.
   points: z.number(),
   reason: staffReason,
+  /** The town's event category the points are for (docs/events.md); without it, uncategorised. */
+  category: z.number().int().positive().optional(),
 }).strict();
 
 const RECENT_GRANTS = 50;
+
+/** How a grant was asked for, read from its ledger reference. */
+const sourceOf = (reference: string) => (reference.startsWith('grant:file:') ? 'file' : reference.startsWith('event:') ? 'event' : 'single');
 
 export interface GrantRoutesDeps { db: Db; clock: () => Date }
 
@@ -54,23 +61,39 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
     const id = parseMykeyId(body.mykeyId);
     if (!id.ok) throw new Problem(id.code, id.detail);
     const campaign = await campaignOf(ctx, body.campaign);
-    const request = { op: 'grant-points', mykeyId: id.id, campaignId: campaign.id, points: body.points, reason: body.reason };
+    const category = await ownCategory(db, staff.municipalityCode, body.category);
+    // A request without a category is hashed as before categories, so an old retry still replays.
+    const request = { op: 'grant-points', mykeyId: id.id, campaignId: campaign.id, points: body.points, reason: body.reason, ...(category && { categoryId: category.id }) };
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({
       status: 201,
-      body: await grantOne(trx, { staff, campaign, mykeyId: id.id, points: body.points, reason: body.reason, reference: singleGrantReference(staff.id, key), now: clock() }),
+      body: await grantOne(trx, { staff, campaign, category, mykeyId: id.id, points: body.points, reason: body.reason, reference: singleGrantReference(staff.id, key), now: clock() }),
     }))));
   });
 
   router.get('/grants', ...municipalStaff, async (ctx) => {
     const campaign = await campaignOf(ctx, ctx.query.campaign);
     const grants = await ledgerRepository.recentGrants(db, campaign.id, RECENT_GRANTS);
+    const records = await eventsRepository.recordsOf(db, grants.map((g) => g.entryId));
     ctx.body = {
       campaign,
-      grants: grants.map((g) => ({ entryId: g.entryId, postedAt: g.postedAt, mykeyId: g.mykeyId, points: g.points, source: g.reference.startsWith('grant:file:') ? 'file' : 'single' })),
+      grants: grants.map((g) => {
+        const record = records.get(g.entryId);
+        return {
+          entryId: g.entryId, postedAt: g.postedAt, mykeyId: g.mykeyId, points: g.points, source: sourceOf(g.reference),
+          categoryId: record?.categoryId ?? null, eventId: record?.eventId ?? null, label: record?.labelJa ? { ja: record.labelJa, en: record.labelEn } : null,
+        };
+      }),
     };
   });
 
-  // The body is the CSV file itself (docs/ledger.md, "Grants"): header mykey_id,points,reason.
+  // A resident's administrative points in this town, newest first, as their history shows them (docs/events.md).
+  router.get('/grant-history', ...municipalStaff, async (ctx) => {
+    const id = parseMykeyId(typeof ctx.query.mykeyId === 'string' ? ctx.query.mykeyId : '');
+    if (!id.ok) throw new Problem(id.code, id.detail);
+    ctx.body = await grantHistory(db, signedInStaff(ctx), id.id);
+  });
+
+  // The body is the CSV file itself (docs/ledger.md, "Grants"): header mykey_id,points,reason,category (or the older one without category).
   router.post('/grant-uploads', ...municipalStaff, async (ctx) => {
     const staff = signedInStaff(ctx);
     if (!ctx.is('text/csv')) throw new Problem('grant_file_media_type');

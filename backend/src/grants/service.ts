@@ -1,7 +1,8 @@
 // Administrative points: municipal staff grant points from a campaign's budget to a resident's
 // MyKey ID, one at a time or from a CSV file (docs/ledger.md, "Grants"). Each grant is the
 // ledger's grantPoints under a reference derived from what asked for it — the staff member's
-// Idempotency-Key, or the file's hash and line — so no retry or re-upload grants twice.
+// Idempotency-Key, or the file's hash and line — so no retry or re-upload grants twice. Beside
+// each grant, a record of what it was for (its category; an event's grant: events/).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Knex } from 'knex';
@@ -17,9 +18,13 @@ import { mykeyRepository } from '../mykey/repository.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { staffReason } from '../staff/reason.ts';
 import type { CampaignRef, GrantCampaign, GrantedPoints, GrantFileSummary } from '@mykey/contracts/grants.ts';
+import { eventsRepository, type Category } from '../events/repository.ts';
+import { categoryRef, recordGrant } from '../events/records.ts';
 import { grantsRepository as repo, type GrantUpload, type UploadLine } from './repository.ts';
 
-export const GRANT_FILE_HEADER = 'mykey_id,points,reason';
+export const GRANT_FILE_HEADER = 'mykey_id,points,reason,category';
+/** The header before categories: such a file still works, its grants uncategorised. */
+const OLD_GRANT_FILE_HEADER = 'mykey_id,points,reason';
 
 export const GRANT_FILE_LIMITS = {
   /** Lines after the header. */
@@ -58,33 +63,39 @@ function eligibility(status: Standing): ProblemCode | undefined {
   return undefined;
 }
 
+/** A MyKey ID found: its key and its standing in the granting town. */
+interface Found { pk: number; standing: Standing }
+
 /** Each ID's standing in the staff member's town: its status, unless that town blocked it. */
-async function standings(trx: Knex.Transaction, staff: SignedInStaff, mykeyIds: string[]): Promise<Map<string, Standing>> {
+async function standings(trx: Knex.Transaction, staff: SignedInStaff, mykeyIds: string[]): Promise<Map<string, Found>> {
   // Share-locked, so a suspension cannot commit between this check and the grant.
   const found = await mykeyRepository.statuses(trx, mykeyIds, { lock: true });
-  const statuses = new Map<string, Standing>([...found].map(([id, mykey]) => [id, mykey.status]));
+  const statuses = new Map<string, Found>([...found].map(([id, mykey]) => [id, { pk: mykey.pk, standing: mykey.status }]));
   for (const blocked of await mykeyRepository.blockedIn(trx, staff.municipalityCode, mykeyIds)) {
-    if (statuses.get(blocked) === 'active') statuses.set(blocked, 'blocked');
+    const mykey = statuses.get(blocked);
+    if (mykey?.standing === 'active') mykey.standing = 'blocked';
   }
   return statuses;
 }
 
 /** One grant by a staff member, audited, in the caller's transaction. */
 export async function grantOne(trx: Knex.Transaction, r: {
-  staff: SignedInStaff; campaign: GrantCampaign; mykeyId: string; points: number; reason: string; reference: string; now: Date;
+  staff: SignedInStaff; campaign: GrantCampaign; category: Category | undefined; mykeyId: string; points: number; reason: string; reference: string; now: Date;
 }): Promise<GrantedPoints> {
-  const refused = eligibility((await standings(trx, r.staff, [r.mykeyId])).get(r.mykeyId));
+  const found = (await standings(trx, r.staff, [r.mykeyId])).get(r.mykeyId);
+  const refused = eligibility(found?.standing);
   if (refused) throw new Problem(refused);
   const posted = await grantPoints(trx, { reference: r.reference, campaignId: r.campaign.id, mykeyId: r.mykeyId, points: r.points, now: r.now });
   const municipalityCode = r.staff.organization.id;
   if (!posted.replayed) {
+    await recordGrant(trx, [{ entryId: posted.entryId, municipalityCode, mykeyPk: found!.pk, points: r.points, postedAt: r.now, for: { category: r.category } }]);
     await appendAudit(trx, {
       action: 'points.granted', actor: { kind: 'staff', id: String(r.staff.id) }, subject: r.mykeyId,
-      details: { campaignId: r.campaign.id, entryId: posted.entryId, points: r.points, ...towns(r.staff.municipalityCode) }, texts: { reason: r.reason },
+      details: { campaignId: r.campaign.id, entryId: posted.entryId, points: r.points, categoryId: r.category?.id ?? null, ...towns(r.staff.municipalityCode) }, texts: { reason: r.reason },
     });
   }
   const { balance } = await residentPoints(trx, municipalityCode, r.mykeyId, r.now);
-  return { entryId: posted.entryId, mykeyId: r.mykeyId, points: r.points, campaign: campaignRef(r.campaign), balanceAfter: balance, reference: r.reference };
+  return { entryId: posted.entryId, mykeyId: r.mykeyId, points: r.points, campaign: campaignRef(r.campaign), category: r.category ? categoryRef(r.category) : null, balanceAfter: balance, reference: r.reference };
 }
 
 // --- grant files ---------------------------------------------------------------------------
@@ -109,7 +120,7 @@ export function spoolGrantFile(input: AsyncIterable<Buffer>): Promise<SpooledFil
   });
 }
 
-interface Wanted { line: number; mykeyId: string; points: number; reason: string }
+interface Wanted { line: number; mykeyId: string; points: number; reason: string; category: Category | undefined }
 interface Refused { line: number; mykeyId: string | null; points: number | null; code: ProblemCode; detail: string | null }
 type GrantRecord = Wanted | Refused;
 
@@ -121,15 +132,23 @@ function parsePoints(text: string): number | undefined {
   return points >= 1 && points <= LIMITS.maxResidentPoints ? points : undefined;
 }
 
+/** The header a file starts with: which one says whether its lines name a category. */
+type Header = typeof GRANT_FILE_HEADER | typeof OLD_GRANT_FILE_HEADER;
+
+/** The town's categories by Japanese name, and by id as text: a line names one either way. */
+type Categories = Map<string, Category>;
+
 /** One record after the header, as asked for or refused with why; numbered by the line it starts on. */
-function parseRecord(record: CsvRecord): GrantRecord {
+function parseRecord(record: CsvRecord, header: Header, categories: Categories): GrantRecord {
   const { line } = record;
   if (!('fields' in record)) return { line, mykeyId: null, points: null, code: 'grant_line_malformed', detail: `longer than ${GRANT_FILE_LIMITS.maxRecordBytes} bytes` };
+  const width = header.split(',').length;
   const fields = [...record.fields];
-  // Excel writes empty cells to the right of a table as empty fields.
-  while (fields.length > 3 && fields.at(-1) === '') fields.pop();
-  if (fields.length !== 3) return { line, mykeyId: null, points: null, code: 'grant_line_malformed', detail: `${fields.length} fields; a line has 3: ${GRANT_FILE_HEADER}` };
-  const [idText, pointsText, reasonText] = fields as [string, string, string];
+  // Excel writes empty cells to the right of a table as empty fields (and an empty category is none).
+  while (fields.length > width && fields.at(-1) === '') fields.pop();
+  if (width === 4 && fields.length === 3) fields.push('');
+  if (fields.length !== width) return { line, mykeyId: null, points: null, code: 'grant_line_malformed', detail: `${fields.length} fields; a line has ${width}: ${header}` };
+  const [idText, pointsText, reasonText, categoryText = ''] = fields as [string, string, string, string?];
   const id = parseMykeyId(idText);
   const points = parsePoints(pointsText) ?? null;
   const mykeyId = id.ok ? id.id : null;
@@ -137,13 +156,26 @@ function parseRecord(record: CsvRecord): GrantRecord {
   if (points === null) return { line, mykeyId, points, code: 'points_out_of_range', detail: `points must be a whole number from 1 to ${LIMITS.maxResidentPoints}` };
   const reason = staffReason.safeParse(reasonText);
   if (!reason.success) return { line, mykeyId, points, code: 'grant_reason_invalid', detail: null };
-  return { line, mykeyId: id.id, points, reason: reason.data };
+  const categoryKey = categoryText.normalize('NFKC').trim();
+  const category = categoryKey === '' ? undefined : categories.get(categoryKey);
+  if (categoryKey !== '' && !category) return { line, mykeyId, points, code: 'event_category_not_found', detail: `no category named ${categoryKey.slice(0, 100)}` };
+  return { line, mykeyId: id.id, points, reason: reason.data, category };
 }
 
 /** A blank line, or one of empty cells only (",,", as Excel leaves below a table), asks for nothing. */
 const isBlank = (record: CsvRecord) => 'fields' in record && record.fields.every((field) => field === '');
 
-const isHeader = (record: CsvRecord) => 'fields' in record && record.fields.map((f) => f.toLowerCase()).join(',') === GRANT_FILE_HEADER;
+/** The header of the record, if it is one of the two a grant file may start with. */
+function headerOf(record: CsvRecord): Header | undefined {
+  const text = 'fields' in record ? record.fields.map((f) => f.toLowerCase()).join(',') : undefined;
+  return text === GRANT_FILE_HEADER || text === OLD_GRANT_FILE_HEADER ? text : undefined;
+}
+
+/** The town's categories as a file's lines name them: by Japanese name, or by id. */
+async function categoriesOf(db: Db, municipalityCode: string): Promise<Categories> {
+  const categories = await eventsRepository.categories(db, municipalityCode);
+  return new Map(categories.flatMap((c) => [[c.nameJa.normalize('NFKC'), c], [String(c.id), c]]));
+}
 
 /** The file's records; a file that is not CSV is refused as a problem naming the line. */
 async function* grantFileRecords(file: SpooledFile): AsyncGenerator<CsvRecord> {
@@ -170,9 +202,11 @@ export function uploadSummary(upload: GrantUpload, campaign: GrantCampaign): Gra
 export async function importGrantFile(db: Db, r: { staff: SignedInStaff; campaign: GrantCampaign; file: SpooledFile; now: Date }): Promise<GrantFileSummary> {
   // The whole file is read as CSV once before the first grant: a quote left open on line 90,000
   // refuses the file with nothing granted, rather than after 89,999 lines of grants.
+  let header: Header | undefined;
   for await (const record of grantFileRecords(r.file)) {
-    if (record.line === 1 && !isHeader(record)) throw new Problem('grant_file_header_invalid');
+    if (record.line === 1 && !(header = headerOf(record))) throw new Problem('grant_file_header_invalid');
   }
+  const categories = await categoriesOf(db, r.staff.municipalityCode);
   let uploadId: number | undefined;
   let batch: GrantRecord[] = [];
   for await (const record of grantFileRecords(r.file)) {
@@ -181,7 +215,7 @@ export async function importGrantFile(db: Db, r: { staff: SignedInStaff; campaig
       continue;
     }
     if (isBlank(record)) continue;
-    batch.push(parseRecord(record));
+    batch.push(parseRecord(record, header!, categories));
     if (batch.length >= BATCH) {
       await grantBatch(db, uploadId!, r, batch);
       batch = [];
@@ -197,6 +231,7 @@ async function grantBatch(db: Db, uploadId: number, r: { staff: SignedInStaff; c
   await inLedgerTransaction(db, async (trx) => {
     const statuses = await standings(trx, r.staff, batch.flatMap((record) => ('reason' in record ? [record.mykeyId] : [])));
     const lines: UploadLine[] = [];
+    const granted: Parameters<typeof recordGrant>[1] = [];
     const counts = { records: batch.length, granted: 0, alreadyGranted: 0, refused: 0, pointsGranted: 0 };
     for (const record of batch) {
       const outcome = 'reason' in record ? await grantLine(trx, r, record, statuses.get(record.mykeyId)) : record;
@@ -208,11 +243,13 @@ async function grantBatch(db: Db, uploadId: number, r: { staff: SignedInStaff; c
         else {
           counts.granted++;
           counts.pointsGranted += outcome.points;
+          granted.push({ entryId: outcome.entryId, municipalityCode: r.staff.municipalityCode, mykeyPk: statuses.get(outcome.mykeyId)!.pk, points: outcome.points, postedAt: r.now, for: { category: (record as Wanted).category } });
         }
         lines.push({ line: record.line, mykeyId: outcome.mykeyId, points: outcome.points, outcome: outcome.replayed ? 'already_granted' : 'granted', entryId: outcome.entryId, code: null, detail: null });
       }
     }
     await repo.recordLines(trx, uploadId, lines, counts);
+    await recordGrant(trx, granted);
     if (counts.granted > 0) {
       await appendAudit(trx, {
         action: 'points.granted_from_file', actor: { kind: 'staff', id: String(r.staff.id) }, subject: `grant-upload:${uploadId}`,
@@ -223,9 +260,9 @@ async function grantBatch(db: Db, uploadId: number, r: { staff: SignedInStaff; c
 }
 
 /** One line's grant, in a savepoint so a refusal leaves nothing of it behind. */
-async function grantLine(trx: Knex.Transaction, r: { campaign: GrantCampaign; file: SpooledFile; now: Date }, record: Wanted, status: Standing) {
-  const refused = eligibility(status);
-  if (refused) return { ...record, code: refused, detail: null };
+async function grantLine(trx: Knex.Transaction, r: { campaign: GrantCampaign; file: SpooledFile; now: Date }, record: Wanted, found: Found | undefined): Promise<Refused | { mykeyId: string; points: number; entryId: number; replayed: boolean }> {
+  const refused = eligibility(found?.standing);
+  if (refused) return { line: record.line, mykeyId: record.mykeyId, points: record.points, code: refused, detail: null };
   try {
     const posted = await trx.transaction((savepoint) => grantPoints(savepoint, {
       reference: fileGrantReference(r.campaign.id, r.file.sha256, record.line), campaignId: r.campaign.id, mykeyId: record.mykeyId, points: record.points, now: r.now,
@@ -233,7 +270,7 @@ async function grantLine(trx: Knex.Transaction, r: { campaign: GrantCampaign; fi
     return { mykeyId: record.mykeyId, points: record.points, entryId: posted.entryId, replayed: posted.replayed };
   } catch (error) {
     if (!(error instanceof Problem)) throw error;
-    return { ...record, code: error.code, detail: error.detail ?? null };
+    return { line: record.line, mykeyId: record.mykeyId, points: record.points, code: error.code, detail: error.detail ?? null };
   }
 }
 

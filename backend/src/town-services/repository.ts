@@ -86,7 +86,8 @@ export const townServicesRepository = {
   },
 
   /**
-   * The service is served by exactly these devices; a device serving another service moves here.
+   * The service is served by exactly these devices; a device serving another service or an event
+   * (events/, which writes its own rows here) moves here.
    * Rows are deleted and written by their keys only, so no gap is locked and two services taking
    * devices at once do not deadlock.
    */
@@ -95,16 +96,16 @@ export const townServicesRepository = {
     const leaving = current.filter((id) => !deviceIds.includes(id));
     if (leaving.length > 0) await trx('service_devices').whereIn('device_id', leaving).andWhere({ service_id: serviceId }).delete();
     if (deviceIds.length === 0) return;
-    await trx('service_devices').insert(deviceIds.map((deviceId) => ({ device_id: deviceId, service_id: serviceId }))).onConflict('device_id').merge(['service_id']);
+    await trx('service_devices').insert(deviceIds.map((deviceId) => ({ device_id: deviceId, service_id: serviceId, event_id: null }))).onConflict('device_id').merge(['service_id', 'event_id']);
   },
 
-  /** Which of these devices serve a service now. */
+  /** Which of these devices serve a service or an event now (a row of service_devices either way). */
   async servingDevices(conn: Conn, deviceIds: number[]): Promise<Set<number>> {
     const rows = deviceIds.length === 0 ? [] : await conn('service_devices').whereIn('device_id', deviceIds).select('device_id');
     return new Set(rows.map((row: { device_id: number }) => Number(row.device_id)));
   },
 
-  /** These devices serve no service any more (a shelter took them: docs/shelters.md), deleted by their keys. */
+  /** These devices serve no service or event any more (a shelter took them: docs/shelters.md), deleted by their keys. */
   async releaseDevices(trx: Knex.Transaction, deviceIds: number[]): Promise<void> {
     if (deviceIds.length > 0) await trx('service_devices').whereIn('device_id', deviceIds).delete();
   },

@@ -76,13 +76,14 @@ export const MEMBERSHIP_TERMS: PurposeTerms<MembershipTerms> = {
  * Today's purposes, each with its terms (null: the card signs the common lines only).
  * home_move: the resident makes this device's municipality the home of their MyKey ID.
  * service_link / service_unlink: a membership of a town service joins or leaves the MyKey ID;
- * service_lookup: a tap at a service's counter or gate (docs/services.md).
- * shelter_check_in / shelter_check_out: at a shelter's desk, PIN-less by design or with the PIN (docs/shelters.md).
+ * service_lookup: a tap at a service's counter or gate (docs/services.md);
+ * shelter_check_in / shelter_check_out: at a shelter's desk, PIN-less by design or with the PIN (docs/shelters.md);
+ * event_attendance: a tap at an event's reception, granting its points once (docs/events.md).
  */
 export const PURPOSE_TERMS = {
   login: null, relink: null, counter_relink: null, payment: PAYMENT_TERMS, home_move: null,
   service_link: MEMBERSHIP_TERMS, service_unlink: MEMBERSHIP_TERMS, service_lookup: null,
-  shelter_check_in: null, shelter_check_out: null,
+  shelter_check_in: null, shelter_check_out: null, event_attendance: null,
 } as const satisfies Record<string, PurposeTerms | null>;
 
 export type ChallengePurpose = keyof typeof PURPOSE_TERMS;

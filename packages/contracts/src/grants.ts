@@ -19,6 +19,8 @@ export interface GrantedPoints {
   mykeyId: string;
   points: number;
   campaign: CampaignRef;
+  /** What the points were for (docs/events.md); null: uncategorised. */
+  category: { id: number; nameJa: string; nameEn: string } | null;
   balanceAfter: number;
   reference: string;
 }

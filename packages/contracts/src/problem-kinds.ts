@@ -343,6 +343,27 @@ export const problemKinds = {
   device_not_for_service: { status: 403, title: 'Device not serving this service', messages: {
     ja: 'この端末はこの施設・サービスの窓口として登録されていません。管理者に端末の割り当てを確認してください。',
     en: 'This device is not registered as a counter of this service. Ask an administrator to check which service it serves.' } },
+  event_category_not_found: { status: 404, title: 'Event category not found', messages: {
+    ja: '指定された行事の分類が見つかりません。分類の一覧から選んでください。',
+    en: 'The event category was not found. Please choose one from the list of categories.' } },
+  event_category_name_taken: { status: 409, title: 'Event category name taken', messages: {
+    ja: '同じ名前の分類がすでにあります。別の名前にしてください。',
+    en: 'A category with this name already exists. Please choose another name.' } },
+  event_not_found: { status: 404, title: 'Event not found', messages: {
+    ja: '指定された行事が見つかりません。',
+    en: 'The event was not found.' } },
+  event_campaign_not_running: { status: 409, title: 'Campaign not running on the event\'s dates', messages: {
+    ja: 'このキャンペーンは行事の日程のすべての日に実施されていません。行事の期間を含むキャンペーンを選んでください。',
+    en: 'This campaign does not run on every day of the event. Choose a campaign whose dates cover the event.' } },
+  device_not_for_event: { status: 403, title: 'Device not serving an event', messages: {
+    ja: 'この端末は行事の受付として登録されていません。担当者に端末の割り当てを確認してください。',
+    en: 'This device is not registered for an event. Ask the staff in charge to check which event it serves.' } },
+  event_not_open: { status: 409, title: 'Event not open today', messages: {
+    ja: 'この行事は本日開催されていないため、ポイントを付与できません。開催日にご参加ください。',
+    en: 'This event is not held today, so no points can be granted. Please take part on the event\'s day.' } },
+  event_figures_period_invalid: { status: 400, title: 'Period not valid', messages: {
+    ja: '付与実績の期間の指定が正しくありません。開始日と終了日を YYYY-MM-DD で、開始日 ≦ 終了日、1年（366日）以内で指定してください。',
+    en: 'The period of the grant figures is not valid. Give from and to as YYYY-MM-DD, from on or before to, at most a year (366 days).' } },
   service_card_unknown: { status: 409, title: 'Card not registered', messages: {
     ja: 'このカードはまだマイキーIDに登録されていません。窓口で一度ログインしてから、利用者カードをつないでください。',
     en: 'This card has no MyKey ID yet. Please log in once at a counter, then link your membership card.' } },

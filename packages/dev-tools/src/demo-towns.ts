@@ -33,6 +33,15 @@ export const DEMO_STAFF = [
 ] as const;
 
 /** A demo town's rows: the municipality, its shops, a funded campaign, its staff accounts and the demo partner's agreement with it. */
+/** The event categories every demo town starts with (docs/events.md); its staff add and rename their own. */
+export const DEMO_EVENT_CATEGORIES = [
+  { name_ja: 'ボランティア', name_en: 'Volunteering' },
+  { name_ja: '健康診断', name_en: 'Health check-up' },
+  { name_ja: '生涯学習', name_en: 'Lifelong learning' },
+  { name_ja: '子育て教室', name_en: 'Child-rearing class' },
+  { name_ja: '地域行事', name_en: 'Community event' },
+] as const;
+
 export interface DemoTown {
   municipality: { code: string; name_ja: string; name_en: string };
   merchants: ReadonlyArray<{ slug: string; name_ja: string; name_en: string }>;
