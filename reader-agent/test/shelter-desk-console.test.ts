@@ -8,7 +8,7 @@
 import test from 'ava';
 import type { Locator, Page } from 'playwright-core';
 import { problemKinds } from '@mykey/contracts/problem-kinds.ts';
-import { launchBrowser, signedInPage } from '@mykey/backend/test/helpers/browser.ts';
+import { launchBrowser, screenshotPath, signedInPage } from '@mykey/backend/test/helpers/browser.ts';
 import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
 import { backendWithCard, enrolledAgent } from './helpers/counter.ts';
@@ -99,6 +99,7 @@ test.serial('a clerk checks a resident in and out at the desk; with the network 
   await said(page, /退所を受け付けました\s*Check-out accepted.*通信が回復したら送信します（送信待ち 2 件）/s);
   const after = Date.now();
   await page.locator('.figures').getByText('通信が回復したら送信します（送信待ち 2 件）').waitFor();
+  await page.screenshot({ path: screenshotPath('shelter-desk-waiting.png'), fullPage: true });
   t.is((await city.get(`/api/v1/shelters/${shelterId}/roster`)).body.inside, 0, 'nothing reached the backend meanwhile');
   t.is((await db('shelter_stays').where({ shelter_id: shelterId })).length, 1);
 
