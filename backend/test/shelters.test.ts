@@ -7,6 +7,7 @@ import { fileFixture, silentLog } from './helpers/env.ts';
 import { eventsAbout } from '../src/audit/chain.ts';
 import { deleteExpiredStays } from '../src/shelters/retention-job.ts';
 import { cardSession, enrollDevice, firstLogin, municipalCounter, signInStaff, type Device, type Staff } from './helpers/identity.ts';
+import { journalEntry, journalKey, sendJournaled } from './helpers/journal.ts';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 
 const fixture = fileFixture(test, async (cleanup) => municipalCounter(cleanup));
@@ -141,6 +142,32 @@ test('check in PIN-less, again (already inside, one record), move to another she
   t.like(await cardSession(gymDesk, resident.card, 'shelter_check_out'), { status: 201, body: { result: 'checked_out' } });
   t.is((await staysOf(db, resident.mykeyId)).length, 3);
   t.like(await checkIn(gymDesk, await pki.card()), { status: 409, body: { code: 'shelter_card_unknown' } }, 'a card with no MyKey ID');
+});
+
+test("taps sent late from the desk's journal: the check-in is on the roster since the card was tapped, the check-out after it at its own time; a check-in sent twice is one stay", async (t) => {
+  const { staff, base, pki, device, db } = await fixture();
+  const desk = await enrollDevice(base, staff, '停電中の受付');
+  const gym = await shelter(staff, [desk]);
+  const { privateKey } = await journalKey(desk);
+  const resident = await firstLogin(pki, device);
+  const now = Date.now();
+  const [inAt, outAt] = [new Date(now - 2 * 3_600_000), new Date(now - 3_600_000)];
+
+  const checkInEntry = journalEntry(desk, privateKey, resident.card, inAt, 'shelter_check_in');
+  const inside = await sendJournaled(desk, checkInEntry);
+  t.like(inside, { status: 201, body: { result: 'checked_in', since: inAt.toISOString(), inside: 1 } });
+  t.deepEqual(await sendJournaled(desk, checkInEntry), inside, 'sent again (the answer lost): the same answer');
+  t.deepEqual((await staff.get(`/api/v1/shelters/${gym.id}/roster`)).body.people, [{ mykeyId: resident.mykeyId, since: inAt.toISOString(), deviceId: desk.id }]);
+  t.is((await staysOf(db, resident.mykeyId)).length, 1, 'sent twice, recorded once');
+
+  const out = await sendJournaled(desk, journalEntry(desk, privateKey, resident.card, outAt, 'shelter_check_out'));
+  t.like(out, { status: 201, body: { result: 'checked_out', since: inAt.toISOString(), outAt: outAt.toISOString(), inside: 0 } });
+  const stays = await staysOf(db, resident.mykeyId);
+  t.is(stays.length, 1);
+  t.like(stays[0], { shelter_id: gym.id, out_by: 'tap', in_device_id: desk.id, out_device_id: desk.id });
+  t.is(stays[0].in_at.toISOString(), inAt.toISOString());
+  t.is(stays[0].out_at.toISOString(), outAt.toISOString());
+  t.like((await staff.get(`/api/v1/shelters/${gym.id}/roster`)).body, { inside: 0, people: [] });
 });
 
 test('one card tapped at two shelters at once is inside one of them only', async (t) => {

@@ -3,12 +3,12 @@
 // often it is sent; a forged, unregistered, stale or future entry, or one for a purpose that
 // takes none, is refused and nothing is handed to the purpose.
 import test from 'ava';
-import { createHash, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { createCa, issueCertificate, issueCrl, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
-import { journalEntryText, journalIdempotencyKey } from '@mykey/contracts/tap-journal.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { startApp, testIdentity } from './helpers/server.ts';
 import { enrollDevice, signInStaff, type Device } from './helpers/identity.ts';
+import { journalEntry, journalKey, putJournalKey as putKey, sendJournaled as send } from './helpers/journal.ts';
 import { PurposeRegistry, type Purpose, type Tap } from '../src/card-taps/purposes.ts';
 
 const DAY = 86_400_000;
@@ -39,26 +39,10 @@ const fixture = fileFixture(test, async (cleanup) => {
 async function counter(register = true) {
   const { base, city } = await fixture();
   const device = await enrollDevice(base, city, `避難所受付 ${randomUUID().slice(0, 8)}`);
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const spki = publicKey.export({ type: 'spki', format: 'der' });
-  if (register) {
-    const registered = await putKey(device, spki);
-    if (registered.status !== 200) throw new Error(JSON.stringify(registered.body));
-  }
-  return { device, privateKey, spki };
+  return { device, ...(await journalKey(device, register)) };
 }
 
-const putKey = (device: Device, spki: Buffer) => device.put('/api/v1/devices/self/journal-key', { publicKey: spki.toString('base64') });
-
-/** An entry as the agent writes it: signed by `privateKey` over the contract's text. */
-function entry(device: Device, privateKey: KeyObject, card: IssuedCertificate, tappedAt: Date, purpose = 'test_journaled') {
-  const id = randomUUID();
-  const certificateSha256 = createHash('sha256').update(card.certificateDer).digest('hex');
-  const signature = sign(null, journalEntryText({ deviceId: device.id, id, purpose, tappedAt: tappedAt.toISOString(), certificateSha256 }), privateKey);
-  return { purpose, certificate: card.certificateDer.toString('base64'), journal: { id, tappedAt: tappedAt.toISOString(), signature: signature.toString('base64') } };
-}
-
-const send = (device: Device, body: ReturnType<typeof entry>) => device.post('/api/v1/auth/card-taps', body, journalIdempotencyKey(body.journal.id));
+const entry = (device: Device, privateKey: KeyObject, card: IssuedCertificate, tappedAt: Date, purpose = 'test_journaled') => journalEntry(device, privateKey, card, tappedAt, purpose);
 const handedFor = (card: IssuedCertificate) => handed.filter((h) => h.card.serialHex === card.serialNumberHex);
 
 test('a device registers its journal key once: the same key again is fine, another one or not an Ed25519 key is refused', async (t) => {

@@ -37,7 +37,7 @@ test.serial('a clerk opens a drill shelter with the keyboard; PIN-less check-in 
   const { base, desk, mykeyId, browser } = await fixture();
   const page = await signedInPage(t, browser, base, 'demo-city', '自治体コンソール');
 
-  await page.getByRole('link', { name: '避難所' }).focus();
+  await page.getByRole('link', { name: '避難所', exact: true }).focus();
   await page.keyboard.press('Enter');
   await page.waitForURL(`${base}/municipality/shelters`);
   await page.getByText('開設した避難所はありません。').waitFor();

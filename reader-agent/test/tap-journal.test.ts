@@ -3,18 +3,16 @@
 // a restarted agent still has them and shows how many wait; once the backend is reachable again
 // they are recorded in order, each once, at the time the card was tapped.
 import test from 'ava';
-import net from 'node:net';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { once } from 'node:events';
-import { fileFixture, type Cleanup } from '@mykey/backend/test/helpers/env.ts';
+import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
 import type { Purpose, Tap } from '@mykey/backend/card-taps/purposes.ts';
-import { freePort } from '@mykey/dev-tools/ports.ts';
 import { BackendClient } from '../src/agent/backend-client.ts';
 import { writeEnrollment, type EnrollmentRecord } from '../src/agent/enrollment.ts';
 import { startAgent, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
 import { backendWithCard, tempDir } from './helpers/counter.ts';
+import { network } from './helpers/network.ts';
 
 const PIN = '4711';
 
@@ -29,36 +27,6 @@ const journaledPurpose: Purpose = {
     return { checkedInAt: tap.now.toISOString() };
   },
 };
-
-/** The network between the counter and the backend: a TCP relay that can be cut and restored on the same port. */
-async function network(cleanup: Cleanup, backend: string) {
-  const target = new URL(backend);
-  const port = await freePort();
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | undefined;
-  const restore = async () => {
-    server = net.createServer((client) => {
-      const upstream = net.connect(Number(target.port), target.hostname);
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-        socket.on('error', () => { client.destroy(); upstream.destroy(); });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    server.listen(port, '127.0.0.1');
-    await once(server, 'listening');
-  };
-  const cut = async () => {
-    const closing = server!;
-    server = undefined;
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => closing.close(resolve));
-  };
-  cleanup(() => (server ? cut() : undefined));
-  await restore();
-  return { url: `http://127.0.0.1:${port}`, cut, restore };
-}
 
 const fixture = fileFixture(test, async (cleanup) => {
   const { base, stack } = await backendWithCard(cleanup, PIN, [journaledPurpose]);

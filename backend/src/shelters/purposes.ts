@@ -1,6 +1,8 @@
 // What a card is tapped for at a shelter's devices (registered in app.ts, one line each). PIN-less
 // by design — people arrive shaken, and a forgotten PIN must keep no one out — and with the PIN
-// too when the agent sends one. docs/shelters.md says what a PIN-less tap proves here.
+// too when the agent sends one. docs/shelters.md says what a PIN-less tap proves here. Journaled:
+// when the network is down the desk keeps the taps and sends them later, recorded at the time
+// the card was tapped (docs/tap-journal.md) — a shelter must know who came in during an outage.
 import type { Purpose } from '../card-taps/purposes.ts';
 import { checkIn, checkOut } from './service.ts';
 

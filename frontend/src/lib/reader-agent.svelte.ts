@@ -129,16 +129,31 @@ async function followEvents(pairing: Pairing, signal: AbortSignal): Promise<void
   }
 }
 
-/** The device the agent is enrolled as (null: none), or undefined when its status cannot be read. */
-async function deviceIdOf(pairing: Pairing, signal: AbortSignal): Promise<number | null | undefined> {
+/** The agent's `GET /v1/status`, or undefined when it cannot be read. */
+async function statusOf(pairing: Pairing, signal?: AbortSignal): Promise<Record<string, unknown> | undefined> {
   try {
     const response = await fetch(`${pairing.address}/v1/status`, { headers: { Authorization: `Bearer ${pairing.token}` }, signal, cache: 'no-store' });
     const status: unknown = await response.json();
-    if (!response.ok || !isRecord(status)) return undefined;
-    return typeof status.deviceId === 'number' || status.deviceId === null ? status.deviceId : undefined;
+    return response.ok && isRecord(status) ? status : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The device the agent is enrolled as (null: none), or undefined when its status cannot be read. */
+async function deviceIdOf(pairing: Pairing, signal: AbortSignal): Promise<number | null | undefined> {
+  const status = await statusOf(pairing, signal);
+  return typeof status?.deviceId === 'number' || status?.deviceId === null ? status.deviceId : undefined;
+}
+
+/**
+ * How many taps wait in the agent's journal for the backend (docs/tap-journal.md), or undefined
+ * when the agent's status cannot be read (not paired, not running).
+ */
+export async function journalWaiting(): Promise<number | undefined> {
+  const status = agent.pairing ? await statusOf(agent.pairing) : undefined;
+  const waiting = isRecord(status?.journal) ? status.journal.waiting : undefined;
+  return typeof waiting === 'number' && Number.isSafeInteger(waiting) && waiting >= 0 ? waiting : undefined;
 }
 
 /**

@@ -12,13 +12,14 @@ export const paths = {
   municipalityServices: '/municipality/services',
   municipalityShelters: '/municipality/shelters',
   municipalityShelterSummary: '/municipality/shelters/summary',
+  municipalityShelterDesk: '/municipality/shelters/desk',
   municipalityMemberCards: '/municipality/member-cards',
   merchantRegister: '/merchant/register',
   totpEnrolment: '/two-step-setup',
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -34,6 +35,7 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityServices]: 'municipality-services',
   [paths.municipalityShelters]: 'municipality-shelters',
   [paths.municipalityShelterSummary]: 'municipality-shelter-summary',
+  [paths.municipalityShelterDesk]: 'municipality-shelter-desk',
   [paths.municipalityMemberCards]: 'municipality-member-cards',
   [paths.merchantRegister]: 'merchant-register',
   [paths.totpEnrolment]: 'totp-enrolment',
@@ -45,7 +47,7 @@ export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register') return 'merchant';
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
     || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-usage'
-    || name === 'municipality-shelters' || name === 'municipality-shelter-summary') return 'municipality';
+    || name === 'municipality-shelters' || name === 'municipality-shelter-summary' || name === 'municipality-shelter-desk') return 'municipality';
   return null;
 }
 
