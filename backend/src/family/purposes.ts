@@ -24,4 +24,8 @@ export const familyWithdrawPurpose: Purpose = { name: 'family_withdraw', proofs:
 export const familyWhereaboutsPurpose: Purpose = { name: 'family_whereabouts', proofs: ['pin', 'tap'], deviceKinds: ['municipality'], valueMoving: false, handle: whereabouts };
 
 /** The shelter check-in, answering where the family are too. */
-export const withFamily = (checkIn: Purpose): Purpose => ({ ...checkIn, handle: async (trx, tap) => withWhereabouts(trx, tap, await checkIn.handle(trx, tap)) });
+export function withFamily(checkIn: Purpose): Purpose {
+  // A planned purpose's PIN-less taps skip handle (group commit): the family would go missing unseen.
+  if (checkIn.planned) throw new Error(`withFamily wraps a handler, and ${checkIn.name} is planned`);
+  return { ...checkIn, handle: async (trx, tap) => withWhereabouts(trx, tap, await checkIn.handle(trx, tap)) };
+}
