@@ -460,7 +460,7 @@ const CASES: Record<string, Case> = {
     // B's resident offers at B's counter: its code and its request are nobody's at A's counter.
     const offerB = must(await f.b.counterB.post('/api/v1/family/requests', { action: 'offer', label: 'あおば町の母' }), 201).body;
     const signed = must(await f.b.counterB.post('/api/v1/auth/challenges', { purpose: 'family_offer', familyRequestId: offerB.requestId }), 201).body;
-    must(await f.b.counterB.post('/api/v1/auth/card-sessions', cardProof(signed, f.b.resident.card)), 201);
+    must(await f.b.counterB.post('/api/v1/auth/card-sessions', cardProof(signed, f.b.member.card)), 201);
     const unknownCode = offerB.code === 'ABCDEFGH' ? 'HGFEDCBA' : 'ABCDEFGH';
     const accepted = await f.counterA.post('/api/v1/family/requests', { action: 'accept', code: offerB.code, label: 'みらい市の子' });
     sameAsUnknown(t, f, accepted, await f.counterA.post('/api/v1/family/requests', { action: 'accept', code: unknownCode, label: 'みらい市の子' }));
