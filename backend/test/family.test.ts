@@ -90,6 +90,7 @@ test('both consent: the offer names its code and label, the acceptance whom it c
   // Leaving the shelter, the son is no longer seen anywhere.
   t.is((await tap(f.hallDesk, son.card, 'shelter_check_out')).status, 201);
   t.like(await familyOf(f.gymDesk, mother.card), { linked: 1, inside: [] });
+  t.like((await checkIn(f.gymDesk, mother.card)).body, { result: 'already_inside', family: { linked: 1, inside: [] } }, 'nor in a check-in\'s answer');
 });
 
 /** When the resident's open stay began, as the answers give it. */

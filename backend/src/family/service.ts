@@ -23,7 +23,7 @@ type Conn = Db | Knex.Transaction;
 /** How long a request waits for the card at the counter: long enough for a PIN and a second try. */
 const REQUEST_SECONDS = 300;
 /** How long an offer waits for the family member to accept it, at this counter or another of the town. */
-export const OFFER_SECONDS = 600;
+const OFFER_SECONDS = 600;
 // 31^8 ≈ 8.5e11 codes: a repeat is a bug, not bad luck.
 const MAX_CODE_TRIES = 8;
 
