@@ -477,6 +477,24 @@ const CASES: Record<string, Case> = {
     t.is((await f.shopA.get('/api/v1/shelters')).status, 403, 'a shop has no shelters');
   },
 
+  async 'POST /api/v1/family/requests'(t, f) {
+    // B's resident offers at B's counter: its code and its request are nobody's at A's counter.
+    const offerB = must(await f.b.counterB.post('/api/v1/family/requests', { action: 'offer', label: 'あおば町の母' }), 201).body;
+    const signed = must(await f.b.counterB.post('/api/v1/auth/challenges', { purpose: 'family_offer', familyRequestId: offerB.requestId }), 201).body;
+    must(await f.b.counterB.post('/api/v1/auth/card-sessions', cardProof(signed, f.b.member.card)), 201);
+    const unknownCode = offerB.code === 'ABCDEFGH' ? 'HGFEDCBA' : 'ABCDEFGH';
+    const accepted = await f.counterA.post('/api/v1/family/requests', { action: 'accept', code: offerB.code, label: 'みらい市の子' });
+    sameAsUnknown(t, f, accepted, await f.counterA.post('/api/v1/family/requests', { action: 'accept', code: unknownCode, label: 'みらい市の子' }));
+    t.false(JSON.stringify(accepted.body).includes('あおば町の母'), "B's resident's label is not shown at A's counter");
+    const openB = must(await f.b.counterB.post('/api/v1/family/requests', { action: 'offer', label: 'あおば町の父' }), 201).body;
+    sameAsUnknown(t, f,
+      await f.counterA.post('/api/v1/auth/challenges', { purpose: 'family_offer', familyRequestId: openB.requestId }),
+      await f.counterA.post('/api/v1/auth/challenges', { purpose: 'family_offer', familyRequestId: `fr_${randomBytes(16).toString('base64url')}` }));
+    t.like(await f.registerA.post('/api/v1/family/requests', { action: 'offer', label: '店' }), { status: 403, body: { code: 'purpose_not_for_device' } }, 'a shop register opens no family request');
+    nothingOfB(t, f, must(await f.counterA.post('/api/v1/family/requests', { action: 'offer', label: 'みらい市の母' }), 201));
+    t.is((await f.cityA.post('/api/v1/family/requests', { action: 'offer', label: '職員' })).status, 401, 'staff open no family request: it is a device\'s');
+  },
+
   async 'POST /api/v1/shelters'(t, f) {
     nothingOfB(t, f, must(await f.cityA.post('/api/v1/shelters', { nameJa: '西公民館', nameEn: 'West Hall', place: 'みらい市西1', capacity: 20, drill: false }), 201));
     t.is((await f.shopA.post('/api/v1/shelters', { nameJa: '店', nameEn: 'Shop', place: '店', capacity: 1, drill: true })).status, 403, 'a shop opens no shelter');

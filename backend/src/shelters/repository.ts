@@ -105,6 +105,13 @@ export const sheltersRepository = {
     return rows.map((row: { mykey_id: string; in_at: Date; in_device_id: number }) => ({ mykeyId: row.mykey_id, since: row.in_at, deviceId: Number(row.in_device_id) }));
   },
 
+  /** Where each of these residents is inside now, with the shelter (for family who consented: family/). */
+  async insideOf(conn: Conn, mykeyPks: number[]): Promise<Array<{ mykeyPk: number; since: Date; shelter: Shelter }>> {
+    const rows = mykeyPks.length === 0 ? [] : await conn('shelter_stays as st').join('shelters as sh', 'sh.id', 'st.shelter_id').whereIn('st.inside_mykey_pk', mykeyPks)
+      .select('st.mykey_pk', 'st.in_at', ...SHELTER_COLUMNS);
+    return (rows as Array<ShelterRow & { mykey_pk: number; in_at: Date }>).map((row) => ({ mykeyPk: Number(row.mykey_pk), since: row.in_at, shelter: toShelter(row) }));
+  },
+
   /** How many are inside each of these shelters, and their latest check-in or check-out. */
   async counts(conn: Conn, shelterIds: number[]): Promise<Map<number, { inside: number; lastChangeAt: Date }>> {
     const rows = shelterIds.length === 0 ? [] : await conn('shelter_stays').whereIn('shelter_id', shelterIds).groupBy('shelter_id')

@@ -21,7 +21,7 @@ import { sheltersRepository as repo, type Shelter, type ShelterFields } from './
 
 type Conn = Db | Knex.Transaction;
 
-const names = (shelter: Shelter): ShelterNames => ({ id: shelter.id, nameJa: shelter.nameJa, nameEn: shelter.nameEn });
+export const names = (shelter: Shelter): ShelterNames => ({ id: shelter.id, nameJa: shelter.nameJa, nameEn: shelter.nameEn });
 const shelterView = (shelter: Shelter, deviceIds: number[]): ShelterView => ({
   ...names(shelter), place: shelter.place, capacity: shelter.capacity, drill: shelter.drill, deviceIds,
   openedAt: shelter.openedAt.toISOString(), closedAt: shelter.closedAt?.toISOString() ?? null,
@@ -144,7 +144,7 @@ export async function summaryOf(db: Db, staff: SignedInStaff, now: Date): Promis
 }
 
 /** The open shelter this device serves, locked against its closing until the tap commits. */
-async function servedBy(trx: Knex.Transaction, device: EnrolledDevice): Promise<Shelter> {
+export async function servedBy(trx: Knex.Transaction, device: EnrolledDevice): Promise<Shelter> {
   const assigned = (await repo.assignedShelters(trx, [device.id])).get(device.id);
   if (!assigned || !(await stillServingShelters(trx, [device.id])).has(device.id)) throw new Problem('device_not_for_shelter');
   const shelter = (await repo.shelter(trx, assigned.id, { share: true }))!;

@@ -2,6 +2,7 @@
 // from its own row to check a signature, and the reader agent, which rebuilds it from the
 // challenge it was given and refuses to have the card sign anything else. Free of server imports on purpose.
 
+import { FAMILY_CODE, FAMILY_LABEL, FAMILY_REQUEST_ID } from './family.ts';
 import { MEMBER_NUMBER, SERVICE_NAME, SERVICE_NAME_MAX } from './services.ts';
 
 /**
@@ -73,17 +74,49 @@ export const MEMBERSHIP_TERMS: PurposeTerms<MembershipTerms> = {
 };
 
 /**
+ * What a family consent binds the card's signature to (docs/family.md). An offer: this request,
+ * the code the other will type, the label the resident chose for themself. An acceptance: this
+ * request, the code typed, the label the offerer chose (who the resident consents to) and their own.
+ */
+export interface FamilyTerms { requestId: string; action: 'offer' | 'accept'; code: string; label: string; offererLabel: string | null }
+
+export const FAMILY_TERMS: PurposeTerms<FamilyTerms> = {
+  requestField: 'familyRequestId',
+  requestPattern: FAMILY_REQUEST_ID,
+  requestError: 'must be a family request id (fr_…)',
+  answerField: 'family',
+  parse(value) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    const { requestId, action, code, label, offererLabel } = value as Record<string, unknown>;
+    if (typeof requestId !== 'string' || !FAMILY_REQUEST_ID.test(requestId) || (action !== 'offer' && action !== 'accept')) return undefined;
+    if (typeof code !== 'string' || !FAMILY_CODE.test(code) || typeof label !== 'string' || !FAMILY_LABEL.test(label)) return undefined;
+    // An offer names nobody yet; an acceptance names whom it consents to.
+    const offerer = action === 'accept' && typeof offererLabel === 'string' && FAMILY_LABEL.test(offererLabel) ? offererLabel : null;
+    if ((action === 'accept') !== (offerer !== null) || (action === 'offer' && offererLabel !== null)) return undefined;
+    return { requestId, action, code, label, offererLabel: offerer };
+  },
+  mismatch: (terms, requested) => (terms.requestId === requested ? undefined : `family request ${terms.requestId}`),
+  // The card signs what it consents to, in words, with the code and labels the resident was shown.
+  lines: (terms) => (terms.action === 'offer'
+    ? [`family-request: ${terms.requestId}`, `family-offer: the holder of the card that accepts code ${terms.code} may learn which shelter I check into, and I theirs`, `family-my-label: ${terms.label}`]
+    : [`family-request: ${terms.requestId}`, `family-accept: ${terms.offererLabel} (code ${terms.code}) may learn which shelter I check into, and I theirs`, `family-my-label: ${terms.label}`]),
+};
+
+/**
  * Today's purposes, each with its terms (null: the card signs the common lines only).
  * home_move: the resident makes this device's municipality the home of their MyKey ID.
  * service_link / service_unlink: a membership of a town service joins or leaves the MyKey ID;
  * service_lookup: a tap at a service's counter or gate (docs/services.md);
  * shelter_check_in / shelter_check_out: at a shelter's desk, PIN-less by design or with the PIN (docs/shelters.md);
- * event_attendance: a tap at an event's reception, granting its points once (docs/events.md).
+ * event_attendance: a tap at an event's reception, granting its points once (docs/events.md);
+ * family_offer / family_accept / family_withdraw: consent between two residents to learn each other's shelter;
+ * family_whereabouts: where the consented family are, at a shelter's desk (docs/family.md).
  */
 export const PURPOSE_TERMS = {
   login: null, relink: null, counter_relink: null, payment: PAYMENT_TERMS, home_move: null,
   service_link: MEMBERSHIP_TERMS, service_unlink: MEMBERSHIP_TERMS, service_lookup: null,
   shelter_check_in: null, shelter_check_out: null, event_attendance: null,
+  family_offer: FAMILY_TERMS, family_accept: FAMILY_TERMS, family_withdraw: null, family_whereabouts: null,
 } as const satisfies Record<string, PurposeTerms | null>;
 
 export type ChallengePurpose = keyof typeof PURPOSE_TERMS;

@@ -407,6 +407,34 @@ export const problemKinds = {
   shelter_not_inside: { status: 409, title: 'Not checked in here', messages: {
     ja: 'このカードでは、この避難所への入所が記録されていません。退所の記録は不要です。入所する場合は「入所」でタッチしてください。',
     en: 'This card is not checked in at this shelter, so there is nothing to check out. To check in, tap with "Check in".' } },
+  // Families find each other: consent with card and PIN, where the family are (docs/family.md).
+  family_request_not_found: { status: 404, title: 'Family request not found', messages: {
+    ja: 'この家族の同意の受付は見つかりませんでした。窓口でもう一度受付からやり直してください。',
+    en: 'There is no such family consent request. Please start again at the counter.' } },
+  family_request_expired: { status: 409, title: 'Family request expired', messages: {
+    ja: 'この受付は期限切れか、すでに使われています。窓口でもう一度受付からやり直してください。',
+    en: 'This request has expired or has been used already. Please start again at the counter.' } },
+  family_code_unknown: { status: 404, title: 'Family code unknown', messages: {
+    ja: 'この確認コードの申し出は見つかりませんでした。ご家族に表示されたコードを確かめてください。',
+    en: 'No offer has this code. Please check the code shown to your family member.' } },
+  family_offer_expired: { status: 409, title: 'Family offer expired', messages: {
+    ja: 'この申し出は受付期限（申し出から10分）を過ぎました。ご家族にもう一度申し出てもらってください。',
+    en: 'This offer was not accepted within 10 minutes and has expired. Please ask your family member to offer again.' } },
+  family_offer_closed: { status: 409, title: 'Family offer closed', messages: {
+    ja: 'この申し出はすでに承諾されたか、取り消されています。ご家族にもう一度申し出てもらってください。',
+    en: 'This offer has already been accepted or withdrawn. Please ask your family member to offer again.' } },
+  family_same_card: { status: 409, title: 'Same card', messages: {
+    ja: '申し出たのと同じカードでは承諾できません。ご家族ご本人のカードでタッチしてください。',
+    en: 'The card that made the offer cannot accept it. Your family member must tap their own card.' } },
+  family_already_linked: { status: 409, title: 'Already linked', messages: {
+    ja: 'このお二人はすでに避難先を確認し合える状態です。新たな手続きは不要です。',
+    en: 'You two can already see each other\'s shelter. Nothing more is needed.' } },
+  family_card_unknown: { status: 409, title: 'Card not registered', messages: {
+    ja: 'このカードはまだこの自治体で使えるマイキーIDに登録されていません。窓口で登録してください。',
+    en: 'This card has no MyKey ID usable in this town yet. Please register it at the counter.' } },
+  family_nothing_to_withdraw: { status: 409, title: 'Nothing to withdraw', messages: {
+    ja: 'このカードには、取り消す家族の同意がありません。',
+    en: 'This card has no family consent to withdraw.' } },
 } as const satisfies Record<string, ProblemKind>;
 
 export type ProblemCode = keyof typeof problemKinds;
