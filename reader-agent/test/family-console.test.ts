@@ -5,7 +5,8 @@
 // son types a wrong code (refused before any PIN), then hers, sees her label and what his card
 // signs, and consents: given both ways. He checks in at his shelter and learns she is in none;
 // her whereabouts tap at her desk shows 「太郎」 at his shelter. She withdraws: neither sees the
-// other, and he has nothing left to withdraw. Her new offer, never accepted, shows nothing.
+// other, and he has nothing left to withdraw. Her new offer, never accepted, shows nothing. And the
+// agent's route that opens a family request for the console, on its own.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import type { Locator, Page } from 'playwright-core';
@@ -13,7 +14,8 @@ import { problemKinds } from '@mykey/contracts/problem-kinds.ts';
 import { launchBrowser, screenshotPath, signedInPage } from '@mykey/backend/test/helpers/browser.ts';
 import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff, type Staff } from '@mykey/backend/test/helpers/identity.ts';
-import { backendWithCard, enrolledAgent, stackWithCardFrom } from './helpers/counter.ts';
+import { AgentError } from '../src/agent/errors.ts';
+import { agentEnrolledAs, backendWithCard, enrolledAgent, stackWithCardFrom } from './helpers/counter.ts';
 import { light, pair } from './helpers/console.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
 
@@ -44,7 +46,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   }
   await shelterAt(city, motherPc.deviceId, { nameJa: '中央公民館', nameEn: 'Central Community Hall', place: 'みらい市本町4-5-6' });
   await shelterAt(city, sonPc.deviceId, { nameJa: 'みらい小学校体育館', nameEn: 'Mirai Elementary School Gym', place: 'みらい市中央1-2-3' });
-  return { base, motherPc, sonPc, browser: await launchBrowser(cleanup) };
+  return { base, stack, motherPc, sonPc, browser: await launchBrowser(cleanup) };
 });
 
 /** Presses Tab until `target` has the focus, as a keyboard user would. */
@@ -207,4 +209,31 @@ test.serial('a mother offers, her son accepts, each sees the other at a shelter;
   for (const page of [mother, son]) {
     t.deepEqual(pinLeaks(await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage })), MOTHER_PIN, SON_PIN), [], "a PIN in the browser's storage");
   }
+});
+
+test.serial("the agent's family request: the device's, under the console's key, reading no card; its shape checked, and refused when not enrolled", async (t) => {
+  const { stack, motherPc } = await fixture();
+  const open = (body: unknown) => motherPc.agent.call('POST', '/v1/family-requests', body);
+  const apdus = stack.apduLog().length;
+  const first = await open({ attempt: 'attempt-0001', request: { action: 'offer', label: '母・花子' } });
+  t.is(first.status, 200);
+  t.like(first.body, { action: 'offer', label: '母・花子', offererLabel: null });
+  t.regex(first.body.requestId, /^fr_[A-Za-z0-9_-]{22}$/);
+  t.deepEqual((await open({ attempt: 'attempt-0001', request: { action: 'offer', label: '母・花子' } })).body, first.body, 'the same attempt, the same request');
+  t.not((await open({ attempt: 'attempt-0002', request: { action: 'offer', label: '母・花子' } })).body.requestId, first.body.requestId, 'another attempt, another request');
+  t.is(stack.apduLog().length, apdus, 'no card was read');
+
+  // The agent checks the shape; the backend the rest, its refusal passed on with its words.
+  for (const body of [
+    { request: { action: 'offer', label: '母' } },
+    { attempt: 'attempt-0003', request: { action: 'offer', label: '母', pin: '1234' } },
+    { attempt: 'attempt-0003', request: { action: 'withdraw' } },
+    { attempt: 'x', request: { action: 'offer', label: '母' } },
+  ]) t.like(await open(body), { status: 400, body: { code: 'request_invalid' } }, JSON.stringify(body));
+  const unknown = await open({ attempt: 'attempt-0004', request: { action: 'accept', code: 'ABCDEFGH', label: '太郎' } });
+  t.like(unknown, { status: 502, body: { code: 'family_code_unknown', messages: problemKinds.family_code_unknown.messages } });
+
+  const stranger = await agentEnrolledAs((fn) => t.teardown(fn), stack, null);
+  t.like(await stranger.call('POST', '/v1/family-requests', { attempt: 'attempt-0005', request: { action: 'offer', label: '母' } }),
+    { status: 409, body: { code: 'not_enrolled', messages: new AgentError('not_enrolled').messages } });
 });
