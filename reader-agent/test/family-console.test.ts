@@ -127,20 +127,26 @@ test.serial('a mother offers, her son accepts, each sees the other at a shelter;
   await offered.getByText(`ご家族に確認コード ${code} をお伝えください。`).waitFor();
   await mother.screenshot({ path: screenshotPath('family-offered.png'), fullPage: true });
 
-  // The acceptance: a wrong code is refused before any PIN, in both languages.
+  // The acceptance: a code that cannot be one is marked on the screen; a wrong one is refused before any PIN, in both languages.
   await menuTo(son, '家族の同意', '/municipality/family');
   const accept = son.getByRole('region', { name: '承諾する（確認コードを入力する）' });
-  const wrong = code === 'ABCDEFGH' ? 'HGFEDCBA' : 'ABCDEFGH';
-  await typeInto(son, accept.getByLabel('確認コード'), wrong);
+  const codeField = accept.getByLabel('確認コード');
+  await typeInto(son, codeField, 'O0I1L');
   await typeInto(son, accept.getByLabel(LABEL_LABEL), '太郎');
+  await son.keyboard.press('Enter');
+  await accept.getByText('確認コードは英字と数字の8文字です（数字の0・1と、英字のI・L・Oは使われていません）。').waitFor();
+  t.is(await codeField.getAttribute('aria-invalid'), 'true');
+  const wrong = code === 'ABCDEFGH' ? 'HGFEDCBA' : 'ABCDEFGH';
+  await codeField.fill('');
+  await typeInto(son, codeField, wrong);
   await son.keyboard.press('Enter');
   await accept.getByText(problemKinds.family_code_unknown.messages.ja).waitFor();
   await accept.getByText(problemKinds.family_code_unknown.messages.en).waitFor();
   t.is(await son.getByRole('region', { name: /ご家族の申し出の承諾/ }).count(), 0, 'no PIN asked for an unknown code');
 
   // Her code as read out: lower case with a space.
-  await accept.getByLabel('確認コード').fill('');
-  await typeInto(son, accept.getByLabel('確認コード'), `${code.slice(0, 4).toLowerCase()} ${code.slice(4).toLowerCase()}`);
+  await codeField.fill('');
+  await typeInto(son, codeField, `${code.slice(0, 4).toLowerCase()} ${code.slice(4).toLowerCase()}`);
   await tabTo(son, accept.getByRole('button', { name: '内容を確認する' }));
   await son.keyboard.press('Enter');
   const accepting = son.getByRole('region', { name: /ご家族の申し出の承諾/ });

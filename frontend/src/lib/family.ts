@@ -7,7 +7,7 @@ import { isRecord } from './api.ts';
 
 export type { FamilyAcceptAnswer, FamilyInside, FamilyOfferAnswer, FamilyRequestView, FamilyWhereabouts, FamilyWithdrawAnswer };
 // familyConsentLines: the lines the card will sign beyond the common ones, the same the agent checks.
-export { FAMILY_CODE, FAMILY_LABEL, FAMILY_LABEL_MAX, familyConsentLines } from '@mykey/contracts/family.ts';
+export { FAMILY_CODE, FAMILY_LABEL, FAMILY_LABEL_MAX, familyConsentLines, normalizeFamilyCode } from '@mykey/contracts/family.ts';
 
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;

@@ -9,6 +9,8 @@ export const FAMILY_REQUEST_ID = /^fr_[A-Za-z0-9_-]{22}$/;
 /** The code an offer is accepted by: 8 letters and digits that cannot be misread (no 0/O, 1/I/L). */
 export const FAMILY_CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
 export const FAMILY_CODE = /^[ABCDEFGHJKMNPQRSTUVWXYZ2-9]{8}$/;
+/** The code as the family member read it out, in FAMILY_CODE's spelling: spaces, hyphens and lower case forgiven. */
+export const normalizeFamilyCode = (typed: string) => typed.replace(/[\s-]/g, '').toUpperCase();
 /** The label a resident chooses for themself, as their family will see it: one line, 1 to 30 characters, no controls. */
 export const FAMILY_LABEL_MAX = 30;
 export const FAMILY_LABEL = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,30}$/u;
