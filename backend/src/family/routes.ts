@@ -9,12 +9,12 @@ import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { enrolledDevice, requireDevice } from '../devices/middleware.ts';
-import { FAMILY_CODE, FAMILY_LABEL, FAMILY_LABEL_MAX } from '@mykey/contracts/family.ts';
+import { FAMILY_CODE, FAMILY_LABEL, FAMILY_LABEL_MAX, normalizeFamilyCode } from '@mykey/contracts/family.ts';
 import { openRequest } from './service.ts';
 
 const label = z.string().trim().min(1).max(FAMILY_LABEL_MAX).regex(FAMILY_LABEL, { error: 'must be one line of text' });
 // The code as the family member read it out: spaces and lower case forgiven.
-const code = z.string().max(20).transform((value) => value.replace(/[\s-]/g, '').toUpperCase()).pipe(z.string().regex(FAMILY_CODE, { error: 'must be the 8-character code shown to the family member' }));
+const code = z.string().max(20).transform(normalizeFamilyCode).pipe(z.string().regex(FAMILY_CODE, { error: 'must be the 8-character code shown to the family member' }));
 const requestBody = z.discriminatedUnion('action', [
   z.object({ action: z.literal('offer'), label }).strict(),
   z.object({ action: z.literal('accept'), code, label }).strict(),

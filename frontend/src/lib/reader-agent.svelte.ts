@@ -2,6 +2,7 @@
 // its pairing token, kept in this browser's localStorage: a secret between the agent and the
 // browser of one PC, never sent to the backend), the agent's state from its event stream, and
 // card sessions and PIN-less taps. The PIN passes through here to the agent only; nothing here keeps or logs it.
+import type { FamilyRequest } from '@mykey/contracts/family.ts';
 import { ApiError, figuresOf, isRecord } from './api.ts';
 import { inBothLanguages } from './i18n.svelte.ts';
 
@@ -220,6 +221,14 @@ export function cardSession(pin: string, body: Record<string, unknown>): Promise
  */
 export function cardTap(body: Record<string, unknown>): Promise<unknown> {
   return askAgent('/v1/card-taps', body);
+}
+
+/**
+ * Has this PC's device open a family consent's request (docs/family.md): the backend lets a
+ * town's devices open one, not its staff. `attempt` is the Idempotency-Key, one per attempt.
+ */
+export function familyRequest(request: FamilyRequest, attempt: string): Promise<unknown> {
+  return askAgent('/v1/family-requests', { attempt, request });
 }
 
 async function askAgent(path: string, body: Record<string, unknown>): Promise<unknown> {

@@ -14,12 +14,13 @@ export const paths = {
   municipalityShelterSummary: '/municipality/shelters/summary',
   municipalityShelterDesk: '/municipality/shelters/desk',
   municipalityMemberCards: '/municipality/member-cards',
+  municipalityFamily: '/municipality/family',
   merchantRegister: '/merchant/register',
   totpEnrolment: '/two-step-setup',
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -37,6 +38,7 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityShelterSummary]: 'municipality-shelter-summary',
   [paths.municipalityShelterDesk]: 'municipality-shelter-desk',
   [paths.municipalityMemberCards]: 'municipality-member-cards',
+  [paths.municipalityFamily]: 'municipality-family',
   [paths.merchantRegister]: 'merchant-register',
   [paths.totpEnrolment]: 'totp-enrolment',
   [paths.account]: 'account',
@@ -46,7 +48,7 @@ const routesByPath: Record<string, RouteName> = {
 export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register') return 'merchant';
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
-    || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-usage'
+    || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-family' || name === 'municipality-usage'
     || name === 'municipality-shelters' || name === 'municipality-shelter-summary' || name === 'municipality-shelter-desk') return 'municipality';
   return null;
 }

@@ -2,7 +2,7 @@
 // from its own row to check a signature, and the reader agent, which rebuilds it from the
 // challenge it was given and refuses to have the card sign anything else. Free of server imports on purpose.
 
-import { FAMILY_CODE, FAMILY_LABEL, FAMILY_REQUEST_ID } from './family.ts';
+import { FAMILY_CODE, FAMILY_LABEL, FAMILY_REQUEST_ID, familyConsentLines, type FamilyTerms } from './family.ts';
 import { MEMBER_NUMBER, SERVICE_NAME, SERVICE_NAME_MAX } from './services.ts';
 
 /**
@@ -73,12 +73,7 @@ export const MEMBERSHIP_TERMS: PurposeTerms<MembershipTerms> = {
   lines: (terms) => [`membership-request: ${terms.requestId}`, `service: ${terms.serviceId} ${terms.serviceName}`, `member-number: ${terms.memberNumber}`],
 };
 
-/**
- * What a family consent binds the card's signature to (docs/family.md). An offer: this request,
- * the code the other will type, the label the resident chose for themself. An acceptance: this
- * request, the code typed, the label the offerer chose (who the resident consents to) and their own.
- */
-export interface FamilyTerms { requestId: string; action: 'offer' | 'accept'; code: string; label: string; offererLabel: string | null }
+export type { FamilyTerms } from './family.ts';
 
 export const FAMILY_TERMS: PurposeTerms<FamilyTerms> = {
   requestField: 'familyRequestId',
@@ -96,10 +91,7 @@ export const FAMILY_TERMS: PurposeTerms<FamilyTerms> = {
     return { requestId, action, code, label, offererLabel: offerer };
   },
   mismatch: (terms, requested) => (terms.requestId === requested ? undefined : `family request ${terms.requestId}`),
-  // The card signs what it consents to, in words, with the code and labels the resident was shown.
-  lines: (terms) => (terms.action === 'offer'
-    ? [`family-request: ${terms.requestId}`, `family-offer: the holder of the card that accepts code ${terms.code} may learn which shelter I check into, and I theirs`, `family-my-label: ${terms.label}`]
-    : [`family-request: ${terms.requestId}`, `family-accept: ${terms.offererLabel} (code ${terms.code}) may learn which shelter I check into, and I theirs`, `family-my-label: ${terms.label}`]),
+  lines: familyConsentLines,
 };
 
 /**

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PURPOSE_TEXTS, type ChallengePurpose, type PurposeTerms } from '@mykey/contracts/challenge-text.ts';
+import type { FamilyRequest } from '@mykey/contracts/family.ts';
 import { journalIdempotencyKey, type JournalEntry } from '@mykey/contracts/tap-journal.ts';
 import type { Messages } from '../jpki/errors.ts';
 
@@ -153,6 +154,15 @@ export class BackendClient {
   /** Reports the certificate this device read from the card, without a PIN, for `purpose` (and the terms `requested` names). */
   cardTap(purpose: string, certificate: string, requested?: string): Promise<CardTapAnswer> {
     return this.postRetrying('/api/v1/auth/card-taps', { purpose, certificate, ...termsRequest(purpose, requested) });
+  }
+
+  /**
+   * Opens a family consent's request as this device (docs/family.md): what the card will sign,
+   * to show the resident first. `idempotencyKey` is the console's, one per attempt, so a retry
+   * after a lost answer opens one request.
+   */
+  familyRequest(body: FamilyRequest, idempotencyKey: string): Promise<unknown> {
+    return this.request('POST', '/api/v1/family/requests', body, { idempotencyKey });
   }
 
   /** Registers the key this device signs its journal entries with (the same key again changes nothing). */

@@ -2,12 +2,14 @@
 // allowlist, and the pairing token on every call. It keeps only what the console needs: the
 // readers' state, card sessions, in which the card signs nothing but the backend's canonical
 // challenge and its proof goes to the backend, never to the page, and PIN-less taps, whose
-// certificate likewise goes to the backend only. The PIN arrives
+// certificate likewise goes to the backend only, and a family consent's request, which the town
+// lets its devices open and not its staff (docs/family.md). The PIN arrives
 // here, goes to the card when the PIN rule allows (pin-rule.ts), and is neither logged nor kept.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { z } from 'zod';
 import { PURPOSE_TEXTS, termsFieldProblem } from '@mykey/contracts/challenge-text.ts';
+import { FAMILY_LABEL_MAX } from '@mykey/contracts/family.ts';
 import { CardError, type CardErrorCode } from '../jpki/errors.ts';
 import type { PcscService } from '../pcsc/pcsc.ts';
 import { BackendError, termsOf } from './backend-client.ts';
@@ -70,6 +72,16 @@ const cardSessionBody = purposeRequest({ purpose: z.enum(CHALLENGE_PURPOSES), pi
 // A tap signs nothing: it may name any purpose, and the backend says whether it has it and takes a tap for it.
 const cardTapBody = purposeRequest({ purpose: z.string().regex(PURPOSE_NAME, { error: 'must be a purpose name' }), offline: z.literal('journal').optional() });
 
+// A family consent's request, opened by this device for the console (docs/family.md); the backend
+// checks the label and the code, the agent only their form. `attempt` becomes its Idempotency-Key.
+const familyRequestBody = z.object({
+  attempt: z.string().regex(/^[A-Za-z0-9_.:-]{8,128}$/, { error: 'must be an Idempotency-Key' }),
+  request: z.discriminatedUnion('action', [
+    z.object({ action: z.literal('offer'), label: z.string().max(FAMILY_LABEL_MAX * 2) }).strict(),
+    z.object({ action: z.literal('accept'), code: z.string().max(20), label: z.string().max(FAMILY_LABEL_MAX * 2) }).strict(),
+  ]),
+}).strict();
+
 class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, readonly messages: { ja: string; en: string }) {
     super(code);
@@ -107,6 +119,12 @@ function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   const result = schema.safeParse(value);
   if (!result.success) throw badRequest(result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
   return result.data;
+}
+
+/** The backend's request view, as this device asked it (no card is read: the resident sees it before the PIN). */
+function familyRequest(device: EnrolledDevice | null, { attempt, request }: z.infer<typeof familyRequestBody>): Promise<unknown> {
+  if (!device) throw new AgentError('not_enrolled');
+  return device.backend.familyRequest(request, attempt);
 }
 
 export function createLocalApi(options: LocalApiOptions): http.Server {
@@ -154,6 +172,7 @@ export function createLocalApi(options: LocalApiOptions): http.Server {
         return undefined;
       case 'POST /v1/card-sessions': return cardLogin(pcsc, pinRule, device, parse(cardSessionBody, await readBody(request)), log);
       case 'POST /v1/card-taps': return cardTap(pcsc, device, parse(cardTapBody, await readBody(request)), journal);
+      case 'POST /v1/family-requests': return familyRequest(device, parse(familyRequestBody, await readBody(request)));
       default: throw notFound;
     }
   }
