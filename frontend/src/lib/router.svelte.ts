@@ -13,12 +13,14 @@ export const paths = {
   municipalityShelters: '/municipality/shelters',
   municipalityShelterSummary: '/municipality/shelters/summary',
   municipalityMemberCards: '/municipality/member-cards',
+  municipalityEvents: '/municipality/events',
+  municipalityEventReception: '/municipality/event-reception',
   merchantRegister: '/merchant/register',
   totpEnrolment: '/two-step-setup',
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-events' | 'municipality-event-reception' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -35,6 +37,8 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityShelters]: 'municipality-shelters',
   [paths.municipalityShelterSummary]: 'municipality-shelter-summary',
   [paths.municipalityMemberCards]: 'municipality-member-cards',
+  [paths.municipalityEvents]: 'municipality-events',
+  [paths.municipalityEventReception]: 'municipality-event-reception',
   [paths.merchantRegister]: 'merchant-register',
   [paths.totpEnrolment]: 'totp-enrolment',
   [paths.account]: 'account',
@@ -45,7 +49,7 @@ export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register') return 'merchant';
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
     || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-usage'
-    || name === 'municipality-shelters' || name === 'municipality-shelter-summary') return 'municipality';
+    || name === 'municipality-shelters' || name === 'municipality-shelter-summary' || name === 'municipality-events' || name === 'municipality-event-reception') return 'municipality';
   return null;
 }
 
