@@ -179,7 +179,7 @@ test.serial('a clerk adds a category and an event with the keyboard; the recepti
   await dialog.getByRole('button', { name: '付与する' }).click();
   await page.getByText(`マイキーID ${mykeyId} に 300 ポイントを付与しました。付与後の残高は 350 ポイントです。`, { exact: false }).waitFor();
   await page.getByText('分類: 健康診断').waitFor();
-  const recent = page.getByRole('region', { name: 'このキャンペーンの最近の付与' });
+  const recent = page.getByRole('region', { name: '最近の付与' });
   const single = recent.getByRole('row').filter({ hasText: '1件ずつ' });
   await single.waitFor();
   t.regex(await single.innerText(), /300\s+1件ずつ\s+健康診断\s+—/);
