@@ -4,7 +4,8 @@
 // screen, which knew of no event for its device before, finds the event by itself; a PIN-less tap
 // grants the event's points once (a second tap says already granted, with the first grant; once
 // the event wants the PIN, a tap is refused in both languages and the PIN finds that grant); the
-// figures show the grant per category and per event, and their CSV downloads; on ポイント付与 a
+// figures show the grant per category and per event, and their CSV downloads; the category is
+// renamed; on ポイント付与 a
 // grant one by one carries the category chosen, and the campaign's latest grants name the
 // category and the event.
 import test from 'ava';
@@ -163,6 +164,16 @@ test.serial('a clerk adds a category and an event with the keyboard; the recepti
   const line = csv.split('\r\n').find((l) => l.includes('ボランティア清掃活動'));
   t.truthy(line, csv);
   t.regex(line!, /,環境美化,Environment,\d+,ボランティア清掃活動,Volunteer clean-up,1,50$/);
+
+  // A category renamed: focus goes to its name, and the list shows the new one.
+  await categories.getByRole('row', { name: /環境美化/ }).getByRole('button', { name: /^名前を変更/ }).click();
+  const renamedEn = categories.getByLabel('分類の名前（英語）');
+  await categories.getByRole('heading', { name: '分類「環境美化」の名前を変更する' }).waitFor();
+  t.true(await categories.getByLabel('分類の名前（日本語）').evaluate((element) => element === document.activeElement), 'focus goes to the name');
+  await renamedEn.fill('Environmental care');
+  await renamedEn.press('Enter');
+  await page.getByText('分類の名前を「環境美化」に変更しました。').waitFor();
+  t.regex(await categories.getByRole('row', { name: /環境美化/ }).innerText(), /Environmental care/);
 
   // ポイント付与: one grant with its category; the latest grants name the category and the event.
   await menu.getByRole('link', { name: 'ポイント付与' }).click();
