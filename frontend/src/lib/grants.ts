@@ -1,11 +1,14 @@
-// The municipality console's grant screen: campaigns to grant from, one grant, and a CSV file
-// of grants with its summary (docs/ledger.md, "Grants"). The backend decides every figure.
-import type { GrantCampaign, GrantedPoints, GrantFileSummary } from '@mykey/contracts/grants.ts';
+// The municipality console's grant screen: campaigns to grant from, one grant (with the category
+// it is for), a CSV file of grants with its summary, and a campaign's latest grants (docs/ledger.md,
+// "Grants"; docs/events.md). The backend decides every figure.
+import type { GrantCampaign, GrantedPoints, GrantFileSummary, RecentGrant } from '@mykey/contracts/grants.ts';
 import { isRecord, newIdempotencyKey, request } from './api.ts';
 import type { Bilingual } from './i18n.svelte.ts';
 
 /** What the screen says of a grant done. */
-export type Granted = Pick<GrantedPoints, 'entryId' | 'mykeyId' | 'points' | 'balanceAfter'>;
+export type Granted = Pick<GrantedPoints, 'entryId' | 'mykeyId' | 'points' | 'balanceAfter' | 'category'>;
+
+export type { RecentGrant };
 
 /** What the screen shows of a file's grants. */
 export type UploadSummary = Pick<GrantFileSummary, 'uploadId' | 'records' | 'granted' | 'alreadyGranted' | 'refused' | 'pointsGranted' | 'resultPath'>;
@@ -23,6 +26,13 @@ const parseCampaigns = (body: unknown) => (isRecord(body) && Array.isArray(body.
 const parseGranted = (body: unknown) => (isRecord(body) && isNumber(body.entryId) && typeof body.mykeyId === 'string' && isNumber(body.points)
   && isNumber(body.balanceAfter) && isRecord(body.campaign) && isBilingual(body.campaign.name) ? (body as unknown as Granted) : null);
 
+const SOURCES = new Set(['single', 'file', 'event']);
+const isIdOrNull = (value: unknown) => value === null || isNumber(value);
+const isRecent = (value: unknown): value is RecentGrant => isRecord(value) && isNumber(value.entryId) && typeof value.postedAt === 'string'
+  && typeof value.mykeyId === 'string' && isNumber(value.points) && SOURCES.has(value.source as string) && isIdOrNull(value.categoryId)
+  && isIdOrNull(value.eventId) && (value.label === null || isBilingual(value.label));
+const parseRecent = (body: unknown) => (isRecord(body) && Array.isArray(body.grants) && body.grants.every(isRecent) ? body.grants : null);
+
 const parseSummary = (body: unknown) => (isRecord(body) && isNumber(body.uploadId) && isNumber(body.records) && isNumber(body.granted)
   && isNumber(body.alreadyGranted) && isNumber(body.refused) && isNumber(body.pointsGranted) && typeof body.resultPath === 'string'
   ? (body as unknown as UploadSummary) : null);
@@ -35,8 +45,13 @@ export function listCampaigns(): Promise<GrantCampaign[]> {
  * `key`: one Idempotency-Key per confirmation dialog, so pressing 付与する again after a lost
  * answer cannot grant twice.
  */
-export function grantPoints(grant: { mykeyId: string; campaign: number; points: number; reason: string }, key: string): Promise<Granted> {
+export function grantPoints(grant: { mykeyId: string; campaign: number; points: number; reason: string; category?: number }, key: string): Promise<Granted> {
   return request('/api/v1/staff/grants', parseGranted, { method: 'POST', body: grant, idempotencyKey: key });
+}
+
+/** The campaign's latest grants, newest first, with their category or event. */
+export function recentGrants(campaign: number): Promise<RecentGrant[]> {
+  return request(`/api/v1/staff/grants?campaign=${campaign}`, parseRecent);
 }
 
 // A file of 100,000 lines takes a while; the backend grants it a batch at a time.

@@ -15,12 +15,14 @@ export const paths = {
   municipalityShelterDesk: '/municipality/shelters/desk',
   municipalityMemberCards: '/municipality/member-cards',
   municipalityFamily: '/municipality/family',
+  municipalityEvents: '/municipality/events',
+  municipalityEventReception: '/municipality/event-reception',
   merchantRegister: '/merchant/register',
   totpEnrolment: '/two-step-setup',
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -39,6 +41,8 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityShelterDesk]: 'municipality-shelter-desk',
   [paths.municipalityMemberCards]: 'municipality-member-cards',
   [paths.municipalityFamily]: 'municipality-family',
+  [paths.municipalityEvents]: 'municipality-events',
+  [paths.municipalityEventReception]: 'municipality-event-reception',
   [paths.merchantRegister]: 'merchant-register',
   [paths.totpEnrolment]: 'totp-enrolment',
   [paths.account]: 'account',
@@ -49,7 +53,8 @@ export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register') return 'merchant';
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
     || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-family' || name === 'municipality-usage'
-    || name === 'municipality-shelters' || name === 'municipality-shelter-summary' || name === 'municipality-shelter-desk') return 'municipality';
+    || name === 'municipality-shelters' || name === 'municipality-shelter-summary' || name === 'municipality-shelter-desk'
+    || name === 'municipality-events' || name === 'municipality-event-reception') return 'municipality';
   return null;
 }
 

@@ -2,6 +2,7 @@
 // uses per day and per hour as the backend counts them, and the addresses of the CSV files.
 import type { UsesFigures, UsesGrouping } from '@mykey/contracts/service-uses.ts';
 import { isRecord, request } from './api.ts';
+import type { ChartSeries } from './chart.ts';
 
 export type { UsesFigures } from '@mykey/contracts/service-uses.ts';
 
@@ -18,29 +19,24 @@ export const loadUses = (scope: UsageScope, from: string, to: string, by: UsesGr
 
 export const usesCsvPath = (scope: UsageScope, from: string, to: string, by: UsesGrouping) => `${pathOf(scope)}.csv?${query(from, to, by)}`;
 
-/** A chart's and its table's figures: a label per day (or hour of the day), a column per service. */
-export interface UsageSeries {
-  labels: string[];
-  services: Array<{ id: number; name: { ja: string; en: string }; uses: number[] }>;
-}
 
-/** Per day, as the backend answered (every day of the period). */
-export function perDay(figures: UsesFigures): UsageSeries {
+/** Per day, as the backend answered (every day of the period): a column per service. */
+export function perDay(figures: UsesFigures): ChartSeries {
   return {
     labels: figures.services[0]?.rows.map((row) => row.date) ?? [],
-    services: figures.services.map((s) => ({ id: s.service.id, name: { ja: s.service.nameJa, en: s.service.nameEn }, uses: s.rows.map((row) => row.uses) })),
+    columns: figures.services.map((s) => ({ id: s.service.id, name: { ja: s.service.nameJa, en: s.service.nameEn }, values: s.rows.map((row) => row.uses) })),
   };
 }
 
 /** Per hour of the day (0–23, Japan time), every day of the period added up: when the service is busy. */
-export function perHourOfDay(figures: UsesFigures): UsageSeries {
+export function perHourOfDay(figures: UsesFigures): ChartSeries {
   const hours = Array.from({ length: 24 }, (_, hour) => hour);
   return {
     labels: hours.map((hour) => `${String(hour).padStart(2, '0')}:00`),
-    services: figures.services.map((s) => {
-      const uses = hours.map(() => 0);
-      for (const row of s.rows) uses[row.hour ?? 0]! += row.uses;
-      return { id: s.service.id, name: { ja: s.service.nameJa, en: s.service.nameEn }, uses };
+    columns: figures.services.map((s) => {
+      const values = hours.map(() => 0);
+      for (const row of s.rows) values[row.hour ?? 0]! += row.uses;
+      return { id: s.service.id, name: { ja: s.service.nameJa, en: s.service.nameEn }, values };
     }),
   };
 }

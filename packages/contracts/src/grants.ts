@@ -36,3 +36,19 @@ export interface GrantFileSummary extends UploadCounts {
   /** Where the line-by-line result file is downloaded. */
   resultPath: string;
 }
+
+/** How a grant was made: one by staff, a line of a CSV file, or a tap at an event. */
+export type GrantSource = 'single' | 'file' | 'event';
+
+/** One of a campaign's latest grants (`GET /api/v1/staff/grants?campaign=`), with what it was for. */
+export interface RecentGrant {
+  entryId: number;
+  postedAt: string;
+  mykeyId: string;
+  points: number;
+  source: GrantSource;
+  categoryId: number | null;
+  eventId: number | null;
+  /** The event's name, else the category's, as it was when granted; null: uncategorised. */
+  label: { ja: string; en: string } | null;
+}
