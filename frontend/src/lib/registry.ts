@@ -12,6 +12,11 @@ export interface RegistryApi<Fields extends object, Thing extends Served> {
   setDevices(id: number, deviceIds: number[], key: string): Promise<Thing>;
 }
 
+/** The fields of `fields` that differ from `current`, for a PATCH that names only what changed. */
+export function changedFields<Fields extends object>(current: Fields, fields: Fields): Partial<Fields> {
+  return Object.fromEntries(Object.entries(fields).filter(([field, value]) => current[field as keyof Fields] !== value)) as Partial<Fields>;
+}
+
 const sameDevices = (a: number[], b: number[]) => a.length === b.length && a.every((id) => b.includes(id));
 
 /**
@@ -25,7 +30,7 @@ export async function saveServed<Fields extends object, Thing extends Served & F
 ): Promise<Thing> {
   let thing: Thing;
   if (editing) {
-    const changed = Object.fromEntries(Object.entries(fields).filter(([field, value]) => editing[field as keyof Fields] !== value)) as Partial<Fields>;
+    const changed = changedFields<Fields>(editing, fields);
     thing = Object.keys(changed).length > 0 ? await api.update(editing.id, changed, keys.for({ id: editing.id, changed })) : editing;
   } else {
     thing = await api.create(fields, keys.for(fields));
