@@ -413,7 +413,10 @@ export class PartnerSimulator {
     const id = String(reply.body?.conversionId);
     // A second acknowledgement with another id is a double acceptance: recorded as inconsistent.
     if (record.conversionId === undefined) record.conversionId = id;
-    else if (record.conversionId !== id) record.answers.push(-1);
+    else if (record.conversionId !== id) {
+      record.answers.push(-1);
+      record.problems.push(`202 with conversion ${id} after ${reply.attempts} attempts, where an earlier 202 said ${record.conversionId}: ${JSON.stringify(reply.body).slice(0, 300)}`);
+    }
   }
 
   private async submitBad(plan: TrafficPlan, kind: typeof BAD_KINDS[number], i: number, into: TrafficReport['bad']): Promise<void> {
