@@ -43,7 +43,7 @@ export async function seedTown(knex: Knex, town: DemoTown): Promise<void> {
     // Only the demo mark is merged: a password someone changed on the demo stays changed. The
     // mark keeps a production server from starting while the account exists.
     await knex('staff_accounts')
-      .insert({ login_id: staff.login_id, display_name: staff.display_name, role: staff.role,
+      .insert({ login_id: staff.login_id, display_name: staff.display_name, organization_kind: staff.organization_kind, roles: staff.roles,
         password_hash: await hashPassword(DEMO_PASSWORD, staffPasswordCost()), demo: true, ...organization })
       .onConflict('login_id').merge(['demo']);
   }

@@ -23,7 +23,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   await db.seed.run();
   // A clerk of another shop in the same town.
   const { id: merchantId } = await db('merchants').where({ slug: 'demo-greengrocer' }).first('id');
-  await db('staff_accounts').insert({ login_id: OTHER_SHOP, display_name: '青果 次郎', role: 'merchant', merchant_id: merchantId, password_hash: await demoPasswordHash() });
+  await db('staff_accounts').insert({ login_id: OTHER_SHOP, display_name: '青果 次郎', organization_kind: 'merchant', roles: 'owner', merchant_id: merchantId, password_hash: await demoPasswordHash() });
   return { db, base: await startApp(cleanup, db) };
 });
 
@@ -324,14 +324,14 @@ test('issuing, enrolling and revoking are in the audit log, once each, without n
   t.like(await verifyAuditChain(db), { ok: true });
 });
 
-test('requireRole lets only staff of that kind of organization through', async (t) => {
+test('requireRole lets only staff holding one of its roles through', async (t) => {
   const { base, db } = await fixture();
   const app = new Koa();
   app.silent = true;
   app.use(requestContext(silentLog));
   app.use(problemMiddleware);
   const router = new Router();
-  router.get('/municipal', requireStaff(db), requireRole('municipality'), (ctx) => { ctx.body = { loginId: signedInStaff(ctx).loginId }; });
+  router.get('/municipal', requireStaff(db), requireRole('operator'), (ctx) => { ctx.body = { loginId: signedInStaff(ctx).loginId }; });
   app.use(router.routes());
   const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -339,8 +339,11 @@ test('requireRole lets only staff of that kind of organization through', async (
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/municipal`;
   const city = await fetch(url, { headers: { cookie: await signIn(base, 'demo-city') } });
   t.deepEqual(await city.json(), { loginId: 'demo-city' });
-  const shop = await fetch(url, { headers: { cookie: await signIn(base, 'demo-shop') } });
-  t.is(shop.status, 403);
-  t.is((await shop.json()).code, 'staff_role_forbidden');
+  // A shop's owner and the town's auditor hold no operator role.
+  for (const other of ['demo-shop', 'demo-auditor']) {
+    const refused = await fetch(url, { headers: { cookie: await signIn(base, other) } });
+    t.is(refused.status, 403, other);
+    t.is((await refused.json()).code, 'staff_role_forbidden', other);
+  }
   t.is((await (await fetch(url)).json()).code, 'staff_session_required');
 });

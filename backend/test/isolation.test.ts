@@ -156,7 +156,7 @@ function sameAsUnknown(t: ExecutionContext, f: Fixture, ofB: Reply, unknown: Rep
 async function ownClerkA(f: Fixture): Promise<Staff> {
   const loginId = `a-clerk-${randomBytes(4).toString('hex')}`;
   const bakery = await f.db('merchants').where({ slug: 'demo-bakery' }).first('id');
-  await f.db('staff_accounts').insert({ login_id: loginId, display_name: '店員 分離', role: 'merchant', merchant_id: bakery.id, password_hash: await demoPasswordHash() });
+  await f.db('staff_accounts').insert({ login_id: loginId, display_name: '店員 分離', organization_kind: 'merchant', roles: 'owner', merchant_id: bakery.id, password_hash: await demoPasswordHash() });
   return signInStaff(f.base, loginId);
 }
 

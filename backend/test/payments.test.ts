@@ -23,7 +23,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   const greengrocer = await db('merchants').where({ slug: 'demo-greengrocer' }).first('id');
   const partner = await db('partners').where({ slug: 'demo-card' }).first('id');
   // A clerk of another shop in the same town.
-  await db('staff_accounts').insert({ login_id: 'other-shop', display_name: '店員 次郎', role: 'merchant', merchant_id: greengrocer.id, password_hash: await demoPasswordHash() });
+  await db('staff_accounts').insert({ login_id: 'other-shop', display_name: '店員 次郎', organization_kind: 'merchant', roles: 'owner', merchant_id: greengrocer.id, password_hash: await demoPasswordHash() });
   const shop = await signInStaff(base, 'demo-shop');
   const otherShop = await signInStaff(base, 'other-shop');
   return {
@@ -123,7 +123,7 @@ test('the shop knows the payer by its own pseudonym: the same at each payment an
   t.true(answers.every((a) => a.status < 300), JSON.stringify(answers));
   t.deepEqual(answers[6]!.body.payments.filter((p: { customer: string }) => p.customer === atBakery).map((p: { intentId: string }) => p.intentId),
     [first.body.intentId, second.body.intentId]);
-  const shopStaff = (await f.db('staff_accounts').where({ role: 'merchant' }).pluck('id')).map((id) => `staff:${id}`);
+  const shopStaff = (await f.db('staff_accounts').where({ organization_kind: 'merchant' }).pluck('id')).map((id) => `staff:${id}`);
   const stored = await f.db('idempotency_keys').whereIn('scope', [`device:${f.register.id}`, `device:${f.otherRegister.id}`, ...shopStaff]).pluck('response');
   const shown = JSON.stringify([answers, stored]);
   for (const spelling of [resident.mykeyId, `${resident.mykeyId.slice(0, 4)}-${resident.mykeyId.slice(4)}`]) t.false(shown.includes(spelling), spelling);
@@ -350,8 +350,8 @@ test('the migration takes the MyKey ID out of the answers stored for a shop\'s c
   const db = await migratedUpTo((fn) => t.teardown(fn), '20261206030000_shop_answers_without_mykey_id.ts');
   await db('municipalities').insert({ code: '999991', name_ja: 'み', name_en: 'M' });
   const [shop] = await db('merchants').insert({ municipality_code: '999991', slug: 'shop', name_ja: '店', name_en: 'Shop', status: 'approved' });
-  const [clerk] = await db('staff_accounts').insert({ login_id: 'clerk', display_name: '店員', role: 'merchant', merchant_id: shop, password_hash: 'x' });
-  const [official] = await db('staff_accounts').insert({ login_id: 'city', display_name: '職員', role: 'municipality', municipality_code: '999991', password_hash: 'x' });
+  const [clerk] = await db('staff_accounts').insert({ login_id: 'clerk', display_name: '店員', organization_kind: 'merchant', roles: 'owner', merchant_id: shop, password_hash: 'x' });
+  const [official] = await db('staff_accounts').insert({ login_id: 'city', display_name: '職員', organization_kind: 'municipality', roles: 'administrator,operator', municipality_code: '999991', password_hash: 'x' });
   const device = async (organization: object, n: number) => (await db('devices').insert({
     ...organization, name: `d${n}`, token_hash: Buffer.alloc(32, n), enrolled_at: new Date(), enrolled_by_staff_id: official,
   }))[0]!;

@@ -20,7 +20,7 @@ const jst = (local: string) => new Date(`${local}+09:00`);
 
 async function staffAccount(db: Db, login: string, organization: { municipality_code: string } | { merchant_id: number }) {
   await db('staff_accounts').insert({
-    login_id: login, display_name: login, role: 'municipality_code' in organization ? 'municipality' : 'merchant',
+    login_id: login, display_name: login, ...('municipality_code' in organization ? { organization_kind: 'municipality', roles: 'administrator' } : { organization_kind: 'merchant', roles: 'owner' }),
     password_hash: await demoPasswordHash(), municipality_code: null, merchant_id: null, ...organization,
   });
 }

@@ -20,7 +20,7 @@ const fixture = fileFixture(test, async (cleanup) => {
 
 async function newAccount(db: Db, loginId: string, role: 'merchant' | 'municipality'): Promise<void> {
   const bakery = await db('merchants').where({ slug: 'demo-bakery' }).first('id');
-  await db('staff_accounts').insert({ login_id: loginId, display_name: 'テスト 職員', role, password_hash: await demoPasswordHash(),
+  await db('staff_accounts').insert({ login_id: loginId, display_name: 'テスト 職員', organization_kind: role, roles: role === 'municipality' ? 'administrator,operator' : 'owner', password_hash: await demoPasswordHash(),
     municipality_code: role === 'municipality' ? DEMO_MUNICIPALITY.code : null, merchant_id: role === 'merchant' ? bakery.id : null });
 }
 

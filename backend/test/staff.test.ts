@@ -36,7 +36,7 @@ let accounts = 0;
 async function newAccount(db: Db, role: 'merchant' | 'municipality', passwordHash?: string): Promise<{ loginId: string; id: number }> {
   const loginId = `staff-test-${role}-${++accounts}`;
   const bakery = await db('merchants').where({ slug: 'demo-bakery' }).first('id');
-  const [id] = await db('staff_accounts').insert({ login_id: loginId, display_name: 'テスト 職員', role, password_hash: passwordHash ?? await demoPasswordHash(),
+  const [id] = await db('staff_accounts').insert({ login_id: loginId, display_name: 'テスト 職員', organization_kind: role, roles: role === 'municipality' ? 'administrator,operator' : 'owner', password_hash: passwordHash ?? await demoPasswordHash(),
     municipality_code: role === 'municipality' ? DEMO_MUNICIPALITY.code : null, merchant_id: role === 'merchant' ? bakery.id : null });
   return { loginId, id: Number(id) };
 }
@@ -52,7 +52,7 @@ test('a merchant clerk signs in, is recognised, and signs out', async (t) => {
   t.is(response.status, 201);
   t.regex(response.headers.get('set-cookie') ?? '', /^mykey_staff=[A-Za-z0-9_-]{43}; path=\/; .*samesite=strict; httponly/);
   const { staff } = await response.json();
-  t.like(staff, { loginId: 'demo-shop', role: 'merchant', secondFactor: false, organization: { kind: 'merchant', name: { ja: 'みらいベーカリー', en: 'Mirai Bakery' } } });
+  t.like(staff, { loginId: 'demo-shop', roles: ['owner'], secondFactor: false, organization: { kind: 'merchant', name: { ja: 'みらいベーカリー', en: 'Mirai Bakery' } } });
 
   const cookie = cookieOf(response);
   const current = await session(base, cookie);

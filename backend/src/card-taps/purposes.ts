@@ -6,7 +6,7 @@ import type { PurposeTerms, PurposeText } from '@mykey/contracts/challenge-text.
 import type { Db } from '../db.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
 import { Problem, type ProblemCode } from '../http/problems.ts';
-import type { StaffRole } from '@mykey/contracts/staff.ts';
+import type { OrganizationKind } from '@mykey/contracts/staff.ts';
 import type { StoredChallenge } from './repository.ts';
 
 /** `pin`: the card signs a challenge after its PIN. `tap`: the device reports the certificate it read, without a PIN. */
@@ -51,7 +51,7 @@ export interface Purpose<Terms extends object = object> {
   readonly name: string;
   readonly proofs: readonly ProofKind[];
   /** The kinds of organization whose devices may ask. */
-  readonly deviceKinds: readonly StaffRole[];
+  readonly deviceKinds: readonly OrganizationKind[];
   /** What another device gets: purpose_not_for_device unless the purpose says otherwise (payment: its intent is unknown there). */
   readonly deviceRefusal?: ProblemCode;
   /** A value-moving purpose is refused under `fail-closed` when revocation cannot be checked. */

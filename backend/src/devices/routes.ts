@@ -6,7 +6,7 @@ import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
-import { requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { requireStaff, signedInStaff, staffWith } from '../staff/middleware.ts';
 import { enrollmentLimit } from './enrollment-limit.ts';
 import { enrolledDevice, requireDevice } from './middleware.ts';
 import { devicesRepository } from './repository.ts';
@@ -25,9 +25,11 @@ export interface DeviceRoutesDeps { db: Db; redis: Redis; keyPrefix: string; clo
 export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1' });
   const limit = enrollmentLimit(redis, keyPrefix);
-  const staffOnly = requireStaff(db);
+  // Every staff member sees the organization's devices; the operator or the shop's owner changes them.
+  const reads = requireStaff(db);
+  const manages = staffWith(db, 'operator', 'owner');
 
-  router.post('/staff/device-enrollment-codes', staffOnly, async (ctx) => {
+  router.post('/staff/device-enrollment-codes', ...manages, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const { name } = await readJson(ctx, issueBody);
@@ -37,11 +39,11 @@ export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps):
       async (trx) => ({ status: 201, body: await issueCode(trx, staff, name, clock()) })));
   });
 
-  router.get('/staff/devices', staffOnly, async (ctx) => {
+  router.get('/staff/devices', reads, async (ctx) => {
     ctx.body = { devices: await devicesRepository.list(db, signedInStaff(ctx).organization) };
   });
 
-  router.post('/staff/devices/:id/revocation', staffOnly, async (ctx) => {
+  router.post('/staff/devices/:id/revocation', ...manages, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     if (!DEVICE_ID.test(ctx.params.id!)) throw new Problem('device_not_found');

@@ -12,7 +12,7 @@ import { Problem } from '../http/problems.ts';
 import { LIMITS } from '../ledger/entries.ts';
 import { isDate } from '../ledger/rules.ts';
 import { parsePeriod } from '../settlement/statement.ts';
-import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { SERVICE_NAME, SERVICE_NAME_MAX, TAP_POLICIES } from '@mykey/contracts/services.ts';
 import { eventFigures, eventFiguresCsv } from './figures.ts';
@@ -44,7 +44,8 @@ function idOf(value: string | undefined, notFound: 'event_not_found' | 'event_ca
 
 export function eventRoutes({ db, clock }: { db: Db; clock: () => Date }): Router {
   const router = new Router({ prefix: '/api/v1' });
-  const municipalStaff = [requireStaff(db), requireRole('municipality')];
+  const reads = staffWith(db, ...MUNICIPAL_READERS);
+  const operates = staffWith(db, 'operator');
 
   /** A staff change under the caller's Idempotency-Key, in one transaction (run again after a deadlock). */
   async function change(ctx: Context, request: Record<string, unknown>, status: number, effect: (trx: Knex.Transaction, staff: SignedInStaff) => Promise<unknown>): Promise<void> {
@@ -53,41 +54,41 @@ export function eventRoutes({ db, clock }: { db: Db; clock: () => Date }): Route
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff) }))));
   }
 
-  router.get('/event-categories', ...municipalStaff, async (ctx) => {
+  router.get('/event-categories', ...reads, async (ctx) => {
     ctx.body = { categories: await listCategories(db, signedInStaff(ctx)) };
   });
 
-  router.post('/event-categories', ...municipalStaff, async (ctx) => {
+  router.post('/event-categories', ...operates, async (ctx) => {
     const body = await readJson(ctx, categoryBody);
     await change(ctx, { op: 'create-event-category', ...body }, 201, (trx, staff) => createCategory(trx, staff, body, clock()));
   });
 
-  router.patch('/event-categories/:id', ...municipalStaff, async (ctx) => {
+  router.patch('/event-categories/:id', ...operates, async (ctx) => {
     const categoryId = idOf(ctx.params.id, 'event_category_not_found');
     const body = await readJson(ctx, renameBody);
     await change(ctx, { op: 'rename-event-category', id: categoryId, ...body }, 200, (trx, staff) => renameCategory(trx, staff, categoryId, body, clock()));
   });
 
-  router.get('/events', ...municipalStaff, async (ctx) => {
+  router.get('/events', ...reads, async (ctx) => {
     ctx.body = { events: await listEvents(db, signedInStaff(ctx), clock()) };
   });
 
-  router.post('/events', ...municipalStaff, async (ctx) => {
+  router.post('/events', ...operates, async (ctx) => {
     const body = await readJson(ctx, createBody);
     await change(ctx, { op: 'create-event', ...body }, 201, (trx, staff) => createEvent(trx, staff, body, clock()));
   });
 
-  router.get('/events/:id', ...municipalStaff, async (ctx) => {
+  router.get('/events/:id', ...reads, async (ctx) => {
     ctx.body = await eventOf(db, signedInStaff(ctx), idOf(ctx.params.id, 'event_not_found'), clock());
   });
 
-  router.patch('/events/:id', ...municipalStaff, async (ctx) => {
+  router.patch('/events/:id', ...operates, async (ctx) => {
     const eventId = idOf(ctx.params.id, 'event_not_found');
     const body = await readJson(ctx, updateBody);
     await change(ctx, { op: 'update-event', id: eventId, ...body }, 200, (trx, staff) => updateEvent(trx, staff, eventId, body, clock()));
   });
 
-  router.put('/events/:id/devices', ...municipalStaff, async (ctx) => {
+  router.put('/events/:id/devices', ...operates, async (ctx) => {
     const eventId = idOf(ctx.params.id, 'event_not_found');
     const { deviceIds } = await readJson(ctx, devicesBody);
     await change(ctx, { op: 'set-event-devices', id: eventId, deviceIds }, 200, (trx, staff) => setEventDevices(trx, staff, eventId, deviceIds, clock()));
@@ -95,11 +96,11 @@ export function eventRoutes({ db, clock }: { db: Db; clock: () => Date }): Route
 
   const periodOf = (ctx: Context) => parsePeriod(ctx.query.from, ctx.query.to, 'event_figures_period_invalid');
 
-  router.get('/event-figures', ...municipalStaff, async (ctx) => {
+  router.get('/event-figures', ...reads, async (ctx) => {
     ctx.body = await eventFigures(db, signedInStaff(ctx), periodOf(ctx));
   });
 
-  router.get('/event-figures.csv', ...municipalStaff, async (ctx) => {
+  router.get('/event-figures.csv', ...reads, async (ctx) => {
     const period = periodOf(ctx);
     const staff = signedInStaff(ctx);
     ctx.attachment(`event-figures-town-${staff.municipalityCode}-${period.from}-${period.to}.csv`);

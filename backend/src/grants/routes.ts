@@ -10,7 +10,7 @@ import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
 import { parseMykeyId } from '../mykey/id.ts';
-import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import { organizationLabel } from '../staff/organization.ts';
 import { staffReason } from '../staff/reason.ts';
 import type { GrantCampaign } from '@mykey/contracts/grants.ts';
@@ -40,7 +40,8 @@ export interface GrantRoutesDeps { db: Db; clock: () => Date }
 
 export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1/staff' });
-  const municipalStaff = [requireStaff(db), requireRole('municipality')];
+  const reads = staffWith(db, ...MUNICIPAL_READERS);
+  const operates = staffWith(db, 'operator');
 
   /** A campaign of the signed-in staff member's municipality, by id or slug; another municipality's is not found. */
   async function campaignOf(ctx: Context, key: unknown): Promise<GrantCampaign> {
@@ -50,11 +51,11 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
     return campaign;
   }
 
-  router.get('/grants/campaigns', ...municipalStaff, async (ctx) => {
+  router.get('/grants/campaigns', ...reads, async (ctx) => {
     ctx.body = { campaigns: await ledgerRepository.campaignsWithBudget(db, signedInStaff(ctx).organization.id, clock()) };
   });
 
-  router.post('/grants', ...municipalStaff, async (ctx) => {
+  router.post('/grants', ...operates, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, grantBody);
@@ -70,7 +71,7 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
     }))));
   });
 
-  router.get('/grants', ...municipalStaff, async (ctx) => {
+  router.get('/grants', ...reads, async (ctx) => {
     const campaign = await campaignOf(ctx, ctx.query.campaign);
     const grants = await ledgerRepository.recentGrants(db, campaign.id, RECENT_GRANTS);
     const records = await eventsRepository.recordsOf(db, grants.map((g) => g.entryId));
@@ -87,14 +88,14 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
   });
 
   // A resident's administrative points in this town, newest first, as their history shows them (docs/events.md).
-  router.get('/grant-history', ...municipalStaff, async (ctx) => {
+  router.get('/grant-history', ...reads, async (ctx) => {
     const id = parseMykeyId(typeof ctx.query.mykeyId === 'string' ? ctx.query.mykeyId : '');
     if (!id.ok) throw new Problem(id.code, id.detail);
     ctx.body = await grantHistory(db, signedInStaff(ctx), id.id);
   });
 
   // The body is the CSV file itself (docs/ledger.md, "Grants"): header mykey_id,points,reason,category (or the older one without category).
-  router.post('/grant-uploads', ...municipalStaff, async (ctx) => {
+  router.post('/grant-uploads', ...operates, async (ctx) => {
     const staff = signedInStaff(ctx);
     if (!ctx.is('text/csv')) throw new Problem('grant_file_media_type');
     if (Number(ctx.get('Content-Length') || 0) > GRANT_FILE_LIMITS.maxBytes) {
@@ -118,12 +119,12 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
     return upload;
   }
 
-  router.get('/grant-uploads/:uploadId', ...municipalStaff, async (ctx) => {
+  router.get('/grant-uploads/:uploadId', ...reads, async (ctx) => {
     const upload = await uploadOf(ctx);
     ctx.body = { ...uploadSummary(upload, (await campaignOf(ctx, upload.campaignId))), state: upload.state };
   });
 
-  router.get('/grant-uploads/:uploadId/result.csv', ...municipalStaff, async (ctx) => {
+  router.get('/grant-uploads/:uploadId/result.csv', ...reads, async (ctx) => {
     const upload = await uploadOf(ctx);
     const staff = signedInStaff(ctx);
     // Recorded before the file goes out: it names residents and what they were granted.

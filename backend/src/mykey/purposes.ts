@@ -2,12 +2,12 @@
 // A shop's device is answered the shop's pseudonym of the resident, never the MyKey ID
 // (residentFor; docs/pseudonyms.md).
 import type { Purpose } from '../card-taps/purposes.ts';
-import type { StaffRole } from '@mykey/contracts/staff.ts';
+import type { OrganizationKind } from '@mykey/contracts/staff.ts';
 import { residentFor } from './pseudonym.ts';
 import { loginOrIssue, usableMykeyOf } from './service.ts';
 
 /** A resident's card works at every enrolled device: a town's, or a shop's. */
-const EVERY_DEVICE: readonly StaffRole[] = ['municipality', 'merchant'];
+const EVERY_DEVICE: readonly OrganizationKind[] = ['municipality', 'merchant'];
 
 /**
  * The card logs in: its MyKey ID, issued on its first login with the device's town as its home

@@ -13,7 +13,7 @@ import { Problem } from '../http/problems.ts';
 import { challengeRepository } from '../card-taps/repository.ts';
 import { enrolledDevice, requireDevice } from '../devices/middleware.ts';
 import { devicesRepository } from '../devices/repository.ts';
-import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import { staffReason as reason } from '../staff/reason.ts';
 import { parseMykeyId } from './id.ts';
 import { residentFor } from './pseudonym.ts';
@@ -39,7 +39,8 @@ function pathMykeyId(ctx: Context): string {
 
 export function mykeyRoutes({ db, clock, mykeySecret }: MykeyRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1' });
-  const municipalStaff = [requireStaff(db), requireRole('municipality')];
+  const reads = staffWith(db, ...MUNICIPAL_READERS);
+  const operates = staffWith(db, 'operator');
 
   // The resident taps the old card, then the new one, at this device: two signed 'relink' challenges.
   router.post('/mykeys/relinks', requireDevice(db, clock), async (ctx) => {
@@ -69,15 +70,15 @@ export function mykeyRoutes({ db, clock, mykeySecret }: MykeyRoutesDeps): Router
     })));
   });
 
-  router.get('/staff/mykeys/:mykeyId', ...municipalStaff, async (ctx) => {
+  router.get('/staff/mykeys/:mykeyId', ...reads, async (ctx) => {
     ctx.body = await view(db, pathMykeyId(ctx), signedInStaff(ctx));
   });
 
-  router.get('/staff/mykeys/:mykeyId/town', ...municipalStaff, async (ctx) => {
+  router.get('/staff/mykeys/:mykeyId/town', ...reads, async (ctx) => {
     ctx.body = await townView(db, pathMykeyId(ctx), signedInStaff(ctx));
   });
 
-  router.post('/staff/mykeys/:mykeyId/block', ...municipalStaff, async (ctx) => {
+  router.post('/staff/mykeys/:mykeyId/block', ...operates, async (ctx) => {
     const staff = signedInStaff(ctx);
     const mykeyId = pathMykeyId(ctx);
     const key = idempotencyKey(ctx);
@@ -88,7 +89,7 @@ export function mykeyRoutes({ db, clock, mykeySecret }: MykeyRoutesDeps): Router
     }));
   });
 
-  router.post('/staff/mykeys/:mykeyId/unblock', ...municipalStaff, async (ctx) => {
+  router.post('/staff/mykeys/:mykeyId/unblock', ...operates, async (ctx) => {
     const staff = signedInStaff(ctx);
     const mykeyId = pathMykeyId(ctx);
     const key = idempotencyKey(ctx);
@@ -101,7 +102,7 @@ export function mykeyRoutes({ db, clock, mykeySecret }: MykeyRoutesDeps): Router
 
   // Staff checked the person's documents; the new card signed a 'counter_relink' challenge at
   // one of this municipality's devices.
-  router.post('/staff/mykeys/:mykeyId/relinks', ...municipalStaff, async (ctx) => {
+  router.post('/staff/mykeys/:mykeyId/relinks', ...operates, async (ctx) => {
     const staff = signedInStaff(ctx);
     const mykeyId = pathMykeyId(ctx);
     const key = idempotencyKey(ctx);
@@ -115,7 +116,7 @@ export function mykeyRoutes({ db, clock, mykeySecret }: MykeyRoutesDeps): Router
     })));
   });
 
-  router.post('/staff/mykeys/:mykeyId/suspension', ...municipalStaff, async (ctx) => {
+  router.post('/staff/mykeys/:mykeyId/suspension', ...operates, async (ctx) => {
     const staff = signedInStaff(ctx);
     const mykeyId = pathMykeyId(ctx);
     const key = idempotencyKey(ctx);
@@ -126,7 +127,7 @@ export function mykeyRoutes({ db, clock, mykeySecret }: MykeyRoutesDeps): Router
     }));
   });
 
-  router.post('/staff/mykeys/:mykeyId/reinstatement', ...municipalStaff, async (ctx) => {
+  router.post('/staff/mykeys/:mykeyId/reinstatement', ...operates, async (ctx) => {
     const staff = signedInStaff(ctx);
     const mykeyId = pathMykeyId(ctx);
     const key = idempotencyKey(ctx);

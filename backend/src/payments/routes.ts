@@ -11,7 +11,7 @@ import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
 import { PAYMENT_INTENT_ID } from '@mykey/contracts/challenge-text.ts';
 import { MAX_POINTS } from '@mykey/contracts/limits.ts';
-import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { SHOP_STAFF, signedInStaff, staffWith } from '../staff/middleware.ts';
 import { cancel, createIntent, day, intentView, refund, voidPayment } from './service.ts';
 
 const points = z.number().int().min(1).max(MAX_POINTS);
@@ -35,7 +35,7 @@ export interface PaymentRoutesDeps { db: Db; clock: () => Date; mykeySecret: Buf
 
 export function paymentRoutes({ db, clock, mykeySecret }: PaymentRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1/merchant' });
-  const merchantStaff = [requireStaff(db), requireRole('merchant')];
+  const merchantStaff = staffWith(db, ...SHOP_STAFF);
 
   router.post('/payment-intents', ...merchantStaff, async (ctx) => {
     const staff = signedInStaff(ctx);

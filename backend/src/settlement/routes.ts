@@ -6,7 +6,7 @@ import { recordAudit } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import { organizationRepository } from '../organizations/repository.ts';
-import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import { organizationLabel } from '../staff/organization.ts';
 import { parsePeriod, settlementStatement, STATEMENT_KINDS, statementCsv, statementFileName, type Statement, type StatementKind } from './statement.ts';
 
@@ -41,13 +41,13 @@ async function answer(ctx: Context, db: Db, statement: Statement, subject: strin
 export function settlementRoutes({ db }: { db: Db }): Router {
   const router = new Router({ prefix: '/api/v1' });
 
-  router.get('/staff/settlements', requireStaff(db), requireRole('municipality'), async (ctx) => {
+  router.get('/staff/settlements', ...staffWith(db, ...MUNICIPAL_READERS), async (ctx) => {
     const period = parsePeriod(ctx.query.from, ctx.query.to);
     const municipalityCode = signedInStaff(ctx).organization.id;
     await answer(ctx, db, await settlementStatement(db, municipalityCode, period), `settlement:municipality:${municipalityCode}`, () => kindOf(ctx.query.kind));
   });
 
-  router.get('/merchant/settlement', requireStaff(db), requireRole('merchant'), async (ctx) => {
+  router.get('/merchant/settlement', ...staffWith(db, 'owner'), async (ctx) => {
     const period = parsePeriod(ctx.query.from, ctx.query.to);
     const merchantId = Number(signedInStaff(ctx).organization.id);
     const municipalityCode = await organizationRepository.merchantMunicipality(db, merchantId);

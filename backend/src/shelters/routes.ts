@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
-import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { SERVICE_NAME } from '@mykey/contracts/services.ts';
 import { SHELTER_CAPACITY_MAX, SHELTER_NAME_MAX, SHELTER_PLACE_MAX } from '@mykey/contracts/shelters.ts';
@@ -30,7 +30,8 @@ const shelterId = (value: string | undefined) => idOf(value, 'shelter_not_found'
 
 export function shelterRoutes({ db, clock }: { db: Db; clock: () => Date }): Router {
   const router = new Router({ prefix: '/api/v1/shelters' });
-  const municipalStaff = [requireStaff(db), requireRole('municipality')];
+  const reads = staffWith(db, ...MUNICIPAL_READERS);
+  const operates = staffWith(db, 'operator');
 
   /** A staff change under the caller's Idempotency-Key, in one transaction; a deadlock is run again under the same key. */
   async function change(ctx: Context, request: Record<string, unknown>, status: number, effect: (trx: Knex.Transaction, staff: SignedInStaff) => Promise<unknown>): Promise<void> {
@@ -39,46 +40,46 @@ export function shelterRoutes({ db, clock }: { db: Db; clock: () => Date }): Rou
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff) }))));
   }
 
-  router.get('/', ...municipalStaff, async (ctx) => {
+  router.get('/', ...reads, async (ctx) => {
     ctx.body = { shelters: await listShelters(db, signedInStaff(ctx)) };
   });
 
-  router.post('/', ...municipalStaff, async (ctx) => {
+  router.post('/', ...operates, async (ctx) => {
     const body = await readJson(ctx, openBody);
     await change(ctx, { op: 'open-shelter', ...body }, 201, (trx, staff) => openShelter(trx, staff, body, clock()));
   });
 
   // Before /:id, which would take "summary" for an id.
-  router.get('/summary', ...municipalStaff, async (ctx) => {
+  router.get('/summary', ...reads, async (ctx) => {
     ctx.body = await summaryOf(db, signedInStaff(ctx), clock());
   });
 
-  router.get('/:id', ...municipalStaff, async (ctx) => {
+  router.get('/:id', ...reads, async (ctx) => {
     ctx.body = await shelterOf(db, signedInStaff(ctx), shelterId(ctx.params.id));
   });
 
-  router.patch('/:id', ...municipalStaff, async (ctx) => {
+  router.patch('/:id', ...operates, async (ctx) => {
     const id = shelterId(ctx.params.id);
     const body = await readJson(ctx, updateBody);
     await change(ctx, { op: 'update-shelter', id, ...body }, 200, (trx, staff) => updateShelter(trx, staff, id, body, clock()));
   });
 
-  router.put('/:id/devices', ...municipalStaff, async (ctx) => {
+  router.put('/:id/devices', ...operates, async (ctx) => {
     const id = shelterId(ctx.params.id);
     const { deviceIds } = await readJson(ctx, devicesBody);
     await change(ctx, { op: 'set-shelter-devices', id, deviceIds }, 200, (trx, staff) => setShelterDevices(trx, staff, id, deviceIds));
   });
 
-  router.post('/:id/close', ...municipalStaff, async (ctx) => {
+  router.post('/:id/close', ...operates, async (ctx) => {
     const id = shelterId(ctx.params.id);
     await change(ctx, { op: 'close-shelter', id }, 200, (trx, staff) => closeShelter(trx, staff, id, clock()));
   });
 
-  router.get('/:id/roster', ...municipalStaff, async (ctx) => {
+  router.get('/:id/roster', ...reads, async (ctx) => {
     ctx.body = await rosterOf(db, signedInStaff(ctx), shelterId(ctx.params.id));
   });
 
-  router.get('/:id/roster.csv', ...municipalStaff, async (ctx) => {
+  router.get('/:id/roster.csv', ...reads, async (ctx) => {
     const roster = await rosterOf(db, signedInStaff(ctx), shelterId(ctx.params.id));
     ctx.attachment(`shelter-${roster.shelter.id}-roster-${clock().toISOString().slice(0, 16).replace(/[-:]/g, '')}.csv`);
     ctx.type = 'text/csv; charset=utf-8';

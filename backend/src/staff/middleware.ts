@@ -1,6 +1,7 @@
 // Every staff endpoint starts here: the session cookie names the staff member, whose account
 // and organization the handler then acts for.
 import type { Context, Middleware, Next } from 'koa';
+import { holdsRole, type StaffRole } from '@mykey/contracts/staff.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import { staffRepository, type SessionStage, type SignedInStaff, type StaffSession } from './repository.ts';
@@ -49,13 +50,28 @@ export function requireStaff(db: Db): Middleware {
   };
 }
 
-/** After requireStaff: only staff of this kind of organization get through; others get 403. */
-export function requireRole(role: SignedInStaff['role']): Middleware {
+/**
+ * After requireStaff: only staff holding one of `roles` get through; others get 403
+ * staff_role_forbidden (audited by requireStaff). The roles name the organization's kind too:
+ * a shop's roles are never a municipality's.
+ */
+export function requireRole(...roles: StaffRole[]): Middleware {
   return async function withRole(ctx: Context, next: Next): Promise<void> {
-    if (signedInStaff(ctx).role !== role) throw new Problem('staff_role_forbidden');
+    if (!holdsRole(signedInStaff(ctx), ...roles)) throw new Problem('staff_role_forbidden');
     await next();
   };
 }
+
+/** requireStaff and requireRole(...roles), for a route's middleware list. */
+export function staffWith(db: Db, ...roles: StaffRole[]): Middleware[] {
+  return [requireStaff(db), requireRole(...roles)];
+}
+
+/** Who reads a municipality's records: every municipal role. */
+export const MUNICIPAL_READERS: StaffRole[] = ['administrator', 'operator', 'auditor'];
+
+/** Who works a shop's register: owner and clerk. */
+export const SHOP_STAFF: StaffRole[] = ['owner', 'clerk'];
 
 /** The staff member requireStaff found, typed. */
 export function signedInStaff(ctx: Context): SignedInStaff {

@@ -1,7 +1,7 @@
-import type { StaffRole } from '@mykey/contracts/staff.ts';
+import type { OrganizationKind } from '@mykey/contracts/staff.ts';
 
 /** Who owns a staff account or a device: a shop (merchant id) or a municipality (its code). */
-export interface OrganizationRef { kind: StaffRole; id: string }
+export interface OrganizationRef { kind: OrganizationKind; id: string }
 
 export interface OrganizationColumns { merchant_id: number | null; municipality_code: string | null }
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Staff, StaffRole } from '@mykey/contracts/staff.ts';
+import type { OrganizationKind, Staff, StaffRole } from '@mykey/contracts/staff.ts';
 import type { Db } from '../db.ts';
 
-export interface StaffAccount { id: number; loginId: string; role: StaffRole; passwordHash: string; totpSealed: Buffer | null }
+export interface StaffAccount { id: number; loginId: string; organizationKind: OrganizationKind; passwordHash: string; totpSealed: Buffer | null }
 
 /**
  * A staff member behind a request: what the API shows, plus the account id for the records and
@@ -25,7 +25,8 @@ interface StaffRow {
   id: number;
   login_id: string;
   display_name: string;
-  role: StaffRole;
+  organization_kind: OrganizationKind;
+  roles: string;
   municipality_code: string | null;
   merchant_id: number | null;
   org_name_ja: string;
@@ -51,7 +52,7 @@ const PURGE_BATCH = 1000;
 const withOrganization = (conn: Conn) => conn('staff_accounts as s')
   .leftJoin('municipalities as mu', 'mu.code', 's.municipality_code')
   .leftJoin('merchants as me', 'me.id', 's.merchant_id')
-  .select('s.id', 's.login_id', 's.display_name', 's.role', 's.municipality_code', 's.merchant_id', 's.totp_secret_sealed',
+  .select('s.id', 's.login_id', 's.display_name', 's.organization_kind', 's.roles', 's.municipality_code', 's.merchant_id', 's.totp_secret_sealed',
     conn.raw('COALESCE(me.name_ja, mu.name_ja) AS org_name_ja'), conn.raw('COALESCE(me.name_en, mu.name_en) AS org_name_en'),
     conn.raw('COALESCE(me.municipality_code, s.municipality_code) AS town'));
 
@@ -59,12 +60,13 @@ const toStaff = (row: StaffRow): SignedInStaff => ({
   id: row.id,
   loginId: row.login_id,
   displayName: row.display_name,
-  role: row.role,
   organization: {
-    kind: row.role,
-    id: row.role === 'merchant' ? String(row.merchant_id) : String(row.municipality_code),
+    kind: row.organization_kind,
+    id: row.organization_kind === 'merchant' ? String(row.merchant_id) : String(row.municipality_code),
     name: { ja: row.org_name_ja, en: row.org_name_en },
   },
+  // MySQL answers a SET as its members joined by commas.
+  roles: row.roles.split(',') as StaffRole[],
   secondFactor: row.totp_secret_sealed !== null,
   municipalityCode: row.town,
 });
@@ -72,8 +74,8 @@ const toStaff = (row: StaffRow): SignedInStaff => ({
 /** Every SQL statement about staff accounts, their sessions and recovery codes. */
 export const staffRepository = {
   async findByLogin(conn: Conn, loginId: string): Promise<StaffAccount | undefined> {
-    const row = await conn('staff_accounts').where({ login_id: loginId }).first('id', 'login_id', 'role', 'password_hash', 'totp_secret_sealed');
-    return row && { id: row.id, loginId: row.login_id, role: row.role, passwordHash: row.password_hash, totpSealed: row.totp_secret_sealed ? Buffer.from(row.totp_secret_sealed) : null };
+    const row = await conn('staff_accounts').where({ login_id: loginId }).first('id', 'login_id', 'organization_kind', 'password_hash', 'totp_secret_sealed');
+    return row && { id: row.id, loginId: row.login_id, organizationKind: row.organization_kind, passwordHash: row.password_hash, totpSealed: row.totp_secret_sealed ? Buffer.from(row.totp_secret_sealed) : null };
   },
 
   async passwordHashOf(conn: Conn, staffId: number): Promise<string> {

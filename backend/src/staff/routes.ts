@@ -146,7 +146,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
       ctx.body = { next: 'second_factor' };
       return;
     }
-    const stage: SessionStage = account.role === 'municipality' ? 'totp_enrolment' : 'full';
+    const stage: SessionStage = account.organizationKind === 'municipality' ? 'totp_enrolment' : 'full';
     await db.transaction(async (trx) => {
       await startSession(ctx, trx, account.id, stage);
       await appendAudit(trx, signedInAudit(account.id, ctx, { factors: ['password'], ...(stage === 'full' ? {} : { restrictedTo: 'totp_enrolment' }) }));

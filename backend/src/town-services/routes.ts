@@ -10,7 +10,7 @@ import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem, type ProblemCode } from '../http/problems.ts';
-import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import { staffReason } from '../staff/reason.ts';
 import { webhookUrlProblem } from '../partners/webhook-url.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
@@ -44,7 +44,8 @@ export interface TownServiceRoutesDeps {
 
 export function townServiceRoutes({ db, mykeySecret, clock, allowPlainHttpWebhooks }: TownServiceRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1/services' });
-  const municipalStaff = [requireStaff(db), requireRole('municipality')];
+  const reads = staffWith(db, ...MUNICIPAL_READERS);
+  const operates = staffWith(db, 'operator');
 
   /**
    * A staff change under the caller's Idempotency-Key, in one transaction; a deadlock with a
@@ -58,51 +59,51 @@ export function townServiceRoutes({ db, mykeySecret, clock, allowPlainHttpWebhoo
     respond(ctx, { ...answer, body: present(answer.body as T) });
   }
 
-  router.get('/', ...municipalStaff, async (ctx) => {
+  router.get('/', ...reads, async (ctx) => {
     ctx.body = { services: await listServices(db, signedInStaff(ctx)) };
   });
 
-  router.post('/', ...municipalStaff, async (ctx) => {
+  router.post('/', ...operates, async (ctx) => {
     const body = await readJson(ctx, createBody);
     await change(ctx, { op: 'create-service', ...body }, 201, (trx, staff) => createService(trx, staff, body, clock()));
   });
 
-  router.get('/:id', ...municipalStaff, async (ctx) => {
+  router.get('/:id', ...reads, async (ctx) => {
     ctx.body = await serviceOf(db, signedInStaff(ctx), idOf(ctx.params.id, 'service_not_found'));
   });
 
-  router.patch('/:id', ...municipalStaff, async (ctx) => {
+  router.patch('/:id', ...operates, async (ctx) => {
     const id = idOf(ctx.params.id, 'service_not_found');
     const body = await readJson(ctx, updateBody);
     await change(ctx, { op: 'update-service', id, ...body }, 200, (trx, staff) => updateService(trx, staff, id, body, clock()));
   });
 
-  router.put('/:id/devices', ...municipalStaff, async (ctx) => {
+  router.put('/:id/devices', ...operates, async (ctx) => {
     const id = idOf(ctx.params.id, 'service_not_found');
     const { deviceIds } = await readJson(ctx, devicesBody);
     await change(ctx, { op: 'set-service-devices', id, deviceIds }, 200, (trx, staff) => setServiceDevices(trx, staff, id, deviceIds));
   });
 
-  router.post('/:id/membership-requests', ...municipalStaff, async (ctx) => {
+  router.post('/:id/membership-requests', ...operates, async (ctx) => {
     const id = idOf(ctx.params.id, 'service_not_found');
     const body = await readJson(ctx, requestBody);
     await change(ctx, { op: 'open-membership-request', id, ...body }, 201, (trx, staff) => openRequest(trx, staff, id, body.action, body.memberNumber, clock()));
   });
 
-  router.get('/:id/memberships', ...municipalStaff, async (ctx) => {
+  router.get('/:id/memberships', ...reads, async (ctx) => {
     const parsed = memberNumber.safeParse(ctx.query.memberNumber);
     if (!parsed.success) throw new Problem('request_invalid', `memberNumber: ${MEMBER_NUMBER_RULE}`);
     ctx.body = await membershipByNumber(db, mykeySecret, signedInStaff(ctx), idOf(ctx.params.id, 'service_not_found'), parsed.data);
   });
 
-  router.post('/:id/memberships/:membershipId/unlink', ...municipalStaff, async (ctx) => {
+  router.post('/:id/memberships/:membershipId/unlink', ...operates, async (ctx) => {
     const id = idOf(ctx.params.id, 'service_not_found');
     const membershipId = idOf(ctx.params.membershipId, 'membership_not_found');
     const { reason } = await readJson(ctx, unlinkBody);
     await change(ctx, { op: 'unlink-membership', id, membershipId, reason }, 200, (trx, staff) => unlinkByStaff(trx, staff, id, membershipId, reason));
   });
 
-  router.put('/:id/webhook', ...municipalStaff, async (ctx) => {
+  router.put('/:id/webhook', ...operates, async (ctx) => {
     const id = idOf(ctx.params.id, 'service_not_found');
     const { url } = await readJson(ctx, webhookBody);
     const refused = url === null ? undefined : webhookUrlProblem(url, allowPlainHttpWebhooks);
@@ -112,7 +113,7 @@ export function townServiceRoutes({ db, mykeySecret, clock, allowPlainHttpWebhoo
   });
 
   // Shown once: the answer stored for a replay holds the secret sealed, as the service's row does.
-  router.post('/:id/api-secret', ...municipalStaff, async (ctx) => {
+  router.post('/:id/api-secret', ...operates, async (ctx) => {
     const id = idOf(ctx.params.id, 'service_not_found');
     await change(ctx, { op: 'issue-service-api-secret', id }, 201, (trx, staff) => issueApiSecret(trx, mykeySecret, staff, id, clock()), (issued) => openIssued(mykeySecret, issued));
   });

@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Db } from '../db.ts';
 import { parsePeriod } from '../settlement/statement.ts';
-import { requireRole, requireStaff, signedInStaff } from '../staff/middleware.ts';
+import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import type { UsesFigures } from '@mykey/contracts/service-uses.ts';
 import { groupingOf, serviceUses, townUses, usesCsv, usesFileName } from './figures.ts';
 import { idOf } from './routes.ts';
@@ -19,7 +19,7 @@ function csvAnswer(ctx: Context, figures: UsesFigures, whose: string): void {
 
 export function serviceUsesRoutes({ db }: { db: Db }): Router {
   const router = new Router({ prefix: '/api/v1' });
-  const municipalStaff = [requireStaff(db), requireRole('municipality')];
+  const reads = staffWith(db, ...MUNICIPAL_READERS);
 
   async function ofService(ctx: Context): Promise<UsesFigures> {
     const { period, by } = query(ctx);
@@ -30,17 +30,17 @@ export function serviceUsesRoutes({ db }: { db: Db }): Router {
     return townUses(db, signedInStaff(ctx), period, by);
   }
 
-  router.get('/services/:id/uses', ...municipalStaff, async (ctx) => {
+  router.get('/services/:id/uses', ...reads, async (ctx) => {
     ctx.body = await ofService(ctx);
   });
-  router.get('/services/:id/uses.csv', ...municipalStaff, async (ctx) => {
+  router.get('/services/:id/uses.csv', ...reads, async (ctx) => {
     const figures = await ofService(ctx);
     csvAnswer(ctx, figures, `service-${figures.services[0]!.service.id}`);
   });
-  router.get('/service-uses', ...municipalStaff, async (ctx) => {
+  router.get('/service-uses', ...reads, async (ctx) => {
     ctx.body = await ofTown(ctx);
   });
-  router.get('/service-uses.csv', ...municipalStaff, async (ctx) => {
+  router.get('/service-uses.csv', ...reads, async (ctx) => {
     csvAnswer(ctx, await ofTown(ctx), `town-${signedInStaff(ctx).municipalityCode}`);
   });
 

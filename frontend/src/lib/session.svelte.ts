@@ -1,4 +1,4 @@
-import type { Staff, StaffRole, TotpEnrolment } from '@mykey/contracts/staff.ts';
+import { ROLES_OF, type OrganizationKind, type Staff, type StaffRole, type TotpEnrolment } from '@mykey/contracts/staff.ts';
 import { ApiError, isRecord, request, requestNoContent } from './api.ts';
 import type { Bilingual } from './i18n.svelte.ts';
 import { paths } from './router.svelte.ts';
@@ -24,8 +24,13 @@ export const session = new Session();
 const sessionsPath = '/api/v1/staff/sessions';
 const currentSessionPath = '/api/v1/staff/session';
 
-function isRole(value: unknown): value is StaffRole {
+function isKind(value: unknown): value is OrganizationKind {
   return value === 'merchant' || value === 'municipality';
+}
+
+/** Roles of the organization's own kind only, and at least one. */
+function areRoles(value: unknown, kind: OrganizationKind): value is StaffRole[] {
+  return Array.isArray(value) && value.length > 0 && value.every((role) => ROLES_OF[kind].includes(role));
 }
 
 function isBilingual(value: unknown): value is Bilingual {
@@ -38,26 +43,26 @@ function isStaff(value: unknown): value is Staff {
   return (
     typeof value.loginId === 'string' &&
     typeof value.displayName === 'string' &&
-    isRole(value.role) &&
-    isRole(organization.kind) &&
+    isKind(organization.kind) &&
+    areRoles(value.roles, organization.kind) &&
     typeof organization.id === 'string' &&
     isBilingual(organization.name) &&
     typeof value.secondFactor === 'boolean'
   );
 }
 
-// Routing trusts the role, so an answer without a well-formed staff member is refused
+// Routing trusts the organization's kind and roles, so an answer without a well-formed staff member is refused
 // here instead of producing a console with blanks.
 function parseStaffEnvelope(body: unknown): Staff | null {
   return isRecord(body) && isStaff(body.staff) ? body.staff : null;
 }
 
-export function consolePath(role: StaffRole): string {
-  return role === 'merchant' ? paths.merchant : paths.municipality;
+export function consolePath(kind: OrganizationKind): string {
+  return kind === 'merchant' ? paths.merchant : paths.municipality;
 }
 
-export function devicesPath(role: StaffRole): string {
-  return role === 'merchant' ? paths.merchantDevices : paths.municipalityDevices;
+export function devicesPath(kind: OrganizationKind): string {
+  return kind === 'merchant' ? paths.merchantDevices : paths.municipalityDevices;
 }
 
 /** A staff member, and whether the session still needs a second factor set up. */
@@ -92,7 +97,7 @@ function signedOutOrUnknown(error: unknown): SessionState {
 export function afterSignIn(state: SessionState): string {
   if (state.status === 'second-factor') return paths.signIn;
   if (state.status === 'enrolment-required') return paths.totpEnrolment;
-  if (state.status === 'signed-in') return consolePath(state.staff.role);
+  if (state.status === 'signed-in') return consolePath(state.staff.organization.kind);
   return paths.signIn;
 }
 

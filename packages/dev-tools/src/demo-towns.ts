@@ -28,8 +28,9 @@ export const DEMO_CAMPAIGN = {
 /** Demo staff accounts; their password is printed by `npm start`. Never used outside a demo. */
 export const DEMO_PASSWORD = 'mirai-demo-counter';
 export const DEMO_STAFF = [
-  { login_id: 'demo-shop', display_name: '店員 花子', role: 'merchant', merchant: 'demo-bakery' },
-  { login_id: 'demo-city', display_name: '市職員 太郎', role: 'municipality', merchant: null },
+  { login_id: 'demo-shop', display_name: '店員 花子', organization_kind: 'merchant', roles: 'owner', merchant: 'demo-bakery' },
+  { login_id: 'demo-city', display_name: '市職員 太郎', organization_kind: 'municipality', roles: 'administrator,operator', merchant: null },
+  { login_id: 'demo-auditor', display_name: '監査委員 三郎', organization_kind: 'municipality', roles: 'auditor', merchant: null },
 ] as const;
 
 /** A demo town's rows: the municipality, its shops, a funded campaign, its staff accounts and the demo partner's agreement with it. */
@@ -46,7 +47,8 @@ export interface DemoTown {
   municipality: { code: string; name_ja: string; name_en: string };
   merchants: ReadonlyArray<{ slug: string; name_ja: string; name_en: string }>;
   campaign: typeof DEMO_CAMPAIGN;
-  staff: ReadonlyArray<{ login_id: string; display_name: string; role: 'merchant' | 'municipality'; merchant: string | null }>;
+  /** `roles`: the staff_accounts SET, its members joined by commas (docs/security/staff.md#roles). */
+  staff: ReadonlyArray<{ login_id: string; display_name: string; organization_kind: 'merchant' | 'municipality'; roles: string; merchant: string | null }>;
 }
 
 // The second town, あおば町.
@@ -66,6 +68,6 @@ export const DEMO_SECOND_CAMPAIGN = {
 
 /** Its staff, with the same demo password as the first town's. */
 export const DEMO_SECOND_STAFF = [
-  { login_id: 'demo-aoba-shop', display_name: '店員 桜', role: 'merchant', merchant: 'demo-aoba-cafe' },
-  { login_id: 'demo-aoba-city', display_name: '町職員 次郎', role: 'municipality', merchant: null },
+  { login_id: 'demo-aoba-shop', display_name: '店員 桜', organization_kind: 'merchant', roles: 'owner', merchant: 'demo-aoba-cafe' },
+  { login_id: 'demo-aoba-city', display_name: '町職員 次郎', organization_kind: 'municipality', roles: 'administrator,operator', merchant: null },
 ] as const;
