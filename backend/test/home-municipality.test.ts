@@ -255,7 +255,7 @@ const beforeHomes = (t: import('ava').ExecutionContext): Promise<Db> => migrated
 async function legacyTowns(db: Db) {
   await db('municipalities').insert([{ code: MIRAI, name_ja: 'み', name_en: 'M' }, { code: AOBA, name_ja: 'あ', name_en: 'A' }]);
   const [shop] = await db('merchants').insert({ municipality_code: AOBA, slug: 'shop', name_ja: '店', name_en: 'Shop', status: 'approved' });
-  const [staffId] = await db('staff_accounts').insert({ login_id: 'city', display_name: '職員', organization_kind: 'municipality', roles: 'administrator,operator', municipality_code: MIRAI, password_hash: 'x' });
+  const [staffId] = await db('staff_accounts').insert({ login_id: 'city', display_name: '職員', role: 'municipality', municipality_code: MIRAI, password_hash: 'x' });
   const device = async (organization: object, n: number) => (await db('devices').insert({
     ...organization, name: `d${n}`, token_hash: Buffer.alloc(32, n), enrolled_at: new Date(), enrolled_by_staff_id: staffId,
   }))[0]!;

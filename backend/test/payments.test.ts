@@ -350,8 +350,8 @@ test('the migration takes the MyKey ID out of the answers stored for a shop\'s c
   const db = await migratedUpTo((fn) => t.teardown(fn), '20261206030000_shop_answers_without_mykey_id.ts');
   await db('municipalities').insert({ code: '999991', name_ja: 'み', name_en: 'M' });
   const [shop] = await db('merchants').insert({ municipality_code: '999991', slug: 'shop', name_ja: '店', name_en: 'Shop', status: 'approved' });
-  const [clerk] = await db('staff_accounts').insert({ login_id: 'clerk', display_name: '店員', organization_kind: 'merchant', roles: 'owner', merchant_id: shop, password_hash: 'x' });
-  const [official] = await db('staff_accounts').insert({ login_id: 'city', display_name: '職員', organization_kind: 'municipality', roles: 'administrator,operator', municipality_code: '999991', password_hash: 'x' });
+  const [clerk] = await db('staff_accounts').insert({ login_id: 'clerk', display_name: '店員', role: 'merchant', merchant_id: shop, password_hash: 'x' });
+  const [official] = await db('staff_accounts').insert({ login_id: 'city', display_name: '職員', role: 'municipality', municipality_code: '999991', password_hash: 'x' });
   const device = async (organization: object, n: number) => (await db('devices').insert({
     ...organization, name: `d${n}`, token_hash: Buffer.alloc(32, n), enrolled_at: new Date(), enrolled_by_staff_id: official,
   }))[0]!;

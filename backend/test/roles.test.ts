@@ -8,10 +8,9 @@ import test from 'ava';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { StaffRole } from '@mykey/contracts/staff.ts';
 import { DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
-import { fileFixture } from './helpers/env.ts';
+import { fileFixture, migratedUpTo, testDatabase } from './helpers/env.ts';
 import { routeList } from './helpers/routes.ts';
 import { startTestApp } from './helpers/server.ts';
-import { testDatabase } from './helpers/env.ts';
 import { demoPasswordHash, staffCookie } from './helpers/staff.ts';
 
 const READERS: StaffRole[] = ['administrator', 'operator', 'auditor'];
@@ -151,3 +150,22 @@ for (const role of EVERY) {
     t.is((await call(base, 'GET /api/v1/staff/session', cookie)).status, 200, 'still signed in');
   });
 }
+
+test('the migration that brought roles keeps what every account could do: municipal staff administrator and operator, shop staff owner', async (t) => {
+  const db = await migratedUpTo((fn) => t.teardown(fn), '20261208000000_staff_roles.ts');
+  await db('municipalities').insert({ code: '999991', name_ja: '役割市', name_en: 'Role City' });
+  const [shop] = await db('merchants').insert({ municipality_code: '999991', slug: 'role-shop', name_ja: '店', name_en: 'Shop' });
+  await db('staff_accounts').insert([
+    { login_id: 'old-city', display_name: '職員', role: 'municipality', municipality_code: '999991', password_hash: 'x' },
+    { login_id: 'old-shop', display_name: '店員', role: 'merchant', merchant_id: shop, password_hash: 'x' },
+  ]);
+  await db.migrate.up();
+  const rows = await db('staff_accounts').whereIn('login_id', ['old-city', 'old-shop']).orderBy('login_id').select('login_id', 'organization_kind', 'roles');
+  t.deepEqual(rows.map((row) => ({ ...row })), [
+    { login_id: 'old-city', organization_kind: 'municipality', roles: 'administrator,operator' },
+    { login_id: 'old-shop', organization_kind: 'merchant', roles: 'owner' },
+  ]);
+  // The schema keeps roles to the organization's kind.
+  await t.throwsAsync(db('staff_accounts').insert({ login_id: 'mixed', display_name: '混在', organization_kind: 'merchant', roles: 'owner,auditor', merchant_id: shop, password_hash: 'x' }));
+  await t.throwsAsync(db('staff_accounts').insert({ login_id: 'none', display_name: '無', organization_kind: 'municipality', roles: '', municipality_code: '999991', password_hash: 'x' }));
+});
