@@ -1,13 +1,20 @@
-// Settlement statements over HTTP: municipal staff see their municipality's, as JSON for the
-// console or as CSV files; a shop's staff see their own shop's line only.
+// Settlement over HTTP: statements of any period and of the periods the municipality closed, as
+// JSON for the console or as files (CSV; the Zengin transfer file); a shop's owner sees its own
+// shop's line only. Every view and download is audited before it is answered.
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { z } from 'zod';
 import { recordAudit } from '../audit/chain.ts';
-import type { Db } from '../db.ts';
+import { retryTransient, type Db } from '../db.ts';
+import { readJson } from '../http/body.ts';
+import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import { organizationLabel } from '../staff/organization.ts';
+import { closedPeriodDetail, closedPeriods, closedStatement, closePeriod, merchantClosedPeriod, merchantClosedPeriods, partnerInvoices, partnerInvoicesCsv, periodOf } from './periods.ts';
+import { payerBody, payerOf, setPayer, transferFileOf } from './transfer.ts';
+import { settlementRepository } from './repository.ts';
 import { parsePeriod, settlementStatement, STATEMENT_KINDS, statementCsv, statementFileName, type Statement, type StatementKind } from './statement.ts';
 
 function kindOf(value: unknown): StatementKind {
@@ -38,8 +45,33 @@ async function answer(ctx: Context, db: Db, statement: Statement, subject: strin
   ctx.body = statementCsv(statement, which);
 }
 
-export function settlementRoutes({ db }: { db: Db }): Router {
+const closeBody = z.object({ from: z.string(), to: z.string(), payOn: z.string() }).strict();
+
+/** Audits a staff member's view or download of something of the settlement's, before it is answered. */
+async function audited(ctx: Context, db: Db, action: 'settlement.viewed' | 'settlement.downloaded', subject: string, details: Record<string, unknown>): Promise<void> {
+  const staff = signedInStaff(ctx);
+  await recordAudit(db, { action, actor: { kind: 'staff', id: String(staff.id) }, subject, details: { organization: organizationLabel(staff.organization), ...details } });
+}
+
+/** `format`: json unless csv is asked for. */
+function wantsCsv(ctx: Context): boolean {
+  const format = ctx.query.format ?? 'json';
+  if (format !== 'json' && format !== 'csv') throw new Problem('request_invalid', 'format must be json or csv');
+  return format === 'csv';
+}
+
+function attach(ctx: Context, fileName: string, type: string, body: string | Buffer): void {
+  ctx.attachment(fileName);
+  ctx.type = type;
+  ctx.body = body;
+}
+
+const CSV = 'text/csv; charset=utf-8';
+
+export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): Router {
   const router = new Router({ prefix: '/api/v1' });
+  const reads = staffWith(db, ...MUNICIPAL_READERS);
+  const administers = staffWith(db, 'administrator');
 
   router.get('/staff/settlements', ...staffWith(db, ...MUNICIPAL_READERS), async (ctx) => {
     const period = parsePeriod(ctx.query.from, ctx.query.to);
@@ -53,6 +85,108 @@ export function settlementRoutes({ db }: { db: Db }): Router {
     const municipalityCode = await organizationRepository.merchantMunicipality(db, merchantId);
     if (!municipalityCode) throw new Problem('merchant_not_found');
     await answer(ctx, db, await settlementStatement(db, municipalityCode, period, { merchantId }), `settlement:merchant:${merchantId}`, () => 'merchants');
+  });
+
+  // --- closed periods (docs/settlement.md#closed-periods) -------------------------------------
+
+  const municipalitySubject = (ctx: Context) => `settlement:municipality:${signedInStaff(ctx).municipalityCode}`;
+  const periodDetails = (row: { id: number; from: string; to: string }) => ({ periodId: row.id, from: row.from, to: row.to });
+
+  router.get('/staff/settlement-periods', ...reads, async (ctx) => {
+    ctx.body = { periods: await closedPeriods(db, signedInStaff(ctx).municipalityCode) };
+  });
+
+  router.post('/staff/settlement-periods', ...administers, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const key = idempotencyKey(ctx);
+    const body = await readJson(ctx, closeBody);
+    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'close-settlement-period', ...body } },
+      async (trx) => ({ status: 201, body: await closePeriod(trx, staff, body, clock()) }))));
+  });
+
+  router.get('/staff/settlement-periods/:id', ...reads, async (ctx) => {
+    const row = await periodOf(db, signedInStaff(ctx).municipalityCode, ctx.params.id);
+    const csv = wantsCsv(ctx);
+    const kind = csv ? kindOf(ctx.query.kind) : undefined;
+    await audited(ctx, db, csv ? 'settlement.downloaded' : 'settlement.viewed', municipalitySubject(ctx), { ...periodDetails(row), ...(kind && { kind }) });
+    if (!kind) {
+      ctx.body = await closedPeriodDetail(db, row);
+      return;
+    }
+    const statement = await closedStatement(db, row);
+    attach(ctx, statementFileName(statement, kind).replace('settlement-', `settlement-period-${row.id}-`), CSV, statementCsv(statement, kind));
+  });
+
+  router.get('/staff/settlement-periods/:id/merchants/:merchantId', ...reads, async (ctx) => {
+    const row = await periodOf(db, signedInStaff(ctx).municipalityCode, ctx.params.id);
+    const merchantId = Number(ctx.params.merchantId);
+    const [payout] = Number.isSafeInteger(merchantId) ? await settlementRepository.payouts(db, row.id, merchantId) : [];
+    // A shop the period has no line for — another town's among them — is not found.
+    if (!payout) throw new Problem('merchant_not_found');
+    await shopStatement(ctx, row, merchantId);
+  });
+
+  router.get('/staff/settlement-periods/:id/transfer-file', ...staffWith(db, 'administrator', 'auditor'), async (ctx) => {
+    const row = await periodOf(db, signedInStaff(ctx).municipalityCode, ctx.params.id);
+    const file = await transferFileOf(db, row);
+    await audited(ctx, db, 'settlement.downloaded', municipalitySubject(ctx), { ...periodDetails(row), kind: 'transfer-file' });
+    attach(ctx, `zengin-transfer-${row.municipalityCode}-${row.from}-${row.to}.txt`, 'text/plain; charset=shift_jis', file);
+  });
+
+  router.get('/staff/settlement-periods/:id/partner-invoices', ...reads, async (ctx) => {
+    const row = await periodOf(db, signedInStaff(ctx).municipalityCode, ctx.params.id);
+    const csv = wantsCsv(ctx);
+    await audited(ctx, db, csv ? 'settlement.downloaded' : 'settlement.viewed', municipalitySubject(ctx), { ...periodDetails(row), kind: 'partner-invoices' });
+    const invoices = partnerInvoices(row, await closedStatement(db, row));
+    if (csv) attach(ctx, `partner-invoices-${row.municipalityCode}-${row.from}-${row.to}.csv`, CSV, partnerInvoicesCsv(invoices));
+    else ctx.body = invoices;
+  });
+
+  router.get('/staff/settlement-payer', ...reads, async (ctx) => {
+    ctx.body = { payer: (await settlementRepository.payer(db, signedInStaff(ctx).municipalityCode)) ?? null };
+  });
+
+  router.put('/staff/settlement-payer', ...administers, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const key = idempotencyKey(ctx);
+    const payer = payerOf(await readJson(ctx, payerBody));
+    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'set-settlement-payer', ...payer } }, async (trx) => {
+      await setPayer(trx, staff, payer, clock());
+      return { status: 200, body: { payer } };
+    })));
+  });
+
+  /** The shop's statement of the closed period: JSON with its payout, or its CSV file. */
+  async function shopStatement(ctx: Context, row: Awaited<ReturnType<typeof periodOf>>, merchantId: number): Promise<void> {
+    const csv = wantsCsv(ctx);
+    await audited(ctx, db, csv ? 'settlement.downloaded' : 'settlement.viewed', `settlement:merchant:${merchantId}`, { ...periodDetails(row), ...(csv && { kind: 'merchants' }) });
+    if (!csv) {
+      ctx.body = await merchantClosedPeriod(db, row, merchantId);
+      return;
+    }
+    const statement = await closedStatement(db, row, merchantId);
+    attach(ctx, `settlement-period-${row.id}-shop-${merchantId}-${row.from}-${row.to}.csv`, CSV, statementCsv(statement, 'merchants'));
+  }
+
+  /** The owner's shop and its municipality. */
+  async function ownShop(ctx: Context): Promise<{ merchantId: number; municipalityCode: string }> {
+    const merchantId = Number(signedInStaff(ctx).organization.id);
+    const municipalityCode = await organizationRepository.merchantMunicipality(db, merchantId);
+    if (!municipalityCode) throw new Problem('merchant_not_found');
+    return { merchantId, municipalityCode };
+  }
+
+  router.get('/merchant/settlement-periods', ...staffWith(db, 'owner'), async (ctx) => {
+    const { merchantId } = await ownShop(ctx);
+    ctx.body = { periods: await merchantClosedPeriods(db, merchantId) };
+  });
+
+  router.get('/merchant/settlement-periods/:id', ...staffWith(db, 'owner'), async (ctx) => {
+    const { merchantId, municipalityCode } = await ownShop(ctx);
+    const row = await periodOf(db, municipalityCode, ctx.params.id);
+    // A period that holds nothing of the shop's is not the shop's to see.
+    if ((await settlementRepository.payouts(db, row.id, merchantId)).length === 0) throw new Problem('settlement_period_not_found');
+    await shopStatement(ctx, row, merchantId);
   });
 
   return router;
