@@ -17,6 +17,12 @@ import { demoPasswordHash } from './helpers/staff.ts';
 const SHOP_B = DEMO_SECOND_MERCHANTS[0]!;
 const CAMPAIGN_B = DEMO_SECOND_CAMPAIGN;
 
+/** B's details as the payer of its transfer file. */
+const PAYER_B = { requesterCode: '9876543210', requesterName: 'アオバチョウ', bankCode: '0777', bankName: 'アオバギンコウ', branchCode: '321', branchName: 'ホンテン', accountType: 'ordinary', accountNumber: '7777777' };
+
+/** The Japanese date `n` days before today. */
+const daysAgo = (n: number) => tokyoDate(new Date(Date.now() - n * 86_400_000));
+
 const fixture = fileFixture(test, async (cleanup) => {
   // Town A is the seeded みらい市, town B the seeded あおば町.
   const a = await municipalCounter(cleanup);
@@ -67,6 +73,9 @@ const fixture = fileFixture(test, async (cleanup) => {
   const receptionB = await enrollDevice(base, cityB, 'あおば町行事受付');
   must(await cityB.put(`/api/v1/events/${eventB.id}/devices`, { deviceIds: [receptionB.id] }), 200);
   must(await receptionB.post('/api/v1/auth/card-taps', { purpose: 'event_attendance', certificate: memberB.card.certificateDer.toString('base64') }), 201);
+  // B's closed settlement period and its payer's details.
+  must(await cityB.put('/api/v1/staff/settlement-payer', PAYER_B), 200);
+  const periodB = must(await cityB.post('/api/v1/staff/settlement-periods', { from: daysAgo(7), to: daysAgo(1), payOn: daysAgo(-7) }), 201).body.period.id as number;
   const conversionB = { partnerTxId: `aoba-tx-${randomBytes(4).toString('hex')}`, mykeyId: residentB.mykeyId, municipality: TOWN_B.code, partnerPoints: 1000 };
   must(await signedFetch(base, partnerB, 'POST', '/api/v1/partner/conversions', JSON.stringify(conversionB)), 202);
   const batchB = `aoba-batch-${randomBytes(4).toString('hex')}`;
@@ -82,7 +91,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     code: TOWN_B.code, campaignId: campaignIdB, resident: residentB, categoryId: Number(categoryB.id), eventId: Number(eventB.id), receptionB, cityB, shopB, counterB, registerB, partnerB,
     uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
     partnerTxId: conversionB.partnerTxId, batchId: batchB, member: memberB, libraryId: Number(libraryB.id), membershipId: Number(membershipB.id), openLink: openLinkB.requestId as string,
-    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB,
+    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, periodId: periodB,
   };
   // Strings only B's objects hold, B's shop's pseudonym of its resident among them. (The
   // resident's MyKey ID is left out: A may name it itself, to grant points, and then sees it in
@@ -94,6 +103,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     'あおば町立図書館', 'Aoba Town Library', 'AOBA-0001', 'AOBA-0002', membershipB.pseudonym, openLinkB.requestId,
     'あおば町民体育館', 'Aoba Town Gym', 'あおば町本町1-1', 'あおば町避難所受付',
     'あおば町の分類', 'Aoba category', 'あおば町清掃活動', 'Aoba clean-up', 'あおば町行事受付',
+    PAYER_B.requesterCode, 'ｱｵﾊﾞﾁﾖｳ', 'ｱｵﾊﾞｷﾞﾝｺｳ',
   ];
   // A's own library, served by A's counter, with PIN-less taps.
   const libraryA = must(await a.staff.post('/api/v1/services', { kind: 'library', nameJa: 'みらい市立図書館', nameEn: 'Mirai City Library', tapPolicy: 'tap' }), 201).body;
@@ -673,6 +683,67 @@ const CASES: Record<string, Case> = {
   async 'GET /api/v1/merchant/settlement'(t, f) {
     const period = `from=${today()}&to=${today()}`;
     nothingOfB(t, f, must(await f.shopA.get(`/api/v1/merchant/settlement?${period}`), 200), must(await rawStaff(f.base, f.shopA, 'GET', `/api/v1/merchant/settlement?${period}&format=csv`), 200));
+  },
+
+  async 'GET /api/v1/staff/settlement-periods'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/settlement-periods'), 200));
+  },
+
+  async 'POST /api/v1/staff/settlement-periods'(t, f) {
+    // A closes its own period: only A's entries are recorded, B's period and entries stand.
+    const before = await f.db('settlement_period_entries').where({ period_id: f.b.periodId }).count({ n: '*' });
+    const closed = must(await f.cityA.post('/api/v1/staff/settlement-periods', { from: daysAgo(7), to: daysAgo(1), payOn: daysAgo(-7) }), 201);
+    nothingOfB(t, f, closed);
+    const codes = await f.db('settlement_period_entries as s').join('ledger_entries as e', 'e.id', 's.entry_id').where('s.period_id', closed.body.period.id).distinct('e.municipality_code');
+    t.false(codes.some((row: { municipality_code: string }) => row.municipality_code === f.b.code), "none of B's entries is in A's period");
+    t.deepEqual(await f.db('settlement_period_entries').where({ period_id: f.b.periodId }).count({ n: '*' }), before);
+  },
+
+  async 'GET /api/v1/staff/settlement-periods/:id'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/staff/settlement-periods/${f.b.periodId}`), await f.cityA.get('/api/v1/staff/settlement-periods/999999999'));
+    sameAsUnknown(t, f,
+      await rawStaff(f.base, f.cityA, 'GET', `/api/v1/staff/settlement-periods/${f.b.periodId}?format=csv&kind=merchants`),
+      await rawStaff(f.base, f.cityA, 'GET', '/api/v1/staff/settlement-periods/999999999?format=csv&kind=merchants'));
+  },
+
+  async 'GET /api/v1/staff/settlement-periods/:id/merchants/:merchantId'(t, f) {
+    const shopB = Number((await f.db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
+    sameAsUnknown(t, f,
+      await f.cityA.get(`/api/v1/staff/settlement-periods/${f.b.periodId}/merchants/${shopB}`),
+      await f.cityA.get(`/api/v1/staff/settlement-periods/999999999/merchants/${shopB}`));
+    const ownPeriod = (await f.cityA.get('/api/v1/staff/settlement-periods')).body.periods[0]?.id ?? 999999999;
+    sameAsUnknown(t, f,
+      await f.cityA.get(`/api/v1/staff/settlement-periods/${ownPeriod}/merchants/${shopB}`),
+      await f.cityA.get(`/api/v1/staff/settlement-periods/${ownPeriod}/merchants/999999999`));
+  },
+
+  async 'GET /api/v1/staff/settlement-periods/:id/transfer-file'(t, f) {
+    sameAsUnknown(t, f,
+      await rawStaff(f.base, f.cityA, 'GET', `/api/v1/staff/settlement-periods/${f.b.periodId}/transfer-file`),
+      await rawStaff(f.base, f.cityA, 'GET', '/api/v1/staff/settlement-periods/999999999/transfer-file'));
+  },
+
+  async 'GET /api/v1/staff/settlement-periods/:id/partner-invoices'(t, f) {
+    sameAsUnknown(t, f,
+      await f.cityA.get(`/api/v1/staff/settlement-periods/${f.b.periodId}/partner-invoices`),
+      await f.cityA.get('/api/v1/staff/settlement-periods/999999999/partner-invoices'));
+  },
+
+  async 'GET /api/v1/staff/settlement-payer'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/settlement-payer'), 200));
+  },
+
+  async 'PUT /api/v1/staff/settlement-payer'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.put('/api/v1/staff/settlement-payer', { ...PAYER_B, requesterCode: '1111111111', requesterName: 'ミライシ', bankCode: '0001', bankName: 'ミライギンコウ', accountNumber: '1111111' }), 200));
+    t.like((await f.b.cityB.get('/api/v1/staff/settlement-payer')).body.payer, { requesterCode: PAYER_B.requesterCode, requesterNameKana: 'ｱｵﾊﾞﾁﾖｳ' }, "B's payer stands");
+  },
+
+  async 'GET /api/v1/merchant/settlement-periods'(t, f) {
+    nothingOfB(t, f, must(await f.shopA.get('/api/v1/merchant/settlement-periods'), 200));
+  },
+
+  async 'GET /api/v1/merchant/settlement-periods/:id'(t, f) {
+    sameAsUnknown(t, f, await f.shopA.get(`/api/v1/merchant/settlement-periods/${f.b.periodId}`), await f.shopA.get('/api/v1/merchant/settlement-periods/999999999'));
   },
 
   async 'POST /api/v1/merchant/payment-intents'(t, f) {
