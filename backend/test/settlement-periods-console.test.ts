@@ -25,13 +25,12 @@ const fixture = fileFixture(test, async (cleanup) => {
   await db('mykeys').insert({ mykey_id: mykeyId, home_municipality_code: DEMO_MUNICIPALITY.code });
   await run(db, (trx) => creditConversion(trx, { reference: ref('conv'), municipalityCode: DEMO_MUNICIPALITY.code, mykeyId, partnerId: partner, points: 3_000, now: jst('2026-11-03T10:00:00.000') }));
   await run(db, (trx) => payMerchant(trx, { reference: ref('pay'), merchantId: bakery, mykeyId, points: 1_200, now: jst('2026-11-04T10:00:00.000') }));
-  await db('merchants').where({ id: bakery }).update({ bank_code: '0005', bank_name_kana: 'ﾐﾗｲｼﾝｷﾝ', branch_code: '001', branch_name_kana: 'ﾎﾝﾃﾝ', account_type: 'ordinary', account_number: '1234567', account_holder_kana: 'ﾐﾗｲﾍﾞｰｶﾘｰ' });
   await db('municipality_payers').insert({ municipality_code: DEMO_MUNICIPALITY.code, requester_code: '1234567890', requester_name_kana: 'ﾐﾗｲｼ', bank_code: '0001', bank_name_kana: 'ﾐﾗｲｷﾞﾝｺｳ', branch_code: '101', branch_name_kana: 'ﾎﾝﾃﾝ', account_type: 'ordinary', account_number: '7654321', updated_at: new Date() });
-  return { db, base: await startApp(cleanup, db), browser: await launchBrowser(cleanup) };
+  return { db, bakery, base: await startApp(cleanup, db), browser: await launchBrowser(cleanup) };
 });
 
 test.serial('the administrator closes November in Japanese and downloads its files, then closes the next period in English', async (t) => {
-  const { base, browser } = await fixture();
+  const { db, bakery, base, browser } = await fixture();
   const page = await signedInPage(t, browser, base, 'demo-city', '自治体コンソール', { acceptDownloads: true });
   await page.getByRole('link', { name: '精算' }).click();
   const periods = page.getByRole('region', { name: '締め済みの精算期間' });
@@ -47,9 +46,16 @@ test.serial('the administrator closes November in Japanese and downloads its fil
   const row = periods.getByRole('row', { name: /2026-11-01 〜 2026-11-30/ });
   t.is(await row.getByRole('cell').nth(1).textContent(), '1,200');
 
+  // The bakery has given no bank account yet: the file is refused, naming it.
+  const transferFile = row.getByRole('button', { name: '2026-11-01 〜 2026-11-30: 振込ファイル' });
+  await transferFile.click();
+  await periods.getByRole('list', { name: '振込ファイルに書けない加盟店' }).getByText('みらいベーカリー: 口座が登録されていません').waitFor();
+  t.true(await periods.getByText('振込ファイルを作れません。').isVisible());
+  await db('merchants').where({ id: bakery }).update({ bank_code: '0005', bank_name_kana: 'ﾐﾗｲｼﾝｷﾝ', branch_code: '001', branch_name_kana: 'ﾎﾝﾃﾝ', account_type: 'ordinary', account_number: '1234567', account_holder_kana: 'ﾐﾗｲﾍﾞｰｶﾘｰ' });
   const download = page.waitForEvent('download');
-  await row.getByRole('link', { name: '2026-11-01 〜 2026-11-30: 振込ファイル' }).click();
+  await transferFile.click();
   const file = await readFile((await (await download).path())!);
+  t.is((await download).suggestedFilename(), `zengin-transfer-${DEMO_MUNICIPALITY.code}-2026-11-01-2026-11-30.txt`);
   t.is(file.length, 4 * 122, 'header, one shop, trailer and end');
   t.is(file.subarray(122 * 2, 122 * 2 + 19).toString('latin1'), '8000001000000001200');
   const invoices = page.waitForEvent('download');

@@ -17,34 +17,6 @@ import { payerBody, payerOf, setPayer, transferFileOf } from './transfer.ts';
 import { settlementRepository } from './repository.ts';
 import { parsePeriod, settlementStatement, STATEMENT_KINDS, statementCsv, statementFileName, type Statement, type StatementKind } from './statement.ts';
 
-function kindOf(value: unknown): StatementKind {
-  const kind = STATEMENT_KINDS.find((k) => k === value);
-  if (!kind) throw new Problem('request_invalid', `kind must be one of ${STATEMENT_KINDS.join(', ')}`);
-  return kind;
-}
-
-/**
- * JSON, or with format=csv the file of `kind`; audited as the staff member's view or download
- * of `subject` before it is handed out.
- */
-async function answer(ctx: Context, db: Db, statement: Statement, subject: string, kind: () => StatementKind): Promise<void> {
-  const format = ctx.query.format ?? 'json';
-  if (format !== 'json' && format !== 'csv') throw new Problem('request_invalid', 'format must be json or csv');
-  const which = format === 'csv' ? kind() : undefined;
-  const staff = signedInStaff(ctx);
-  await recordAudit(db, {
-    action: which ? 'settlement.downloaded' : 'settlement.viewed', actor: { kind: 'staff', id: String(staff.id) }, subject,
-    details: { organization: organizationLabel(staff.organization), from: statement.period.from, to: statement.period.to, ...(which ? { kind: which } : {}) },
-  });
-  if (!which) {
-    ctx.body = statement;
-    return;
-  }
-  ctx.attachment(statementFileName(statement, which));
-  ctx.type = 'text/csv; charset=utf-8';
-  ctx.body = statementCsv(statement, which);
-}
-
 const closeBody = z.object({ from: z.string(), to: z.string(), payOn: z.string() }).strict();
 
 /** Audits a staff member's view or download of something of the settlement's, before it is answered. */
@@ -67,6 +39,23 @@ function attach(ctx: Context, fileName: string, type: string, body: string | Buf
 }
 
 const CSV = 'text/csv; charset=utf-8';
+
+function kindOf(value: unknown): StatementKind {
+  const kind = STATEMENT_KINDS.find((k) => k === value);
+  if (!kind) throw new Problem('request_invalid', `kind must be one of ${STATEMENT_KINDS.join(', ')}`);
+  return kind;
+}
+
+/**
+ * JSON, or with format=csv the file of `kind`; audited as the staff member's view or download
+ * of `subject` before it is handed out.
+ */
+async function answer(ctx: Context, db: Db, statement: Statement, subject: string, kind: () => StatementKind): Promise<void> {
+  const which = wantsCsv(ctx) ? kind() : undefined;
+  await audited(ctx, db, which ? 'settlement.downloaded' : 'settlement.viewed', subject, { from: statement.period.from, to: statement.period.to, ...(which && { kind: which }) });
+  if (!which) ctx.body = statement;
+  else attach(ctx, statementFileName(statement, which), CSV, statementCsv(statement, which));
+}
 
 export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): Router {
   const router = new Router({ prefix: '/api/v1' });

@@ -251,6 +251,9 @@ const ja = {
   periodsConfirmMessage: '締めた期間の金額は以後変わりません。加盟店への振込指定日は {payOn} です。',
   periodsConfirm: '締める',
   periodsClosed: '{from} 〜 {to} を締めました。加盟店への振込額は合計 {points} です。',
+  periodsUnpayable: '振込ファイルに書けない加盟店',
+  periodsNoAccount: '口座が登録されていません',
+  periodsUnwritable: '半角カナで書けない文字があります（{characters}）',
 
   usage: '利用状況',
   usageIntro: '施設のゲートや受付でカードをタッチした利用の件数です（日本時間）。日ごとの件数と、期間を通した時間帯ごとの件数を、グラフと表で示します。一定期間を過ぎた利用は、1時間ごとの件数だけが残ります。',
@@ -898,6 +901,9 @@ const en: { [K in MessageKey]: string } = {
   periodsConfirmMessage: 'What a closed period owes never changes afterwards. The shops are paid on {payOn}.',
   periodsConfirm: 'Close the period',
   periodsClosed: 'Closed {from} to {to}. The shops are paid {points} in all.',
+  periodsUnpayable: 'Shops the transfer file cannot pay',
+  periodsNoAccount: 'no bank account',
+  periodsUnwritable: 'characters that cannot be written in half-width katakana ({characters})',
 
   usage: 'Usage',
   usageIntro: "Uses of the town's services: cards tapped at their gates and check-in counters (Japan time). The uses per day, and per hour of the day over the period, as charts and tables. Past the retention period only the hourly counts of uses remain.",
