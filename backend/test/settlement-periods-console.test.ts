@@ -4,7 +4,7 @@
 // closed periods on the shop console's home, in Japanese and in English.
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
-import { DEMO_MUNICIPALITY, DEMO_PARTNER } from '@mykey/dev-tools/demo-towns.ts';
+import { DEMO_MUNICIPALITY, DEMO_PARTNER, DEMO_PAYER } from '@mykey/dev-tools/demo-towns.ts';
 import { payMerchant } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
 import { launchBrowser, screenshotPath, signedInPage } from './helpers/browser.ts';
@@ -25,7 +25,6 @@ const fixture = fileFixture(test, async (cleanup) => {
   await db('mykeys').insert({ mykey_id: mykeyId, home_municipality_code: DEMO_MUNICIPALITY.code });
   await run(db, (trx) => creditConversion(trx, { reference: ref('conv'), municipalityCode: DEMO_MUNICIPALITY.code, mykeyId, partnerId: partner, points: 3_000, now: jst('2026-11-03T10:00:00.000') }));
   await run(db, (trx) => payMerchant(trx, { reference: ref('pay'), merchantId: bakery, mykeyId, points: 1_200, now: jst('2026-11-04T10:00:00.000') }));
-  await db('municipality_payers').insert({ municipality_code: DEMO_MUNICIPALITY.code, requester_code: '1234567890', requester_name_kana: 'ﾐﾗｲｼ', bank_code: '0001', bank_name_kana: 'ﾐﾗｲｷﾞﾝｺｳ', branch_code: '101', branch_name_kana: 'ﾎﾝﾃﾝ', account_type: 'ordinary', account_number: '7654321', updated_at: new Date() });
   return { db, bakery, base: await startApp(cleanup, db), browser: await launchBrowser(cleanup) };
 });
 
@@ -57,6 +56,7 @@ test.serial('the administrator closes November in Japanese and downloads its fil
   const file = await readFile((await (await download).path())!);
   t.is((await download).suggestedFilename(), `zengin-transfer-${DEMO_MUNICIPALITY.code}-2026-11-01-2026-11-30.txt`);
   t.is(file.length, 4 * 122, 'header, one shop, trailer and end');
+  t.is(file.subarray(4, 14).toString('latin1'), DEMO_PAYER.requester_code, "the seeded payer's requester code");
   t.is(file.subarray(122 * 2, 122 * 2 + 19).toString('latin1'), '8000001000000001200');
   const invoices = page.waitForEvent('download');
   await row.getByRole('link', { name: '2026-11-01 〜 2026-11-30: 提携事業者への請求CSV' }).click();

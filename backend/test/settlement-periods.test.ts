@@ -4,6 +4,8 @@
 // per closed period a shop's statement, the partner invoices and the Zengin transfer file,
 // whose every field is read here by position from the format, independently of the writer.
 import test from 'ava';
+import { DEMO_PAYER, DEMO_SECOND_PAYER } from '@mykey/dev-tools/demo-towns.ts';
+import { zenginText } from '@mykey/contracts/zengin.ts';
 import { eventsAbout } from '../src/audit/chain.ts';
 import type { Db } from '../src/db.ts';
 import { payoutsOf } from '../src/settlement/periods.ts';
@@ -163,6 +165,14 @@ test("a shop's statement per closed period: staff download any shop's, the owner
 });
 
 // --- the Zengin transfer file -----------------------------------------------------------------
+
+test("the demo towns' payers are written as the file writes them", (t) => {
+  for (const payer of [DEMO_PAYER, DEMO_SECOND_PAYER]) {
+    for (const [name, max] of [[payer.requester_name_kana, 40], [payer.bank_name_kana, 15], [payer.branch_name_kana, 15]] as const) {
+      t.deepEqual(zenginText(name, max), { ok: true, value: name });
+    }
+  }
+});
 
 const PAYER = {
   requesterCode: '1234567890', requesterName: 'ミライシ　カイケイカ', bankCode: '0001', bankName: 'ミライギンコウ', branchCode: '101', branchName: 'ホンテン',
