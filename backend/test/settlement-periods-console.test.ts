@@ -1,6 +1,7 @@
 // The 精算 screen's closed periods in Chromium, against the real backend: the city's
 // administrator closes November (the amounts confirmed in a dialog), downloads the period's
-// transfer file and invoices, closes the next period in English; the bakery's owner sees its
+// transfer file (refused first, naming the shop without an account) and invoices, sets the
+// payer's name, closes the next period in English; the bakery's owner sees its
 // closed periods on the shop console's home, in Japanese and in English.
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
@@ -65,6 +66,16 @@ test.serial('the administrator closes November in Japanese and downloads its fil
   await periods.getByRole('link', { name: 'みらいベーカリー' }).waitFor();
   await page.screenshot({ path: screenshotPath('municipality-settlement-periods.png'), fullPage: true });
 
+  // The payer's name typed in kanji is refused; in kana it is saved in half-width.
+  const payer = page.getByRole('region', { name: '振込依頼人（市の口座）' });
+  t.is(await payer.getByLabel('依頼人コード').inputValue(), DEMO_PAYER.requester_code);
+  await payer.getByLabel('依頼人名（カナ）').fill('未来市会計課');
+  await payer.getByRole('button', { name: '振込依頼人を保存' }).click();
+  await payer.getByText('振込依頼人の設定に誤りがあります。').waitFor();
+  await payer.getByLabel('依頼人名（カナ）').fill('ミライシ　カイケイカ');
+  await payer.getByRole('button', { name: '振込依頼人を保存' }).click();
+  await payer.getByRole('status').getByText('振込依頼人を保存しました（依頼人名 ﾐﾗｲｼ ｶｲｹｲｶ）。').waitFor();
+
   await page.getByRole('button', { name: 'English' }).click();
   const english = page.getByRole('region', { name: 'Closed settlement periods' });
   t.is(await english.getByLabel('From', { exact: true }).inputValue(), '2026-12-01', 'the next period starts the day after November');
@@ -75,6 +86,9 @@ test.serial('the administrator closes November in Japanese and downloads its fil
   await page.getByRole('dialog').getByRole('button', { name: 'Close the period' }).click();
   await page.getByRole('status').getByText(`Closed 2026-12-01 to ${yesterday}.`, { exact: false }).waitFor();
   t.is(await english.getByRole('row').count(), 3, 'a header and the two periods');
+  const payerEn = page.getByRole('region', { name: "Payer (the city's account)" });
+  t.is(await payerEn.getByLabel('Requester name (kana)').inputValue(), 'ﾐﾗｲｼ ｶｲｹｲｶ');
+  t.is(await payerEn.getByLabel('Account type').inputValue(), DEMO_PAYER.account_type);
 });
 
 test.serial("the bakery's owner sees its closed periods on the shop console's home, in Japanese and in English", async (t) => {

@@ -13,6 +13,7 @@ import { endOfTokyoDay, isDate, tokyoDate } from '../ledger/rules.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { organizationLabel } from '../staff/organization.ts';
 import type { ClosedPeriod, ClosedPeriodDetail, MerchantClosedPeriod, PartnerInvoices, Payout } from '@mykey/contracts/settlement-periods.ts';
+import type { Figure } from '@mykey/contracts/statement-shape.ts';
 import { settlementRepository as repo, type PeriodRow } from './repository.ts';
 import { parsePeriod, settlementStatement, statementIn, type Period, type Statement } from './statement.ts';
 
@@ -47,10 +48,10 @@ export function payoutsOf(statement: Statement, previous: Payout[]): Payout[] {
   });
 }
 
-const transfersOf = (payouts: Payout[]) => ({ count: payouts.filter((p) => p.transferPoints > 0).length, points: payouts.reduce((sum, p) => sum + p.transferPoints, 0) });
+const transfersOf = (payouts: Payout[]): Figure => ({ count: payouts.filter((p) => p.transferPoints > 0).length, points: payouts.reduce((sum, p) => sum + p.transferPoints, 0) });
 
-const closedPeriod = (row: PeriodRow, payouts: Payout[]): ClosedPeriod => ({
-  id: row.id, from: row.from, to: row.to, payOn: row.payOn, closedAt: row.closedAt.toISOString(), closedBy: row.closedBy, transfers: transfersOf(payouts),
+const closedPeriod = (row: PeriodRow, transfers: Figure): ClosedPeriod => ({
+  id: row.id, from: row.from, to: row.to, payOn: row.payOn, closedAt: row.closedAt.toISOString(), closedBy: row.closedBy, transfers,
 });
 
 /** A period of the municipality, or not found (another municipality's too). */
@@ -87,17 +88,18 @@ export async function closePeriod(trx: Knex.Transaction, staff: SignedInStaff, r
     action: 'settlement.period_closed', actor: { kind: 'staff', id: String(staff.id) }, subject: `settlement:municipality:${code}`,
     details: { organization: organizationLabel(staff.organization), periodId: id, from: row.from, to: row.to, payOn: row.payOn, transfers: transfersOf(payouts) },
   });
-  return { period: closedPeriod(row, payouts), statement, payouts };
+  return { period: closedPeriod(row, transfersOf(payouts)), statement, payouts };
 }
 
 export async function closedPeriods(db: Db, municipalityCode: string): Promise<ClosedPeriod[]> {
   const rows = await repo.periods(db, municipalityCode);
-  return Promise.all(rows.map(async (row) => closedPeriod(row, await repo.payouts(db, row.id))));
+  const totals = await repo.transferTotals(db, rows.map((row) => row.id));
+  return rows.map((row) => closedPeriod(row, totals.get(row.id) ?? { count: 0, points: 0 }));
 }
 
 export async function closedPeriodDetail(db: Db, row: PeriodRow): Promise<ClosedPeriodDetail> {
   const payouts = await repo.payouts(db, row.id);
-  return { period: closedPeriod(row, payouts), statement: await closedStatement(db, row), payouts };
+  return { period: closedPeriod(row, transfersOf(payouts)), statement: await closedStatement(db, row), payouts };
 }
 
 /** A shop's own line and payout in each closed period that paid or charged it, latest first. */

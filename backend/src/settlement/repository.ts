@@ -83,6 +83,13 @@ export const settlementRepository = {
     return (await query).map(toPayout);
   },
 
+  /** What each of these periods transfers: to how many shops, how many points in all. */
+  async transferTotals(conn: Conn, periodIds: number[]): Promise<Map<number, { count: number; points: number }>> {
+    const rows = periodIds.length === 0 ? [] : await conn('settlement_period_payouts').whereIn('period_id', periodIds).groupBy('period_id')
+      .select('period_id', conn.raw('SUM(transfer_points > 0) AS n'), conn.raw('SUM(transfer_points) AS points'));
+    return new Map(rows.map((row) => [Number(row.period_id), { count: Number(row.n), points: Number(row.points) }]));
+  },
+
   /** The closed periods that hold a payout to the shop, latest first. */
   async periodsOfMerchant(conn: Conn, merchantId: number): Promise<PeriodRow[]> {
     return (await periods(conn).join('settlement_period_payouts as o', 'o.period_id', 'p.id').where('o.merchant_id', merchantId)

@@ -103,7 +103,7 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
       return;
     }
     const statement = await closedStatement(db, row);
-    attach(ctx, statementFileName(statement, kind).replace('settlement-', `settlement-period-${row.id}-`), CSV, statementCsv(statement, kind));
+    attach(ctx, `settlement-period-${kind}-${row.municipalityCode}-${row.from}-${row.to}.csv`, CSV, statementCsv(statement, kind));
   });
 
   router.get('/staff/settlement-periods/:id/merchants/:merchantId', ...reads, async (ctx) => {
@@ -154,7 +154,7 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
       return;
     }
     const statement = await closedStatement(db, row, merchantId);
-    attach(ctx, `settlement-period-${row.id}-shop-${merchantId}-${row.from}-${row.to}.csv`, CSV, statementCsv(statement, 'merchants'));
+    attach(ctx, `settlement-period-shop-${merchantId}-${row.municipalityCode}-${row.from}-${row.to}.csv`, CSV, statementCsv(statement, 'merchants'));
   }
 
   /** The owner's shop and its municipality. */
