@@ -127,6 +127,16 @@ test('periods follow one another: gaps, overlaps, unfinished periods and bad pay
   t.like(audit, { actor: { kind: 'staff' }, details: { periodId: first.body.period.id, from: '2026-11-01', to: '2026-11-30', payOn: '2026-12-10', transfers: figure(2, 1_400) } });
 });
 
+test('two administrators closing at once: one period is closed, the other is told where the next one starts', async (t) => {
+  const { db, city, admin } = await townWithNovember();
+  const other = await signIn((await fixture()).base, `admin-${city.code}`);
+  const answers = await Promise.all([admin.post('/api/v1/staff/settlement-periods', NOVEMBER), other.post('/api/v1/staff/settlement-periods', { ...NOVEMBER, to: '2026-11-15' })]);
+  t.deepEqual(answers.map((a) => a.status).sort(), [201, 409], JSON.stringify(answers.map((a) => a.body)));
+  t.like(answers.find((a) => a.status === 409)!.body, { code: 'settlement_period_not_next' });
+  const [row] = await db('settlement_periods').where({ municipality_code: city.code }).count({ n: '*' });
+  t.is(Number(row!.n), 1);
+});
+
 test('partner invoices: what each partner owes for its conversions in the period, premiums not included; JSON and CSV', async (t) => {
   const { base, city, ids, admin } = await townWithNovember();
   const id = (await admin.post('/api/v1/staff/settlement-periods', NOVEMBER)).body.period.id;

@@ -78,7 +78,7 @@ export async function closePeriod(trx: Knex.Transaction, staff: SignedInStaff, r
   // From the first period's start: what was posted before the town began closing periods is not settled here.
   const startsAt = new Date(endOfTokyoDay(firstFrom ?? request.from).getTime() - DAY_MS);
   await repo.recordEntries(trx, id, ledgerRepository.entryIdsBefore(trx, {
-    municipalityCode: code, entryKinds: SETTLED_KINDS, startsAt, endsBefore: bounds.endsBefore, excluding: repo.settledEntryIds(trx),
+    municipalityCode: code, entryKinds: SETTLED_KINDS, startsAt, endsBefore: bounds.endsBefore, excluding: repo.settledEntryIds(trx, code),
   }));
   const row = (await repo.period(trx, code, id))!;
   const statement = await closedStatementIn(trx, row);

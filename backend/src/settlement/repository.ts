@@ -54,9 +54,9 @@ export const settlementRepository = {
     return Number(id);
   },
 
-  /** Every entry any period settled: a closing leaves them out (a subquery for the ledger's). */
-  settledEntryIds(conn: Conn): Knex.QueryBuilder {
-    return conn('settlement_period_entries').select('entry_id');
+  /** Every entry the municipality's periods settled: a closing leaves them out (a subquery for the ledger's). */
+  settledEntryIds(conn: Conn, municipalityCode: string): Knex.QueryBuilder {
+    return conn('settlement_period_entries as s').join('settlement_periods as p', 'p.id', 's.period_id').where('p.municipality_code', municipalityCode).select('s.entry_id');
   },
 
   /** Records the entries named by `entryIds` (a subquery) as the period's. */
