@@ -9,7 +9,7 @@ import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import type { EntryKind } from '../ledger/entries.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
-import { endOfTokyoDay, isDate, tokyoDate } from '../ledger/rules.ts';
+import { isDate, tokyoDate } from '../ledger/rules.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { organizationLabel } from '../staff/organization.ts';
 import type { ClosedPeriod, ClosedPeriodDetail, MerchantClosedPeriod, PartnerInvoices, Payout } from '@mykey/contracts/settlement-periods.ts';
@@ -76,7 +76,7 @@ export async function closePeriod(trx: Knex.Transaction, staff: SignedInStaff, r
   }
   const id = await repo.insertPeriod(trx, { municipalityCode: code, from: request.from, to: request.to, payOn: request.payOn, closedBy: staff.id, closedAt: now });
   // From the first period's start: what was posted before the town began closing periods is not settled here.
-  const startsAt = new Date(endOfTokyoDay(firstFrom ?? request.from).getTime() - DAY_MS);
+  const { startsAt } = firstFrom ? parsePeriod(firstFrom, firstFrom) : bounds;
   await repo.recordEntries(trx, id, ledgerRepository.entryIdsBefore(trx, {
     municipalityCode: code, entryKinds: SETTLED_KINDS, startsAt, endsBefore: bounds.endsBefore, excluding: repo.settledEntryIds(trx, code),
   }));
