@@ -37,6 +37,7 @@ import type { Queue } from './queue.ts';
 import type { ConversionJob } from './conversions/queue.ts';
 import { partnerRoutes } from './conversions/partner-routes.ts';
 import { uploadSlots } from './conversions/upload-slots.ts';
+import { openApiRoutes } from './openapi/routes.ts';
 
 export interface AppDeps {
   config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX' | 'READER_AGENT_ORIGINS' | 'TRUST_PROXY' | 'STAFF_SESSION_IDLE_MS' | 'STAFF_PASSWORD_SCRYPT_N'>;
@@ -88,7 +89,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   app.use(requestContext(log));
   app.use(securityHeaders(config.READER_AGENT_ORIGINS));
   app.use(problemMiddleware);
-  for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
+  for (const router of [healthRoutes(db, redis), openApiRoutes(), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock, mykeySecret: identity.secret }), paymentRoutes({ db, clock, mykeySecret: identity.secret }), townServiceRoutes({ db, mykeySecret: identity.secret, clock, allowPlainHttpWebhooks: plainHttpWebhooksAllowed(config.NODE_ENV) }), serviceUsesRoutes({ db }),
     serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }), eventRoutes({ db, clock }), familyRoutes({ db, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {

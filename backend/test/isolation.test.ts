@@ -177,6 +177,7 @@ type Case = (t: ExecutionContext, f: Fixture) => Promise<void>;
 const UNSCOPED: Record<string, string> = {
   'GET /healthz': 'liveness: no data',
   'GET /readyz': 'readiness: no data',
+  'GET /api/v1/openapi.json': "the API's description: no data",
   'POST /api/v1/staff/sessions': 'sign-in: answers only about the account signing in',
   'POST /api/v1/devices': 'enrollment: the one-time code is the credential and names its organization',
   'POST /api/v1/staff/sessions/second-factor': "sign-in's second step: answers only about the session signing in",

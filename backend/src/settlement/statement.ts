@@ -4,6 +4,7 @@
 // municipality's own campaigns paid out. Read from the ledger's postings, never written; every
 // read goes through the owner of its table (ledger, partners, organizations).
 import type { Knex } from 'knex';
+import { z } from 'zod';
 import { csvFile } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
@@ -35,6 +36,12 @@ export interface Period {
  * The period from and to (YYYY-MM-DD, Japan time, both included), or the problem `invalid`
  * (settlement's own unless told: the figures of service uses and of event grants name theirs).
  */
+/** A period's query parameters as the API's document shows them; parsePeriod reads them. */
+export const periodQuery = z.object({
+  from: z.iso.date().meta({ description: 'The first day, YYYY-MM-DD (Japan time).', example: '2026-04-01' }),
+  to: z.iso.date().meta({ description: 'The last day, YYYY-MM-DD (Japan time); the period is at most a year.', example: '2026-04-30' }),
+});
+
 export function parsePeriod(from: unknown, to: unknown, invalid: 'settlement_period_invalid' | 'service_uses_period_invalid' | 'event_figures_period_invalid' = 'settlement_period_invalid'): Period {
   if (typeof from !== 'string' || typeof to !== 'string' || !isDate(from) || !isDate(to)) {
     throw new Problem(invalid, 'from and to must be dates, YYYY-MM-DD');
