@@ -22,7 +22,7 @@ import { fileFixture, silentLog, testDatabase } from './helpers/env.ts';
 import { routeList } from './helpers/routes.ts';
 import { startTestApp } from './helpers/server.ts';
 
-interface Operation { responses: Record<string, { content?: Record<string, { schema: { properties?: { code?: { enum?: string[] } } } }> }>; parameters?: { name: string; in: string }[]; 'x-mykey-roles'?: string[] }
+interface Operation { responses: Record<string, { content?: Record<string, { schema: { allOf?: { properties?: { code?: { enum?: string[] } } }[] } }> }>; parameters?: { name: string; in: string }[]; 'x-mykey-roles'?: string[] }
 interface Document { openapi: string; paths: Record<string, Record<string, Operation>> }
 
 const fixture = fileFixture(test, async (cleanup) => {
@@ -116,7 +116,8 @@ test("each problem response lists only codes of its status, and the Idempotency-
   for (const [path, item] of Object.entries(document.paths)) {
     for (const [method, op] of Object.entries(item)) {
       for (const [status, response] of Object.entries(op.responses)) {
-        const codes = response.content?.['application/problem+json']?.schema.properties?.code?.enum ?? [];
+        const codes = response.content?.['application/problem+json']?.schema.allOf?.[1]?.properties?.code?.enum ?? [];
+        if (Number(status) >= 400) t.true(codes.length > 0, `${method} ${path} ${status}: a problem answer without its codes`);
         for (const code of codes) t.is(String(problemKinds[code as ProblemCode].status), status, `${method} ${path} ${code}`);
       }
     }
@@ -124,7 +125,7 @@ test("each problem response lists only codes of its status, and the Idempotency-
   const grant = document.paths['/api/v1/staff/grants']!.post!;
   t.true(grant.parameters!.some((p) => p.in === 'header' && p.name === 'Idempotency-Key'));
   t.deepEqual(grant['x-mykey-roles'], ['operator']);
-  t.deepEqual(grant.responses['403']!.content!['application/problem+json']!.schema.properties!.code!.enum, ['staff_role_forbidden']);
+  t.deepEqual(grant.responses['403']!.content!['application/problem+json']!.schema.allOf![1]!.properties!.code!.enum, ['staff_role_forbidden']);
   const signIn = document.paths['/api/v1/staff/sessions']!.post!;
   t.false((signIn.parameters ?? []).some((p) => p.name === 'Idempotency-Key'));
 });

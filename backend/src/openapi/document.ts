@@ -100,12 +100,22 @@ export function problemsOf({ description, roles }: AppRoute & { description: Rou
   ])];
 }
 
-function problemResponses(codes: ProblemCode[]): ZodOpenApiResponsesObject {
+/** A problem document as the server sends it (http/problems.ts), for the document's examples. */
+function problemExample(code: ProblemCode, path: string) {
+  const { status, title, messages } = problemKinds[code];
+  return { type: `urn:mykey:problem:${code}`, title, status, detail: title, code, messages, requestId: '6f0d3c52-8a8e-4c43-9a51-3f0b1f0d9e21', instance: path };
+}
+
+function problemResponses(codes: ProblemCode[], path: string): ZodOpenApiResponsesObject {
   const byStatus = new Map<number, ProblemCode[]>();
   for (const code of codes) byStatus.set(problemKinds[code].status, [...(byStatus.get(problemKinds[code].status) ?? []), code]);
   return Object.fromEntries([...byStatus].map(([status, list]) => [String(status), {
     description: list.map((code) => `${code}: ${problemKinds[code].title}`).join('; '),
-    content: { 'application/problem+json': { schema: problemDocument.extend({ code: z.enum(list as [ProblemCode, ...ProblemCode[]]) }) } },
+    // The Problem component, its code narrowed to this status's codes.
+    content: { 'application/problem+json': {
+      schema: z.intersection(problemDocument, z.looseObject({ code: z.enum(list as [ProblemCode, ...ProblemCode[]]) })),
+      example: problemExample(list[0]!, path),
+    } },
   }]));
 }
 
@@ -148,7 +158,7 @@ function operation(route: AppRoute & { description: RouteDescription }): ZodOpen
       ...(Object.keys(headers).length > 0 ? { header: z.object(headers) } : {}),
     },
     ...(body ? { requestBody: { required: true, content: body } } : {}),
-    responses: { ...successResponses(description), ...problemResponses(problemsOf(route)) },
+    responses: { ...successResponses(description), ...problemResponses(problemsOf(route), path) },
   };
 }
 
