@@ -19,13 +19,8 @@ const points = z.number().int().min(1).max(MAX_POINTS);
 const intentBody = z.object({ amount: points }).strict();
 const refundBody = z.object({ points }).strict();
 const intentIdParam = z.object({ id: z.string().regex(PAYMENT_INTENT_ID).meta({ example: 'pi_AAAAAAAAAAAAAAAAAAAAAA' }) });
-const DATE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
-
-/** YYYY-MM-DD naming a day that exists (no 31 April). */
-function isCalendarDate(value: string): boolean {
-  const at = Date.parse(`${value}T00:00:00Z`);
-  return DATE.test(value) && !Number.isNaN(at) && new Date(at).toISOString().slice(0, 10) === value;
-}
+// The day's payments are asked for by its date in Japan; zod's ISO date is a day that exists (no 31 April).
+const dayQuery = z.object({ date: z.iso.date().meta({ description: 'The day, YYYY-MM-DD (Japan time).', example: '2026-05-10' }) });
 
 /** The intent id in the path; anything that cannot be one is as unknown as a missing one. */
 function intentIdOf(value: string | undefined): string {
@@ -77,12 +72,12 @@ export function paymentRoutes({ db, clock, mykeySecret }: PaymentRoutesDeps): Ro
       async (trx) => ({ status: 201, body: await voidPayment(trx, mykeySecret, staff, id, key, clock()) }))));
   });
 
-  router.get('/payments', described({ summary: 'A day\'s payments at this shop', caller: 'staff', query: z.object({ date: z.iso.date().meta({ description: 'The day, YYYY-MM-DD (Japan time).', example: '2026-05-10' }) }), responses: { 200: 'The day\'s payments, refunds and voids.' } }), ...merchantStaff, async (ctx) => {
-    const date = ctx.query.date;
-    if (typeof date !== 'string' || !isCalendarDate(date)) {
+  router.get('/payments', described({ summary: 'A day\'s payments at this shop', caller: 'staff', query: dayQuery, responses: { 200: 'The day\'s payments, refunds and voids.' }, problems: ['request_invalid'] }), ...merchantStaff, async (ctx) => {
+    const parsed = dayQuery.safeParse(ctx.query);
+    if (!parsed.success) {
       throw new Problem('request_invalid', 'date must be a calendar date, YYYY-MM-DD (Japan time)', { errors: [{ path: 'date', message: 'must be YYYY-MM-DD' }] });
     }
-    ctx.body = await day(db, mykeySecret, signedInStaff(ctx), date);
+    ctx.body = await day(db, mykeySecret, signedInStaff(ctx), parsed.data.date);
   });
 
   return router;

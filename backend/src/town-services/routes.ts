@@ -91,7 +91,7 @@ export function townServiceRoutes({ db, mykeySecret, clock, allowPlainHttpWebhoo
     await change(ctx, { op: 'open-membership-request', id, ...body }, 201, (trx, staff) => openRequest(trx, staff, id, body.action, body.memberNumber, clock()));
   });
 
-  router.get('/:id/memberships', described({ summary: 'Look a member number up', caller: 'staff', query: z.object({ memberNumber: z.string().max(64).meta({ description: MEMBER_NUMBER_RULE, example: 'LIB-000123' }) }), responses: { 200: 'The membership, with the resident\'s pseudonym.' }, problems: ['service_not_found', 'membership_not_found'] }), ...reads, async (ctx) => {
+  router.get('/:id/memberships', described({ summary: 'Look a member number up', caller: 'staff', query: z.object({ memberNumber }), responses: { 200: 'The membership, with the resident\'s pseudonym.' }, problems: ['service_not_found', 'membership_not_found', 'request_invalid'] }), ...reads, async (ctx) => {
     const parsed = memberNumber.safeParse(ctx.query.memberNumber);
     if (!parsed.success) throw new Problem('request_invalid', `memberNumber: ${MEMBER_NUMBER_RULE}`);
     ctx.body = await membershipByNumber(db, mykeySecret, signedInStaff(ctx), idOf(ctx.params.id, 'service_not_found'), parsed.data);

@@ -35,17 +35,17 @@ export function serviceUsesRoutes({ db }: { db: Db }): Router {
     return townUses(db, signedInStaff(ctx), period, by);
   }
 
-  router.get('/services/:id/uses', described({ summary: 'A service\'s uses in a period, per day or hour', caller: 'staff', query: usesQuery, responses: { 200: 'The figures.' }, problems: ['service_not_found', 'service_uses_period_invalid'] }), ...reads, async (ctx) => {
+  router.get('/services/:id/uses', described({ summary: 'A service\'s uses in a period, per day or hour', caller: 'staff', query: usesQuery, responses: { 200: 'The figures.' }, problems: ['service_not_found', 'service_uses_period_invalid', 'request_invalid'] }), ...reads, async (ctx) => {
     ctx.body = await ofService(ctx);
   });
-  router.get('/services/:id/uses.csv', described({ summary: 'A service\'s uses as a CSV file', caller: 'staff', query: usesQuery, responses: { 200: { description: 'The figures file.', mediaType: 'text/csv' } }, problems: ['service_not_found', 'service_uses_period_invalid'] }), ...reads, async (ctx) => {
+  router.get('/services/:id/uses.csv', described({ summary: 'A service\'s uses as a CSV file', caller: 'staff', query: usesQuery, responses: { 200: { description: 'The figures file.', mediaType: 'text/csv' } }, problems: ['service_not_found', 'service_uses_period_invalid', 'request_invalid'] }), ...reads, async (ctx) => {
     const figures = await ofService(ctx);
     csvAnswer(ctx, figures, `service-${figures.services[0]!.service.id}`);
   });
-  router.get('/service-uses', described({ summary: 'Every service\'s uses in the town in a period', caller: 'staff', query: usesQuery, responses: { 200: 'The figures.' }, problems: ['service_uses_period_invalid'] }), ...reads, async (ctx) => {
+  router.get('/service-uses', described({ summary: 'Every service\'s uses in the town in a period', caller: 'staff', query: usesQuery, responses: { 200: 'The figures.' }, problems: ['service_uses_period_invalid', 'request_invalid'] }), ...reads, async (ctx) => {
     ctx.body = await ofTown(ctx);
   });
-  router.get('/service-uses.csv', described({ summary: 'The town\'s service uses as a CSV file', caller: 'staff', query: usesQuery, responses: { 200: { description: 'The figures file.', mediaType: 'text/csv' } }, problems: ['service_uses_period_invalid'] }), ...reads, async (ctx) => {
+  router.get('/service-uses.csv', described({ summary: 'The town\'s service uses as a CSV file', caller: 'staff', query: usesQuery, responses: { 200: { description: 'The figures file.', mediaType: 'text/csv' } }, problems: ['service_uses_period_invalid', 'request_invalid'] }), ...reads, async (ctx) => {
     csvAnswer(ctx, await ofTown(ctx), `town-${signedInStaff(ctx).municipalityCode}`);
   });
 
