@@ -35,7 +35,7 @@ export interface Period {
  * The period from and to (YYYY-MM-DD, Japan time, both included), or the problem `invalid`
  * (settlement's own unless told: the figures of service uses and of event grants name theirs).
  */
-export function parsePeriod(from: unknown, to: unknown, invalid: 'settlement_period_invalid' | 'service_uses_period_invalid' | 'event_figures_period_invalid' = 'settlement_period_invalid'): Period {
+export function parsePeriod(from: unknown, to: unknown, invalid: 'settlement_period_invalid' | 'service_uses_period_invalid' | 'event_figures_period_invalid' | 'campaign_figures_period_invalid' = 'settlement_period_invalid'): Period {
   if (typeof from !== 'string' || typeof to !== 'string' || !isDate(from) || !isDate(to)) {
     throw new Problem(invalid, 'from and to must be dates, YYYY-MM-DD');
   }
