@@ -7,6 +7,8 @@ import { campaignActivity, dayAfter } from './helpers/campaign-figures.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { signInStaff } from './helpers/identity.ts';
 import { startTestApp } from './helpers/server.ts';
+import { expiringCsv, expiringFigures, expiringPeriod, scopeFigures } from '../src/campaign-figures/service.ts';
+import type { SignedInStaff } from '../src/staff/repository.ts';
 
 /** The app's clock: noon in Japan. */
 const NOW = new Date('2026-11-27T03:00:00.000Z');
@@ -16,6 +18,35 @@ const fixture = fileFixture(test, async (cleanup) => {
   const { base } = await startTestApp(cleanup, db, { clock: () => NOW });
   const activity = await campaignActivity(db, NOW);
   return { db, base, ...activity, staff: await signInStaff(base, activity.loginId) };
+});
+
+/**
+ * Runs first and alone (ava runs serial tests before the others): every statement the figures
+ * run reads through indexes, so a big ledger costs the scope's rows, not the table's. Nothing
+ * is scanned whole (ALL) or walked index-wide (index) but the small derived tables the
+ * statements group.
+ */
+test.serial('every statement of the figures reads through an index', async (t) => {
+  const f = await fixture();
+  const statements: Array<{ sql: string; bindings: unknown[] }> = [];
+  const seen = (query: { sql: string; bindings: unknown[] }) => { if (/^select/i.test(query.sql)) statements.push(query); };
+  f.db.on('query', seen);
+  try {
+    const staff = { municipalityCode: f.code } as SignedInStaff;
+    await scopeFigures(f.db, staff, 'programme', {}, NOW);
+    await scopeFigures(f.db, staff, { campaignId: f.campaignC }, {}, NOW);
+    await expiringFigures(f.db, staff, expiringPeriod(undefined, NOW), NOW);
+    for await (const _ of expiringCsv(f.db, staff, expiringPeriod(undefined, NOW), NOW));
+  } finally {
+    f.db.off('query', seen);
+  }
+  t.true(statements.length >= 10);
+  for (const { sql, bindings } of statements) {
+    const [plan] = await f.db.raw(`EXPLAIN ${sql}`, bindings as never);
+    for (const step of plan as Array<{ table: string; type: string; key: string | null }>) {
+      if (!step.table.startsWith('<derived')) t.false(['ALL', 'index'].includes(step.type), `${step.table}: ${step.type} (${step.key}) in ${sql}`);
+    }
+  }
 });
 
 const csvOf = async (base: string, cookie: string, path: string) => {

@@ -119,7 +119,7 @@ const lotMovements = (conn: Conn, campaignIds: number[], kinds: EntryKind[], sta
 
 /** The town's residents' lots with points left whose expiry is after `after` and not after `by`. */
 const openLotsExpiring = (conn: Conn, municipalityCode: string, after: Date, by: Date) =>
-  conn('ledger_accounts as a')
+  conn.from(through(conn, 'ledger_accounts', 'ledger_accounts_one_per_owner', 'a'))
     .join(through(conn, 'ledger_lots', 'ledger_lots_spending_order', 'l'), 'l.account_id', 'a.id')
     .where({ 'a.municipality_code': municipalityCode, 'a.kind': 'resident' })
     .where('l.open_expires_at', '>', after).where('l.open_expires_at', '<=', by);
@@ -433,7 +433,7 @@ export const ledgerRepository = {
   /** The postings to the campaigns' budget accounts since they began, summed per campaign, Japanese day and entry kind. */
   async budgetDays(conn: Conn, municipalityCode: string, campaignIds: number[]): Promise<FiguresSum[]> {
     if (campaignIds.length === 0) return [];
-    const rows = await conn('ledger_accounts as a')
+    const rows = await conn.from(through(conn, 'ledger_accounts', 'ledger_accounts_one_per_owner', 'a'))
       .join('ledger_postings as p', 'p.account_id', 'a.id')
       .join('ledger_entries as e', 'e.id', 'p.entry_id')
       .where({ 'a.municipality_code': municipalityCode, 'a.kind': 'campaign_budget' }).whereIn('a.owner_id', campaignIds)

@@ -28,7 +28,8 @@ const noon = (date: string) => new Date(endOfTokyoDay(date).getTime() - 12 * 3_6
  */
 export async function campaignActivity(db: Db, now: Date) {
   const today = new Date(now.getTime() + 9 * 3_600_000).toISOString().slice(0, 10);
-  const at = (days: number) => noon(dayAfter(today, days));
+  // Today's activity at `now`, never later: nothing is posted in the future.
+  const at = (days: number) => (days === 0 ? now : noon(dayAfter(today, days)));
   const c = { startsOn: dayAfter(today, -17), endsOn: dayAfter(today, -2) };
   const e = { startsOn: dayAfter(today, -7), endsOn: dayAfter(today, 34) };
   const place = await town(db, { ...c, budgetPoints: 10_000, premiumPercent: 20, funded: 0 });
