@@ -1,7 +1,7 @@
 // Every SQL statement of the ledger's tables (ledger_accounts, ledger_entries, ledger_postings,
 // ledger_lots, ledger_lot_movements) and of campaigns, whose budgets and caps only the ledger
 // enforces. Other features read the ledger through the functions here (grants' recent entries,
-// settlement's sums). It asks mykey/ for a MyKey ID's primary key, but reads two parties itself:
+// settlement's sums, the campaign figures' sums per day). It asks mykey/ for a MyKey ID's primary key, but reads two parties itself:
 // whether a partner exists (partners/ builds on the ledger: asking it would make the folders
 // import each other) and, in paymentParties, the shop and resident of a payment (the hot path of
 // every payment, one read).
