@@ -1427,6 +1427,9 @@ export function inBothLanguages(key: MessageKey, params?: Params): Bilingual {
   };
 }
 
+/** A number as the screens show it, in the current language: 12,345. */
+export const formatNumber = (n: number): string => n.toLocaleString(locale.current === 'ja' ? 'ja-JP' : 'en-GB');
+
 /** A moment as the screens show it, in the current language. */
 export function formatDateTime(iso: string): string {
   return new Date(iso).toLocaleString(locale.current === 'ja' ? 'ja-JP' : 'en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
