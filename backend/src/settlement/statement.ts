@@ -42,7 +42,7 @@ export const periodQuery = z.object({
  * The period from and to (YYYY-MM-DD, Japan time, both included), or the problem `invalid`
  * (settlement's own unless told: the figures of service uses and of event grants name theirs).
  */
-export function parsePeriod(from: unknown, to: unknown, invalid: 'settlement_period_invalid' | 'service_uses_period_invalid' | 'event_figures_period_invalid' = 'settlement_period_invalid'): Period {
+export function parsePeriod(from: unknown, to: unknown, invalid: 'settlement_period_invalid' | 'service_uses_period_invalid' | 'event_figures_period_invalid' | 'campaign_figures_period_invalid' = 'settlement_period_invalid'): Period {
   const parsed = periodQuery.safeParse({ from, to });
   if (!parsed.success) throw new Problem(invalid, 'from and to must be dates, YYYY-MM-DD');
   const { from: first, to: last } = parsed.data;
