@@ -15,7 +15,10 @@ import { organizationLabel } from '../staff/organization.ts';
 import { closedPeriodDetail, closedPeriods, closedStatement, closePeriod, merchantClosedPeriod, merchantClosedPeriods, partnerInvoices, partnerInvoicesCsv, periodOf } from './periods.ts';
 import { payerBody, payerOf, setPayer, transferFileOf } from './transfer.ts';
 import { settlementRepository } from './repository.ts';
-import { parsePeriod, settlementStatement, STATEMENT_KINDS, statementCsv, statementFileName, type Statement, type StatementKind } from './statement.ts';
+import { parsePeriod, periodQuery, settlementStatement, STATEMENT_KINDS, statementCsv, statementFileName, type Statement, type StatementKind } from './statement.ts';
+import { described } from '../http/described.ts';
+
+const statementQuery = periodQuery.extend({ format: z.enum(['json', 'csv']).optional().meta({ description: 'json (the default) or csv.' }) });
 
 const closeBody = z.object({ from: z.string(), to: z.string(), payOn: z.string() }).strict();
 
@@ -62,13 +65,16 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
   const reads = staffWith(db, ...MUNICIPAL_READERS);
   const administers = staffWith(db, 'administrator');
 
-  router.get('/staff/settlements', ...staffWith(db, ...MUNICIPAL_READERS), async (ctx) => {
+  router.get('/staff/settlements', described({
+    summary: 'The town\'s settlement statement for a period: JSON, or a CSV file of one kind', caller: 'staff', query: statementQuery.extend({ kind: z.enum(STATEMENT_KINDS).optional().meta({ description: 'With format=csv: which file.' }) }),
+    responses: { 200: { description: 'The statement (JSON), or with format=csv the file of its kind.' } }, problems: ['settlement_period_invalid', 'request_invalid'],
+  }), ...staffWith(db, ...MUNICIPAL_READERS), async (ctx) => {
     const period = parsePeriod(ctx.query.from, ctx.query.to);
     const municipalityCode = signedInStaff(ctx).organization.id;
     await answer(ctx, db, await settlementStatement(db, municipalityCode, period), `settlement:municipality:${municipalityCode}`, () => kindOf(ctx.query.kind));
   });
 
-  router.get('/merchant/settlement', ...staffWith(db, 'owner'), async (ctx) => {
+  router.get('/merchant/settlement', described({ summary: 'The shop\'s own line of the settlement statement', caller: 'staff', query: statementQuery, responses: { 200: 'The shop\'s statement (JSON), or with format=csv its file.' }, problems: ['settlement_period_invalid', 'request_invalid', 'merchant_not_found'] }), ...staffWith(db, 'owner'), async (ctx) => {
     const period = parsePeriod(ctx.query.from, ctx.query.to);
     const merchantId = Number(signedInStaff(ctx).organization.id);
     const municipalityCode = await organizationRepository.merchantMunicipality(db, merchantId);
