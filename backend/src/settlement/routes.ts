@@ -20,7 +20,10 @@ import { described } from '../http/described.ts';
 
 const statementQuery = periodQuery.extend({ format: z.enum(['json', 'csv']).optional().meta({ description: 'json (the default) or csv.' }) });
 
-const closeBody = z.object({ from: z.string(), to: z.string(), payOn: z.string() }).strict();
+const closeBody = z.object({
+  from: periodQuery.shape.from, to: periodQuery.shape.to,
+  payOn: z.iso.date().meta({ description: '振込指定日: the day the transfer file pays the shops, after `to`.', example: '2026-12-10' }),
+}).strict();
 
 /** Audits a staff member's view or download of something of the settlement's, before it is answered. */
 async function audited(ctx: Context, db: Db, action: 'settlement.viewed' | 'settlement.downloaded', subject: string, details: Record<string, unknown>): Promise<void> {
@@ -87,11 +90,16 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
   const municipalitySubject = (ctx: Context) => `settlement:municipality:${signedInStaff(ctx).municipalityCode}`;
   const periodDetails = (row: { id: number; from: string; to: string }) => ({ periodId: row.id, from: row.from, to: row.to });
 
-  router.get('/staff/settlement-periods', ...reads, async (ctx) => {
+  router.get('/staff/settlement-periods', described({ summary: 'The town\'s closed settlement periods, latest first, each with what it transfers to the shops', caller: 'staff', responses: { 200: 'The closed periods.' } }), ...reads, async (ctx) => {
     ctx.body = { periods: await closedPeriods(db, signedInStaff(ctx).municipalityCode) };
   });
 
-  router.post('/staff/settlement-periods', ...administers, async (ctx) => {
+  router.post('/staff/settlement-periods', described({
+    summary: 'Close the next settlement period: the entries it covers and what it pays each shop are fixed from then on', caller: 'staff', body: closeBody, idempotent: true,
+    example: { from: '2026-11-01', to: '2026-11-30', payOn: '2026-12-10' },
+    responses: { 201: 'The closed period, its statement and what it pays each shop.' },
+    problems: ['settlement_period_invalid', 'settlement_pay_date_invalid', 'settlement_period_not_over', 'settlement_period_not_next'],
+  }), ...administers, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, closeBody);
@@ -99,7 +107,11 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
       async (trx) => ({ status: 201, body: await closePeriod(trx, staff, body, clock()) }))));
   });
 
-  router.get('/staff/settlement-periods/:id', ...reads, async (ctx) => {
+  router.get('/staff/settlement-periods/:id', described({
+    summary: 'A closed period: its statement and payouts (JSON), or a statement file (CSV)', caller: 'staff',
+    query: z.object({ format: z.enum(['json', 'csv']).optional(), kind: z.enum(STATEMENT_KINDS).optional().meta({ description: 'With format=csv: which file.' }) }),
+    responses: { 200: { description: 'The closed period (JSON), or with format=csv the statement file of its kind.' } }, problems: ['settlement_period_not_found', 'request_invalid'],
+  }), ...reads, async (ctx) => {
     const row = await periodOf(db, signedInStaff(ctx).municipalityCode, ctx.params.id);
     const csv = wantsCsv(ctx);
     const kind = csv ? kindOf(ctx.query.kind) : undefined;
@@ -112,7 +124,10 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
     attach(ctx, `settlement-period-${kind}-${row.municipalityCode}-${row.from}-${row.to}.csv`, CSV, statementCsv(statement, kind));
   });
 
-  router.get('/staff/settlement-periods/:id/merchants/:merchantId', ...reads, async (ctx) => {
+  router.get('/staff/settlement-periods/:id/merchants/:merchantId', described({
+    summary: 'A shop\'s statement and payout in a closed period (JSON), or its file (CSV)', caller: 'staff', query: z.object({ format: z.enum(['json', 'csv']).optional() }),
+    responses: { 200: 'The shop\'s line and payout, or with format=csv its statement file.' }, problems: ['settlement_period_not_found', 'merchant_not_found', 'request_invalid'],
+  }), ...reads, async (ctx) => {
     const row = await periodOf(db, signedInStaff(ctx).municipalityCode, ctx.params.id);
     const merchantId = Number(ctx.params.merchantId);
     const [payout] = Number.isSafeInteger(merchantId) ? await settlementRepository.payouts(db, row.id, merchantId) : [];
@@ -121,14 +136,20 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
     await shopStatement(ctx, row, merchantId);
   });
 
-  router.get('/staff/settlement-periods/:id/transfer-file', ...staffWith(db, 'administrator', 'auditor'), async (ctx) => {
+  router.get('/staff/settlement-periods/:id/transfer-file', described({
+    summary: 'The Zengin transfer file (全銀協 総合振込) paying the shops for a closed period', caller: 'staff', description: 'Fixed 120-byte records in Shift_JIS with CRLF (docs/settlement.md#the-transfer-file).',
+    responses: { 200: { description: 'The transfer file.', mediaType: 'text/plain' } }, problems: ['settlement_period_not_found', 'settlement_payer_missing', 'settlement_transfer_unwritable'],
+  }), ...staffWith(db, 'administrator', 'auditor'), async (ctx) => {
     const row = await periodOf(db, signedInStaff(ctx).municipalityCode, ctx.params.id);
     const file = await transferFileOf(db, row);
     await audited(ctx, db, 'settlement.downloaded', municipalitySubject(ctx), { ...periodDetails(row), kind: 'transfer-file' });
     attach(ctx, `zengin-transfer-${row.municipalityCode}-${row.from}-${row.to}.txt`, 'text/plain; charset=shift_jis', file);
   });
 
-  router.get('/staff/settlement-periods/:id/partner-invoices', ...reads, async (ctx) => {
+  router.get('/staff/settlement-periods/:id/partner-invoices', described({
+    summary: 'What each partner owes the town for its conversions in a closed period (JSON or CSV)', caller: 'staff', query: z.object({ format: z.enum(['json', 'csv']).optional() }),
+    responses: { 200: 'The invoices, or with format=csv their file.' }, problems: ['settlement_period_not_found', 'request_invalid'],
+  }), ...reads, async (ctx) => {
     const row = await periodOf(db, signedInStaff(ctx).municipalityCode, ctx.params.id);
     const csv = wantsCsv(ctx);
     await audited(ctx, db, csv ? 'settlement.downloaded' : 'settlement.viewed', municipalitySubject(ctx), { ...periodDetails(row), kind: 'partner-invoices' });
@@ -137,11 +158,15 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
     else ctx.body = invoices;
   });
 
-  router.get('/staff/settlement-payer', ...reads, async (ctx) => {
+  router.get('/staff/settlement-payer', described({ summary: 'The town as the payer of its transfer file (振込依頼人), or null', caller: 'staff', responses: { 200: 'The payer\'s details.' } }), ...reads, async (ctx) => {
     ctx.body = { payer: (await settlementRepository.payer(db, signedInStaff(ctx).municipalityCode)) ?? null };
   });
 
-  router.put('/staff/settlement-payer', ...administers, async (ctx) => {
+  router.put('/staff/settlement-payer', described({
+    summary: 'Set the town\'s payer details for the transfer file; names in kana become Zengin text', caller: 'staff', body: payerBody, idempotent: true,
+    example: { requesterCode: '1399980001', requesterName: 'ミライシ　カイケイカ', bankCode: '0999', bankName: 'デモギンコウ', branchCode: '001', branchName: 'シヤクシヨマエ', accountType: 'current', accountNumber: '1399980' },
+    responses: { 200: 'The payer as stored.' }, problems: ['settlement_payer_invalid'],
+  }), ...administers, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const payer = payerOf(await readJson(ctx, payerBody));
@@ -171,12 +196,15 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
     return { merchantId, municipalityCode };
   }
 
-  router.get('/merchant/settlement-periods', ...staffWith(db, 'owner'), async (ctx) => {
+  router.get('/merchant/settlement-periods', described({ summary: 'The shop\'s closed settlement periods: its line and what each paid it', caller: 'staff', responses: { 200: 'The shop\'s closed periods.' }, problems: ['merchant_not_found'] }), ...staffWith(db, 'owner'), async (ctx) => {
     const { merchantId } = await ownShop(ctx);
     ctx.body = { periods: await merchantClosedPeriods(db, merchantId) };
   });
 
-  router.get('/merchant/settlement-periods/:id', ...staffWith(db, 'owner'), async (ctx) => {
+  router.get('/merchant/settlement-periods/:id', described({
+    summary: 'One of the shop\'s closed periods (JSON), or its statement file (CSV)', caller: 'staff', query: z.object({ format: z.enum(['json', 'csv']).optional() }),
+    responses: { 200: 'The shop\'s line and payout, or with format=csv its statement file.' }, problems: ['settlement_period_not_found', 'merchant_not_found', 'request_invalid'],
+  }), ...staffWith(db, 'owner'), async (ctx) => {
     const { merchantId, municipalityCode } = await ownShop(ctx);
     const row = await periodOf(db, municipalityCode, ctx.params.id);
     // A period that holds nothing of the shop's is not the shop's to see.
