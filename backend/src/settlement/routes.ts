@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import { recordAudit } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
-import { organizationRepository } from '../organizations/repository.ts';
+import { shopsRepository } from '../shops/repository.ts';
 import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import { organizationLabel } from '../staff/organization.ts';
 import { parsePeriod, settlementStatement, STATEMENT_KINDS, statementCsv, statementFileName, type Statement, type StatementKind } from './statement.ts';
@@ -50,7 +50,7 @@ export function settlementRoutes({ db }: { db: Db }): Router {
   router.get('/merchant/settlement', ...staffWith(db, 'owner'), async (ctx) => {
     const period = parsePeriod(ctx.query.from, ctx.query.to);
     const merchantId = Number(signedInStaff(ctx).organization.id);
-    const municipalityCode = await organizationRepository.merchantMunicipality(db, merchantId);
+    const municipalityCode = await shopsRepository.merchantMunicipality(db, merchantId);
     if (!municipalityCode) throw new Problem('merchant_not_found');
     await answer(ctx, db, await settlementStatement(db, municipalityCode, period, { merchantId }), `settlement:merchant:${merchantId}`, () => 'merchants');
   });

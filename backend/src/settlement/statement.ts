@@ -11,6 +11,7 @@ import type { EntryKind } from '../ledger/entries.ts';
 import { ledgerRepository, type AccountKind } from '../ledger/repository.ts';
 import { endOfTokyoDay, isDate } from '../ledger/rules.ts';
 import { organizationRepository } from '../organizations/repository.ts';
+import { shopsRepository } from '../shops/repository.ts';
 import { partnerRepository } from '../partners/repository.ts';
 import { STATEMENT_KINDS, type CampaignLine, type Figure, type MerchantLine, type Named, type PartnerLine, type Statement, type StatementKind } from '@mykey/contracts/statement-shape.ts';
 
@@ -74,7 +75,7 @@ export async function settlementStatement(db: Db, code: string, period: Period, 
     if (!municipality) throw new Problem('municipality_not_found');
     const merchantSums = await postingSums(trx, code, period, 'merchant_payable', ['payment', 'refund', 'void'], merchantId);
     // Postings to a shop: + for a payment, − for a refund or void.
-    const merchants = await lines(trx, organizationRepository.merchantNames, merchantSums, (named, of) => {
+    const merchants = await lines(trx, shopsRepository.merchantNames, merchantSums, (named, of) => {
       const payments = of('payment', 1);
       const refunds = of('refund', -1);
       const voids = of('void', -1);

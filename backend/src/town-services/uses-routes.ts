@@ -7,7 +7,7 @@ import { parsePeriod } from '../settlement/statement.ts';
 import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import type { UsesFigures } from '@mykey/contracts/service-uses.ts';
 import { groupingOf, serviceUses, townUses, usesCsv, usesFileName } from './figures.ts';
-import { idOf } from './routes.ts';
+import { idOf } from '../http/problems.ts';
 
 const query = (ctx: Context) => ({ period: parsePeriod(ctx.query.from, ctx.query.to, 'service_uses_period_invalid'), by: groupingOf(ctx.query.by) });
 
