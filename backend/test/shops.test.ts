@@ -97,10 +97,10 @@ test('an application the transfer file could not pay is refused naming the field
   t.like(kanji.body.errors, [{ path: 'bankAccount.holderKana', message: 'cannot be written in the transfer file: 豆 田 一 郎' }]);
   const tooLong = await publicPost(f, '/api/v1/shop-applications', application({ nameJa }, { bankNameKana: 'ア'.repeat(16) }));
   t.like(tooLong.body.errors, [{ path: 'bankAccount.bankNameKana', message: 'is longer than 15 half-width characters' }]);
-  for (const [field, value] of [['accountNumber', '123456'], ['bankCode', '12a4'], ['branchCode', '1234'], ['accountType', 'checking']]) {
+  for (const [field, value] of [['accountNumber', '123456'], ['bankCode', '12a4'], ['branchCode', '1234'], ['accountType', 'checking']] as Array<[string, string]>) {
     t.like(await publicPost(f, '/api/v1/shop-applications', application({ nameJa }, { [field]: value })), { status: 400, body: { code: 'request_invalid' } }, field);
   }
-  for (const [field, value] of [['category', 'casino'], ['phone', '12345'], ['email', 'not-an-address'], ['nameJa', ''], ['nameEn', 'two\nlines'], ['municipalityCode', '13999']]) {
+  for (const [field, value] of [['category', 'casino'], ['phone', '12345'], ['email', 'not-an-address'], ['nameJa', ''], ['nameEn', 'two\nlines'], ['municipalityCode', '13999']] as Array<[string, string]>) {
     t.like(await publicPost(f, '/api/v1/shop-applications', application({ nameJa, [field]: value })), { status: 400, body: { code: 'request_invalid' } }, field);
   }
   t.like(await publicPost(f, '/api/v1/shop-applications', application({ nameJa, municipalityCode: '999999' })), { status: 400, body: { code: 'request_invalid', errors: [{ path: 'municipalityCode' }] } });
