@@ -14,13 +14,11 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('applied_at', { precision: 3 }).nullable().comment('null for a shop that did not apply through the form');
     t.timestamp('decided_at', { precision: 3 }).nullable().comment('when staff last changed its status');
     t.string('status_reason', 200).nullable().comment('why it was rejected or suspended; null when approved');
-    t.index(['municipality_code', 'status']);
   });
 }
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('merchants', (t) => {
-    t.dropIndex(['municipality_code', 'status']);
     for (const column of ['category', 'address', 'representative', 'contact_phone', 'contact_email', 'applied_at', 'decided_at', 'status_reason']) t.dropColumn(column);
   });
   await knex.raw("UPDATE merchants SET status = 'suspended' WHERE status = 'rejected'");

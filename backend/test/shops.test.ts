@@ -5,11 +5,13 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { DEMO_MUNICIPALITY, DEMO_SECOND_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
-import { fileFixture } from './helpers/env.ts';
+import { fileFixture, testDatabase } from './helpers/env.ts';
 import { cardProof, enrollDevice, firstLogin, municipalCounter, signInStaff, type Reply } from './helpers/identity.ts';
 import { creditConversions, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { eventsAbout } from '../src/audit/chain.ts';
 import { APPLICATIONS_PER_WINDOW } from '../src/shops/application-limit.ts';
+
+const SHOP_APPLICATIONS_MIGRATION = '20261208030000_shop_applications.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
   // Behind a proxy, so each test applies from an address of its own (the limit counts per address).
@@ -202,4 +204,17 @@ test.serial("a suspended shop's register stops at once: no intent, no challenge,
   t.is((await f.city.post(`/api/v1/staff/shops/${bakery.id}/reinstatement`, {})).status, 200);
   const paid = await register.post('/api/v1/auth/card-sessions', cardProof(challenge.body, card));
   t.like(paid, { status: 201, body: { purpose: 'payment', amount: 300, balanceAfter: 700 } });
+});
+
+test('the migration adds what an application holds and takes it away again; a rejected application is left unable to take payments', async (t) => {
+  const { db } = await testDatabase((fn) => t.teardown(fn));
+  await db.seed.run();
+  const bakery = await db('merchants').where({ slug: 'demo-bakery' }).first('id', 'municipality_code');
+  const [rejected] = await db('merchants').insert({ municipality_code: bakery.municipality_code, slug: 'rejected-shop', name_ja: '却下', name_en: 'Rejected', status: 'rejected', category: 'other' });
+  await db.migrate.down({ name: SHOP_APPLICATIONS_MIGRATION });
+  t.false(await db.schema.hasColumn('merchants', 'category'), 'the schema as it was before');
+  t.is((await db('merchants').where({ id: rejected }).first('status')).status, 'suspended');
+  t.is((await db('merchants').where({ id: bakery.id }).first('status')).status, 'approved');
+  await db.migrate.up({ name: SHOP_APPLICATIONS_MIGRATION });
+  t.true(await db.schema.hasColumn('merchants', 'status_reason'));
 });
