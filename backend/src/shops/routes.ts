@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
+import { described } from '../http/described.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { idOf, Problem } from '../http/problems.ts';
 import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
@@ -54,7 +55,13 @@ const applicationBody = z.object({
 
 const reasonBody = z.object({ reason: staffReason }).strict();
 const noBody = z.object({}).strict();
-const statusQuery = z.enum(['pending', 'approved', 'rejected', 'suspended']).optional();
+const listQuery = z.object({ status: z.enum(['pending', 'approved', 'rejected', 'suspended']).optional() });
+
+const BANK_ACCOUNT_EXAMPLE = { bankCode: '0001', bankNameKana: 'みらいぎんこう', branchCode: '123', branchNameKana: 'ホンテン', accountType: 'ordinary', accountNumber: '1234567', holderKana: 'マメダ　イチロウ' };
+const APPLICATION_EXAMPLE = {
+  municipalityCode: '139998', nameJa: 'みらい豆腐店', nameEn: 'Mirai Tofu', address: 'みらい市本町2-3-4', category: 'grocery', representative: '豆田 一郎',
+  phone: '03-1234-5678', email: 'tofu@example.jp', bankAccount: BANK_ACCOUNT_EXAMPLE,
+};
 
 const shopId = (value: string | undefined) => idOf(value, 'shop_not_found');
 
@@ -74,12 +81,16 @@ export function shopRoutes({ db, redis, keyPrefix, clock }: ShopRoutesDeps): Rou
   }
 
   // Public: which towns take applications (their names are public anyway).
-  router.get('/shop-applications/towns', async (ctx) => {
+  router.get('/shop-applications/towns', described({ summary: 'The towns that take shop applications (the public form\'s list)', caller: 'anyone', responses: { 200: 'Every town\'s code and names.' } }), async (ctx) => {
     ctx.body = { towns: await applicationTowns(db) };
   });
 
   // Public: no session. The key is per address, so another client's key answers nothing of theirs.
-  router.post('/shop-applications', async (ctx) => {
+  router.post('/shop-applications', described({
+    summary: 'A shop applies to a town (the public form: no sign-in, limited per address)', description: 'The bank names are normalised as the Zengin transfer file writes them (docs/shops.md).',
+    caller: 'anyone', body: applicationBody, idempotent: true, example: APPLICATION_EXAMPLE,
+    responses: { 201: 'The application\'s number and the bank account as the transfer file will write it.' }, problems: ['shop_application_rate_limited'],
+  }), async (ctx) => {
     const key = idempotencyKey(ctx);
     const application = await readJson(ctx, applicationBody, APPLICATION_BODY_LIMIT);
     const wait = await limit.take(ctx.ip);
@@ -93,28 +104,35 @@ export function shopRoutes({ db, redis, keyPrefix, clock }: ShopRoutesDeps): Rou
       async (trx) => ({ status: 201, body: await apply(trx, application, clock()) }))));
   });
 
-  router.get('/staff/shops', ...reads, async (ctx) => {
-    const status = statusQuery.safeParse(ctx.query.status || undefined);
-    if (!status.success) throw new Problem('request_invalid', 'status must be pending, approved, rejected or suspended');
-    ctx.body = { shops: await listShops(db, signedInStaff(ctx), status.data) };
+  router.get('/staff/shops', described({ summary: 'The town\'s shops and applications, those waiting first', caller: 'staff', query: listQuery, responses: { 200: 'The shops.' } }), ...reads, async (ctx) => {
+    const query = listQuery.safeParse({ status: ctx.query.status || undefined });
+    if (!query.success) throw new Problem('request_invalid', 'status must be pending, approved, rejected or suspended');
+    ctx.body = { shops: await listShops(db, signedInStaff(ctx), query.data.status) };
   });
 
-  router.get('/staff/shops/:id', ...reads, async (ctx) => {
+  router.get('/staff/shops/:id', described({ summary: 'A shop or an application in full', caller: 'staff', responses: { 200: 'The shop.' }, problems: ['shop_not_found'] }), ...reads, async (ctx) => {
     ctx.body = await shopOf(db, signedInStaff(ctx), shopId(ctx.params.id));
   });
 
-  const decisions: Array<[path: string, decision: ShopDecision, needsReason: boolean]> = [
-    ['approval', 'approve', false], ['rejection', 'reject', true], ['suspension', 'suspend', true], ['reinstatement', 'reinstate', false],
+  const decisions: Array<[path: string, decision: ShopDecision, needsReason: boolean, summary: string]> = [
+    ['approval', 'approve', false, 'Approve an application'], ['rejection', 'reject', true, 'Reject an application, with a reason'],
+    ['suspension', 'suspend', true, 'Suspend a shop, with a reason: its registers stop at once'], ['reinstatement', 'reinstate', false, 'Reinstate a suspended shop'],
   ];
-  for (const [path, decision, needsReason] of decisions) {
-    router.post(`/staff/shops/:id/${path}`, ...administers, async (ctx) => {
+  for (const [path, decision, needsReason, summary] of decisions) {
+    router.post(`/staff/shops/:id/${path}`, described({
+      summary, caller: 'staff', body: needsReason ? reasonBody : noBody, idempotent: true, example: needsReason ? { reason: '登録内容の確認のため' } : {},
+      responses: { 200: 'The shop, in its new status.' }, problems: ['shop_not_found', 'shop_status_conflict'],
+    }), ...administers, async (ctx) => {
       const id = shopId(ctx.params.id);
       const reason = needsReason ? (await readJson(ctx, reasonBody)).reason : (await readJson(ctx, noBody), null);
       await change(ctx, { op: `shop-${decision}`, id, reason }, (trx, staff) => decide(trx, staff, id, decision, reason, clock()));
     });
   }
 
-  router.put('/staff/shops/:id/bank-account', ...administers, async (ctx) => {
+  router.put('/staff/shops/:id/bank-account', described({
+    summary: 'Correct a shop\'s bank account (audited by field, never the account)', caller: 'staff', body: bankAccountBody, idempotent: true, example: BANK_ACCOUNT_EXAMPLE,
+    responses: { 200: 'The shop with its account as the transfer file will write it.' }, problems: ['shop_not_found'],
+  }), ...administers, async (ctx) => {
     const id = shopId(ctx.params.id);
     const account = await readJson(ctx, bankAccountBody);
     await change(ctx, { op: 'shop-bank-account', id, ...account }, (trx, staff) => setBankAccount(trx, staff, id, account));

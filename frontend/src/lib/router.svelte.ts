@@ -17,6 +17,8 @@ export const paths = {
   municipalityFamily: '/municipality/family',
   municipalityEvents: '/municipality/events',
   municipalityEventReception: '/municipality/event-reception',
+  municipalityCampaignFigures: '/municipality/campaign-figures',
+  municipalityExpiringPoints: '/municipality/expiring-points',
   merchantRegister: '/merchant/register',
   merchantSettlement: '/merchant/settlement',
   municipalityShops: '/municipality/shops',
@@ -25,7 +27,7 @@ export const paths = {
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'merchant-register' | 'merchant-settlement' | 'municipality-shops' | 'shop-apply' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'municipality-campaign-figures' | 'municipality-expiring-points' | 'merchant-register' | 'merchant-settlement' | 'municipality-shops' | 'shop-apply' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -46,6 +48,8 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityFamily]: 'municipality-family',
   [paths.municipalityEvents]: 'municipality-events',
   [paths.municipalityEventReception]: 'municipality-event-reception',
+  [paths.municipalityCampaignFigures]: 'municipality-campaign-figures',
+  [paths.municipalityExpiringPoints]: 'municipality-expiring-points',
   [paths.merchantRegister]: 'merchant-register',
   [paths.merchantSettlement]: 'merchant-settlement',
   [paths.municipalityShops]: 'municipality-shops',
@@ -60,7 +64,8 @@ export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
     || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-family' || name === 'municipality-usage'
     || name === 'municipality-shelters' || name === 'municipality-shelter-summary' || name === 'municipality-shelter-desk'
-    || name === 'municipality-events' || name === 'municipality-event-reception' || name === 'municipality-shops') return 'municipality';
+    || name === 'municipality-events' || name === 'municipality-event-reception'
+    || name === 'municipality-campaign-figures' || name === 'municipality-expiring-points' || name === 'municipality-shops') return 'municipality';
   return null;
 }
 
@@ -69,7 +74,17 @@ function normalise(path: string): string {
   return path.length > 1 ? path.replace(/\/+$/, '') : path;
 }
 
+/** A campaign's dashboard: the programme's figures screen, narrowed to the campaign (the campaigns screen links here). */
+export const campaignFiguresPath = (campaignId: number) => `${paths.municipalityCampaignFigures}/${campaignId}`;
+
+/** The campaign a dashboard's path names, if it is one. */
+export function campaignOfPath(path: string): number | undefined {
+  const match = /^\/municipality\/campaign-figures\/([1-9][0-9]{0,15})$/.exec(normalise(path));
+  return match ? Number(match[1]) : undefined;
+}
+
 export function matchRoute(path: string): RouteName {
+  if (campaignOfPath(path) !== undefined) return 'municipality-campaign-figures';
   return routesByPath[normalise(path)] ?? 'not-found';
 }
 
