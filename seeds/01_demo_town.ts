@@ -26,7 +26,9 @@ export async function seedTown(knex: Knex, town: DemoTown): Promise<void> {
     await knex('partner_agreements')
       .insert({ partner_id: partner.id, municipality_code: code, status: 'active', starts_on: DEMO_AGREEMENT.starts_on, created_at: new Date() });
   }
-  await knex('campaigns').insert({ ...town.campaign, municipality_code: code }).onConflict('slug').merge();
+  // Its status is merged only by the first seed: a campaign the town paused or ended stays so.
+  const { status: _status, ...campaignTerms } = town.campaign;
+  await knex('campaigns').insert({ ...town.campaign, municipality_code: code }).onConflict('slug').merge(Object.keys(campaignTerms));
   // The campaign's budget moves into the ledger once: a re-seed replays the same reference.
   const campaign = await knex('campaigns').where({ slug: town.campaign.slug }).first('id');
   await knex.transaction((trx) => fundCampaign(trx, {

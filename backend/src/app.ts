@@ -29,6 +29,7 @@ import { shelterCheckInPurpose, shelterCheckOutPurpose } from './shelters/purpos
 import { shelterRoutes } from './shelters/routes.ts';
 import { eventAttendancePurpose } from './events/purposes.ts';
 import { eventRoutes } from './events/routes.ts';
+import { campaignRoutes } from './campaigns/routes.ts';
 import { familyAcceptPurpose, familyOfferPurpose, familyWhereaboutsPurpose, familyWithdrawPurpose, withFamily } from './family/purposes.ts';
 import { familyRoutes } from './family/routes.ts';
 import { plainHttpWebhooksAllowed } from './partners/webhook-url.ts';
@@ -91,6 +92,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock, mykeySecret: identity.secret }), paymentRoutes({ db, clock, mykeySecret: identity.secret }), townServiceRoutes({ db, mykeySecret: identity.secret, clock, allowPlainHttpWebhooks: plainHttpWebhooksAllowed(config.NODE_ENV) }), serviceUsesRoutes({ db }),
     serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }), eventRoutes({ db, clock }), familyRoutes({ db, clock }),
+    campaignRoutes({ db, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {
       slots: uploadSlots(redis, config.QUEUE_PREFIX, batchUploads.perPartner), spoolDir: batchUploads.spoolDir, spoolMaxBytes: batchUploads.spoolMaxBytes } })]) {
     app.use(router.routes());

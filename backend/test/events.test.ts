@@ -11,7 +11,7 @@ import { fundCampaign, grantPoints, inLedgerTransaction, residentPoints } from '
 import { tokyoDate } from '../src/ledger/rules.ts';
 import { fileFixture, migratedUpTo } from './helpers/env.ts';
 import { cardProof, enrollDevice, firstLogin, municipalCounter, secondTown, signInStaff, type Device, type Staff } from './helpers/identity.ts';
-import { NOW, ref, town } from './helpers/ledger.ts';
+import { NOW, campaignState, ref, town } from './helpers/ledger.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
   const town = await municipalCounter(cleanup);
@@ -36,7 +36,7 @@ async function ledgerClean(t: ExecutionContext, db: Db) {
 async function campaign(db: Db, terms: { startsOn?: string; endsOn?: string; funded: number }): Promise<number> {
   const [id] = await db('campaigns').insert({
     municipality_code: CITY, slug: ref('campaign'), name_ja: 'テスト', name_en: 'Test', premium_percent: 0, budget_points: 1_000_000,
-    cap_per_resident_points: 100_000, starts_on: terms.startsOn ?? '2026-04-01', ends_on: terms.endsOn ?? '2027-03-31',
+    cap_per_resident_points: 100_000, starts_on: terms.startsOn ?? '2026-04-01', ends_on: terms.endsOn ?? '2027-03-31', ...campaignState(0, terms.endsOn ?? '2027-03-31'),
   });
   await inLedgerTransaction(db, (trx) => fundCampaign(trx, { reference: ref('fund'), campaignId: Number(id), points: terms.funded }));
   return Number(id);

@@ -11,7 +11,7 @@ import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '@mykey/contr
 import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { signInStaff } from './helpers/identity.ts';
-import { ref, town } from './helpers/ledger.ts';
+import { campaignState, ref, town } from './helpers/ledger.ts';
 import { startApp } from './helpers/server.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
@@ -42,7 +42,7 @@ async function campaign(db: Db, terms: { startsOn?: string; endsOn?: string; fun
   const slug = ref('campaign');
   const [id] = await db('campaigns').insert({
     municipality_code: CITY, slug, name_ja: 'テスト', name_en: 'Test', premium_percent: 0, budget_points: 1_000_000,
-    cap_per_resident_points: 100_000, starts_on: terms.startsOn ?? '2026-04-01', ends_on: terms.endsOn ?? '2027-03-31',
+    cap_per_resident_points: 100_000, starts_on: terms.startsOn ?? '2026-04-01', ends_on: terms.endsOn ?? '2027-03-31', ...campaignState(0, terms.endsOn ?? '2027-03-31'),
   });
   await inLedgerTransaction(db, (trx) => fundCampaign(trx, { reference: ref('fund'), campaignId: Number(id), points: terms.funded }));
   return slug;

@@ -40,11 +40,16 @@ test('seeding twice, or three times, leaves exactly two demo towns', async (t) =
     staff_accounts: DEMO_STAFF.length + DEMO_SECOND_STAFF.length,
   });
   const passwordBefore = await db('staff_accounts').where({ login_id: 'demo-shop' }).first('password_hash');
+  t.deepEqual(await db('campaigns').orderBy('slug').select('slug', 'kind', 'status'), TOWNS.map((town) => ({ slug: town.campaign.slug, kind: 'conversion_premium', status: 'running' }))
+    .sort((a, b) => a.slug.localeCompare(b.slug)), 'the demo campaigns run, each a premium on conversions');
+  // The second town paused its campaign: seeding again leaves it paused.
+  await db('campaigns').where({ slug: TOWNS[1]!.campaign.slug }).update({ status: 'paused' });
   await db.seed.run();
   await db.seed.run();
   t.deepEqual(await counts(db), first);
   const passwordAfter = await db('staff_accounts').where({ login_id: 'demo-shop' }).first('password_hash');
   t.is(passwordAfter.password_hash, passwordBefore.password_hash, 'a re-seed does not reset a password');
+  t.is((await db('campaigns').where({ slug: TOWNS[1]!.campaign.slug }).first('status')).status, 'paused', 'a re-seed does not restart a campaign the town paused');
   for (const town of TOWNS) {
     const { code } = town.municipality;
     t.is(checkDigit(code.slice(0, 5)), Number(code[5]), `${code} carries its check digit`);

@@ -9,7 +9,7 @@ import type { Db } from '../db.ts';
 import { devicesRepository } from '../devices/repository.ts';
 import { Problem } from '../http/problems.ts';
 import { grantPoints, residentPoints } from '../ledger/ledger.ts';
-import { ledgerRepository } from '../ledger/repository.ts';
+import { campaignsRepository } from '../campaigns/repository.ts';
 import { tokyoDate } from '../ledger/rules.ts';
 import { usableCardOf } from '../mykey/service.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
@@ -57,7 +57,7 @@ async function viewsOf(conn: Conn, events: Event[], now: Date): Promise<EventVie
   if (events.length === 0) return [];
   const devices = await repo.devicesOf(conn, events.map((e) => e.id));
   const categories = await repo.categoriesByIds(conn, [...new Set(events.map((e) => e.categoryId))]);
-  const campaigns = new Map((await ledgerRepository.campaignsWithBudget(conn, events[0]!.municipalityCode, now)).map((c) => [c.id, c]));
+  const campaigns = new Map((await campaignsRepository.campaignsWithBudget(conn, events[0]!.municipalityCode, now)).map((c) => [c.id, c]));
   return events.map((event) => {
     const campaign = campaigns.get(event.campaignId)!;
     return {
@@ -83,7 +83,7 @@ export async function eventOf(db: Db, staff: SignedInStaff, id: number, now: Dat
  */
 async function checkEvent(conn: Conn, staff: SignedInStaff, fields: EventFields, now: Date): Promise<void> {
   await ownCategory(conn, staff.municipalityCode, fields.categoryId);
-  const campaign = await ledgerRepository.campaignWithBudget(conn, staff.municipalityCode, String(fields.campaignId), now);
+  const campaign = await campaignsRepository.campaignWithBudget(conn, staff.municipalityCode, String(fields.campaignId), now);
   if (!campaign) throw new Problem('campaign_not_found');
   if (fields.startsOn < campaign.startsOn || fields.endsOn > campaign.endsOn) {
     throw new Problem('event_campaign_not_running', `the event is ${fields.startsOn} to ${fields.endsOn}; campaign ${campaign.id} runs ${campaign.startsOn} to ${campaign.endsOn}`);

@@ -15,6 +15,7 @@ import { organizationLabel } from '../staff/organization.ts';
 import { staffReason } from '../staff/reason.ts';
 import type { GrantCampaign } from '@mykey/contracts/grants.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
+import { campaignsRepository } from '../campaigns/repository.ts';
 import { grantsRepository as repo } from './repository.ts';
 import { grantHistory, ownCategory } from '../events/records.ts';
 import { eventsRepository } from '../events/repository.ts';
@@ -46,13 +47,13 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
   /** A campaign of the signed-in staff member's municipality, by id or slug; another municipality's is not found. */
   async function campaignOf(ctx: Context, key: unknown): Promise<GrantCampaign> {
     const parsed = campaignKey.safeParse(key);
-    const campaign = parsed.success ? await ledgerRepository.campaignWithBudget(db, signedInStaff(ctx).organization.id, String(parsed.data), clock()) : undefined;
+    const campaign = parsed.success ? await campaignsRepository.campaignWithBudget(db, signedInStaff(ctx).organization.id, String(parsed.data), clock()) : undefined;
     if (!campaign) throw new Problem('campaign_not_found');
     return campaign;
   }
 
   router.get('/grants/campaigns', ...reads, async (ctx) => {
-    ctx.body = { campaigns: await ledgerRepository.campaignsWithBudget(db, signedInStaff(ctx).organization.id, clock()) };
+    ctx.body = { campaigns: await campaignsRepository.campaignsWithBudget(db, signedInStaff(ctx).organization.id, clock()) };
   });
 
   router.post('/grants', ...operates, async (ctx) => {

@@ -40,6 +40,11 @@ export const organizationRepository = {
     return row?.municipality_code;
   },
 
+  /** The town's shops (any status), by name; a campaign names the shops taking part from these. */
+  async merchantsOf(conn: Conn, municipalityCode: string): Promise<Named[]> {
+    return [...namedById(await conn('merchants').where({ municipality_code: municipalityCode }).orderBy(['name_ja', 'id']).select(NAMED_COLUMNS)).values()];
+  },
+
   async merchantNames(conn: Conn, ids: number[]): Promise<Map<number, Named>> {
     return namedById(ids.length === 0 ? [] : await conn('merchants').whereIn('id', ids).select(NAMED_COLUMNS));
   },

@@ -9,6 +9,7 @@ import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import type { EntryKind } from '../ledger/entries.ts';
 import { ledgerRepository, type AccountKind } from '../ledger/repository.ts';
+import { campaignsRepository } from '../campaigns/repository.ts';
 import { endOfTokyoDay, isDate } from '../ledger/rules.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import { partnerRepository } from '../partners/repository.ts';
@@ -84,7 +85,7 @@ export async function settlementStatement(db: Db, code: string, period: Period, 
     // Postings to a partner's clearing account and a campaign's budget are − for what they gave.
     const partners = forMerchant ? [] : await lines(trx, partnerRepository.names,
       await postingSums(trx, code, period, 'partner_clearing', ['conversion']), (named, of) => ({ ...named, conversions: of('conversion', -1) }));
-    const campaigns = forMerchant ? [] : await lines(trx, ledgerRepository.campaignNames,
+    const campaigns = forMerchant ? [] : await lines(trx, campaignsRepository.campaignNames,
       await postingSums(trx, code, period, 'campaign_budget', ['conversion', 'grant']), (named, of) => {
         const premiums = of('conversion', -1);
         const grants = of('grant', -1);

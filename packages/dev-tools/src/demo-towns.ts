@@ -23,6 +23,7 @@ export const DEMO_CAMPAIGN = {
   slug: 'demo-shopping-2026', name_ja: 'みらい市 地域応援ポイント 2026', name_en: 'Mirai City local support points 2026',
   premium_percent: 20, budget_points: 10_000_000, cap_per_resident_points: 5_000,
   starts_on: '2026-04-01', ends_on: '2027-03-31',
+  kind: 'conversion_premium' as const, status: 'running' as const, points_valid_until: '2027-03-31',
 };
 
 /** Demo staff accounts; their password is printed by `npm start`. Never used outside a demo. */
@@ -64,6 +65,7 @@ export const DEMO_SECOND_CAMPAIGN = {
   slug: 'demo-aoba-2026', name_ja: 'あおば町 くらし応援ポイント 2026', name_en: 'Aoba Town living support points 2026',
   premium_percent: 10, budget_points: 2_000_000, cap_per_resident_points: 3_000,
   starts_on: '2026-04-01', ends_on: '2027-03-31',
+  kind: 'conversion_premium' as const, status: 'running' as const, points_valid_until: '2027-03-31',
 };
 
 /** Its staff, with the same demo password as the first town's. */
