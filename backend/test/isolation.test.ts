@@ -67,6 +67,9 @@ const fixture = fileFixture(test, async (cleanup) => {
   const receptionB = await enrollDevice(base, cityB, 'あおば町行事受付');
   must(await cityB.put(`/api/v1/events/${eventB.id}/devices`, { deviceIds: [receptionB.id] }), 200);
   must(await receptionB.post('/api/v1/auth/card-taps', { purpose: 'event_attendance', certificate: memberB.card.certificateDer.toString('base64') }), 201);
+  // B's own planned campaign, for B's shop and B's partner only.
+  const shopIdB = Number((await db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
+  const plannedB = must(await cityB.post('/api/v1/campaigns', campaignTerms({ nameJa: 'あおば町の計画キャンペーン', nameEn: 'Aoba planned campaign', kind: 'conversion_premium', premiumPercent: 5, merchantIds: [shopIdB], partnerIds: [partnerB.id] })), 201).body;
   const conversionB = { partnerTxId: `aoba-tx-${randomBytes(4).toString('hex')}`, mykeyId: residentB.mykeyId, municipality: TOWN_B.code, partnerPoints: 1000 };
   must(await signedFetch(base, partnerB, 'POST', '/api/v1/partner/conversions', JSON.stringify(conversionB)), 202);
   const batchB = `aoba-batch-${randomBytes(4).toString('hex')}`;
@@ -82,7 +85,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     code: TOWN_B.code, campaignId: campaignIdB, resident: residentB, categoryId: Number(categoryB.id), eventId: Number(eventB.id), receptionB, cityB, shopB, counterB, registerB, partnerB,
     uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
     partnerTxId: conversionB.partnerTxId, batchId: batchB, member: memberB, libraryId: Number(libraryB.id), membershipId: Number(membershipB.id), openLink: openLinkB.requestId as string,
-    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB,
+    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, plannedCampaignId: Number(plannedB.id), shopId: shopIdB,
   };
   // Strings only B's objects hold, B's shop's pseudonym of its resident among them. (The
   // resident's MyKey ID is left out: A may name it itself, to grant points, and then sees it in
@@ -94,6 +97,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     'あおば町立図書館', 'Aoba Town Library', 'AOBA-0001', 'AOBA-0002', membershipB.pseudonym, openLinkB.requestId,
     'あおば町民体育館', 'Aoba Town Gym', 'あおば町本町1-1', 'あおば町避難所受付',
     'あおば町の分類', 'Aoba category', 'あおば町清掃活動', 'Aoba clean-up', 'あおば町行事受付',
+    'あおば町の計画キャンペーン', 'Aoba planned campaign', plannedB.slug,
   ];
   // A's own library, served by A's counter, with PIN-less taps.
   const libraryA = must(await a.staff.post('/api/v1/services', { kind: 'library', nameJa: 'みらい市立図書館', nameEn: 'Mirai City Library', tapPolicy: 'tap' }), 201).body;
@@ -172,6 +176,21 @@ const unknownIntent = () => `pi_${randomBytes(16).toString('base64url')}`;
 const today = () => tokyoDate(new Date());
 
 type Case = (t: ExecutionContext, f: Fixture) => Promise<void>;
+
+/** A campaign's terms: an administrative one running from today for a month, unless told. */
+function campaignTerms(more: Record<string, unknown> = {}) {
+  const inMonth = tokyoDate(new Date(Date.now() + 30 * 86_400_000));
+  return {
+    kind: 'administrative', nameJa: 'みらい市のキャンペーン', nameEn: 'Mirai campaign', startsOn: tokyoDate(new Date()), endsOn: inMonth, premiumPercent: 0,
+    capPerResidentPoints: 1_000, budgetPoints: 10_000, validity: { until: inMonth }, merchantIds: null, partnerIds: null, ...more,
+  };
+}
+
+/** B's planned campaign as B's staff see it: unchanged by anything A tried. */
+async function bCampaignUntouched(t: ExecutionContext, f: Fixture): Promise<void> {
+  t.like(must(await f.b.cityB.get(`/api/v1/campaigns/${f.b.plannedCampaignId}`), 200).body,
+    { status: 'planned', version: 1, fundedPoints: 0, budgetPoints: 10_000, merchantIds: [f.b.shopId] }, "B's campaign is as B left it");
+}
 
 /** Routes that reach no town's objects, and why. */
 const UNSCOPED: Record<string, string> = {
@@ -544,6 +563,60 @@ const CASES: Record<string, Case> = {
       await rawStaff(f.base, f.cityA, 'GET', `/api/v1/shelters/${f.b.shelterId}/roster.csv`),
       await rawStaff(f.base, f.cityA, 'GET', '/api/v1/shelters/999999999/roster.csv'));
     nothingOfB(t, f, must(await rawStaff(f.base, f.cityA, 'GET', `/api/v1/shelters/${f.shelterA}/roster.csv`), 200));
+  },
+
+  async 'GET /api/v1/campaigns'(t, f) {
+    const listed = must(await f.cityA.get('/api/v1/campaigns'), 200);
+    nothingOfB(t, f, listed);
+    t.false(listed.body.campaigns.some((c: { id: number }) => c.id === f.b.plannedCampaignId || c.id === f.b.campaignId));
+    t.false(listed.body.choices.merchants.some((m: { id: number }) => m.id === f.b.shopId), "B's shop is no choice of A's");
+    t.false(listed.body.choices.partners.some((p: { id: number }) => p.id === f.b.partnerB.id), "B's partner, without an agreement with A, is none either");
+    t.is((await f.shopA.get('/api/v1/campaigns')).status, 403, 'a shop runs no campaign');
+  },
+
+  async 'POST /api/v1/campaigns'(t, f) {
+    const create = (more: Record<string, unknown>) => f.cityA.post('/api/v1/campaigns', campaignTerms(more));
+    // B's shop and B's partner are as unknown to A as ones that never were.
+    sameAsUnknown(t, f, await create({ merchantIds: [f.b.shopId] }), await create({ merchantIds: [999_999_999] }));
+    sameAsUnknown(t, f, await create({ kind: 'conversion_premium', premiumPercent: 5, partnerIds: [f.b.partnerB.id] }), await create({ kind: 'conversion_premium', premiumPercent: 5, partnerIds: [999_999_999] }));
+    nothingOfB(t, f, must(await create({}), 201));
+  },
+
+  async 'GET /api/v1/campaigns/:id'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/campaigns/${f.b.plannedCampaignId}`), await f.cityA.get('/api/v1/campaigns/999999999'));
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/campaigns/${f.b.campaignId}`), await f.cityA.get('/api/v1/campaigns/999999998'));
+  },
+
+  async 'PUT /api/v1/campaigns/:id'(t, f) {
+    const edit = (id: number) => f.cityA.put(`/api/v1/campaigns/${id}`, { version: 1, terms: campaignTerms() });
+    sameAsUnknown(t, f, await edit(f.b.plannedCampaignId), await edit(999_999_999));
+    await bCampaignUntouched(t, f);
+    // A's own planned campaign cannot take B's shop.
+    const own = must(await f.cityA.post('/api/v1/campaigns', campaignTerms()), 201).body;
+    const retarget = (merchantId: number) => f.cityA.put(`/api/v1/campaigns/${own.id}`, { version: 1, terms: campaignTerms({ merchantIds: [merchantId] }) });
+    sameAsUnknown(t, f, await retarget(f.b.shopId), await retarget(999_999_999));
+  },
+
+  async 'POST /api/v1/campaigns/:id/status'(t, f) {
+    for (const action of ['start', 'end']) {
+      const attempt = (id: number) => f.cityA.post(`/api/v1/campaigns/${id}/status`, { action });
+      sameAsUnknown(t, f, await attempt(f.b.plannedCampaignId), await attempt(999_999_999));
+    }
+    await bCampaignUntouched(t, f);
+    t.is(must(await f.b.cityB.get(`/api/v1/campaigns/${f.b.campaignId}`), 200).body.status, 'running', "B's running campaign still runs");
+  },
+
+  async 'POST /api/v1/campaigns/:id/funding'(t, f) {
+    const attempt = (id: number) => f.cityA.post(`/api/v1/campaigns/${id}/funding`, { points: 100 });
+    sameAsUnknown(t, f, await attempt(f.b.plannedCampaignId), await attempt(999_999_999));
+    await bCampaignUntouched(t, f);
+  },
+
+  async 'POST /api/v1/campaigns/:id/top-ups'(t, f) {
+    const attempt = (id: number) => f.cityA.post(`/api/v1/campaigns/${id}/top-ups`, { points: 100 });
+    sameAsUnknown(t, f, await attempt(f.b.plannedCampaignId), await attempt(999_999_999));
+    sameAsUnknown(t, f, await attempt(f.b.campaignId), await attempt(999_999_998));
+    await bCampaignUntouched(t, f);
   },
 
   async 'GET /api/v1/staff/grants/campaigns'(t, f) {
