@@ -13,6 +13,7 @@ interface ApiErrorFields {
   messages: Bilingual;
   requestId: string | null;
   figures?: Figures;
+  document?: Record<string, unknown>;
 }
 
 /** A problem's numbers beside its message, such as availablePoints or triesLeft. */
@@ -26,6 +27,8 @@ export class ApiError extends Error {
   /** Quoted by clerks to support staff; null when the request never reached the server. */
   readonly requestId: string | null;
   readonly figures: Figures;
+  /** The whole problem document, for a screen that reads more of it than numbers (a conflict's changes). */
+  readonly document: Record<string, unknown>;
 
   constructor(fields: ApiErrorFields) {
     super(`${fields.code}: ${fields.messages.en}`);
@@ -35,6 +38,7 @@ export class ApiError extends Error {
     this.messages = fields.messages;
     this.requestId = fields.requestId;
     this.figures = fields.figures ?? {};
+    this.document = fields.document ?? {};
   }
 }
 
@@ -143,6 +147,7 @@ async function problemFrom(response: Response): Promise<ApiError> {
     messages: { ja: body.messages.ja, en: body.messages.en },
     requestId: body.requestId,
     figures: figuresOf(body),
+    document: body as unknown as Record<string, unknown>,
   });
 }
 

@@ -17,12 +17,13 @@ export const paths = {
   municipalityFamily: '/municipality/family',
   municipalityEvents: '/municipality/events',
   municipalityEventReception: '/municipality/event-reception',
+  municipalityCampaigns: '/municipality/campaigns',
   merchantRegister: '/merchant/register',
   totpEnrolment: '/two-step-setup',
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'municipality-campaigns' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -43,6 +44,7 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityFamily]: 'municipality-family',
   [paths.municipalityEvents]: 'municipality-events',
   [paths.municipalityEventReception]: 'municipality-event-reception',
+  [paths.municipalityCampaigns]: 'municipality-campaigns',
   [paths.merchantRegister]: 'merchant-register',
   [paths.totpEnrolment]: 'totp-enrolment',
   [paths.account]: 'account',
@@ -54,7 +56,7 @@ export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
     || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-family' || name === 'municipality-usage'
     || name === 'municipality-shelters' || name === 'municipality-shelter-summary' || name === 'municipality-shelter-desk'
-    || name === 'municipality-events' || name === 'municipality-event-reception') return 'municipality';
+    || name === 'municipality-events' || name === 'municipality-event-reception' || name === 'municipality-campaigns') return 'municipality';
   return null;
 }
 
