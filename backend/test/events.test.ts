@@ -7,11 +7,12 @@ import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { DEMO_CAMPAIGN, DEMO_EVENT_CATEGORIES, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
-import { fundCampaign, grantPoints, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
-import { tokyoDate } from '../src/ledger/rules.ts';
+import { fundingEntry, grantEntry, requestHash } from '../src/ledger/entries.ts';
+import { fundCampaign, inLedgerTransaction, post, residentPoints } from '../src/ledger/ledger.ts';
+import { endOfTokyoDay, tokyoDate } from '../src/ledger/rules.ts';
 import { fileFixture, migratedUpTo } from './helpers/env.ts';
 import { cardProof, enrollDevice, firstLogin, municipalCounter, secondTown, signInStaff, type Device, type Staff } from './helpers/identity.ts';
-import { NOW, campaignState, ref, town } from './helpers/ledger.ts';
+import { NOW, campaignState, ref } from './helpers/ledger.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
   const town = await municipalCounter(cleanup);
@@ -326,9 +327,20 @@ test('the town sees the points granted per category and per event over a period,
 
 test('the migration gives every grant made before categories an uncategorised record, and rolls back to the schema before', async (t) => {
   const db = await migratedUpTo((fn) => t.teardown(fn), '20261207020000_events.ts');
-  const before = await town(db);
-  const [mykeyPk] = await db('mykeys').insert({ mykey_id: 'TESTMIG2', status: 'active', home_municipality_code: before.code });
-  const posted = await inLedgerTransaction(db, (trx) => grantPoints(trx, { reference: ref('old-grant'), campaignId: before.campaignId, mykeyId: 'TESTMIG2', points: 321, now: NOW }));
+  // The town, its campaign and accounts as they were then; the grant posted as the ledger's
+  // entries (today's operations read campaign columns that came later).
+  const code = '999981';
+  await db('municipalities').insert({ code, name_ja: '旧市', name_en: 'Old City' });
+  const [campaignId] = await db('campaigns').insert({ municipality_code: code, slug: ref('old-campaign'), name_ja: '旧', name_en: 'Old', premium_percent: 0,
+    budget_points: 1_000, cap_per_resident_points: 1_000, starts_on: '2026-04-01', ends_on: '2027-03-31' });
+  const [mykeyPk] = await db('mykeys').insert({ mykey_id: 'TESTMIG2', status: 'active', home_municipality_code: code });
+  const account = async (owner: Record<string, unknown>) => Number((await db('ledger_accounts').insert({ municipality_code: code, ...owner }))[0]);
+  const [fundingAccount, budgetAccount, residentAccount] = [await account({ kind: 'municipality_funding' }), await account({ kind: 'campaign_budget', campaign_id: campaignId }),
+    await account({ kind: 'resident', mykey_pk: mykeyPk })];
+  const head = (reference: string) => ({ reference, municipalityCode: code, requestHash: requestHash({ reference }), postedAt: NOW });
+  await inLedgerTransaction(db, (trx) => post(trx, fundingEntry(head(ref('fund')), { campaignId: Number(campaignId), fundingAccount, budgetAccount, points: 1_000 })));
+  const posted = await inLedgerTransaction(db, (trx) => post(trx, grantEntry(head(ref('old-grant')),
+    { campaignId: Number(campaignId), budgetAccount, residentAccount, points: 321, expiresAt: endOfTokyoDay('2027-03-31') })));
   await db.migrate.up();
   t.like(await db('grant_records').where({ entry_id: posted.entryId }).first(), { mykey_pk: Number(mykeyPk), points: 321, category_id: null, event_id: null, label_ja: null });
   await db.migrate.down();
