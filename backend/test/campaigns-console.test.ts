@@ -115,7 +115,7 @@ for (const w of [JA, EN]) {
     const { grantPoints, inLedgerTransaction } = await import('../src/ledger/ledger.ts');
     const { addResident } = await import('./helpers/partners.ts');
     for (let i = 0; i < 10; i++) {
-      await inLedgerTransaction(db, async (trx) => grantPoints(trx, { reference: `test:${tag}:${i}`, campaignId: id, mykeyId: await addResident(db), points: 4_000 }));
+      await inLedgerTransaction(db, async (trx) => grantPoints(trx, { reference: `test:${tag}:${i}`, campaignId: id, kind: 'administrative', mykeyId: await addResident(db), points: 4_000 }));
     }
     await step(w.end, w.dialogEnd, new RegExp(w.ended));
     await row.getByText(w.returned).waitFor();

@@ -57,7 +57,7 @@ async function running(f: Fixture, more: Partial<CampaignTerms> = {}) {
 }
 
 const grant = (db: Db, campaignId: number, mykeyId: string, points: number, now = new Date()) =>
-  inLedgerTransaction(db, (trx) => grantPoints(trx, { reference: `test:${randomUUID()}`, campaignId, mykeyId, points, now }));
+  inLedgerTransaction(db, (trx) => grantPoints(trx, { reference: `test:${randomUUID()}`, campaignId, kind: 'administrative', mykeyId, points, now }));
 
 async function ledgerClean(t: ExecutionContext, db: Db) {
   const report = await checkLedger(db);

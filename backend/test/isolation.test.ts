@@ -5,7 +5,7 @@
 // the suite, so a new route joins it by construction.
 import test, { type ExecutionContext } from 'ava';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MERCHANTS, DEMO_SECOND_MUNICIPALITY as TOWN_B, DEMO_SECOND_STAFF, DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
+import { DEMO_EVENT_CAMPAIGN, DEMO_GRANT_CAMPAIGN, DEMO_SECOND_CAMPAIGN, DEMO_SECOND_EVENT_CAMPAIGN, DEMO_SECOND_GRANT_CAMPAIGN, DEMO_SECOND_MERCHANTS, DEMO_SECOND_MUNICIPALITY as TOWN_B, DEMO_SECOND_STAFF, DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture } from './helpers/env.ts';
 import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, signInStaff, type Reply, type Staff } from './helpers/identity.ts';
 import { addPartner, newMykeyId, signedFetch, type TestPartner } from './helpers/partners.ts';
@@ -15,7 +15,9 @@ import { tokyoDate } from '../src/ledger/rules.ts';
 import { demoPasswordHash } from './helpers/staff.ts';
 
 const SHOP_B = DEMO_SECOND_MERCHANTS[0]!;
-const CAMPAIGN_B = DEMO_SECOND_CAMPAIGN;
+// B's campaigns: it grants from the administrative one, its events are paid by the event one.
+const CAMPAIGNS_B = [DEMO_SECOND_CAMPAIGN, DEMO_SECOND_GRANT_CAMPAIGN, DEMO_SECOND_EVENT_CAMPAIGN];
+const GRANTS_B = DEMO_SECOND_GRANT_CAMPAIGN;
 
 const fixture = fileFixture(test, async (cleanup) => {
   // Town A is the seeded みらい市, town B the seeded あおば町.
@@ -31,9 +33,9 @@ const fixture = fileFixture(test, async (cleanup) => {
   // a signed and an unsigned challenge, a conversion and a batch of B's partner.
   const residentB = await firstLogin(pki, counterB);
   await inLedgerTransaction(db, (trx) => creditConversions(trx, [{ reference: `test:${randomUUID()}`, municipalityCode: TOWN_B.code, mykeyId: residentB.mykeyId, partnerId: partnerB.id, points: 10_000 }]));
-  const grantB = await cityB.post('/api/v1/staff/grants', { mykeyId: residentB.mykeyId, campaign: CAMPAIGN_B.slug, points: 100, reason: 'あおば町の付与理由' });
+  const grantB = await cityB.post('/api/v1/staff/grants', { mykeyId: residentB.mykeyId, campaign: GRANTS_B.slug, points: 100, reason: 'あおば町の付与理由' });
   must(grantB, 201);
-  const uploadB = await rawStaff(base, cityB, 'POST', `/api/v1/staff/grant-uploads?campaign=${CAMPAIGN_B.slug}`, `mykey_id,points,reason\n${residentB.mykeyId},50,あおば町の一括理由\n`, 'text/csv');
+  const uploadB = await rawStaff(base, cityB, 'POST', `/api/v1/staff/grant-uploads?campaign=${GRANTS_B.slug}`, `mykey_id,points,reason\n${residentB.mykeyId},50,あおば町の一括理由\n`, 'text/csv');
   must(uploadB, 201);
   const openIntentB = must(await shopB.post('/api/v1/merchant/payment-intents', { amount: 300 }), 201).body.intentId as string;
   const paidIntentB = must(await shopB.post('/api/v1/merchant/payment-intents', { amount: 200 }), 201).body.intentId as string;
@@ -62,7 +64,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   must(await shelterDeskB.post('/api/v1/auth/card-taps', { purpose: 'shelter_check_in', certificate: memberB.card.certificateDer.toString('base64') }), 201);
   // B's own event category and a clean-up day paid by B's campaign at a reception device of B's, where B's member tapped in.
   const categoryB = must(await cityB.post('/api/v1/event-categories', { nameJa: 'あおば町の分類', nameEn: 'Aoba category' }), 201).body;
-  const campaignIdB = Number((await db('campaigns').where({ slug: CAMPAIGN_B.slug }).first('id')).id);
+  const campaignIdB = Number((await db('campaigns').where({ slug: DEMO_SECOND_EVENT_CAMPAIGN.slug }).first('id')).id);
   const eventB = must(await cityB.post('/api/v1/events', { nameJa: 'あおば町清掃活動', nameEn: 'Aoba clean-up', categoryId: categoryB.id, startsOn: tokyoDate(new Date()), points: 20, campaignId: campaignIdB, tapPolicy: 'tap' }), 201).body;
   const receptionB = await enrollDevice(base, cityB, 'あおば町行事受付');
   must(await cityB.put(`/api/v1/events/${eventB.id}/devices`, { deviceIds: [receptionB.id] }), 200);
@@ -91,7 +93,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   // resident's MyKey ID is left out: A may name it itself, to grant points, and then sees it in
   // its own answer.)
   const markers = [
-    TOWN_B.code, TOWN_B.name_ja, TOWN_B.name_en, SHOP_B.name_ja, SHOP_B.name_en, CAMPAIGN_B.slug, CAMPAIGN_B.name_ja, CAMPAIGN_B.name_en,
+    TOWN_B.code, TOWN_B.name_ja, TOWN_B.name_en, SHOP_B.name_ja, SHOP_B.name_en, ...CAMPAIGNS_B.flatMap((c) => [c.slug, c.name_ja, c.name_en]),
     ...DEMO_SECOND_STAFF.map((staff) => staff.display_name), 'あおば町窓口端末', 'あおば珈琲店レジ', 'あおば町の付与理由', 'あおば町の一括理由', 'あおば町の利用停止理由',
     paidB.body.customer, openIntentB, paidIntentB, relinkProofB, moveProofB, challengeB.challengeId, conversionB.partnerTxId, batchB, partnerB.slug,
     'あおば町立図書館', 'Aoba Town Library', 'AOBA-0001', 'AOBA-0002', membershipB.pseudonym, openLinkB.requestId,
@@ -108,7 +110,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   must(await a.staff.put(`/api/v1/shelters/${shelterA.id}/devices`, { deviceIds: [shelterDeskA.id] }), 200);
   // A's own clean-up day at a reception device of A's.
   const receptionA = await enrollDevice(base, a.staff, 'みらい市行事受付');
-  const campaignIdA = Number((await db('campaigns').where({ slug: 'demo-shopping-2026' }).first('id')).id);
+  const campaignIdA = Number((await db('campaigns').where({ slug: DEMO_EVENT_CAMPAIGN.slug }).first('id')).id);
   const volunteeringA = (await a.staff.get('/api/v1/event-categories')).body.categories[0].id as number;
   const eventA = must(await a.staff.post('/api/v1/events', { nameJa: 'みらい市清掃活動', nameEn: 'Mirai clean-up', categoryId: volunteeringA, startsOn: tokyoDate(new Date()), points: 20, campaignId: campaignIdA, tapPolicy: 'tap' }), 201).body;
   must(await a.staff.put(`/api/v1/events/${eventA.id}/devices`, { deviceIds: [receptionA.id] }), 200);
@@ -626,11 +628,11 @@ const CASES: Record<string, Case> = {
   async 'POST /api/v1/staff/grants'(t, f) {
     const grant = (campaign: unknown) => f.cityA.post('/api/v1/staff/grants', { mykeyId: f.b.resident.mykeyId, campaign, points: 10, reason: 'テスト' });
     sameAsUnknown(t, f, await grant(f.b.campaignId), await grant(999_999_999));
-    sameAsUnknown(t, f, await grant(CAMPAIGN_B.slug), await grant('no-such-campaign'));
+    sameAsUnknown(t, f, await grant(GRANTS_B.slug), await grant('no-such-campaign'));
     // A may grant B's resident points of its own campaign, in its own accounts.
-    nothingOfB(t, f, must(await grant('demo-shopping-2026'), 201));
+    nothingOfB(t, f, must(await grant(DEMO_GRANT_CAMPAIGN.slug), 201));
     // B's category is no category of A's.
-    const withCategory = (category: number) => f.cityA.post('/api/v1/staff/grants', { mykeyId: f.b.resident.mykeyId, campaign: 'demo-shopping-2026', points: 10, reason: 'テスト', category });
+    const withCategory = (category: number) => f.cityA.post('/api/v1/staff/grants', { mykeyId: f.b.resident.mykeyId, campaign: DEMO_GRANT_CAMPAIGN.slug, points: 10, reason: 'テスト', category });
     sameAsUnknown(t, f, await withCategory(f.b.categoryId), await withCategory(999_999_999));
   },
 
@@ -717,12 +719,12 @@ const CASES: Record<string, Case> = {
 
   async 'GET /api/v1/staff/grants'(t, f) {
     sameAsUnknown(t, f, await f.cityA.get(`/api/v1/staff/grants?campaign=${f.b.campaignId}`), await f.cityA.get('/api/v1/staff/grants?campaign=999999999'));
-    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/grants?campaign=demo-shopping-2026'), 200));
+    nothingOfB(t, f, must(await f.cityA.get(`/api/v1/staff/grants?campaign=${DEMO_GRANT_CAMPAIGN.slug}`), 200));
   },
 
   async 'POST /api/v1/staff/grant-uploads'(t, f) {
     const upload = (campaign: string) => rawStaff(f.base, f.cityA, 'POST', `/api/v1/staff/grant-uploads?campaign=${campaign}`, `mykey_id,points,reason\n${f.b.resident.mykeyId},5,テスト\n`, 'text/csv');
-    sameAsUnknown(t, f, await upload(CAMPAIGN_B.slug), await upload('no-such-campaign'));
+    sameAsUnknown(t, f, await upload(GRANTS_B.slug), await upload('no-such-campaign'));
   },
 
   async 'GET /api/v1/staff/grant-uploads/:uploadId'(t, f) {

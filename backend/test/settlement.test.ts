@@ -30,7 +30,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   const city = await town(db);
   const [shopB] = await db('merchants').insert({ municipality_code: city.code, slug: ref('shop'), name_ja: '駅前, 青果店', name_en: 'Greengrocer', status: 'approved' });
   const [partnerB] = await db('partners').insert({ slug: ref('partner'), name_ja: 'みらい航空', name_en: 'Mirai Air', kind: 'airline_miles', rate_units: 1, rate_points: 1 });
-  const ids = { shopA: city.merchantId, shopB: Number(shopB), partnerA: city.partnerId, partnerB: Number(partnerB), campaign: city.campaignId };
+  const ids = { shopA: city.merchantId, shopB: Number(shopB), partnerA: city.partnerId, partnerB: Number(partnerB), campaign: city.campaignId, grants: await city.campaign({ kind: 'administrative' }) };
   const [r1, r2] = [await resident(db), await resident(db)];
   const convert = (partnerId: number, mykeyId: string, points: number, at: string, campaignId?: number) =>
     run(db, (trx) => creditConversion(trx, { reference: ref('conv'), municipalityCode: city.code, mykeyId, partnerId, points, campaignId, now: jst(at) }));
@@ -43,7 +43,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   await convert(ids.partnerA, r1, 1_000, '2026-10-31T23:59:59.999', ids.campaign);
   await convert(ids.partnerA, r1, 5_000, '2026-11-01T00:00:00.000', ids.campaign);
   await convert(ids.partnerB, r2, 2_000, '2026-11-10T09:00:00.000');
-  await run(db, (trx) => grantPoints(trx, { reference: ref('grant'), campaignId: ids.campaign, mykeyId: r2, points: 300, now: jst('2026-11-15T10:00:00.000') }));
+  await run(db, (trx) => grantPoints(trx, { reference: ref('grant'), campaignId: ids.grants, kind: 'administrative', mykeyId: r2, points: 300, now: jst('2026-11-15T10:00:00.000') }));
   const first = await pay(ids.shopA, r1, 1_000, '2026-11-02T12:00:00.000');
   await run(db, (trx) => refundPayment(trx, { reference: ref('refund'), paymentReference: first, points: 300, now: jst('2026-11-05T12:00:00.000') }));
   const voided = await pay(ids.shopA, r1, 500, '2026-11-20T10:00:00.000');
@@ -77,7 +77,10 @@ test('November: payments less refunds and voids per shop, converted points per p
   t.deepEqual(body.merchantTotals, { payments: figure(3, 2_200), refunds: figure(1, 300), voids: figure(1, 500), netPoints: 1_400 });
   t.deepEqual(body.partners.map((p: { id: number; conversions: unknown }) => [p.id, p.conversions]), [[ids.partnerA, figure(1, 5_000)], [ids.partnerB, figure(1, 2_000)]]);
   t.deepEqual(body.partnerTotals, { conversions: figure(2, 7_000) });
-  t.like(body.campaigns, [{ id: ids.campaign, premiums: figure(1, 1_000), grants: figure(1, 300), totalPoints: 1_300 }]);
+  t.like(body.campaigns, [
+    { id: ids.campaign, premiums: figure(1, 1_000), grants: figure(0, 0), totalPoints: 1_000 },
+    { id: ids.grants, premiums: figure(0, 0), grants: figure(1, 300), totalPoints: 300 },
+  ]);
   t.truthy(base);
   const report = await checkLedger((await fixture()).db);
   t.true(report.ok, JSON.stringify(report.violations.slice(0, 5)));
@@ -119,7 +122,7 @@ test('the CSV files: a BOM, the documented columns, one row per shop or partner 
   t.regex(partners[2]!, new RegExp(`^${period},${ids.partnerB},partner-[0-9a-f]+,みらい航空,Mirai Air,1,2000$`));
   t.is(partners[3], `${period},,,合計,Total,2,7000`);
   const campaigns = (await get('campaigns')).bytes.toString('utf8').slice(1).split('\r\n');
-  t.is(campaigns[2], `${period},,,合計,Total,1,1000,1,300,1300`);
+  t.is(campaigns[3], `${period},,,合計,Total,1,1000,1,300,1300`);
   t.is((await staff.get('/api/v1/staff/settlements?from=2026-11-01&to=2026-11-30&format=csv&kind=shops')).body.code, 'request_invalid');
 });
 

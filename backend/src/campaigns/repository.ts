@@ -47,7 +47,7 @@ async function withMembers(conn: Conn, rows: Array<Record<string, any>>): Promis
 }
 
 /** A campaign as staff choose it for a grant or an event: its terms, whether it pays now, and what is left of its budget. */
-const GRANT_COLUMNS = (conn: Conn) => ['c.id', 'c.slug', 'c.name_ja', 'c.name_en', 'c.cap_per_resident_points', 'c.status',
+const GRANT_COLUMNS = (conn: Conn) => ['c.id', 'c.slug', 'c.kind', 'c.name_ja', 'c.name_en', 'c.cap_per_resident_points', 'c.status',
   conn.raw("DATE_FORMAT(c.starts_on, '%Y-%m-%d') AS starts_on"), conn.raw("DATE_FORMAT(c.ends_on, '%Y-%m-%d') AS ends_on"), conn.raw('COALESCE(a.balance, 0) AS budget_left')];
 
 function withBudget(conn: Conn, municipalityCode: string) {
@@ -59,7 +59,7 @@ function withBudget(conn: Conn, municipalityCode: string) {
 }
 
 const toGrantCampaign = (row: Record<string, any>, now: Date): GrantCampaign => ({
-  id: Number(row.id), slug: row.slug, name: { ja: row.name_ja, en: row.name_en }, startsOn: row.starts_on, endsOn: row.ends_on,
+  id: Number(row.id), slug: row.slug, kind: row.kind, name: { ja: row.name_ja, en: row.name_en }, startsOn: row.starts_on, endsOn: row.ends_on,
   running: campaignPays({ status: row.status, startsOn: row.starts_on, endsOn: row.ends_on }, now),
   capPerResidentPoints: Number(row.cap_per_resident_points), budgetLeftPoints: Number(row.budget_left),
 });

@@ -86,6 +86,7 @@ async function checkEvent(conn: Conn, staff: SignedInStaff, fields: EventFields,
   await ownCategory(conn, staff.municipalityCode, fields.categoryId);
   const campaign = await campaignsRepository.campaignWithBudget(conn, staff.municipalityCode, String(fields.campaignId), now);
   if (!campaign) throw new Problem('campaign_not_found');
+  if (campaign.kind !== 'event') throw new Problem('campaign_kind_mismatch', `campaign ${campaign.id} is ${campaign.kind}; an event's points come from an event campaign`);
   if (fields.startsOn < campaign.startsOn || fields.endsOn > campaign.endsOn) {
     throw new Problem('event_campaign_not_running', `the event is ${fields.startsOn} to ${fields.endsOn}; campaign ${campaign.id} runs ${campaign.startsOn} to ${campaign.endsOn}`);
   }
@@ -146,7 +147,7 @@ export async function attend(trx: Knex.Transaction, tap: Tap): Promise<EventTapA
   if (!card) throw new Problem('card_not_registered');
   const earlier = await repo.recordOfEvent(trx, event.id, card.mykeyPk);
   if (earlier) return answer(trx, event, card.mykeyId, earlier, true, tap.now);
-  const posted = await grantPoints(trx, { reference: eventGrantReference(event.id, card.mykeyPk), campaignId: event.campaignId, mykeyId: card.mykeyId, points: event.points, now: tap.now });
+  const posted = await grantPoints(trx, { reference: eventGrantReference(event.id, card.mykeyPk), campaignId: event.campaignId, kind: 'event', mykeyId: card.mykeyId, points: event.points, now: tap.now });
   if (posted.replayed) {
     // A twin tap committed first: its record is there now.
     return answer(trx, event, card.mykeyId, (await repo.recordOfEvent(trx, event.id, card.mykeyPk))!, true, tap.now);

@@ -52,6 +52,13 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
     return campaign;
   }
 
+  /** A campaign to grant from: the town's, and administrative (an event's or a premium's pays nothing here). */
+  async function grantingCampaign(ctx: Context, key: unknown): Promise<GrantCampaign> {
+    const campaign = await campaignOf(ctx, key);
+    if (campaign.kind !== 'administrative') throw new Problem('campaign_kind_mismatch', `campaign ${campaign.id} is ${campaign.kind}`);
+    return campaign;
+  }
+
   router.get('/grants/campaigns', ...reads, async (ctx) => {
     ctx.body = { campaigns: await campaignsRepository.campaignsWithBudget(db, signedInStaff(ctx).organization.id, clock()) };
   });
@@ -62,7 +69,7 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
     const body = await readJson(ctx, grantBody);
     const id = parseMykeyId(body.mykeyId);
     if (!id.ok) throw new Problem(id.code, id.detail);
-    const campaign = await campaignOf(ctx, body.campaign);
+    const campaign = await grantingCampaign(ctx, body.campaign);
     const category = await ownCategory(db, staff.municipalityCode, body.category);
     // A request without a category is hashed as before categories, so an old retry still replays.
     const request = { op: 'grant-points', mykeyId: id.id, campaignId: campaign.id, points: body.points, reason: body.reason, ...(category && { categoryId: category.id }) };
@@ -102,7 +109,7 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
     if (Number(ctx.get('Content-Length') || 0) > GRANT_FILE_LIMITS.maxBytes) {
       throw new Problem('body_too_large', `A grant file may be at most ${GRANT_FILE_LIMITS.maxBytes} bytes.`);
     }
-    const campaign = await campaignOf(ctx, ctx.query.campaign);
+    const campaign = await grantingCampaign(ctx, ctx.query.campaign);
     const file = await spoolGrantFile(ctx.req);
     try {
       ctx.status = 201;

@@ -397,7 +397,8 @@ export async function creditConversions(trx: Trx, requests: CreditConversion[]):
   return answers as Credited[];
 }
 
-export interface GrantPoints { reference: string; campaignId: number; mykeyId: string; points: number; now?: Date }
+/** `kind`: what the points are for; only a campaign of that kind pays them (campaign_kind_mismatch). */
+export interface GrantPoints { reference: string; campaignId: number; kind: 'administrative' | 'event'; mykeyId: string; points: number; now?: Date }
 
 /**
  * Campaign budget → resident: administrative or event points, valid as the campaign's rule says.
@@ -409,6 +410,7 @@ export async function grantPoints(trx: Trx, r: GrantPoints): Promise<Posted> {
   const now = r.now ?? new Date();
   const hash = requestHash({ op: 'grant', campaignId: r.campaignId, mykeyId: r.mykeyId, points: r.points });
   const campaign = await campaignOf(trx, r.campaignId);
+  if (campaign.kind !== r.kind) throw new Problem('campaign_kind_mismatch', `campaign ${campaign.id} is ${campaign.kind}, not ${r.kind}`);
   const mykeyPk = await mykeyPkOf(trx, r.mykeyId);
   const budgetAccount = await accountOf(trx, campaign.municipalityCode, { kind: 'campaign_budget', campaignId: campaign.id });
   const residentAccount = await accountOf(trx, campaign.municipalityCode, { kind: 'resident', mykeyPk });

@@ -215,6 +215,9 @@ export const problemKinds = {
   campaign_not_running: { status: 409, title: 'Campaign not running', messages: {
     ja: 'このキャンペーンは実施中ではありません（期間外、一時停止中または終了）。',
     en: 'This campaign is not running now (outside its dates, paused or ended).' } },
+  campaign_kind_mismatch: { status: 409, title: 'Campaign of another kind', messages: {
+    ja: 'このキャンペーンはこの用途には使えません。行政ポイントは行政ポイントのキャンペーンから、行事のポイントは行事ポイントのキャンペーンから付与します。',
+    en: 'This campaign cannot pay for this. Administrative points come from an administrative campaign, event points from an event campaign.' } },
   campaign_not_planned: { status: 409, title: 'Campaign already started', messages: {
     ja: '開始したキャンペーンの条件は変更できません。開始前（計画中）のキャンペーンだけが編集できます。',
     en: 'A campaign\'s terms cannot change once it has started. Only a planned campaign can be edited.' } },
