@@ -19,6 +19,12 @@ const SHOP_B = DEMO_SECOND_MERCHANTS[0]!;
 const CAMPAIGNS_B = [DEMO_SECOND_CAMPAIGN, DEMO_SECOND_GRANT_CAMPAIGN, DEMO_SECOND_EVENT_CAMPAIGN];
 const GRANTS_B = DEMO_SECOND_GRANT_CAMPAIGN;
 
+/** B's details as the payer of its transfer file. */
+const PAYER_B = { requesterCode: '9876543210', requesterName: 'アオバチョウ', bankCode: '0777', bankName: 'アオバギンコウ', branchCode: '321', branchName: 'ホンテン', accountType: 'ordinary', accountNumber: '7777777' };
+
+/** The Japanese date `n` days before today. */
+const daysAgo = (n: number) => tokyoDate(new Date(Date.now() - n * 86_400_000));
+
 const fixture = fileFixture(test, async (cleanup) => {
   // Town A is the seeded みらい市, town B the seeded あおば町.
   const a = await municipalCounter(cleanup);
@@ -72,6 +78,9 @@ const fixture = fileFixture(test, async (cleanup) => {
   // B's own planned campaign, for B's shop and B's partner only.
   const shopIdB = Number((await db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
   const plannedB = must(await cityB.post('/api/v1/campaigns', campaignTerms({ nameJa: 'あおば町の計画キャンペーン', nameEn: 'Aoba planned campaign', kind: 'conversion_premium', premiumPercent: 5, merchantIds: [shopIdB], partnerIds: [partnerB.id] })), 201).body;
+  // B's closed settlement period and its payer's details.
+  must(await cityB.put('/api/v1/staff/settlement-payer', PAYER_B), 200);
+  const periodB = must(await cityB.post('/api/v1/staff/settlement-periods', { from: daysAgo(7), to: daysAgo(1), payOn: daysAgo(-7) }), 201).body.period.id as number;
   const conversionB = { partnerTxId: `aoba-tx-${randomBytes(4).toString('hex')}`, mykeyId: residentB.mykeyId, municipality: TOWN_B.code, partnerPoints: 1000 };
   must(await signedFetch(base, partnerB, 'POST', '/api/v1/partner/conversions', JSON.stringify(conversionB)), 202);
   const batchB = `aoba-batch-${randomBytes(4).toString('hex')}`;
@@ -87,7 +96,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     code: TOWN_B.code, campaignId: campaignIdB, resident: residentB, categoryId: Number(categoryB.id), eventId: Number(eventB.id), receptionB, cityB, shopB, counterB, registerB, partnerB,
     uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
     partnerTxId: conversionB.partnerTxId, batchId: batchB, member: memberB, libraryId: Number(libraryB.id), membershipId: Number(membershipB.id), openLink: openLinkB.requestId as string,
-    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, plannedCampaignId: Number(plannedB.id), shopId: shopIdB,
+    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, periodId: periodB, plannedCampaignId: Number(plannedB.id), shopId: shopIdB,
   };
   // Strings only B's objects hold, B's shop's pseudonym of its resident among them. (The
   // resident's MyKey ID is left out: A may name it itself, to grant points, and then sees it in
@@ -99,6 +108,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     'あおば町立図書館', 'Aoba Town Library', 'AOBA-0001', 'AOBA-0002', membershipB.pseudonym, openLinkB.requestId,
     'あおば町民体育館', 'Aoba Town Gym', 'あおば町本町1-1', 'あおば町避難所受付',
     'あおば町の分類', 'Aoba category', 'あおば町清掃活動', 'Aoba clean-up', 'あおば町行事受付',
+    PAYER_B.requesterCode, 'ｱｵﾊﾞﾁﾖｳ', 'ｱｵﾊﾞｷﾞﾝｺｳ',
     'あおば町の計画キャンペーン', 'Aoba planned campaign', plannedB.slug,
   ];
   // A's own library, served by A's counter, with PIN-less taps.
@@ -176,6 +186,8 @@ async function bUntouched(t: ExecutionContext, f: Fixture): Promise<void> {
 
 const unknownIntent = () => `pi_${randomBytes(16).toString('base64url')}`;
 const today = () => tokyoDate(new Date());
+/** The Japanese date a year on: the last day of points converted today. */
+const aYearOn = () => tokyoDate(new Date(Date.now() + 365 * 86_400_000));
 
 type Case = (t: ExecutionContext, f: Fixture) => Promise<void>;
 
@@ -198,6 +210,7 @@ async function bCampaignUntouched(t: ExecutionContext, f: Fixture): Promise<void
 const UNSCOPED: Record<string, string> = {
   'GET /healthz': 'liveness: no data',
   'GET /readyz': 'readiness: no data',
+  'GET /api/v1/openapi.json': "the API's description: no data",
   'POST /api/v1/staff/sessions': 'sign-in: answers only about the account signing in',
   'POST /api/v1/devices': 'enrollment: the one-time code is the credential and names its organization',
   'POST /api/v1/staff/sessions/second-factor': "sign-in's second step: answers only about the session signing in",
@@ -717,6 +730,48 @@ const CASES: Record<string, Case> = {
     t.false(file.text.split('\r\n').some((line) => line.split(',')[5] === String(f.b.eventId)), "B's event has no row in A's file");
   },
 
+  async 'GET /api/v1/campaign-figures/campaigns/:id'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/campaign-figures/campaigns/${f.b.campaignId}`), await f.cityA.get('/api/v1/campaign-figures/campaigns/999999999'));
+    nothingOfB(t, f, must(await f.cityA.get(`/api/v1/campaign-figures/campaigns/${f.campaignIdA}`), 200));
+  },
+
+  async 'GET /api/v1/campaign-figures/campaigns/:id/days.csv'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/campaign-figures/campaigns/${f.b.campaignId}/days.csv`), await f.cityA.get('/api/v1/campaign-figures/campaigns/999999999/days.csv'));
+  },
+
+  async 'GET /api/v1/campaign-figures/campaigns/:id/shops.csv'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/campaign-figures/campaigns/${f.b.campaignId}/shops.csv`), await f.cityA.get('/api/v1/campaign-figures/campaigns/999999999/shops.csv'));
+    nothingOfB(t, f, must(await rawStaff(f.base, f.cityA, 'GET', `/api/v1/campaign-figures/campaigns/${f.campaignIdA}/shops.csv`), 200));
+  },
+
+  async 'GET /api/v1/campaign-figures/programme'(t, f) {
+    const programme = must(await f.cityA.get(`/api/v1/campaign-figures/programme?from=${today()}&to=${today()}`), 200);
+    nothingOfB(t, f, programme);
+    t.false(programme.body.campaigns.some((c: { id: number }) => c.id === f.b.campaignId));
+    t.false(JSON.stringify(programme.body.topShops).includes(SHOP_B.name_ja), "B's shop, paid by B's resident, is no top shop of A's");
+  },
+
+  async 'GET /api/v1/campaign-figures/programme/days.csv'(t, f) {
+    nothingOfB(t, f, must(await rawStaff(f.base, f.cityA, 'GET', `/api/v1/campaign-figures/programme/days.csv?from=${today()}&to=${today()}`), 200));
+  },
+
+  async 'GET /api/v1/campaign-figures/programme/shops.csv'(t, f) {
+    nothingOfB(t, f, must(await rawStaff(f.base, f.cityA, 'GET', `/api/v1/campaign-figures/programme/shops.csv?from=${today()}&to=${today()}`), 200));
+  },
+
+  async 'GET /api/v1/campaign-figures/expiring'(t, f) {
+    const expiring = must(await f.cityA.get(`/api/v1/campaign-figures/expiring?until=${aYearOn()}`), 200);
+    nothingOfB(t, f, expiring);
+    t.false(JSON.stringify(expiring.body).includes(f.b.resident.mykeyId), "B's resident, holding B's points, is not on A's list");
+  },
+
+  async 'GET /api/v1/campaign-figures/expiring.csv'(t, f) {
+    const file = await rawStaff(f.base, f.cityA, 'GET', `/api/v1/campaign-figures/expiring.csv?until=${aYearOn()}`);
+    must(file, 200);
+    nothingOfB(t, f, file);
+    t.false(file.text.includes(f.b.resident.mykeyId), "B's resident is not in A's file");
+  },
+
   async 'GET /api/v1/staff/grants'(t, f) {
     sameAsUnknown(t, f, await f.cityA.get(`/api/v1/staff/grants?campaign=${f.b.campaignId}`), await f.cityA.get('/api/v1/staff/grants?campaign=999999999'));
     nothingOfB(t, f, must(await f.cityA.get(`/api/v1/staff/grants?campaign=${DEMO_GRANT_CAMPAIGN.slug}`), 200));
@@ -748,6 +803,67 @@ const CASES: Record<string, Case> = {
   async 'GET /api/v1/merchant/settlement'(t, f) {
     const period = `from=${today()}&to=${today()}`;
     nothingOfB(t, f, must(await f.shopA.get(`/api/v1/merchant/settlement?${period}`), 200), must(await rawStaff(f.base, f.shopA, 'GET', `/api/v1/merchant/settlement?${period}&format=csv`), 200));
+  },
+
+  async 'GET /api/v1/staff/settlement-periods'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/settlement-periods'), 200));
+  },
+
+  async 'POST /api/v1/staff/settlement-periods'(t, f) {
+    // A closes its own period: only A's entries are recorded, B's period and entries stand.
+    const before = await f.db('settlement_period_entries').where({ period_id: f.b.periodId }).count({ n: '*' });
+    const closed = must(await f.cityA.post('/api/v1/staff/settlement-periods', { from: daysAgo(7), to: daysAgo(1), payOn: daysAgo(-7) }), 201);
+    nothingOfB(t, f, closed);
+    const codes = await f.db('settlement_period_entries as s').join('ledger_entries as e', 'e.id', 's.entry_id').where('s.period_id', closed.body.period.id).distinct('e.municipality_code');
+    t.false(codes.some((row: { municipality_code: string }) => row.municipality_code === f.b.code), "none of B's entries is in A's period");
+    t.deepEqual(await f.db('settlement_period_entries').where({ period_id: f.b.periodId }).count({ n: '*' }), before);
+  },
+
+  async 'GET /api/v1/staff/settlement-periods/:id'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/staff/settlement-periods/${f.b.periodId}`), await f.cityA.get('/api/v1/staff/settlement-periods/999999999'));
+    sameAsUnknown(t, f,
+      await rawStaff(f.base, f.cityA, 'GET', `/api/v1/staff/settlement-periods/${f.b.periodId}?format=csv&kind=merchants`),
+      await rawStaff(f.base, f.cityA, 'GET', '/api/v1/staff/settlement-periods/999999999?format=csv&kind=merchants'));
+  },
+
+  async 'GET /api/v1/staff/settlement-periods/:id/merchants/:merchantId'(t, f) {
+    const shopB = Number((await f.db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
+    sameAsUnknown(t, f,
+      await f.cityA.get(`/api/v1/staff/settlement-periods/${f.b.periodId}/merchants/${shopB}`),
+      await f.cityA.get(`/api/v1/staff/settlement-periods/999999999/merchants/${shopB}`));
+    const ownPeriod = (await f.cityA.get('/api/v1/staff/settlement-periods')).body.periods[0]?.id ?? 999999999;
+    sameAsUnknown(t, f,
+      await f.cityA.get(`/api/v1/staff/settlement-periods/${ownPeriod}/merchants/${shopB}`),
+      await f.cityA.get(`/api/v1/staff/settlement-periods/${ownPeriod}/merchants/999999999`));
+  },
+
+  async 'GET /api/v1/staff/settlement-periods/:id/transfer-file'(t, f) {
+    sameAsUnknown(t, f,
+      await rawStaff(f.base, f.cityA, 'GET', `/api/v1/staff/settlement-periods/${f.b.periodId}/transfer-file`),
+      await rawStaff(f.base, f.cityA, 'GET', '/api/v1/staff/settlement-periods/999999999/transfer-file'));
+  },
+
+  async 'GET /api/v1/staff/settlement-periods/:id/partner-invoices'(t, f) {
+    sameAsUnknown(t, f,
+      await f.cityA.get(`/api/v1/staff/settlement-periods/${f.b.periodId}/partner-invoices`),
+      await f.cityA.get('/api/v1/staff/settlement-periods/999999999/partner-invoices'));
+  },
+
+  async 'GET /api/v1/staff/settlement-payer'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/settlement-payer'), 200));
+  },
+
+  async 'PUT /api/v1/staff/settlement-payer'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.put('/api/v1/staff/settlement-payer', { ...PAYER_B, requesterCode: '1111111111', requesterName: 'ミライシ', bankCode: '0001', bankName: 'ミライギンコウ', accountNumber: '1111111' }), 200));
+    t.like((await f.b.cityB.get('/api/v1/staff/settlement-payer')).body.payer, { requesterCode: PAYER_B.requesterCode, requesterNameKana: 'ｱｵﾊﾞﾁﾖｳ' }, "B's payer stands");
+  },
+
+  async 'GET /api/v1/merchant/settlement-periods'(t, f) {
+    nothingOfB(t, f, must(await f.shopA.get('/api/v1/merchant/settlement-periods'), 200));
+  },
+
+  async 'GET /api/v1/merchant/settlement-periods/:id'(t, f) {
+    sameAsUnknown(t, f, await f.shopA.get(`/api/v1/merchant/settlement-periods/${f.b.periodId}`), await f.shopA.get('/api/v1/merchant/settlement-periods/999999999'));
   },
 
   async 'POST /api/v1/merchant/payment-intents'(t, f) {

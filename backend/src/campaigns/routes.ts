@@ -7,6 +7,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
+import { described } from '../http/described.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
 import { LIMITS } from '../ledger/entries.ts';
@@ -44,6 +45,13 @@ export const campaignTermsBody = z.object({
 
 const editBody = z.object({ version: z.number().int().positive(), terms: campaignTermsBody }).strict();
 const moneyBody = z.object({ points: z.number().int().min(1).max(LIMITS.maxFundingPoints) }).strict();
+const statusBody = z.object({ action: z.enum(CAMPAIGN_ACTIONS) }).strict();
+
+const EXAMPLE_TERMS = {
+  kind: 'administrative', nameJa: '子育て応援ポイント 2027', nameEn: 'Child-rearing support points 2027', startsOn: '2027-04-01', endsOn: '2028-03-31',
+  premiumPercent: 0, capPerResidentPoints: 10_000, budgetPoints: 5_000_000, validity: { months: 6 }, merchantIds: null, partnerIds: null,
+};
+const MEMBERS = ['merchant_not_found', 'partner_not_found'] as const;
 
 /** A positive id in the path; anything else is as unknown as a missing campaign. */
 function campaignId(ctx: Context): number {
@@ -65,38 +73,55 @@ export function campaignRoutes({ db, clock }: { db: Db; clock: () => Date }): Ro
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff, key) }))));
   }
 
-  router.get('/campaigns', ...reads, async (ctx) => {
+  router.get('/campaigns', described({ summary: 'The town\'s campaigns, and the shops and partners a campaign may name', caller: 'staff', responses: { 200: 'The campaigns with their status and budget figures, and the choices.' } }), ...reads, async (ctx) => {
     ctx.body = await listCampaigns(db, signedInStaff(ctx), clock());
   });
 
-  router.post('/campaigns', ...administers, async (ctx) => {
+  router.post('/campaigns', described({
+    summary: 'Plan a campaign', description: 'docs/campaigns.md', caller: 'staff', body: campaignTermsBody, idempotent: true, example: EXAMPLE_TERMS,
+    responses: { 201: 'The campaign, planned, at version 1.' }, problems: [...MEMBERS],
+  }), ...administers, async (ctx) => {
     const terms = await readJson(ctx, campaignTermsBody);
     await change(ctx, { op: 'create-campaign', terms }, 201, (trx, staff) => createCampaign(trx, staff, terms, clock()));
   });
 
-  router.get('/campaigns/:id', ...reads, async (ctx) => {
+  router.get('/campaigns/:id', described({ summary: 'One campaign of the town', caller: 'staff', responses: { 200: 'The campaign.' }, problems: ['campaign_not_found'] }), ...reads, async (ctx) => {
     ctx.body = await campaignOf(db, signedInStaff(ctx), campaignId(ctx), clock());
   });
 
-  router.put('/campaigns/:id', ...administers, async (ctx) => {
+  router.put('/campaigns/:id', described({
+    summary: 'Change a planned campaign\'s terms, from the version they were read at', description: 'A stale version is refused with each field changed since (docs/campaigns.md#two-staff-edits-at-once).',
+    caller: 'staff', body: editBody, idempotent: true, example: { version: 1, terms: EXAMPLE_TERMS },
+    responses: { 200: 'The campaign at its next version.' }, problems: ['campaign_not_found', 'campaign_version_conflict', 'campaign_not_planned', ...MEMBERS],
+  }), ...administers, async (ctx) => {
     const id = campaignId(ctx);
     const body = await readJson(ctx, editBody);
     await change(ctx, { op: 'edit-campaign', id, ...body }, 200, (trx, staff) => updateCampaign(trx, staff, id, body.version, body.terms, clock()));
   });
 
-  router.post('/campaigns/:id/status', ...administers, async (ctx) => {
+  router.post('/campaigns/:id/status', described({
+    summary: 'Start, pause, resume or end a campaign', description: 'Ending returns what is left of its budget to the town\'s funding (a budget_return entry).',
+    caller: 'staff', body: statusBody, idempotent: true, example: { action: 'start' },
+    responses: { 200: 'The campaign in its new status.' }, problems: ['campaign_not_found', 'campaign_status_invalid'],
+  }), ...administers, async (ctx) => {
     const id = campaignId(ctx);
-    const { action } = await readJson(ctx, z.object({ action: z.enum(CAMPAIGN_ACTIONS) }).strict());
+    const { action } = await readJson(ctx, statusBody);
     await change(ctx, { op: 'campaign-status', id, action }, 200, (trx, staff) => changeStatus(trx, staff, id, action as CampaignAction, clock()));
   });
 
-  router.post('/campaigns/:id/funding', ...administers, async (ctx) => {
+  router.post('/campaigns/:id/funding', described({
+    summary: 'Fund a campaign\'s budget from the town\'s funding, up to its total', caller: 'staff', body: moneyBody, idempotent: true, example: { points: 1_000_000 },
+    responses: { 200: 'The campaign with its budget figures.' }, problems: ['campaign_not_found', 'campaign_status_invalid', 'campaign_funding_exceeds_budget'],
+  }), ...administers, async (ctx) => {
     const id = campaignId(ctx);
     const body = await readJson(ctx, moneyBody);
     await change(ctx, { op: 'fund-campaign', id, ...body }, 200, (trx, staff, key) => fund(trx, staff, id, body.points, moneyReference('funding', id, staff.id, key), clock()));
   });
 
-  router.post('/campaigns/:id/top-ups', ...administers, async (ctx) => {
+  router.post('/campaigns/:id/top-ups', described({
+    summary: 'Raise a campaign\'s budget and fund the difference', caller: 'staff', body: moneyBody, idempotent: true, example: { points: 500_000 },
+    responses: { 200: 'The campaign at its next version.' }, problems: ['campaign_not_found', 'campaign_status_invalid'],
+  }), ...administers, async (ctx) => {
     const id = campaignId(ctx);
     const body = await readJson(ctx, moneyBody);
     await change(ctx, { op: 'top-up-campaign', id, ...body }, 200, (trx, staff, key) => topUp(trx, staff, id, body.points, moneyReference('top-up', id, staff.id, key), clock()));

@@ -3,6 +3,7 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import type { Named } from '@mykey/contracts/statement-shape.ts';
+import type { BankAccount } from '@mykey/contracts/zengin.ts';
 
 type Conn = Db | Knex.Transaction;
 
@@ -47,6 +48,16 @@ export const organizationRepository = {
 
   async merchantNames(conn: Conn, ids: number[]): Promise<Map<number, Named>> {
     return namedById(ids.length === 0 ? [] : await conn('merchants').whereIn('id', ids).select(NAMED_COLUMNS));
+  },
+
+  /** The bank accounts of these shops (docs/shops.md); a shop that gave none maps to null. */
+  async bankAccounts(conn: Conn, ids: number[]): Promise<Map<number, BankAccount | null>> {
+    const rows = ids.length === 0 ? [] : await conn('merchants').whereIn('id', ids)
+      .select('id', 'bank_code', 'bank_name_kana', 'branch_code', 'branch_name_kana', 'account_type', 'account_number', 'account_holder_kana');
+    return new Map(rows.map((row) => [Number(row.id), row.bank_code === null ? null : {
+      bankCode: row.bank_code, bankNameKana: row.bank_name_kana, branchCode: row.branch_code, branchNameKana: row.branch_name_kana,
+      accountType: row.account_type, accountNumber: row.account_number, holderKana: row.account_holder_kana,
+    }]));
   },
 
   /** A shop's or a municipality's name. */

@@ -54,7 +54,7 @@ export function addCampaignMoney(id: number, kind: 'funding' | 'top-ups', points
 /** What another staff member changed, from a refused edit's problem; null for any other problem. */
 export function conflictOf(problem: ApiError | null): { currentVersion: number; changes: CampaignChange[] } | null {
   if (problem?.code !== 'campaign_version_conflict') return null;
-  const { currentVersion, changes } = problem.document;
+  const { currentVersion, changes } = problem.members;
   const valid = isCount(currentVersion) && Array.isArray(changes)
     && changes.every((change) => isRecord(change) && CAMPAIGN_FIELDS.some((field) => field === change.field));
   return valid ? { currentVersion, changes: changes as CampaignChange[] } : null;

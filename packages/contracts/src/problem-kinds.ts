@@ -289,6 +289,28 @@ export const problemKinds = {
   settlement_period_invalid: { status: 400, title: 'Period not valid', messages: {
     ja: '期間の指定が正しくありません。開始日と終了日を YYYY-MM-DD で、開始日 ≦ 終了日、1年（366日）以内で指定してください。',
     en: 'The period is not valid. Give from and to as YYYY-MM-DD, from on or before to, at most a year (366 days).' } },
+  // Closed settlement periods and the Zengin transfer file (docs/settlement.md#closed-periods).
+  settlement_period_not_found: { status: 404, title: 'Settlement period not found', messages: {
+    ja: '指定された締め済みの精算期間は見つかりませんでした。',
+    en: 'No such closed settlement period was found.' } },
+  settlement_period_not_next: { status: 409, title: 'Not the next period', messages: {
+    ja: '精算期間は、前回締めた期間の翌日から始めてください（期間の空白や重なりはできません）。',
+    en: 'A settlement period starts the day after the last closed one ends: periods have no gaps and no overlaps.' } },
+  settlement_period_not_over: { status: 409, title: 'Period not over yet', messages: {
+    ja: '終了日が過ぎていない期間は締められません。終了日の翌日以降に締めてください。',
+    en: 'A period can be closed only after its last day is over (Japan time).' } },
+  settlement_pay_date_invalid: { status: 400, title: 'Payment date not valid', messages: {
+    ja: '振込指定日を YYYY-MM-DD で、期間の終了日より後の日付で指定してください。',
+    en: 'Give the payment date as YYYY-MM-DD, after the last day of the period.' } },
+  settlement_payer_missing: { status: 409, title: 'Payer not set', messages: {
+    ja: '振込依頼人（市の口座と依頼人コード）が設定されていないため、振込ファイルを作れません。管理者が設定してください。',
+    en: "The city's payer details (requester code and account) are not set, so no transfer file can be made. An administrator must set them." } },
+  settlement_payer_invalid: { status: 400, title: 'Payer details not valid', messages: {
+    ja: '振込依頼人の設定に誤りがあります。コードは数字、名称は半角カナ・英大文字・数字で書ける文字で入力してください。',
+    en: 'The payer details are not valid: codes are digits, and names must be writable in half-width katakana, upper-case letters and digits.' } },
+  settlement_transfer_unwritable: { status: 409, title: 'Transfer file cannot be written', messages: {
+    ja: '振込ファイルを作れません。口座が登録されていない、または口座名義などを半角カナで書けない加盟店があります（示された加盟店の口座情報を直してください）。',
+    en: 'The transfer file cannot be written: a shop has no bank account, or a name of its account cannot be written in half-width katakana (correct the shops named).' } },
   // The partner API (docs/partner-api.md). An unknown partner and a wrong signature are one
   // code, so a caller without the secret cannot learn which partner ids exist.
   partner_signature_required: { status: 401, title: 'Signed request required', messages: {
@@ -376,6 +398,9 @@ export const problemKinds = {
   event_figures_period_invalid: { status: 400, title: 'Period not valid', messages: {
     ja: '付与実績の期間の指定が正しくありません。開始日と終了日を YYYY-MM-DD で、開始日 ≦ 終了日、1年（366日）以内で指定してください。',
     en: 'The period of the grant figures is not valid. Give from and to as YYYY-MM-DD, from on or before to, at most a year (366 days).' } },
+  campaign_figures_period_invalid: { status: 400, title: 'Period not valid', messages: {
+    ja: 'キャンペーン実績の期間の指定が正しくありません。開始日と終了日を YYYY-MM-DD で、開始日 ≦ 終了日、1年（366日）以内で指定してください。',
+    en: 'The period of the campaign figures is not valid. Give from and to as YYYY-MM-DD, from on or before to, at most a year (366 days).' } },
   service_card_unknown: { status: 409, title: 'Card not registered', messages: {
     ja: 'このカードはまだマイキーIDに登録されていません。窓口で一度ログインしてから、利用者カードをつないでください。',
     en: 'This card has no MyKey ID yet. Please log in once at a counter, then link your membership card.' } },
