@@ -27,6 +27,7 @@ import { serviceUsesRoutes } from './town-services/uses-routes.ts';
 import { serviceApiRoutes } from './town-services/service-api-routes.ts';
 import { shelterCheckInPurpose, shelterCheckOutPurpose } from './shelters/purposes.ts';
 import { shelterRoutes } from './shelters/routes.ts';
+import { shopRoutes } from './shops/routes.ts';
 import { eventAttendancePurpose } from './events/purposes.ts';
 import { eventRoutes } from './events/routes.ts';
 import { campaignRoutes } from './campaigns/routes.ts';
@@ -93,7 +94,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   app.use(problemMiddleware);
   for (const router of [healthRoutes(db, redis), openApiRoutes(), grantRoutes({ db, clock }), settlementRoutes({ db, clock }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock, mykeySecret: identity.secret }), paymentRoutes({ db, clock, mykeySecret: identity.secret }), townServiceRoutes({ db, mykeySecret: identity.secret, clock, allowPlainHttpWebhooks: plainHttpWebhooksAllowed(config.NODE_ENV) }), serviceUsesRoutes({ db }),
-    serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }), eventRoutes({ db, clock }), campaignFiguresRoutes({ db, clock }), familyRoutes({ db, clock }),
+    serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }), shopRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }), eventRoutes({ db, clock }), campaignFiguresRoutes({ db, clock }), familyRoutes({ db, clock }),
     campaignRoutes({ db, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {
       slots: uploadSlots(redis, config.QUEUE_PREFIX, batchUploads.perPartner), spoolDir: batchUploads.spoolDir, spoolMaxBytes: batchUploads.spoolMaxBytes } })]) {

@@ -75,9 +75,6 @@ const fixture = fileFixture(test, async (cleanup) => {
   const receptionB = await enrollDevice(base, cityB, 'あおば町行事受付');
   must(await cityB.put(`/api/v1/events/${eventB.id}/devices`, { deviceIds: [receptionB.id] }), 200);
   must(await receptionB.post('/api/v1/auth/card-taps', { purpose: 'event_attendance', certificate: memberB.card.certificateDer.toString('base64') }), 201);
-  // B's own planned campaign, for B's shop and B's partner only.
-  const shopIdB = Number((await db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
-  const plannedB = must(await cityB.post('/api/v1/campaigns', campaignTerms({ nameJa: 'あおば町の計画キャンペーン', nameEn: 'Aoba planned campaign', kind: 'conversion_premium', premiumPercent: 5, merchantIds: [shopIdB], partnerIds: [partnerB.id] })), 201).body;
   // B's closed settlement period and its payer's details.
   must(await cityB.put('/api/v1/staff/settlement-payer', PAYER_B), 200);
   const periodB = must(await cityB.post('/api/v1/staff/settlement-periods', { from: daysAgo(7), to: daysAgo(1), payOn: daysAgo(-7) }), 201).body.period.id as number;
@@ -86,6 +83,12 @@ const fixture = fileFixture(test, async (cleanup) => {
   const batchB = `aoba-batch-${randomBytes(4).toString('hex')}`;
   const batchLine = JSON.stringify({ ...conversionB, partnerTxId: `${conversionB.partnerTxId}-b` });
   must(await signedFetch(base, partnerB, 'PUT', `/api/v1/partner/conversion-batches/${batchB}`, `${batchLine}\n`, { contentType: 'application/x-ndjson', upload: true }), 200);
+
+  // B's shop and an application to B, pending (the public form's, from no town's session).
+  const shopIdB = Number((await db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
+  const applicationB = must(await publicApplication(base, { ...SHOP_APPLICATION, municipalityCode: TOWN_B.code, nameJa: 'あおば町の申請店', nameEn: 'Aoba applicant', address: 'あおば町申請1-1' }), 201).body;
+  // B's own planned campaign, for B's shop and B's partner only.
+  const plannedB = must(await cityB.post('/api/v1/campaigns', campaignTerms({ nameJa: 'あおば町の計画キャンペーン', nameEn: 'Aoba planned campaign', kind: 'conversion_premium', premiumPercent: 5, merchantIds: [shopIdB], partnerIds: [partnerB.id] })), 201).body;
 
   // Town A's parties: the seeded demo town's clerk, shop clerk, counter, register and a partner.
   const shopA = await signInStaff(base, 'demo-shop');
@@ -96,7 +99,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     code: TOWN_B.code, campaignId: campaignIdB, resident: residentB, categoryId: Number(categoryB.id), eventId: Number(eventB.id), receptionB, cityB, shopB, counterB, registerB, partnerB,
     uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
     partnerTxId: conversionB.partnerTxId, batchId: batchB, member: memberB, libraryId: Number(libraryB.id), membershipId: Number(membershipB.id), openLink: openLinkB.requestId as string,
-    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, periodId: periodB, plannedCampaignId: Number(plannedB.id), shopId: shopIdB,
+    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, periodId: periodB, shopId: shopIdB, applicationId: Number(applicationB.applicationId), plannedCampaignId: Number(plannedB.id),
   };
   // Strings only B's objects hold, B's shop's pseudonym of its resident among them. (The
   // resident's MyKey ID is left out: A may name it itself, to grant points, and then sees it in
@@ -109,6 +112,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     'あおば町民体育館', 'Aoba Town Gym', 'あおば町本町1-1', 'あおば町避難所受付',
     'あおば町の分類', 'Aoba category', 'あおば町清掃活動', 'Aoba clean-up', 'あおば町行事受付',
     PAYER_B.requesterCode, 'ｱｵﾊﾞﾁﾖｳ', 'ｱｵﾊﾞｷﾞﾝｺｳ',
+    'あおば町の申請店', 'Aoba applicant', 'あおば町申請1-1',
     'あおば町の計画キャンペーン', 'Aoba planned campaign', plannedB.slug,
   ];
   // A's own library, served by A's counter, with PIN-less taps.
@@ -128,6 +132,25 @@ const fixture = fileFixture(test, async (cleanup) => {
 });
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
+
+/** A shop's application as the public form sends it (no session). */
+const SHOP_APPLICATION = {
+  category: 'restaurant', representative: '申請 太郎', phone: '0120-123-456', email: 'apply@example.jp',
+  bankAccount: { bankCode: '0001', bankNameKana: 'ﾃｽﾄ', branchCode: '001', branchNameKana: 'ﾎﾝﾃﾝ', accountType: 'ordinary', accountNumber: '0000001', holderKana: 'ｼﾝｾｲ ﾀﾛｳ' },
+};
+
+async function publicApplication(base: string, application: Record<string, unknown>): Promise<Reply> {
+  const response = await fetch(`${base}/api/v1/shop-applications`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID() }, body: JSON.stringify(application) });
+  return { status: response.status, body: await response.json() };
+}
+
+/** B's shop and B's application, as B's administrator sees them: unchanged by anything A tried. */
+async function shopsOfBUntouched(t: ExecutionContext, f: Fixture): Promise<void> {
+  const shop = (await f.b.cityB.get(`/api/v1/staff/shops/${f.b.shopId}`)).body;
+  t.is(shop.status, 'approved');
+  t.not(shop.bankAccount?.accountNumber, '9999999');
+  t.like((await f.b.cityB.get(`/api/v1/staff/shops/${f.b.applicationId}`)).body, { status: 'pending', statusReason: null, bankAccount: { accountNumber: '0000001' } });
+}
 
 function must(reply: Reply, status: number): Reply {
   if (reply.status !== status) throw new Error(`expected ${status}, got ${reply.status}: ${JSON.stringify(reply.body)}`);
@@ -215,6 +238,7 @@ const UNSCOPED: Record<string, string> = {
   'POST /api/v1/devices': 'enrollment: the one-time code is the credential and names its organization',
   'POST /api/v1/staff/sessions/second-factor': "sign-in's second step: answers only about the session signing in",
   'POST /api/v1/staff/totp/enrolment/confirm': "completes the caller's own enrolment: answers only about its own account",
+  'GET /api/v1/shop-applications/towns': "the public application form's list of towns: every town's name, public by design",
 };
 
 const CASES: Record<string, Case> = {
@@ -898,6 +922,53 @@ const CASES: Record<string, Case> = {
 
   async 'GET /api/v1/merchant/payments'(t, f) {
     nothingOfB(t, f, must(await f.shopA.get(`/api/v1/merchant/payments?date=${today()}`), 200));
+  },
+
+  async 'POST /api/v1/shop-applications'(t, f) {
+    const reply = must(await publicApplication(f.base, { ...SHOP_APPLICATION, municipalityCode: '139998', nameJa: 'みらい市の申請店', nameEn: 'Mirai applicant', address: 'みらい市申請1-1' }), 201);
+    nothingOfB(t, f, reply);
+    t.false((await f.b.cityB.get('/api/v1/staff/shops')).body.shops.some((shop: { id: number }) => shop.id === reply.body.applicationId), "A's applicant is not among B's");
+  },
+
+  async 'GET /api/v1/staff/shops'(t, f) {
+    const list = must(await f.cityA.get('/api/v1/staff/shops'), 200);
+    nothingOfB(t, f, list);
+    t.false(list.body.shops.some((shop: { id: number }) => [f.b.shopId, f.b.applicationId].includes(shop.id)));
+    t.is((await f.shopA.get('/api/v1/staff/shops')).status, 403, 'a shop sees no other shops');
+  },
+
+  async 'GET /api/v1/staff/shops/:id'(t, f) {
+    for (const id of [f.b.shopId, f.b.applicationId]) sameAsUnknown(t, f, await f.cityA.get(`/api/v1/staff/shops/${id}`), await f.cityA.get('/api/v1/staff/shops/999999999'));
+  },
+
+  async 'POST /api/v1/staff/shops/:id/approval'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.post(`/api/v1/staff/shops/${f.b.applicationId}/approval`, {}), await f.cityA.post('/api/v1/staff/shops/999999999/approval', {}));
+    await shopsOfBUntouched(t, f);
+  },
+
+  async 'POST /api/v1/staff/shops/:id/rejection'(t, f) {
+    const reason = { reason: 'A の却下理由' };
+    sameAsUnknown(t, f, await f.cityA.post(`/api/v1/staff/shops/${f.b.applicationId}/rejection`, reason), await f.cityA.post('/api/v1/staff/shops/999999999/rejection', reason));
+    await shopsOfBUntouched(t, f);
+  },
+
+  async 'POST /api/v1/staff/shops/:id/suspension'(t, f) {
+    const reason = { reason: 'A の停止理由' };
+    sameAsUnknown(t, f, await f.cityA.post(`/api/v1/staff/shops/${f.b.shopId}/suspension`, reason), await f.cityA.post('/api/v1/staff/shops/999999999/suspension', reason));
+    await shopsOfBUntouched(t, f);
+  },
+
+  async 'POST /api/v1/staff/shops/:id/reinstatement'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.post(`/api/v1/staff/shops/${f.b.shopId}/reinstatement`, {}), await f.cityA.post('/api/v1/staff/shops/999999999/reinstatement', {}));
+    await shopsOfBUntouched(t, f);
+  },
+
+  async 'PUT /api/v1/staff/shops/:id/bank-account'(t, f) {
+    const account = { ...SHOP_APPLICATION.bankAccount, accountNumber: '9999999' };
+    for (const id of [f.b.shopId, f.b.applicationId]) {
+      sameAsUnknown(t, f, await f.cityA.put(`/api/v1/staff/shops/${id}/bank-account`, account), await f.cityA.put('/api/v1/staff/shops/999999999/bank-account', account));
+    }
+    await shopsOfBUntouched(t, f);
   },
 
   async 'POST /api/v1/partner/conversions'(t, f) {

@@ -12,8 +12,8 @@ import { Problem } from '../http/problems.ts';
 import { fundCampaign, returnBudget } from '../ledger/ledger.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
 import { campaignPays } from '../ledger/rules.ts';
-import { organizationRepository } from '../organizations/repository.ts';
 import { partnerRepository } from '../partners/repository.ts';
+import { shopsRepository } from '../shops/repository.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import {
   CAMPAIGN_FIELDS, CAMPAIGN_MAX_LISTED, CAMPAIGN_TRANSITIONS,
@@ -44,10 +44,9 @@ export async function listCampaigns(db: Db, staff: SignedInStaff, now: Date): Pr
 
 /** The town's shops and the partners it has agreements with: whom a campaign may name. */
 async function choicesOf(conn: Conn, municipalityCode: string): Promise<CampaignChoices> {
-  const named = (list: Array<{ id: number; name: { ja: string; en: string } }>) => list.map(({ id, name }) => ({ id, name }));
   return {
-    merchants: named(await organizationRepository.merchantsOf(conn, municipalityCode)),
-    partners: named(await partnerRepository.partnersOf(conn, municipalityCode)),
+    merchants: (await shopsRepository.listOfTown(conn, municipalityCode)).map(({ id, nameJa, nameEn }) => ({ id, name: { ja: nameJa, en: nameEn } })),
+    partners: (await partnerRepository.partnersOf(conn, municipalityCode)).map(({ id, name }) => ({ id, name })),
   };
 }
 

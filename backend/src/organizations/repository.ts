@@ -1,16 +1,12 @@
-// Every SQL statement of the organizations the platform serves: municipalities and their shops
-// (merchants). Their rows come from seeds and operations; features read them through here.
+// Every SQL statement of the municipalities the platform serves. Their rows come from seeds and
+// operations; features read them through here. Their shops are shops/ (the merchants table).
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import type { Named } from '@mykey/contracts/statement-shape.ts';
-import type { BankAccount } from '@mykey/contracts/zengin.ts';
 
 type Conn = Db | Knex.Transaction;
 
 export interface Names { ja: string; en: string }
-
-/** A shop as the register and its receipts show it. */
-export interface Merchant { id: number; nameJa: string; nameEn: string; status: 'pending' | 'approved' | 'suspended' }
 
 export const organizationRepository = {
   /** Those of these codes that name a municipality. */
@@ -30,41 +26,10 @@ export const organizationRepository = {
     return (await conn('municipalities').orderBy('code').select('code')).map((row) => String(row.code));
   },
 
-  async merchant(conn: Conn, merchantId: number): Promise<Merchant | undefined> {
-    const row = await conn('merchants').where({ id: merchantId }).first('id', 'name_ja', 'name_en', 'status');
-    return row && { id: Number(row.id), nameJa: row.name_ja, nameEn: row.name_en, status: row.status };
-  },
-
-  /** The municipality a shop belongs to; undefined for no such shop. */
-  async merchantMunicipality(conn: Conn, merchantId: number): Promise<string | undefined> {
-    const row = await conn('merchants').where({ id: merchantId }).first('municipality_code');
-    return row?.municipality_code;
-  },
-
-  /** The town's shops (any status), by name; a campaign names the shops taking part from these. */
-  async merchantsOf(conn: Conn, municipalityCode: string): Promise<Named[]> {
-    return [...namedById(await conn('merchants').where({ municipality_code: municipalityCode }).orderBy(['name_ja', 'id']).select(NAMED_COLUMNS)).values()];
-  },
-
-  async merchantNames(conn: Conn, ids: number[]): Promise<Map<number, Named>> {
-    return namedById(ids.length === 0 ? [] : await conn('merchants').whereIn('id', ids).select(NAMED_COLUMNS));
-  },
-
-  /** The bank accounts of these shops (docs/shops.md); a shop that gave none maps to null. */
-  async bankAccounts(conn: Conn, ids: number[]): Promise<Map<number, BankAccount | null>> {
-    const rows = ids.length === 0 ? [] : await conn('merchants').whereIn('id', ids)
-      .select('id', 'bank_code', 'bank_name_kana', 'branch_code', 'branch_name_kana', 'account_type', 'account_number', 'account_holder_kana');
-    return new Map(rows.map((row) => [Number(row.id), row.bank_code === null ? null : {
-      bankCode: row.bank_code, bankNameKana: row.bank_name_kana, branchCode: row.branch_code, branchNameKana: row.branch_name_kana,
-      accountType: row.account_type, accountNumber: row.account_number, holderKana: row.account_holder_kana,
-    }]));
-  },
-
-  /** A shop's or a municipality's name. */
-  async organizationName(conn: Conn, organization: { kind: 'merchant' | 'municipality'; id: string }): Promise<Names> {
-    const table = organization.kind === 'merchant' ? conn('merchants').where({ id: organization.id }) : conn('municipalities').where({ code: organization.id });
-    const row = await table.first('name_ja', 'name_en');
-    return { ja: row.name_ja, en: row.name_en };
+  /** Every municipality with its names, in order of code. */
+  async municipalities(conn: Conn): Promise<Array<{ code: string; names: Names }>> {
+    const rows = await conn('municipalities').orderBy('code').select('code', 'name_ja', 'name_en');
+    return rows.map((row) => ({ code: String(row.code), names: { ja: row.name_ja, en: row.name_en } }));
   },
 };
 

@@ -9,7 +9,7 @@ import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
-import { organizationRepository } from '../organizations/repository.ts';
+import { shopsRepository } from '../shops/repository.ts';
 import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import { organizationLabel } from '../staff/organization.ts';
 import { closedPeriodDetail, closedPeriods, closedStatement, closePeriod, merchantClosedPeriod, merchantClosedPeriods, partnerInvoices, partnerInvoicesCsv, periodOf } from './periods.ts';
@@ -80,7 +80,7 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
   router.get('/merchant/settlement', described({ summary: 'The shop\'s own line of the settlement statement', caller: 'staff', query: statementQuery, responses: { 200: 'The shop\'s statement (JSON), or with format=csv its file.' }, problems: ['settlement_period_invalid', 'request_invalid', 'merchant_not_found'] }), ...staffWith(db, 'owner'), async (ctx) => {
     const period = parsePeriod(ctx.query.from, ctx.query.to);
     const merchantId = Number(signedInStaff(ctx).organization.id);
-    const municipalityCode = await organizationRepository.merchantMunicipality(db, merchantId);
+    const municipalityCode = await shopsRepository.merchantMunicipality(db, merchantId);
     if (!municipalityCode) throw new Problem('merchant_not_found');
     await answer(ctx, db, await settlementStatement(db, municipalityCode, period, { merchantId }), `settlement:merchant:${merchantId}`, () => 'merchants');
   });
@@ -191,7 +191,7 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
   /** The owner's shop and its municipality. */
   async function ownShop(ctx: Context): Promise<{ merchantId: number; municipalityCode: string }> {
     const merchantId = Number(signedInStaff(ctx).organization.id);
-    const municipalityCode = await organizationRepository.merchantMunicipality(db, merchantId);
+    const municipalityCode = await shopsRepository.merchantMunicipality(db, merchantId);
     if (!municipalityCode) throw new Problem('merchant_not_found');
     return { merchantId, municipalityCode };
   }

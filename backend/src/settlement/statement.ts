@@ -13,6 +13,7 @@ import { ledgerRepository, type AccountKind, type EntrySet } from '../ledger/rep
 import { campaignsRepository } from '../campaigns/repository.ts';
 import { endOfTokyoDay } from '../ledger/rules.ts';
 import { organizationRepository } from '../organizations/repository.ts';
+import { shopsRepository } from '../shops/repository.ts';
 import { partnerRepository } from '../partners/repository.ts';
 import { STATEMENT_KINDS, type CampaignLine, type Figure, type MerchantLine, type Named, type PartnerLine, type Statement, type StatementKind } from '@mykey/contracts/statement-shape.ts';
 
@@ -90,7 +91,7 @@ export async function statementIn(trx: Knex.Transaction, code: string, period: P
   const entries: EntrySet = entryIds ? { ids: entryIds(trx) } : period;
   const merchantSums = await postingSums(trx, code, entries, 'merchant_payable', ['payment', 'refund', 'void'], merchantId);
   // Postings to a shop: + for a payment, − for a refund or void.
-  const merchants = await lines(trx, organizationRepository.merchantNames, merchantSums, (named, of) => {
+  const merchants = await lines(trx, shopsRepository.merchantNames, merchantSums, (named, of) => {
     const payments = of('payment', 1);
     const refunds = of('refund', -1);
     const voids = of('void', -1);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { appendAudit } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
-import { organizationRepository } from '../organizations/repository.ts';
+import { shopsRepository } from '../shops/repository.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { organizationLabel } from '../staff/organization.ts';
 import type { Payer } from '@mykey/contracts/settlement-periods.ts';
@@ -59,6 +59,6 @@ export async function transferFileOf(db: Db, row: PeriodRow): Promise<Buffer> {
   if (!payer) throw new Problem('settlement_payer_missing');
   const paid = (await repo.payouts(db, row.id)).filter((p) => p.transferPoints > 0);
   const ids = paid.map((p) => p.merchantId);
-  const [names, accounts] = await Promise.all([organizationRepository.merchantNames(db, ids), organizationRepository.bankAccounts(db, ids)]);
+  const [names, accounts] = await Promise.all([shopsRepository.merchantNames(db, ids), shopsRepository.bankAccounts(db, ids)]);
   return zenginTransferFile(payer, row.payOn, row.id, paid.map((p) => ({ merchant: names.get(p.merchantId)!, points: p.transferPoints, account: accounts.get(p.merchantId) ?? null })));
 }

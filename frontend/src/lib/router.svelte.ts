@@ -21,11 +21,14 @@ export const paths = {
   municipalityCampaignFigures: '/municipality/campaign-figures',
   municipalityExpiringPoints: '/municipality/expiring-points',
   merchantRegister: '/merchant/register',
+  merchantSettlement: '/merchant/settlement',
+  municipalityShops: '/municipality/shops',
+  shopApply: '/shops/apply',
   totpEnrolment: '/two-step-setup',
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'municipality-campaigns' | 'municipality-campaign-figures' | 'municipality-expiring-points' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'municipality-campaigns' | 'municipality-campaign-figures' | 'municipality-expiring-points' | 'merchant-register' | 'merchant-settlement' | 'municipality-shops' | 'shop-apply' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -50,18 +53,21 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityCampaignFigures]: 'municipality-campaign-figures',
   [paths.municipalityExpiringPoints]: 'municipality-expiring-points',
   [paths.merchantRegister]: 'merchant-register',
+  [paths.merchantSettlement]: 'merchant-settlement',
+  [paths.municipalityShops]: 'municipality-shops',
+  [paths.shopApply]: 'shop-apply',
   [paths.totpEnrolment]: 'totp-enrolment',
   [paths.account]: 'account',
 };
 
 /** The console a route belongs to, or null for the public pages and the screens of every staff member (consoleOf's callers check those apart). */
 export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
-  if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register') return 'merchant';
+  if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register' || name === 'merchant-settlement') return 'merchant';
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
     || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-family' || name === 'municipality-usage'
     || name === 'municipality-shelters' || name === 'municipality-shelter-summary' || name === 'municipality-shelter-desk'
     || name === 'municipality-events' || name === 'municipality-event-reception' || name === 'municipality-campaigns'
-    || name === 'municipality-campaign-figures' || name === 'municipality-expiring-points') return 'municipality';
+    || name === 'municipality-campaign-figures' || name === 'municipality-expiring-points' || name === 'municipality-shops') return 'municipality';
   return null;
 }
 

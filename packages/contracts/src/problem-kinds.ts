@@ -472,6 +472,19 @@ export const problemKinds = {
   family_nothing_to_withdraw: { status: 409, title: 'Nothing to withdraw', messages: {
     ja: 'このカードには、取り消す家族の同意がありません。',
     en: 'This card has no family consent to withdraw.' } },
+  // Shops: applications, approval, suspension (docs/shops.md).
+  shop_not_found: { status: 404, title: 'Shop not found', messages: {
+    ja: 'この加盟店（申請）は見つかりませんでした。',
+    en: 'There is no such shop or application.' } },
+  shop_status_conflict: { status: 409, title: 'Shop status does not allow this', messages: {
+    ja: 'この加盟店の現在の状態では、この操作はできません（shopStatus を参照）。画面を更新してください。',
+    en: 'The shop\'s current status does not allow this (see shopStatus). Please reload the screen.' } },
+  shop_application_rate_limited: { status: 429, title: 'Too many applications', messages: {
+    ja: 'この接続元からの申請が続いたため、しばらく受け付けられません。時間をおいてもう一度お試しください。',
+    en: 'Too many applications came from this address. Please wait a while, then try again.' } },
+  merchant_suspended: { status: 403, title: 'Shop suspended', messages: {
+    ja: 'この加盟店は自治体により停止されているため、ポイントでの支払いを受け付けられません。自治体にお問い合わせください。',
+    en: 'The municipality has suspended this shop, so it cannot accept points. Please contact the municipality.' } },
 } as const satisfies Record<string, ProblemKind>;
 
 export type ProblemCode = keyof typeof problemKinds;
