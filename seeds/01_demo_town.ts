@@ -2,7 +2,7 @@
 // @mykey/dev-tools/demo-towns.ts). Re-running updates the demo rows in place and never
 // duplicates them: every row has a natural key and is upserted on it.
 import type { Knex } from 'knex';
-import { DEMO_AGREEMENT, DEMO_CAMPAIGN, DEMO_EVENT_CATEGORIES, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_PARTNER, DEMO_PASSWORD, DEMO_PAYER, DEMO_STAFF, type DemoTown } from '@mykey/dev-tools/demo-towns.ts';
+import { DEMO_AGREEMENT, DEMO_CAMPAIGN, DEMO_EVENT_CAMPAIGN, DEMO_EVENT_CATEGORIES, DEMO_GRANT_CAMPAIGN, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_PARTNER, DEMO_PASSWORD, DEMO_PAYER, DEMO_STAFF, type DemoTown } from '@mykey/dev-tools/demo-towns.ts';
 import { hashPassword } from '@mykey/backend/staff/password.ts';
 import { staffPasswordCost } from '@mykey/backend/config.ts';
 import { fundCampaign } from '@mykey/backend/ledger/ledger.ts';
@@ -26,12 +26,16 @@ export async function seedTown(knex: Knex, town: DemoTown): Promise<void> {
     await knex('partner_agreements')
       .insert({ partner_id: partner.id, municipality_code: code, status: 'active', starts_on: DEMO_AGREEMENT.starts_on, created_at: new Date() });
   }
-  await knex('campaigns').insert({ ...town.campaign, municipality_code: code }).onConflict('slug').merge();
-  // The campaign's budget moves into the ledger once: a re-seed replays the same reference.
-  const campaign = await knex('campaigns').where({ slug: town.campaign.slug }).first('id');
-  await knex.transaction((trx) => fundCampaign(trx, {
-    reference: `seed:fund:${town.campaign.slug}:${town.campaign.budget_points}`, campaignId: Number(campaign.id), points: town.campaign.budget_points,
-  }));
+  for (const row of town.campaigns) {
+    // Its status is set only by the first seed: a campaign the town paused or ended stays so.
+    const { status: _status, ...terms } = row;
+    await knex('campaigns').insert({ ...row, municipality_code: code }).onConflict('slug').merge(Object.keys(terms));
+    // The campaign's budget moves into the ledger once: a re-seed replays the same reference.
+    const campaign = await knex('campaigns').where({ slug: row.slug }).first('id');
+    await knex.transaction((trx) => fundCampaign(trx, {
+      reference: `seed:fund:${row.slug}:${row.budget_points}`, campaignId: Number(campaign.id), points: row.budget_points,
+    }));
+  }
   // Added once by name: a category the town renamed is left as it is (and the demo's name added again).
   const now = new Date();
   await knex('event_categories').insert(DEMO_EVENT_CATEGORIES.map((c) => ({ ...c, municipality_code: code, created_at: now, updated_at: now })))
@@ -54,5 +58,5 @@ export async function seedTown(knex: Knex, town: DemoTown): Promise<void> {
 export async function seed(knex: Knex): Promise<void> {
   // Partners work with towns; each town's seed adds the demo partner's agreement with it.
   await knex('partners').insert(DEMO_PARTNER).onConflict('slug').merge();
-  await seedTown(knex, { municipality: DEMO_MUNICIPALITY, merchants: DEMO_MERCHANTS, campaign: DEMO_CAMPAIGN, staff: DEMO_STAFF, payer: DEMO_PAYER });
+  await seedTown(knex, { municipality: DEMO_MUNICIPALITY, merchants: DEMO_MERCHANTS, campaigns: [DEMO_CAMPAIGN, DEMO_GRANT_CAMPAIGN, DEMO_EVENT_CAMPAIGN], staff: DEMO_STAFF, payer: DEMO_PAYER });
 }

@@ -30,6 +30,7 @@ import { shelterRoutes } from './shelters/routes.ts';
 import { shopRoutes } from './shops/routes.ts';
 import { eventAttendancePurpose } from './events/purposes.ts';
 import { eventRoutes } from './events/routes.ts';
+import { campaignRoutes } from './campaigns/routes.ts';
 import { campaignFiguresRoutes } from './campaign-figures/routes.ts';
 import { familyAcceptPurpose, familyOfferPurpose, familyWhereaboutsPurpose, familyWithdrawPurpose, withFamily } from './family/purposes.ts';
 import { familyRoutes } from './family/routes.ts';
@@ -94,6 +95,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   for (const router of [healthRoutes(db, redis), openApiRoutes(), grantRoutes({ db, clock }), settlementRoutes({ db, clock }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock, mykeySecret: identity.secret }), paymentRoutes({ db, clock, mykeySecret: identity.secret }), townServiceRoutes({ db, mykeySecret: identity.secret, clock, allowPlainHttpWebhooks: plainHttpWebhooksAllowed(config.NODE_ENV) }), serviceUsesRoutes({ db }),
     serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }), shopRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }), eventRoutes({ db, clock }), campaignFiguresRoutes({ db, clock }), familyRoutes({ db, clock }),
+    campaignRoutes({ db, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {
       slots: uploadSlots(redis, config.QUEUE_PREFIX, batchUploads.perPartner), spoolDir: batchUploads.spoolDir, spoolMaxBytes: batchUploads.spoolMaxBytes } })]) {
     app.use(router.routes());

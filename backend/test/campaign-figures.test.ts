@@ -1,5 +1,5 @@
 // The campaign figures (docs/campaign-figures.md) against the real app: a town with two
-// campaigns and weeks of grants, a conversion's premium, payments, a refund and the expiry job,
+// campaigns and weeks of grants, a conversion, payments, a refund and the expiry job,
 // read by the town's auditor as a campaign's dashboard, the whole programme, the points about to
 // expire, and each as CSV.
 import test from 'ava';

@@ -4,22 +4,24 @@
 // category and event as JSON and CSV. The ledger is checked clean after each.
 import test, { type ExecutionContext } from 'ava';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
-import { DEMO_CAMPAIGN, DEMO_EVENT_CATEGORIES, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
+import { DEMO_EVENT_CAMPAIGN, DEMO_EVENT_CATEGORIES, DEMO_GRANT_CAMPAIGN, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
-import { fundCampaign, grantPoints, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
-import { tokyoDate } from '../src/ledger/rules.ts';
+import { fundingEntry, grantEntry, requestHash } from '../src/ledger/entries.ts';
+import { fundCampaign, inLedgerTransaction, post, residentPoints } from '../src/ledger/ledger.ts';
+import { endOfTokyoDay, tokyoDate } from '../src/ledger/rules.ts';
 import { fileFixture, migratedUpTo } from './helpers/env.ts';
 import { cardProof, enrollDevice, firstLogin, municipalCounter, secondTown, signInStaff, type Device, type Staff } from './helpers/identity.ts';
-import { NOW, ref, town } from './helpers/ledger.ts';
+import { NOW, campaignState, ref } from './helpers/ledger.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
   const town = await municipalCounter(cleanup);
   const aoba = await secondTown(town.base);
   const campaigns = (await town.staff.get('/api/v1/staff/grants/campaigns')).body.campaigns as Array<{ id: number; slug: string }>;
-  const demoCampaign = campaigns.find((c) => c.slug === DEMO_CAMPAIGN.slug)!.id;
+  const demoCampaign = campaigns.find((c) => c.slug === DEMO_EVENT_CAMPAIGN.slug)!.id;
+  const grantCampaign = campaigns.find((c) => c.slug === DEMO_GRANT_CAMPAIGN.slug)!.id;
   const aobaCampaign = (await aoba.staff.get('/api/v1/staff/grants/campaigns')).body.campaigns[0].id as number;
-  return { ...town, aoba, demoCampaign, aobaCampaign };
+  return { ...town, aoba, demoCampaign, grantCampaign, aobaCampaign };
 });
 
 const CITY = DEMO_MUNICIPALITY.code;
@@ -32,11 +34,11 @@ async function ledgerClean(t: ExecutionContext, db: Db) {
   t.true(report.ok, JSON.stringify(report.violations.slice(0, 5)));
 }
 
-/** A campaign of the demo city with these dates and this much funded. */
+/** An event campaign of the demo city with these dates and this much funded. */
 async function campaign(db: Db, terms: { startsOn?: string; endsOn?: string; funded: number }): Promise<number> {
   const [id] = await db('campaigns').insert({
     municipality_code: CITY, slug: ref('campaign'), name_ja: 'テスト', name_en: 'Test', premium_percent: 0, budget_points: 1_000_000,
-    cap_per_resident_points: 100_000, starts_on: terms.startsOn ?? '2026-04-01', ends_on: terms.endsOn ?? '2027-03-31',
+    cap_per_resident_points: 100_000, starts_on: terms.startsOn ?? '2026-04-01', ends_on: terms.endsOn ?? '2027-03-31', ...campaignState(0, terms.endsOn ?? '2027-03-31', 'event'),
   });
   await inLedgerTransaction(db, (trx) => fundCampaign(trx, { reference: ref('fund'), campaignId: Number(id), points: terms.funded }));
   return Number(id);
@@ -91,7 +93,7 @@ test('each town starts with the five categories; its staff add and rename their 
 });
 
 test('an event is paid by a campaign of the town that runs on all its days; anything else is refused and nothing stored', async (t) => {
-  const { db, staff, demoCampaign, aobaCampaign } = await fixture();
+  const { db, staff, demoCampaign, grantCampaign, aobaCampaign } = await fixture();
   const volunteering = await categoryId(staff, 'ボランティア');
   const ended = await campaign(db, { startsOn: '2025-04-01', endsOn: '2026-03-31', funded: 1_000 });
   const base = { nameJa: '健康まつり', nameEn: 'Health fair', categoryId: volunteering, startsOn: '2026-12-10', points: 100, campaignId: demoCampaign };
@@ -99,6 +101,7 @@ test('an event is paid by a campaign of the town that runs on all its days; anyt
   const before = await count(db, 'events', asked);
   const cases: Array<[string, Record<string, unknown>, number, string]> = [
     ['another town\'s campaign', { campaignId: aobaCampaign }, 404, 'campaign_not_found'],
+    ['a campaign for administrative grants', { campaignId: grantCampaign }, 409, 'campaign_kind_mismatch'],
     ['a campaign that ended before the event', { campaignId: ended }, 409, 'event_campaign_not_running'],
     ['an event running past the campaign\'s end', { endsOn: '2027-04-02' }, 409, 'event_campaign_not_running'],
     ['an unknown category', { categoryId: 999_999_999 }, 404, 'event_category_not_found'],
@@ -189,7 +192,7 @@ test('a tap at the event grants its points once: a second tap answers the first 
   const history = await staff.get(`/api/v1/staff/grant-history?mykeyId=${resident.mykeyId}`);
   t.like(history, { status: 200, body: { mykeyId: resident.mykeyId } });
   t.like(history.body.grants[0], { entryId: first.body.grant.entryId, points: 50, label: { ja: cleanUp.nameJa }, eventId: cleanUp.id });
-  const listed = (await staff.get(`/api/v1/staff/grants?campaign=${DEMO_CAMPAIGN.slug}`)).body.grants.find((g: { entryId: number }) => g.entryId === first.body.grant.entryId);
+  const listed = (await staff.get(`/api/v1/staff/grants?campaign=${DEMO_EVENT_CAMPAIGN.slug}`)).body.grants.find((g: { entryId: number }) => g.entryId === first.body.grant.entryId);
   t.like(listed, { source: 'event', eventId: cleanUp.id, categoryId: cleanUp.category.id, points: 50 });
   const audit = await db('audit_events').where({ action: 'points.granted_at_event', subject: resident.mykeyId });
   t.is(audit.length, 1);
@@ -252,15 +255,15 @@ test('the category travels with grants by staff: one by one, in a CSV with a cat
   const lifelong = await categoryId(staff, '生涯学習');
   const child = await categoryId(staff, '子育て教室');
   const [a, b, c] = [await firstLogin(pki, device), await firstLogin(pki, device), await firstLogin(pki, device)];
-  const one = await staff.post('/api/v1/staff/grants', { mykeyId: a.mykeyId, campaign: DEMO_CAMPAIGN.slug, points: 120, reason: '講座修了', category: lifelong });
+  const one = await staff.post('/api/v1/staff/grants', { mykeyId: a.mykeyId, campaign: DEMO_GRANT_CAMPAIGN.slug, points: 120, reason: '講座修了', category: lifelong });
   t.like(one, { status: 201, body: { category: { id: lifelong, nameJa: '生涯学習' } } });
   const aobaCategory = (await aoba.staff.get('/api/v1/event-categories')).body.categories[0].id;
-  t.like(await staff.post('/api/v1/staff/grants', { mykeyId: a.mykeyId, campaign: DEMO_CAMPAIGN.slug, points: 1, reason: 'x', category: aobaCategory }), { status: 404, body: { code: 'event_category_not_found' } });
-  const plain = await staff.post('/api/v1/staff/grants', { mykeyId: b.mykeyId, campaign: DEMO_CAMPAIGN.slug, points: 10, reason: '分類なし' });
+  t.like(await staff.post('/api/v1/staff/grants', { mykeyId: a.mykeyId, campaign: DEMO_GRANT_CAMPAIGN.slug, points: 1, reason: 'x', category: aobaCategory }), { status: 404, body: { code: 'event_category_not_found' } });
+  const plain = await staff.post('/api/v1/staff/grants', { mykeyId: b.mykeyId, campaign: DEMO_GRANT_CAMPAIGN.slug, points: 10, reason: '分類なし' });
   t.like(plain, { status: 201, body: { category: null } });
 
   const upload = async (text: string) => {
-    const response = await fetch(`${base}/api/v1/staff/grant-uploads?campaign=${DEMO_CAMPAIGN.slug}`, { method: 'POST', headers: { cookie: staff.cookie, 'Content-Type': 'text/csv' }, body: text });
+    const response = await fetch(`${base}/api/v1/staff/grant-uploads?campaign=${DEMO_GRANT_CAMPAIGN.slug}`, { method: 'POST', headers: { cookie: staff.cookie, 'Content-Type': 'text/csv' }, body: text });
     return { status: response.status, body: await response.json() };
   };
   const file = await upload(['mykey_id,points,reason,category', `${a.mykeyId},200,教室,子育て教室`, `${b.mykeyId},30,講座,${lifelong}`, `${c.mykeyId},40,分類なし,`, `${c.mykeyId},50,分類なし2`, `${c.mykeyId},60,不明,存在しない分類`, ''].join('\r\n'));
@@ -298,7 +301,7 @@ test('the town sees the points granted per category and per event over a period,
   const residents = [await firstLogin(pki, device), await firstLogin(pki, device), await firstLogin(pki, device)];
   for (const r of residents) t.is((await tap(reception, r.card)).status, 201);
   await tap(reception, residents[0]!.card);
-  t.is((await staff.post('/api/v1/staff/grants', { mykeyId: residents[0]!.mykeyId, campaign: DEMO_CAMPAIGN.slug, points: 5, reason: '窓口', category })).status, 201);
+  t.is((await staff.post('/api/v1/staff/grants', { mykeyId: residents[0]!.mykeyId, campaign: DEMO_GRANT_CAMPAIGN.slug, points: 5, reason: '窓口', category })).status, 201);
 
   const figures = await staff.get(`/api/v1/event-figures?from=${today()}&to=${today()}`);
   t.is(figures.status, 200, JSON.stringify(figures.body));
@@ -326,9 +329,20 @@ test('the town sees the points granted per category and per event over a period,
 
 test('the migration gives every grant made before categories an uncategorised record, and rolls back to the schema before', async (t) => {
   const db = await migratedUpTo((fn) => t.teardown(fn), '20261207020000_events.ts');
-  const before = await town(db);
-  const [mykeyPk] = await db('mykeys').insert({ mykey_id: 'TESTMIG2', status: 'active', home_municipality_code: before.code });
-  const posted = await inLedgerTransaction(db, (trx) => grantPoints(trx, { reference: ref('old-grant'), campaignId: before.campaignId, mykeyId: 'TESTMIG2', points: 321, now: NOW }));
+  // The town, its campaign and accounts as they were then; the grant posted as the ledger's
+  // entries (today's operations read campaign columns that came later).
+  const code = '999981';
+  await db('municipalities').insert({ code, name_ja: '旧市', name_en: 'Old City' });
+  const [campaignId] = await db('campaigns').insert({ municipality_code: code, slug: ref('old-campaign'), name_ja: '旧', name_en: 'Old', premium_percent: 0,
+    budget_points: 1_000, cap_per_resident_points: 1_000, starts_on: '2026-04-01', ends_on: '2027-03-31' });
+  const [mykeyPk] = await db('mykeys').insert({ mykey_id: 'TESTMIG2', status: 'active', home_municipality_code: code });
+  const account = async (owner: Record<string, unknown>) => Number((await db('ledger_accounts').insert({ municipality_code: code, ...owner }))[0]);
+  const [fundingAccount, budgetAccount, residentAccount] = [await account({ kind: 'municipality_funding' }), await account({ kind: 'campaign_budget', campaign_id: campaignId }),
+    await account({ kind: 'resident', mykey_pk: mykeyPk })];
+  const head = (reference: string) => ({ reference, municipalityCode: code, requestHash: requestHash({ reference }), postedAt: NOW });
+  await inLedgerTransaction(db, (trx) => post(trx, fundingEntry(head(ref('fund')), { campaignId: Number(campaignId), fundingAccount, budgetAccount, points: 1_000 })));
+  const posted = await inLedgerTransaction(db, (trx) => post(trx, grantEntry(head(ref('old-grant')),
+    { campaignId: Number(campaignId), budgetAccount, residentAccount, points: 321, expiresAt: endOfTokyoDay('2027-03-31') })));
   await db.migrate.up();
   t.like(await db('grant_records').where({ entry_id: posted.entryId }).first(), { mykey_pk: Number(mykeyPk), points: 321, category_id: null, event_id: null, label_ja: null });
   await db.migrate.down();

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
+import { DEMO_GRANT_CAMPAIGN, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { residentPoints } from '../src/ledger/ledger.ts';
 import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '@mykey/contracts/mykey-id.ts';
@@ -31,7 +31,7 @@ test('a clerk grants points one by one and from a CSV file, then sees them in th
   await page.getByRole('link', { name: 'ポイント付与' }).click();
   await page.waitForURL(`${base}/municipality/grants`);
 
-  await page.getByLabel('キャンペーン').getByRole('option', { name: new RegExp(`^${DEMO_CAMPAIGN.name_ja}（予算残り`) }).waitFor({ state: 'attached' });
+  await page.getByLabel('キャンペーン').getByRole('option', { name: new RegExp(`^${DEMO_GRANT_CAMPAIGN.name_ja}（予算残り`) }).waitFor({ state: 'attached' });
   t.regex(await page.getByLabel('キャンペーン').inputValue(), /^\d+$/, 'the running campaign is chosen');
   const input = page.getByLabel('マイキーID', { exact: true });
   const swapped = resident.charAt(1) + resident.charAt(0) + resident.slice(2);
@@ -45,7 +45,7 @@ test('a clerk grants points one by one and from a CSV file, then sees them in th
   await page.getByRole('button', { name: '付与内容を確認' }).click();
   const dialog = page.getByRole('dialog');
   await dialog.getByRole('heading', { name: '1,200 ポイントを付与しますか？' }).waitFor();
-  t.true(await dialog.getByText(`マイキーID ${resident} に、「${DEMO_CAMPAIGN.name_ja}」の予算から 1,200 ポイントを付与します。`).isVisible());
+  t.true(await dialog.getByText(`マイキーID ${resident} に、「${DEMO_GRANT_CAMPAIGN.name_ja}」の予算から 1,200 ポイントを付与します。`).isVisible());
   await dialog.getByRole('button', { name: '付与する' }).click();
   await page.getByText(`マイキーID ${resident} に 1,200 ポイントを付与しました。付与後の残高は 1,200 ポイントです。`).waitFor();
   t.is((await residentPoints(db, DEMO_MUNICIPALITY.code, resident)).balance, 1_200);
@@ -75,7 +75,7 @@ test('a clerk grants points one by one and from a CSV file, then sees them in th
   await page.getByRole('link', { name: '精算' }).click();
   await page.waitForURL(`${base}/municipality/settlement`);
   const campaigns = page.getByRole('region', { name: 'キャンペーンの負担（市の負担）' });
-  const row = campaigns.getByRole('row', { name: new RegExp(DEMO_CAMPAIGN.name_ja) });
+  const row = campaigns.getByRole('row', { name: new RegExp(DEMO_GRANT_CAMPAIGN.name_ja) });
   await row.waitFor();
   t.is(await row.getByRole('cell').nth(1).textContent(), '2件 / 1,500');
   t.true(await page.getByRole('region', { name: '加盟店への支払い（市が加盟店に支払う額）' }).getByText('この期間の取引はありません。').isVisible());

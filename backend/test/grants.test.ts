@@ -8,10 +8,10 @@ import type { Db } from '../src/db.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { fundCampaign, inLedgerTransaction, residentPoints } from '../src/ledger/ledger.ts';
 import { checkValue, encode, MYKEY_ALPHABET, PAYLOAD_LENGTH } from '@mykey/contracts/mykey-id.ts';
-import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
+import { DEMO_CAMPAIGN, DEMO_GRANT_CAMPAIGN, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { signInStaff } from './helpers/identity.ts';
-import { ref, town } from './helpers/ledger.ts';
+import { campaignState, ref, town } from './helpers/ledger.ts';
 import { startApp } from './helpers/server.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
@@ -42,7 +42,7 @@ async function campaign(db: Db, terms: { startsOn?: string; endsOn?: string; fun
   const slug = ref('campaign');
   const [id] = await db('campaigns').insert({
     municipality_code: CITY, slug, name_ja: 'テスト', name_en: 'Test', premium_percent: 0, budget_points: 1_000_000,
-    cap_per_resident_points: 100_000, starts_on: terms.startsOn ?? '2026-04-01', ends_on: terms.endsOn ?? '2027-03-31',
+    cap_per_resident_points: 100_000, starts_on: terms.startsOn ?? '2026-04-01', ends_on: terms.endsOn ?? '2027-03-31', ...campaignState(0, terms.endsOn ?? '2027-03-31'),
   });
   await inLedgerTransaction(db, (trx) => fundCampaign(trx, { reference: ref('fund'), campaignId: Number(id), points: terms.funded }));
   return slug;
@@ -59,10 +59,10 @@ test('a clerk grants points to a MyKey ID; the same Idempotency-Key replays the 
   const { db, city } = await fixture();
   const mykeyId = await resident(db);
   const typed = `${mykeyId.slice(0, 4)}-${mykeyId.slice(4)}`.toLowerCase();
-  const body = { mykeyId: typed, campaign: DEMO_CAMPAIGN.slug, points: 1_500, reason: '子育て応援（第1回）' };
+  const body = { mykeyId: typed, campaign: DEMO_GRANT_CAMPAIGN.slug, points: 1_500, reason: '子育て応援（第1回）' };
   const first = await city.post('/api/v1/staff/grants', body, 'grant-key-0001');
   t.is(first.status, 201, JSON.stringify(first.body));
-  t.like(first.body, { mykeyId, points: 1_500, balanceAfter: 1_500, campaign: { slug: DEMO_CAMPAIGN.slug, name: { ja: DEMO_CAMPAIGN.name_ja } } });
+  t.like(first.body, { mykeyId, points: 1_500, balanceAfter: 1_500, campaign: { slug: DEMO_GRANT_CAMPAIGN.slug, name: { ja: DEMO_GRANT_CAMPAIGN.name_ja } } });
   t.regex(first.body.reference, /^grant:staff:\d+:[0-9a-f]{40}$/);
   const again = await city.post('/api/v1/staff/grants', body, 'grant-key-0001');
   t.deepEqual(again, first);
@@ -80,7 +80,7 @@ test('a clerk grants points to a MyKey ID; the same Idempotency-Key replays the 
   t.false('reason' in details);
   t.regex(details.texts.reason, /^[0-9a-f]{64}$/);
 
-  const listed = await city.get(`/api/v1/staff/grants?campaign=${DEMO_CAMPAIGN.slug}`);
+  const listed = await city.get(`/api/v1/staff/grants?campaign=${DEMO_GRANT_CAMPAIGN.slug}`);
   t.like(listed.body.grants.find((g: { entryId: number }) => g.entryId === first.body.entryId), { mykeyId, points: 1_500, source: 'single' });
   await ledgerClean(t, db);
 });
@@ -95,7 +95,7 @@ test.serial('every refusal is a clear problem and stores nothing', async (t) => 
   const small = await campaign(db, { funded: 300 });
   const elsewhere = await town(db);
   const swapped = active.charAt(1) !== active.charAt(0) ? active.charAt(1) + active.charAt(0) + active.slice(2) : undefined;
-  const grant = { mykeyId: active, campaign: DEMO_CAMPAIGN.slug, points: 100, reason: '理由' };
+  const grant = { mykeyId: active, campaign: DEMO_GRANT_CAMPAIGN.slug, points: 100, reason: '理由' };
   // The shop clerk's refused attempt below is audited (docs/security/tenancy.md): that is its one trace.
   const snapshot = async () => Promise.all(['ledger_entries', 'idempotency_keys', 'audit_events', 'ledger_lots'].map(async (table) =>
     Number((await db(table).modify((q) => { if (table === 'audit_events') q.whereNot({ action: 'staff.role_refused' }); }).count({ n: '*' }))[0]!.n)));
@@ -110,8 +110,9 @@ test.serial('every refusal is a clear problem and stores nothing', async (t) => 
     ['another municipality\'s campaign', { ...grant, campaign: elsewhere.campaignId }, 'campaign_not_found'],
     ['an unknown campaign', { ...grant, campaign: 'no-such-campaign' }, 'campaign_not_found'],
     ['a campaign that ended', { ...grant, campaign: ended }, 'campaign_not_running'],
+    ['the premium campaign, which pays conversions only', { ...grant, campaign: DEMO_CAMPAIGN.slug }, 'campaign_kind_mismatch'],
     ['more than the budget left', { ...grant, campaign: small, points: 301 }, 'campaign_budget_insufficient', { availablePoints: 300 }],
-    ['more than the cap per resident', { ...grant, points: DEMO_CAMPAIGN.cap_per_resident_points + 1 }, 'campaign_cap_exceeded', { remainingPoints: DEMO_CAMPAIGN.cap_per_resident_points }],
+    ['more than the cap per resident', { ...grant, points: DEMO_GRANT_CAMPAIGN.cap_per_resident_points + 1 }, 'campaign_cap_exceeded', { remainingPoints: DEMO_GRANT_CAMPAIGN.cap_per_resident_points }],
     ['zero points', { ...grant, points: 0 }, 'points_out_of_range'],
     ['fractional points', { ...grant, points: 1.5 }, 'points_out_of_range'],
     ['no reason', { ...grant, reason: '  ' }, 'request_invalid'],
@@ -133,7 +134,7 @@ test.serial('every refusal is a clear problem and stores nothing', async (t) => 
 });
 
 /** Uploads a file as the console does: the body is the file, the campaign in the query. */
-async function upload(base: string, cookie: string, file: Buffer | string, { campaign = DEMO_CAMPAIGN.slug, type = 'text/csv' } = {}) {
+async function upload(base: string, cookie: string, file: Buffer | string, { campaign = DEMO_GRANT_CAMPAIGN.slug, type = 'text/csv' } = {}) {
   const response = await fetch(`${base}/api/v1/staff/grant-uploads?campaign=${encodeURIComponent(campaign)}`, {
     method: 'POST', headers: { cookie, 'Content-Type': type }, body: typeof file === 'string' ? file : new Uint8Array(file),
   });
@@ -171,7 +172,7 @@ test('a CSV file from Excel grants its good lines, refuses its bad ones with a r
   const file = Buffer.from(`\uFEFF${lines.join('\r\n')}\r\n`, 'utf8');
   const first = await upload(base, city.cookie, file);
   t.is(first.status, 201, JSON.stringify(first.body));
-  t.like(first.body, { records: 11, granted: 4, alreadyGranted: 0, refused: 7, pointsGranted: 3_000, campaign: { slug: DEMO_CAMPAIGN.slug } });
+  t.like(first.body, { records: 11, granted: 4, alreadyGranted: 0, refused: 7, pointsGranted: 3_000, campaign: { slug: DEMO_GRANT_CAMPAIGN.slug } });
   t.regex(first.body.fileSha256, /^[0-9a-f]{64}$/);
   t.is(await balance(db, a), 1_000);
   t.is(await balance(db, b), 1_200);
@@ -253,7 +254,7 @@ test.serial('a file that is not UTF-8 (Shift_JIS), has no header, or is not CSV 
 test('the campaign picker lists the city\'s campaigns with what is left of each budget', async (t) => {
   const { city } = await fixture();
   const { body } = await city.get('/api/v1/staff/grants/campaigns');
-  const demo = body.campaigns.find((c: { slug: string }) => c.slug === DEMO_CAMPAIGN.slug);
-  t.like(demo, { running: true, capPerResidentPoints: DEMO_CAMPAIGN.cap_per_resident_points, name: { ja: DEMO_CAMPAIGN.name_ja } });
-  t.true(demo.budgetLeftPoints > 0 && demo.budgetLeftPoints <= DEMO_CAMPAIGN.budget_points);
+  const demo = body.campaigns.find((c: { slug: string }) => c.slug === DEMO_GRANT_CAMPAIGN.slug);
+  t.like(demo, { running: true, capPerResidentPoints: DEMO_GRANT_CAMPAIGN.cap_per_resident_points, name: { ja: DEMO_GRANT_CAMPAIGN.name_ja } });
+  t.true(demo.budgetLeftPoints > 0 && demo.budgetLeftPoints <= DEMO_GRANT_CAMPAIGN.budget_points);
 });

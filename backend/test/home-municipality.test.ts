@@ -5,7 +5,7 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY, DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
+import { DEMO_GRANT_CAMPAIGN, DEMO_MUNICIPALITY, DEMO_SECOND_GRANT_CAMPAIGN, DEMO_SECOND_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture, migratedUpTo } from './helpers/env.ts';
 import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, secondTown, signInStaff, type Staff } from './helpers/identity.ts';
 import { appendAudit } from '../src/audit/chain.ts';
@@ -186,7 +186,7 @@ test('a town blocks an ID from its own services only: payments at its shops, its
   const { card, mykeyId } = await miraiResident();
   // Another town grants to the resident, credits a conversion in its accounts and takes a payment.
   const grant = (who: Staff, campaign: string) => who.post('/api/v1/staff/grants', { mykeyId, campaign, points: 100, reason: 'イベント参加' });
-  t.is((await grant(aobaStaff, DEMO_SECOND_CAMPAIGN.slug)).status, 201);
+  t.is((await grant(aobaStaff, DEMO_SECOND_GRANT_CAMPAIGN.slug)).status, 201);
   await inLedgerTransaction(db, (trx) => creditConversions(trx, [{ reference: `test:${randomUUID()}`, municipalityCode: AOBA, mykeyId, partnerId, points: 1_000 }]));
   const pay = async () => {
     const intent = await aobaShop.post('/api/v1/merchant/payment-intents', { amount: 300 });
@@ -207,12 +207,12 @@ test('a town blocks an ID from its own services only: payments at its shops, its
 
   // Refused in あおば町: its shops, its grants, its devices, for any purpose.
   t.like(await pay(), { status: 403, body: { code: 'mykey_blocked_here' } });
-  t.like(await grant(aobaStaff, DEMO_SECOND_CAMPAIGN.slug), { status: 403, body: { code: 'mykey_blocked_here' } });
+  t.like(await grant(aobaStaff, DEMO_SECOND_GRANT_CAMPAIGN.slug), { status: 403, body: { code: 'mykey_blocked_here' } });
   t.like(await cardSession(aobaDevice, card), { status: 403, body: { code: 'mykey_blocked_here' } });
   t.like(await cardSession(aobaDevice, card, 'home_move'), { status: 403, body: { code: 'mykey_blocked_here' } });
   // みらい市 is unaffected, and its staff do not see あおば町's block or its reason.
   t.like(await cardSession(device, card), { status: 201, body: { mykeyId } });
-  t.is((await grant(staff, DEMO_CAMPAIGN.slug)).status, 201);
+  t.is((await grant(staff, DEMO_GRANT_CAMPAIGN.slug)).status, 201);
   const home = await staff.get(`/api/v1/staff/mykeys/${mykeyId}`);
   t.like(home.body, { status: 'active', townBlock: null });
   t.false(JSON.stringify(home.body).includes('不正利用の疑い'));

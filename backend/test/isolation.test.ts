@@ -5,7 +5,7 @@
 // the suite, so a new route joins it by construction.
 import test, { type ExecutionContext } from 'ava';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MERCHANTS, DEMO_SECOND_MUNICIPALITY as TOWN_B, DEMO_SECOND_STAFF, DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
+import { DEMO_EVENT_CAMPAIGN, DEMO_GRANT_CAMPAIGN, DEMO_SECOND_CAMPAIGN, DEMO_SECOND_EVENT_CAMPAIGN, DEMO_SECOND_GRANT_CAMPAIGN, DEMO_SECOND_MERCHANTS, DEMO_SECOND_MUNICIPALITY as TOWN_B, DEMO_SECOND_STAFF, DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { fileFixture } from './helpers/env.ts';
 import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, provenCard, signInStaff, type Reply, type Staff } from './helpers/identity.ts';
 import { addPartner, newMykeyId, signedFetch, type TestPartner } from './helpers/partners.ts';
@@ -15,7 +15,9 @@ import { tokyoDate } from '../src/ledger/rules.ts';
 import { demoPasswordHash } from './helpers/staff.ts';
 
 const SHOP_B = DEMO_SECOND_MERCHANTS[0]!;
-const CAMPAIGN_B = DEMO_SECOND_CAMPAIGN;
+// B's campaigns: it grants from the administrative one, its events are paid by the event one.
+const CAMPAIGNS_B = [DEMO_SECOND_CAMPAIGN, DEMO_SECOND_GRANT_CAMPAIGN, DEMO_SECOND_EVENT_CAMPAIGN];
+const GRANTS_B = DEMO_SECOND_GRANT_CAMPAIGN;
 
 /** B's details as the payer of its transfer file. */
 const PAYER_B = { requesterCode: '9876543210', requesterName: 'アオバチョウ', bankCode: '0777', bankName: 'アオバギンコウ', branchCode: '321', branchName: 'ホンテン', accountType: 'ordinary', accountNumber: '7777777' };
@@ -37,9 +39,9 @@ const fixture = fileFixture(test, async (cleanup) => {
   // a signed and an unsigned challenge, a conversion and a batch of B's partner.
   const residentB = await firstLogin(pki, counterB);
   await inLedgerTransaction(db, (trx) => creditConversions(trx, [{ reference: `test:${randomUUID()}`, municipalityCode: TOWN_B.code, mykeyId: residentB.mykeyId, partnerId: partnerB.id, points: 10_000 }]));
-  const grantB = await cityB.post('/api/v1/staff/grants', { mykeyId: residentB.mykeyId, campaign: CAMPAIGN_B.slug, points: 100, reason: 'あおば町の付与理由' });
+  const grantB = await cityB.post('/api/v1/staff/grants', { mykeyId: residentB.mykeyId, campaign: GRANTS_B.slug, points: 100, reason: 'あおば町の付与理由' });
   must(grantB, 201);
-  const uploadB = await rawStaff(base, cityB, 'POST', `/api/v1/staff/grant-uploads?campaign=${CAMPAIGN_B.slug}`, `mykey_id,points,reason\n${residentB.mykeyId},50,あおば町の一括理由\n`, 'text/csv');
+  const uploadB = await rawStaff(base, cityB, 'POST', `/api/v1/staff/grant-uploads?campaign=${GRANTS_B.slug}`, `mykey_id,points,reason\n${residentB.mykeyId},50,あおば町の一括理由\n`, 'text/csv');
   must(uploadB, 201);
   const openIntentB = must(await shopB.post('/api/v1/merchant/payment-intents', { amount: 300 }), 201).body.intentId as string;
   const paidIntentB = must(await shopB.post('/api/v1/merchant/payment-intents', { amount: 200 }), 201).body.intentId as string;
@@ -68,7 +70,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   must(await shelterDeskB.post('/api/v1/auth/card-taps', { purpose: 'shelter_check_in', certificate: memberB.card.certificateDer.toString('base64') }), 201);
   // B's own event category and a clean-up day paid by B's campaign at a reception device of B's, where B's member tapped in.
   const categoryB = must(await cityB.post('/api/v1/event-categories', { nameJa: 'あおば町の分類', nameEn: 'Aoba category' }), 201).body;
-  const campaignIdB = Number((await db('campaigns').where({ slug: CAMPAIGN_B.slug }).first('id')).id);
+  const campaignIdB = Number((await db('campaigns').where({ slug: DEMO_SECOND_EVENT_CAMPAIGN.slug }).first('id')).id);
   const eventB = must(await cityB.post('/api/v1/events', { nameJa: 'あおば町清掃活動', nameEn: 'Aoba clean-up', categoryId: categoryB.id, startsOn: tokyoDate(new Date()), points: 20, campaignId: campaignIdB, tapPolicy: 'tap' }), 201).body;
   const receptionB = await enrollDevice(base, cityB, 'あおば町行事受付');
   must(await cityB.put(`/api/v1/events/${eventB.id}/devices`, { deviceIds: [receptionB.id] }), 200);
@@ -85,6 +87,8 @@ const fixture = fileFixture(test, async (cleanup) => {
   // B's shop and an application to B, pending (the public form's, from no town's session).
   const shopIdB = Number((await db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
   const applicationB = must(await publicApplication(base, { ...SHOP_APPLICATION, municipalityCode: TOWN_B.code, nameJa: 'あおば町の申請店', nameEn: 'Aoba applicant', address: 'あおば町申請1-1' }), 201).body;
+  // B's own planned campaign, for B's shop and B's partner only.
+  const plannedB = must(await cityB.post('/api/v1/campaigns', campaignTerms({ nameJa: 'あおば町の計画キャンペーン', nameEn: 'Aoba planned campaign', kind: 'conversion_premium', premiumPercent: 5, merchantIds: [shopIdB], partnerIds: [partnerB.id] })), 201).body;
 
   // Town A's parties: the seeded demo town's clerk, shop clerk, counter, register and a partner.
   const shopA = await signInStaff(base, 'demo-shop');
@@ -95,13 +99,13 @@ const fixture = fileFixture(test, async (cleanup) => {
     code: TOWN_B.code, campaignId: campaignIdB, resident: residentB, categoryId: Number(categoryB.id), eventId: Number(eventB.id), receptionB, cityB, shopB, counterB, registerB, partnerB,
     uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
     partnerTxId: conversionB.partnerTxId, batchId: batchB, member: memberB, libraryId: Number(libraryB.id), membershipId: Number(membershipB.id), openLink: openLinkB.requestId as string,
-    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, periodId: periodB, shopId: shopIdB, applicationId: Number(applicationB.applicationId),
+    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, periodId: periodB, shopId: shopIdB, applicationId: Number(applicationB.applicationId), plannedCampaignId: Number(plannedB.id),
   };
   // Strings only B's objects hold, B's shop's pseudonym of its resident among them. (The
   // resident's MyKey ID is left out: A may name it itself, to grant points, and then sees it in
   // its own answer.)
   const markers = [
-    TOWN_B.code, TOWN_B.name_ja, TOWN_B.name_en, SHOP_B.name_ja, SHOP_B.name_en, CAMPAIGN_B.slug, CAMPAIGN_B.name_ja, CAMPAIGN_B.name_en,
+    TOWN_B.code, TOWN_B.name_ja, TOWN_B.name_en, SHOP_B.name_ja, SHOP_B.name_en, ...CAMPAIGNS_B.flatMap((c) => [c.slug, c.name_ja, c.name_en]),
     ...DEMO_SECOND_STAFF.map((staff) => staff.display_name), 'あおば町窓口端末', 'あおば珈琲店レジ', 'あおば町の付与理由', 'あおば町の一括理由', 'あおば町の利用停止理由',
     paidB.body.customer, openIntentB, paidIntentB, relinkProofB, moveProofB, challengeB.challengeId, conversionB.partnerTxId, batchB, partnerB.slug,
     'あおば町立図書館', 'Aoba Town Library', 'AOBA-0001', 'AOBA-0002', membershipB.pseudonym, openLinkB.requestId,
@@ -109,6 +113,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     'あおば町の分類', 'Aoba category', 'あおば町清掃活動', 'Aoba clean-up', 'あおば町行事受付',
     PAYER_B.requesterCode, 'ｱｵﾊﾞﾁﾖｳ', 'ｱｵﾊﾞｷﾞﾝｺｳ',
     'あおば町の申請店', 'Aoba applicant', 'あおば町申請1-1',
+    'あおば町の計画キャンペーン', 'Aoba planned campaign', plannedB.slug,
   ];
   // A's own library, served by A's counter, with PIN-less taps.
   const libraryA = must(await a.staff.post('/api/v1/services', { kind: 'library', nameJa: 'みらい市立図書館', nameEn: 'Mirai City Library', tapPolicy: 'tap' }), 201).body;
@@ -119,7 +124,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   must(await a.staff.put(`/api/v1/shelters/${shelterA.id}/devices`, { deviceIds: [shelterDeskA.id] }), 200);
   // A's own clean-up day at a reception device of A's.
   const receptionA = await enrollDevice(base, a.staff, 'みらい市行事受付');
-  const campaignIdA = Number((await db('campaigns').where({ slug: 'demo-shopping-2026' }).first('id')).id);
+  const campaignIdA = Number((await db('campaigns').where({ slug: DEMO_EVENT_CAMPAIGN.slug }).first('id')).id);
   const volunteeringA = (await a.staff.get('/api/v1/event-categories')).body.categories[0].id as number;
   const eventA = must(await a.staff.post('/api/v1/events', { nameJa: 'みらい市清掃活動', nameEn: 'Mirai clean-up', categoryId: volunteeringA, startsOn: tokyoDate(new Date()), points: 20, campaignId: campaignIdA, tapPolicy: 'tap' }), 201).body;
   must(await a.staff.put(`/api/v1/events/${eventA.id}/devices`, { deviceIds: [receptionA.id] }), 200);
@@ -208,6 +213,21 @@ const today = () => tokyoDate(new Date());
 const aYearOn = () => tokyoDate(new Date(Date.now() + 365 * 86_400_000));
 
 type Case = (t: ExecutionContext, f: Fixture) => Promise<void>;
+
+/** A campaign's terms: an administrative one running from today for a month, unless told. */
+function campaignTerms(more: Record<string, unknown> = {}) {
+  const inMonth = tokyoDate(new Date(Date.now() + 30 * 86_400_000));
+  return {
+    kind: 'administrative', nameJa: 'みらい市のキャンペーン', nameEn: 'Mirai campaign', startsOn: tokyoDate(new Date()), endsOn: inMonth, premiumPercent: 0,
+    capPerResidentPoints: 1_000, budgetPoints: 10_000, validity: { until: inMonth }, merchantIds: null, partnerIds: null, ...more,
+  };
+}
+
+/** B's planned campaign as B's staff see it: unchanged by anything A tried. */
+async function bCampaignUntouched(t: ExecutionContext, f: Fixture): Promise<void> {
+  t.like(must(await f.b.cityB.get(`/api/v1/campaigns/${f.b.plannedCampaignId}`), 200).body,
+    { status: 'planned', version: 1, fundedPoints: 0, budgetPoints: 10_000, merchantIds: [f.b.shopId] }, "B's campaign is as B left it");
+}
 
 /** Routes that reach no town's objects, and why. */
 const UNSCOPED: Record<string, string> = {
@@ -584,6 +604,60 @@ const CASES: Record<string, Case> = {
     nothingOfB(t, f, must(await rawStaff(f.base, f.cityA, 'GET', `/api/v1/shelters/${f.shelterA}/roster.csv`), 200));
   },
 
+  async 'GET /api/v1/campaigns'(t, f) {
+    const listed = must(await f.cityA.get('/api/v1/campaigns'), 200);
+    nothingOfB(t, f, listed);
+    t.false(listed.body.campaigns.some((c: { id: number }) => c.id === f.b.plannedCampaignId || c.id === f.b.campaignId));
+    t.false(listed.body.choices.merchants.some((m: { id: number }) => m.id === f.b.shopId), "B's shop is no choice of A's");
+    t.false(listed.body.choices.partners.some((p: { id: number }) => p.id === f.b.partnerB.id), "B's partner, without an agreement with A, is none either");
+    t.is((await f.shopA.get('/api/v1/campaigns')).status, 403, 'a shop runs no campaign');
+  },
+
+  async 'POST /api/v1/campaigns'(t, f) {
+    const create = (more: Record<string, unknown>) => f.cityA.post('/api/v1/campaigns', campaignTerms(more));
+    // B's shop and B's partner are as unknown to A as ones that never were.
+    sameAsUnknown(t, f, await create({ merchantIds: [f.b.shopId] }), await create({ merchantIds: [999_999_999] }));
+    sameAsUnknown(t, f, await create({ kind: 'conversion_premium', premiumPercent: 5, partnerIds: [f.b.partnerB.id] }), await create({ kind: 'conversion_premium', premiumPercent: 5, partnerIds: [999_999_999] }));
+    nothingOfB(t, f, must(await create({}), 201));
+  },
+
+  async 'GET /api/v1/campaigns/:id'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/campaigns/${f.b.plannedCampaignId}`), await f.cityA.get('/api/v1/campaigns/999999999'));
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/campaigns/${f.b.campaignId}`), await f.cityA.get('/api/v1/campaigns/999999998'));
+  },
+
+  async 'PUT /api/v1/campaigns/:id'(t, f) {
+    const edit = (id: number) => f.cityA.put(`/api/v1/campaigns/${id}`, { version: 1, terms: campaignTerms() });
+    sameAsUnknown(t, f, await edit(f.b.plannedCampaignId), await edit(999_999_999));
+    await bCampaignUntouched(t, f);
+    // A's own planned campaign cannot take B's shop.
+    const own = must(await f.cityA.post('/api/v1/campaigns', campaignTerms()), 201).body;
+    const retarget = (merchantId: number) => f.cityA.put(`/api/v1/campaigns/${own.id}`, { version: 1, terms: campaignTerms({ merchantIds: [merchantId] }) });
+    sameAsUnknown(t, f, await retarget(f.b.shopId), await retarget(999_999_999));
+  },
+
+  async 'POST /api/v1/campaigns/:id/status'(t, f) {
+    for (const action of ['start', 'end']) {
+      const attempt = (id: number) => f.cityA.post(`/api/v1/campaigns/${id}/status`, { action });
+      sameAsUnknown(t, f, await attempt(f.b.plannedCampaignId), await attempt(999_999_999));
+    }
+    await bCampaignUntouched(t, f);
+    t.is(must(await f.b.cityB.get(`/api/v1/campaigns/${f.b.campaignId}`), 200).body.status, 'running', "B's running campaign still runs");
+  },
+
+  async 'POST /api/v1/campaigns/:id/funding'(t, f) {
+    const attempt = (id: number) => f.cityA.post(`/api/v1/campaigns/${id}/funding`, { points: 100 });
+    sameAsUnknown(t, f, await attempt(f.b.plannedCampaignId), await attempt(999_999_999));
+    await bCampaignUntouched(t, f);
+  },
+
+  async 'POST /api/v1/campaigns/:id/top-ups'(t, f) {
+    const attempt = (id: number) => f.cityA.post(`/api/v1/campaigns/${id}/top-ups`, { points: 100 });
+    sameAsUnknown(t, f, await attempt(f.b.plannedCampaignId), await attempt(999_999_999));
+    sameAsUnknown(t, f, await attempt(f.b.campaignId), await attempt(999_999_998));
+    await bCampaignUntouched(t, f);
+  },
+
   async 'GET /api/v1/staff/grants/campaigns'(t, f) {
     nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/grants/campaigns'), 200));
   },
@@ -591,11 +665,11 @@ const CASES: Record<string, Case> = {
   async 'POST /api/v1/staff/grants'(t, f) {
     const grant = (campaign: unknown) => f.cityA.post('/api/v1/staff/grants', { mykeyId: f.b.resident.mykeyId, campaign, points: 10, reason: 'テスト' });
     sameAsUnknown(t, f, await grant(f.b.campaignId), await grant(999_999_999));
-    sameAsUnknown(t, f, await grant(CAMPAIGN_B.slug), await grant('no-such-campaign'));
+    sameAsUnknown(t, f, await grant(GRANTS_B.slug), await grant('no-such-campaign'));
     // A may grant B's resident points of its own campaign, in its own accounts.
-    nothingOfB(t, f, must(await grant('demo-shopping-2026'), 201));
+    nothingOfB(t, f, must(await grant(DEMO_GRANT_CAMPAIGN.slug), 201));
     // B's category is no category of A's.
-    const withCategory = (category: number) => f.cityA.post('/api/v1/staff/grants', { mykeyId: f.b.resident.mykeyId, campaign: 'demo-shopping-2026', points: 10, reason: 'テスト', category });
+    const withCategory = (category: number) => f.cityA.post('/api/v1/staff/grants', { mykeyId: f.b.resident.mykeyId, campaign: DEMO_GRANT_CAMPAIGN.slug, points: 10, reason: 'テスト', category });
     sameAsUnknown(t, f, await withCategory(f.b.categoryId), await withCategory(999_999_999));
   },
 
@@ -724,12 +798,12 @@ const CASES: Record<string, Case> = {
 
   async 'GET /api/v1/staff/grants'(t, f) {
     sameAsUnknown(t, f, await f.cityA.get(`/api/v1/staff/grants?campaign=${f.b.campaignId}`), await f.cityA.get('/api/v1/staff/grants?campaign=999999999'));
-    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/grants?campaign=demo-shopping-2026'), 200));
+    nothingOfB(t, f, must(await f.cityA.get(`/api/v1/staff/grants?campaign=${DEMO_GRANT_CAMPAIGN.slug}`), 200));
   },
 
   async 'POST /api/v1/staff/grant-uploads'(t, f) {
     const upload = (campaign: string) => rawStaff(f.base, f.cityA, 'POST', `/api/v1/staff/grant-uploads?campaign=${campaign}`, `mykey_id,points,reason\n${f.b.resident.mykeyId},5,テスト\n`, 'text/csv');
-    sameAsUnknown(t, f, await upload(CAMPAIGN_B.slug), await upload('no-such-campaign'));
+    sameAsUnknown(t, f, await upload(GRANTS_B.slug), await upload('no-such-campaign'));
   },
 
   async 'GET /api/v1/staff/grant-uploads/:uploadId'(t, f) {

@@ -2,10 +2,10 @@
 // every entry passes refuse what must never be posted, and the rules for lots, premiums and dates.
 import test from 'ava';
 import {
-  LIMITS, assertBalanced, conversionEntry, expiryEntry, fundingEntry, grantEntry, paymentEntry, requestHash, reversalEntry, type Entry,
+  LIMITS, assertBalanced, budgetReturnEntry, conversionEntry, expiryEntry, fundingEntry, grantEntry, paymentEntry, requestHash, reversalEntry, type Entry,
 } from '../src/ledger/entries.ts';
 import {
-  campaignRuns, convertedPointsExpire, drawSoonestExpiring, endOfTokyoDay, premiumFor, refundable, restoreInReverse, tokyoDate, voidable,
+  campaignPays, campaignPointsExpire, campaignRuns, convertedPointsExpire, drawSoonestExpiring, endOfTokyoDay, premiumFor, refundable, restoreInReverse, tokyoDate, voidable,
 } from '../src/ledger/rules.ts';
 
 const head = { reference: 'test:1', municipalityCode: '139998', requestHash: requestHash({ n: 1 }), postedAt: new Date('2026-11-22T03:00:00Z') };
@@ -18,9 +18,10 @@ test('every builder makes an entry whose postings sum to zero', (t) => {
     conversionEntry(head, { partnerAccount: 3, residentAccount: 4, basePoints: 1_000, baseExpiresAt: expiresAt, premium: { campaignId: 1, budgetAccount: 2, points: 200, expiresAt } }),
     conversionEntry(head, { partnerAccount: 3, residentAccount: 4, basePoints: 1_000, baseExpiresAt: expiresAt, premium: { campaignId: 1, budgetAccount: 2, points: 0, expiresAt } }),
     grantEntry(head, { campaignId: 1, budgetAccount: 2, residentAccount: 4, points: 300, expiresAt }),
-    paymentEntry(head, { residentAccount: 4, merchantAccount: 5, points: 700 }),
+    paymentEntry(head, { residentAccount: 4, merchantAccount: 5, merchantId: 7, points: 700 }),
     reversalEntry(head, { kind: 'refund', paymentEntryId: 9, residentAccount: 4, merchantAccount: 5, restore: [{ lotId: 1, amount: 50 }, { lotId: 2, amount: 20 }] }),
     expiryEntry(head, { residentAccount: 4, expiredAccount: 6, lotId: 1, points: 30 }),
+    budgetReturnEntry(head, { campaignId: 1, fundingAccount: 1, budgetAccount: 2, points: 4_000 }),
   ];
   for (const entry of entries) t.is(sum(entry), 0, entry.kind);
   t.deepEqual(entries[1]!.postings.map((p) => p.amount), [-1_000, -200, 1_200]);
@@ -29,7 +30,7 @@ test('every builder makes an entry whose postings sum to zero', (t) => {
 });
 
 test('an entry that does not balance, holds a fraction, is too large or repeats an account is refused as a bug', (t) => {
-  const valid = paymentEntry(head, { residentAccount: 4, merchantAccount: 5, points: 700 });
+  const valid = paymentEntry(head, { residentAccount: 4, merchantAccount: 5, merchantId: 7, points: 700 });
   const broken: Array<[string, Entry]> = [
     ['unbalanced', { ...valid, postings: [{ ...valid.postings[0]!, amount: -700 }, { accountId: 5, amount: 699 }] }],
     ['fraction', { ...valid, postings: [{ accountId: 4, amount: -0.5, lots: { soonestExpiring: true } }, { accountId: 5, amount: 0.5 }] }],
@@ -97,6 +98,18 @@ test('dates are Japanese calendar dates: expiries, campaign days and the void wi
   t.true(campaignRuns(campaign, new Date('2026-03-31T15:00:00Z')));
   t.true(campaignRuns(campaign, new Date('2027-03-31T14:59:59Z')));
   t.false(campaignRuns(campaign, new Date('2027-03-31T15:00:00Z')));
+  const inside = new Date('2026-11-22T03:00:00Z');
+  t.true(campaignPays({ ...campaign, status: 'running' }, inside));
+  for (const status of ['planned', 'paused', 'ended'] as const) t.false(campaignPays({ ...campaign, status }, inside), `a ${status} campaign pays nothing`);
   t.true(voidable(new Date('2026-11-21T15:00:00Z'), new Date('2026-11-22T14:59:59Z')));
   t.false(voidable(new Date('2026-11-22T14:59:59Z'), new Date('2026-11-22T15:00:00Z')));
+});
+
+test('campaign points expire by the campaign\'s rule: the end of a fixed Japanese date, or N months after the grant', (t) => {
+  const granted = new Date('2026-11-22T03:00:00Z');
+  t.deepEqual(campaignPointsExpire({ until: '2027-03-31' }, granted), new Date('2027-03-31T15:00:00.000Z'));
+  t.deepEqual(campaignPointsExpire({ months: 6 }, granted), new Date('2027-05-22T15:00:00.000Z'));
+  t.deepEqual(campaignPointsExpire({ months: 1 }, new Date('2027-01-31T03:00:00Z')), new Date('2027-02-28T15:00:00.000Z'), '31 January + 1 month is the last day of February');
+  t.deepEqual(campaignPointsExpire({ months: 13 }, new Date('2027-01-30T16:00:00Z')), new Date('2028-02-29T15:00:00.000Z'), 'the grant\'s Japanese date (31 January) counts, and a leap year\'s February has 29 days');
+  t.deepEqual(campaignPointsExpire({ months: 2 }, new Date('2026-12-31T03:00:00Z')), new Date('2027-02-28T15:00:00.000Z'), 'across the year');
 });

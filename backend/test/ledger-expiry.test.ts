@@ -14,15 +14,15 @@ import { NOW, ref, resident, run, town, type Town } from './helpers/ledger.ts';
 import { startBackend } from './helpers/processes.ts';
 
 const grant = (db: Db, campaignId: number, mykeyId: string, points: number, now = NOW) =>
-  run(db, (trx) => grantPoints(trx, { reference: ref('grant'), campaignId, mykeyId, points, now }));
+  run(db, (trx) => grantPoints(trx, { reference: ref('grant'), campaignId, kind: 'administrative', mykeyId, points, now }));
 
 const expiredBalance = async (db: Db, city: Town) =>
   Number((await db('ledger_accounts').where({ municipality_code: city.code, kind: 'expired' }).first('balance'))?.balance ?? 0);
 
 test('the job moves exactly what is left of expired lots, page after page, and a second run moves nothing more', async (t) => {
   const { db } = await testDatabase((fn) => t.teardown(fn));
-  const city = await town(db);
-  const november = await city.campaign({ endsOn: '2026-11-30' });
+  const city = await town(db, { kind: 'administrative' });
+  const november = await city.campaign({ kind: 'administrative', endsOn: '2026-11-30' });
   const [alice, bob, carol] = [await resident(db), await resident(db), await resident(db)];
   for (const mykeyId of [alice, bob, carol]) {
     await grant(db, november, mykeyId, 100);
@@ -44,7 +44,7 @@ test('the job moves exactly what is left of expired lots, page after page, and a
 test('two expiry runs at once move each lot\'s remainder once', async (t) => {
   const { db } = await testDatabase((fn) => t.teardown(fn));
   const city = await town(db);
-  const november = await city.campaign({ endsOn: '2026-11-30' });
+  const november = await city.campaign({ kind: 'administrative', endsOn: '2026-11-30' });
   const residents = await Promise.all(Array.from({ length: 8 }, () => resident(db)));
   for (const mykeyId of residents) await grant(db, november, mykeyId, 25);
   const december = new Date('2026-12-01T00:00:00.000Z');
@@ -62,7 +62,7 @@ function startWorker(databaseUrl: string, prefix: string) {
 
 test('two workers share one expiry schedule and expire points that are past their date', async (t) => {
   const { db, url } = await testDatabase((fn) => t.teardown(fn));
-  const city = await town(db, { startsOn: '2020-04-01', endsOn: '2021-03-31' });
+  const city = await town(db, { kind: 'administrative', startsOn: '2020-04-01', endsOn: '2021-03-31' });
   const alice = await resident(db);
   await grant(db, city.campaignId, alice, 500, new Date('2020-06-01T00:00:00.000Z'));
   const prefix = queuePrefix((fn) => t.teardown(fn));

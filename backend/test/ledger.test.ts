@@ -76,7 +76,7 @@ const convert = (db: Db, town: Town, mykeyId: string, points: number, options: {
   }));
 
 const grant = (db: Db, campaignId: number, mykeyId: string, points: number, now = NOW) =>
-  run(db, (trx) => grantPoints(trx, { reference: ref('grant'), campaignId, mykeyId, points, now }));
+  run(db, (trx) => grantPoints(trx, { reference: ref('grant'), campaignId, kind: 'administrative', mykeyId, points, now }));
 
 const pay = (db: Db, town: Town, mykeyId: string, points: number, options: { now?: Date; reference?: string } = {}) =>
   run(db, (trx) => payMerchant(trx, { reference: options.reference ?? ref('payment'), merchantId: town.merchantId, mykeyId, points, now: options.now ?? NOW }));
@@ -128,14 +128,14 @@ test('when the budget runs out mid-request the premium is cut to what is left, n
   t.deepEqual(await residentPoints(db, city.code, bob, NOW), { balance: 1_000, spendable: 1_000 });
 });
 
-test('the premium stops at the per-resident cap, grants count toward it, and there is none outside the campaign\'s dates', async (t) => {
+test('the premium stops at the per-resident cap, and there is none outside the campaign\'s dates; a premium campaign grants nothing', async (t) => {
   const db = await fixture();
   const city = await town(db, { capPerResidentPoints: 300 });
   const alice = await resident(db);
   t.like(await convert(db, city, alice, 1_000, { campaignId: city.campaignId }), { premiumPoints: 200 });
   t.like(await convert(db, city, alice, 1_000, { campaignId: city.campaignId }), { premiumPoints: 100 });
   t.like(await convert(db, city, alice, 1_000, { campaignId: city.campaignId }), { basePoints: 1_000, premiumPoints: 0 });
-  await refused(t, grant(db, city.campaignId, alice, 1), 'campaign_cap_exceeded', { remainingPoints: 0 });
+  await refused(t, grant(db, city.campaignId, alice, 1), 'campaign_kind_mismatch');
 
   const bob = await resident(db);
   const afterEnd = new Date('2027-03-31T15:00:00.000Z'); // 2027-04-01 00:00 in Japan: the day after the campaign
@@ -146,21 +146,22 @@ test('the premium stops at the per-resident cap, grants count toward it, and the
 
 test('a grant is all or nothing: refused outside the campaign, beyond the budget or the cap', async (t) => {
   const db = await fixture();
-  const city = await town(db, { budgetPoints: 1_000, capPerResidentPoints: 600 });
+  const city = await town(db);
+  const grants = await city.campaign({ kind: 'administrative', budgetPoints: 1_000, capPerResidentPoints: 600 });
   const [alice, bob] = [await resident(db), await resident(db)];
-  await refused(t, grant(db, city.campaignId, alice, 100, new Date('2026-03-31T14:00:00.000Z')), 'campaign_not_running');
-  const granted = await grant(db, city.campaignId, alice, 600);
+  await refused(t, grant(db, grants, alice, 100, new Date('2026-03-31T14:00:00.000Z')), 'campaign_not_running');
+  const granted = await grant(db, grants, alice, 600);
   t.deepEqual(await postingsByKind(db, granted.entryId), { byKind: { campaign_budget: -600, resident: 600 }, sum: 0 });
-  t.like(await lotsOf(db, city.code, alice), [{ campaign_id: city.campaignId, original_points: 600, expires_at: new Date('2027-03-31T15:00:00.000Z') }]);
-  await refused(t, grant(db, city.campaignId, alice, 1), 'campaign_cap_exceeded', { remainingPoints: 0 });
-  await refused(t, grant(db, city.campaignId, bob, 401), 'campaign_budget_insufficient', { availablePoints: 400 });
+  t.like(await lotsOf(db, city.code, alice), [{ campaign_id: grants, original_points: 600, expires_at: new Date('2027-03-31T15:00:00.000Z') }]);
+  await refused(t, grant(db, grants, alice, 1), 'campaign_cap_exceeded', { remainingPoints: 0 });
+  await refused(t, grant(db, grants, bob, 401), 'campaign_budget_insufficient', { availablePoints: 400 });
   t.deepEqual(await residentPoints(db, city.code, bob, NOW), { balance: 0, spendable: 0 });
 });
 
 /** Lots of five ages and expiries: the soonest-expiring are two grants of a campaign ending this year. */
 async function fiveLots(db: Db, city: Town, mykeyId: string) {
-  const yearEnd = await city.campaign({ endsOn: '2026-12-31' });
-  await grant(db, city.campaignId, mykeyId, 300); // expires 2027-03-31
+  const [yearEnd, fiscalYear] = [await city.campaign({ kind: 'administrative', endsOn: '2026-12-31' }), await city.campaign({ kind: 'administrative' })];
+  await grant(db, fiscalYear, mykeyId, 300); // expires 2027-03-31
   await grant(db, yearEnd, mykeyId, 100); // expires 2026-12-31
   await convert(db, city, mykeyId, 500); // expires 2027-11-22
   await convert(db, city, mykeyId, 400); // expires 2027-11-22, newer
@@ -226,7 +227,7 @@ test('refunds go back into the lots the payment took, latest-expiring first, nev
 test('a refund into a lot that has since expired refills it, and the next expiry run moves it to expired', async (t) => {
   const db = await fixture();
   const city = await town(db);
-  const november = await city.campaign({ endsOn: '2026-11-30' });
+  const november = await city.campaign({ kind: 'administrative', endsOn: '2026-11-30' });
   const alice = await resident(db);
   await grant(db, november, alice, 100);
   const payment = await pay(db, city, alice, 80);
@@ -324,7 +325,7 @@ for (const isolation of ['read committed', 'repeatable read'] as const) {
     const city = await town(db);
     const alice = await resident(db);
     await convert(db, city, alice, 1_000);
-    await grant(db, city.campaignId, alice, 700);
+    await grant(db, await city.campaign({ kind: 'administrative' }), alice, 700);
     const pool = await poolFor(t, 50);
     const outcomes = await Promise.allSettled(Array.from({ length: 50 }, () =>
       inTransaction(pool, (trx) => payMerchant(trx, { reference: ref('payment'), merchantId: city.merchantId, mykeyId: alice, points: 100, now: NOW }))));

@@ -15,6 +15,7 @@ import { demoPasswordHash, staffCookie } from './helpers/staff.ts';
 
 const READERS: StaffRole[] = ['administrator', 'operator', 'auditor'];
 const OPERATOR: StaffRole[] = ['operator'];
+const ADMINISTRATOR: StaffRole[] = ['administrator'];
 const SHOP: StaffRole[] = ['owner', 'clerk'];
 const EVERY: StaffRole[] = [...READERS, ...SHOP];
 
@@ -78,6 +79,14 @@ const ROUTE_ROLES: Record<string, StaffRole[]> = {
   'GET /api/v1/campaign-figures/programme/shops.csv': READERS,
   'GET /api/v1/campaign-figures/expiring': READERS,
   'GET /api/v1/campaign-figures/expiring.csv': READERS,
+  // Campaigns: every municipal role reads them, the administrator runs them.
+  'GET /api/v1/campaigns': READERS,
+  'POST /api/v1/campaigns': ADMINISTRATOR,
+  'GET /api/v1/campaigns/:id': READERS,
+  'PUT /api/v1/campaigns/:id': ADMINISTRATOR,
+  'POST /api/v1/campaigns/:id/status': ADMINISTRATOR,
+  'POST /api/v1/campaigns/:id/funding': ADMINISTRATOR,
+  'POST /api/v1/campaigns/:id/top-ups': ADMINISTRATOR,
   'GET /api/v1/staff/grants/campaigns': READERS,
   'POST /api/v1/staff/grants': OPERATOR,
   'GET /api/v1/staff/grants': READERS,

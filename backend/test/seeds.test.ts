@@ -1,6 +1,9 @@
 import test from 'ava';
 import { fileFixture, testDatabase } from './helpers/env.ts';
-import { DEMO_CAMPAIGN, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_STAFF, DEMO_SECOND_CAMPAIGN, DEMO_SECOND_MERCHANTS, DEMO_SECOND_MUNICIPALITY, DEMO_SECOND_STAFF } from '@mykey/dev-tools/demo-towns.ts';
+import {
+  DEMO_CAMPAIGN, DEMO_EVENT_CAMPAIGN, DEMO_GRANT_CAMPAIGN, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_STAFF,
+  DEMO_SECOND_CAMPAIGN, DEMO_SECOND_EVENT_CAMPAIGN, DEMO_SECOND_GRANT_CAMPAIGN, DEMO_SECOND_MERCHANTS, DEMO_SECOND_MUNICIPALITY, DEMO_SECOND_STAFF,
+} from '@mykey/dev-tools/demo-towns.ts';
 import { staffRepository } from '../src/staff/repository.ts';
 
 const DEMO_MARK_MIGRATION = '20261205050000_staff_demo_accounts.ts';
@@ -10,8 +13,8 @@ const fixture = fileFixture(test, async (cleanup) => (await testDatabase(cleanup
 const TABLES = ['municipalities', 'merchants', 'partners', 'partner_agreements', 'campaigns', 'staff_accounts'];
 
 const TOWNS = [
-  { municipality: DEMO_MUNICIPALITY, merchants: DEMO_MERCHANTS, campaign: DEMO_CAMPAIGN, staff: DEMO_STAFF },
-  { municipality: DEMO_SECOND_MUNICIPALITY, merchants: DEMO_SECOND_MERCHANTS, campaign: DEMO_SECOND_CAMPAIGN, staff: DEMO_SECOND_STAFF },
+  { municipality: DEMO_MUNICIPALITY, merchants: DEMO_MERCHANTS, campaigns: [DEMO_CAMPAIGN, DEMO_GRANT_CAMPAIGN, DEMO_EVENT_CAMPAIGN], staff: DEMO_STAFF },
+  { municipality: DEMO_SECOND_MUNICIPALITY, merchants: DEMO_SECOND_MERCHANTS, campaigns: [DEMO_SECOND_CAMPAIGN, DEMO_SECOND_GRANT_CAMPAIGN, DEMO_SECOND_EVENT_CAMPAIGN], staff: DEMO_SECOND_STAFF },
 ];
 
 async function counts(db: Awaited<ReturnType<typeof fixture>>) {
@@ -36,25 +39,35 @@ test('seeding twice, or three times, leaves exactly two demo towns', async (t) =
   await db.seed.run();
   const first = await counts(db);
   t.deepEqual(first, {
-    municipalities: 2, merchants: DEMO_MERCHANTS.length + DEMO_SECOND_MERCHANTS.length, partners: 1, partner_agreements: 2, campaigns: 2,
+    municipalities: 2, merchants: DEMO_MERCHANTS.length + DEMO_SECOND_MERCHANTS.length, partners: 1, partner_agreements: 2, campaigns: 6,
     staff_accounts: DEMO_STAFF.length + DEMO_SECOND_STAFF.length,
   });
   const passwordBefore = await db('staff_accounts').where({ login_id: 'demo-shop' }).first('password_hash');
+  for (const town of TOWNS) {
+    const rows = await db('campaigns').whereIn('slug', town.campaigns.map((c) => c.slug)).select('slug', 'kind', 'status', 'municipality_code');
+    t.deepEqual(rows.map((row) => ({ ...row })).sort((a, b) => a.slug.localeCompare(b.slug)),
+      town.campaigns.map((c) => ({ slug: c.slug, kind: c.kind, status: 'running', municipality_code: town.municipality.code })).sort((a, b) => a.slug.localeCompare(b.slug)),
+      'each town runs a premium, a grant and an event campaign');
+  }
+  // The second town paused its premium campaign: seeding again leaves it paused.
+  await db('campaigns').where({ slug: DEMO_SECOND_CAMPAIGN.slug }).update({ status: 'paused' });
   await db.seed.run();
   await db.seed.run();
   t.deepEqual(await counts(db), first);
   const passwordAfter = await db('staff_accounts').where({ login_id: 'demo-shop' }).first('password_hash');
   t.is(passwordAfter.password_hash, passwordBefore.password_hash, 'a re-seed does not reset a password');
+  t.is((await db('campaigns').where({ slug: DEMO_SECOND_CAMPAIGN.slug }).first('status')).status, 'paused', 'a re-seed does not restart a campaign the town paused');
   for (const town of TOWNS) {
     const { code } = town.municipality;
     t.is(checkDigit(code.slice(0, 5)), Number(code[5]), `${code} carries its check digit`);
     t.like(await db('municipalities').where({ code }).first(), town.municipality);
     const shops = await db('merchants').where({ municipality_code: code, status: 'approved' }).pluck('slug');
     t.deepEqual(shops.sort(), town.merchants.map((m) => m.slug).sort());
-    const campaign = await db('campaigns').where({ slug: town.campaign.slug }).first('municipality_code');
-    t.is(campaign.municipality_code, code);
-    const budget = await db('ledger_accounts').where({ municipality_code: code, kind: 'campaign_budget' }).first('balance');
-    t.is(Number(budget.balance), town.campaign.budget_points, 'the campaign budget is funded once, however often the seed runs');
+    for (const row of town.campaigns) {
+      const campaign = await db('campaigns').where({ slug: row.slug }).first('id');
+      const budget = await db('ledger_accounts').where({ municipality_code: code, kind: 'campaign_budget', campaign_id: campaign.id }).first('balance');
+      t.is(Number(budget.balance), row.budget_points, `${row.slug}'s budget is funded once, however often the seed runs`);
+    }
     // Each town's staff belong to it: the clerk to one of its shops, the municipal staff to the town.
     for (const staff of town.staff) {
       const row = await db('staff_accounts as s').leftJoin('merchants as m', 'm.id', 's.merchant_id')

@@ -207,7 +207,7 @@ test.serial('a backend whose membership terms name another request than the one 
 test.serial('an event\'s reception: a PIN-less tap through the agent grants the event\'s points once, a second tap and a tap with the PIN answer that first grant', async (t) => {
   const { base, staff, stack } = await fixture();
   const { agent, deviceId } = await enrolledAgent((fn) => t.teardown(fn), stack, base, staff, '清掃活動受付');
-  const campaign = (await staff.get('/api/v1/staff/grants/campaigns')).body.campaigns[0].id;
+  const campaign = (await staff.get('/api/v1/staff/grants/campaigns')).body.campaigns.find((c: { kind: string }) => c.kind === 'event').id;
   const category = (await staff.get('/api/v1/event-categories')).body.categories.find((c: { nameJa: string }) => c.nameJa === 'ボランティア').id;
   const today = new Date(Date.now() + 9 * 3_600_000).toISOString().slice(0, 10);
   const event = (await staff.post('/api/v1/events', { nameJa: 'ボランティア清掃活動', nameEn: 'Volunteer clean-up', categoryId: category, startsOn: today, points: 50, campaignId: campaign, tapPolicy: 'tap' })).body;

@@ -4,7 +4,7 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import type { Page } from 'playwright-core';
-import { DEMO_CAMPAIGN, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
+import { DEMO_GRANT_CAMPAIGN, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import type { Db } from '@mykey/backend/db.ts';
 import { grantPoints, inLedgerTransaction, residentPoints } from '@mykey/backend/ledger/ledger.ts';
 import { pseudonymOf } from '@mykey/backend/mykey/pseudonym.ts';
@@ -100,14 +100,14 @@ test.serial('pairing: the clerk types what the agent prints; the light tells not
 
 /**
  * The card's MyKey ID (its first login, at this register), with `points` granted to it under the
- * demo campaign. The register is told only the shop's pseudonym: the file's one ID is read from the database.
+ * demo grant campaign. The register is told only the shop's pseudonym: the file's one ID is read from the database.
  */
 async function residentWithPoints(db: Db, agent: RunningAgent, points: number): Promise<string> {
   const login = await agent.call('POST', '/v1/card-sessions', { pin: PIN, purpose: 'login' });
   if (login.status !== 200) throw new Error(`login: ${JSON.stringify(login.body)}`);
   const mykeyId: string = (await db('mykeys').first('mykey_id')).mykey_id;
-  const campaign = await db('campaigns').where({ slug: DEMO_CAMPAIGN.slug }).first('id');
-  await inLedgerTransaction(db, (trx) => grantPoints(trx, { reference: `test:grant:${mykeyId}`, campaignId: Number(campaign.id), mykeyId, points }));
+  const campaign = await db('campaigns').where({ slug: DEMO_GRANT_CAMPAIGN.slug }).first('id');
+  await inLedgerTransaction(db, (trx) => grantPoints(trx, { reference: `test:grant:${mykeyId}`, campaignId: Number(campaign.id), kind: 'administrative', mykeyId, points }));
   return mykeyId;
 }
 

@@ -9,6 +9,7 @@ import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import type { EntryKind } from '../ledger/entries.ts';
 import { ledgerRepository as ledger, type FiguresSum } from '../ledger/repository.ts';
+import { campaignsRepository } from '../campaigns/repository.ts';
 import { campaignRuns, tokyoDate } from '../ledger/rules.ts';
 import { shopsRepository } from '../shops/repository.ts';
 import { parsePeriod, type Period } from '../settlement/statement.ts';
@@ -24,7 +25,7 @@ const MAX_DAYS = 366;
 /** One campaign by its id, or all the town's. */
 export type Scope = { campaignId: number } | 'programme';
 
-type ScopeCampaign = Awaited<ReturnType<typeof ledger.figuresCampaigns>>[number];
+type ScopeCampaign = Awaited<ReturnType<typeof campaignsRepository.figuresCampaigns>>[number];
 
 export const addDays = (date: string, days: number): string => new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
 
@@ -46,7 +47,7 @@ export function periodOf(campaigns: ScopeCampaign[], from: unknown, to: unknown,
 
 /** The scope's campaigns: the one asked for (another town's is as unknown as none), or all of the town's. */
 async function campaignsOf(conn: Db | Knex.Transaction, staff: SignedInStaff, scope: Scope): Promise<ScopeCampaign[]> {
-  const campaigns = await ledger.figuresCampaigns(conn, staff.municipalityCode, scope === 'programme' ? undefined : scope.campaignId);
+  const campaigns = await campaignsRepository.figuresCampaigns(conn, staff.municipalityCode, scope === 'programme' ? undefined : scope.campaignId);
   if (scope !== 'programme' && campaigns.length === 0) throw new Problem('campaign_not_found');
   return campaigns;
 }

@@ -11,7 +11,7 @@ import { Problem } from '../http/problems.ts';
 import type { Logger } from '../log.ts';
 import { LIMITS } from '../ledger/entries.ts';
 import { creditConversions, inLedgerTransaction } from '../ledger/ledger.ts';
-import { ledgerRepository } from '../ledger/repository.ts';
+import { campaignsRepository } from '../campaigns/repository.ts';
 import { tokyoDate } from '../ledger/rules.ts';
 import { mykeyRepository } from '../mykey/repository.ts';
 import { partnerRepository, type PartnerState } from '../partners/repository.ts';
@@ -74,20 +74,25 @@ async function processLocked(trx: Trx, ids: number[], now: Date): Promise<void> 
   if (eligible.length === 0) return;
   const credited = await creditConversions(trx, eligible.map((request) => ({
     reference: conversionReference(request.id), municipalityCode: request.municipalityCode, mykeyId: residents.get(request.mykeyPk)!.mykeyId,
-    partnerId: request.partnerId, points: request.points, campaignId: campaigns.get(request.municipalityCode), now,
+    partnerId: request.partnerId, points: request.points, campaignId: campaigns.get(premiumKey(request)), now,
   })));
   await repo.markCredited(trx, eligible.map((request, i) => ({
-    id: request.id, entryId: credited[i]!.entryId, campaignId: campaigns.get(request.municipalityCode) ?? null,
+    id: request.id, entryId: credited[i]!.entryId, campaignId: campaigns.get(premiumKey(request)) ?? null,
     basePoints: credited[i]!.basePoints, premiumPoints: credited[i]!.premiumPoints, webhook: Boolean(partners.get(request.partnerId)!.webhookUrl),
   })), now);
 }
 
-/** The premium campaign of each municipality the requests are in, on today's Japanese date. */
+/** The premium campaign of each municipality and partner the requests name, on today's Japanese date. */
 async function premiumCampaigns(trx: Trx, requests: LockedRequest[], now: Date): Promise<Map<string, number | undefined>> {
   const campaigns = new Map<string, number | undefined>();
-  for (const code of new Set(requests.map((r) => r.municipalityCode))) campaigns.set(code, await ledgerRepository.premiumCampaign(trx, code, tokyoDate(now)));
+  for (const r of requests) {
+    const key = premiumKey(r);
+    if (!campaigns.has(key)) campaigns.set(key, await campaignsRepository.premiumCampaign(trx, r.municipalityCode, tokyoDate(now), r.partnerId));
+  }
   return campaigns;
 }
+
+const premiumKey = (r: { municipalityCode: string; partnerId: number }) => `${r.municipalityCode}:${r.partnerId}`;
 
 async function rejectAlone(trx: Trx, id: number, outcome: RejectedOutcome, now: Date): Promise<void> {
   const [request] = await repo.lockRequests(trx, [id]);

@@ -77,7 +77,7 @@ export function eventRoutes({ db, clock }: { db: Db; clock: () => Date }): Route
   router.post('/events', described({
     summary: 'Create an event whose attendance earns points', caller: 'staff', body: createBody, idempotent: true,
     example: { nameJa: '健康ウォーキング', nameEn: 'Health walk', categoryId: 1, startsOn: '2026-05-10', points: 100, campaignId: 1, tapPolicy: 'tap' },
-    responses: { 201: 'The event.' }, problems: ['event_category_not_found', 'campaign_not_found', 'event_campaign_not_running'],
+    responses: { 201: 'The event.' }, problems: ['event_category_not_found', 'campaign_not_found', 'campaign_kind_mismatch', 'event_campaign_not_running'],
   }), ...operates, async (ctx) => {
     const body = await readJson(ctx, createBody);
     await change(ctx, { op: 'create-event', ...body }, 201, (trx, staff) => createEvent(trx, staff, body, clock()));
@@ -87,7 +87,7 @@ export function eventRoutes({ db, clock }: { db: Db; clock: () => Date }): Route
     ctx.body = await eventOf(db, signedInStaff(ctx), idOf(ctx.params.id, 'event_not_found'), clock());
   });
 
-  router.patch('/events/:id', described({ summary: 'Change an event', caller: 'staff', body: updateBody, idempotent: true, example: { points: 150 }, responses: { 200: 'The event.' }, problems: ['event_not_found', 'event_category_not_found', 'campaign_not_found', 'event_campaign_not_running'] }), ...operates, async (ctx) => {
+  router.patch('/events/:id', described({ summary: 'Change an event', caller: 'staff', body: updateBody, idempotent: true, example: { points: 150 }, responses: { 200: 'The event.' }, problems: ['event_not_found', 'event_category_not_found', 'campaign_not_found', 'campaign_kind_mismatch', 'event_campaign_not_running'] }), ...operates, async (ctx) => {
     const eventId = idOf(ctx.params.id, 'event_not_found');
     const body = await readJson(ctx, updateBody);
     await change(ctx, { op: 'update-event', id: eventId, ...body }, 200, (trx, staff) => updateEvent(trx, staff, eventId, body, clock()));

@@ -10,7 +10,7 @@ import { devicesRepository } from '../devices/repository.ts';
 import { deviceAssignments } from '../devices/assignments.ts';
 import { Problem } from '../http/problems.ts';
 import { grantPoints, residentPoints } from '../ledger/ledger.ts';
-import { ledgerRepository } from '../ledger/repository.ts';
+import { campaignsRepository } from '../campaigns/repository.ts';
 import { tokyoDate } from '../ledger/rules.ts';
 import { usableCardOf } from '../mykey/service.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
@@ -58,7 +58,7 @@ async function viewsOf(conn: Conn, events: Event[], now: Date): Promise<EventVie
   if (events.length === 0) return [];
   const devices = await deviceAssignments.devicesOf(conn, 'event', events.map((e) => e.id));
   const categories = await repo.categoriesByIds(conn, [...new Set(events.map((e) => e.categoryId))]);
-  const campaigns = new Map((await ledgerRepository.campaignsWithBudget(conn, events[0]!.municipalityCode, now)).map((c) => [c.id, c]));
+  const campaigns = new Map((await campaignsRepository.campaignsWithBudget(conn, events[0]!.municipalityCode, now)).map((c) => [c.id, c]));
   return events.map((event) => {
     const campaign = campaigns.get(event.campaignId)!;
     return {
@@ -84,8 +84,9 @@ export async function eventOf(db: Db, staff: SignedInStaff, id: number, now: Dat
  */
 async function checkEvent(conn: Conn, staff: SignedInStaff, fields: EventFields, now: Date): Promise<void> {
   await ownCategory(conn, staff.municipalityCode, fields.categoryId);
-  const campaign = await ledgerRepository.campaignWithBudget(conn, staff.municipalityCode, String(fields.campaignId), now);
+  const campaign = await campaignsRepository.campaignWithBudget(conn, staff.municipalityCode, String(fields.campaignId), now);
   if (!campaign) throw new Problem('campaign_not_found');
+  if (campaign.kind !== 'event') throw new Problem('campaign_kind_mismatch', `campaign ${campaign.id} is ${campaign.kind}; an event's points come from an event campaign`);
   if (fields.startsOn < campaign.startsOn || fields.endsOn > campaign.endsOn) {
     throw new Problem('event_campaign_not_running', `the event is ${fields.startsOn} to ${fields.endsOn}; campaign ${campaign.id} runs ${campaign.startsOn} to ${campaign.endsOn}`);
   }
@@ -146,7 +147,7 @@ export async function attend(trx: Knex.Transaction, tap: Tap): Promise<EventTapA
   if (!card) throw new Problem('card_not_registered');
   const earlier = await repo.recordOfEvent(trx, event.id, card.mykeyPk);
   if (earlier) return answer(trx, event, card.mykeyId, earlier, true, tap.now);
-  const posted = await grantPoints(trx, { reference: eventGrantReference(event.id, card.mykeyPk), campaignId: event.campaignId, mykeyId: card.mykeyId, points: event.points, now: tap.now });
+  const posted = await grantPoints(trx, { reference: eventGrantReference(event.id, card.mykeyPk), campaignId: event.campaignId, kind: 'event', mykeyId: card.mykeyId, points: event.points, now: tap.now });
   if (posted.replayed) {
     // A twin tap committed first: its record is there now.
     return answer(trx, event, card.mykeyId, (await repo.recordOfEvent(trx, event.id, card.mykeyPk))!, true, tap.now);

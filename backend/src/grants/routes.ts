@@ -15,6 +15,7 @@ import { organizationLabel } from '../staff/organization.ts';
 import { staffReason } from '../staff/reason.ts';
 import type { GrantCampaign } from '@mykey/contracts/grants.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
+import { campaignsRepository } from '../campaigns/repository.ts';
 import { grantsRepository as repo } from './repository.ts';
 import { grantHistory, ownCategory } from '../events/records.ts';
 import { eventsRepository } from '../events/repository.ts';
@@ -47,27 +48,34 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
   /** A campaign of the signed-in staff member's municipality, by id or slug; another municipality's is not found. */
   async function campaignOf(ctx: Context, key: unknown): Promise<GrantCampaign> {
     const parsed = campaignKey.safeParse(key);
-    const campaign = parsed.success ? await ledgerRepository.campaignWithBudget(db, signedInStaff(ctx).organization.id, String(parsed.data), clock()) : undefined;
+    const campaign = parsed.success ? await campaignsRepository.campaignWithBudget(db, signedInStaff(ctx).organization.id, String(parsed.data), clock()) : undefined;
     if (!campaign) throw new Problem('campaign_not_found');
     return campaign;
   }
 
+  /** A campaign to grant from: the town's, and administrative (an event's or a premium's pays nothing here). */
+  async function grantingCampaign(ctx: Context, key: unknown): Promise<GrantCampaign> {
+    const campaign = await campaignOf(ctx, key);
+    if (campaign.kind !== 'administrative') throw new Problem('campaign_kind_mismatch', `campaign ${campaign.id} is ${campaign.kind}`);
+    return campaign;
+  }
+
   router.get('/grants/campaigns', described({ summary: 'The town\'s campaigns points can be granted from, with what each has left', caller: 'staff', responses: { 200: 'The campaigns with their budgets.' } }), ...reads, async (ctx) => {
-    ctx.body = { campaigns: await ledgerRepository.campaignsWithBudget(db, signedInStaff(ctx).organization.id, clock()) };
+    ctx.body = { campaigns: await campaignsRepository.campaignsWithBudget(db, signedInStaff(ctx).organization.id, clock()) };
   });
 
   router.post('/grants', described({
     summary: 'Grant administrative points to one resident', caller: 'staff', body: grantBody, idempotent: true,
     example: { mykeyId: 'C5T9-3LYW', campaign: 'kosodate-2026', points: 1000, reason: '子育て応援ポイント', category: 2 },
     responses: { 201: 'The ledger entry posted.' },
-    problems: ['mykey_id_malformed', 'mykey_id_check_failed', 'mykey_not_found', 'campaign_not_found', 'campaign_not_running', 'campaign_budget_insufficient', 'campaign_cap_exceeded', 'points_out_of_range', 'event_category_not_found'],
+    problems: ['mykey_id_malformed', 'mykey_id_check_failed', 'mykey_not_found', 'campaign_not_found', 'campaign_kind_mismatch', 'campaign_not_running', 'campaign_budget_insufficient', 'campaign_cap_exceeded', 'points_out_of_range', 'event_category_not_found'],
   }), ...operates, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, grantBody);
     const id = parseMykeyId(body.mykeyId);
     if (!id.ok) throw new Problem(id.code, id.detail);
-    const campaign = await campaignOf(ctx, body.campaign);
+    const campaign = await grantingCampaign(ctx, body.campaign);
     const category = await ownCategory(db, staff.municipalityCode, body.category);
     // A request without a category is hashed as before categories, so an old retry still replays.
     const request = { op: 'grant-points', mykeyId: id.id, campaignId: campaign.id, points: body.points, reason: body.reason, ...(category && { categoryId: category.id }) };
@@ -105,14 +113,14 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
     summary: 'Grant points from a CSV file (mykey_id,points,reason,category)', caller: 'staff', query: z.object({ campaign: campaignKey }),
     upload: { mediaType: 'text/csv', description: 'The grant file: header mykey_id,points,reason,category (docs/ledger.md, "Grants"). Its hash keeps a re-upload from granting twice.' },
     responses: { 201: 'The upload\'s summary: lines granted and refused.' },
-    problems: ['grant_file_media_type', 'body_too_large', 'campaign_not_found', 'grant_file_header_invalid', 'grant_file_not_csv', 'grant_file_too_many_lines'],
+    problems: ['grant_file_media_type', 'body_too_large', 'campaign_not_found', 'campaign_kind_mismatch', 'grant_file_header_invalid', 'grant_file_not_csv', 'grant_file_too_many_lines'],
   }), ...operates, async (ctx) => {
     const staff = signedInStaff(ctx);
     if (!ctx.is('text/csv')) throw new Problem('grant_file_media_type');
     if (Number(ctx.get('Content-Length') || 0) > GRANT_FILE_LIMITS.maxBytes) {
       throw new Problem('body_too_large', `A grant file may be at most ${GRANT_FILE_LIMITS.maxBytes} bytes.`);
     }
-    const campaign = await campaignOf(ctx, ctx.query.campaign);
+    const campaign = await grantingCampaign(ctx, ctx.query.campaign);
     const file = await spoolGrantFile(ctx.req);
     try {
       ctx.status = 201;

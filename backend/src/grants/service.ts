@@ -85,7 +85,7 @@ export async function grantOne(trx: Knex.Transaction, r: {
   const found = (await standings(trx, r.staff, [r.mykeyId])).get(r.mykeyId);
   const refused = eligibility(found?.standing);
   if (refused) throw new Problem(refused);
-  const posted = await grantPoints(trx, { reference: r.reference, campaignId: r.campaign.id, mykeyId: r.mykeyId, points: r.points, now: r.now });
+  const posted = await grantPoints(trx, { reference: r.reference, campaignId: r.campaign.id, kind: 'administrative', mykeyId: r.mykeyId, points: r.points, now: r.now });
   const municipalityCode = r.staff.organization.id;
   if (!posted.replayed) {
     await recordGrant(trx, [{ entryId: posted.entryId, municipalityCode, mykeyPk: found!.pk, points: r.points, postedAt: r.now, for: { category: r.category } }]);
@@ -265,7 +265,7 @@ async function grantLine(trx: Knex.Transaction, r: { campaign: GrantCampaign; fi
   if (refused) return { line: record.line, mykeyId: record.mykeyId, points: record.points, code: refused, detail: null };
   try {
     const posted = await trx.transaction((savepoint) => grantPoints(savepoint, {
-      reference: fileGrantReference(r.campaign.id, r.file.sha256, record.line), campaignId: r.campaign.id, mykeyId: record.mykeyId, points: record.points, now: r.now,
+      reference: fileGrantReference(r.campaign.id, r.file.sha256, record.line), campaignId: r.campaign.id, kind: 'administrative', mykeyId: record.mykeyId, points: record.points, now: r.now,
     }));
     return { mykeyId: record.mykeyId, points: record.points, entryId: posted.entryId, replayed: posted.replayed };
   } catch (error) {

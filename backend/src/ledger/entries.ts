@@ -19,19 +19,20 @@ export const LIMITS = {
   maxReferenceLength: 128,
 } as const;
 
-export type EntryKind = 'funding' | 'conversion' | 'grant' | 'payment' | 'refund' | 'void' | 'expiry';
+export type EntryKind = 'funding' | 'conversion' | 'grant' | 'payment' | 'refund' | 'void' | 'expiry' | 'budget_return';
 
 /** Lots a posting to a resident's account creates. */
 export interface NewLot { points: number; campaignId: number | null; expiresAt: Date }
 
 /**
  * How a posting to a resident's account moves its lots: a credit creates lots or restores
- * named ones, a debit draws named lots or (`soonestExpiring`) the lots post picks under lock.
+ * named ones, a debit draws named lots or (`soonestExpiring`) the lots post picks under lock:
+ * at a shop (`atMerchant`), only the lots that shop takes (docs/campaigns.md#where-points-are-spent).
  */
 export type LotEffect =
   | { create: NewLot[] }
   | { move: LotMovement[] }
-  | { soonestExpiring: true };
+  | { soonestExpiring: true; atMerchant?: number };
 
 export interface Posting {
   accountId: number;
@@ -131,6 +132,14 @@ export function fundingEntry(head: Head, a: { campaignId: number; fundingAccount
   ] });
 }
 
+/** Campaign budget → municipality funding: what is left of an ended campaign's budget goes back to the town. */
+export function budgetReturnEntry(head: Head, a: { campaignId: number; fundingAccount: number; budgetAccount: number; points: number }): Entry {
+  return assertBalanced({ ...head, kind: 'budget_return', campaignId: a.campaignId, postings: [
+    { accountId: a.budgetAccount, amount: -a.points },
+    { accountId: a.fundingAccount, amount: a.points },
+  ] });
+}
+
 /**
  * Partner clearing → resident for the converted points, and campaign budget → resident for a
  * premium (when there is one). Converted points and the premium arrive as separate lots:
@@ -158,10 +167,10 @@ export function grantEntry(head: Head, a: { campaignId: number; budgetAccount: n
   ] });
 }
 
-/** Resident → merchant payable: a payment at a shop, drawn from the soonest-expiring lots. */
-export function paymentEntry(head: Head, a: { residentAccount: number; merchantAccount: number; points: number }): Entry {
+/** Resident → merchant payable: a payment at a shop, drawn from the soonest-expiring lots that shop takes. */
+export function paymentEntry(head: Head, a: { residentAccount: number; merchantAccount: number; merchantId: number; points: number }): Entry {
   return assertBalanced({ ...head, kind: 'payment', postings: [
-    { accountId: a.residentAccount, amount: -a.points, lots: { soonestExpiring: true } },
+    { accountId: a.residentAccount, amount: -a.points, lots: { soonestExpiring: true, atMerchant: a.merchantId } },
     { accountId: a.merchantAccount, amount: a.points },
   ] });
 }

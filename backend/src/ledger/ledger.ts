@@ -10,12 +10,12 @@ import { Problem } from '../http/problems.ts';
 import { mykeyRepository } from '../mykey/repository.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import {
-  LIMITS, assertBalanced, conversionEntry, expiryEntry, fundingEntry, grantEntry, paymentEntry, requestHash, reversalEntry,
+  LIMITS, assertBalanced, budgetReturnEntry, conversionEntry, expiryEntry, fundingEntry, grantEntry, paymentEntry, requestHash, reversalEntry,
   type Entry, type NewLot, type Posting,
 } from './entries.ts';
 import { accountKey, ledgerRepository as repo, type AccountOwner, type Campaign, type LockedAccount, type StoredEntry } from './repository.ts';
 import {
-  campaignPointsExpire, campaignRuns, convertedPointsExpire, drawSoonestExpiring, premiumFor, refundable, restoreInReverse, voidable,
+  campaignPays, campaignPointsExpire, convertedPointsExpire, drawSoonestExpiring, premiumFor, refundable, restoreInReverse, voidable,
   type LotMovement, type OpenLot, type TakenFromLot,
 } from './rules.ts';
 
@@ -129,7 +129,7 @@ async function planLots(trx: Trx, at: Date, posting: Posting): Promise<LotPlan> 
   const effect = posting.lots!;
   if ('create' in effect) return { accountId: posting.accountId, create: effect.create };
   // Drawn from the account's own lots, read and locked by drawSoonest itself.
-  if ('soonestExpiring' in effect) return { accountId: posting.accountId, ...(await drawSoonest(trx, posting.accountId, -posting.amount, at)) };
+  if ('soonestExpiring' in effect) return { accountId: posting.accountId, ...(await drawSoonest(trx, posting.accountId, -posting.amount, at, effect.atMerchant)) };
   const moves = effect.move;
   const lots = new Map((await repo.lockLots(trx, moves.map((m) => m.lotId))).map((lot) => [lot.id, lot]));
   for (const move of moves) {
@@ -154,13 +154,13 @@ const LOT_PAGE = 50;
  * they do not cover it. When the pages read hold every spendable lot (the last one came back
  * short), also what is left to spend after the debit, so the caller need not sum the lots again.
  */
-async function drawSoonest(trx: Trx, accountId: number, points: number, now: Date): Promise<{ moves: LotMovement[]; spendableAfter?: number }> {
+async function drawSoonest(trx: Trx, accountId: number, points: number, now: Date, atMerchant?: number): Promise<{ moves: LotMovement[]; spendableAfter?: number }> {
   const lots: OpenLot[] = [];
   let covered = 0;
   let readAll = false;
   while (covered < points && lots.length < LIMITS.maxLotMovements) {
     const limit = Math.min(LOT_PAGE, LIMITS.maxLotMovements - lots.length);
-    const page = await repo.spendableLots(trx, accountId, now, limit, lots.at(-1));
+    const page = await repo.spendableLots(trx, accountId, now, limit, lots.at(-1), atMerchant);
     lots.push(...page);
     covered += page.reduce((sum, lot) => sum + lot.remaining, 0);
     readAll = page.length < limit;
@@ -168,7 +168,7 @@ async function drawSoonest(trx: Trx, accountId: number, points: number, now: Dat
   }
   const moves = drawSoonestExpiring(lots, points, now);
   if (moves) return readAll ? { moves, spendableAfter: covered - points } : { moves };
-  const available = await repo.spendablePoints(trx, accountId, now, { lock: true });
+  const available = await repo.spendablePoints(trx, accountId, now, { lock: true, atMerchant });
   if (available >= points) {
     throw new Problem('points_too_fragmented', `${points} points would take more than ${LIMITS.maxLotMovements} lots`, { availablePoints: available, maxLots: LIMITS.maxLotMovements });
   }
@@ -189,9 +189,12 @@ async function mykeyPkOf(trx: Trx, mykeyId: string): Promise<number> {
   return mykey.pk;
 }
 
-/** The campaign, which must belong to `municipalityCode` when that is given. */
+/**
+ * The campaign, which must belong to `municipalityCode` when that is given. Share-locked: a
+ * pause or an end, which lock it for update, waits for this posting, or this posting sees it.
+ */
 async function campaignOf(trx: Trx, campaignId: number, municipalityCode?: string): Promise<Campaign> {
-  const campaign = await repo.campaign(trx, campaignId);
+  const campaign = await repo.campaign(trx, campaignId, { lock: true });
   if (!campaign || (municipalityCode !== undefined && campaign.municipalityCode !== municipalityCode)) {
     throw new Problem('campaign_not_found', `campaign ${campaignId} is not a campaign of municipality ${municipalityCode ?? '(any)'}`);
   }
@@ -243,6 +246,26 @@ export async function fundCampaign(trx: Trx, r: FundCampaign): Promise<Posted> {
     const head = { reference: r.reference, municipalityCode: campaign.municipalityCode, requestHash: hash, postedAt: r.now ?? new Date() };
     return apply(trx, fundingEntry(head, { campaignId: campaign.id, fundingAccount, budgetAccount, points: r.points }), locked);
   });
+}
+
+export interface ReturnBudget { reference: string; campaignId: number; now: Date }
+
+/**
+ * Campaign budget → municipality funding: all that is left of the budget, when the campaign
+ * ends. Undefined when nothing is left (no entry of zero points). The caller locks the campaign
+ * row for update first, so no grant or premium draws on the budget meanwhile.
+ */
+export async function returnBudget(trx: Trx, r: ReturnBudget): Promise<Posted | undefined> {
+  const campaign = await campaignOf(trx, r.campaignId);
+  const fundingAccount = await accountOf(trx, campaign.municipalityCode, { kind: 'municipality_funding' });
+  const budgetAccount = await accountOf(trx, campaign.municipalityCode, { kind: 'campaign_budget', campaignId: campaign.id });
+  const locked = await repo.lockAccounts(trx, [fundingAccount, budgetAccount]);
+  const left = balanceOf(locked, budgetAccount);
+  const hash = requestHash({ op: 'budget_return', campaignId: campaign.id });
+  const replay = await replayOf(trx, r.reference, hash);
+  if (replay || left === 0) return replay;
+  const head = { reference: r.reference, municipalityCode: campaign.municipalityCode, requestHash: hash, postedAt: r.now };
+  return apply(trx, budgetReturnEntry(head, { campaignId: campaign.id, fundingAccount, budgetAccount, points: left }), locked);
 }
 
 export interface CreditConversion {
@@ -334,11 +357,11 @@ export async function creditConversions(trx: Trx, requests: CreditConversion[]):
     if (campaign && budget !== undefined) {
       const receivedKey = `${resident}:${campaign.id}`;
       const points = premiumFor({
-        basePoints: r.points, percent: campaign.premiumPercent, running: campaignRuns(campaign, now),
+        basePoints: r.points, percent: campaign.premiumPercent, running: campaign.kind === 'conversion_premium' && campaignPays(campaign, now),
         budgetLeft: balances.get(budget)!, capLeft: Math.min(campaign.capPerResidentPoints - (received.get(receivedKey) ?? 0), LIMITS.maxResidentPoints),
       });
       received.set(receivedKey, (received.get(receivedKey) ?? 0) + points);
-      premium = { campaignId: campaign.id, budgetAccount: budget, points, expiresAt: campaignPointsExpire(campaign.endsOn) };
+      premium = { campaignId: campaign.id, budgetAccount: budget, points, expiresAt: campaignPointsExpire(campaign.validity, now) };
     }
     const head = { reference: r.reference, municipalityCode: r.municipalityCode, requestHash: hashes[i]!, postedAt: now };
     const entry = conversionEntry(head, { partnerAccount: partner, residentAccount: resident, basePoints: r.points, baseExpiresAt: convertedPointsExpire(now), premium });
@@ -374,11 +397,12 @@ export async function creditConversions(trx: Trx, requests: CreditConversion[]):
   return answers as Credited[];
 }
 
-export interface GrantPoints { reference: string; campaignId: number; mykeyId: string; points: number; now?: Date }
+/** `kind`: what the points are for; only a campaign of that kind pays them (campaign_kind_mismatch). */
+export interface GrantPoints { reference: string; campaignId: number; kind: 'administrative' | 'event'; mykeyId: string; points: number; now?: Date }
 
 /**
- * Campaign budget → resident: administrative points, valid through the campaign's last day.
- * All or nothing: refused when the campaign is not running, its budget is short
+ * Campaign budget → resident: administrative or event points, valid as the campaign's rule says.
+ * All or nothing: refused when the campaign does not pay now (not running, or outside its dates), its budget is short
  * (campaign_budget_insufficient) or the resident's cap would be passed (campaign_cap_exceeded).
  */
 export async function grantPoints(trx: Trx, r: GrantPoints): Promise<Posted> {
@@ -386,19 +410,20 @@ export async function grantPoints(trx: Trx, r: GrantPoints): Promise<Posted> {
   const now = r.now ?? new Date();
   const hash = requestHash({ op: 'grant', campaignId: r.campaignId, mykeyId: r.mykeyId, points: r.points });
   const campaign = await campaignOf(trx, r.campaignId);
+  if (campaign.kind !== r.kind) throw new Problem('campaign_kind_mismatch', `campaign ${campaign.id} is ${campaign.kind}, not ${r.kind}`);
   const mykeyPk = await mykeyPkOf(trx, r.mykeyId);
   const budgetAccount = await accountOf(trx, campaign.municipalityCode, { kind: 'campaign_budget', campaignId: campaign.id });
   const residentAccount = await accountOf(trx, campaign.municipalityCode, { kind: 'resident', mykeyPk });
   const locked = await repo.lockAccounts(trx, [budgetAccount, residentAccount]);
   return once(trx, r.reference, hash, async () => {
-    if (!campaignRuns(campaign, now)) throw new Problem('campaign_not_running', `campaign ${campaign.id} runs ${campaign.startsOn} to ${campaign.endsOn}`);
+    if (!campaignPays(campaign, now)) throw new Problem('campaign_not_running', `campaign ${campaign.id} is ${campaign.status}, ${campaign.startsOn} to ${campaign.endsOn}`);
     const budgetLeft = balanceOf(locked, budgetAccount);
     if (r.points > budgetLeft) throw new Problem('campaign_budget_insufficient', `${r.points} points asked, ${budgetLeft} left`, { availablePoints: budgetLeft });
     const received = await repo.campaignPointsReceived(trx, [{ accountId: residentAccount, campaignId: campaign.id }]);
     const capLeft = campaign.capPerResidentPoints - (received.get(`${residentAccount}:${campaign.id}`) ?? 0);
     if (r.points > capLeft) throw new Problem('campaign_cap_exceeded', `${r.points} points asked, ${capLeft} left under the cap`, { remainingPoints: Math.max(0, capLeft) });
     const head = { reference: r.reference, municipalityCode: campaign.municipalityCode, requestHash: hash, postedAt: now };
-    return apply(trx, grantEntry(head, { campaignId: campaign.id, budgetAccount, residentAccount, points: r.points, expiresAt: campaignPointsExpire(campaign.endsOn) }), locked);
+    return apply(trx, grantEntry(head, { campaignId: campaign.id, budgetAccount, residentAccount, points: r.points, expiresAt: campaignPointsExpire(campaign.validity, now) }), locked);
   });
 }
 
@@ -421,7 +446,7 @@ export async function payMerchant(trx: Trx, r: PayMerchant): Promise<Posted> {
     reference: r.reference, municipalityCode, postedAt: r.now ?? new Date(),
     requestHash: requestHash({ op: 'payment', merchantId: r.merchantId, mykeyId: r.mykeyId, points: r.points }),
   };
-  const entry = paymentEntry(head, { residentAccount, merchantAccount, points: r.points });
+  const entry = paymentEntry(head, { residentAccount, merchantAccount, merchantId: r.merchantId, points: r.points });
   const locked = await repo.lockAccounts(trx, [residentAccount, merchantAccount]);
   return once(trx, entry.reference, entry.requestHash, () => apply(trx, entry, locked), { stored: parties.posted });
 }
@@ -501,11 +526,14 @@ export async function expireAccount(trx: Trx, residentAccount: number, now: Date
   return moved;
 }
 
-/** A resident's points in a municipality: the balance, and what can be spent at `now` (lots not yet expired). */
-export async function residentPoints(conn: Db | Trx, municipalityCode: string, mykeyId: string, now = new Date()): Promise<{ balance: number; spendable: number }> {
+/**
+ * A resident's points in a municipality: the balance, and what can be spent at `now` (lots not
+ * yet expired); `atMerchant`, what can be spent at that shop (docs/campaigns.md#where-points-are-spent).
+ */
+export async function residentPoints(conn: Db | Trx, municipalityCode: string, mykeyId: string, now = new Date(), atMerchant?: number): Promise<{ balance: number; spendable: number }> {
   const mykeyPk = (await mykeyRepository.statuses(conn, [mykeyId])).get(mykeyId)?.pk;
   const owner = mykeyPk === undefined ? undefined : { kind: 'resident', mykeyPk } as const;
   const account = owner && (await repo.findAccounts(conn, [{ municipalityCode, owner }])).get(accountKey(municipalityCode, owner));
   if (account === undefined) return { balance: 0, spendable: 0 };
-  return { balance: (await repo.account(conn, account))!.balance, spendable: await repo.spendablePoints(conn, account, now) };
+  return { balance: (await repo.account(conn, account))!.balance, spendable: await repo.spendablePoints(conn, account, now, { atMerchant }) };
 }

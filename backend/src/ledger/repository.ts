@@ -1,10 +1,11 @@
 // Every SQL statement of the ledger's tables (ledger_accounts, ledger_entries, ledger_postings,
-// ledger_lots, ledger_lot_movements) and of campaigns, whose budgets and caps only the ledger
-// enforces. Other features read the ledger through the functions here (grants' recent entries,
-// settlement's sums, the campaign figures' sums per day). It asks mykey/ for a MyKey ID's primary key, but reads two parties itself:
-// whether a partner exists (partners/ builds on the ledger: asking it would make the folders
-// import each other) and, in paymentParties, the shop and resident of a payment (the hot path of
-// every payment, one read).
+// ledger_lots, ledger_lot_movements). Other features read the ledger through the functions here
+// (grants' recent entries, settlement's sums, the campaign figures' sums per day). It asks mykey/
+// for a MyKey ID's primary key, but reads three things of others itself, because their folders
+// build on the ledger and asking them would make the folders import each other: whether a partner
+// exists; a campaign's terms, which only the ledger enforces (campaign(), and the shops taking part
+// when a payment picks its lots); and, in paymentParties, the shop and resident of a payment (the
+// hot path of every payment, one read). Everything else about campaigns is campaigns/repository.ts.
 //
 // Reads of ledger state inside a posting transaction are locking reads taken after the
 // accounts are locked: they see the latest committed rows whatever the isolation level, while
@@ -13,10 +14,8 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import type { Entry, EntryKind, NewLot, Posting } from './entries.ts';
-import { campaignRuns, type LotMovement, type OpenLot, type TakenFromLot } from './rules.ts';
-import { NAMED_COLUMNS, namedById } from '../organizations/repository.ts';
-import type { Named } from '@mykey/contracts/statement-shape.ts';
-import type { GrantCampaign } from '@mykey/contracts/grants.ts';
+import type { LotMovement, OpenLot, TakenFromLot } from './rules.ts';
+import type { CampaignKind, CampaignStatus, PointsValidity } from '@mykey/contracts/campaigns.ts';
 
 type Conn = Db | Knex.Transaction;
 
@@ -34,10 +33,15 @@ export interface LockedAccount { id: number; municipalityCode: string; kind: Acc
 
 export interface StoredEntry { id: number; kind: EntryKind; municipalityCode: string; requestHash: Buffer; relatedEntryId: number | null; postedAt: Date }
 
+/** A campaign's terms as the ledger enforces them. */
 export interface Campaign {
-  id: number; municipalityCode: string; premiumPercent: number; budgetPoints: number;
-  capPerResidentPoints: number; startsOn: string; endsOn: string;
+  id: number; municipalityCode: string; kind: CampaignKind; status: CampaignStatus; premiumPercent: number; budgetPoints: number;
+  capPerResidentPoints: number; startsOn: string; endsOn: string; validity: PointsValidity;
 }
+
+/** How long a campaign's points stay valid, from its row. */
+export const validityOf = (row: { points_valid_until: string | null; points_valid_months: number | null }): PointsValidity =>
+  row.points_valid_until ? { until: row.points_valid_until } : { months: Number(row.points_valid_months) };
 
 const ownerColumns = (owner: AccountOwner) => ({
   kind: owner.kind,
@@ -69,24 +73,6 @@ const OWNER_COLUMN: Record<AccountKind, string> = {
   resident: 'mykey_pk', merchant_payable: 'merchant_id', campaign_budget: 'campaign_id', partner_clearing: 'partner_id', municipality_funding: 'owner_id', expired: 'owner_id',
 };
 
-/** A campaign as municipal staff choose it for a grant: its terms, whether it runs now, and what is left of its budget. */
-const CAMPAIGN_COLUMNS = (conn: Conn) => ['c.id', 'c.slug', 'c.name_ja', 'c.name_en', 'c.cap_per_resident_points',
-  conn.raw("DATE_FORMAT(c.starts_on, '%Y-%m-%d') AS starts_on"), conn.raw("DATE_FORMAT(c.ends_on, '%Y-%m-%d') AS ends_on"), conn.raw('COALESCE(a.balance, 0) AS budget_left')];
-
-function campaignsQuery(conn: Conn, municipalityCode: string) {
-  return conn('campaigns as c')
-    .leftJoin('ledger_accounts as a', function budget() {
-      this.on('a.campaign_id', '=', 'c.id').andOn('a.municipality_code', '=', 'c.municipality_code').andOn('a.kind', '=', conn.raw('?', ['campaign_budget']));
-    })
-    .where('c.municipality_code', municipalityCode);
-}
-
-const toGrantCampaign = (row: Record<string, any>, now: Date): GrantCampaign => ({
-  id: Number(row.id), slug: row.slug, name: { ja: row.name_ja, en: row.name_en }, startsOn: row.starts_on, endsOn: row.ends_on,
-  running: campaignRuns({ startsOn: row.starts_on, endsOn: row.ends_on }, now),
-  capPerResidentPoints: Number(row.cap_per_resident_points), budgetLeftPoints: Number(row.budget_left),
-});
-
 const ENTRY_COLUMNS = ['id', 'kind', 'municipality_code', 'request_hash', 'related_entry_id', 'posted_at'];
 
 /**
@@ -95,6 +81,17 @@ const ENTRY_COLUMNS = ['id', 'kind', 'municipality_code', 'request_hash', 'relat
  * for (and holds) the rows of accounts it has nothing to do with.
  */
 const through = (conn: Conn, table: string, index: string, alias = table) => conn.raw('?? AS ?? FORCE INDEX (??)', [table, alias, index]);
+
+/**
+ * Narrows a query of ledger_lots to the lots a shop takes: converted points (no campaign), and
+ * points of a campaign that all its town's shops take or that names this shop.
+ */
+function takenAt(conn: Conn, query: Knex.QueryBuilder, merchantId: number): void {
+  query.where((lots) => lots.whereNull('ledger_lots.campaign_id').orWhereExists(
+    conn('campaigns as c').whereRaw('c.id = ledger_lots.campaign_id').where((c) => c.where('c.all_merchants', true)
+      .orWhereExists(conn('campaign_merchants as cm').whereRaw('cm.campaign_id = c.id').where('cm.merchant_id', merchantId).select(conn.raw('1'))))
+      .select(conn.raw('1'))));
+}
 
 /** How findAccounts names an account. */
 export const accountKey = (municipalityCode: string, owner: AccountOwner) => `${municipalityCode}:${owner.kind}:${ownerId(owner)}`;
@@ -159,43 +156,20 @@ export const ledgerRepository = {
     return Boolean(await conn('partners').where({ id: partnerId }).first('id'));
   },
 
-  async campaign(conn: Conn, campaignId: number): Promise<Campaign | undefined> {
-    const row = await conn('campaigns').where({ id: campaignId }).first('id', 'municipality_code', 'premium_percent', 'budget_points',
-      'cap_per_resident_points', conn.raw("DATE_FORMAT(starts_on, '%Y-%m-%d') AS starts_on"), conn.raw("DATE_FORMAT(ends_on, '%Y-%m-%d') AS ends_on"));
-    return row && {
-      id: Number(row.id), municipalityCode: row.municipality_code, premiumPercent: Number(row.premium_percent),
-      budgetPoints: points(row.budget_points), capPerResidentPoints: points(row.cap_per_resident_points), startsOn: row.starts_on, endsOn: row.ends_on,
-    };
-  },
-
   /**
-   * The campaign that adds its premium to a conversion in this municipality on this Japanese
-   * date: running that day with a premium, the one ending soonest, the lowest id among those
-   * (docs/partner-api.md#outcomes-and-webhooks).
+   * A campaign's terms. `lock` share-locks the row: a pause or an end (which lock it for update)
+   * then waits for the posting, or the posting sees it.
    */
-  async premiumCampaign(conn: Conn, municipalityCode: string, tokyoDate: string): Promise<number | undefined> {
-    const row = await conn('campaigns').where({ municipality_code: municipalityCode }).where('premium_percent', '>', 0)
-      .where('starts_on', '<=', tokyoDate).where('ends_on', '>=', tokyoDate).orderBy([{ column: 'ends_on' }, { column: 'id' }]).first('id');
-    return row && Number(row.id);
-  },
-
-  /** The municipality's campaigns, newest first, with what is left of each budget. */
-  async campaignsWithBudget(conn: Conn, municipalityCode: string, now: Date): Promise<GrantCampaign[]> {
-    const rows = await campaignsQuery(conn, municipalityCode).orderBy('c.starts_on', 'desc').orderBy('c.id', 'desc').select(CAMPAIGN_COLUMNS(conn));
-    return rows.map((row) => toGrantCampaign(row, now));
-  },
-
-  /** A campaign of this municipality by its id (digits) or its slug, with what is left of its budget; undefined for another municipality's. */
-  async campaignWithBudget(conn: Conn, municipalityCode: string, idOrSlug: string, now: Date): Promise<GrantCampaign | undefined> {
-    const query = campaignsQuery(conn, municipalityCode);
-    if (/^[1-9][0-9]{0,18}$/.test(idOrSlug)) query.where('c.id', idOrSlug);
-    else query.where('c.slug', idOrSlug);
-    const row = await query.first(CAMPAIGN_COLUMNS(conn));
-    return row && toGrantCampaign(row, now);
-  },
-
-  async campaignNames(conn: Conn, ids: number[]): Promise<Map<number, Named>> {
-    return namedById(ids.length === 0 ? [] : await conn('campaigns').whereIn('id', ids).select(NAMED_COLUMNS));
+  async campaign(conn: Conn, campaignId: number, { lock = false } = {}): Promise<Campaign | undefined> {
+    const query = conn('campaigns').where({ id: campaignId });
+    const row = await (lock ? query.forShare() : query).first('id', 'municipality_code', 'kind', 'status', 'premium_percent', 'budget_points',
+      'cap_per_resident_points', conn.raw("DATE_FORMAT(starts_on, '%Y-%m-%d') AS starts_on"), conn.raw("DATE_FORMAT(ends_on, '%Y-%m-%d') AS ends_on"),
+      conn.raw("DATE_FORMAT(points_valid_until, '%Y-%m-%d') AS points_valid_until"), 'points_valid_months');
+    return row && {
+      id: Number(row.id), municipalityCode: row.municipality_code, kind: row.kind, status: row.status, premiumPercent: Number(row.premium_percent),
+      budgetPoints: points(row.budget_points), capPerResidentPoints: points(row.cap_per_resident_points), startsOn: row.starts_on, endsOn: row.ends_on,
+      validity: validityOf(row),
+    };
   },
 
   // --- accounts ---------------------------------------------------------------------------
@@ -296,8 +270,9 @@ export const ledgerRepository = {
    * A page of the account's lots still valid at `now`, in spending order (soonest expiry,
    * then oldest), locked; `after` continues from the last lot of the previous page.
    */
-  async spendableLots(trx: Knex.Transaction, accountId: number, now: Date, limit: number, after?: OpenLot): Promise<OpenLot[]> {
+  async spendableLots(trx: Knex.Transaction, accountId: number, now: Date, limit: number, after?: OpenLot, atMerchant?: number): Promise<OpenLot[]> {
     const query = trx.from(through(trx, 'ledger_lots', 'ledger_lots_spending_order')).where('account_id', accountId).where('open_expires_at', '>', now);
+    if (atMerchant !== undefined) takenAt(trx, query, atMerchant);
     if (after) {
       query.where((q) => q.where('open_expires_at', '>', after.expiresAt)
         .orWhere((same) => same.where('open_expires_at', after.expiresAt).where('id', '>', after.id)));
@@ -307,9 +282,13 @@ export const ledgerRepository = {
     return rows.map((row) => ({ id: Number(row.id), remaining: points(row.remaining_points), expiresAt: row.expires_at }));
   },
 
-  /** Points the account can spend at `now`: its lots not yet expired. `lock` reads the latest committed lots. */
-  async spendablePoints(conn: Conn, accountId: number, now: Date, { lock = false } = {}): Promise<number> {
+  /**
+   * Points the account can spend at `now`: its lots not yet expired; `atMerchant`, only those
+   * that shop takes. `lock` reads the latest committed lots.
+   */
+  async spendablePoints(conn: Conn, accountId: number, now: Date, { lock = false, atMerchant }: { lock?: boolean; atMerchant?: number } = {}): Promise<number> {
     const query = conn.from(through(conn, 'ledger_lots', 'ledger_lots_spending_order')).where('account_id', accountId).where('open_expires_at', '>', now);
+    if (atMerchant !== undefined) takenAt(conn, query, atMerchant);
     const [row] = await (lock ? query.forShare() : query).sum({ total: 'remaining_points' });
     return points(row?.total);
   },
@@ -396,6 +375,20 @@ export const ledgerRepository = {
     return rows.map((row) => ({ entryId: Number(row.id), postedAt: row.posted_at, reference: String(row.reference), mykeyId: row.mykey_id, points: points(row.amount) }));
   },
 
+  /** What each campaign's budget account received by funding, gave back at the end, and holds now; all 0 before its first funding. */
+  async campaignBudgets(conn: Conn, campaignIds: number[]): Promise<Map<number, { funded: number; returned: number; left: number }>> {
+    const budgets = new Map(campaignIds.map((id) => [id, { funded: 0, returned: 0, left: 0 }]));
+    if (campaignIds.length === 0) return budgets;
+    const rows = await conn('ledger_accounts as a')
+      .leftJoin('ledger_postings as p', 'p.account_id', 'a.id')
+      .leftJoin('ledger_entries as e', (on) => on.on('e.id', 'p.entry_id').andOnIn('e.kind', ['funding', 'budget_return']))
+      .where('a.kind', 'campaign_budget').whereIn('a.campaign_id', campaignIds).groupBy('a.campaign_id', 'a.balance')
+      .select('a.campaign_id', 'a.balance', conn.raw("COALESCE(SUM(IF(e.kind = 'funding', p.amount, 0)), 0) AS funded"),
+        conn.raw("COALESCE(SUM(IF(e.kind = 'budget_return', -p.amount, 0)), 0) AS returned"));
+    for (const row of rows) budgets.set(Number(row.campaign_id), { funded: points(row.funded), returned: points(row.returned), left: points(row.balance) });
+    return budgets;
+  },
+
   /**
    * Each (owner, entry kind) of the postings to accounts of `accountKind` in the municipality
    * of the set (posted in [startsAt, endsBefore), or named by ids): how many entries and the sum
@@ -434,16 +427,6 @@ export const ledgerRepository = {
   // Japanese day, through indexes that start from the campaigns: their budget accounts
   // (ledger_accounts_one_per_owner), their lots (ledger_lots_by_campaign), the town's residents'
   // open lots (ledger_lots_spending_order). Never a statement per day, campaign or resident.
-
-  /** The town's campaigns (or the one of these ids), with their terms, in start order. */
-  async figuresCampaigns(conn: Conn, municipalityCode: string, campaignId?: number): Promise<Array<Named & { startsOn: string; endsOn: string; budgetPoints: number }>> {
-    const query = conn('campaigns').where('municipality_code', municipalityCode);
-    if (campaignId !== undefined) query.where('id', campaignId);
-    const rows = await query.orderBy([{ column: 'starts_on' }, { column: 'id' }]).select(...NAMED_COLUMNS, 'budget_points',
-      conn.raw("DATE_FORMAT(starts_on, '%Y-%m-%d') AS starts_on"), conn.raw("DATE_FORMAT(ends_on, '%Y-%m-%d') AS ends_on"));
-    const named = namedById(rows);
-    return rows.map((row) => ({ ...named.get(Number(row.id))!, startsOn: row.starts_on, endsOn: row.ends_on, budgetPoints: points(row.budget_points) }));
-  },
 
   /** The postings to the campaigns' budget accounts since they began, summed per campaign, Japanese day and entry kind. */
   async budgetDays(conn: Conn, municipalityCode: string, campaignIds: number[]): Promise<FiguresSum[]> {

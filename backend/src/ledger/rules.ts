@@ -1,6 +1,7 @@
 // The ledger's business rules as pure functions: which lots a payment spends, which lots a
 // refund restores, how large a premium may be, and when points expire. No SQL here, so each
 // rule can be read, and tested, on its own (docs/ledger.md).
+import type { CampaignStatus, PointsValidity } from '@mykey/contracts/campaigns.ts';
 
 /** A lot as spending sees it. */
 export interface OpenLot { id: number; remaining: number; expiresAt: Date }
@@ -105,14 +106,29 @@ export function convertedPointsExpire(creditedAt: Date): Date {
   return endOfTokyoDay(new Date(Date.UTC(year + 1, month - 1, day)).toISOString().slice(0, 10));
 }
 
-/** Campaign points (premiums and grants) are valid through the campaign's last day. */
-export const campaignPointsExpire = (campaignEndsOn: string): Date => endOfTokyoDay(campaignEndsOn);
+/**
+ * When points a campaign pays for (premiums and grants) expire, by the campaign's rule: at the
+ * end of a fixed Japanese date, or of the same date N months after the grant (the month's last
+ * day when it is shorter: 31 January + 1 month is 28 or 29 February).
+ */
+export function campaignPointsExpire(validity: PointsValidity, grantedAt: Date): Date {
+  if ('until' in validity) return endOfTokyoDay(validity.until);
+  const [year, month, day] = tokyoDate(grantedAt).split('-').map(Number) as [number, number, number];
+  const target = new Date(Date.UTC(year, month - 1 + validity.months, 1));
+  const lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
+  target.setUTCDate(Math.min(day, lastDay));
+  return endOfTokyoDay(target.toISOString().slice(0, 10));
+}
 
 /** Whether a campaign with these dates (YYYY-MM-DD, both included) runs on the Japanese date at `at`. */
 export function campaignRuns(campaign: { startsOn: string; endsOn: string }, at: Date): boolean {
   const today = tokyoDate(at);
   return campaign.startsOn <= today && today <= campaign.endsOn;
 }
+
+/** Whether a campaign pays (grants, premiums) at `at`: running, not paused or ended, and within its dates. */
+export const campaignPays = (campaign: { status: CampaignStatus; startsOn: string; endsOn: string }, at: Date): boolean =>
+  campaign.status === 'running' && campaignRuns(campaign, at);
 
 /** A payment may be voided on the Japanese calendar day it was made, and only then. */
 export const voidable = (paidAt: Date, now: Date): boolean => tokyoDate(paidAt) === tokyoDate(now);

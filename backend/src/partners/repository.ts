@@ -92,6 +92,14 @@ export const partnerRepository = {
     return namedById(ids.length === 0 ? [] : await conn('partners').whereIn('id', ids).select(NAMED_COLUMNS));
   },
 
+  /** The partners with an active agreement with the town (in force or to come), by name: a premium campaign names those taking part from these. */
+  async partnersOf(conn: Conn, municipalityCode: string): Promise<Named[]> {
+    const rows = await conn('partners as p').whereExists(conn('partner_agreements as a').whereRaw('a.partner_id = p.id')
+      .where({ 'a.municipality_code': municipalityCode, 'a.status': 'active' }).select(conn.raw('1')))
+      .orderBy(['p.name_ja', 'p.id']).select(NAMED_COLUMNS.map((column) => `p.${column}`));
+    return [...namedById(rows).values()];
+  },
+
   async states(conn: Conn, partnerIds: number[]): Promise<Map<number, PartnerState>> {
     const rows = await conn('partners').whereIn('id', [...new Set(partnerIds)]).select('id', 'status', 'webhook_url');
     return new Map(rows.map((row) => [Number(row.id), { active: row.status === 'active', webhookUrl: row.webhook_url ?? null }]));

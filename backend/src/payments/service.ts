@@ -159,7 +159,7 @@ export async function pay(trx: Knex.Transaction, secret: Buffer, r: { terms: Pay
   if (!mykeyId) throw new Problem('card_not_registered');
   const posted = await payMerchant(trx, { reference: `payment:${intent.id}`, merchantId: intent.merchantId, mykeyId, points: intent.amount, now: r.now });
   const residentAccount = posted.postings.find((p) => p.amount < 0)!.accountId;
-  const balanceAfter = posted.spendableAfter ?? await ledgerRepository.spendablePoints(trx, residentAccount, r.now);
+  const balanceAfter = posted.spendableAfter ?? await ledgerRepository.spendablePoints(trx, residentAccount, r.now, { atMerchant: intent.merchantId });
   const paid = { at: r.now, mykeyId, entryId: posted.entryId, deviceId: r.device.id, balanceAfter };
   await repo.markPaid(trx, intent.id, paid);
   return receiptOf(secret, { ...intent, status: 'paid', paid }, merchant)!;

@@ -10,6 +10,7 @@ import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import type { EntryKind } from '../ledger/entries.ts';
 import { ledgerRepository, type AccountKind, type EntrySet } from '../ledger/repository.ts';
+import { campaignsRepository } from '../campaigns/repository.ts';
 import { endOfTokyoDay } from '../ledger/rules.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import { shopsRepository } from '../shops/repository.ts';
@@ -100,7 +101,7 @@ export async function statementIn(trx: Knex.Transaction, code: string, period: P
   // Postings to a partner's clearing account and a campaign's budget are − for what they gave.
   const partners = forMerchant ? [] : await lines(trx, partnerRepository.names,
     await postingSums(trx, code, entries, 'partner_clearing', ['conversion']), (named, of) => ({ ...named, conversions: of('conversion', -1) }));
-  const campaigns = forMerchant ? [] : await lines(trx, ledgerRepository.campaignNames,
+  const campaigns = forMerchant ? [] : await lines(trx, campaignsRepository.campaignNames,
     await postingSums(trx, code, entries, 'campaign_budget', ['conversion', 'grant']), (named, of) => {
       const premiums = of('conversion', -1);
       const grants = of('grant', -1);

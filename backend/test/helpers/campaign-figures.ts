@@ -20,8 +20,8 @@ const noon = (date: string) => new Date(endOfTokyoDay(date).getTime() - 12 * 3_6
 
 /**
  * The town and what happened in it, `today` being the Japanese date at `now`:
- * - campaign C (today−17 … today−2, budget 10,000, a 20 % premium) granted r1 1,000 on today−17,
- *   r2 500 and r3 a 200-point premium on a 1,000-point conversion on today−15; r1 spent 600 at
+ * - campaign C (today−17 … today−2, budget 10,000, administrative) granted r1 1,000 on today−17,
+ *   r2 500 and r3 200 on today−15, the day r3 also converted 1,000 points of a partner's; r1 spent 600 at
  *   the bakery on today−12, r2 300 at the grocer on today−11, 100 of which was refunded on
  *   today−10; what was left of C's lots (400 + 300 + 200) expired on today−1;
  * - campaign E (today−7 … today+34, budget 2,000) granted r1 400 on today−1 and r2 400 today.
@@ -32,9 +32,9 @@ export async function campaignActivity(db: Db, now: Date) {
   const at = (days: number) => (days === 0 ? now : noon(dayAfter(today, days)));
   const c = { startsOn: dayAfter(today, -17), endsOn: dayAfter(today, -2) };
   const e = { startsOn: dayAfter(today, -7), endsOn: dayAfter(today, 34) };
-  const place = await town(db, { ...c, budgetPoints: 10_000, premiumPercent: 20, funded: 0 });
+  const place = await town(db, { ...c, kind: 'administrative', budgetPoints: 10_000, funded: 0 });
   const campaignC = place.campaignId;
-  const campaignE = await place.campaign({ ...e, budgetPoints: 2_000, premiumPercent: 0, funded: 0 });
+  const campaignE = await place.campaign({ ...e, kind: 'administrative', budgetPoints: 2_000, funded: 0 });
   const names = { c: `春の応援 ${randomBytes(3).toString('hex')}`, e: `冬の応援 ${randomBytes(3).toString('hex')}` };
   await db('campaigns').where({ id: campaignC }).update({ name_ja: names.c, name_en: `Spring support ${names.c.slice(-6)}` });
   await db('campaigns').where({ id: campaignE }).update({ name_ja: names.e, name_en: `Winter support ${names.e.slice(-6)}` });
@@ -45,10 +45,11 @@ export async function campaignActivity(db: Db, now: Date) {
   await run(db, (trx) => fundCampaign(trx, { reference: ref('fund'), campaignId: campaignC, points: 10_000, now: at(-17) }));
   await run(db, (trx) => fundCampaign(trx, { reference: ref('fund'), campaignId: campaignE, points: 2_000, now: at(-7) }));
   const grant = (campaignId: number, mykeyId: string, points: number, days: number) =>
-    run(db, (trx) => grantPoints(trx, { reference: ref('grant'), campaignId, mykeyId, points, now: at(days) }));
+    run(db, (trx) => grantPoints(trx, { reference: ref('grant'), campaignId, kind: 'administrative', mykeyId, points, now: at(days) }));
   await grant(campaignC, r1, 1_000, -17);
   await grant(campaignC, r2, 500, -15);
-  await run(db, (trx) => creditConversions(trx, [{ reference: ref('conv'), municipalityCode: place.code, mykeyId: r3, partnerId: place.partnerId, points: 1_000, campaignId: campaignC, now: at(-15) }]));
+  await run(db, (trx) => creditConversions(trx, [{ reference: ref('conv'), municipalityCode: place.code, mykeyId: r3, partnerId: place.partnerId, points: 1_000, now: at(-15) }]));
+  await grant(campaignC, r3, 200, -15);
   await run(db, (trx) => payMerchant(trx, { reference: ref('pay'), merchantId: place.merchantId, mykeyId: r1, points: 600, now: at(-12) }));
   const grocerPayment = ref('pay');
   await run(db, (trx) => payMerchant(trx, { reference: grocerPayment, merchantId: Number(grocer), mykeyId: r2, points: 300, now: at(-11) }));

@@ -17,19 +17,28 @@ export async function creditConversion(trx: Knex.Transaction, request: CreditCon
   return (await creditConversions(trx, [request]))[0]!;
 }
 
-export interface CampaignTerms { premiumPercent?: number; budgetPoints?: number; capPerResidentPoints?: number; startsOn?: string; endsOn?: string; funded?: number }
+export interface CampaignTerms { kind?: 'conversion_premium' | 'administrative' | 'event'; premiumPercent?: number; budgetPoints?: number; capPerResidentPoints?: number; startsOn?: string; endsOn?: string; funded?: number }
 
 export interface Town { code: string; merchantId: number; partnerId: number; campaignId: number; campaign(terms?: CampaignTerms): Promise<number> }
 
 const slug = (what: string) => `${what}-${randomBytes(5).toString('hex')}`;
 
-/** A campaign in the town, funded with `funded` points (its whole budget unless told). */
+/**
+ * The columns of a campaign that runs, as campaigns did before they had a life of their own: a
+ * premium campaign when it has a premium, else an administrative one, its points valid through its last day.
+ */
+export const campaignState = (premiumPercent: number, endsOn: string, kind = premiumPercent > 0 ? 'conversion_premium' : 'administrative') =>
+  ({ kind, status: 'running', points_valid_until: endsOn });
+
+/** A campaign in the town, funded with `funded` points (its whole budget unless told): a premium campaign of 20% unless told another kind. */
 async function addCampaign(db: Db, code: string, terms: CampaignTerms): Promise<number> {
   const budget = terms.budgetPoints ?? 1_000_000;
+  const kind = terms.kind ?? 'conversion_premium';
+  const premium = kind === 'conversion_premium' ? terms.premiumPercent ?? 20 : 0;
   const [id] = await db('campaigns').insert({
     municipality_code: code, slug: slug('campaign'), name_ja: 'テスト', name_en: 'Test',
-    premium_percent: terms.premiumPercent ?? 20, budget_points: budget, cap_per_resident_points: terms.capPerResidentPoints ?? 100_000,
-    starts_on: terms.startsOn ?? '2026-04-01', ends_on: terms.endsOn ?? '2027-03-31',
+    premium_percent: premium, budget_points: budget, cap_per_resident_points: terms.capPerResidentPoints ?? 100_000,
+    starts_on: terms.startsOn ?? '2026-04-01', ends_on: terms.endsOn ?? '2027-03-31', ...campaignState(premium, terms.endsOn ?? '2027-03-31', kind),
   });
   const funded = terms.funded ?? budget;
   if (funded > 0) await inLedgerTransaction(db, (trx) => fundCampaign(trx, { reference: slug('fund'), campaignId: Number(id), points: funded, now: NOW }));

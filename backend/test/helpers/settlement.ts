@@ -11,7 +11,7 @@ export async function workedExample(db: Db) {
   const city = await town(db);
   const [shopB] = await db('merchants').insert({ municipality_code: city.code, slug: ref('shop'), name_ja: '駅前, 青果店', name_en: 'Greengrocer', status: 'approved' });
   const [partnerB] = await db('partners').insert({ slug: ref('partner'), name_ja: 'みらい航空', name_en: 'Mirai Air', kind: 'airline_miles', rate_units: 1, rate_points: 1 });
-  const ids = { shopA: city.merchantId, shopB: Number(shopB), partnerA: city.partnerId, partnerB: Number(partnerB), campaign: city.campaignId };
+  const ids = { shopA: city.merchantId, shopB: Number(shopB), partnerA: city.partnerId, partnerB: Number(partnerB), campaign: city.campaignId, grants: await city.campaign({ kind: 'administrative' }) };
   const [r1, r2] = [await resident(db), await resident(db)];
   const convert = (partnerId: number, mykeyId: string, points: number, at: string, campaignId?: number) =>
     run(db, (trx) => creditConversion(trx, { reference: ref('conv'), municipalityCode: city.code, mykeyId, partnerId, points, campaignId, now: jst(at) }));
@@ -27,7 +27,7 @@ export async function workedExample(db: Db) {
   await convert(ids.partnerA, r1, 1_000, '2026-10-31T23:59:59.999', ids.campaign);
   await convert(ids.partnerA, r1, 5_000, '2026-11-01T00:00:00.000', ids.campaign);
   await convert(ids.partnerB, r2, 2_000, '2026-11-10T09:00:00.000');
-  await run(db, (trx) => grantPoints(trx, { reference: ref('grant'), campaignId: ids.campaign, mykeyId: r2, points: 300, now: jst('2026-11-15T10:00:00.000') }));
+  await run(db, (trx) => grantPoints(trx, { reference: ref('grant'), campaignId: ids.grants, kind: 'administrative', mykeyId: r2, points: 300, now: jst('2026-11-15T10:00:00.000') }));
   const first = await pay(ids.shopA, r1, 1_000, '2026-11-02T12:00:00.000');
   await refund(first, 300, '2026-11-05T12:00:00.000');
   await voidAt(await pay(ids.shopA, r1, 500, '2026-11-20T10:00:00.000'), '2026-11-20T11:00:00.000');

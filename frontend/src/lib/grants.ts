@@ -2,6 +2,7 @@
 // it is for), a CSV file of grants with its summary, and a campaign's latest grants (docs/ledger.md,
 // "Grants"; docs/events.md). The backend decides every figure.
 import type { GrantCampaign, GrantedPoints, GrantFileSummary, RecentGrant } from '@mykey/contracts/grants.ts';
+import type { CampaignKind } from '@mykey/contracts/campaigns.ts';
 import { isRecord, newIdempotencyKey, request } from './api.ts';
 import type { Bilingual } from './i18n.svelte.ts';
 
@@ -17,7 +18,7 @@ const isNumber = (value: unknown): value is number => typeof value === 'number';
 const isBilingual = (value: unknown): value is Bilingual => isRecord(value) && typeof value.ja === 'string' && typeof value.en === 'string';
 
 function isCampaign(value: unknown): value is GrantCampaign {
-  return isRecord(value) && isNumber(value.id) && typeof value.slug === 'string' && isBilingual(value.name) && typeof value.running === 'boolean'
+  return isRecord(value) && isNumber(value.id) && typeof value.slug === 'string' && typeof value.kind === 'string' && isBilingual(value.name) && typeof value.running === 'boolean'
     && typeof value.startsOn === 'string' && typeof value.endsOn === 'string' && isNumber(value.budgetLeftPoints) && isNumber(value.capPerResidentPoints);
 }
 
@@ -37,8 +38,9 @@ const parseSummary = (body: unknown) => (isRecord(body) && isNumber(body.uploadI
   && isNumber(body.alreadyGranted) && isNumber(body.refused) && isNumber(body.pointsGranted) && typeof body.resultPath === 'string'
   ? (body as unknown as UploadSummary) : null);
 
-export function listCampaigns(): Promise<GrantCampaign[]> {
-  return request('/api/v1/staff/grants/campaigns', parseCampaigns);
+/** The town's campaigns of one kind: administrative ones to grant from, event ones to pay an event (docs/campaigns.md). */
+export async function listCampaigns(kind: CampaignKind): Promise<GrantCampaign[]> {
+  return (await request('/api/v1/staff/grants/campaigns', parseCampaigns)).filter((campaign) => campaign.kind === kind);
 }
 
 /**

@@ -17,6 +17,7 @@ export const paths = {
   municipalityFamily: '/municipality/family',
   municipalityEvents: '/municipality/events',
   municipalityEventReception: '/municipality/event-reception',
+  municipalityCampaigns: '/municipality/campaigns',
   municipalityCampaignFigures: '/municipality/campaign-figures',
   municipalityExpiringPoints: '/municipality/expiring-points',
   merchantRegister: '/merchant/register',
@@ -27,7 +28,7 @@ export const paths = {
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'municipality-campaign-figures' | 'municipality-expiring-points' | 'merchant-register' | 'merchant-settlement' | 'municipality-shops' | 'shop-apply' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'municipality-campaigns' | 'municipality-campaign-figures' | 'municipality-expiring-points' | 'merchant-register' | 'merchant-settlement' | 'municipality-shops' | 'shop-apply' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -48,6 +49,7 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityFamily]: 'municipality-family',
   [paths.municipalityEvents]: 'municipality-events',
   [paths.municipalityEventReception]: 'municipality-event-reception',
+  [paths.municipalityCampaigns]: 'municipality-campaigns',
   [paths.municipalityCampaignFigures]: 'municipality-campaign-figures',
   [paths.municipalityExpiringPoints]: 'municipality-expiring-points',
   [paths.merchantRegister]: 'merchant-register',
@@ -64,7 +66,7 @@ export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
     || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-family' || name === 'municipality-usage'
     || name === 'municipality-shelters' || name === 'municipality-shelter-summary' || name === 'municipality-shelter-desk'
-    || name === 'municipality-events' || name === 'municipality-event-reception'
+    || name === 'municipality-events' || name === 'municipality-event-reception' || name === 'municipality-campaigns'
     || name === 'municipality-campaign-figures' || name === 'municipality-expiring-points' || name === 'municipality-shops') return 'municipality';
   return null;
 }

@@ -1,9 +1,12 @@
 // What the backend answers about points granted by municipal staff (backend/src/grants/), as
 // the console's grant screen reads it: campaigns to grant from, one grant, a file's summary.
+import type { CampaignKind } from './campaigns.ts';
 
 export interface GrantCampaign {
   id: number;
   slug: string;
+  /** Administrative grants take an `administrative` campaign, events an `event` one (docs/campaigns.md). */
+  kind: CampaignKind;
   name: { ja: string; en: string };
   startsOn: string;
   endsOn: string;

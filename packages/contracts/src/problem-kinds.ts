@@ -213,8 +213,20 @@ export const problemKinds = {
     ja: '指定されたキャンペーンは、この自治体にはありません。',
     en: 'This municipality has no such campaign.' } },
   campaign_not_running: { status: 409, title: 'Campaign not running', messages: {
-    ja: 'このキャンペーンは実施期間外です。',
-    en: 'This campaign is not running on this date.' } },
+    ja: 'このキャンペーンは実施中ではありません（期間外、一時停止中または終了）。',
+    en: 'This campaign is not running now (outside its dates, paused or ended).' } },
+  campaign_kind_mismatch: { status: 409, title: 'Campaign of another kind', messages: {
+    ja: 'このキャンペーンはこの用途には使えません。行政ポイントは行政ポイントのキャンペーンから、行事のポイントは行事ポイントのキャンペーンから付与します。',
+    en: 'This campaign cannot pay for this. Administrative points come from an administrative campaign, event points from an event campaign.' } },
+  campaign_not_planned: { status: 409, title: 'Campaign already started', messages: {
+    ja: '開始したキャンペーンの条件は変更できません。開始前（計画中）のキャンペーンだけが編集できます。',
+    en: 'A campaign\'s terms cannot change once it has started. Only a planned campaign can be edited.' } },
+  campaign_status_invalid: { status: 409, title: 'Not possible in the campaign\'s status', messages: {
+    ja: 'キャンペーンの現在の状態では、この操作はできません。画面を更新して状態を確認してください。',
+    en: 'This cannot be done in the campaign\'s current status. Reload to see its status.' } },
+  campaign_version_conflict: { status: 409, title: 'Campaign changed meanwhile', messages: {
+    ja: '編集中に別の職員がこのキャンペーンを変更しました。変更された項目は changes に示しています。内容を確認してから、もう一度保存してください。',
+    en: 'Another staff member changed this campaign while you were editing it. What they changed is listed in changes. Check it, then save again.' } },
   campaign_budget_insufficient: { status: 409, title: 'Campaign budget insufficient', messages: {
     ja: 'キャンペーンの予算が足りません。残りの予算は availablePoints に示したポイント数です。',
     en: 'The campaign budget is not enough. What is left of it is given in availablePoints.' } },

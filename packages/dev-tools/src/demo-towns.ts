@@ -19,10 +19,30 @@ export const DEMO_PARTNER = {
 /** The demo partner's agreement with each demo town (`npm run mykey -- partner-agreement list`). */
 export const DEMO_AGREEMENT = { starts_on: '2026-04-01' };
 
-export const DEMO_CAMPAIGN = {
+/** A demo campaign's row (docs/campaigns.md): each town runs one of each kind. */
+export interface DemoCampaign {
+  slug: string; name_ja: string; name_en: string; kind: 'conversion_premium' | 'administrative' | 'event'; status: 'running';
+  premium_percent: number; budget_points: number; cap_per_resident_points: number; starts_on: string; ends_on: string; points_valid_until: string;
+}
+
+const FISCAL_2026 = { starts_on: '2026-04-01', ends_on: '2027-03-31', points_valid_until: '2027-03-31', status: 'running' } as const;
+
+/** The premium on the demo partner's conversions. */
+export const DEMO_CAMPAIGN: DemoCampaign = {
   slug: 'demo-shopping-2026', name_ja: 'みらい市 地域応援ポイント 2026', name_en: 'Mirai City local support points 2026',
-  premium_percent: 20, budget_points: 10_000_000, cap_per_resident_points: 5_000,
-  starts_on: '2026-04-01', ends_on: '2027-03-31',
+  kind: 'conversion_premium', premium_percent: 20, budget_points: 10_000_000, cap_per_resident_points: 5_000, ...FISCAL_2026,
+};
+
+/** What staff grant from, one by one or from files. */
+export const DEMO_GRANT_CAMPAIGN: DemoCampaign = {
+  slug: 'demo-grants-2026', name_ja: 'みらい市 行政ポイント 2026', name_en: 'Mirai City administrative points 2026',
+  kind: 'administrative', premium_percent: 0, budget_points: 5_000_000, cap_per_resident_points: 10_000, ...FISCAL_2026,
+};
+
+/** What pays the points of the town's events. */
+export const DEMO_EVENT_CAMPAIGN: DemoCampaign = {
+  slug: 'demo-events-2026', name_ja: 'みらい市 行事ポイント 2026', name_en: 'Mirai City event points 2026',
+  kind: 'event', premium_percent: 0, budget_points: 2_000_000, cap_per_resident_points: 5_000, ...FISCAL_2026,
 };
 
 /** Demo staff accounts; their password is printed by `npm start`. Never used outside a demo. */
@@ -55,7 +75,8 @@ export const DEMO_PAYER = {
 export interface DemoTown {
   municipality: { code: string; name_ja: string; name_en: string };
   merchants: ReadonlyArray<{ slug: string; name_ja: string; name_en: string }>;
-  campaign: typeof DEMO_CAMPAIGN;
+  /** Its premium, grant and event campaigns, in that order. */
+  campaigns: readonly DemoCampaign[];
   /** `roles`: the staff_accounts SET, its members joined by commas (docs/security/staff.md#roles). */
   staff: ReadonlyArray<{ login_id: string; display_name: string; organization_kind: 'merchant' | 'municipality'; roles: string; merchant: string | null }>;
   payer: Record<keyof typeof DEMO_PAYER, string>;
@@ -70,10 +91,19 @@ export const DEMO_SECOND_MERCHANTS = [
   { slug: 'demo-aoba-cafe', name_ja: 'あおば珈琲店', name_en: 'Aoba Coffee' },
 ];
 
-export const DEMO_SECOND_CAMPAIGN = {
+export const DEMO_SECOND_CAMPAIGN: DemoCampaign = {
   slug: 'demo-aoba-2026', name_ja: 'あおば町 くらし応援ポイント 2026', name_en: 'Aoba Town living support points 2026',
-  premium_percent: 10, budget_points: 2_000_000, cap_per_resident_points: 3_000,
-  starts_on: '2026-04-01', ends_on: '2027-03-31',
+  kind: 'conversion_premium', premium_percent: 10, budget_points: 2_000_000, cap_per_resident_points: 3_000, ...FISCAL_2026,
+};
+
+export const DEMO_SECOND_GRANT_CAMPAIGN: DemoCampaign = {
+  slug: 'demo-aoba-grants-2026', name_ja: 'あおば町 行政ポイント 2026', name_en: 'Aoba Town administrative points 2026',
+  kind: 'administrative', premium_percent: 0, budget_points: 1_000_000, cap_per_resident_points: 10_000, ...FISCAL_2026,
+};
+
+export const DEMO_SECOND_EVENT_CAMPAIGN: DemoCampaign = {
+  slug: 'demo-aoba-events-2026', name_ja: 'あおば町 行事ポイント 2026', name_en: 'Aoba Town event points 2026',
+  kind: 'event', premium_percent: 0, budget_points: 500_000, cap_per_resident_points: 5_000, ...FISCAL_2026,
 };
 
 /** Its staff, with the same demo password as the first town's. */
