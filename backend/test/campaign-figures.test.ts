@@ -91,6 +91,18 @@ test('the pace: points issued per day over the days the running campaign has had
   t.deepEqual(body.budget, { budgetPoints: 2000, fundedPoints: 2000, usedPoints: 800, leftPoints: 1200, pace: { days: 8, pointsPerDay: 100 }, runsOutOn: dayAfter(f.today, 12), lastsToEnd: false });
 });
 
+// Serial: it pauses campaign E for a moment, before the other tests read it.
+test.serial('a paused campaign has no pace and no day its budget runs out, whatever its dates', async (t) => {
+  const f = await fixture();
+  await f.db('campaigns').where({ id: f.campaignE }).update({ status: 'paused' });
+  try {
+    const { body } = await f.staff.get(`/api/v1/campaign-figures/campaigns/${f.campaignE}`);
+    t.like(body.budget, { leftPoints: 1200, pace: null, runsOutOn: null, lastsToEnd: false });
+  } finally {
+    await f.db('campaigns').where({ id: f.campaignE }).update({ status: 'running' });
+  }
+});
+
 test('the whole programme: every campaign of the town added up, a resident reached by two counted once, and a line per campaign', async (t) => {
   const f = await fixture();
   const from = dayAfter(f.today, -17);

@@ -86,7 +86,8 @@ function daysOf(period: Period, budget: FiguresSum[], lots: FiguresSum[], reache
  */
 function budgetOf(campaigns: ScopeCampaign[], budget: FiguresSum[], now: Date): FiguresBudget {
   const today = tokyoDate(now);
-  const running = campaigns.filter((c) => campaignRuns(c, now));
+  // Running by its status and its dates: a paused or ended campaign issues nothing, whatever its dates say.
+  const running = campaigns.filter((c) => c.status === 'running' && campaignRuns(c, now));
   const totals = {
     budgetPoints: campaigns.reduce((n, c) => n + c.budgetPoints, 0),
     fundedPoints: -outOf(budget, ['funding']),

@@ -147,13 +147,13 @@ export const campaignsRepository = {
   },
 
   /** The town's campaigns (or the one of these ids), with their terms, in start order: the campaign figures' scope. */
-  async figuresCampaigns(conn: Conn, municipalityCode: string, campaignId?: number): Promise<Array<Named & { startsOn: string; endsOn: string; budgetPoints: number }>> {
+  async figuresCampaigns(conn: Conn, municipalityCode: string, campaignId?: number): Promise<Array<Named & { status: CampaignStatus; startsOn: string; endsOn: string; budgetPoints: number }>> {
     const query = conn('campaigns').where('municipality_code', municipalityCode);
     if (campaignId !== undefined) query.where('id', campaignId);
-    const rows = await query.orderBy([{ column: 'starts_on' }, { column: 'id' }]).select(...NAMED_COLUMNS, 'budget_points',
+    const rows = await query.orderBy([{ column: 'starts_on' }, { column: 'id' }]).select(...NAMED_COLUMNS, 'status', 'budget_points',
       conn.raw("DATE_FORMAT(starts_on, '%Y-%m-%d') AS starts_on"), conn.raw("DATE_FORMAT(ends_on, '%Y-%m-%d') AS ends_on"));
     const named = namedById(rows);
-    return rows.map((row) => ({ ...named.get(Number(row.id))!, startsOn: row.starts_on, endsOn: row.ends_on, budgetPoints: Number(row.budget_points) }));
+    return rows.map((row) => ({ ...named.get(Number(row.id))!, status: row.status, startsOn: row.starts_on, endsOn: row.ends_on, budgetPoints: Number(row.budget_points) }));
   },
 
   async campaignNames(conn: Conn, ids: number[]): Promise<Map<number, Named>> {
