@@ -10,6 +10,8 @@ import { securityHeaders } from './http/security-headers.ts';
 import { Problem } from './http/problems.ts';
 import { healthRoutes } from './health/routes.ts';
 import { staffRoutes } from './staff/routes.ts';
+import { accountRoutes } from './staff/account-routes.ts';
+import { partnerAgreementRoutes } from './partners/agreement-routes.ts';
 import { deviceRoutes } from './devices/routes.ts';
 import { cardTapRoutes } from './card-taps/routes.ts';
 import { PurposeRegistry, type Purpose } from './card-taps/purposes.ts';
@@ -90,7 +92,8 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   app.use(problemMiddleware);
   for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock, mykeySecret: identity.secret }), paymentRoutes({ db, clock, mykeySecret: identity.secret }), townServiceRoutes({ db, mykeySecret: identity.secret, clock, allowPlainHttpWebhooks: plainHttpWebhooksAllowed(config.NODE_ENV) }), serviceUsesRoutes({ db }),
-    serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }), eventRoutes({ db, clock }), familyRoutes({ db, clock }),
+    serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }),
+    accountRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, scryptCost: config.STAFF_PASSWORD_SCRYPT_N, clock }), partnerAgreementRoutes({ db, clock }), eventRoutes({ db, clock }), familyRoutes({ db, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {
       slots: uploadSlots(redis, config.QUEUE_PREFIX, batchUploads.perPartner), spoolDir: batchUploads.spoolDir, spoolMaxBytes: batchUploads.spoolMaxBytes } })]) {
     app.use(router.routes());

@@ -1,0 +1,123 @@
+// The staff of an organization, managed by its administrator (a shop's, by its owner), and the
+// invitation page's one call (docs/security/staff.md#the-life-of-an-account). Every change is
+// idempotent under the caller's Idempotency-Key and audited; another organization's account is
+// answered exactly as one that does not exist.
+import Router from '@koa/router';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { LOGIN_ID_PATTERN, type StaffRole } from '@mykey/contracts/staff.ts';
+import type { Db } from '../db.ts';
+import { readJson } from '../http/body.ts';
+import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
+import { Problem } from '../http/problems.ts';
+import { oneTimeCodeLimit } from '../one-time-code-limit.ts';
+import { organizationRepository } from '../organizations/repository.ts';
+import { changeRoles, resetSecondFactor, setDisabled } from './accounts.ts';
+import { issueInvitation, redeemInvitation } from './invitations.ts';
+import { signedInStaff, staffWith } from './middleware.ts';
+import type { OrganizationRef } from './organization.ts';
+import { MAX_PASSWORD_LENGTH } from './password.ts';
+import { staffRepository as repo, type SignedInStaff } from './repository.ts';
+
+const roles = z.array(z.enum(['administrator', 'operator', 'auditor', 'owner', 'clerk'])).min(1).max(5);
+const ID = /^[1-9][0-9]{0,15}$/;
+const inviteBody = z.object({
+  displayName: z.string().trim().min(1).max(100),
+  roles,
+  // A town's administrator invites a shop's first owner by naming the shop.
+  merchantId: z.number().int().positive().optional(),
+}).strict();
+const rolesBody = z.object({ roles }).strict();
+const statusBody = z.object({ disabled: z.boolean() }).strict();
+const redeemBody = z.object({
+  code: z.string().max(64),
+  loginId: z.string().regex(LOGIN_ID_PATTERN),
+  password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
+}).strict();
+
+export interface AccountRoutesDeps { db: Db; redis: Redis; keyPrefix: string; scryptCost: number; clock: () => Date }
+
+/** Where an invitation's account will work: the inviter's organization, or (a town's administrator) a shop of the town that has no owner yet. */
+async function invitedOrganization(db: Db, staff: SignedInStaff, merchantId: number | undefined, invited: StaffRole[]): Promise<OrganizationRef> {
+  if (merchantId === undefined) return staff.organization;
+  if (staff.organization.kind !== 'municipality') throw new Problem('request_invalid', "only a town's administrator names a shop");
+  if (invited.some((role) => role !== 'owner')) throw new Problem('request_invalid', "a shop's first account is its owner: roles must be [\"owner\"]");
+  if ((await organizationRepository.merchantMunicipality(db, merchantId)) !== staff.municipalityCode) throw new Problem('merchant_not_found');
+  const shop: OrganizationRef = { kind: 'merchant', id: String(merchantId) };
+  if (await repo.hasEnabledHolder(db, shop, 'owner')) throw new Problem('staff_shop_has_owner');
+  return shop;
+}
+
+export function accountRoutes({ db, redis, keyPrefix, scryptCost, clock }: AccountRoutesDeps): Router {
+  const router = new Router({ prefix: '/api/v1/staff' });
+  const manages = staffWith(db, 'administrator', 'owner');
+  const limit = oneTimeCodeLimit(redis, keyPrefix, 'staff-invitation');
+
+  /** The account id of the path, or staff_account_not_found for anything that cannot be one. */
+  const accountId = (param: string | undefined) => {
+    if (!param || !ID.test(param)) throw new Problem('staff_account_not_found');
+    return Number(param);
+  };
+
+  router.get('/accounts', ...manages, async (ctx) => {
+    ctx.body = { accounts: await repo.accounts(db, signedInStaff(ctx).organization) };
+  });
+
+  router.post('/invitations', ...manages, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const key = idempotencyKey(ctx);
+    const body = await readJson(ctx, inviteBody);
+    const organization = await invitedOrganization(db, staff, body.merchantId, body.roles);
+    // The stored answer holds the code, for a retry after a lost answer; it is as short-lived as the code.
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'invite-staff', ...body } },
+      async (trx) => ({ status: 201, body: await issueInvitation(trx, { staffId: staff.id, municipalityCode: staff.municipalityCode }, { organization, roles: body.roles, displayName: body.displayName }, clock()) })));
+  });
+
+  router.put('/accounts/:id/roles', ...manages, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const key = idempotencyKey(ctx);
+    const id = accountId(ctx.params.id);
+    const body = await readJson(ctx, rolesBody);
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'staff-roles', id, ...body } },
+      async (trx) => ({ status: 200, body: { account: await changeRoles(trx, staff, id, body.roles) } })));
+  });
+
+  router.put('/accounts/:id/status', ...manages, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const key = idempotencyKey(ctx);
+    const id = accountId(ctx.params.id);
+    const { disabled } = await readJson(ctx, statusBody);
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'staff-status', id, disabled } },
+      async (trx) => ({ status: 200, body: { account: await setDisabled(trx, staff, id, disabled, clock()) } })));
+  });
+
+  router.post('/accounts/:id/second-factor-reset', ...manages, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const key = idempotencyKey(ctx);
+    const id = accountId(ctx.params.id);
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'staff-second-factor-reset', id } },
+      async (trx) => ({ status: 200, body: { account: await resetSecondFactor(trx, staff, id) } })));
+  });
+
+  // No session: the code is the credential, so wrong codes count against the caller's address.
+  // No Idempotency-Key either, as for sign-in: a retry after a lost answer finds the code used,
+  // and the new member signs in with what they chose.
+  router.post('/invitations/redemptions', async (ctx) => {
+    const body = await readJson(ctx, redeemBody);
+    const wait = await limit.secondsToWait(ctx.ip);
+    if (wait > 0) {
+      ctx.state.log.warn({ address: ctx.ip }, 'staff invitation refused: too many wrong codes');
+      ctx.set('Retry-After', String(wait));
+      throw new Problem('staff_invitation_rate_limited', `Try again in ${wait} s.`, { retryAfterSeconds: wait });
+    }
+    const redeemed = await redeemInvitation(db, body, scryptCost, clock()).catch(async (error: unknown) => {
+      if (error instanceof Problem && error.code === 'staff_invitation_invalid') await limit.recordFailure(ctx.ip);
+      throw error;
+    });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 201;
+    ctx.body = redeemed;
+  });
+
+  return router;
+}
