@@ -18,11 +18,15 @@ export const paths = {
   municipalityEvents: '/municipality/events',
   municipalityEventReception: '/municipality/event-reception',
   merchantRegister: '/merchant/register',
+  merchantStaff: '/merchant/staff',
+  municipalityStaff: '/municipality/staff',
+  municipalityPartners: '/municipality/partners',
+  invitation: '/invitation',
   totpEnrolment: '/two-step-setup',
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'merchant-register' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'merchant-register' | 'merchant-staff' | 'municipality-staff' | 'municipality-partners' | 'invitation' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -44,17 +48,21 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityEvents]: 'municipality-events',
   [paths.municipalityEventReception]: 'municipality-event-reception',
   [paths.merchantRegister]: 'merchant-register',
+  [paths.merchantStaff]: 'merchant-staff',
+  [paths.municipalityStaff]: 'municipality-staff',
+  [paths.municipalityPartners]: 'municipality-partners',
+  [paths.invitation]: 'invitation',
   [paths.totpEnrolment]: 'totp-enrolment',
   [paths.account]: 'account',
 };
 
 /** The console a route belongs to, or null for the public pages and the screens of every staff member (consoleOf's callers check those apart). */
 export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
-  if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register') return 'merchant';
+  if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register' || name === 'merchant-staff') return 'merchant';
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
     || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-family' || name === 'municipality-usage'
     || name === 'municipality-shelters' || name === 'municipality-shelter-summary' || name === 'municipality-shelter-desk'
-    || name === 'municipality-events' || name === 'municipality-event-reception') return 'municipality';
+    || name === 'municipality-events' || name === 'municipality-event-reception' || name === 'municipality-staff' || name === 'municipality-partners') return 'municipality';
   return null;
 }
 
