@@ -100,9 +100,11 @@ export const staffRepository = {
   },
 
   async createSession(conn: Conn, staffId: number, session: NewSession): Promise<void> {
+    // The account's row first: the session's foreign key takes a shared lock on it, and two
+    // sign-ins each holding that lock and then updating the row would deadlock.
+    if (session.stage === 'full') await conn('staff_accounts').where({ id: staffId }).update({ last_signed_in_at: session.now });
     await conn('staff_sessions').insert({ token_hash: tokenHash(session.token), staff_id: staffId, stage: session.stage,
       created_at: session.now, last_seen_at: session.now, expires_at: session.expiresAt, idle_seconds: session.idleSeconds });
-    if (session.stage === 'full') await conn('staff_accounts').where({ id: staffId }).update({ last_signed_in_at: session.now });
   },
 
   /** The session of this token when it has neither expired nor idled out, its last use noted; undefined otherwise. */
@@ -132,9 +134,16 @@ export const staffRepository = {
     await conn('staff_sessions').where({ token_hash: tokenHash(token) }).delete();
   },
 
-  /** Ends every session of the account; how many there were. */
-  async deleteSessionsOf(conn: Conn, staffId: number): Promise<number> {
-    return conn('staff_sessions').where({ staff_id: staffId }).delete();
+  /**
+   * Ends every session of the account; how many there were. The account's row is locked first,
+   * so no session begins meanwhile (its foreign key waits for the lock), and the sessions are
+   * deleted by their keys: a delete by staff_id would lock the gap beside them, where another
+   * account's new session then deadlocks with this one's.
+   */
+  async deleteSessionsOf(trx: Knex.Transaction, staffId: number): Promise<number> {
+    await trx('staff_accounts').where({ id: staffId }).forUpdate().first('id');
+    const tokens = await trx('staff_sessions').where({ staff_id: staffId }).pluck('token_hash');
+    return tokens.length === 0 ? 0 : trx('staff_sessions').whereIn('token_hash', tokens).delete();
   },
 
   async setPassword(trx: Knex.Transaction, staffId: number, passwordHash: string, now: Date): Promise<void> {
