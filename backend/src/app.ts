@@ -31,6 +31,7 @@ import { shelterCheckInPurpose, shelterCheckOutPurpose } from './shelters/purpos
 import { shelterRoutes } from './shelters/routes.ts';
 import { eventAttendancePurpose } from './events/purposes.ts';
 import { eventRoutes } from './events/routes.ts';
+import { campaignFiguresRoutes } from './campaign-figures/routes.ts';
 import { familyAcceptPurpose, familyOfferPurpose, familyWhereaboutsPurpose, familyWithdrawPurpose, withFamily } from './family/purposes.ts';
 import { familyRoutes } from './family/routes.ts';
 import { plainHttpWebhooksAllowed } from './partners/webhook-url.ts';
@@ -39,6 +40,7 @@ import type { Queue } from './queue.ts';
 import type { ConversionJob } from './conversions/queue.ts';
 import { partnerRoutes } from './conversions/partner-routes.ts';
 import { uploadSlots } from './conversions/upload-slots.ts';
+import { openApiRoutes } from './openapi/routes.ts';
 
 export interface AppDeps {
   config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX' | 'READER_AGENT_ORIGINS' | 'TRUST_PROXY' | 'STAFF_SESSION_IDLE_MS' | 'STAFF_PASSWORD_SCRYPT_N'>;
@@ -90,10 +92,10 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   app.use(requestContext(log));
   app.use(securityHeaders(config.READER_AGENT_ORIGINS));
   app.use(problemMiddleware);
-  for (const router of [healthRoutes(db, redis), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
+  for (const router of [healthRoutes(db, redis), openApiRoutes(), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock, mykeySecret: identity.secret }), paymentRoutes({ db, clock, mykeySecret: identity.secret }), townServiceRoutes({ db, mykeySecret: identity.secret, clock, allowPlainHttpWebhooks: plainHttpWebhooksAllowed(config.NODE_ENV) }), serviceUsesRoutes({ db }),
-    serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }),
-    accountRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, scryptCost: config.STAFF_PASSWORD_SCRYPT_N, clock }), partnerAgreementRoutes({ db, clock }), eventRoutes({ db, clock }), familyRoutes({ db, clock }),
+    serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }), eventRoutes({ db, clock }), campaignFiguresRoutes({ db, clock }), familyRoutes({ db, clock }),
+    accountRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, scryptCost: config.STAFF_PASSWORD_SCRYPT_N, clock }), partnerAgreementRoutes({ db, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {
       slots: uploadSlots(redis, config.QUEUE_PREFIX, batchUploads.perPartner), spoolDir: batchUploads.spoolDir, spoolMaxBytes: batchUploads.spoolMaxBytes } })]) {
     app.use(router.routes());

@@ -170,6 +170,8 @@ async function bUntouched(t: ExecutionContext, f: Fixture): Promise<void> {
 
 const unknownIntent = () => `pi_${randomBytes(16).toString('base64url')}`;
 const today = () => tokyoDate(new Date());
+/** The Japanese date a year on: the last day of points converted today. */
+const aYearOn = () => tokyoDate(new Date(Date.now() + 365 * 86_400_000));
 
 type Case = (t: ExecutionContext, f: Fixture) => Promise<void>;
 
@@ -177,6 +179,7 @@ type Case = (t: ExecutionContext, f: Fixture) => Promise<void>;
 const UNSCOPED: Record<string, string> = {
   'GET /healthz': 'liveness: no data',
   'GET /readyz': 'readiness: no data',
+  'GET /api/v1/openapi.json': "the API's description: no data",
   'POST /api/v1/staff/sessions': 'sign-in: answers only about the account signing in',
   'POST /api/v1/devices': 'enrollment: the one-time code is the credential and names its organization',
   'POST /api/v1/staff/sessions/second-factor': "sign-in's second step: answers only about the session signing in",
@@ -702,6 +705,48 @@ const CASES: Record<string, Case> = {
     must(file, 200);
     nothingOfB(t, f, file);
     t.false(file.text.split('\r\n').some((line) => line.split(',')[5] === String(f.b.eventId)), "B's event has no row in A's file");
+  },
+
+  async 'GET /api/v1/campaign-figures/campaigns/:id'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/campaign-figures/campaigns/${f.b.campaignId}`), await f.cityA.get('/api/v1/campaign-figures/campaigns/999999999'));
+    nothingOfB(t, f, must(await f.cityA.get(`/api/v1/campaign-figures/campaigns/${f.campaignIdA}`), 200));
+  },
+
+  async 'GET /api/v1/campaign-figures/campaigns/:id/days.csv'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/campaign-figures/campaigns/${f.b.campaignId}/days.csv`), await f.cityA.get('/api/v1/campaign-figures/campaigns/999999999/days.csv'));
+  },
+
+  async 'GET /api/v1/campaign-figures/campaigns/:id/shops.csv'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/campaign-figures/campaigns/${f.b.campaignId}/shops.csv`), await f.cityA.get('/api/v1/campaign-figures/campaigns/999999999/shops.csv'));
+    nothingOfB(t, f, must(await rawStaff(f.base, f.cityA, 'GET', `/api/v1/campaign-figures/campaigns/${f.campaignIdA}/shops.csv`), 200));
+  },
+
+  async 'GET /api/v1/campaign-figures/programme'(t, f) {
+    const programme = must(await f.cityA.get(`/api/v1/campaign-figures/programme?from=${today()}&to=${today()}`), 200);
+    nothingOfB(t, f, programme);
+    t.false(programme.body.campaigns.some((c: { id: number }) => c.id === f.b.campaignId));
+    t.false(JSON.stringify(programme.body.topShops).includes(SHOP_B.name_ja), "B's shop, paid by B's resident, is no top shop of A's");
+  },
+
+  async 'GET /api/v1/campaign-figures/programme/days.csv'(t, f) {
+    nothingOfB(t, f, must(await rawStaff(f.base, f.cityA, 'GET', `/api/v1/campaign-figures/programme/days.csv?from=${today()}&to=${today()}`), 200));
+  },
+
+  async 'GET /api/v1/campaign-figures/programme/shops.csv'(t, f) {
+    nothingOfB(t, f, must(await rawStaff(f.base, f.cityA, 'GET', `/api/v1/campaign-figures/programme/shops.csv?from=${today()}&to=${today()}`), 200));
+  },
+
+  async 'GET /api/v1/campaign-figures/expiring'(t, f) {
+    const expiring = must(await f.cityA.get(`/api/v1/campaign-figures/expiring?until=${aYearOn()}`), 200);
+    nothingOfB(t, f, expiring);
+    t.false(JSON.stringify(expiring.body).includes(f.b.resident.mykeyId), "B's resident, holding B's points, is not on A's list");
+  },
+
+  async 'GET /api/v1/campaign-figures/expiring.csv'(t, f) {
+    const file = await rawStaff(f.base, f.cityA, 'GET', `/api/v1/campaign-figures/expiring.csv?until=${aYearOn()}`);
+    must(file, 200);
+    nothingOfB(t, f, file);
+    t.false(file.text.includes(f.b.resident.mykeyId), "B's resident is not in A's file");
   },
 
   async 'GET /api/v1/staff/grants'(t, f) {

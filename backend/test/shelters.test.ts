@@ -3,7 +3,7 @@
 // headquarters summary; a closed shelter takes no taps, and its records go a set time after.
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { fileFixture, silentLog } from './helpers/env.ts';
+import { fileFixture, migratedUpTo, silentLog } from './helpers/env.ts';
 import { eventsAbout } from '../src/audit/chain.ts';
 import { deleteExpiredStays } from '../src/shelters/retention-job.ts';
 import { cardSession, enrollDevice, firstLogin, municipalCounter, signInStaff, type Device, type Staff } from './helpers/identity.ts';
@@ -266,4 +266,32 @@ test('retention: the records of a shelter closed longer ago than the period are 
   t.is(await count(recent.id), 2);
   t.is(await count(open.id), 2);
   t.like((await staff.get(`/api/v1/shelters/${old.id}`)).body, { id: old.id }, 'the shelter itself stays, without its records');
+});
+
+test('the migration to one assignment per device keeps what each device served: a shelter\'s desk stays, a device a service took since serves the service; and rolls back', async (t) => {
+  const db = await migratedUpTo((fn) => t.teardown(fn), '20261208070000_device_assignments.ts');
+  await db('municipalities').insert({ code: '999991', name_ja: '割当市', name_en: 'Assign City' });
+  const [staffId] = await db('staff_accounts').insert({ login_id: 'assign', display_name: '職員', organization_kind: 'municipality', roles: 'operator', municipality_code: '999991', password_hash: 'x' });
+  const now = new Date();
+  const devices: number[] = [];
+  for (const name of ['desk', 'taken back', 'library']) {
+    const [id] = await db('devices').insert({ municipality_code: '999991', name, token_hash: Buffer.alloc(32, devices.length + 1), enrolled_at: now, enrolled_by_staff_id: staffId });
+    devices.push(Number(id));
+  }
+  const [serviceId] = await db('services').insert({ municipality_code: '999991', kind: 'library', name_ja: '図書館', name_en: 'Library', created_at: now, updated_at: now });
+  const [shelterId] = await db('shelters').insert({ municipality_code: '999991', name_ja: '体育館', name_en: 'Gym', place: '本町', capacity: 10, drill: true, opened_at: now, updated_at: now });
+  const [desk, takenBack, library] = devices as [number, number, number];
+  await db('shelter_devices').insert([{ device_id: desk, shelter_id: shelterId }, { device_id: takenBack, shelter_id: shelterId }]);
+  await db('service_devices').insert([{ device_id: takenBack, service_id: serviceId }, { device_id: library, service_id: serviceId }]);
+  await db.migrate.up();
+  const rows = await db('device_assignments').orderBy('device_id').select('device_id', 'service_id', 'event_id', 'shelter_id');
+  t.deepEqual(rows.map((row) => ({ ...row })), [
+    { device_id: desk, service_id: null, event_id: null, shelter_id: Number(shelterId) },
+    { device_id: takenBack, service_id: Number(serviceId), event_id: null, shelter_id: null },
+    { device_id: library, service_id: Number(serviceId), event_id: null, shelter_id: null },
+  ]);
+  await t.throwsAsync(db('device_assignments').where({ device_id: desk }).update({ service_id: serviceId }), undefined, 'one thing at a time, by the schema');
+  await db.migrate.down();
+  t.deepEqual((await db('shelter_devices').select('device_id')).map((row) => Number(row.device_id)), [desk]);
+  t.is((await db('service_devices').count({ n: '*' }))[0]!.n, 2);
 });

@@ -3,7 +3,7 @@
 // uses per day and per hour of the day as charts with their tables, then downloads the CSV.
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
-import { launchBrowser, screenshotPath, signedInPage } from './helpers/browser.ts';
+import { launchBrowser, paintedPixels, screenshotPath, signedInPage } from './helpers/browser.ts';
 import { fileFixture, silentLog } from './helpers/env.ts';
 import { enrollDevice, municipalCounter } from './helpers/identity.ts';
 import { insertUses, serviceWithMember } from './helpers/service-uses.ts';
@@ -57,12 +57,7 @@ test('a clerk charts a gym\'s uses per day and per hour, reads the same figures 
     t.deepEqual(await row.getByRole('cell').allTextContents(), [String(perHour.get(hour) ?? 0)], `${hour}:00`);
   }
   // The chart is drawn: its canvas has painted pixels.
-  const painted = await days.locator('canvas').evaluate((canvas: HTMLCanvasElement) => {
-    const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    let count = 0;
-    for (let i = 3; i < pixels.length; i += 4) if (pixels[i]! > 0) count++;
-    return count;
-  });
+  const painted = await paintedPixels(days.locator('canvas'));
   t.true(painted > 100, `${painted} pixels painted`);
   t.deepEqual(errors, [], 'the page threw nothing');
   await page.screenshot({ path: screenshotPath('municipality-usage.png') });

@@ -12,6 +12,7 @@ import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { enrolledDevice, requireDevice } from '../devices/middleware.ts';
 import type { PurposeRegistry } from './purposes.ts';
 import type { CardTapsService } from './service.ts';
+import { described } from '../http/described.ts';
 
 const base64 = (min: number, max: number) => z.string().max(Math.ceil(max / 3) * 4 + 4)
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, { error: 'must be base64' })
@@ -60,7 +61,12 @@ export function cardTapRoutes({ db, taps, purposes, clock }: CardTapRoutesDeps):
     return field === undefined ? undefined : body[field] as string;
   };
 
-  router.post('/challenges', requireDevice(db), async (ctx) => {
+  router.post('/challenges', described({
+    summary: 'A challenge for the card to sign after the PIN, for a purpose', caller: 'device', body: challengeBody, idempotent: true,
+    description: 'The text to sign is rebuilt by the agent from the answer, byte for byte (docs/architecture.md, "How a tap flows"). A purpose with terms takes its terms field (payment: intentId).',
+    example: { purpose: 'login' },
+    responses: { 201: 'The challenge: id, expiry, canonical text and terms.' }, problems: ['purpose_not_for_device', 'payment_intent_not_found', 'payment_intent_not_open'],
+  }), requireDevice(db), async (ctx) => {
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, challengeBody);
     const device = enrolledDevice(ctx);
@@ -68,7 +74,11 @@ export function cardTapRoutes({ db, taps, purposes, clock }: CardTapRoutesDeps):
       ({ status: 201, body: await taps.challenge(trx, device, body.purpose, requested(body), clock()) })));
   });
 
-  router.post('/card-sessions', requireDevice(db), async (ctx) => {
+  router.post('/card-sessions', described({
+    summary: 'The card\'s signature over a challenge, with its certificate: the purpose\'s handler answers', caller: 'device', body: cardSessionBody, idempotent: true,
+    responses: { 201: 'challengeId, purpose, revocationChecked and what the purpose answers.' },
+    problems: ['challenge_unknown', 'challenge_expired', 'certificate_untrusted', 'certificate_revoked', 'certificate_revocation_unknown', 'signature_invalid'],
+  }), requireDevice(db), async (ctx) => {
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, cardSessionBody);
     const device = enrolledDevice(ctx);
@@ -81,7 +91,12 @@ export function cardTapRoutes({ db, taps, purposes, clock }: CardTapRoutesDeps):
     })));
   });
 
-  router.post('/card-taps', requireDevice(db), async (ctx) => {
+  router.post('/card-taps', described({
+    summary: 'A PIN-less tap: the certificate the device read, for a purpose that takes a tap', caller: 'device', body: tapBody, idempotent: true,
+    description: 'Only for purposes that allow a tap; a journaled purpose also takes taps sent late from the device\'s signed journal (docs/tap-journal.md).',
+    responses: { 201: 'What the purpose answers, and revocationChecked.' },
+    problems: ['card_tap_not_allowed', 'certificate_untrusted', 'certificate_revoked', 'certificate_revocation_unknown', 'journal_not_allowed', 'journal_key_missing', 'journal_signature_invalid', 'journal_entry_out_of_time'],
+  }), requireDevice(db), async (ctx) => {
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, tapBody);
     const device = enrolledDevice(ctx);

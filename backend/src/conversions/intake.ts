@@ -23,7 +23,8 @@ const PARTNER_TX_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** The most municipal points one conversion may give: the ledger's limit per operation. */
 const MAX_CONVERSION_POINTS = LIMITS.maxResidentPoints;
 
-const conversionSchema = z.object({
+/** A conversion request's body; the API's document shows it (partner-routes.ts). */
+export const conversionSchema = z.object({
   partnerTxId: z.string().regex(PARTNER_TX_ID, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ . : -' }),
   mykeyId: z.string().max(64),
   municipality: z.string().regex(/^[0-9]{6}$/, { error: 'must be a 6-digit local-government code' }),

@@ -12,8 +12,11 @@ import { bufferedBody, requirePartner, requireSignedUpload, signedBy, signedUplo
 import type { Queue } from '../queue.ts';
 import { BATCH_ID, auditResultsDownload, batchResults, batchSummary, findBatch, spoolBatch, takeBatch } from './batches.ts';
 import type { UploadSlots } from './upload-slots.ts';
-import { acceptConversions, checkConversion, conversionAnswer, enqueueAccepted, findConversion } from './intake.ts';
+import { z } from 'zod';
+import { CONTENT_SHA256_HEADER } from '@mykey/contracts/partner-signature.ts';
+import { acceptConversions, checkConversion, conversionAnswer, conversionSchema, enqueueAccepted, findConversion } from './intake.ts';
 import type { ConversionJob } from './queue.ts';
+import { described } from '../http/described.ts';
 
 /** A single conversion's body, and what a GET may carry. */
 const CONVERSION_BODY_LIMIT = 16 * 1024;
@@ -57,7 +60,13 @@ export function partnerRoutes({ db, mykeySecret, conversions, clock, uploads }: 
   const small = requirePartner(auth, bufferedBody(CONVERSION_BODY_LIMIT));
   const log = (ctx: Context): Logger => ctx.state.log;
 
-  router.post('/conversions', requireMediaType('application/json'), small, async (ctx) => {
+  router.post('/conversions', described({
+    summary: 'Convert a partner\'s points into municipal points for a resident', caller: 'partner',
+    body: conversionSchema, example: { partnerTxId: 'tx-20260510-0001', mykeyId: 'C5T9-3LYW', municipality: '131016', partnerPoints: 1200 },
+    description: 'No Idempotency-Key: the partner\'s own partnerTxId is the key; the same one again answers the first conversion.',
+    responses: { 202: 'Accepted; processed in the background. GET /conversions/{partnerTxId} tells how it went.' },
+    problems: ['unsupported_media_type', 'body_too_large', 'request_invalid', 'conversion_conflict', 'conversion_below_minimum', 'mykey_not_found', 'mykey_suspended', 'partner_agreement_missing', 'points_out_of_range', 'municipality_not_found'],
+  }), requireMediaType('application/json'), small, async (ctx) => {
     const { partner, partnerBody } = signedBy<{ sha256: string; bytes: Buffer }>(ctx);
     const [outcome] = await acceptConversions(db, partner, [checkConversion(partnerBody.bytes.toString('utf8'))], { now: clock() });
     if (!outcome!.ok) throw outcome!.problem;
@@ -66,7 +75,7 @@ export function partnerRoutes({ db, mykeySecret, conversions, clock, uploads }: 
     ctx.body = conversionAnswer(outcome!.conversion);
   });
 
-  router.get('/conversions/:partnerTxId', small, async (ctx) => {
+  router.get('/conversions/:partnerTxId', described({ summary: 'How a conversion went', caller: 'partner', responses: { 200: 'The conversion and its state.' }, problems: ['conversion_not_found'] }), small, async (ctx) => {
     const conversion = await findConversion(db, signedBy(ctx).partner.id, ctx.params.partnerTxId!);
     if (!conversion) throw new Problem('conversion_not_found');
     ctx.body = conversionAnswer(conversion);
@@ -79,7 +88,14 @@ export function partnerRoutes({ db, mykeySecret, conversions, clock, uploads }: 
 
   // Signed over the declared length and hash: checked before the body is read, then the body
   // streamed into the spool folder and checked against them (docs/partner-api.md#batches).
-  router.put('/conversion-batches/:batchId', closeOnRefusal, batchIdValid, requireMediaType('application/x-ndjson'), requireSignedUpload(auth), async (ctx) => {
+  router.put('/conversion-batches/:batchId', described({
+    summary: 'Upload a batch of conversions as NDJSON, one per line', caller: 'partner',
+    upload: { mediaType: 'application/x-ndjson', description: 'One conversion per line. Signed over its declared Content-Length and X-MyKey-Content-SHA256, checked before a byte is read (docs/partner-api.md#batches).' },
+    params: z.object({ batchId: z.string().regex(BATCH_ID) }),
+    headers: z.object({ [CONTENT_SHA256_HEADER]: z.string().regex(/^[0-9a-f]{64}$/).meta({ description: 'The batch\'s hex SHA-256, signed with its Content-Length.' }) }),
+    responses: { 200: 'The batch\'s summary; the same batch again answers the same.' },
+    problems: ['request_invalid', 'unsupported_media_type', 'batch_headers_required', 'batch_upload_unavailable', 'batch_uploads_busy', 'batch_body_mismatch', 'batch_conflict', 'batch_too_many_lines', 'body_too_large'],
+  }), closeOnRefusal, batchIdValid, requireMediaType('application/x-ndjson'), requireSignedUpload(auth), async (ctx) => {
     const { partner, declaredBody } = signedUpload(ctx);
     const slot = await uploads.slots.acquire(partner.id).catch((error: unknown) => {
       // Without the count no upload is taken: the cap holds even while Redis is away.
@@ -103,13 +119,13 @@ export function partnerRoutes({ db, mykeySecret, conversions, clock, uploads }: 
     }
   });
 
-  router.get('/conversion-batches/:batchId', small, async (ctx) => {
+  router.get('/conversion-batches/:batchId', described({ summary: 'A batch\'s summary and state', caller: 'partner', responses: { 200: 'The batch\'s summary.' }, problems: ['batch_not_found'] }), small, async (ctx) => {
     const batch = await findBatch(db, signedBy(ctx).partner.id, ctx.params.batchId!);
     if (!batch) throw new Problem('batch_not_found');
     ctx.body = batchSummary(batch);
   });
 
-  router.get('/conversion-batches/:batchId/results', small, async (ctx) => {
+  router.get('/conversion-batches/:batchId/results', described({ summary: 'A finished batch\'s results, one line per conversion', caller: 'partner', responses: { 200: { description: 'The results.', mediaType: 'application/x-ndjson' } }, problems: ['batch_not_found', 'batch_processing'] }), small, async (ctx) => {
     const batch = await findBatch(db, signedBy(ctx).partner.id, ctx.params.batchId!);
     if (!batch) throw new Problem('batch_not_found');
     if (batch.state !== 'done') throw new Problem('batch_processing');

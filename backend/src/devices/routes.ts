@@ -11,6 +11,7 @@ import { oneTimeCodeLimit } from '../one-time-code-limit.ts';
 import { enrolledDevice, requireDevice } from './middleware.ts';
 import { devicesRepository } from './repository.ts';
 import { enroll, issueCode, registerJournalKey, revoke } from './service.ts';
+import { described } from '../http/described.ts';
 
 const deviceName = z.string().trim().min(1).max(DEVICE_NAME_MAX);
 const issueBody = z.object({ name: deviceName }).strict();
@@ -29,7 +30,7 @@ export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps):
   const reads = requireStaff(db);
   const manages = staffWith(db, 'operator', 'owner');
 
-  router.post('/staff/device-enrollment-codes', ...manages, async (ctx) => {
+  router.post('/staff/device-enrollment-codes', described({ summary: 'A one-time code to enroll a reader agent, valid ten minutes', caller: 'staff', body: issueBody, example: { name: '窓口1' }, idempotent: true, responses: { 201: 'The code and when it expires.' } }), ...manages, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const { name } = await readJson(ctx, issueBody);
@@ -39,11 +40,11 @@ export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps):
       async (trx) => ({ status: 201, body: await issueCode(trx, staff, name, clock()) })));
   });
 
-  router.get('/staff/devices', reads, async (ctx) => {
+  router.get('/staff/devices', described({ summary: 'The organization\'s devices', caller: 'staff', responses: { 200: 'Every device, active or revoked.' } }), reads, async (ctx) => {
     ctx.body = { devices: await devicesRepository.list(db, signedInStaff(ctx).organization) };
   });
 
-  router.post('/staff/devices/:id/revocation', ...manages, async (ctx) => {
+  router.post('/staff/devices/:id/revocation', described({ summary: 'Revoke a device: its token stops working at once', caller: 'staff', idempotent: true, params: z.object({ id: z.string().regex(DEVICE_ID) }), responses: { 200: 'The device, revoked.' }, problems: ['device_not_found'] }), ...manages, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     if (!DEVICE_ID.test(ctx.params.id!)) throw new Problem('device_not_found');
@@ -53,7 +54,12 @@ export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps):
   });
 
   // No session: the code is the credential, so failures count against the caller's address.
-  router.post('/devices', async (ctx) => {
+  router.post('/devices', described({
+    summary: 'Enroll a reader agent with a one-time code', caller: 'anyone', body: enrollBody, example: { code: 'ABCD-EFGH-JKLM', name: '窓口1' },
+    description: 'The code is the credential; wrong codes count against the caller\'s address.',
+    responses: { 201: 'The device\'s id, organization and bearer token (shown this once).' },
+    problems: ['device_enrollment_code_invalid', 'device_enrollment_rate_limited'],
+  }), async (ctx) => {
     const { code, name } = await readJson(ctx, enrollBody);
     const wait = await limit.secondsToWait(ctx.ip);
     if (wait > 0) {
@@ -71,13 +77,13 @@ export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps):
   });
 
   // For an agent to check its enrollment still holds.
-  router.get('/devices/self', requireDevice(db, clock), async (ctx) => {
+  router.get('/devices/self', described({ summary: 'The calling device: is its enrollment still good', caller: 'device', responses: { 200: 'The device\'s id and organization.' } }), requireDevice(db, clock), async (ctx) => {
     const device = enrolledDevice(ctx);
     ctx.body = { deviceId: device.id, organization: device.organization };
   });
 
   // The key the device's agent signs its offline journal with (docs/tap-journal.md).
-  router.put('/devices/self/journal-key', requireDevice(db, clock), async (ctx) => {
+  router.put('/devices/self/journal-key', described({ summary: 'Register the Ed25519 key the device signs its tap journal with', caller: 'device', body: journalKeyBody, example: { publicKey: 'MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=' }, idempotent: true, responses: { 200: 'The key, registered.' }, problems: ['journal_key_taken'] }), requireDevice(db, clock), async (ctx) => {
     const device = enrolledDevice(ctx);
     const key = idempotencyKey(ctx);
     const { publicKey } = await readJson(ctx, journalKeyBody);

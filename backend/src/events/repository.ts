@@ -1,8 +1,8 @@
-// Every SQL statement of event_categories, events, grant_records (what each grant was for), and
-// of the service_devices rows that put a device at an event (a device serves one thing at a
-// time: docs/events.md, "Devices").
+// Every SQL statement of event_categories, events and grant_records (what each grant was for).
+// Which devices serve an event is devices/assignments.ts's (a device serves one thing at a time).
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
+import { assignedTo } from '../devices/assignments.ts';
 import type { TapPolicy } from '@mykey/contracts/services.ts';
 
 type Conn = Db | Knex.Transaction;
@@ -116,27 +116,8 @@ export const eventsRepository = {
 
   /** The event a device serves, if it serves one. */
   async eventOfDevice(conn: Conn, deviceId: number): Promise<Event | undefined> {
-    const row = await conn('service_devices as sd').join('events as e', 'e.id', 'sd.event_id').where({ 'sd.device_id': deviceId }).first(EVENT_COLUMNS(conn));
+    const row = await assignedTo(conn, 'event').join('events as e', 'e.id', 'da.event_id').where({ 'da.device_id': deviceId }).first(EVENT_COLUMNS(conn));
     return row && toEvent(row);
-  },
-
-  async devicesOf(conn: Conn, eventIds: number[]): Promise<Map<number, number[]>> {
-    const rows = eventIds.length === 0 ? [] : await conn('service_devices').whereIn('event_id', eventIds).orderBy('device_id').select('event_id', 'device_id');
-    const byEvent = new Map(eventIds.map((id) => [id, [] as number[]]));
-    for (const row of rows) byEvent.get(Number(row.event_id))!.push(Number(row.device_id));
-    return byEvent;
-  },
-
-  /**
-   * The event is served by exactly these devices; a device serving a service or another event
-   * moves here (the row's key is the device). Written by keys only, as services' devices are.
-   */
-  async setDevices(trx: Knex.Transaction, eventId: number, deviceIds: number[]): Promise<void> {
-    const current = (await trx('service_devices').where({ event_id: eventId }).select('device_id')).map((row: { device_id: number }) => Number(row.device_id));
-    const leaving = current.filter((id) => !deviceIds.includes(id));
-    if (leaving.length > 0) await trx('service_devices').whereIn('device_id', leaving).andWhere({ event_id: eventId }).delete();
-    if (deviceIds.length === 0) return;
-    await trx('service_devices').insert(deviceIds.map((deviceId) => ({ device_id: deviceId, service_id: null, event_id: eventId }))).onConflict('device_id').merge(['service_id', 'event_id']);
   },
 
   async insertRecords(trx: Knex.Transaction, records: GrantRecord[]): Promise<void> {

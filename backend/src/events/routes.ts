@@ -11,12 +11,13 @@ import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
 import { LIMITS } from '../ledger/entries.ts';
 import { isDate } from '../ledger/rules.ts';
-import { parsePeriod } from '../settlement/statement.ts';
+import { parsePeriod, periodQuery } from '../settlement/statement.ts';
 import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { SERVICE_NAME, SERVICE_NAME_MAX, TAP_POLICIES } from '@mykey/contracts/services.ts';
 import { eventFigures, eventFiguresCsv } from './figures.ts';
 import { createCategory, createEvent, eventOf, listCategories, listEvents, renameCategory, setEventDevices, updateEvent } from './service.ts';
+import { described } from '../http/described.ts';
 
 const name = z.string().trim().min(1).max(SERVICE_NAME_MAX).regex(SERVICE_NAME, { error: 'must be one line of text' });
 const categoryBody = z.object({ nameJa: name, nameEn: name }).strict();
@@ -54,41 +55,45 @@ export function eventRoutes({ db, clock }: { db: Db; clock: () => Date }): Route
     respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff) }))));
   }
 
-  router.get('/event-categories', ...reads, async (ctx) => {
+  router.get('/event-categories', described({ summary: 'The town\'s event categories', caller: 'staff', responses: { 200: 'The categories.' } }), ...reads, async (ctx) => {
     ctx.body = { categories: await listCategories(db, signedInStaff(ctx)) };
   });
 
-  router.post('/event-categories', ...operates, async (ctx) => {
+  router.post('/event-categories', described({ summary: 'Add an event category', caller: 'staff', body: categoryBody, idempotent: true, example: { nameJa: '健康づくり', nameEn: 'Health' }, responses: { 201: 'The category.' }, problems: ['event_category_name_taken'] }), ...operates, async (ctx) => {
     const body = await readJson(ctx, categoryBody);
     await change(ctx, { op: 'create-event-category', ...body }, 201, (trx, staff) => createCategory(trx, staff, body, clock()));
   });
 
-  router.patch('/event-categories/:id', ...operates, async (ctx) => {
+  router.patch('/event-categories/:id', described({ summary: 'Rename an event category', caller: 'staff', body: renameBody, idempotent: true, example: { nameEn: 'Health and sports' }, responses: { 200: 'The category.' }, problems: ['event_category_not_found', 'event_category_name_taken'] }), ...operates, async (ctx) => {
     const categoryId = idOf(ctx.params.id, 'event_category_not_found');
     const body = await readJson(ctx, renameBody);
     await change(ctx, { op: 'rename-event-category', id: categoryId, ...body }, 200, (trx, staff) => renameCategory(trx, staff, categoryId, body, clock()));
   });
 
-  router.get('/events', ...reads, async (ctx) => {
+  router.get('/events', described({ summary: 'The town\'s events', caller: 'staff', responses: { 200: 'The events.' } }), ...reads, async (ctx) => {
     ctx.body = { events: await listEvents(db, signedInStaff(ctx), clock()) };
   });
 
-  router.post('/events', ...operates, async (ctx) => {
+  router.post('/events', described({
+    summary: 'Create an event whose attendance earns points', caller: 'staff', body: createBody, idempotent: true,
+    example: { nameJa: '健康ウォーキング', nameEn: 'Health walk', categoryId: 1, startsOn: '2026-05-10', points: 100, campaignId: 1, tapPolicy: 'tap' },
+    responses: { 201: 'The event.' }, problems: ['event_category_not_found', 'campaign_not_found', 'event_campaign_not_running'],
+  }), ...operates, async (ctx) => {
     const body = await readJson(ctx, createBody);
     await change(ctx, { op: 'create-event', ...body }, 201, (trx, staff) => createEvent(trx, staff, body, clock()));
   });
 
-  router.get('/events/:id', ...reads, async (ctx) => {
+  router.get('/events/:id', described({ summary: 'An event, its devices and its attendance', caller: 'staff', responses: { 200: 'The event.' }, problems: ['event_not_found'] }), ...reads, async (ctx) => {
     ctx.body = await eventOf(db, signedInStaff(ctx), idOf(ctx.params.id, 'event_not_found'), clock());
   });
 
-  router.patch('/events/:id', ...operates, async (ctx) => {
+  router.patch('/events/:id', described({ summary: 'Change an event', caller: 'staff', body: updateBody, idempotent: true, example: { points: 150 }, responses: { 200: 'The event.' }, problems: ['event_not_found', 'event_category_not_found', 'campaign_not_found', 'event_campaign_not_running'] }), ...operates, async (ctx) => {
     const eventId = idOf(ctx.params.id, 'event_not_found');
     const body = await readJson(ctx, updateBody);
     await change(ctx, { op: 'update-event', id: eventId, ...body }, 200, (trx, staff) => updateEvent(trx, staff, eventId, body, clock()));
   });
 
-  router.put('/events/:id/devices', ...operates, async (ctx) => {
+  router.put('/events/:id/devices', described({ summary: 'Set the devices that take attendance at an event', caller: 'staff', body: devicesBody, idempotent: true, example: { deviceIds: [3, 4] }, responses: { 200: 'The event with its devices.' }, problems: ['event_not_found', 'device_not_found', 'device_not_for_event'] }), ...operates, async (ctx) => {
     const eventId = idOf(ctx.params.id, 'event_not_found');
     const { deviceIds } = await readJson(ctx, devicesBody);
     await change(ctx, { op: 'set-event-devices', id: eventId, deviceIds }, 200, (trx, staff) => setEventDevices(trx, staff, eventId, deviceIds, clock()));
@@ -96,11 +101,11 @@ export function eventRoutes({ db, clock }: { db: Db; clock: () => Date }): Route
 
   const periodOf = (ctx: Context) => parsePeriod(ctx.query.from, ctx.query.to, 'event_figures_period_invalid');
 
-  router.get('/event-figures', ...reads, async (ctx) => {
+  router.get('/event-figures', described({ summary: 'Points granted per category and event in a period', caller: 'staff', query: periodQuery, responses: { 200: 'The figures.' }, problems: ['event_figures_period_invalid'] }), ...reads, async (ctx) => {
     ctx.body = await eventFigures(db, signedInStaff(ctx), periodOf(ctx));
   });
 
-  router.get('/event-figures.csv', ...reads, async (ctx) => {
+  router.get('/event-figures.csv', described({ summary: 'The event figures as a CSV file', caller: 'staff', query: periodQuery, responses: { 200: { description: 'The figures file.', mediaType: 'text/csv' } }, problems: ['event_figures_period_invalid'] }), ...reads, async (ctx) => {
     const period = periodOf(ctx);
     const staff = signedInStaff(ctx);
     ctx.attachment(`event-figures-town-${staff.municipalityCode}-${period.from}-${period.to}.csv`);

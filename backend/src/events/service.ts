@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import { appendAudit, towns } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import { devicesRepository } from '../devices/repository.ts';
+import { deviceAssignments } from '../devices/assignments.ts';
 import { Problem } from '../http/problems.ts';
 import { grantPoints, residentPoints } from '../ledger/ledger.ts';
 import { ledgerRepository } from '../ledger/repository.ts';
@@ -55,7 +56,7 @@ async function ownEvent(conn: Conn, staff: SignedInStaff, id: number, options: {
 
 async function viewsOf(conn: Conn, events: Event[], now: Date): Promise<EventView[]> {
   if (events.length === 0) return [];
-  const devices = await repo.devicesOf(conn, events.map((e) => e.id));
+  const devices = await deviceAssignments.devicesOf(conn, 'event', events.map((e) => e.id));
   const categories = await repo.categoriesByIds(conn, [...new Set(events.map((e) => e.categoryId))]);
   const campaigns = new Map((await ledgerRepository.campaignsWithBudget(conn, events[0]!.municipalityCode, now)).map((c) => [c.id, c]));
   return events.map((event) => {
@@ -119,7 +120,7 @@ export async function setEventDevices(trx: Knex.Transaction, staff: SignedInStaf
   const active = await devicesRepository.lockActiveOf(trx, unique, staff.organization);
   // Which one is not said: another town's device must answer as one that never was.
   if (unique.some((deviceId) => !active.has(deviceId))) throw new Problem('device_not_found');
-  await repo.setDevices(trx, id, unique);
+  await deviceAssignments.assign(trx, 'event', id, unique);
   await appendAudit(trx, { action: 'event.devices_set', actor: staffActor(staff), subject: `event:${id}`, details: { deviceIds: unique, ...towns(staff.municipalityCode) } });
   return viewOf(trx, event, now);
 }

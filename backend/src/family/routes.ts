@@ -11,6 +11,7 @@ import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { enrolledDevice, requireDevice } from '../devices/middleware.ts';
 import { FAMILY_CODE, FAMILY_LABEL, FAMILY_LABEL_MAX, normalizeFamilyCode } from '@mykey/contracts/family.ts';
 import { openRequest } from './service.ts';
+import { described } from '../http/described.ts';
 
 const label = z.string().trim().min(1).max(FAMILY_LABEL_MAX).regex(FAMILY_LABEL, { error: 'must be one line of text' });
 // The code as the family member read it out: spaces and lower case forgiven.
@@ -23,7 +24,11 @@ const requestBody = z.discriminatedUnion('action', [
 export function familyRoutes({ db, clock }: { db: Db; clock: () => Date }): Router {
   const router = new Router({ prefix: '/api/v1/family' });
 
-  router.post('/requests', requireDevice(db), async (ctx) => {
+  router.post('/requests', described({
+    summary: 'Open a family consent for the card to sign: an offer under a fresh code, or the acceptance of a code', caller: 'device', body: requestBody, idempotent: true,
+    example: { action: 'accept', code: 'k7mq 2xwp', label: '母' },
+    responses: { 201: 'The request, with what the card will sign.' }, problems: ['family_code_unknown', 'family_offer_closed', 'family_offer_expired', 'purpose_not_for_device'],
+  }), requireDevice(db), async (ctx) => {
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, requestBody);
     const device = enrolledDevice(ctx);

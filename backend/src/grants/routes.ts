@@ -19,6 +19,7 @@ import { grantsRepository as repo } from './repository.ts';
 import { grantHistory, ownCategory } from '../events/records.ts';
 import { eventsRepository } from '../events/repository.ts';
 import { GRANT_FILE_LIMITS, grantOne, importGrantFile, resultFile, singleGrantReference, spoolGrantFile, uploadSummary } from './service.ts';
+import { described } from '../http/described.ts';
 
 const campaignKey = z.union([z.string().trim().min(1).max(64), z.number().int().positive()]);
 const grantBody = z.object({
@@ -51,11 +52,16 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
     return campaign;
   }
 
-  router.get('/grants/campaigns', ...reads, async (ctx) => {
+  router.get('/grants/campaigns', described({ summary: 'The town\'s campaigns points can be granted from, with what each has left', caller: 'staff', responses: { 200: 'The campaigns with their budgets.' } }), ...reads, async (ctx) => {
     ctx.body = { campaigns: await ledgerRepository.campaignsWithBudget(db, signedInStaff(ctx).organization.id, clock()) };
   });
 
-  router.post('/grants', ...operates, async (ctx) => {
+  router.post('/grants', described({
+    summary: 'Grant administrative points to one resident', caller: 'staff', body: grantBody, idempotent: true,
+    example: { mykeyId: 'C5T9-3LYW', campaign: 'kosodate-2026', points: 1000, reason: '子育て応援ポイント', category: 2 },
+    responses: { 201: 'The ledger entry posted.' },
+    problems: ['mykey_id_malformed', 'mykey_id_check_failed', 'mykey_not_found', 'campaign_not_found', 'campaign_not_running', 'campaign_budget_insufficient', 'campaign_cap_exceeded', 'points_out_of_range', 'event_category_not_found'],
+  }), ...operates, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, grantBody);
@@ -71,7 +77,7 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
     }))));
   });
 
-  router.get('/grants', ...reads, async (ctx) => {
+  router.get('/grants', described({ summary: 'The campaign\'s most recent grants (50)', caller: 'staff', query: z.object({ campaign: campaignKey }), responses: { 200: 'The campaign and its recent grants.' }, problems: ['campaign_not_found'] }), ...reads, async (ctx) => {
     const campaign = await campaignOf(ctx, ctx.query.campaign);
     const grants = await ledgerRepository.recentGrants(db, campaign.id, RECENT_GRANTS);
     const records = await eventsRepository.recordsOf(db, grants.map((g) => g.entryId));
@@ -88,14 +94,19 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
   });
 
   // A resident's administrative points in this town, newest first, as their history shows them (docs/events.md).
-  router.get('/grant-history', ...reads, async (ctx) => {
+  router.get('/grant-history', described({ summary: 'A resident\'s administrative points in this town, newest first', caller: 'staff', query: z.object({ mykeyId: z.string().max(64) }), responses: { 200: 'The resident\'s grants in this town.' }, problems: ['mykey_id_malformed', 'mykey_id_check_failed'] }), ...reads, async (ctx) => {
     const id = parseMykeyId(typeof ctx.query.mykeyId === 'string' ? ctx.query.mykeyId : '');
     if (!id.ok) throw new Problem(id.code, id.detail);
     ctx.body = await grantHistory(db, signedInStaff(ctx), id.id);
   });
 
   // The body is the CSV file itself (docs/ledger.md, "Grants"): header mykey_id,points,reason,category (or the older one without category).
-  router.post('/grant-uploads', ...operates, async (ctx) => {
+  router.post('/grant-uploads', described({
+    summary: 'Grant points from a CSV file (mykey_id,points,reason,category)', caller: 'staff', query: z.object({ campaign: campaignKey }),
+    upload: { mediaType: 'text/csv', description: 'The grant file: header mykey_id,points,reason,category (docs/ledger.md, "Grants"). Its hash keeps a re-upload from granting twice.' },
+    responses: { 201: 'The upload\'s summary: lines granted and refused.' },
+    problems: ['grant_file_media_type', 'body_too_large', 'campaign_not_found', 'grant_file_header_invalid', 'grant_file_not_csv', 'grant_file_too_many_lines'],
+  }), ...operates, async (ctx) => {
     const staff = signedInStaff(ctx);
     if (!ctx.is('text/csv')) throw new Problem('grant_file_media_type');
     if (Number(ctx.get('Content-Length') || 0) > GRANT_FILE_LIMITS.maxBytes) {
@@ -119,12 +130,12 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
     return upload;
   }
 
-  router.get('/grant-uploads/:uploadId', ...reads, async (ctx) => {
+  router.get('/grant-uploads/:uploadId', described({ summary: 'A grant file\'s summary and state', caller: 'staff', responses: { 200: 'The upload\'s summary.' }, problems: ['grant_upload_not_found'] }), ...reads, async (ctx) => {
     const upload = await uploadOf(ctx);
     ctx.body = { ...uploadSummary(upload, (await campaignOf(ctx, upload.campaignId))), state: upload.state };
   });
 
-  router.get('/grant-uploads/:uploadId/result.csv', ...reads, async (ctx) => {
+  router.get('/grant-uploads/:uploadId/result.csv', described({ summary: 'A grant file\'s result, line by line, as CSV (audited)', caller: 'staff', responses: { 200: { description: 'The result file.', mediaType: 'text/csv' } }, problems: ['grant_upload_not_found'] }), ...reads, async (ctx) => {
     const upload = await uploadOf(ctx);
     const staff = signedInStaff(ctx);
     // Recorded before the file goes out: it names residents and what they were granted.

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { Problem } from './problems.ts';
+import { routeDescription } from './described.ts';
 
 const DEFAULT_LIMIT = 64 * 1024;
 
@@ -22,8 +23,13 @@ function describe(issues: z.core.$ZodIssue[]) {
   return issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
 }
 
-/** Reads a JSON body of bounded size and validates it; every failure is a 4xx problem. */
+/**
+ * Reads a JSON body of bounded size and validates it; every failure is a 4xx problem. The
+ * schema must be the one the route's description names (described.ts), so the API's document
+ * shows what the route reads.
+ */
 export async function readJson<S extends z.ZodType>(ctx: Context, schema: S, limit = DEFAULT_LIMIT): Promise<z.infer<S>> {
+  if (routeDescription(ctx).body !== schema) throw new Error(`${ctx.method} ${ctx.path} reads a JSON body its described({ body }) does not name`);
   if (!ctx.is('application/json')) throw new Problem('unsupported_media_type');
   return parseJson((await readBody(ctx, limit)).toString('utf8'), schema);
 }

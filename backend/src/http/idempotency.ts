@@ -5,11 +5,19 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
+import { z } from 'zod';
 import type { Db } from '../db.ts';
 import { Problem } from './problems.ts';
 import { idempotencyRepository } from './repository.ts';
+import { routeDescription } from './described.ts';
 
 const KEY = /^[A-Za-z0-9_.:-]{8,128}$/;
+
+/** The header as the API's document shows it. */
+export const IDEMPOTENCY_KEY = z.string().regex(KEY).meta({
+  description: 'Chosen by the client, new for each operation and the same for its retries: a retry gets the first answer, never a second effect.',
+  example: '2f1c9a4e-grant-0001',
+});
 const DUPLICATE_KEY = 'ER_DUP_ENTRY';
 
 export interface IdempotentCall { scope: string; key: string; request: unknown }
@@ -17,6 +25,8 @@ export interface Answer { status: number; body: unknown }
 
 /** The request's Idempotency-Key header; a mutating call without a usable one is refused. */
 export function idempotencyKey(ctx: Context): string {
+  // The API's document shows the header only on routes whose description says so.
+  if (!routeDescription(ctx).idempotent) throw new Error(`${ctx.method} ${ctx.path} reads an Idempotency-Key its description does not declare (idempotent: true)`);
   const key = ctx.get('Idempotency-Key');
   if (!key) throw new Problem('idempotency_key_required');
   if (!KEY.test(key)) throw new Problem('idempotency_key_required', 'Idempotency-Key must be 8 to 128 characters of A-Z a-z 0-9 _ . : -');

@@ -1,7 +1,7 @@
 // Every SQL statement of the ledger's tables (ledger_accounts, ledger_entries, ledger_postings,
 // ledger_lots, ledger_lot_movements) and of campaigns, whose budgets and caps only the ledger
 // enforces. Other features read the ledger through the functions here (grants' recent entries,
-// settlement's sums). It asks mykey/ for a MyKey ID's primary key, but reads two parties itself:
+// settlement's sums, the campaign figures' sums per day). It asks mykey/ for a MyKey ID's primary key, but reads two parties itself:
 // whether a partner exists (partners/ builds on the ledger: asking it would make the folders
 // import each other) and, in paymentParties, the shop and resident of a payment (the hot path of
 // every payment, one read).
@@ -98,6 +98,31 @@ const through = (conn: Conn, table: string, index: string, alias = table) => con
 
 /** How findAccounts names an account. */
 export const accountKey = (municipalityCode: string, owner: AccountOwner) => `${municipalityCode}:${owner.kind}:${ownerId(owner)}`;
+
+/** A campaign-figures sum: per campaign, Japanese day and entry kind. */
+export interface FiguresSum { campaignId: number; day: string; kind: EntryKind; total: number }
+
+const toFiguresSum = (row: Record<string, unknown>): FiguresSum => ({ campaignId: Number(row.campaign_id), day: String(row.day), kind: row.kind as EntryKind, total: points(row.total) });
+
+/** The Japanese calendar day of a UTC moment, as YYYY-MM-DD, named `day`. */
+const TOKYO_DAY = (conn: Conn, column: string) => conn.raw(`DATE_FORMAT(?? + INTERVAL 9 HOUR, '%Y-%m-%d') AS day`, [column]);
+
+/** The last Japanese day a lot can be spent: its expiry is the moment that day ends. */
+const LAST_DAY = 'l.open_expires_at + INTERVAL 9 HOUR - INTERVAL 1 MICROSECOND';
+
+/** The movements of the campaigns' lots by entries of these kinds posted in [startsAt, endsBefore). */
+const lotMovements = (conn: Conn, campaignIds: number[], kinds: EntryKind[], startsAt: Date, endsBefore: Date) =>
+  conn.from(through(conn, 'ledger_lots', 'ledger_lots_by_campaign', 'l'))
+    .join('ledger_lot_movements as m', 'm.lot_id', 'l.id')
+    .join('ledger_entries as e', 'e.id', 'm.entry_id')
+    .whereIn('l.campaign_id', campaignIds).whereIn('e.kind', kinds).where('e.posted_at', '>=', startsAt).where('e.posted_at', '<', endsBefore);
+
+/** The town's residents' lots with points left whose expiry is after `after` and not after `by`. */
+const openLotsExpiring = (conn: Conn, municipalityCode: string, after: Date, by: Date) =>
+  conn.from(through(conn, 'ledger_accounts', 'ledger_accounts_one_per_owner', 'a'))
+    .join(through(conn, 'ledger_lots', 'ledger_lots_spending_order', 'l'), 'l.account_id', 'a.id')
+    .where({ 'a.municipality_code': municipalityCode, 'a.kind': 'resident' })
+    .where('l.open_expires_at', '>', after).where('l.open_expires_at', '<=', by);
 
 export const ledgerRepository = {
   // --- the parties the ledger names -------------------------------------------------------
@@ -387,6 +412,105 @@ export const ledgerRepository = {
     if (q.ownerId !== undefined) query.where(`a.${ownerColumn}`, q.ownerId);
     const rows = await query;
     return rows.map((row) => ({ owner: Number(row.owner), kind: row.kind as EntryKind, count: points(row.n), total: points(row.total) }));
+  },
+
+  // --- campaign figures (campaign-figures/) -----------------------------------------------
+  // Each reads a whole scope (one campaign, or all of a town's) in one statement grouped by
+  // Japanese day, through indexes that start from the campaigns: their budget accounts
+  // (ledger_accounts_one_per_owner), their lots (ledger_lots_by_campaign), the town's residents'
+  // open lots (ledger_lots_spending_order). Never a statement per day, campaign or resident.
+
+  /** The town's campaigns (or the one of these ids), with their terms, in start order. */
+  async figuresCampaigns(conn: Conn, municipalityCode: string, campaignId?: number): Promise<Array<Named & { startsOn: string; endsOn: string; budgetPoints: number }>> {
+    const query = conn('campaigns').where('municipality_code', municipalityCode);
+    if (campaignId !== undefined) query.where('id', campaignId);
+    const rows = await query.orderBy([{ column: 'starts_on' }, { column: 'id' }]).select(...NAMED_COLUMNS, 'budget_points',
+      conn.raw("DATE_FORMAT(starts_on, '%Y-%m-%d') AS starts_on"), conn.raw("DATE_FORMAT(ends_on, '%Y-%m-%d') AS ends_on"));
+    const named = namedById(rows);
+    return rows.map((row) => ({ ...named.get(Number(row.id))!, startsOn: row.starts_on, endsOn: row.ends_on, budgetPoints: points(row.budget_points) }));
+  },
+
+  /** The postings to the campaigns' budget accounts since they began, summed per campaign, Japanese day and entry kind. */
+  async budgetDays(conn: Conn, municipalityCode: string, campaignIds: number[]): Promise<FiguresSum[]> {
+    if (campaignIds.length === 0) return [];
+    const rows = await conn.from(through(conn, 'ledger_accounts', 'ledger_accounts_one_per_owner', 'a'))
+      .join('ledger_postings as p', 'p.account_id', 'a.id')
+      .join('ledger_entries as e', 'e.id', 'p.entry_id')
+      .where({ 'a.municipality_code': municipalityCode, 'a.kind': 'campaign_budget' }).whereIn('a.owner_id', campaignIds)
+      .groupBy('a.campaign_id', 'day', 'e.kind')
+      .select('a.campaign_id', TOKYO_DAY(conn, 'e.posted_at'), 'e.kind', conn.raw('SUM(p.amount) AS total'));
+    return rows.map(toFiguresSum);
+  },
+
+  /**
+   * How the campaigns' lots moved in [startsAt, endsBefore) by payments, refunds, voids and
+   * expiries, summed per campaign, Japanese day and entry kind (signed as the lots moved).
+   */
+  async lotDays(conn: Conn, campaignIds: number[], startsAt: Date, endsBefore: Date): Promise<FiguresSum[]> {
+    if (campaignIds.length === 0) return [];
+    const rows = await lotMovements(conn, campaignIds, ['payment', 'refund', 'void', 'expiry'], startsAt, endsBefore)
+      .groupBy('l.campaign_id', 'day', 'e.kind')
+      .select('l.campaign_id', TOKYO_DAY(conn, 'e.posted_at'), 'e.kind', conn.raw('SUM(m.amount) AS total'));
+    return rows.map(toFiguresSum);
+  },
+
+  /** How many residents first received points of any of these campaigns, per Japanese day, before `endsBefore`. */
+  async firstReached(conn: Conn, campaignIds: number[], endsBefore: Date): Promise<Array<{ day: string; residents: number }>> {
+    if (campaignIds.length === 0) return [];
+    const first = conn.from(through(conn, 'ledger_lots', 'ledger_lots_by_campaign', 'l')).join('ledger_entries as e', 'e.id', 'l.entry_id')
+      .whereIn('l.campaign_id', campaignIds).groupBy('l.account_id').select('l.account_id', conn.raw('MIN(e.posted_at) AS first_at'));
+    const rows = await conn.from(first.as('f')).where('f.first_at', '<', endsBefore).groupBy('day')
+      .select(TOKYO_DAY(conn, 'f.first_at'), conn.raw('COUNT(*) AS residents'));
+    return rows.map((row) => ({ day: String(row.day), residents: points(row.residents) }));
+  },
+
+  /** How many residents each campaign reached before `endsBefore`. */
+  async residentsPerCampaign(conn: Conn, campaignIds: number[], endsBefore: Date): Promise<Map<number, number>> {
+    if (campaignIds.length === 0) return new Map();
+    const rows = await conn.from(through(conn, 'ledger_lots', 'ledger_lots_by_campaign', 'l')).join('ledger_entries as e', 'e.id', 'l.entry_id')
+      .whereIn('l.campaign_id', campaignIds).where('e.posted_at', '<', endsBefore).groupBy('l.campaign_id')
+      .select('l.campaign_id', conn.raw('COUNT(DISTINCT l.account_id) AS residents'));
+    return new Map(rows.map((row) => [Number(row.campaign_id), points(row.residents)]));
+  },
+
+  /**
+   * The shops where the campaigns' lots were spent most in [startsAt, endsBefore): points
+   * redeemed (payments less what refunds and voids put back into those lots) and payments, most first.
+   */
+  async topShops(conn: Conn, campaignIds: number[], startsAt: Date, endsBefore: Date, limit: number): Promise<Array<{ merchantId: number; points: number; payments: number }>> {
+    if (campaignIds.length === 0) return [];
+    const rows = await lotMovements(conn, campaignIds, ['payment', 'refund', 'void'], startsAt, endsBefore)
+      .join('ledger_postings as p', 'p.entry_id', 'e.id')
+      .join('ledger_accounts as a', (on) => on.on('a.id', 'p.account_id').andOn('a.kind', conn.raw('?', ['merchant_payable'])))
+      .groupBy('a.merchant_id').having('redeemed', '>', 0).orderBy([{ column: 'redeemed', order: 'desc' }, { column: 'a.merchant_id' }]).limit(limit)
+      .select('a.merchant_id', conn.raw('-SUM(m.amount) AS redeemed'), conn.raw("COUNT(DISTINCT IF(e.kind = 'payment', e.id, NULL)) AS payments"));
+    return rows.map((row) => ({ merchantId: Number(row.merchant_id), points: points(row.redeemed), payments: points(row.payments) }));
+  },
+
+  /** The town's residents' points expiring after `after` and by `by`, per month of their last day: residents and points. */
+  async expiringMonths(conn: Conn, municipalityCode: string, after: Date, by: Date): Promise<Array<{ month: string; residents: number; points: number }>> {
+    const rows = await openLotsExpiring(conn, municipalityCode, after, by).groupBy('month')
+      .orderBy('month').select(conn.raw(`DATE_FORMAT(${LAST_DAY}, '%Y-%m') AS month`), conn.raw('COUNT(DISTINCT a.id) AS residents'), conn.raw('SUM(l.remaining_points) AS total'));
+    return rows.map((row) => ({ month: String(row.month), residents: points(row.residents), points: points(row.total) }));
+  },
+
+  /** How many (resident, last day) lines expiringLines would give. */
+  async expiringLineCount(conn: Conn, municipalityCode: string, after: Date, by: Date): Promise<number> {
+    const lines = openLotsExpiring(conn, municipalityCode, after, by).groupBy('a.id', 'last_day').select('a.id', conn.raw(`DATE(${LAST_DAY}) AS last_day`));
+    const [row] = await conn.from(lines.as('x')).count({ n: '*' });
+    return points(row?.n);
+  },
+
+  /**
+   * The town's residents' points expiring after `after` and by `by`: a line per resident and
+   * last day, soonest first, streamed (a CSV of a whole town is never held in memory); `limit` for the first lines only.
+   */
+  async *expiringLines(conn: Conn, municipalityCode: string, after: Date, by: Date, limit?: number): AsyncGenerator<{ mykeyId: string; lastDay: string; points: number }> {
+    const query = openLotsExpiring(conn, municipalityCode, after, by).join('mykeys as mk', 'mk.id', 'a.mykey_pk')
+      .groupBy('a.id', 'last_day').orderBy([{ column: 'last_day' }, { column: 'mk.mykey_id' }])
+      .select('mk.mykey_id', conn.raw(`DATE_FORMAT(${LAST_DAY}, '%Y-%m-%d') AS last_day`), conn.raw('SUM(l.remaining_points) AS total'));
+    if (limit !== undefined) query.limit(limit);
+    for await (const row of query.stream()) yield { mykeyId: row.mykey_id, lastDay: row.last_day, points: points(row.total) };
   },
 
   // --- expiry -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { Db } from '../db.ts';
+import { described } from '../http/described.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
@@ -29,11 +30,11 @@ const actorOf = (staff: SignedInStaff) => ({ kind: 'staff' as const, id: String(
 export function partnerAgreementRoutes({ db, clock }: { db: Db; clock: () => Date }): Router {
   const router = new Router({ prefix: '/api/v1/staff' });
 
-  router.get('/partner-agreements', ...staffWith(db, ...MUNICIPAL_READERS), async (ctx) => {
+  router.get('/partner-agreements', described({ summary: "The town's partner agreements, in force and ended", caller: 'staff', responses: { 200: 'Each agreement: partner, status, from and until, when made and ended.' } }), ...staffWith(db, ...MUNICIPAL_READERS), async (ctx) => {
     ctx.body = { agreements: await partnerRepository.agreements(db, { municipality: signedInStaff(ctx).municipalityCode }) };
   });
 
-  router.post('/partner-agreements', ...staffWith(db, 'administrator'), async (ctx) => {
+  router.post('/partner-agreements', described({ summary: 'Add an agreement with a partner', caller: 'staff', body: addBody, example: { partner: 'demo-card', startsOn: '2026-04-01' }, idempotent: true, responses: { 201: 'The agreement.' }, problems: ['partner_not_found', 'partner_agreement_exists'] }), ...staffWith(db, 'administrator'), async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, addBody);
@@ -46,7 +47,7 @@ export function partnerAgreementRoutes({ db, clock }: { db: Db; clock: () => Dat
     })));
   });
 
-  router.post('/partner-agreements/:id/end', ...staffWith(db, 'administrator'), async (ctx) => {
+  router.post('/partner-agreements/:id/end', described({ summary: "End an agreement: the partner's new conversions for the town are refused at once", caller: 'staff', idempotent: true, params: z.object({ id: z.string().regex(ID) }), responses: { 200: 'The agreement, ended.' }, problems: ['partner_agreement_not_found'] }), ...staffWith(db, 'administrator'), async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     if (!ID.test(ctx.params.id!)) throw new Problem('partner_agreement_not_found');

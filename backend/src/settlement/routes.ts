@@ -1,6 +1,7 @@
 // Settlement statements over HTTP: municipal staff see their municipality's, as JSON for the
 // console or as CSV files; a shop's staff see their own shop's line only.
 import Router from '@koa/router';
+import { z } from 'zod';
 import type { Context } from 'koa';
 import { recordAudit } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
@@ -8,7 +9,10 @@ import { Problem } from '../http/problems.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import { organizationLabel } from '../staff/organization.ts';
-import { parsePeriod, settlementStatement, STATEMENT_KINDS, statementCsv, statementFileName, type Statement, type StatementKind } from './statement.ts';
+import { parsePeriod, periodQuery, settlementStatement, STATEMENT_KINDS, statementCsv, statementFileName, type Statement, type StatementKind } from './statement.ts';
+import { described } from '../http/described.ts';
+
+const statementQuery = periodQuery.extend({ format: z.enum(['json', 'csv']).optional().meta({ description: 'json (the default) or csv.' }) });
 
 function kindOf(value: unknown): StatementKind {
   const kind = STATEMENT_KINDS.find((k) => k === value);
@@ -41,13 +45,16 @@ async function answer(ctx: Context, db: Db, statement: Statement, subject: strin
 export function settlementRoutes({ db }: { db: Db }): Router {
   const router = new Router({ prefix: '/api/v1' });
 
-  router.get('/staff/settlements', ...staffWith(db, ...MUNICIPAL_READERS), async (ctx) => {
+  router.get('/staff/settlements', described({
+    summary: 'The town\'s settlement statement for a period: JSON, or a CSV file of one kind', caller: 'staff', query: statementQuery.extend({ kind: z.enum(STATEMENT_KINDS).optional().meta({ description: 'With format=csv: which file.' }) }),
+    responses: { 200: { description: 'The statement (JSON), or with format=csv the file of its kind.' } }, problems: ['settlement_period_invalid', 'request_invalid'],
+  }), ...staffWith(db, ...MUNICIPAL_READERS), async (ctx) => {
     const period = parsePeriod(ctx.query.from, ctx.query.to);
     const municipalityCode = signedInStaff(ctx).organization.id;
     await answer(ctx, db, await settlementStatement(db, municipalityCode, period), `settlement:municipality:${municipalityCode}`, () => kindOf(ctx.query.kind));
   });
 
-  router.get('/merchant/settlement', ...staffWith(db, 'owner'), async (ctx) => {
+  router.get('/merchant/settlement', described({ summary: 'The shop\'s own line of the settlement statement', caller: 'staff', query: statementQuery, responses: { 200: 'The shop\'s statement (JSON), or with format=csv its file.' }, problems: ['settlement_period_invalid', 'request_invalid', 'merchant_not_found'] }), ...staffWith(db, 'owner'), async (ctx) => {
     const period = parsePeriod(ctx.query.from, ctx.query.to);
     const merchantId = Number(signedInStaff(ctx).organization.id);
     const municipalityCode = await organizationRepository.merchantMunicipality(db, merchantId);

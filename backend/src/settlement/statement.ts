@@ -4,12 +4,13 @@
 // municipality's own campaigns paid out. Read from the ledger's postings, never written; every
 // read goes through the owner of its table (ledger, partners, organizations).
 import type { Knex } from 'knex';
+import { z } from 'zod';
 import { csvFile } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import type { EntryKind } from '../ledger/entries.ts';
 import { ledgerRepository, type AccountKind } from '../ledger/repository.ts';
-import { endOfTokyoDay, isDate } from '../ledger/rules.ts';
+import { endOfTokyoDay } from '../ledger/rules.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import { partnerRepository } from '../partners/repository.ts';
 import { STATEMENT_KINDS, type CampaignLine, type Figure, type MerchantLine, type Named, type PartnerLine, type Statement, type StatementKind } from '@mykey/contracts/statement-shape.ts';
@@ -31,17 +32,23 @@ export interface Period {
   endsBefore: Date;
 }
 
+/** A period's query parameters: parsePeriod checks them with this schema, and the API's document shows it. */
+export const periodQuery = z.object({
+  from: z.iso.date().meta({ description: 'The first day, YYYY-MM-DD (Japan time).', example: '2026-04-01' }),
+  to: z.iso.date().meta({ description: 'The last day, YYYY-MM-DD (Japan time); the period is at most a year.', example: '2026-04-30' }),
+});
+
 /**
  * The period from and to (YYYY-MM-DD, Japan time, both included), or the problem `invalid`
  * (settlement's own unless told: the figures of service uses and of event grants name theirs).
  */
-export function parsePeriod(from: unknown, to: unknown, invalid: 'settlement_period_invalid' | 'service_uses_period_invalid' | 'event_figures_period_invalid' = 'settlement_period_invalid'): Period {
-  if (typeof from !== 'string' || typeof to !== 'string' || !isDate(from) || !isDate(to)) {
-    throw new Problem(invalid, 'from and to must be dates, YYYY-MM-DD');
-  }
-  const days = (Date.parse(to) - Date.parse(from)) / DAY_MS + 1;
-  if (days < 1 || days > MAX_DAYS) throw new Problem(invalid, `from ${from} to ${to} is ${days} days; a period is 1 to ${MAX_DAYS} days`);
-  return { from, to, startsAt: new Date(endOfTokyoDay(from).getTime() - DAY_MS), endsBefore: endOfTokyoDay(to) };
+export function parsePeriod(from: unknown, to: unknown, invalid: 'settlement_period_invalid' | 'service_uses_period_invalid' | 'event_figures_period_invalid' | 'campaign_figures_period_invalid' = 'settlement_period_invalid'): Period {
+  const parsed = periodQuery.safeParse({ from, to });
+  if (!parsed.success) throw new Problem(invalid, 'from and to must be dates, YYYY-MM-DD');
+  const { from: first, to: last } = parsed.data;
+  const days = (Date.parse(last) - Date.parse(first)) / DAY_MS + 1;
+  if (days < 1 || days > MAX_DAYS) throw new Problem(invalid, `from ${first} to ${last} is ${days} days; a period is 1 to ${MAX_DAYS} days`);
+  return { from: first, to: last, startsAt: new Date(endOfTokyoDay(first).getTime() - DAY_MS), endsBefore: endOfTokyoDay(last) };
 }
 
 const zero = (): Figure => ({ count: 0, points: 0 });

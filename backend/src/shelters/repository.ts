@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
+import { assignedTo } from '../devices/assignments.ts';
 
 type Conn = Db | Knex.Transaction;
 
@@ -34,11 +35,10 @@ export const sheltersRepository = {
     return (rows as ShelterRow[]).map(toShelter);
   },
 
-  /** lock: for a change of the shelter; share: for a tap, which its closing must wait for. */
-  async shelter(conn: Conn, id: number, { lock = false, share = false } = {}): Promise<Shelter | undefined> {
+  /** lock: for a change of the shelter. */
+  async shelter(conn: Conn, id: number, { lock = false } = {}): Promise<Shelter | undefined> {
     const query = conn('shelters as sh').where({ 'sh.id': id });
     if (lock) query.forUpdate();
-    else if (share) query.forShare();
     const row = await query.first(SHELTER_COLUMNS);
     return row && toShelter(row as ShelterRow);
   },
@@ -56,27 +56,10 @@ export const sheltersRepository = {
     await trx('shelters').where({ id }).update({ closed_at: now, updated_at: now });
   },
 
-  /** The shelter each of these devices is assigned to (whether it still serves it is the service's rule: service.ts). */
-  async assignedShelters(conn: Conn, deviceIds: number[]): Promise<Map<number, Shelter>> {
-    const rows = deviceIds.length === 0 ? [] : await conn('shelter_devices as sd').join('shelters as sh', 'sh.id', 'sd.shelter_id').whereIn('sd.device_id', deviceIds).select('sd.device_id', ...SHELTER_COLUMNS);
-    return new Map((rows as Array<ShelterRow & { device_id: number }>).map((row) => [Number(row.device_id), toShelter(row)]));
-  },
-
-  /** The ids of the devices assigned to each of these shelters. */
-  async devicesOf(conn: Conn, shelterIds: number[]): Promise<Map<number, number[]>> {
-    const rows = shelterIds.length === 0 ? [] : await conn('shelter_devices').whereIn('shelter_id', shelterIds).orderBy('device_id').select('shelter_id', 'device_id');
-    const byShelter = new Map(shelterIds.map((id) => [id, [] as number[]]));
-    for (const row of rows) byShelter.get(Number(row.shelter_id))!.push(Number(row.device_id));
-    return byShelter;
-  },
-
-  /** The shelter has exactly these devices; one assigned to another shelter moves here. Rows written by their keys only (no gap locks). */
-  async setDevices(trx: Knex.Transaction, shelterId: number, deviceIds: number[]): Promise<void> {
-    const current = (await trx('shelter_devices').where({ shelter_id: shelterId }).select('device_id')).map((row: { device_id: number }) => Number(row.device_id));
-    const leaving = current.filter((id) => !deviceIds.includes(id));
-    if (leaving.length > 0) await trx('shelter_devices').whereIn('device_id', leaving).andWhere({ shelter_id: shelterId }).delete();
-    if (deviceIds.length === 0) return;
-    await trx('shelter_devices').insert(deviceIds.map((deviceId) => ({ device_id: deviceId, shelter_id: shelterId }))).onConflict('device_id').merge(['shelter_id']);
+  /** The shelter this device serves, if any, locked in share mode: its closing waits for the tap's transaction. */
+  async shelterOfDevice(trx: Knex.Transaction, deviceId: number): Promise<Shelter | undefined> {
+    const row = await assignedTo(trx, 'shelter').join('shelters as sh', 'sh.id', 'da.shelter_id').where({ 'da.device_id': deviceId }).forShare().first(SHELTER_COLUMNS);
+    return row && toShelter(row as ShelterRow);
   },
 
   /** The resident's open stay, wherever it is, locked until the transaction ends. */

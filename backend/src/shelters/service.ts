@@ -13,7 +13,7 @@ import { tokyoTime } from '../ledger/rules.ts';
 import { usableCardOf } from '../mykey/service.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import type { Tap } from '../card-taps/purposes.ts';
-import { townServicesRepository } from '../town-services/repository.ts';
+import { deviceAssignments } from '../devices/assignments.ts';
 import { staffActor } from '../town-services/service.ts';
 import type { Messages } from '@mykey/contracts/problem-kinds.ts';
 import type { ShelterNames, ShelterRoster, ShelterSummary, ShelterTapAnswer, ShelterView } from '@mykey/contracts/shelters.ts';
@@ -27,28 +27,8 @@ const shelterView = (shelter: Shelter, deviceIds: number[]): ShelterView => ({
   openedAt: shelter.openedAt.toISOString(), closedAt: shelter.closedAt?.toISOString() ?? null,
 });
 
-// The device rule (docs/shelters.md#devices): a device serves one thing at a time, the last it
-// was given to. Given to a shelter, it leaves the service it served (and any other shelter);
-// given to a service since, it no longer serves the shelter. These two functions are the rule.
-
-/** Of these devices assigned to shelters, the ones still serving them: those no service has taken since. */
-async function stillServingShelters(conn: Conn, deviceIds: number[]): Promise<Set<number>> {
-  const taken = await townServicesRepository.servingDevices(conn, deviceIds);
-  return new Set(deviceIds.filter((id) => !taken.has(id)));
-}
-
-/** The shelter is served by exactly these devices: they leave whatever they served before. */
-async function takeDevices(trx: Knex.Transaction, shelterId: number, deviceIds: number[]): Promise<void> {
-  await townServicesRepository.releaseDevices(trx, deviceIds);
-  await repo.setDevices(trx, shelterId, deviceIds);
-}
-
-/** The devices serving each of these shelters. */
-async function devicesServing(conn: Conn, shelterIds: number[]): Promise<Map<number, number[]>> {
-  const assigned = await repo.devicesOf(conn, shelterIds);
-  const serving = await stillServingShelters(conn, [...assigned.values()].flat());
-  return new Map([...assigned].map(([id, devices]) => [id, devices.filter((device) => serving.has(device))]));
-}
+/** The devices serving each of these shelters (the device rule: devices/assignments.ts). */
+const devicesServing = (conn: Conn, shelterIds: number[]) => deviceAssignments.devicesOf(conn, 'shelter', shelterIds);
 
 /** A shelter of the staff member's town; another town's is as good as unknown. */
 async function ownShelter(conn: Conn, staff: SignedInStaff, id: number, options: { lock?: boolean } = {}): Promise<Shelter> {
@@ -99,7 +79,7 @@ export async function setShelterDevices(trx: Knex.Transaction, staff: SignedInSt
   const active = await devicesRepository.lockActiveOf(trx, unique, staff.organization);
   // Which one is not said: another town's device must answer as one that never was.
   if (unique.some((deviceId) => !active.has(deviceId))) throw new Problem('device_not_found');
-  await takeDevices(trx, id, unique);
+  await deviceAssignments.assign(trx, 'shelter', id, unique);
   await appendAudit(trx, { action: 'shelter.devices_set', actor: staffActor(staff), subject: `shelter:${id}`, details: { deviceIds: unique, ...towns(staff.municipalityCode) } });
   return viewOf(trx, id);
 }
@@ -145,9 +125,8 @@ export async function summaryOf(db: Db, staff: SignedInStaff, now: Date): Promis
 
 /** The open shelter this device serves, locked against its closing until the tap commits. */
 export async function servedBy(trx: Knex.Transaction, device: EnrolledDevice): Promise<Shelter> {
-  const assigned = (await repo.assignedShelters(trx, [device.id])).get(device.id);
-  if (!assigned || !(await stillServingShelters(trx, [device.id])).has(device.id)) throw new Problem('device_not_for_shelter');
-  const shelter = (await repo.shelter(trx, assigned.id, { share: true }))!;
+  const shelter = await repo.shelterOfDevice(trx, device.id);
+  if (!shelter) throw new Problem('device_not_for_shelter');
   if (shelter.closedAt) throw new Problem('shelter_closed');
   return shelter;
 }

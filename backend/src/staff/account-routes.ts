@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { LOGIN_ID_PATTERN, type StaffRole } from '@mykey/contracts/staff.ts';
 import type { Db } from '../db.ts';
+import { described } from '../http/described.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
@@ -59,11 +60,15 @@ export function accountRoutes({ db, redis, keyPrefix, scryptCost, clock }: Accou
     return Number(param);
   };
 
-  router.get('/accounts', ...manages, async (ctx) => {
+  router.get('/accounts', described({ summary: "The organization's staff accounts", caller: 'staff', responses: { 200: 'Each account: login ID, name, roles, two-step on or off, last sign-in, disabled or not.' } }), ...manages, async (ctx) => {
     ctx.body = { accounts: await repo.accounts(db, signedInStaff(ctx).organization) };
   });
 
-  router.post('/invitations', ...manages, async (ctx) => {
+  router.post('/invitations', described({
+    summary: 'A one-time invitation code for a new member of staff, valid a day', caller: 'staff', body: inviteBody, example: { displayName: '窓口 花子', roles: ['operator'] }, idempotent: true,
+    description: "A town's administrator invites the town's staff, or (merchantId) a shop of the town's first owner; a shop's owner its clerks and co-owners (docs/security/staff.md#the-life-of-an-account).",
+    responses: { 201: 'The code (shown this once), when it expires, the name, roles and organization.' }, problems: ['merchant_not_found', 'staff_shop_has_owner'],
+  }), ...manages, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, inviteBody);
@@ -73,7 +78,7 @@ export function accountRoutes({ db, redis, keyPrefix, scryptCost, clock }: Accou
       async (trx) => ({ status: 201, body: await issueInvitation(trx, { staffId: staff.id, municipalityCode: staff.municipalityCode }, { organization, roles: body.roles, displayName: body.displayName }, clock()) })));
   });
 
-  router.put('/accounts/:id/roles', ...manages, async (ctx) => {
+  router.put('/accounts/:id/roles', described({ summary: "Change a staff account's roles", caller: 'staff', body: rolesBody, example: { roles: ['operator', 'auditor'] }, idempotent: true, params: z.object({ id: z.string().regex(ID) }), responses: { 200: 'The account.' }, problems: ['staff_account_not_found', 'staff_last_administrator'] }), ...manages, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const id = accountId(ctx.params.id);
@@ -82,7 +87,7 @@ export function accountRoutes({ db, redis, keyPrefix, scryptCost, clock }: Accou
       async (trx) => ({ status: 200, body: { account: await changeRoles(trx, staff, id, body.roles) } })));
   });
 
-  router.put('/accounts/:id/status', ...manages, async (ctx) => {
+  router.put('/accounts/:id/status', described({ summary: 'Disable a staff account (its sessions end at once) or enable it again', caller: 'staff', body: statusBody, example: { disabled: true }, idempotent: true, params: z.object({ id: z.string().regex(ID) }), responses: { 200: 'The account.' }, problems: ['staff_account_not_found', 'staff_last_administrator'] }), ...manages, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const id = accountId(ctx.params.id);
@@ -91,7 +96,7 @@ export function accountRoutes({ db, redis, keyPrefix, scryptCost, clock }: Accou
       async (trx) => ({ status: 200, body: { account: await setDisabled(trx, staff, id, disabled, clock()) } })));
   });
 
-  router.post('/accounts/:id/second-factor-reset', ...manages, async (ctx) => {
+  router.post('/accounts/:id/second-factor-reset', described({ summary: "Reset a staff account's two-step verification (a lost phone)", caller: 'staff', idempotent: true, params: z.object({ id: z.string().regex(ID) }), responses: { 200: 'The account, its second factor off and its sessions ended.' }, problems: ['staff_account_not_found'] }), ...manages, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const id = accountId(ctx.params.id);
@@ -102,7 +107,12 @@ export function accountRoutes({ db, redis, keyPrefix, scryptCost, clock }: Accou
   // No session: the code is the credential, so wrong codes count against the caller's address.
   // No Idempotency-Key either, as for sign-in: a retry after a lost answer finds the code used,
   // and the new member signs in with what they chose.
-  router.post('/invitations/redemptions', async (ctx) => {
+  router.post('/invitations/redemptions', described({
+    summary: 'Create a staff account with a one-time invitation code', caller: 'anyone', body: redeemBody, example: { code: 'K7QM-3XPA-9D', loginId: 'hanako.mado', password: 'まどぐち-合言葉-2026' },
+    description: "The code is the credential; wrong codes count against the caller's address.",
+    responses: { 201: 'The login ID, the organization and roles, and whether a second factor is set up at the first sign-in.' },
+    problems: ['staff_invitation_invalid', 'staff_invitation_rate_limited', 'staff_login_taken', 'staff_password_too_short', 'staff_password_common'],
+  }), async (ctx) => {
     const body = await readJson(ctx, redeemBody);
     const wait = await limit.secondsToWait(ctx.ip);
     if (wait > 0) {

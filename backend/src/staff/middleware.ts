@@ -56,10 +56,19 @@ export function requireStaff(db: Db): Middleware {
  * a shop's roles are never a municipality's.
  */
 export function requireRole(...roles: StaffRole[]): Middleware {
-  return async function withRole(ctx: Context, next: Next): Promise<void> {
+  async function withRole(ctx: Context, next: Next): Promise<void> {
     if (!holdsRole(signedInStaff(ctx), ...roles)) throw new Problem('staff_role_forbidden');
     await next();
-  };
+  }
+  // The roles ride along for the API's document (openapi/document.ts), read from the route itself.
+  return Object.assign(withRole, { [ROLES]: roles });
+}
+
+const ROLES = Symbol('roles');
+
+/** The roles a route's requireRole lets through; undefined when it has none. */
+export function rolesIn(stack: readonly unknown[]): StaffRole[] | undefined {
+  return (stack.find((m) => typeof m === 'function' && ROLES in m) as { [ROLES]: StaffRole[] } | undefined)?.[ROLES];
 }
 
 /** requireStaff and requireRole(...roles), for a route's middleware list. */

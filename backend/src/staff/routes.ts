@@ -19,6 +19,7 @@ import type { Staff } from '@mykey/contracts/staff.ts';
 import { staffRepository as repo, type SessionStage, type SignedInStaff, type StaffAccount } from './repository.ts';
 import { signInLimit } from './sign-in-limit.ts';
 import { matchingStep, newRecoveryCodes, newTotpSecret, recoveryCodeHash, sealTotpSecret, totpEnrolment, unsealTotpSecret } from './totp.ts';
+import { described } from '../http/described.ts';
 
 // A shop's or an office's working day; then staff sign in again.
 const SESSION_HOURS = 12;
@@ -128,7 +129,12 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     action: 'staff.signed_in', actor: { kind: 'staff' as const, id: String(staffId) }, subject: `staff:${staffId}`, details: { address: ctx.ip, ...details },
   });
 
-  router.post('/sessions', async (ctx) => {
+  router.post('/sessions', described({
+    summary: 'Sign in with login ID and password', caller: 'anyone', body: signInBody, example: { loginId: 'demo-city', password: 'correct horse battery staple' },
+    description: 'Sets the session cookie. An account with a second factor gets 202 and a session that only takes the code (POST /sessions/second-factor); municipal staff without one get a session that may only enrol one (docs/security/staff.md).',
+    responses: { 201: 'Signed in: the staff member, and next: totp_enrolment when one must be set up first.', 202: { description: 'The password was right; the second factor comes next.', example: { next: 'second_factor' } } },
+    problems: ['staff_credentials_invalid', 'staff_sign_in_delayed', 'staff_sign_in_locked', 'staff_sign_in_unavailable', 'staff_sign_in_insecure'],
+  }), async (ctx) => {
     refuseInsecure(ctx);
     const { loginId, password } = await readJson(ctx, signInBody);
     await refuseWhileWaiting(ctx, loginId);
@@ -161,7 +167,11 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     ctx.body = { staff: shown(await repo.staffById(db, account.id)), ...(stage === 'full' ? {} : { next: 'totp_enrolment' }) };
   });
 
-  router.post('/sessions/second-factor', async (ctx) => {
+  router.post('/sessions/second-factor', described({
+    summary: 'The second step of a sign-in: the authenticator\'s code or a recovery code', caller: 'staff', body: secondFactorBody, example: { code: '123456' },
+    responses: { 201: 'Signed in; after a recovery code, how many are left.' },
+    problems: ['staff_second_factor_invalid', 'staff_sign_in_delayed', 'staff_sign_in_locked', 'staff_sign_in_unavailable', 'staff_sign_in_insecure'],
+  }), async (ctx) => {
     refuseInsecure(ctx);
     const session = await sessionAt(ctx, db, ['second_factor']);
     const body = await readJson(ctx, secondFactorBody);
@@ -186,13 +196,13 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     ctx.body = { staff: shown(session.staff), ...(factor === 'recovery_code' ? { recoveryCodesLeft: await repo.recoveryCodesLeft(db, id) } : {}) };
   });
 
-  router.get('/session', async (ctx) => {
+  router.get('/session', described({ summary: 'The signed-in staff member', caller: 'staff', responses: { 200: 'The staff member, and next: totp_enrolment when one must be set up first.' } }), async (ctx) => {
     const session = await sessionAt(ctx, db, ['full', 'totp_enrolment']);
     ctx.body = { staff: shown(session.staff), ...(session.stage === 'full' ? {} : { next: 'totp_enrolment' }) };
   });
 
   // A new secret for each request: the one shown last is the one a code confirms.
-  router.post('/totp/enrolment', async (ctx) => {
+  router.post('/totp/enrolment', described({ summary: 'Begin setting up the authenticator: a new secret and its QR code', caller: 'staff', responses: { 201: 'The secret, its otpauth URI and QR code.' }, problems: ['staff_totp_already_enrolled'] }), async (ctx) => {
     const session = await sessionAt(ctx, db, ['full', 'totp_enrolment']);
     if (session.totpSealed) throw new Problem('staff_totp_already_enrolled');
     const secret = newTotpSecret();
@@ -201,7 +211,11 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     ctx.body = await totpEnrolment(secret, session.staff.loginId);
   });
 
-  router.post('/totp/enrolment/confirm', async (ctx) => {
+  router.post('/totp/enrolment/confirm', described({
+    summary: 'Confirm the authenticator with a code it shows', caller: 'staff', body: confirmBody, example: { code: '123456' },
+    responses: { 201: 'Set up: every other session ended, a fresh one begun, and the recovery codes (shown this once).' },
+    problems: ['staff_totp_already_enrolled', 'staff_totp_enrolment_not_started', 'staff_totp_code_invalid'],
+  }), async (ctx) => {
     const session = await sessionAt(ctx, db, ['full', 'totp_enrolment']);
     const { code } = await readJson(ctx, confirmBody);
     const { id, loginId } = session.staff;
@@ -224,7 +238,11 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     ctx.body = { staff: shown(await repo.staffById(db, id)), recoveryCodes };
   });
 
-  router.post('/password', async (ctx) => {
+  router.post('/password', described({
+    summary: 'Change one\'s own password', caller: 'staff', body: passwordBody, example: { currentPassword: 'old pass phrase', newPassword: 'a much longer new pass phrase' },
+    responses: { 200: 'Changed: every session of the account ended and a fresh one begun.' },
+    problems: ['staff_current_password_wrong', 'staff_password_too_short', 'staff_password_common', 'staff_sign_in_delayed', 'staff_sign_in_locked', 'staff_sign_in_unavailable'],
+  }), async (ctx) => {
     const session = await sessionAt(ctx, db, ['full']);
     const { currentPassword, newPassword } = await readJson(ctx, passwordBody);
     const { id, loginId } = session.staff;
@@ -247,7 +265,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     ctx.body = { staff: shown(session.staff) };
   });
 
-  router.delete('/session', async (ctx) => {
+  router.delete('/session', described({ summary: 'Sign out', caller: 'anyone', description: 'Ends the session the cookie names, if any, and clears the cookie.', responses: { 204: 'Signed out.' } }), async (ctx) => {
     const token = sessionToken(ctx);
     if (token) await repo.deleteSession(db, token);
     clearCookie(ctx);
@@ -255,7 +273,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
   });
 
   // Sign out everywhere: a lost phone, a shared PC left signed in.
-  router.delete('/sessions', async (ctx) => {
+  router.delete('/sessions', described({ summary: 'Sign out everywhere: every session of the account ends', caller: 'staff', responses: { 204: 'Every session ended.' } }), async (ctx) => {
     const session = await sessionAt(ctx, db, ['full']);
     const { id } = session.staff;
     await db.transaction(async (trx) => {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { readByKey, type Db } from '../db.ts';
+import { assignedTo } from '../devices/assignments.ts';
 import type { MembershipAction, ServiceKind, TapPolicy } from '@mykey/contracts/services.ts';
 
 type Conn = Db | Knex.Transaction;
@@ -48,20 +49,11 @@ export const townServicesRepository = {
     return row && toService(row as ServiceRow);
   },
 
-  /** The service a device serves, if any. */
-  /** The service a device serves; reads at the same moment are one statement (db.ts). */
+  /** The service a device serves, if any; reads at the same moment are one statement (db.ts). */
   serviceOfDevice: readByKey(async (conn, deviceIds: readonly number[]) => {
-    const rows = await conn('service_devices as sd').join('services as s', 's.id', 'sd.service_id').whereIn('sd.device_id', deviceIds).select('sd.device_id', ...SERVICE_COLUMNS);
+    const rows = await assignedTo(conn, 'service').join('services as s', 's.id', 'da.service_id').whereIn('da.device_id', deviceIds).select('da.device_id', ...SERVICE_COLUMNS);
     return new Map((rows as Array<ServiceRow & { device_id: number }>).map((row) => [String(row.device_id), toService(row)]));
   }, String),
-
-  /** The ids of the devices serving each of these services. */
-  async devicesOf(conn: Conn, serviceIds: number[]): Promise<Map<number, number[]>> {
-    const rows = serviceIds.length === 0 ? [] : await conn('service_devices').whereIn('service_id', serviceIds).orderBy('device_id').select('service_id', 'device_id');
-    const byService = new Map(serviceIds.map((id) => [id, [] as number[]]));
-    for (const row of rows) byService.get(Number(row.service_id))!.push(Number(row.device_id));
-    return byService;
-  },
 
   /** A new service's id, or undefined when the town already has one of this Japanese name. */
   async insert(trx: Knex.Transaction, municipalityCode: string, fields: ServiceFields, now: Date): Promise<number | undefined> {
@@ -83,31 +75,6 @@ export const townServicesRepository = {
       if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return false;
       throw error;
     }
-  },
-
-  /**
-   * The service is served by exactly these devices; a device serving another service or an event
-   * (events/, which writes its own rows here) moves here.
-   * Rows are deleted and written by their keys only, so no gap is locked and two services taking
-   * devices at once do not deadlock.
-   */
-  async setDevices(trx: Knex.Transaction, serviceId: number, deviceIds: number[]): Promise<void> {
-    const current = (await trx('service_devices').where({ service_id: serviceId }).select('device_id')).map((row: { device_id: number }) => Number(row.device_id));
-    const leaving = current.filter((id) => !deviceIds.includes(id));
-    if (leaving.length > 0) await trx('service_devices').whereIn('device_id', leaving).andWhere({ service_id: serviceId }).delete();
-    if (deviceIds.length === 0) return;
-    await trx('service_devices').insert(deviceIds.map((deviceId) => ({ device_id: deviceId, service_id: serviceId, event_id: null }))).onConflict('device_id').merge(['service_id', 'event_id']);
-  },
-
-  /** Which of these devices serve a service or an event now (a row of service_devices either way). */
-  async servingDevices(conn: Conn, deviceIds: number[]): Promise<Set<number>> {
-    const rows = deviceIds.length === 0 ? [] : await conn('service_devices').whereIn('device_id', deviceIds).select('device_id');
-    return new Set(rows.map((row: { device_id: number }) => Number(row.device_id)));
-  },
-
-  /** These devices serve no service or event any more (a shelter took them: docs/shelters.md), deleted by their keys. */
-  async releaseDevices(trx: Knex.Transaction, deviceIds: number[]): Promise<void> {
-    if (deviceIds.length > 0) await trx('service_devices').whereIn('device_id', deviceIds).delete();
   },
 
   /** The service's webhook URL; null: none. */

@@ -17,6 +17,7 @@ import type { SignedInStaff } from '../staff/repository.ts';
 import { MEMBER_NUMBER, normalizeMemberNumber, SERVICE_KINDS, SERVICE_NAME, SERVICE_NAME_MAX, TAP_POLICIES } from '@mykey/contracts/services.ts';
 import { issueApiSecret, openIssued, setWebhook } from './integration.ts';
 import { createService, listServices, membershipByNumber, openRequest, serviceOf, setServiceDevices, unlinkByStaff, updateService } from './service.ts';
+import { described } from '../http/described.ts';
 
 const name = z.string().trim().min(1).max(SERVICE_NAME_MAX).regex(SERVICE_NAME, { error: 'must be one line of text' });
 const serviceFields = { kind: z.enum(SERVICE_KINDS), nameJa: name, nameEn: name, tapPolicy: z.enum(TAP_POLICIES) };
@@ -59,51 +60,51 @@ export function townServiceRoutes({ db, mykeySecret, clock, allowPlainHttpWebhoo
     respond(ctx, { ...answer, body: present(answer.body as T) });
   }
 
-  router.get('/', ...reads, async (ctx) => {
+  router.get('/', described({ summary: 'The town\'s services', caller: 'staff', responses: { 200: 'The services.' } }), ...reads, async (ctx) => {
     ctx.body = { services: await listServices(db, signedInStaff(ctx)) };
   });
 
-  router.post('/', ...operates, async (ctx) => {
+  router.post('/', described({ summary: 'Register a service (a library, a museum…)', caller: 'staff', body: createBody, idempotent: true, example: { kind: 'library', nameJa: '中央図書館', nameEn: 'Central Library', tapPolicy: 'tap' }, responses: { 201: 'The service.' }, problems: ['service_name_taken'] }), ...operates, async (ctx) => {
     const body = await readJson(ctx, createBody);
     await change(ctx, { op: 'create-service', ...body }, 201, (trx, staff) => createService(trx, staff, body, clock()));
   });
 
-  router.get('/:id', ...reads, async (ctx) => {
+  router.get('/:id', described({ summary: 'A service and its devices', caller: 'staff', responses: { 200: 'The service.' }, problems: ['service_not_found'] }), ...reads, async (ctx) => {
     ctx.body = await serviceOf(db, signedInStaff(ctx), idOf(ctx.params.id, 'service_not_found'));
   });
 
-  router.patch('/:id', ...operates, async (ctx) => {
+  router.patch('/:id', described({ summary: 'Change a service', caller: 'staff', body: updateBody, idempotent: true, example: { nameEn: 'City Library' }, responses: { 200: 'The service.' }, problems: ['service_not_found', 'service_name_taken'] }), ...operates, async (ctx) => {
     const id = idOf(ctx.params.id, 'service_not_found');
     const body = await readJson(ctx, updateBody);
     await change(ctx, { op: 'update-service', id, ...body }, 200, (trx, staff) => updateService(trx, staff, id, body, clock()));
   });
 
-  router.put('/:id/devices', ...operates, async (ctx) => {
+  router.put('/:id/devices', described({ summary: 'Set the devices that serve a service', caller: 'staff', body: devicesBody, idempotent: true, example: { deviceIds: [1, 2] }, responses: { 200: 'The service with its devices.' }, problems: ['service_not_found', 'device_not_found', 'device_not_for_service'] }), ...operates, async (ctx) => {
     const id = idOf(ctx.params.id, 'service_not_found');
     const { deviceIds } = await readJson(ctx, devicesBody);
     await change(ctx, { op: 'set-service-devices', id, deviceIds }, 200, (trx, staff) => setServiceDevices(trx, staff, id, deviceIds));
   });
 
-  router.post('/:id/membership-requests', ...operates, async (ctx) => {
+  router.post('/:id/membership-requests', described({ summary: 'Open a link or unlink of a member number for the resident\'s card to sign', caller: 'staff', body: requestBody, idempotent: true, example: { action: 'link', memberNumber: 'LIB-000123' }, responses: { 201: 'The request, for the card\'s challenge.' }, problems: ['service_not_found', 'membership_number_taken'] }), ...operates, async (ctx) => {
     const id = idOf(ctx.params.id, 'service_not_found');
     const body = await readJson(ctx, requestBody);
     await change(ctx, { op: 'open-membership-request', id, ...body }, 201, (trx, staff) => openRequest(trx, staff, id, body.action, body.memberNumber, clock()));
   });
 
-  router.get('/:id/memberships', ...reads, async (ctx) => {
+  router.get('/:id/memberships', described({ summary: 'Look a member number up', caller: 'staff', query: z.object({ memberNumber }), responses: { 200: 'The membership, with the resident\'s pseudonym.' }, problems: ['service_not_found', 'membership_not_found', 'request_invalid'] }), ...reads, async (ctx) => {
     const parsed = memberNumber.safeParse(ctx.query.memberNumber);
     if (!parsed.success) throw new Problem('request_invalid', `memberNumber: ${MEMBER_NUMBER_RULE}`);
     ctx.body = await membershipByNumber(db, mykeySecret, signedInStaff(ctx), idOf(ctx.params.id, 'service_not_found'), parsed.data);
   });
 
-  router.post('/:id/memberships/:membershipId/unlink', ...operates, async (ctx) => {
+  router.post('/:id/memberships/:membershipId/unlink', described({ summary: 'Unlink a membership, with a reason', caller: 'staff', body: unlinkBody, idempotent: true, example: { reason: '本人からの申出' }, responses: { 200: 'The membership, unlinked.' }, problems: ['service_not_found', 'membership_not_found'] }), ...operates, async (ctx) => {
     const id = idOf(ctx.params.id, 'service_not_found');
     const membershipId = idOf(ctx.params.membershipId, 'membership_not_found');
     const { reason } = await readJson(ctx, unlinkBody);
     await change(ctx, { op: 'unlink-membership', id, membershipId, reason }, 200, (trx, staff) => unlinkByStaff(trx, staff, id, membershipId, reason));
   });
 
-  router.put('/:id/webhook', ...operates, async (ctx) => {
+  router.put('/:id/webhook', described({ summary: 'Set or clear the URL the service\'s own system hears of taps at', caller: 'staff', body: webhookBody, idempotent: true, example: { url: 'https://library.example.jp/mykey/taps' }, responses: { 200: 'The service\'s integration.' }, problems: ['service_not_found', 'webhook_url_refused'] }), ...operates, async (ctx) => {
     const id = idOf(ctx.params.id, 'service_not_found');
     const { url } = await readJson(ctx, webhookBody);
     const refused = url === null ? undefined : webhookUrlProblem(url, allowPlainHttpWebhooks);
@@ -113,7 +114,7 @@ export function townServiceRoutes({ db, mykeySecret, clock, allowPlainHttpWebhoo
   });
 
   // Shown once: the answer stored for a replay holds the secret sealed, as the service's row does.
-  router.post('/:id/api-secret', ...operates, async (ctx) => {
+  router.post('/:id/api-secret', described({ summary: 'Issue the service\'s API secret for the service API (shown this once; the old one stops working)', caller: 'staff', idempotent: true, responses: { 201: 'The secret and the key id to sign with.' }, problems: ['service_not_found'] }), ...operates, async (ctx) => {
     const id = idOf(ctx.params.id, 'service_not_found');
     await change(ctx, { op: 'issue-service-api-secret', id }, 201, (trx, staff) => issueApiSecret(trx, mykeySecret, staff, id, clock()), (issued) => openIssued(mykeySecret, issued));
   });

@@ -6,6 +6,7 @@ import type { Db } from '../db.ts';
 import { bufferedBody, requireSigned, signedRequest } from '../partners/middleware.ts';
 import { lastTap, serviceSigner } from './integration.ts';
 import type { Service } from './repository.ts';
+import { described } from '../http/described.ts';
 
 export interface ServiceApiRoutesDeps { db: Db; mykeySecret: Buffer; clock: () => Date }
 
@@ -17,7 +18,7 @@ export function serviceApiRoutes({ db, mykeySecret, clock }: ServiceApiRoutesDep
   // A GET is signed over an empty body; one with a body is refused before anything is looked up.
   const signedService = requireSigned(serviceSigner(db, mykeySecret), clock, bufferedBody(0));
 
-  router.get('/devices/:deviceId/last-tap', signedService, async (ctx) => {
+  router.get('/devices/:deviceId/last-tap', described({ summary: 'The last tap at one of the service\'s devices, for the service\'s own counter system', caller: 'service', responses: { 200: 'The tap: member number and when.' }, problems: ['no_recent_tap'] }), signedService, async (ctx) => {
     const { signer } = signedRequest<Service, { sha256: string }>(ctx);
     ctx.body = await lastTap(db, mykeySecret, signer, deviceIdOf(ctx.params.deviceId), clock());
   });

@@ -8,6 +8,7 @@ import { appendAudit, towns, type AuditEvent } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
 import { devicesRepository } from '../devices/repository.ts';
+import { deviceAssignments } from '../devices/assignments.ts';
 import { Problem } from '../http/problems.ts';
 import { usableCardOf } from '../mykey/service.ts';
 import { pseudonymOf } from '../mykey/pseudonym.ts';
@@ -51,12 +52,12 @@ export async function ownService(conn: Conn, staff: SignedInStaff, id: number, o
 }
 
 export async function viewOf(conn: Conn, service: Service): Promise<ServiceView> {
-  return serviceView(service, (await repo.devicesOf(conn, [service.id])).get(service.id)!);
+  return serviceView(service, (await deviceAssignments.devicesOf(conn, 'service', [service.id])).get(service.id)!);
 }
 
 export async function listServices(db: Db, staff: SignedInStaff): Promise<ServiceView[]> {
   const services = await repo.list(db, staff.municipalityCode);
-  const devices = await repo.devicesOf(db, services.map((s) => s.id));
+  const devices = await deviceAssignments.devicesOf(db, 'service', services.map((s) => s.id));
   return services.map((service) => serviceView(service, devices.get(service.id)!));
 }
 
@@ -85,7 +86,7 @@ export async function setServiceDevices(trx: Knex.Transaction, staff: SignedInSt
   const active = await devicesRepository.lockActiveOf(trx, unique, staff.organization);
   // Which one is not said: another town's device must answer as one that never was.
   if (unique.some((deviceId) => !active.has(deviceId))) throw new Problem('device_not_found');
-  await repo.setDevices(trx, id, unique);
+  await deviceAssignments.assign(trx, 'service', id, unique);
   await appendAudit(trx, { action: 'service.devices_set', actor: staffActor(staff), subject: `service:${id}`, details: { deviceIds: unique, ...towns(staff.municipalityCode) } });
   return viewOf(trx, service);
 }

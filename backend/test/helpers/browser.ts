@@ -1,5 +1,5 @@
 import type { ExecutionContext } from 'ava';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { dataDir } from '@mykey/dev-tools/paths.ts';
@@ -102,4 +102,14 @@ export async function signedInPage(t: ExecutionContext, browser: Browser, base: 
   await page.goto(`${base}/sign-in`);
   await signInThroughForm(page, base, loginId, heading);
   return page;
+}
+
+/** How many pixels of a chart's canvas are painted: a chart drawn with data paints hundreds. */
+export function paintedPixels(canvas: Locator): Promise<number> {
+  return canvas.evaluate((element: HTMLCanvasElement) => {
+    const pixels = element.getContext('2d')!.getImageData(0, 0, element.width, element.height).data;
+    let count = 0;
+    for (let i = 3; i < pixels.length; i += 4) if (pixels[i]! > 0) count++;
+    return count;
+  });
 }

@@ -17,6 +17,8 @@ export const paths = {
   municipalityFamily: '/municipality/family',
   municipalityEvents: '/municipality/events',
   municipalityEventReception: '/municipality/event-reception',
+  municipalityCampaignFigures: '/municipality/campaign-figures',
+  municipalityExpiringPoints: '/municipality/expiring-points',
   merchantRegister: '/merchant/register',
   merchantStaff: '/merchant/staff',
   municipalityStaff: '/municipality/staff',
@@ -26,7 +28,7 @@ export const paths = {
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'merchant-register' | 'merchant-staff' | 'municipality-staff' | 'municipality-partners' | 'invitation' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'municipality-campaign-figures' | 'municipality-expiring-points' | 'merchant-register' | 'merchant-staff' | 'municipality-staff' | 'municipality-partners' | 'invitation' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -47,6 +49,8 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityFamily]: 'municipality-family',
   [paths.municipalityEvents]: 'municipality-events',
   [paths.municipalityEventReception]: 'municipality-event-reception',
+  [paths.municipalityCampaignFigures]: 'municipality-campaign-figures',
+  [paths.municipalityExpiringPoints]: 'municipality-expiring-points',
   [paths.merchantRegister]: 'merchant-register',
   [paths.merchantStaff]: 'merchant-staff',
   [paths.municipalityStaff]: 'municipality-staff',
@@ -62,7 +66,8 @@ export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
     || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-family' || name === 'municipality-usage'
     || name === 'municipality-shelters' || name === 'municipality-shelter-summary' || name === 'municipality-shelter-desk'
-    || name === 'municipality-events' || name === 'municipality-event-reception' || name === 'municipality-staff' || name === 'municipality-partners') return 'municipality';
+    || name === 'municipality-events' || name === 'municipality-event-reception'
+    || name === 'municipality-campaign-figures' || name === 'municipality-expiring-points' || name === 'municipality-staff' || name === 'municipality-partners') return 'municipality';
   return null;
 }
 
@@ -71,7 +76,17 @@ function normalise(path: string): string {
   return path.length > 1 ? path.replace(/\/+$/, '') : path;
 }
 
+/** A campaign's dashboard: the programme's figures screen, narrowed to the campaign (the campaigns screen links here). */
+export const campaignFiguresPath = (campaignId: number) => `${paths.municipalityCampaignFigures}/${campaignId}`;
+
+/** The campaign a dashboard's path names, if it is one. */
+export function campaignOfPath(path: string): number | undefined {
+  const match = /^\/municipality\/campaign-figures\/([1-9][0-9]{0,15})$/.exec(normalise(path));
+  return match ? Number(match[1]) : undefined;
+}
+
 export function matchRoute(path: string): RouteName {
+  if (campaignOfPath(path) !== undefined) return 'municipality-campaign-figures';
   return routesByPath[normalise(path)] ?? 'not-found';
 }
 

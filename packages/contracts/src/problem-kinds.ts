@@ -392,6 +392,9 @@ export const problemKinds = {
   event_figures_period_invalid: { status: 400, title: 'Period not valid', messages: {
     ja: '付与実績の期間の指定が正しくありません。開始日と終了日を YYYY-MM-DD で、開始日 ≦ 終了日、1年（366日）以内で指定してください。',
     en: 'The period of the grant figures is not valid. Give from and to as YYYY-MM-DD, from on or before to, at most a year (366 days).' } },
+  campaign_figures_period_invalid: { status: 400, title: 'Period not valid', messages: {
+    ja: 'キャンペーン実績の期間の指定が正しくありません。開始日と終了日を YYYY-MM-DD で、開始日 ≦ 終了日、1年（366日）以内で指定してください。',
+    en: 'The period of the campaign figures is not valid. Give from and to as YYYY-MM-DD, from on or before to, at most a year (366 days).' } },
   service_card_unknown: { status: 409, title: 'Card not registered', messages: {
     ja: 'このカードはまだマイキーIDに登録されていません。窓口で一度ログインしてから、利用者カードをつないでください。',
     en: 'This card has no MyKey ID yet. Please log in once at a counter, then link your membership card.' } },
