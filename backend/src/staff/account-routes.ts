@@ -5,7 +5,7 @@
 import Router from '@koa/router';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { LOGIN_ID_PATTERN, type StaffRole } from '@mykey/contracts/staff.ts';
+import { LOGIN_ID_PATTERN, ROLES_OF, type StaffRole } from '@mykey/contracts/staff.ts';
 import type { Db } from '../db.ts';
 import { described } from '../http/described.ts';
 import { readJson } from '../http/body.ts';
@@ -20,7 +20,7 @@ import type { OrganizationRef } from './organization.ts';
 import { MAX_PASSWORD_LENGTH } from './password.ts';
 import { staffRepository as repo, type SignedInStaff } from './repository.ts';
 
-const roles = z.array(z.enum(['administrator', 'operator', 'auditor', 'owner', 'clerk'])).min(1).max(5);
+const roles = z.array(z.enum([...ROLES_OF.municipality, ...ROLES_OF.merchant] as [StaffRole, ...StaffRole[]])).min(1).max(5);
 const ID = /^[1-9][0-9]{0,15}$/;
 const inviteBody = z.object({
   displayName: z.string().trim().min(1).max(100),

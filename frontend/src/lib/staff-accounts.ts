@@ -1,11 +1,11 @@
 // The staff of the signed-in organization (a town's administrator, a shop's owner) and the
 // invitation page's call (docs/security/staff.md#the-life-of-an-account).
-import type { StaffAccountSummary, StaffInvitation, StaffInvitationRedeemed, StaffRole } from '@mykey/contracts/staff.ts';
+import { ROLES_OF, type StaffAccountSummary, type StaffInvitation, type StaffInvitationRedeemed, type StaffRole } from '@mykey/contracts/staff.ts';
 import { isRecord, newIdempotencyKey, request } from './api.ts';
 
 export type { StaffAccountSummary, StaffInvitation, StaffInvitationRedeemed };
 
-const ROLES: readonly string[] = ['administrator', 'operator', 'auditor', 'owner', 'clerk'];
+const ROLES: readonly unknown[] = [...ROLES_OF.municipality, ...ROLES_OF.merchant];
 const isRoles = (value: unknown): value is StaffRole[] => Array.isArray(value) && value.length > 0 && value.every((role) => ROLES.includes(role));
 const isOrganization = (value: unknown): value is StaffInvitation['organization'] =>
   isRecord(value) && (value.kind === 'merchant' || value.kind === 'municipality') && typeof value.id === 'string' && isRecord(value.name);
