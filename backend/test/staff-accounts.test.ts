@@ -254,3 +254,22 @@ test('npm run mykey -- municipality add: the code\'s check digit, the first admi
   t.like(await run('add', '--code', '139025', '--name-ja', '別の村', '--name-en', 'Other'), { code: 1, out: { error: 'municipality_names_differ' } });
   t.like(await run('add', '--code', DEMO_SECOND_MUNICIPALITY.code, '--name-ja', DEMO_SECOND_MUNICIPALITY.name_ja, '--name-en', DEMO_SECOND_MUNICIPALITY.name_en), { code: 0, out: { added: false, invitation: null } });
 });
+
+test("the schema keeps an invitation's roles to its organization's kind, and the migration goes down and up again", async (t) => {
+  const { db } = await fixture();
+  const bakery = (await db('merchants').where({ slug: 'demo-bakery' }).first('id')).id;
+  const invitation = (organization: Record<string, unknown>, roles: string) => db('staff_invitations').insert({
+    code_hash: randomBytes(32), ...organization, roles, display_name: '招待', issued_at: new Date(), expires_at: new Date(Date.now() + 60_000),
+  });
+  await t.throwsAsync(invitation({ organization_kind: 'merchant', merchant_id: bakery }, 'administrator'));
+  await t.throwsAsync(invitation({ organization_kind: 'municipality', municipality_code: DEMO_MUNICIPALITY.code }, 'clerk'));
+  await t.throwsAsync(invitation({ organization_kind: 'municipality', municipality_code: DEMO_MUNICIPALITY.code }, ''));
+  await t.notThrowsAsync(invitation({ organization_kind: 'merchant', merchant_id: bakery }, 'owner,clerk'));
+
+  const { db: own } = await testDatabase((fn) => t.teardown(fn));
+  await own.migrate.down({ name: '20261208060000_staff_accounts_life.ts' });
+  t.false(await own.schema.hasTable('staff_invitations'));
+  t.false(await own.schema.hasColumn('staff_accounts', 'disabled_at'));
+  await own.migrate.latest();
+  t.true(await own.schema.hasColumn('staff_accounts', 'last_signed_in_at'));
+});
