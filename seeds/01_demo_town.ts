@@ -2,7 +2,7 @@
 // @mykey/dev-tools/demo-towns.ts). Re-running updates the demo rows in place and never
 // duplicates them: every row has a natural key and is upserted on it.
 import type { Knex } from 'knex';
-import { DEMO_AGREEMENT, DEMO_CAMPAIGN, DEMO_EVENT_CATEGORIES, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_PARTNER, DEMO_PASSWORD, DEMO_STAFF, type DemoTown } from '@mykey/dev-tools/demo-towns.ts';
+import { DEMO_AGREEMENT, DEMO_CAMPAIGN, DEMO_EVENT_CATEGORIES, DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_PARTNER, DEMO_PASSWORD, DEMO_PAYER, DEMO_STAFF, type DemoTown } from '@mykey/dev-tools/demo-towns.ts';
 import { hashPassword } from '@mykey/backend/staff/password.ts';
 import { staffPasswordCost } from '@mykey/backend/config.ts';
 import { fundCampaign } from '@mykey/backend/ledger/ledger.ts';
@@ -36,6 +36,8 @@ export async function seedTown(knex: Knex, town: DemoTown): Promise<void> {
   const now = new Date();
   await knex('event_categories').insert(DEMO_EVENT_CATEGORIES.map((c) => ({ ...c, municipality_code: code, created_at: now, updated_at: now })))
     .onConflict(['municipality_code', 'name_ja']).ignore();
+  // The town as the payer of its transfer file, added once: details the town changed stay changed.
+  await knex('municipality_payers').insert({ ...town.payer, municipality_code: code, updated_at: now }).onConflict('municipality_code').ignore();
   for (const staff of town.staff) {
     const organization = staff.merchant
       ? { merchant_id: await merchantId(knex, staff.merchant), municipality_code: null }
@@ -52,5 +54,5 @@ export async function seedTown(knex: Knex, town: DemoTown): Promise<void> {
 export async function seed(knex: Knex): Promise<void> {
   // Partners work with towns; each town's seed adds the demo partner's agreement with it.
   await knex('partners').insert(DEMO_PARTNER).onConflict('slug').merge();
-  await seedTown(knex, { municipality: DEMO_MUNICIPALITY, merchants: DEMO_MERCHANTS, campaign: DEMO_CAMPAIGN, staff: DEMO_STAFF });
+  await seedTown(knex, { municipality: DEMO_MUNICIPALITY, merchants: DEMO_MERCHANTS, campaign: DEMO_CAMPAIGN, staff: DEMO_STAFF, payer: DEMO_PAYER });
 }

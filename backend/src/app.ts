@@ -11,6 +11,7 @@ import { Problem } from './http/problems.ts';
 import { healthRoutes } from './health/routes.ts';
 import { staffRoutes } from './staff/routes.ts';
 import { accountRoutes } from './staff/account-routes.ts';
+import { shopsRepository } from './shops/repository.ts';
 import { partnerAgreementRoutes } from './partners/agreement-routes.ts';
 import { deviceRoutes } from './devices/routes.ts';
 import { cardTapRoutes } from './card-taps/routes.ts';
@@ -29,6 +30,7 @@ import { serviceUsesRoutes } from './town-services/uses-routes.ts';
 import { serviceApiRoutes } from './town-services/service-api-routes.ts';
 import { shelterCheckInPurpose, shelterCheckOutPurpose } from './shelters/purposes.ts';
 import { shelterRoutes } from './shelters/routes.ts';
+import { shopRoutes } from './shops/routes.ts';
 import { eventAttendancePurpose } from './events/purposes.ts';
 import { eventRoutes } from './events/routes.ts';
 import { campaignFiguresRoutes } from './campaign-figures/routes.ts';
@@ -92,10 +94,13 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   app.use(requestContext(log));
   app.use(securityHeaders(config.READER_AGENT_ORIGINS));
   app.use(problemMiddleware);
-  for (const router of [healthRoutes(db, redis), openApiRoutes(), grantRoutes({ db, clock }), settlementRoutes({ db }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
+  for (const router of [healthRoutes(db, redis), openApiRoutes(), grantRoutes({ db, clock }), settlementRoutes({ db, clock }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock, mykeySecret: identity.secret }), paymentRoutes({ db, clock, mykeySecret: identity.secret }), townServiceRoutes({ db, mykeySecret: identity.secret, clock, allowPlainHttpWebhooks: plainHttpWebhooksAllowed(config.NODE_ENV) }), serviceUsesRoutes({ db }),
-    serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }), eventRoutes({ db, clock }), campaignFiguresRoutes({ db, clock }), familyRoutes({ db, clock }),
-    accountRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, scryptCost: config.STAFF_PASSWORD_SCRYPT_N, clock }), partnerAgreementRoutes({ db, clock }),
+    serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }), shopRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }), eventRoutes({ db, clock }), campaignFiguresRoutes({ db, clock }), familyRoutes({ db, clock }),
+    accountRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, scryptCost: config.STAFF_PASSWORD_SCRYPT_N, clock, shopOfTown: async (conn, town, id) => {
+      const shop = await shopsRepository.ofTown(conn, town, id);
+      return shop && { ja: shop.nameJa, en: shop.nameEn };
+    } }), partnerAgreementRoutes({ db, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {
       slots: uploadSlots(redis, config.QUEUE_PREFIX, batchUploads.perPartner), spoolDir: batchUploads.spoolDir, spoolMaxBytes: batchUploads.spoolMaxBytes } })]) {
     app.use(router.routes());

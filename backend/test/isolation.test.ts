@@ -17,6 +17,12 @@ import { demoPasswordHash } from './helpers/staff.ts';
 const SHOP_B = DEMO_SECOND_MERCHANTS[0]!;
 const CAMPAIGN_B = DEMO_SECOND_CAMPAIGN;
 
+/** B's details as the payer of its transfer file. */
+const PAYER_B = { requesterCode: '9876543210', requesterName: 'アオバチョウ', bankCode: '0777', bankName: 'アオバギンコウ', branchCode: '321', branchName: 'ホンテン', accountType: 'ordinary', accountNumber: '7777777' };
+
+/** The Japanese date `n` days before today. */
+const daysAgo = (n: number) => tokyoDate(new Date(Date.now() - n * 86_400_000));
+
 const fixture = fileFixture(test, async (cleanup) => {
   // Town A is the seeded みらい市, town B the seeded あおば町.
   const a = await municipalCounter(cleanup);
@@ -67,11 +73,18 @@ const fixture = fileFixture(test, async (cleanup) => {
   const receptionB = await enrollDevice(base, cityB, 'あおば町行事受付');
   must(await cityB.put(`/api/v1/events/${eventB.id}/devices`, { deviceIds: [receptionB.id] }), 200);
   must(await receptionB.post('/api/v1/auth/card-taps', { purpose: 'event_attendance', certificate: memberB.card.certificateDer.toString('base64') }), 201);
+  // B's closed settlement period and its payer's details.
+  must(await cityB.put('/api/v1/staff/settlement-payer', PAYER_B), 200);
+  const periodB = must(await cityB.post('/api/v1/staff/settlement-periods', { from: daysAgo(7), to: daysAgo(1), payOn: daysAgo(-7) }), 201).body.period.id as number;
   const conversionB = { partnerTxId: `aoba-tx-${randomBytes(4).toString('hex')}`, mykeyId: residentB.mykeyId, municipality: TOWN_B.code, partnerPoints: 1000 };
   must(await signedFetch(base, partnerB, 'POST', '/api/v1/partner/conversions', JSON.stringify(conversionB)), 202);
   const batchB = `aoba-batch-${randomBytes(4).toString('hex')}`;
   const batchLine = JSON.stringify({ ...conversionB, partnerTxId: `${conversionB.partnerTxId}-b` });
   must(await signedFetch(base, partnerB, 'PUT', `/api/v1/partner/conversion-batches/${batchB}`, `${batchLine}\n`, { contentType: 'application/x-ndjson', upload: true }), 200);
+
+  // B's shop and an application to B, pending (the public form's, from no town's session).
+  const shopIdB = Number((await db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
+  const applicationB = must(await publicApplication(base, { ...SHOP_APPLICATION, municipalityCode: TOWN_B.code, nameJa: 'あおば町の申請店', nameEn: 'Aoba applicant', address: 'あおば町申請1-1' }), 201).body;
 
   // Town A's parties: the seeded demo town's clerk, shop clerk, counter, register and a partner.
   const shopA = await signInStaff(base, 'demo-shop');
@@ -82,7 +95,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     code: TOWN_B.code, campaignId: campaignIdB, resident: residentB, categoryId: Number(categoryB.id), eventId: Number(eventB.id), receptionB, cityB, shopB, counterB, registerB, partnerB,
     uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
     partnerTxId: conversionB.partnerTxId, batchId: batchB, member: memberB, libraryId: Number(libraryB.id), membershipId: Number(membershipB.id), openLink: openLinkB.requestId as string,
-    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB,
+    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, periodId: periodB, shopId: shopIdB, applicationId: Number(applicationB.applicationId),
   };
   // Strings only B's objects hold, B's shop's pseudonym of its resident among them. (The
   // resident's MyKey ID is left out: A may name it itself, to grant points, and then sees it in
@@ -94,6 +107,8 @@ const fixture = fileFixture(test, async (cleanup) => {
     'あおば町立図書館', 'Aoba Town Library', 'AOBA-0001', 'AOBA-0002', membershipB.pseudonym, openLinkB.requestId,
     'あおば町民体育館', 'Aoba Town Gym', 'あおば町本町1-1', 'あおば町避難所受付',
     'あおば町の分類', 'Aoba category', 'あおば町清掃活動', 'Aoba clean-up', 'あおば町行事受付',
+    PAYER_B.requesterCode, 'ｱｵﾊﾞﾁﾖｳ', 'ｱｵﾊﾞｷﾞﾝｺｳ',
+    'あおば町の申請店', 'Aoba applicant', 'あおば町申請1-1',
   ];
   // A's own library, served by A's counter, with PIN-less taps.
   const libraryA = must(await a.staff.post('/api/v1/services', { kind: 'library', nameJa: 'みらい市立図書館', nameEn: 'Mirai City Library', tapPolicy: 'tap' }), 201).body;
@@ -112,6 +127,25 @@ const fixture = fileFixture(test, async (cleanup) => {
 });
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
+
+/** A shop's application as the public form sends it (no session). */
+const SHOP_APPLICATION = {
+  category: 'restaurant', representative: '申請 太郎', phone: '0120-123-456', email: 'apply@example.jp',
+  bankAccount: { bankCode: '0001', bankNameKana: 'ﾃｽﾄ', branchCode: '001', branchNameKana: 'ﾎﾝﾃﾝ', accountType: 'ordinary', accountNumber: '0000001', holderKana: 'ｼﾝｾｲ ﾀﾛｳ' },
+};
+
+async function publicApplication(base: string, application: Record<string, unknown>): Promise<Reply> {
+  const response = await fetch(`${base}/api/v1/shop-applications`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID() }, body: JSON.stringify(application) });
+  return { status: response.status, body: await response.json() };
+}
+
+/** B's shop and B's application, as B's administrator sees them: unchanged by anything A tried. */
+async function shopsOfBUntouched(t: ExecutionContext, f: Fixture): Promise<void> {
+  const shop = (await f.b.cityB.get(`/api/v1/staff/shops/${f.b.shopId}`)).body;
+  t.is(shop.status, 'approved');
+  t.not(shop.bankAccount?.accountNumber, '9999999');
+  t.like((await f.b.cityB.get(`/api/v1/staff/shops/${f.b.applicationId}`)).body, { status: 'pending', statusReason: null, bankAccount: { accountNumber: '0000001' } });
+}
 
 function must(reply: Reply, status: number): Reply {
   if (reply.status !== status) throw new Error(`expected ${status}, got ${reply.status}: ${JSON.stringify(reply.body)}`);
@@ -184,6 +218,7 @@ const UNSCOPED: Record<string, string> = {
   'POST /api/v1/devices': 'enrollment: the one-time code is the credential and names its organization',
   'POST /api/v1/staff/sessions/second-factor': "sign-in's second step: answers only about the session signing in",
   'POST /api/v1/staff/totp/enrolment/confirm': "completes the caller's own enrolment: answers only about its own account",
+  'GET /api/v1/shop-applications/towns': "the public application form's list of towns: every town's name, public by design",
   'POST /api/v1/staff/invitations/redemptions': 'the one-time invitation code is the credential and names its organization',
 };
 
@@ -782,6 +817,67 @@ const CASES: Record<string, Case> = {
     nothingOfB(t, f, must(await f.shopA.get(`/api/v1/merchant/settlement?${period}`), 200), must(await rawStaff(f.base, f.shopA, 'GET', `/api/v1/merchant/settlement?${period}&format=csv`), 200));
   },
 
+  async 'GET /api/v1/staff/settlement-periods'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/settlement-periods'), 200));
+  },
+
+  async 'POST /api/v1/staff/settlement-periods'(t, f) {
+    // A closes its own period: only A's entries are recorded, B's period and entries stand.
+    const before = await f.db('settlement_period_entries').where({ period_id: f.b.periodId }).count({ n: '*' });
+    const closed = must(await f.cityA.post('/api/v1/staff/settlement-periods', { from: daysAgo(7), to: daysAgo(1), payOn: daysAgo(-7) }), 201);
+    nothingOfB(t, f, closed);
+    const codes = await f.db('settlement_period_entries as s').join('ledger_entries as e', 'e.id', 's.entry_id').where('s.period_id', closed.body.period.id).distinct('e.municipality_code');
+    t.false(codes.some((row: { municipality_code: string }) => row.municipality_code === f.b.code), "none of B's entries is in A's period");
+    t.deepEqual(await f.db('settlement_period_entries').where({ period_id: f.b.periodId }).count({ n: '*' }), before);
+  },
+
+  async 'GET /api/v1/staff/settlement-periods/:id'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.get(`/api/v1/staff/settlement-periods/${f.b.periodId}`), await f.cityA.get('/api/v1/staff/settlement-periods/999999999'));
+    sameAsUnknown(t, f,
+      await rawStaff(f.base, f.cityA, 'GET', `/api/v1/staff/settlement-periods/${f.b.periodId}?format=csv&kind=merchants`),
+      await rawStaff(f.base, f.cityA, 'GET', '/api/v1/staff/settlement-periods/999999999?format=csv&kind=merchants'));
+  },
+
+  async 'GET /api/v1/staff/settlement-periods/:id/merchants/:merchantId'(t, f) {
+    const shopB = Number((await f.db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
+    sameAsUnknown(t, f,
+      await f.cityA.get(`/api/v1/staff/settlement-periods/${f.b.periodId}/merchants/${shopB}`),
+      await f.cityA.get(`/api/v1/staff/settlement-periods/999999999/merchants/${shopB}`));
+    const ownPeriod = (await f.cityA.get('/api/v1/staff/settlement-periods')).body.periods[0]?.id ?? 999999999;
+    sameAsUnknown(t, f,
+      await f.cityA.get(`/api/v1/staff/settlement-periods/${ownPeriod}/merchants/${shopB}`),
+      await f.cityA.get(`/api/v1/staff/settlement-periods/${ownPeriod}/merchants/999999999`));
+  },
+
+  async 'GET /api/v1/staff/settlement-periods/:id/transfer-file'(t, f) {
+    sameAsUnknown(t, f,
+      await rawStaff(f.base, f.cityA, 'GET', `/api/v1/staff/settlement-periods/${f.b.periodId}/transfer-file`),
+      await rawStaff(f.base, f.cityA, 'GET', '/api/v1/staff/settlement-periods/999999999/transfer-file'));
+  },
+
+  async 'GET /api/v1/staff/settlement-periods/:id/partner-invoices'(t, f) {
+    sameAsUnknown(t, f,
+      await f.cityA.get(`/api/v1/staff/settlement-periods/${f.b.periodId}/partner-invoices`),
+      await f.cityA.get('/api/v1/staff/settlement-periods/999999999/partner-invoices'));
+  },
+
+  async 'GET /api/v1/staff/settlement-payer'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/settlement-payer'), 200));
+  },
+
+  async 'PUT /api/v1/staff/settlement-payer'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.put('/api/v1/staff/settlement-payer', { ...PAYER_B, requesterCode: '1111111111', requesterName: 'ミライシ', bankCode: '0001', bankName: 'ミライギンコウ', accountNumber: '1111111' }), 200));
+    t.like((await f.b.cityB.get('/api/v1/staff/settlement-payer')).body.payer, { requesterCode: PAYER_B.requesterCode, requesterNameKana: 'ｱｵﾊﾞﾁﾖｳ' }, "B's payer stands");
+  },
+
+  async 'GET /api/v1/merchant/settlement-periods'(t, f) {
+    nothingOfB(t, f, must(await f.shopA.get('/api/v1/merchant/settlement-periods'), 200));
+  },
+
+  async 'GET /api/v1/merchant/settlement-periods/:id'(t, f) {
+    sameAsUnknown(t, f, await f.shopA.get(`/api/v1/merchant/settlement-periods/${f.b.periodId}`), await f.shopA.get('/api/v1/merchant/settlement-periods/999999999'));
+  },
+
   async 'POST /api/v1/merchant/payment-intents'(t, f) {
     nothingOfB(t, f, must(await f.shopA.post('/api/v1/merchant/payment-intents', { amount: 100 }), 201));
   },
@@ -814,6 +910,53 @@ const CASES: Record<string, Case> = {
 
   async 'GET /api/v1/merchant/payments'(t, f) {
     nothingOfB(t, f, must(await f.shopA.get(`/api/v1/merchant/payments?date=${today()}`), 200));
+  },
+
+  async 'POST /api/v1/shop-applications'(t, f) {
+    const reply = must(await publicApplication(f.base, { ...SHOP_APPLICATION, municipalityCode: '139998', nameJa: 'みらい市の申請店', nameEn: 'Mirai applicant', address: 'みらい市申請1-1' }), 201);
+    nothingOfB(t, f, reply);
+    t.false((await f.b.cityB.get('/api/v1/staff/shops')).body.shops.some((shop: { id: number }) => shop.id === reply.body.applicationId), "A's applicant is not among B's");
+  },
+
+  async 'GET /api/v1/staff/shops'(t, f) {
+    const list = must(await f.cityA.get('/api/v1/staff/shops'), 200);
+    nothingOfB(t, f, list);
+    t.false(list.body.shops.some((shop: { id: number }) => [f.b.shopId, f.b.applicationId].includes(shop.id)));
+    t.is((await f.shopA.get('/api/v1/staff/shops')).status, 403, 'a shop sees no other shops');
+  },
+
+  async 'GET /api/v1/staff/shops/:id'(t, f) {
+    for (const id of [f.b.shopId, f.b.applicationId]) sameAsUnknown(t, f, await f.cityA.get(`/api/v1/staff/shops/${id}`), await f.cityA.get('/api/v1/staff/shops/999999999'));
+  },
+
+  async 'POST /api/v1/staff/shops/:id/approval'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.post(`/api/v1/staff/shops/${f.b.applicationId}/approval`, {}), await f.cityA.post('/api/v1/staff/shops/999999999/approval', {}));
+    await shopsOfBUntouched(t, f);
+  },
+
+  async 'POST /api/v1/staff/shops/:id/rejection'(t, f) {
+    const reason = { reason: 'A の却下理由' };
+    sameAsUnknown(t, f, await f.cityA.post(`/api/v1/staff/shops/${f.b.applicationId}/rejection`, reason), await f.cityA.post('/api/v1/staff/shops/999999999/rejection', reason));
+    await shopsOfBUntouched(t, f);
+  },
+
+  async 'POST /api/v1/staff/shops/:id/suspension'(t, f) {
+    const reason = { reason: 'A の停止理由' };
+    sameAsUnknown(t, f, await f.cityA.post(`/api/v1/staff/shops/${f.b.shopId}/suspension`, reason), await f.cityA.post('/api/v1/staff/shops/999999999/suspension', reason));
+    await shopsOfBUntouched(t, f);
+  },
+
+  async 'POST /api/v1/staff/shops/:id/reinstatement'(t, f) {
+    sameAsUnknown(t, f, await f.cityA.post(`/api/v1/staff/shops/${f.b.shopId}/reinstatement`, {}), await f.cityA.post('/api/v1/staff/shops/999999999/reinstatement', {}));
+    await shopsOfBUntouched(t, f);
+  },
+
+  async 'PUT /api/v1/staff/shops/:id/bank-account'(t, f) {
+    const account = { ...SHOP_APPLICATION.bankAccount, accountNumber: '9999999' };
+    for (const id of [f.b.shopId, f.b.applicationId]) {
+      sameAsUnknown(t, f, await f.cityA.put(`/api/v1/staff/shops/${id}/bank-account`, account), await f.cityA.put('/api/v1/staff/shops/999999999/bank-account', account));
+    }
+    await shopsOfBUntouched(t, f);
   },
 
   async 'POST /api/v1/partner/conversions'(t, f) {

@@ -334,8 +334,8 @@ test.serial('the merchant endpoints: merchant staff only, their own shop\'s inte
   t.like(await f.shop.get('/api/v1/merchant/payments?date=2020-01-01'), { status: 200, body: { payments: [], totals: { count: 0, netPoints: 0 } } });
   const unauthenticated = await fetch(`${f.base}/api/v1/merchant/payment-intents/${intentId}`);
   t.is(unauthenticated.status, 401);
-  // A shop that is no longer approved opens no intent and is paid nothing.
-  await f.db('merchants').where({ id: f.merchantId }).update({ status: 'suspended' });
+  // A shop that is not approved opens no intent and is paid nothing (a suspended one: shops.test.ts).
+  await f.db('merchants').where({ id: f.merchantId }).update({ status: 'pending' });
   t.teardown(() => f.db('merchants').where({ id: f.merchantId }).update({ status: 'approved' }));
   t.like(await f.shop.post('/api/v1/merchant/payment-intents', { amount: 100 }), { status: 403, body: { code: 'merchant_not_approved' } });
   t.like(await paymentChallenge(f.register, intentId), { status: 403, body: { code: 'merchant_not_approved' } });

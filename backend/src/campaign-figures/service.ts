@@ -10,7 +10,7 @@ import { Problem } from '../http/problems.ts';
 import type { EntryKind } from '../ledger/entries.ts';
 import { ledgerRepository as ledger, type FiguresSum } from '../ledger/repository.ts';
 import { campaignRuns, tokyoDate } from '../ledger/rules.ts';
-import { organizationRepository } from '../organizations/repository.ts';
+import { shopsRepository } from '../shops/repository.ts';
 import { parsePeriod, type Period } from '../settlement/statement.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import {
@@ -108,7 +108,7 @@ function budgetOf(campaigns: ScopeCampaign[], budget: FiguresSum[], now: Date): 
 
 async function topShopsOf(trx: Knex.Transaction, ids: number[], period: Period): Promise<ShopFigure[]> {
   const shops = await ledger.topShops(trx, ids, period.startsAt, period.endsBefore, TOP_SHOPS);
-  const names = await organizationRepository.merchantNames(trx, shops.map((s) => s.merchantId));
+  const names = await shopsRepository.merchantNames(trx, shops.map((s) => s.merchantId));
   return shops.map((s) => ({ shop: names.get(s.merchantId)!, points: s.points, payments: s.payments }));
 }
 

@@ -1,13 +1,14 @@
 import type { Knex } from 'knex';
 import { readByKey, type Db } from '../db.ts';
 import type { Device, DeviceStatus } from '@mykey/contracts/device.ts';
+import type { ShopStatus } from '@mykey/contracts/shops.ts';
 import { organizationColumns, organizationOf, type OrganizationColumns, type OrganizationRef } from '../staff/organization.ts';
 
 /** The device behind a request, as requireDevice finds it; `municipalityCode` is the town it serves (a shop's device, its shop's town). */
 export interface EnrolledDevice { id: number; organization: OrganizationRef; municipalityCode: string }
 
-/** An enrolled device as its token finds it: with when it was last seen. */
-export interface ActiveDevice extends EnrolledDevice { lastSeenAt: Date | null }
+/** An enrolled device as its token finds it: with when it was last seen, and a shop's device its shop's status. */
+export interface ActiveDevice extends EnrolledDevice { lastSeenAt: Date | null; shopStatus: ShopStatus | null }
 
 interface DeviceRow extends OrganizationColumns {
   id: number;
@@ -104,9 +105,9 @@ export const devicesRepository = {
   activeByTokenHash: readByKey(async (conn, tokenHashes: readonly Buffer[]) => {
     const rows = await conn('devices as d').leftJoin('merchants as me', 'me.id', 'd.merchant_id')
       .whereIn('d.token_hash', tokenHashes).where({ 'd.status': 'active' })
-      .select('d.id', 'd.token_hash', 'd.merchant_id', 'd.municipality_code', 'd.last_seen_at', conn.raw('COALESCE(d.municipality_code, me.municipality_code) AS town'));
+      .select('d.id', 'd.token_hash', 'd.merchant_id', 'd.municipality_code', 'd.last_seen_at', 'me.status as shop_status', conn.raw('COALESCE(d.municipality_code, me.municipality_code) AS town'));
     return new Map(rows.map((row) => [Buffer.from(row.token_hash).toString('hex'),
-      { id: row.id, organization: organizationOf(row), municipalityCode: row.town, lastSeenAt: row.last_seen_at as Date | null } satisfies ActiveDevice]));
+      { id: row.id, organization: organizationOf(row), municipalityCode: row.town, lastSeenAt: row.last_seen_at as Date | null, shopStatus: row.shop_status ?? null } satisfies ActiveDevice]));
   }, (tokenHash) => tokenHash.toString('hex')),
 
   /** The journal key the device registered (SPKI DER), locked until the transaction ends with `lock`. */

@@ -10,7 +10,9 @@ import { organizationLabel, organizationOf, type OrganizationRef } from '../staf
 import { isDeviceTokenShaped, newDeviceToken } from './codes.ts';
 import { groupCode, newOneTimeCode, normalizeCode } from '../one-time-codes.ts';
 import type { Device, EnrollmentCode } from '@mykey/contracts/device.ts';
-import { organizationRepository } from '../organizations/repository.ts';
+import { organizationRepository, type Names } from '../organizations/repository.ts';
+import { shopsRepository } from '../shops/repository.ts';
+import { servingShop } from '../shops/service.ts';
 import { devicesRepository as repo, type EnrolledDevice } from './repository.ts';
 
 const CODE_MINUTES = 10;
@@ -53,8 +55,15 @@ export async function enroll(db: Db, typedCode: string, name: string | undefined
       action: 'device.enrolled', actor: { kind: 'device', id: String(deviceId) }, subject: `device:${deviceId}`,
       details: { organization: organizationLabel(organization), enrollmentCode: claimed.id, codeIssuedBy: claimed.issued_by_staff_id },
     });
-    return { deviceId, token, name: deviceName, organization: { ...organization, name: await organizationRepository.organizationName(trx, organization) } };
+    return { deviceId, token, name: deviceName, organization: { ...organization, name: await organizationName(trx, organization) } };
   });
+}
+
+/** A shop's or a municipality's name. */
+async function organizationName(trx: Knex.Transaction, organization: OrganizationRef): Promise<Names> {
+  if (organization.kind === 'municipality') return (await organizationRepository.municipalityName(trx, organization.id))!;
+  const shop = (await shopsRepository.merchant(trx, Number(organization.id)))!;
+  return { ja: shop.nameJa, en: shop.nameEn };
 }
 
 /** Revoking a revoked device changes nothing and is not an error. Another organization's device is not found. */
@@ -70,11 +79,13 @@ export async function revoke(trx: Knex.Transaction, staff: SignedInStaff, id: nu
   return { ...device, status: 'revoked', revokedAt: revokedAt.toISOString() };
 }
 
-/** The active device holding this bearer token, or undefined for anything else. */
+/** The active device holding this bearer token, or undefined for anything else; a device of a shop not serving is refused. */
 export async function authenticate(db: Db, token: string, at: Date): Promise<EnrolledDevice | undefined> {
   if (!isDeviceTokenShaped(token)) return undefined;
   const device = await repo.activeByTokenHash(db, tokenHash(token));
   if (!device) return undefined;
+  // A suspended shop's registers stop at once: nothing its devices ask is looked at.
+  if (device.shopStatus) servingShop(device.shopStatus);
   const staleBefore = new Date(at.getTime() - SEEN_PRECISION_MS);
   if (!device.lastSeenAt || device.lastSeenAt < staleBefore) await repo.touch(db, device.id, at, staleBefore);
   return { id: device.id, organization: device.organization, municipalityCode: device.municipalityCode };

@@ -41,3 +41,10 @@ export function problemDocument(problem: Problem, requestId: string, instance: s
     instance,
   };
 }
+
+/** A positive id in the path; anything else is as unknown as a missing one. */
+export function idOf(value: string | undefined, notFound: ProblemCode): number {
+  const id = Number(value);
+  if (!/^[1-9][0-9]{0,15}$/.test(value ?? '') || !Number.isSafeInteger(id)) throw new Problem(notFound);
+  return id;
+}

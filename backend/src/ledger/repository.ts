@@ -99,6 +99,9 @@ const through = (conn: Conn, table: string, index: string, alias = table) => con
 /** How findAccounts names an account. */
 export const accountKey = (municipalityCode: string, owner: AccountOwner) => `${municipalityCode}:${owner.kind}:${ownerId(owner)}`;
 
+/** Which entries a sum reads: those posted in a span of time, or a set named by a subquery of entry ids. */
+export type EntrySet = { startsAt: Date; endsBefore: Date } | { ids: Knex.QueryBuilder };
+
 /** A campaign-figures sum: per campaign, Japanese day and entry kind. */
 export interface FiguresSum { campaignId: number; day: string; kind: EntryKind; total: number }
 
@@ -395,23 +398,35 @@ export const ledgerRepository = {
 
   /**
    * Each (owner, entry kind) of the postings to accounts of `accountKind` in the municipality
-   * posted in [startsAt, endsBefore): how many entries and the sum of their postings on those
-   * accounts. `ownerId` narrows it to one owner.
+   * of the set (posted in [startsAt, endsBefore), or named by ids): how many entries and the sum
+   * of their postings on those accounts. `ownerId` narrows it to one owner.
    */
   async postingSums(conn: Conn, q: {
-    municipalityCode: string; startsAt: Date; endsBefore: Date; accountKind: AccountKind; entryKinds: EntryKind[]; ownerId?: number;
+    municipalityCode: string; entries: EntrySet; accountKind: AccountKind; entryKinds: EntryKind[]; ownerId?: number;
   }): Promise<Array<{ owner: number; kind: EntryKind; count: number; total: number }>> {
     const ownerColumn = OWNER_COLUMN[q.accountKind];
     const query = conn('ledger_entries as e')
       .join('ledger_postings as p', 'p.entry_id', 'e.id')
       .join('ledger_accounts as a', 'a.id', 'p.account_id')
-      .where('e.municipality_code', q.municipalityCode).where('e.posted_at', '>=', q.startsAt).where('e.posted_at', '<', q.endsBefore)
+      .where('e.municipality_code', q.municipalityCode)
       .whereIn('e.kind', q.entryKinds).where('a.kind', q.accountKind)
       .groupBy(`a.${ownerColumn}`, 'e.kind')
       .select({ owner: `a.${ownerColumn}`, kind: 'e.kind' }, conn.raw('COUNT(*) AS n'), conn.raw('SUM(p.amount) AS total'));
+    if ('ids' in q.entries) query.whereIn('e.id', q.entries.ids);
+    else query.where('e.posted_at', '>=', q.entries.startsAt).where('e.posted_at', '<', q.entries.endsBefore);
     if (q.ownerId !== undefined) query.where(`a.${ownerColumn}`, q.ownerId);
     const rows = await query;
     return rows.map((row) => ({ owner: Number(row.owner), kind: row.kind as EntryKind, count: points(row.n), total: points(row.total) }));
+  },
+
+  /**
+   * The ids of a municipality's entries of these kinds posted from `startsAt` up to (not
+   * including) `endsBefore` that are not among `excluding`: as a subquery, so a closing
+   * settlement period records them in one statement (settlement/repository.ts).
+   */
+  entryIdsBefore(conn: Conn, q: { municipalityCode: string; entryKinds: EntryKind[]; startsAt: Date; endsBefore: Date; excluding: Knex.QueryBuilder }): Knex.QueryBuilder {
+    return conn('ledger_entries').where('municipality_code', q.municipalityCode).whereIn('kind', q.entryKinds)
+      .where('posted_at', '>=', q.startsAt).where('posted_at', '<', q.endsBefore).whereNotIn('id', q.excluding).select('id');
   },
 
   // --- campaign figures (campaign-figures/) -----------------------------------------------

@@ -1,5 +1,5 @@
-// Every SQL statement of the organizations the platform serves: municipalities and their shops
-// (merchants). Their rows come from seeds and operations; features read them through here.
+// Every SQL statement of the municipalities the platform serves. Their rows come from seeds and
+// operations; features read them through here. Their shops are shops/ (the merchants table).
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import type { Named } from '@mykey/contracts/statement-shape.ts';
@@ -7,9 +7,6 @@ import type { Named } from '@mykey/contracts/statement-shape.ts';
 type Conn = Db | Knex.Transaction;
 
 export interface Names { ja: string; en: string }
-
-/** A shop as the register and its receipts show it. */
-export interface Merchant { id: number; nameJa: string; nameEn: string; status: 'pending' | 'approved' | 'suspended' }
 
 export const organizationRepository = {
   /** Those of these codes that name a municipality. */
@@ -33,26 +30,10 @@ export const organizationRepository = {
     return (await conn('municipalities').orderBy('code').select('code')).map((row) => String(row.code));
   },
 
-  async merchant(conn: Conn, merchantId: number): Promise<Merchant | undefined> {
-    const row = await conn('merchants').where({ id: merchantId }).first('id', 'name_ja', 'name_en', 'status');
-    return row && { id: Number(row.id), nameJa: row.name_ja, nameEn: row.name_en, status: row.status };
-  },
-
-  /** The municipality a shop belongs to; undefined for no such shop. */
-  async merchantMunicipality(conn: Conn, merchantId: number): Promise<string | undefined> {
-    const row = await conn('merchants').where({ id: merchantId }).first('municipality_code');
-    return row?.municipality_code;
-  },
-
-  async merchantNames(conn: Conn, ids: number[]): Promise<Map<number, Named>> {
-    return namedById(ids.length === 0 ? [] : await conn('merchants').whereIn('id', ids).select(NAMED_COLUMNS));
-  },
-
-  /** A shop's or a municipality's name. */
-  async organizationName(conn: Conn, organization: { kind: 'merchant' | 'municipality'; id: string }): Promise<Names> {
-    const table = organization.kind === 'merchant' ? conn('merchants').where({ id: organization.id }) : conn('municipalities').where({ code: organization.id });
-    const row = await table.first('name_ja', 'name_en');
-    return { ja: row.name_ja, en: row.name_en };
+  /** Every municipality with its names, in order of code. */
+  async municipalities(conn: Conn): Promise<Array<{ code: string; names: Names }>> {
+    const rows = await conn('municipalities').orderBy('code').select('code', 'name_ja', 'name_en');
+    return rows.map((row) => ({ code: String(row.code), names: { ja: row.name_ja, en: row.name_en } }));
   },
 };
 

@@ -3,7 +3,7 @@
 // which ledger entries belong to the intent.
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
-import type { Merchant } from '../organizations/repository.ts';
+import type { Merchant } from '../shops/repository.ts';
 
 type Conn = Db | Knex.Transaction;
 

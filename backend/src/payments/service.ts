@@ -19,7 +19,8 @@ import { customerOf } from '../mykey/pseudonym.ts';
 import { usableMykeyOf } from '../mykey/service.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { organizationLabel } from '../staff/organization.ts';
-import { organizationRepository, type Merchant } from '../organizations/repository.ts';
+import { shopsRepository, type Merchant } from '../shops/repository.ts';
+import { servingShop } from '../shops/service.ts';
 import { paymentsRepository as repo, type Intent, type Reversal } from './repository.ts';
 
 /** How long a register's intent can be paid: long enough for a PIN and a second try, short enough not to linger. */
@@ -57,7 +58,7 @@ const merchantOf = (staff: SignedInStaff): number => Number(staff.organization.i
 
 function approved(merchant: Merchant | undefined): Merchant {
   if (!merchant) throw new Problem('merchant_not_found');
-  if (merchant.status !== 'approved') throw new Problem('merchant_not_approved');
+  servingShop(merchant.status);
   return merchant;
 }
 
@@ -71,7 +72,7 @@ function tokyoDay(date: string): { from: Date; to: Date } {
 const keyHash = (staff: SignedInStaff, key: string) => createHash('sha256').update(`staff:${staff.id}\n${key}`).digest('hex').slice(0, 32);
 
 async function approvedMerchant(conn: Conn, merchantId: number): Promise<Merchant> {
-  return approved(await organizationRepository.merchant(conn, merchantId));
+  return approved(await shopsRepository.merchant(conn, merchantId));
 }
 
 /** The shop's own intent; another shop's is as good as unknown. */
@@ -91,7 +92,7 @@ async function reverse(trx: Knex.Transaction, secret: Buffer, staff: SignedInSta
   const points = Math.max(...posted.postings.map((p) => p.amount));
   await repo.insertReversal(trx, { intentId, kind, points, entryId: posted.entryId, staffId: staff.id, at: now });
   const reversed = (await repo.reversalsOf(trx, [intentId])).reduce((sum, r) => sum + r.points, 0);
-  const merchant = (await organizationRepository.merchant(trx, intent.merchantId))!;
+  const merchant = (await shopsRepository.merchant(trx, intent.merchantId))!;
   // The audit log is the platform's and the town's record (never shown to the shop): it keeps the MyKey ID.
   await appendAudit(trx, {
     action: kind === 'refund' ? 'payment.refunded' : 'payment.voided', actor: { kind: 'staff', id: String(staff.id) }, subject: `payment:${intentId}`,
@@ -116,7 +117,7 @@ export async function createIntent(trx: Knex.Transaction, staff: SignedInStaff, 
 
 export async function intentView(db: Db, secret: Buffer, staff: SignedInStaff, id: string, now: Date): Promise<IntentView> {
   const intent = await ownIntent(db, merchantOf(staff), id);
-  const merchant = (await organizationRepository.merchant(db, intent.merchantId))!;
+  const merchant = (await shopsRepository.merchant(db, intent.merchantId))!;
   return view(intent, merchant, now, receiptOf(secret, intent, merchant));
 }
 
@@ -125,7 +126,7 @@ export async function cancel(trx: Knex.Transaction, staff: SignedInStaff, id: st
   const intent = await ownIntent(trx, merchantOf(staff), id, { lock: true });
   if (statusAt(intent, now) !== 'open') throw notOpen(intent, now);
   await repo.markCancelled(trx, id, staff.id, now);
-  return view({ ...intent, status: 'cancelled' }, (await organizationRepository.merchant(trx, intent.merchantId))!, now, null);
+  return view({ ...intent, status: 'cancelled' }, (await shopsRepository.merchant(trx, intent.merchantId))!, now, null);
 }
 
 /**

@@ -9,9 +9,10 @@ import { csvFile } from '../csv.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import type { EntryKind } from '../ledger/entries.ts';
-import { ledgerRepository, type AccountKind } from '../ledger/repository.ts';
+import { ledgerRepository, type AccountKind, type EntrySet } from '../ledger/repository.ts';
 import { endOfTokyoDay } from '../ledger/rules.ts';
 import { organizationRepository } from '../organizations/repository.ts';
+import { shopsRepository } from '../shops/repository.ts';
 import { partnerRepository } from '../partners/repository.ts';
 import { STATEMENT_KINDS, type CampaignLine, type Figure, type MerchantLine, type Named, type PartnerLine, type Statement, type StatementKind } from '@mykey/contracts/statement-shape.ts';
 
@@ -53,9 +54,9 @@ export function parsePeriod(from: unknown, to: unknown, invalid: 'settlement_per
 
 const zero = (): Figure => ({ count: 0, points: 0 });
 
-/** The postings to accounts of this kind in the period, summed per owner and entry kind. */
-const postingSums = (conn: Conn, code: string, period: Period, accountKind: AccountKind, entryKinds: EntryKind[], ownerId?: number) =>
-  ledgerRepository.postingSums(conn, { municipalityCode: code, startsAt: period.startsAt, endsBefore: period.endsBefore, accountKind, entryKinds, ownerId });
+/** The postings to accounts of this kind of the entries read, summed per owner and entry kind. */
+const postingSums = (conn: Conn, code: string, entries: EntrySet, accountKind: AccountKind, entryKinds: EntryKind[], ownerId?: number) =>
+  ledgerRepository.postingSums(conn, { municipalityCode: code, entries, accountKind, entryKinds, ownerId });
 
 /** Lines per owner, built from the sums, in id order; `always` adds owners with nothing in the period. */
 async function lines<L extends Named>(conn: Conn, names: (conn: Conn, ids: number[]) => Promise<Map<number, Named>>, sums: Awaited<ReturnType<typeof postingSums>>,
@@ -70,47 +71,54 @@ async function lines<L extends Named>(conn: Conn, names: (conn: Conn, ids: numbe
 
 const add = (a: Figure, b: Figure): Figure => ({ count: a.count + b.count, points: a.points + b.points });
 
-/**
- * The statement of one municipality for the period, read in one consistent snapshot.
- * `merchantId` narrows it to one shop (a merchant's own statement), which is listed even with
- * nothing in the period.
- */
-export async function settlementStatement(db: Db, code: string, period: Period, { merchantId }: { merchantId?: number } = {}): Promise<Statement> {
-  return db.transaction(async (trx) => {
-    const municipality = await organizationRepository.municipalityName(trx, code);
-    if (!municipality) throw new Problem('municipality_not_found');
-    const merchantSums = await postingSums(trx, code, period, 'merchant_payable', ['payment', 'refund', 'void'], merchantId);
-    // Postings to a shop: + for a payment, − for a refund or void.
-    const merchants = await lines(trx, organizationRepository.merchantNames, merchantSums, (named, of) => {
-      const payments = of('payment', 1);
-      const refunds = of('refund', -1);
-      const voids = of('void', -1);
-      return { ...named, payments, refunds, voids, netPoints: payments.points - refunds.points - voids.points };
-    }, merchantId === undefined ? [] : [merchantId]);
-    const forMerchant = merchantId !== undefined;
-    // Postings to a partner's clearing account and a campaign's budget are − for what they gave.
-    const partners = forMerchant ? [] : await lines(trx, partnerRepository.names,
-      await postingSums(trx, code, period, 'partner_clearing', ['conversion']), (named, of) => ({ ...named, conversions: of('conversion', -1) }));
-    const campaigns = forMerchant ? [] : await lines(trx, ledgerRepository.campaignNames,
-      await postingSums(trx, code, period, 'campaign_budget', ['conversion', 'grant']), (named, of) => {
-        const premiums = of('conversion', -1);
-        const grants = of('grant', -1);
-        return { ...named, premiums, grants, totalPoints: premiums.points + grants.points };
-      });
-    return {
-      municipality: { code, name: municipality },
-      period: { from: period.from, to: period.to, timeZone: 'Asia/Tokyo', startsAt: period.startsAt.toISOString(), endsBefore: period.endsBefore.toISOString() },
-      merchants,
-      merchantTotals: merchants.reduce((t, m) => ({
-        payments: add(t.payments, m.payments), refunds: add(t.refunds, m.refunds), voids: add(t.voids, m.voids), netPoints: t.netPoints + m.netPoints,
-      }), { payments: zero(), refunds: zero(), voids: zero(), netPoints: 0 }),
-      partners,
-      partnerTotals: { conversions: partners.reduce((t, p) => add(t, p.conversions), zero()) },
-      campaigns,
-      campaignTotals: campaigns.reduce((t, c) => ({ premiums: add(t.premiums, c.premiums), grants: add(t.grants, c.grants), totalPoints: t.totalPoints + c.totalPoints }),
-        { premiums: zero(), grants: zero(), totalPoints: 0 }),
-    };
-  }, { isolationLevel: 'repeatable read' });
+export interface StatementScope {
+  /** Narrows it to one shop (a merchant's own statement), which is listed even with nothing in the period. */
+  merchantId?: number;
+  /** The entries a closed period covers (settlement/periods.ts); without them, those posted in the period. */
+  entryIds?: (conn: Conn) => Knex.QueryBuilder;
+}
+
+/** The statement of one municipality for the period, read in one consistent snapshot. */
+export async function settlementStatement(db: Db, code: string, period: Period, scope: StatementScope = {}): Promise<Statement> {
+  return db.transaction((trx) => statementIn(trx, code, period, scope), { isolationLevel: 'repeatable read' });
+}
+
+/** The statement read in the caller's transaction. */
+export async function statementIn(trx: Knex.Transaction, code: string, period: Period, { merchantId, entryIds }: StatementScope = {}): Promise<Statement> {
+  const municipality = await organizationRepository.municipalityName(trx, code);
+  if (!municipality) throw new Problem('municipality_not_found');
+  const entries: EntrySet = entryIds ? { ids: entryIds(trx) } : period;
+  const merchantSums = await postingSums(trx, code, entries, 'merchant_payable', ['payment', 'refund', 'void'], merchantId);
+  // Postings to a shop: + for a payment, − for a refund or void.
+  const merchants = await lines(trx, shopsRepository.merchantNames, merchantSums, (named, of) => {
+    const payments = of('payment', 1);
+    const refunds = of('refund', -1);
+    const voids = of('void', -1);
+    return { ...named, payments, refunds, voids, netPoints: payments.points - refunds.points - voids.points };
+  }, merchantId === undefined ? [] : [merchantId]);
+  const forMerchant = merchantId !== undefined;
+  // Postings to a partner's clearing account and a campaign's budget are − for what they gave.
+  const partners = forMerchant ? [] : await lines(trx, partnerRepository.names,
+    await postingSums(trx, code, entries, 'partner_clearing', ['conversion']), (named, of) => ({ ...named, conversions: of('conversion', -1) }));
+  const campaigns = forMerchant ? [] : await lines(trx, ledgerRepository.campaignNames,
+    await postingSums(trx, code, entries, 'campaign_budget', ['conversion', 'grant']), (named, of) => {
+      const premiums = of('conversion', -1);
+      const grants = of('grant', -1);
+      return { ...named, premiums, grants, totalPoints: premiums.points + grants.points };
+    });
+  return {
+    municipality: { code, name: municipality },
+    period: { from: period.from, to: period.to, timeZone: 'Asia/Tokyo', startsAt: period.startsAt.toISOString(), endsBefore: period.endsBefore.toISOString() },
+    merchants,
+    merchantTotals: merchants.reduce((t, m) => ({
+      payments: add(t.payments, m.payments), refunds: add(t.refunds, m.refunds), voids: add(t.voids, m.voids), netPoints: t.netPoints + m.netPoints,
+    }), { payments: zero(), refunds: zero(), voids: zero(), netPoints: 0 }),
+    partners,
+    partnerTotals: { conversions: partners.reduce((t, p) => add(t, p.conversions), zero()) },
+    campaigns,
+    campaignTotals: campaigns.reduce((t, c) => ({ premiums: add(t.premiums, c.premiums), grants: add(t.grants, c.grants), totalPoints: t.totalPoints + c.totalPoints }),
+      { premiums: zero(), grants: zero(), totalPoints: 0 }),
+  };
 }
 
 // --- CSV files ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware
 import type { SignedInStaff } from '../staff/repository.ts';
 import { SERVICE_NAME } from '@mykey/contracts/services.ts';
 import { SHELTER_CAPACITY_MAX, SHELTER_NAME_MAX, SHELTER_PLACE_MAX } from '@mykey/contracts/shelters.ts';
-import { idOf } from '../town-services/routes.ts';
+import { idOf } from '../http/problems.ts';
 import { closeShelter, listShelters, openShelter, rosterCsv, rosterOf, setShelterDevices, shelterOf, summaryOf, updateShelter } from './service.ts';
 import { described } from '../http/described.ts';
 

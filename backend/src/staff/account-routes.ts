@@ -12,7 +12,7 @@ import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
 import { oneTimeCodeLimit } from '../one-time-code-limit.ts';
-import { organizationRepository } from '../organizations/repository.ts';
+import type { Names } from '../organizations/repository.ts';
 import { changeRoles, resetSecondFactor, setDisabled } from './accounts.ts';
 import { issueInvitation, redeemInvitation } from './invitations.ts';
 import { signedInStaff, staffWith } from './middleware.ts';
@@ -36,20 +36,26 @@ const redeemBody = z.object({
   password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
 }).strict();
 
-export interface AccountRoutesDeps { db: Db; redis: Redis; keyPrefix: string; scryptCost: number; clock: () => Date }
+export interface AccountRoutesDeps {
+  db: Db; redis: Redis; keyPrefix: string; scryptCost: number; clock: () => Date;
+  /** A shop of the town by its id, its names; undefined for none (shops/ owns them and imports staff/, so app.ts hands this over). */
+  shopOfTown: (db: Db, municipalityCode: string, merchantId: number) => Promise<Names | undefined>;
+}
 
 /** Where an invitation's account will work: the inviter's organization, or (a town's administrator) a shop of the town that has no owner yet. */
-async function invitedOrganization(db: Db, staff: SignedInStaff, merchantId: number | undefined, invited: StaffRole[]): Promise<OrganizationRef> {
+async function invitedOrganization(deps: AccountRoutesDeps, staff: SignedInStaff, merchantId: number | undefined, invited: StaffRole[]): Promise<OrganizationRef & { name: Names }> {
   if (merchantId === undefined) return staff.organization;
   if (staff.organization.kind !== 'municipality') throw new Problem('request_invalid', "only a town's administrator names a shop");
   if (invited.some((role) => role !== 'owner')) throw new Problem('request_invalid', "a shop's first account is its owner: roles must be [\"owner\"]");
-  if ((await organizationRepository.merchantMunicipality(db, merchantId)) !== staff.municipalityCode) throw new Problem('merchant_not_found');
+  const name = await deps.shopOfTown(deps.db, staff.municipalityCode, merchantId);
+  if (!name) throw new Problem('merchant_not_found');
   const shop: OrganizationRef = { kind: 'merchant', id: String(merchantId) };
-  if (await repo.hasEnabledHolder(db, shop, 'owner')) throw new Problem('staff_shop_has_owner');
-  return shop;
+  if (await repo.hasEnabledHolder(deps.db, shop, 'owner')) throw new Problem('staff_shop_has_owner');
+  return { ...shop, name };
 }
 
-export function accountRoutes({ db, redis, keyPrefix, scryptCost, clock }: AccountRoutesDeps): Router {
+export function accountRoutes(deps: AccountRoutesDeps): Router {
+  const { db, redis, keyPrefix, scryptCost, clock } = deps;
   const router = new Router({ prefix: '/api/v1/staff' });
   const manages = staffWith(db, 'administrator', 'owner');
   const limit = oneTimeCodeLimit(redis, keyPrefix, 'staff-invitation');
@@ -72,7 +78,7 @@ export function accountRoutes({ db, redis, keyPrefix, scryptCost, clock }: Accou
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, inviteBody);
-    const organization = await invitedOrganization(db, staff, body.merchantId, body.roles);
+    const organization = await invitedOrganization(deps, staff, body.merchantId, body.roles);
     // The stored answer holds the code, for a retry after a lost answer; it is as short-lived as the code.
     respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'invite-staff', ...body } },
       async (trx) => ({ status: 201, body: await issueInvitation(trx, { staffId: staff.id, municipalityCode: staff.municipalityCode }, { organization, roles: body.roles, displayName: body.displayName }, clock()) })));

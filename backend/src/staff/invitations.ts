@@ -10,8 +10,8 @@ import { appendAudit, towns } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import { groupCode, newOneTimeCode, normalizeCode } from '../one-time-codes.ts';
-import { organizationRepository } from '../organizations/repository.ts';
 import { organizationLabel, organizationOf, type OrganizationRef } from './organization.ts';
+import type { Names } from '../organizations/repository.ts';
 import { hashPassword, passwordWeakness } from './password.ts';
 import { staffRepository as repo, tokenHash } from './repository.ts';
 
@@ -33,7 +33,7 @@ export function rolesFor(organization: OrganizationRef, roles: StaffRole[]): Sta
 }
 
 /** A new code for `organization`, audited, inside the caller's transaction (its answer is stored with the Idempotency-Key). */
-export async function issueInvitation(trx: Knex.Transaction, inviter: Inviter, invitation: { organization: OrganizationRef; roles: StaffRole[]; displayName: string }, now: Date): Promise<StaffInvitation> {
+export async function issueInvitation(trx: Knex.Transaction, inviter: Inviter, invitation: { organization: OrganizationRef & { name: Names }; roles: StaffRole[]; displayName: string }, now: Date): Promise<StaffInvitation> {
   const roles = rolesFor(invitation.organization, invitation.roles);
   const code = newOneTimeCode();
   const expiresAt = new Date(now.getTime() + INVITATION_HOURS * 3600_000);
@@ -42,10 +42,8 @@ export async function issueInvitation(trx: Knex.Transaction, inviter: Inviter, i
     action: 'staff.invitation_issued', actor: inviter.staffId === null ? { kind: 'system', id: 'municipality-command' } : { kind: 'staff', id: String(inviter.staffId) },
     subject: `staff_invitation:${id}`, details: { organization: organizationLabel(invitation.organization), roles, expiresAt: expiresAt.toISOString(), ...towns(inviter.municipalityCode) },
   });
-  return {
-    code: groupCode(code), expiresAt: expiresAt.toISOString(), displayName: invitation.displayName, roles,
-    organization: { ...invitation.organization, name: await organizationRepository.organizationName(trx, invitation.organization) },
-  };
+  const { kind, id: organizationId, name } = invitation.organization;
+  return { code: groupCode(code), expiresAt: expiresAt.toISOString(), displayName: invitation.displayName, roles, organization: { kind, id: organizationId, name } };
 }
 
 export interface Redemption { code: string; loginId: string; password: string }
@@ -69,14 +67,12 @@ export async function redeemInvitation(db: Db, redemption: Redemption, cost: num
     const staffId = await repo.insertAccount(trx, { loginId: redemption.loginId, displayName: invitation.display_name, organization, roles: invitation.roles, passwordHash, now });
     if (staffId === undefined) throw new Problem('staff_login_taken');
     await repo.closeInvitation(trx, invitation.id, staffId, now);
-    const town = organization.kind === 'municipality' ? organization.id : (await organizationRepository.merchantMunicipality(trx, Number(organization.id)))!;
+    // The new account as sign-in will see it: its organization's name and its town.
+    const made = await repo.staffById(trx, staffId);
     await appendAudit(trx, {
       action: 'staff.invitation_redeemed', actor: { kind: 'staff', id: String(staffId) }, subject: `staff:${staffId}`,
-      details: { invitation: invitation.id, invitedBy: invitation.issued_by_staff_id, organization: organizationLabel(organization), roles: invitation.roles, ...towns(town) },
+      details: { invitation: invitation.id, invitedBy: invitation.issued_by_staff_id, organization: organizationLabel(organization), roles: invitation.roles, ...towns(made.municipalityCode) },
     });
-    return {
-      loginId: redemption.loginId, roles: invitation.roles, secondFactorRequired: organization.kind === 'municipality',
-      organization: { ...organization, name: await organizationRepository.organizationName(trx, organization) },
-    };
+    return { loginId: redemption.loginId, roles: invitation.roles, secondFactorRequired: organization.kind === 'municipality', organization: made.organization };
   });
 }

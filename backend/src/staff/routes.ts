@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { appendAudit, recordAudit } from '../audit/chain.ts';
 import { isDevelopment, type Config } from '../config.ts';
-import type { Db } from '../db.ts';
+import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { Problem } from '../http/problems.ts';
 import { subkey } from '../subkeys.ts';
@@ -225,7 +225,9 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     const step = matchingStep(secret, loginId, code, new Date());
     if (step === undefined) throw new Problem('staff_totp_code_invalid');
     const recoveryCodes = newRecoveryCodes();
-    await db.transaction(async (trx) => {
+    // Two accounts enrolling at once can deadlock on the recovery codes' index (each clears its
+    // own, locking the same gap, then inserts): the loser runs again.
+    await retryTransient(() => db.transaction(async (trx) => {
       if (!(await repo.enableTotp(trx, id, sealTotpSecret(mykeySecret, id, secret), step, recoveryCodes.map(recoveryCodeHash)))) {
         throw new Problem('staff_totp_already_enrolled');
       }
@@ -233,7 +235,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
       await repo.deleteSessionsOf(trx, id);
       await startSession(ctx, trx, id, 'full');
       await appendAudit(trx, { action: 'staff.totp_enrolled', actor: { kind: 'staff', id: String(id) }, subject: `staff:${id}`, details: { address: ctx.ip } });
-    });
+    }));
     ctx.status = 201;
     ctx.body = { staff: shown(await repo.staffById(db, id)), recoveryCodes };
   });

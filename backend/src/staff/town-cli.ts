@@ -50,7 +50,7 @@ export async function addMunicipality(db: Db, town: { code: string; name: Names;
     let invitation: StaffInvitation | null = null;
     if (!(await staffRepository.hasEnabledHolder(trx, organization, 'administrator'))) {
       await staffRepository.closeCommandInvitations(trx, organization, now);
-      invitation = await issueInvitation(trx, { staffId: null, municipalityCode: town.code }, { organization, roles: ['administrator'], displayName: town.adminName }, now);
+      invitation = await issueInvitation(trx, { staffId: null, municipalityCode: town.code }, { organization: { ...organization, name: town.name }, roles: ['administrator'], displayName: town.adminName }, now);
     }
     return { municipality: { code: town.code, name: town.name }, added: !existing, invitation };
   });

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
-import { Problem, type ProblemCode } from '../http/problems.ts';
+import { idOf, Problem } from '../http/problems.ts';
 import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import { staffReason } from '../staff/reason.ts';
 import { webhookUrlProblem } from '../partners/webhook-url.ts';
@@ -29,13 +29,6 @@ const memberNumber = z.string().max(64).transform(normalizeMemberNumber).pipe(z.
 const requestBody = z.object({ action: z.enum(['link', 'unlink']), memberNumber }).strict();
 const unlinkBody = z.object({ reason: staffReason }).strict();
 const webhookBody = z.object({ url: z.string().max(4096).nullable() }).strict();
-
-/** A positive id in the path; anything else is as unknown as a missing one. */
-export function idOf(value: string | undefined, notFound: ProblemCode): number {
-  const id = Number(value);
-  if (!/^[1-9][0-9]{0,15}$/.test(value ?? '') || !Number.isSafeInteger(id)) throw new Problem(notFound);
-  return id;
-}
 
 export interface TownServiceRoutesDeps {
   db: Db; mykeySecret: Buffer; clock: () => Date;

@@ -9,7 +9,7 @@ import { parsePeriod, periodQuery } from '../settlement/statement.ts';
 import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import type { UsesFigures } from '@mykey/contracts/service-uses.ts';
 import { groupingOf, serviceUses, townUses, usesCsv, usesFileName } from './figures.ts';
-import { idOf } from './routes.ts';
+import { idOf } from '../http/problems.ts';
 import { described } from '../http/described.ts';
 
 const query = (ctx: Context) => ({ period: parsePeriod(ctx.query.from, ctx.query.to, 'service_uses_period_invalid'), by: groupingOf(ctx.query.by) });

@@ -4,7 +4,7 @@
 import { randomUUID, sign } from 'node:crypto';
 import { createCa, issueCertificate, issueCrl, type CertificateAuthority, type CertificateOptions, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { testDatabase, type Cleanup } from './env.ts';
-import { startTestApp, testIdentity } from './server.ts';
+import { startTestApp, testIdentity, type TestAppDeps } from './server.ts';
 import { staffCookie } from './staff.ts';
 
 export interface TestPki { ca: CertificateAuthority; card(options?: CertificateOptions): Promise<IssuedCertificate> }
@@ -106,15 +106,15 @@ export async function secondTown(base: string) {
  * The seeded demo town on the real app, trusting a CA made for the test file, with demo-city's
  * staff signed in and a counter device they enrolled. The app holds an empty CRL from the CA,
  * since linking a card moves value and with no CRL at all it would fail closed; it is an hour
- * old, so a CRL a test issues now is the newer one.
+ * old, so a CRL a test issues now is the newer one. `appDeps`: the app's settings beyond the tests' own.
  */
-export async function municipalCounter(cleanup: Cleanup) {
+export async function municipalCounter(cleanup: Cleanup, appDeps: TestAppDeps = {}) {
   const { db, url } = await testDatabase(cleanup);
   await db.seed.run();
   const pki = await testPki();
   const identity = testIdentity(db, [pki.ca.certificate]);
   await identity.addCrl((await issueCrl(pki.ca, { revoked: [], thisUpdate: new Date(Date.now() - 3_600_000) })).der);
-  const { base, app } = await startTestApp(cleanup, db, { identity });
+  const { base, app } = await startTestApp(cleanup, db, { ...appDeps, identity });
   const staff = await signInStaff(base, 'demo-city');
   return { db, url, pki, identity, base, app, staff, device: await enrollDevice(base, staff) };
 }

@@ -13,6 +13,7 @@ interface ApiErrorFields {
   messages: Bilingual;
   requestId: string | null;
   figures?: Figures;
+  members?: Record<string, unknown>;
 }
 
 /** A problem's numbers beside its message, such as availablePoints or triesLeft. */
@@ -26,6 +27,8 @@ export class ApiError extends Error {
   /** Quoted by clerks to support staff; null when the request never reached the server. */
   readonly requestId: string | null;
   readonly figures: Figures;
+  /** The problem's other members, for a screen that shows more (the shops a transfer file cannot pay). */
+  readonly members: Record<string, unknown>;
 
   constructor(fields: ApiErrorFields) {
     super(`${fields.code}: ${fields.messages.en}`);
@@ -35,6 +38,7 @@ export class ApiError extends Error {
     this.messages = fields.messages;
     this.requestId = fields.requestId;
     this.figures = fields.figures ?? {};
+    this.members = fields.members ?? {};
   }
 }
 
@@ -67,6 +71,18 @@ export async function request<T>(path: string, parse: Parser<T>, options: Reques
   const parsed = parse(await readBody(response));
   if (parsed === null) throw unexpectedResponse(response);
   return parsed;
+}
+
+/** A file the backend answers (a download), or its problem: the screen saves it or shows why not. */
+export async function requestFile(path: string): Promise<{ blob: Blob; fileName: string }> {
+  const response = await send(path, {});
+  if (!response.ok) throw await problemFrom(response);
+  const fileName = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') ?? '')?.[1] ?? 'download';
+  try {
+    return { blob: await response.blob(), fileName };
+  } catch (error) {
+    throw transportError(error);
+  }
 }
 
 /** For calls answered with 204, where only success or failure matters. */
@@ -143,6 +159,7 @@ async function problemFrom(response: Response): Promise<ApiError> {
     messages: { ja: body.messages.ja, en: body.messages.en },
     requestId: body.requestId,
     figures: figuresOf(body),
+    members: { ...body },
   });
 }
 

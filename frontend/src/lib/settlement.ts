@@ -1,5 +1,5 @@
-// The municipality console's settlement screen (docs/settlement.md): the statement of a period
-// as the backend computes it, and the addresses of its CSV files.
+// The settlement screen (docs/settlement.md): the statement of a period as the backend computes
+// it, and the addresses of its CSV files; the town's whole statement, or a shop owner's own line.
 import type { Statement, StatementKind } from '@mykey/contracts/statement-shape.ts';
 import { isRecord, request } from './api.ts';
 
@@ -11,11 +11,18 @@ const parseStatement = (body: unknown) => (isRecord(body) && isRecord(body.perio
 
 const query = (from: string, to: string) => `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
 
-export function loadStatement(from: string, to: string): Promise<Statement> {
-  return request(`/api/v1/staff/settlements?${query(from, to)}`, parseStatement);
+/** Whose statement: the town's (municipal staff), or the signed-in owner's shop's (its line only). */
+export type StatementScope = 'municipality' | 'merchant';
+
+const STATEMENT_PATHS: Record<StatementScope, string> = { municipality: '/api/v1/staff/settlements', merchant: '/api/v1/merchant/settlement' };
+
+export function loadStatement(scope: StatementScope, from: string, to: string): Promise<Statement> {
+  return request(`${STATEMENT_PATHS[scope]}?${query(from, to)}`, parseStatement);
 }
 
-export const statementCsvPath = (from: string, to: string, kind: StatementKind) => `/api/v1/staff/settlements?${query(from, to)}&format=csv&kind=${kind}`;
+/** A shop's statement has one file, its line (the backend takes no kind for it). */
+export const statementCsvPath = (scope: StatementScope, from: string, to: string, kind: StatementKind) =>
+  `${STATEMENT_PATHS[scope]}?${query(from, to)}&format=csv${scope === 'municipality' ? `&kind=${kind}` : ''}`;
 
 /** Today and the first of this month, as dates in Japan (YYYY-MM-DD), for the default period. */
 export function thisMonthInJapan(now = new Date()): { from: string; to: string } {

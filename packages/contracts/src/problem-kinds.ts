@@ -305,6 +305,28 @@ export const problemKinds = {
   settlement_period_invalid: { status: 400, title: 'Period not valid', messages: {
     ja: '期間の指定が正しくありません。開始日と終了日を YYYY-MM-DD で、開始日 ≦ 終了日、1年（366日）以内で指定してください。',
     en: 'The period is not valid. Give from and to as YYYY-MM-DD, from on or before to, at most a year (366 days).' } },
+  // Closed settlement periods and the Zengin transfer file (docs/settlement.md#closed-periods).
+  settlement_period_not_found: { status: 404, title: 'Settlement period not found', messages: {
+    ja: '指定された締め済みの精算期間は見つかりませんでした。',
+    en: 'No such closed settlement period was found.' } },
+  settlement_period_not_next: { status: 409, title: 'Not the next period', messages: {
+    ja: '精算期間は、前回締めた期間の翌日から始めてください（期間の空白や重なりはできません）。',
+    en: 'A settlement period starts the day after the last closed one ends: periods have no gaps and no overlaps.' } },
+  settlement_period_not_over: { status: 409, title: 'Period not over yet', messages: {
+    ja: '終了日が過ぎていない期間は締められません。終了日の翌日以降に締めてください。',
+    en: 'A period can be closed only after its last day is over (Japan time).' } },
+  settlement_pay_date_invalid: { status: 400, title: 'Payment date not valid', messages: {
+    ja: '振込指定日を YYYY-MM-DD で、期間の終了日より後の日付で指定してください。',
+    en: 'Give the payment date as YYYY-MM-DD, after the last day of the period.' } },
+  settlement_payer_missing: { status: 409, title: 'Payer not set', messages: {
+    ja: '振込依頼人（市の口座と依頼人コード）が設定されていないため、振込ファイルを作れません。管理者が設定してください。',
+    en: "The city's payer details (requester code and account) are not set, so no transfer file can be made. An administrator must set them." } },
+  settlement_payer_invalid: { status: 400, title: 'Payer details not valid', messages: {
+    ja: '振込依頼人の設定に誤りがあります。コードは数字、名称は半角カナ・英大文字・数字で書ける文字で入力してください。',
+    en: 'The payer details are not valid: codes are digits, and names must be writable in half-width katakana, upper-case letters and digits.' } },
+  settlement_transfer_unwritable: { status: 409, title: 'Transfer file cannot be written', messages: {
+    ja: '振込ファイルを作れません。口座が登録されていない、または口座名義などを半角カナで書けない加盟店があります（示された加盟店の口座情報を直してください）。',
+    en: 'The transfer file cannot be written: a shop has no bank account, or a name of its account cannot be written in half-width katakana (correct the shops named).' } },
   // The partner API (docs/partner-api.md). An unknown partner and a wrong signature are one
   // code, so a caller without the secret cannot learn which partner ids exist.
   partner_signature_required: { status: 401, title: 'Signed request required', messages: {
@@ -466,6 +488,19 @@ export const problemKinds = {
   family_nothing_to_withdraw: { status: 409, title: 'Nothing to withdraw', messages: {
     ja: 'このカードには、取り消す家族の同意がありません。',
     en: 'This card has no family consent to withdraw.' } },
+  // Shops: applications, approval, suspension (docs/shops.md).
+  shop_not_found: { status: 404, title: 'Shop not found', messages: {
+    ja: 'この加盟店（申請）は見つかりませんでした。',
+    en: 'There is no such shop or application.' } },
+  shop_status_conflict: { status: 409, title: 'Shop status does not allow this', messages: {
+    ja: 'この加盟店の現在の状態では、この操作はできません（shopStatus を参照）。画面を更新してください。',
+    en: 'The shop\'s current status does not allow this (see shopStatus). Please reload the screen.' } },
+  shop_application_rate_limited: { status: 429, title: 'Too many applications', messages: {
+    ja: 'この接続元からの申請が続いたため、しばらく受け付けられません。時間をおいてもう一度お試しください。',
+    en: 'Too many applications came from this address. Please wait a while, then try again.' } },
+  merchant_suspended: { status: 403, title: 'Shop suspended', messages: {
+    ja: 'この加盟店は自治体により停止されているため、ポイントでの支払いを受け付けられません。自治体にお問い合わせください。',
+    en: 'The municipality has suspended this shop, so it cannot accept points. Please contact the municipality.' } },
 } as const satisfies Record<string, ProblemKind>;
 
 export type ProblemCode = keyof typeof problemKinds;

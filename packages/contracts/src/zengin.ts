@@ -51,3 +51,8 @@ export function zenginText(text: string, maxLength: number): ZenginText {
   if (characters.length > maxLength) return { ok: false, reason: 'too_long', invalid: [] };
   return { ok: true, value: characters.join('') };
 }
+
+/** Zengin text (a zenginText value, or digits) as the file's bytes: Shift_JIS, one byte a character. */
+export function shiftJis(text: string): Uint8Array {
+  return Uint8Array.from(Encoding.convert(Encoding.stringToCode(text), { to: 'SJIS', from: 'UNICODE', type: 'array' }));
+}

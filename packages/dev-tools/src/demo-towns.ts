@@ -43,12 +43,22 @@ export const DEMO_EVENT_CATEGORIES = [
   { name_ja: '地域行事', name_en: 'Community event' },
 ] as const;
 
+/**
+ * The town as the payer of its Zengin transfer file (municipality_payers; docs/settlement.md):
+ * a made-up requester code at a made-up demo bank, names already in Zengin text.
+ */
+export const DEMO_PAYER = {
+  requester_code: '1399980001', requester_name_kana: 'ﾐﾗｲｼ(ﾃﾞﾓ) ｶｲｹｲｶﾝﾘｼﾔ', bank_code: '0999', bank_name_kana: 'ﾃﾞﾓｷﾞﾝｺｳ',
+  branch_code: '001', branch_name_kana: 'ｼﾔｸｼﾖﾏｴ', account_type: 'current', account_number: '1399980',
+} as const;
+
 export interface DemoTown {
   municipality: { code: string; name_ja: string; name_en: string };
   merchants: ReadonlyArray<{ slug: string; name_ja: string; name_en: string }>;
   campaign: typeof DEMO_CAMPAIGN;
   /** `roles`: the staff_accounts SET, its members joined by commas (docs/security/staff.md#roles). */
   staff: ReadonlyArray<{ login_id: string; display_name: string; organization_kind: 'merchant' | 'municipality'; roles: string; merchant: string | null }>;
+  payer: Record<keyof typeof DEMO_PAYER, string>;
 }
 
 // The second town, あおば町.
@@ -71,3 +81,8 @@ export const DEMO_SECOND_STAFF = [
   { login_id: 'demo-aoba-shop', display_name: '店員 桜', organization_kind: 'merchant', roles: 'owner', merchant: 'demo-aoba-cafe' },
   { login_id: 'demo-aoba-city', display_name: '町職員 次郎', organization_kind: 'municipality', roles: 'administrator,operator', merchant: null },
 ] as const;
+
+export const DEMO_SECOND_PAYER = {
+  requester_code: '1399710001', requester_name_kana: 'ｱｵﾊﾞﾁﾖｳ(ﾃﾞﾓ) ｶｲｹｲｶﾝﾘｼﾔ', bank_code: '0999', bank_name_kana: 'ﾃﾞﾓｷﾞﾝｺｳ',
+  branch_code: '002', branch_name_kana: 'ｱｵﾊﾞ', account_type: 'current', account_number: '1399710',
+} as const;
