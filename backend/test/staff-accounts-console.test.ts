@@ -1,7 +1,7 @@
 // The staff screens in Chromium against the real backend (docs/security/staff.md#the-life-of-an-account):
 // an administrator invites an operator, who creates the account on the invitation page, sets up
 // two-step verification and sees only an operator's places, and whom the administrator then
-// disables; a shop's owner invites a clerk in English, who works the register and sees no
+// disables, and invites a shop's first owner; a shop's owner invites a clerk in English, who works the register and sees no
 // settlement; the administrator ends a partner agreement in English.
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
@@ -41,7 +41,9 @@ async function redeem(page: Page, labels: { code: string; login: string; passwor
 const menuOf = (page: Page) => page.getByRole('navigation').getByRole('link').allTextContents();
 
 test('an administrator invites an operator, who signs up with the code, enrols two-step verification and sees only the places of an operator; then is disabled', async (t) => {
-  const { base, browser } = await fixture();
+  const { db, base, browser } = await fixture();
+  // An approved shop without an owner yet, whose first owner the administrator invites at the end.
+  const [shop] = await db('merchants').insert({ municipality_code: '139998', slug: `new-shop-${randomBytes(3).toString('hex')}`, name_ja: 'つばさ文具店', name_en: 'Tsubasa Stationery', status: 'approved' });
   const admin = await signedInPage(t, browser, base, 'demo-city', '自治体コンソール');
   await admin.getByRole('navigation').getByRole('link', { name: '職員' }).click();
   await admin.waitForURL(`${base}/municipality/staff`);
@@ -109,6 +111,14 @@ test('an administrator invites an operator, who signs up with the code, enrols t
   await roles.getByRole('button', { name: '役割を保存' }).click();
   await roles.getByText(problemKinds.staff_last_administrator.messages.ja).waitFor();
   await roles.getByRole('button', { name: 'やめる' }).click();
+
+  // A shop of the town's first owner: the shop chosen, the role is the owner's.
+  await admin.getByLabel('氏名（画面に表示される名前）').fill('光 店主');
+  await admin.getByLabel('勤務先').selectOption({ label: 'つばさ文具店（店舗の最初のオーナーとして）' });
+  t.is(await admin.getByRole('group', { name: '役割' }).count(), 0, "the shop's first account is its owner");
+  await admin.getByRole('button', { name: '招待コードを発行' }).click();
+  await admin.getByRole('heading', { level: 4, name: '光 店主 さんの招待コード' }).waitFor();
+  t.like(await db('staff_invitations').where({ merchant_id: shop }).first('roles', 'organization_kind'), { roles: 'owner', organization_kind: 'merchant' });
 });
 
 test("in English: a shop's owner invites a clerk, who signs up and works the register but sees no settlement", async (t) => {

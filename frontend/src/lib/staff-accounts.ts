@@ -28,9 +28,11 @@ export function listAccounts(): Promise<StaffAccountSummary[]> {
   return request('/api/v1/staff/accounts', parseAccounts);
 }
 
-// One key per click, as for devices' codes: each click is a new code.
-export function invite(displayName: string, roles: StaffRole[]): Promise<StaffInvitation> {
-  return request('/api/v1/staff/invitations', parseInvitation, { method: 'POST', body: { displayName, roles }, idempotencyKey: newIdempotencyKey() });
+// One key per click, as for devices' codes: each click is a new code. A town's administrator
+// names a shop (merchantId) to invite its first owner.
+export function invite(displayName: string, roles: StaffRole[], merchantId: number | null): Promise<StaffInvitation> {
+  const body = { displayName, roles, ...(merchantId === null ? {} : { merchantId }) };
+  return request('/api/v1/staff/invitations', parseInvitation, { method: 'POST', body, idempotencyKey: newIdempotencyKey() });
 }
 
 /** One change to an account, as the staff screen's dialog asks it. */
