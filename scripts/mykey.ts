@@ -41,6 +41,14 @@ const commands: Commands = {
       return (args) => withDatabase(async (databaseUrl) => importLinkageCommand(args, databaseUrl, await databaseCommandEnv()));
     },
   },
+  municipality: {
+    summary: "add a town and print a one-time invitation code for its first administrator: add --code CODE --name-ja NAME --name-en NAME [--admin-name NAME] (docs/security/staff.md)",
+    load: async () => {
+      const [{ municipalityCommand }, { withDatabase }, { databaseCommandEnv }] = await Promise.all([
+        import('@mykey/backend/staff/town-cli.ts'), import('@mykey/dev-tools/services.ts'), import('./lib/jpki.ts')]);
+      return (args) => withDatabase(async (databaseUrl) => municipalityCommand(args, databaseUrl, await databaseCommandEnv()));
+    },
+  },
   'partner-secret': {
     summary: 'issue a partner a new API secret (the old one stops working) and print it once as JSON; [--webhook-url URL] (docs/partner-api.md)',
     load: async () => {

@@ -9,7 +9,7 @@ import { fileFixture, silentLog, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
 import { demoPasswordHash, staffCookie } from './helpers/staff.ts';
 import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
-import { FAILURE_LIMIT } from '../src/devices/enrollment-limit.ts';
+import { FAILURE_LIMIT } from '../src/one-time-code-limit.ts';
 import { verifyAuditChain } from '../src/audit/chain.ts';
 import { problemMiddleware } from '../src/http/errors.ts';
 import { requestContext } from '../src/http/request-context.ts';

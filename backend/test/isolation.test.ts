@@ -106,7 +106,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   // its own answer.)
   const markers = [
     TOWN_B.code, TOWN_B.name_ja, TOWN_B.name_en, SHOP_B.name_ja, SHOP_B.name_en, ...CAMPAIGNS_B.flatMap((c) => [c.slug, c.name_ja, c.name_en]),
-    ...DEMO_SECOND_STAFF.map((staff) => staff.display_name), 'あおば町窓口端末', 'あおば珈琲店レジ', 'あおば町の付与理由', 'あおば町の一括理由', 'あおば町の利用停止理由',
+    ...DEMO_SECOND_STAFF.map((staff) => staff.display_name), ...DEMO_SECOND_STAFF.map((staff) => staff.login_id), 'あおば町窓口端末', 'あおば珈琲店レジ', 'あおば町の付与理由', 'あおば町の一括理由', 'あおば町の利用停止理由',
     paidB.body.customer, openIntentB, paidIntentB, relinkProofB, moveProofB, challengeB.challengeId, conversionB.partnerTxId, batchB, partnerB.slug,
     'あおば町立図書館', 'Aoba Town Library', 'AOBA-0001', 'AOBA-0002', membershipB.pseudonym, openLinkB.requestId,
     'あおば町民体育館', 'Aoba Town Gym', 'あおば町本町1-1', 'あおば町避難所受付',
@@ -239,7 +239,23 @@ const UNSCOPED: Record<string, string> = {
   'POST /api/v1/staff/sessions/second-factor': "sign-in's second step: answers only about the session signing in",
   'POST /api/v1/staff/totp/enrolment/confirm': "completes the caller's own enrolment: answers only about its own account",
   'GET /api/v1/shop-applications/towns': "the public application form's list of towns: every town's name, public by design",
+  'POST /api/v1/staff/invitations/redemptions': 'the one-time invitation code is the credential and names its organization',
 };
+
+/** The ids of B's staff accounts (its town's and its shop's). */
+async function staffOfB(f: Fixture): Promise<number[]> {
+  return (await f.db('staff_accounts').whereIn('login_id', DEMO_SECOND_STAFF.map((staff) => staff.login_id)).pluck('id')).map(Number);
+}
+
+/** A's town staff and A's shop try a change to each of B's staff accounts: answered as unknown, and B's staff keep their roles and sessions. */
+async function bStaffUnreachable(t: ExecutionContext, f: Fixture, attempt: (staff: Staff, id: number) => Promise<Reply>): Promise<void> {
+  const before = await f.db('staff_accounts').whereIn('id', await staffOfB(f)).orderBy('id').select('roles', 'disabled_at', 'totp_secret_sealed');
+  for (const staff of [f.cityA, f.shopA]) {
+    for (const id of await staffOfB(f)) sameAsUnknown(t, f, await attempt(staff, id), await attempt(staff, 999_999_999));
+  }
+  t.deepEqual(await f.db('staff_accounts').whereIn('id', await staffOfB(f)).orderBy('id').select('roles', 'disabled_at', 'totp_secret_sealed'), before);
+  await bUntouched(t, f);
+}
 
 const CASES: Record<string, Case> = {
   async 'GET /api/v1/staff/session'(t, f) {
@@ -656,6 +672,50 @@ const CASES: Record<string, Case> = {
     sameAsUnknown(t, f, await attempt(f.b.plannedCampaignId), await attempt(999_999_999));
     sameAsUnknown(t, f, await attempt(f.b.campaignId), await attempt(999_999_998));
     await bCampaignUntouched(t, f);
+  async 'GET /api/v1/staff/accounts'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/accounts'), 200), must(await f.shopA.get('/api/v1/staff/accounts'), 200));
+  },
+
+  async 'POST /api/v1/staff/invitations'(t, f) {
+    // B's shop is as unknown to A's administrator as a shop that never was.
+    const shopB = Number((await f.db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
+    const ownerOf = (merchantId: number) => f.cityA.post('/api/v1/staff/invitations', { displayName: 'A の店主', roles: ['owner'], merchantId });
+    sameAsUnknown(t, f, await ownerOf(shopB), await ownerOf(999_999_999));
+    t.is(Number((await f.db('staff_invitations').where({ merchant_id: shopB }).count({ n: '*' }))[0]!.n), 0, 'no invitation to B\'s shop');
+    nothingOfB(t, f, must(await f.cityA.post('/api/v1/staff/invitations', { displayName: 'A の職員', roles: ['auditor'] }), 201),
+      must(await f.shopA.post('/api/v1/staff/invitations', { displayName: 'A の店員', roles: ['clerk'] }), 201));
+  },
+
+  async 'PUT /api/v1/staff/accounts/:id/roles'(t, f) {
+    await bStaffUnreachable(t, f, (staff, id) => staff.put(`/api/v1/staff/accounts/${id}/roles`, { roles: staff === f.shopA ? ['clerk'] : ['auditor'] }));
+  },
+
+  async 'PUT /api/v1/staff/accounts/:id/status'(t, f) {
+    await bStaffUnreachable(t, f, (staff, id) => staff.put(`/api/v1/staff/accounts/${id}/status`, { disabled: true }));
+  },
+
+  async 'POST /api/v1/staff/accounts/:id/second-factor-reset'(t, f) {
+    await bStaffUnreachable(t, f, (staff, id) => staff.post(`/api/v1/staff/accounts/${id}/second-factor-reset`, {}));
+  },
+
+  async 'GET /api/v1/staff/partner-agreements'(t, f) {
+    const listed = must(await f.cityA.get('/api/v1/staff/partner-agreements'), 200);
+    nothingOfB(t, f, listed);
+    t.true(listed.body.agreements.some((a: { partner: string }) => a.partner === f.partnerA.slug), "A's own partner is listed");
+  },
+
+  async 'POST /api/v1/staff/partner-agreements'(t, f) {
+    const partner = await addPartner(f.db);
+    nothingOfB(t, f, must(await f.cityA.post('/api/v1/staff/partner-agreements', { partner: partner.slug }), 201));
+    const ofB = await f.db('partner_agreements').where({ partner_id: partner.id, municipality_code: f.b.code }).first('id');
+    t.is(ofB, undefined, 'the agreement is with A alone');
+  },
+
+  async 'POST /api/v1/staff/partner-agreements/:id/end'(t, f) {
+    const agreementB = await f.db('partner_agreements').where({ partner_id: f.b.partnerB.id, municipality_code: f.b.code }).first('id');
+    const attempt = (id: number) => f.cityA.post(`/api/v1/staff/partner-agreements/${id}/end`, {});
+    sameAsUnknown(t, f, await attempt(Number(agreementB.id)), await attempt(999_999_999));
+    t.is((await f.db('partner_agreements').where({ id: agreementB.id }).first('status')).status, 'active', "B's agreement stands");
   },
 
   async 'GET /api/v1/staff/grants/campaigns'(t, f) {

@@ -1,10 +1,12 @@
 // The merchant console's register (レジ) in Chromium, through the real reader agent, pcscd and the
 // simulated card, against the real backend: pairing the console with this PC's agent (and what
-// the clerk is told when it cannot be), then payments, refunds and voids from the register.
+// the clerk is told when it cannot be), then payments, refunds and voids from the register, and a
+// clerk the owner invited (docs/security/staff.md#the-life-of-an-account) taking a payment.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import type { Page } from 'playwright-core';
-import { DEMO_GRANT_CAMPAIGN, DEMO_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
+import { randomBytes } from 'node:crypto';
+import { DEMO_GRANT_CAMPAIGN, DEMO_MUNICIPALITY, DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import type { Db } from '@mykey/backend/db.ts';
 import { grantPoints, inLedgerTransaction, residentPoints } from '@mykey/backend/ledger/ledger.ts';
 import { pseudonymOf } from '@mykey/backend/mykey/pseudonym.ts';
@@ -12,6 +14,7 @@ import { mykeySecret } from '@mykey/backend/config.ts';
 import { launchBrowser, screenshotPath, signedInPage } from '@mykey/backend/test/helpers/browser.ts';
 import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
+import { post } from '@mykey/backend/test/helpers/staff.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { presentCardAgain, runAgentCli, startAgent, type RunningAgent } from './helpers/agent.ts';
 import { backendWithCard, enrolledAgent } from './helpers/counter.ts';
@@ -252,4 +255,32 @@ test.serial('an answer lost on its way back: pressing カードで支払う agai
   t.not(keys[2], keys[0]);
   t.is(await intents(), before + 2);
   t.is((await db('payment_intents').where({ amount_points: 450 }).first('status'))!.status, 'cancelled');
+});
+
+test.serial('a clerk the owner invited takes a payment at the register, and sees neither the settlement nor the staff', async (t) => {
+  const { db, base, agent, browser } = await fixture();
+  const owner = await signInStaff(base, 'demo-shop');
+  const invited = await owner.post('/api/v1/staff/invitations', { displayName: '店員 次郎', roles: ['clerk'] });
+  t.is(invited.status, 201);
+  const loginId = `clerk-${randomBytes(3).toString('hex')}`;
+  t.is((await post(base, '/api/v1/staff/invitations/redemptions', { code: invited.body.code, loginId, password: DEMO_PASSWORD })).status, 201);
+  const login = await agent.call('POST', '/v1/card-sessions', { pin: PIN, purpose: 'login' });
+  if (login.status !== 200) throw new Error(`login: ${JSON.stringify(login.body)}`);
+  const mykeyId: string = (await db('mykeys').first('mykey_id')).mykey_id;
+  const campaign = await db('campaigns').where({ slug: DEMO_GRANT_CAMPAIGN.slug }).first('id');
+  await inLedgerTransaction(db, (trx) => grantPoints(trx, { reference: `test:grant:${loginId}`, campaignId: Number(campaign.id), kind: 'administrative', mykeyId, points: 100 }));
+  const before = await spendable(db, mykeyId);
+
+  const page = await signedInPage(t, browser, base, loginId, '加盟店コンソール');
+  const menu = await page.getByRole('navigation').getByRole('link').allTextContents();
+  t.false(menu.includes('店員'), `a clerk manages no staff: ${menu.join(' / ')}`);
+  t.is(await page.evaluate(() => fetch('/api/v1/merchant/settlement?from=2026-12-01&to=2026-12-01').then((r) => r.status)), 403, 'nor sees the settlement');
+  await page.goto(`${base}/merchant/devices`);
+  await pair(page, agent.base, agent.token);
+  await page.getByRole('link', { name: 'レジ' }).click();
+  await light(page, '接続済み・カードあり');
+  await openSale(page, '100');
+  await enterPin(page, PIN);
+  await page.getByRole('region', { name: 'レジ' }).getByRole('status').filter({ hasText: 'お支払いが完了しました' }).waitFor();
+  t.is(await spendable(db, mykeyId), before - 100);
 });

@@ -7,7 +7,7 @@ import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
 import { requireStaff, signedInStaff, staffWith } from '../staff/middleware.ts';
-import { enrollmentLimit } from './enrollment-limit.ts';
+import { oneTimeCodeLimit } from '../one-time-code-limit.ts';
 import { enrolledDevice, requireDevice } from './middleware.ts';
 import { devicesRepository } from './repository.ts';
 import { enroll, issueCode, registerJournalKey, revoke } from './service.ts';
@@ -25,7 +25,7 @@ export interface DeviceRoutesDeps { db: Db; redis: Redis; keyPrefix: string; clo
 /** Staff manage their organization's devices; an agent enrolls with a code and then is a device. */
 export function deviceRoutes({ db, redis, keyPrefix, clock }: DeviceRoutesDeps): Router {
   const router = new Router({ prefix: '/api/v1' });
-  const limit = enrollmentLimit(redis, keyPrefix);
+  const limit = oneTimeCodeLimit(redis, keyPrefix);
   // Every staff member sees the organization's devices; the operator or the shop's owner changes them.
   const reads = requireStaff(db);
   const manages = staffWith(db, 'operator', 'owner');

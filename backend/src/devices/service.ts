@@ -7,7 +7,8 @@ import { Problem } from '../http/problems.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import { tokenHash } from '../staff/repository.ts';
 import { organizationLabel, organizationOf, type OrganizationRef } from '../staff/organization.ts';
-import { groupCode, isDeviceTokenShaped, newDeviceToken, newEnrollmentCode, normalizeCode } from './codes.ts';
+import { isDeviceTokenShaped, newDeviceToken } from './codes.ts';
+import { groupCode, newOneTimeCode, normalizeCode } from '../one-time-codes.ts';
 import type { Device, EnrollmentCode } from '@mykey/contracts/device.ts';
 import { organizationRepository, type Names } from '../organizations/repository.ts';
 import { shopsRepository } from '../shops/repository.ts';
@@ -28,7 +29,7 @@ export interface Enrollment {
 
 /** Inside the caller's transaction, so the code, its audit entry and the stored answer commit together. */
 export async function issueCode(trx: Knex.Transaction, staff: SignedInStaff, name: string, issuedAt: Date): Promise<EnrollmentCode> {
-  const code = newEnrollmentCode();
+  const code = newOneTimeCode();
   const expiresAt = new Date(issuedAt.getTime() + CODE_MINUTES * 60_000);
   const id = await repo.insertCode(trx, { codeHash: tokenHash(code), organization: staff.organization, staffId: staff.id, deviceName: name, issuedAt, expiresAt });
   await appendAudit(trx, {

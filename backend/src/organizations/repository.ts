@@ -21,6 +21,10 @@ export const organizationRepository = {
     return row && { ja: row.name_ja, en: row.name_en };
   },
 
+  async insertMunicipality(trx: Knex.Transaction, municipality: { code: string; name: Names; now: Date }): Promise<void> {
+    await trx('municipalities').insert({ code: municipality.code, name_ja: municipality.name.ja, name_en: municipality.name.en, created_at: municipality.now });
+  },
+
   /** Every municipality's code, in order. */
   async municipalityCodes(conn: Conn): Promise<string[]> {
     return (await conn('municipalities').orderBy('code').select('code')).map((row) => String(row.code));

@@ -5,10 +5,8 @@
 //   credit a municipality's points.
 // Both print one JSON line on stdout: the answer, or {error, detail} with exit 1 (refused) or 2 (usage).
 import { parseArgs } from 'node:util';
-import pino from 'pino';
-import { ConfigError, loadSecretConfig, mykeySecret } from '../config.ts';
-import { createDb, type Db } from '../db.ts';
-import { useAuditSecret } from '../audit/keys.ts';
+import { answer, configuredSecret, fail, withDb } from '../command-line.ts';
+import { ConfigError } from '../config.ts';
 import { isDate, tokyoDate } from '../ledger/rules.ts';
 import { addAgreement, AgreementRefused, endAgreement } from './agreements.ts';
 import { newPartnerSecret } from './credentials.ts';
@@ -18,37 +16,6 @@ import { plainHttpWebhooksAllowed, webhookUrlProblem } from './webhook-url.ts';
 
 const SECRET_USAGE = 'npm run mykey -- partner-secret PARTNER [--webhook-url URL]';
 const AGREEMENT_USAGE = 'npm run mykey -- partner-agreement add PARTNER MUNICIPALITY [--from YYYY-MM-DD] [--until YYYY-MM-DD] | end PARTNER MUNICIPALITY | list [--partner PARTNER] [--municipality CODE]';
-
-function answer(value: unknown, exit = 0): number {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
-  return exit;
-}
-const fail = (exit: number, error: string, detail: string) => answer({ error, detail }, exit);
-
-/** A database for one command; knex's own warnings go to stderr, so stdout holds the answer alone. */
-async function withDb<T>(databaseUrl: string, name: string, work: (db: Db) => Promise<T>): Promise<T> {
-  const db = createDb(databaseUrl, pino({ name, level: 'warn' }, pino.destination(2)));
-  try {
-    return await work(db);
-  } finally {
-    await db.destroy();
-  }
-}
-
-/**
- * The configuration's MyKey secret, with this process's audit keys set from it (the commands
- * audit what they change), or what is wrong with the configuration.
- */
-function configuredSecret(env: NodeJS.ProcessEnv): Buffer | ConfigError {
-  try {
-    const secret = mykeySecret(loadSecretConfig(env));
-    useAuditSecret(secret);
-    return secret;
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    return error;
-  }
-}
 
 export async function partnerSecretCommand(args: string[], databaseUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [partner, flag, url, ...rest] = args;

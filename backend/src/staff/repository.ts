@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { OrganizationKind, Staff, StaffRole } from '@mykey/contracts/staff.ts';
+import type { OrganizationKind, Staff, StaffAccountSummary, StaffRole } from '@mykey/contracts/staff.ts';
 import type { Db } from '../db.ts';
+import { organizationColumns, type OrganizationColumns, type OrganizationRef } from './organization.ts';
 
-export interface StaffAccount { id: number; loginId: string; organizationKind: OrganizationKind; passwordHash: string; totpSealed: Buffer | null }
+export interface StaffAccount { id: number; loginId: string; organizationKind: OrganizationKind; passwordHash: string; totpSealed: Buffer | null; disabled: boolean }
 
 /**
  * A staff member behind a request: what the API shows, plus the account id for the records and
@@ -71,11 +72,22 @@ const toStaff = (row: StaffRow): SignedInStaff => ({
   municipalityCode: row.town,
 });
 
+/**
+ * Deletes the account's recovery codes by their keys, found by a plain read (the account's row
+ * is locked by the caller, so none come meanwhile). A delete by staff_id would lock the gap
+ * where the account has none, and two enrolments inserting into that gap deadlock.
+ */
+async function deleteRecoveryCodes(trx: Knex.Transaction, staffId: number): Promise<void> {
+  const codes = await trx('staff_recovery_codes').where({ staff_id: staffId }).pluck('code_hash');
+  if (codes.length > 0) await trx('staff_recovery_codes').whereIn('code_hash', codes).delete();
+}
+
 /** Every SQL statement about staff accounts, their sessions and recovery codes. */
 export const staffRepository = {
   async findByLogin(conn: Conn, loginId: string): Promise<StaffAccount | undefined> {
-    const row = await conn('staff_accounts').where({ login_id: loginId }).first('id', 'login_id', 'organization_kind', 'password_hash', 'totp_secret_sealed');
-    return row && { id: row.id, loginId: row.login_id, organizationKind: row.organization_kind, passwordHash: row.password_hash, totpSealed: row.totp_secret_sealed ? Buffer.from(row.totp_secret_sealed) : null };
+    const row = await conn('staff_accounts').where({ login_id: loginId }).first('id', 'login_id', 'organization_kind', 'password_hash', 'totp_secret_sealed', 'disabled_at');
+    return row && { id: row.id, loginId: row.login_id, organizationKind: row.organization_kind, passwordHash: row.password_hash,
+      totpSealed: row.totp_secret_sealed ? Buffer.from(row.totp_secret_sealed) : null, disabled: row.disabled_at !== null };
   },
 
   async passwordHashOf(conn: Conn, staffId: number): Promise<string> {
@@ -88,6 +100,9 @@ export const staffRepository = {
   },
 
   async createSession(conn: Conn, staffId: number, session: NewSession): Promise<void> {
+    // The account's row first: the session's foreign key takes a shared lock on it, and two
+    // sign-ins each holding that lock and then updating the row would deadlock.
+    if (session.stage === 'full') await conn('staff_accounts').where({ id: staffId }).update({ last_signed_in_at: session.now });
     await conn('staff_sessions').insert({ token_hash: tokenHash(session.token), staff_id: staffId, stage: session.stage,
       created_at: session.now, last_seen_at: session.now, expires_at: session.expiresAt, idle_seconds: session.idleSeconds });
   },
@@ -98,6 +113,8 @@ export const staffRepository = {
       .join('staff_sessions as ss', 'ss.staff_id', 's.id')
       .select('ss.stage', 'ss.pending_totp_sealed', 'ss.last_seen_at')
       .where('ss.token_hash', tokenHash(token))
+      // Disabling deletes the sessions too; this keeps a session begun in the same instant out.
+      .whereNull('s.disabled_at')
       .andWhere('ss.expires_at', '>', now)
       .andWhere('ss.last_seen_at', '>', conn.raw('? - INTERVAL ss.idle_seconds SECOND', [now]))
       .first();
@@ -117,9 +134,16 @@ export const staffRepository = {
     await conn('staff_sessions').where({ token_hash: tokenHash(token) }).delete();
   },
 
-  /** Ends every session of the account; how many there were. */
-  async deleteSessionsOf(conn: Conn, staffId: number): Promise<number> {
-    return conn('staff_sessions').where({ staff_id: staffId }).delete();
+  /**
+   * Ends every session of the account; how many there were. The account's row is locked first,
+   * so no session begins meanwhile (its foreign key waits for the lock), and the sessions are
+   * deleted by their keys: a delete by staff_id would lock the gap beside them, where another
+   * account's new session then deadlocks with this one's.
+   */
+  async deleteSessionsOf(trx: Knex.Transaction, staffId: number): Promise<number> {
+    await trx('staff_accounts').where({ id: staffId }).forUpdate().first('id');
+    const tokens = await trx('staff_sessions').where({ staff_id: staffId }).pluck('token_hash');
+    return tokens.length === 0 ? 0 : trx('staff_sessions').whereIn('token_hash', tokens).delete();
   },
 
   async setPassword(trx: Knex.Transaction, staffId: number, passwordHash: string, now: Date): Promise<void> {
@@ -134,7 +158,7 @@ export const staffRepository = {
   async enableTotp(trx: Knex.Transaction, staffId: number, sealed: Buffer, step: number, recoveryCodeHashes: Buffer[]): Promise<boolean> {
     const updated = await trx('staff_accounts').where({ id: staffId }).whereNull('totp_secret_sealed').update({ totp_secret_sealed: sealed, totp_last_step: step });
     if (updated !== 1) return false;
-    await trx('staff_recovery_codes').where({ staff_id: staffId }).delete();
+    await deleteRecoveryCodes(trx, staffId);
     await trx('staff_recovery_codes').insert(recoveryCodeHashes.map((code_hash) => ({ code_hash, staff_id: staffId })));
     return true;
   },
@@ -171,6 +195,88 @@ export const staffRepository = {
     let purged = 0;
     for (let i = 0; i < keys.length; i += PURGE_BATCH) purged += await ended(conn('staff_sessions').whereIn('token_hash', keys.slice(i, i + PURGE_BATCH))).delete();
     return purged;
+  },
+
+  // --- the life of an account (accounts.ts, invitations.ts) ---------------------------------
+
+  /** The organization's accounts, by login ID. */
+  async accounts(conn: Conn, organization: OrganizationRef): Promise<StaffAccountSummary[]> {
+    const rows = await conn('staff_accounts').where(organizationColumns(organization)).orderBy('login_id')
+      .select('id', 'login_id', 'display_name', 'roles', 'last_signed_in_at', 'disabled_at', conn.raw('totp_secret_sealed IS NOT NULL AS second_factor'));
+    return rows.map((row) => ({
+      id: Number(row.id), loginId: row.login_id, displayName: row.display_name, roles: row.roles.split(',') as StaffRole[],
+      secondFactor: Boolean(row.second_factor), lastSignedInAt: row.last_signed_in_at?.toISOString() ?? null, disabled: row.disabled_at !== null,
+    }));
+  },
+
+  /**
+   * Every account of the organization, locked until the transaction ends: two administrators
+   * changing each other at once take turns, so neither can remove the other as the last one.
+   */
+  async lockAccounts(trx: Knex.Transaction, organization: OrganizationRef): Promise<Array<{ id: number; roles: StaffRole[]; disabled: boolean }>> {
+    const rows = await trx('staff_accounts').where(organizationColumns(organization)).orderBy('id').forUpdate().select('id', 'roles', 'disabled_at');
+    return rows.map((row) => ({ id: Number(row.id), roles: row.roles.split(',') as StaffRole[], disabled: row.disabled_at !== null }));
+  },
+
+  async setRoles(trx: Knex.Transaction, staffId: number, roles: StaffRole[]): Promise<void> {
+    await trx('staff_accounts').where({ id: staffId }).update({ roles: roles.join(',') });
+  },
+
+  async setDisabled(trx: Knex.Transaction, staffId: number, disabledAt: Date | null): Promise<void> {
+    await trx('staff_accounts').where({ id: staffId }).update({ disabled_at: disabledAt });
+  },
+
+  /** The second factor off and its recovery codes gone: a municipal account enrols again at its next sign-in. */
+  async clearSecondFactor(trx: Knex.Transaction, staffId: number): Promise<void> {
+    await trx('staff_accounts').where({ id: staffId }).update({ totp_secret_sealed: null, totp_last_step: null });
+    await deleteRecoveryCodes(trx, staffId);
+  },
+
+  async loginTaken(conn: Conn, loginId: string): Promise<boolean> {
+    return (await conn('staff_accounts').where({ login_id: loginId }).first('id')) !== undefined;
+  },
+
+  /** A new account; undefined when the login ID was taken meanwhile. */
+  async insertAccount(trx: Knex.Transaction, account: { loginId: string; displayName: string; organization: OrganizationRef; roles: StaffRole[]; passwordHash: string; now: Date }): Promise<number | undefined> {
+    try {
+      const [id] = await trx('staff_accounts').insert({
+        login_id: account.loginId, display_name: account.displayName, organization_kind: account.organization.kind, roles: account.roles.join(','),
+        ...organizationColumns(account.organization), password_hash: account.passwordHash, password_changed_at: account.now, created_at: account.now,
+      });
+      return Number(id);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return undefined;
+      throw error;
+    }
+  },
+
+  /** Whether the organization has an enabled account holding `role`. */
+  async hasEnabledHolder(conn: Conn, organization: OrganizationRef, role: StaffRole): Promise<boolean> {
+    return (await conn('staff_accounts').where(organizationColumns(organization)).whereNull('disabled_at').whereRaw('FIND_IN_SET(?, roles)', [role]).first('id')) !== undefined;
+  },
+
+  async insertInvitation(trx: Knex.Transaction, invitation: { codeHash: Buffer; organization: OrganizationRef; roles: StaffRole[]; displayName: string; issuedBy: number | null; issuedAt: Date; expiresAt: Date }): Promise<number> {
+    const [id] = await trx('staff_invitations').insert({
+      code_hash: invitation.codeHash, organization_kind: invitation.organization.kind, ...organizationColumns(invitation.organization), roles: invitation.roles.join(','),
+      display_name: invitation.displayName, issued_by_staff_id: invitation.issuedBy, issued_at: invitation.issuedAt, expires_at: invitation.expiresAt,
+    });
+    return Number(id);
+  },
+
+  /** The open, unexpired invitation of this code, locked; undefined for any other. */
+  async lockOpenInvitation(trx: Knex.Transaction, codeHash: Buffer, now: Date): Promise<(OrganizationColumns & { id: number; organization_kind: OrganizationKind; roles: StaffRole[]; display_name: string; issued_by_staff_id: number | null }) | undefined> {
+    const row = await trx('staff_invitations').where({ code_hash: codeHash }).whereNull('closed_at').andWhere('expires_at', '>', now).forUpdate()
+      .first('id', 'organization_kind', 'municipality_code', 'merchant_id', 'roles', 'display_name', 'issued_by_staff_id');
+    return row && { ...row, id: Number(row.id), merchant_id: row.merchant_id === null ? null : Number(row.merchant_id), roles: row.roles.split(',') as StaffRole[] };
+  },
+
+  async closeInvitation(trx: Knex.Transaction, id: number, staffId: number, now: Date): Promise<void> {
+    await trx('staff_invitations').where({ id }).update({ closed_at: now, staff_id: staffId });
+  },
+
+  /** Closes the organization's open invitations issued by the operators' command (a re-run replaces its code); how many. */
+  async closeCommandInvitations(trx: Knex.Transaction, organization: OrganizationRef, now: Date): Promise<number> {
+    return trx('staff_invitations').where(organizationColumns(organization)).whereNull('issued_by_staff_id').whereNull('closed_at').update({ closed_at: now });
   },
 
   /** Login ids of the demo accounts (seeds/), which production refuses to start with. */

@@ -98,7 +98,7 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     throw new Problem(wait.locked ? 'staff_sign_in_locked' : 'staff_sign_in_delayed', `Try again in ${wait.seconds} s.`, { retryAfterSeconds: wait.seconds });
   }
 
-  async function recordFailure(ctx: Context, loginId: string, account: StaffAccount | SignedInStaff | undefined, step: 'password' | 'second_factor'): Promise<void> {
+  async function recordFailure(ctx: Context, loginId: string, account: StaffAccount | SignedInStaff | undefined, step: 'password' | 'second_factor' | 'disabled'): Promise<void> {
     await counted(ctx, limit.recordFailure(loginKey(loginId), ctx.ip));
     await recordAudit(db, {
       action: 'staff.sign_in_failed', actor: { kind: 'system', id: 'staff-sign-in' },
@@ -143,6 +143,11 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
     if (!account || !matches) {
       await recordFailure(ctx, loginId, account, 'password');
       throw new Problem('staff_credentials_invalid');
+    }
+    // Only the right password learns the account is disabled; the attempt counts as a failure.
+    if (account.disabled) {
+      await recordFailure(ctx, loginId, account, 'disabled');
+      throw new Problem('staff_account_disabled');
     }
     if (needsRehash(account.passwordHash, cost)) await repo.rehashPassword(db, account.id, await hashPassword(password, cost));
     if (account.totpSealed) {

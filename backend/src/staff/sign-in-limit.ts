@@ -2,7 +2,7 @@
 // keyed hash of the login ID, so unknown IDs are counted too and the answer never tells which
 // IDs exist) and per client address. After a few failures each further attempt must wait a
 // growing delay; after many the account or address is locked for a while. The same shape as
-// devices/enrollment-limit.ts: a failure count whose window starts at the first failure, and
+// one-time-code-limit.ts: a failure count whose window starts at the first failure, and
 // beside it a key that lives as long as the wait.
 import type { Redis } from 'ioredis';
 

@@ -26,9 +26,9 @@ async function call(base: string, method: string, path: string, headers: Record<
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
 
-/** A staff member signed in to the console (with the demo password; second factor included); `post` sends a fresh Idempotency-Key unless given one. */
-export async function signInStaff(base: string, loginId: string) {
-  const cookie = await staffCookie(base, loginId);
+/** A staff member signed in to the console (with the demo password unless given; second factor included); `post` sends a fresh Idempotency-Key unless given one. */
+export async function signInStaff(base: string, loginId: string, password?: string) {
+  const cookie = await staffCookie(base, loginId, password);
   return {
     /** The session cookie, for requests that are not JSON (file uploads and downloads). */
     cookie,

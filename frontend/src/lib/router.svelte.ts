@@ -24,11 +24,15 @@ export const paths = {
   merchantSettlement: '/merchant/settlement',
   municipalityShops: '/municipality/shops',
   shopApply: '/shops/apply',
+  merchantStaff: '/merchant/staff',
+  municipalityStaff: '/municipality/staff',
+  municipalityPartners: '/municipality/partners',
+  invitation: '/invitation',
   totpEnrolment: '/two-step-setup',
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'municipality-campaigns' | 'municipality-campaign-figures' | 'municipality-expiring-points' | 'merchant-register' | 'merchant-settlement' | 'municipality-shops' | 'shop-apply' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'municipality-campaigns' | 'municipality-campaign-figures' | 'municipality-expiring-points' | 'merchant-register' | 'merchant-staff' | 'municipality-staff' | 'municipality-partners' | 'invitation' | 'merchant-settlement' | 'municipality-shops' | 'shop-apply' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -56,18 +60,22 @@ const routesByPath: Record<string, RouteName> = {
   [paths.merchantSettlement]: 'merchant-settlement',
   [paths.municipalityShops]: 'municipality-shops',
   [paths.shopApply]: 'shop-apply',
+  [paths.merchantStaff]: 'merchant-staff',
+  [paths.municipalityStaff]: 'municipality-staff',
+  [paths.municipalityPartners]: 'municipality-partners',
+  [paths.invitation]: 'invitation',
   [paths.totpEnrolment]: 'totp-enrolment',
   [paths.account]: 'account',
 };
 
 /** The console a route belongs to, or null for the public pages and the screens of every staff member (consoleOf's callers check those apart). */
 export function consoleOf(name: RouteName): 'merchant' | 'municipality' | null {
-  if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register' || name === 'merchant-settlement') return 'merchant';
+  if (name === 'merchant' || name === 'merchant-devices' || name === 'merchant-register' || name === 'merchant-settlement' || name === 'merchant-staff') return 'merchant';
   if (name === 'municipality' || name === 'municipality-devices' || name === 'municipality-mykeys' || name === 'municipality-grants' || name === 'municipality-settlement'
     || name === 'municipality-services' || name === 'municipality-member-cards' || name === 'municipality-family' || name === 'municipality-usage'
     || name === 'municipality-shelters' || name === 'municipality-shelter-summary' || name === 'municipality-shelter-desk'
     || name === 'municipality-events' || name === 'municipality-event-reception' || name === 'municipality-campaigns'
-    || name === 'municipality-campaign-figures' || name === 'municipality-expiring-points' || name === 'municipality-shops') return 'municipality';
+    || name === 'municipality-campaign-figures' || name === 'municipality-expiring-points' || name === 'municipality-shops' || name === 'municipality-staff' || name === 'municipality-partners') return 'municipality';
   return null;
 }
 

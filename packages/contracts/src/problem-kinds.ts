@@ -70,6 +70,28 @@ export const problemKinds = {
   staff_role_forbidden: { status: 403, title: 'Not for this console', messages: {
     ja: 'この操作は、あなたのコンソールでは行えません。',
     en: 'This operation is not available in your console.' } },
+  // The life of a staff account (docs/security/staff.md#the-life-of-an-account).
+  staff_account_disabled: { status: 403, title: 'Account disabled', messages: {
+    ja: 'このアカウントは無効にされています。管理者に連絡してください。',
+    en: 'This account has been disabled. Please contact your administrator.' } },
+  staff_account_not_found: { status: 404, title: 'Staff account not found', messages: {
+    ja: 'この職員アカウントは見つかりませんでした。',
+    en: 'There is no such staff account.' } },
+  staff_last_administrator: { status: 409, title: 'Last administrator', messages: {
+    ja: '最後の管理者（店舗ではオーナー）は外せません。先に別の人に管理者の役割を付けてください。',
+    en: 'The last administrator (a shop\'s last owner) cannot be removed. Give someone else the role first.' } },
+  staff_shop_has_owner: { status: 409, title: 'Shop already has an owner', messages: {
+    ja: 'この店舗にはすでにオーナーがいます。店員の招待は店舗のオーナーが行います。',
+    en: 'This shop already has an owner, who invites its staff.' } },
+  staff_invitation_invalid: { status: 400, title: 'Invitation code not valid', messages: {
+    ja: '招待コードが正しくないか、期限切れか、すでに使われています。招待した人に新しいコードを発行してもらってください。',
+    en: 'The invitation code is wrong, expired or already used. Please ask whoever invited you for a new code.' } },
+  staff_invitation_rate_limited: { status: 429, title: 'Too many wrong invitation codes', messages: {
+    ja: '招待コードの誤りが続いたため、しばらく待ってからお試しください。',
+    en: 'Too many wrong invitation codes. Please wait a while before trying again.' } },
+  staff_login_taken: { status: 409, title: 'Login ID taken', messages: {
+    ja: 'このログインIDはすでに使われています。別のログインIDを選んでください。',
+    en: 'This login ID is already taken. Please choose another.' } },
   device_enrollment_code_invalid: { status: 400, title: 'Enrollment code not valid', messages: {
     ja: '登録コードが正しくないか、有効期限（10分）が切れているか、すでに使われています。コンソールの「端末（カードリーダー）」で新しいコードを発行してください。',
     en: 'The enrollment code is wrong, has expired (codes last 10 minutes) or was already used. Issue a new code under "Card readers" in the console.' } },
@@ -206,6 +228,12 @@ export const problemKinds = {
   partner_not_found: { status: 404, title: 'Partner not found', messages: {
     ja: '指定された提携事業者は見つかりませんでした。',
     en: 'The partner was not found.' } },
+  partner_agreement_exists: { status: 409, title: 'Agreement already in force', messages: {
+    ja: 'この事業者とはすでに提携中です。条件を変えるには、いまの提携を終了してから追加してください。',
+    en: 'There is already an active agreement with this partner. End it first to add one with other terms.' } },
+  partner_agreement_not_found: { status: 404, title: 'Agreement not found', messages: {
+    ja: 'この提携は見つからないか、すでに終了しています。',
+    en: 'There is no such active agreement.' } },
   partner_agreement_missing: { status: 403, title: 'No agreement with this municipality', messages: {
     ja: 'この自治体とは提携の契約が結ばれていないか、契約期間外です。この自治体のポイントには交換できません。',
     en: 'There is no agreement in force with this municipality, so points cannot be converted into its points.' } },

@@ -36,3 +36,34 @@ export function holdsRole(staff: Pick<Staff, 'roles'>, ...roles: StaffRole[]): b
 
 /** A second factor being set up: the secret, its otpauth:// URI, and that URI as a QR code (SVG). */
 export interface TotpEnrolment { secret: string; uri: string; qrSvg: string }
+
+/** The roles that keep an organization governable: its last enabled holder cannot be removed. */
+export const KEEPER_ROLE: Readonly<Record<OrganizationKind, StaffRole>> = { municipality: 'administrator', merchant: 'owner' };
+
+/** A staff account as its organization's administrator (a shop's owner) sees it. */
+export interface StaffAccountSummary {
+  id: number;
+  loginId: string;
+  displayName: string;
+  roles: StaffRole[];
+  secondFactor: boolean;
+  /** ISO time of the last sign-in, null when never (or before it was recorded). */
+  lastSignedInAt: string | null;
+  disabled: boolean;
+}
+
+/** A one-time invitation code, shown once to whoever issued it. */
+export interface StaffInvitation {
+  /** Grouped for reading aloud: `K7QM-3XPA-9D`. */
+  code: string;
+  expiresAt: string;
+  displayName: string;
+  roles: StaffRole[];
+  organization: { kind: OrganizationKind; id: string; name: { ja: string; en: string } };
+}
+
+/** What the invitation page tells the new staff member once the account is made. */
+export interface StaffInvitationRedeemed { loginId: string; organization: StaffInvitation['organization']; roles: StaffRole[]; secondFactorRequired: boolean }
+
+/** A login ID a new account may take: letters, digits and . _ - @, 3 to 64 of them. */
+export const LOGIN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$/;

@@ -1,14 +1,15 @@
-// Wrong enrollment codes are counted per client address in Redis, shared by every API server.
-// A code has 50 bits and lives ten minutes, so guessing is hopeless anyway; the limit keeps a
-// scanner from hammering the database.
+// Wrong one-time codes are counted per client address in Redis, shared by every API server:
+// devices' enrollment codes and staff invitation codes (staff/invitations.ts), each counted
+// apart. A code has 50 bits and lives minutes or a day, so guessing is hopeless anyway; the
+// limit keeps a scanner from hammering the database.
 import type { Redis } from 'ioredis';
 
 // Exported for the tests too: they make exactly this many wrong attempts.
 export const FAILURE_LIMIT = 10;
 const WINDOW_MS = 10 * 60_000;
 
-export function enrollmentLimit(redis: Redis, keyPrefix: string) {
-  const key = (address: string) => `${keyPrefix}:device-enrollment-failures:${address}`;
+export function oneTimeCodeLimit(redis: Redis, keyPrefix: string, codes: 'device-enrollment' | 'staff-invitation' = 'device-enrollment') {
+  const key = (address: string) => `${keyPrefix}:${codes}-failures:${address}`;
 
   return {
     /** 0, or how long an address that failed too often must wait before its code is even looked at. */
