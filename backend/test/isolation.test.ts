@@ -672,6 +672,8 @@ const CASES: Record<string, Case> = {
     sameAsUnknown(t, f, await attempt(f.b.plannedCampaignId), await attempt(999_999_999));
     sameAsUnknown(t, f, await attempt(f.b.campaignId), await attempt(999_999_998));
     await bCampaignUntouched(t, f);
+  },
+
   async 'GET /api/v1/staff/accounts'(t, f) {
     nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/accounts'), 200), must(await f.shopA.get('/api/v1/staff/accounts'), 200));
   },
