@@ -8,7 +8,7 @@ import type { Context } from 'koa';
 import { recordAudit } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import { described, type RouteDescription } from '../http/described.ts';
-import { Problem } from '../http/problems.ts';
+import { idOf } from '../http/problems.ts';
 import { periodQuery } from '../settlement/statement.ts';
 import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
 import { organizationLabel } from '../staff/organization.ts';
@@ -16,9 +16,7 @@ import { daysCsv, expiringCsv, expiringFigures, expiringPeriod, scopeFigures, sh
 
 /** A campaign id in the path; anything else is as unknown as a missing campaign. */
 function campaignOf(ctx: Context): Scope {
-  const id = ctx.params.id ?? '';
-  if (!/^[1-9][0-9]{0,15}$/.test(id) || !Number.isSafeInteger(Number(id))) throw new Problem('campaign_not_found');
-  return { campaignId: Number(id) };
+  return { campaignId: idOf(ctx.params.id, 'campaign_not_found') };
 }
 
 /** Without a period: from the first campaign's start to today (at most a year). */

@@ -10,7 +10,7 @@ import { Problem } from '../http/problems.ts';
 import type { EntryKind } from '../ledger/entries.ts';
 import { ledgerRepository as ledger, type FiguresSum } from '../ledger/repository.ts';
 import { campaignsRepository } from '../campaigns/repository.ts';
-import { campaignRuns, tokyoDate } from '../ledger/rules.ts';
+import { campaignPays, tokyoDate } from '../ledger/rules.ts';
 import { shopsRepository } from '../shops/repository.ts';
 import { parsePeriod, type Period } from '../settlement/statement.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
@@ -86,8 +86,7 @@ function daysOf(period: Period, budget: FiguresSum[], lots: FiguresSum[], reache
  */
 function budgetOf(campaigns: ScopeCampaign[], budget: FiguresSum[], now: Date): FiguresBudget {
   const today = tokyoDate(now);
-  // Running by its status and its dates: a paused or ended campaign issues nothing, whatever its dates say.
-  const running = campaigns.filter((c) => c.status === 'running' && campaignRuns(c, now));
+  const running = campaigns.filter((c) => campaignPays(c, now));
   const totals = {
     budgetPoints: campaigns.reduce((n, c) => n + c.budgetPoints, 0),
     fundedPoints: -outOf(budget, ['funding']),

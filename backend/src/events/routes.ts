@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
-import { Problem } from '../http/problems.ts';
+import { idOf } from '../http/problems.ts';
 import { LIMITS } from '../ledger/entries.ts';
 import { isDate } from '../ledger/rules.ts';
 import { parsePeriod, periodQuery } from '../settlement/statement.ts';
@@ -37,11 +37,6 @@ const createBody = z.object({ ...eventFields, endsOn: date.optional(), tapPolicy
 const updateBody = z.object(eventFields).partial().strict().refine((body) => Object.keys(body).length > 0, { error: 'name at least one field to change' }).refine(inOrder, DATES_RULE);
 const devicesBody = z.object({ deviceIds: z.array(id).max(200) }).strict();
 
-/** A positive id in the path; anything else is as unknown as a missing one. */
-function idOf(value: string | undefined, notFound: 'event_not_found' | 'event_category_not_found'): number {
-  if (!/^[1-9][0-9]{0,15}$/.test(value ?? '') || !Number.isSafeInteger(Number(value))) throw new Problem(notFound);
-  return Number(value);
-}
 
 export function eventRoutes({ db, clock }: { db: Db; clock: () => Date }): Router {
   const router = new Router({ prefix: '/api/v1' });

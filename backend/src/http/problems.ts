@@ -42,9 +42,12 @@ export function problemDocument(problem: Problem, requestId: string, instance: s
   };
 }
 
+/** What a positive id in a path looks like (the API's document shows it as the parameter's pattern). */
+export const PATH_ID = /^[1-9][0-9]{0,15}$/;
+
 /** A positive id in the path; anything else is as unknown as a missing one. */
 export function idOf(value: string | undefined, notFound: ProblemCode): number {
   const id = Number(value);
-  if (!/^[1-9][0-9]{0,15}$/.test(value ?? '') || !Number.isSafeInteger(id)) throw new Problem(notFound);
+  if (!PATH_ID.test(value ?? '') || !Number.isSafeInteger(id)) throw new Problem(notFound);
   return id;
 }

@@ -10,7 +10,7 @@ import type { Db } from '../db.ts';
 import { described } from '../http/described.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
-import { Problem } from '../http/problems.ts';
+import { idOf, PATH_ID, Problem } from '../http/problems.ts';
 import { oneTimeCodeLimit } from '../one-time-code-limit.ts';
 import type { Names } from '../organizations/repository.ts';
 import { changeRoles, resetSecondFactor, setDisabled } from './accounts.ts';
@@ -21,7 +21,6 @@ import { MAX_PASSWORD_LENGTH } from './password.ts';
 import { staffRepository as repo, type SignedInStaff } from './repository.ts';
 
 const roles = z.array(z.enum([...ROLES_OF.municipality, ...ROLES_OF.merchant] as [StaffRole, ...StaffRole[]])).min(1).max(5);
-const ID = /^[1-9][0-9]{0,15}$/;
 const inviteBody = z.object({
   displayName: z.string().trim().min(1).max(100),
   roles,
@@ -61,10 +60,7 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
   const limit = oneTimeCodeLimit(redis, keyPrefix, 'staff-invitation');
 
   /** The account id of the path, or staff_account_not_found for anything that cannot be one. */
-  const accountId = (param: string | undefined) => {
-    if (!param || !ID.test(param)) throw new Problem('staff_account_not_found');
-    return Number(param);
-  };
+  const accountId = (param: string | undefined) => idOf(param, 'staff_account_not_found');
 
   router.get('/accounts', described({ summary: "The organization's staff accounts", caller: 'staff', responses: { 200: 'Each account: login ID, name, roles, two-step on or off, last sign-in, disabled or not.' } }), ...manages, async (ctx) => {
     ctx.body = { accounts: await repo.accounts(db, signedInStaff(ctx).organization) };
@@ -84,7 +80,7 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
       async (trx) => ({ status: 201, body: await issueInvitation(trx, { staffId: staff.id, municipalityCode: staff.municipalityCode }, { organization, roles: body.roles, displayName: body.displayName }, clock()) })));
   });
 
-  router.put('/accounts/:id/roles', described({ summary: "Change a staff account's roles", caller: 'staff', body: rolesBody, example: { roles: ['operator', 'auditor'] }, idempotent: true, params: z.object({ id: z.string().regex(ID) }), responses: { 200: 'The account.' }, problems: ['staff_account_not_found', 'staff_last_administrator'] }), ...manages, async (ctx) => {
+  router.put('/accounts/:id/roles', described({ summary: "Change a staff account's roles", caller: 'staff', body: rolesBody, example: { roles: ['operator', 'auditor'] }, idempotent: true, params: z.object({ id: z.string().regex(PATH_ID) }), responses: { 200: 'The account.' }, problems: ['staff_account_not_found', 'staff_last_administrator'] }), ...manages, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const id = accountId(ctx.params.id);
@@ -93,7 +89,7 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
       async (trx) => ({ status: 200, body: { account: await changeRoles(trx, staff, id, body.roles) } })));
   });
 
-  router.put('/accounts/:id/status', described({ summary: 'Disable a staff account (its sessions end at once) or enable it again', caller: 'staff', body: statusBody, example: { disabled: true }, idempotent: true, params: z.object({ id: z.string().regex(ID) }), responses: { 200: 'The account.' }, problems: ['staff_account_not_found', 'staff_last_administrator'] }), ...manages, async (ctx) => {
+  router.put('/accounts/:id/status', described({ summary: 'Disable a staff account (its sessions end at once) or enable it again', caller: 'staff', body: statusBody, example: { disabled: true }, idempotent: true, params: z.object({ id: z.string().regex(PATH_ID) }), responses: { 200: 'The account.' }, problems: ['staff_account_not_found', 'staff_last_administrator'] }), ...manages, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const id = accountId(ctx.params.id);
@@ -102,7 +98,7 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
       async (trx) => ({ status: 200, body: { account: await setDisabled(trx, staff, id, disabled, clock()) } })));
   });
 
-  router.post('/accounts/:id/second-factor-reset', described({ summary: "Reset a staff account's two-step verification (a lost phone)", caller: 'staff', idempotent: true, params: z.object({ id: z.string().regex(ID) }), responses: { 200: 'The account, its second factor off and its sessions ended.' }, problems: ['staff_account_not_found'] }), ...manages, async (ctx) => {
+  router.post('/accounts/:id/second-factor-reset', described({ summary: "Reset a staff account's two-step verification (a lost phone)", caller: 'staff', idempotent: true, params: z.object({ id: z.string().regex(PATH_ID) }), responses: { 200: 'The account, its second factor off and its sessions ended.' }, problems: ['staff_account_not_found'] }), ...manages, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const id = accountId(ctx.params.id);
