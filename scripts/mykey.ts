@@ -52,8 +52,9 @@ const commands: Commands = {
   'partner-add': {
     summary: 'add a partner company: --slug SLUG --name-ja NAME --name-en NAME --kind card_points|airline_miles|other --rate UNITS:POINTS; prints its id (docs/partner-api.md)',
     load: async () => {
-      const [{ partnerAddCommand }, { withDatabase }] = await Promise.all([import('@mykey/backend/partners/cli.ts'), import('@mykey/dev-tools/services.ts')]);
-      return (args) => withDatabase((databaseUrl) => partnerAddCommand(args, databaseUrl));
+      const [{ partnerAddCommand }, { withDatabase }, { databaseCommandEnv }] = await Promise.all([
+        import('@mykey/backend/partners/cli.ts'), import('@mykey/dev-tools/services.ts'), import('./lib/jpki.ts')]);
+      return (args) => withDatabase(async (databaseUrl) => partnerAddCommand(args, databaseUrl, await databaseCommandEnv()));
     },
   },
   'partner-secret': {

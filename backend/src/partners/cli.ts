@@ -53,7 +53,7 @@ const addArgs = (args: string[]) => parseArgs({ args, strict: true, options: {
 /** A count of points the rate columns hold (unsigned INT), written as digits. */
 const RATE = /^([1-9][0-9]{0,8}):([1-9][0-9]{0,8})$/;
 
-export async function partnerAddCommand(args: string[], databaseUrl: string, now = () => new Date()): Promise<number> {
+export async function partnerAddCommand(args: string[], databaseUrl: string, env: NodeJS.ProcessEnv = process.env, now = () => new Date()): Promise<number> {
   let values: ReturnType<typeof addArgs>['values'];
   try {
     ({ values } = addArgs(args));
@@ -68,6 +68,9 @@ export async function partnerAddCommand(args: string[], databaseUrl: string, now
   if (!kindOf) return fail(2, 'usage', `--kind is one of ${PARTNER_KINDS.join(', ')}`);
   const [, units, points] = RATE.exec(rate) ?? [];
   if (!units || !points) return fail(2, 'usage', '--rate is UNITS:POINTS, two whole numbers above 0: POINTS municipal points for UNITS of the partner\'s');
+  // The audit log's keys come from the platform's secret.
+  const configured = configuredSecret(env);
+  if (configured instanceof ConfigError) return fail(2, 'config_invalid', configured.problems.join('; '));
   return withDb(databaseUrl, 'partner-add', async (db) => {
     try {
       return answer(await addPartner(db, { slug, nameJa: nameJa.trim(), nameEn: nameEn.trim(), kind: kindOf, rateUnits: Number(units), ratePoints: Number(points), createdAt: now() }));
