@@ -76,6 +76,8 @@ test.serial('the demo towns get sixty days of activity as planned, and a second 
       shopsPaid: plan.shops.length,
     }, plan.code);
     t.true(found.expiry > 0, `${plan.code}: points expired`);
+    const issuedFirst = (await db('mykeys').where({ home_municipality_code: plan.code }).min({ first: 'created_at' }))[0]!.first;
+    t.deepEqual(issuedFirst, steps.find((step) => step.kind === 'issue')!.at, `${plan.code}: MyKey IDs are issued at the first visit, not at the run`);
     // Believable, not token: every kind of activity, in numbers a chart shows.
     t.true(found.conversion >= 10 && found.payment >= 40 && found.refund >= 2 && found.void >= 1 && found.attend >= 3, `${plan.code}: ${JSON.stringify(found)}`);
     t.deepEqual(first[n]!.made, { ...first[n]!.planned, expiry: found.expiry }, `${plan.code}: the first run made the whole plan`);
