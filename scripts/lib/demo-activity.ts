@@ -2,6 +2,7 @@
 // (@mykey/dev-tools/demo-activity.ts), made with the MyKey secret and trust anchors the server is
 // about to be given, from the development CA's cards, and one log line per town saying what it holds.
 import { readFileSync } from 'node:fs';
+import { useAuditSecret } from '@mykey/backend/audit/keys.ts';
 import { mykeySecret } from '@mykey/backend/config.ts';
 import { createDb } from '@mykey/backend/db.ts';
 import { loadTrustAnchors } from '@mykey/backend/jpki/anchors.ts';
@@ -31,11 +32,14 @@ export async function demoActivity(databaseUrl: string, env: NodeJS.ProcessEnv):
   const files = await ensureDevCa();
   const ca = await loadCa(readFileSync(files.certificate, 'utf8'), readFileSync(files.key, 'utf8'));
   const anchors = await loadTrustAnchors({ NODE_ENV: 'development', JPKI_TRUST_ANCHORS: env.JPKI_TRUST_ANCHORS });
+  const secret = mykeySecret({ NODE_ENV: 'development', MYKEY_SECRET: env.MYKEY_SECRET });
+  // What staff do is audited, in the chain keyed from the same secret as the server's.
+  useAuditSecret(secret);
   const db = createDb(databaseUrl, undefined, PATIENT_WAIT_MS);
   try {
     const started = performance.now();
     const towns = await makeDemoActivity({
-      db, secret: mykeySecret({ NODE_ENV: 'development', MYKEY_SECRET: env.MYKEY_SECRET }), ca, anchors: anchors.certificates, log: createLogger({ LOG_LEVEL: 'warn' }, 'demo-activity'),
+      db, secret, ca, anchors: anchors.certificates, log: createLogger({ LOG_LEVEL: 'warn' }, 'demo-activity'),
     });
     for (const town of towns) console.log(activityLine(town));
     console.log(`[demo] activity checked in ${((performance.now() - started) / 1000).toFixed(1)} s`);
