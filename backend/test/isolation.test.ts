@@ -13,6 +13,7 @@ import { routeList } from './helpers/routes.ts';
 import { creditConversions, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
 import { demoPasswordHash } from './helpers/staff.ts';
+import { applyAsShop, SHOP_APPLICATION } from './helpers/shops.ts';
 
 const SHOP_B = DEMO_SECOND_MERCHANTS[0]!;
 // B's campaigns: it grants from the administrative one, its events are paid by the event one.
@@ -86,7 +87,7 @@ const fixture = fileFixture(test, async (cleanup) => {
 
   // B's shop and an application to B, pending (the public form's, from no town's session).
   const shopIdB = Number((await db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
-  const applicationB = must(await publicApplication(base, { ...SHOP_APPLICATION, municipalityCode: TOWN_B.code, nameJa: 'あおば町の申請店', nameEn: 'Aoba applicant', address: 'あおば町申請1-1' }), 201).body;
+  const applicationB = must(await applyAsShop(base, { municipalityCode: TOWN_B.code, nameJa: 'あおば町の申請店', nameEn: 'Aoba applicant', address: 'あおば町申請1-1' }), 201).body;
   // B's own planned campaign, for B's shop and B's partner only.
   const plannedB = must(await cityB.post('/api/v1/campaigns', campaignTerms({ nameJa: 'あおば町の計画キャンペーン', nameEn: 'Aoba planned campaign', kind: 'conversion_premium', premiumPercent: 5, merchantIds: [shopIdB], partnerIds: [partnerB.id] })), 201).body;
 
@@ -133,23 +134,12 @@ const fixture = fileFixture(test, async (cleanup) => {
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
 
-/** A shop's application as the public form sends it (no session). */
-const SHOP_APPLICATION = {
-  category: 'restaurant', representative: '申請 太郎', phone: '0120-123-456', email: 'apply@example.jp',
-  bankAccount: { bankCode: '0001', bankNameKana: 'ﾃｽﾄ', branchCode: '001', branchNameKana: 'ﾎﾝﾃﾝ', accountType: 'ordinary', accountNumber: '0000001', holderKana: 'ｼﾝｾｲ ﾀﾛｳ' },
-};
-
-async function publicApplication(base: string, application: Record<string, unknown>): Promise<Reply> {
-  const response = await fetch(`${base}/api/v1/shop-applications`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID() }, body: JSON.stringify(application) });
-  return { status: response.status, body: await response.json() };
-}
-
 /** B's shop and B's application, as B's administrator sees them: unchanged by anything A tried. */
 async function shopsOfBUntouched(t: ExecutionContext, f: Fixture): Promise<void> {
   const shop = (await f.b.cityB.get(`/api/v1/staff/shops/${f.b.shopId}`)).body;
   t.is(shop.status, 'approved');
   t.not(shop.bankAccount?.accountNumber, '9999999');
-  t.like((await f.b.cityB.get(`/api/v1/staff/shops/${f.b.applicationId}`)).body, { status: 'pending', statusReason: null, bankAccount: { accountNumber: '0000001' } });
+  t.like((await f.b.cityB.get(`/api/v1/staff/shops/${f.b.applicationId}`)).body, { status: 'pending', statusReason: null, bankAccount: { accountNumber: SHOP_APPLICATION.bankAccount.accountNumber } });
 }
 
 function must(reply: Reply, status: number): Reply {
@@ -987,7 +977,7 @@ const CASES: Record<string, Case> = {
   },
 
   async 'POST /api/v1/shop-applications'(t, f) {
-    const reply = must(await publicApplication(f.base, { ...SHOP_APPLICATION, municipalityCode: '139998', nameJa: 'みらい市の申請店', nameEn: 'Mirai applicant', address: 'みらい市申請1-1' }), 201);
+    const reply = must(await applyAsShop(f.base, { municipalityCode: '139998', nameJa: 'みらい市の申請店', nameEn: 'Mirai applicant', address: 'みらい市申請1-1' }), 201);
     nothingOfB(t, f, reply);
     t.false((await f.b.cityB.get('/api/v1/staff/shops')).body.shops.some((shop: { id: number }) => shop.id === reply.body.applicationId), "A's applicant is not among B's");
   },
