@@ -14,6 +14,7 @@
 // skipped when what it makes is there (a ledger reference, a paid time, a MyKey ID's card, a
 // partnerTxId), or replayed by the platform itself.
 import { createHash, randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
 import type * as pkijs from 'pkijs';
 import type { Db } from '@mykey/backend/db.ts';
 import type { Logger } from '@mykey/backend/log.ts';
@@ -22,11 +23,11 @@ import { addDays } from '@mykey/backend/campaign-figures/service.ts';
 import { campaignsRepository } from '@mykey/backend/campaigns/repository.ts';
 import { changeStatus, createCampaign, fund, listCampaigns, moneyReference } from '@mykey/backend/campaigns/service.ts';
 import type { VerifiedCard } from '@mykey/backend/card-taps/purposes.ts';
-import { acceptConversions, checkConversion } from '@mykey/backend/conversions/intake.ts';
+import { acceptConversions, checkConversion, type ConvertingPartner } from '@mykey/backend/conversions/intake.ts';
 import { processConversions } from '@mykey/backend/conversions/process.ts';
 import { devicesRepository, type EnrolledDevice } from '@mykey/backend/devices/repository.ts';
 import { enroll, issueCode } from '@mykey/backend/devices/service.ts';
-import { eventsRepository } from '@mykey/backend/events/repository.ts';
+import { eventsRepository, type Category } from '@mykey/backend/events/repository.ts';
 import { attend, createEvent, listEvents, setEventDevices } from '@mykey/backend/events/service.ts';
 import { grantOne, singleGrantReference } from '@mykey/backend/grants/service.ts';
 import { CertificateVerifier } from '@mykey/backend/jpki/verifier.ts';
@@ -179,59 +180,83 @@ export function closingOf(anchor: string): { from: string; to: string; payOn: st
   };
 }
 
+/** What the parts of a town's plan share: the plan, its dates, its sequence, and each resident's lasting credits so far. */
+interface Planning {
+  plan: TownPlan;
+  anchor: string;
+  at: (day: number, minutes: number) => Date;
+  random: () => number;
+  pick: <T>(list: readonly T[]) => T;
+  /** Per resident, the points credited that last (not the limited-time ones) and when. */
+  credits: Array<Array<{ at: Date; points: number }>>;
+}
+
 /**
  * Everything that happens in the town over the sixty days before `anchor` (YYYY-MM-DD, Japan),
  * in the order it happens. Pure: the same plan and anchor give the same steps.
- *
- * Payments are planned so that they never outrun the points: a resident pays only what their
- * conversions, grants and event points (those that last) credited before, less what they paid
- * already. The limited-time points are not counted: payments take the points that expire first,
- * so they are what is spent, and what is left of them expires.
  */
 export function planTown(plan: TownPlan, anchor: string): Step[] {
   const random = seededSequence(`mykey-demo:${plan.code}`);
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
-  const at = (day: number, minutes: number) => momentOf(anchor, day, minutes);
-  const steps: Step[] = [];
-  const credits: Array<Array<{ at: Date; points: number }>> = Array.from({ length: plan.residents }, () => []);
-  const residents = Array.from({ length: plan.residents }, (_, i) => i);
+  const planning: Planning = {
+    plan, anchor, random, at: (day, minutes) => momentOf(anchor, day, minutes),
+    pick: (list) => list[Math.floor(random() * list.length)]!, credits: Array.from({ length: plan.residents }, () => []),
+  };
+  const steps = [...residentSteps(planning), ...eventSteps(planning), ...paymentSteps(planning), ...townSteps(planning)];
+  // Stable: steps at the same moment keep the order they were planned in.
+  return steps.map((step, n) => ({ step, n })).sort((a, b) => a.step.at.getTime() - b.step.at.getTime() || a.n - b.n).map(({ step }) => step);
+}
 
-  for (const i of residents) {
+/** Each resident's first visit (the MyKey ID and the limited-time points), their conversions and their grants at the counter. */
+function residentSteps({ plan, anchor, at, pick, credits }: Planning): Step[] {
+  const steps: Step[] = [];
+  for (let i = 0; i < plan.residents; i++) {
     const day = firstVisit(plan, i);
     steps.push({ kind: 'issue', resident: i, at: at(day, 9 * 60 + (i % 8) * 25) });
     steps.push({ kind: 'limited_grant', resident: i, at: at(day, 9 * 60 + (i % 8) * 25 + 3) });
     // Most residents convert their card points now and then: the partner's night batch.
-    if (i % 6 !== 5) {
-      for (let k = 0; k < 3; k++) {
-        const convertOn = day + 1 + k * 12 + (i % 5);
-        if (convertOn > -1) break;
-        const partnerPoints = pick([1_250, 2_500, 3_750, 5_000, 6_250]);
-        const accepted = at(convertOn, 2 * 60 + i);
-        steps.push({ kind: 'conversion', resident: i, partnerTxId: `demo-${plan.code}-${i}-${k}`, partnerPoints, at: accepted });
-        // Credited a minute and a half later (the worker's processing): the points that count are the base.
-        credits[i]!.push({ at: new Date(accepted.getTime() + 90_000), points: Math.floor((partnerPoints * DEMO_PARTNER.rate_points) / DEMO_PARTNER.rate_units) });
-      }
+    for (let k = 0; k < 3 && i % 6 !== 5; k++) {
+      const convertOn = day + 1 + k * 12 + (i % 5);
+      if (convertOn > -1) break;
+      const partnerPoints = pick([1_250, 2_500, 3_750, 5_000, 6_250]);
+      const accepted = at(convertOn, 2 * 60 + i);
+      steps.push({ kind: 'conversion', resident: i, partnerTxId: `demo-${plan.code}-${i}-${k}`, partnerPoints, at: accepted });
+      // Credited a minute and a half later (the worker's processing): the points that count are the base.
+      credits[i]!.push({ at: new Date(accepted.getTime() + 90_000), points: Math.floor((partnerPoints * DEMO_PARTNER.rate_points) / DEMO_PARTNER.rate_units) });
     }
     plan.grants.forEach((grant, g) => {
-      const day = firstVisit(plan, i) + grant.daysAfterFirstVisit;
-      if (!isOf(grant.who, i) || day > -1 || !runsOn(plan.campaigns.grant, addDays(anchor, day))) return;
-      const granted = at(day, 10 * 60 + i * 3 + g);
+      const grantOn = day + grant.daysAfterFirstVisit;
+      if (!isOf(grant.who, i) || grantOn > -1 || !runsOn(plan.campaigns.grant, addDays(anchor, grantOn))) return;
+      const granted = at(grantOn, 10 * 60 + i * 3 + g);
       steps.push({ kind: 'grant', resident: i, grant: g, at: granted });
       credits[i]!.push({ at: granted, points: grant.points });
     });
   }
-  plan.events.forEach((event, e) => {
-    if (!runsOn(plan.campaigns.event, addDays(anchor, event.day))) return;
-    for (const i of residents.filter((i) => isOf(event.who, i) && firstVisit(plan, i) < event.day)) {
-      const tapped = at(event.day, 10 * 60 + i * 7);
-      steps.push({ kind: 'attend', resident: i, event: e, at: tapped });
-      credits[i]!.push({ at: tapped, points: event.points });
-    }
-  });
+  return steps;
+}
 
-  // A quarter of the residents never pay: their limited-time points all expire.
-  const payers = residents.filter((i) => i % 4 !== 3);
-  const spent = residents.map(() => 0);
+/** The residents' taps at the town's events (those who had visited the counter before). */
+function eventSteps({ plan, anchor, at, credits }: Planning): Step[] {
+  return plan.events.flatMap((event, e) => {
+    if (!runsOn(plan.campaigns.event, addDays(anchor, event.day))) return [];
+    return Array.from({ length: plan.residents }, (_, i) => i).filter((i) => isOf(event.who, i) && firstVisit(plan, i) < event.day).map((i): Step => {
+      const tapped = at(event.day, 10 * 60 + i * 7);
+      credits[i]!.push({ at: tapped, points: event.points });
+      return { kind: 'attend', resident: i, event: e, at: tapped };
+    });
+  });
+}
+
+/**
+ * The payments at the town's shops, day by day, with a few voids and refunds. Payments never
+ * outrun the points: a resident pays only what their lasting credits came to before, less what
+ * they paid already. The limited-time points are not counted: payments take the points that
+ * expire first, so they are what is spent, and what is left of them expires. A quarter of the
+ * residents never pay: their limited-time points all expire.
+ */
+function paymentSteps({ plan, at, random, pick, credits }: Planning): Step[] {
+  const steps: Step[] = [];
+  const payers = Array.from({ length: plan.residents }, (_, i) => i).filter((i) => i % 4 !== 3);
+  const spent = credits.map(() => 0);
   const affordable = (i: number, when: Date) => credits[i]!.reduce((sum, c) => (c.at < when ? sum + c.points : sum), 0) - spent[i]!;
   let payments = 0;
   for (let day = -DEMO_DAYS; day <= -1; day++) {
@@ -256,14 +281,14 @@ export function planTown(plan: TownPlan, anchor: string): Step[] {
       }
     });
   }
+  return steps;
+}
 
-  // The platform's nightly expiry, the limited-time campaign's end, and the town closing last month.
-  for (let day = -DEMO_DAYS + 1; day <= -1; day++) steps.push({ kind: 'expiry', at: at(day, 5) });
-  steps.push({ kind: 'end_limited', at: at(-20, 9 * 60) });
+/** The platform's nightly expiry, the limited-time campaign's end, and the town closing its last month. */
+function townSteps({ anchor, at }: Planning): Step[] {
+  const nights = Array.from({ length: DEMO_DAYS - 1 }, (_, n): Step => ({ kind: 'expiry', at: at(n - DEMO_DAYS + 1, 5) }));
   const closing = closingOf(anchor);
-  steps.push({ kind: 'close', from: closing.from, to: closing.to, payOn: closing.payOn, at: closing.at });
-  // Stable: steps at the same moment keep the order they were planned in.
-  return steps.map((step, n) => ({ step, n })).sort((a, b) => a.step.at.getTime() - b.step.at.getTime() || a.n - b.n).map(({ step }) => step);
+  return [...nights, { kind: 'end_limited', at: at(-20, 9 * 60) }, { kind: 'close', from: closing.from, to: closing.to, payOn: closing.payOn, at: closing.at }];
 }
 
 /**
@@ -379,157 +404,181 @@ async function run<T>(step: Step, operation: () => Promise<T>): Promise<T> {
   }
 }
 
-async function townActivity(deps: RunDeps, plan: TownPlan): Promise<TownActivity> {
-  const { db, secret, now } = deps;
-  const admin = await staffOf(db, plan.admin);
-  if (!admin) throw new Error(`the demo town ${plan.code} has no staff account ${plan.admin}: seed the demo first`);
-  const anchor = addDays((await limitedCampaign(db, admin, plan, now))?.startsOn ?? addDays(tokyoDate(now), -DEMO_DAYS), DEMO_DAYS);
-  const steps = planTown(plan, anchor);
-  const setupAt = momentOf(anchor, -DEMO_DAYS - 2, 11 * 60);
+/** A town ready for its plan: its staff, devices, campaigns, events, the partner, and its residents' cards. */
+interface Town {
+  plan: TownPlan;
+  anchor: string;
+  admin: SignedInStaff;
+  limitedId: number;
+  shops: Array<{ id: number; owner: SignedInStaff; register: EnrolledDevice }>;
+  counter: EnrolledDevice;
+  events: Array<{ id: number; desk: EnrolledDevice }>;
+  campaigns: { limited: GrantCampaign; grant: GrantCampaign };
+  categories: Map<string, Category>;
+  partner: ConvertingPartner;
+  cards: VerifiedCard[];
+}
 
-  // The town prepares two days before: its campaign, its shops' owners, registers and bank accounts, its counters and events.
+/**
+ * What the town prepares two days before the sixty: the limited-time campaign, its shops' owners,
+ * registers and bank accounts, its counter, its events with their reception devices. Each is
+ * looked up first and made only when missing.
+ */
+async function prepareTown(deps: RunDeps, plan: TownPlan): Promise<Town> {
+  const { db, now } = deps;
+  const seeded = <T>(found: T | undefined, what: string): T => {
+    if (found === undefined) throw new Error(`the demo town ${plan.code} has no ${what}: seed the demo first`);
+    return found;
+  };
+  const admin = seeded(await staffOf(db, plan.admin), `staff account ${plan.admin}`);
+  const anchor = addDays((await limitedCampaign(db, admin, plan, now))?.startsOn ?? addDays(tokyoDate(now), -DEMO_DAYS), DEMO_DAYS);
+  const setupAt = momentOf(anchor, -DEMO_DAYS - 2, 11 * 60);
   const limited = await prepareLimited(db, admin, plan, anchor, now);
   const shopsOfTown = await listShops(db, admin);
-  const shops = await Promise.all(plan.shops.map(async (shopPlan) => {
-    const shop = shopsOfTown.find((s) => s.slug === shopPlan.slug);
-    if (!shop) throw new Error(`the demo town ${plan.code} has no shop ${shopPlan.slug}: seed the demo first`);
+  const shops = [];
+  for (const shopPlan of plan.shops) {
+    const shop = seeded(shopsOfTown.find((s) => s.slug === shopPlan.slug), `shop ${shopPlan.slug}`);
     const owner = await shopOwner(db, admin, shop, shopPlan.owner, setupAt);
     await db.transaction((trx) => setBankAccount(trx, admin, shop.id, bankAccountBody.parse(shopPlan.bankAccount)));
-    return { id: shop.id, owner, register: await device(db, owner, shopPlan.register, setupAt) };
-  }));
-  const counter = await device(db, admin, plan.counter, setupAt);
+    shops.push({ id: shop.id, owner, register: await device(db, owner, shopPlan.register, setupAt) });
+  }
   const categories = new Map((await eventsRepository.categories(db, plan.code)).map((c) => [c.nameJa, c]));
-  const categoryNamed = (name: string) => {
-    const category = categories.get(name);
-    if (!category) throw new Error(`the demo town ${plan.code} has no event category ${name}: seed the demo first`);
-    return category;
-  };
   const eventCampaign = await grantCampaign(db, plan.code, plan.campaigns.event.slug, now);
   const events = [];
   for (const event of plan.events) {
     const date = addDays(anchor, event.day);
     const known = (await listEvents(db, admin, now)).find((e) => e.nameJa === event.nameJa) ?? await db.transaction((trx) => createEvent(trx, admin, {
-      categoryId: categoryNamed(event.category).id, nameJa: event.nameJa, nameEn: event.nameEn, startsOn: date, endsOn: date, points: event.points, campaignId: eventCampaign.id, tapPolicy: 'pin',
+      categoryId: seeded(categories.get(event.category), `event category ${event.category}`).id, nameJa: event.nameJa, nameEn: event.nameEn,
+      startsOn: date, endsOn: date, points: event.points, campaignId: eventCampaign.id, tapPolicy: 'pin',
     }, setupAt));
     const desk = await device(db, admin, event.device, setupAt);
     if (!known.deviceIds.includes(desk.id)) await db.transaction((trx) => setEventDevices(trx, admin, known.id, [desk.id], setupAt));
     events.push({ id: known.id, desk });
   }
-  const campaigns = { limited: await grantCampaign(db, plan.code, String(limited.id), now), grant: await grantCampaign(db, plan.code, plan.campaigns.grant.slug, now) };
-  const partnerId = await partnerRepository.idOf(db, DEMO_PARTNER.slug);
-  if (partnerId === undefined) throw new Error(`no partner ${DEMO_PARTNER.slug}: seed the demo first`);
-  const partner = { id: partnerId, rateUnits: DEMO_PARTNER.rate_units, ratePoints: DEMO_PARTNER.rate_points };
-  const cards = await Promise.all(Array.from({ length: plan.residents }, (_, i) => residentCard(deps, plan.code, i)));
+  return {
+    plan, anchor, admin, limitedId: limited.id, shops, counter: await device(db, admin, plan.counter, setupAt), events, categories,
+    campaigns: { limited: await grantCampaign(db, plan.code, String(limited.id), now), grant: await grantCampaign(db, plan.code, plan.campaigns.grant.slug, now) },
+    partner: { id: seeded(await partnerRepository.idOf(db, DEMO_PARTNER.slug), `partner ${DEMO_PARTNER.slug}`), rateUnits: DEMO_PARTNER.rate_units, ratePoints: DEMO_PARTNER.rate_points },
+    cards: await Promise.all(Array.from({ length: plan.residents }, (_, i) => residentCard(deps, plan.code, i))),
+  };
+}
 
+async function townActivity(deps: RunDeps, plan: TownPlan): Promise<TownActivity> {
+  const town = await prepareTown(deps, plan);
+  const steps = planTown(plan, town.anchor);
+  const doStep = stepRunner(deps, town);
+  const planned = tally();
   const made = tally();
-  const mykeyIds: string[] = [];
-  const intentIds: string[] = [];
-  /** Grants by their ledger reference: one already posted is not asked for again. */
-  const grant = async (step: Step, campaign: GrantCampaign, resident: number, what: { key: string; points: number; reason: string; category?: string }) => {
-    const reference = singleGrantReference(admin.id, `demo-activity:${what.key}`);
-    if ((await ledgerRepository.entriesByReferences(db, [reference])).size > 0) return;
-    await run(step, () => inLedgerTransaction(db, (trx) => grantOne(trx, {
-      staff: admin, campaign, category: what.category === undefined ? undefined : categoryNamed(what.category), mykeyId: mykeyIds[resident]!, points: what.points, reason: what.reason, reference, now: step.at,
-    })));
-    made[step.kind]++;
-  };
-  /** The shop's payments of the day by the moment they were paid: a payment paid then is there already. */
-  const paidOnDay = new Map<string, Map<number, string>>();
-  const paidAt = async (shop: number, at: Date) => {
-    const day = tokyoDate(at);
-    const key = `${shop}:${day}`;
-    if (!paidOnDay.has(key)) {
-      const ends = endOfTokyoDay(day);
-      const paid = await paymentsRepository.paidBetween(db, shops[shop]!.id, new Date(ends.getTime() - 86_400_000), ends);
-      paidOnDay.set(key, new Map(paid.map((intent) => [intent.paid!.at.getTime(), intent.id])));
-    }
-    return paidOnDay.get(key)!.get(at.getTime());
-  };
-  const shopOf = new Map<number, (typeof shops)[number]>();
-  const reversed = async (payment: number, kind: 'refund' | 'void') => (await paymentsRepository.reversalsOf(db, [intentIds[payment]!])).some((r) => r.kind === kind);
-
   for (const step of steps) {
+    planned[step.kind]++;
+    made[step.kind] += await run(step, () => doStep(step));
+  }
+  return { code: plan.code, anchor: town.anchor, planned, made };
+}
+
+/**
+ * Does a step by the platform's operation at the step's moment, unless what it makes is there
+ * already; answers how much it made (a step: 1 or 0; the expiry: the entries it posted).
+ */
+function stepRunner(deps: RunDeps, town: Town): (step: Step) => Promise<number> {
+  const { db, secret } = deps;
+  const { plan, admin } = town;
+  const mykeyIds: string[] = [];
+  const payments: Array<{ intentId: string; shop: Town['shops'][number] }> = [];
+  const paid = paidMoments(db, town);
+
+  /** A grant by its ledger reference: one already posted is not asked for again. */
+  const grant = async (at: Date, campaign: GrantCampaign, resident: number, what: { key: string; points: number; reason: string; category?: string }) => {
+    const reference = singleGrantReference(admin.id, `demo-activity:${plan.code}:${what.key}`);
+    if ((await ledgerRepository.entriesByReferences(db, [reference])).size > 0) return 0;
+    const category = what.category === undefined ? undefined : town.categories.get(what.category);
+    await inLedgerTransaction(db, (trx) => grantOne(trx, { staff: admin, campaign, category, mykeyId: mykeyIds[resident]!, points: what.points, reason: what.reason, reference, now: at }));
+    return 1;
+  };
+  /** A refund or void, unless the payment has one of its kind already. */
+  const reverse = async (payment: number, kind: 'refund' | 'void', operation: (trx: Knex.Transaction, owner: SignedInStaff, intentId: string, key: string) => Promise<unknown>) => {
+    const { intentId, shop } = payments[payment]!;
+    if ((await paymentsRepository.reversalsOf(db, [intentId])).some((r) => r.kind === kind)) return 0;
+    await inLedgerTransaction(db, (trx) => operation(trx, shop.owner, intentId, `demo-activity:${kind}:${payment}`));
+    return 1;
+  };
+
+  return async (step) => {
     switch (step.kind) {
       case 'issue': {
-        const { mykeyId, issued } = await run(step, () => db.transaction((trx) => loginOrIssue(trx, secret, cards[step.resident]!, counter, step.at)));
+        const { mykeyId, issued } = await db.transaction((trx) => loginOrIssue(trx, secret, town.cards[step.resident]!, town.counter, step.at));
         mykeyIds[step.resident] = mykeyId;
-        if (issued) made.issue++;
-        break;
+        return issued ? 1 : 0;
       }
       case 'limited_grant':
-        await grant(step, campaigns.limited, step.resident, { key: `${plan.code}:limited:${step.resident}`, points: plan.limited.grantPoints, reason: plan.limited.reason });
-        break;
+        return grant(step.at, town.campaigns.limited, step.resident, { key: `limited:${step.resident}`, points: plan.limited.grantPoints, reason: plan.limited.reason });
       case 'grant': {
         const { category, points, reason } = plan.grants[step.grant]!;
-        await grant(step, campaigns.grant, step.resident, { key: `${plan.code}:grant:${step.grant}:${step.resident}`, points, reason, category });
-        break;
+        return grant(step.at, town.campaigns.grant, step.resident, { key: `grant:${step.grant}:${step.resident}`, points, reason, category });
       }
       case 'attend': {
-        const event = events[step.event]!;
-        const answer = await run(step, () => inLedgerTransaction(db, (trx) => attend(trx, { card: cards[step.resident]!, device: event.desk, now: step.at, terms: undefined, challenge: undefined })));
-        if (!answer.alreadyGranted) made.attend++;
-        break;
+        const tap = { card: town.cards[step.resident]!, device: town.events[step.event]!.desk, now: step.at, terms: undefined, challenge: undefined };
+        return (await inLedgerTransaction(db, (trx) => attend(trx, tap))).alreadyGranted ? 0 : 1;
       }
-      case 'conversion': {
-        const body = JSON.stringify({ partnerTxId: step.partnerTxId, mykeyId: mykeyIds[step.resident], municipality: plan.code, partnerPoints: step.partnerPoints });
-        const [outcome] = await run(step, () => acceptConversions(db, partner, [checkConversion(body)], { now: step.at }));
-        if (!outcome!.ok) throw new Error(`demo activity: conversion ${step.partnerTxId} refused: ${outcome!.problem.code}`);
-        if (outcome!.conversion.state !== 'accepted') break;
-        // What the worker's job does with it, a minute and a half later.
-        const failed = await processConversions(db, [outcome!.conversion.id], new Date(step.at.getTime() + 90_000));
-        if (failed.size > 0) throw new Error(`demo activity: conversion ${step.partnerTxId} not credited`, { cause: failed.values().next().value });
-        made.conversion++;
-        break;
-      }
+      case 'conversion':
+        return convert(db, town, step, mykeyIds[step.resident]!);
       case 'payment': {
-        const shop = shops[step.shop]!;
-        shopOf.set(step.payment, shop);
-        const earlier = await paidAt(step.shop, step.at);
-        if (earlier) {
-          intentIds[step.payment] = earlier;
-          break;
-        }
-        // The clerk opens the intent at the register; the resident's card pays it forty seconds later.
-        const intent = await run(step, () => db.transaction((trx) => createIntent(trx, shop.owner, step.amount, new Date(step.at.getTime() - 40_000))));
-        await run(step, () => inLedgerTransaction(db, async (trx) => {
-          const terms = await challengeTerms(trx, shop.register, intent.intentId, step.at);
-          return pay(trx, secret, { terms, certKey: cards[step.resident]!.certKey, device: shop.register, now: step.at });
-        }));
-        intentIds[step.payment] = intent.intentId;
-        made.payment++;
-        break;
+        const shop = town.shops[step.shop]!;
+        const earlier = await paid(step.shop, step.at);
+        payments[step.payment] = { intentId: earlier ?? await payAtRegister(deps, shop, town.cards[step.resident]!, step.amount, step.at), shop };
+        return earlier ? 0 : 1;
       }
-      case 'refund': {
-        if (await reversed(step.payment, 'refund')) break;
-        const shop = shopOf.get(step.payment)!;
-        await run(step, () => inLedgerTransaction(db, (trx) => refund(trx, secret, shop.owner, intentIds[step.payment]!, step.points, `demo-activity:refund:${step.payment}`, step.at)));
-        made.refund++;
-        break;
-      }
-      case 'void': {
-        if (await reversed(step.payment, 'void')) break;
-        const shop = shopOf.get(step.payment)!;
-        await run(step, () => inLedgerTransaction(db, (trx) => voidPayment(trx, secret, shop.owner, intentIds[step.payment]!, `demo-activity:void:${step.payment}`, step.at)));
-        made.void++;
-        break;
-      }
+      case 'refund':
+        return reverse(step.payment, 'refund', (trx, owner, intentId, key) => refund(trx, secret, owner, intentId, step.points, key, step.at));
+      case 'void':
+        return reverse(step.payment, 'void', (trx, owner, intentId, key) => voidPayment(trx, secret, owner, intentId, key, step.at));
       case 'expiry':
-        made.expiry += (await run(step, () => expireDueLots(db, deps.log, step.at))).entries;
-        break;
+        return (await expireDueLots(db, deps.log, step.at)).entries;
       case 'end_limited':
-        if ((await limitedCampaign(db, admin, plan, now))!.status === 'ended') break;
-        await run(step, () => db.transaction((trx) => changeStatus(trx, admin, limited.id, 'end', step.at)));
-        made.end_limited++;
-        break;
+        if ((await limitedCampaign(db, admin, plan, deps.now))!.status === 'ended') return 0;
+        await db.transaction((trx) => changeStatus(trx, admin, town.limitedId, 'end', step.at));
+        return 1;
       case 'close':
         // The town's first closing only: one it closed itself, or the demo's, is there to see.
-        if ((await closedPeriods(db, plan.code)).length > 0) break;
-        await run(step, () => db.transaction((trx) => closePeriod(trx, admin, { from: step.from, to: step.to, payOn: step.payOn }, step.at)));
-        made.close++;
-        break;
+        if ((await closedPeriods(db, plan.code)).length > 0) return 0;
+        await db.transaction((trx) => closePeriod(trx, admin, { from: step.from, to: step.to, payOn: step.payOn }, step.at));
+        return 1;
     }
-  }
-  const planned = tally();
-  for (const step of steps) planned[step.kind]++;
-  return { code: plan.code, anchor, planned, made };
+  };
+}
+
+/** A shop's payments by the moment they were paid, read a day at a time: the intent paid at a moment, if one was. */
+function paidMoments(db: Db, town: Town): (shop: number, at: Date) => Promise<string | undefined> {
+  const days = new Map<string, Map<number, string>>();
+  return async (shop, at) => {
+    const day = tokyoDate(at);
+    const key = `${shop}:${day}`;
+    if (!days.has(key)) {
+      const ends = endOfTokyoDay(day);
+      const paid = await paymentsRepository.paidBetween(db, town.shops[shop]!.id, new Date(ends.getTime() - 86_400_000), ends);
+      days.set(key, new Map(paid.map((intent) => [intent.paid!.at.getTime(), intent.id])));
+    }
+    return days.get(key)!.get(at.getTime());
+  };
+}
+
+/** The clerk opens an intent at the register; the resident's card pays it forty seconds later, at `at`. Answers the intent's id. */
+async function payAtRegister(deps: RunDeps, shop: Town['shops'][number], card: VerifiedCard, amount: number, at: Date): Promise<string> {
+  const intent = await deps.db.transaction((trx) => createIntent(trx, shop.owner, amount, new Date(at.getTime() - 40_000)));
+  await inLedgerTransaction(deps.db, async (trx) => {
+    const terms = await challengeTerms(trx, shop.register, intent.intentId, at);
+    return pay(trx, deps.secret, { terms, certKey: card.certKey, device: shop.register, now: at });
+  });
+  return intent.intentId;
+}
+
+/** A partner's conversion as its API takes it in, then credited by the worker's own code a minute and a half later. */
+async function convert(db: Db, town: Town, step: Extract<Step, { kind: 'conversion' }>, mykeyId: string): Promise<number> {
+  const body = JSON.stringify({ partnerTxId: step.partnerTxId, mykeyId, municipality: town.plan.code, partnerPoints: step.partnerPoints });
+  const [outcome] = await acceptConversions(db, town.partner, [checkConversion(body)], { now: step.at });
+  if (!outcome!.ok) throw outcome!.problem;
+  if (outcome!.conversion.state !== 'accepted') return 0;
+  const failed = await processConversions(db, [outcome!.conversion.id], new Date(step.at.getTime() + 90_000));
+  if (failed.size > 0) throw new Error(`conversion ${step.partnerTxId} not credited`, { cause: failed.values().next().value });
+  return 1;
 }
