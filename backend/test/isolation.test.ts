@@ -88,6 +88,10 @@ const fixture = fileFixture(test, async (cleanup) => {
   // B's shop and an application to B, pending (the public form's, from no town's session).
   const shopIdB = Number((await db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
   const applicationB = must(await applyAsShop(base, { municipalityCode: TOWN_B.code, nameJa: 'あおば町の申請店', nameEn: 'Aoba applicant', address: 'あおば町申請1-1' }), 201).body;
+  // B's open invitations: one for B's own staff, one its shop's owner issued.
+  must(await cityB.post('/api/v1/staff/invitations', { displayName: 'あおば町の招待職員', roles: ['auditor'] }), 201);
+  must(await shopB.post('/api/v1/staff/invitations', { displayName: 'あおば珈琲店の招待店員', roles: ['clerk'] }), 201);
+  const invitationIdsB = (await db('staff_invitations').whereIn('display_name', ['あおば町の招待職員', 'あおば珈琲店の招待店員']).pluck('id')).map(Number);
   // B's own planned campaign, for B's shop and B's partner only.
   const plannedB = must(await cityB.post('/api/v1/campaigns', campaignTerms({ nameJa: 'あおば町の計画キャンペーン', nameEn: 'Aoba planned campaign', kind: 'conversion_premium', premiumPercent: 5, merchantIds: [shopIdB], partnerIds: [partnerB.id] })), 201).body;
 
@@ -100,7 +104,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     code: TOWN_B.code, campaignId: campaignIdB, resident: residentB, categoryId: Number(categoryB.id), eventId: Number(eventB.id), receptionB, cityB, shopB, counterB, registerB, partnerB,
     uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
     partnerTxId: conversionB.partnerTxId, batchId: batchB, member: memberB, libraryId: Number(libraryB.id), membershipId: Number(membershipB.id), openLink: openLinkB.requestId as string,
-    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, periodId: periodB, shopId: shopIdB, applicationId: Number(applicationB.applicationId), plannedCampaignId: Number(plannedB.id),
+    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, periodId: periodB, shopId: shopIdB, applicationId: Number(applicationB.applicationId), plannedCampaignId: Number(plannedB.id), invitationIds: invitationIdsB,
   };
   // Strings only B's objects hold, B's shop's pseudonym of its resident among them. (The
   // resident's MyKey ID is left out: A may name it itself, to grant points, and then sees it in
@@ -115,6 +119,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     PAYER_B.requesterCode, 'ｱｵﾊﾞﾁﾖｳ', 'ｱｵﾊﾞｷﾞﾝｺｳ',
     'あおば町の申請店', 'Aoba applicant', 'あおば町申請1-1',
     'あおば町の計画キャンペーン', 'Aoba planned campaign', plannedB.slug,
+    'あおば町の招待職員', 'あおば珈琲店の招待店員',
   ];
   // A's own library, served by A's counter, with PIN-less taps.
   const libraryA = must(await a.staff.post('/api/v1/services', { kind: 'library', nameJa: 'みらい市立図書館', nameEn: 'Mirai City Library', tapPolicy: 'tap' }), 201).body;
@@ -673,9 +678,22 @@ const CASES: Record<string, Case> = {
     const shopB = Number((await f.db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
     const ownerOf = (merchantId: number) => f.cityA.post('/api/v1/staff/invitations', { displayName: 'A の店主', roles: ['owner'], merchantId });
     sameAsUnknown(t, f, await ownerOf(shopB), await ownerOf(999_999_999));
-    t.is(Number((await f.db('staff_invitations').where({ merchant_id: shopB }).count({ n: '*' }))[0]!.n), 0, 'no invitation to B\'s shop');
+    t.is(Number((await f.db('staff_invitations').where({ merchant_id: shopB, display_name: 'A の店主' }).count({ n: '*' }))[0]!.n), 0, 'no invitation of A\'s to B\'s shop');
     nothingOfB(t, f, must(await f.cityA.post('/api/v1/staff/invitations', { displayName: 'A の職員', roles: ['auditor'] }), 201),
       must(await f.shopA.post('/api/v1/staff/invitations', { displayName: 'A の店員', roles: ['clerk'] }), 201));
+  },
+
+  async 'GET /api/v1/staff/invitations'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/invitations'), 200), must(await f.shopA.get('/api/v1/staff/invitations'), 200));
+  },
+
+  async 'POST /api/v1/staff/invitations/:id/cancellation'(t, f) {
+    for (const staff of [f.cityA, f.shopA]) {
+      for (const id of f.b.invitationIds) {
+        sameAsUnknown(t, f, await staff.post(`/api/v1/staff/invitations/${id}/cancellation`, {}), await staff.post('/api/v1/staff/invitations/999999999/cancellation', {}));
+      }
+    }
+    t.is(Number((await f.db('staff_invitations').whereIn('id', f.b.invitationIds).whereNotNull('closed_at').count({ n: '*' }))[0]!.n), 0, "B's invitations stand");
   },
 
   async 'PUT /api/v1/staff/accounts/:id/roles'(t, f) {
