@@ -155,7 +155,7 @@ function seededSequence(seed: string): () => number {
 }
 
 /** `minutes` after midnight (Japan) of the day `day` days after the anchor day. */
-export const momentOf = (anchor: string, day: number, minutes: number): Date =>
+const momentOf = (anchor: string, day: number, minutes: number): Date =>
   new Date(endOfTokyoDay(addDays(anchor, day - 1)).getTime() + minutes * 60_000);
 
 /** The day of their first visit to the counter: spread over the first two thirds of the sixty days. */
@@ -169,7 +169,7 @@ const runsOn = (campaign: DemoCampaign, date: string) => campaign.starts_on <= d
  * anchor day, closed on the 2nd of the month after at 10:00 and paid on the 10th; always before
  * the anchor day.
  */
-export function closingOf(anchor: string): { from: string; to: string; payOn: string; at: Date } {
+function closingOf(anchor: string): { from: string; to: string; payOn: string; at: Date } {
   const [year, month, day] = anchor.split('-').map(Number) as [number, number, number];
   const back = day >= 3 ? 1 : 2;
   const iso = (d: Date) => d.toISOString().slice(0, 10);
