@@ -1,8 +1,8 @@
 // `npm start`: the whole platform from one command, for development and demos. Provides MySQL
 // and Redis, migrates, seeds the demo towns (into its own local database; into a configured
-// DATABASE_URL only with --seed-demo), builds the console, starts the API server and the Bull
-// worker in development (NODE_ENV=development), prints the URLs, and on Ctrl-C stops every part
-// it started, in order, leaving the data in place.
+// DATABASE_URL only with --seed-demo) and makes their recent activity, builds the console,
+// starts the API server and the Bull worker in development (NODE_ENV=development), prints the
+// URLs, and on Ctrl-C stops every part it started, in order, leaving the data in place.
 // `npm run dev` does the same with the console served by Vite (hot reload) instead.
 import { provideServices, type Services } from '@mykey/dev-tools/services.ts';
 import { migrateAndSeed } from '@mykey/dev-tools/database.ts';
@@ -12,6 +12,7 @@ import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { developmentAuditEnv } from './lib/audit.ts';
 import { developmentJpkiEnv } from './lib/jpki.ts';
 import { DEMO_PASSWORD, DEMO_STAFF, DEMO_SECOND_STAFF } from '@mykey/dev-tools/demo-towns.ts';
+import { demoActivity } from './lib/demo-activity.ts';
 
 const dev = process.argv.includes('--dev');
 // Demo accounts have a published password: only npm start's own database gets them unasked.
@@ -65,6 +66,9 @@ async function main(): Promise<void> {
   // Unless configured: the development CA that `npm run card-sim` issues from and its CRL, and
   // .data/audit-heads for the worker's export of the audit head.
   const env = { ...parts, ...(await developmentJpkiEnv({ ...process.env, ...parts })), ...developmentAuditEnv({ ...process.env, ...parts }) };
+  // The demo towns' recent activity, with the secret and anchors the server gets. Without it the
+  // platform still runs: the towns are there, only quieter.
+  if (seedDemo) await demoActivity(services.databaseUrl, { ...process.env, ...env }).catch((error: unknown) => console.error(`[demo] no demo activity: ${error instanceof Error ? error.message : String(error)}`));
   children = [
     startChild('server', ['--import', 'tsx', 'backend/src/server.ts'], env),
     startChild('worker', ['--import', 'tsx', 'backend/src/worker.ts'], env),

@@ -63,6 +63,7 @@ test('npm start brings the platform up, serves the console, and Ctrl-C stops it 
   t.is((await ready.json()).status, 'ready');
   t.is(Number((await db('merchants').count({ n: '*' }))[0]!.n), DEMO_SHOPS, 'the demo towns are seeded');
   t.regex(run.output(), /Demo sign-in: .*demo-city.*demo-aoba-city/);
+  t.regex(run.output(), /\[demo\] みらい市（デモ）, the 60 days before [-0-9]+: 24 residents, .*; made now: /, 'the demo towns come with their recent activity');
   t.regex(run.output(), /"env":"development"/, 'npm start runs the platform in development, said explicitly');
 
   const browser = await launchBrowser((fn) => t.teardown(fn));
@@ -84,6 +85,7 @@ test('npm start brings the platform up, serves the console, and Ctrl-C stops it 
   t.regex(again.output(), /schema is up to date/);
   t.notRegex(again.output(), /building the console|installing npm dependencies/);
   t.is(Number((await db('merchants').count({ n: '*' }))[0]!.n), DEMO_SHOPS, 'seeding again duplicated nothing');
+  t.regex(again.output(), /\[demo\] みらい市（デモ）, .*; all there already/, 'nor did the activity');
   t.is(await interrupt(again), 0);
 });
 

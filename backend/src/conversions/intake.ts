@@ -78,7 +78,7 @@ function convertedPoints(partner: Pick<PartnerCredentials, 'rateUnits' | 'ratePo
 }
 
 /** Why these partner points cannot be converted at this rate, if they cannot. */
-function amountProblem(partner: PartnerCredentials, partnerPoints: number): Problem | undefined {
+function amountProblem(partner: Pick<PartnerCredentials, 'rateUnits' | 'ratePoints'>, partnerPoints: number): Problem | undefined {
   const points = convertedPoints(partner, partnerPoints);
   if (points < 1) {
     return new Problem('conversion_below_minimum', `${partnerPoints} at ${partner.ratePoints} points per ${partner.rateUnits} comes to 0 points.`,
@@ -133,6 +133,9 @@ export interface AcceptOptions {
   record?: (trx: Knex.Transaction, outcomes: Outcome[]) => Promise<void>;
 }
 
+/** What taking in needs of the partner: who it is and its rate (not its secret: the request was checked before). */
+export type ConvertingPartner = Pick<PartnerCredentials, 'id' | 'rateUnits' | 'ratePoints'>;
+
 /**
  * Stores the new conversions among `items` in one transaction and answers each item: its
  * conversion (new or the one stored before under its partnerTxId) or why it was refused.
@@ -141,7 +144,7 @@ export interface AcceptOptions {
  * the unique key (partner_id, partner_tx_id): the insert leaves the first one in place and
  * both read it back.
  */
-export function acceptConversions(db: Db, partner: PartnerCredentials, items: Checked[], options: AcceptOptions): Promise<Outcome[]> {
+export function acceptConversions(db: Db, partner: ConvertingPartner, items: Checked[], options: AcceptOptions): Promise<Outcome[]> {
   return retryTransient(() => db.transaction(async (trx) => {
     const valid = items.flatMap((item) => (item.ok ? [item] : []));
     const stored: Map<string, StoredConversion> = await repo.byTxIds(trx, partner.id, [...new Set(valid.map((item) => item.input.partnerTxId))]);

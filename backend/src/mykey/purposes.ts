@@ -15,8 +15,8 @@ const EVERY_DEVICE: readonly OrganizationKind[] = ['municipality', 'merchant'];
  */
 export const loginPurpose = (secret: Buffer): Purpose => ({
   name: 'login', proofs: ['pin'], deviceKinds: EVERY_DEVICE, valueMoving: false,
-  handle: async (trx, { card, device }) => {
-    const { mykeyId, issued } = await loginOrIssue(trx, secret, card, device);
+  handle: async (trx, { card, device, now }) => {
+    const { mykeyId, issued } = await loginOrIssue(trx, secret, card, device, now);
     return { ...residentFor(secret, device.organization, mykeyId), issued };
   },
 });

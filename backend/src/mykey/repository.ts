@@ -90,9 +90,9 @@ export const mykeyRepository = {
   },
 
   /** Inserts a MyKey ID with its home town; undefined if another card already holds that ID. */
-  async insertMykey(trx: Knex.Transaction, mykeyId: string, homeMunicipalityCode: string): Promise<number | undefined> {
+  async insertMykey(trx: Knex.Transaction, mykeyId: string, homeMunicipalityCode: string, issuedAt: Date): Promise<number | undefined> {
     try {
-      const [id] = await trx('mykeys').insert({ mykey_id: mykeyId, home_municipality_code: homeMunicipalityCode });
+      const [id] = await trx('mykeys').insert({ mykey_id: mykeyId, home_municipality_code: homeMunicipalityCode, created_at: issuedAt });
       return Number(id);
     } catch (error) {
       if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return undefined;

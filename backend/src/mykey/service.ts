@@ -80,14 +80,14 @@ async function usableBindingIn(conn: Conn, certKey: Buffer, town: string, option
   return binding && usableHere(binding, binding.blockedHere);
 }
 
-async function issue(trx: Knex.Transaction, secret: Buffer, card: CardIdentity, device: EnrolledDevice): Promise<string> {
+async function issue(trx: Knex.Transaction, secret: Buffer, card: CardIdentity, device: EnrolledDevice, now: Date): Promise<string> {
   const home = device.municipalityCode;
   for (let attempt = 0; attempt < MAX_CANDIDATES; attempt++) {
     const mykeyId = mykeyIdCandidate(secret, card.issuerDer, card.serialHex, attempt);
-    const mykeyPk = await repo.insertMykey(trx, mykeyId, home);
+    const mykeyPk = await repo.insertMykey(trx, mykeyId, home, now);
     if (mykeyPk === undefined) continue;
     try {
-      await repo.linkCertificate(trx, keyOf(secret, card), mykeyPk, 'issued');
+      await repo.linkCertificate(trx, keyOf(secret, card), mykeyPk, 'issued', now);
     } catch (error) {
       // The same card, issued at this moment through another device: run again to find it.
       if ((error as { code?: string }).code === 'ER_DUP_ENTRY') throw new ConcurrentChange('card issued concurrently');
@@ -150,13 +150,13 @@ async function linkNewCard(trx: Knex.Transaction, mykeyPk: number, newKey: Buffe
 }
 
 /**
- * Logs a card in at a device: its MyKey ID, issued on first use with the device's town as
- * its home (the same card always gets the same ID). A town's block refuses it there.
+ * Logs a card in at a device: its MyKey ID, issued on first use (at `now`, the tap's time) with
+ * the device's town as its home (the same card always gets the same ID). A town's block refuses it there.
  */
-export async function loginOrIssue(trx: Knex.Transaction, secret: Buffer, card: CardIdentity, device: EnrolledDevice): Promise<{ mykeyId: string; issued: boolean }> {
+export async function loginOrIssue(trx: Knex.Transaction, secret: Buffer, card: CardIdentity, device: EnrolledDevice, now: Date): Promise<{ mykeyId: string; issued: boolean }> {
   const binding = await usableBindingIn(trx, keyOf(secret, card), device.municipalityCode);
   if (binding) return { mykeyId: binding.mykeyId, issued: false };
-  return { mykeyId: await issue(trx, secret, card, device), issued: true };
+  return { mykeyId: await issue(trx, secret, card, device, now), issued: true };
 }
 
 /**
