@@ -138,6 +138,17 @@ test('a rolled-back transaction leaves no event and no gap', async (t) => {
   t.like(await verifyAuditChain(db), { ok: true, events: 1 });
 });
 
+test('an append whose transaction the server already ended (as a deadlock does) is refused, and the chain stays whole', async (t) => {
+  const { db } = await freshDatabase(t);
+  await t.throwsAsync(db.transaction(async (trx) => {
+    // What a deadlock leaves: the server rolled the transaction back, while knex holds it open.
+    await trx.raw('ROLLBACK');
+    await appendAudit(trx, event(1));
+  }), { message: /appended outside a transaction/ });
+  t.is((await db('audit_events').count({ n: '*' }))[0]!.n, 0);
+  t.like(await verifyAuditChain(db), { ok: true, events: 0 });
+});
+
 test('the database refuses UPDATE and DELETE of an event', async (t) => {
   const { db } = await freshDatabase(t);
   await appendMany(db, 2);

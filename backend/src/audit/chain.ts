@@ -116,6 +116,10 @@ export async function appendAudit(trx: Knex.Transaction, event: AuditEvent): Pro
   const detailsJson = canonicalJson(details);
   const head = await repo.lockHead(trx);
   if (!head) throw new Error('audit_head has no row: the audit migration did not run');
+  // A transaction the server rolled back (a deadlock) while its code went on would append here
+  // statement by statement, holding the head's lock for none of them: two events could take one
+  // seq. Refused loudly instead, with the caller's stack.
+  if (Number(head.in_transaction) !== 1) throw new Error(`audit ${event.action}: appended outside a transaction (rolled back by the server?)`);
   const fields: HashedFields = {
     seq: Number(head.last_seq) + 1,
     // Taken under the lock, so times never go backwards along the chain (on one clock).
