@@ -49,6 +49,14 @@ const commands: Commands = {
       return (args) => withDatabase(async (databaseUrl) => municipalityCommand(args, databaseUrl, await databaseCommandEnv()));
     },
   },
+  'partner-add': {
+    summary: 'add a partner company: --slug SLUG --name-ja NAME --name-en NAME --kind card_points|airline_miles|other --rate UNITS:POINTS; prints its id (docs/partner-api.md)',
+    load: async () => {
+      const [{ partnerAddCommand }, { withDatabase }, { databaseCommandEnv }] = await Promise.all([
+        import('@mykey/backend/partners/cli.ts'), import('@mykey/dev-tools/services.ts'), import('./lib/jpki.ts')]);
+      return (args) => withDatabase(async (databaseUrl) => partnerAddCommand(args, databaseUrl, await databaseCommandEnv()));
+    },
+  },
   'partner-secret': {
     summary: 'issue a partner a new API secret (the old one stops working) and print it once as JSON; [--webhook-url URL] (docs/partner-api.md)',
     load: async () => {

@@ -104,7 +104,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const merchantIds: number[] = [];
   for (let s = 0; s < SHOPS; s++) {
     const [merchantId] = await db('merchants').insert({ municipality_code: town.code, slug: `bench-shop-${s}`, name_ja: `ベンチ商店${s + 1}`, name_en: `Bench shop ${s + 1}`, status: 'approved' });
-    await db('staff_accounts').insert({ login_id: `bench-clerk-${s}`, display_name: `店員${s + 1}`, role: 'merchant', merchant_id: merchantId, password_hash: passwordHash });
+    await db('staff_accounts').insert({ login_id: `bench-clerk-${s}`, display_name: `店員${s + 1}`, organization_kind: 'merchant', roles: 'owner', merchant_id: merchantId, password_hash: passwordHash });
     merchantIds.push(Number(merchantId));
   }
 

@@ -127,7 +127,7 @@ for (const w of [JA, EN]) {
   });
 }
 
-test('an auditor reads the campaigns and is offered no change', async (t) => {
+test('an auditor reads the campaigns, is offered no change, and follows a campaign\'s name to its figures', async (t) => {
   const { base, browser } = await fixture();
   const page = await signedInPage(t, browser, base, 'demo-auditor', '自治体コンソール');
   await page.getByRole('link', { name: 'キャンペーン', exact: true }).click();
@@ -135,4 +135,7 @@ test('an auditor reads the campaigns and is offered no change', async (t) => {
   await table.getByRole('row', { name: /みらい市 地域応援ポイント 2026/ }).waitFor();
   t.is(await table.getByRole('button').count(), 0);
   t.is(await page.getByRole('heading', { name: 'キャンペーンを計画する' }).count(), 0);
+  // A campaign's name leads to its figures.
+  await table.getByRole('link', { name: /みらい市 地域応援ポイント 2026/ }).click();
+  await page.getByRole('heading', { name: /^みらい市 地域応援ポイント 2026.* の実績$/, level: 2 }).waitFor();
 });

@@ -12,6 +12,7 @@ import { creditConversions, grantPoints, inLedgerTransaction, payMerchant, resid
 import { campaignPointsExpire, endOfTokyoDay, tokyoDate } from '../src/ledger/rules.ts';
 import type { CampaignTerms } from '@mykey/contracts/campaigns.ts';
 import { DEMO_MERCHANTS, DEMO_MUNICIPALITY, DEMO_PARTNER, DEMO_SECOND_MERCHANTS } from '@mykey/dev-tools/demo-towns.ts';
+import { applyAsShop } from './helpers/shops.ts';
 import { fileFixture, testDatabase } from './helpers/env.ts';
 import { signInStaff, type Reply } from './helpers/identity.ts';
 import { addPartner, addResident } from './helpers/partners.ts';
@@ -33,6 +34,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     auditor: await signInStaff(base, 'demo-auditor'),
     bakery: await id(DEMO_MERCHANTS[0]!.slug), bookshop: await id(DEMO_MERCHANTS[2]!.slug), aobaCafe: await id(DEMO_SECOND_MERCHANTS[0]!.slug),
     partner: Number((await db('partners').where({ slug: DEMO_PARTNER.slug }).first('id')).id),
+    applicant: Number((await applyAsShop(base, { nameJa: '申請中の店', nameEn: 'Applying shop' })).body.applicationId),
   };
 });
 
@@ -70,7 +72,8 @@ test('an administrator creates a planned campaign; every municipal role reads it
   t.like(created, { status: 'planned', version: 1, paying: false, fundedPoints: 0, budgetLeftPoints: 0, merchantIds: [f.bakery, f.bookshop].sort((a, b) => a - b) });
   const listed = must(await f.auditor.get('/api/v1/campaigns'), 200);
   t.like(listed.campaigns.find((c: { id: number }) => c.id === created.id), { status: 'planned', nameEn: 'Test' });
-  t.deepEqual(listed.choices.merchants.map((m: { id: number }) => m.id).sort(), (await f.db('merchants').where({ municipality_code: CITY }).pluck('id')).map(Number).sort());
+  t.deepEqual(listed.choices.merchants.map((m: { id: number }) => m.id).sort(), (await f.db('merchants').where({ municipality_code: CITY }).whereIn('status', ['approved', 'suspended']).pluck('id')).map(Number).sort());
+  t.false(listed.choices.merchants.some((m: { id: number }) => m.id === f.applicant), 'a shop still applying is no choice');
   t.true(listed.choices.partners.some((p: { id: number }) => p.id === f.partner), 'the partner the town has an agreement with');
   t.like(must(await f.auditor.get(`/api/v1/campaigns/${created.id}`), 200), { id: created.id, version: 1 });
   t.like(await f.auditor.post('/api/v1/campaigns', terms()), { status: 403, body: { code: 'staff_role_forbidden' } });
@@ -88,6 +91,7 @@ test('terms that contradict each other, or name another town\'s shop, are refuse
     ['an end before the start', { endsOn: inDays(-1) }, 'request_invalid'],
     ['points expiring before the last day', { validity: { until: inDays(29) } }, 'request_invalid'],
     ['another town\'s shop', { merchantIds: [f.bakery, f.aobaCafe] }, 'merchant_not_found'],
+    ['a shop still applying', { merchantIds: [f.bakery, f.applicant] }, 'merchant_not_found'],
     ['a partner the town has no agreement with', { kind: 'conversion_premium', premiumPercent: 5, partnerIds: [(await addPartner(f.db, { agreements: [] })).id] }, 'partner_not_found'],
   ];
   for (const [what, more, code] of refused) t.like(await f.admin.post('/api/v1/campaigns', terms({ nameJa, ...more })), { body: { code } }, what);

@@ -34,7 +34,7 @@ const setup = fileFixture(test, async (cleanup) => {
   const env = { NODE_ENV: 'test', DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, QUEUE_PREFIX: queuePrefix, CONSOLE_DIR: consoleDir() };
   const server = await startServer(port, env);
   cleanup(() => server.stop());
-  return { services, db, env, baseUrl: `http://127.0.0.1:${port}` };
+  return { services, db, env, server, baseUrl: `http://127.0.0.1:${port}` };
 });
 
 // Short intervals, so recovery takes seconds: the sweeper looks every half second at what has
@@ -49,6 +49,7 @@ interface Scene {
   t: ExecutionContext;
   db: Db;
   services: DedicatedServices;
+  server: BackendProcess;
   city: Town;
   sim: PartnerSimulator;
   receiver: WebhookReceiver;
@@ -58,7 +59,7 @@ interface Scene {
 
 /** A town of the test's own whose partner has an API secret and the simulator's webhook URL, and one worker. */
 async function scene(t: ExecutionContext): Promise<Scene> {
-  const { db, services, env, baseUrl } = await setup();
+  const { db, services, env, server, baseUrl } = await setup();
   const city = await town(db, { premiumPercent: 10 });
   const { slug } = await db('partners').where({ id: city.partnerId }).first('slug');
   const apiSecret = newPartnerSecret();
@@ -71,7 +72,7 @@ async function scene(t: ExecutionContext): Promise<Scene> {
   const workers: BackendProcess[] = [];
   t.teardown(() => Promise.all(workers.map((w) => w.stop('SIGKILL'))));
   const s: Scene = {
-    t, db, services, city, sim, receiver, workers,
+    t, db, services, server, city, sim, receiver, workers,
     async startWorker() {
       const worker = await startWorker({ ...env, ...WORKER_SETTINGS });
       workers.push(worker);
@@ -103,6 +104,7 @@ const acknowledged = (s: Scene) => [...s.sim.sent.values()].filter((sent) => sen
 /** Everything the partner was told 202 for is credited exactly once, by every account of it. */
 async function assertCreditedExactlyOnce(s: Scene, traffic: TrafficReport): Promise<void> {
   const { t, db, city, sim, receiver } = s;
+  if (traffic.inconsistent.length > 0) await explainInconsistency(s, traffic);
   t.deepEqual(traffic.unacknowledged, [], 'the partner got an answer for every conversion, retrying as long as it took');
   t.deepEqual(traffic.inconsistent, [], 'every answer to a conversion and its duplicates was 202 with one conversion id');
   t.deepEqual(traffic.bad.notRefused, [], 'every bad request was refused with a 4xx');
@@ -126,6 +128,18 @@ async function assertCreditedExactlyOnce(s: Scene, traffic: TrafficReport): Prom
   t.is(Number(references), credited, 'each under its own reference');
   const [balances] = await db('ledger_accounts').where({ municipality_code: city.code, kind: 'resident' }).sum({ balance: 'balance' });
   t.is(Number(balances!.balance), reconciled.pointsCredited, 'the residents hold exactly what was credited');
+}
+
+/**
+ * What a double acceptance left behind, shown with the failure: the rows of those partnerTxIds,
+ * the server's warnings and errors, and MariaDB's log (its crash recovery).
+ */
+async function explainInconsistency(s: Scene, traffic: TrafficReport): Promise<void> {
+  const ids = traffic.inconsistent.map((line) => line.split(' ')[0]!);
+  s.t.log('rows:', JSON.stringify(await requests(s).whereIn('partner_tx_id', ids).select('id', 'partner_tx_id', 'state', 'accepted_at', 'queued_at')));
+  const problems = s.server.output().split('\n').filter((line) => /"level":(40|50|60)/.test(line));
+  s.t.log(`server warnings and errors (${problems.length}):\n${problems.slice(-40).join('\n')}`);
+  s.t.log(`MariaDB:\n${s.services.mariaDbLog().split('\n').filter((line) => !/Aborted connection/.test(line)).slice(-60).join('\n')}`);
 }
 
 test.serial('a worker killed with SIGKILL in the middle of a stream: a new worker finishes it, crediting each conversion once', async (t) => {

@@ -13,6 +13,7 @@ import { routeList } from './helpers/routes.ts';
 import { creditConversions, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
 import { demoPasswordHash } from './helpers/staff.ts';
+import { applyAsShop, SHOP_APPLICATION } from './helpers/shops.ts';
 
 const SHOP_B = DEMO_SECOND_MERCHANTS[0]!;
 // B's campaigns: it grants from the administrative one, its events are paid by the event one.
@@ -86,7 +87,11 @@ const fixture = fileFixture(test, async (cleanup) => {
 
   // B's shop and an application to B, pending (the public form's, from no town's session).
   const shopIdB = Number((await db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
-  const applicationB = must(await publicApplication(base, { ...SHOP_APPLICATION, municipalityCode: TOWN_B.code, nameJa: 'あおば町の申請店', nameEn: 'Aoba applicant', address: 'あおば町申請1-1' }), 201).body;
+  const applicationB = must(await applyAsShop(base, { municipalityCode: TOWN_B.code, nameJa: 'あおば町の申請店', nameEn: 'Aoba applicant', address: 'あおば町申請1-1' }), 201).body;
+  // B's open invitations: one for B's own staff, one its shop's owner issued.
+  must(await cityB.post('/api/v1/staff/invitations', { displayName: 'あおば町の招待職員', roles: ['auditor'] }), 201);
+  must(await shopB.post('/api/v1/staff/invitations', { displayName: 'あおば珈琲店の招待店員', roles: ['clerk'] }), 201);
+  const invitationIdsB = (await db('staff_invitations').whereIn('display_name', ['あおば町の招待職員', 'あおば珈琲店の招待店員']).pluck('id')).map(Number);
   // B's own planned campaign, for B's shop and B's partner only.
   const plannedB = must(await cityB.post('/api/v1/campaigns', campaignTerms({ nameJa: 'あおば町の計画キャンペーン', nameEn: 'Aoba planned campaign', kind: 'conversion_premium', premiumPercent: 5, merchantIds: [shopIdB], partnerIds: [partnerB.id] })), 201).body;
 
@@ -99,7 +104,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     code: TOWN_B.code, campaignId: campaignIdB, resident: residentB, categoryId: Number(categoryB.id), eventId: Number(eventB.id), receptionB, cityB, shopB, counterB, registerB, partnerB,
     uploadId: String(uploadB.body.uploadId), openIntent: openIntentB, paidIntent: paidIntentB, relinkProof: relinkProofB, moveProof: moveProofB, challenge: challengeB, blocked: blockedB,
     partnerTxId: conversionB.partnerTxId, batchId: batchB, member: memberB, libraryId: Number(libraryB.id), membershipId: Number(membershipB.id), openLink: openLinkB.requestId as string,
-    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, periodId: periodB, shopId: shopIdB, applicationId: Number(applicationB.applicationId), plannedCampaignId: Number(plannedB.id),
+    shelterId: Number(shelterB.id), shelterDesk: shelterDeskB, periodId: periodB, shopId: shopIdB, applicationId: Number(applicationB.applicationId), plannedCampaignId: Number(plannedB.id), invitationIds: invitationIdsB,
   };
   // Strings only B's objects hold, B's shop's pseudonym of its resident among them. (The
   // resident's MyKey ID is left out: A may name it itself, to grant points, and then sees it in
@@ -114,6 +119,7 @@ const fixture = fileFixture(test, async (cleanup) => {
     PAYER_B.requesterCode, 'ｱｵﾊﾞﾁﾖｳ', 'ｱｵﾊﾞｷﾞﾝｺｳ',
     'あおば町の申請店', 'Aoba applicant', 'あおば町申請1-1',
     'あおば町の計画キャンペーン', 'Aoba planned campaign', plannedB.slug,
+    'あおば町の招待職員', 'あおば珈琲店の招待店員',
   ];
   // A's own library, served by A's counter, with PIN-less taps.
   const libraryA = must(await a.staff.post('/api/v1/services', { kind: 'library', nameJa: 'みらい市立図書館', nameEn: 'Mirai City Library', tapPolicy: 'tap' }), 201).body;
@@ -133,23 +139,12 @@ const fixture = fileFixture(test, async (cleanup) => {
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
 
-/** A shop's application as the public form sends it (no session). */
-const SHOP_APPLICATION = {
-  category: 'restaurant', representative: '申請 太郎', phone: '0120-123-456', email: 'apply@example.jp',
-  bankAccount: { bankCode: '0001', bankNameKana: 'ﾃｽﾄ', branchCode: '001', branchNameKana: 'ﾎﾝﾃﾝ', accountType: 'ordinary', accountNumber: '0000001', holderKana: 'ｼﾝｾｲ ﾀﾛｳ' },
-};
-
-async function publicApplication(base: string, application: Record<string, unknown>): Promise<Reply> {
-  const response = await fetch(`${base}/api/v1/shop-applications`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID() }, body: JSON.stringify(application) });
-  return { status: response.status, body: await response.json() };
-}
-
 /** B's shop and B's application, as B's administrator sees them: unchanged by anything A tried. */
 async function shopsOfBUntouched(t: ExecutionContext, f: Fixture): Promise<void> {
   const shop = (await f.b.cityB.get(`/api/v1/staff/shops/${f.b.shopId}`)).body;
   t.is(shop.status, 'approved');
   t.not(shop.bankAccount?.accountNumber, '9999999');
-  t.like((await f.b.cityB.get(`/api/v1/staff/shops/${f.b.applicationId}`)).body, { status: 'pending', statusReason: null, bankAccount: { accountNumber: '0000001' } });
+  t.like((await f.b.cityB.get(`/api/v1/staff/shops/${f.b.applicationId}`)).body, { status: 'pending', statusReason: null, bankAccount: { accountNumber: SHOP_APPLICATION.bankAccount.accountNumber } });
 }
 
 function must(reply: Reply, status: number): Reply {
@@ -683,9 +678,22 @@ const CASES: Record<string, Case> = {
     const shopB = Number((await f.db('merchants').where({ slug: SHOP_B.slug }).first('id')).id);
     const ownerOf = (merchantId: number) => f.cityA.post('/api/v1/staff/invitations', { displayName: 'A の店主', roles: ['owner'], merchantId });
     sameAsUnknown(t, f, await ownerOf(shopB), await ownerOf(999_999_999));
-    t.is(Number((await f.db('staff_invitations').where({ merchant_id: shopB }).count({ n: '*' }))[0]!.n), 0, 'no invitation to B\'s shop');
+    t.is(Number((await f.db('staff_invitations').where({ merchant_id: shopB, display_name: 'A の店主' }).count({ n: '*' }))[0]!.n), 0, 'no invitation of A\'s to B\'s shop');
     nothingOfB(t, f, must(await f.cityA.post('/api/v1/staff/invitations', { displayName: 'A の職員', roles: ['auditor'] }), 201),
       must(await f.shopA.post('/api/v1/staff/invitations', { displayName: 'A の店員', roles: ['clerk'] }), 201));
+  },
+
+  async 'GET /api/v1/staff/invitations'(t, f) {
+    nothingOfB(t, f, must(await f.cityA.get('/api/v1/staff/invitations'), 200), must(await f.shopA.get('/api/v1/staff/invitations'), 200));
+  },
+
+  async 'POST /api/v1/staff/invitations/:id/cancellation'(t, f) {
+    for (const staff of [f.cityA, f.shopA]) {
+      for (const id of f.b.invitationIds) {
+        sameAsUnknown(t, f, await staff.post(`/api/v1/staff/invitations/${id}/cancellation`, {}), await staff.post('/api/v1/staff/invitations/999999999/cancellation', {}));
+      }
+    }
+    t.is(Number((await f.db('staff_invitations').whereIn('id', f.b.invitationIds).whereNotNull('closed_at').count({ n: '*' }))[0]!.n), 0, "B's invitations stand");
   },
 
   async 'PUT /api/v1/staff/accounts/:id/roles'(t, f) {
@@ -987,7 +995,7 @@ const CASES: Record<string, Case> = {
   },
 
   async 'POST /api/v1/shop-applications'(t, f) {
-    const reply = must(await publicApplication(f.base, { ...SHOP_APPLICATION, municipalityCode: '139998', nameJa: 'みらい市の申請店', nameEn: 'Mirai applicant', address: 'みらい市申請1-1' }), 201);
+    const reply = must(await applyAsShop(f.base, { municipalityCode: '139998', nameJa: 'みらい市の申請店', nameEn: 'Mirai applicant', address: 'みらい市申請1-1' }), 201);
     nothingOfB(t, f, reply);
     t.false((await f.b.cityB.get('/api/v1/staff/shops')).body.shops.some((shop: { id: number }) => shop.id === reply.body.applicationId), "A's applicant is not among B's");
   },

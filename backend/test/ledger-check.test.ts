@@ -102,6 +102,22 @@ test('a deleted lot movement and a negative resident balance are named', async (
   ]);
 });
 
+test("points a campaign paid for, spent at a shop the campaign does not name, are named with the shop", async (t) => {
+  const { db, payment, merchant } = await ledger(t);
+  const [taken] = await db('ledger_lot_movements as m').join('ledger_lots as l', 'l.id', 'm.lot_id').where('m.entry_id', payment).whereNotNull('l.campaign_id')
+    .select('m.lot_id', 'l.campaign_id');
+  t.truthy(taken, 'the payment took premium points');
+  // The campaign narrowed to no shop behind the ledger's back: the payment was not its to make.
+  await db('campaigns').where({ id: taken.campaign_id }).update({ all_merchants: false });
+  const merchantId = Number((await db('ledger_accounts').where({ id: merchant }).first('merchant_id')).merchant_id);
+  t.deepEqual((await checkLedger(db)).violations, [
+    { invariant: 'lot_spent_where_its_campaign_pays', entryId: payment, accountId: merchant, lotId: Number(taken.lot_id), expected: `a shop of campaign ${taken.campaign_id}`, found: `merchant ${merchantId}` },
+  ]);
+  const { municipality_code } = await db('campaigns').where({ id: taken.campaign_id }).first('municipality_code');
+  await db('campaign_merchants').insert({ campaign_id: taken.campaign_id, merchant_id: merchantId, municipality_code });
+  t.true((await checkLedger(db)).ok, 'naming the shop makes it right');
+});
+
 test('beyond the listing limit, violations are counted per invariant', async (t) => {
   const { db } = await ledger(t);
   await db('ledger_accounts').update({ balance: db.raw('balance + 1') });

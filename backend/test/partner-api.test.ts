@@ -387,6 +387,29 @@ test('without an agreement in force with the municipality a conversion is 403 pa
   t.is(Number((await db('conversion_requests').where({ partner_id: partner.id, municipality_code: city.code }).count({ n: '*' }).first())!.n), 1, 'only the one in force');
 });
 
+test('npm run mykey -- partner-add adds a partner company, audited, once per slug; it credits nothing before an agreement', async (t) => {
+  const { db, url } = await fixture();
+  const env = { ...process.env, DATABASE_URL: url };
+  const script = new URL('../../scripts/mykey.ts', import.meta.url).pathname;
+  const run = (...args: string[]) => promisify(execFile)(process.execPath, ['--import=tsx', script, 'partner-add', ...args], { env })
+    .then(({ stdout }) => ({ code: 0, out: JSON.parse(stdout) }), (error: { code: number; stdout: string }) => ({ code: error.code, out: JSON.parse(error.stdout) }));
+  const slug = `sky-miles-${randomBytes(3).toString('hex')}`;
+  const terms = ['--slug', slug, '--name-ja', 'スカイ航空マイル', '--name-en', 'Sky Airline Miles', '--kind', 'airline_miles', '--rate', '2:1'];
+  const added = await run(...terms);
+  t.is(added.code, 0, JSON.stringify(added.out));
+  t.like(await db('partners').where({ id: added.out.id }).first(), { slug, name_ja: 'スカイ航空マイル', name_en: 'Sky Airline Miles', kind: 'airline_miles', rate_units: 2, rate_points: 1 });
+  t.like(await run(...terms), { code: 1, out: { error: 'partner_exists' } }, 'a slug is added once');
+  for (const [flag, value] of [['--rate', '2'], ['--rate', '0:1'], ['--kind', 'bank'], ['--slug', 'sky miles']]) {
+    const changed = terms.map((term, i) => (terms[i - 1] === flag ? value! : term));
+    t.like(await run(...changed.map((term) => (term === slug ? `${slug}-x` : term))), { code: 2, out: { error: 'usage' } }, `${flag} ${value}`);
+  }
+  t.like(await run('--slug', `${slug}-y`), { code: 2, out: { error: 'usage' } }, 'every term is asked for');
+  t.is(Number((await db('partners').where('slug', 'like', `${slug}%`).count({ n: '*' }).first())!.n), 1, 'nothing else was added');
+  const [event] = await db('audit_events').where({ subject: `partner:${added.out.id}` }).select('action', 'actor_kind', 'details');
+  t.like(event, { action: 'partner.added', actor_kind: 'system', details: { slug, kind: 'airline_miles', rateUnits: 2, ratePoints: 1 } });
+  t.deepEqual(await db('partner_agreements').where({ partner_id: added.out.id }).select('id'), [], 'no agreement: it credits no town yet');
+});
+
 test('npm run mykey -- partner-agreement adds, ends and lists agreements, audited', async (t) => {
   const { db, url } = await fixture();
   const city = await town(db);

@@ -34,6 +34,8 @@ const ROUTE_ROLES: Record<string, StaffRole[]> = {
   // Staff accounts: the town's administrator, or the shop's owner, for their own organization.
   'GET /api/v1/staff/accounts': ['administrator', 'owner'],
   'POST /api/v1/staff/invitations': ['administrator', 'owner'],
+  'GET /api/v1/staff/invitations': ['administrator', 'owner'],
+  'POST /api/v1/staff/invitations/:id/cancellation': ['administrator', 'owner'],
   'PUT /api/v1/staff/accounts/:id/roles': ['administrator', 'owner'],
   'PUT /api/v1/staff/accounts/:id/status': ['administrator', 'owner'],
   'POST /api/v1/staff/accounts/:id/second-factor-reset': ['administrator', 'owner'],

@@ -85,6 +85,7 @@ test.serial('the administrator closes November in Japanese and downloads its fil
   await english.getByRole('button', { name: 'Review the closing' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Close the period' }).click();
   await page.getByRole('status').getByText(`Closed 2026-12-01 to ${yesterday}.`, { exact: false }).waitFor();
+  await english.getByRole('row', { name: new RegExp(`2026-12-01 to ${yesterday}`) }).waitFor();
   t.is(await english.getByRole('row').count(), 3, 'a header and the two periods');
   const payerEn = page.getByRole('region', { name: "Payer (the city's account)" });
   t.is(await payerEn.getByLabel('Requester name (kana)').inputValue(), 'ﾐﾗｲｼ ｶｲｹｲｶ');

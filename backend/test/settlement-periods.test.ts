@@ -4,6 +4,7 @@
 // per closed period a shop's statement, the partner invoices and the Zengin transfer file,
 // whose every field is read here by position from the format, independently of the writer.
 import test from 'ava';
+import { createHash } from 'node:crypto';
 import { DEMO_PAYER, DEMO_SECOND_PAYER } from '@mykey/dev-tools/demo-towns.ts';
 import { zenginText } from '@mykey/contracts/zengin.ts';
 import { eventsAbout } from '../src/audit/chain.ts';
@@ -207,7 +208,7 @@ const left = (text: string, length: number) => text.padEnd(length, ' ');
 const right = (digits: string | number, length: number) => String(digits).padStart(length, '0');
 
 test('the transfer file: header, a record per shop paid, trailer and end, every field where the format puts it, in Shift_JIS with CRLF', async (t) => {
-  const { db, base, ids, admin } = await townWithNovember();
+  const { db, base, city, ids, admin } = await townWithNovember();
   t.is((await admin.put('/api/v1/staff/settlement-payer', { ...PAYER, requesterName: '未来市' })).body.code, 'settlement_payer_invalid');
   const payer = await admin.put('/api/v1/staff/settlement-payer', PAYER);
   t.is(payer.status, 200, JSON.stringify(payer.body));
@@ -238,6 +239,8 @@ test('the transfer file: header, a record per shop paid, trailer and end, every 
   fields(t, records[3]!, [[1, 1, '8'], [2, 6, '000002'], [8, 12, right(1_400, 12)], [20, 101, left('', 101)]], 'trailer');
   fields(t, records[4]!, [[1, 1, '9'], [2, 119, left('', 119)]], 'end');
   t.true(records.every((r) => [...r].every((b) => b >= 0x20 && b <= 0xdf && b !== 0x7f)), 'one byte a character: ASCII and half-width katakana only');
+  const downloads = (await eventsAbout(db, `settlement:municipality:${city.code}`)).filter((e) => e.action === 'settlement.downloaded');
+  t.like(downloads.at(-1)?.details, { kind: 'transfer-file', sha256: createHash('sha256').update(bytes).digest('hex') }, 'the download names the file it handed out');
 });
 
 test('the transfer file refuses, naming each shop, when a name cannot be written in half-width katakana or a shop has no account; and without a payer', async (t) => {

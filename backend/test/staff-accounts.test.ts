@@ -142,6 +142,46 @@ test("a town's administrator invites a shop's first owner, only for a shop of th
   t.like(await redeem(base, code, unique('owner')), { status: 201, body: { roles: ['owner'], organization: { kind: 'merchant', id: String(shop), name: { ja: '新しい店' } } } });
 });
 
+test("open invitations are listed without their codes and can be cancelled, making no account; each organization sees and cancels its own", async (t) => {
+  const { db, base, admin, owner } = await fixture();
+  const names = { operator: unique('招待 取消'), clerk: unique('店員 招待'), firstOwner: unique('新店 店主') };
+  const operatorCode = await invite(admin, { displayName: names.operator, roles: ['operator'] });
+  await invite(owner, { displayName: names.clerk, roles: ['clerk'] });
+  const [shop] = await db('merchants').insert({ municipality_code: DEMO_MUNICIPALITY.code, slug: unique('invited-shop'), name_ja: '招待の店', name_en: 'Invited Shop', status: 'approved' });
+  await invite(admin, { displayName: names.firstOwner, roles: ['owner'], merchantId: shop });
+
+  const listed = async (staff: Staff) => {
+    const reply = await staff.get('/api/v1/staff/invitations');
+    t.is(reply.status, 200);
+    return reply.body.invitations as Array<{ id: number; displayName: string; roles: string[]; organization: { kind: string; id: string }; issuedBy: string | null }>;
+  };
+  const ofTown = await listed(admin);
+  const find = (list: Awaited<ReturnType<typeof listed>>, name: string) => list.find((i) => i.displayName === name);
+  t.like(find(ofTown, names.operator), { roles: ['operator'], organization: { kind: 'municipality', id: DEMO_MUNICIPALITY.code }, issuedBy: '市職員 太郎' });
+  t.like(find(ofTown, names.firstOwner), { roles: ['owner'], organization: { kind: 'merchant', id: String(shop) } }, "the town sees the first owner's invitation it issued");
+  t.is(find(ofTown, names.clerk), undefined, "but not a shop's own");
+  t.false(JSON.stringify(ofTown).includes(operatorCode.replaceAll('-', '')) || JSON.stringify(ofTown).includes(operatorCode), 'never a code');
+  const ofShop = await listed(owner);
+  t.truthy(find(ofShop, names.clerk));
+  t.is(find(ofShop, names.operator), undefined);
+  const operatorId = find(ofTown, names.operator)!.id;
+  const clerkId = find(ofShop, names.clerk)!.id;
+
+  t.like(await owner.post(`/api/v1/staff/invitations/${operatorId}/cancellation`, {}), { status: 404, body: { code: 'staff_invitation_not_found' } }, "a shop cannot cancel the town's");
+  t.like(await admin.post(`/api/v1/staff/invitations/${clerkId}/cancellation`, {}), { status: 404, body: { code: 'staff_invitation_not_found' } }, "nor the town a shop's own");
+  t.like(await admin.post('/api/v1/staff/invitations/abc/cancellation', {}), { status: 404, body: { code: 'staff_invitation_not_found' } });
+  const key = randomUUID();
+  const cancelled = await admin.post(`/api/v1/staff/invitations/${operatorId}/cancellation`, {}, key);
+  t.like(cancelled, { status: 200, body: { invitation: { id: operatorId, displayName: names.operator } } });
+  t.deepEqual((await admin.post(`/api/v1/staff/invitations/${operatorId}/cancellation`, {}, key)).body, cancelled.body, 'a retry replays');
+  t.like(await admin.post(`/api/v1/staff/invitations/${operatorId}/cancellation`, {}), { status: 404 }, 'cancelled once');
+  t.like(await redeem(base, operatorCode, unique('late')), { status: 400, body: { code: 'staff_invitation_invalid' } }, 'its code makes no account');
+  t.is(find(await listed(admin), names.operator), undefined);
+  t.truthy(find(await listed(owner), names.clerk), "the shop's stands");
+  const [event] = await db('audit_events').where({ subject: `staff_invitation:${operatorId}`, action: 'staff.invitation_cancelled' }).select('actor_kind', 'details');
+  t.like(event, { actor_kind: 'staff', details: { roles: ['operator'] } });
+});
+
 test('roles change at once; the last administrator cannot be removed, by themselves or another; with two, one may step down', async (t) => {
   const { db, base } = await fixture();
   // A town of the test's own, so the demo town's administrators do not count.

@@ -42,10 +42,13 @@ export async function listCampaigns(db: Db, staff: SignedInStaff, now: Date): Pr
   return { campaigns, choices: await choicesOf(db, staff.municipalityCode) };
 }
 
-/** The town's shops and the partners it has agreements with: whom a campaign may name. */
+/**
+ * The town's shops and the partners it has agreements with: whom a campaign may name. A shop
+ * still applying, or refused, is no shop of the town yet; a suspended one stays, as it may be reinstated.
+ */
 async function choicesOf(conn: Conn, municipalityCode: string): Promise<CampaignChoices> {
   return {
-    merchants: (await shopsRepository.listOfTown(conn, municipalityCode)).map(({ id, nameJa, nameEn }) => ({ id, name: { ja: nameJa, en: nameEn } })),
+    merchants: (await shopsRepository.listOfTown(conn, municipalityCode, ['approved', 'suspended'])).map(({ id, nameJa, nameEn }) => ({ id, name: { ja: nameJa, en: nameEn } })),
     partners: (await partnerRepository.partnersOf(conn, municipalityCode)).map(({ id, name }) => ({ id, name })),
   };
 }

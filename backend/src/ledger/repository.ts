@@ -606,6 +606,12 @@ export const INVARIANTS = {
       UNION ALL
       SELECT m.entry_id, l.account_id, 0 AS posted, m.amount AS moved FROM ledger_lot_movements m JOIN ledger_lots l ON l.id = m.lot_id
     ) x GROUP BY entry_id, account_id HAVING expected <> found` },
+  // Points a campaign paid for are spent only at the shops it names (when it names any).
+  lot_spent_where_its_campaign_pays: { text: true, sql: `SELECT m.entry_id, a.id AS account_id, m.lot_id, CONCAT('a shop of campaign ', c.id) AS expected, CONCAT('merchant ', a.merchant_id) AS found
+    FROM ledger_lot_movements m JOIN ledger_entries e ON e.id = m.entry_id AND e.kind = 'payment'
+    JOIN ledger_lots l ON l.id = m.lot_id JOIN campaigns c ON c.id = l.campaign_id AND NOT c.all_merchants
+    JOIN ledger_postings p ON p.entry_id = e.id JOIN ledger_accounts a ON a.id = p.account_id AND a.kind = 'merchant_payable'
+    WHERE m.amount < 0 AND NOT EXISTS (SELECT 1 FROM campaign_merchants cm WHERE cm.campaign_id = c.id AND cm.merchant_id = a.merchant_id)` },
 } as const satisfies Record<string, { sql: string; text?: true }>;
 
 export type Invariant = keyof typeof INVARIANTS;

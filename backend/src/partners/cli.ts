@@ -1,4 +1,6 @@
 // The operators' partner commands (docs/partner-api.md):
+//   `npm run mykey -- partner-add --slug S --name-ja N --name-en N --kind K --rate UNITS:POINTS`
+//   adds a partner company; it credits nothing until it has a secret and an agreement.
 //   `npm run mykey -- partner-secret PARTNER [--webhook-url URL]` issues a partner a new API
 //   secret (the old one stops working at once) and prints it once, as JSON, to hand over.
 //   `npm run mykey -- partner-agreement add|end|list …` keeps the agreements that let a partner
@@ -11,9 +13,11 @@ import { isDate, tokyoDate } from '../ledger/rules.ts';
 import { addAgreement, AgreementRefused, endAgreement } from './agreements.ts';
 import { newPartnerSecret } from './credentials.ts';
 import { partnerRepository } from './repository.ts';
-import { PartnerNotFound, setPartnerCredentials } from './service.ts';
+import { PARTNER_KINDS, PARTNER_SLUG } from './repository.ts';
+import { addPartner, PartnerExists, PartnerNotFound, setPartnerCredentials } from './service.ts';
 import { plainHttpWebhooksAllowed, webhookUrlProblem } from './webhook-url.ts';
 
+const ADD_USAGE = `npm run mykey -- partner-add --slug SLUG --name-ja NAME --name-en NAME --kind ${PARTNER_KINDS.join('|')} --rate UNITS:POINTS`;
 const SECRET_USAGE = 'npm run mykey -- partner-secret PARTNER [--webhook-url URL]';
 const AGREEMENT_USAGE = 'npm run mykey -- partner-agreement add PARTNER MUNICIPALITY [--from YYYY-MM-DD] [--until YYYY-MM-DD] | end PARTNER MUNICIPALITY | list [--partner PARTNER] [--municipality CODE]';
 
@@ -43,6 +47,39 @@ export async function partnerSecretCommand(args: string[], databaseUrl: string, 
   });
 }
 
+const addArgs = (args: string[]) => parseArgs({ args, strict: true, options: {
+  slug: { type: 'string' }, 'name-ja': { type: 'string' }, 'name-en': { type: 'string' }, kind: { type: 'string' }, rate: { type: 'string' } } });
+
+/** A count of points the rate columns hold (unsigned INT), written as digits. */
+const RATE = /^([1-9][0-9]{0,8}):([1-9][0-9]{0,8})$/;
+
+export async function partnerAddCommand(args: string[], databaseUrl: string, env: NodeJS.ProcessEnv = process.env, now = () => new Date()): Promise<number> {
+  let values: ReturnType<typeof addArgs>['values'];
+  try {
+    ({ values } = addArgs(args));
+  } catch (error) {
+    return fail(2, 'usage', `${(error as Error).message}; usage: ${ADD_USAGE}`);
+  }
+  const { slug, 'name-ja': nameJa, 'name-en': nameEn, kind, rate } = values;
+  if (!slug || !nameJa || !nameEn || !kind || !rate) return fail(2, 'usage', `usage: ${ADD_USAGE}`);
+  if (!PARTNER_SLUG.test(slug)) return fail(2, 'usage', '--slug is 1-64 characters of A-Z a-z 0-9 _ -');
+  if ([nameJa, nameEn].some((name) => name.trim() === '' || name.length > 100)) return fail(2, 'usage', 'a name is 1-100 characters');
+  const kindOf = PARTNER_KINDS.find((k) => k === kind);
+  if (!kindOf) return fail(2, 'usage', `--kind is one of ${PARTNER_KINDS.join(', ')}`);
+  const [, units, points] = RATE.exec(rate) ?? [];
+  if (!units || !points) return fail(2, 'usage', '--rate is UNITS:POINTS, two whole numbers above 0: POINTS municipal points for UNITS of the partner\'s');
+  // The audit log's keys come from the platform's secret.
+  const configured = configuredSecret(env);
+  if (configured instanceof ConfigError) return fail(2, 'config_invalid', configured.problems.join('; '));
+  return withDb(databaseUrl, 'partner-add', async (db) => {
+    try {
+      return answer(await addPartner(db, { slug, nameJa: nameJa.trim(), nameEn: nameEn.trim(), kind: kindOf, rateUnits: Number(units), ratePoints: Number(points), createdAt: now() }));
+    } catch (error) {
+      if (!(error instanceof PartnerExists)) throw error;
+      return fail(1, 'partner_exists', error.message);
+    }
+  });
+}
 
 const agreementArgs = (args: string[]) => parseArgs({ args, allowPositionals: true, strict: true,
   options: { from: { type: 'string' }, until: { type: 'string' }, partner: { type: 'string' }, municipality: { type: 'string' } } });

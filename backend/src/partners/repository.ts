@@ -25,6 +25,14 @@ export interface PartnerCredentials {
 /** What a partner slug may be. */
 export const PARTNER_SLUG = /^[A-Za-z0-9_-]{1,64}$/;
 
+export const PARTNER_KINDS = ['card_points', 'airline_miles', 'other'] as const;
+
+export interface NewPartner {
+  slug: string; nameJa: string; nameEn: string; kind: typeof PARTNER_KINDS[number];
+  /** rate_points municipal points per rate_units of the partner's own points or miles. */
+  rateUnits: number; ratePoints: number; createdAt: Date;
+}
+
 /** What processing a conversion needs of its partner: whether it is active, where its webhooks go. */
 export interface PartnerState { active: boolean; webhookUrl: string | null }
 
@@ -83,6 +91,14 @@ export const partnerRepository = {
   },
 
   /** The id of the partner with this slug. */
+  /** A new partner's id, or undefined when its slug is taken. */
+  async insertPartner(trx: Knex.Transaction, partner: NewPartner): Promise<number | undefined> {
+    const [id] = await trx('partners').insert({
+      slug: partner.slug, name_ja: partner.nameJa, name_en: partner.nameEn, kind: partner.kind, rate_units: partner.rateUnits, rate_points: partner.ratePoints, created_at: partner.createdAt,
+    }).onConflict('slug').ignore();
+    return id ? Number(id) : undefined;
+  },
+
   async idOf(conn: Conn, partnerSlug: string): Promise<number | undefined> {
     const row = await conn('partners').where({ slug: partnerSlug }).first('id');
     return row && Number(row.id);

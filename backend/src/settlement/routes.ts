@@ -1,6 +1,7 @@
 // Settlement over HTTP: statements of any period and of the periods the municipality closed, as
 // JSON for the console or as files (CSV; the Zengin transfer file); a shop's owner sees its own
 // shop's line only. Every view and download is audited before it is answered.
+import { createHash } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -142,7 +143,9 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
   }), ...staffWith(db, 'administrator', 'auditor'), async (ctx) => {
     const row = await periodOf(db, signedInStaff(ctx).municipalityCode, ctx.params.id);
     const file = await transferFileOf(db, row);
-    await audited(ctx, db, 'settlement.downloaded', municipalitySubject(ctx), { ...periodDetails(row), kind: 'transfer-file' });
+    // The accounts are read as they are now (docs/settlement.md#the-transfer-file): the hash says which file was handed out.
+    const sha256 = createHash('sha256').update(file).digest('hex');
+    await audited(ctx, db, 'settlement.downloaded', municipalitySubject(ctx), { ...periodDetails(row), kind: 'transfer-file', sha256 });
     attach(ctx, `zengin-transfer-${row.municipalityCode}-${row.from}-${row.to}.txt`, 'text/plain; charset=shift_jis', file);
   });
 

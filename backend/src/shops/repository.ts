@@ -61,9 +61,9 @@ export const shopsRepository = {
   },
 
   /** The town's shops and applications, those waiting first, then by name. */
-  async listOfTown(conn: Conn, municipalityCode: string, status?: ShopStatus): Promise<ShopSummary[]> {
+  async listOfTown(conn: Conn, municipalityCode: string, statuses?: readonly ShopStatus[]): Promise<ShopSummary[]> {
     const query = conn('merchants').where({ municipality_code: municipalityCode });
-    if (status) query.andWhere({ status });
+    if (statuses) query.whereIn('status', statuses);
     const rows = await query.orderByRaw("status = 'pending' DESC").orderBy('applied_at', 'desc').orderBy('name_ja').orderBy('id').select(SUMMARY_COLUMNS);
     return rows.map(toSummary);
   },

@@ -54,7 +54,7 @@ export async function apply(trx: Knex.Transaction, application: ShopApplication,
 }
 
 export function listShops(db: Db, staff: SignedInStaff, status?: ShopStatus): Promise<ShopSummary[]> {
-  return repo.listOfTown(db, staff.municipalityCode, status);
+  return repo.listOfTown(db, staff.municipalityCode, status && [status]);
 }
 
 /** The staff member's town's shop; another town's is as unknown as none. */

@@ -14,7 +14,7 @@ import { idOf, PATH_ID, Problem } from '../http/problems.ts';
 import { oneTimeCodeLimit } from '../one-time-code-limit.ts';
 import type { Names } from '../organizations/repository.ts';
 import { changeRoles, resetSecondFactor, setDisabled } from './accounts.ts';
-import { issueInvitation, redeemInvitation } from './invitations.ts';
+import { cancelInvitation, issueInvitation, redeemInvitation } from './invitations.ts';
 import { signedInStaff, staffWith } from './middleware.ts';
 import type { OrganizationRef } from './organization.ts';
 import { MAX_PASSWORD_LENGTH } from './password.ts';
@@ -78,6 +78,18 @@ export function accountRoutes(deps: AccountRoutesDeps): Router {
     // The stored answer holds the code, for a retry after a lost answer; it is as short-lived as the code.
     respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'invite-staff', ...body } },
       async (trx) => ({ status: 201, body: await issueInvitation(trx, { staffId: staff.id, municipalityCode: staff.municipalityCode }, { organization, roles: body.roles, displayName: body.displayName }, clock()) })));
+  });
+
+  router.get('/invitations', described({ summary: 'The invitations still waiting for their code, newest first', caller: 'staff', responses: { 200: "Each open invitation: name, roles, the organization it is for, who issued it and when it expires (never the code)." } }), ...manages, async (ctx) => {
+    ctx.body = { invitations: await repo.openInvitations(db, signedInStaff(ctx).organization, clock()) };
+  });
+
+  router.post('/invitations/:id/cancellation', described({ summary: 'Cancel an open invitation: its code no longer makes an account', caller: 'staff', idempotent: true, params: z.object({ id: z.string().regex(PATH_ID) }), responses: { 200: 'The invitation as it was.' }, problems: ['staff_invitation_not_found'] }), ...manages, async (ctx) => {
+    const staff = signedInStaff(ctx);
+    const key = idempotencyKey(ctx);
+    const id = idOf(ctx.params.id, 'staff_invitation_not_found');
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'staff-invitation-cancel', id } },
+      async (trx) => ({ status: 200, body: { invitation: await cancelInvitation(trx, staff, id, clock()) } })));
   });
 
   router.put('/accounts/:id/roles', described({ summary: "Change a staff account's roles", caller: 'staff', body: rolesBody, example: { roles: ['operator', 'auditor'] }, idempotent: true, params: z.object({ id: z.string().regex(PATH_ID) }), responses: { 200: 'The account.' }, problems: ['staff_account_not_found', 'staff_last_administrator'] }), ...manages, async (ctx) => {

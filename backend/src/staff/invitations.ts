@@ -5,7 +5,7 @@
 // chooses a login ID and password; the code is then used up. Codes are stored as SHA-256 only,
 // live a day, and wrong ones are rate-limited per address (routes), as devices' enrollment codes.
 import type { Knex } from 'knex';
-import { ROLES_OF, type StaffInvitation, type StaffInvitationRedeemed, type StaffRole } from '@mykey/contracts/staff.ts';
+import { ROLES_OF, type OpenStaffInvitation, type StaffInvitation, type StaffInvitationRedeemed, type StaffRole } from '@mykey/contracts/staff.ts';
 import { appendAudit, towns } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
@@ -44,6 +44,22 @@ export async function issueInvitation(trx: Knex.Transaction, inviter: Inviter, i
   });
   const { kind, id: organizationId, name } = invitation.organization;
   return { code: groupCode(code), expiresAt: expiresAt.toISOString(), displayName: invitation.displayName, roles, organization: { kind, id: organizationId, name } };
+}
+
+/**
+ * Cancels one of the organization's open invitations (a code handed to the wrong person, a
+ * member of staff who will not join), audited; staff_invitation_not_found for any other,
+ * another organization's included.
+ */
+export async function cancelInvitation(trx: Knex.Transaction, staff: { id: number; organization: OrganizationRef; municipalityCode: string }, id: number, now: Date): Promise<OpenStaffInvitation> {
+  const [invitation] = await repo.openInvitations(trx, staff.organization, now, { id, lock: true });
+  if (!invitation) throw new Problem('staff_invitation_not_found');
+  await repo.cancelInvitation(trx, id, now);
+  await appendAudit(trx, {
+    action: 'staff.invitation_cancelled', actor: { kind: 'staff', id: String(staff.id) }, subject: `staff_invitation:${id}`,
+    details: { organization: organizationLabel(invitation.organization), roles: invitation.roles, ...towns(staff.municipalityCode) },
+  });
+  return invitation;
 }
 
 export interface Redemption { code: string; loginId: string; password: string }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { OrganizationKind, Staff, StaffAccountSummary, StaffRole } from '@mykey/contracts/staff.ts';
+import type { OpenStaffInvitation, OrganizationKind, Staff, StaffAccountSummary, StaffRole } from '@mykey/contracts/staff.ts';
 import type { Db } from '../db.ts';
 import { namesOfOrganization, withOrganizationNames } from '../organizations/repository.ts';
 import { organizationColumns, type OrganizationColumns, type OrganizationRef } from './organization.ts';
@@ -258,6 +258,38 @@ export const staffRepository = {
       display_name: invitation.displayName, issued_by_staff_id: invitation.issuedBy, issued_at: invitation.issuedAt, expires_at: invitation.expiresAt,
     });
     return Number(id);
+  },
+
+  /**
+   * The organization's open, unexpired invitations, newest first: those for it, and (a town's)
+   * those its staff issued for a shop's first owner. `id` narrows to one, `lock` holds it.
+   */
+  async openInvitations(conn: Conn, organization: OrganizationRef, now: Date, only: { id?: number; lock?: boolean } = {}): Promise<OpenStaffInvitation[]> {
+    const query = conn('staff_invitations as i')
+      .leftJoin('staff_accounts as issuer', 'issuer.id', 'i.issued_by_staff_id')
+      .leftJoin('merchants as m', 'm.id', 'i.merchant_id')
+      .leftJoin('municipalities as t', 't.code', 'i.municipality_code')
+      .whereNull('i.closed_at').andWhere('i.expires_at', '>', now)
+      .andWhere((scope) => {
+        if (organization.kind === 'merchant') scope.where('i.merchant_id', organization.id);
+        else scope.where('i.municipality_code', organization.id).orWhere((shops) => shops.where('i.organization_kind', 'merchant').andWhere('issuer.municipality_code', organization.id));
+      });
+    if (only.id !== undefined) query.andWhere('i.id', only.id);
+    if (only.lock) query.forUpdate('i');
+    const rows = await query.orderBy('i.issued_at', 'desc').orderBy('i.id', 'desc').select('i.id', 'i.display_name', 'i.roles', 'i.organization_kind', 'i.merchant_id', 'i.municipality_code',
+      'i.issued_at', 'i.expires_at', 'issuer.display_name as issued_by', 'm.name_ja as merchant_ja', 'm.name_en as merchant_en', 't.name_ja as town_ja', 't.name_en as town_en');
+    return rows.map((row) => ({
+      id: Number(row.id), displayName: row.display_name, roles: row.roles.split(',') as StaffRole[],
+      organization: row.organization_kind === 'merchant'
+        ? { kind: 'merchant', id: String(row.merchant_id), name: { ja: row.merchant_ja, en: row.merchant_en } }
+        : { kind: 'municipality', id: row.municipality_code, name: { ja: row.town_ja, en: row.town_en } },
+      issuedBy: row.issued_by ?? null, issuedAt: row.issued_at.toISOString(), expiresAt: row.expires_at.toISOString(),
+    }));
+  },
+
+  /** Closes an invitation unused: its code no longer makes an account. */
+  async cancelInvitation(trx: Knex.Transaction, id: number, now: Date): Promise<void> {
+    await trx('staff_invitations').where({ id }).update({ closed_at: now });
   },
 
   /** The open, unexpired invitation of this code, locked; undefined for any other. */

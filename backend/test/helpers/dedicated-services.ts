@@ -20,6 +20,8 @@ export interface DedicatedServices {
   crashMariaDb(): Promise<void>;
   /** kill -9 Redis and (with `loseData`) delete its data before starting it again: every queued job is gone. */
   crashRedis(options: { loseData: boolean }): Promise<void>;
+  /** What MariaDB has logged so far (its crash recovery among it), for a failing test to show. */
+  mariaDbLog(): string;
 }
 
 /** kill -9 the server whose pid file this is, and wait until it is gone. */
@@ -48,6 +50,7 @@ export async function dedicatedServices(cleanup: Cleanup): Promise<DedicatedServ
       await kill9(path.join(profile.dataDir, 'mariadb', 'mariadbd.pid'), 'MariaDB');
       running.mariadb = await localMariaDb(profile);
     },
+    mariaDbLog: () => readFileSync(path.join(profile.dataDir, 'mariadb', 'mariadbd.log'), 'utf8'),
     async crashRedis({ loseData }) {
       const dir = path.join(profile.dataDir, 'redis');
       await kill9(path.join(dir, 'redis.pid'), 'Redis');

@@ -39,6 +39,12 @@ export function fileFixture<T>(test: TestFn, setup: (cleanup: Cleanup) => Promis
 export const silentLog = createLogger({ LOG_LEVEL: 'silent' }, 'test');
 
 /**
+ * The log of an app under test: its errors only, so a request that failed with 500 says why in
+ * the suite's output (an unexpected 500 under load is otherwise a riddle).
+ */
+export const appErrorLog = createLogger({ LOG_LEVEL: 'error' }, 'app-under-test');
+
+/**
  * A test file's connection pool. The app under test runs in the file's process beside its other
  * tests, which may hold the CPU for seconds on a loaded machine: the request path's 5 s would then
  * fail a test that is not about it (connect ETIMEDOUT seen in CI). Tests of the fail-fast make

@@ -83,6 +83,9 @@ export const problemKinds = {
   staff_shop_has_owner: { status: 409, title: 'Shop already has an owner', messages: {
     ja: 'この店舗にはすでにオーナーがいます。店員の招待は店舗のオーナーが行います。',
     en: 'This shop already has an owner, who invites its staff.' } },
+  staff_invitation_not_found: { status: 404, title: 'Invitation not found', messages: {
+    ja: 'この招待は見つかりませんでした。すでに使われたか、取り消されたか、期限が切れています。',
+    en: 'There is no such open invitation: it was used, cancelled or has expired.' } },
   staff_invitation_invalid: { status: 400, title: 'Invitation code not valid', messages: {
     ja: '招待コードが正しくないか、期限切れか、すでに使われています。招待した人に新しいコードを発行してもらってください。',
     en: 'The invitation code is wrong, expired or already used. Please ask whoever invited you for a new code.' } },

@@ -63,6 +63,18 @@ export interface StaffInvitation {
 }
 
 /** What the invitation page tells the new staff member once the account is made. */
+/** An invitation still waiting for its code to be typed: what its issuer's organization sees (never the code). */
+export interface OpenStaffInvitation {
+  id: number;
+  displayName: string;
+  roles: StaffRole[];
+  /** The organization the account will work for: the lister's own, or (a town's) a shop of the town whose first owner it invites. */
+  organization: StaffInvitation['organization'];
+  issuedBy: string | null;
+  issuedAt: string;
+  expiresAt: string;
+}
+
 export interface StaffInvitationRedeemed { loginId: string; organization: StaffInvitation['organization']; roles: StaffRole[]; secondFactorRequired: boolean }
 
 /** A login ID a new account may take: letters, digits and . _ - @, 3 to 64 of them. */
