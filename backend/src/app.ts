@@ -11,7 +11,6 @@ import { Problem } from './http/problems.ts';
 import { healthRoutes } from './health/routes.ts';
 import { staffRoutes } from './staff/routes.ts';
 import { accountRoutes } from './staff/account-routes.ts';
-import { shopsRepository } from './shops/repository.ts';
 import { partnerAgreementRoutes } from './partners/agreement-routes.ts';
 import { deviceRoutes } from './devices/routes.ts';
 import { cardTapRoutes } from './card-taps/routes.ts';
@@ -31,6 +30,7 @@ import { serviceApiRoutes } from './town-services/service-api-routes.ts';
 import { shelterCheckInPurpose, shelterCheckOutPurpose } from './shelters/purposes.ts';
 import { shelterRoutes } from './shelters/routes.ts';
 import { shopRoutes } from './shops/routes.ts';
+import { shopNamesOfTown } from './shops/service.ts';
 import { eventAttendancePurpose } from './events/purposes.ts';
 import { eventRoutes } from './events/routes.ts';
 import { campaignRoutes } from './campaigns/routes.ts';
@@ -99,10 +99,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
     cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock, mykeySecret: identity.secret }), paymentRoutes({ db, clock, mykeySecret: identity.secret }), townServiceRoutes({ db, mykeySecret: identity.secret, clock, allowPlainHttpWebhooks: plainHttpWebhooksAllowed(config.NODE_ENV) }), serviceUsesRoutes({ db }),
     serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }), shopRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }), eventRoutes({ db, clock }), campaignFiguresRoutes({ db, clock }), familyRoutes({ db, clock }),
     campaignRoutes({ db, clock }),
-    accountRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, scryptCost: config.STAFF_PASSWORD_SCRYPT_N, clock, shopOfTown: async (conn, town, id) => {
-      const shop = await shopsRepository.ofTown(conn, town, id);
-      return shop && { ja: shop.nameJa, en: shop.nameEn };
-    } }), partnerAgreementRoutes({ db, clock }),
+    accountRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, scryptCost: config.STAFF_PASSWORD_SCRYPT_N, clock, shopOfTown: shopNamesOfTown }), partnerAgreementRoutes({ db, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {
       slots: uploadSlots(redis, config.QUEUE_PREFIX, batchUploads.perPartner), spoolDir: batchUploads.spoolDir, spoolMaxBytes: batchUploads.spoolMaxBytes } })]) {
     app.use(router.routes());

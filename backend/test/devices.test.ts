@@ -8,7 +8,7 @@ import Router from '@koa/router';
 import { fileFixture, silentLog, testDatabase } from './helpers/env.ts';
 import { startApp } from './helpers/server.ts';
 import { demoPasswordHash, staffCookie } from './helpers/staff.ts';
-import { DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
+import { DEMO_MUNICIPALITY, DEMO_PASSWORD } from '@mykey/dev-tools/demo-towns.ts';
 import { FAILURE_LIMIT } from '../src/one-time-code-limit.ts';
 import { verifyAuditChain } from '../src/audit/chain.ts';
 import { problemMiddleware } from '../src/http/errors.ts';
@@ -61,7 +61,7 @@ function asDevice(base: string, authorization: string) {
   return call(base, 'GET', '/api/v1/devices/self', { headers: { Authorization: authorization } });
 }
 
-async function enrolledDevice(base: string, cookie: string, name: string): Promise<{ deviceId: number; token: string }> {
+async function enrolledDevice(base: string, cookie: string, name: string): Promise<{ deviceId: number; token: string; organization: unknown }> {
   const issued = await issueCode(base, cookie, name);
   const enrolled = await enroll(base, issued.body.code);
   if (enrolled.status !== 201) throw new Error(`enroll: ${JSON.stringify(enrolled.body)}`);
@@ -179,7 +179,8 @@ test('staff of another organization can neither list nor revoke a device', async
 test('a device of the municipality belongs to the municipality', async (t) => {
   const { base } = await fixture();
   const city = await signIn(base, 'demo-city');
-  const { deviceId } = await enrolledDevice(base, city, '市役所 窓口');
+  const { deviceId, organization } = await enrolledDevice(base, city, '市役所 窓口');
+  t.like(organization, { kind: 'municipality', id: DEMO_MUNICIPALITY.code, name: { ja: DEMO_MUNICIPALITY.name_ja, en: DEMO_MUNICIPALITY.name_en } }, "the agent is told its town's names");
   const list = await call(base, 'GET', '/api/v1/staff/devices', { cookie: city });
   t.true(list.body.devices.some((d: { id: number }) => d.id === deviceId));
   const shop = await call(base, 'GET', '/api/v1/staff/devices', { cookie: await signIn(base, 'demo-shop') });

@@ -31,8 +31,8 @@ test('a clerk grants points one by one and from a CSV file, then sees them in th
   await page.getByRole('link', { name: 'ポイント付与' }).click();
   await page.waitForURL(`${base}/municipality/grants`);
 
-  await page.getByLabel('キャンペーン').getByRole('option', { name: new RegExp(`^${DEMO_GRANT_CAMPAIGN.name_ja}（予算残り`) }).waitFor({ state: 'attached' });
-  t.regex(await page.getByLabel('キャンペーン').inputValue(), /^\d+$/, 'the running campaign is chosen');
+  await page.getByLabel('キャンペーン', { exact: true }).getByRole('option', { name: new RegExp(`^${DEMO_GRANT_CAMPAIGN.name_ja}（予算残り`) }).waitFor({ state: 'attached' });
+  t.regex(await page.getByLabel('キャンペーン', { exact: true }).inputValue(), /^\d+$/, 'the running campaign is chosen');
   const input = page.getByLabel('マイキーID', { exact: true });
   const swapped = resident.charAt(1) + resident.charAt(0) + resident.slice(2);
   if (swapped !== resident) {

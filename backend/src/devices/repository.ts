@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { readByKey, type Db } from '../db.ts';
 import type { Device, DeviceStatus } from '@mykey/contracts/device.ts';
 import type { ShopStatus } from '@mykey/contracts/shops.ts';
+import { withOrganizationNames } from '../organizations/repository.ts';
 import { organizationColumns, organizationOf, type OrganizationColumns, type OrganizationRef } from '../staff/organization.ts';
 
 /** The device behind a request, as requireDevice finds it; `municipalityCode` is the town it serves (a shop's device, its shop's town). */
@@ -19,10 +20,13 @@ interface DeviceRow extends OrganizationColumns {
   revoked_at: Date | null;
 }
 
+/** A used-up code with its organization's names (withOrganizationNames). */
 export interface ClaimedCode extends OrganizationColumns {
   id: number;
   issued_by_staff_id: number;
   device_name: string;
+  org_name_ja: string;
+  org_name_en: string;
 }
 
 const DEVICE_COLUMNS = ['id', 'name', 'status', 'enrolled_at', 'last_seen_at', 'revoked_at'];
@@ -61,8 +65,8 @@ export const devicesRepository = {
       .where({ code_hash: codeHash }).whereNull('used_at').andWhere('expires_at', '>', now)
       .update({ used_at: now });
     if (claimed !== 1) return undefined;
-    return conn('device_enrollment_codes').where({ code_hash: codeHash })
-      .first('id', 'issued_by_staff_id', 'device_name', 'merchant_id', 'municipality_code');
+    return withOrganizationNames(conn, conn('device_enrollment_codes as c'), 'c').where({ 'c.code_hash': codeHash })
+      .first('c.id', 'c.issued_by_staff_id', 'c.device_name', 'c.merchant_id', 'c.municipality_code');
   },
 
   async linkCode(conn: Conn, codeId: number, deviceId: number): Promise<void> {

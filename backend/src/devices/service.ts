@@ -10,8 +10,7 @@ import { organizationLabel, organizationOf, type OrganizationRef } from '../staf
 import { isDeviceTokenShaped, newDeviceToken } from './codes.ts';
 import { groupCode, newOneTimeCode, normalizeCode } from '../one-time-codes.ts';
 import type { Device, EnrollmentCode } from '@mykey/contracts/device.ts';
-import { organizationRepository, type Names } from '../organizations/repository.ts';
-import { shopsRepository } from '../shops/repository.ts';
+import { namesOfOrganization } from '../organizations/repository.ts';
 import { servingShop } from '../shops/service.ts';
 import { devicesRepository as repo, type EnrolledDevice } from './repository.ts';
 
@@ -55,15 +54,8 @@ export async function enroll(db: Db, typedCode: string, name: string | undefined
       action: 'device.enrolled', actor: { kind: 'device', id: String(deviceId) }, subject: `device:${deviceId}`,
       details: { organization: organizationLabel(organization), enrollmentCode: claimed.id, codeIssuedBy: claimed.issued_by_staff_id },
     });
-    return { deviceId, token, name: deviceName, organization: { ...organization, name: await organizationName(trx, organization) } };
+    return { deviceId, token, name: deviceName, organization: { ...organization, name: namesOfOrganization(claimed) } };
   });
-}
-
-/** A shop's or a municipality's name. */
-async function organizationName(trx: Knex.Transaction, organization: OrganizationRef): Promise<Names> {
-  if (organization.kind === 'municipality') return (await organizationRepository.municipalityName(trx, organization.id))!;
-  const shop = (await shopsRepository.merchant(trx, Number(organization.id)))!;
-  return { ja: shop.nameJa, en: shop.nameEn };
 }
 
 /** Revoking a revoked device changes nothing and is not an error. Another organization's device is not found. */

@@ -1,5 +1,7 @@
 // Every SQL statement of the municipalities the platform serves. Their rows come from seeds and
-// operations; features read them through here. Their shops are shops/ (the merchants table).
+// operations; features read them through here. Their shops are shops/ (the merchants table),
+// whose names only are read here too: an organization (a staff account's, a device's) is a shop
+// or a town, and its names are answered in one place, withOrganizationNames.
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import type { Named } from '@mykey/contracts/statement-shape.ts';
@@ -7,6 +9,24 @@ import type { Named } from '@mykey/contracts/statement-shape.ts';
 type Conn = Db | Knex.Transaction;
 
 export interface Names { ja: string; en: string }
+
+/**
+ * Joins to `query`, whose rows (aliased `alias`) belong to a shop or a town (merchant_id and
+ * municipality_code, exactly one of them set), their organization's names as org_name_ja and
+ * org_name_en (read them with namesOfOrganization), and its municipality as town (a shop's town).
+ */
+export function withOrganizationNames(conn: Conn, query: Knex.QueryBuilder, alias: string): Knex.QueryBuilder {
+  return query
+    .leftJoin('municipalities as org_town', 'org_town.code', `${alias}.municipality_code`)
+    .leftJoin('merchants as org_shop', 'org_shop.id', `${alias}.merchant_id`)
+    .select(conn.raw('COALESCE(org_shop.name_ja, org_town.name_ja) AS org_name_ja'), conn.raw('COALESCE(org_shop.name_en, org_town.name_en) AS org_name_en'),
+      conn.raw('COALESCE(org_shop.municipality_code, ??) AS town', [`${alias}.municipality_code`]));
+}
+
+/** The names withOrganizationNames joined to a row. */
+export function namesOfOrganization(row: { org_name_ja: string; org_name_en: string }): Names {
+  return { ja: row.org_name_ja, en: row.org_name_en };
+}
 
 export const organizationRepository = {
   /** Those of these codes that name a municipality. */

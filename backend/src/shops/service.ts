@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import { appendAudit, towns } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
-import { organizationRepository } from '../organizations/repository.ts';
+import { organizationRepository, type Names } from '../organizations/repository.ts';
 import type { SignedInStaff } from '../staff/repository.ts';
 import type { ApplicationTown, ShopApplication, ShopApplicationReceipt, ShopStatus, ShopSummary, ShopView } from '@mykey/contracts/shops.ts';
 import type { BankAccount } from '@mykey/contracts/zengin.ts';
@@ -29,6 +29,12 @@ const staffActor = (staff: SignedInStaff) => ({ kind: 'staff' as const, id: Stri
 export function servingShop(status: ShopStatus): void {
   if (status === 'suspended') throw new Problem('merchant_suspended');
   if (status !== 'approved') throw new Problem('merchant_not_approved');
+}
+
+/** A shop of the town by its names (a staff invitation for its first owner); undefined for none, or another town's. */
+export async function shopNamesOfTown(conn: Db | Knex.Transaction, municipalityCode: string, id: number): Promise<Names | undefined> {
+  const shop = await repo.ofTown(conn, municipalityCode, id);
+  return shop && { ja: shop.nameJa, en: shop.nameEn };
 }
 
 /** The towns the public form offers. */

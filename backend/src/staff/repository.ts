@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { OpenStaffInvitation, OrganizationKind, Staff, StaffAccountSummary, StaffRole } from '@mykey/contracts/staff.ts';
 import type { Db } from '../db.ts';
+import { namesOfOrganization, withOrganizationNames } from '../organizations/repository.ts';
 import { organizationColumns, type OrganizationColumns, type OrganizationRef } from './organization.ts';
 
 export interface StaffAccount { id: number; loginId: string; organizationKind: OrganizationKind; passwordHash: string; totpSealed: Buffer | null; disabled: boolean }
@@ -49,13 +50,9 @@ type Conn = Db | Knex.Transaction;
 /** Ended sessions deleted per statement. */
 const PURGE_BATCH = 1000;
 
-/** Staff with their organization's names and town (a join for the names only). */
-const withOrganization = (conn: Conn) => conn('staff_accounts as s')
-  .leftJoin('municipalities as mu', 'mu.code', 's.municipality_code')
-  .leftJoin('merchants as me', 'me.id', 's.merchant_id')
-  .select('s.id', 's.login_id', 's.display_name', 's.organization_kind', 's.roles', 's.municipality_code', 's.merchant_id', 's.totp_secret_sealed',
-    conn.raw('COALESCE(me.name_ja, mu.name_ja) AS org_name_ja'), conn.raw('COALESCE(me.name_en, mu.name_en) AS org_name_en'),
-    conn.raw('COALESCE(me.municipality_code, s.municipality_code) AS town'));
+/** Staff with their organization's names and town. */
+const withOrganization = (conn: Conn) => withOrganizationNames(conn, conn('staff_accounts as s'), 's')
+  .select('s.id', 's.login_id', 's.display_name', 's.organization_kind', 's.roles', 's.municipality_code', 's.merchant_id', 's.totp_secret_sealed');
 
 const toStaff = (row: StaffRow): SignedInStaff => ({
   id: row.id,
@@ -64,7 +61,7 @@ const toStaff = (row: StaffRow): SignedInStaff => ({
   organization: {
     kind: row.organization_kind,
     id: row.organization_kind === 'merchant' ? String(row.merchant_id) : String(row.municipality_code),
-    name: { ja: row.org_name_ja, en: row.org_name_en },
+    name: namesOfOrganization(row),
   },
   // MySQL answers a SET as its members joined by commas.
   roles: row.roles.split(',') as StaffRole[],

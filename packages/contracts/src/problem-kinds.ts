@@ -67,9 +67,9 @@ export const problemKinds = {
   staff_session_required: { status: 401, title: 'Sign-in required', messages: {
     ja: 'サインインしてください。',
     en: 'Please sign in.' } },
-  staff_role_forbidden: { status: 403, title: 'Not for this console', messages: {
-    ja: 'この操作は、あなたのコンソールでは行えません。',
-    en: 'This operation is not available in your console.' } },
+  staff_role_forbidden: { status: 403, title: 'Not allowed for this role', messages: {
+    ja: 'あなたのアカウントの役割では、この操作は行えません。業務で必要なときは、所属先の管理者（店舗ではオーナー）に役割を相談してください。',
+    en: 'Your account\'s roles do not allow this action. If your work needs it, ask your administrator (at a shop, its owner) about your roles.' } },
   // The life of a staff account (docs/security/staff.md#the-life-of-an-account).
   staff_account_disabled: { status: 403, title: 'Account disabled', messages: {
     ja: 'このアカウントは無効にされています。管理者に連絡してください。',
