@@ -67,11 +67,27 @@ export function screenshotPath(name: string): string {
   return path.join(dir, name);
 }
 
-/** Fills in the console's sign-in form (the page shows it) and sends it. */
-export async function signIn(page: Page, loginId: string, password: string): Promise<void> {
-  await page.getByLabel('ログインID').fill(loginId);
-  await page.getByLabel('パスワード').fill(password);
-  await page.getByRole('button', { name: 'サインイン' }).click();
+/** The sign-in form's labels in one language. */
+export interface SignInWords { loginId: string; password: string; signIn: string }
+
+export const SIGN_IN_JA: SignInWords = { loginId: 'ログインID', password: 'パスワード', signIn: 'サインイン' };
+export const SIGN_IN_EN: SignInWords = { loginId: 'Login ID', password: 'Password', signIn: 'Sign in' };
+
+/** Fills in the console's sign-in form (the page shows it, in the language of `words`) and sends it. */
+export async function signIn(page: Page, loginId: string, password: string, words: SignInWords = SIGN_IN_JA): Promise<void> {
+  await page.getByLabel(words.loginId).fill(loginId);
+  await page.getByLabel(words.password).fill(password);
+  await page.getByRole('button', { name: words.signIn }).click();
+}
+
+/**
+ * Switches a console page (in Japanese, as every page starts) to `language` with the language
+ * switch, and waits for its `heading` (its h1) in that language; Japanese is left as it is.
+ */
+export async function inLanguage(page: Page, language: 'ja' | 'en', heading: string): Promise<void> {
+  if (language === 'ja') return;
+  await page.getByRole('button', { name: 'English' }).click();
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
 }
 
 /**
