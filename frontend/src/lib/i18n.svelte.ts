@@ -14,6 +14,7 @@ const ja = {
   skipToMain: '本文へ移動',
   languageSwitch: '表示言語',
   loading: '読み込み中…',
+  listSeparator: '、',
 
   signInHeading: 'スタッフのサインイン',
   signInIntro: '加盟店または自治体のスタッフ用アカウントでサインインしてください。',
@@ -309,6 +310,8 @@ const ja = {
   shelterIsDrill: '訓練として開設する',
   shelterDrill: '訓練',
   shelterDisaster: '災害',
+  shelterState: '{kind}・{state}',
+  shelterNameDrill: '{name}（訓練）',
   shelterOpen: '開設中',
   shelterClosedAt: '{time} 閉鎖',
   shelterOpened: '「{name}」を開設しました。',
@@ -985,6 +988,7 @@ const en: { [K in MessageKey]: string } = {
   skipToMain: 'Skip to main content',
   languageSwitch: 'Display language',
   loading: 'Loading…',
+  listSeparator: ', ',
 
   signInHeading: 'Staff sign-in',
   signInIntro: 'Sign in with your merchant or municipality staff account.',
@@ -1280,6 +1284,8 @@ const en: { [K in MessageKey]: string } = {
   shelterIsDrill: 'Open it as a drill',
   shelterDrill: 'Drill',
   shelterDisaster: 'Disaster',
+  shelterState: '{kind}, {state}',
+  shelterNameDrill: '{name} (drill)',
   shelterOpen: 'open',
   shelterClosedAt: 'closed {time}',
   shelterOpened: '“{name}” is open.',
@@ -1298,7 +1304,7 @@ const en: { [K in MessageKey]: string } = {
   shelterRosterCsv: 'Download the roster (CSV)',
   shelterClose: 'Close the shelter',
   shelterCloseHeading: 'Close “{name}”?',
-  shelterCloseBody: 'The {inside} people inside now are checked out at this time. A closed shelter takes no card taps.',
+  shelterCloseBody: 'Everyone inside now ({inside}) is checked out at this time. A closed shelter takes no card taps.',
   shelterCloseConfirm: 'Close',
 
   // Shops (加盟店): the public application and the administrator's screen (docs/shops.md).
@@ -1381,7 +1387,7 @@ const en: { [K in MessageKey]: string } = {
   shelterSummaryIntro: 'How many are inside every open shelter. This page refreshes by itself every 15 seconds.',
   shelterSummaryHeading: 'Open shelters',
   shelterSummaryEmpty: 'No shelter is open.',
-  shelterSummaryTotal: '{inside} people inside in all (as of {time})',
+  shelterSummaryTotal: 'Inside in all: {inside} (as of {time})',
   shelterColumnInside: 'Inside / capacity',
   shelterColumnLastChange: 'Last change',
   shelterInsideOf: '{inside} / {capacity}',
@@ -2005,6 +2011,9 @@ export function inBothLanguages(key: MessageKey, params?: Params): Bilingual {
 
 /** A number as the screens show it, in the current language: 12,345. */
 export const formatNumber = (n: number): string => n.toLocaleString(locale.current === 'ja' ? 'ja-JP' : 'en-GB');
+
+/** A list of names as the screens show it, in the current language: A、B or A, B. */
+export const formatList = (items: readonly string[]): string => items.join(t('listSeparator'));
 
 /** A moment as the screens show it, in the current language. */
 export function formatDateTime(iso: string): string {
