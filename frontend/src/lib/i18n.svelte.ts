@@ -2000,12 +2000,16 @@ export function t(key: MessageKey, params?: Params): string {
   return format(dictionaries[locale.current][key], params);
 }
 
+/** A message's parameters: the same in both languages, or each language's own (a time written the language's way). */
+export type ParamsIn = Params | ((lang: Lang) => Params);
+
 // For messages built outside the UI (such as client-side errors) that must later be
 // shown in whichever language is current when they are displayed.
-export function inBothLanguages(key: MessageKey, params?: Params): Bilingual {
+export function inBothLanguages(key: MessageKey, params?: ParamsIn): Bilingual {
+  const paramsOf = (lang: Lang) => (typeof params === 'function' ? params(lang) : params);
   return {
-    ja: format(dictionaries.ja[key], params),
-    en: format(dictionaries.en[key], params),
+    ja: format(dictionaries.ja[key], paramsOf('ja')),
+    en: format(dictionaries.en[key], paramsOf('en')),
   };
 }
 
@@ -2015,9 +2019,9 @@ export const formatNumber = (n: number): string => n.toLocaleString(locale.curre
 /** A list of names as the screens show it, in the current language: A、B or A, B. */
 export const formatList = (items: readonly string[]): string => items.join(t('listSeparator'));
 
-/** A moment as the screens show it, in the current language. */
-export function formatDateTime(iso: string): string {
-  return new Date(iso).toLocaleString(locale.current === 'ja' ? 'ja-JP' : 'en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
+/** A moment as the screens show it, in the current language (or `lang`, for a message shown in both). */
+export function formatDateTime(iso: string, lang: Lang = locale.current): string {
+  return new Date(iso).toLocaleString(lang === 'ja' ? 'ja-JP' : 'en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
 export function applyLangToDocument(): void {

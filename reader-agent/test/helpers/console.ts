@@ -11,7 +11,7 @@ export async function pair(page: Page, address: string, token: string): Promise<
   await section.getByText('ペアリングを保存しました。').waitFor();
 }
 
-/** Waits for the status light to say `label`. */
-export async function light(page: Page, label: string): Promise<void> {
-  await page.getByRole('status').filter({ hasText: `カードリーダー: ${label}` }).waitFor();
+/** Waits for the status light to say `label` (after the light's own name, `reader`, in the page's language). */
+export async function light(page: Page, label: string, reader = 'カードリーダー'): Promise<void> {
+  await page.getByRole('status').filter({ hasText: `${reader}: ${label}` }).waitFor();
 }
