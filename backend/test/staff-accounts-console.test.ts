@@ -91,7 +91,7 @@ test('an administrator invites an operator, who signs up with the code, enrols t
   await invitee.getByText(problemKinds.staff_role_forbidden.messages.ja).waitFor();
 
   // The administrator sees the new account, and disables it: the operator's session ends at once.
-  await admin.getByRole('button', { name: '一覧を更新' }).click();
+  await admin.getByRole('region', { name: 'アカウント一覧' }).getByRole('button', { name: '一覧を更新' }).click();
   const row = admin.getByRole('row').filter({ hasText: loginId });
   await row.getByRole('cell', { name: '窓口担当', exact: true }).waitFor();
   await row.getByRole('cell', { name: '設定済み', exact: true }).waitFor();
@@ -180,7 +180,7 @@ test("in English: a shop's owner invites a clerk, who signs up and works the reg
   t.is(intent, 201, 'but opens a payment at the register');
 
   // Back at the owner's screen: the clerk is listed as a clerk, never signed in before now.
-  await owner.getByRole('button', { name: 'Refresh list' }).click();
+  await owner.getByRole('region', { name: 'Accounts' }).getByRole('button', { name: 'Refresh list' }).click();
   await owner.getByRole('row').filter({ hasText: loginId }).getByRole('cell', { name: 'Clerk', exact: true }).waitFor();
 });
 
