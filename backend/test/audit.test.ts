@@ -9,7 +9,7 @@ import { appendAudit, canonicalJson, eventsAbout, verifyAuditChain, type AuditEv
 import { exportAuditHead, HEADS_FILE, readExportedHeads } from '../src/audit/heads.ts';
 import { auditKeysOf } from '../src/audit/keys.ts';
 import { mykeySecret } from '../src/config.ts';
-import type { Db } from '../src/db.ts';
+import { ConcurrentChange, type Db } from '../src/db.ts';
 import { queuePrefix, redisUrl, testDatabase } from './helpers/env.ts';
 import { startBackend } from './helpers/processes.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
@@ -147,6 +147,15 @@ test('an append whose transaction the server already ended (as a deadlock does) 
   }), { message: /appended outside a transaction/ });
   t.is((await db('audit_events').count({ n: '*' }))[0]!.n, 0);
   t.like(await verifyAuditChain(db), { ok: true, events: 0 });
+});
+
+test('an append whose seq was taken meanwhile is a concurrent change, for retryTransient to run again', async (t) => {
+  const { db } = await freshDatabase(t);
+  await db.transaction((trx) => appendAudit(trx, event(1)));
+  // The head behind its last event, as a writer without the head's lock would leave it.
+  await db('audit_head').update({ last_seq: 0 });
+  await t.throwsAsync(db.transaction((trx) => appendAudit(trx, event(2))), { instanceOf: ConcurrentChange });
+  t.is(Number((await db('audit_events').count({ n: '*' }))[0]!.n), 1, 'nothing appended');
 });
 
 test('the database refuses UPDATE and DELETE of an event', async (t) => {

@@ -62,6 +62,9 @@ test.serial('the administrator closes November in Japanese and downloads its fil
   const invoices = page.waitForEvent('download');
   await row.getByRole('link', { name: '2026-11-01 〜 2026-11-30: 提携事業者への請求CSV' }).click();
   t.regex(await readFile((await (await invoices).path())!, 'utf8'), /デモカード株式会社,"Demo Card Co\., Ltd\.",1,3000,3000/);
+  const costs = page.waitForEvent('download');
+  await row.getByRole('link', { name: '2026-11-01 〜 2026-11-30: キャンペーンの費用CSV' }).click();
+  t.regex(await readFile((await (await costs).path())!, 'utf8'), /^\uFEFFmunicipality_code,period_from,period_to,campaign_id,campaign_slug,campaign_name_ja,campaign_name_en,premiums,premium_points,grants,grant_points,total_points\r?\n/);
   await row.getByRole('button', { name: '2026-11-01 〜 2026-11-30: 加盟店別の明細' }).click();
   await periods.getByRole('link', { name: 'みらいベーカリー' }).waitFor();
   await page.screenshot({ path: screenshotPath('municipality-settlement-periods.png'), fullPage: true });

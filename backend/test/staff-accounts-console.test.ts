@@ -91,7 +91,7 @@ test('an administrator invites an operator, who signs up with the code, enrols t
   await invitee.getByText(problemKinds.staff_role_forbidden.messages.ja).waitFor();
 
   // The administrator sees the new account, and disables it: the operator's session ends at once.
-  await admin.getByRole('button', { name: '一覧を更新' }).click();
+  await admin.getByRole('region', { name: 'アカウント一覧' }).getByRole('button', { name: '一覧を更新' }).click();
   const row = admin.getByRole('row').filter({ hasText: loginId });
   await row.getByRole('cell', { name: '窓口担当', exact: true }).waitFor();
   await row.getByRole('cell', { name: '設定済み', exact: true }).waitFor();
@@ -119,6 +119,18 @@ test('an administrator invites an operator, who signs up with the code, enrols t
   await admin.getByRole('button', { name: '招待コードを発行' }).click();
   await admin.getByRole('heading', { level: 4, name: '光 店主 さんの招待コード' }).waitFor();
   t.like(await db('staff_invitations').where({ merchant_id: shop }).first('roles', 'organization_kind'), { roles: 'owner', organization_kind: 'merchant' });
+
+  // The code not yet used is listed (never the code itself), and cancelled: it stops working.
+  const waiting = admin.getByRole('region', { name: '使われていない招待コード' });
+  const invited = waiting.getByRole('row').filter({ hasText: '光 店主' });
+  await invited.getByRole('cell', { name: 'つばさ文具店', exact: true }).waitFor();
+  await invited.getByRole('cell', { name: '市職員 太郎', exact: true }).waitFor();
+  t.is(await waiting.getByRole('row').filter({ hasText: '窓口 花子' }).count(), 0, 'a used code is not listed');
+  await invited.getByRole('button', { name: '取り消す' }).click();
+  await admin.getByRole('dialog', { name: '光 店主 さんへの招待を取り消しますか？' }).getByRole('button', { name: '取り消す' }).click();
+  await admin.getByRole('status').getByText('光 店主 さんへの招待を取り消しました。').waitFor();
+  await invited.waitFor({ state: 'detached' });
+  t.truthy((await db('staff_invitations').where({ merchant_id: shop }).first('closed_at')).closed_at, 'closed in the database');
 });
 
 test("in English: a shop's owner invites a clerk, who signs up and works the register but sees no settlement", async (t) => {
@@ -134,6 +146,8 @@ test("in English: a shop's owner invites a clerk, who signs up and works the reg
   await owner.getByRole('button', { name: 'Issue an invitation code' }).click();
   await owner.getByRole('heading', { level: 4, name: 'Invitation code for Jiro Clerk' }).waitFor();
   const code = (await owner.locator('.issued code').textContent())!;
+  const waiting = owner.getByRole('region', { name: 'Invitation codes not yet used' });
+  await waiting.getByRole('row').filter({ hasText: 'Jiro Clerk' }).getByRole('cell', { name: 'Clerk', exact: true }).waitFor();
 
   const loginId = `jiro-${randomBytes(3).toString('hex')}`;
   const clerk = await publicPage(t, browser, base, '/invitation');
@@ -166,7 +180,7 @@ test("in English: a shop's owner invites a clerk, who signs up and works the reg
   t.is(intent, 201, 'but opens a payment at the register');
 
   // Back at the owner's screen: the clerk is listed as a clerk, never signed in before now.
-  await owner.getByRole('button', { name: 'Refresh list' }).click();
+  await owner.getByRole('region', { name: 'Accounts' }).getByRole('button', { name: 'Refresh list' }).click();
   await owner.getByRole('row').filter({ hasText: loginId }).getByRole('cell', { name: 'Clerk', exact: true }).waitFor();
 });
 

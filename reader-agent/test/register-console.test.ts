@@ -10,6 +10,7 @@ import { DEMO_GRANT_CAMPAIGN, DEMO_MUNICIPALITY, DEMO_PASSWORD } from '@mykey/de
 import type { Db } from '@mykey/backend/db.ts';
 import { grantPoints, inLedgerTransaction, residentPoints } from '@mykey/backend/ledger/ledger.ts';
 import { pseudonymOf } from '@mykey/backend/mykey/pseudonym.ts';
+import { tokyoDate } from '@mykey/backend/ledger/rules.ts';
 import { mykeySecret } from '@mykey/backend/config.ts';
 import { launchBrowser, screenshotPath, signedInPage } from '@mykey/backend/test/helpers/browser.ts';
 import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
@@ -214,6 +215,15 @@ test.serial('paying at the register: not enough points shows what is available, 
   await secondRow.getByText('取消済み').waitFor();
   t.is(await spendable(db, mykeyId), 800);
   await page.screenshot({ path: screenshotPath('register-today.png'), fullPage: true });
+
+  // Another day, by its date: that day's payments (none); back to today, today's again.
+  const todayDate = tokyoDate(new Date());
+  const yesterday = tokyoDate(new Date(Date.now() - 86_400_000));
+  await today.getByLabel('表示する日').fill(yesterday);
+  const otherDay = page.getByRole('region', { name: `${yesterday} の取引` });
+  await otherDay.getByText('この日の取引はありません。').waitFor();
+  await otherDay.getByLabel('表示する日').fill(todayDate);
+  await secondRow.getByText('取消済み').waitFor();
   const seen = await page.content();
   for (const spelling of [mykeyId, `${mykeyId.slice(0, 4)}-${mykeyId.slice(4)}`]) t.false(seen.includes(spelling), `the register shows the MyKey ID ${spelling}`);
 

@@ -1,5 +1,5 @@
 // npm start's step after seeding the demo towns: their recent activity
-// (@mykey/dev-tools/demo-activity.ts), made with the MyKey secret and trust anchors the server is
+// (./demo/activity.ts), made with the MyKey secret and trust anchors the server is
 // about to be given, from the development CA's cards, and one log line per town saying what it holds.
 import { readFileSync } from 'node:fs';
 import { useAuditSecret } from '@mykey/backend/audit/keys.ts';
@@ -8,7 +8,7 @@ import { createDb } from '@mykey/backend/db.ts';
 import { loadTrustAnchors } from '@mykey/backend/jpki/anchors.ts';
 import { createLogger } from '@mykey/backend/log.ts';
 import { PATIENT_WAIT_MS } from '@mykey/dev-tools/database.ts';
-import { DEMO_DAYS, makeDemoActivity, type TownActivity } from '@mykey/dev-tools/demo-activity.ts';
+import { DEMO_DAYS, makeDemoActivity, type TownActivity } from './demo/activity.ts';
 import { DEMO_MUNICIPALITY, DEMO_SECOND_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import { loadCa } from '@mykey/dev-tools/dev-ca/index.ts';
 import { ensureDevCa } from '@mykey/dev-tools/dev-ca/store.ts';

@@ -16,7 +16,7 @@
 // erased on a lawful request while the chain stays intact.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { retryTransient, type Db } from '../db.ts';
+import { ConcurrentChange, retryTransient, type Db } from '../db.ts';
 import { auditKeys, type AuditKeys } from './keys.ts';
 import { auditRepository as repo, type EventRow, type TextRow, type TextsToErase, type TownView } from './repository.ts';
 
@@ -132,7 +132,14 @@ export async function appendAudit(trx: Knex.Transaction, event: AuditEvent): Pro
   };
   // Always keyed: the migration put the boundary at the first event appended after it.
   const hash = eventHash(head.last_hash, fields, keys.chain);
-  await repo.insertEvent(trx, { ...fields, details: detailsJson, prev_hash: head.last_hash, hash });
+  try {
+    await repo.insertEvent(trx, { ...fields, details: detailsJson, prev_hash: head.last_hash, hash });
+  } catch (error) {
+    // The seq taken meanwhile, though the head's lock was held: the transaction runs again
+    // (retryTransient) and reads the head anew, rather than failing the request.
+    if ((error as { code?: string }).code === 'ER_DUP_ENTRY') throw new ConcurrentChange(`audit seq ${fields.seq} taken`);
+    throw error;
+  }
   if (texts.length > 0) {
     await repo.insertTexts(trx, texts.map(({ name, text, nonce, ref }) => ({ seq: fields.seq, name, ref, nonce, text })));
   }

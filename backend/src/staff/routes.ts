@@ -118,11 +118,12 @@ export function staffRoutes({ db, redis, keyPrefix, mykeySecret, config }: Staff
 
   /** The caller's session ends and a fresh one begins (a new token after every change of privilege), audited in the same transaction. */
   async function replaceSession(ctx: Context, oldToken: string, staffId: number, audit: Parameters<typeof appendAudit>[1]): Promise<void> {
-    await db.transaction(async (trx) => {
+    // Run again whole on a deadlock or a concurrent audit append: the cookie is set anew each time.
+    await retryTransient(() => db.transaction(async (trx) => {
       await repo.deleteSession(trx, oldToken);
       await startSession(ctx, trx, staffId, 'full');
       await appendAudit(trx, audit);
-    });
+    }));
   }
 
   const signedInAudit = (staffId: number, ctx: Context, details: Record<string, unknown>) => ({

@@ -18,6 +18,7 @@ export const loadOwnClosedPeriods = () => request('/api/v1/merchant/settlement-p
 /** The files of a closed period, for the municipality's staff. */
 export const periodFiles = (id: number) => ({
   statement: `${base}/${id}?format=csv&kind=merchants`,
+  campaigns: `${base}/${id}?format=csv&kind=campaigns`,
   transfer: `${base}/${id}/transfer-file`,
   invoices: `${base}/${id}/partner-invoices?format=csv`,
 });

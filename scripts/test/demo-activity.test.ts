@@ -1,18 +1,18 @@
-// The demo towns' activity (packages/dev-tools/src/demo-activity.ts): made on a freshly seeded
+// The demo towns' activity (scripts/lib/demo/activity.ts): made on a freshly seeded
 // database by the platform's own operations, it holds what its plan says, keeps the ledger's
 // invariants, fills the figures, settlement and expiry screens, and a second run adds nothing.
 import test from 'ava';
-import { fileFixture, silentLog, testDatabase } from './helpers/env.ts';
-import type { Db } from '../src/db.ts';
-import { mykeySecret } from '../src/config.ts';
-import { checkLedger } from '../src/ledger/check.ts';
-import { listCampaigns } from '../src/campaigns/service.ts';
-import { expiringFigures, expiringPeriod, scopeFigures } from '../src/campaign-figures/service.ts';
-import { closedPeriodDetail, closedPeriods, periodOf } from '../src/settlement/periods.ts';
-import { transferFileOf } from '../src/settlement/transfer.ts';
-import { staffRepository } from '../src/staff/repository.ts';
+import { fileFixture, silentLog, testDatabase } from '@mykey/backend/test/helpers/env.ts';
+import type { Db } from '@mykey/backend/db.ts';
+import { mykeySecret } from '@mykey/backend/config.ts';
+import { checkLedger } from '@mykey/backend/ledger/check.ts';
+import { listCampaigns } from '@mykey/backend/campaigns/service.ts';
+import { expiringFigures, expiringPeriod, scopeFigures } from '@mykey/backend/campaign-figures/service.ts';
+import { closedPeriodDetail, closedPeriods, periodOf } from '@mykey/backend/settlement/periods.ts';
+import { transferFileOf } from '@mykey/backend/settlement/transfer.ts';
+import { staffRepository } from '@mykey/backend/staff/repository.ts';
 import { createCa } from '@mykey/dev-tools/dev-ca/index.ts';
-import { DEMO_TOWN_PLANS, makeDemoActivity, planTown, type StepKind } from '@mykey/dev-tools/demo-activity.ts';
+import { DEMO_TOWN_PLANS, makeDemoActivity, planTown, type StepKind } from '../lib/demo/activity.ts';
 
 /** The first run: 2026-12-06 at noon in Japan. */
 const NOW = new Date('2026-12-06T03:00:00.000Z');

@@ -51,8 +51,8 @@ import type { ShopSummary } from '@mykey/contracts/shops.ts';
 import {
   DEMO_CAMPAIGN, DEMO_EVENT_CAMPAIGN, DEMO_GRANT_CAMPAIGN, DEMO_MUNICIPALITY, DEMO_PARTNER, DEMO_SECOND_CAMPAIGN, DEMO_SECOND_EVENT_CAMPAIGN,
   DEMO_SECOND_GRANT_CAMPAIGN, DEMO_SECOND_MUNICIPALITY, type DemoCampaign,
-} from './demo-towns.ts';
-import { generateKeyPair, issueCertificate, type CertificateAuthority } from './dev-ca/index.ts';
+} from '@mykey/dev-tools/demo-towns.ts';
+import { generateKeyPair, issueCertificate, type CertificateAuthority } from '@mykey/dev-tools/dev-ca/index.ts';
 
 /** How far back the activity goes, in days before the anchor day. */
 export const DEMO_DAYS = 60;
