@@ -37,8 +37,8 @@ test('a clerk charts a gym\'s uses per day and per hour, reads the same figures 
   await days.getByRole('img', { name: /合計 3 件/ }).waitFor();
 
   // Keyboard alone: the service, the period, Enter.
-  await page.getByLabel('施設').focus();
-  await page.getByLabel('施設').selectOption({ label: 'みらい市総合体育館' });
+  await page.getByLabel('施設', { exact: true }).focus();
+  await page.getByLabel('施設', { exact: true }).selectOption({ label: 'みらい市総合体育館' });
   await page.getByLabel('開始日').fill('2026-03-31');
   await page.getByLabel('終了日').fill(today);
   await page.getByLabel('終了日').press('Enter');
