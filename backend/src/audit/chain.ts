@@ -119,7 +119,7 @@ export async function appendAudit(trx: Knex.Transaction, event: AuditEvent): Pro
   // A transaction the server rolled back (a deadlock) while its code went on would append here
   // statement by statement, holding the head's lock for none of them: two events could take one
   // seq. Refused loudly instead, with the caller's stack.
-  if (Number(head.in_transaction) !== 1) throw new Error(`audit ${event.action}: appended outside a transaction (rolled back by the server?)`);
+  if (Number(head.in_transaction) !== 1) throw new Error(`audit ${event.action}: appended outside a transaction (rolled back by the server?) on connection ${head.connection}`);
   const fields: HashedFields = {
     seq: Number(head.last_seq) + 1,
     // Taken under the lock, so times never go backwards along the chain (on one clock).
@@ -137,7 +137,7 @@ export async function appendAudit(trx: Knex.Transaction, event: AuditEvent): Pro
   } catch (error) {
     // The seq taken meanwhile, though the head's lock was held: the transaction runs again
     // (retryTransient) and reads the head anew, rather than failing the request.
-    if ((error as { code?: string }).code === 'ER_DUP_ENTRY') throw new ConcurrentChange(`audit seq ${fields.seq} taken`);
+    if ((error as { code?: string }).code === 'ER_DUP_ENTRY') throw new ConcurrentChange(`audit seq ${fields.seq} taken (connection ${head.connection})`);
     throw error;
   }
   if (texts.length > 0) {

@@ -35,8 +35,8 @@ export type TextsToErase = { seq: number; name?: string } | { ref: string };
 
 export const auditRepository = {
   /** The head, locked until the transaction ends: appenders take turns here. */
-  async lockHead(trx: Knex.Transaction): Promise<(Pick<HeadRow, 'last_seq' | 'last_hash'> & { in_transaction: number }) | undefined> {
-    return trx('audit_head').where({ id: 1 }).forUpdate().first('last_seq', 'last_hash', trx.raw('@@in_transaction AS in_transaction'));
+  async lockHead(trx: Knex.Transaction): Promise<(Pick<HeadRow, 'last_seq' | 'last_hash'> & { in_transaction: number; connection: number }) | undefined> {
+    return trx('audit_head').where({ id: 1 }).forUpdate().first('last_seq', 'last_hash', trx.raw('@@in_transaction AS in_transaction'), trx.raw('CONNECTION_ID() AS connection'));
   },
 
   async head(conn: Conn): Promise<HeadRow | undefined> {
