@@ -120,8 +120,12 @@ export async function appendAudit(trx: Knex.Transaction, event: AuditEvent): Pro
   // statement by statement, holding the head's lock for none of them: two events could take one
   // seq. Refused loudly instead, with the caller's stack.
   if (Number(head.in_transaction) !== 1) throw new Error(`audit ${event.action}: appended outside a transaction (rolled back by the server?) on connection ${head.connection}`);
+  // The head is the chain's lock and a cache of its end. Should it lag behind the last event (an
+  // event committed without its head: see docs/audit-log.md), the chain goes on from the event.
+  const last = await repo.lastEvent(trx);
+  const after = last && Number(last.seq) > Number(head.last_seq) ? { seq: Number(last.seq), hash: last.hash } : { seq: Number(head.last_seq), hash: head.last_hash };
   const fields: HashedFields = {
-    seq: Number(head.last_seq) + 1,
+    seq: after.seq + 1,
     // Taken under the lock, so times never go backwards along the chain (on one clock).
     occurred_at: new Date(),
     action: event.action,
@@ -131,9 +135,9 @@ export async function appendAudit(trx: Knex.Transaction, event: AuditEvent): Pro
     details,
   };
   // Always keyed: the migration put the boundary at the first event appended after it.
-  const hash = eventHash(head.last_hash, fields, keys.chain);
+  const hash = eventHash(after.hash, fields, keys.chain);
   try {
-    await repo.insertEvent(trx, { ...fields, details: detailsJson, prev_hash: head.last_hash, hash });
+    await repo.insertEvent(trx, { ...fields, details: detailsJson, prev_hash: after.hash, hash });
   } catch (error) {
     // The seq taken meanwhile, though the head's lock was held: the transaction runs again
     // (retryTransient) and reads the head anew, rather than failing the request.

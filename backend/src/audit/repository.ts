@@ -39,6 +39,11 @@ export const auditRepository = {
     return trx('audit_head').where({ id: 1 }).forUpdate().first('last_seq', 'last_hash', trx.raw('@@in_transaction AS in_transaction'), trx.raw('CONNECTION_ID() AS connection'));
   },
 
+  /** The chain's last event, locked: what the next event follows, whatever the head says. */
+  async lastEvent(trx: Knex.Transaction): Promise<Pick<EventRow, 'seq' | 'hash'> | undefined> {
+    return trx('audit_events').orderBy('seq', 'desc').forUpdate().first('seq', 'hash');
+  },
+
   async head(conn: Conn): Promise<HeadRow | undefined> {
     return conn('audit_head').where({ id: 1 }).first('last_seq', 'last_hash', 'keyed_from');
   },
