@@ -9,15 +9,18 @@ import { signInStaff } from './helpers/identity.ts';
 import { startTestApp } from './helpers/server.ts';
 import { expiringCsv, expiringFigures, expiringPeriod, scopeFigures } from '../src/campaign-figures/service.ts';
 import type { SignedInStaff } from '../src/staff/repository.ts';
+import knex from 'knex';
+import { knexConfig } from '../src/db.ts';
+import { ledgerRepository } from '../src/ledger/repository.ts';
 
 /** The app's clock: noon in Japan. */
 const NOW = new Date('2026-11-27T03:00:00.000Z');
 
 const fixture = fileFixture(test, async (cleanup) => {
-  const { db } = await testDatabase(cleanup);
+  const { db, url } = await testDatabase(cleanup);
   const { base } = await startTestApp(cleanup, db, { clock: () => NOW });
   const activity = await campaignActivity(db, NOW);
-  return { db, base, ...activity, staff: await signInStaff(base, activity.loginId) };
+  return { db, url, base, ...activity, staff: await signInStaff(base, activity.loginId) };
 });
 
 /**
@@ -157,6 +160,44 @@ test('points about to expire: counts by month and a line per resident and last d
   t.deepEqual(file.text.split('\r\n'), ['\uFEFFmykey_id,points,last_day', ...body.lines.map((l: { mykeyId: string }) => `${l.mykeyId},400,${lastDay}`), '']);
   const audit = await f.db('audit_events').where({ action: 'campaign_figures.expiring_downloaded', subject: `expiring-points:municipality:${f.code}` }).select('details');
   t.is(audit.length, 1);
+});
+
+test('the expiring lines read a page at a time come out as one read gives them', async (t) => {
+  const f = await fixture();
+  const by = new Date(NOW.getTime() + 60 * 86_400_000);
+  const read = async (page?: number) => { const lines = []; for await (const line of ledgerRepository.expiringLines(f.db, f.code, NOW, by, Infinity, page)) lines.push(line); return lines; };
+  const whole = await read();
+  t.is(whole.length, 2);
+  t.deepEqual(await read(1), whole, 'a page of one line: two pages and an empty one');
+});
+
+test('reading the expiring lines hands no connection to two holders at once, on a small busy pool', async (t) => {
+  const f = await fixture();
+  // knex's stream() on the pool gave its connection back twice: a transaction running meanwhile
+  // then shared its connection with another (the read was changed to pages for it).
+  const small = knex({ ...knexConfig(f.url), pool: { min: 0, max: 3 } });
+  t.teardown(() => small.destroy());
+  const by = new Date(NOW.getTime() + 60 * 86_400_000);
+  const holding = new Set<number>();
+  let shared = 0;
+  let reading = true;
+  const reader = (async () => {
+    for (let i = 0; i < 150; i++) for await (const line of ledgerRepository.expiringLines(small, f.code, NOW, by)) void line;
+    reading = false;
+  })();
+  const transactions = Array.from({ length: 8 }, async () => {
+    while (reading) {
+      await small.transaction(async (trx) => {
+        const [[{ id }]] = await trx.raw('SELECT CONNECTION_ID() AS id');
+        if (holding.has(id)) shared++;
+        holding.add(id);
+        await trx.raw('SELECT SLEEP(0.002)');
+        holding.delete(id);
+      }, { isolationLevel: 'repeatable read' });
+    }
+  });
+  await Promise.all([reader, ...transactions]);
+  t.is(shared, 0, 'a connection held by two transactions at once');
 });
 
 test('refusals: a period that is not one, a campaign the town does not have', async (t) => {

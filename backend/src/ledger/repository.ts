@@ -110,6 +110,9 @@ const TOKYO_DAY = (conn: Conn, column: string) => conn.raw(`DATE_FORMAT(?? + INT
 /** The last Japanese day a lot can be spent: its expiry is the moment that day ends. */
 const LAST_DAY = 'l.open_expires_at + INTERVAL 9 HOUR - INTERVAL 1 MICROSECOND';
 
+/** Lines of the expiring list read by one statement. */
+const EXPIRING_PAGE = 1_000;
+
 /** The movements of the campaigns' lots by entries of these kinds posted in [startsAt, endsBefore). */
 const lotMovements = (conn: Conn, campaignIds: number[], kinds: EntryKind[], startsAt: Date, endsBefore: Date) =>
   conn.from(through(conn, 'ledger_lots', 'ledger_lots_by_campaign', 'l'))
@@ -501,14 +504,25 @@ export const ledgerRepository = {
 
   /**
    * The town's residents' points expiring after `after` and by `by`: a line per resident and
-   * last day, soonest first, streamed (a CSV of a whole town is never held in memory); `limit` for the first lines only.
+   * last day, soonest first, read a page at a time (a CSV of a whole town is never held in
+   * memory); `limit` for the first lines only, `page` lines a statement. Pages, not knex's stream(): a stream on the pool
+   * gives its connection back twice (knex 3.3), and the second time it may already be another
+   * transaction's, which a third caller is then handed too (docs/audit-log.md).
    */
-  async *expiringLines(conn: Conn, municipalityCode: string, after: Date, by: Date, limit?: number): AsyncGenerator<{ mykeyId: string; lastDay: string; points: number }> {
-    const query = openLotsExpiring(conn, municipalityCode, after, by).join('mykeys as mk', 'mk.id', 'a.mykey_pk')
-      .groupBy('a.id', 'last_day').orderBy([{ column: 'last_day' }, { column: 'mk.mykey_id' }])
-      .select('mk.mykey_id', conn.raw(`DATE_FORMAT(${LAST_DAY}, '%Y-%m-%d') AS last_day`), conn.raw('SUM(l.remaining_points) AS total'));
-    if (limit !== undefined) query.limit(limit);
-    for await (const row of query.stream()) yield { mykeyId: row.mykey_id, lastDay: row.last_day, points: points(row.total) };
+  async *expiringLines(conn: Conn, municipalityCode: string, after: Date, by: Date, limit = Infinity, page = EXPIRING_PAGE): AsyncGenerator<{ mykeyId: string; lastDay: string; points: number }> {
+    let left = limit;
+    let from: [string, string] | undefined;
+    while (left > 0) {
+      const statement = openLotsExpiring(conn, municipalityCode, after, by).join('mykeys as mk', 'mk.id', 'a.mykey_pk')
+        .groupBy('a.id', 'last_day').orderBy([{ column: 'last_day' }, { column: 'mykey_id' }]).limit(Math.min(page, left))
+        .select('mk.mykey_id', conn.raw(`DATE_FORMAT(${LAST_DAY}, '%Y-%m-%d') AS last_day`), conn.raw('SUM(l.remaining_points) AS total'));
+      if (from) statement.havingRaw('(last_day, mykey_id) > (?, ?)', from);
+      const rows = await statement;
+      for (const row of rows) yield { mykeyId: row.mykey_id, lastDay: row.last_day, points: points(row.total) };
+      if (rows.length < page) return;
+      left -= rows.length;
+      from = [rows.at(-1).last_day, rows.at(-1).mykey_id];
+    }
   },
 
   // --- expiry -----------------------------------------------------------------------------
