@@ -31,6 +31,9 @@ test('a retry with the same key and request replays the first answer; the effect
   t.like(first, { status: 201, replayed: false });
   t.deepEqual(second, { ...first, replayed: true });
   t.is(await ran('retry'), 1);
+  // The count is the write that holds a replay back until the first answer is on disk (docs/architecture.md#a-replay-is-answered-only-once-durable).
+  await runIdempotent(db, call, effect('retry'));
+  t.is((await db('idempotency_keys').where({ scope: call.scope, idempotency_key: call.key }).first('replays')).replays, 2);
 });
 
 test('the same key with a different request is refused with idempotency_key_reused', async (t) => {

@@ -86,7 +86,10 @@ test('the same partnerTxId with the same body is the same answer; the MyKey ID m
   const again = await post({ ...body, mykeyId: `${body.mykeyId.slice(0, 4).toLowerCase()}-${body.mykeyId.slice(4)}` });
   t.is(again.status, 202);
   t.deepEqual(again.body, first.body);
-  t.is((await rowsFor(body.partnerTxId)).length, 1);
+  const rows = await rowsFor(body.partnerTxId);
+  t.is(rows.length, 1);
+  // The count is the write that holds the answer back until the row is on disk (docs/architecture.md#a-replay-is-answered-only-once-durable).
+  t.is(Number(rows[0].replays), 1, 'the replay was counted on the row before it was answered');
 });
 
 test('the same partnerTxId with a different body is 409 conversion_conflict and changes nothing', async (t) => {
@@ -106,7 +109,9 @@ test('concurrent identical requests create one conversion and all get its id', a
   const replies = await Promise.all(Array.from({ length: 20 }, () => post(body)));
   t.deepEqual(replies.map((r) => r.status), Array(20).fill(202));
   t.is(new Set(replies.map((r) => r.body.conversionId)).size, 1);
-  t.is((await rowsFor(body.partnerTxId)).length, 1);
+  const rows = await rowsFor(body.partnerTxId);
+  t.is(rows.length, 1);
+  t.is(Number(rows[0].replays), 19, 'every answer but the first came from the stored row, counted: twins that met at the unique key too');
 });
 
 test('signature failures are 401 with stable codes and store nothing', async (t) => {

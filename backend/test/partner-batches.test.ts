@@ -142,6 +142,8 @@ test('a re-upload stores nothing twice; other content under the same id is 409; 
   const again = await upload(partner, id, body);
   t.is(again.status, 200);
   t.deepEqual(again.body, first.body);
+  // Counting an upload is the write that holds its answer back until the batch is on disk (docs/architecture.md#a-replay-is-answered-only-once-durable).
+  t.is(Number((await db('conversion_batches').where({ partner_batch_id: id }).first('uploads')).uploads), 2, 'both uploads were counted before they were answered');
   const underAnotherId = await upload(partner, batchId(), body);
   t.like(underAnotherId.body, { acceptedLines: 20 });
   t.is(await partnerRows(partner), 20, 'no conversion twice');

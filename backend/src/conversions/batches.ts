@@ -82,7 +82,19 @@ export async function takeBatch(deps: BatchDeps, partner: PartnerCredentials, ba
   const now = deps.clock();
   const batch = await claimBatch(deps.db, partner.id, batchId, body, now);
   if (batch.state === 'processing') await processLines(deps, partner, batch, body.path, now);
-  return batchSummary((await findBatch(deps.db, partner.id, batchId))!);
+  return batchSummary(await answeredUpload(deps.db, batch));
+}
+
+/**
+ * The batch as an upload is answered, the upload counted in the same transaction: a batch
+ * another upload finished may not be on disk yet, and this write makes the answer wait until it
+ * is (docs/architecture.md#a-replay-is-answered-only-once-durable).
+ */
+function answeredUpload(db: Db, batch: BatchRow): Promise<BatchRow> {
+  return db.transaction(async (trx) => {
+    await repo.countUpload(trx, batch.id);
+    return (await repo.batchById(trx, batch.id))!;
+  });
 }
 
 async function claimBatch(db: Db, partnerId: number, batchId: string, body: SpooledFile, now: Date): Promise<BatchRow> {

@@ -142,12 +142,14 @@ export type ConvertingPartner = Pick<PartnerCredentials, 'id' | 'rateUnits' | 'r
  * A replay is answered from the stored row before anything else is checked, so a retry gets
  * its first answer even if, say, the MyKey ID was suspended since. Concurrent twins meet at
  * the unique key (partner_id, partner_tx_id): the insert leaves the first one in place and
- * both read it back.
+ * both read it back. A replay is counted on its row before it is answered: that write makes
+ * the answer wait until the row is on disk (docs/architecture.md#a-replay-is-answered-only-once-durable).
  */
 export function acceptConversions(db: Db, partner: ConvertingPartner, items: Checked[], options: AcceptOptions): Promise<Outcome[]> {
   return retryTransient(() => db.transaction(async (trx) => {
     const valid = items.flatMap((item) => (item.ok ? [item] : []));
     const stored: Map<string, StoredConversion> = await repo.byTxIds(trx, partner.id, [...new Set(valid.map((item) => item.input.partnerTxId))]);
+    await repo.countReplays(trx, [...stored.values()].map((row) => row.conversion.id));
     const fresh = valid.filter((item) => !stored.has(item.input.partnerTxId));
     const { problems, mykeyPks } = await databaseProblems(trx, partner.id, fresh.map((item) => item.input), options.now);
     for (const item of fresh) {

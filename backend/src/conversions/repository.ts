@@ -90,7 +90,7 @@ export const conversionRepository = {
   /**
    * Inserts the requests, in partnerTxId order: one order for every inserter, so two overlapping
    * batches do not deadlock on each other's keys. A twin already there (committed meanwhile, or
-   * earlier in this same list) is left as it is.
+   * earlier in this same list) is left as it is, its replay counted (see countReplays).
    */
   async insertRequests(trx: Knex.Transaction, requests: NewConversion[]): Promise<void> {
     if (requests.length === 0) return;
@@ -98,7 +98,16 @@ export const conversionRepository = {
       partner_id: r.partnerId, partner_tx_id: r.partnerTxId, request_hash: r.requestHash, municipality_code: r.municipalityCode, mykey_pk: r.mykeyPk,
       partner_points: r.partnerPoints, points: r.points, batch_id: r.batchId, batch_line: r.batchLine, accepted_at: r.acceptedAt,
     }));
-    await trx('conversion_requests').insert(rows).onConflict().merge({ id: trx.raw('??', ['id']) });
+    await trx('conversion_requests').insert(rows).onConflict().merge({ replays: trx.raw('?? + 1', ['replays']) });
+  },
+
+  /**
+   * Counts the requests answered from their stored rows: the write that makes such an answer
+   * wait until the row is durable (intake.ts).
+   */
+  async countReplays(trx: Knex.Transaction, ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await trx('conversion_requests').whereIn('id', ids).increment('replays', 1);
   },
 
   /** Stamps the accepted requests as queued (before their jobs are added: see queue.ts). */
@@ -110,6 +119,15 @@ export const conversionRepository = {
 
   async batch(conn: Conn, partnerId: number, partnerBatchId: string): Promise<BatchRow | undefined> {
     return conn('conversion_batches').where({ partner_id: partnerId, partner_batch_id: partnerBatchId }).first();
+  },
+
+  async batchById(conn: Conn, id: number): Promise<BatchRow | undefined> {
+    return conn('conversion_batches').where({ id }).first();
+  },
+
+  /** Counts an answered upload of the batch: the write that makes its answer wait until what it says is durable (batches.ts). */
+  async countUpload(trx: Knex.Transaction, batchId: number): Promise<void> {
+    await trx('conversion_batches').where({ id: batchId }).increment('uploads', 1);
   },
 
   /** Inserts the batch unless the partner's batch id is taken (then the stored one stands). */

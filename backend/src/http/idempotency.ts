@@ -37,8 +37,17 @@ function requestHash(request: unknown): Buffer {
   return createHash('sha256').update(JSON.stringify(request) ?? '').digest();
 }
 
+/**
+ * The stored answer, sent again. InnoDB shows a commit to other sessions before its redo is on
+ * disk, so a replay read by a session that wrote nothing could acknowledge what a crash of the
+ * database then loses. The replay is counted first, in the same transaction: its commit flushes
+ * the log past the first call's commit (docs/architecture.md#a-replay-is-answered-only-once-durable).
+ */
 async function storedAnswer(db: Db, call: IdempotentCall): Promise<Answer & { replayed: true }> {
-  const row = await idempotencyRepository.find(db, call);
+  const row = await db.transaction(async (trx) => {
+    await idempotencyRepository.countReplay(trx, call);
+    return idempotencyRepository.find(trx, call);
+  });
   if (!row) throw new Error('idempotency key vanished after a duplicate-key error');
   if (!Buffer.from(row.request_hash).equals(requestHash(call.request))) {
     throw new Problem('idempotency_key_reused');

@@ -26,6 +26,11 @@ export const idempotencyRepository = {
     })));
   },
 
+  /** Counts a replay of the stored answer: the write that makes a replay wait for the answer to be durable (idempotency.ts). */
+  async countReplay(trx: Knex.Transaction, { scope, key }: Key): Promise<void> {
+    await trx('idempotency_keys').where({ scope, idempotency_key: key }).increment('replays', 1);
+  },
+
   async storeAnswer(trx: Knex.Transaction, { scope, key }: Key, status: number, responseJson: string): Promise<void> {
     await trx('idempotency_keys').where({ scope, idempotency_key: key }).update({ status_code: status, response: responseJson });
   },
