@@ -18,6 +18,16 @@ function toProblem(error: unknown): Problem {
 }
 
 /**
+ * A 5xx is our side's. One we answer on purpose (uploads cannot be counted, no room to spool) is
+ * a state of the system, logged as a warning by its code; anything else is a failure, logged as
+ * an error with its stack. The database being away is both: its error is kept, with the stack.
+ */
+function logServerSide(ctx: Context, error: unknown, problem: Problem): void {
+  if (error instanceof Problem) ctx.state.log.warn({ code: problem.code, detail: problem.detail }, 'request refused for now');
+  else ctx.state.log.error({ err: error }, 'request failed');
+}
+
+/**
  * The one error middleware: every failure, and every unmatched route, leaves as an RFC 9457
  * problem document. Unexpected errors are logged with their stack; the client never sees it.
  */
@@ -27,7 +37,7 @@ export async function problemMiddleware(ctx: Context, next: Next): Promise<void>
     if (ctx.status === 404 && ctx.body === undefined) throw new Problem('not_found');
   } catch (error) {
     const problem = toProblem(error);
-    if (problem.status >= 500) ctx.state.log.error({ err: error }, 'request failed');
+    if (problem.status >= 500) logServerSide(ctx, error, problem);
     ctx.status = problem.status;
     ctx.type = 'application/problem+json; charset=utf-8';
     ctx.body = problemDocument(problem, ctx.state.requestId, ctx.path);
