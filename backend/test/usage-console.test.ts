@@ -43,7 +43,13 @@ test('a clerk charts a gym\'s uses per day and per hour, reads the same figures 
   await page.getByLabel('終了日').fill(today);
   await page.getByLabel('終了日').press('Enter');
   await days.getByRole('img', { name: `日ごとの利用件数のグラフ。合計 6 件、最も多いのは ${today} の 3 件です。数値はグラフの下の表にあります。` }).waitFor();
+  // Months of days: the table starts folded, and its summary opens it from the keyboard.
   const dayTable = days.getByRole('table', { name: '日ごとの利用件数（表）' });
+  t.false(await dayTable.isVisible(), 'a table longer than a month starts folded');
+  const unfold = days.getByText(/^表で見る（\d+ 行）$/);
+  await unfold.focus();
+  await page.keyboard.press('Enter');
+  await dayTable.waitFor();
   t.deepEqual(await dayTable.getByRole('row', { name: /^2026-03-31 / }).getByRole('cell').allTextContents(), ['2']);
   t.deepEqual(await dayTable.getByRole('row', { name: /^2026-04-01 / }).getByRole('cell').allTextContents(), ['1']);
   t.deepEqual(await dayTable.getByRole('row', { name: new RegExp(`^${today} `) }).getByRole('cell').allTextContents(), ['3']);
