@@ -1,8 +1,10 @@
 // `npm run typecheck`: strict TypeScript over the Node workspaces, svelte-check over the console,
-// and the walls between the workspaces (dependency-cruiser, .dependency-cruiser.cjs).
+// the walls between the workspaces (dependency-cruiser, .dependency-cruiser.cjs), and the calls
+// the production code must not make (lib/code-rules.ts).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { rootDir } from '@mykey/dev-tools/paths.ts';
+import { codeBreaches } from './lib/code-rules.ts';
 import { cruiserArgs, WALLED_PATHS } from './lib/walls.ts';
 
 const checks: Array<[string, string[], string]> = [
@@ -15,4 +17,8 @@ for (const [name, args, cwd] of checks) {
   console.log(`[typecheck] ${name}`);
   failed = spawnSync(process.execPath, args, { cwd, stdio: 'inherit' }).status !== 0 || failed;
 }
-process.exit(failed ? 1 : 0);
+console.log('[typecheck] code rules');
+const breaches = codeBreaches(rootDir);
+for (const b of breaches) console.error(`${b.file}:${b.line}: ${b.rule}: ${b.why}`);
+console.log(breaches.length === 0 ? '✔ no call the production code must not make' : `✘ ${breaches.length} call(s) the production code must not make`);
+process.exit(failed || breaches.length > 0 ? 1 : 0);
