@@ -37,6 +37,8 @@ import { campaignRoutes } from './campaigns/routes.ts';
 import { campaignFiguresRoutes } from './campaign-figures/routes.ts';
 import { familyAcceptPurpose, familyOfferPurpose, familyWhereaboutsPurpose, familyWithdrawPurpose, withFamily } from './family/purposes.ts';
 import { familyRoutes } from './family/routes.ts';
+import { residentPagePurpose } from './resident/purposes.ts';
+import { residentRoutes } from './resident/routes.ts';
 import { plainHttpWebhooksAllowed } from './partners/webhook-url.ts';
 import type { CertificateVerifier } from './jpki/verifier.ts';
 import type { Queue } from './queue.ts';
@@ -46,7 +48,7 @@ import { uploadSlots } from './conversions/upload-slots.ts';
 import { openApiRoutes } from './openapi/routes.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX' | 'READER_AGENT_ORIGINS' | 'TRUST_PROXY' | 'STAFF_SESSION_IDLE_MS' | 'STAFF_PASSWORD_SCRYPT_N'>;
+  config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX' | 'READER_AGENT_ORIGINS' | 'TRUST_PROXY' | 'STAFF_SESSION_IDLE_MS' | 'RESIDENT_SESSION_IDLE_MS' | 'STAFF_PASSWORD_SCRYPT_N'>;
   db: Db;
   redis: Redis;
   log: Logger;
@@ -81,6 +83,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
     familyAcceptPurpose,
     familyWithdrawPurpose,
     familyWhereaboutsPurpose,
+    residentPagePurpose,
     ...purposes,
   ]);
   const taps = cardTapsService({
@@ -98,6 +101,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   for (const router of [healthRoutes(db, redis), openApiRoutes(), grantRoutes({ db, clock }), settlementRoutes({ db, clock }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock, mykeySecret: identity.secret }), paymentRoutes({ db, clock, mykeySecret: identity.secret }), townServiceRoutes({ db, mykeySecret: identity.secret, clock, allowPlainHttpWebhooks: plainHttpWebhooksAllowed(config.NODE_ENV) }), serviceUsesRoutes({ db }),
     serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }), shopRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }), eventRoutes({ db, clock }), campaignFiguresRoutes({ db, clock }), familyRoutes({ db, clock }),
+    residentRoutes({ db, clock, idleSeconds: Math.max(1, Math.round(config.RESIDENT_SESSION_IDLE_MS / 1000)) }),
     campaignRoutes({ db, clock }),
     accountRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, scryptCost: config.STAFF_PASSWORD_SCRYPT_N, clock, shopOfTown: shopNamesOfTown }), partnerAgreementRoutes({ db, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {

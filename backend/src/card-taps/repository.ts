@@ -58,11 +58,26 @@ export const challengeRepository = {
    * Returns the card.
    */
   async consumeSigned(trx: Knex.Transaction, id: string, deviceIds: number[], purpose: string, now: Date): Promise<Buffer> {
-    const row = await trx('auth_challenges').where({ id, purpose }).whereIn('device_id', deviceIds).whereNotNull('signed_at').forUpdate().first('cert_key', 'signed_at', 'consumed_at');
-    if (!row) throw new Problem('card_proof_unknown');
-    if (row.consumed_at) throw new Problem('challenge_reused');
-    if (now.getTime() - row.signed_at.getTime() > CHALLENGE_SECONDS * 1000) throw new Problem('challenge_expired');
-    await trx('auth_challenges').where({ id }).update({ consumed_at: now });
-    return Buffer.from(row.cert_key);
+    return (await consumeProof(trx, trx('auth_challenges').whereIn('device_id', deviceIds), id, purpose, now)).certKey;
+  },
+
+  /**
+   * Takes a signed challenge of `purpose` as the proof of a card, whichever device it was signed
+   * at (the resident's page: the browser beside the device holds the proof, docs/resident.md).
+   * Returns the card and the device.
+   */
+  async consumeSignedAnywhere(trx: Knex.Transaction, id: string, purpose: string, now: Date): Promise<{ certKey: Buffer; deviceId: number }> {
+    return consumeProof(trx, trx('auth_challenges'), id, purpose, now);
   },
 };
+
+/** The proof `id` among `challenges`: of `purpose`, signed less than its lifetime ago, not yet used; used up now. */
+async function consumeProof(trx: Knex.Transaction, challenges: Knex.QueryBuilder, id: string, purpose: string, now: Date): Promise<{ certKey: Buffer; deviceId: number }> {
+  const row = await challenges.where({ id, purpose }).whereNotNull('signed_at').forUpdate().first('cert_key', 'signed_at', 'consumed_at', 'device_id');
+  if (!row) throw new Problem('card_proof_unknown');
+  if (row.consumed_at) throw new Problem('challenge_reused');
+  if (now.getTime() - row.signed_at.getTime() > CHALLENGE_SECONDS * 1000) throw new Problem('challenge_expired');
+  await trx('auth_challenges').where({ id }).update({ consumed_at: now });
+  return { certKey: Buffer.from(row.cert_key), deviceId: Number(row.device_id) };
+}
+

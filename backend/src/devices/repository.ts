@@ -101,6 +101,12 @@ export const devicesRepository = {
     return new Set(rows.map((row: { id: number }) => Number(row.id)));
   },
 
+  /** The town of an active device of a town (not a shop's); undefined for any other. */
+  async activeTownDeviceOf(conn: Conn, id: number): Promise<string | undefined> {
+    const row = await conn('devices').where({ id, status: 'active' }).whereNull('merchant_id').first('municipality_code');
+    return row?.municipality_code ?? undefined;
+  },
+
   async markRevoked(conn: Conn, id: number, staffId: number, now: Date): Promise<void> {
     await conn('devices').where({ id }).update({ status: 'revoked', revoked_at: now, revoked_by_staff_id: staffId });
   },

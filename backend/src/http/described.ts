@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { ProblemCode } from '@mykey/contracts/problem-kinds.ts';
 
 /** Who calls a route, and so how it proves who it is (the document's security schemes). */
-export type Caller = 'anyone' | 'staff' | 'device' | 'partner' | 'service';
+export type Caller = 'anyone' | 'staff' | 'resident' | 'device' | 'partner' | 'service';
 
 /** A response that is not JSON (a CSV file, NDJSON results), or JSON of a known shape. */
 export interface ResponseDescription {

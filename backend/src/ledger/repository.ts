@@ -100,6 +100,16 @@ export const accountKey = (municipalityCode: string, owner: AccountOwner) => `${
 export type EntrySet = { startsAt: Date; endsBefore: Date } | { ids: Knex.QueryBuilder };
 
 /** A campaign-figures sum: per campaign, Japanese day and entry kind. */
+/** A lot of a resident's, as their own page shows it. */
+export interface ResidentLot { id: number; municipalityCode: string; arrivedBy: EntryKind; remaining: number; original: number; expiresAt: Date; lastDay: string }
+
+/** An entry that moved a resident's points, with the shop or partner on the other side. */
+export interface ResidentMovement { entryId: number; kind: EntryKind; municipalityCode: string; postedAt: Date; points: number; merchantId: number | null; partnerId: number | null }
+
+/** The postings (aliased p) of a MyKey ID's resident accounts, joined to their entries (e). */
+const residentPostings = (conn: Conn, mykeyPk: number) => conn('ledger_postings as p').join('ledger_accounts as a', 'a.id', 'p.account_id')
+  .join('ledger_entries as e', 'e.id', 'p.entry_id').where({ 'a.kind': 'resident', 'a.mykey_pk': mykeyPk });
+
 export interface FiguresSum { campaignId: number; day: string; kind: EntryKind; total: number }
 
 const toFiguresSum = (row: Record<string, unknown>): FiguresSum => ({ campaignId: Number(row.campaign_id), day: String(row.day), kind: row.kind as EntryKind, total: points(row.total) });
@@ -523,6 +533,47 @@ export const ledgerRepository = {
       left -= rows.length;
       from = [rows.at(-1).last_day, rows.at(-1).mykey_id];
     }
+  },
+
+  // --- a resident's own (docs/resident.md) ---------------------------------------------------
+
+  /** A MyKey ID's points in each town where it holds an account, by town code. */
+  async residentBalances(conn: Conn, mykeyPk: number): Promise<Array<{ municipalityCode: string; balance: number }>> {
+    const rows = await conn('ledger_accounts').where({ kind: 'resident', mykey_pk: mykeyPk }).orderBy('municipality_code').select('municipality_code', 'balance');
+    return rows.map((row) => ({ municipalityCode: String(row.municipality_code), balance: points(row.balance) }));
+  },
+
+  /** A MyKey ID's lots with points left and not yet expired at `now`, soonest expiry first, with how each arrived. */
+  async residentOpenLots(conn: Conn, mykeyPk: number, now: Date): Promise<ResidentLot[]> {
+    const rows = await conn('ledger_lots as l').join('ledger_accounts as a', 'a.id', 'l.account_id').join('ledger_entries as e', 'e.id', 'l.entry_id')
+      .where({ 'a.kind': 'resident', 'a.mykey_pk': mykeyPk }).where('l.open_expires_at', '>', now)
+      .orderBy([{ column: 'l.open_expires_at' }, { column: 'l.id' }])
+      .select('l.id', 'a.municipality_code', 'e.kind', 'l.remaining_points', 'l.original_points', 'l.expires_at', conn.raw(`DATE_FORMAT(${LAST_DAY}, '%Y-%m-%d') AS last_day`));
+    return rows.map((row) => ({
+      id: Number(row.id), municipalityCode: String(row.municipality_code), arrivedBy: row.kind, remaining: points(row.remaining_points),
+      original: points(row.original_points), expiresAt: row.expires_at, lastDay: row.last_day,
+    }));
+  },
+
+  /** How many entries moved a MyKey ID's points, in every town. */
+  async residentMovementCount(conn: Conn, mykeyPk: number): Promise<number> {
+    const [row] = await residentPostings(conn, mykeyPk).count({ n: '*' });
+    return Number(row?.n ?? 0);
+  },
+
+  /**
+   * A page of the entries that moved a MyKey ID's points, newest first: the signed points, and
+   * the shop or partner on the other side (a payment's, refund's or void's shop; a conversion's partner).
+   */
+  async residentMovements(conn: Conn, mykeyPk: number, limit: number, offset: number): Promise<ResidentMovement[]> {
+    const other = (kind: AccountKind, column: string) => conn.raw(`(SELECT oa.${column} FROM ledger_postings op JOIN ledger_accounts oa ON oa.id = op.account_id WHERE op.entry_id = e.id AND oa.kind = ? LIMIT 1) AS ${column}`, [kind]);
+    const rows = await residentPostings(conn, mykeyPk)
+      .orderBy([{ column: 'e.posted_at', order: 'desc' }, { column: 'e.id', order: 'desc' }]).limit(limit).offset(offset)
+      .select('e.id', 'e.kind', 'e.municipality_code', 'e.posted_at', 'p.amount', other('merchant_payable', 'merchant_id'), other('partner_clearing', 'partner_id'));
+    return rows.map((row) => ({
+      entryId: Number(row.id), kind: row.kind, municipalityCode: String(row.municipality_code), postedAt: row.posted_at, points: points(row.amount),
+      merchantId: row.merchant_id === null ? null : Number(row.merchant_id), partnerId: row.partner_id === null ? null : Number(row.partner_id),
+    }));
   },
 
   // --- expiry -----------------------------------------------------------------------------

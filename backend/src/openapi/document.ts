@@ -66,6 +66,10 @@ const securitySchemes = {
     type: 'apiKey', in: 'cookie', name: 'mykey_staff',
     description: 'The staff session cookie set by POST /api/v1/staff/sessions; over HTTPS it is named __Host-mykey_staff (docs/security/staff.md).',
   },
+  residentSession: {
+    type: 'apiKey', in: 'cookie', name: 'mykey_resident',
+    description: 'The resident\'s own page, set by POST /api/v1/resident/sessions after the card signed at a town\'s device; over HTTPS it is named __Host-mykey_resident (docs/resident.md).',
+  },
   deviceToken: { type: 'http', scheme: 'bearer', description: 'An enrolled reader agent\'s token, from POST /api/v1/devices.' },
   ...signatureSchemes('partner', 'The partner\'s id (its slug).'),
   ...signatureSchemes('service', 'service-<id>: a town service\'s own system, signing with the service\'s API key (docs/services-integration.md).'),
@@ -74,6 +78,7 @@ const securitySchemes = {
 const security: Record<Caller, Record<string, string[]>[]> = {
   anyone: [],
   staff: [{ staffSession: [] }],
+  resident: [{ residentSession: [] }],
   device: [{ deviceToken: [] }],
   partner: [{ partnerId: [], partnerTimestamp: [], partnerSignature: [] }],
   service: [{ serviceId: [], serviceTimestamp: [], serviceSignature: [] }],
@@ -83,6 +88,7 @@ const SIGNATURE_PROBLEMS: ProblemCode[] = ['partner_signature_required', 'partne
 const callerProblems: Record<Caller, ProblemCode[]> = {
   anyone: [],
   staff: ['staff_session_required'],
+  resident: ['resident_session_closed'],
   device: ['device_unknown'],
   partner: SIGNATURE_PROBLEMS,
   service: SIGNATURE_PROBLEMS,

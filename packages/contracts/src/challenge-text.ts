@@ -102,13 +102,15 @@ export const FAMILY_TERMS: PurposeTerms<FamilyTerms> = {
  * shelter_check_in / shelter_check_out: at a shelter's desk, PIN-less by design or with the PIN (docs/shelters.md);
  * event_attendance: a tap at an event's reception, granting its points once (docs/events.md);
  * family_offer / family_accept / family_withdraw: consent between two residents to learn each other's shelter;
- * family_whereabouts: where the consented family are, at a shelter's desk (docs/family.md).
+ * family_whereabouts: where the consented family are, at a shelter's desk (docs/family.md);
+ * resident_page: the resident opens their own page at a town's device (docs/resident.md).
  */
 export const PURPOSE_TERMS = {
   login: null, relink: null, counter_relink: null, payment: PAYMENT_TERMS, home_move: null,
   service_link: MEMBERSHIP_TERMS, service_unlink: MEMBERSHIP_TERMS, service_lookup: null,
   shelter_check_in: null, shelter_check_out: null, event_attendance: null,
   family_offer: FAMILY_TERMS, family_accept: FAMILY_TERMS, family_withdraw: null, family_whereabouts: null,
+  resident_page: null,
 } as const satisfies Record<string, PurposeTerms | null>;
 
 export type ChallengePurpose = keyof typeof PURPOSE_TERMS;

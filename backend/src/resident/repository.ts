@@ -1,0 +1,39 @@
+// Every SQL statement of resident_sessions: the resident's own page, opened with card and PIN
+// (docs/resident.md). A session is found by the SHA-256 of its token; the token itself is never stored.
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Db } from '../db.ts';
+
+type Conn = Db | Knex.Transaction;
+
+export type EndReason = 'card_removed' | 'closed';
+
+export interface ResidentSession { mykeyPk: number; municipalityCode: string; lastUsedAt: Date; idleSeconds: number }
+
+const hashOf = (token: string): Buffer => createHash('sha256').update(token).digest();
+
+export const residentSessionsRepository = {
+  async insert(trx: Knex.Transaction, token: string, session: ResidentSession & { deviceId: number }): Promise<void> {
+    await trx('resident_sessions').insert({
+      token_hash: hashOf(token), mykey_pk: session.mykeyPk, municipality_code: session.municipalityCode, device_id: session.deviceId,
+      opened_at: session.lastUsedAt, last_used_at: session.lastUsedAt, idle_seconds: session.idleSeconds,
+    });
+  },
+
+  /** The session of this token, not ended and used within its idle time before `now`; undefined otherwise. */
+  async open(conn: Conn, token: string, now: Date): Promise<ResidentSession | undefined> {
+    const row = await conn('resident_sessions').where({ token_hash: hashOf(token) }).whereNull('ended_at')
+      .andWhere('last_used_at', '>', conn.raw('? - INTERVAL idle_seconds SECOND', [now])).first('mykey_pk', 'municipality_code', 'last_used_at', 'idle_seconds');
+    return row && { mykeyPk: Number(row.mykey_pk), municipalityCode: String(row.municipality_code), lastUsedAt: row.last_used_at, idleSeconds: Number(row.idle_seconds) };
+  },
+
+  /** The session was used at `now`: its idle time starts again. */
+  async touch(conn: Conn, token: string, now: Date): Promise<void> {
+    await conn('resident_sessions').where({ token_hash: hashOf(token) }).whereNull('ended_at').update({ last_used_at: now });
+  },
+
+  /** Ends the session now, if it is not ended already. */
+  async end(conn: Conn, token: string, reason: EndReason, now: Date): Promise<void> {
+    await conn('resident_sessions').where({ token_hash: hashOf(token) }).whereNull('ended_at').update({ ended_at: now, end_reason: reason });
+  },
+};
