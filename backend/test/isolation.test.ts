@@ -252,7 +252,64 @@ async function bStaffUnreachable(t: ExecutionContext, f: Fixture, attempt: (staf
   await bUntouched(t, f);
 }
 
+/** A resident of A with points in A, whose card opened their own page at A's counter: calls with the page's cookie. */
+async function residentPageA(f: Fixture) {
+  const resident = await firstLogin(f.pki, f.counterA);
+  await inLedgerTransaction(f.db, (trx) => creditConversions(trx, [{ reference: `test:${randomUUID()}`, municipalityCode: '139998', mykeyId: resident.mykeyId, partnerId: f.partnerA.id, points: 500 }]));
+  return residentPage(f, await provenCard(f.counterA, resident.card, 'resident_page'));
+}
+
+/** A browser handing in the card's signed resident_page challenge, then calling with the page's cookie. */
+async function residentPage(f: Fixture, proof: string) {
+  const opened = await fetch(`${f.base}/api/v1/resident/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ proof }) });
+  const page = { cookie: opened.headers.get('set-cookie')?.split(';')[0] ?? '' } as Staff;
+  return { opened: { status: opened.status, body: await opened.json() } as Reply, call: (method: string, path: string) => rawStaff(f.base, page, method, path) };
+}
+
 const CASES: Record<string, Case> = {
+  async 'POST /api/v1/resident/sessions'(t, f) {
+    // B's card proof of another purpose opens nothing, as a proof that does not exist.
+    sameAsUnknown(t, f,
+      (await residentPage(f, f.b.relinkProof)).opened,
+      (await residentPage(f, randomBytes(32).toString('base64url'))).opened);
+    const own = await residentPageA(f);
+    t.is(own.opened.status, 201);
+    nothingOfB(t, f, own.opened);
+  },
+
+  async 'GET /api/v1/resident/session'(t, f) {
+    nothingOfB(t, f, must(await (await residentPageA(f)).call('GET', '/api/v1/resident/session'), 200));
+    t.like(await rawStaff(f.base, f.cityA, 'GET', '/api/v1/resident/session'), { status: 401, body: { code: 'resident_session_closed' } }, 'a staff session is no resident\'s');
+  },
+
+  async 'GET /api/v1/resident/points'(t, f) {
+    const points = must(await (await residentPageA(f)).call('GET', '/api/v1/resident/points'), 200);
+    nothingOfB(t, f, points);
+    t.deepEqual(points.body.balances.map((b: { points: number }) => b.points), [500]);
+    t.like(await rawStaff(f.base, f.b.cityB, 'GET', '/api/v1/resident/points'), { status: 401, body: { code: 'resident_session_closed' } });
+  },
+
+  async 'GET /api/v1/resident/history'(t, f) {
+    const history = must(await (await residentPageA(f)).call('GET', '/api/v1/resident/history'), 200);
+    nothingOfB(t, f, history);
+    t.is(history.body.total, 1);
+  },
+
+  async 'GET /api/v1/resident/history.csv'(t, f) {
+    const csv = must(await (await residentPageA(f)).call('GET', '/api/v1/resident/history.csv'), 200);
+    nothingOfB(t, f, csv);
+    t.is(csv.text.trimEnd().split('\r\n').length, 2);
+  },
+
+  async 'DELETE /api/v1/resident/session'(t, f) {
+    // B's resident's page, opened at B's counter, stays open whatever A's page does.
+    const pageB = await residentPage(f, await provenCard(f.b.counterB, f.b.member.card, 'resident_page'));
+    t.is(pageB.opened.status, 201);
+    const pageA = await residentPageA(f);
+    t.is((await pageA.call('DELETE', '/api/v1/resident/session?reason=card_removed')).status, 204);
+    t.is((await pageA.call('GET', '/api/v1/resident/points')).status, 401);
+    t.is((await pageB.call('GET', '/api/v1/resident/points')).status, 200);
+  },
   async 'GET /api/v1/staff/session'(t, f) {
     nothingOfB(t, f, await f.cityA.get('/api/v1/staff/session'), await f.shopA.get('/api/v1/staff/session'));
   },

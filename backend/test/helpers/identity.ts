@@ -82,7 +82,7 @@ export function cardProof(challenge: { challengeId: string; challenge: string },
 }
 
 /** A card proof: the challengeId of a `purpose` challenge the card signed at `device`. */
-export async function provenCard(device: Device, card: IssuedCertificate, purpose: 'relink' | 'counter_relink' | 'home_move'): Promise<string> {
+export async function provenCard(device: Device, card: IssuedCertificate, purpose: 'relink' | 'counter_relink' | 'home_move' | 'resident_page'): Promise<string> {
   const reply = await cardSession(device, card, purpose);
   if (reply.status !== 201) throw new Error(`card proof: ${JSON.stringify(reply.body)}`);
   return reply.body.challengeId;
