@@ -28,11 +28,12 @@ export const paths = {
   municipalityStaff: '/municipality/staff',
   municipalityPartners: '/municipality/partners',
   invitation: '/invitation',
+  mine: '/mine',
   totpEnrolment: '/two-step-setup',
   account: '/account',
 } as const;
 
-export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'municipality-campaigns' | 'municipality-campaign-figures' | 'municipality-expiring-points' | 'merchant-register' | 'merchant-staff' | 'municipality-staff' | 'municipality-partners' | 'invitation' | 'merchant-settlement' | 'municipality-shops' | 'shop-apply' | 'totp-enrolment' | 'account' | 'not-found';
+export type RouteName = 'root' | 'sign-in' | 'merchant' | 'municipality' | 'merchant-devices' | 'municipality-devices' | 'municipality-mykeys' | 'municipality-grants' | 'municipality-settlement' | 'municipality-services' | 'municipality-member-cards' | 'municipality-family' | 'municipality-usage' | 'municipality-shelters' | 'municipality-shelter-summary' | 'municipality-shelter-desk' | 'municipality-events' | 'municipality-event-reception' | 'municipality-campaigns' | 'municipality-campaign-figures' | 'municipality-expiring-points' | 'merchant-register' | 'merchant-staff' | 'municipality-staff' | 'municipality-partners' | 'invitation' | 'mine' | 'merchant-settlement' | 'municipality-shops' | 'shop-apply' | 'totp-enrolment' | 'account' | 'not-found';
 
 const routesByPath: Record<string, RouteName> = {
   [paths.root]: 'root',
@@ -64,6 +65,7 @@ const routesByPath: Record<string, RouteName> = {
   [paths.municipalityStaff]: 'municipality-staff',
   [paths.municipalityPartners]: 'municipality-partners',
   [paths.invitation]: 'invitation',
+  [paths.mine]: 'mine',
   [paths.totpEnrolment]: 'totp-enrolment',
   [paths.account]: 'account',
 };

@@ -1,0 +1,173 @@
+// わたしのページ in Chromium, through the real reader agent, pcscd and a simulated card, against
+// the real backend, in Japanese and in English. A kiosk PC of the town (its agent enrolled and
+// paired as the counter screens pair) opens the public page; the resident types the PIN with the
+// keyboard alone and reads their balance, their lots (the one expiring within 30 days called out),
+// the history with its reasons, a second page of it, and its CSV. Taking the card off the reader
+// closes the page at once, at the backend too. A second app on the same database, whose pages idle
+// out after a few seconds, shows the page closing by itself: the backend decides, and the page
+// says why. axe-core finds no accessibility violation on the page, closed or open.
+import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { Page } from 'playwright-core';
+import { launchBrowser, inLanguage, screenshotPath, signedInPage } from '@mykey/backend/test/helpers/browser.ts';
+import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
+import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
+import { startApp } from '@mykey/backend/test/helpers/server.ts';
+import { creditConversions, inLedgerTransaction } from '@mykey/backend/ledger/ledger.ts';
+import { waitForCard, waitUntil } from './helpers/agent.ts';
+import { enrolledAgent, stackWithCardFrom, trustingBackend } from './helpers/counter.ts';
+import { light, pair } from './helpers/console.ts';
+import { pinLeaks } from './helpers/pin-leaks.ts';
+
+const PIN = '5827';
+const DAY = 86_400_000;
+// The second app's pages close after this long without use.
+const SHORT_IDLE_MS = 3_000;
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** The page's own words in one language. */
+interface Words {
+  language: 'ja' | 'en'; mine: string; reader: string; cardPresent: string; pin: string; open: string; town: string; balances: string; soon: string;
+  conversion: string; grant: string; history: string; range1: string; older: string; range2: string; csv: string; closedByCard: RegExp; closedByIdle: RegExp;
+}
+
+const JA: Words = {
+  language: 'ja', mine: 'わたしのページ', reader: 'カードリーダー', cardPresent: '接続済み・カードあり', pin: '暗証番号（利用者証明用・数字4桁）', open: '暗証番号で開く',
+  town: 'みらい市（デモ）', balances: 'ポイントの残高', soon: 'まもなく期限切れ', conversion: 'デモカード株式会社から交換', grant: '市からの付与', history: 'ポイントの記録',
+  range1: '全23件中 1〜20件目', older: '古い記録へ', range2: '全23件中 21〜23件目', csv: '記録をCSVファイルで保存する',
+  closedByCard: /カードが外されたため、わたしのページを閉じました。/, closedByIdle: /3秒間操作がなかったため、わたしのページを閉じました。/,
+};
+
+const EN: Words = {
+  language: 'en', mine: 'My page', reader: 'Card reader', cardPresent: 'Connected – card present', pin: 'PIN (user authentication, 4 digits)', open: 'Open with my PIN',
+  town: 'Mirai City (demo)', balances: 'Your points', soon: 'Expiring soon', conversion: 'Converted from Demo Card Co., Ltd.', grant: 'Granted by the town', history: 'Your points history',
+  range1: '1–20 of 23', older: 'Older records', range2: '21–23 of 23', csv: 'Save the history as a CSV file',
+  closedByCard: /Your page is closed because the card was removed\./, closedByIdle: /Your page is closed because nothing was done for 3 seconds\./,
+};
+
+const fixture = fileFixture(test, async (cleanup) => {
+  const { db, base, ca } = await trustingBackend(cleanup);
+  // The same platform on the same database, whose resident pages idle out in seconds.
+  const shortIdle = await startApp(cleanup, db, { config: { RESIDENT_SESSION_IDLE_MS: SHORT_IDLE_MS } });
+  const stack = await stackWithCardFrom(cleanup, ca, PIN);
+  const city = await signInStaff(base, 'demo-city');
+  const kiosk = await enrolledAgent(cleanup, stack, base, city, '市役所ロビー端末', { allowOrigins: [base, shortIdle] });
+  const login = await kiosk.agent.call('POST', '/v1/card-sessions', { pin: PIN, purpose: 'login' });
+  if (login.status !== 200) throw new Error(`login: ${JSON.stringify(login.body)}`);
+  const mykeyId = login.body.mykeyId as string;
+  // 21 conversions a year ago, 10 days before their last day; one now; and a grant by the town.
+  const partner = await db('partners').where({ slug: 'demo-card' }).first('id');
+  const converted = (points: number, now: Date) => ({ reference: `test:${randomUUID()}`, municipalityCode: '139998', mykeyId, partnerId: Number(partner.id), points, now });
+  await inLedgerTransaction(db, (trx) => creditConversions(trx, Array.from({ length: 21 }, () => converted(10, new Date(Date.now() - 355 * DAY)))));
+  await inLedgerTransaction(db, (trx) => creditConversions(trx, [converted(1_000, new Date())]));
+  const granted = await city.post('/api/v1/staff/grants', { mykeyId, campaign: 'demo-grants-2026', points: 40, reason: '清掃活動' });
+  if (granted.status !== 201) throw new Error(JSON.stringify(granted.body));
+  return { db, base, shortIdle, stack, kiosk, browser: await launchBrowser(cleanup) };
+});
+
+/** The kiosk's browser: paired with its agent by staff on the devices screen, then at the public わたしのページ. */
+async function kioskPage(t: ExecutionContext, w: Words): Promise<Page> {
+  const { browser, base, kiosk } = await fixture();
+  const page = await signedInPage(t, browser, base, 'demo-city', '自治体コンソール');
+  await page.goto(`${base}/municipality/devices`);
+  await pair(page, kiosk.agent.base, kiosk.agent.token);
+  return atMine(page, w, base);
+}
+
+/** The public page of `origin` in `w`'s language, the card on the reader. */
+async function atMine(page: Page, w: Words, origin: string): Promise<Page> {
+  await page.goto(`${origin}/mine`);
+  await page.getByRole('heading', { level: 1, name: JA.mine }).waitFor();
+  await inLanguage(page, w.language, w.mine);
+  await light(page, w.cardPresent, w.reader);
+  return page;
+}
+
+/** axe-core, run in the page as it is now: no violation of any rule. */
+async function accessible(t: ExecutionContext, page: Page, what: string): Promise<void> {
+  // Evaluated, not added as a script tag: the console's CSP refuses inline scripts, rightly.
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const result = await (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; nodes: Array<{ target: unknown }> }> }> } }).axe.run();
+    return result.violations.map((v) => `${v.id}: ${JSON.stringify(v.nodes.map((n) => n.target))}`);
+  });
+  t.deepEqual(violations, [], `axe-core on ${what}`);
+}
+
+/** Tabs to the PIN, types it and presses Enter, as a keyboard user would. */
+async function openWithPin(page: Page, w: Words): Promise<void> {
+  const field = page.getByLabel(w.pin);
+  for (let i = 0; i < 40 && !(await field.evaluate((e) => e === document.activeElement)); i++) await page.keyboard.press('Tab');
+  await page.keyboard.type(PIN);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 2, name: w.town }).waitFor();
+}
+
+/** The page's sessions opened since `since` and not ended by a call (one idled out is not ended by a call). */
+const openSessions = async (since: Date) => Number((await (await fixture()).db('resident_sessions').where('opened_at', '>=', since).whereNull('ended_at').count({ n: '*' }))[0]!.n);
+
+for (const w of [JA, EN]) {
+  test.serial(`(${w.language}) the card and its PIN open the page: balances, lots, history with reasons, paged, its CSV; taking the card off closes it at once`, async (t) => {
+    const { base, stack, kiosk } = await fixture();
+    const since = new Date();
+    const page = await kioskPage(t, w);
+    await accessible(t, page, 'the closed page');
+
+    await openWithPin(page, w);
+    t.true(await page.getByRole('heading', { level: 2, name: w.town }).evaluate((e) => e === document.activeElement), 'the focus goes to the open page');
+    const balances = page.getByRole('region', { name: w.balances, exact: true });
+    t.regex(await balances.innerText(), /1,250/);
+    const soon = page.getByRole('row').filter({ hasText: w.soon });
+    t.is(await soon.count(), 21, 'each lot expiring within 30 days is called out; the fresh one is not');
+    const history = page.getByRole('region', { name: w.history, exact: true });
+    await history.getByText(w.range1).waitFor();
+    t.true((await history.innerText()).includes(w.grant));
+    t.true((await history.innerText()).includes(w.conversion));
+    await accessible(t, page, 'the open page');
+    await page.screenshot({ path: screenshotPath(`resident-page-${w.language}.png`), fullPage: true });
+
+    // The next page of the history, from the keyboard.
+    await history.getByRole('button', { name: w.older }).focus();
+    await page.keyboard.press('Enter');
+    await history.getByText(w.range2).waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), history.getByRole('link', { name: w.csv }).click()]);
+    const csv = await readFile((await download.path())!, 'utf8');
+    t.true(csv.startsWith('\uFEFFposted_at_japan_time,municipality_code,kind,points,reason_ja,reason_en\r\n'));
+    t.is(csv.trimEnd().split('\r\n').length, 24);
+    t.deepEqual(pinLeaks(await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage, cookie: document.cookie })), PIN), [], 'no PIN, and no session readable by the page');
+
+    // The card leaves the reader: closed here and at the backend, said in the live region.
+    t.is(await openSessions(since), 1);
+    await stack.removeCard();
+    await page.getByRole('status').filter({ hasText: w.closedByCard }).waitFor();
+    t.is(await page.getByRole('region', { name: w.balances, exact: true }).count(), 0, 'nothing of the resident is left on screen');
+    await waitUntil(async () => (await openSessions(since)) === 0, 'the backend to end the page');
+    t.is((await page.request.get(`${base}/api/v1/resident/points`)).status(), 401, 'the page reads nothing any more');
+    await stack.insertCard();
+    await waitForCard(kiosk.agent);
+  });
+
+  test.serial(`(${w.language}) left alone, the page closes by itself when the backend says its time is up`, async (t) => {
+    const { shortIdle, browser, kiosk } = await fixture();
+    const since = new Date();
+    // The second app is another origin, with a storage of its own: the pairing the devices screen
+    // saves (walked in the test above) is written there as that screen writes it.
+    const context = await browser.newContext();
+    t.teardown(() => context.close());
+    const page = await context.newPage();
+    await page.goto(`${shortIdle}/mine`);
+    await page.evaluate((pairing) => localStorage.setItem('mykey.readerAgent', JSON.stringify(pairing)), { address: kiosk.agent.base, token: kiosk.agent.token });
+    await atMine(page, w, shortIdle);
+    await openWithPin(page, w);
+    await page.getByRole('status').filter({ hasText: w.closedByIdle }).waitFor();
+    t.is(await page.getByRole('region', { name: w.balances, exact: true }).count(), 0);
+    // The backend closed it by its idle time; the page only asked.
+    t.is(await openSessions(since), 1, 'ended by time, not by a call');
+    t.is((await page.request.get(`${shortIdle}/api/v1/resident/session`)).status(), 401);
+    await accessible(t, page, 'the page closed by time');
+  });
+}
