@@ -8,6 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { fileFixture } from './helpers/env.ts';
 import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, secondTown, signInStaff, type Device, type Reply } from './helpers/identity.ts';
 import { creditConversions, expireAccount, inLedgerTransaction } from '../src/ledger/ledger.ts';
+import { tokyoDate } from '../src/ledger/rules.ts';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 
 const DAY = 86_400_000;
@@ -247,4 +248,17 @@ test.serial('five minutes without use close the page; a use starts them again; a
   } finally {
     offset = 0;
   }
+});
+
+test.serial('points for taking part in an event say which event', async (t) => {
+  const f = await fixture();
+  const resident = await firstLogin(f.pki, f.device);
+  const campaign = await f.db('campaigns').where({ slug: 'demo-events-2026' }).first('id');
+  const event = await f.staff.post('/api/v1/events', { nameJa: '防災訓練', nameEn: 'Disaster drill', categoryId: Number(f.category.id), startsOn: tokyoDate(new Date()), points: 30, campaignId: Number(campaign.id), tapPolicy: 'tap' });
+  t.is(event.status, 201, JSON.stringify(event.body));
+  const reception = await enrollDevice(f.base, f.staff, '行事受付');
+  t.is((await f.staff.put(`/api/v1/events/${event.body.id}/devices`, { deviceIds: [reception.id] })).status, 200);
+  t.is((await reception.post('/api/v1/auth/card-taps', { purpose: 'event_attendance', certificate: resident.card.certificateDer.toString('base64') })).status, 201);
+  const { page } = await openPage(f, resident.card);
+  t.like((await page.call('GET', '/api/v1/resident/history')).body.movements, [{ kind: 'grant', points: 30, reason: { ja: 'イベント参加：防災訓練', en: 'For taking part in an event: Disaster drill' } }]);
 });

@@ -18,7 +18,7 @@ import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
 import { startApp } from '@mykey/backend/test/helpers/server.ts';
 import { creditConversions, inLedgerTransaction } from '@mykey/backend/ledger/ledger.ts';
-import { waitForCard, waitUntil } from './helpers/agent.ts';
+import { presentCardAgain, waitForCard, waitUntil } from './helpers/agent.ts';
 import { enrolledAgent, stackWithCardFrom, trustingBackend } from './helpers/counter.ts';
 import { light, pair } from './helpers/console.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
@@ -32,14 +32,17 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.mi
 /** The page's own words in one language. */
 interface Words {
   language: 'ja' | 'en'; mine: string; reader: string; cardPresent: string; pin: string; open: string; town: string; balances: string; soon: string;
-  conversion: string; grant: string; history: string; range1: string; older: string; range2: string; csv: string; closedByCard: RegExp; closedByIdle: RegExp;
+  conversion: string; grant: string; history: string; range1: string; older: string; range2: string; csv: string; closedByCard: RegExp; closedByIdle: RegExp; wrongPin: RegExp; notReady: string;
 }
+
+const JA_WRONG_PIN = /暗証番号が違います（残り2回）/;
 
 const JA: Words = {
   language: 'ja', mine: 'わたしのページ', reader: 'カードリーダー', cardPresent: '接続済み・カードあり', pin: '暗証番号（利用者証明用・数字4桁）', open: '暗証番号で開く',
   town: 'みらい市（デモ）', balances: 'ポイントの残高', soon: 'まもなく期限切れ', conversion: 'デモカード株式会社から交換', grant: '市からの付与', history: 'ポイントの記録',
   range1: '全23件中 1〜20件目', older: '古い記録へ', range2: '全23件中 21〜23件目', csv: '記録をCSVファイルで保存する',
   closedByCard: /カードが外されたため、わたしのページを閉じました。/, closedByIdle: /3秒間操作がなかったため、わたしのページを閉じました。/,
+  wrongPin: JA_WRONG_PIN, notReady: 'カードリーダーの準備ができていません。お近くの職員にお声がけください。',
 };
 
 const EN: Words = {
@@ -47,6 +50,8 @@ const EN: Words = {
   town: 'Mirai City (demo)', balances: 'Your points', soon: 'Expiring soon', conversion: 'Converted from Demo Card Co., Ltd.', grant: 'Granted by the town', history: 'Your points history',
   range1: '1–20 of 23', older: 'Older records', range2: '21–23 of 23', csv: 'Save the history as a CSV file',
   closedByCard: /Your page is closed because the card was removed\./, closedByIdle: /Your page is closed because nothing was done for 3 seconds\./,
+  // The card's words come in both languages, Japanese first, whichever the page's.
+  wrongPin: JA_WRONG_PIN, notReady: 'The card reader is not ready. Please ask a member of staff nearby.',
 };
 
 const fixture = fileFixture(test, async (cleanup) => {
@@ -98,12 +103,16 @@ async function accessible(t: ExecutionContext, page: Page, what: string): Promis
   t.deepEqual(violations, [], `axe-core on ${what}`);
 }
 
-/** Tabs to the PIN, types it and presses Enter, as a keyboard user would. */
-async function openWithPin(page: Page, w: Words): Promise<void> {
+/** Tabs to the PIN, types `pin` and presses Enter, as a keyboard user would. */
+async function typePin(page: Page, w: Words, pin: string): Promise<void> {
   const field = page.getByLabel(w.pin);
   for (let i = 0; i < 40 && !(await field.evaluate((e) => e === document.activeElement)); i++) await page.keyboard.press('Tab');
-  await page.keyboard.type(PIN);
+  await page.keyboard.type(pin);
   await page.keyboard.press('Enter');
+}
+
+async function openWithPin(page: Page, w: Words): Promise<void> {
+  await typePin(page, w, PIN);
   await page.getByRole('heading', { level: 2, name: w.town }).waitFor();
 }
 
@@ -115,7 +124,12 @@ for (const w of [JA, EN]) {
     const { base, stack, kiosk } = await fixture();
     const since = new Date();
     const page = await kioskPage(t, w);
-    await accessible(t, page, 'the closed page');
+    // A wrong PIN: the card's own words, in both languages, and the tries left; nothing opens.
+    await typePin(page, w, '0000');
+    await page.getByText(w.wrongPin).waitFor();
+    t.is(await page.getByRole('heading', { level: 2, name: w.town }).count(), 0);
+    await accessible(t, page, 'the closed page with a wrong PIN');
+    await presentCardAgain(stack, kiosk.agent);
 
     await openWithPin(page, w);
     t.true(await page.getByRole('heading', { level: 2, name: w.town }).evaluate((e) => e === document.activeElement), 'the focus goes to the open page');
@@ -169,5 +183,19 @@ for (const w of [JA, EN]) {
     t.is(await openSessions(since), 1, 'ended by time, not by a call');
     t.is((await page.request.get(`${shortIdle}/api/v1/resident/session`)).status(), 401);
     await accessible(t, page, 'the page closed by time');
+  });
+}
+
+for (const w of [JA, EN]) {
+  test(`(${w.language}) a kiosk whose reader agent is not ready tells the resident to ask staff, not how to start it`, async (t) => {
+    const { base, browser } = await fixture();
+    const context = await browser.newContext();
+    t.teardown(() => context.close());
+    const page = await context.newPage();
+    await page.goto(`${base}/mine`);
+    await inLanguage(page, w.language, w.mine);
+    await page.getByRole('status').filter({ hasText: w.notReady }).waitFor();
+    t.false((await page.innerText('main')).includes('npm run'), 'no command for a resident');
+    await accessible(t, page, 'the page without a reader');
   });
 }
