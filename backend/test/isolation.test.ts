@@ -296,8 +296,8 @@ const CASES: Record<string, Case> = {
   },
 
   async 'GET /api/v1/resident/history.csv'(t, f) {
-    const csv = must(await (await residentPageA(f)).call('GET', '/api/v1/resident/history.csv'), 200);
-    nothingOfB(t, f, csv);
+    const csv = await (await residentPageA(f)).call('GET', '/api/v1/resident/history.csv');
+    nothingOfB(t, f, must(csv, 200));
     t.is(csv.text.trimEnd().split('\r\n').length, 2);
   },
 
