@@ -12,9 +12,10 @@ import { tokyoDate } from '../src/ledger/rules.ts';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 
 const DAY = 86_400_000;
-// The app's clock, moved by the idle tests (they run one at a time: every test here is serial).
+// The app's clock, stopped and moved by the idle tests (they run one at a time: every test here is serial).
+let stoppedAt: number | undefined;
 let offset = 0;
-const clock = () => new Date(Date.now() + offset);
+const clock = () => new Date((stoppedAt ?? Date.now()) + offset);
 
 const fixture = fileFixture(test, async (cleanup) => {
   const f = await municipalCounter(cleanup, { clock });
@@ -235,8 +236,9 @@ test.serial('the card leaving the reader closes the page at once; closing twice 
 test.serial('five minutes without use close the page; a use starts them again; asking whether it is open is not a use', async (t) => {
   const f = await fixture();
   const resident = await firstLogin(f.pki, f.device);
-  const { page } = await openPage(f, resident.card);
+  stoppedAt = Date.now();
   try {
+    const { page } = await openPage(f, resident.card);
     offset += 200_000;
     t.like(await page.call('GET', '/api/v1/resident/session'), { status: 200, body: { closesInSeconds: 100 } });
     t.is((await page.call('GET', '/api/v1/resident/history')).status, 200);
@@ -246,6 +248,7 @@ test.serial('five minutes without use close the page; a use starts them again; a
     t.like(await page.call('GET', '/api/v1/resident/session'), { status: 401, body: { code: 'resident_session_closed' } });
     t.like(await page.call('GET', '/api/v1/resident/points'), { status: 401, body: { code: 'resident_session_closed' } });
   } finally {
+    stoppedAt = undefined;
     offset = 0;
   }
 });
