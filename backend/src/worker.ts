@@ -21,6 +21,7 @@ import { refuseDemoAccounts } from './startup-checks.ts';
 import { useAuditSecret } from './audit/keys.ts';
 import { AUDIT_EXPORT_QUEUE, exportAuditHead } from './audit/heads.ts';
 import { STAFF_SESSION_PURGE_QUEUE, purgeEndedSessions } from './staff/session-purge-job.ts';
+import { RESIDENT_SESSION_PURGE_QUEUE, purgeEndedResidentSessions } from './resident/session-purge-job.ts';
 import { plainHttpWebhooksAllowed } from './partners/webhook-url.ts';
 import { SERVICE_USE_RETENTION_QUEUE, foldExpiredUses } from './town-services/uses-retention-job.ts';
 import { SHELTER_RETENTION_QUEUE, deleteExpiredStays } from './shelters/retention-job.ts';
@@ -42,9 +43,10 @@ const webhooks = createQueue(WEBHOOK_QUEUE, config);
 const serviceWebhooks = createQueue(SERVICE_WEBHOOK_QUEUE, config);
 const auditExport = createQueue(AUDIT_EXPORT_QUEUE, config);
 const sessionPurge = createQueue(STAFF_SESSION_PURGE_QUEUE, config);
+const residentSessionPurge = createQueue(RESIDENT_SESSION_PURGE_QUEUE, config);
 const useRetention = createQueue(SERVICE_USE_RETENTION_QUEUE, config);
 const shelterRetention = createQueue(SHELTER_RETENTION_QUEUE, config);
-const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks, serviceWebhooks, auditExport, sessionPurge, useRetention, shelterRetention];
+const queues = [heartbeat, crls, expiry, conversions, sweep, webhooks, serviceWebhooks, auditExport, sessionPurge, residentSessionPurge, useRetention, shelterRetention];
 
 // Redis keeps the schedules of the repeatable jobs, and a Redis that lost its data (restarted
 // without its append-only file) lost them: every worker checks them now and then, and puts a
@@ -121,6 +123,10 @@ async function start(): Promise<NodeJS.Timeout> {
     await purgeEndedSessions(db, log);
   });
   await schedule(sessionPurge, config.STAFF_SESSION_PURGE_INTERVAL_MS);
+  residentSessionPurge.process(async () => {
+    await purgeEndedResidentSessions(db, log);
+  });
+  await schedule(residentSessionPurge, config.RESIDENT_SESSION_PURGE_INTERVAL_MS);
   useRetention.process(async () => {
     await foldExpiredUses(db, log, config.SERVICE_USE_RETENTION_DAYS);
   });

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { queuePrefix, redisUrl, testDatabase } from './helpers/env.ts';
 import { createQueue } from '../src/queue.ts';
 import { HEARTBEAT_QUEUE } from '../src/jobs/heartbeat.ts';
+import { addResident } from './helpers/partners.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { startBackend } from './helpers/processes.ts';
 
@@ -70,6 +71,25 @@ test('the worker deletes ended staff sessions on its schedule and keeps live one
   t.teardown(() => { worker.kill('SIGKILL'); });
   await waitFor('the ended sessions to go', async () => Number((await db('staff_sessions').count({ n: '*' }))[0]!.n) === 1, 30_000);
   t.deepEqual(await db('staff_sessions').pluck('token_hash'), [Buffer.alloc(32, 3)]);
+});
+
+test('the worker deletes ended resident pages on its schedule and keeps the open one', async (t) => {
+  const { db, url } = await testDatabase((fn) => t.teardown(fn));
+  await db.seed.run();
+  const now = Date.now();
+  const { id: staffId } = await db('staff_accounts').where({ login_id: 'demo-city' }).first('id');
+  const [deviceId] = await db('devices').insert({ municipality_code: '139998', name: '市役所ロビー端末', token_hash: Buffer.alloc(32, 8), enrolled_at: new Date(now), enrolled_by_staff_id: staffId });
+  const { id: mykeyPk } = await db('mykeys').where({ mykey_id: await addResident(db) }).first('id');
+  const page = (fill: number, lastUsed: number, ended: boolean) => ({
+    token_hash: Buffer.alloc(32, fill), mykey_pk: mykeyPk, municipality_code: '139998', device_id: deviceId, opened_at: new Date(lastUsed), last_used_at: new Date(lastUsed), idle_seconds: 300,
+    ended_at: ended ? new Date(now) : null, end_reason: ended ? 'card_removed' : null,
+  });
+  // Closed when the card left; idled out; open.
+  await db('resident_sessions').insert([page(1, now, true), page(2, now - 301_000, false), page(3, now, false)]);
+  const { worker } = startWorker(url, queuePrefix((fn) => t.teardown(fn)), { RESIDENT_SESSION_PURGE_INTERVAL_MS: '200' });
+  t.teardown(() => { worker.kill('SIGKILL'); });
+  await waitFor('the ended pages to go', async () => Number((await db('resident_sessions').count({ n: '*' }))[0]!.n) === 1, 30_000);
+  t.deepEqual(await db('resident_sessions').pluck('token_hash'), [Buffer.alloc(32, 3)]);
 });
 
 test('the worker folds service uses past their retention into hourly counts on its schedule and keeps the recent ones', async (t) => {

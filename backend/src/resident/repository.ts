@@ -12,6 +12,13 @@ export interface ResidentSession { mykeyPk: number; municipalityCode: string; la
 
 const hashOf = (token: string): Buffer => createHash('sha256').update(token).digest();
 
+/** Ended sessions deleted per statement. */
+const PURGE_BATCH = 1000;
+
+/** The sessions ended by `now`: closed by a call, or unused for their idle time. */
+const endedBy = (conn: Conn, query: Knex.QueryBuilder, now: Date) => query.where((q) => q.whereNotNull('ended_at')
+  .orWhere('last_used_at', '<=', conn.raw('? - INTERVAL idle_seconds SECOND', [now])));
+
 export const residentSessionsRepository = {
   async insert(trx: Knex.Transaction, token: string, session: ResidentSession & { deviceId: number }): Promise<void> {
     await trx('resident_sessions').insert({
@@ -35,5 +42,16 @@ export const residentSessionsRepository = {
   /** Ends the session now, if it is not ended already. */
   async end(conn: Conn, token: string, reason: EndReason, now: Date): Promise<void> {
     await conn('resident_sessions').where({ token_hash: hashOf(token) }).whereNull('ended_at').update({ ended_at: now, end_reason: reason });
+  },
+  /**
+   * Deletes the sessions ended by `now` (the worker's purge job); how many. Found by a plain read
+   * and deleted by their keys (still ended when deleted), as the staff sessions' purge does: a
+   * range delete would lock the gaps between live sessions and deadlock with pages opening.
+   */
+  async purgeEnded(conn: Conn, now: Date): Promise<number> {
+    const keys = (await endedBy(conn, conn('resident_sessions'), now).orderBy('token_hash').pluck('token_hash')) as Buffer[];
+    let purged = 0;
+    for (let i = 0; i < keys.length; i += PURGE_BATCH) purged += await endedBy(conn, conn('resident_sessions').whereIn('token_hash', keys.slice(i, i + PURGE_BATCH)), now).delete();
+    return purged;
   },
 };

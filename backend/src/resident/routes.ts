@@ -8,7 +8,7 @@ import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { described } from '../http/described.ts';
 import { Problem } from '../http/problems.ts';
-import { endSession, historyCsv, historyOf, openSession, pointsOf, sessionOf, viewOf } from './service.ts';
+import { endSession, historyCsv, historyOf, openSession, pointsOf, sessionOf, sessionView } from './service.ts';
 import type { ResidentSession } from './repository.ts';
 
 // Over HTTPS the __Host- prefix keeps the cookie to this host and path / (as the staff cookie, staff/middleware.ts).
@@ -50,7 +50,7 @@ export function residentRoutes({ db, clock, idleSeconds }: { db: Db; clock: () =
   }), async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     const now = clock();
-    ctx.body = await viewOf(db, await sessionOf(db, tokenOf(ctx), now, { use: false }), now);
+    ctx.body = await sessionView(db, await sessionOf(db, tokenOf(ctx), now, { use: false }), now);
   });
 
   router.delete('/session', described({

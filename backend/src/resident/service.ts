@@ -45,7 +45,8 @@ async function municipalityNames(conn: Conn): Promise<Map<string, Messages>> {
   return new Map((await organizationRepository.municipalities(conn)).map((m) => [m.code, m.names]));
 }
 
-const sessionView = async (conn: Conn, session: ResidentSession, now: Date): Promise<ResidentSessionView> => ({
+/** The session as the page shows it: its town, its idle time, and what is left of it at `now`. */
+export const sessionView = async (conn: Conn, session: ResidentSession, now: Date): Promise<ResidentSessionView> => ({
   municipality: { code: session.municipalityCode, name: (await municipalityNames(conn)).get(session.municipalityCode)! },
   idleSeconds: session.idleSeconds,
   closesInSeconds: Math.max(0, Math.ceil((session.lastUsedAt.getTime() + session.idleSeconds * 1000 - now.getTime()) / 1000)),
@@ -72,10 +73,6 @@ export async function sessionOf(db: Db, token: string | undefined, now: Date, { 
   if (!use) return session;
   await repo.touch(db, token, now);
   return { ...session, lastUsedAt: now };
-}
-
-export async function viewOf(db: Db, session: ResidentSession, now: Date): Promise<ResidentSessionView> {
-  return sessionView(db, session, now);
 }
 
 export async function endSession(db: Db, token: string | undefined, reason: EndReason, now: Date): Promise<void> {
