@@ -150,7 +150,7 @@ test.serial('balances per town, lots soonest first with those within 30 days cal
   await credit(f, resident.mykeyId, 1_000, new Date(now.getTime() - 1_000));
   const account = await f.db('ledger_accounts as a').join('mykeys as m', 'm.id', 'a.mykey_pk').where({ 'a.kind': 'resident', 'm.mykey_id': resident.mykeyId }).first('a.id');
   await inLedgerTransaction(f.db, (trx) => expireAccount(trx, Number(account.id), now));
-  // Granted by the town, with its category; paid at the bakery, part of it refunded.
+  // Granted by the municipality, with its category; paid at the bakery, part of it refunded.
   t.is((await f.staff.post('/api/v1/staff/grants', { mykeyId: resident.mykeyId, campaign: 'demo-grants-2026', points: 50, reason: '清掃活動への参加', category: Number(f.category.id) })).status, 201);
   const intentId = await pay(f, resident.card, 300);
   t.is((await f.shop.post(`/api/v1/merchant/payments/${intentId}/refunds`, { points: 100 })).status, 201);
@@ -179,7 +179,7 @@ test.serial('balances per town, lots soonest first with those within 30 days cal
   t.deepEqual(reasons, [
     ['refund', 100, 'みらいベーカリーからの返金', 'Refunded by Mirai Bakery'],
     ['payment', -300, 'みらいベーカリーでのお支払い', 'Paid at Mirai Bakery'],
-    ['grant', 50, `市からの付与（${f.category.name_ja}）`, `Granted by the town (${f.category.name_en})`],
+    ['grant', 50, `自治体からの付与（${f.category.name_ja}）`, `Granted by the municipality (${f.category.name_en})`],
     ['expiry', -100, '有効期限切れ', 'Expired'],
     ['conversion', 1_000, 'デモカード株式会社から交換', 'Converted from Demo Card Co., Ltd.'],
     ['conversion', 500, 'デモカード株式会社から交換', 'Converted from Demo Card Co., Ltd.'],

@@ -40,7 +40,7 @@ const JA_WRONG_PIN = /暗証番号が違います（残り2回）/;
 
 const JA: Words = {
   language: 'ja', mine: 'わたしのページ', reader: 'カードリーダー', cardPresent: '接続済み・カードあり', pin: '暗証番号（利用者証明用・数字4桁）', open: '暗証番号で開く',
-  town: 'みらい市（デモ）', balances: 'ポイントの残高', soon: 'まもなく期限切れ', conversion: 'デモカード株式会社から交換', grant: '市からの付与', history: 'ポイントの記録',
+  town: 'みらい市（デモ）', balances: 'ポイントの残高', soon: 'まもなく期限切れ', conversion: 'デモカード株式会社から交換', grant: '自治体からの付与', history: 'ポイントの記録',
   range1: '全23件中 1〜20件目', older: '古い記録へ', range2: '全23件中 21〜23件目', csv: '記録をCSVファイルで保存する',
   closedByCard: /カードが外されたため、わたしのページを閉じました。/, closedByIdle: /10秒間操作がなかったため、わたしのページを閉じました。/,
   wrongPin: JA_WRONG_PIN, notReady: 'カードリーダーの準備ができていません。お近くの職員にお声がけください。',
@@ -48,7 +48,7 @@ const JA: Words = {
 
 const EN: Words = {
   language: 'en', mine: 'My page', reader: 'Card reader', cardPresent: 'Connected – card present', pin: 'PIN (user authentication, 4 digits)', open: 'Open with my PIN',
-  town: 'Mirai City (demo)', balances: 'Your points', soon: 'Expiring soon', conversion: 'Converted from Demo Card Co., Ltd.', grant: 'Granted by the town', history: 'Your points history',
+  town: 'Mirai City (demo)', balances: 'Your points', soon: 'Expiring soon', conversion: 'Converted from Demo Card Co., Ltd.', grant: 'Granted by the municipality', history: 'Your points history',
   range1: '1–20 of 23', older: 'Older records', range2: '21–23 of 23', csv: 'Save the history as a CSV file',
   closedByCard: /Your page is closed because the card was removed\./, closedByIdle: /Your page is closed because nothing was done for 10 seconds\./,
   // The card's words come in both languages, Japanese first, whichever the page's.

@@ -142,7 +142,7 @@ function reasonOf(kind: MovementKind, named: { shop?: Messages; partner?: Messag
     case 'grant': {
       const label = named.grant?.labelJa ? { ja: named.grant.labelJa, en: named.grant.labelEn ?? named.grant.labelJa } : undefined;
       if (named.grant?.eventId != null) return { ja: `イベント参加：${label!.ja}`, en: `For taking part in an event: ${label!.en}` };
-      return label ? { ja: `市からの付与（${label.ja}）`, en: `Granted by the town (${label.en})` } : { ja: '市からの付与', en: 'Granted by the town' };
+      return label ? { ja: `自治体からの付与（${label.ja}）`, en: `Granted by the municipality (${label.en})` } : { ja: '自治体からの付与', en: 'Granted by the municipality' };
     }
     case 'payment': return { ja: `${shop.ja}でのお支払い`, en: `Paid at ${shop.en}` };
     case 'refund': return { ja: `${shop.ja}からの返金`, en: `Refunded by ${shop.en}` };
