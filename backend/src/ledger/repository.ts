@@ -99,7 +99,6 @@ export const accountKey = (municipalityCode: string, owner: AccountOwner) => `${
 /** Which entries a sum reads: those posted in a span of time, or a set named by a subquery of entry ids. */
 export type EntrySet = { startsAt: Date; endsBefore: Date } | { ids: Knex.QueryBuilder };
 
-/** A campaign-figures sum: per campaign, Japanese day and entry kind. */
 /** A lot of a resident's, as their own page shows it. */
 export interface ResidentLot { id: number; municipalityCode: string; arrivedBy: EntryKind; remaining: number; original: number; expiresAt: Date; lastDay: string }
 
@@ -110,6 +109,7 @@ export interface ResidentMovement { entryId: number; kind: EntryKind; municipali
 const residentPostings = (conn: Conn, mykeyPk: number) => conn('ledger_postings as p').join('ledger_accounts as a', 'a.id', 'p.account_id')
   .join('ledger_entries as e', 'e.id', 'p.entry_id').where({ 'a.kind': 'resident', 'a.mykey_pk': mykeyPk });
 
+/** A campaign-figures sum: per campaign, Japanese day and entry kind. */
 export interface FiguresSum { campaignId: number; day: string; kind: EntryKind; total: number }
 
 const toFiguresSum = (row: Record<string, unknown>): FiguresSum => ({ campaignId: Number(row.campaign_id), day: String(row.day), kind: row.kind as EntryKind, total: points(row.total) });
