@@ -562,14 +562,16 @@ export const ledgerRepository = {
   },
 
   /**
-   * A page of the entries that moved a MyKey ID's points, newest first: the signed points, and
-   * the shop or partner on the other side (a payment's, refund's or void's shop; a conversion's partner).
+   * The entries that moved a MyKey ID's points, newest first (a `page` of them, or all): the
+   * signed points, and the shop or partner on the other side (a payment's, refund's or void's
+   * shop; a conversion's partner).
    */
-  async residentMovements(conn: Conn, mykeyPk: number, limit: number, offset: number): Promise<ResidentMovement[]> {
+  async residentMovements(conn: Conn, mykeyPk: number, page?: { limit: number; offset: number }): Promise<ResidentMovement[]> {
     const other = (kind: AccountKind, column: string) => conn.raw(`(SELECT oa.${column} FROM ledger_postings op JOIN ledger_accounts oa ON oa.id = op.account_id WHERE op.entry_id = e.id AND oa.kind = ? LIMIT 1) AS ${column}`, [kind]);
-    const rows = await residentPostings(conn, mykeyPk)
-      .orderBy([{ column: 'e.posted_at', order: 'desc' }, { column: 'e.id', order: 'desc' }]).limit(limit).offset(offset)
+    const all = residentPostings(conn, mykeyPk)
+      .orderBy([{ column: 'e.posted_at', order: 'desc' }, { column: 'e.id', order: 'desc' }])
       .select('e.id', 'e.kind', 'e.municipality_code', 'e.posted_at', 'p.amount', other('merchant_payable', 'merchant_id'), other('partner_clearing', 'partner_id'));
+    const rows: Array<Record<string, any>> = await (page ? all.limit(page.limit).offset(page.offset) : all);
     return rows.map((row) => ({
       entryId: Number(row.id), kind: row.kind, municipalityCode: String(row.municipality_code), postedAt: row.posted_at, points: points(row.amount),
       merchantId: row.merchant_id === null ? null : Number(row.merchant_id), partnerId: row.partner_id === null ? null : Number(row.partner_id),

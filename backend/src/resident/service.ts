@@ -41,13 +41,14 @@ export async function checkCard(trx: Knex.Transaction, tap: Tap): Promise<object
   return {};
 }
 
-async function municipalityNames(conn: Conn): Promise<Map<string, Messages>> {
-  return new Map((await organizationRepository.municipalities(conn)).map((m) => [m.code, m.names]));
+/** The names of these towns only: a resident holds points in one or a few. */
+async function municipalityNames(conn: Conn, codes: string[]): Promise<Map<string, Messages>> {
+  return new Map(await Promise.all(codes.map(async (code) => [code, (await organizationRepository.municipalityName(conn, code))!] as const)));
 }
 
 /** The session as the page shows it: its town, its idle time, and what is left of it at `now`. */
 export const sessionView = async (conn: Conn, session: ResidentSession, now: Date): Promise<ResidentSessionView> => ({
-  municipality: { code: session.municipalityCode, name: (await municipalityNames(conn)).get(session.municipalityCode)! },
+  municipality: { code: session.municipalityCode, name: (await organizationRepository.municipalityName(conn, session.municipalityCode))! },
   idleSeconds: session.idleSeconds,
   closesInSeconds: Math.max(0, Math.ceil((session.lastUsedAt.getTime() + session.idleSeconds * 1000 - now.getTime()) / 1000)),
 });
@@ -81,7 +82,8 @@ export async function endSession(db: Db, token: string | undefined, reason: EndR
 
 /** Balances per town, and the lots soonest expiring first, those within EXPIRING_SOON_DAYS called out. */
 export async function pointsOf(db: Db, session: ResidentSession, now: Date): Promise<ResidentPoints> {
-  const [balances, lots, names] = await Promise.all([ledgerRepository.residentBalances(db, session.mykeyPk), ledgerRepository.residentOpenLots(db, session.mykeyPk, now), municipalityNames(db)]);
+  const [balances, lots] = await Promise.all([ledgerRepository.residentBalances(db, session.mykeyPk), ledgerRepository.residentOpenLots(db, session.mykeyPk, now)]);
+  const names = await municipalityNames(db, balances.map((b) => b.municipalityCode));
   const soon = now.getTime() + EXPIRING_SOON_DAYS * DAY_MS;
   return {
     balances: balances.map((b) => ({ municipality: { code: b.municipalityCode, name: names.get(b.municipalityCode)! }, points: b.balance })),
@@ -97,15 +99,14 @@ export async function pointsOf(db: Db, session: ResidentSession, now: Date): Pro
 export async function historyOf(db: Db, session: ResidentSession, page: number): Promise<ResidentHistory> {
   const [total, movements] = await Promise.all([
     ledgerRepository.residentMovementCount(db, session.mykeyPk),
-    ledgerRepository.residentMovements(db, session.mykeyPk, HISTORY_PAGE_SIZE, (page - 1) * HISTORY_PAGE_SIZE),
+    ledgerRepository.residentMovements(db, session.mykeyPk, { limit: HISTORY_PAGE_SIZE, offset: (page - 1) * HISTORY_PAGE_SIZE }),
   ]);
   return { page, pageSize: HISTORY_PAGE_SIZE, total, movements: await withReasons(db, movements) };
 }
 
 /** Every movement as a CSV file (BOM, CRLF): newest first, the reason in both languages. */
 export async function historyCsv(db: Db, session: ResidentSession): Promise<string> {
-  const total = await ledgerRepository.residentMovementCount(db, session.mykeyPk);
-  const movements = await withReasons(db, await ledgerRepository.residentMovements(db, session.mykeyPk, Math.max(total, 1), 0));
+  const movements = await withReasons(db, await ledgerRepository.residentMovements(db, session.mykeyPk));
   return csvFile([
     ['posted_at_japan_time', 'municipality_code', 'kind', 'points', 'reason_ja', 'reason_en'],
     ...movements.map((m) => [tokyoTime(new Date(m.at)), m.municipalityCode, m.kind, m.points, m.reason.ja, m.reason.en]),
