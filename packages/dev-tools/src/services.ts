@@ -101,6 +101,10 @@ export async function localMariaDb(profile: Profile): Promise<LocalServer> {
       '--auth-root-authentication-method=normal', '--skip-test-db', ...user], { encoding: 'utf8' });
     if (init.status !== 0) throw new Error(`mariadb-install-db failed:\n${init.stderr}`);
   }
+  // Temporary tables are files named by pid, thread and counter: in a /tmp shared with servers in
+  // other containers, whose pids can coincide, one server deleted another's (CI, 'Error on delete').
+  const tmp = path.join(dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
   const initSql = path.join(dir, 'init.sql');
   // Runs at every start: the application user and database exist however the folder was made.
   writeFileSync(initSql, [
@@ -109,7 +113,7 @@ export async function localMariaDb(profile: Profile): Promise<LocalServer> {
     `CREATE DATABASE IF NOT EXISTS ${LOCAL_DB.database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;`,
   ].join('\n'));
   const child = startDetached('mariadbd', ['--no-defaults', `--datadir=${files}`, `--port=${dbPort}`,
-    '--bind-address=127.0.0.1', `--socket=${path.join(dir, 'mariadbd.sock')}`, `--pid-file=${pidFile}`,
+    '--bind-address=127.0.0.1', `--socket=${path.join(dir, 'mariadbd.sock')}`, `--pid-file=${pidFile}`, `--tmpdir=${tmp}`,
     `--init-file=${initSql}`, '--skip-name-resolve', '--max-connections=1000',
     '--innodb-buffer-pool-size=256M', '--character-set-server=utf8mb4', '--collation-server=utf8mb4_bin',
     // A national CRL runs to tens of MB and is stored in one statement (docs/operations.md).
