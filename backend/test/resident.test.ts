@@ -7,7 +7,7 @@ import test from 'ava';
 import { createHash, randomUUID } from 'node:crypto';
 import { fileFixture } from './helpers/env.ts';
 import { browser, openPage as openResidentPage, signPage } from './helpers/resident-page.ts';
-import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, secondTown, signInStaff, type Device, type Reply } from './helpers/identity.ts';
+import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, secondTown, signInStaff, type Device } from './helpers/identity.ts';
 import { creditConversions, expireAccount, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
