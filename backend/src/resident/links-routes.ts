@@ -62,7 +62,7 @@ export function residentLinkRoutes(router: Router, { db, clock, used }: LinkRout
     body: homeMoveBody, idempotent: true, example: { proof: 'c'.repeat(43) },
     description: 'The proof is the card session\'s challengeId, used once within 60 seconds of the signature; the card must be the page\'s own resident\'s.',
     responses: { 201: 'The new home.' },
-    problems: ['resident_session_closed', 'card_proof_unknown', 'challenge_reused', 'challenge_expired', 'card_not_registered', 'resident_card_mismatch', 'mykey_home_unchanged', 'mykey_suspended'],
+    problems: ['resident_session_closed', 'card_proof_unknown', 'challenge_reused', 'challenge_expired', 'card_not_registered', 'resident_card_mismatch', 'mykey_home_unchanged', 'mykey_suspended', 'mykey_blocked_here'],
   }), async (ctx) => {
     const { proof } = await readJson(ctx, homeMoveBody);
     await change(ctx, { op: 'resident-home-move', proof }, 201, (trx, session) => moveHomeHere(trx, session, proof, clock()));
