@@ -8,7 +8,7 @@ import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { described } from '../http/described.ts';
 import { Problem } from '../http/problems.ts';
-import { endSession, historyCsv, historyOf, openSession, pointsOf, sessionOf, sessionView } from './service.ts';
+import { endSession, historyCsv, historyOf, openSession, pointsOf, sessionOf, sessionView, type SessionLimits } from './service.ts';
 import type { ResidentSession } from './repository.ts';
 import { residentLinkRoutes } from './links-routes.ts';
 
@@ -21,7 +21,7 @@ const openBody = z.object({ proof: z.string().regex(/^[A-Za-z0-9_-]{43}$/, { err
 const endQuery = z.object({ reason: z.enum(['card_removed', 'closed']) });
 const historyQuery = z.object({ page: z.coerce.number().int().min(1).max(100_000).default(1) });
 
-export function residentRoutes({ db, clock, idleSeconds }: { db: Db; clock: () => Date; idleSeconds: number }): Router {
+export function residentRoutes({ db, clock, limits }: { db: Db; clock: () => Date; limits: SessionLimits }): Router {
   const router = new Router({ prefix: '/api/v1/resident' });
 
   /** The caller's open session, its idle time started again: a read of the page is a use. */
@@ -39,7 +39,7 @@ export function residentRoutes({ db, clock, idleSeconds }: { db: Db; clock: () =
   }), async (ctx) => {
     const { proof } = await readJson(ctx, openBody);
     const now = clock();
-    const { token, view } = await retryTransient(() => db.transaction((trx) => openSession(trx, proof, idleSeconds, now)));
+    const { token, view } = await retryTransient(() => db.transaction((trx) => openSession(trx, proof, limits, now)));
     ctx.cookies.set(cookieName(ctx), token, { httpOnly: true, sameSite: 'strict', secure: ctx.secure, path: '/', overwrite: true });
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 201;

@@ -14,7 +14,7 @@ export const wholeNumber = (value: unknown): value is number => Number.isSafeInt
 
 function parseSession(body: unknown): ResidentSessionView | null {
   const ok = isRecord(body) && isRecord(body.municipality) && typeof body.municipality.code === 'string' && bilingual(body.municipality.name)
-    && wholeNumber(body.idleSeconds) && wholeNumber(body.closesInSeconds);
+    && wholeNumber(body.idleSeconds) && wholeNumber(body.closesInSeconds) && wholeNumber(body.limitInSeconds);
   return ok ? (body as unknown as ResidentSessionView) : null;
 }
 
