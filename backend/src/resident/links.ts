@@ -20,7 +20,7 @@ import { municipalityNames } from './service.ts';
 type Conn = Db | Knex.Transaction;
 
 /** The purpose the card signs, after its PIN, to move the MyKey ID's home (mykey/purposes.ts). */
-export const HOME_MOVE = 'home_move';
+const HOME_MOVE = 'home_move';
 
 const kioskOf = (session: ResidentSession) => ({ deviceId: session.deviceId, town: session.municipalityCode });
 
