@@ -11,9 +11,7 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
 import { launchBrowser, inLanguage, screenshotPath, signedInPage } from '@mykey/backend/test/helpers/browser.ts';
 import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
@@ -24,6 +22,7 @@ import { presentCardAgain, waitForCard, waitUntil } from './helpers/agent.ts';
 import { enrolledAgent, stackWithCardFrom, trustingBackend } from './helpers/counter.ts';
 import { light, pair } from './helpers/console.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
+import { accessible, typePin } from './helpers/resident.ts';
 
 const PIN = '5827';
 const DAY = 86_400_000;
@@ -32,7 +31,6 @@ const DAY = 86_400_000;
 const SHORT_IDLE_MS = 10_000;
 // The third app's pages close this long after they open, however used (their idle time is a minute).
 const SHORT_LIMIT_MS = 15_000;
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** The page's own words in one language. */
 interface Words {
@@ -114,25 +112,6 @@ async function atMine(page: Page, w: Words, origin: string): Promise<Page> {
   await inLanguage(page, w.language, w.mine);
   await light(page, w.cardPresent, w.reader);
   return page;
-}
-
-/** axe-core, run in the page as it is now: no violation of any rule. */
-async function accessible(t: ExecutionContext, page: Page, what: string): Promise<void> {
-  // Evaluated, not added as a script tag: the console's CSP refuses inline scripts, rightly.
-  await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; nodes: Array<{ target: unknown }> }> }> } }).axe.run();
-    return result.violations.map((v) => `${v.id}: ${JSON.stringify(v.nodes.map((n) => n.target))}`);
-  });
-  t.deepEqual(violations, [], `axe-core on ${what}`);
-}
-
-/** Tabs to the PIN, types `pin` and presses Enter, as a keyboard user would. */
-async function typePin(page: Page, w: Words, pin: string): Promise<void> {
-  const field = page.getByLabel(w.pin);
-  for (let i = 0; i < 40 && !(await field.evaluate((e) => e === document.activeElement)); i++) await page.keyboard.press('Tab');
-  await page.keyboard.type(pin);
-  await page.keyboard.press('Enter');
 }
 
 async function openWithPin(page: Page, w: Words): Promise<void> {

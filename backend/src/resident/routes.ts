@@ -10,6 +10,7 @@ import { described } from '../http/described.ts';
 import { Problem } from '../http/problems.ts';
 import { endSession, historyCsv, historyOf, openSession, pointsOf, sessionOf, sessionView, type SessionLimits } from './service.ts';
 import type { ResidentSession } from './repository.ts';
+import { residentLinkRoutes } from './links-routes.ts';
 
 // Over HTTPS the __Host- prefix keeps the cookie to this host and path / (as the staff cookie, staff/middleware.ts).
 const COOKIE = 'mykey_resident';
@@ -92,6 +93,8 @@ export function residentRoutes({ db, clock, limits }: { db: Db; clock: () => Dat
     ctx.type = 'text/csv; charset=utf-8';
     ctx.body = await historyCsv(db, session);
   });
+
+  residentLinkRoutes(router, { db, clock, used });
 
   return router;
 }
