@@ -96,6 +96,7 @@ async function main(): Promise<void> {
     `  API:                    ${apiUrl}/api/v1/`,
     `  Health / readiness:     ${apiUrl}/healthz  ${apiUrl}/readyz`,
     `  Metrics (Prometheus):   http://127.0.0.1:${metricsPorts.server}/metrics (server)  http://127.0.0.1:${metricsPorts.worker}/metrics (worker)`,
+    `  Queues (Bull Board):    http://127.0.0.1:${metricsPorts.worker}/queues`,
     ...(seedDemo ? [`  Demo sign-in:           ${DEMO_STAFF.map((s) => s.login_id).join(' or ')} (みらい市), ${DEMO_SECOND_STAFF.map((s) => s.login_id).join(' or ')} (あおば町), password ${DEMO_PASSWORD}`] : []),
     '  Press Ctrl-C to stop.',
     '',

@@ -13,7 +13,7 @@ import { createQueue } from './queue.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from './conversions/queue.ts';
 import { refuseDemoAccounts } from './startup-checks.ts';
 import { watchPool, watchQueue } from './metrics/metrics.ts';
-import { serveMetrics } from './metrics/listener.ts';
+import { serveOperations } from './metrics/listener.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'server');
@@ -31,7 +31,7 @@ const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, config);
 conversions.on('error', (error) => log.warn({ queue: CONVERSION_QUEUE, err: error }, 'queue error'));
 watchPool(db);
 watchQueue(conversions);
-const metrics = await serveMetrics(config, log);
+const operations = await serveOperations(config, log);
 const server = createApp({ config, db, redis, log, identity: { verifier, secret: mykeySecret(config) }, conversions, batchUploads: batchUploadSettings(config) }).listen(config.PORT, config.HOST);
 try {
   await once(server, 'listening');
@@ -47,6 +47,6 @@ onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
   // Stop taking connections, let requests in flight finish, then close the pools.
   server.closeIdleConnections();
   await new Promise((resolve) => server.close(resolve));
-  metrics?.close();
+  operations?.close();
   await Promise.allSettled([db.destroy(), redis.quit(), conversions.close()]);
 });

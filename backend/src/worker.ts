@@ -26,7 +26,7 @@ import { plainHttpWebhooksAllowed } from './partners/webhook-url.ts';
 import { SERVICE_USE_RETENTION_QUEUE, foldExpiredUses } from './town-services/uses-retention-job.ts';
 import { SHELTER_RETENTION_QUEUE, deleteExpiredStays } from './shelters/retention-job.ts';
 import { watchPool, watchQueue } from './metrics/metrics.ts';
-import { serveMetrics } from './metrics/listener.ts';
+import { serveOperations } from './metrics/listener.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
@@ -77,7 +77,7 @@ for (const queue of queues) {
   watchQueue(queue, { outcomes: true });
 }
 watchPool(db);
-const metrics = await serveMetrics(config, log);
+const operations = await serveOperations(config, log, queues);
 
 // Partners' and services' webhooks go by the same settings, each outbox with its own deliverer.
 const webhookSettings: WebhookSettings = {
@@ -166,7 +166,7 @@ onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
   await Promise.all(queues.map((queue) => queue.close()));
   // Webhooks already sent are recorded before the database goes.
   await Promise.all([deliverer.drain(), serviceDeliverer.drain()]);
-  metrics?.close();
+  operations?.close();
   await db.destroy();
 });
 await started;

@@ -1,8 +1,8 @@
 // Prometheus metrics (docs/operations.md#metrics): an API server and a worker, as processes, serve
 // GET /metrics on a listener of their own and never on the public one; requests are counted by
 // route template (never a path holding an ID), the pool and the queues are on every scrape, and a
-// worker counts the jobs it finishes. In this process: certificate checks by verdict, and points
-// counted only once their entry commits.
+// worker counts the jobs it finishes and shows its queues in Bull Board, read-only. In this
+// process: certificate checks by verdict, and points counted only once their entry commits.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { freePort } from '@mykey/dev-tools/ports.ts';
@@ -66,6 +66,19 @@ test('a worker counts the jobs it finishes, per queue', async (t) => {
   }, 60_000);
   t.true(completed >= 1);
   t.regex((await scrape(f.workerMetrics)).text, /^mykey_queue_jobs\{queue="heartbeat",state="active"\} \d+$/m);
+});
+
+test('a worker shows its queues in Bull Board on the same listener, read-only; the server shows none', async (t) => {
+  const f = await fixture();
+  const board = f.workerMetrics.replace('/metrics', '/queues');
+  const page = await fetch(board);
+  t.is(page.status, 200);
+  t.regex(await page.text(), /<title>[^<]*Bull/i);
+  const listed = await (await fetch(`${board}/api/queues?activeQueue=heartbeat&status=completed&page=1&jobsPerPage=10`)).json() as { queues: Array<{ name: string; readOnlyMode: boolean }> };
+  t.true(listed.queues.some((q) => q.name === 'heartbeat'));
+  t.true(listed.queues.every((q) => q.readOnlyMode), 'no job is retried or removed by hand');
+  t.is((await fetch(`${board}/api/queues/heartbeat/clean/completed`, { method: 'PUT' })).status >= 400, true, 'a cleaning is refused');
+  t.is((await fetch(f.serverMetrics.replace('/metrics', '/queues'))).status, 404);
 });
 
 const points = async (movement: string) => (await pointsMoved.get()).values.find((v) => v.labels.movement === movement)?.value ?? 0;
