@@ -73,6 +73,8 @@ test('npm start brings the platform up, serves the console, and Ctrl-C stops it 
   t.regex(run.output(), /Demo sign-in: .*demo-city.*demo-aoba-city/);
   t.regex(run.output(), /\[demo\] みらい市（デモ）, the 60 days before [-0-9]+: 24 residents, .*; made now: /, 'the demo towns come with their recent activity');
   t.regex(run.output(), /"env":"development"/, 'npm start runs the platform in development, said explicitly');
+  t.regex(run.output(), new RegExp(`Queues \\(Bull Board\\): +http://127\\.0\\.0\\.1:${metrics.worker}/queues`));
+  t.is((await fetch(`http://127.0.0.1:${metrics.worker}/queues`)).status, 200, 'the worker\'s queues in Bull Board');
   for (const part of ['server', 'worker'] as const) {
     t.regex(run.output(), new RegExp(`http://127\\.0\\.0\\.1:${metrics[part]}/metrics \\(${part}\\)`));
     t.regex(await (await fetch(`http://127.0.0.1:${metrics[part]}/metrics`)).text(), /^mykey_db_pool_connections\{state="used"\} \d+$/m, `the ${part}'s metrics`);
