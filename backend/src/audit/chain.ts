@@ -19,6 +19,7 @@ import type { Knex } from 'knex';
 import { ConcurrentChange, retryTransient, type Db } from '../db.ts';
 import { auditKeys, type AuditKeys } from './keys.ts';
 import { auditRepository as repo, type EventRow, type TextRow, type TextsToErase, type TownView } from './repository.ts';
+import type { StaffRole } from '@mykey/contracts/staff.ts';
 
 export interface AuditEvent {
   /** What happened, e.g. `mykey.issued`, `device.revoked`. */
@@ -207,6 +208,31 @@ export async function eventsAbout(conn: Db | Knex.Transaction, subject: string,
       details: { ...details, ...resolved },
     };
   });
+}
+
+/** What staff did about a subject, as the one it is about reads it: never who, only their roles and town. */
+export interface StaffEvent {
+  seq: number;
+  occurredAt: Date;
+  action: string;
+  /** The account's roles now: the log records the staff member's id, not their roles at the time. */
+  roles: StaffRole[];
+  /** The town of the account's organization (a shop's town for a shop's staff). */
+  municipalityCode: string;
+  /** Ids only, as recorded; free texts (a reason staff wrote) are left out. */
+  details: Record<string, unknown>;
+}
+
+/** A page of the events done by staff about `subject`, newest first, and how many there are in all. */
+export async function staffEventsAbout(conn: Db | Knex.Transaction, subject: string, page: { limit: number; offset: number }): Promise<{ total: number; events: StaffEvent[] }> {
+  const { total, rows } = await repo.staffEventsAbout(conn, subject, page);
+  return {
+    total,
+    events: rows.map((row) => {
+      const { texts: _texts, ...details } = parsedDetails(row.details);
+      return { seq: Number(row.seq), occurredAt: row.occurred_at, action: row.action, roles: row.roles.split(',') as StaffRole[], municipalityCode: String(row.town), details };
+    }),
+  };
 }
 
 export interface ErasedText { seq: number; name: string; ref: string }

@@ -10,6 +10,7 @@ import { described } from '../http/described.ts';
 import { Problem } from '../http/problems.ts';
 import { endSession, historyCsv, historyOf, openSession, pointsOf, sessionOf, sessionView } from './service.ts';
 import type { ResidentSession } from './repository.ts';
+import { recordViewsOf } from './record-views.ts';
 
 // Over HTTPS the __Host- prefix keeps the cookie to this host and path / (as the staff cookie, staff/middleware.ts).
 const COOKIE = 'mykey_resident';
@@ -91,6 +92,16 @@ export function residentRoutes({ db, clock, idleSeconds }: { db: Db; clock: () =
     ctx.attachment('my-points-history.csv');
     ctx.type = 'text/csv; charset=utf-8';
     ctx.body = await historyCsv(db, session);
+  });
+
+  router.get('/record-views', described({
+    summary: 'A page of what staff looked at and did on the resident\'s record, newest first: the town, the roles, when and what, never who', caller: 'resident', query: historyQuery,
+    responses: { 200: 'The page, its size and the total.' },
+  }), async (ctx) => {
+    const query = historyQuery.safeParse(ctx.query);
+    if (!query.success) throw new Problem('request_invalid', 'page must be a whole number from 1');
+    const session = await used(ctx);
+    ctx.body = await recordViewsOf(db, session, query.data.page);
   });
 
   return router;

@@ -42,7 +42,7 @@ export async function checkCard(trx: Knex.Transaction, tap: Tap): Promise<object
 }
 
 /** The names of these towns only: a resident holds points in one or a few. */
-async function municipalityNames(conn: Conn, codes: string[]): Promise<Map<string, Messages>> {
+export async function municipalityNames(conn: Conn, codes: string[]): Promise<Map<string, Messages>> {
   return new Map(await Promise.all(codes.map(async (code) => [code, (await organizationRepository.municipalityName(conn, code))!] as const)));
 }
 
