@@ -7,20 +7,17 @@
 // out after ten seconds, shows the page closing by itself: the backend decides, and the page
 // says why. axe-core finds no accessibility violation on the page, closed or open.
 import test from 'ava';
-import type { ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
-import { launchBrowser, inLanguage, screenshotPath, signedInPage } from '@mykey/backend/test/helpers/browser.ts';
+import { inLanguage, launchBrowser, screenshotPath } from '@mykey/backend/test/helpers/browser.ts';
 import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
 import { startApp } from '@mykey/backend/test/helpers/server.ts';
 import { creditConversions, inLedgerTransaction } from '@mykey/backend/ledger/ledger.ts';
 import { presentCardAgain, waitForCard, waitUntil } from './helpers/agent.ts';
 import { enrolledAgent, stackWithCardFrom, trustingBackend } from './helpers/counter.ts';
-import { light, pair } from './helpers/console.ts';
+import { accessible, atMine, kioskPage, typePin, type PageWords } from './helpers/resident-page.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
 
 const PIN = '5827';
@@ -28,11 +25,10 @@ const DAY = 86_400_000;
 // The second app's pages close after this long without use: long enough for the page's own reads
 // right after it opens on a loaded machine, short enough to wait for.
 const SHORT_IDLE_MS = 10_000;
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** The page's own words in one language. */
-interface Words {
-  language: 'ja' | 'en'; mine: string; reader: string; cardPresent: string; pin: string; open: string; town: string; balances: string; soon: string;
+interface Words extends PageWords {
+  open: string; town: string; balances: string; soon: string;
   conversion: string; grant: string; history: string; range1: string; older: string; range2: string; csv: string; closedByCard: RegExp; closedByIdle: RegExp; wrongPin: RegExp; notReady: string;
 }
 
@@ -75,43 +71,6 @@ const fixture = fileFixture(test, async (cleanup) => {
   return { db, base, shortIdle, stack, kiosk, browser: await launchBrowser(cleanup) };
 });
 
-/** The kiosk's browser: paired with its agent by staff on the devices screen, then at the public わたしのページ. */
-async function kioskPage(t: ExecutionContext, w: Words): Promise<Page> {
-  const { browser, base, kiosk } = await fixture();
-  const page = await signedInPage(t, browser, base, 'demo-city', '自治体コンソール');
-  await page.goto(`${base}/municipality/devices`);
-  await pair(page, kiosk.agent.base, kiosk.agent.token);
-  return atMine(page, w, base);
-}
-
-/** The public page of `origin` in `w`'s language, the card on the reader. */
-async function atMine(page: Page, w: Words, origin: string): Promise<Page> {
-  await page.goto(`${origin}/mine`);
-  await page.getByRole('heading', { level: 1, name: JA.mine }).waitFor();
-  await inLanguage(page, w.language, w.mine);
-  await light(page, w.cardPresent, w.reader);
-  return page;
-}
-
-/** axe-core, run in the page as it is now: no violation of any rule. */
-async function accessible(t: ExecutionContext, page: Page, what: string): Promise<void> {
-  // Evaluated, not added as a script tag: the console's CSP refuses inline scripts, rightly.
-  await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; nodes: Array<{ target: unknown }> }> }> } }).axe.run();
-    return result.violations.map((v) => `${v.id}: ${JSON.stringify(v.nodes.map((n) => n.target))}`);
-  });
-  t.deepEqual(violations, [], `axe-core on ${what}`);
-}
-
-/** Tabs to the PIN, types `pin` and presses Enter, as a keyboard user would. */
-async function typePin(page: Page, w: Words, pin: string): Promise<void> {
-  const field = page.getByLabel(w.pin);
-  for (let i = 0; i < 40 && !(await field.evaluate((e) => e === document.activeElement)); i++) await page.keyboard.press('Tab');
-  await page.keyboard.type(pin);
-  await page.keyboard.press('Enter');
-}
-
 async function openWithPin(page: Page, w: Words): Promise<void> {
   await typePin(page, w, PIN);
   await page.getByRole('heading', { level: 2, name: w.town }).waitFor();
@@ -122,9 +81,9 @@ const openSessions = async (since: Date) => Number((await (await fixture()).db('
 
 for (const w of [JA, EN]) {
   test.serial(`(${w.language}) the card and its PIN open the page: balances, lots, history with reasons, paged, its CSV; taking the card off closes it at once`, async (t) => {
-    const { base, stack, kiosk } = await fixture();
+    const { base, stack, kiosk, browser } = await fixture();
     const since = new Date();
-    const page = await kioskPage(t, w);
+    const page = await kioskPage(t, browser, base, kiosk.agent, w);
     // A wrong PIN: the card's own words, in both languages, and the tries left; nothing opens.
     await typePin(page, w, '0000');
     await page.getByText(w.wrongPin).waitFor();
