@@ -5,6 +5,7 @@
 import test from 'ava';
 import { cardProof, cardSession, firstLogin, municipalCounter, secondTown, signInStaff, type Device, type Staff } from './helpers/identity.ts';
 import { fileFixture } from './helpers/env.ts';
+import { demoPasswordHash } from './helpers/staff.ts';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { RECORD_VIEWS_PAGE_SIZE } from '@mykey/contracts/resident.ts';
 
@@ -151,4 +152,22 @@ test.serial('a member number looked up by a service\'s staff is on record about 
   t.like(body.views[0], { roles: ['auditor'], look: true, what: { en: 'Looked up your membership of a town service by its member number' } });
   const record = await f.staff.get(`/api/v1/staff/mykeys/${resident.mykeyId}`);
   t.false(record.body.events.some((e: { action: string }) => e.action === 'membership.viewed'));
+});
+
+test.serial('each line shows the roles the staff member held then: a change of roles later leaves the earlier lines as they were', async (t) => {
+  const f = await fixture();
+  const resident = await firstLogin(f.pki, f.device);
+  const loginId = 'record-views-clerk';
+  const [id] = await f.db('staff_accounts').insert({ login_id: loginId, display_name: '窓口 記録', organization_kind: 'municipality', roles: 'auditor', municipality_code: '139998', password_hash: await demoPasswordHash() });
+  const clerk = await signInStaff(f.base, loginId);
+  const look = async () => t.is((await clerk.get(`/api/v1/staff/mykeys/${resident.mykeyId}/town`)).status, 200);
+  const setRoles = async (roles: string[]) => t.is((await f.staff.put(`/api/v1/staff/accounts/${id}/roles`, { roles })).status, 200);
+  await look();
+  await setRoles(['operator', 'auditor']);
+  await look();
+  await setRoles(['operator']);
+  await look();
+  await setRoles(['administrator']);
+  const { body } = await views(await openPage(f, resident.card));
+  t.deepEqual(body.views.map((v: { roles: string[] }) => v.roles), [['operator'], ['operator', 'auditor'], ['auditor']], 'newest first, each with the roles of its time, not the account\'s now');
 });

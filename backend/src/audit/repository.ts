@@ -29,7 +29,7 @@ export interface NewTextRow { seq: number; name: string; ref: Buffer; nonce: Buf
 export interface HistoryRow extends Pick<EventRow, 'seq' | 'occurred_at' | 'action' | 'actor_kind' | 'actor_id' | 'details'> { display_name: string | null }
 
 /** An event done by staff, with the account's roles (a SET: comma-separated) and its organization's town. */
-export interface StaffEventRow extends Pick<EventRow, 'seq' | 'occurred_at' | 'action' | 'details'> { roles: string; town: string }
+export interface StaffEventRow extends Pick<EventRow, 'seq' | 'occurred_at' | 'action' | 'actor_id' | 'details'> { roles: string; town: string }
 
 /** Whose history is asked for: a town's, and whether it is the subject's home town. */
 export interface TownView { code: string; home: boolean }
@@ -85,7 +85,7 @@ export const auditRepository = {
 
   /**
    * A page of the events done by staff about `subject` (a MyKey ID), newest first, for the
-   * resident's own page: with the staff account's roles and town now, and neither its name nor its
+   * resident's own page: with the staff account's id, roles and town now, and neither its name nor its
    * login. Staff accounts are never deleted (disabled at most), so every staff event finds its
    * account. The count is the whole list's, for the pager.
    */
@@ -95,9 +95,15 @@ export const auditRepository = {
       about().count({ n: '*' }),
       about().join('staff_accounts as s', 's.id', 'e.actor_id').leftJoin('merchants as m', 'm.id', 's.merchant_id')
         .orderBy('e.seq', 'desc').limit(limit).offset(offset)
-        .select('e.seq', 'e.occurred_at', 'e.action', 'e.details', 's.roles', conn.raw('COALESCE(m.municipality_code, s.municipality_code) AS town')),
+        .select('e.seq', 'e.occurred_at', 'e.action', 'e.actor_id', 'e.details', 's.roles', conn.raw('COALESCE(m.municipality_code, s.municipality_code) AS town')),
     ]);
     return { total: Number(counted[0]!.n), rows };
+  },
+
+  /** Every change of these staff accounts' roles (`staff.roles_changed`, subject `staff:{id}`), in order. */
+  async rolesChangesOf(conn: Conn, staffIds: string[]): Promise<Array<Pick<EventRow, 'seq' | 'subject' | 'details'>>> {
+    if (staffIds.length === 0) return [];
+    return conn('audit_events').whereIn('subject', staffIds.map((id) => `staff:${id}`)).where({ action: 'staff.roles_changed' }).orderBy('seq').select('seq', 'subject', 'details');
   },
 
   async textsOf(conn: Conn, seqs: number[]): Promise<Array<Pick<TextRow, 'seq' | 'name' | 'text'>>> {

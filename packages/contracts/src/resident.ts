@@ -53,7 +53,7 @@ export interface RecordView {
   at: string;
   /** The town of the staff member's organization. */
   municipality: { code: string; name: Messages };
-  /** The staff account's roles as they are now. */
+  /** The staff member's roles when they looked or acted. */
   roles: StaffRole[];
   /** A look changes nothing; otherwise something was done to the record. */
   look: boolean;
