@@ -48,7 +48,7 @@ import { uploadSlots } from './conversions/upload-slots.ts';
 import { openApiRoutes } from './openapi/routes.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX' | 'READER_AGENT_ORIGINS' | 'TRUST_PROXY' | 'STAFF_SESSION_IDLE_MS' | 'RESIDENT_SESSION_IDLE_MS' | 'STAFF_PASSWORD_SCRYPT_N'>;
+  config: Pick<Config, 'NODE_ENV' | 'CONSOLE_DIR' | 'QUEUE_PREFIX' | 'READER_AGENT_ORIGINS' | 'TRUST_PROXY' | 'STAFF_SESSION_IDLE_MS' | 'RESIDENT_SESSION_IDLE_MS' | 'RESIDENT_SESSION_LIMIT_MS' | 'STAFF_PASSWORD_SCRYPT_N'>;
   db: Db;
   redis: Redis;
   log: Logger;
@@ -63,6 +63,9 @@ export interface AppDeps {
   /** Card-tap purposes beyond the platform's own (a test registers its own this way). */
   purposes?: Purpose[];
 }
+
+/** A duration of the config in whole seconds, at least one. */
+const seconds = (ms: number) => Math.max(1, Math.round(ms / 1000));
 
 /** Composes the HTTP application from its parts; no I/O happens until a request arrives. */
 export function createApp({ config, db, redis, log, identity, conversions, clock = () => new Date(), batchUploads = batchUploadSettings(), purposes = [] }: AppDeps): Koa {
@@ -101,7 +104,7 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   for (const router of [healthRoutes(db, redis), openApiRoutes(), grantRoutes({ db, clock }), settlementRoutes({ db, clock }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),
     cardTapRoutes({ db, taps, purposes: tapPurposes, clock }), mykeyRoutes({ db, clock, mykeySecret: identity.secret }), paymentRoutes({ db, clock, mykeySecret: identity.secret }), townServiceRoutes({ db, mykeySecret: identity.secret, clock, allowPlainHttpWebhooks: plainHttpWebhooksAllowed(config.NODE_ENV) }), serviceUsesRoutes({ db }),
     serviceApiRoutes({ db, mykeySecret: identity.secret, clock }), shelterRoutes({ db, clock }), shopRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }), eventRoutes({ db, clock }), campaignFiguresRoutes({ db, clock }), familyRoutes({ db, clock }),
-    residentRoutes({ db, clock, idleSeconds: Math.max(1, Math.round(config.RESIDENT_SESSION_IDLE_MS / 1000)) }),
+    residentRoutes({ db, clock, limits: { idleSeconds: seconds(config.RESIDENT_SESSION_IDLE_MS), limitSeconds: seconds(config.RESIDENT_SESSION_LIMIT_MS) } }),
     campaignRoutes({ db, clock }),
     accountRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, scryptCost: config.STAFF_PASSWORD_SCRYPT_N, clock, shopOfTown: shopNamesOfTown }), partnerAgreementRoutes({ db, clock }),
     partnerRoutes({ db, mykeySecret: identity.secret, conversions, clock, uploads: {

@@ -159,6 +159,8 @@ const staffFields = {
   STAFF_SESSION_IDLE_MS: positiveMs.min(60_000, { error: 'must be at least 60000 (a minute)' }).default(1_800_000),
   /** A resident's own page (docs/resident.md) unused this long closes; five minutes, shorter only for tests. */
   RESIDENT_SESSION_IDLE_MS: positiveMs.min(1_000, { error: 'must be at least 1000 (a second)' }).default(300_000),
+  /** A resident's page closes this long after it opened, however it is used: the next person at a kiosk finds no page left open. */
+  RESIDENT_SESSION_LIMIT_MS: positiveMs.min(1_000, { error: 'must be at least 1000 (a second)' }).default(1_800_000),
   /** How often the worker deletes resident pages that ended. */
   RESIDENT_SESSION_PURGE_INTERVAL_MS: positiveMs.default(3_600_000),
   /** How often the worker deletes ended staff sessions. */

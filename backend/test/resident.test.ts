@@ -253,6 +253,48 @@ test.serial('five minutes without use close the page; a use starts them again; a
   }
 });
 
+test.serial('thirty minutes after it opened the page closes, however it is used', async (t) => {
+  const f = await fixture();
+  const resident = await firstLogin(f.pki, f.device);
+  stoppedAt = Date.now();
+  try {
+    const { page, opened } = await openPage(f, resident.card);
+    t.like(opened.body, { closesInSeconds: 300, limitInSeconds: 1_800 });
+    for (let used = 0; used < 6; used++) {
+      offset += 290_000;
+      t.is((await page.call('GET', '/api/v1/resident/points')).status, 200);
+    }
+    // 1740 s in, just used: the idle time would leave 300 s, the limit leaves 60.
+    t.like(await page.call('GET', '/api/v1/resident/session'), { status: 200, body: { closesInSeconds: 60, limitInSeconds: 60 } });
+    offset += 60_000;
+    t.like(await page.call('GET', '/api/v1/resident/history'), { status: 401, body: { code: 'resident_session_closed' } });
+    t.like(await page.call('GET', '/api/v1/resident/session'), { status: 401, body: { code: 'resident_session_closed' } });
+  } finally {
+    stoppedAt = undefined;
+    offset = 0;
+  }
+});
+
+test.serial('a page open when its ID is suspended, or blocked in its town, ends at its next read with that problem', async (t) => {
+  const f = await fixture();
+  const suspended = await firstLogin(f.pki, f.device);
+  const blocked = await firstLogin(f.pki, f.device);
+  const [first, second] = [await openPage(f, suspended.card), await openPage(f, blocked.card)];
+  // Blocked in another town: the page opened here stays open.
+  t.is((await f.aoba.staff.post(`/api/v1/staff/mykeys/${blocked.mykeyId}/block`, { reason: 'あおば町の利用停止' })).status, 200);
+  t.is((await second.page.call('GET', '/api/v1/resident/points')).status, 200);
+
+  t.is((await f.staff.post(`/api/v1/staff/mykeys/${suspended.mykeyId}/suspension`, { reason: 'カード紛失の届出' })).status, 200);
+  t.is((await f.staff.post(`/api/v1/staff/mykeys/${blocked.mykeyId}/block`, { reason: 'みらい市の利用停止' })).status, 200);
+  t.like(await first.page.call('GET', '/api/v1/resident/points'), { status: 403, body: { code: 'mykey_suspended' } });
+  t.like(await second.page.call('GET', '/api/v1/resident/session'), { status: 403, body: { code: 'mykey_blocked_here' } });
+  // Ended for good: reinstating the ID opens no page left behind.
+  t.is((await f.staff.post(`/api/v1/staff/mykeys/${suspended.mykeyId}/reinstatement`, { reason: 'カード発見' })).status, 200);
+  t.like(await first.page.call('GET', '/api/v1/resident/points'), { status: 401, body: { code: 'resident_session_closed' } });
+  const reasons = await f.db('resident_sessions as s').join('mykeys as m', 'm.id', 's.mykey_pk').whereIn('m.mykey_id', [suspended.mykeyId, blocked.mykeyId]).orderBy('s.end_reason').pluck('s.end_reason');
+  t.deepEqual(reasons, ['mykey_suspended', 'mykey_blocked_here']);
+});
+
 test.serial('points for taking part in an event say which event', async (t) => {
   const f = await fixture();
   const resident = await firstLogin(f.pki, f.device);

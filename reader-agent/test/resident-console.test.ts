@@ -4,9 +4,12 @@
 // keyboard alone and reads their balance, their lots (the one expiring within 30 days called out),
 // the history with its reasons, a second page of it, and its CSV. Taking the card off the reader
 // closes the page at once, at the backend too. A second app on the same database, whose pages idle
-// out after ten seconds, shows the page closing by itself: the backend decides, and the page
-// says why. axe-core finds no accessibility violation on the page, closed or open.
+// out after ten seconds, shows the page closing by itself, and a third, whose pages close fifteen
+// seconds after they open however used, its limit: the backend decides, and the page says why. An
+// ID suspended while its page is open closes it at the next read. axe-core finds no accessibility
+// violation on the page, closed or open.
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
@@ -25,11 +28,14 @@ const DAY = 86_400_000;
 // The second app's pages close after this long without use: long enough for the page's own reads
 // right after it opens on a loaded machine, short enough to wait for.
 const SHORT_IDLE_MS = 10_000;
+// The third app's pages close this long after they open, however used (their idle time is a minute).
+const SHORT_LIMIT_MS = 15_000;
 
 /** The page's own words in one language. */
 interface Words extends PageWords {
   open: string; town: string; balances: string; soon: string;
   conversion: string; grant: string; history: string; range1: string; older: string; range2: string; csv: string; closedByCard: RegExp; closedByIdle: RegExp; wrongPin: RegExp; notReady: string;
+  closedByLimit: RegExp; suspended: RegExp;
 }
 
 const JA_WRONG_PIN = /暗証番号が違います（残り2回）/;
@@ -39,6 +45,7 @@ const JA: Words = {
   town: 'みらい市（デモ）', balances: 'ポイントの残高', soon: 'まもなく期限切れ', conversion: 'デモカード株式会社から交換', grant: '自治体からの付与', history: 'ポイントの記録',
   range1: '全23件中 1〜20件目', older: '古い記録へ', range2: '全23件中 21〜23件目', csv: '記録をCSVファイルで保存する',
   closedByCard: /カードが外されたため、わたしのページを閉じました。/, closedByIdle: /10秒間操作がなかったため、わたしのページを閉じました。/,
+  closedByLimit: /開いてから15秒間たったため、わたしのページを閉じました。/, suspended: /このマイキーIDは利用停止中です。/,
   wrongPin: JA_WRONG_PIN, notReady: 'カードリーダーの準備ができていません。お近くの職員にお声がけください。',
 };
 
@@ -47,6 +54,7 @@ const EN: Words = {
   town: 'Mirai City (demo)', balances: 'Your points', soon: 'Expiring soon', conversion: 'Converted from Demo Card Co., Ltd.', grant: 'Granted by the municipality', history: 'Your points history',
   range1: '1–20 of 23', older: 'Older records', range2: '21–23 of 23', csv: 'Save the history as a CSV file',
   closedByCard: /Your page is closed because the card was removed\./, closedByIdle: /Your page is closed because nothing was done for 10 seconds\./,
+  closedByLimit: /Your page is closed because it has been open for 15 seconds\./, suspended: /This MyKey ID is suspended\./,
   // The card's words come in both languages, Japanese first, whichever the page's.
   wrongPin: JA_WRONG_PIN, notReady: 'The card reader is not ready. Please ask a member of staff nearby.',
 };
@@ -55,9 +63,10 @@ const fixture = fileFixture(test, async (cleanup) => {
   const { db, base, ca } = await trustingBackend(cleanup);
   // The same platform on the same database, whose resident pages idle out in seconds.
   const shortIdle = await startApp(cleanup, db, { config: { RESIDENT_SESSION_IDLE_MS: SHORT_IDLE_MS } });
+  const shortLimit = await startApp(cleanup, db, { config: { RESIDENT_SESSION_IDLE_MS: 60_000, RESIDENT_SESSION_LIMIT_MS: SHORT_LIMIT_MS } });
   const stack = await stackWithCardFrom(cleanup, ca, PIN);
   const city = await signInStaff(base, 'demo-city');
-  const kiosk = await enrolledAgent(cleanup, stack, base, city, '市役所ロビー端末', { allowOrigins: [base, shortIdle] });
+  const kiosk = await enrolledAgent(cleanup, stack, base, city, '市役所ロビー端末', { allowOrigins: [base, shortIdle, shortLimit] });
   const login = await kiosk.agent.call('POST', '/v1/card-sessions', { pin: PIN, purpose: 'login' });
   if (login.status !== 200) throw new Error(`login: ${JSON.stringify(login.body)}`);
   const mykeyId = login.body.mykeyId as string;
@@ -68,8 +77,23 @@ const fixture = fileFixture(test, async (cleanup) => {
   await inLedgerTransaction(db, (trx) => creditConversions(trx, [converted(1_000, new Date())]));
   const granted = await city.post('/api/v1/staff/grants', { mykeyId, campaign: 'demo-grants-2026', points: 40, reason: '清掃活動' });
   if (granted.status !== 201) throw new Error(JSON.stringify(granted.body));
-  return { db, base, shortIdle, stack, kiosk, browser: await launchBrowser(cleanup) };
+  return { db, base, shortIdle, shortLimit, city, mykeyId, stack, kiosk, browser: await launchBrowser(cleanup) };
 });
+
+/**
+ * The kiosk's browser at another app's page. That app is another origin, with a storage of its
+ * own: the pairing the devices screen saves (walked in the first test) is written there as that
+ * screen writes it.
+ */
+async function kioskPageOn(t: ExecutionContext, w: Words, origin: string): Promise<Page> {
+  const { browser, kiosk } = await fixture();
+  const context = await browser.newContext();
+  t.teardown(() => context.close());
+  const page = await context.newPage();
+  await page.goto(`${origin}/mine`);
+  await page.evaluate((pairing) => localStorage.setItem('mykey.readerAgent', JSON.stringify(pairing)), { address: kiosk.agent.base, token: kiosk.agent.token });
+  return atMine(page, w, origin);
+}
 
 async function openWithPin(page: Page, w: Words): Promise<void> {
   await typePin(page, w, PIN);
@@ -126,16 +150,9 @@ for (const w of [JA, EN]) {
   });
 
   test.serial(`(${w.language}) left alone, the page closes by itself when the backend says its time is up`, async (t) => {
-    const { shortIdle, browser, kiosk } = await fixture();
+    const { shortIdle } = await fixture();
     const since = new Date();
-    // The second app is another origin, with a storage of its own: the pairing the devices screen
-    // saves (walked in the test above) is written there as that screen writes it.
-    const context = await browser.newContext();
-    t.teardown(() => context.close());
-    const page = await context.newPage();
-    await page.goto(`${shortIdle}/mine`);
-    await page.evaluate((pairing) => localStorage.setItem('mykey.readerAgent', JSON.stringify(pairing)), { address: kiosk.agent.base, token: kiosk.agent.token });
-    await atMine(page, w, shortIdle);
+    const page = await kioskPageOn(t, w, shortIdle);
     await openWithPin(page, w);
     await page.getByRole('status').filter({ hasText: w.closedByIdle }).waitFor();
     t.is(await page.getByRole('region', { name: w.balances, exact: true }).count(), 0);
@@ -143,6 +160,30 @@ for (const w of [JA, EN]) {
     t.is(await openSessions(since), 1, 'ended by time, not by a call');
     t.is((await page.request.get(`${shortIdle}/api/v1/resident/session`)).status(), 401);
     await accessible(t, page, 'the page closed by time');
+  });
+
+  test.serial(`(${w.language}) however long it is idle for, the page closes at its limit after it opened`, async (t) => {
+    const { shortLimit } = await fixture();
+    const page = await kioskPageOn(t, w, shortLimit);
+    await openWithPin(page, w);
+    await page.getByRole('status').filter({ hasText: w.closedByLimit }).waitFor();
+    t.is(await page.getByRole('region', { name: w.balances, exact: true }).count(), 0);
+    t.is((await page.request.get(`${shortLimit}/api/v1/resident/session`)).status(), 401);
+  });
+
+  test.serial(`(${w.language}) an ID suspended while its page is open: the next read closes the page, saying so`, async (t) => {
+    const { city, mykeyId, browser, base, kiosk } = await fixture();
+    const page = await kioskPage(t, browser, base, kiosk.agent, w);
+    await openWithPin(page, w);
+    t.is((await city.post(`/api/v1/staff/mykeys/${mykeyId}/suspension`, { reason: '紛失の届出（テスト）' })).status, 200);
+    try {
+      await page.getByRole('region', { name: w.history, exact: true }).getByRole('button', { name: w.older }).click();
+      await page.getByRole('status').filter({ hasText: w.suspended }).waitFor();
+      t.is(await page.getByRole('region', { name: w.balances, exact: true }).count(), 0, 'nothing of the resident is left on screen');
+      await accessible(t, page, 'the page closed for a suspended ID');
+    } finally {
+      t.is((await city.post(`/api/v1/staff/mykeys/${mykeyId}/reinstatement`, { reason: 'テストの後' })).status, 200);
+    }
   });
 }
 

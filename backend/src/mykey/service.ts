@@ -173,6 +173,13 @@ export async function usableCardOf(conn: Conn, certKey: Buffer, town: string, { 
   return binding && { mykeyPk: binding.mykeyPk, mykeyId: binding.mykeyId };
 }
 
+/** Why a MyKey ID in use in `town` may be used no longer (suspended, or blocked there since), if it may not. */
+export async function mykeyRefusalIn(conn: Conn, mykeyPk: number, town: string): Promise<'mykey_suspended' | 'mykey_blocked_here' | undefined> {
+  const [mykeys, block] = await Promise.all([repo.byPks(conn, [mykeyPk]), repo.townBlock(conn, mykeyPk, town)]);
+  if (mykeys.get(mykeyPk)?.status === 'suspended') return 'mykey_suspended';
+  return block ? 'mykey_blocked_here' : undefined;
+}
+
 /** A revoked certificate stops logging in for good; its MyKey ID waits for a relink. */
 export async function noteRevoked(db: Db, certKey: Buffer, now: Date): Promise<void> {
   await db.transaction(async (trx) => {

@@ -6,32 +6,32 @@ import type { Db } from '../db.ts';
 
 type Conn = Db | Knex.Transaction;
 
-export type EndReason = 'card_removed' | 'closed';
+export type EndReason = 'card_removed' | 'closed' | 'mykey_suspended' | 'mykey_blocked_here';
 
-export interface ResidentSession { mykeyPk: number; municipalityCode: string; lastUsedAt: Date; idleSeconds: number }
+export interface ResidentSession { mykeyPk: number; municipalityCode: string; lastUsedAt: Date; idleSeconds: number; closesBy: Date }
 
 const hashOf = (token: string): Buffer => createHash('sha256').update(token).digest();
 
 /** Ended sessions deleted per statement. */
 const PURGE_BATCH = 1000;
 
-/** The sessions ended by `now`: closed by a call, or unused for their idle time. */
+/** The sessions ended by `now`: closed by a call, unused for their idle time, or past their limit. */
 const endedBy = (conn: Conn, query: Knex.QueryBuilder, now: Date) => query.where((q) => q.whereNotNull('ended_at')
-  .orWhere('last_used_at', '<=', conn.raw('? - INTERVAL idle_seconds SECOND', [now])));
+  .orWhere('last_used_at', '<=', conn.raw('? - INTERVAL idle_seconds SECOND', [now])).orWhere('closes_by', '<=', now));
 
 export const residentSessionsRepository = {
   async insert(trx: Knex.Transaction, token: string, session: ResidentSession & { deviceId: number }): Promise<void> {
     await trx('resident_sessions').insert({
       token_hash: hashOf(token), mykey_pk: session.mykeyPk, municipality_code: session.municipalityCode, device_id: session.deviceId,
-      opened_at: session.lastUsedAt, last_used_at: session.lastUsedAt, idle_seconds: session.idleSeconds,
+      opened_at: session.lastUsedAt, last_used_at: session.lastUsedAt, idle_seconds: session.idleSeconds, closes_by: session.closesBy,
     });
   },
 
-  /** The session of this token, not ended and used within its idle time before `now`; undefined otherwise. */
+  /** The session of this token, not ended, used within its idle time before `now` and short of its limit; undefined otherwise. */
   async open(conn: Conn, token: string, now: Date): Promise<ResidentSession | undefined> {
-    const row = await conn('resident_sessions').where({ token_hash: hashOf(token) }).whereNull('ended_at')
-      .andWhere('last_used_at', '>', conn.raw('? - INTERVAL idle_seconds SECOND', [now])).first('mykey_pk', 'municipality_code', 'last_used_at', 'idle_seconds');
-    return row && { mykeyPk: Number(row.mykey_pk), municipalityCode: String(row.municipality_code), lastUsedAt: row.last_used_at, idleSeconds: Number(row.idle_seconds) };
+    const row = await conn('resident_sessions').where({ token_hash: hashOf(token) }).whereNull('ended_at').andWhere('closes_by', '>', now)
+      .andWhere('last_used_at', '>', conn.raw('? - INTERVAL idle_seconds SECOND', [now])).first('mykey_pk', 'municipality_code', 'last_used_at', 'idle_seconds', 'closes_by');
+    return row && { mykeyPk: Number(row.mykey_pk), municipalityCode: String(row.municipality_code), lastUsedAt: row.last_used_at, idleSeconds: Number(row.idle_seconds), closesBy: row.closes_by };
   },
 
   /** The session was used at `now`: its idle time starts again. */

@@ -8,7 +8,7 @@ import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { described } from '../http/described.ts';
 import { Problem } from '../http/problems.ts';
-import { endSession, historyCsv, historyOf, openSession, pointsOf, sessionOf, sessionView } from './service.ts';
+import { endSession, historyCsv, historyOf, openSession, pointsOf, sessionOf, sessionView, type SessionLimits } from './service.ts';
 import type { ResidentSession } from './repository.ts';
 import { recordViewsOf } from './record-views.ts';
 
@@ -28,7 +28,7 @@ function pageOf(ctx: Context): number {
   return query.data.page;
 }
 
-export function residentRoutes({ db, clock, idleSeconds }: { db: Db; clock: () => Date; idleSeconds: number }): Router {
+export function residentRoutes({ db, clock, limits }: { db: Db; clock: () => Date; limits: SessionLimits }): Router {
   const router = new Router({ prefix: '/api/v1/resident' });
 
   /** The caller's open session, its idle time started again: a read of the page is a use. */
@@ -46,7 +46,7 @@ export function residentRoutes({ db, clock, idleSeconds }: { db: Db; clock: () =
   }), async (ctx) => {
     const { proof } = await readJson(ctx, openBody);
     const now = clock();
-    const { token, view } = await retryTransient(() => db.transaction((trx) => openSession(trx, proof, idleSeconds, now)));
+    const { token, view } = await retryTransient(() => db.transaction((trx) => openSession(trx, proof, limits, now)));
     ctx.cookies.set(cookieName(ctx), token, { httpOnly: true, sameSite: 'strict', secure: ctx.secure, path: '/', overwrite: true });
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 201;

@@ -14,7 +14,7 @@ import { devicesRepository } from '../devices/repository.ts';
 import { eventsRepository } from '../events/repository.ts';
 import { ledgerRepository, type ResidentMovement as LedgerMovement } from '../ledger/repository.ts';
 import { tokyoTime } from '../ledger/rules.ts';
-import { usableCardOf } from '../mykey/service.ts';
+import { mykeyRefusalIn, usableCardOf } from '../mykey/service.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import { partnerRepository } from '../partners/repository.ts';
 import { shopsRepository } from '../shops/repository.ts';
@@ -46,31 +46,48 @@ export async function municipalityNames(conn: Conn, codes: string[]): Promise<Ma
   return new Map(await Promise.all(codes.map(async (code) => [code, (await organizationRepository.municipalityName(conn, code))!] as const)));
 }
 
+/** How long a page stays open: without use, and at most however used. */
+export interface SessionLimits { idleSeconds: number; limitSeconds: number }
+
+const secondsUntil = (at: number, now: Date) => Math.max(0, Math.ceil((at - now.getTime()) / 1000));
+
 /** The session as the page shows it: its town, its idle time, and what is left of it at `now`. */
-export const sessionView = async (conn: Conn, session: ResidentSession, now: Date): Promise<ResidentSessionView> => ({
-  municipality: { code: session.municipalityCode, name: (await organizationRepository.municipalityName(conn, session.municipalityCode))! },
-  idleSeconds: session.idleSeconds,
-  closesInSeconds: Math.max(0, Math.ceil((session.lastUsedAt.getTime() + session.idleSeconds * 1000 - now.getTime()) / 1000)),
-});
+export const sessionView = async (conn: Conn, session: ResidentSession, now: Date): Promise<ResidentSessionView> => {
+  const limitInSeconds = secondsUntil(session.closesBy.getTime(), now);
+  return {
+    municipality: { code: session.municipalityCode, name: (await organizationRepository.municipalityName(conn, session.municipalityCode))! },
+    idleSeconds: session.idleSeconds,
+    closesInSeconds: Math.min(limitInSeconds, secondsUntil(session.lastUsedAt.getTime() + session.idleSeconds * 1000, now)),
+    limitInSeconds,
+  };
+};
 
 /** The signed challenge `proof` opens a session for its card at its device's town; the token goes to the browser only. */
-export async function openSession(trx: Knex.Transaction, proof: string, idleSeconds: number, now: Date): Promise<{ token: string; view: ResidentSessionView }> {
+export async function openSession(trx: Knex.Transaction, proof: string, { idleSeconds, limitSeconds }: SessionLimits, now: Date): Promise<{ token: string; view: ResidentSessionView }> {
   const { certKey, deviceId } = await challengeRepository.consumeSignedAnywhere(trx, proof, RESIDENT_PAGE, now);
   const town = await devicesRepository.activeTownDeviceOf(trx, deviceId);
   if (!town) throw new Problem('card_proof_unknown');
   const card = await cardIn(trx, certKey, town);
   const token = randomBytes(32).toString('base64url');
-  const session = { mykeyPk: card.mykeyPk, municipalityCode: town, lastUsedAt: now, idleSeconds };
+  const session = { mykeyPk: card.mykeyPk, municipalityCode: town, lastUsedAt: now, idleSeconds, closesBy: new Date(now.getTime() + limitSeconds * 1000) };
   await repo.insert(trx, token, { ...session, deviceId });
   // The resident's own look, on record in the town where the card opened it.
   await appendAudit(trx, { action: 'resident_page.opened', actor: { kind: 'device', id: String(deviceId) }, subject: card.mykeyId, details: towns(town) });
   return { token, view: await sessionView(trx, session, now) };
 }
 
-/** The open session of `token`, else resident_session_closed. With `use`, its idle time starts again. */
+/**
+ * The open session of `token`, else resident_session_closed. A session whose MyKey ID was suspended,
+ * or blocked in its town, since it opened ends now, with that problem. With `use`, its idle time starts again.
+ */
 export async function sessionOf(db: Db, token: string | undefined, now: Date, { use }: { use: boolean }): Promise<ResidentSession> {
   const session = token ? await repo.open(db, token, now) : undefined;
   if (!token || !session) throw new Problem('resident_session_closed');
+  const refusal = await mykeyRefusalIn(db, session.mykeyPk, session.municipalityCode);
+  if (refusal) {
+    await repo.end(db, token, refusal, now);
+    throw new Problem(refusal);
+  }
   if (!use) return session;
   await repo.touch(db, token, now);
   return { ...session, lastUsedAt: now };

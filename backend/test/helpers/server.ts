@@ -47,7 +47,7 @@ export async function startTestApp(cleanup: Cleanup, db: Db, deps: TestAppDeps =
   const redis = deps.redis ?? createRedis(redisUrl(), silentLog);
   const prefix = deps.config?.QUEUE_PREFIX ?? queuePrefix(cleanup);
   const config: AppDeps['config'] = {
-    NODE_ENV: 'test', CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix, READER_AGENT_ORIGINS: TEST_READER_AGENT_ORIGINS, TRUST_PROXY: false, STAFF_SESSION_IDLE_MS: 1_800_000, RESIDENT_SESSION_IDLE_MS: 300_000,
+    NODE_ENV: 'test', CONSOLE_DIR: consoleDir(), QUEUE_PREFIX: prefix, READER_AGENT_ORIGINS: TEST_READER_AGENT_ORIGINS, TRUST_PROXY: false, STAFF_SESSION_IDLE_MS: 1_800_000, RESIDENT_SESSION_IDLE_MS: 300_000, RESIDENT_SESSION_LIMIT_MS: 1_800_000,
     STAFF_PASSWORD_SCRYPT_N: staffPasswordCost(),
     ...deps.config,
   };

@@ -14,7 +14,7 @@ const wholeNumber = (value: unknown): value is number => Number.isSafeInteger(va
 
 function parseSession(body: unknown): ResidentSessionView | null {
   const ok = isRecord(body) && isRecord(body.municipality) && typeof body.municipality.code === 'string' && bilingual(body.municipality.name)
-    && wholeNumber(body.idleSeconds) && wholeNumber(body.closesInSeconds);
+    && wholeNumber(body.idleSeconds) && wholeNumber(body.closesInSeconds) && wholeNumber(body.limitInSeconds);
   return ok ? (body as unknown as ResidentSessionView) : null;
 }
 

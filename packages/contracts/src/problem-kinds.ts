@@ -505,8 +505,8 @@ export const problemKinds = {
     en: 'This card has no family consent to withdraw.' } },
   // The resident's own page, opened with card and PIN (docs/resident.md).
   resident_session_closed: { status: 401, title: 'Resident page closed', messages: {
-    ja: 'わたしのページは閉じています（カードが外されたか、5分間操作がなかったため）。もう一度カードを置いて、暗証番号で開いてください。',
-    en: 'Your page is closed (the card was removed, or nothing was done for five minutes). Place your card again and open it with your PIN.' } },
+    ja: 'わたしのページは閉じています（カードが外されたか、5分間操作がなかったか、開いてから30分たったため）。もう一度カードを置いて、暗証番号で開いてください。',
+    en: 'Your page is closed (the card was removed, nothing was done for five minutes, or it was open for thirty minutes). Place your card again and open it with your PIN.' } },
   resident_card_unknown: { status: 409, title: 'Card not registered', messages: {
     ja: 'このカードはまだマイキーIDに登録されていません。市の窓口で登録してください。',
     en: 'This card has no MyKey ID yet. Please register it at a town counter.' } },

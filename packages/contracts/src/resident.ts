@@ -14,8 +14,10 @@ export interface ResidentSessionView {
   municipality: { code: string; name: Messages };
   /** How long the page stays open without use. */
   idleSeconds: number;
-  /** How long it has left now, unless it is used again. */
+  /** How long it has left now, unless it is used again (never past its limit). */
   closesInSeconds: number;
+  /** How long until it closes however it is used (RESIDENT_SESSION_LIMIT_MS after it opened). */
+  limitInSeconds: number;
 }
 
 export interface ResidentBalance { municipality: { code: string; name: Messages }; points: number }
