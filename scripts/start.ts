@@ -20,6 +20,8 @@ const seedDemo = !process.env.DATABASE_URL || process.argv.includes('--seed-demo
 const host = process.env.HOST ?? '127.0.0.1';
 const apiPort = Number(process.env.PORT ?? 3000);
 const vitePort = Number(process.env.MYKEY_VITE_PORT ?? 5173);
+// Prometheus scrapes each process on a loopback port of its own (docs/operations.md#metrics).
+const metricsPorts = { server: Number(process.env.MYKEY_SERVER_METRICS_PORT ?? 9464), worker: Number(process.env.MYKEY_WORKER_METRICS_PORT ?? 9465) };
 const apiUrl = `http://${host}:${apiPort}`;
 
 let services: Services | undefined;
@@ -70,8 +72,8 @@ async function main(): Promise<void> {
   // platform still runs: the towns are there, only quieter.
   if (seedDemo) await demoActivity(services.databaseUrl, { ...process.env, ...env }).catch((error: unknown) => console.error(`[demo] no demo activity: ${error instanceof Error ? error.message : String(error)}`));
   children = [
-    startChild('server', ['--import', 'tsx', 'backend/src/server.ts'], env),
-    startChild('worker', ['--import', 'tsx', 'backend/src/worker.ts'], env),
+    startChild('server', ['--import', 'tsx', 'backend/src/server.ts'], { ...env, METRICS_PORT: String(metricsPorts.server) }),
+    startChild('worker', ['--import', 'tsx', 'backend/src/worker.ts'], { ...env, METRICS_PORT: String(metricsPorts.worker) }),
   ];
   if (dev) {
     children.push(startChild('vite', ['node_modules/vite/bin/vite.js', 'frontend', '--host', host, '--port', String(vitePort), '--strictPort'],
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
     `  Console (コンソール):   ${consoleUrl}`,
     `  API:                    ${apiUrl}/api/v1/`,
     `  Health / readiness:     ${apiUrl}/healthz  ${apiUrl}/readyz`,
+    `  Metrics (Prometheus):   http://127.0.0.1:${metricsPorts.server}/metrics (server)  http://127.0.0.1:${metricsPorts.worker}/metrics (worker)`,
     ...(seedDemo ? [`  Demo sign-in:           ${DEMO_STAFF.map((s) => s.login_id).join(' or ')} (みらい市), ${DEMO_SECOND_STAFF.map((s) => s.login_id).join(' or ')} (あおば町), password ${DEMO_PASSWORD}`] : []),
     '  Press Ctrl-C to stop.',
     '',

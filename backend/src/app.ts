@@ -39,6 +39,7 @@ import { familyAcceptPurpose, familyOfferPurpose, familyWhereaboutsPurpose, fami
 import { familyRoutes } from './family/routes.ts';
 import { residentPagePurpose } from './resident/purposes.ts';
 import { residentRoutes } from './resident/routes.ts';
+import { httpMetrics } from './metrics/http.ts';
 import { plainHttpWebhooksAllowed } from './partners/webhook-url.ts';
 import type { CertificateVerifier } from './jpki/verifier.ts';
 import type { Queue } from './queue.ts';
@@ -99,6 +100,8 @@ export function createApp({ config, db, redis, log, identity, conversions, clock
   // Koa would print errors to stderr itself; ours are already logged as JSON with a request id.
   app.silent = true;
   app.use(requestContext(log));
+  // Outside the problem middleware: a refused request is counted with the status it was answered.
+  app.use(httpMetrics());
   app.use(securityHeaders(config.READER_AGENT_ORIGINS));
   app.use(problemMiddleware);
   for (const router of [healthRoutes(db, redis), openApiRoutes(), grantRoutes({ db, clock }), settlementRoutes({ db, clock }), staffRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, mykeySecret: identity.secret, config }), deviceRoutes({ db, redis, keyPrefix: config.QUEUE_PREFIX, clock }),

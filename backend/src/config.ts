@@ -196,6 +196,9 @@ const schema = z.object({
   DATABASE_URL: url(['mysql:'], 'mysql://mykey:secret@127.0.0.1:3306/mykey'),
   REDIS_URL: url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Where this process serves GET /metrics for Prometheus (docs/operations.md#metrics); unset, nowhere. Never the public PORT. */
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   CONSOLE_DIR: z.string().min(1).default(path.join(repoRoot, 'frontend', 'dist')),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]{1,64}$/, { error: 'must be 1-64 letters, digits, _ : -' }).default('mykey'),
   HEARTBEAT_INTERVAL_MS: positiveMs.default(10_000),

@@ -12,6 +12,8 @@ import { CertificateVerifier } from './jpki/verifier.ts';
 import { createQueue } from './queue.ts';
 import { CONVERSION_QUEUE, type ConversionJob } from './conversions/queue.ts';
 import { refuseDemoAccounts } from './startup-checks.ts';
+import { watchPool, watchQueue } from './metrics/metrics.ts';
+import { serveMetrics } from './metrics/listener.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'server');
@@ -27,6 +29,9 @@ const verifier = new CertificateVerifier({ anchors: anchors.certificates, db, po
 // The server only adds conversion jobs; the worker processes them.
 const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, config);
 conversions.on('error', (error) => log.warn({ queue: CONVERSION_QUEUE, err: error }, 'queue error'));
+watchPool(db);
+watchQueue(conversions);
+const metrics = await serveMetrics(config, log);
 const server = createApp({ config, db, redis, log, identity: { verifier, secret: mykeySecret(config) }, conversions, batchUploads: batchUploadSettings(config) }).listen(config.PORT, config.HOST);
 try {
   await once(server, 'listening');
@@ -42,5 +47,6 @@ onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
   // Stop taking connections, let requests in flight finish, then close the pools.
   server.closeIdleConnections();
   await new Promise((resolve) => server.close(resolve));
+  metrics?.close();
   await Promise.allSettled([db.destroy(), redis.quit(), conversions.close()]);
 });

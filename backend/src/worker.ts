@@ -25,6 +25,8 @@ import { RESIDENT_SESSION_PURGE_QUEUE, purgeEndedResidentSessions } from './resi
 import { plainHttpWebhooksAllowed } from './partners/webhook-url.ts';
 import { SERVICE_USE_RETENTION_QUEUE, foldExpiredUses } from './town-services/uses-retention-job.ts';
 import { SHELTER_RETENTION_QUEUE, deleteExpiredStays } from './shelters/retention-job.ts';
+import { watchPool, watchQueue } from './metrics/metrics.ts';
+import { serveMetrics } from './metrics/listener.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'worker');
@@ -72,7 +74,10 @@ async function restoreSchedules(): Promise<void> {
 for (const queue of queues) {
   queue.on('failed', (job, error) => log.error({ queue: queue.name, jobId: job.id, err: error }, 'job failed'));
   queue.on('error', (error) => log.warn({ queue: queue.name, err: error }, 'queue error'));
+  watchQueue(queue, { outcomes: true });
 }
+watchPool(db);
+const metrics = await serveMetrics(config, log);
 
 // Partners' and services' webhooks go by the same settings, each outbox with its own deliverer.
 const webhookSettings: WebhookSettings = {
@@ -161,6 +166,7 @@ onShutdown(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
   await Promise.all(queues.map((queue) => queue.close()));
   // Webhooks already sent are recorded before the database goes.
   await Promise.all([deliverer.drain(), serviceDeliverer.drain()]);
+  metrics?.close();
   await db.destroy();
 });
 await started;

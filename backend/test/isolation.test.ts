@@ -263,7 +263,28 @@ async function residentPageA(f: Fixture) {
 async function residentPage(f: Fixture, proof: string) {
   const opened = await fetch(`${f.base}/api/v1/resident/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ proof }) });
   const page = { cookie: opened.headers.get('set-cookie')?.split(';')[0] ?? '' } as Staff;
-  return { opened: { status: opened.status, body: await opened.json() } as Reply, call: (method: string, path: string) => rawStaff(f.base, page, method, path) };
+  return {
+    opened: { status: opened.status, body: await opened.json() } as Reply,
+    call: (method: string, path: string) => rawStaff(f.base, page, method, path),
+    /** A change of the page's: POSTed with a fresh Idempotency-Key. */
+    change: async (path: string, body?: unknown): Promise<Reply> => {
+      const response = await fetch(`${f.base}${path}`, { method: 'POST', headers: { cookie: page.cookie, 'Idempotency-Key': randomUUID(), ...(body !== undefined && { 'Content-Type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: response.status, body: await response.json() };
+    },
+  };
+}
+
+/** Two residents of B who consented with each other at B's counter: their pairing's id. */
+async function familyOfB(f: Fixture): Promise<number> {
+  const consent = async (card: Awaited<ReturnType<typeof firstLogin>>['card'], body: Record<string, string>) => {
+    const request = must(await f.b.counterB.post('/api/v1/family/requests', body), 201).body;
+    const challenge = must(await f.b.counterB.post('/api/v1/auth/challenges', { purpose: `family_${body.action}`, familyRequestId: request.requestId }), 201).body;
+    return must(await f.b.counterB.post('/api/v1/auth/card-sessions', cardProof(challenge, card)), 201).body;
+  };
+  const [parent, child] = [await firstLogin(f.pki, f.b.counterB), await firstLogin(f.pki, f.b.counterB)];
+  const { code } = await consent(parent.card, { action: 'offer', label: 'あおば町の親' });
+  await consent(child.card, { action: 'accept', code, label: 'あおば町の子' });
+  return Number((await f.db('family_pairings').where({ code }).first('id')).id);
 }
 
 const CASES: Record<string, Case> = {
@@ -322,6 +343,33 @@ const CASES: Record<string, Case> = {
     t.is((await pageA.call('GET', '/api/v1/resident/points')).status, 401);
     t.is((await pageB.call('GET', '/api/v1/resident/points')).status, 200);
   },
+  async 'GET /api/v1/resident/links'(t, f) {
+    const links = must(await (await residentPageA(f)).call('GET', '/api/v1/resident/links'), 200);
+    nothingOfB(t, f, links);
+    t.like(links.body, { memberships: [], family: { consents: [], offers: [] }, home: { municipality: { code: '139998' } } });
+    t.like(await rawStaff(f.base, f.b.cityB, 'GET', '/api/v1/resident/links'), { status: 401, body: { code: 'resident_session_closed' } });
+  },
+
+  async 'POST /api/v1/resident/memberships/:id/unlink'(t, f) {
+    const page = await residentPageA(f);
+    sameAsUnknown(t, f, await page.change(`/api/v1/resident/memberships/${f.b.membershipId}/unlink`), await page.change('/api/v1/resident/memberships/999999999/unlink'));
+    t.truthy(await f.db('memberships').where({ id: f.b.membershipId }).first('id'), "B's membership stands");
+  },
+
+  async 'POST /api/v1/resident/family-consents/:id/withdraw'(t, f) {
+    const pairingB = await familyOfB(f);
+    const page = await residentPageA(f);
+    sameAsUnknown(t, f, await page.change(`/api/v1/resident/family-consents/${pairingB}/withdraw`), await page.change('/api/v1/resident/family-consents/999999999/withdraw'));
+    t.is((await f.db('family_pairings').where({ id: pairingB }).first('ended_at')).ended_at, null, "B's consent stands");
+  },
+
+  async 'POST /api/v1/resident/home-moves'(t, f) {
+    const page = await residentPageA(f);
+    // B's resident's signed home_move, handed in on A's page, moves nothing, as a proof that does not exist.
+    sameAsUnknown(t, f, await page.change('/api/v1/resident/home-moves', { proof: f.b.moveProof }), await page.change('/api/v1/resident/home-moves', { proof: randomBytes(32).toString('base64url') }));
+    t.is((await f.db('mykeys').where({ mykey_id: f.b.resident.mykeyId }).first('home_municipality_code')).home_municipality_code, f.b.code, "B's resident stays B's");
+  },
+
   async 'GET /api/v1/staff/session'(t, f) {
     nothingOfB(t, f, await f.cityA.get('/api/v1/staff/session'), await f.shopA.get('/api/v1/staff/session'));
   },

@@ -6,7 +6,8 @@
 import test from 'ava';
 import { createHash, randomUUID } from 'node:crypto';
 import { fileFixture } from './helpers/env.ts';
-import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, secondTown, signInStaff, type Device, type Reply } from './helpers/identity.ts';
+import { browser, openPage as openResidentPage, signPage } from './helpers/resident-page.ts';
+import { cardProof, cardSession, enrollDevice, firstLogin, municipalCounter, secondTown, signInStaff, type Device } from './helpers/identity.ts';
 import { creditConversions, expireAccount, inLedgerTransaction } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
 import type { IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
@@ -28,33 +29,8 @@ const fixture = fileFixture(test, async (cleanup) => {
 });
 type Fixture = Awaited<ReturnType<typeof fixture>>;
 
-/** A browser's calls with the cookie the page's opening set. */
-function browser(base: string) {
-  let cookie = '';
-  const call = async (method: string, path: string, body?: unknown): Promise<Reply & { headers: Headers; text: string }> => {
-    const response = await fetch(`${base}${path}`, { method, headers: { cookie, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const set = response.headers.get('set-cookie');
-    if (set) cookie = set.split(';')[0]!;
-    // The bytes as sent: text() would drop a CSV's byte-order mark.
-    const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(await response.arrayBuffer());
-    const json = response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined;
-    return { status: response.status, body: json, headers: response.headers, text };
-  };
-  return { call, get cookie() { return cookie; }, set cookie(value: string) { cookie = value; } };
-}
-
-/** The card signs resident_page at `device` (PIN): the card session's reply. */
-const signPage = (device: Device, card: IssuedCertificate) => cardSession(device, card, 'resident_page');
-
-/** The page opened: the card signs at `device`, a fresh browser hands the proof in. */
-async function openPage(f: Fixture, card: IssuedCertificate, device: Device = f.device) {
-  const signed = await signPage(device, card);
-  if (signed.status !== 201) throw new Error(JSON.stringify(signed.body));
-  const page = browser(f.base);
-  const opened = await page.call('POST', '/api/v1/resident/sessions', { proof: signed.body.challengeId });
-  if (opened.status !== 201) throw new Error(JSON.stringify(opened.body));
-  return { page, opened };
-}
+/** The page opened at `device` (the town's counter unless told). */
+const openPage = (f: Fixture, card: IssuedCertificate, device: Device = f.device) => openResidentPage(f.base, device, card);
 
 const credit = (f: Fixture, mykeyId: string, points: number, now: Date, municipalityCode = '139998') => inLedgerTransaction(f.db, (trx) => creditConversions(trx, [{
   reference: `test:${randomUUID()}`, municipalityCode, mykeyId, partnerId: f.partnerId, points, now,

@@ -20,8 +20,8 @@ import { startApp } from '@mykey/backend/test/helpers/server.ts';
 import { creditConversions, inLedgerTransaction } from '@mykey/backend/ledger/ledger.ts';
 import { presentCardAgain, waitForCard, waitUntil } from './helpers/agent.ts';
 import { enrolledAgent, stackWithCardFrom, trustingBackend } from './helpers/counter.ts';
-import { accessible, atMine, kioskPage, typePin, type PageWords } from './helpers/resident-page.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
+import { accessible, atMine, kioskPage, typePin, type PageWords } from './helpers/resident.ts';
 
 const PIN = '5827';
 const DAY = 86_400_000;

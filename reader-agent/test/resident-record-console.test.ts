@@ -10,7 +10,7 @@ import { launchBrowser, screenshotPath } from '@mykey/backend/test/helpers/brows
 import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
 import { enrolledAgent, stackWithCardFrom, trustingBackend } from './helpers/counter.ts';
-import { accessible, kioskPage, typePin, type PageWords } from './helpers/resident-page.ts';
+import { accessible, kioskPage, typePin, type PageWords } from './helpers/resident.ts';
 
 const PIN = '4906';
 /** あおば町's looks: with the grant and the auditor's look, a page and a bit of the list. */

@@ -11,9 +11,9 @@ import { DEMO_MERCHANTS, DEMO_SECOND_MERCHANTS } from '@mykey/dev-tools/demo-tow
 
 const DEMO_SHOPS = DEMO_MERCHANTS.length + DEMO_SECOND_MERCHANTS.length;
 
-function npmStart(databaseUrl: string, port: number, args: string[] = []) {
+function npmStart(databaseUrl: string, port: number, metrics: { server: number; worker: number }, args: string[] = []) {
   const child = spawn(process.execPath, ['scripts/bootstrap.mjs', 'scripts/start.ts', ...args], {
-    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), PORT: String(port) },
+    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), PORT: String(port), MYKEY_SERVER_METRICS_PORT: String(metrics.server), MYKEY_WORKER_METRICS_PORT: String(metrics.worker) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -39,8 +39,11 @@ function running(pid: number): boolean {
 // whole suite on 2 cores that outlasted two minutes once. How fast it starts is not this test's matter.
 const PATIENT_START_MS = 300_000;
 
-async function startAndWait(databaseUrl: string, port: number, args: string[] = []) {
-  const run = npmStart(databaseUrl, port, args);
+/** Free ports for the server's and the worker's metrics. */
+const metricsPorts = async () => ({ server: await freePort(), worker: await freePort() });
+
+async function startAndWait(databaseUrl: string, port: number, metrics: { server: number; worker: number }, args: string[] = []) {
+  const run = npmStart(databaseUrl, port, metrics, args);
   const exited = once(run.child, 'exit').then(() => { throw new Error(`npm start exited early:\n${run.output()}`); });
   await Promise.race([waitFor('npm start to print its URLs', async () => run.output().includes('MyKey platform is running.'), PATIENT_START_MS), exited]);
   exited.catch(() => {});
@@ -56,8 +59,9 @@ async function interrupt(run: ReturnType<typeof npmStart>): Promise<number | nul
 test('npm start brings the platform up, serves the console, and Ctrl-C stops it all', async (t) => {
   const { url, db } = await testDatabase((fn) => t.teardown(fn), { migrate: false });
   const port = await freePort();
+  const metrics = await metricsPorts();
   // A configured DATABASE_URL gets the demo towns only when asked.
-  const run = await startAndWait(url, port, ['--seed-demo']);
+  const run = await startAndWait(url, port, metrics, ['--seed-demo']);
   t.teardown(() => { run.child.kill('SIGKILL'); });
   const base = `http://127.0.0.1:${port}`;
   t.regex(run.output(), new RegExp(`Console \\(コンソール\\): +${base}/`));
@@ -69,6 +73,10 @@ test('npm start brings the platform up, serves the console, and Ctrl-C stops it 
   t.regex(run.output(), /Demo sign-in: .*demo-city.*demo-aoba-city/);
   t.regex(run.output(), /\[demo\] みらい市（デモ）, the 60 days before [-0-9]+: 24 residents, .*; made now: /, 'the demo towns come with their recent activity');
   t.regex(run.output(), /"env":"development"/, 'npm start runs the platform in development, said explicitly');
+  for (const part of ['server', 'worker'] as const) {
+    t.regex(run.output(), new RegExp(`http://127\\.0\\.0\\.1:${metrics[part]}/metrics \\(${part}\\)`));
+    t.regex(await (await fetch(`http://127.0.0.1:${metrics[part]}/metrics`)).text(), /^mykey_db_pool_connections\{state="used"\} \d+$/m, `the ${part}'s metrics`);
+  }
 
   const browser = await launchBrowser((fn) => t.teardown(fn));
   const page = await browser.newPage();
@@ -84,7 +92,7 @@ test('npm start brings the platform up, serves the console, and Ctrl-C stops it 
   await t.throwsAsync(fetch(`${base}/healthz`));
 
   // A second start finds everything in place: nothing to migrate, nothing to build.
-  const again = await startAndWait(url, port, ['--seed-demo']);
+  const again = await startAndWait(url, port, metrics, ['--seed-demo']);
   t.teardown(() => { again.child.kill('SIGKILL'); });
   t.regex(again.output(), /schema is up to date/);
   t.notRegex(again.output(), /building the console|installing npm dependencies/);
@@ -98,7 +106,7 @@ test('npm start stops everything and says why when a part cannot start; a config
   const port = await freePort();
   const blocker = (await import('node:net')).createServer().listen(port, '127.0.0.1');
   t.teardown(() => { blocker.close(); });
-  const run = npmStart(url, port);
+  const run = npmStart(url, port, await metricsPorts());
   t.teardown(() => { run.child.kill('SIGKILL'); });
   const [code] = await once(run.child, 'exit');
   t.is(code, 1);

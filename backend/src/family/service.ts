@@ -15,6 +15,7 @@ import { names, servedBy } from '../shelters/service.ts';
 import { tokyoTime } from '../ledger/rules.ts';
 import type { Messages } from '@mykey/contracts/problem-kinds.ts';
 import type { FamilyTerms } from '@mykey/contracts/challenge-text.ts';
+import type { ResidentFamily } from '@mykey/contracts/resident-links.ts';
 import { FAMILY_CODE_ALPHABET, type FamilyAcceptAnswer, type FamilyInside, type FamilyOfferAnswer, type FamilyRequest, type FamilyRequestView, type FamilyWhereabouts, type FamilyWhereaboutsAnswer, type FamilyWithdrawAnswer } from '@mykey/contracts/family.ts';
 import { familyRepository as repo, type FamilyAction, type Pairing } from './repository.ts';
 
@@ -128,9 +129,7 @@ export async function withdraw(trx: Knex.Transaction, tap: Tap): Promise<FamilyW
   const card = await cardOf(trx, tap, { lock: true });
   const current = await repo.currentOf(trx, card.mykeyPk, { lock: true });
   if (current.length === 0) throw new Problem('family_nothing_to_withdraw');
-  await repo.end(trx, current.map((p) => p.id), tap.now);
-  const ended = current.filter((p) => p.linkedAt).length;
-  await appendAudit(trx, { action: 'family.withdrawn', actor: deviceActor(tap.device), subject: card.mykeyId, details: { ended, offers: current.length - ended, ...towns(tap.device.municipalityCode) } });
+  const ended = await endPairings(trx, current, card.mykeyId, { actor: deviceActor(tap.device), details: towns(tap.device.municipalityCode) }, tap.now);
   return {
     purpose: 'family_withdraw', ended,
     messages: {
@@ -138,6 +137,42 @@ export async function withdraw(trx: Knex.Transaction, tap: Tap): Promise<FamilyW
       en: 'Every family consent of this card is withdrawn: neither you nor they can see each other\'s shelter any more.',
     },
   };
+}
+
+/**
+ * The one way consents end, whoever withdraws (the card at a counter, the resident on their own
+ * page): these pairings end now, for both residents; on record as family.withdrawn with how many
+ * consents and waiting offers ended, never with whom. How many consents ended.
+ */
+async function endPairings(trx: Knex.Transaction, pairings: Pairing[], mykeyId: string, by: { actor: AuditEvent['actor']; details: Record<string, unknown> }, now: Date): Promise<number> {
+  await repo.end(trx, pairings.map((p) => p.id), now);
+  const ended = pairings.filter((p) => p.linkedAt).length;
+  await appendAudit(trx, { action: 'family.withdrawn', actor: by.actor, subject: mykeyId, details: { ended, offers: pairings.length - ended, ...by.details } });
+  return ended;
+}
+
+/** The resident's consents and their offers still open to acceptance at `now`, as their own page lists them (docs/resident.md). */
+export async function consentsOf(conn: Conn, mykeyPk: number, now: Date): Promise<ResidentFamily> {
+  const current = await repo.currentOf(conn, mykeyPk);
+  return {
+    consents: current.filter((p) => p.linkedAt).map((p) => {
+      const mine = p.offererMykeyPk === mykeyPk;
+      return { id: p.id, theirLabel: mine ? p.accepterLabel! : p.offererLabel, myLabel: mine ? p.offererLabel : p.accepterLabel!, since: p.linkedAt!.toISOString() };
+    }),
+    offers: current.filter((p) => !p.linkedAt && p.acceptBy > now).map((p) => ({ id: p.id, code: p.code, myLabel: p.offererLabel, acceptBy: p.acceptBy.toISOString() })),
+  };
+}
+
+/**
+ * The resident withdraws one consent, or one offer of theirs still waiting, on their own page
+ * (opened with card and PIN at the kiosk `deviceId` of `town`): it ends for both residents. One
+ * ended already, or another's, is as good as none.
+ */
+export async function withdrawOne(trx: Knex.Transaction, resident: { mykeyPk: number; mykeyId: string }, kiosk: { deviceId: number; town: string }, pairingId: number, now: Date): Promise<{ ended: number }> {
+  const pairing = (await repo.currentOf(trx, resident.mykeyPk, { lock: true })).find((p) => p.id === pairingId);
+  if (!pairing) throw new Problem('family_consent_not_found');
+  const by = { actor: { kind: 'device', id: String(kiosk.deviceId) } as const, details: { via: 'resident_page', ...towns(kiosk.town, pairing.municipalityCode) } };
+  return { ended: await endPairings(trx, [pairing], resident.mykeyId, by, now) };
 }
 
 const otherOf = (pairing: Pairing, mykeyPk: number): number | null => (pairing.offererMykeyPk === mykeyPk ? pairing.accepterMykeyPk : pairing.offererMykeyPk);

@@ -11,6 +11,7 @@ import type { Db } from '../db.ts';
 import type { Logger } from '../log.ts';
 import { examineCertificate, judgeCertificate, MAX_CERTIFICATE_BYTES, type ExaminedCertificate, type RefusedCertificate, type Verdict } from './certificates.ts';
 import { crlRepository } from './crl-repository.ts';
+import { certificateChecks } from '../metrics/metrics.ts';
 import { RevocationList } from './revocation.ts';
 
 export type RevocationPolicy = JpkiConfig['JPKI_REVOCATION_POLICY'];
@@ -58,6 +59,12 @@ export class CertificateVerifier {
   }
 
   async verify(der: Uint8Array, options: VerifyCertificateOptions): Promise<Verdict> {
+    const verdict = await this.judge(der, options);
+    certificateChecks.inc({ verdict: verdict.ok ? 'accepted' : verdict.code });
+    return verdict;
+  }
+
+  private async judge(der: Uint8Array, options: VerifyCertificateOptions): Promise<Verdict> {
     const looking = this.refreshIfDue();
     // Until MySQL has been read once, an answer would ignore every CRL: wait for that first look.
     if (!this.loaded) await looking;

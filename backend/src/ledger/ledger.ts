@@ -11,8 +11,9 @@ import { mykeyRepository } from '../mykey/repository.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import {
   LIMITS, assertBalanced, budgetReturnEntry, conversionEntry, expiryEntry, fundingEntry, grantEntry, paymentEntry, requestHash, reversalEntry,
-  type Entry, type NewLot, type Posting,
+  type Entry, type EntryKind, type NewLot, type Posting,
 } from './entries.ts';
+import { afterCommit, pointsMoved } from '../metrics/metrics.ts';
 import { accountKey, ledgerRepository as repo, type AccountOwner, type Campaign, type LockedAccount, type StoredEntry } from './repository.ts';
 import {
   campaignPays, campaignPointsExpire, convertedPointsExpire, drawSoonestExpiring, premiumFor, refundable, restoreInReverse, voidable,
@@ -105,12 +106,26 @@ async function apply(trx: Trx, entry: Entry, locked: LockedAccount[]): Promise<P
   const entryId = (await repo.insertEntries(trx, [entry]))?.get(entry.reference);
   // Taken meanwhile by a transaction that did not hold these accounts (another request, or a stale snapshot).
   if (entryId === undefined) return (await replayOf(trx, entry.reference, entry.requestHash, { lock: true }))!;
+  countPoints(trx, [entry]);
   for (const plan of plans) await writeLots(trx, entryId, plan);
   await repo.insertPostings(trx, entry.postings.map((p) => ({ entryId, accountId: p.accountId, amount: p.amount })));
   await repo.addToBalances(trx, entry.postings);
   for (const posting of entry.postings) accounts.get(posting.accountId)!.balance += posting.amount;
   const spendableAfter = plans.find((plan) => plan.spendableAfter !== undefined)?.spendableAfter;
   return { entryId, replayed: false, postings: entry.postings, ...(spendableAfter === undefined ? {} : { spendableAfter }) };
+}
+
+/** The movement an entry kind is to a resident, as the metrics name it; funding and budget returns move no resident's points. */
+const MOVEMENTS: Partial<Record<EntryKind, string>> = { conversion: 'issued', grant: 'issued', payment: 'redeemed', refund: 'refunded', void: 'refunded', expiry: 'expired' };
+
+/** What these entries moved to or from residents (their lots' postings), counted once the transaction commits. */
+function countPoints(trx: Trx, entries: Entry[]): void {
+  const moved = entries.flatMap((entry) => {
+    const movement = MOVEMENTS[entry.kind];
+    const points = Math.abs(entry.postings.filter((p) => p.lots).reduce((sum, p) => sum + p.amount, 0));
+    return movement && points > 0 ? [{ movement, points }] : [];
+  });
+  if (moved.length > 0) afterCommit(trx, () => { for (const { movement, points } of moved) pointsMoved.inc({ movement }, points); });
 }
 
 /** Checks an entry against the accounts this transaction locked: all of them locked, in the entry's municipality, lots with residents only. */
@@ -379,6 +394,7 @@ export async function creditConversions(trx: Trx, requests: CreditConversion[]):
     const entryIds = await repo.insertEntries(trx, entries.map(({ entry }) => entry));
     // Taken meanwhile by a transaction that did not hold these accounts: run again, and it is a replay.
     if (!entryIds) throw new ConcurrentChange('a conversion reference was posted by a concurrent transaction');
+    countPoints(trx, entries.map(({ entry }) => entry));
     await repo.insertLots(trx, entries.flatMap(({ entry }) => entry.postings.flatMap((p) => (p.lots && 'create' in p.lots
       ? p.lots.create.map((lot) => ({ ...lot, accountId: p.accountId, entryId: entryIds.get(entry.reference)! })) : []))));
     const postings = entries.flatMap(({ entry }) => entry.postings.map((p) => ({ entryId: entryIds.get(entry.reference)!, accountId: p.accountId, amount: p.amount })));

@@ -89,6 +89,12 @@ export const mykeyRepository = {
     return new Map(rows.map((row) => [Number(row.id), { mykeyId: row.mykey_id as string, status: row.status }]));
   },
 
+  /** The MyKey ID of this primary key and its home town. */
+  async home(conn: Conn, mykeyPk: number): Promise<{ mykeyId: string; homeMunicipalityCode: string }> {
+    const row = await conn('mykeys').where({ id: mykeyPk }).first('mykey_id', 'home_municipality_code');
+    return { mykeyId: row.mykey_id, homeMunicipalityCode: row.home_municipality_code };
+  },
+
   /** Inserts a MyKey ID with its home town; undefined if another card already holds that ID. */
   async insertMykey(trx: Knex.Transaction, mykeyId: string, homeMunicipalityCode: string, issuedAt: Date): Promise<number | undefined> {
     try {

@@ -44,7 +44,7 @@ type Conn = Db | Knex.Transaction;
 const VIEWED = 'mykey.viewed';
 
 const staffActor = (staff: SignedInStaff): AuditEvent['actor'] => ({ kind: 'staff', id: String(staff.id) });
-const deviceActor = (device: EnrolledDevice): AuditEvent['actor'] => ({ kind: 'device', id: String(device.id) });
+const deviceActor = (device: Pick<EnrolledDevice, 'id'>): AuditEvent['actor'] => ({ kind: 'device', id: String(device.id) });
 
 /** The card's keyed hash, as MyKey IDs and challenges know it: `secret` is the MyKey secret (config.ts). */
 export const keyOf = (secret: Buffer, card: CardIdentity): Buffer => certificateKey(secret, card.issuerDer, card.serialHex);
@@ -207,16 +207,17 @@ export async function relinkBothCards(trx: Knex.Transaction, oldKey: Buffer, new
 
 /**
  * The resident moves their MyKey ID's home to the town of this device: their card signed a
- * 'home_move' challenge here, after the PIN. Nobody else can move it. On record in both towns.
+ * 'home_move' challenge here, after the PIN. Nobody else can move it. On record in both towns,
+ * with `details` saying how, when it was not the device's own call (the resident's page: `via`).
  */
-export async function moveHome(trx: Knex.Transaction, certKey: Buffer, device: EnrolledDevice): Promise<string> {
+export async function moveHome(trx: Knex.Transaction, certKey: Buffer, device: Pick<EnrolledDevice, 'id' | 'municipalityCode'>, details: { via?: 'resident_page' } = {}): Promise<string> {
   const binding = await bindingOf(trx, certKey, { lock: true });
   if (!binding) throw new Problem('card_not_registered');
   const { mykeyPk, mykeyId, homeMunicipalityCode: from } = await usableIn(trx, binding, device.municipalityCode);
   const to = device.municipalityCode;
   if (from === to) throw new Problem('mykey_home_unchanged');
   await repo.moveHome(trx, mykeyPk, to);
-  await appendAudit(trx, { action: 'mykey.home_moved', actor: deviceActor(device), subject: mykeyId, details: { from, to, ...towns(from, to) } });
+  await appendAudit(trx, { action: 'mykey.home_moved', actor: deviceActor(device), subject: mykeyId, details: { from, to, ...details, ...towns(from, to) } });
   return mykeyId;
 }
 

@@ -8,7 +8,8 @@ type Conn = Db | Knex.Transaction;
 
 export type EndReason = 'card_removed' | 'closed' | 'mykey_suspended' | 'mykey_blocked_here';
 
-export interface ResidentSession { mykeyPk: number; municipalityCode: string; lastUsedAt: Date; idleSeconds: number; closesBy: Date }
+/** `deviceId`: the town's device the card opened the page at (the kiosk whose agent the page's browser is paired with). */
+export interface ResidentSession { mykeyPk: number; municipalityCode: string; deviceId: number; lastUsedAt: Date; idleSeconds: number; closesBy: Date }
 
 const hashOf = (token: string): Buffer => createHash('sha256').update(token).digest();
 
@@ -20,7 +21,7 @@ const endedBy = (conn: Conn, query: Knex.QueryBuilder, now: Date) => query.where
   .orWhere('last_used_at', '<=', conn.raw('? - INTERVAL idle_seconds SECOND', [now])).orWhere('closes_by', '<=', now));
 
 export const residentSessionsRepository = {
-  async insert(trx: Knex.Transaction, token: string, session: ResidentSession & { deviceId: number }): Promise<void> {
+  async insert(trx: Knex.Transaction, token: string, session: ResidentSession): Promise<void> {
     await trx('resident_sessions').insert({
       token_hash: hashOf(token), mykey_pk: session.mykeyPk, municipality_code: session.municipalityCode, device_id: session.deviceId,
       opened_at: session.lastUsedAt, last_used_at: session.lastUsedAt, idle_seconds: session.idleSeconds, closes_by: session.closesBy,
@@ -30,8 +31,8 @@ export const residentSessionsRepository = {
   /** The session of this token, not ended, used within its idle time before `now` and short of its limit; undefined otherwise. */
   async open(conn: Conn, token: string, now: Date): Promise<ResidentSession | undefined> {
     const row = await conn('resident_sessions').where({ token_hash: hashOf(token) }).whereNull('ended_at').andWhere('closes_by', '>', now)
-      .andWhere('last_used_at', '>', conn.raw('? - INTERVAL idle_seconds SECOND', [now])).first('mykey_pk', 'municipality_code', 'last_used_at', 'idle_seconds', 'closes_by');
-    return row && { mykeyPk: Number(row.mykey_pk), municipalityCode: String(row.municipality_code), lastUsedAt: row.last_used_at, idleSeconds: Number(row.idle_seconds), closesBy: row.closes_by };
+      .andWhere('last_used_at', '>', conn.raw('? - INTERVAL idle_seconds SECOND', [now])).first('mykey_pk', 'municipality_code', 'device_id', 'last_used_at', 'idle_seconds', 'closes_by');
+    return row && { mykeyPk: Number(row.mykey_pk), municipalityCode: String(row.municipality_code), deviceId: Number(row.device_id), lastUsedAt: row.last_used_at, idleSeconds: Number(row.idle_seconds), closesBy: row.closes_by };
   },
 
   /** The session was used at `now`: its idle time starts again. */

@@ -11,6 +11,7 @@ import { Problem } from '../http/problems.ts';
 import { endSession, historyCsv, historyOf, openSession, pointsOf, sessionOf, sessionView, type SessionLimits } from './service.ts';
 import type { ResidentSession } from './repository.ts';
 import { recordViewsOf } from './record-views.ts';
+import { residentLinkRoutes } from './links-routes.ts';
 
 // Over HTTPS the __Host- prefix keeps the cookie to this host and path / (as the staff cookie, staff/middleware.ts).
 const COOKIE = 'mykey_resident';
@@ -107,6 +108,8 @@ export function residentRoutes({ db, clock, limits }: { db: Db; clock: () => Dat
     const session = await used(ctx);
     ctx.body = await recordViewsOf(db, session, page);
   });
+
+  residentLinkRoutes(router, { db, clock, used });
 
   return router;
 }

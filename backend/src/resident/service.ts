@@ -41,7 +41,7 @@ export async function checkCard(trx: Knex.Transaction, tap: Tap): Promise<object
   return {};
 }
 
-/** The names of these towns only: a resident holds points in one or a few. */
+/** The names of these towns only: a resident holds points in one or a few (and memberships in as few). */
 export async function municipalityNames(conn: Conn, codes: string[]): Promise<Map<string, Messages>> {
   return new Map(await Promise.all(codes.map(async (code) => [code, (await organizationRepository.municipalityName(conn, code))!] as const)));
 }
@@ -69,8 +69,8 @@ export async function openSession(trx: Knex.Transaction, proof: string, { idleSe
   if (!town) throw new Problem('card_proof_unknown');
   const card = await cardIn(trx, certKey, town);
   const token = randomBytes(32).toString('base64url');
-  const session = { mykeyPk: card.mykeyPk, municipalityCode: town, lastUsedAt: now, idleSeconds, closesBy: new Date(now.getTime() + limitSeconds * 1000) };
-  await repo.insert(trx, token, { ...session, deviceId });
+  const session = { mykeyPk: card.mykeyPk, municipalityCode: town, deviceId, lastUsedAt: now, idleSeconds, closesBy: new Date(now.getTime() + limitSeconds * 1000) };
+  await repo.insert(trx, token, session);
   // The resident's own look, on record in the town where the card opened it.
   await appendAudit(trx, { action: 'resident_page.opened', actor: { kind: 'device', id: String(deviceId) }, subject: card.mykeyId, details: towns(town) });
   return { token, view: await sessionView(trx, session, now) };

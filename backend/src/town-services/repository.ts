@@ -112,6 +112,22 @@ export const townServicesRepository = {
     return row && toMembership(row as MembershipRow);
   },
 
+  /** Every membership of a resident (by their MyKey ID's key), with its service's names and town, oldest link first. */
+  async membershipsOf(conn: Conn, mykeyPk: number): Promise<Array<Membership & { service: Pick<Service, 'nameJa' | 'nameEn' | 'municipalityCode'> }>> {
+    const rows = await memberships(conn).join('services as s', 's.id', 'ms.service_id').where({ 'ms.mykey_pk': mykeyPk })
+      .orderBy([{ column: 'ms.linked_at' }, { column: 'ms.id' }]).select([...MEMBERSHIP_COLUMNS, 's.name_ja', 's.name_en', 's.municipality_code']);
+    return (rows as Array<MembershipRow & Pick<ServiceRow, 'name_ja' | 'name_en' | 'municipality_code'>>).map((row) => ({
+      ...toMembership(row), service: { nameJa: row.name_ja, nameEn: row.name_en, municipalityCode: row.municipality_code },
+    }));
+  },
+
+  /** A resident's own membership of this id; another's is as good as none. */
+  async membershipOfResident(conn: Conn, mykeyPk: number, id: number, { lock = false } = {}): Promise<Membership | undefined> {
+    const query = memberships(conn).where({ 'ms.id': id, 'ms.mykey_pk': mykeyPk });
+    const row = await (lock ? query.forUpdate() : query).first(MEMBERSHIP_COLUMNS);
+    return row && toMembership(row as MembershipRow);
+  },
+
   async membership(conn: Conn, serviceId: number, id: number, { lock = false } = {}): Promise<Membership | undefined> {
     const query = memberships(conn).where({ 'ms.service_id': serviceId, 'ms.id': id });
     const row = await (lock ? query.forUpdate() : query).first(MEMBERSHIP_COLUMNS);

@@ -158,12 +158,25 @@ export async function unlinkByCard(trx: Knex.Transaction, tap: Tap<MembershipTer
   const membership = await repo.membershipByNumber(trx, service.id, request.memberNumber);
   if (!membership) throw new Problem('membership_not_found');
   if (membership.mykeyPk !== card.mykeyPk) throw new Problem('membership_not_this_card');
+  return { service: names(service), ...await unlink(trx, service, membership, card.mykeyId, { actor: deviceActor(tap.device), details: { by: 'resident', requestId: request.id } }) };
+}
+
+/** Who unlinked, as the event records it: the actor, `by` whom and how (the details), any words, and the towns it happened in besides the service's. */
+interface Unlinking { actor: AuditEvent['actor']; details: Record<string, unknown>; texts?: Record<string, string>; alsoIn?: string }
+
+/**
+ * The one way a membership leaves its MyKey ID, whoever unlinks it (the card at the service's
+ * counter, the service's staff, the resident on their own page): on record as membership.unlinked
+ * in the service's town. The member number stays the service's.
+ */
+async function unlink(trx: Knex.Transaction, service: Service, membership: Membership, mykeyId: string, by: Unlinking): Promise<{ unlinked: { memberNumber: string } }> {
   await repo.deleteMembership(trx, membership.id);
   await appendAudit(trx, {
-    action: 'membership.unlinked', actor: deviceActor(tap.device), subject: card.mykeyId,
-    details: { service: service.id, membership: membership.id, by: 'resident', requestId: request.id, ...towns(service.municipalityCode) }, texts: { memberNumber: membership.memberNumber },
+    action: 'membership.unlinked', actor: by.actor, subject: mykeyId,
+    details: { service: service.id, membership: membership.id, ...by.details, ...towns(service.municipalityCode, ...(by.alsoIn ? [by.alsoIn] : [])) },
+    texts: { memberNumber: membership.memberNumber, ...by.texts },
   });
-  return { service: names(service), unlinked: { memberNumber: membership.memberNumber } };
+  return { unlinked: { memberNumber: membership.memberNumber } };
 }
 
 const NOT_LINKED = {
@@ -221,10 +234,20 @@ export async function unlinkByStaff(trx: Knex.Transaction, staff: SignedInStaff,
   const service = await ownService(trx, staff, serviceId);
   const membership = await repo.membership(trx, serviceId, membershipId, { lock: true });
   if (!membership) throw new Problem('membership_not_found');
-  await repo.deleteMembership(trx, membership.id);
-  await appendAudit(trx, {
-    action: 'membership.unlinked', actor: staffActor(staff), subject: await mykeyIdOf(trx, membership),
-    details: { service: service.id, membership: membership.id, by: 'staff', ...towns(service.municipalityCode) }, texts: { memberNumber: membership.memberNumber, reason },
+  return unlink(trx, service, membership, await mykeyIdOf(trx, membership), { actor: staffActor(staff), details: { by: 'staff' }, texts: { reason } });
+}
+
+/**
+ * The resident unlinks their own membership on their page, opened with card and PIN at the
+ * kiosk `deviceId` of `town` (the device is the actor, as for every act of the card; docs/resident.md).
+ * Another resident's membership is as good as none.
+ */
+export async function unlinkByResident(trx: Knex.Transaction, resident: { mykeyPk: number; mykeyId: string }, kiosk: { deviceId: number; town: string }, membershipId: number) {
+  const membership = await repo.membershipOfResident(trx, resident.mykeyPk, membershipId, { lock: true });
+  if (!membership) throw new Problem('membership_not_found');
+  const service = (await repo.service(trx, membership.serviceId))!;
+  const done = await unlink(trx, service, membership, resident.mykeyId, {
+    actor: { kind: 'device', id: String(kiosk.deviceId) }, details: { by: 'resident', via: 'resident_page' }, alsoIn: kiosk.town,
   });
-  return { unlinked: { memberNumber: membership.memberNumber } };
+  return { service: names(service), ...done };
 }

@@ -3,7 +3,7 @@
 // browser of one PC, never sent to the backend), the agent's state from its event stream, and
 // card sessions and PIN-less taps. The PIN passes through here to the agent only; nothing here keeps or logs it.
 import type { FamilyRequest } from '@mykey/contracts/family.ts';
-import { ApiError, figuresOf, isRecord } from './api.ts';
+import { ApiError, clientErrorCodes, figuresOf, isRecord } from './api.ts';
 import { inBothLanguages } from './i18n.svelte.ts';
 
 export interface Pairing {
@@ -213,6 +213,18 @@ function onEvent(text: string): void {
  */
 export function cardSession(pin: string, body: Record<string, unknown>): Promise<unknown> {
   return askAgent('/v1/card-sessions', { ...body, pin });
+}
+
+/**
+ * The card signs `purpose` after the PIN and the signed challenge is kept as a proof (the
+ * resident's page: resident_page, home_move): its challengeId, for the browser to hand in.
+ */
+export async function cardProof(pin: string, purpose: string): Promise<string> {
+  const signed = await cardSession(pin, { purpose });
+  if (!isRecord(signed) || typeof signed.challengeId !== 'string') {
+    throw new ApiError({ code: clientErrorCodes.unexpectedResponse, status: 200, messages: inBothLanguages('readerUnexpectedResponse', { status: 200 }), requestId: null });
+  }
+  return signed.challengeId;
 }
 
 /**

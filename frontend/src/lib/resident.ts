@@ -9,8 +9,8 @@ export { EXPIRING_SOON_DAYS, HISTORY_PAGE_SIZE, RECORD_VIEWS_PAGE_SIZE } from '@
 
 export const HISTORY_CSV_PATH = '/api/v1/resident/history.csv';
 
-const bilingual = (value: unknown): boolean => isRecord(value) && typeof value.ja === 'string' && typeof value.en === 'string';
-const wholeNumber = (value: unknown): value is number => Number.isSafeInteger(value);
+export const bilingual = (value: unknown): boolean => isRecord(value) && typeof value.ja === 'string' && typeof value.en === 'string';
+export const wholeNumber = (value: unknown): value is number => Number.isSafeInteger(value);
 
 function parseSession(body: unknown): ResidentSessionView | null {
   const ok = isRecord(body) && isRecord(body.municipality) && typeof body.municipality.code === 'string' && bilingual(body.municipality.name)

@@ -503,6 +503,9 @@ export const problemKinds = {
   family_nothing_to_withdraw: { status: 409, title: 'Nothing to withdraw', messages: {
     ja: 'このカードには、取り消す家族の同意がありません。',
     en: 'This card has no family consent to withdraw.' } },
+  family_consent_not_found: { status: 404, title: 'Family consent not found', messages: {
+    ja: 'この家族の同意は見つかりませんでした。すでに取り消されたか、受付の期限が過ぎています。',
+    en: 'This family consent was not found: it was already withdrawn, or its time to accept has passed.' } },
   // The resident's own page, opened with card and PIN (docs/resident.md).
   resident_session_closed: { status: 401, title: 'Resident page closed', messages: {
     ja: 'わたしのページは閉じています（カードが外されたか、5分間操作がなかったか、開いてから30分たったため）。もう一度カードを置いて、暗証番号で開いてください。',
@@ -510,6 +513,9 @@ export const problemKinds = {
   resident_card_unknown: { status: 409, title: 'Card not registered', messages: {
     ja: 'このカードはまだマイキーIDに登録されていません。市の窓口で登録してください。',
     en: 'This card has no MyKey ID yet. Please register it at a town counter.' } },
+  resident_card_mismatch: { status: 409, title: 'Not this page\'s card', messages: {
+    ja: 'このカードは、いま開いているページの方のカードではありません。ページを開いたご本人のカードでお試しください。',
+    en: 'This card is not the card of the person whose page is open. Please use the card that opened this page.' } },
   // Shops: applications, approval, suspension (docs/shops.md).
   shop_not_found: { status: 404, title: 'Shop not found', messages: {
     ja: 'この加盟店（申請）は見つかりませんでした。',

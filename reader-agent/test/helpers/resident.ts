@@ -1,6 +1,7 @@
-// わたしのページ (docs/resident.md) in a browser test: the kiosk's browser paired with its agent,
-// the public page in a language with the card on the reader, the PIN typed from the keyboard, and
-// axe-core's check of the page as it is. The page's own words come from each test, in its language.
+// The resident's own page (わたしのページ) in a browser test: the kiosk's browser paired with its
+// agent, the public page in a language with the card on the reader, the PIN typed with the keyboard
+// alone, and axe-core run in the page (docs/resident.md says why axe-core). The page's own words
+// come from each test, in its language.
 import type { ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,12 +10,6 @@ import { inLanguage, signedInPage } from '@mykey/backend/test/helpers/browser.ts
 import { light, pair } from './console.ts';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** The page's title in Japanese, how the page is found before its language is chosen. */
-const MINE_JA = 'わたしのページ';
-
-/** What the page says, in one language, that these steps look for. */
-export interface PageWords { language: 'ja' | 'en'; mine: string; reader: string; cardPresent: string; pin: string }
 
 /** axe-core, run in the page as it is now: no violation of any rule. */
 export async function accessible(t: ExecutionContext, page: Page, what: string): Promise<void> {
@@ -26,6 +21,20 @@ export async function accessible(t: ExecutionContext, page: Page, what: string):
   });
   t.deepEqual(violations, [], `axe-core on ${what}`);
 }
+
+/** Tabs to the PIN field (labelled `w.pin`), types `pin` and presses Enter, as a keyboard user would. */
+export async function typePin(page: Page, w: { pin: string }, pin: string): Promise<void> {
+  const field = page.getByLabel(w.pin);
+  for (let i = 0; i < 40 && !(await field.evaluate((e) => e === document.activeElement)); i++) await page.keyboard.press('Tab');
+  await page.keyboard.type(pin);
+  await page.keyboard.press('Enter');
+}
+
+/** The page's title in Japanese, how the page is found before its language is chosen. */
+const MINE_JA = 'わたしのページ';
+
+/** What the page says, in one language, that these steps look for. */
+export interface PageWords { language: 'ja' | 'en'; mine: string; reader: string; cardPresent: string; pin: string }
 
 /** The public page of `origin` in `w`'s language, the card on the reader. */
 export async function atMine(page: Page, w: PageWords, origin: string): Promise<Page> {
@@ -42,12 +51,4 @@ export async function kioskPage(t: ExecutionContext, browser: Browser, base: str
   await page.goto(`${base}/municipality/devices`);
   await pair(page, agent.base, agent.token);
   return atMine(page, w, base);
-}
-
-/** Tabs to the PIN, types `pin` and presses Enter, as a keyboard user would. */
-export async function typePin(page: Page, w: PageWords, pin: string): Promise<void> {
-  const field = page.getByLabel(w.pin);
-  for (let i = 0; i < 40 && !(await field.evaluate((e) => e === document.activeElement)); i++) await page.keyboard.press('Tab');
-  await page.keyboard.type(pin);
-  await page.keyboard.press('Enter');
 }
