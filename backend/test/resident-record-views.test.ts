@@ -133,7 +133,8 @@ test.serial('a member number looked up by a service\'s staff is on record about 
   const resident = await firstLogin(f.pki, f.device);
   const libraryId = await libraryMember(f, f.staff, f.device, resident.card, 'MIRAI-7001');
   const since = await f.db('audit_events').max({ seq: 'seq' }).first();
-  t.is((await f.auditor.get(`/api/v1/services/${libraryId}/memberships?memberNumber=MIRAI-7001`)).status, 200);
+  const found = await f.auditor.get(`/api/v1/services/${libraryId}/memberships?memberNumber=MIRAI-7001`);
+  t.is(found.status, 200);
   const events = await f.db('audit_events').where('seq', '>', since!.seq).select('action', 'actor_kind', 'actor_id', 'subject', 'details');
   t.is(events.length, 1);
   const [event] = events;
@@ -147,9 +148,12 @@ test.serial('a member number looked up by a service\'s staff is on record about 
   t.is((await f.auditor.get(`/api/v1/services/${libraryId}/memberships?memberNumber=NONE-0001`)).status, 404);
   t.is(Number((await f.db('audit_events').where('seq', '>', since!.seq).count({ n: '*' }))[0]!.n), 1);
 
-  // The resident reads it; the clerk's history of the ID leaves such looks out, as it leaves out looks at the record.
+  // The operator unlinks it, with a reason. The resident reads both, the service named; the
+  // clerk's history of the ID leaves such looks out, as it leaves out looks at the record.
+  t.is((await f.staff.post(`/api/v1/services/${libraryId}/memberships/${found.body.id}/unlink`, { reason: '退会の申出' })).status, 200);
   const { body } = await views(await openPage(f, resident.card));
-  t.like(body.views[0], { roles: ['auditor'], look: true, what: { en: 'Looked up your membership of a town service by its member number' } });
+  t.like(body.views[0], { roles: ['administrator', 'operator'], look: false, what: { ja: '図書館MIRAI-7001の利用者登録とあなたのカードのつながりを外しました', en: 'Unlinked your membership of Library MIRAI-7001 from your card' } });
+  t.like(body.views[1], { roles: ['auditor'], look: true, what: { ja: '利用者番号から、図書館MIRAI-7001でのあなたの利用者登録を確認しました', en: 'Looked up your membership of Library MIRAI-7001 by its member number' } });
   const record = await f.staff.get(`/api/v1/staff/mykeys/${resident.mykeyId}`);
   t.false(record.body.events.some((e: { action: string }) => e.action === 'membership.viewed'));
 });
