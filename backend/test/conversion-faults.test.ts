@@ -30,11 +30,11 @@ const setup = fileFixture(test, async (cleanup) => {
   const db = testPool(services.databaseUrl);
   cleanup(() => db.destroy());
   const queuePrefix = `mykey_faults_${randomBytes(4).toString('hex')}`;
-  const port = await freePort();
+  const [port, metricsPort] = [await freePort(), await freePort()];
   const env = { NODE_ENV: 'test', DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, QUEUE_PREFIX: queuePrefix, CONSOLE_DIR: consoleDir() };
-  const server = await startServer(port, env);
+  const server = await startServer(port, { ...env, METRICS_PORT: String(metricsPort) });
   cleanup(() => server.stop());
-  return { services, db, env, server, baseUrl: `http://127.0.0.1:${port}` };
+  return { services, db, env, server, baseUrl: `http://127.0.0.1:${port}`, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
 });
 
 // Short intervals, so recovery takes seconds: the sweeper looks every half second at what has
@@ -161,13 +161,23 @@ test.serial('Redis killed and its data lost in the middle of a stream: the sweep
   await assertCreditedExactlyOnce(s, await traffic);
 });
 
+/** The server's 5xx answers to partner conversions so far, from its metrics endpoint. */
+async function refusedConversions(): Promise<number> {
+  const text = await (await fetch((await setup()).metricsUrl)).text();
+  const series = /^mykey_http_requests_total\{method="POST",route="\/api\/v1\/partner\/conversions",status="5\d\d"\} (\d+)$/gm;
+  return [...text.matchAll(series)].reduce((sum, match) => sum + Number(match[1]), 0);
+}
+
 test.serial('MariaDB killed in the middle of a stream: the API answers 503 meanwhile, the partner retries, and everything is credited once', async (t) => {
   const s = await scene(t);
+  const refusedBefore = await refusedConversions();
   const traffic = s.sim.run(await plan(s, 800, 200));
   await waitFor('a third of the conversions to be acknowledged', async () => acknowledged(s) >= 250, 60_000);
   await s.services.crashMariaDb();
   const report = await traffic;
   t.true(report.retries.serverErrors + report.retries.connectionErrors + report.retries.timeouts > 0, 'the partner saw the outage and retried');
+  // The operator's view of the same outage: the server's metrics counted every 5xx it answered.
+  t.true((await refusedConversions()) - refusedBefore >= report.retries.serverErrors, 'each 5xx the partner got is on the scrape');
   await assertCreditedExactlyOnce(s, report);
 });
 
