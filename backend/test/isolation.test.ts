@@ -322,6 +322,18 @@ const CASES: Record<string, Case> = {
     t.is(csv.text.trimEnd().split('\r\n').length, 2);
   },
 
+  async 'GET /api/v1/resident/record-views'(t, f) {
+    // A's staff look at A's resident: their page shows that look alone, nothing of what B's staff
+    // did to B's residents (a grant, blocks); B's staff see nothing with their own cookie.
+    const resident = await firstLogin(f.pki, f.counterA);
+    must(await f.cityA.get(`/api/v1/staff/mykeys/${resident.mykeyId}`), 200);
+    const page = await residentPage(f, await provenCard(f.counterA, resident.card, 'resident_page'));
+    const views = must(await page.call('GET', '/api/v1/resident/record-views'), 200);
+    nothingOfB(t, f, views);
+    t.like(views.body, { total: 1, views: [{ municipality: { code: '139998' }, look: true }] });
+    t.like(await rawStaff(f.base, f.b.cityB, 'GET', '/api/v1/resident/record-views'), { status: 401, body: { code: 'resident_session_closed' } });
+  },
+
   async 'DELETE /api/v1/resident/session'(t, f) {
     // B's resident's page, opened at B's counter, stays open whatever A's page does.
     const pageB = await residentPage(f, await provenCard(f.b.counterB, f.b.member.card, 'resident_page'));

@@ -13,16 +13,15 @@ import type { ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
-import { launchBrowser, inLanguage, screenshotPath, signedInPage } from '@mykey/backend/test/helpers/browser.ts';
+import { inLanguage, launchBrowser, screenshotPath } from '@mykey/backend/test/helpers/browser.ts';
 import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
 import { startApp } from '@mykey/backend/test/helpers/server.ts';
 import { creditConversions, inLedgerTransaction } from '@mykey/backend/ledger/ledger.ts';
 import { presentCardAgain, waitForCard, waitUntil } from './helpers/agent.ts';
 import { enrolledAgent, stackWithCardFrom, trustingBackend } from './helpers/counter.ts';
-import { light, pair } from './helpers/console.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
-import { accessible, typePin } from './helpers/resident.ts';
+import { accessible, atMine, kioskPage, typePin, type PageWords } from './helpers/resident.ts';
 
 const PIN = '5827';
 const DAY = 86_400_000;
@@ -33,8 +32,8 @@ const SHORT_IDLE_MS = 10_000;
 const SHORT_LIMIT_MS = 15_000;
 
 /** The page's own words in one language. */
-interface Words {
-  language: 'ja' | 'en'; mine: string; reader: string; cardPresent: string; pin: string; open: string; town: string; balances: string; soon: string;
+interface Words extends PageWords {
+  open: string; town: string; balances: string; soon: string;
   conversion: string; grant: string; history: string; range1: string; older: string; range2: string; csv: string; closedByCard: RegExp; closedByIdle: RegExp; wrongPin: RegExp; notReady: string;
   closedByLimit: RegExp; suspended: RegExp;
 }
@@ -81,15 +80,6 @@ const fixture = fileFixture(test, async (cleanup) => {
   return { db, base, shortIdle, shortLimit, city, mykeyId, stack, kiosk, browser: await launchBrowser(cleanup) };
 });
 
-/** The kiosk's browser: paired with its agent by staff on the devices screen, then at the public わたしのページ. */
-async function kioskPage(t: ExecutionContext, w: Words): Promise<Page> {
-  const { browser, base, kiosk } = await fixture();
-  const page = await signedInPage(t, browser, base, 'demo-city', '自治体コンソール');
-  await page.goto(`${base}/municipality/devices`);
-  await pair(page, kiosk.agent.base, kiosk.agent.token);
-  return atMine(page, w, base);
-}
-
 /**
  * The kiosk's browser at another app's page. That app is another origin, with a storage of its
  * own: the pairing the devices screen saves (walked in the first test) is written there as that
@@ -105,15 +95,6 @@ async function kioskPageOn(t: ExecutionContext, w: Words, origin: string): Promi
   return atMine(page, w, origin);
 }
 
-/** The public page of `origin` in `w`'s language, the card on the reader. */
-async function atMine(page: Page, w: Words, origin: string): Promise<Page> {
-  await page.goto(`${origin}/mine`);
-  await page.getByRole('heading', { level: 1, name: JA.mine }).waitFor();
-  await inLanguage(page, w.language, w.mine);
-  await light(page, w.cardPresent, w.reader);
-  return page;
-}
-
 async function openWithPin(page: Page, w: Words): Promise<void> {
   await typePin(page, w, PIN);
   await page.getByRole('heading', { level: 2, name: w.town }).waitFor();
@@ -124,9 +105,9 @@ const openSessions = async (since: Date) => Number((await (await fixture()).db('
 
 for (const w of [JA, EN]) {
   test.serial(`(${w.language}) the card and its PIN open the page: balances, lots, history with reasons, paged, its CSV; taking the card off closes it at once`, async (t) => {
-    const { base, stack, kiosk } = await fixture();
+    const { base, stack, kiosk, browser } = await fixture();
     const since = new Date();
-    const page = await kioskPage(t, w);
+    const page = await kioskPage(t, browser, base, kiosk.agent, w);
     // A wrong PIN: the card's own words, in both languages, and the tries left; nothing opens.
     await typePin(page, w, '0000');
     await page.getByText(w.wrongPin).waitFor();
@@ -191,8 +172,8 @@ for (const w of [JA, EN]) {
   });
 
   test.serial(`(${w.language}) an ID suspended while its page is open: the next read closes the page, saying so`, async (t) => {
-    const { city, mykeyId } = await fixture();
-    const page = await kioskPage(t, w);
+    const { city, mykeyId, browser, base, kiosk } = await fixture();
+    const page = await kioskPage(t, browser, base, kiosk.agent, w);
     await openWithPin(page, w);
     t.is((await city.post(`/api/v1/staff/mykeys/${mykeyId}/suspension`, { reason: '紛失の届出（テスト）' })).status, 200);
     try {

@@ -19,6 +19,7 @@ import type { Knex } from 'knex';
 import { ConcurrentChange, retryTransient, type Db } from '../db.ts';
 import { auditKeys, type AuditKeys } from './keys.ts';
 import { auditRepository as repo, type EventRow, type TextRow, type TextsToErase, type TownView } from './repository.ts';
+import type { StaffRole } from '@mykey/contracts/staff.ts';
 
 export interface AuditEvent {
   /** What happened, e.g. `mykey.issued`, `device.revoked`. */
@@ -207,6 +208,50 @@ export async function eventsAbout(conn: Db | Knex.Transaction, subject: string,
       details: { ...details, ...resolved },
     };
   });
+}
+
+/** What staff did about a subject, as the one it is about reads it: never who, only their roles and town. */
+export interface StaffEvent {
+  seq: number;
+  occurredAt: Date;
+  action: string;
+  /** The roles the staff member held when they did it (rolesAt). */
+  roles: StaffRole[];
+  /** The town of the account's organization (a shop's town for a shop's staff). */
+  municipalityCode: string;
+  /** Ids only, as recorded; free texts (a reason staff wrote) are left out. */
+  details: Record<string, unknown>;
+}
+
+interface RolesChange { seq: number; from: StaffRole[]; to: StaffRole[] }
+
+/**
+ * The roles an account held at event `seq`, from the log's own record of its role changes: those
+ * set by the last change before it; else, when it changed later, those the first later change
+ * found; else the roles it holds now, which it has always held.
+ */
+function rolesAt(seq: number, changes: RolesChange[], now: StaffRole[]): StaffRole[] {
+  const before = changes.filter((c) => c.seq < seq).at(-1);
+  return before?.to ?? changes.find((c) => c.seq > seq)?.from ?? now;
+}
+
+/** A page of the events done by staff about `subject`, newest first, and how many there are in all. */
+export async function staffEventsAbout(conn: Db | Knex.Transaction, subject: string, page: { limit: number; offset: number }): Promise<{ total: number; events: StaffEvent[] }> {
+  const { total, rows } = await repo.staffEventsAbout(conn, subject, page);
+  const changes = new Map<string, RolesChange[]>();
+  for (const change of await repo.rolesChangesOf(conn, [...new Set(rows.map((row) => row.actor_id))])) {
+    const { from, to } = parsedDetails(change.details) as { from: StaffRole[]; to: StaffRole[] };
+    const staffId = change.subject.slice('staff:'.length);
+    changes.set(staffId, [...changes.get(staffId) ?? [], { seq: Number(change.seq), from, to }]);
+  }
+  return {
+    total,
+    events: rows.map((row) => {
+      const { texts: _texts, ...details } = parsedDetails(row.details);
+      const roles = rolesAt(Number(row.seq), changes.get(row.actor_id) ?? [], row.roles.split(',') as StaffRole[]);
+      return { seq: Number(row.seq), occurredAt: row.occurred_at, action: row.action, roles, municipalityCode: String(row.town), details };
+    }),
+  };
 }
 
 export interface ErasedText { seq: number; name: string; ref: string }

@@ -28,6 +28,9 @@ export interface NewTextRow { seq: number; name: string; ref: Buffer; nonce: Buf
 /** An event as read back for a subject's history, with the staff actor's display name. */
 export interface HistoryRow extends Pick<EventRow, 'seq' | 'occurred_at' | 'action' | 'actor_kind' | 'actor_id' | 'details'> { display_name: string | null }
 
+/** An event done by staff, with the account's roles (a SET: comma-separated) and its organization's town. */
+export interface StaffEventRow extends Pick<EventRow, 'seq' | 'occurred_at' | 'action' | 'actor_id' | 'details'> { roles: string; town: string }
+
 /** Whose history is asked for: a town's, and whether it is the subject's home town. */
 export interface TownView { code: string; home: boolean }
 
@@ -78,6 +81,29 @@ export const auditRepository = {
     }
     return query.orderBy('e.seq', 'desc').limit(limit)
       .select('e.seq', 'e.occurred_at', 'e.action', 'e.actor_kind', 'e.actor_id', 'e.details', 's.display_name');
+  },
+
+  /**
+   * A page of the events done by staff about `subject` (a MyKey ID), newest first, for the
+   * resident's own page: with the staff account's id, roles and town now, and neither its name nor its
+   * login. Staff accounts are never deleted (disabled at most), so every staff event finds its
+   * account. The count is the whole list's, for the pager.
+   */
+  async staffEventsAbout(conn: Conn, subject: string, { limit, offset }: { limit: number; offset: number }): Promise<{ total: number; rows: StaffEventRow[] }> {
+    const about = () => conn('audit_events as e').where({ 'e.subject': subject, 'e.actor_kind': 'staff' });
+    const [counted, rows] = await Promise.all([
+      about().count({ n: '*' }),
+      about().join('staff_accounts as s', 's.id', 'e.actor_id').leftJoin('merchants as m', 'm.id', 's.merchant_id')
+        .orderBy('e.seq', 'desc').limit(limit).offset(offset)
+        .select('e.seq', 'e.occurred_at', 'e.action', 'e.actor_id', 'e.details', 's.roles', conn.raw('COALESCE(m.municipality_code, s.municipality_code) AS town')),
+    ]);
+    return { total: Number(counted[0]!.n), rows };
+  },
+
+  /** Every change of these staff accounts' roles (`staff.roles_changed`, subject `staff:{id}`), in order. */
+  async rolesChangesOf(conn: Conn, staffIds: string[]): Promise<Array<Pick<EventRow, 'seq' | 'subject' | 'details'>>> {
+    if (staffIds.length === 0) return [];
+    return conn('audit_events').whereIn('subject', staffIds.map((id) => `staff:${id}`)).where({ action: 'staff.roles_changed' }).orderBy('seq').select('seq', 'subject', 'details');
   },
 
   async textsOf(conn: Conn, seqs: number[]): Promise<Array<Pick<TextRow, 'seq' | 'name' | 'text'>>> {

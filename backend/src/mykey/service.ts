@@ -118,11 +118,11 @@ async function ofHomeTown(conn: Conn, mykeyId: string, staff: SignedInStaff, { l
 
 /**
  * Its events the town may see (docs/security/tenancy.md), as staff read them. Looks at the
- * record are left out: they stay in the audit log, but every look would otherwise push what
- * happened to the ID out of the list.
+ * record, and at its memberships by member number (town-services/), are left out: they stay in
+ * the audit log, but every look would otherwise push what happened to the ID out of the list.
  */
 async function eventViews(conn: Conn, mykeyId: string, town: TownView): Promise<MykeyEvent[]> {
-  const events = await eventsAbout(conn, mykeyId, { town, exceptActions: [VIEWED] });
+  const events = await eventsAbout(conn, mykeyId, { town, exceptActions: [VIEWED, 'membership.viewed'] });
   return events.map(({ seq, occurredAt, action, actor, details }) => ({ seq, at: occurredAt.toISOString(), action, actor, details }));
 }
 

@@ -10,6 +10,7 @@ import { described } from '../http/described.ts';
 import { Problem } from '../http/problems.ts';
 import { endSession, historyCsv, historyOf, openSession, pointsOf, sessionOf, sessionView, type SessionLimits } from './service.ts';
 import type { ResidentSession } from './repository.ts';
+import { recordViewsOf } from './record-views.ts';
 import { residentLinkRoutes } from './links-routes.ts';
 
 // Over HTTPS the __Host- prefix keeps the cookie to this host and path / (as the staff cookie, staff/middleware.ts).
@@ -19,7 +20,14 @@ const tokenOf = (ctx: Context) => ctx.cookies.get(cookieName(ctx)) || undefined;
 
 const openBody = z.object({ proof: z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be the challengeId of the card session for resident_page' }) }).strict();
 const endQuery = z.object({ reason: z.enum(['card_removed', 'closed']) });
-const historyQuery = z.object({ page: z.coerce.number().int().min(1).max(100_000).default(1) });
+const pageQuery = z.object({ page: z.coerce.number().int().min(1).max(100_000).default(1) });
+
+/** The page of a list asked for, from 1. */
+function pageOf(ctx: Context): number {
+  const query = pageQuery.safeParse(ctx.query);
+  if (!query.success) throw new Problem('request_invalid', 'page must be a whole number from 1');
+  return query.data.page;
+}
 
 export function residentRoutes({ db, clock, limits }: { db: Db; clock: () => Date; limits: SessionLimits }): Router {
   const router = new Router({ prefix: '/api/v1/resident' });
@@ -74,12 +82,10 @@ export function residentRoutes({ db, clock, limits }: { db: Db; clock: () => Dat
   });
 
   router.get('/history', described({
-    summary: 'A page of every movement of the resident\'s points, newest first, with its reason in words', caller: 'resident', query: historyQuery,
+    summary: 'A page of every movement of the resident\'s points, newest first, with its reason in words', caller: 'resident', query: pageQuery,
     responses: { 200: 'The page, its size and the total.' },
   }), async (ctx) => {
-    const query = historyQuery.safeParse(ctx.query);
-    if (!query.success) throw new Problem('request_invalid', 'page must be a whole number from 1');
-    const { page } = query.data;
+    const page = pageOf(ctx);
     const session = await used(ctx);
     ctx.body = await historyOf(db, session, page);
   });
@@ -92,6 +98,15 @@ export function residentRoutes({ db, clock, limits }: { db: Db; clock: () => Dat
     ctx.attachment('my-points-history.csv');
     ctx.type = 'text/csv; charset=utf-8';
     ctx.body = await historyCsv(db, session);
+  });
+
+  router.get('/record-views', described({
+    summary: 'A page of what staff looked at and did on the resident\'s record, newest first: the town, the roles, when and what, never who', caller: 'resident', query: pageQuery,
+    responses: { 200: 'The page, its size and the total.' },
+  }), async (ctx) => {
+    const page = pageOf(ctx);
+    const session = await used(ctx);
+    ctx.body = await recordViewsOf(db, session, page);
   });
 
   residentLinkRoutes(router, { db, clock, used });

@@ -4,7 +4,7 @@
 // A tap at the service's device answers the member number and logs a use. docs/services.md.
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { appendAudit, towns, type AuditEvent } from '../audit/chain.ts';
+import { appendAudit, recordAudit, towns, type AuditEvent } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
 import type { EnrolledDevice } from '../devices/repository.ts';
 import { devicesRepository } from '../devices/repository.ts';
@@ -216,12 +216,17 @@ export async function insertLookups(trx: Knex.Transaction, rows: LookupRows[]): 
   await recordTapEvents(trx, rows.flatMap((row) => (row.event ? [row.event] : [])));
 }
 
-/** The membership of a member number, for the service's staff. */
+/**
+ * The membership of a member number, for the service's staff. The look is on record about the
+ * resident (their page shows it), as a look at a MyKey ID is; the member number stays out of it.
+ */
 export async function membershipByNumber(db: Db, secret: Buffer, staff: SignedInStaff, serviceId: number, memberNumber: string): Promise<MembershipView> {
   await ownService(db, staff, serviceId);
   const membership = await repo.membershipByNumber(db, serviceId, memberNumber);
   if (!membership) throw new Problem('membership_not_found');
-  return membershipView(secret, membership, await mykeyIdOf(db, membership));
+  const mykeyId = await mykeyIdOf(db, membership);
+  await recordAudit(db, { action: 'membership.viewed', actor: staffActor(staff), subject: mykeyId, details: { service: serviceId, membership: membership.id, ...towns(staff.municipalityCode) } });
+  return membershipView(secret, membership, mykeyId);
 }
 
 /** The service's staff unlink a membership, with a reason for the audit log. */

@@ -1,6 +1,7 @@
 // The resident's own page (わたしのページ, docs/resident.md): what the backend answers a resident
 // whose card opened it, and the console shows. Free of server imports.
 import type { Messages } from './problem-kinds.ts';
+import type { StaffRole } from './staff.ts';
 
 /** Lots whose last day is within this many days are called out on the page. */
 export const EXPIRING_SOON_DAYS = 30;
@@ -42,3 +43,23 @@ export type MovementKind = 'conversion' | 'grant' | 'payment' | 'refund' | 'void
 export interface ResidentMovement { at: string; municipalityCode: string; kind: MovementKind; points: number; reason: Messages }
 
 export interface ResidentHistory { page: number; pageSize: number; total: number; movements: ResidentMovement[] }
+
+/** The looks and actions of staff on the resident's record, a page. */
+export const RECORD_VIEWS_PAGE_SIZE = 20;
+
+/**
+ * Staff of a town looked at the resident's record, or did something to it (docs/resident.md,
+ * "Who looked at my record"): which town, in which roles, when and what, never who.
+ */
+export interface RecordView {
+  at: string;
+  /** The town of the staff member's organization. */
+  municipality: { code: string; name: Messages };
+  /** The staff member's roles when they looked or acted. */
+  roles: StaffRole[];
+  /** A look changes nothing; otherwise something was done to the record. */
+  look: boolean;
+  what: Messages;
+}
+
+export interface ResidentRecordViews { page: number; pageSize: number; total: number; views: RecordView[] }
