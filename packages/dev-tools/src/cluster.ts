@@ -24,6 +24,9 @@ const SST_ACCOUNT = 'mysql';
 /** A Galera node's ports: clients, group communication, incremental (IST) and full (SST) state transfer. */
 export interface GaleraPorts { client: number; group: number; ist: number; sst: number }
 
+/** Which of the three Galera nodes. */
+export type NodeIndex = 0 | 1 | 2;
+
 export interface ClusterProfile {
   dataDir: string;
   nodes: [GaleraPorts, GaleraPorts, GaleraPorts];
@@ -36,7 +39,7 @@ export interface Cluster {
   /** REDIS_SENTINELS and REDIS_SENTINEL_NAME for the platform's processes. */
   redisEnv: { REDIS_SENTINELS: string; REDIS_SENTINEL_NAME: string };
   /** Stops one Galera node (SIGTERM); the others carry on as the cluster. */
-  stopNode(index: number): Promise<void>;
+  stopNode(index: NodeIndex): Promise<void>;
   /** Stops everything this call started: Sentinels, Redis, then the Galera nodes joined last first. */
   stop(): Promise<void>;
 }
@@ -64,7 +67,7 @@ async function stopAll(started: Started[]): Promise<void> {
  * the cluster committed before it, so a request on one node sees what the last request, served by
  * another node, wrote (a staff session, a grant): the platform reads its own writes unchanged.
  */
-function galeraArgs(profile: ClusterProfile, index: number): string[] {
+function galeraArgs(profile: ClusterProfile, index: NodeIndex): string[] {
   const own = profile.nodes[index];
   const members = profile.nodes.map((node) => `127.0.0.1:${node.group}`).join(',');
   return [
@@ -91,7 +94,7 @@ async function nodeSynced(databaseUrl: string): Promise<boolean> {
   }
 }
 
-async function startNode(profile: ClusterProfile, index: number): Promise<Started> {
+async function startNode(profile: ClusterProfile, index: NodeIndex): Promise<Started> {
   const dir = path.join(profile.dataDir, `galera${index + 1}`);
   const ports = profile.nodes[index];
   const pidFile = path.join(dir, 'mariadbd.pid');
@@ -178,7 +181,7 @@ export async function startCluster(profile: ClusterProfile): Promise<Cluster> {
   ]);
   const started: Started[] = [];
   try {
-    for (const index of [0, 1, 2]) started.push(await startNode(profile, index));
+    for (const index of [0, 1, 2] as const) started.push(await startNode(profile, index));
     await startRedisGroup(profile, started);
   } catch (error) {
     await stopAll(started);
