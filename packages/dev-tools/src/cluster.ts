@@ -78,6 +78,8 @@ function galeraArgs(profile: ClusterProfile, index: NodeIndex): string[] {
     '--wsrep-sst-method=rsync', `--wsrep-sst-receive-address=127.0.0.1:${own.sst}`,
     '--binlog-format=ROW', '--default-storage-engine=InnoDB', '--innodb-autoinc-lock-mode=2',
     '--wsrep-sync-wait=1',
+    // A table without a primary key is refused, not replicated row by row with full scans.
+    '--wsrep-mode=REQUIRED_PRIMARY_KEY',
     ...(index === 0 ? ['--wsrep-new-cluster'] : []),
   ];
 }
