@@ -1,15 +1,15 @@
 // The platform unchanged on a three-node Galera cluster and Redis with Sentinels (npm run cluster's
 // parts, on free ports, docs/operations.md#cluster): what one API server writes through its node,
-// the other reads through another; the workers' jobs come through the Sentinels' Redis; a
-// certification conflict between two nodes is retried like a deadlock; with one node stopped the
-// platform still answers; the ledger checks clean.
+// the other reads through another; the workers' jobs come through the Sentinels' Redis, and
+// still do when the Sentinels move the master; a certification conflict between two nodes is
+// retried like a deadlock; with one node stopped the platform still answers; the ledger checks clean.
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { ClusterProfile, GaleraPorts } from '@mykey/dev-tools/cluster.ts';
+import { SENTINEL_NAME, type ClusterProfile, type GaleraPorts } from '@mykey/dev-tools/cluster.ts';
 import { dataDir, rootDir } from '@mykey/dev-tools/paths.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
@@ -38,7 +38,8 @@ test('the platform runs unchanged on a Galera cluster and Redis with Sentinels',
   const dir = path.join(dataDir, 'test', `cluster-${randomBytes(4).toString('hex')}`);
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const started = Date.now();
-  const platform = await startClusterPlatform(await freeProfile(dir), [await freePort(), await freePort()], {
+  const profile = await freeProfile(dir);
+  const platform = await startClusterPlatform(profile, [await freePort(), await freePort()], {
     NODE_ENV: 'test', LOG_LEVEL: 'warn', HEARTBEAT_INTERVAL_MS: '500', QUEUE_PREFIX: `cluster-${randomBytes(4).toString('hex')}`,
   });
   t.teardown(() => platform.stop());
@@ -71,6 +72,16 @@ test('the platform runs unchanged on a Galera cluster and Redis with Sentinels',
   }).catch((error: { code?: string }) => { failures.push(error.code ?? String(error)); throw error; }));
   t.deepEqual(failures, ['ER_LOCK_DEADLOCK'], 'Galera reports the conflict as a deadlock');
   t.is((await nodes[2]('galera_probe').where({ id: 1 }).first()).n, 11, 'both changes, once each, on every node');
+
+  // The Sentinels make the replica the master: the servers and the workers follow, unrestarted.
+  const sentinel = (...args: string[]) => promisify(execFile)('redis-cli', ['-p', String(profile.redis.sentinels[0]), 'SENTINEL', ...args, SENTINEL_NAME]);
+  await sentinel('failover');
+  await waitFor('the replica to become the master', async () => (await sentinel('get-master-addr-by-name')).stdout.includes(String(profile.redis.replica)), 60_000);
+  const failedOver = new Date();
+  await waitFor('a heartbeat through the new master', async () =>
+    (await nodes[2]('worker_heartbeats').where('beat_at', '>', failedOver).first()) !== undefined, 60_000);
+  await waitFor('both servers ready on the new master', async () =>
+    (await Promise.all([serverA, serverB].map(async (url) => (await fetch(`${url}/readyz`)).ok))).every(Boolean), 60_000);
 
   // Node 1 stops: server B and node 3 carry on; a sign-in through B is a write on the cluster left.
   await platform.cluster.stopNode(0);
