@@ -5,7 +5,7 @@
 // retried like a deadlock; with one node stopped the platform still answers; the ledger checks clean.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -72,6 +72,13 @@ test('the platform runs unchanged on a Galera cluster and Redis with Sentinels',
   }).catch((error: { code?: string }) => { failures.push(error.code ?? String(error)); throw error; }));
   t.deepEqual(failures, ['ER_LOCK_DEADLOCK'], 'Galera reports the conflict as a deadlock');
   t.is((await nodes[2]('galera_probe').where({ id: 1 }).first()).n, 11, 'both changes, once each, on every node');
+
+  // Audited writes through both servers at once: each appends to the one audit chain, so those
+  // committed on two nodes together conflict at certification; the losers are run again, none fails.
+  const codes = await Promise.all(Array.from({ length: 24 }, (_, i) => fetch(`${i % 2 ? serverB : serverA}/api/v1/staff/device-enrollment-codes`, {
+    method: 'POST', headers: { cookie, 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID() }, body: JSON.stringify({ name: `窓口${i}` }),
+  }).then((response) => response.status)));
+  t.deepEqual(codes, codes.map(() => 201));
 
   // The Sentinels make the replica the master: the servers and the workers follow, unrestarted.
   const sentinel = (...args: string[]) => promisify(execFile)('redis-cli', ['-p', String(profile.redis.sentinels[0]), 'SENTINEL', ...args, SENTINEL_NAME]);
