@@ -12,30 +12,36 @@ import { writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { launchBrowser, screenshotPath } from '@mykey/backend/test/helpers/browser.ts';
+import { inLanguage, launchBrowser, screenshotPath } from '@mykey/backend/test/helpers/browser.ts';
 import { fileFixture, type Cleanup } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff, type Staff } from '@mykey/backend/test/helpers/identity.ts';
 import { issueCertificate, issueCrl, type CertificateAuthority } from '@mykey/dev-tools/dev-ca/index.ts';
 import { enrolledAgent, stackWithCardFrom, tempDir, trustingBackend } from './helpers/counter.ts';
+import { freePort } from '@mykey/dev-tools/ports.ts';
 import { OPENSC_PKCS11 } from './helpers/pcsc-stack.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
-import { accessible, pairedKioskPage, typePin, type PageWords } from './helpers/resident.ts';
+import { accessible, pairedKioskPage, pairedPage, typePin, type PageWords } from './helpers/resident.ts';
 
 const PIN = '6083';
 const WRONG_PIN = '1942';
 const DAY = 86_400_000;
 
-interface Words extends PageWords { town: string; balances: string }
+interface Words extends PageWords { town: string; balances: string; kioskFault: string; notReady: string }
 
 const JA: Words = {
   language: 'ja', mine: 'わたしのページ', reader: 'カードリーダー', cardPresent: '接続済み・カードあり', pin: '暗証番号（利用者証明用・数字4桁）',
   town: 'みらい市（デモ）', balances: 'ポイントの残高',
+  kioskFault: 'この端末は、いまは使えません。お近くの職員にお声がけください。', notReady: 'カードリーダーの準備ができていません。お近くの職員にお声がけください。',
 };
 
 const EN: Words = {
   language: 'en', mine: 'My page', reader: 'Card reader', cardPresent: 'Connected – card present', pin: 'PIN (user authentication, 4 digits)',
   town: 'Mirai City (demo)', balances: 'Your points',
+  kioskFault: 'This terminal cannot be used just now. Please ask a member of staff nearby.', notReady: 'The card reader is not ready. Please ask a member of staff nearby.',
 };
+
+/** What only staff could follow: a command, a console's menu, an address to check. */
+const STAFF_ADVICE = /npm run|コンソール|console|アドレス|address|登録コード|enrollment code/i;
 
 type Situation = 'locked' | 'expired' | 'revoked' | 'unregistered';
 
@@ -94,7 +100,11 @@ const fixture = fileFixture(test, async (cleanup) => {
     // A fresh card that no counter has registered: it has no MyKey ID.
     unregistered: await kiosk(cleanup, await stackWithCardFrom(cleanup, ca, PIN), base, city, '未登録のカードの端末'),
   };
-  return { db, base, kiosks, browser: await launchBrowser(cleanup) };
+  // A kiosk the town withdrew (its device revoked) while its agent still runs and its browser is still paired.
+  const withdrawn = await kiosk(cleanup, await stackWithCardFrom(cleanup, ca, PIN), base, city, '取り消された端末');
+  const revocation = await city.post(`/api/v1/staff/devices/${withdrawn.deviceId}/revocation`, {});
+  if (revocation.status !== 200) throw new Error(JSON.stringify(revocation.body));
+  return { db, base, kiosks, withdrawn, browser: await launchBrowser(cleanup) };
 });
 
 /** The page's sessions opened since `since`. */
@@ -137,4 +147,36 @@ for (const w of [JA, EN]) {
       await accessible(t, page, `the page with a card ${situation}`);
     });
   }
+}
+
+/** The kiosk's fault, told to the resident as one: ask staff nearby; no advice for staff on screen, nothing opens. */
+async function toldToAskStaff(t: ExecutionContext, page: Page, w: Words, since: Date): Promise<void> {
+  await page.locator('[aria-live="assertive"]').getByText(w.kioskFault).waitFor();
+  t.notRegex(await page.innerText('main'), STAFF_ADVICE);
+  t.is(await page.getByRole('heading', { level: 2, name: w.town }).count(), 0, 'no page opens');
+  t.is(await sessionsSince(since), 0, 'no session at the backend');
+  t.deepEqual(pinLeaks(await pageRemains(page), PIN), [], 'no PIN left in the page or its storage');
+  await accessible(t, page, 'the page with the kiosk at fault');
+}
+
+for (const w of [JA, EN]) {
+  test.serial(`(${w.language}) a kiosk the town withdrew: the resident is told to ask staff, not how to enroll it`, async (t) => {
+    const { base, browser, withdrawn } = await fixture();
+    const since = new Date();
+    const page = await pairedKioskPage(t, browser, base, withdrawn.agent, w);
+    await typePin(page, w, PIN);
+    await toldToAskStaff(t, page, w, since);
+  });
+
+  test.serial(`(${w.language}) a kiosk whose reader agent stopped: the PIN typed all the same tells the resident to ask staff, not how to start it`, async (t) => {
+    const { base, browser } = await fixture();
+    const since = new Date();
+    // Paired with an agent that no longer answers: nothing listens at its address.
+    const page = await pairedPage(t, browser, base, { base: `http://127.0.0.1:${await freePort()}`, token: 'stopped-agent' });
+    await page.goto(`${base}/mine`);
+    await inLanguage(page, w.language, w.mine);
+    await page.getByRole('status').filter({ hasText: w.notReady }).waitFor();
+    await typePin(page, w, PIN);
+    await toldToAskStaff(t, page, w, since);
+  });
 }

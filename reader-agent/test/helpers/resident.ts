@@ -60,10 +60,15 @@ export async function kioskPage(t: ExecutionContext, browser: Browser, base: str
  * whose storage is its own.
  */
 export async function pairedKioskPage(t: ExecutionContext, browser: Browser, origin: string, agent: { base: string; token: string }, w: PageWords): Promise<Page> {
+  return atMine(await pairedPage(t, browser, origin, agent), w, origin);
+}
+
+/** A browser context of its own whose storage at `origin` holds the pairing with `agent`, as the devices screen saves it; the page loads it when it opens next. */
+export async function pairedPage(t: ExecutionContext, browser: Browser, origin: string, agent: { base: string; token: string }): Promise<Page> {
   const context = await browser.newContext();
   t.teardown(() => context.close());
   const page = await context.newPage();
   await page.goto(`${origin}/mine`);
   await page.evaluate((pairing) => localStorage.setItem('mykey.readerAgent', JSON.stringify(pairing)), { address: agent.base, token: agent.token });
-  return atMine(page, w, origin);
+  return page;
 }
