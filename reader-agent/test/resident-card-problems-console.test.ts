@@ -1,11 +1,16 @@
 // わたしのページ in bad situations, in Chromium, through the real reader agent, pcscd and simulated
-// cards, against the real backend, in Japanese and in English. Four kiosks of the town, each with
-// a card that cannot open the page: its PIN locked (three wrong PINs through OpenSC, elsewhere),
+// cards, against the real backend, in Japanese and in English. Five kiosks of the town, each with
+// a card that cannot open the page: one PIN try left, or its PIN locked (wrong PINs through OpenSC, elsewhere),
 // its certificate expired, its certificate revoked (a CRL naming its serial), and one never
 // registered (no MyKey ID). The resident types the right PIN with the keyboard alone and reads
 // what to do, in the card's words in both languages, each marked with its language; nothing
 // opens, no PIN is left in the page, its storage or the agent's output, and axe-core finds no
-// violation.
+// violation. Then the kiosk's own faults — a device the town withdrew, an agent that stopped —
+// tell the resident to ask staff nearby, with none of the advice meant for staff.
+//
+// The pages are paired through their storage (pairedKioskPage), not the devices screen:
+// resident-console.test.ts walks that screen, and each staff sign-in here would wait for the
+// authenticator's next code.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { writeFileSync } from 'node:fs';
@@ -43,10 +48,19 @@ const EN: Words = {
 /** What only staff could follow: a command, a console's menu, an address to check. */
 const STAFF_ADVICE = /npm run|コンソール|console|アドレス|address|登録コード|enrollment code/i;
 
-type Situation = 'locked' | 'expired' | 'revoked' | 'unregistered';
+type Situation = 'lastTry' | 'locked' | 'expired' | 'revoked' | 'unregistered';
+
+/** Each situation in a test's title. */
+const CARD: Record<Situation, string> = {
+  lastTry: 'with one PIN try left', locked: 'whose PIN is locked', expired: 'whose certificate expired', revoked: 'whose certificate was revoked', unregistered: 'never registered',
+};
 
 /** What the resident must read in each situation, in each language: what happened, and where to go. */
 const SAYS: Record<Situation, Record<'ja' | 'en', RegExp[]>> = {
+  lastTry: {
+    ja: [/暗証番号の残り回数が1回のため、カードがロックされないよう/, /市区町村の窓口で暗証番号の確認・再設定/],
+    en: [/The PIN has one try left/, /checked or reset at your municipal office counter/],
+  },
   locked: {
     ja: [/暗証番号がロックされています。/, /市区町村の窓口で暗証番号の再設定/],
     en: [/The PIN is locked\./, /reset at your municipal office counter/],
@@ -74,6 +88,14 @@ async function expiredCardStack(cleanup: Cleanup, ca: CertificateAuthority) {
   return stackWithCardFrom(cleanup, ca, PIN, ['--cert', path.join(dir, 'cert.pem'), '--key', path.join(dir, 'key.pem')]);
 }
 
+/** A card from `ca` with `pin` to which OpenSC presented `wrong` wrong PINs, on a private stack. */
+async function stackAfterWrongPins(cleanup: Cleanup, ca: CertificateAuthority, wrong: number) {
+  const stack = await stackWithCardFrom(cleanup, ca, PIN);
+  for (let i = 0; i < wrong; i++) await stack.run('pkcs11-tool', ['--module', OPENSC_PKCS11, '--login', '--pin', WRONG_PIN, '--list-objects']);
+  if ((await stack.pinTriesLeft()) !== 3 - wrong) throw new Error(`the card has ${await stack.pinTriesLeft()} tries left`);
+  return stack;
+}
+
 /** A kiosk of the town for one situation's card. */
 async function kiosk(cleanup: Cleanup, stack: Awaited<ReturnType<typeof stackWithCardFrom>>, base: string, city: Staff, name: string) {
   return { stack, ...(await enrolledAgent(cleanup, stack, base, city, name, { allowOrigins: [base] })) };
@@ -83,10 +105,9 @@ const fixture = fileFixture(test, async (cleanup) => {
   const { db, base, ca, identity } = await trustingBackend(cleanup);
   const city = await signInStaff(base, 'demo-city');
 
-  // Locked elsewhere: three wrong PINs through OpenSC, before any agent sees the card.
-  const lockedStack = await stackWithCardFrom(cleanup, ca, PIN);
-  for (let i = 0; i < 3; i++) await lockedStack.run('pkcs11-tool', ['--module', OPENSC_PKCS11, '--login', '--pin', WRONG_PIN, '--list-objects']);
-  if ((await lockedStack.pinTriesLeft()) !== 0) throw new Error('the card did not lock');
+  // Wrong PINs typed elsewhere (OpenSC), before any agent sees the card: two leave one try, three lock it.
+  const lastTryStack = await stackAfterWrongPins(cleanup, ca, 2);
+  const lockedStack = await stackAfterWrongPins(cleanup, ca, 3);
 
   // Revoked: the CA's next CRL (issued now, after the backend's first) names the card's serial.
   const revokedStack = await stackWithCardFrom(cleanup, ca, PIN);
@@ -94,6 +115,7 @@ const fixture = fileFixture(test, async (cleanup) => {
   await identity.addCrl((await issueCrl(ca, { revoked, thisUpdate: new Date(), crlNumber: 2 })).der);
 
   const kiosks: Record<Situation, Awaited<ReturnType<typeof kiosk>>> = {
+    lastTry: await kiosk(cleanup, lastTryStack, base, city, '残り1回のカードの端末'),
     locked: await kiosk(cleanup, lockedStack, base, city, 'ロックされたカードの端末'),
     expired: await kiosk(cleanup, await expiredCardStack(cleanup, ca), base, city, '期限切れのカードの端末'),
     revoked: await kiosk(cleanup, revokedStack, base, city, '失効したカードの端末'),
@@ -129,11 +151,12 @@ async function readsWhatToDo(t: ExecutionContext, page: Page, situation: Situati
 }
 
 for (const w of [JA, EN]) {
-  for (const situation of ['locked', 'expired', 'revoked', 'unregistered'] as const) {
-    test.serial(`(${w.language}) a card ${situation}: the resident reads what to do and where, nothing opens, no PIN is left`, async (t) => {
+  for (const situation of ['lastTry', 'locked', 'expired', 'revoked', 'unregistered'] as const) {
+    test.serial(`(${w.language}) a card ${CARD[situation]}: the resident reads what to do and where, nothing opens, no PIN is left`, async (t) => {
       const { base, browser, kiosks } = await fixture();
       const { agent, stack } = kiosks[situation];
       const since = new Date();
+      const triesLeft = await stack.pinTriesLeft();
       const page = await pairedKioskPage(t, browser, base, agent, w);
       await typePin(page, w, PIN);
       await readsWhatToDo(t, page, situation);
@@ -142,6 +165,7 @@ for (const w of [JA, EN]) {
       t.is(await page.getByRole('heading', { level: 2, name: w.town }).count(), 0, 'no page opens');
       t.is(await page.getByRole('region', { name: w.balances, exact: true }).count(), 0, 'no points show');
       t.is(await sessionsSince(since), 0, 'no session at the backend');
+      t.is(await stack.pinTriesLeft(), triesLeft, 'no try spent: the right PIN, or none presented to a card with one try or none left');
       t.is((await page.request.get(`${base}/api/v1/resident/points`)).status(), 401, 'the browser reads nothing');
       t.deepEqual(pinLeaks(`${await pageRemains(page)}\n${agent.output()}\n${stack.sentToCard()}`, PIN), [], 'no PIN left in the page, its storage, the agent or the card log');
       await accessible(t, page, `the page with a card ${situation}`);
