@@ -80,12 +80,12 @@ test('the worker deletes ended resident pages on its schedule and keeps the open
   const { id: staffId } = await db('staff_accounts').where({ login_id: 'demo-city' }).first('id');
   const [deviceId] = await db('devices').insert({ municipality_code: '139998', name: '市役所ロビー端末', token_hash: Buffer.alloc(32, 8), enrolled_at: new Date(now), enrolled_by_staff_id: staffId });
   const { id: mykeyPk } = await db('mykeys').where({ mykey_id: await addResident(db) }).first('id');
-  const page = (fill: number, lastUsed: number, ended: boolean) => ({
+  const page = (fill: number, lastUsed: number, ended: boolean, closesBy = lastUsed + 1_800_000) => ({
     token_hash: Buffer.alloc(32, fill), mykey_pk: mykeyPk, municipality_code: '139998', device_id: deviceId, opened_at: new Date(lastUsed), last_used_at: new Date(lastUsed), idle_seconds: 300,
-    ended_at: ended ? new Date(now) : null, end_reason: ended ? 'card_removed' : null,
+    closes_by: new Date(closesBy), ended_at: ended ? new Date(now) : null, end_reason: ended ? 'card_removed' : null,
   });
-  // Closed when the card left; idled out; open.
-  await db('resident_sessions').insert([page(1, now, true), page(2, now - 301_000, false), page(3, now, false)]);
+  // Closed when the card left; idled out; past its limit though just used; open.
+  await db('resident_sessions').insert([page(1, now, true), page(2, now - 301_000, false), page(4, now, false, now - 1_000), page(3, now, false)]);
   const { worker } = startWorker(url, queuePrefix((fn) => t.teardown(fn)), { RESIDENT_SESSION_PURGE_INTERVAL_MS: '200' });
   t.teardown(() => { worker.kill('SIGKILL'); });
   await waitFor('the ended pages to go', async () => Number((await db('resident_sessions').count({ n: '*' }))[0]!.n) === 1, 30_000);
