@@ -79,7 +79,7 @@ const SAYS: Record<Situation, Record<'ja' | 'en', RegExp[]>> = {
   },
 };
 
-/** A card from `ca` with `pin` whose certificate ended yesterday, on a private stack. */
+/** A card from `ca` with PIN whose certificate ended yesterday, on a private stack. */
 async function expiredCardStack(cleanup: Cleanup, ca: CertificateAuthority) {
   const dir = tempDir(cleanup);
   const expired = await issueCertificate(ca, { notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - DAY) });
@@ -88,7 +88,7 @@ async function expiredCardStack(cleanup: Cleanup, ca: CertificateAuthority) {
   return stackWithCardFrom(cleanup, ca, PIN, ['--cert', path.join(dir, 'cert.pem'), '--key', path.join(dir, 'key.pem')]);
 }
 
-/** A card from `ca` with `pin` to which OpenSC presented `wrong` wrong PINs, on a private stack. */
+/** A card from `ca` with PIN to which OpenSC presented `wrong` wrong PINs, on a private stack. */
 async function stackAfterWrongPins(cleanup: Cleanup, ca: CertificateAuthority, wrong: number) {
   const stack = await stackWithCardFrom(cleanup, ca, PIN);
   for (let i = 0; i < wrong; i++) await stack.run('pkcs11-tool', ['--module', OPENSC_PKCS11, '--login', '--pin', WRONG_PIN, '--list-objects']);
@@ -97,7 +97,7 @@ async function stackAfterWrongPins(cleanup: Cleanup, ca: CertificateAuthority, w
 }
 
 /** A kiosk of the town for one situation's card. */
-async function kiosk(cleanup: Cleanup, stack: Awaited<ReturnType<typeof stackWithCardFrom>>, base: string, city: Staff, name: string) {
+async function kiosk(cleanup: Cleanup, stack: PcscStack, base: string, city: Staff, name: string) {
   return { stack, ...(await enrolledAgent(cleanup, stack, base, city, name, { allowOrigins: [base] })) };
 }
 
