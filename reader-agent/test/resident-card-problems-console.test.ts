@@ -23,7 +23,7 @@ import { signInStaff, type Staff } from '@mykey/backend/test/helpers/identity.ts
 import { issueCertificate, issueCrl, type CertificateAuthority } from '@mykey/dev-tools/dev-ca/index.ts';
 import { enrolledAgent, stackWithCardFrom, tempDir, trustingBackend } from './helpers/counter.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
-import { OPENSC_PKCS11 } from './helpers/pcsc-stack.ts';
+import { OPENSC_PKCS11, type PcscStack } from './helpers/pcsc-stack.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
 import { accessible, pairedKioskPage, pairedPage, typePin, type PageWords } from './helpers/resident.ts';
 
