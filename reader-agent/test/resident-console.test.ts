@@ -21,7 +21,7 @@ import { creditConversions, inLedgerTransaction } from '@mykey/backend/ledger/le
 import { presentCardAgain, waitForCard, waitUntil } from './helpers/agent.ts';
 import { enrolledAgent, stackWithCardFrom, trustingBackend } from './helpers/counter.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
-import { accessible, atMine, kioskPage, typePin, type PageWords } from './helpers/resident.ts';
+import { accessible, kioskPage, pairedKioskPage, typePin, type PageWords } from './helpers/resident.ts';
 
 const PIN = '5827';
 const DAY = 86_400_000;
@@ -80,19 +80,10 @@ const fixture = fileFixture(test, async (cleanup) => {
   return { db, base, shortIdle, shortLimit, city, mykeyId, stack, kiosk, browser: await launchBrowser(cleanup) };
 });
 
-/**
- * The kiosk's browser at another app's page. That app is another origin, with a storage of its
- * own: the pairing the devices screen saves (walked in the first test) is written there as that
- * screen writes it.
- */
+/** The kiosk's browser at another app's page: another origin, paired as the devices screen (walked in the first test) would. */
 async function kioskPageOn(t: ExecutionContext, w: Words, origin: string): Promise<Page> {
   const { browser, kiosk } = await fixture();
-  const context = await browser.newContext();
-  t.teardown(() => context.close());
-  const page = await context.newPage();
-  await page.goto(`${origin}/mine`);
-  await page.evaluate((pairing) => localStorage.setItem('mykey.readerAgent', JSON.stringify(pairing)), { address: kiosk.agent.base, token: kiosk.agent.token });
-  return atMine(page, w, origin);
+  return pairedKioskPage(t, browser, origin, kiosk.agent, w);
 }
 
 async function openWithPin(page: Page, w: Words): Promise<void> {

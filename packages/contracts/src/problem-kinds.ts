@@ -162,14 +162,14 @@ export const problemKinds = {
     ja: 'この証明書はまだ有効期間が始まっていません。',
     en: 'This certificate is not valid yet.' } },
   certificate_expired: { status: 401, title: 'Certificate expired', messages: {
-    ja: '利用者証明用電子証明書の有効期限が切れています。市区町村の窓口で更新してください。',
-    en: 'The user-authentication certificate has expired. Please renew it at your municipal office.' } },
+    ja: 'このカードの電子証明書の有効期限が切れています。市区町村の窓口で電子証明書を更新してください。',
+    en: 'This card\'s electronic certificate has expired. Please renew it at your municipal office.' } },
   certificate_revoked: { status: 401, title: 'Certificate revoked', messages: {
-    ja: 'この証明書は失効しています。新しいカードをお持ちの場合は、窓口でマイキーIDへの紐付けを行ってください。',
-    en: 'This certificate has been revoked. If you have a new card, please have it linked to your MyKey ID at the counter.' } },
+    ja: 'このカードの電子証明書は失効していて、使えません。市区町村の窓口で電子証明書を発行し直すか、カードを新しくしてください。新しいカードをお持ちの場合は、窓口でそのカードをマイキーIDにつないでもらってください。',
+    en: 'This card\'s electronic certificate has been revoked and can no longer be used. Please have it reissued, or get a new card, at your municipal office. If you already have a new card, ask at the counter to have it linked to your MyKey ID.' } },
   certificate_revocation_unknown: { status: 503, title: 'Revocation status unknown', messages: {
-    ja: '証明書の失効情報を確認できないため、この操作は今は行えません。しばらくしてからもう一度お試しください。',
-    en: 'The certificate\'s revocation status cannot be checked right now, so this operation cannot proceed. Please try again later.' } },
+    ja: 'いまはカードの電子証明書が使えるものかどうかを確かめられないため、この操作はできません。しばらくしてからもう一度お試しください。',
+    en: 'Whether the card\'s electronic certificate is still valid cannot be checked right now, so this cannot be done. Please try again later.' } },
   certificate_replaced: { status: 401, title: 'Card replaced', messages: {
     ja: 'このカードは新しいカードに切り替え済みです。新しいカードをお使いください。',
     en: 'This card has been replaced by a newer card. Please use the new card.' } },
@@ -511,8 +511,8 @@ export const problemKinds = {
     ja: 'わたしのページは閉じています（カードが外されたか、5分間操作がなかったか、開いてから30分たったため）。もう一度カードを置いて、暗証番号で開いてください。',
     en: 'Your page is closed (the card was removed, nothing was done for five minutes, or it was open for thirty minutes). Place your card again and open it with your PIN.' } },
   resident_card_unknown: { status: 409, title: 'Card not registered', messages: {
-    ja: 'このカードはまだマイキーIDに登録されていません。市の窓口で登録してください。',
-    en: 'This card has no MyKey ID yet. Please register it at a town counter.' } },
+    ja: 'このカードはまだマイキーIDに登録されていません。市区町村の窓口で登録してください。',
+    en: 'This card has no MyKey ID yet. Please register it at your municipal office counter.' } },
   resident_card_mismatch: { status: 409, title: 'Not this page\'s card', messages: {
     ja: 'このカードは、いま開いているページの方のカードではありません。ページを開いたご本人のカードでお試しください。',
     en: 'This card is not the card of the person whose page is open. Please use the card that opened this page.' } },

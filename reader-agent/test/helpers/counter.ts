@@ -54,15 +54,15 @@ export async function enrolledAgent(cleanup: Cleanup, stack: PcscStack, base: st
 /**
  * The real backend on a seeded database of the file's own, trusting a CA made for it, with a
  * current CRL (so a value-moving card session is not refused for want of one), and the card-tap
- * `purposes` a test registers beside the platform's own.
+ * `purposes` a test registers beside the platform's own. Its `identity` takes a later CRL.
  */
-export async function trustingBackend(cleanup: Cleanup, purposes: Purpose[] = []): Promise<{ db: Db; base: string; ca: CertificateAuthority }> {
+export async function trustingBackend(cleanup: Cleanup, purposes: Purpose[] = []): Promise<{ db: Db; base: string; ca: CertificateAuthority; identity: ReturnType<typeof testIdentity> }> {
   const { db } = await testDatabase(cleanup);
   await db.seed.run();
   const { ca } = await testPki();
   const identity = testIdentity(db, [ca.certificate]);
   await identity.addCrl((await issueCrl(ca, { revoked: [], nextUpdate: new Date(Date.now() + 86_400_000) })).der);
-  return { db, base: await startApp(cleanup, db, { identity, purposes }), ca };
+  return { db, base: await startApp(cleanup, db, { identity, purposes }), ca, identity };
 }
 
 /** trustingBackend (with `purposes`), and a card from its CA, with `pin`, on a private PC/SC stack. */

@@ -52,3 +52,23 @@ export async function kioskPage(t: ExecutionContext, browser: Browser, base: str
   await pair(page, agent.base, agent.token);
   return atMine(page, w, base);
 }
+
+/**
+ * The kiosk's browser at `origin`'s public わたしのページ, in a context of its own, without a staff
+ * sign-in: the pairing is written to the page's storage as the devices screen saves it (that
+ * screen is walked by `kioskPage`). For a test that opens many pages, and for another origin,
+ * whose storage is its own.
+ */
+export async function pairedKioskPage(t: ExecutionContext, browser: Browser, origin: string, agent: { base: string; token: string }, w: PageWords): Promise<Page> {
+  return atMine(await pairedPage(t, browser, origin, agent), w, origin);
+}
+
+/** A browser context of its own whose storage at `origin` holds the pairing with `agent`, as the devices screen saves it; the page loads it when it opens next. */
+export async function pairedPage(t: ExecutionContext, browser: Browser, origin: string, agent: { base: string; token: string }): Promise<Page> {
+  const context = await browser.newContext();
+  t.teardown(() => context.close());
+  const page = await context.newPage();
+  await page.goto(`${origin}/mine`);
+  await page.evaluate((pairing) => localStorage.setItem('mykey.readerAgent', JSON.stringify(pairing)), { address: agent.base, token: agent.token });
+  return page;
+}
