@@ -186,6 +186,26 @@ export function batchUploadSettings(config: z.infer<typeof batchUploadSchema> = 
   return { spoolDir: config.BATCH_SPOOL_DIR, spoolMaxBytes: config.BATCH_SPOOL_MAX_BYTES, perPartner: config.BATCH_UPLOADS_PER_PARTNER };
 }
 
+/**
+ * Where Redis is: one server (REDIS_URL), or the master a group of Sentinels watches
+ * (REDIS_SENTINELS and REDIS_SENTINEL_NAME), whichever Sentinel answers; docs/operations.md#cluster.
+ */
+const redisFields = {
+  REDIS_URL: url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379').optional(),
+  REDIS_SENTINELS: commaList(z.string().regex(/^[^\s:,]+:[0-9]{1,5}$/, { error: 'must be HOST:PORT of Sentinels, comma-separated, e.g. 10.0.0.1:26379,10.0.0.2:26379' })),
+  REDIS_SENTINEL_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be the master\'s name in the Sentinels\' configuration (letters, digits, . _ -)' }).default('mykey'),
+};
+
+function oneRedis(env: { REDIS_URL?: unknown; REDIS_SENTINELS?: unknown }, ctx: z.RefinementCtx): void {
+  // Run even when another variable is bad, so REDIS_SENTINELS may still be the environment's string.
+  const sentinels = Array.isArray(env.REDIS_SENTINELS) ? env.REDIS_SENTINELS.length > 0 : Boolean(env.REDIS_SENTINELS);
+  if (env.REDIS_URL && sentinels) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'set REDIS_URL or REDIS_SENTINELS, not both' });
+  } else if (!env.REDIS_URL && !sentinels) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required (or REDIS_SENTINELS), e.g. redis://127.0.0.1:6379' });
+  }
+}
+
 // `when`: checked even when other variables are bad, so one run names every problem.
 const always = { when: () => true };
 
@@ -194,7 +214,7 @@ const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
   DATABASE_URL: url(['mysql:'], 'mysql://mykey:secret@127.0.0.1:3306/mykey'),
-  REDIS_URL: url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+  ...redisFields,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Where this process serves GET /metrics for Prometheus (docs/operations.md#metrics); unset, nowhere. Never the public PORT. */
   METRICS_PORT: port.optional(),
@@ -228,7 +248,7 @@ const schema = z.object({
   ...auditFields,
   ...jpkiFields,
 }).superRefine(anchorsRequiredInProduction, always).superRefine(mykeySecretOwnInProduction, always)
-  .superRefine(passwordCostOwnOutsideTests, always);
+  .superRefine(passwordCostOwnOutsideTests, always).superRefine(oneRedis, always);
 
 export type Config = z.infer<typeof schema>;
 

@@ -89,7 +89,9 @@ export async function pendingMigrations(db: Db): Promise<string[]> {
   return pending.map((migration) => migration.file);
 }
 
-// Errors after which the same transaction, run again, can succeed.
+// Errors after which the same transaction, run again, can succeed. On a Galera cluster a
+// transaction that loses certification at commit to one committed first on another node fails
+// with ER_LOCK_DEADLOCK too (scripts/test/cluster.test.ts), so it is retried the same way.
 const TRANSIENT = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 
 /** A conflict with a concurrent transaction that committed first: running again sees its result. */

@@ -1,12 +1,20 @@
 import Bull from 'bull';
 import type { Config } from './config.ts';
+import { redisTarget, type RedisConfig } from './redis.ts';
 
 export type Queue<T = unknown> = Bull.Queue<T>;
 export type Job<T = unknown> = Bull.Job<T>;
 
-/** A Bull queue on the configured Redis; the prefix keeps deployments (and test files) apart. */
-export function createQueue<T>(name: string, config: Pick<Config, 'REDIS_URL' | 'QUEUE_PREFIX'>): Queue<T> {
-  return new Bull<T>(name, config.REDIS_URL, { prefix: config.QUEUE_PREFIX });
+/**
+ * A Bull queue on the configured Redis (one server, or the master Sentinels name: Bull hands the
+ * options to ioredis for each of its three connections); the prefix keeps deployments (and test
+ * files) apart.
+ */
+export function createQueue<T>(name: string, config: RedisConfig & Pick<Config, 'QUEUE_PREFIX'>): Queue<T> {
+  const target = redisTarget(config);
+  return typeof target === 'string'
+    ? new Bull<T>(name, target, { prefix: config.QUEUE_PREFIX })
+    : new Bull<T>(name, { redis: target, prefix: config.QUEUE_PREFIX });
 }
 
 /**

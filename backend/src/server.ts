@@ -24,7 +24,7 @@ log.info({ file: anchors.file, certificates: anchors.certificates.length }, 'tru
 useAuditSecret(mykeySecret(config));
 const db = createDb(config.DATABASE_URL, log);
 await refuseDemoAccounts(config, db).catch(exitOnConfigError);
-const redis = createRedis(config.REDIS_URL, log);
+const redis = createRedis(config, log);
 const verifier = new CertificateVerifier({ anchors: anchors.certificates, db, policy: config.JPKI_REVOCATION_POLICY, log });
 // The server only adds conversion jobs; the worker processes them.
 const conversions = createQueue<ConversionJob>(CONVERSION_QUEUE, config);

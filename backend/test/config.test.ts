@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { auditExportDir, batchUploadSettings, ConfigError, loadAuditConfig, loadConfig, mykeySecret, staffPasswordCost } from '../src/config.ts';
+import { redisTarget } from '../src/redis.ts';
 import { DEFAULT_PORT } from '@mykey/reader-agent/agent/local-api.ts';
 
 const valid = { NODE_ENV: 'development', DATABASE_URL: 'mysql://u:p@127.0.0.1:3306/mykey', REDIS_URL: 'redis://127.0.0.1:6379' };
@@ -78,6 +79,16 @@ test('staff passwords cost OWASP\'s scrypt N=2^17 unless told; less only for the
 test('a missing variable is named', (t) => {
   const error = t.throws(() => loadConfig({ REDIS_URL: valid.REDIS_URL }), { instanceOf: ConfigError });
   t.regex(error.message, /DATABASE_URL: required/);
+});
+
+test('Redis is one URL or a group of Sentinels, never both nor neither', (t) => {
+  const { REDIS_URL: _url, ...noRedis } = valid;
+  const sentinels = loadConfig({ ...noRedis, REDIS_SENTINELS: '127.0.0.1:26601, 10.0.0.2:26379', REDIS_SENTINEL_NAME: 'town' });
+  t.deepEqual(redisTarget(sentinels), { sentinels: [{ host: '127.0.0.1', port: 26601 }, { host: '10.0.0.2', port: 26379 }], name: 'town', failoverDetector: true });
+  t.is(redisTarget(loadConfig(valid)), valid.REDIS_URL, 'one server: its URL, as before');
+  t.regex(t.throws(() => loadConfig({ ...valid, REDIS_SENTINELS: '127.0.0.1:26601' }), { instanceOf: ConfigError }).message, /REDIS_URL: set REDIS_URL or REDIS_SENTINELS, not both/);
+  t.regex(t.throws(() => loadConfig(noRedis), { instanceOf: ConfigError }).message, /REDIS_URL: required \(or REDIS_SENTINELS\)/);
+  t.regex(t.throws(() => loadConfig({ ...noRedis, REDIS_SENTINELS: 'sentinel.example' }), { instanceOf: ConfigError }).message, /REDIS_SENTINELS.0: must be HOST:PORT/);
 });
 
 test('every bad variable is named at once', (t) => {

@@ -29,6 +29,20 @@ function checkDigit(five: string): number {
   return (11 - (sum % 11)) % 10;
 }
 
+// Galera replicates InnoDB rows by primary key: a table without one is refused on the cluster
+// (wsrep_mode=REQUIRED_PRIMARY_KEY, docs/operations.md#cluster), another engine not replicated.
+test('after the migrations every table has a primary key and is InnoDB, as Galera needs', async (t) => {
+  const db = await fixture();
+  const [tables] = await db.raw(`SELECT t.TABLE_NAME AS name, t.ENGINE AS engine,
+      EXISTS (SELECT 1 FROM information_schema.TABLE_CONSTRAINTS c WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA
+        AND c.TABLE_NAME = t.TABLE_NAME AND c.CONSTRAINT_TYPE = 'PRIMARY KEY') AS keyed
+    FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'`);
+  const rows = tables as Array<{ name: string; engine: string; keyed: number }>;
+  t.true(rows.length > 50, 'the migrated schema');
+  t.deepEqual(rows.filter((row) => !row.keyed).map((row) => row.name), [], 'tables without a primary key');
+  t.deepEqual(rows.filter((row) => row.engine !== 'InnoDB').map((row) => `${row.name} (${row.engine})`), [], 'tables not InnoDB');
+});
+
 test('the check digit agrees with real codes', (t) => {
   // 東京都千代田区 131016, 北海道札幌市 011002, 大阪府大阪市 271004.
   for (const code of ['131016', '011002', '271004']) t.is(checkDigit(code.slice(0, 5)), Number(code[5]), code);

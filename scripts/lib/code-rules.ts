@@ -12,10 +12,15 @@ export const CODE_RULES: CodeRule[] = [
     pattern: /\.stream\(/,
     why: 'knex 3.3\'s stream() on the pool gives its connection back twice, so two transactions end up on one connection (docs/audit-log.md): read a page at a time instead',
   },
+  {
+    name: 'no-server-locks',
+    pattern: /\bLOCK\s+TABLES?\b|\bGET_LOCK\s*\(|\bXA\s+(START|BEGIN)\b/i,
+    why: 'a Galera cluster (docs/operations.md#cluster) holds table locks and GET_LOCK on one node only, and refuses XA: lock the rows you change (SELECT … FOR UPDATE) instead',
+  },
 ];
 
-/** The production code: what runs in the server, the worker, the agent and the console. */
-export const RULED_PATHS = ['backend/src', 'reader-agent/src', 'packages/contracts/src', 'frontend/src'];
+/** The production code: what runs in the server, the worker, the agent and the console, and the schema's migrations. */
+export const RULED_PATHS = ['backend/src', 'backend/migrations', 'reader-agent/src', 'packages/contracts/src', 'frontend/src'];
 
 export interface Breach { rule: string; why: string; file: string; line: number }
 

@@ -26,6 +26,20 @@ test('no-knex-stream: a knex stream() in the backend is found with its file, lin
   t.regex(breaches[0]!.why, /gives its connection back twice/);
 });
 
+test('no-server-locks: table locks, GET_LOCK and XA, which a Galera cluster does not share, are found', (t) => {
+  for (const dir of RULED_PATHS) mkdirSync(path.join(tree, dir), { recursive: true });
+  write('backend/migrations/20990101000000_locked.ts', "await knex.raw('LOCK TABLES ledger_accounts WRITE');\n");
+  write('backend/src/jobs/singleton.ts', "const [[got]] = await db.raw(\"SELECT GET_LOCK('expiry', 0) AS got\");\nawait db.raw('xa start ?', [id]);\n");
+  write('backend/src/ledger/rows.ts', "await trx('ledger_accounts').whereIn('id', ids).forUpdate(); // row locks are certified across nodes\n");
+  const breaches = codeBreaches(tree).filter((breach) => breach.rule === 'no-server-locks');
+  t.deepEqual(breaches.map(({ file, line }) => ({ file, line })).sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line), [
+    { file: 'backend/migrations/20990101000000_locked.ts', line: 1 },
+    { file: 'backend/src/jobs/singleton.ts', line: 1 },
+    { file: 'backend/src/jobs/singleton.ts', line: 2 },
+  ]);
+  t.regex(breaches[0]!.why, /Galera/);
+});
+
 test('the repository keeps to the rules', (t) => {
   t.deepEqual(codeBreaches(rootDir), []);
 });

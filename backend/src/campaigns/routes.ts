@@ -5,7 +5,7 @@ import Router from '@koa/router';
 import type { Knex } from 'knex';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { retryTransient, type Db } from '../db.ts';
+import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { described } from '../http/described.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
@@ -70,7 +70,7 @@ export function campaignRoutes({ db, clock }: { db: Db; clock: () => Date }): Ro
     effect: (trx: Knex.Transaction, staff: SignedInStaff, key: string) => Promise<unknown>): Promise<void> {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff, key) }))));
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff, key) })));
   }
 
   router.get('/campaigns', described({ summary: 'The town\'s campaigns, and the shops and partners a campaign may name', caller: 'staff', responses: { 200: 'The campaigns with their status and budget figures, and the choices.' } }), ...reads, async (ctx) => {

@@ -13,7 +13,7 @@ import type { AcceptedCertificate } from '../jpki/certificates.ts';
 import type { CertificateVerifier } from '../jpki/verifier.ts';
 import { challengeRepository, type StoredChallenge } from './repository.ts';
 import { termLines, type Planned, type ProofKind, type Purpose, type PurposeRegistry, type VerifiedCard } from './purposes.ts';
-import { retryTransient, type Db } from '../db.ts';
+import type { Db } from '../db.ts';
 import { groupCommitter, runIdempotent, type Answer, type GroupCommitter, type IdempotentCall } from '../http/idempotency.ts';
 import type { Logger } from '../log.ts';
 
@@ -136,8 +136,8 @@ export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked, 
      */
     async settleTap(call: IdempotentCall, device: EnrolledDevice, verified: VerifiedTap, requested: string | undefined, now: Date): Promise<Answer & { replayed: boolean }> {
       const common = { purpose: verified.purpose.name, revocationChecked: verified.card.revocationChecked };
-      const alone = () => retryTransient(() => runIdempotent(db, call, async (trx) =>
-        ({ status: 201, body: { ...common, ...(await settle(trx, device, verified, requested, now)) } })));
+      const alone = () => runIdempotent(db, call, async (trx) =>
+        ({ status: 201, body: { ...common, ...(await settle(trx, device, verified, requested, now)) } }));
       const { planned } = verified.purpose;
       if (!planned || requested !== undefined) return alone();
       const plan = await planned.plan(db, { card: verified.card, device, now, terms: undefined, challenge: undefined }).catch(() => undefined);

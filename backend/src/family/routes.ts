@@ -5,7 +5,7 @@
 // No staff route exists here: staff neither consent for anyone nor see who consented with whom.
 import Router from '@koa/router';
 import { z } from 'zod';
-import { retryTransient, type Db } from '../db.ts';
+import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { enrolledDevice, requireDevice } from '../devices/middleware.ts';
@@ -32,8 +32,8 @@ export function familyRoutes({ db, clock }: { db: Db; clock: () => Date }): Rout
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, requestBody);
     const device = enrolledDevice(ctx);
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'family-request', ...body } }, async (trx) =>
-      ({ status: 201, body: await openRequest(trx, device, body, clock()) }))));
+    respond(ctx, await runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'family-request', ...body } }, async (trx) =>
+      ({ status: 201, body: await openRequest(trx, device, body, clock()) })));
   });
 
   return router;

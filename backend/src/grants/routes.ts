@@ -5,7 +5,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { recordAudit } from '../audit/chain.ts';
-import { retryTransient, type Db } from '../db.ts';
+import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
@@ -79,10 +79,10 @@ export function grantRoutes({ db, clock }: GrantRoutesDeps): Router {
     const category = await ownCategory(db, staff.municipalityCode, body.category);
     // A request without a category is hashed as before categories, so an old retry still replays.
     const request = { op: 'grant-points', mykeyId: id.id, campaignId: campaign.id, points: body.points, reason: body.reason, ...(category && { categoryId: category.id }) };
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({
       status: 201,
       body: await grantOne(trx, { staff, campaign, category, mykeyId: id.id, points: body.points, reason: body.reason, reference: singleGrantReference(staff.id, key), now: clock() }),
-    }))));
+    })));
   });
 
   router.get('/grants', described({ summary: 'The campaign\'s most recent grants (50)', caller: 'staff', query: z.object({ campaign: campaignKey }), responses: { 200: 'The campaign and its recent grants.' }, problems: ['campaign_not_found'] }), ...reads, async (ctx) => {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { Db } from '../db.ts';
+import { retryTransient, type Db } from '../db.ts';
 import { Problem } from './problems.ts';
 import { idempotencyRepository } from './repository.ts';
 import { routeDescription } from './described.ts';
@@ -58,9 +58,16 @@ async function storedAnswer(db: Db, call: IdempotentCall): Promise<Answer & { re
 
 /**
  * Runs `effect` at most once per (scope, key). A thrown error rolls the effect back and
- * stores nothing, so the same key may be retried; only answers that happened are kept.
+ * stores nothing, so the same key may be retried; only answers that happened are kept. A
+ * transient failure (a deadlock; on a Galera cluster, a transaction that lost certification at
+ * commit to one committed on another node, as every two audited changes at once do) is retried
+ * here, as the client would retry it with the same key, so no caller answers it with a 500.
  */
-export async function runIdempotent(db: Db, call: IdempotentCall, effect: (trx: Knex.Transaction) => Promise<Answer>): Promise<Answer & { replayed: boolean }> {
+export function runIdempotent(db: Db, call: IdempotentCall, effect: (trx: Knex.Transaction) => Promise<Answer>): Promise<Answer & { replayed: boolean }> {
+  return retryTransient(() => runOnce(db, call, effect));
+}
+
+async function runOnce(db: Db, call: IdempotentCall, effect: (trx: Knex.Transaction) => Promise<Answer>): Promise<Answer & { replayed: boolean }> {
   const answer = await db.transaction(async (trx) => {
     if (!(await claim(trx, call))) return undefined;
     const fresh = await effect(trx);

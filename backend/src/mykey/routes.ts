@@ -6,7 +6,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { retryTransient, type Db } from '../db.ts';
+import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
@@ -54,12 +54,12 @@ export function mykeyRoutes({ db, clock, mykeySecret }: MykeyRoutesDeps): Router
     const key = idempotencyKey(ctx);
     const { oldProof, newProof } = await readJson(ctx, bothCardsBody);
     const now = clock();
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'relink-both-cards', oldProof, newProof } }, async (trx) => {
+    respond(ctx, await runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'relink-both-cards', oldProof, newProof } }, async (trx) => {
       const oldKey = await challengeRepository.consumeSigned(trx, oldProof, [device.id], 'relink', now);
       const newKey = await challengeRepository.consumeSigned(trx, newProof, [device.id], 'relink', now);
       const mykeyId = await relinkBothCards(trx, oldKey, newKey, device, now);
       return { status: 201, body: { ...residentFor(mykeySecret, device.organization, mykeyId), method: 'both_cards' } };
-    })));
+    }));
   });
 
   // The resident's card signed a 'home_move' challenge at this device, after the PIN: the ID's
@@ -72,11 +72,11 @@ export function mykeyRoutes({ db, clock, mykeySecret }: MykeyRoutesDeps): Router
     const key = idempotencyKey(ctx);
     const { proof } = await readJson(ctx, homeMoveBody);
     const now = clock();
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'home-move', proof } }, async (trx) => {
+    respond(ctx, await runIdempotent(db, { scope: `device:${device.id}`, key, request: { op: 'home-move', proof } }, async (trx) => {
       const certKey = await challengeRepository.consumeSigned(trx, proof, [device.id], 'home_move', now);
       const mykeyId = await moveHome(trx, certKey, device);
       return { status: 201, body: { ...residentFor(mykeySecret, device.organization, mykeyId), homeMunicipalityCode: device.municipalityCode } };
-    })));
+    }));
   });
 
   router.get('/staff/mykeys/:mykeyId', described({ summary: 'A MyKey ID of this town: its status, cards and history', caller: 'staff', params: mykeyIdParam, responses: { 200: 'The MyKey ID as its home town sees it.' }, problems: ['mykey_id_malformed', 'mykey_id_check_failed', 'mykey_not_found'] }), ...reads, async (ctx) => {
@@ -122,11 +122,11 @@ export function mykeyRoutes({ db, clock, mykeySecret }: MykeyRoutesDeps): Router
     const body = await readJson(ctx, counterBody);
     const now = clock();
     const deviceIds = (await devicesRepository.list(db, staff.organization)).filter((d) => d.status === 'active').map((d) => d.id);
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'relink-at-counter', mykeyId, ...body } }, async (trx) => {
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'relink-at-counter', mykeyId, ...body } }, async (trx) => {
       const newKey = await challengeRepository.consumeSigned(trx, body.proof, deviceIds, 'counter_relink', now);
       await relinkAtCounter(trx, mykeyId, newKey, staff, body.reason, now);
       return { status: 201, body: { mykeyId, method: 'counter' } };
-    })));
+    }));
   });
 
   router.post('/staff/mykeys/:mykeyId/suspension', described({ summary: 'Suspend a MyKey ID of this town', caller: 'staff', params: mykeyIdParam, body: reasonBody, idempotent: true, example: { reason: 'カード紛失の届出' }, responses: { 200: 'Suspended.' }, problems: ['mykey_id_malformed', 'mykey_id_check_failed', 'mykey_not_found', 'mykey_already_suspended'] }), ...operates, async (ctx) => {

@@ -5,7 +5,7 @@
 // POST /api/v1/auth/challenges and card-sessions.
 import Router from '@koa/router';
 import { z } from 'zod';
-import { retryTransient, type Db } from '../db.ts';
+import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
@@ -60,16 +60,16 @@ export function paymentRoutes({ db, clock, mykeySecret }: PaymentRoutesDeps): Ro
     const id = intentIdOf(ctx.params.id);
     const body = await readJson(ctx, refundBody);
     // A deadlock with a payment or refund touching the same accounts is run again, under the same key.
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'refund-payment', id, points: body.points } },
-      async (trx) => ({ status: 201, body: await refund(trx, mykeySecret, staff, id, body.points, key, clock()) }))));
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'refund-payment', id, points: body.points } },
+      async (trx) => ({ status: 201, body: await refund(trx, mykeySecret, staff, id, body.points, key, clock()) })));
   });
 
   router.post('/payments/:id/void', described({ summary: 'Void a payment on the day it was made', caller: 'staff', params: intentIdParam, idempotent: true, responses: { 201: 'The void.' }, problems: ['payment_not_found', 'payment_already_reversed', 'void_window_closed'] }), ...merchantStaff, async (ctx) => {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const id = intentIdOf(ctx.params.id);
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'void-payment', id } },
-      async (trx) => ({ status: 201, body: await voidPayment(trx, mykeySecret, staff, id, key, clock()) }))));
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'void-payment', id } },
+      async (trx) => ({ status: 201, body: await voidPayment(trx, mykeySecret, staff, id, key, clock()) })));
   });
 
   router.get('/payments', described({ summary: 'A day\'s payments at this shop', caller: 'staff', query: dayQuery, responses: { 200: 'The day\'s payments, refunds and voids.' }, problems: ['request_invalid'] }), ...merchantStaff, async (ctx) => {

@@ -6,7 +6,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { retryTransient, type Db } from '../db.ts';
+import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { described } from '../http/described.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
@@ -28,7 +28,7 @@ export function residentLinkRoutes(router: Router, { db, clock, used }: LinkRout
   async function change(ctx: Context, request: Record<string, unknown>, status: number, effect: (trx: Knex.Transaction, session: ResidentSession) => Promise<unknown>): Promise<void> {
     const session = await used(ctx);
     const key = idempotencyKey(ctx);
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `resident:${session.mykeyPk}`, key, request }, async (trx) => ({ status, body: await effect(trx, session) }))));
+    respond(ctx, await runIdempotent(db, { scope: `resident:${session.mykeyPk}`, key, request }, async (trx) => ({ status, body: await effect(trx, session) })));
   }
 
   router.get('/links', described({

@@ -6,7 +6,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { recordAudit } from '../audit/chain.ts';
-import { retryTransient, type Db } from '../db.ts';
+import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { Problem } from '../http/problems.ts';
@@ -104,8 +104,8 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, closeBody);
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'close-settlement-period', ...body } },
-      async (trx) => ({ status: 201, body: await closePeriod(trx, staff, body, clock()) }))));
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'close-settlement-period', ...body } },
+      async (trx) => ({ status: 201, body: await closePeriod(trx, staff, body, clock()) })));
   });
 
   router.get('/staff/settlement-periods/:id', described({
@@ -173,10 +173,10 @@ export function settlementRoutes({ db, clock }: { db: Db; clock: () => Date }): 
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
     const payer = payerOf(await readJson(ctx, payerBody));
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'set-settlement-payer', ...payer } }, async (trx) => {
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request: { op: 'set-settlement-payer', ...payer } }, async (trx) => {
       await setPayer(trx, staff, payer, clock());
       return { status: 200, body: { payer } };
-    })));
+    }));
   });
 
   /** The shop's statement of the closed period: JSON with its payout, or its CSV file. */

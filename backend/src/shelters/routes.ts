@@ -5,7 +5,7 @@ import Router from '@koa/router';
 import type { Knex } from 'knex';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { retryTransient, type Db } from '../db.ts';
+import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { MUNICIPAL_READERS, signedInStaff, staffWith } from '../staff/middleware.ts';
@@ -38,7 +38,7 @@ export function shelterRoutes({ db, clock }: { db: Db; clock: () => Date }): Rou
   async function change(ctx: Context, request: Record<string, unknown>, status: number, effect: (trx: Knex.Transaction, staff: SignedInStaff) => Promise<unknown>): Promise<void> {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff) }))));
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff) })));
   }
 
   router.get('/', described({ summary: 'The town\'s shelters', caller: 'staff', responses: { 200: 'The shelters, open and closed.' } }), ...reads, async (ctx) => {

@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import type { Context } from 'koa';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { retryTransient, type Db } from '../db.ts';
+import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { described } from '../http/described.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
@@ -77,7 +77,7 @@ export function shopRoutes({ db, redis, keyPrefix, clock }: ShopRoutesDeps): Rou
   async function change(ctx: Context, request: Record<string, unknown>, effect: (trx: Knex.Transaction, staff: SignedInStaff) => Promise<unknown>): Promise<void> {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status: 200, body: await effect(trx, staff) }))));
+    respond(ctx, await runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status: 200, body: await effect(trx, staff) })));
   }
 
   // Public: which towns take applications (their names are public anyway).
@@ -100,8 +100,8 @@ export function shopRoutes({ db, redis, keyPrefix, clock }: ShopRoutesDeps): Rou
       throw new Problem('shop_application_rate_limited', `Try again in ${wait} s.`, { retryAfterSeconds: wait });
     }
     ctx.set('Cache-Control', 'no-store');
-    respond(ctx, await retryTransient(() => runIdempotent(db, { scope: `shop-application:${ctx.ip}`, key, request: { op: 'apply', ...application } },
-      async (trx) => ({ status: 201, body: await apply(trx, application, clock()) }))));
+    respond(ctx, await runIdempotent(db, { scope: `shop-application:${ctx.ip}`, key, request: { op: 'apply', ...application } },
+      async (trx) => ({ status: 201, body: await apply(trx, application, clock()) })));
   });
 
   router.get('/staff/shops', described({ summary: 'The town\'s shops and applications, those waiting first', caller: 'staff', query: listQuery, responses: { 200: 'The shops.' } }), ...reads, async (ctx) => {

@@ -6,7 +6,7 @@ import Router from '@koa/router';
 import type { Knex } from 'knex';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { retryTransient, type Db } from '../db.ts';
+import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { idOf, Problem } from '../http/problems.ts';
@@ -49,7 +49,7 @@ export function townServiceRoutes({ db, mykeySecret, clock, allowPlainHttpWebhoo
   async function change<T>(ctx: Context, request: Record<string, unknown>, status: number, effect: (trx: Knex.Transaction, staff: SignedInStaff) => Promise<T>, present: (stored: T) => unknown = (stored) => stored): Promise<void> {
     const staff = signedInStaff(ctx);
     const key = idempotencyKey(ctx);
-    const answer = await retryTransient(() => runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff) })));
+    const answer = await runIdempotent(db, { scope: `staff:${staff.id}`, key, request }, async (trx) => ({ status, body: await effect(trx, staff) }));
     respond(ctx, { ...answer, body: present(answer.body as T) });
   }
 

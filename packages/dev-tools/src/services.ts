@@ -45,7 +45,7 @@ export const TEST_PROFILE: Profile = {
   redisPort: port('MYKEY_TEST_REDIS_PORT', 6390),
 };
 
-function alivePid(pidFile: string): number | undefined {
+export function alivePid(pidFile: string): number | undefined {
   if (!existsSync(pidFile)) return undefined;
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   try {
@@ -56,7 +56,7 @@ function alivePid(pidFile: string): number | undefined {
   }
 }
 
-function portOpen(portNumber: number): Promise<boolean> {
+export function portOpen(portNumber: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(portNumber, '127.0.0.1');
     socket.once('connect', () => { socket.destroy(); resolve(true); });
@@ -65,14 +65,14 @@ function portOpen(portNumber: number): Promise<boolean> {
 }
 
 /** Starts a server detached (own process group) so Ctrl-C reaches only the orchestrator, which stops it in order. */
-function startDetached(command: string, args: string[], logFile: string): ChildProcess {
+export function startDetached(command: string, args: string[], logFile: string): ChildProcess {
   const log = openSync(logFile, 'a');
   const child = spawn(command, args, { detached: true, stdio: ['ignore', log, log] });
   child.unref();
   return child;
 }
 
-async function stopPid(pid: number, what: string): Promise<void> {
+export async function stopPid(pid: number, what: string): Promise<void> {
   try { process.kill(pid, 'SIGTERM'); } catch { return; }
   await waitFor(`${what} (pid ${pid}) to stop`, async () => {
     try { process.kill(pid, 0); return false; } catch { return true; }
@@ -83,17 +83,35 @@ export interface LocalServer { url: string; stop(): Promise<void> }
 
 export async function localMariaDb(profile: Profile): Promise<LocalServer> {
   const dbPort = profile.mariadbPort;
-  const url = `mysql://${LOCAL_DB.user}:${LOCAL_DB.password}@127.0.0.1:${dbPort}/${LOCAL_DB.database}`;
+  const url = mariadbUrl(dbPort);
   const dir = path.join(profile.dataDir, 'mariadb');
   const pidFile = path.join(dir, 'mariadbd.pid');
   if (alivePid(pidFile)) return { url, stop: async () => {} };
   if (await portOpen(dbPort)) {
     throw new Error(`Port ${dbPort} is taken by another program; set DATABASE_URL, or choose another port (docs/operations.md).`);
   }
+  const child = startDetached('mariadbd', mariadbArgs(dir, dbPort, { initFile: true }), path.join(dir, 'mariadbd.log'));
+  console.log(`[services] starting MariaDB on 127.0.0.1:${dbPort} (log: ${path.join(dir, 'mariadbd.log')})`);
+  await waitFor('MariaDB to accept connections', async () => (await portOpen(dbPort)) && alivePid(pidFile));
+  const pid = child.pid!;
+  return { url, stop: () => stopPid(pid, 'MariaDB') };
+}
+
+/** The application's URL on a local MariaDB (the user and database init.sql makes). */
+export function mariadbUrl(dbPort: number): string {
+  return `mysql://${LOCAL_DB.user}:${LOCAL_DB.password}@127.0.0.1:${dbPort}/${LOCAL_DB.database}`;
+}
+
+/**
+ * A local MariaDB's command line, its data folder under `dir` made when missing. `initFile`:
+ * make the application user and database at every start (a Galera node that joins gets them from
+ * the cluster instead). `rootAs`: the account root runs the server as (root unless told).
+ */
+export function mariadbArgs(dir: string, dbPort: number, options: { initFile: boolean; rootAs?: string }): string[] {
   const files = path.join(dir, 'data');
   const asRoot = process.getuid?.() === 0;
   // mariadbd refuses to run as root unless told to; a non-root user runs it as themselves.
-  const user = asRoot ? ['--user=root'] : [];
+  const user = asRoot ? [`--user=${options.rootAs ?? 'root'}`] : [];
   if (!existsSync(path.join(files, 'mysql'))) {
     mkdirSync(files, { recursive: true });
     console.log(`[services] creating a MariaDB data folder in ${files}`);
@@ -107,25 +125,23 @@ export async function localMariaDb(profile: Profile): Promise<LocalServer> {
   mkdirSync(tmp, { recursive: true });
   const initSql = path.join(dir, 'init.sql');
   // Runs at every start: the application user and database exist however the folder was made.
-  writeFileSync(initSql, [
-    `CREATE USER IF NOT EXISTS '${LOCAL_DB.user}'@'127.0.0.1' IDENTIFIED BY '${LOCAL_DB.password}';`,
-    `GRANT ALL PRIVILEGES ON *.* TO '${LOCAL_DB.user}'@'127.0.0.1';`,
-    `CREATE DATABASE IF NOT EXISTS ${LOCAL_DB.database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;`,
-  ].join('\n'));
-  const child = startDetached('mariadbd', ['--no-defaults', `--datadir=${files}`, `--port=${dbPort}`,
-    '--bind-address=127.0.0.1', `--socket=${path.join(dir, 'mariadbd.sock')}`, `--pid-file=${pidFile}`, `--tmpdir=${tmp}`,
-    `--init-file=${initSql}`, '--skip-name-resolve', '--max-connections=1000',
+  if (options.initFile) {
+    writeFileSync(initSql, [
+      `CREATE USER IF NOT EXISTS '${LOCAL_DB.user}'@'127.0.0.1' IDENTIFIED BY '${LOCAL_DB.password}';`,
+      `GRANT ALL PRIVILEGES ON *.* TO '${LOCAL_DB.user}'@'127.0.0.1';`,
+      `CREATE DATABASE IF NOT EXISTS ${LOCAL_DB.database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;`,
+    ].join('\n'));
+  }
+  return ['--no-defaults', `--datadir=${files}`, `--port=${dbPort}`,
+    '--bind-address=127.0.0.1', `--socket=${path.join(dir, 'mariadbd.sock')}`, `--pid-file=${path.join(dir, 'mariadbd.pid')}`, `--tmpdir=${tmp}`,
+    ...(options.initFile ? [`--init-file=${initSql}`] : []), '--skip-name-resolve', '--max-connections=1000',
     '--innodb-buffer-pool-size=256M', '--character-set-server=utf8mb4', '--collation-server=utf8mb4_bin',
     // A national CRL runs to tens of MB and is stored in one statement (docs/operations.md).
     '--max-allowed-packet=256M',
     // MariaDB drops a client that has not answered its greeting within 10 s; a test process
     // held busy that long on a loaded machine then saw its handshake reset (ECONNRESET).
     '--connect-timeout=60',
-    ...user], path.join(dir, 'mariadbd.log'));
-  console.log(`[services] starting MariaDB on 127.0.0.1:${dbPort} (log: ${path.join(dir, 'mariadbd.log')})`);
-  await waitFor('MariaDB to accept connections', async () => (await portOpen(dbPort)) && alivePid(pidFile));
-  const pid = child.pid!;
-  return { url, stop: () => stopPid(pid, 'MariaDB') };
+    ...user];
 }
 
 export async function localRedis(profile: Profile): Promise<LocalServer> {

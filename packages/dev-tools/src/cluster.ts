@@ -1,0 +1,207 @@
+// A MariaDB Galera cluster of three nodes and a Redis master with one replica and three
+// Sentinels, all on loopback, for `npm run cluster` and the cluster test (docs/operations.md#cluster).
+// Started like services.ts starts the single MariaDB and Redis: detached, data and logs under one
+// folder, waiting for conditions; `stop()` stops what it started, in order.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import knex from 'knex';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ensureDebianPackages } from './debian.mjs';
+import { alivePid, mariadbArgs, mariadbUrl, portOpen, startDetached, stopPid } from './services.ts';
+import { waitFor } from './wait.ts';
+
+export const GALERA_PROVIDER = '/usr/lib/galera/libgalera_smm.so';
+export const SENTINEL_NAME = 'mykey';
+
+/**
+ * The account a Galera node runs as when started by root. The joiner's rsync daemon, started as
+ * root, writes as nobody and cannot make the data folder's directories; as this account (the one
+ * Debian's mariadb-server makes) it writes as the owner of the folder.
+ */
+const SST_ACCOUNT = 'mysql';
+
+/** A Galera node's ports: clients, group communication, incremental (IST) and full (SST) state transfer. */
+export interface GaleraPorts { client: number; group: number; ist: number; sst: number }
+
+/** Which of the three Galera nodes. */
+export type NodeIndex = 0 | 1 | 2;
+
+export interface ClusterProfile {
+  dataDir: string;
+  nodes: [GaleraPorts, GaleraPorts, GaleraPorts];
+  redis: { master: number; replica: number; sentinels: [number, number, number] };
+}
+
+export interface Cluster {
+  /** The application's DATABASE_URL on each node. */
+  databaseUrls: string[];
+  /** REDIS_SENTINELS and REDIS_SENTINEL_NAME for the platform's processes. */
+  redisEnv: { REDIS_SENTINELS: string; REDIS_SENTINEL_NAME: string };
+  /** Stops one Galera node (SIGTERM); the others carry on as the cluster. */
+  stopNode(index: NodeIndex): Promise<void>;
+  /** Stops everything this call started: Sentinels, Redis, then the Galera nodes joined last first. */
+  stop(): Promise<void>;
+}
+
+/** The cluster `npm run cluster` starts: ports from 4600 (MariaDB) and 26600 (Redis), data under .data/cluster. */
+export function clusterProfile(dataDir: string, mariadbBase = 4600, redisBase = 26600): ClusterProfile {
+  const node = (n: number): GaleraPorts => ({ client: mariadbBase + n * 10, group: mariadbBase + n * 10 + 1, ist: mariadbBase + n * 10 + 2, sst: mariadbBase + n * 10 + 3 });
+  return {
+    dataDir,
+    nodes: [node(0), node(1), node(2)],
+    redis: { master: redisBase, replica: redisBase + 1, sentinels: [redisBase + 11, redisBase + 12, redisBase + 13] },
+  };
+}
+
+interface Started { what: string; pid: number }
+
+async function stopAll(started: Started[]): Promise<void> {
+  for (const part of started.reverse()) await stopPid(part.pid, part.what);
+  started.length = 0;
+}
+
+/**
+ * Galera's settings for a node. Row-based binary log, interleaved auto-increment locks and InnoDB
+ * are what Galera replicates; wsrep_sync_wait=1 makes a read wait until the node has applied what
+ * the cluster committed before it, so a request on one node sees what the last request, served by
+ * another node, wrote (a staff session, a grant): the platform reads its own writes unchanged.
+ */
+function galeraArgs(profile: ClusterProfile, index: NodeIndex): string[] {
+  const own = profile.nodes[index];
+  const members = profile.nodes.map((node) => `127.0.0.1:${node.group}`).join(',');
+  return [
+    '--wsrep-on=ON', `--wsrep-provider=${GALERA_PROVIDER}`, '--wsrep-cluster-name=mykey',
+    `--wsrep-cluster-address=gcomm://${members}`, `--wsrep-node-name=node${index + 1}`,
+    `--wsrep-node-address=127.0.0.1:${own.group}`,
+    `--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:${own.group};ist.recv_addr=127.0.0.1:${own.ist}`,
+    '--wsrep-sst-method=rsync', `--wsrep-sst-receive-address=127.0.0.1:${own.sst}`,
+    '--binlog-format=ROW', '--default-storage-engine=InnoDB', '--innodb-autoinc-lock-mode=2',
+    '--wsrep-sync-wait=1',
+    // A table without a primary key is refused, not replicated row by row with full scans.
+    '--wsrep-mode=REQUIRED_PRIMARY_KEY',
+    ...(index === 0 ? ['--wsrep-new-cluster'] : []),
+  ];
+}
+
+/** Whether a node has joined the cluster and takes application connections (wsrep_ready, synced). */
+async function nodeSynced(databaseUrl: string): Promise<boolean> {
+  const db = knex({ client: 'mysql2', connection: databaseUrl, pool: { min: 0, max: 1 } });
+  try {
+    const [rows] = await db.raw("SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state_comment')");
+    const status = new Map((rows as Array<{ Variable_name: string; Value: string }>).map((row) => [row.Variable_name, row.Value]));
+    return status.get('wsrep_ready') === 'ON' && status.get('wsrep_local_state_comment') === 'Synced';
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function startNode(profile: ClusterProfile, index: NodeIndex): Promise<Started> {
+  const dir = path.join(profile.dataDir, `galera${index + 1}`);
+  const ports = profile.nodes[index];
+  const pidFile = path.join(dir, 'mariadbd.pid');
+  if (alivePid(pidFile)) throw new Error(`Galera node ${index + 1} is already running (${pidFile}); stop the other npm run cluster first.`);
+  for (const port of Object.values(ports)) {
+    if (await portOpen(port)) throw new Error(`Port ${port} is taken by another program (Galera node ${index + 1}); docs/operations.md#cluster.`);
+  }
+  // Only the node that bootstraps makes the application user and database; the others get
+  // them, with everything else, by state transfer when they join.
+  const args = [...mariadbArgs(dir, ports.client, { initFile: index === 0, rootAs: SST_ACCOUNT }), ...galeraArgs(profile, index)];
+  if (process.getuid?.() === 0) spawnSync('chown', ['-R', `${SST_ACCOUNT}:`, dir]);
+  const child = startDetached('mariadbd', args, path.join(dir, 'mariadbd.log'));
+  console.log(`[cluster] starting Galera node ${index + 1} on 127.0.0.1:${ports.client} (log: ${path.join(dir, 'mariadbd.log')})`);
+  const started = { what: `Galera node ${index + 1}`, pid: child.pid! };
+  // A joining node first copies the whole data folder (SST): slow on a busy machine.
+  await waitFor(`Galera node ${index + 1} to join the cluster`, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Galera node ${index + 1} exited; see ${path.join(dir, 'mariadbd.log')}`);
+    return (await portOpen(ports.client)) && nodeSynced(mariadbUrl(ports.client));
+  }, 180_000);
+  return started;
+}
+
+function startRedis(dir: string, port: number, extra: string[], what: string): Started {
+  mkdirSync(dir, { recursive: true });
+  // Append-only file: queued jobs survive a restart of Redis (the ledger never depends on it).
+  const child = startDetached('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+    '--pidfile', path.join(dir, 'redis.pid'), '--appendonly', 'yes', '--save', '', '--daemonize', 'no', ...extra],
+  path.join(dir, 'redis.log'));
+  console.log(`[cluster] starting ${what} on 127.0.0.1:${port}`);
+  return { what, pid: child.pid! };
+}
+
+/**
+ * A Sentinel: redis-server in sentinel mode (what Debian's redis-sentinel runs). Its configuration
+ * file is written once: Sentinel rewrites it with what it learns (the current master after a
+ * failover, the other Sentinels), and a restart must keep that.
+ */
+function startSentinel(dir: string, port: number, masterPort: number, what: string): Started {
+  mkdirSync(dir, { recursive: true });
+  const conf = path.join(dir, 'sentinel.conf');
+  if (!existsSync(conf)) {
+    writeFileSync(conf, [
+      `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `pidfile ${path.join(dir, 'sentinel.pid')}`, 'daemonize no',
+      `sentinel monitor ${SENTINEL_NAME} 127.0.0.1 ${masterPort} 2`,
+      // Quick enough to see a failover in a test; a production deployment chooses its own.
+      `sentinel down-after-milliseconds ${SENTINEL_NAME} 3000`,
+      `sentinel failover-timeout ${SENTINEL_NAME} 20000`,
+      '',
+    ].join('\n'));
+  }
+  const child = startDetached('redis-server', [conf, '--sentinel'], path.join(dir, 'sentinel.log'));
+  console.log(`[cluster] starting ${what} on 127.0.0.1:${port}`);
+  return { what, pid: child.pid! };
+}
+
+/** Whether a Sentinel knows the master and at least one replica (redis-cli comes with redis-server). */
+async function sentinelReady(port: number): Promise<boolean> {
+  const ask = async (...args: string[]) => (await promisify(execFile)('redis-cli', ['-p', String(port), 'SENTINEL', ...args, SENTINEL_NAME])).stdout.trim();
+  return (await ask('get-master-addr-by-name')) !== '' && (await ask('replicas')) !== '';
+}
+
+async function startRedisGroup(profile: ClusterProfile, started: Started[]): Promise<void> {
+  const { master, replica, sentinels } = profile.redis;
+  for (const port of [master, replica, ...sentinels]) {
+    if (await portOpen(port)) throw new Error(`Port ${port} is taken by another program (Redis); docs/operations.md#cluster.`);
+  }
+  started.push(startRedis(path.join(profile.dataDir, 'redis-master'), master, [], 'Redis master'));
+  started.push(startRedis(path.join(profile.dataDir, 'redis-replica'), replica, ['--replicaof', '127.0.0.1', String(master)], 'Redis replica'));
+  await waitFor('Redis master and replica to listen', async () => (await portOpen(master)) && portOpen(replica));
+  sentinels.forEach((port, index) => {
+    started.push(startSentinel(path.join(profile.dataDir, `sentinel${index + 1}`), port, master, `Sentinel ${index + 1}`));
+  });
+  await waitFor('the Sentinels to know the master and its replica', async () =>
+    (await Promise.all(sentinels.map((port) => sentinelReady(port)))).every(Boolean), 120_000);
+}
+
+/** Starts the cluster: the Galera nodes one after the other (the first bootstraps), then Redis and its Sentinels. */
+export async function startCluster(profile: ClusterProfile): Promise<Cluster> {
+  ensureDebianPackages([
+    { pkg: 'mariadb-server', provides: 'mariadbd' },
+    { pkg: 'galera-4', provides: GALERA_PROVIDER },
+    { pkg: 'rsync', provides: 'rsync' },
+    { pkg: 'redis-server', provides: 'redis-server' },
+  ]);
+  const started: Started[] = [];
+  try {
+    for (const index of [0, 1, 2] as const) started.push(await startNode(profile, index));
+    await startRedisGroup(profile, started);
+  } catch (error) {
+    await stopAll(started);
+    throw error;
+  }
+  return {
+    databaseUrls: profile.nodes.map((node) => mariadbUrl(node.client)),
+    redisEnv: {
+      REDIS_SENTINELS: profile.redis.sentinels.map((port) => `127.0.0.1:${port}`).join(','),
+      REDIS_SENTINEL_NAME: SENTINEL_NAME,
+    },
+    stopNode: async (index) => {
+      const what = `Galera node ${index + 1}`;
+      const node = started.find((part) => part.what === what);
+      if (!node) return;
+      started.splice(started.indexOf(node), 1);
+      await stopPid(node.pid, what);
+    },
+    stop: () => stopAll(started),
+  };
+}
