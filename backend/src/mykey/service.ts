@@ -173,11 +173,12 @@ export async function usableCardOf(conn: Conn, certKey: Buffer, town: string, { 
   return binding && { mykeyPk: binding.mykeyPk, mykeyId: binding.mykeyId };
 }
 
-/** Why a MyKey ID in use in `town` may be used no longer (suspended, or blocked there since), if it may not. */
-export async function mykeyRefusalIn(conn: Conn, mykeyPk: number, town: string): Promise<'mykey_suspended' | 'mykey_blocked_here' | undefined> {
+/** A MyKey ID in use in `town`: its ID, and why it may be used no longer (suspended, or blocked there since), if it may not. */
+export async function mykeyInUse(conn: Conn, mykeyPk: number, town: string): Promise<{ mykeyId: string; refusal?: 'mykey_suspended' | 'mykey_blocked_here' }> {
   const [mykeys, block] = await Promise.all([repo.byPks(conn, [mykeyPk]), repo.townBlock(conn, mykeyPk, town)]);
-  if (mykeys.get(mykeyPk)?.status === 'suspended') return 'mykey_suspended';
-  return block ? 'mykey_blocked_here' : undefined;
+  const { mykeyId, status } = mykeys.get(mykeyPk)!;
+  if (status === 'suspended') return { mykeyId, refusal: 'mykey_suspended' };
+  return block ? { mykeyId, refusal: 'mykey_blocked_here' } : { mykeyId };
 }
 
 /** A revoked certificate stops logging in for good; its MyKey ID waits for a relink. */

@@ -11,7 +11,7 @@ import { readJson } from '../http/body.ts';
 import { described } from '../http/described.ts';
 import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
 import { idOf } from '../http/problems.ts';
-import type { ResidentSession } from './repository.ts';
+import type { OpenSession } from './service.ts';
 import { linksOf, moveHomeHere, unlinkMembership, withdrawConsent } from './links.ts';
 
 const homeMoveBody = z.object({ proof: z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be the challengeId of the card session for home_move' }) }).strict();
@@ -20,12 +20,12 @@ export interface LinkRoutesDeps {
   db: Db;
   clock: () => Date;
   /** The caller's open session, its idle time started again (routes.ts): every call here is a use. */
-  used: (ctx: Context) => Promise<ResidentSession>;
+  used: (ctx: Context) => Promise<OpenSession>;
 }
 
 export function residentLinkRoutes(router: Router, { db, clock, used }: LinkRoutesDeps): void {
   /** A change of the resident's, once per Idempotency-Key of theirs, in one transaction. */
-  async function change(ctx: Context, request: Record<string, unknown>, status: number, effect: (trx: Knex.Transaction, session: ResidentSession) => Promise<unknown>): Promise<void> {
+  async function change(ctx: Context, request: Record<string, unknown>, status: number, effect: (trx: Knex.Transaction, session: OpenSession) => Promise<unknown>): Promise<void> {
     const session = await used(ctx);
     const key = idempotencyKey(ctx);
     respond(ctx, await runIdempotent(db, { scope: `resident:${session.mykeyPk}`, key, request }, async (trx) => ({ status, body: await effect(trx, session) })));

@@ -15,6 +15,7 @@ import { townServicesRepository } from '../town-services/repository.ts';
 import { unlinkByResident } from '../town-services/service.ts';
 import type { ResidentHome, ResidentLinks } from '@mykey/contracts/resident-links.ts';
 import type { ResidentSession } from './repository.ts';
+import type { OpenSession } from './service.ts';
 import { municipalityNames } from './service.ts';
 
 type Conn = Db | Knex.Transaction;
@@ -23,10 +24,6 @@ type Conn = Db | Knex.Transaction;
 const HOME_MOVE = 'home_move';
 
 const kioskOf = (session: ResidentSession) => ({ deviceId: session.deviceId, town: session.municipalityCode });
-
-async function residentOf(conn: Conn, session: ResidentSession) {
-  return { mykeyPk: session.mykeyPk, mykeyId: (await mykeyRepository.home(conn, session.mykeyPk)).mykeyId };
-}
 
 /** The home town, and whether it can move to the kiosk's town (it cannot when it is there already). */
 async function homeOf(conn: Conn, session: ResidentSession): Promise<ResidentHome> {
@@ -49,23 +46,23 @@ export async function linksOf(db: Db, session: ResidentSession, now: Date): Prom
 }
 
 /** The resident unlinks one of their memberships: the card no longer opens that service; the member number stays the service's. */
-export async function unlinkMembership(trx: Knex.Transaction, session: ResidentSession, membershipId: number) {
-  return unlinkByResident(trx, await residentOf(trx, session), kioskOf(session), membershipId);
+export async function unlinkMembership(trx: Knex.Transaction, session: OpenSession, membershipId: number) {
+  return unlinkByResident(trx, session, kioskOf(session), membershipId);
 }
 
 /** The resident withdraws one family consent (or a waiting offer): it ends for both residents. */
-export async function withdrawConsent(trx: Knex.Transaction, session: ResidentSession, pairingId: number, now: Date) {
-  return withdrawOne(trx, await residentOf(trx, session), kioskOf(session), pairingId, now);
+export async function withdrawConsent(trx: Knex.Transaction, session: OpenSession, pairingId: number, now: Date) {
+  return withdrawOne(trx, session, kioskOf(session), pairingId, now);
 }
 
 /**
  * The card signed home_move after its PIN at the kiosk the page was opened at; `proof` is that
  * signed challenge, used once. The MyKey ID's home becomes the kiosk's town.
  */
-export async function moveHomeHere(trx: Knex.Transaction, session: ResidentSession, proof: string, now: Date): Promise<{ home: ResidentHome }> {
+export async function moveHomeHere(trx: Knex.Transaction, session: OpenSession, proof: string, now: Date): Promise<{ home: ResidentHome }> {
   const certKey = await challengeRepository.consumeSigned(trx, proof, [session.deviceId], HOME_MOVE, now);
   const moved = await moveHome(trx, certKey, { id: session.deviceId, municipalityCode: session.municipalityCode }, { via: 'resident_page' });
   // Only the page's own resident moves their home: another card's signature is refused, its move rolled back with the refusal.
-  if (moved !== (await residentOf(trx, session)).mykeyId) throw new Problem('resident_card_mismatch');
+  if (moved !== session.mykeyId) throw new Problem('resident_card_mismatch');
   return { home: await homeOf(trx, session) };
 }

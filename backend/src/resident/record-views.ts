@@ -4,12 +4,10 @@
 // what staff wrote (a reason may name people): the log's ids are turned into words here.
 import { staffEventsAbout, type StaffEvent } from '../audit/chain.ts';
 import type { Db } from '../db.ts';
-import { mykeyRepository } from '../mykey/repository.ts';
 import { townServicesRepository } from '../town-services/repository.ts';
 import type { Messages } from '@mykey/contracts/problem-kinds.ts';
 import { RECORD_VIEWS_PAGE_SIZE, type RecordView, type ResidentRecordViews } from '@mykey/contracts/resident.ts';
-import type { ResidentSession } from './repository.ts';
-import { municipalityNames } from './service.ts';
+import { municipalityNames, type OpenSession } from './service.ts';
 
 interface Described { look: boolean; what: Messages }
 
@@ -57,9 +55,8 @@ async function serviceNames(db: Db, events: StaffEvent[]): Promise<Services> {
 }
 
 /** A page (from 1) of what staff looked at and did on the session's MyKey ID, newest first. */
-export async function recordViewsOf(db: Db, session: ResidentSession, page: number): Promise<ResidentRecordViews> {
-  const { mykeyId } = (await mykeyRepository.byPks(db, [session.mykeyPk])).get(session.mykeyPk)!;
-  const { total, events } = await staffEventsAbout(db, mykeyId, { limit: RECORD_VIEWS_PAGE_SIZE, offset: (page - 1) * RECORD_VIEWS_PAGE_SIZE });
+export async function recordViewsOf(db: Db, session: OpenSession, page: number): Promise<ResidentRecordViews> {
+  const { total, events } = await staffEventsAbout(db, session.mykeyId, { limit: RECORD_VIEWS_PAGE_SIZE, offset: (page - 1) * RECORD_VIEWS_PAGE_SIZE });
   const [names, services] = await Promise.all([municipalityNames(db, [...new Set(events.map((e) => e.municipalityCode))]), serviceNames(db, events)]);
   const views = events.map((event): RecordView => ({
     at: event.occurredAt.toISOString(),

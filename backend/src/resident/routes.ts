@@ -8,8 +8,7 @@ import { retryTransient, type Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
 import { described } from '../http/described.ts';
 import { Problem } from '../http/problems.ts';
-import { endSession, historyCsv, historyOf, openSession, pointsOf, sessionOf, sessionView, type SessionLimits } from './service.ts';
-import type { ResidentSession } from './repository.ts';
+import { endSession, historyCsv, historyOf, openSession, pointsOf, sessionOf, sessionView, type OpenSession, type SessionLimits } from './service.ts';
 import { recordViewsOf } from './record-views.ts';
 import { residentLinkRoutes } from './links-routes.ts';
 
@@ -33,7 +32,7 @@ export function residentRoutes({ db, clock, limits }: { db: Db; clock: () => Dat
   const router = new Router({ prefix: '/api/v1/resident' });
 
   /** The caller's open session, its idle time started again: a read of the page is a use. */
-  async function used(ctx: Context): Promise<ResidentSession> {
+  async function used(ctx: Context): Promise<OpenSession> {
     // What a resident sees is theirs alone; no shared cache may keep it.
     ctx.set('Cache-Control', 'no-store');
     return sessionOf(db, tokenOf(ctx), clock(), { use: true });

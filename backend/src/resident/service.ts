@@ -14,7 +14,7 @@ import { devicesRepository } from '../devices/repository.ts';
 import { eventsRepository } from '../events/repository.ts';
 import { ledgerRepository, type ResidentMovement as LedgerMovement } from '../ledger/repository.ts';
 import { tokyoTime } from '../ledger/rules.ts';
-import { mykeyRefusalIn, usableCardOf } from '../mykey/service.ts';
+import { mykeyInUse, usableCardOf } from '../mykey/service.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import { partnerRepository } from '../partners/repository.ts';
 import { shopsRepository } from '../shops/repository.ts';
@@ -76,18 +76,22 @@ export async function openSession(trx: Knex.Transaction, proof: string, { idleSe
   return { token, view: await sessionView(trx, session, now) };
 }
 
+/** An open session with its MyKey ID, read once with the check every use makes of it. */
+export interface OpenSession extends ResidentSession { mykeyId: string }
+
 /**
  * The open session of `token`, else resident_session_closed. A session whose MyKey ID was suspended,
  * or blocked in its town, since it opened ends now, with that problem. With `use`, its idle time starts again.
  */
-export async function sessionOf(db: Db, token: string | undefined, now: Date, { use }: { use: boolean }): Promise<ResidentSession> {
-  const session = token ? await repo.open(db, token, now) : undefined;
-  if (!token || !session) throw new Problem('resident_session_closed');
-  const refusal = await mykeyRefusalIn(db, session.mykeyPk, session.municipalityCode);
+export async function sessionOf(db: Db, token: string | undefined, now: Date, { use }: { use: boolean }): Promise<OpenSession> {
+  const stored = token ? await repo.open(db, token, now) : undefined;
+  if (!token || !stored) throw new Problem('resident_session_closed');
+  const { mykeyId, refusal } = await mykeyInUse(db, stored.mykeyPk, stored.municipalityCode);
   if (refusal) {
     await repo.end(db, token, refusal, now);
     throw new Problem(refusal);
   }
+  const session = { ...stored, mykeyId };
   if (!use) return session;
   await repo.touch(db, token, now);
   return { ...session, lastUsedAt: now };
