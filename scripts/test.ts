@@ -38,12 +38,13 @@ interface Counts { passed: number; failed: number; skipped: number }
 /**
  * Reads ava's closing lines ("12 tests passed", "1 test failed", "2 tests skipped"). When
  * something failed ava leaves out the passed line, so passes are also counted by their ✔ lines.
+ * A test still pending when ava's timeout ends the run counts as failed: it did not pass.
  */
 function countResults(output: string): Counts {
   const count = (pattern: RegExp) => [...output.matchAll(pattern)].reduce((sum, m) => sum + Number(m[1]), 0);
   return {
     passed: Math.max(count(/^\s*(\d+) tests? passed/gm), (output.match(/^\s*✔ /gm) ?? []).length),
-    failed: count(/^\s*(\d+) (?:tests? failed|uncaught exceptions?|unhandled rejections?|known failures?)/gm),
+    failed: count(/^\s*(\d+) (?:tests? failed|uncaught exceptions?|unhandled rejections?|known failures?|tests? remained pending after a timeout)/gm),
     skipped: count(/^\s*(\d+) (?:tests? skipped|tests? todo)/gm),
   };
 }
