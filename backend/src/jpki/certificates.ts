@@ -2,7 +2,9 @@
 // JPKI user-authentication certificate (never a signing certificate, which carries name and
 // address), chain to a configured anchor, be inside its validity period, carry an RSA key of
 // at least 2048 bits that may sign, and not be revoked. Input is hostile: every failure is a
-// stable code, and nothing here throws on bad bytes.
+// stable code, and nothing here throws on bad bytes. A card's certificate is read with
+// node:crypto's X509Certificate and a walk over its DER headers, not parsed whole with pkijs
+// (docs/identity.md, "Reading a card's certificate"); the trust anchors are pkijs certificates.
 import { createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import { childrenOf, oidText, readDer, readTlv, serialHex, TAG, type Tlv } from './der.ts';
