@@ -8,7 +8,7 @@ import * as asn1js from 'asn1js';
 export function parseDer(der: Uint8Array): asn1js.AsnType | undefined {
   try {
     // asn1js stops by default at 10,000 nodes and 16 MiB, which a CRL of some 1,500
-    // revocations already exceeds. Callers bound what they parse (8 KiB for a certificate,
+    // revocations already exceeds. Callers bound what they parse (1 MiB for a trust-anchor bundle,
     // MAX_CRL_BYTES for a CRL) and every node takes at least two bytes, so limits set by the
     // input's own length keep the work proportional to it without refusing a real CRL.
     const asn1 = asn1js.fromBER(new Uint8Array(der).buffer, { maxNodes: Math.ceil(der.length / 2), maxContentLength: der.length });
