@@ -25,12 +25,9 @@ import { dataDir, rootDir } from '@mykey/dev-tools/paths.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { partnerKey } from '@mykey/contracts/partner-signature.ts';
-import { mykeySecret } from '@mykey/backend/config.ts';
 import { conversionReference } from '@mykey/backend/conversions/process.ts';
 import type { Knex } from 'knex';
 import { createDb } from '@mykey/backend/db.ts';
-import { newPartnerSecret } from '@mykey/backend/partners/credentials.ts';
-import { setPartnerCredentials } from '@mykey/backend/partners/service.ts';
 import { cardProof, enrollDevice, signInStaff } from '@mykey/backend/test/helpers/identity.ts';
 import { startClusterPlatform, type ClusterPlatform } from '../lib/cluster-platform.ts';
 
@@ -194,11 +191,20 @@ test('under payments, logins and conversions, a Galera node, the Redis master, a
   for (const card of cards) mykeyIds.push((await login(balancer, counter, card, progress))!);
   t.deepEqual(progress.errors, [], 'every first login');
 
-  const apiSecret = newPartnerSecret();
-  const identity = { partner: DEMO_PARTNER.slug, key: partnerKey(apiSecret) };
-  const receiver = new WebhookReceiver(identity);
+  // The operator's commands, on node 3, with the deployment's secret (it keys the audit chain);
+  // as development, which alone allows the partner's webhook on plain http.
+  const command = (...args: string[]) => promisify(execFile)(process.execPath, ['scripts/bootstrap.mjs', ...args], {
+    cwd: rootDir, env: { ...process.env, DATABASE_URL: platform.cluster.databaseUrls[2]!, NODE_ENV: 'development', MYKEY_SECRET: secretHex, AUDIT_EXPORT_DIR: path.join(dir, 'audit-heads') },
+  });
+  // The partner is issued its API secret as an operator does, naming the simulator's webhook
+  // receiver, which then listens there.
+  const webhookPort = await freePort();
+  const webhookUrl = `http://127.0.0.1:${webhookPort}/partner-webhooks`;
+  const issued = await command('scripts/mykey.ts', 'partner-secret', DEMO_PARTNER.slug, '--webhook-url', webhookUrl);
+  const identity = { partner: DEMO_PARTNER.slug, key: partnerKey(JSON.parse(issued.stdout).apiSecret) };
+  const receiver = new WebhookReceiver(identity, new URL(webhookUrl).pathname);
   t.teardown(() => receiver.stop());
-  await setPartnerCredentials(db, mykeySecret({ NODE_ENV: 'test', MYKEY_SECRET: secretHex }), DEMO_PARTNER.slug, { apiSecret, webhookUrl: await receiver.start() });
+  t.is(await receiver.start(webhookPort), webhookUrl);
   const partner = new PartnerClient({ ...identity, baseUrl: server1, otherUrls: [server2], timeoutMs: ATTEMPT_MS, retryForMs: GIVE_UP_MS });
   const sim = new PartnerSimulator(partner, receiver);
   const traffic: TrafficReport[] = [];
@@ -339,15 +345,12 @@ test('under payments, logins and conversions, a Galera node, the Redis master, a
   t.is(requests.length, acknowledgedIds.length, 'one stored request per conversion acknowledged');
   t.deepEqual(requests.map((row: { partner_tx_id: string }) => row.partner_tx_id).sort(), acknowledgedIds.sort());
   /** Each reference of the ledger's entries of `kind`, with how many entries it has, sorted. */
-  const entriesBy = async (kind: string) => (await db('ledger_entries').where({ kind }).groupBy('reference').orderBy('reference').select('reference', db.raw('COUNT(*) AS n')))
-    .map((row: { reference: string; n: number | string }) => `${row.reference} ×${Number(row.n)}`);
-  const once = (references: string[]) => references.sort().map((reference) => `${reference} ×1`);
+  const entriesBy = async (kind: string) => (await db('ledger_entries').where({ kind }).groupBy('reference').select('reference', db.raw('COUNT(*) AS n')))
+    .map((row: { reference: string; n: number | string }) => `${row.reference} ×${Number(row.n)}`).sort();
+  const once = (references: string[]) => references.map((reference) => `${reference} ×1`).sort();
   t.deepEqual(await entriesBy('conversion'), once(requests.map((row: { id: number }) => conversionReference(Number(row.id)))), 'each conversion credited exactly once');
   t.deepEqual(await entriesBy('payment'), once(progress.receipts.map((receipt) => `payment:${receipt.intentId}`)), 'each receipt is one payment in the ledger');
 
-  const command = (...args: string[]) => promisify(execFile)(process.execPath, ['scripts/bootstrap.mjs', ...args], {
-    cwd: rootDir, env: { ...process.env, DATABASE_URL: platform.cluster.databaseUrls[2]!, NODE_ENV: 'test', MYKEY_SECRET: secretHex, AUDIT_EXPORT_DIR: path.join(dir, 'audit-heads') },
-  });
   for (const args of [['scripts/ledger.ts', 'check'], ['scripts/mykey.ts', 'audit-verify']]) {
     const { stdout } = await command(...args);
     t.true(JSON.parse(stdout).ok, `${args.join(' ')}: ${stdout}`);
