@@ -32,9 +32,10 @@ import { cardProof, enrollDevice, signInStaff } from '@mykey/backend/test/helper
 import { startClusterPlatform, type ClusterPlatform } from '../lib/cluster-platform.ts';
 
 // Short intervals, so a recovery takes seconds: the sweeper looks every half second at what has
-// waited a second, and webhooks are retried after 0.2 s, doubling to at most 1 s.
+// waited a second, webhooks are retried after 0.2 s, doubling to at most 1 s, and a dead
+// worker's jobs are looked for every second (they still wait for their 30 s lock to run out).
 const WORKER_SETTINGS = {
-  CONVERSION_SWEEP_INTERVAL_MS: '500', CONVERSION_REQUEUE_AFTER_MS: '1000',
+  CONVERSION_SWEEP_INTERVAL_MS: '500', CONVERSION_REQUEUE_AFTER_MS: '1000', QUEUE_STALLED_CHECK_MS: '1000',
   WEBHOOK_POLL_INTERVAL_MS: '200', WEBHOOK_TIMEOUT_MS: '1000', WEBHOOK_RETRY_BASE_MS: '200', WEBHOOK_RETRY_MAX_MS: '1000',
 };
 
