@@ -23,7 +23,8 @@ import { createQueue } from '../src/queue.ts';
 import { queuePrefix, redisUrl, testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { town } from '../test/helpers/ledger.ts';
 import { startServer } from '../test/helpers/processes.ts';
-import { logger, machine, now, residents, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
+import { Redis } from 'ioredis';
+import { cpuMsOf, databasePid, logger, machine, now, ownCpuMs, residents, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
 
 const LINES = setting('BENCH_BATCH_FILE_LINES', 1_000_000);
 const RESIDENTS = setting('BENCH_RESIDENTS', 10_000);
@@ -114,6 +115,32 @@ function upload(base: string, target: string, headers: Record<string, string>, f
   });
 }
 
+/**
+ * CPU seconds used, while `work` runs, by the processes named (by /proc) and by the bench itself:
+ * on a machine shared with other work, wall time mostly measures the others, CPU time much less.
+ */
+async function cpuSecondsOf(pids: Record<string, number | undefined>, work: () => Promise<void>): Promise<Record<string, number>> {
+  const named = Object.entries(pids).flatMap(([name, pid]) => (pid === undefined ? [] : [[name, pid] as const]));
+  const before = named.map(([, pid]) => cpuMsOf(pid));
+  const ownBefore = ownCpuMs();
+  await work();
+  return Object.fromEntries([...named.map(([name, pid], i) => [name, round((cpuMsOf(pid) - before[i]!) / 1000, 2)]), ['bench', round((ownCpuMs() - ownBefore) / 1000, 2)]]);
+}
+
+/** Redis's process when it runs on this machine (for its CPU time), else undefined. */
+async function redisPid(): Promise<number | undefined> {
+  const redis = new Redis(redisUrl());
+  try {
+    const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+    cpuMsOf(pid);
+    return pid;
+  } catch {
+    return undefined;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** A field of /proc/<pid>/status in MiB (VmRSS, VmHWM: given there in kB). */
 function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -140,13 +167,16 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const declared = await writeBatchFile(file, LINES, mykeyIds, city.code);
   log(`${LINES} lines, ${round(declared.length / MIB)} MiB, ${RESIDENTS} residents`);
 
-  const rawSeconds = await rawInsertSeconds(url, LINES);
-  log(`raw INSERTs of ${LINES} rows, ${BASELINE_CHUNK} a statement, one connection: ${round(rawSeconds, 2)} s`);
-  const bullSeconds = await bullAddSeconds(queuePrefix(cleanup), LINES);
-  log(`Bull addBulk of ${LINES} empty jobs, ${BASELINE_CHUNK} a call: ${round(bullSeconds, 2)} s`);
+  const pids = { mariadb: await databasePid(db), redis: await redisPid() };
+  let rawSeconds = 0;
+  const rawCpu = await cpuSecondsOf(pids, async () => { rawSeconds = await rawInsertSeconds(url, LINES); });
+  log(`raw INSERTs of ${LINES} rows, ${BASELINE_CHUNK} a statement, one connection: ${round(rawSeconds, 2)} s, CPU s ${JSON.stringify(rawCpu)}`);
+  let bullSeconds = 0;
+  const bullCpu = await cpuSecondsOf(pids, async () => { bullSeconds = await bullAddSeconds(queuePrefix(cleanup), LINES); });
+  log(`Bull addBulk of ${LINES} empty jobs, ${BASELINE_CHUNK} a call: ${round(bullSeconds, 2)} s, CPU s ${JSON.stringify(bullCpu)}`);
 
   const ca = await createCa({ kind: 'auth' });
-  const env = { ...serverEnv(cleanup, url, dir, ca.certificatePem), BATCH_SPOOL_DIR: path.join(dir, 'spool') };
+  const env: Record<string, string> = { ...serverEnv(cleanup, url, dir, ca.certificatePem), BATCH_SPOOL_DIR: path.join(dir, 'spool') };
   const { slug } = await db('partners').where({ id: city.partnerId }).first('slug');
   const apiSecret = newPartnerSecret();
   await setPartnerCredentials(db, Buffer.from(env.MYKEY_SECRET!, 'hex'), slug, { apiSecret, webhookUrl: null });
@@ -164,14 +194,18 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   let queuedMs: number | undefined;
   // Polled beside the upload: the answer may come before the last job is added.
   const queued = waitFor(`${LINES} jobs in Bull`, async () => (await conversions.count()) >= LINES, 30 * 60_000).then(() => { queuedMs = now() - started; });
-  const reply = await upload(`http://127.0.0.1:${port}`, target, headers, file);
-  const answerMs = now() - started;
+  let reply: { status: number; body: any } = { status: 0, body: undefined };
+  let answerMs = 0;
+  const uploadCpu = await cpuSecondsOf({ server: server.pid, ...pids }, async () => {
+    reply = await upload(`http://127.0.0.1:${port}`, target, headers, file);
+    answerMs = now() - started;
+    await queued;
+  });
   if (reply.status !== 200 || reply.body.state !== 'done' || reply.body.acceptedLines !== LINES) throw new Error(`upload: ${reply.status} ${JSON.stringify(reply.body)}`);
   log(`answered after ${round(answerMs / 1000, 2)} s`);
-  await queued;
   const peak = rssPeak();
   const hwm = memoryMiB(server.pid, 'VmHWM');
-  log(`every job in Bull after ${round(queuedMs! / 1000, 2)} s; server RSS ${round(rssBefore)} MiB before, ${round(peak)} MiB at most`);
+  log(`every job in Bull after ${round(queuedMs! / 1000, 2)} s; server RSS ${round(rssBefore)} MiB before, ${round(peak)} MiB at most; CPU s ${JSON.stringify(uploadCpu)}`);
 
   const [stored] = await db('conversion_requests').where({ partner_id: city.partnerId }).count({ n: '*' });
   if (Number(stored!.n) !== LINES) throw new Error(`${stored!.n} of ${LINES} conversions stored`);
@@ -188,6 +222,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
     ratioToRawInsert: round(seconds / rawSeconds, 2),
     ratioToBullAdd: round(seconds / bullSeconds, 2),
     ratioToBoth: round(seconds / (rawSeconds + bullSeconds), 2),
+    cpuSeconds: { upload: uploadCpu, rawInsert: rawCpu, bullAdd: bullCpu },
     serverRssBeforeMiB: round(rssBefore),
     serverRssGrowthMiB: round(peak - rssBefore),
     serverVmHwmMiB: round(hwm),

@@ -107,27 +107,39 @@ async function claimBatch(db: Db, partnerId: number, batchId: string, body: Spoo
 
 async function processLines({ db, conversions, log, clock }: BatchDeps, partner: PartnerCredentials, batch: BatchRow, file: string, now: Date): Promise<void> {
   const resumeAfter = await repo.lastStoredLine(db, batch.id);
-  // A chunk's jobs are added while the next chunk is stored (Redis and MySQL work side by
-  // side). Once Redis fails to take jobs, the rest of the batch is left to the sweeper instead
-  // of waiting on Redis for every chunk.
+  // Three stages work side by side: the next chunk is read and checked while one is stored,
+  // and a stored chunk's jobs are added to Redis meanwhile. At most one chunk is in each stage,
+  // so memory holds three chunks however long the file. Once Redis fails to take jobs, the rest
+  // of the batch is left to the sweeper instead of waiting on Redis for every chunk.
   let enqueueing: Promise<boolean> = Promise.resolve(true);
-  const flush = async (lines: FileLine[]) => {
-    const outcomes = await acceptConversions(db, partner, lines.map(checkLine), {
+  let storing: Promise<void> = Promise.resolve();
+  const store = async (lines: FileLine[], checked: Checked[]) => {
+    const outcomes = await acceptConversions(db, partner, checked, {
       now, batch: { id: batch.id, lines: lines.map((line) => line.number) },
       record: (trx, results) => recordLines(trx, batch.id, lines, results),
     });
-    if (await enqueueing) enqueueing = enqueueAccepted(conversions, db, outcomes, log, BATCH_ENQUEUE_WAIT_MS);
+    if (await enqueueing) enqueueing = enqueueAccepted(conversions, outcomes, log, BATCH_ENQUEUE_WAIT_MS);
   };
-  let chunk: FileLine[] = [];
+  const flush = async (lines: FileLine[], checked: Checked[]) => {
+    await storing;
+    storing = store(lines, checked);
+    // Awaited before the next chunk or at the end; until then a failure must not go unhandled.
+    storing.catch(() => {});
+  };
+  let lines: FileLine[] = [];
+  let checked: Checked[] = [];
   for await (const line of fileLines(createReadStream(file), BATCH_LIMITS.lineBytes)) {
     if (line.number <= resumeAfter) continue;
-    chunk.push(line);
-    if (chunk.length === BATCH_LIMITS.chunk) {
-      await flush(chunk);
-      chunk = [];
+    lines.push(line);
+    checked.push(checkLine(line));
+    if (lines.length === BATCH_LIMITS.chunk) {
+      await flush(lines, checked);
+      lines = [];
+      checked = [];
     }
   }
-  if (chunk.length > 0) await flush(chunk);
+  if (lines.length > 0) await flush(lines, checked);
+  await storing;
   await enqueueing;
   await repo.finishBatch(db, batch.id, clock());
 }
