@@ -1,6 +1,6 @@
 // `npm run db:migrate` and `npm run db:seed` against DATABASE_URL or the local MariaDB.
 import { provideServices } from '@mykey/dev-tools/services.ts';
-import { migrateAndSeed } from '@mykey/dev-tools/database.ts';
+import { migrateAndSeed } from '@mykey/backend/database-admin.ts';
 
 const command = process.argv[2];
 if (command !== 'migrate' && command !== 'seed') {

@@ -5,7 +5,7 @@
 // URLs, and on Ctrl-C stops every part it started, in order, leaving the data in place.
 // `npm run dev` does the same with the console served by Vite (hot reload) instead.
 import { provideServices, type Services } from '@mykey/dev-tools/services.ts';
-import { migrateAndSeed } from '@mykey/dev-tools/database.ts';
+import { migrateAndSeed } from '@mykey/backend/database-admin.ts';
 import { buildConsoleIfStale } from './lib/console-build.ts';
 import { startChild, stopChild, type Child } from './lib/children.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';

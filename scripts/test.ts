@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { provideServices, TEST_PROFILE } from '@mykey/dev-tools/services.ts';
 import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from '@mykey/dev-tools/debian.mjs';
 import { buildConsoleIfStale, consoleDir } from './lib/console-build.ts';
-import { adminConnection, dropDatabase, ensureDatabase } from '@mykey/dev-tools/database.ts';
+import { adminConnection, dropDatabase, ensureDatabase } from '@mykey/backend/database-admin.ts';
 import { rootDir } from '@mykey/dev-tools/paths.ts';
 import { TEST_DATABASE_PREFIX } from '@mykey/backend/test/helpers/names.ts';
 import { devCaEnv } from './lib/jpki.ts';

@@ -1,4 +1,4 @@
-import { PATIENT_WAIT_MS } from '@mykey/dev-tools/database.ts';
+import { PATIENT_WAIT_MS } from '../src/database-admin.ts';
 import test from 'ava';
 import { once } from 'node:events';
 import { queuePrefix, redisUrl, testDatabase } from './helpers/env.ts';

@@ -4,7 +4,7 @@
 // Redis the Sentinels name (docs/operations.md#cluster).
 import path from 'node:path';
 import { startCluster, type Cluster, type ClusterProfile, type NodeIndex } from '@mykey/dev-tools/cluster.ts';
-import { migrateAndSeed } from '@mykey/dev-tools/database.ts';
+import { migrateAndSeed } from '@mykey/backend/database-admin.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { startChild, stopChild, type Child } from './children.ts';
 import { developmentJpkiEnv } from './jpki.ts';

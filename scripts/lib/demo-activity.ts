@@ -7,7 +7,7 @@ import { mykeySecret } from '@mykey/backend/config.ts';
 import { createDb } from '@mykey/backend/db.ts';
 import { loadTrustAnchors } from '@mykey/backend/jpki/anchors.ts';
 import { createLogger } from '@mykey/backend/log.ts';
-import { PATIENT_WAIT_MS } from '@mykey/dev-tools/database.ts';
+import { PATIENT_WAIT_MS } from '@mykey/backend/database-admin.ts';
 import { DEMO_DAYS, makeDemoActivity, type TownActivity } from './demo/activity.ts';
 import { DEMO_MUNICIPALITY, DEMO_SECOND_MUNICIPALITY } from '@mykey/dev-tools/demo-towns.ts';
 import { loadCa } from '@mykey/dev-tools/dev-ca/index.ts';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { dataDir } from '@mykey/dev-tools/paths.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { localMariaDb, localRedis, type LocalServer, type Profile } from '@mykey/dev-tools/services.ts';
-import { migrateAndSeed } from '@mykey/dev-tools/database.ts';
+import { migrateAndSeed } from '../../src/database-admin.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
 import type { Cleanup } from './env.ts';
 

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ExecutionContext, TestFn } from 'ava';
 import { createDb, type Db } from '../../src/db.ts';
-import { adminConnection, dropDatabase, ensureDatabase, PATIENT_WAIT_MS } from '@mykey/dev-tools/database.ts';
+import { adminConnection, dropDatabase, ensureDatabase, PATIENT_WAIT_MS } from '../../src/database-admin.ts';
 import { TEST_DATABASE_PREFIX } from './names.ts';
 import { createLogger } from '../../src/log.ts';
 import { useAuditSecret } from '../../src/audit/keys.ts';

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
-import { createDb, knexConfig } from '@mykey/backend/db.ts';
+import { createDb, knexConfig } from './db.ts';
 
 /** How long chores and tests wait for MySQL to give a connection on a busy machine. */
 export const PATIENT_WAIT_MS = 60_000;
