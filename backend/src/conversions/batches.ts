@@ -3,7 +3,7 @@
 // before the body is read; the upload is then streamed to a file in the spool folder while it
 // is hashed and counted, kept only if it is what was signed, and read back a line at a time; each line goes through the
 // same checks as a single request (intake.ts), a chunk of lines per transaction, together with
-// the line's result. Memory holds one chunk, never the file.
+// the line's result. Memory holds three chunks at most (processLines), never the file.
 import { createReadStream } from 'node:fs';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
