@@ -20,10 +20,9 @@ import { partnerKey } from '@mykey/contracts/partner-signature.ts';
 import { createQueue } from '../src/queue.ts';
 import { queuePrefix, redisUrl, testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { town } from '../test/helpers/ledger.ts';
-import { newMykeyId } from '../test/helpers/partners.ts';
 import { startServer, startWorker } from '../test/helpers/processes.ts';
 import { PartnerClient, PartnerSimulator, WebhookReceiver } from '@mykey/dev-tools/partner-sim/index.ts';
-import { logger, machine, now, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, setting } from './lib/bench.ts';
+import { logger, machine, now, rawTransactionsPerSecond, residents, round, runBenchmark, runDir, serverEnv, setting } from './lib/bench.ts';
 
 const CONVERSIONS = setting('BENCH_CONVERSIONS', 200_000);
 /** Lines per batch file, and files uploaded at once. */
@@ -68,14 +67,6 @@ async function bullEmptyJobsPerSecond(prefix: string, jobs: number, concurrency:
 }
 
 // ---- the platform ----
-
-async function residents(db: Db, count: number, home: string): Promise<string[]> {
-  const ids = new Set<string>();
-  while (ids.size < count) ids.add(newMykeyId());
-  const list = [...ids];
-  for (let i = 0; i < list.length; i += 1_000) await db('mykeys').insert(list.slice(i, i + 1_000).map((mykey_id) => ({ mykey_id, home_municipality_code: home })));
-  return list;
-}
 
 /** When every conversion of the partner is past `accepted`, the time of the last credit (ms since the epoch). */
 async function lastCredit(db: Db, partnerId: number, expected: number, timeoutMs: number): Promise<number> {

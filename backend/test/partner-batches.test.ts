@@ -393,6 +393,31 @@ test('with Redis away uploads cannot be counted, so none is taken (503 with Retr
   t.is(await batchesOf(partner), 0);
 });
 
+test('lines across chunks of 1,000 are stored once each, stamped as queued as stored, and given one job; the file again adds none', async (t) => {
+  const { db, municipality, residents, conversions } = await fixture();
+  const partner = await partnerHere();
+  // The last line of the first chunk, the first of the second, and the lone line of the last chunk are refused.
+  const refused = new Set([1_000, 1_001, 2_001]);
+  const body = Array.from({ length: 2_001 }, (_, i) => line({
+    partnerTxId: `edge-${i + 1}`, mykeyId: refused.has(i + 1) ? newMykeyId() : residents[i % residents.length], municipality, partnerPoints: 100,
+  })).join('\n');
+  const reply = await upload(partner, batchId(), body);
+  t.like(reply.body, { state: 'done', lines: 2_001, acceptedLines: 1_998, rejectedLines: 3 });
+  const rows = await db('conversion_requests').where({ partner_id: partner.id }).orderBy('batch_line').select('id', 'batch_line', 'accepted_at', 'queued_at');
+  t.deepEqual(rows.map((row) => row.batch_line), Array.from({ length: 2_001 }, (_, i) => i + 1).filter((n) => !refused.has(n)));
+  t.true(rows.every((row) => row.queued_at?.getTime() === row.accepted_at.getTime()), 'each row stamped as queued in the statement that stored it');
+  const ids = rows.map((row) => String(row.id));
+  const jobs = () => Promise.all(ids.map((id) => conversions.getJob(id)));
+  // The answer waits for the queue only so long (batches.ts BATCH_ENQUEUE_WAIT_MS): the last jobs may come just after it.
+  await waitFor('a job for every stored line', async () => (await jobs()).every(Boolean));
+  // As if Redis had lost them: the same file under another id is all replays, and a replay adds no job (the sweeper restores them).
+  await Promise.all((await jobs()).map((job) => job!.remove()));
+  const again = await upload(partner, batchId(), body);
+  t.like(again.body, { state: 'done', acceptedLines: 1_998, rejectedLines: 3 });
+  t.is(await partnerRows(partner), 1_998, 'no conversion twice');
+  t.true((await jobs()).every((job) => job === null), 'no job added for a replay');
+});
+
 test('a file of 200,000 lines is streamed through, every line stored and queued once', async (t) => {
   const { db, municipality, residents, dir, base, conversions } = await fixture();
   const partner = await partnerHere({ units: 1, points: 1 });

@@ -11,7 +11,9 @@ import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import { generateKeyPair, issueCertificate, issueCrl, type CertificateAuthority, type IssuedCertificate } from '@mykey/dev-tools/dev-ca/index.ts';
 import { knexConfig } from '../../src/db.ts';
+import type { Db } from '../../src/db.ts';
 import { queuePrefix, redisUrl, type Cleanup } from '../../test/helpers/env.ts';
+import { newMykeyId } from '../../test/helpers/partners.ts';
 
 /**
  * A counter's JSON POSTs over kept-alive connections, by node:http. The load comes from this
@@ -148,6 +150,15 @@ export async function rawTransactionsPerSecond(url: string, concurrency: number,
     await db.schema.dropTableIfExists('bench_raw_accounts');
     await db.destroy();
   }
+}
+
+/** `count` residents of municipality `home`, their MyKey IDs inserted directly, 1,000 a statement. */
+export async function residents(db: Db, count: number, home: string): Promise<string[]> {
+  const ids = new Set<string>();
+  while (ids.size < count) ids.add(newMykeyId());
+  const list = [...ids];
+  for (let i = 0; i < list.length; i += 1_000) await db('mykeys').insert(list.slice(i, i + 1_000).map((mykey_id) => ({ mykey_id, home_municipality_code: home })));
+  return list;
 }
 
 /** `count` card certificates of `ca` on `keyCount` RSA keys: making a key takes ~0.1 s, and the server keeps nothing per key. */

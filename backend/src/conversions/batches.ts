@@ -3,7 +3,7 @@
 // before the body is read; the upload is then streamed to a file in the spool folder while it
 // is hashed and counted, kept only if it is what was signed, and read back a line at a time; each line goes through the
 // same checks as a single request (intake.ts), a chunk of lines per transaction, together with
-// the line's result. Memory holds one chunk, never the file.
+// the line's result. Memory holds three chunks at most (processLines), never the file.
 import { createReadStream } from 'node:fs';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
@@ -107,27 +107,39 @@ async function claimBatch(db: Db, partnerId: number, batchId: string, body: Spoo
 
 async function processLines({ db, conversions, log, clock }: BatchDeps, partner: PartnerCredentials, batch: BatchRow, file: string, now: Date): Promise<void> {
   const resumeAfter = await repo.lastStoredLine(db, batch.id);
-  // A chunk's jobs are added while the next chunk is stored (Redis and MySQL work side by
-  // side). Once Redis fails to take jobs, the rest of the batch is left to the sweeper instead
-  // of waiting on Redis for every chunk.
+  // Three stages work side by side: the next chunk is read and checked while one is stored,
+  // and a stored chunk's jobs are added to Redis meanwhile. At most one chunk is in each stage,
+  // so memory holds three chunks however long the file. Once Redis fails to take jobs, the rest
+  // of the batch is left to the sweeper instead of waiting on Redis for every chunk.
   let enqueueing: Promise<boolean> = Promise.resolve(true);
-  const flush = async (lines: FileLine[]) => {
-    const outcomes = await acceptConversions(db, partner, lines.map(checkLine), {
+  let storing: Promise<void> = Promise.resolve();
+  const store = async (lines: FileLine[], checked: Checked[]) => {
+    const outcomes = await acceptConversions(db, partner, checked, {
       now, batch: { id: batch.id, lines: lines.map((line) => line.number) },
       record: (trx, results) => recordLines(trx, batch.id, lines, results),
     });
-    if (await enqueueing) enqueueing = enqueueAccepted(conversions, db, outcomes, log, BATCH_ENQUEUE_WAIT_MS);
+    if (await enqueueing) enqueueing = enqueueAccepted(conversions, outcomes, log, BATCH_ENQUEUE_WAIT_MS);
   };
-  let chunk: FileLine[] = [];
+  const flush = async (lines: FileLine[], checked: Checked[]) => {
+    await storing;
+    storing = store(lines, checked);
+    // Awaited before the next chunk or at the end; until then a failure must not go unhandled.
+    storing.catch(() => {});
+  };
+  let lines: FileLine[] = [];
+  let checked: Checked[] = [];
   for await (const line of fileLines(createReadStream(file), BATCH_LIMITS.lineBytes)) {
     if (line.number <= resumeAfter) continue;
-    chunk.push(line);
-    if (chunk.length === BATCH_LIMITS.chunk) {
-      await flush(chunk);
-      chunk = [];
+    lines.push(line);
+    checked.push(checkLine(line));
+    if (lines.length === BATCH_LIMITS.chunk) {
+      await flush(lines, checked);
+      lines = [];
+      checked = [];
     }
   }
-  if (chunk.length > 0) await flush(chunk);
+  if (lines.length > 0) await flush(lines, checked);
+  await storing;
   await enqueueing;
   await repo.finishBatch(db, batch.id, clock());
 }

@@ -14,7 +14,7 @@ import { parseMykeyId } from '../mykey/id.ts';
 import { mykeyRepository } from '../mykey/repository.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import { partnerRepository, type PartnerCredentials } from '../partners/repository.ts';
-import { enqueueConversions, type ConversionJob } from './queue.ts';
+import { addConversionJobs, type ConversionJob } from './queue.ts';
 import { conversionRepository as repo, type Conversion, type StoredConversion } from './repository.ts';
 import type { Queue } from '../queue.ts';
 import type { Logger } from '../log.ts';
@@ -39,7 +39,11 @@ export type Checked =
   | { ok: true; input: ConversionInput; requestHash: Buffer }
   | { ok: false; problem: Problem; partnerTxId: string | null };
 
-export type Outcome = { ok: true; conversion: Conversion } | { ok: false; problem: Problem; partnerTxId: string | null };
+/**
+ * An item's answer. `stored` marks a conversion this call inserted (or a twin committed
+ * meanwhile): its job is the caller's to add; a replay's job was added when it was stored.
+ */
+export type Outcome = { ok: true; conversion: Conversion; stored: boolean } | { ok: false; problem: Problem; partnerTxId: string | null };
 
 /** A conversion request's JSON text, checked for shape; no database. */
 export function checkConversion(text: string): Checked {
@@ -149,6 +153,7 @@ export function acceptConversions(db: Db, partner: ConvertingPartner, items: Che
   return retryTransient(() => db.transaction(async (trx) => {
     const valid = items.flatMap((item) => (item.ok ? [item] : []));
     const stored: Map<string, StoredConversion> = await repo.byTxIds(trx, partner.id, [...new Set(valid.map((item) => item.input.partnerTxId))]);
+    const replayed = new Set(stored.keys());
     await repo.countReplays(trx, [...stored.values()].map((row) => row.conversion.id));
     const fresh = valid.filter((item) => !stored.has(item.input.partnerTxId));
     const { problems, mykeyPks } = await databaseProblems(trx, partner.id, fresh.map((item) => item.input), options.now);
@@ -173,7 +178,7 @@ export function acceptConversions(db: Db, partner: ConvertingPartner, items: Che
       if (problem) return { ok: false, partnerTxId: item.input.partnerTxId, problem };
       const row = stored.get(item.input.partnerTxId);
       if (!row) throw new Error(`conversion ${item.input.partnerTxId} neither stored nor refused`);
-      if (row.requestHash.equals(item.requestHash)) return { ok: true, conversion: row.conversion };
+      if (row.requestHash.equals(item.requestHash)) return { ok: true, conversion: row.conversion, stored: !replayed.has(item.input.partnerTxId) };
       return { ok: false, partnerTxId: item.input.partnerTxId, problem: new Problem('conversion_conflict',
         'This partnerTxId is stored with other content.', { conversionId: String(row.conversion.id) }) };
     });
@@ -183,15 +188,15 @@ export function acceptConversions(db: Db, partner: ConvertingPartner, items: Che
 }
 
 /**
- * Enqueues the accepted conversions not yet queued, waiting at most `waitMs`: with Redis down
- * the partner is still answered, and the sweeper enqueues the accepted rows whose job is
- * missing. Resolves whether the jobs were added in time.
+ * Adds the jobs of the conversions just stored (stamped as queued as they were inserted),
+ * waiting at most `waitMs`: with Redis down the partner is still answered, and the sweeper
+ * enqueues the accepted rows whose job is missing. Resolves whether the jobs were added in time.
  */
-export async function enqueueAccepted(queue: Queue<ConversionJob>, db: Db, outcomes: Outcome[], log: Logger, waitMs = 1_000): Promise<boolean> {
-  const ids = [...new Set(outcomes.flatMap((o) => (o.ok && o.conversion.state === 'accepted' && o.conversion.queuedAt === null ? [o.conversion.id] : [])))];
+export async function enqueueAccepted(queue: Queue<ConversionJob>, outcomes: Outcome[], log: Logger, waitMs = 1_000): Promise<boolean> {
+  const ids = [...new Set(outcomes.flatMap((o) => (o.ok && o.stored && o.conversion.state === 'accepted' ? [o.conversion.id] : [])))];
   if (ids.length === 0) return true;
   let timer: NodeJS.Timeout | undefined;
-  const added = enqueueConversions(queue, db, ids).then(() => true, (error: unknown) => {
+  const added = addConversionJobs(queue, ids).then(() => true, (error: unknown) => {
     log.warn({ err: error, conversions: ids.length }, 'conversions not enqueued; the sweeper will');
     return false;
   });

@@ -70,7 +70,7 @@ export function partnerRoutes({ db, mykeySecret, conversions, clock, uploads }: 
     const { partner, partnerBody } = signedBy<{ sha256: string; bytes: Buffer }>(ctx);
     const [outcome] = await acceptConversions(db, partner, [checkConversion(partnerBody.bytes.toString('utf8'))], { now: clock() });
     if (!outcome!.ok) throw outcome!.problem;
-    await enqueueAccepted(conversions, db, [outcome!], log(ctx));
+    await enqueueAccepted(conversions, [outcome!], log(ctx));
     ctx.status = 202;
     ctx.body = conversionAnswer(outcome!.conversion);
   });

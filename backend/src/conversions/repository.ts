@@ -90,13 +90,15 @@ export const conversionRepository = {
   /**
    * Inserts the requests, in partnerTxId order: one order for every inserter, so two overlapping
    * batches do not deadlock on each other's keys. A twin already there (committed meanwhile, or
-   * earlier in this same list) is left as it is, its replay counted (see countReplays).
+   * earlier in this same list) is left as it is, its replay counted (see countReplays). Each row
+   * is stamped as queued as it is accepted: its job is added right after the commit, and should
+   * that fail, the sweeper finds the row by that stamp (queue.ts).
    */
   async insertRequests(trx: Knex.Transaction, requests: NewConversion[]): Promise<void> {
     if (requests.length === 0) return;
     const rows = [...requests].sort((a, b) => (a.partnerTxId < b.partnerTxId ? -1 : a.partnerTxId > b.partnerTxId ? 1 : 0)).map((r) => ({
       partner_id: r.partnerId, partner_tx_id: r.partnerTxId, request_hash: r.requestHash, municipality_code: r.municipalityCode, mykey_pk: r.mykeyPk,
-      partner_points: r.partnerPoints, points: r.points, batch_id: r.batchId, batch_line: r.batchLine, accepted_at: r.acceptedAt,
+      partner_points: r.partnerPoints, points: r.points, batch_id: r.batchId, batch_line: r.batchLine, accepted_at: r.acceptedAt, queued_at: r.acceptedAt,
     }));
     await trx('conversion_requests').insert(rows).onConflict().merge({ replays: trx.raw('?? + 1', ['replays']) });
   },
@@ -110,7 +112,7 @@ export const conversionRepository = {
     await trx('conversion_requests').whereIn('id', ids).increment('replays', 1);
   },
 
-  /** Stamps the accepted requests as queued (before their jobs are added: see queue.ts). */
+  /** Stamps the accepted requests as queued again (the sweeper, before their jobs are added: see queue.ts). */
   async stampQueued(conn: Conn, ids: number[], now: Date): Promise<void> {
     await conn('conversion_requests').whereIn('id', ids).where('state', 'accepted').update({ queued_at: now });
   },
