@@ -221,6 +221,8 @@ const schema = z.object({
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   CONSOLE_DIR: z.string().min(1).default(path.join(repoRoot, 'frontend', 'dist')),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]{1,64}$/, { error: 'must be 1-64 letters, digits, _ : -' }).default('mykey'),
+  /** How often a worker looks for jobs a dead worker held (Bull's stalledInterval) and runs them again (docs/operations.md#faults-on-the-cluster). */
+  QUEUE_STALLED_CHECK_MS: positiveMs.default(30_000),
   HEARTBEAT_INTERVAL_MS: positiveMs.default(10_000),
   /** How often the worker moves what is left of expired point lots to the expired account (docs/ledger.md). */
   LEDGER_EXPIRY_INTERVAL_MS: positiveMs.default(600_000),

@@ -8,13 +8,16 @@ export type Job<T = unknown> = Bull.Job<T>;
 /**
  * A Bull queue on the configured Redis (one server, or the master Sentinels name: Bull hands the
  * options to ioredis for each of its three connections); the prefix keeps deployments (and test
- * files) apart.
+ * files) apart. A job whose worker died keeps its lock for Bull's lockDuration (30 s) and is run
+ * again by the next stalled-job check of a live worker, every QUEUE_STALLED_CHECK_MS.
  */
-export function createQueue<T>(name: string, config: RedisConfig & Pick<Config, 'QUEUE_PREFIX'>): Queue<T> {
+export function createQueue<T>(name: string, config: RedisConfig & Pick<Config, 'QUEUE_PREFIX'> & Partial<Pick<Config, 'QUEUE_STALLED_CHECK_MS'>>): Queue<T> {
   const target = redisTarget(config);
-  return typeof target === 'string'
-    ? new Bull<T>(name, target, { prefix: config.QUEUE_PREFIX })
-    : new Bull<T>(name, { redis: target, prefix: config.QUEUE_PREFIX });
+  const options: Bull.QueueOptions = {
+    prefix: config.QUEUE_PREFIX,
+    ...(config.QUEUE_STALLED_CHECK_MS === undefined ? {} : { settings: { stalledInterval: config.QUEUE_STALLED_CHECK_MS } }),
+  };
+  return typeof target === 'string' ? new Bull<T>(name, target, options) : new Bull<T>(name, { ...options, redis: target });
 }
 
 /**

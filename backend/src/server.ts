@@ -14,6 +14,7 @@ import { CONVERSION_QUEUE, type ConversionJob } from './conversions/queue.ts';
 import { refuseDemoAccounts } from './startup-checks.ts';
 import { watchPool, watchQueue } from './metrics/metrics.ts';
 import { serveOperations } from './metrics/listener.ts';
+import { httpServer } from './http/listen.ts';
 
 const config = loadConfigOrExit();
 const log = createLogger(config, 'server');
@@ -32,7 +33,7 @@ conversions.on('error', (error) => log.warn({ queue: CONVERSION_QUEUE, err: erro
 watchPool(db);
 watchQueue(conversions);
 const operations = await serveOperations(config, log);
-const server = createApp({ config, db, redis, log, identity: { verifier, secret: mykeySecret(config) }, conversions, batchUploads: batchUploadSettings(config) }).listen(config.PORT, config.HOST);
+const server = httpServer(createApp({ config, db, redis, log, identity: { verifier, secret: mykeySecret(config) }, conversions, batchUploads: batchUploadSettings(config) })).listen(config.PORT, config.HOST);
 try {
   await once(server, 'listening');
 } catch (error) {

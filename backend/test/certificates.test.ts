@@ -242,6 +242,19 @@ test('certificate_malformed: the same certificate in BER with an indefinite leng
   t.like(await verifyUserCertificate(indefinite, await options()), { ok: false, code: 'certificate_malformed', detail: 'not canonical DER' });
 });
 
+test('certificate_malformed: a length in more octets than it needs, and a validity time not in RFC 5280 form', async (t) => {
+  const { authCa } = await fixture();
+  const good = (await issueCertificate(authCa)).certificateDer;
+  t.is(good[1], 0x82, 'a two-byte length follows the outer SEQUENCE tag');
+  const longLength = Buffer.concat([Buffer.from([0x30, 0x83, 0x00]), good.subarray(2)]);
+  t.like(await verifyUserCertificate(longLength, await options()), { ok: false, code: 'certificate_malformed', detail: 'not canonical DER' });
+  // notBefore is a UTCTime, YYMMDDHHMMSSZ: its Z becomes a "+", as in a time with an offset.
+  const notBefore = good.indexOf(Buffer.from([0x17, 0x0d]));
+  const offset = Buffer.from(good);
+  offset[notBefore + 2 + 12] = '+'.charCodeAt(0);
+  t.like(await verifyUserCertificate(offset, await options()), { ok: false, code: 'certificate_malformed', detail: 'not an X.509 certificate: validity is not two RFC 5280 times' });
+});
+
 test('an unknown signature algorithm OID is certificate_untrusted, not a crash', async (t) => {
   const { authCa } = await fixture();
   const good = (await issueCertificate(authCa)).certificateDer;

@@ -128,12 +128,15 @@ test.serial('production does not start when it cannot check for demo accounts', 
     /DATABASE_URL: cannot check the database for demo staff accounts \(ECONNREFUSED\)/);
 });
 
-test.serial('with a secret, anchors and a database of its own, production starts', async (t) => {
+test.serial('with a secret, anchors and a database of its own, production starts, keeping idle connections longer than a proxy', async (t) => {
   const { production } = await fixture();
   // startBackend's NODE_ENV=test is overridden: this is production, said as an operator would.
   const env = { ...production, NODE_ENV: 'production' };
-  const server = await startServer(await freePort(), env);
+  const port = await freePort();
+  const server = await startServer(port, env);
   t.teardown(() => server.stop());
+  // Node's own 5 s made a reused connection fail now and then (http/listen.ts); a proxy keeps its own 60 s.
+  t.is((await fetch(`http://127.0.0.1:${port}/healthz`)).headers.get('keep-alive'), 'timeout=65');
   const worker = await startWorker(env);
   t.teardown(() => worker.stop());
   t.is(await server.stop(), 0);

@@ -18,6 +18,8 @@ export interface ClusterPlatform {
   /** The API servers' base URLs, in the order of SERVER_NODES. */
   apiUrls: string[];
   children: Child[];
+  /** Each part's metrics endpoint by its name (server1, worker2…), when ports for them were given. */
+  metricsUrls: Record<string, string>;
   /** Resolves when a part exits, naming it. */
   anyExit: Promise<string>;
   /** Stops the servers and workers, then the cluster; data stays in place. */
@@ -28,11 +30,15 @@ async function apiReady(url: string): Promise<boolean> {
   return (await fetch(`${url}/readyz`)).ok;
 }
 
+/** METRICS_PORT of each API server and each worker, in the order of SERVER_NODES and WORKER_NODES. */
+export interface MetricsPorts { servers: [number, number]; workers: [number, number] }
+
 /**
  * Starts the cluster and the platform on it. `env`: added to every part's environment (the test's
- * quieter log, a shorter heartbeat). Everything started is stopped again if a part fails to start.
+ * quieter log, a shorter heartbeat); `metricsPorts`: where each part serves its metrics (none
+ * unless given). Everything started is stopped again if a part fails to start.
  */
-export async function startClusterPlatform(profile: ClusterProfile, apiPorts: [number, number], env: Record<string, string> = {}): Promise<ClusterPlatform> {
+export async function startClusterPlatform(profile: ClusterProfile, apiPorts: [number, number], env: Record<string, string> = {}, metricsPorts?: MetricsPorts): Promise<ClusterPlatform> {
   const cluster = await startCluster(profile);
   const children: Child[] = [];
   const stop = async () => {
@@ -52,13 +58,22 @@ export async function startClusterPlatform(profile: ClusterProfile, apiPorts: [n
       ...env,
     };
     const shared = { ...common, ...(await developmentJpkiEnv({ ...process.env, ...common })) };
+    const metricsUrls: Record<string, string> = {};
+    /** METRICS_PORT for a part, and its URL noted, when the caller gave a port. */
+    const metrics = (name: string, port: number | undefined) => {
+      if (port === undefined) return {};
+      metricsUrls[name] = `http://127.0.0.1:${port}/metrics`;
+      return { METRICS_PORT: String(port) };
+    };
     SERVER_NODES.forEach((node, index) => {
-      children.push(startChild(`server${index + 1}`, ['--import', 'tsx', 'backend/src/server.ts'],
-        { ...shared, DATABASE_URL: cluster.databaseUrls[node]!, HOST: '127.0.0.1', PORT: String(apiPorts[index]) }));
+      const name = `server${index + 1}`;
+      children.push(startChild(name, ['--import', 'tsx', 'backend/src/server.ts'],
+        { ...shared, DATABASE_URL: cluster.databaseUrls[node]!, HOST: '127.0.0.1', PORT: String(apiPorts[index]), ...metrics(name, metricsPorts?.servers[index]) }));
     });
     WORKER_NODES.forEach((node, index) => {
-      children.push(startChild(`worker${index + 1}`, ['--import', 'tsx', 'backend/src/worker.ts'],
-        { ...shared, DATABASE_URL: cluster.databaseUrls[node]! }));
+      const name = `worker${index + 1}`;
+      children.push(startChild(name, ['--import', 'tsx', 'backend/src/worker.ts'],
+        { ...shared, DATABASE_URL: cluster.databaseUrls[node]!, ...metrics(name, metricsPorts?.workers[index]) }));
     });
     const anyExit = Promise.race(children.map((child) => child.exited.then((code) => `${child.name} exited with code ${code}`)));
     const apiUrls = apiPorts.map((port) => `http://127.0.0.1:${port}`);
@@ -66,7 +81,7 @@ export async function startClusterPlatform(profile: ClusterProfile, apiPorts: [n
     ready.catch(() => {}); // when a part exits first, its exit is the failure told
     const failure = await Promise.race([ready.then(() => undefined), anyExit]);
     if (failure) throw new Error(failure);
-    return { cluster, apiUrls, children, anyExit, stop };
+    return { cluster, apiUrls, children, metricsUrls, anyExit, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -10,25 +10,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SENTINEL_NAME, type ClusterProfile, type GaleraPorts } from '@mykey/dev-tools/cluster.ts';
+import { SENTINEL_NAME, freeClusterProfile } from '@mykey/dev-tools/cluster.ts';
 import { dataDir, rootDir } from '@mykey/dev-tools/paths.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { createDb, retryTransient } from '@mykey/backend/db.ts';
 import { staffCookie } from '@mykey/backend/test/helpers/staff.ts';
 import { startClusterPlatform } from '../lib/cluster-platform.ts';
-
-async function galeraPorts(): Promise<GaleraPorts> {
-  return { client: await freePort(), group: await freePort(), ist: await freePort(), sst: await freePort() };
-}
-
-async function freeProfile(dir: string): Promise<ClusterProfile> {
-  return {
-    dataDir: dir,
-    nodes: [await galeraPorts(), await galeraPorts(), await galeraPorts()],
-    redis: { master: await freePort(), replica: await freePort(), sentinels: [await freePort(), await freePort(), await freePort()] },
-  };
-}
 
 async function getJson(url: string, cookie: string): Promise<{ status: number; body: any }> {
   const response = await fetch(url, { headers: { cookie } });
@@ -39,7 +27,7 @@ test('the platform runs unchanged on a Galera cluster and Redis with Sentinels',
   const dir = path.join(dataDir, 'test', `cluster-${randomBytes(4).toString('hex')}`);
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const started = Date.now();
-  const profile = await freeProfile(dir);
+  const profile = await freeClusterProfile(dir);
   const platform = await startClusterPlatform(profile, [await freePort(), await freePort()], {
     NODE_ENV: 'test', LOG_LEVEL: 'warn', HEARTBEAT_INTERVAL_MS: '500', QUEUE_PREFIX: `cluster-${randomBytes(4).toString('hex')}`,
   });

@@ -19,8 +19,8 @@ import { conversionRepository as repo, type LockedRequest, type RejectedOutcome 
 
 type Trx = Knex.Transaction;
 
-/** The ledger reference of a conversion's credit: one entry per request, ever. */
-const conversionReference = (id: number) => `conversion:${id}`;
+/** The ledger reference of a conversion's credit: one entry per request, ever (the fault tests look them up). */
+export const conversionReference = (id: number) => `conversion:${id}`;
 
 // Exported for the tests too: they process requests directly, without a worker's batcher.
 /**

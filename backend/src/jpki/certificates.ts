@@ -2,11 +2,12 @@
 // JPKI user-authentication certificate (never a signing certificate, which carries name and
 // address), chain to a configured anchor, be inside its validity period, carry an RSA key of
 // at least 2048 bits that may sign, and not be revoked. Input is hostile: every failure is a
-// stable code, and nothing here throws on bad bytes.
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import type * as asn1js from 'asn1js';
+// stable code, and nothing here throws on bad bytes. A card's certificate is read with
+// node:crypto's X509Certificate and a walk over its DER headers, not parsed whole with pkijs
+// (docs/identity.md, "Reading a card's certificate"); the trust anchors are pkijs certificates.
+import { createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import * as pkijs from 'pkijs';
-import { parseDer, serialHex } from './der.ts';
+import { childrenOf, oidText, readDer, readTlv, serialHex, TAG, type Tlv } from './der.ts';
 import type { RevocationStatus } from './revocation.ts';
 
 pkijs.setEngine('node-webcrypto', new pkijs.CryptoEngine({ name: 'node-webcrypto', crypto: globalThis.crypto }));
@@ -15,7 +16,6 @@ export const MAX_CERTIFICATE_BYTES = 8 * 1024;
 const MIN_RSA_BITS = 2048;
 const OU = '2.5.4.11';
 const KEY_USAGE = '2.5.29.15';
-const BASIC_CONSTRAINTS = '2.5.29.19';
 /** RFC 5280 allows serial numbers of at most 20 octets. */
 const MAX_SERIAL_BYTES = 20;
 /**
@@ -24,7 +24,8 @@ const MAX_SERIAL_BYTES = 20;
  * on this list means the certificate must be refused.
  */
 const KNOWN_EXTENSIONS = new Set([
-  KEY_USAGE, BASIC_CONSTRAINTS,
+  KEY_USAGE,
+  '2.5.29.19', // basicConstraints
   '2.5.29.14', // subjectKeyIdentifier
   '2.5.29.35', // authorityKeyIdentifier
   '2.5.29.17', // subjectAltName
@@ -33,7 +34,6 @@ const KNOWN_EXTENSIONS = new Set([
   '2.5.29.32', // certificatePolicies (JPKI marks it critical; any policy of the anchor is accepted)
   '1.3.6.1.5.5.7.1.1', // authorityInfoAccess
 ]);
-const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
 const USER_AUTHENTICATION_OU = 'JPKI for user authentication';
 
 export type CertificateErrorCode =
@@ -42,7 +42,8 @@ export type CertificateErrorCode =
 
 export interface AcceptedCertificate {
   ok: true;
-  certificate: pkijs.Certificate;
+  /** The card's key, for its signature of a challenge. */
+  publicKey: KeyObject;
   /** Issuer DN bytes (DER) and serial (upper-case hex, no leading zero bytes): the card's identity. */
   issuerDer: Buffer;
   serialHex: string;
@@ -66,49 +67,175 @@ export interface VerifyOptions {
 
 const refuse = (code: CertificateErrorCode, detail: string): RefusedCertificate => ({ ok: false, code, detail });
 
+/** A certificate's extension as it is encoded: its OID, whether it is critical, its value's DER. */
+interface Extension { id: string; critical: boolean; value: Uint8Array }
+
+/**
+ * A certificate as examination reads it: node:crypto's parse (OpenSSL), and the fields node does
+ * not expose, located by their DER headers alone (docs/identity.md: one parse of the whole
+ * certificate with asn1js cost milliseconds).
+ */
+interface ParsedCertificate {
+  x509: X509Certificate;
+  /** The signed bytes, the CA's signature algorithm (dotted OID) and its signature. */
+  tbs: Uint8Array;
+  signatureAlgorithm: string | undefined;
+  signature: Uint8Array;
+  /** The INTEGER's content octets, as encoded. */
+  serial: Uint8Array;
+  /** The issuer Name's DER, exactly as the certificate carries it. */
+  issuerDer: Buffer;
+  issuerUnits: string[];
+  notBefore: Date;
+  notAfter: Date;
+  extensions: Extension[];
+}
+
 /** Parses exactly one DER certificate; anything else (BER tricks, trailing bytes, garbage) is malformed. */
-export function parseCertificate(der: Uint8Array): pkijs.Certificate | RefusedCertificate {
+export function parseCertificate(der: Uint8Array): ParsedCertificate | RefusedCertificate {
   if (der.length === 0 || der.length > MAX_CERTIFICATE_BYTES) return refuse('certificate_malformed', `certificate must be 1 to ${MAX_CERTIFICATE_BYTES} bytes`);
-  const asn1 = parseDer(der);
-  if (!asn1) return refuse('certificate_malformed', 'not a single DER structure');
+  const root = readDer(der);
+  if (!root) return refuse('certificate_malformed', 'not canonical DER');
+  const fields = certificateFields(der, root);
+  if (typeof fields === 'string') return refuse('certificate_malformed', `not an X.509 certificate: ${fields}`);
   try {
-    const certificate = new pkijs.Certificate({ schema: asn1 });
-    // Re-encoding must give back the same bytes: only canonical DER is accepted. (This also
-    // refuses what pkijs cannot represent faithfully, such as OID arcs beyond 2^53.)
-    if (!Buffer.from(certificate.toSchema(true).toBER()).equals(Buffer.from(der))) return refuse('certificate_malformed', 'not canonical DER');
-    return certificate;
+    return { x509: new X509Certificate(der), ...fields };
   } catch (error) {
     return refuse('certificate_malformed', `not an X.509 certificate: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
-function issuerUnits(certificate: pkijs.Certificate): string[] {
-  return certificate.issuer.typesAndValues.filter((tv) => tv.type === OU).map((tv) => String(tv.value.valueBlock.value));
+const slice = (der: Uint8Array, tlv: Tlv) => der.subarray(tlv.contentStart, tlv.end);
+const isTag = (tlv: Tlv | undefined, tag: number): tlv is Tlv => tlv?.tag === tag;
+/** TBSCertificate's optional fields after subjectPublicKeyInfo: issuerUniqueID [1], subjectUniqueID [2], extensions [3]. */
+const UNIQUE_IDS_AND_EXTENSIONS = new Set([0x81, 0x82, 0xa3]);
+
+/**
+ * The fields of Certificate and TBSCertificate (RFC 5280 4.1) examination needs, found by walking
+ * DER headers that readDer has already checked; what the layout does not allow is said as text.
+ */
+function certificateFields(der: Uint8Array, root: Tlv): Omit<ParsedCertificate, 'x509'> | string {
+  const [tbs, algorithm, signature, ...more] = childrenOf(der, root) ?? [];
+  if (!isTag(root, TAG.sequence) || !isTag(tbs, TAG.sequence) || !isTag(algorithm, TAG.sequence) || !isTag(signature, TAG.bitString) || more.length > 0) {
+    return 'not SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }';
+  }
+  const tbsFields = childrenOf(der, tbs) ?? [];
+  // version [0] is absent only in a v1 certificate.
+  const [serial, , issuer, validity, subject, publicKey, ...optional] = tbsFields.slice(tbsFields[0]?.tag === 0xa0 ? 1 : 0);
+  if (!isTag(serial, TAG.integer) || serial.end === serial.contentStart || !isTag(issuer, TAG.sequence) || !isTag(validity, TAG.sequence)
+    || !isTag(subject, TAG.sequence) || !isTag(publicKey, TAG.sequence) || optional.some((field) => !UNIQUE_IDS_AND_EXTENSIONS.has(field.tag))) {
+    return 'TBSCertificate is not laid out as RFC 5280 says';
+  }
+  const [notBefore, notAfter] = (childrenOf(der, validity) ?? []).map((time) => timeOf(der, time));
+  if (!notBefore || !notAfter) return 'validity is not two RFC 5280 times';
+  const extensions = extensionsOf(der, optional.find((field) => field.tag === 0xa3));
+  if (typeof extensions === 'string') return extensions;
+  const issuerUnits = unitsOf(der, issuer);
+  if (!issuerUnits) return 'the issuer is not a Name';
+  const [algorithmId] = childrenOf(der, algorithm) ?? [];
+  return {
+    tbs: der.subarray(tbs.start, tbs.end),
+    signatureAlgorithm: isTag(algorithmId, TAG.oid) ? oidText(slice(der, algorithmId)) : undefined,
+    // The first content octet of a BIT STRING counts its unused bits; a signature has none.
+    signature: slice(der, signature).subarray(1),
+    serial: slice(der, serial),
+    issuerDer: Buffer.from(der.subarray(issuer.start, issuer.end)),
+    issuerUnits,
+    notBefore,
+    notAfter,
+    extensions,
+  };
 }
 
-function unknownCriticalExtension(certificate: pkijs.Certificate): string | undefined {
-  return certificate.extensions?.find((e) => e.critical && !KNOWN_EXTENSIONS.has(e.extnID))?.extnID;
+// RFC 5280 4.1.2.5: UTCTime YYMMDDHHMMSSZ (YY below 50 is 20YY) or GeneralizedTime YYYYMMDDHHMMSSZ, to the second.
+const UTC_TIME = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
+const GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
+
+function timeOf(der: Uint8Array, tlv: Tlv): Date | undefined {
+  const match = (tlv.tag === TAG.utcTime ? UTC_TIME : tlv.tag === TAG.generalizedTime ? GENERALIZED_TIME : undefined)?.exec(Buffer.from(slice(der, tlv)).toString('latin1'));
+  if (!match) return undefined;
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+  const fullYear = tlv.tag === TAG.utcTime ? (year < 50 ? 2000 : 1900) + year : year;
+  const date = new Date(Date.UTC(fullYear, month - 1, day, hour, minute, second));
+  // Date.UTC carries an out-of-range field into the next (13th month, 61st second): such a time is no time.
+  const exact = date.getUTCFullYear() === fullYear && date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+    && date.getUTCHours() === hour && date.getUTCMinutes() === minute && date.getUTCSeconds() === second;
+  return exact ? date : undefined;
 }
 
-function isCa(certificate: pkijs.Certificate): boolean {
-  const constraints = certificate.extensions?.find((e) => e.extnID === BASIC_CONSTRAINTS)?.parsedValue as pkijs.BasicConstraints | undefined;
-  return Boolean(constraints?.cA);
+/** extensions [3] EXPLICIT SEQUENCE OF Extension { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }. */
+function extensionsOf(der: Uint8Array, field: Tlv | undefined): Extension[] | string {
+  if (!field) return [];
+  const [list, ...more] = childrenOf(der, field) ?? [];
+  if (!isTag(list, TAG.sequence) || more.length > 0) return 'extensions are not one SEQUENCE';
+  const extensions: Extension[] = [];
+  for (const extension of childrenOf(der, list) ?? []) {
+    const parts = isTag(extension, TAG.sequence) ? childrenOf(der, extension) ?? [] : [];
+    const [id, critical, value, ...rest] = parts.length === 2 ? [parts[0], undefined, parts[1]] : parts;
+    const oid = isTag(id, TAG.oid) ? oidText(slice(der, id)) : undefined;
+    // DER writes TRUE as FF and leaves a DEFAULT value (critical FALSE) out.
+    const criticalOk = critical === undefined || (isTag(critical, TAG.boolean) && critical.end - critical.contentStart === 1 && der[critical.contentStart] === 0xff);
+    if (!oid || !criticalOk || !isTag(value, TAG.octetString) || rest.length > 0) return 'an extension is not { extnID, critical, extnValue } in DER';
+    extensions.push({ id: oid, critical: critical !== undefined, value: slice(der, value) });
+  }
+  return extensions;
 }
 
-function allowsDigitalSignature(certificate: pkijs.Certificate): boolean {
-  const extension = certificate.extensions?.find((e) => e.extnID === KEY_USAGE);
-  if (!extension) return false;
-  const bits = (extension.parsedValue as asn1js.BitString | undefined)?.valueBlock.valueHexView;
-  return Boolean(bits && bits.length > 0 && (bits[0]! & 0x80));
+// X.520 DirectoryString and the other string types a Name may carry, by tag: how to read their octets as text.
+const STRING_DECODERS = new Map<number, (octets: Buffer) => string | undefined>([
+  [0x0c, (octets) => octets.toString('utf8')], // UTF8String
+  [0x12, (octets) => octets.toString('latin1')], // NumericString
+  [0x13, (octets) => octets.toString('latin1')], // PrintableString
+  [0x14, (octets) => octets.toString('latin1')], // TeletexString
+  [0x16, (octets) => octets.toString('latin1')], // IA5String
+  [0x1a, (octets) => octets.toString('latin1')], // VisibleString
+  [0x1e, (octets) => (octets.length % 2 === 0 ? Buffer.from(octets).swap16().toString('utf16le') : undefined)], // BMPString (UTF-16BE)
+  [0x1c, (octets) => universalString(octets)], // UniversalString (UTF-32BE)
+]);
+
+function universalString(octets: Buffer): string | undefined {
+  if (octets.length % 4 !== 0) return undefined;
+  const points = Array.from({ length: octets.length / 4 }, (_, i) => octets.readUInt32BE(i * 4));
+  return points.every((point) => point <= 0x10ffff) ? String.fromCodePoint(...points) : undefined;
 }
 
-function rsaModulusBits(certificate: pkijs.Certificate): number | undefined {
-  if (certificate.subjectPublicKeyInfo.algorithm.algorithmId !== RSA_ENCRYPTION) return undefined;
-  const key = certificate.subjectPublicKeyInfo.parsedKey;
-  if (!(key instanceof pkijs.RSAPublicKey)) return undefined;
-  const modulus = key.modulus.valueBlock.valueHexView;
-  const leading = modulus.findIndex((byte) => byte !== 0);
-  return leading === -1 ? 0 : (modulus.length - leading) * 8 - Math.clz32(modulus[leading]!) + 24;
+/** The values of a Name's organizational units (OU), in order; undefined if it is not a Name of attributes. */
+function unitsOf(der: Uint8Array, name: Tlv): string[] | undefined {
+  const units: string[] = [];
+  for (const rdn of childrenOf(der, name) ?? []) {
+    if (!isTag(rdn, TAG.set)) return undefined;
+    for (const attribute of childrenOf(der, rdn) ?? []) {
+      const [type, value, ...rest] = isTag(attribute, TAG.sequence) ? childrenOf(der, attribute) ?? [] : [];
+      if (!isTag(type, TAG.oid) || !value || rest.length > 0) return undefined;
+      const text = oidText(slice(der, type)) === OU ? STRING_DECODERS.get(value.tag)?.(Buffer.from(slice(der, value))) : undefined;
+      if (text !== undefined) units.push(text);
+    }
+  }
+  return units;
+}
+
+function unknownCriticalExtension(certificate: ParsedCertificate): string | undefined {
+  return certificate.extensions.find((e) => e.critical && !KNOWN_EXTENSIONS.has(e.id))?.id;
+}
+
+/** keyUsage is a BIT STRING; digitalSignature is its first bit. */
+function allowsDigitalSignature(certificate: ParsedCertificate): boolean {
+  const extension = certificate.extensions.find((e) => e.id === KEY_USAGE);
+  const bits = extension && readTlv(extension.value, 0);
+  if (!bits || bits.tag !== TAG.bitString || bits.end !== extension.value.length || bits.end - bits.contentStart < 2) return false;
+  return Boolean(extension.value[bits.contentStart + 1]! & 0x80);
+}
+
+/** The certificate's key if it is RSA, with its modulus size; OpenSSL leaves a key it cannot decode out of its parse. */
+function rsaKey(certificate: ParsedCertificate): { key: KeyObject; bits: number } | undefined {
+  let key: KeyObject;
+  try {
+    key = certificate.x509.publicKey;
+  } catch {
+    return undefined;
+  }
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  return key.asymmetricKeyType === 'rsa' && bits !== undefined ? { key, bits } : undefined;
 }
 
 /**
@@ -146,31 +273,22 @@ function anchorKey(anchor: pkijs.Certificate): AnchorKey {
 }
 
 /** Whether `key` made the certificate's signature over its TBS bytes. */
-function signedWith(certificate: pkijs.Certificate, key: KeyObject): boolean {
-  const hash = RSA_SIGNATURE_HASHES.get(certificate.signatureAlgorithm.algorithmId);
+function signedWith(certificate: ParsedCertificate, key: KeyObject): boolean {
+  const hash = certificate.signatureAlgorithm && RSA_SIGNATURE_HASHES.get(certificate.signatureAlgorithm);
   if (!hash) return false;
   try {
-    return verify(hash, certificate.tbsView, key, certificate.signatureValue.valueBlock.valueHexView);
+    return verify(hash, certificate.tbs, key, certificate.signature);
   } catch {
     // A signature that cannot even be checked (wrong size) is no signature.
     return false;
   }
 }
 
-/**
- * The issuer Name's DER. parseCertificate accepted only a certificate that re-encodes to its
- * own bytes, so the bytes the Name was read from are its DER: no need to encode it again.
- */
-function issuerDerOf(certificate: pkijs.Certificate): Buffer {
-  return Buffer.from(certificate.issuer.valueBeforeDecode);
-}
-
 /** The anchors (by name and key) whose key signed the certificate; usually one. */
-function signingAnchors(certificate: pkijs.Certificate, anchors: pkijs.Certificate[]): pkijs.Certificate[] {
-  const issuer = issuerDerOf(certificate);
+function signingAnchors(certificate: ParsedCertificate, anchors: pkijs.Certificate[]): pkijs.Certificate[] {
   return anchors.filter((anchor) => {
     const { subjectDer, key } = anchorKey(anchor);
-    return issuer.equals(subjectDer) && key !== undefined && signedWith(certificate, key);
+    return certificate.issuerDer.equals(subjectDer) && key !== undefined && signedWith(certificate, key);
   });
 }
 
@@ -181,44 +299,48 @@ function signingAnchors(certificate: pkijs.Certificate, anchors: pkijs.Certifica
  */
 export interface ExaminedCertificate {
   ok: true;
-  certificate: pkijs.Certificate;
+  /** The card's key, for its signature of a challenge. */
+  publicKey: KeyObject;
   /** The anchors whose key signed it (one, unless the same key was certified twice). */
   signers: pkijs.Certificate[];
   issuerDer: Buffer;
   serialHex: string;
+  notBefore: Date;
+  notAfter: Date;
 }
 
 /** The checks that need no clock, in the order that gives the most useful answer for each kind of bad input. */
 export async function examineCertificate(der: Uint8Array, anchors: pkijs.Certificate[]): Promise<ExaminedCertificate | RefusedCertificate> {
   const certificate = parseCertificate(der);
-  if (!(certificate instanceof pkijs.Certificate)) return certificate;
-  if (certificate.serialNumber.valueBlock.valueHexView.length > MAX_SERIAL_BYTES) return refuse('certificate_malformed', `serial number longer than ${MAX_SERIAL_BYTES} octets`);
-  if (!issuerUnits(certificate).includes(USER_AUTHENTICATION_OU)) {
-    return refuse('certificate_wrong_type', `issuer is not "${USER_AUTHENTICATION_OU}": ${issuerUnits(certificate).join(', ') || 'no OU'}`);
+  if ('code' in certificate) return certificate;
+  if (certificate.serial.length > MAX_SERIAL_BYTES) return refuse('certificate_malformed', `serial number longer than ${MAX_SERIAL_BYTES} octets`);
+  if (!certificate.issuerUnits.includes(USER_AUTHENTICATION_OU)) {
+    return refuse('certificate_wrong_type', `issuer is not "${USER_AUTHENTICATION_OU}": ${certificate.issuerUnits.join(', ') || 'no OU'}`);
   }
   const unknown = unknownCriticalExtension(certificate);
   if (unknown) return refuse('certificate_wrong_type', `unrecognised critical extension ${unknown}`);
-  if (isCa(certificate)) return refuse('certificate_wrong_type', 'a CA certificate, not a card holder\'s');
+  if (certificate.x509.ca) return refuse('certificate_wrong_type', 'a CA certificate, not a card holder\'s');
   if (!allowsDigitalSignature(certificate)) return refuse('certificate_wrong_type', 'key usage does not allow digital signatures');
-  const bits = rsaModulusBits(certificate);
-  if (bits === undefined || bits < MIN_RSA_BITS) return refuse('certificate_key_weak', `key must be RSA of at least ${MIN_RSA_BITS} bits, got ${bits ?? 'non-RSA'}`);
+  const rsa = rsaKey(certificate);
+  if (!rsa || rsa.bits < MIN_RSA_BITS) return refuse('certificate_key_weak', `key must be RSA of at least ${MIN_RSA_BITS} bits, got ${rsa?.bits ?? 'non-RSA'}`);
   const signers = signingAnchors(certificate, anchors);
   if (signers.length === 0) return refuse('certificate_untrusted', 'not issued by a configured trust anchor');
-  return { ok: true, certificate, signers, issuerDer: issuerDerOf(certificate), serialHex: serialHex(certificate.serialNumber) };
+  const { issuerDer, notBefore, notAfter } = certificate;
+  return { ok: true, publicKey: rsa.key, signers, issuerDer, serialHex: serialHex(certificate.serial), notBefore, notAfter };
 }
 
 /** The checks at the moment of use: the anchor's and the certificate's validity, and revocation. */
 export function judgeCertificate(examined: ExaminedCertificate, options: Omit<VerifyOptions, 'anchors'>): Verdict {
-  const { certificate, serialHex: serial } = examined;
+  const { serialHex: serial, notBefore, notAfter } = examined;
   const { now } = options;
   const anchor = examined.signers.find((a) => now >= a.notBefore.value && now <= a.notAfter.value);
   if (!anchor) return refuse('certificate_untrusted', 'its trust anchor is not valid at this time');
-  if (now < certificate.notBefore.value) return refuse('certificate_not_yet_valid', `valid from ${certificate.notBefore.value.toISOString()}`);
-  if (now > certificate.notAfter.value) return refuse('certificate_expired', `expired ${certificate.notAfter.value.toISOString()}`);
+  if (now < notBefore) return refuse('certificate_not_yet_valid', `valid from ${notBefore.toISOString()}`);
+  if (now > notAfter) return refuse('certificate_expired', `expired ${notAfter.toISOString()}`);
   const revocation = options.revocation(anchor, serial, now);
   if (revocation === 'revoked') return refuse('certificate_revoked', `serial ${serial} is on the issuer's CRL`);
   if (revocation !== 'good' && options.failClosed) return refuse('certificate_revocation_unknown', `revocation cannot be checked: CRL ${revocation}`);
-  return { ok: true, certificate, issuerDer: examined.issuerDer, serialHex: serial, notAfter: certificate.notAfter.value, revocationChecked: revocation === 'good' };
+  return { ok: true, publicKey: examined.publicKey, issuerDer: examined.issuerDer, serialHex: serial, notAfter, revocationChecked: revocation === 'good' };
 }
 
 /** The whole decision. */

@@ -84,7 +84,7 @@ export class RevocationList {
       this.byIssuer.set(key, {
         thisUpdate,
         nextUpdate: crl.nextUpdate?.value,
-        revoked: new Set((crl.revokedCertificates ?? []).map((entry) => serialHex(entry.userCertificate))),
+        revoked: new Set((crl.revokedCertificates ?? []).map((entry) => serialHex(entry.userCertificate.valueBlock.valueHexView))),
       });
     }
     return { issuerKey: Buffer.from(key, 'hex'), issuer: crl.issuer.typesAndValues.map((tv) => String(tv.value.valueBlock.value)).join(', '), thisUpdate, nextUpdate: crl.nextUpdate?.value, entries: crl.revokedCertificates?.length ?? 0 };

@@ -36,6 +36,11 @@ export const jobsFinished = new Counter({
   labelNames: ['queue', 'outcome'] as const, registers: [registry],
 });
 
+export const queueErrors = new Counter({
+  name: 'mykey_queue_redis_errors_total', help: 'Errors of a queue\'s Redis connections (refused, reset, no master) in this process, by queue: a Redis lost or failing over',
+  labelNames: ['queue'] as const, registers: [registry],
+});
+
 /** The pools this process reads its database through (one, but tests run several apps in one process). */
 const pools = new Set<Db>();
 
@@ -70,7 +75,7 @@ export function watchPool(db: Db): void {
 export interface CountedQueue {
   name: string;
   getJobCounts(): Promise<object>;
-  on(event: 'completed' | 'failed', listener: () => void): unknown;
+  on(event: 'completed' | 'failed' | 'error', listener: () => void): unknown;
 }
 
 const queues = new Set<CountedQueue>();
@@ -88,9 +93,14 @@ new Gauge({
   },
 });
 
-/** The queue's depth is on the scrape; with `outcomes` (a worker's queues), so is every job it finishes. */
+/**
+ * The queue's depth and its Redis errors are on the scrape; with `outcomes` (a worker's queues), so
+ * is every job it finishes. Bull reports its connections' errors (ioredis reconnects by itself) as
+ * the queue's 'error' events.
+ */
 export function watchQueue(queue: CountedQueue, { outcomes = false } = {}): void {
   queues.add(queue);
+  queue.on('error', () => queueErrors.inc({ queue: queue.name }));
   if (!outcomes) return;
   queue.on('completed', () => jobsFinished.inc({ queue: queue.name, outcome: 'completed' }));
   queue.on('failed', () => jobsFinished.inc({ queue: queue.name, outcome: 'failed' }));

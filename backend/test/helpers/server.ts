@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type Koa from 'koa';
 import type { AddressInfo } from 'node:net';
 import { createApp, type AppDeps } from '../../src/app.ts';
+import { httpServer } from '../../src/http/listen.ts';
 import { createRedis } from '../../src/redis.ts';
 import { appErrorLog, consoleDir, queuePrefix, redisUrl, silentLog, type Cleanup } from './env.ts';
 import type { Db } from '../../src/db.ts';
@@ -54,7 +55,7 @@ export async function startTestApp(cleanup: Cleanup, db: Db, deps: TestAppDeps =
   const conversions = deps.conversions ?? createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix })
     .on('error', (error) => silentLog.warn({ err: error }, 'queue error'));
   const app = createApp({ db, redis, log: appErrorLog, identity: testIdentity(db), conversions, ...deps, config });
-  const server = app.listen(0, '127.0.0.1');
+  const server = httpServer(app).listen(0, '127.0.0.1');
   await once(server, 'listening');
   // Requests that need Redis fail fast until it is connected (redis.ts); a test starts once it is.
   if (!deps.redis && redis.status !== 'ready') await once(redis, 'ready');

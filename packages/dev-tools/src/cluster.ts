@@ -8,6 +8,7 @@ import knex from 'knex';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ensureDebianPackages } from './debian.mjs';
+import { freePort } from './ports.ts';
 import { alivePid, mariadbArgs, mariadbUrl, portOpen, startDetached, stopPid } from './services.ts';
 import { waitFor } from './wait.ts';
 
@@ -40,6 +41,10 @@ export interface Cluster {
   redisEnv: { REDIS_SENTINELS: string; REDIS_SENTINEL_NAME: string };
   /** Stops one Galera node (SIGTERM); the others carry on as the cluster. */
   stopNode(index: NodeIndex): Promise<void>;
+  /** Kills one part with SIGKILL, as a crash would: a Galera node, or the Redis server on `redisPort`. */
+  kill(part: { node: NodeIndex } | { redisPort: number }): Promise<void>;
+  /** Starts a stopped or killed Galera node again; resolves once it has rejoined the others and is Synced. */
+  restartNode(index: NodeIndex): Promise<void>;
   /** Stops everything this call started: Sentinels, Redis, then the Galera nodes joined last first. */
   stop(): Promise<void>;
 }
@@ -54,7 +59,31 @@ export function clusterProfile(dataDir: string, mariadbBase = 4600, redisBase = 
   };
 }
 
+/** The cluster on free loopback ports (for tests), its data under `dataDir`. */
+export async function freeClusterProfile(dataDir: string): Promise<ClusterProfile> {
+  const galera = async (): Promise<GaleraPorts> => ({ client: await freePort(), group: await freePort(), ist: await freePort(), sst: await freePort() });
+  return {
+    dataDir,
+    nodes: [await galera(), await galera(), await galera()],
+    redis: { master: await freePort(), replica: await freePort(), sentinels: [await freePort(), await freePort(), await freePort()] },
+  };
+}
+
 interface Started { what: string; pid: number }
+
+const nodeName = (index: NodeIndex) => `Galera node ${index + 1}`;
+const redisName = (profile: ClusterProfile, port: number) => (port === profile.redis.master ? 'Redis master' : 'Redis replica');
+
+/** Sends SIGKILL to a part and waits until it is gone. */
+async function killPart(started: Started[], what: string): Promise<void> {
+  const part = started.find((candidate) => candidate.what === what);
+  if (!part) throw new Error(`${what} is not running`);
+  started.splice(started.indexOf(part), 1);
+  process.kill(part.pid, 'SIGKILL');
+  await waitFor(`${what} (pid ${part.pid}) to die`, async () => {
+    try { process.kill(part.pid, 0); return false; } catch { return true; }
+  });
+}
 
 async function stopAll(started: Started[]): Promise<void> {
   for (const part of started.reverse()) await stopPid(part.pid, part.what);
@@ -67,7 +96,7 @@ async function stopAll(started: Started[]): Promise<void> {
  * the cluster committed before it, so a request on one node sees what the last request, served by
  * another node, wrote (a staff session, a grant): the platform reads its own writes unchanged.
  */
-function galeraArgs(profile: ClusterProfile, index: NodeIndex): string[] {
+function galeraArgs(profile: ClusterProfile, index: NodeIndex, bootstrap: boolean): string[] {
   const own = profile.nodes[index];
   const members = profile.nodes.map((node) => `127.0.0.1:${node.group}`).join(',');
   return [
@@ -80,7 +109,7 @@ function galeraArgs(profile: ClusterProfile, index: NodeIndex): string[] {
     '--wsrep-sync-wait=1',
     // A table without a primary key is refused, not replicated row by row with full scans.
     '--wsrep-mode=REQUIRED_PRIMARY_KEY',
-    ...(index === 0 ? ['--wsrep-new-cluster'] : []),
+    ...(bootstrap ? ['--wsrep-new-cluster'] : []),
   ];
 }
 
@@ -96,7 +125,8 @@ async function nodeSynced(databaseUrl: string): Promise<boolean> {
   }
 }
 
-async function startNode(profile: ClusterProfile, index: NodeIndex): Promise<Started> {
+/** Starts node `index`; `bootstrap`: it forms a new cluster (the first node, at the first start) instead of joining one. */
+async function startNode(profile: ClusterProfile, index: NodeIndex, bootstrap: boolean): Promise<Started> {
   const dir = path.join(profile.dataDir, `galera${index + 1}`);
   const ports = profile.nodes[index];
   const pidFile = path.join(dir, 'mariadbd.pid');
@@ -106,11 +136,11 @@ async function startNode(profile: ClusterProfile, index: NodeIndex): Promise<Sta
   }
   // Only the node that bootstraps makes the application user and database; the others get
   // them, with everything else, by state transfer when they join.
-  const args = [...mariadbArgs(dir, ports.client, { initFile: index === 0, rootAs: SST_ACCOUNT }), ...galeraArgs(profile, index)];
+  const args = [...mariadbArgs(dir, ports.client, { initFile: bootstrap, rootAs: SST_ACCOUNT }), ...galeraArgs(profile, index, bootstrap)];
   if (process.getuid?.() === 0) spawnSync('chown', ['-R', `${SST_ACCOUNT}:`, dir]);
   const child = startDetached('mariadbd', args, path.join(dir, 'mariadbd.log'));
   console.log(`[cluster] starting Galera node ${index + 1} on 127.0.0.1:${ports.client} (log: ${path.join(dir, 'mariadbd.log')})`);
-  const started = { what: `Galera node ${index + 1}`, pid: child.pid! };
+  const started = { what: nodeName(index), pid: child.pid! };
   // A joining node first copies the whole data folder (SST): slow on a busy machine.
   await waitFor(`Galera node ${index + 1} to join the cluster`, async () => {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Galera node ${index + 1} exited; see ${path.join(dir, 'mariadbd.log')}`);
@@ -158,13 +188,19 @@ async function sentinelReady(port: number): Promise<boolean> {
   return (await ask('get-master-addr-by-name')) !== '' && (await ask('replicas')) !== '';
 }
 
+/** The port of the Redis master the Sentinels name now, asking the first. */
+export async function sentinelMasterPort(profile: ClusterProfile): Promise<number> {
+  const { stdout } = await promisify(execFile)('redis-cli', ['-p', String(profile.redis.sentinels[0]), 'SENTINEL', 'get-master-addr-by-name', SENTINEL_NAME]);
+  return Number(stdout.trim().split('\n')[1]);
+}
+
 async function startRedisGroup(profile: ClusterProfile, started: Started[]): Promise<void> {
   const { master, replica, sentinels } = profile.redis;
   for (const port of [master, replica, ...sentinels]) {
     if (await portOpen(port)) throw new Error(`Port ${port} is taken by another program (Redis); docs/operations.md#cluster.`);
   }
-  started.push(startRedis(path.join(profile.dataDir, 'redis-master'), master, [], 'Redis master'));
-  started.push(startRedis(path.join(profile.dataDir, 'redis-replica'), replica, ['--replicaof', '127.0.0.1', String(master)], 'Redis replica'));
+  started.push(startRedis(path.join(profile.dataDir, 'redis-master'), master, [], redisName(profile, master)));
+  started.push(startRedis(path.join(profile.dataDir, 'redis-replica'), replica, ['--replicaof', '127.0.0.1', String(master)], redisName(profile, replica)));
   await waitFor('Redis master and replica to listen', async () => (await portOpen(master)) && portOpen(replica));
   sentinels.forEach((port, index) => {
     started.push(startSentinel(path.join(profile.dataDir, `sentinel${index + 1}`), port, master, `Sentinel ${index + 1}`));
@@ -183,7 +219,7 @@ export async function startCluster(profile: ClusterProfile): Promise<Cluster> {
   ]);
   const started: Started[] = [];
   try {
-    for (const index of [0, 1, 2] as const) started.push(await startNode(profile, index));
+    for (const index of [0, 1, 2] as const) started.push(await startNode(profile, index, index === 0));
     await startRedisGroup(profile, started);
   } catch (error) {
     await stopAll(started);
@@ -196,11 +232,16 @@ export async function startCluster(profile: ClusterProfile): Promise<Cluster> {
       REDIS_SENTINEL_NAME: SENTINEL_NAME,
     },
     stopNode: async (index) => {
-      const what = `Galera node ${index + 1}`;
+      const what = nodeName(index);
       const node = started.find((part) => part.what === what);
       if (!node) return;
       started.splice(started.indexOf(node), 1);
       await stopPid(node.pid, what);
+    },
+    kill: (part) => killPart(started, 'node' in part ? nodeName(part.node) : redisName(profile, part.redisPort)),
+    restartNode: async (index) => {
+      // Rejoining, it is given the state it missed by the others (IST, or SST after a crash).
+      started.push(await startNode(profile, index, false));
     },
     stop: () => stopAll(started),
   };

@@ -35,6 +35,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface ClientOptions extends PartnerIdentity {
   baseUrl: string;
+  /**
+   * More API servers of the same platform (a cluster's): requests take the servers in turn, and
+   * each retry goes to the next one, as through a load balancer that fails over.
+   */
+  otherUrls?: string[];
   /** How long one attempt may take before the partner gives up on it and retries. */
   timeoutMs?: number;
   /** How long the partner keeps retrying a request that timed out, failed to connect or got a 5xx. */
@@ -47,8 +52,12 @@ const retryable = (status: number) => status >= 500 || status === 429;
 /** Signed requests to the partner API, retried like a partner would. */
 export class PartnerClient {
   readonly retries = { timeouts: 0, connectionErrors: 0, serverErrors: 0 };
+  private readonly servers: string[];
+  private turn = 0;
 
-  constructor(readonly options: ClientOptions) {}
+  constructor(readonly options: ClientOptions) {
+    this.servers = [options.baseUrl, ...(options.otherUrls ?? [])];
+  }
 
   /**
    * One signed request, retried with backoff on timeouts, connection errors, 5xx and 429 until
@@ -57,8 +66,10 @@ export class PartnerClient {
   async request(method: string, path: string, body?: string, contentType = 'application/json', upload = false): Promise<Reply> {
     const { timeoutMs = 10_000, retryForMs = 120_000 } = this.options;
     const giveUpAt = Date.now() + retryForMs;
+    const first = this.turn++;
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.once(method, path, body, contentType, timeoutMs, upload);
+      const server = this.servers[(first + attempt - 1) % this.servers.length]!;
+      const outcome = await this.once(server, method, path, body, contentType, timeoutMs, upload);
       const failed = 'error' in outcome || retryable(outcome.status);
       if (!failed) return { ...outcome, attempts: attempt };
       if (Date.now() >= giveUpAt) {
@@ -69,7 +80,7 @@ export class PartnerClient {
     }
   }
 
-  private async once(method: string, path: string, body: string | undefined, contentType: string, timeoutMs: number, upload: boolean): Promise<{ status: number; body: any } | { error: string }> {
+  private async once(server: string, method: string, path: string, body: string | undefined, contentType: string, timeoutMs: number, upload: boolean): Promise<{ status: number; body: any } | { error: string }> {
     const sign = upload
       ? () => signedUploadHeaders(this.options.partner, this.options.key, method, path, { sha256: bodySha256(body ?? ''), length: Buffer.byteLength(body ?? '') })
       : () => signedHeaders(this.options.partner, this.options.key, method, path, body ?? '');
@@ -78,7 +89,7 @@ export class PartnerClient {
       ...(body === undefined ? {} : { 'Content-Type': contentType }),
     };
     try {
-      const response = await fetch(`${this.options.baseUrl}${path}`, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetch(`${server}${path}`, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
       const text = await response.text();
       if (retryable(response.status)) this.retries.serverErrors++;
       return { status: response.status, body: parseJson(text) };
