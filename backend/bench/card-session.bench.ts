@@ -31,6 +31,8 @@ import type { CertificateVerifier } from '../src/jpki/verifier.ts';
 import { examineCertificate, verifyUserCertificate } from '../src/jpki/certificates.ts';
 import { RevocationList } from '../src/jpki/revocation.ts';
 import type * as pkijs from 'pkijs';
+import { checkLedger } from '../src/ledger/check.ts';
+import { grownTownSetting, loadGrownTown } from './lib/grown-town.ts';
 import { cardsOnKeys, cpuMsOf, crlWithRevocations, inPool, logger, machine, now, ownCpuMs, percentile, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
 
 const CARDS = setting('BENCH_CARDS', 1000);
@@ -49,6 +51,8 @@ const CRL_ENTRIES = setting('BENCH_CRL_ENTRIES', 10_000);
 /** Sessions per round: fetched, signed and spent well inside a challenge's 60 seconds. */
 const ROUND = 500;
 const WARM_UP = Math.min(2 * CONCURRENCY, Math.floor(CARDS / 4));
+/** BENCH_GROWN_RESIDENTS / BENCH_GROWN_ENTRIES: measure in a grown town (docs/benchmarks.md); none by default. */
+const GROWN = grownTownSetting();
 
 const log = logger('card-session');
 
@@ -214,6 +218,8 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const { ca, cards, crl } = await makeCards();
   const identity = testIdentity(db, [ca.certificate]);
   await identity.addCrl(crl);
+  const town = await db('municipalities').first('code');
+  const grown = GROWN && await loadGrownTown(db, town.code, GROWN.residents, GROWN.entries, log);
   log(`${CARDS} cards on ${Math.min(KEYS, CARDS)} keys, a CRL of ${CRL_ENTRIES} serials, database ${url.replace(/\/\/[^@]*@/, '//')} (${round((now() - started) / 1000)} s)`);
 
   // Baselines first, with no server running.
@@ -255,6 +261,11 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   }
   const repeatCached = figures(cached);
   log(`repeat logins, certificates seen before: ${JSON.stringify(repeatCached)} (${round((now() - started) / 1000)} s with signing)`);
+  if (grown) {
+    const report = await checkLedger(db);
+    if (!report.ok) throw new Error(`ledger of the grown town: ${JSON.stringify(report.violations.slice(0, 20))}`);
+    log(`ledger check of the grown town clean: ${JSON.stringify(report.checked)}`);
+  }
 
   return {
     benchmark: 'card-session',
@@ -276,6 +287,7 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
     concurrency: CONCURRENCY,
     devices: DEVICES,
     cards: CARDS,
+    grownTown: grown,
     ...machine(loadAverage),
   };
 }

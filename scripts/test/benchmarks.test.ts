@@ -14,6 +14,8 @@ const TINY = {
   BENCH_COUNTERS: '4', BENCH_RESIDENTS: '16', BENCH_REGISTERS: '4', BENCH_SHOPS: '2',
   BENCH_CONVERSIONS: '200', BENCH_BATCH_LINES: '100', BENCH_BATCH_FILE_LINES: '200', BENCH_UPLOADS: '1', BENCH_SINGLE: '100', BENCH_SINGLE_CONCURRENCY: '8',
   BENCH_RAW_CONCURRENCY: '4', BENCH_BULL_JOBS: '100', BENCH_BARE_APDUS: '4', BENCH_SESSIONS: '2',
+  // A small grown town under the benchmarks that take one; each ends with the ledger check, and fails unless it is clean.
+  BENCH_GROWN_RESIDENTS: '2000', BENCH_GROWN_ENTRIES: '20000',
 };
 
 const benches = ['backend/bench', 'reader-agent/bench'].flatMap((dir) =>
