@@ -74,15 +74,18 @@ interface Started { what: string; pid: number }
 const nodeName = (index: NodeIndex) => `Galera node ${index + 1}`;
 const redisName = (profile: ClusterProfile, port: number) => (port === profile.redis.master ? 'Redis master' : 'Redis replica');
 
-/** Sends SIGKILL to a part and waits until it is gone. */
-async function killPart(started: Started[], what: string): Promise<void> {
+/** Takes the part named `what` off the list of those running, to be stopped or killed. */
+function takePart(started: Started[], what: string): Started | undefined {
   const part = started.find((candidate) => candidate.what === what);
+  if (part) started.splice(started.indexOf(part), 1);
+  return part;
+}
+
+/** Sends SIGKILL to a part, as a crash would, and waits until it is gone. */
+async function killPart(started: Started[], what: string): Promise<void> {
+  const part = takePart(started, what);
   if (!part) throw new Error(`${what} is not running`);
-  started.splice(started.indexOf(part), 1);
-  process.kill(part.pid, 'SIGKILL');
-  await waitFor(`${what} (pid ${part.pid}) to die`, async () => {
-    try { process.kill(part.pid, 0); return false; } catch { return true; }
-  });
+  await stopPid(part.pid, what, 'SIGKILL');
 }
 
 async function stopAll(started: Started[]): Promise<void> {
@@ -232,11 +235,8 @@ export async function startCluster(profile: ClusterProfile): Promise<Cluster> {
       REDIS_SENTINEL_NAME: SENTINEL_NAME,
     },
     stopNode: async (index) => {
-      const what = nodeName(index);
-      const node = started.find((part) => part.what === what);
-      if (!node) return;
-      started.splice(started.indexOf(node), 1);
-      await stopPid(node.pid, what);
+      const node = takePart(started, nodeName(index));
+      if (node) await stopPid(node.pid, node.what);
     },
     kill: (part) => killPart(started, 'node' in part ? nodeName(part.node) : redisName(profile, part.redisPort)),
     restartNode: async (index) => {

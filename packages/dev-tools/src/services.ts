@@ -72,8 +72,8 @@ export function startDetached(command: string, args: string[], logFile: string):
   return child;
 }
 
-export async function stopPid(pid: number, what: string): Promise<void> {
-  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+export async function stopPid(pid: number, what: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  try { process.kill(pid, signal); } catch { return; }
   await waitFor(`${what} (pid ${pid}) to stop`, async () => {
     try { process.kill(pid, 0); return false; } catch { return true; }
   }, 60_000);
