@@ -1,6 +1,6 @@
 import Bull from 'bull';
 import type { Config } from './config.ts';
-import { redisTarget, type RedisConfig } from './redis.ts';
+import { reconnectDelay, redisTarget, type RedisConfig } from './redis.ts';
 
 export type Queue<T = unknown> = Bull.Queue<T>;
 export type Job<T = unknown> = Bull.Job<T>;
@@ -15,9 +15,10 @@ export function createQueue<T>(name: string, config: RedisConfig & Pick<Config, 
   const target = redisTarget(config);
   const options: Bull.QueueOptions = {
     prefix: config.QUEUE_PREFIX,
+    redis: { ...(typeof target === 'string' ? {} : target), retryStrategy: reconnectDelay },
     ...(config.QUEUE_STALLED_CHECK_MS === undefined ? {} : { settings: { stalledInterval: config.QUEUE_STALLED_CHECK_MS } }),
   };
-  return typeof target === 'string' ? new Bull<T>(name, target, options) : new Bull<T>(name, { ...options, redis: target });
+  return typeof target === 'string' ? new Bull<T>(name, target, options) : new Bull<T>(name, options);
 }
 
 /**

@@ -84,7 +84,7 @@ test('a missing variable is named', (t) => {
 test('Redis is one URL or a group of Sentinels, never both nor neither', (t) => {
   const { REDIS_URL: _url, ...noRedis } = valid;
   const sentinels = loadConfig({ ...noRedis, REDIS_SENTINELS: '127.0.0.1:26601, 10.0.0.2:26379', REDIS_SENTINEL_NAME: 'town' });
-  t.deepEqual(redisTarget(sentinels), { sentinels: [{ host: '127.0.0.1', port: 26601 }, { host: '10.0.0.2', port: 26379 }], name: 'town', failoverDetector: true });
+  t.deepEqual(redisTarget(sentinels), { sentinels: [{ host: '127.0.0.1', port: 26601 }, { host: '10.0.0.2', port: 26379 }], name: 'town' });
   t.is(redisTarget(loadConfig(valid)), valid.REDIS_URL, 'one server: its URL, as before');
   t.regex(t.throws(() => loadConfig({ ...valid, REDIS_SENTINELS: '127.0.0.1:26601' }), { instanceOf: ConfigError }).message, /REDIS_URL: set REDIS_URL or REDIS_SENTINELS, not both/);
   t.regex(t.throws(() => loadConfig(noRedis), { instanceOf: ConfigError }).message, /REDIS_URL: required \(or REDIS_SENTINELS\)/);

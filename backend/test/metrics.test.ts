@@ -65,7 +65,10 @@ test('a worker counts the jobs it finishes, per queue', async (t) => {
     return sample(text, 'mykey_queue_jobs_finished_total{queue="heartbeat",outcome="completed"}');
   }, 60_000);
   t.true(completed >= 1);
-  t.regex((await scrape(f.workerMetrics)).text, /^mykey_queue_jobs\{queue="heartbeat",state="active"\} \d+$/m);
+  const { text } = await scrape(f.workerMetrics);
+  t.regex(text, /^mykey_queue_jobs\{queue="heartbeat",state="active"\} \d+$/m);
+  t.true(sample(text, 'mykey_queue_redis_connections{queue="heartbeat",status="ready"}')! >= 2, 'its connections: the client and the blocking one taking jobs');
+  t.false(text.includes('status="end"'), 'none given up');
 });
 
 test('a worker shows its queues in Bull Board on the same listener, read-only; the server shows none', async (t) => {

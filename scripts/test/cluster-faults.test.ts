@@ -285,9 +285,18 @@ test('under payments, logins and conversions, a Galera node, the Redis master, a
     const promoted = seconds(killedAt);
     await waitFor('a conversion accepted after the kill to be credited', async () => (await credited(new Date(killedAt))) > 0, 90_000);
     const creditedAgain = seconds(killedAt);
+    // Every queue connection of every part follows the new master. One ioredis gave up on ('end')
+    // would leave its queue idle until a restart: CI once lost a worker's sweeper so.
+    const settled = await waitFor('every queue connection of the servers and workers to be ready again, or given up', async () => {
+      const scrapes = await Promise.all(Object.values(metrics).map((url) => scrape(url)));
+      const count = (status: RegExp) => scrapes.reduce((sum, text) => sum + total(text, 'mykey_queue_redis_connections', status), 0);
+      return count(/status="(?!ready"|end")/) === 0 && { ready: count(/status="ready"/), ended: count(/status="end"/) };
+    }, 60_000);
+    t.is(settled.ended, 0, `no queue connection given up (${settled.ready} ready)`);
+    const connectedAgain = seconds(killedAt);
     await waitFor('the queues\' Redis errors on the worker\'s scrape', async () => (await redisErrors(metrics.worker2!)) > errorsBefore, 30_000);
     t.pass('the lost Redis is on the worker\'s scrape');
-    return { secondsToPromotion: promoted, secondsUntilCreditedAgain: creditedAgain, workerRedisErrors: (await redisErrors(metrics.worker2!)) - errorsBefore };
+    return { secondsToPromotion: promoted, secondsUntilCreditedAgain: creditedAgain, secondsUntilQueuesConnected: connectedAgain, workerRedisErrors: (await redisErrors(metrics.worker2!)) - errorsBefore };
   });
   await flowing('the load to flow again');
 

@@ -74,6 +74,8 @@ export function watchPool(db: Db): void {
 /** A Bull queue as the metrics need it. */
 export interface CountedQueue {
   name: string;
+  /** The queue's Redis connections made so far (Bull makes them as it needs them), each with ioredis' status. */
+  clients: ReadonlyArray<{ status: string }>;
   getJobCounts(): Promise<object>;
   on(event: 'completed' | 'failed' | 'error', listener: () => void): unknown;
 }
@@ -93,8 +95,19 @@ new Gauge({
   },
 });
 
+new Gauge({
+  name: 'mykey_queue_redis_connections', help: 'The queues\' Redis connections in this process, by queue and ioredis status: ready, on the way back (connecting, reconnecting), or end (given up: only a restart brings it back)',
+  labelNames: ['queue', 'status'] as const, registers: [registry],
+  collect() {
+    this.reset();
+    for (const queue of queues) {
+      for (const client of queue.clients) this.inc({ queue: queue.name, status: client.status });
+    }
+  },
+});
+
 /**
- * The queue's depth and its Redis errors are on the scrape; with `outcomes` (a worker's queues), so
+ * The queue's depth, connections and Redis errors are on the scrape; with `outcomes` (a worker's queues), so
  * is every job it finishes. Bull reports its connections' errors (ioredis reconnects by itself) as
  * the queue's 'error' events.
  */
