@@ -275,7 +275,8 @@ test('under payments, logins and conversions, a Galera node, the Redis master, a
   await flowing('the load to flow again');
 
   // 2. The Redis master: the Sentinels promote the replica, ioredis follows them, and conversions
-  //    accepted meanwhile are queued (by the sweeper, if the add was lost) and credited.
+  //    accepted meanwhile are queued (by the sweeper, if the add was lost) and credited. Then the
+  //    old master comes back and is made a replica.
   await fault('redis master killed', async () => {
     const masterPort = await sentinelMasterPort(profile);
     const errorsBefore = await redisErrors(metrics.worker2!);
@@ -296,7 +297,15 @@ test('under payments, logins and conversions, a Galera node, the Redis master, a
     const connectedAgain = seconds(killedAt);
     await waitFor('the queues\' Redis errors on the worker\'s scrape', async () => (await redisErrors(metrics.worker2!)) > errorsBefore, 30_000);
     t.pass('the lost Redis is on the worker\'s scrape');
-    return { secondsToPromotion: promoted, secondsUntilCreditedAgain: creditedAgain, secondsUntilQueuesConnected: connectedAgain, workerRedisErrors: (await redisErrors(metrics.worker2!)) - errorsBefore };
+    const workerRedisErrors = (await redisErrors(metrics.worker2!)) - errorsBefore;
+    // The old master started again, from its own data: the Sentinels make it a replica of the new
+    // one, and the platform goes on with the new master (what it wrote meanwhile is not undone).
+    const restartedAt = new Date();
+    await platform.cluster.restartRedis(masterPort);
+    const replicaAgain = seconds(restartedAt.getTime());
+    t.is(await sentinelMasterPort(profile), profile.redis.replica, 'the Sentinels still name the promoted replica');
+    await waitFor('a conversion accepted after the old master came back to be credited', async () => (await credited(restartedAt)) > 0, 90_000);
+    return { secondsToPromotion: promoted, secondsUntilCreditedAgain: creditedAgain, secondsUntilQueuesConnected: connectedAgain, workerRedisErrors, secondsUntilOldMasterIsReplica: replicaAgain };
   });
   await flowing('the load to flow again');
 

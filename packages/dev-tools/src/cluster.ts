@@ -45,6 +45,11 @@ export interface Cluster {
   kill(part: { node: NodeIndex } | { redisPort: number }): Promise<void>;
   /** Starts a stopped or killed Galera node again; resolves once it has rejoined the others and is Synced. */
   restartNode(index: NodeIndex): Promise<void>;
+  /**
+   * Starts the killed Redis server on `port` again, from its own data, as it was configured at
+   * first; resolves once the Sentinels have made it a replica of the master they now name.
+   */
+  restartRedis(port: number): Promise<void>;
   /** Stops everything this call started: Sentinels, Redis, then the Galera nodes joined last first. */
   stop(): Promise<void>;
 }
@@ -191,6 +196,12 @@ async function sentinelReady(port: number): Promise<boolean> {
   return (await ask('get-master-addr-by-name')) !== '' && (await ask('replicas')) !== '';
 }
 
+/** The replication role a Redis server reports (master, slave), or undefined while it does not answer. */
+async function redisRole(port: number): Promise<string | undefined> {
+  const { stdout } = await promisify(execFile)('redis-cli', ['-p', String(port), 'ROLE']).catch(() => ({ stdout: '' }));
+  return stdout.split('\n')[0]?.trim() || undefined;
+}
+
 /** The port of the Redis master the Sentinels name now, asking the first. */
 export async function sentinelMasterPort(profile: ClusterProfile): Promise<number> {
   const { stdout } = await promisify(execFile)('redis-cli', ['-p', String(profile.redis.sentinels[0]), 'SENTINEL', 'get-master-addr-by-name', SENTINEL_NAME]);
@@ -242,6 +253,13 @@ export async function startCluster(profile: ClusterProfile): Promise<Cluster> {
     restartNode: async (index) => {
       // Rejoining, it is given the state it missed by the others (IST, or SST after a crash).
       started.push(await startNode(profile, index, false));
+    },
+    restartRedis: async (port) => {
+      const what = redisName(profile, port);
+      const extra = port === profile.redis.master ? [] : ['--replicaof', '127.0.0.1', String(profile.redis.master)];
+      started.push(startRedis(path.join(profile.dataDir, port === profile.redis.master ? 'redis-master' : 'redis-replica'), port, extra, what));
+      // Back as the master it was, it is a master no Sentinel names: they reconfigure it (+convert-to-slave).
+      await waitFor(`the Sentinels to make the restarted ${what} a replica`, async () => (await redisRole(port)) === 'slave', 60_000);
     },
     stop: () => stopAll(started),
   };
