@@ -47,11 +47,11 @@ test('two workers share one heartbeat schedule', async (t) => {
   const prefix = queuePrefix((fn) => t.teardown(fn));
   const workers = [startWorker(url, prefix), startWorker(url, prefix)];
   t.teardown(() => { for (const { worker } of workers) worker.kill('SIGKILL'); });
-  await waitFor('both workers to be ready', async () => workers.every(({ output }) => output().includes('worker ready')), 30_000);
+  await waitFor('both workers to be ready', async () => workers.every(({ output }) => output().includes('worker ready')), PATIENT_WAIT_MS);
   const queue = createQueue(HEARTBEAT_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix });
   t.teardown(() => queue.close());
   t.is((await queue.getRepeatableJobs()).length, 1);
-  await waitFor('a heartbeat', async () => (await db('worker_heartbeats').count({ n: '*' }))[0]!.n, 30_000);
+  await waitFor('a heartbeat', async () => (await db('worker_heartbeats').count({ n: '*' }))[0]!.n, PATIENT_WAIT_MS);
   for (const { worker } of workers) worker.kill('SIGTERM');
   const codes = await Promise.all(workers.map(async ({ worker }) => (await once(worker, 'exit'))[0]));
   t.deepEqual(codes, [0, 0]);
@@ -69,7 +69,7 @@ test('the worker deletes ended staff sessions on its schedule and keeps live one
   ]);
   const { worker } = startWorker(url, queuePrefix((fn) => t.teardown(fn)), { STAFF_SESSION_PURGE_INTERVAL_MS: '200' });
   t.teardown(() => { worker.kill('SIGKILL'); });
-  await waitFor('the ended sessions to go', async () => Number((await db('staff_sessions').count({ n: '*' }))[0]!.n) === 1, 30_000);
+  await waitFor('the ended sessions to go', async () => Number((await db('staff_sessions').count({ n: '*' }))[0]!.n) === 1, PATIENT_WAIT_MS);
   t.deepEqual(await db('staff_sessions').pluck('token_hash'), [Buffer.alloc(32, 3)]);
 });
 
@@ -88,7 +88,7 @@ test('the worker deletes ended resident pages on its schedule and keeps the open
   await db('resident_sessions').insert([page(1, now, true), page(2, now - 301_000, false), page(4, now, false, now - 1_000), page(3, now, false)]);
   const { worker } = startWorker(url, queuePrefix((fn) => t.teardown(fn)), { RESIDENT_SESSION_PURGE_INTERVAL_MS: '200' });
   t.teardown(() => { worker.kill('SIGKILL'); });
-  await waitFor('the ended pages to go', async () => Number((await db('resident_sessions').count({ n: '*' }))[0]!.n) === 1, 30_000);
+  await waitFor('the ended pages to go', async () => Number((await db('resident_sessions').count({ n: '*' }))[0]!.n) === 1, PATIENT_WAIT_MS);
   t.deepEqual(await db('resident_sessions').pluck('token_hash'), [Buffer.alloc(32, 3)]);
 });
 
@@ -103,7 +103,7 @@ test('the worker folds service uses past their retention into hourly counts on i
   await db('service_uses').insert([hour + 1000, hour + 2000, now - 3_600_000].map((at) => ({ service_id: serviceId, device_id: deviceId, used_at: new Date(at) })));
   const { worker } = startWorker(url, queuePrefix((fn) => t.teardown(fn)), { SERVICE_USE_RETENTION_DAYS: '2', SERVICE_USE_RETENTION_INTERVAL_MS: '200' });
   t.teardown(() => { worker.kill('SIGKILL'); });
-  await waitFor('the old uses to be counted', async () => Number((await db('service_uses').count({ n: '*' }))[0]!.n) === 1, 30_000);
+  await waitFor('the old uses to be counted', async () => Number((await db('service_uses').count({ n: '*' }))[0]!.n) === 1, PATIENT_WAIT_MS);
   t.deepEqual((await db('service_use_counts').select('service_id', 'hour', 'uses')).map((row) => ({ ...row, service_id: Number(row.service_id) })), [{ service_id: serviceId, hour: new Date(hour), uses: 2 }]);
 });
 
@@ -125,6 +125,6 @@ test('the worker deletes the records of shelters closed longer ago than their re
   }
   const { worker } = startWorker(url, queuePrefix((fn) => t.teardown(fn)), { SHELTER_RECORD_RETENTION_DAYS: '2', SHELTER_RECORD_RETENTION_INTERVAL_MS: '200' });
   t.teardown(() => { worker.kill('SIGKILL'); });
-  await waitFor('the old records to go', async () => Number((await db('shelter_stays').count({ n: '*' }))[0]!.n) === 1, 30_000);
+  await waitFor('the old records to go', async () => Number((await db('shelter_stays').count({ n: '*' }))[0]!.n) === 1, PATIENT_WAIT_MS);
   t.deepEqual((await db('shelter_stays').pluck('shelter_id')).map(Number), [recent]);
 });
