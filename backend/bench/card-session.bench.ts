@@ -33,7 +33,7 @@ import { RevocationList } from '../src/jpki/revocation.ts';
 import type * as pkijs from 'pkijs';
 import { checkLedger } from '../src/ledger/check.ts';
 import { grownTownSetting, loadGrownTown } from './lib/grown-town.ts';
-import { cardsOnKeys, cpuMsOf, crlWithRevocations, inPool, logger, machine, now, ownCpuMs, percentile, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
+import { cardsOnKeys, cpuMsOf, crlWithRevocations, inPool, logger, machine, now, ownCpuMs, percentile, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
 
 const CARDS = setting('BENCH_CARDS', 1000);
 // Enough requests in flight to keep the server's one event loop busy while each session waits
@@ -228,7 +228,9 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
   const examineCpu = await examineCpuMs(ca.certificate, cards);
   const verifierCached = await verifierCachedPerSecond(identity.verifier, cards);
   const cardProofCached = await cardProofCachedPerSecond(identity.verifier, cards);
-  log(`baselines: raw RSA verify ${rawRsa}/s (one thread), verifier ${verifier}/s, examineCertificate ${examineCpu.examine} CPU ms each (raw RSA verify ${examineCpu.rawRsa}), cached ${verifierCached}/s, verifyCardProof cached ${cardProofCached}/s`);
+  // Issue 15's yardstick for every counter call: the raw two-statement MySQL transaction at the same concurrency.
+  const rawTransactions = await rawTransactionsPerSecond(url, CONCURRENCY, BASELINE_SECONDS);
+  log(`baselines: raw MySQL transactions ${rawTransactions}/s (${CONCURRENCY} connections), raw RSA verify ${rawRsa}/s (one thread), verifier ${verifier}/s, examineCertificate ${examineCpu.examine} CPU ms each (raw RSA verify ${examineCpu.rawRsa}), cached ${verifierCached}/s, verifyCardProof cached ${cardProofCached}/s`);
 
   const port = await freePort();
   const env = serverEnv(cleanup, url, dir, ca.certificatePem);
@@ -272,6 +274,9 @@ async function run(cleanup: Cleanup): Promise<Record<string, unknown>> {
     cardSessionsPerSecond: repeat.perSecond,
     rawRsaVerifyPerSecond: rawRsa,
     ratio: round(repeat.perSecond / rawRsa, 4),
+    rawTransactionsPerSecond: rawTransactions,
+    ratioToRawTransactions: round(repeat.perSecond / rawTransactions, 3),
+    cachedRatioToRawTransactions: round(repeatCached.perSecond / rawTransactions, 3),
     verifierPerSecond: verifier,
     examineCpuMsPerCertificate: examineCpu.examine,
     rawRsaVerifyCpuMs: examineCpu.rawRsa,
