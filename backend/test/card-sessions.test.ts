@@ -7,7 +7,7 @@ import { startApp } from './helpers/server.ts';
 import { cardProof, cardSession, cardSign, enrollDevice, signInStaff, testPki } from './helpers/identity.ts';
 import { parseMykeyId } from '../src/mykey/id.ts';
 import { canonicalChallenge } from '@mykey/contracts/challenge-text.ts';
-import { challengeRepository } from '../src/card-taps/repository.ts';
+import { challengeRepository, newChallenge } from '../src/card-taps/repository.ts';
 import { testIdentity } from './helpers/server.ts';
 
 const DAY = 86_400_000;
@@ -89,7 +89,9 @@ test('two devices, one card, at the same moment: one MyKey ID, issued once', asy
 test('challenge_expired: a signature that arrives after the 60 seconds', async (t) => {
   const { db, pki, device } = await fixture();
   const card = await pki.card();
-  const challenge = await db.transaction((trx) => challengeRepository.create(trx, device.id, 'login', new Date(Date.now() - 61_000)));
+  const made = newChallenge(device.id, 'login', new Date(Date.now() - 61_000), null);
+  await db.transaction((trx) => challengeRepository.insert(trx, [made]));
+  const { challenge } = made;
   const reply = await device.post('/api/v1/auth/card-sessions', {
     challengeId: challenge.id,
     certificate: card.certificateDer.toString('base64'),
@@ -187,6 +189,28 @@ test('device_unknown: no token, a made-up token, and the requests of a revoked d
   const device = await enrollDevice(base, staff, '取消予定');
   t.is((await staff.post(`/api/v1/staff/devices/${device.id}/revocation`, {})).status, 200);
   t.is((await device.post('/api/v1/auth/challenges', { purpose: 'login' })).body.code, 'device_unknown');
+});
+
+test('challenges asked at once are stored together: each key once, twins sent at the same moment get one challenge, nothing else stored', async (t) => {
+  const { db, pki, base, staff } = await fixture();
+  // Devices of this test's own, so that the other tests' challenges are not counted.
+  const [device, other] = [await enrollDevice(base, staff, 'まとめ1'), await enrollDevice(base, staff, 'まとめ2')];
+  // 40 keys over two devices, the first 8 of each sent twice at the same moment (a client's retry).
+  const asks = Array.from({ length: 40 }, (_, i) => ({ device: i % 2 ? other : device, key: `challenge-burst-${i}` }));
+  const replies = await Promise.all([...asks, ...asks.slice(0, 16)].map(({ device: asking, key }) => asking.post('/api/v1/auth/challenges', { purpose: 'login' }, key)));
+  t.deepEqual(replies.map((reply) => reply.status), replies.map(() => 201));
+  const byKey = new Map<string, string>();
+  [...asks, ...asks.slice(0, 16)].forEach(({ key }, i) => {
+    const id = replies[i]!.body.challengeId as string;
+    t.is(byKey.get(key) ?? id, id, `key ${key}: one challenge`);
+    byKey.set(key, id);
+  });
+  t.is(new Set(byKey.values()).size, 40);
+  t.is(Number((await db('auth_challenges').whereIn('device_id', [device.id, other.id]).count({ n: '*' }))[0]!.n), 40, 'one row per key, none for a group that committed nothing');
+  // Each is a challenge like any other: the card signs it at the device that asked.
+  const signed = await device.post('/api/v1/auth/card-sessions', cardProof(replies[0]!.body, await pki.card()));
+  t.is(signed.status, 201, JSON.stringify(signed.body));
+  t.is((await other.post('/api/v1/auth/card-sessions', cardProof(replies[0]!.body, await pki.card()))).body.code, 'challenge_unknown');
 });
 
 test('a challenge needs an Idempotency-Key and a known purpose', async (t) => {

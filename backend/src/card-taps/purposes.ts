@@ -56,8 +56,12 @@ export interface Purpose<Terms extends object = object> {
   readonly deviceRefusal?: ProblemCode;
   /** A value-moving purpose is refused under `fail-closed` when revocation cannot be checked. */
   readonly valueMoving: boolean;
-  /** The purpose's terms: their text (the shared contract) and how they are bound for this device now. */
-  readonly terms?: { text: PurposeTerms<Terms>; bind(trx: Knex.Transaction, device: EnrolledDevice, requested: string, now: Date): Promise<Terms> };
+  /**
+   * The purpose's terms: their text (the shared contract) and how they are bound for this device
+   * now. Binding only reads: a challenge's terms are bound before the transaction that stores it
+   * (the effect checks them again under its locks when the card has signed).
+   */
+  readonly terms?: { text: PurposeTerms<Terms>; bind(conn: Db | Knex.Transaction, device: EnrolledDevice, requested: string, now: Date): Promise<Terms> };
   /**
    * Its PIN-less taps are taken when the card's revocation cannot be checked (the answer then says
    * revocationChecked: false): only for a purpose that moves nothing and must keep no one out

@@ -23,15 +23,24 @@ const toChallenge = (row: ChallengeRow): StoredChallenge => ({
 
 type Conn = Db | Knex.Transaction;
 
+/** A challenge made at `at`, to be stored. */
+export interface NewChallenge { challenge: StoredChallenge; at: Date }
+
+/** A challenge for `purpose`, bound to `terms` (checked by the purpose that made them), not stored yet. */
+export function newChallenge(deviceId: number, purpose: string, at: Date, terms: object | null): NewChallenge {
+  // Stored to the millisecond, so the canonical text rebuilt from the row is the one handed out.
+  const expiresAt = new Date(at.getTime() + CHALLENGE_SECONDS * 1000);
+  return { challenge: { id: randomBytes(32).toString('base64url'), deviceId, purpose, expiresAt, terms }, at };
+}
+
 /** Every SQL statement about challenges. */
 export const challengeRepository = {
-  /** A challenge for `purpose`, bound to `terms` (checked by the purpose that made them). */
-  async create(trx: Knex.Transaction, deviceId: number, purpose: string, now: Date, terms: object | null = null): Promise<StoredChallenge> {
-    // Stored to the millisecond, so the canonical text rebuilt from the row is the one handed out.
-    const expiresAt = new Date(now.getTime() + CHALLENGE_SECONDS * 1000);
-    const challenge: StoredChallenge = { id: randomBytes(32).toString('base64url'), deviceId, purpose, expiresAt, terms };
-    await trx('auth_challenges').insert({ id: challenge.id, device_id: deviceId, purpose, created_at: now, expires_at: expiresAt, terms: terms && JSON.stringify(terms) });
-    return challenge;
+  /** Stores new challenges (newChallenge's), several in one statement. */
+  async insert(trx: Knex.Transaction, made: NewChallenge[]): Promise<void> {
+    await trx('auth_challenges').insert(made.map(({ challenge, at }) => ({
+      id: challenge.id, device_id: challenge.deviceId, purpose: challenge.purpose, created_at: at, expires_at: challenge.expiresAt,
+      terms: challenge.terms && JSON.stringify(challenge.terms),
+    })));
   },
 
   /** The device's own challenge; another device's is as good as unknown to it. */

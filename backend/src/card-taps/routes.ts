@@ -70,8 +70,7 @@ export function cardTapRoutes({ db, taps, purposes, clock }: CardTapRoutesDeps):
     const key = idempotencyKey(ctx);
     const body = await readJson(ctx, challengeBody);
     const device = enrolledDevice(ctx);
-    respond(ctx, await runIdempotent(db, { scope: `device:${device.id}`, key, request: body }, async (trx) =>
-      ({ status: 201, body: await taps.challenge(trx, device, body.purpose, requested(body), clock()) })));
+    respond(ctx, await taps.challenge({ scope: `device:${device.id}`, key, request: body }, device, body.purpose, requested(body), clock()));
   });
 
   router.post('/card-sessions', described({

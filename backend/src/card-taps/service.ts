@@ -11,7 +11,7 @@ import type { EnrolledDevice } from '../devices/repository.ts';
 import { RevokedCard, verifyCardProof, verifyTappedCertificate, type CardIdentity } from '../jpki/card-proof.ts';
 import type { AcceptedCertificate } from '../jpki/certificates.ts';
 import type { CertificateVerifier } from '../jpki/verifier.ts';
-import { challengeRepository, type StoredChallenge } from './repository.ts';
+import { challengeRepository, newChallenge, type NewChallenge, type StoredChallenge } from './repository.ts';
 import { termLines, type Planned, type ProofKind, type Purpose, type PurposeRegistry, type VerifiedCard } from './purposes.ts';
 import type { Db } from '../db.ts';
 import { groupCommitter, runIdempotent, type Answer, type GroupCommitter, type IdempotentCall } from '../http/idempotency.ts';
@@ -59,9 +59,20 @@ export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked, 
     return { ...card, certKey: cardKey(card), revocationChecked: accepted.revocationChecked, proof };
   }
 
-  /** The terms `requested` names, bound for this device now; none for a purpose without terms. */
-  const bindTerms = (trx: Knex.Transaction, purpose: Purpose, device: EnrolledDevice, requested: string | undefined, now: Date) =>
-    (purpose.terms && requested !== undefined ? purpose.terms.bind(trx, device, requested, now) : Promise.resolve(undefined));
+  /** The terms `requested` names, bound for this device now (reads only); none for a purpose without terms. */
+  const bindTerms = (conn: Db | Knex.Transaction, purpose: Purpose, device: EnrolledDevice, requested: string | undefined, now: Date) =>
+    (purpose.terms && requested !== undefined ? purpose.terms.bind(conn, device, requested, now) : Promise.resolve(undefined));
+
+  /** A challenge for `purposeName` as this device may ask for it, its terms bound, and the device's answer; not stored yet. */
+  async function challengeFor(conn: Db | Knex.Transaction, device: EnrolledDevice, purposeName: string, requested: string | undefined, now: Date) {
+    const purpose = purposes.allowed(purposeName, device, 'pin');
+    const made = newChallenge(device.id, purpose.name, now, (await bindTerms(conn, purpose, device, requested, now)) ?? null);
+    return { made, answer: { status: 201, body: challengeAnswer(purpose, made.challenge) } };
+  }
+
+  /** Challenges asked for at once are stored together, with their answers (group commit). */
+  const challenges = groupCommitter<NewChallenge>(db, (trx, made) => challengeRepository.insert(trx, made),
+    (error, calls) => log.info({ err: error, calls }, 'a group of challenges committed nothing; each runs alone'));
 
   /**
    * Hands a verified card to its purpose, in the caller's transaction: a signed challenge is
@@ -88,11 +99,21 @@ export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked, 
   };
 
   return {
-    /** A challenge for `purposeName`, bound to this device and to the terms `requested` names. */
-    async challenge(trx: Knex.Transaction, device: EnrolledDevice, purposeName: string, requested: string | undefined, now: Date) {
-      const purpose = purposes.allowed(purposeName, device, 'pin');
-      const challenge = await challengeRepository.create(trx, device.id, purpose.name, now, (await bindTerms(trx, purpose, device, requested, now)) ?? null);
-      return challengeAnswer(purpose, challenge);
+    /**
+     * A challenge for `purposeName`, bound to this device and to the terms `requested` names,
+     * answered once under `call`. Its purpose and terms are read before any transaction, and it
+     * is stored with the challenges other devices asked for meanwhile; a call whose reads refuse
+     * it, or whose group fails, runs alone as any call (a replay answered, a refusal thrown).
+     */
+    async challenge(call: IdempotentCall, device: EnrolledDevice, purposeName: string, requested: string | undefined, now: Date): Promise<Answer & { replayed: boolean }> {
+      const alone = () => runIdempotent(db, call, async (trx) => {
+        const { made, answer } = await challengeFor(trx, device, purposeName, requested, now);
+        await challengeRepository.insert(trx, [made]);
+        return answer;
+      });
+      const planned = await challengeFor(db, device, purposeName, requested, now).catch(() => undefined);
+      if (!planned) return alone();
+      return (await challenges.commit({ ...call, answer: planned.answer, rows: planned.made })) ? { ...planned.answer, replayed: false } : alone();
     },
 
     /** The card that signed this device's challenge `challengeId` with its PIN, checked outside any transaction. */
