@@ -112,17 +112,20 @@ export function mariadbArgs(dir: string, dbPort: number, options: { initFile: bo
   const asRoot = process.getuid?.() === 0;
   // mariadbd refuses to run as root unless told to; a non-root user runs it as themselves.
   const user = asRoot ? [`--user=${options.rootAs ?? 'root'}`] : [];
+  // Temporary tables are files named by pid, thread and counter: in a /tmp shared with servers in
+  // other containers, whose pids can coincide, one server deleted another's (CI, 'Error on delete').
+  // mariadb-install-db's bootstrap server makes them too (two suites at once: 'Error on delete').
+  const tmp = path.join(dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  // Started by root as another account (a Galera node), the servers write their temporary files as it.
+  if (asRoot && options.rootAs) spawnSync('chown', [`${options.rootAs}:`, tmp]);
   if (!existsSync(path.join(files, 'mysql'))) {
     mkdirSync(files, { recursive: true });
     console.log(`[services] creating a MariaDB data folder in ${files}`);
-    const init = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${files}`,
+    const init = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${files}`, `--tmpdir=${tmp}`,
       '--auth-root-authentication-method=normal', '--skip-test-db', ...user], { encoding: 'utf8' });
     if (init.status !== 0) throw new Error(`mariadb-install-db failed:\n${init.stderr}`);
   }
-  // Temporary tables are files named by pid, thread and counter: in a /tmp shared with servers in
-  // other containers, whose pids can coincide, one server deleted another's (CI, 'Error on delete').
-  const tmp = path.join(dir, 'tmp');
-  mkdirSync(tmp, { recursive: true });
   const initSql = path.join(dir, 'init.sql');
   // Runs at every start: the application user and database exist however the folder was made.
   if (options.initFile) {
