@@ -157,7 +157,12 @@ async function startNode(profile: ClusterProfile, index: NodeIndex, bootstrap: b
   return started;
 }
 
-function startRedis(dir: string, port: number, extra: string[], what: string): Started {
+/** Starts the profile's Redis master or replica on `port`, from its own folder, configured as at first (the replica of the first master). */
+function startRedis(profile: ClusterProfile, port: number): Started {
+  const isMaster = port === profile.redis.master;
+  const dir = path.join(profile.dataDir, isMaster ? 'redis-master' : 'redis-replica');
+  const extra = isMaster ? [] : ['--replicaof', '127.0.0.1', String(profile.redis.master)];
+  const what = redisName(profile, port);
   mkdirSync(dir, { recursive: true });
   // Append-only file: queued jobs survive a restart of Redis (the ledger never depends on it).
   const child = startDetached('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
@@ -213,8 +218,8 @@ async function startRedisGroup(profile: ClusterProfile, started: Started[]): Pro
   for (const port of [master, replica, ...sentinels]) {
     if (await portOpen(port)) throw new Error(`Port ${port} is taken by another program (Redis); docs/operations.md#cluster.`);
   }
-  started.push(startRedis(path.join(profile.dataDir, 'redis-master'), master, [], redisName(profile, master)));
-  started.push(startRedis(path.join(profile.dataDir, 'redis-replica'), replica, ['--replicaof', '127.0.0.1', String(master)], redisName(profile, replica)));
+  started.push(startRedis(profile, master));
+  started.push(startRedis(profile, replica));
   await waitFor('Redis master and replica to listen', async () => (await portOpen(master)) && portOpen(replica));
   sentinels.forEach((port, index) => {
     started.push(startSentinel(path.join(profile.dataDir, `sentinel${index + 1}`), port, master, `Sentinel ${index + 1}`));
@@ -256,8 +261,7 @@ export async function startCluster(profile: ClusterProfile): Promise<Cluster> {
     },
     restartRedis: async (port) => {
       const what = redisName(profile, port);
-      const extra = port === profile.redis.master ? [] : ['--replicaof', '127.0.0.1', String(profile.redis.master)];
-      started.push(startRedis(path.join(profile.dataDir, port === profile.redis.master ? 'redis-master' : 'redis-replica'), port, extra, what));
+      started.push(startRedis(profile, port));
       // Back as the master it was, it is a master no Sentinel names: they reconfigure it (+convert-to-slave).
       await waitFor(`the Sentinels to make the restarted ${what} a replica`, async () => (await redisRole(port)) === 'slave', 60_000);
     },
