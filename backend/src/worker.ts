@@ -109,7 +109,7 @@ async function start(): Promise<NodeJS.Timeout> {
   await schedule(expiry, config.LEDGER_EXPIRY_INTERVAL_MS);
 
   const batcher = conversionBatcher(db, log, { maxBatch: config.CONVERSION_BATCH_SIZE, transactions: config.CONVERSION_TRANSACTIONS });
-  conversions.process(config.CONVERSION_CONCURRENCY, (job) => batcher.process(job.data.conversionId));
+  conversions.process(config.CONVERSION_CONCURRENCY, ({ data }) => ('conversionIds' in data ? batcher.processChunk(data.conversionIds) : batcher.process(data.conversionId)));
   sweep.process(async () => {
     await sweepConversions(db, conversions, log, config.CONVERSION_REQUEUE_AFTER_MS);
   });

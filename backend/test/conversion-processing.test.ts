@@ -7,7 +7,7 @@ import test from 'ava';
 import { once } from 'node:events';
 import type { Db } from '../src/db.ts';
 import { processConversions } from '../src/conversions/process.ts';
-import { CONVERSION_QUEUE, enqueueConversions, type ConversionJob } from '../src/conversions/queue.ts';
+import { addConversionJobs, CONVERSION_QUEUE, enqueueConversions, type ConversionJob } from '../src/conversions/queue.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { residentPoints } from '../src/ledger/ledger.ts';
 import { tokyoDate } from '../src/ledger/rules.ts';
@@ -124,11 +124,13 @@ test('the worker credits each enqueued conversion once, even enqueued twice, and
   const prefix = queuePrefix((fn) => t.teardown(fn));
   const queue = createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix });
   t.teardown(() => queue.close());
-  await enqueueConversions(queue, db, ids);
+  await enqueueConversions(queue, db, ids.slice(0, 30));
   await enqueueConversions(queue, db, ids.slice(0, 20));
+  // The last ten as a batch file's lines would be: one job for the chunk, one of them also alone.
+  await addConversionJobs(queue, ids.slice(30).map((id, i) => ({ id, batch: { id: 1, line: i + 1 } })));
   const { worker, output } = startWorker(url, prefix);
   t.teardown(() => { worker.kill('SIGKILL'); });
-  await enqueueConversions(queue, db, ids.slice(10, 30));
+  await enqueueConversions(queue, db, ids.slice(10, 31));
 
   await waitFor('every webhook delivered', async () =>
     Number((await db('conversion_requests').whereIn('id', ids).where({ webhook_state: 'delivered' }).count({ n: '*' }))[0]!.n) === ids.length, 60_000);
@@ -162,7 +164,8 @@ test('a MySQL connection lost mid-transaction is retried, counted in attempts, a
   const prefix = queuePrefix((fn) => t.teardown(fn));
   const queue = createQueue<ConversionJob>(CONVERSION_QUEUE, { REDIS_URL: redisUrl(), QUEUE_PREFIX: prefix });
   t.teardown(() => queue.close());
-  await enqueueConversions(queue, db, [id]);
+  // As a batch file's line: a chunk's job fails on the passing error and is retried.
+  await addConversionJobs(queue, [{ id, batch: { id: 1, line: 1 } }]);
   const { worker, output } = startWorker(url, prefix);
   t.teardown(() => { worker.kill('SIGKILL'); });
 

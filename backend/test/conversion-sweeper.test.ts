@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import type { Db } from '../src/db.ts';
 import { processConversions } from '../src/conversions/process.ts';
-import { CONVERSION_QUEUE, enqueueConversions, type ConversionJob } from '../src/conversions/queue.ts';
+import { addConversionJobs, CONVERSION_QUEUE, enqueueConversions, type ConversionJob } from '../src/conversions/queue.ts';
 import { sweepConversions } from '../src/conversions/sweeper.ts';
 import { checkLedger } from '../src/ledger/check.ts';
 import { createQueue } from '../src/queue.ts';
@@ -62,6 +62,33 @@ test('the sweeper enqueues requests never queued, lost or failed, stamps those s
   for (const id of [neverQueued, lost, failed, waiting]) t.deepEqual((await conversionRow(db, id)).queued_at, now);
   t.deepEqual(await sweepConversions(db, queue, silentLog, 5 * MINUTE, now), { checked: 0, enqueued: 0 }, 'a second sweep finds nothing to do');
   t.is(await queue.count(), 5);
+});
+
+test('a batch line is swept by its chunk\'s job: stamped while that job waits, enqueued alone once it is gone', async (t) => {
+  const { db } = await database(t);
+  const { queue } = conversionQueue(t);
+  const [a, b, c, d] = await conversions(db, 4) as [number, number, number, number];
+  const now = new Date();
+  const longAgo = new Date(now.getTime() - 10 * MINUTE);
+  const [batchId] = await db('conversion_batches').insert({
+    partner_id: (await conversionRow(db, a)).partner_id, partner_batch_id: 'sweep', content_sha256: Buffer.alloc(32), line_count: 2_000, received_at: longAgo,
+  });
+  // a and b from the first chunk of lines, c and d from the second; every row queued long ago.
+  for (const [id, line] of [[a, 1], [b, 1_000], [c, 1_001], [d, 2_000]] as const) {
+    await db('conversion_requests').where({ id }).update({ batch_id: batchId, batch_line: line, accepted_at: longAgo, queued_at: longAgo });
+  }
+  await addConversionJobs(queue, [a, b, c, d].map((id, i) => ({ id, batch: { id: Number(batchId), line: [1, 1_000, 1_001, 2_000][i]! } })));
+  t.deepEqual((await queue.getJob(`batch:${batchId}:0`))!.data, { conversionIds: [a, b] });
+  // The second chunk's job is lost; the first one's still waits.
+  await (await queue.getJob(`batch:${batchId}:1`))!.remove();
+
+  t.deepEqual(await sweepConversions(db, queue, silentLog, 5 * MINUTE, now), { checked: 4, enqueued: 2 });
+  t.is(await (await queue.getJob(`batch:${batchId}:0`))!.getState(), 'waiting');
+  for (const id of [a, b]) t.is(await queue.getJob(String(id)), null, `conversion ${id} is left to its chunk's job`);
+  for (const id of [c, d]) t.deepEqual((await queue.getJob(String(id)))!.data, { conversionId: id }, `conversion ${id} has a job of its own`);
+  for (const id of [a, b, c, d]) t.deepEqual((await conversionRow(db, id)).queued_at, now);
+  t.deepEqual(await sweepConversions(db, queue, silentLog, -1, new Date(now.getTime() + MINUTE)), { checked: 4, enqueued: 0 }, 'each job found standing the next time');
+  t.is(await queue.count(), 3);
 });
 
 test('after Redis lost every job, before the worker started or while it runs, the sweeper gets each accepted conversion credited once', async (t) => {

@@ -108,8 +108,9 @@ test('each line is checked like a single request and gets its result, in order',
   t.is(await partnerRows(partner), 4, 'single-1, ok-1, crlf, no-newline-at-end');
   const rows = await db('conversion_requests').where({ partner_id: partner.id, batch_id: db('conversion_batches').select('id').where({ partner_batch_id: id }) }).orderBy('batch_line');
   t.deepEqual(rows.map((r) => [r.partner_tx_id, r.batch_line]), [['ok-1', 1], ['crlf', 9], ['no-newline-at-end', 11]]);
-  // The answer waits for the queue only so long (batches.ts BATCH_ENQUEUE_WAIT_MS): the jobs may come just after it.
-  for (const row of rows) t.truthy(await waitFor(`job for ${row.partner_tx_id}`, () => conversions.getJob(String(row.id))));
+  // The answer waits for the queue only so long (batches.ts BATCH_ENQUEUE_WAIT_MS): the job may come just after it.
+  const job = await waitFor('the job of the lines', () => conversions.getJob(`batch:${rows[0].batch_id}:0`));
+  t.deepEqual(job.data, { conversionIds: rows.map((row) => Number(row.id)) }, 'one job for the chunk, with the conversions it stored');
 });
 
 test('a line for a municipality without an agreement in force is refused on its own line (partner_agreement_missing): nothing stored, no budget touched', async (t) => {
@@ -393,7 +394,7 @@ test('with Redis away uploads cannot be counted, so none is taken (503 with Retr
   t.is(await batchesOf(partner), 0);
 });
 
-test('lines across chunks of 1,000 are stored once each, stamped as queued as stored, and given one job; the file again adds none', async (t) => {
+test('lines across chunks of 1,000 are stored once each, stamped as queued as stored, and given a job per chunk; the file again adds none', async (t) => {
   const { db, municipality, residents, conversions } = await fixture();
   const partner = await partnerHere();
   // The last line of the first chunk, the first of the second, and the lone line of the last chunk are refused.
@@ -403,19 +404,27 @@ test('lines across chunks of 1,000 are stored once each, stamped as queued as st
   })).join('\n');
   const reply = await upload(partner, batchId(), body);
   t.like(reply.body, { state: 'done', lines: 2_001, acceptedLines: 1_998, rejectedLines: 3 });
-  const rows = await db('conversion_requests').where({ partner_id: partner.id }).orderBy('batch_line').select('id', 'batch_line', 'accepted_at', 'queued_at');
+  const rows = await db('conversion_requests').where({ partner_id: partner.id }).orderBy('batch_line').select('id', 'batch_id', 'batch_line', 'accepted_at', 'queued_at');
   t.deepEqual(rows.map((row) => row.batch_line), Array.from({ length: 2_001 }, (_, i) => i + 1).filter((n) => !refused.has(n)));
   t.true(rows.every((row) => row.queued_at?.getTime() === row.accepted_at.getTime()), 'each row stamped as queued in the statement that stored it');
-  const ids = rows.map((row) => String(row.id));
-  const jobs = () => Promise.all(ids.map((id) => conversions.getJob(id)));
-  // The answer waits for the queue only so long (batches.ts BATCH_ENQUEUE_WAIT_MS): the last jobs may come just after it.
-  await waitFor('a job for every stored line', async () => (await jobs()).every(Boolean));
+  const chunkJobs = () => Promise.all([0, 1, 2].map((chunk) => conversions.getJob(`batch:${rows[0].batch_id}:${chunk}`)));
+  // The answer waits for the queue only so long (batches.ts BATCH_ENQUEUE_WAIT_MS): the last job may come just after it.
+  await waitFor('a job for each chunk with a stored line', async () => (await chunkJobs()).slice(0, 2).every(Boolean));
+  const [first, second, last] = await chunkJobs();
+  const idsOf = (from: number, to: number) => rows.filter((row) => row.batch_line >= from && row.batch_line <= to).map((row) => Number(row.id));
+  t.deepEqual(first!.data, { conversionIds: idsOf(1, 1_000) });
+  t.deepEqual(second!.data, { conversionIds: idsOf(1_001, 2_000) });
+  t.is(last, null, 'no job for a chunk that stored nothing');
+  t.true((await Promise.all(rows.map((row) => conversions.getJob(String(row.id))))).every((job) => job === null), 'no job of its own for a batch line');
   // As if Redis had lost them: the same file under another id is all replays, and a replay adds no job (the sweeper restores them).
-  await Promise.all((await jobs()).map((job) => job!.remove()));
+  await first!.remove();
+  await second!.remove();
   const again = await upload(partner, batchId(), body);
   t.like(again.body, { state: 'done', acceptedLines: 1_998, rejectedLines: 3 });
   t.is(await partnerRows(partner), 1_998, 'no conversion twice');
-  t.true((await jobs()).every((job) => job === null), 'no job added for a replay');
+  const batchTwo = await db('conversion_batches').where({ partner_id: partner.id }).whereNot({ id: rows[0].batch_id }).first('id');
+  t.deepEqual(await Promise.all([0, 1, 2].map((chunk) => conversions.getJob(`batch:${batchTwo.id}:${chunk}`))), [null, null, null], 'no job added for a replay');
+  t.true((await chunkJobs()).every((job) => job === null));
 });
 
 test('a file of 200,000 lines is streamed through, every line stored and queued once', async (t) => {
@@ -443,8 +452,14 @@ test('a file of 200,000 lines is streamed through, every line stored and queued 
   t.is(response.status, 200, JSON.stringify(summary));
   t.like(summary, { state: 'done', lines, acceptedLines: lines, rejectedLines: 0 });
   t.is(await partnerRows(partner), lines);
-  const { waiting } = await conversions.getJobCounts();
-  t.true(waiting >= lines, `${waiting} jobs waiting`);
+  // Every stored conversion in its chunk's job, once (the answer waits for the last job only so long).
+  const batch = await db('conversion_batches').where({ partner_id: partner.id, partner_batch_id: id }).first('id');
+  const jobs = await waitFor('a job for each chunk', async () => {
+    const found = await Promise.all(Array.from({ length: lines / 1_000 }, (_, chunk) => conversions.getJob(`batch:${batch.id}:${chunk}`)));
+    return found.every(Boolean) ? found : undefined;
+  });
+  const queued = jobs.flatMap((job) => (job!.data as { conversionIds: number[] }).conversionIds);
+  t.is(new Set(queued).size, lines, `${queued.length} conversions in ${jobs.length} jobs`);
   // The results, streamed and counted a line at a time.
   const resultsPath = `${target}/results`;
   const resultsResponse = await fetch(`${base}${resultsPath}`, { headers: signedHeaders(partner.slug, partnerKey(partner.apiSecret), 'GET', resultsPath, '') });

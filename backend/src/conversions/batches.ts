@@ -17,7 +17,7 @@ import type { DeclaredBody } from '../partners/middleware.ts';
 import type { PartnerCredentials } from '../partners/repository.ts';
 import type { Queue } from '../queue.ts';
 import { acceptConversions, checkConversion, enqueueAccepted, type Checked, type Outcome } from './intake.ts';
-import type { ConversionJob } from './queue.ts';
+import { BATCH_CHUNK_LINES, type ConversionJob } from './queue.ts';
 import { conversionRepository as repo, type BatchLineResult, type BatchRow } from './repository.ts';
 
 const BATCH_LIMITS = {
@@ -26,8 +26,8 @@ const BATCH_LIMITS = {
   bytes: 256 * 1024 * 1024,
   /** One line, as one single request's body. */
   lineBytes: 16 * 1024,
-  /** Lines checked and stored per transaction. */
-  chunk: 1_000,
+  /** Lines checked and stored per transaction; the conversions they store share a job. */
+  chunk: BATCH_CHUNK_LINES,
 };
 
 export const BATCH_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -108,17 +108,17 @@ async function claimBatch(db: Db, partnerId: number, batchId: string, body: Spoo
 async function processLines({ db, conversions, log, clock }: BatchDeps, partner: PartnerCredentials, batch: BatchRow, file: string, now: Date): Promise<void> {
   const resumeAfter = await repo.lastStoredLine(db, batch.id);
   // Three stages work side by side: the next chunk is read and checked while one is stored,
-  // and a stored chunk's jobs are added to Redis meanwhile. At most one chunk is in each stage,
+  // and a stored chunk's job is added to Redis meanwhile. At most one chunk is in each stage,
   // so memory holds three chunks however long the file. Once Redis fails to take jobs, the rest
   // of the batch is left to the sweeper instead of waiting on Redis for every chunk.
   let enqueueing: Promise<boolean> = Promise.resolve(true);
   let storing: Promise<void> = Promise.resolve();
   const store = async (lines: FileLine[], checked: Checked[]) => {
+    const numbered = { id: batch.id, lines: lines.map((line) => line.number) };
     const outcomes = await acceptConversions(db, partner, checked, {
-      now, batch: { id: batch.id, lines: lines.map((line) => line.number) },
-      record: (trx, results) => recordLines(trx, batch.id, lines, results),
+      now, batch: numbered, record: (trx, results) => recordLines(trx, batch.id, lines, results),
     });
-    if (await enqueueing) enqueueing = enqueueAccepted(conversions, outcomes, log, BATCH_ENQUEUE_WAIT_MS);
+    if (await enqueueing) enqueueing = enqueueAccepted(conversions, outcomes, log, BATCH_ENQUEUE_WAIT_MS, numbered);
   };
   const flush = async (lines: FileLine[], checked: Checked[]) => {
     await storing;

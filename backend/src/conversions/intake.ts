@@ -15,7 +15,7 @@ import { mykeyRepository } from '../mykey/repository.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import { partnerRepository, type PartnerCredentials } from '../partners/repository.ts';
 import { addConversionJobs, type ConversionJob } from './queue.ts';
-import { conversionRepository as repo, type Conversion, type StoredConversion } from './repository.ts';
+import { conversionRepository as repo, type Conversion, type QueuedConversion, type StoredConversion } from './repository.ts';
 import type { Queue } from '../queue.ts';
 import type { Logger } from '../log.ts';
 
@@ -188,18 +188,22 @@ export function acceptConversions(db: Db, partner: ConvertingPartner, items: Che
 }
 
 /**
- * Adds the jobs of the conversions just stored (stamped as queued as they were inserted),
- * waiting at most `waitMs`: with Redis down the partner is still answered, and the sweeper
- * enqueues the accepted rows whose job is missing. Resolves whether the jobs were added in time.
+ * Adds the jobs of the conversions just stored (stamped as queued as they were inserted): a
+ * batch's lines (`batch`, one line per outcome) share their chunk's job. Waits at most
+ * `waitMs`: with Redis down the partner is still answered, and the sweeper enqueues the
+ * accepted rows whose job is missing. Resolves whether the jobs were added in time.
  */
-export async function enqueueAccepted(queue: Queue<ConversionJob>, outcomes: Outcome[], log: Logger, waitMs = 1_000): Promise<boolean> {
-  const ids = [...new Set(outcomes.flatMap((o) => (o.ok && o.stored && o.conversion.state === 'accepted' ? [o.conversion.id] : [])))];
-  if (ids.length === 0) return true;
-  let timer: NodeJS.Timeout | undefined;
-  const added = addConversionJobs(queue, ids).then(() => true, (error: unknown) => {
-    log.warn({ err: error, conversions: ids.length }, 'conversions not enqueued; the sweeper will');
+export async function enqueueAccepted(queue: Queue<ConversionJob>, outcomes: Outcome[], log: Logger, waitMs = 1_000, batch?: AcceptOptions['batch']): Promise<boolean> {
+  const stored = new Map<number, QueuedConversion>();
+  outcomes.forEach((o, index) => {
+    if (o.ok && o.stored && o.conversion.state === 'accepted') stored.set(o.conversion.id, { id: o.conversion.id, batch: batch && { id: batch.id, line: batch.lines[index]! } });
+  });
+  if (stored.size === 0) return true;
+  const added = addConversionJobs(queue, [...stored.values()]).then(() => true, (error: unknown) => {
+    log.warn({ err: error, conversions: stored.size }, 'conversions not enqueued; the sweeper will');
     return false;
   });
+  let timer: NodeJS.Timeout | undefined;
   const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), waitMs); });
   try {
     return await Promise.race([added, late]);

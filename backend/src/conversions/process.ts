@@ -6,6 +6,7 @@
 // statements and one commit for many conversions is what lets their rate pass that of single
 // transactions.
 import type { Knex } from 'knex';
+import pLimit from 'p-limit';
 import type { Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import type { Logger } from '../log.ts';
@@ -149,17 +150,28 @@ export function conversionBatcher(db: Db, log: Logger, options: BatcherOptions) 
     for (const { id, done } of batch) done(failed.get(id));
   }
 
+  function process(id: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      waiting.push({ id, done: (error) => (error === undefined ? resolve() : reject(error)) });
+      // Requests arriving in the same turn of the event loop share the transaction.
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(start);
+      }
+    });
+  }
+
+  // A chunk's requests fill `transactions` batches by themselves: more chunks at once would
+  // only hold their requests in memory, waiting.
+  const chunks = pLimit(options.transactions);
+
   return {
     /** Resolves once the request is credited or rejected (or was already); rejects with the passing error otherwise. */
-    process(id: number): Promise<void> {
-      return new Promise((resolve, reject) => {
-        waiting.push({ id, done: (error) => (error === undefined ? resolve() : reject(error)) });
-        // Requests arriving in the same turn of the event loop share the transaction.
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(start);
-        }
-      });
-    },
+    process,
+    /** The same for a batch file's chunk of requests: resolves once each is, rejects with a passing error that left one accepted. */
+    processChunk: (ids: number[]): Promise<void> => chunks(async () => {
+      const failed = (await Promise.allSettled(ids.map(process))).find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+    }),
   };
 }

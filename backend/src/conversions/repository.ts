@@ -62,6 +62,9 @@ export interface BatchLineResult {
   state: ConversionState | null; points: number | null;
 }
 
+/** A request as the queue sees it: its id and the batch line it came from (queue.ts jobIdOf). */
+export interface QueuedConversion { id: number; batch?: { id: number; line: number } | null }
+
 /** A request as processing sees it: who, where, how much, and whether it is still to be done. */
 export interface LockedRequest { id: number; state: ConversionState; partnerId: number; municipalityCode: string; mykeyPk: number; points: number }
 
@@ -214,13 +217,14 @@ export const conversionRepository = {
 
   /**
    * Accepted requests last queued before `before`, or never queued and accepted before it (one
-   * just accepted is about to be queued by the API), after id `after`, in id order.
+   * just accepted is about to be queued by the API), after id `after`, in id order, with the
+   * batch line each came from (its job's id: queue.ts jobIdOf).
    */
-  async unqueued(conn: Conn, before: Date, limit: number, after = 0): Promise<number[]> {
+  async unqueued(conn: Conn, before: Date, limit: number, after = 0): Promise<QueuedConversion[]> {
     const rows = await conn.from(through(conn, QUEUE_INDEX)).where('state', 'accepted')
       .where((q) => q.where((never) => never.whereNull('queued_at').where('accepted_at', '<', before)).orWhere('queued_at', '<', before))
-      .where('id', '>', after).orderBy('id').limit(limit).select('id');
-    return rows.map((row) => Number(row.id));
+      .where('id', '>', after).orderBy('id').limit(limit).select('id', 'batch_id', 'batch_line');
+    return rows.map((row) => ({ id: Number(row.id), batch: row.batch_id === null ? null : { id: Number(row.batch_id), line: Number(row.batch_line) } }));
   },
 
   /** Stamps the requests as queued now, skipping those a worker is crediting (locked): they need no stamp. */
