@@ -110,7 +110,7 @@ test('each line is checked like a single request and gets its result, in order',
   t.deepEqual(rows.map((r) => [r.partner_tx_id, r.batch_line]), [['ok-1', 1], ['crlf', 9], ['no-newline-at-end', 11]]);
   // The answer waits for the queue only so long (batches.ts BATCH_ENQUEUE_WAIT_MS): the job may come just after it.
   const job = await waitFor('the job of the lines', () => conversions.getJob(`batch:${rows[0].batch_id}:0`));
-  t.deepEqual(job.data, { conversionIds: rows.map((row) => Number(row.id)) }, 'one job for the chunk, with the conversions it stored');
+  t.deepEqual(job!.data, { conversionIds: rows.map((row) => Number(row.id)) }, 'one job for the chunk, with the conversions it stored');
 });
 
 test('a line for a municipality without an agreement in force is refused on its own line (partner_agreement_missing): nothing stored, no budget touched', async (t) => {
@@ -178,25 +178,28 @@ test('each download of a result file is audited with the partner and the batch, 
   t.deepEqual(await events(), Array(2).fill({ action: 'partner.batch_results_downloaded', actor_kind: 'partner', actor_id: String(partner.id), details: { lines: 3 } }));
 });
 
-test('an interrupted batch resumes after its last stored line when uploaded again', async (t) => {
+test('an interrupted batch resumes after the lines stored from its start when uploaded again', async (t) => {
   const { db, municipality, residents } = await fixture();
   const partner = await partnerHere();
   const id = batchId();
   const body = Array.from({ length: 2_500 }, (_, i) => line({ partnerTxId: `resume-${i}`, mykeyId: residents[i % residents.length], municipality, partnerPoints: 1000 })).join('\n');
   await upload(partner, id, body);
-  // As if the server had died after the first chunk: lines 1,001 on and the counts never written.
   const batch = await db('conversion_batches').where({ partner_id: partner.id, partner_batch_id: id }).first();
-  await db('conversion_batch_lines').where({ batch_id: batch.id }).andWhere('line', '>', 1000).delete();
-  await db('conversion_batches').where({ id: batch.id }).update({ state: 'processing', accepted_lines: null, rejected_lines: null, finished_at: null });
-  const pending = await results(partner, id);
-  t.is(pending.status, 409);
-  t.is(pending.body.code, 'batch_processing');
-  const resumed = await upload(partner, id, body);
-  t.like(resumed.body, { state: 'done', lines: 2_500, acceptedLines: 2_500, rejectedLines: 0 });
-  t.is(await partnerRows(partner), 2_500);
-  const got = await results(partner, id);
-  t.is(got.lines.length, 2_500);
-  t.true(got.lines.every((r, i) => r.line === i + 1 && r.partnerTxId === `resume-${i}` && r.state === 'accepted'));
+  // As if the server had died after the first chunk (lines 1,001 on never written), after the
+  // third but before the second (chunks commit side by side), or after all but the first.
+  for (const [from, to] of [[1_001, 2_500], [1_001, 2_000], [1, 1_000]] as const) {
+    await db('conversion_batch_lines').where({ batch_id: batch.id }).whereBetween('line', [from, to]).delete();
+    await db('conversion_batches').where({ id: batch.id }).update({ state: 'processing', accepted_lines: null, rejected_lines: null, finished_at: null });
+    const pending = await results(partner, id);
+    t.is(pending.status, 409);
+    t.is(pending.body.code, 'batch_processing');
+    const resumed = await upload(partner, id, body);
+    t.like(resumed.body, { state: 'done', lines: 2_500, acceptedLines: 2_500, rejectedLines: 0 }, `lines ${from} to ${to} lost`);
+    t.is(await partnerRows(partner), 2_500);
+    const got = await results(partner, id);
+    t.is(got.lines.length, 2_500);
+    t.true(got.lines.every((r, i) => r.line === i + 1 && r.partnerTxId === `resume-${i}` && r.state === 'accepted'));
+  }
 });
 
 test('refused uploads store nothing: too many lines, declared too large, wrong media type, bad batch id, bad signature', async (t) => {

@@ -3,7 +3,7 @@
 // before the body is read; the upload is then streamed to a file in the spool folder while it
 // is hashed and counted, kept only if it is what was signed, and read back a line at a time; each line goes through the
 // same checks as a single request (intake.ts), a chunk of lines per transaction, together with
-// the line's result. Memory holds three chunks at most (processLines), never the file.
+// the line's result. Memory holds four chunks at most (processLines), never the file.
 import { createReadStream } from 'node:fs';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
@@ -34,6 +34,9 @@ export const BATCH_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** When to try again after the spool folder was full: about the time a batch takes to go through. */
 const SPOOL_FULL_RETRY_S = 60;
+
+/** Chunks of lines in their store transactions at once: one more keeps MariaDB's second core busy (docs/benchmarks.md#conversion-batch). */
+const STORING_AT_ONCE = 2;
 
 // The partner waits for the whole batch anyway: a busy Redis gets longer than for one request.
 const BATCH_ENQUEUE_WAIT_MS = 10_000;
@@ -106,25 +109,32 @@ async function claimBatch(db: Db, partnerId: number, batchId: string, body: Spoo
 }
 
 async function processLines({ db, conversions, log, clock }: BatchDeps, partner: PartnerCredentials, batch: BatchRow, file: string, now: Date): Promise<void> {
-  const resumeAfter = await repo.lastStoredLine(db, batch.id);
-  // Three stages work side by side: the next chunk is read and checked while one is stored,
-  // and a stored chunk's job is added to Redis meanwhile. At most one chunk is in each stage,
-  // so memory holds three chunks however long the file. Once Redis fails to take jobs, the rest
-  // of the batch is left to the sweeper instead of waiting on Redis for every chunk.
+  const resumeAfter = await repo.storedLinesFromStart(db, batch.id);
+  // The stages work side by side: the next chunk is read and checked while two are stored (in
+  // transactions of their own: MariaDB works on both at once), and a stored chunk's job is
+  // added to Redis meanwhile, in the order they were stored. At most one chunk is read, two
+  // stored and one queued at a time, so memory holds four chunks however long the file. A
+  // chunk may commit before the one read before it: a resumed upload starts after the lines
+  // stored from the file's start, and what it finds stored after them is a replay. Once Redis
+  // fails to take jobs, the rest of the batch is left to the sweeper instead of waiting on
+  // Redis for every chunk.
   let enqueueing: Promise<boolean> = Promise.resolve(true);
-  let storing: Promise<void> = Promise.resolve();
+  const storing: Array<Promise<void>> = [];
   const store = async (lines: FileLine[], checked: Checked[]) => {
     const numbered = { id: batch.id, lines: lines.map((line) => line.number) };
     const outcomes = await acceptConversions(db, partner, checked, {
       now, batch: numbered, record: (trx, results) => recordLines(trx, batch.id, lines, results),
     });
-    if (await enqueueing) enqueueing = enqueueAccepted(conversions, outcomes, log, BATCH_ENQUEUE_WAIT_MS, numbered);
+    enqueueing = enqueueing.then((inTime) => inTime && enqueueAccepted(conversions, outcomes, log, BATCH_ENQUEUE_WAIT_MS, numbered));
+    // Its place is free once its job is added: a slow Redis holds up reading, not memory.
+    await enqueueing;
   };
   const flush = async (lines: FileLine[], checked: Checked[]) => {
-    await storing;
-    storing = store(lines, checked);
-    // Awaited before the next chunk or at the end; until then a failure must not go unhandled.
-    storing.catch(() => {});
+    if (storing.length === STORING_AT_ONCE) await storing.shift();
+    const stored = store(lines, checked);
+    // Awaited before a later chunk or at the end; until then a failure must not go unhandled.
+    stored.catch(() => {});
+    storing.push(stored);
   };
   let lines: FileLine[] = [];
   let checked: Checked[] = [];
@@ -139,7 +149,7 @@ async function processLines({ db, conversions, log, clock }: BatchDeps, partner:
     }
   }
   if (lines.length > 0) await flush(lines, checked);
-  await storing;
+  for (const stored of storing) await stored;
   await enqueueing;
   await repo.finishBatch(db, batch.id, clock());
 }

@@ -142,10 +142,18 @@ export const conversionRepository = {
     }).onConflict().merge({ id: conn.raw('??', ['id']) });
   },
 
-  /** The last line of the batch with a stored result (0 for none). */
-  async lastStoredLine(conn: Conn, batchId: number): Promise<number> {
-    const done = await conn('conversion_batch_lines').where({ batch_id: batchId }).max({ line: 'line' }).first();
-    return Number(done?.line ?? 0);
+  /**
+   * The last line L with a stored result for every line from 1 to L (0 for none): chunks commit
+   * side by side, so one may be stored after a gap. The first stored line whose next one is not,
+   * unless line 1 itself is missing.
+   */
+  async storedLinesFromStart(conn: Conn, batchId: number): Promise<number> {
+    const first = await conn('conversion_batch_lines').where({ batch_id: batchId, line: 1 }).first('line');
+    if (!first) return 0;
+    const end = await conn('conversion_batch_lines as l')
+      .leftJoin('conversion_batch_lines as n', (on) => on.on('n.batch_id', 'l.batch_id').andOn('n.line', '=', conn.raw('?? + 1', ['l.line'])))
+      .where('l.batch_id', batchId).whereNull('n.line').min({ line: 'l.line' }).first();
+    return Number(end!.line);
   },
 
   /** Stores line results; a concurrent upload of the same batch may have stored these lines first: theirs stand. */
