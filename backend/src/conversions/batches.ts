@@ -77,7 +77,7 @@ export function findBatch(db: Db, partnerId: number, batchId: string): Promise<B
 /**
  * Takes in an uploaded batch and answers its summary once every line has a result. The same
  * batch id with the same content is the same batch: when done, it is answered as it is; when
- * its processing stopped (a crash, a lost connection), it resumes after its last stored line.
+ * its processing stopped (a crash, a lost connection), it resumes after the lines stored from its start.
  * Concurrent uploads of one batch both work through it and store nothing twice: every line and
  * every conversion has a unique key.
  */
