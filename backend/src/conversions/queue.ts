@@ -15,7 +15,6 @@ export const BATCH_CHUNK_LINES = 1_000;
 
 export type ConversionJob = { conversionId: number } | { conversionIds: number[] };
 
-
 /** The id of the job a conversion is given: its own, or its batch chunk's. */
 export function jobIdOf(conversion: QueuedConversion): string {
   const { batch } = conversion;
@@ -54,6 +53,7 @@ export async function addConversionJobs(queue: Queue<ConversionJob>, conversions
   }
   if (jobs.size === 0) return;
   await queue.addBulk([...jobs].map(([jobId, ids]) => ({
+    // A job of its own is named by its conversion's id (jobIdOf): it carries that one id.
     data: jobId === String(ids[0]) ? { conversionId: ids[0]! } : { conversionIds: ids },
     opts: { jobId, ...RETRIES, removeOnComplete: true, removeOnFail: 1000 },
   })));
