@@ -12,9 +12,21 @@ export function answer(value: unknown, exit = 0): number {
 }
 export const fail = (exit: number, error: string, detail: string) => answer({ error, detail }, exit);
 
-/** A database for one command; knex's own warnings go to stderr, so stdout holds the answer alone. */
+/**
+ * How long an operator's command waits for MySQL to connect and give it a connection: a command
+ * run against a busy database should wait, not give up after a request's 5 s (seen: `ledger
+ * check` refused with "Timeout acquiring a connection" on a loaded machine).
+ */
+const COMMAND_WAIT_MS = 60_000;
+
+/** The database of one command, waiting patiently; knex's own warnings go to stderr, so stdout holds the answer alone. */
+export function commandDb(databaseUrl: string, name: string): Db {
+  return createDb(databaseUrl, pino({ name, level: 'warn' }, pino.destination(2)), COMMAND_WAIT_MS);
+}
+
+/** A database for one command (commandDb), closed after it. */
 export async function withDb<T>(databaseUrl: string, name: string, work: (db: Db) => Promise<T>): Promise<T> {
-  const db = createDb(databaseUrl, pino({ name, level: 'warn' }, pino.destination(2)));
+  const db = commandDb(databaseUrl, name);
   try {
     return await work(db);
   } finally {

@@ -1,8 +1,8 @@
 // A command that reads the database and prints one JSON report (`npm run mykey -- audit-verify`,
 // `npm run ledger -- check`). Exit 0: report.ok; 1: it is not (the report says why); 2: the
 // command was called wrongly or the database could not be read, so nothing is known.
-import { pino } from 'pino';
-import { createDb, type Db } from '@mykey/backend/db.ts';
+import type { Db } from '@mykey/backend/db.ts';
+import { commandDb } from '@mykey/backend/command-line.ts';
 import type { Run } from './commands.ts';
 import { withDatabase } from '@mykey/dev-tools/services.ts';
 
@@ -27,7 +27,7 @@ export function reportCommand<R extends { ok: boolean }, O = undefined>({ comman
     }
     return withDatabase(async (databaseUrl) => {
       // knex's own warnings go to stderr, so stdout holds the report alone.
-      const db = createDb(databaseUrl, pino({ name: name.replace(' ', '-'), level: 'warn' }, pino.destination(2)));
+      const db = commandDb(databaseUrl, name.replace(' ', '-'));
       try {
         const result = await report(db, options as O);
         process.stdout.write(`${JSON.stringify(result)}\n`);

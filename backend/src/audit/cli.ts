@@ -3,9 +3,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { auditExportDir, ConfigError, loadAuditConfig, mykeySecret } from '../config.ts';
-import { createDb, type Db } from '../db.ts';
+import type { Db } from '../db.ts';
+import { commandDb } from '../command-line.ts';
 import { eraseAuditTexts, TextNotErasable, verifyAuditChain, type ChainVerdict, type TextsToErase } from './chain.ts';
 import { exportAuditHead, HEADS_FILE, readExportedHeads } from './heads.ts';
 import { useAuditSecret } from './keys.ts';
@@ -57,7 +57,7 @@ export async function auditExportCommand(args: string[], databaseUrl: string, en
     return answer(2, { error: 'config_invalid', detail: error.problems.join('; ') });
   }
   if (!dir) return answer(2, { error: 'config_invalid', detail: 'AUDIT_EXPORT_DIR: set it to the folder to export to' });
-  const db = createDb(databaseUrl, pino({ name: 'audit-export', level: 'warn' }, pino.destination(2)));
+  const db = commandDb(databaseUrl, 'audit-export');
   try {
     return answer(0, { file: path.join(dir, HEADS_FILE), ...await exportAuditHead(db, dir) });
   } finally {
@@ -96,7 +96,7 @@ export async function auditEraseTextCommand(args: string[], databaseUrl: string,
     if (!(error instanceof ConfigError)) throw error;
     return answer(2, { error: 'config_invalid', detail: error.problems.join('; ') });
   }
-  const db = createDb(databaseUrl, pino({ name: 'audit-erase-text', level: 'warn' }, pino.destination(2)));
+  const db = commandDb(databaseUrl, 'audit-erase-text');
   try {
     return answer(0, await eraseAuditTexts(db, request.target, request));
   } catch (error) {

@@ -4,12 +4,12 @@
 // batched look-up, not a transaction. Format and outcomes: docs/identity.md.
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { pino } from 'pino';
 import type * as pkijs from 'pkijs';
 import { useAuditSecret } from '../audit/keys.ts';
 import { ConfigError, loadIdentityConfig, mykeySecret } from '../config.ts';
 import { fieldLines } from '../csv.ts';
-import { createDb, retryTransient, type Db } from '../db.ts';
+import { retryTransient, type Db } from '../db.ts';
+import { commandDb } from '../command-line.ts';
 import { loadTrustAnchors } from '../jpki/anchors.ts';
 import { formatRfc4514, nameAttributes, nameKey, parseRfc4514 } from '../jpki/names.ts';
 import { mykeyRepository as repo } from './repository.ts';
@@ -213,7 +213,7 @@ export async function importLinkageCommand(args: string[], databaseUrl: string, 
     return fail(2, 'file_unreadable', `${file} is not a regular file`);
   }
   // knex's own warnings go to stderr, so stdout holds the summary alone.
-  const db = createDb(databaseUrl, pino({ name: 'import-linkage', level: 'warn' }, pino.destination(2)));
+  const db = commandDb(databaseUrl, 'import-linkage');
   try {
     const summary = await importLinkage({ db, secret, anchors }, handle.createReadStream({ autoClose: false }), file);
     process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -2,8 +2,7 @@
 // the statements of docs/settlement.md on the command line. JSON (one statement per
 // municipality, or the one asked for) or, with --csv, one statement file on stdout.
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import { createDb } from '../db.ts';
+import { commandDb } from '../command-line.ts';
 import { Problem } from '../http/problems.ts';
 import { organizationRepository } from '../organizations/repository.ts';
 import { parsePeriod, settlementStatement, STATEMENT_KINDS, statementCsv, type StatementKind } from './statement.ts';
@@ -34,7 +33,7 @@ export async function settlementCommand(args: string[], databaseUrl: string): Pr
     return fail(error.code, error.detail ?? error.code);
   }
   // knex's own warnings go to stderr, so stdout holds the statement alone.
-  const db = createDb(databaseUrl, pino({ name: 'ledger-settlement', level: 'warn' }, pino.destination(2)));
+  const db = commandDb(databaseUrl, 'ledger-settlement');
   try {
     const codes = options.municipality !== undefined ? [options.municipality]
       : await organizationRepository.municipalityCodes(db);
