@@ -32,7 +32,7 @@ import { testDatabase, type Cleanup } from '../test/helpers/env.ts';
 import { cardProof, enrollDevice, signInStaff, type Device } from '../test/helpers/identity.ts';
 import { startServer, type BackendProcess } from '../test/helpers/processes.ts';
 import { testIdentity } from '../test/helpers/server.ts';
-import { cardsOnKeys, cpuMsOf, databasePid, keptAlive, leanPoster, crlWithRevocations, expectStatus, inPool, logger, machine, now, ownCpuMs, percentile, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
+import { cardsOnKeys, globalStatus, cpuMsOf, databasePid, keptAlive, leanPoster, crlWithRevocations, expectStatus, inPool, logger, machine, now, ownCpuMs, percentile, rawTransactionsPerSecond, round, runBenchmark, runDir, serverEnv, serverProfileArgs, setting } from './lib/bench.ts';
 
 const COUNTERS = setting('BENCH_COUNTERS', 32);
 const RESIDENTS = setting('BENCH_RESIDENTS', 256);
@@ -134,9 +134,8 @@ async function pinRound(server: BackendProcess, counters: Counter[], residents: 
 type Round = (server: BackendProcess, counters: Counter[], residents: Resident[], into: Tally) => Promise<void>;
 
 /** The statements MariaDB has been sent since it started (its `Questions`), the asking one included. */
-async function statementsSoFar(db: Knex): Promise<number> {
-  const [rows] = await db.raw("SHOW GLOBAL STATUS LIKE 'Questions'");
-  return Number(rows[0].Value);
+function statementsSoFar(db: Knex): Promise<number> {
+  return globalStatus(db, 'Questions');
 }
 
 /** Runs `work`, adding the statements MariaDB received meanwhile (the counting one left out) to `into`. */

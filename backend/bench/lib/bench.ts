@@ -127,16 +127,21 @@ export async function inPool<T, R>(items: T[], concurrency: number, work: (item:
  * that state, against ~1,800 undisturbed. InnoDB is asked to keep no dirty pages meanwhile
  * (`innodb_max_dirty_pages_pct` 0, the account's GRANT allowing), then set back.
  */
+/** One of MariaDB's global status counters (`SHOW GLOBAL STATUS`), by name. */
+export async function globalStatus(db: Knex, name: string): Promise<number> {
+  const [rows] = await db.raw('SHOW GLOBAL STATUS LIKE ?', [name]);
+  return Number(rows[0].Value);
+}
+
 async function innodbWrittenOut(db: Knex): Promise<void> {
   // BENCH_SETTLE=0 (the suite's tiny runs): benches side by side on one server, busy with tests,
   // would set the global back under each other and wait on the tests' writes.
   if (process.env.BENCH_SETTLE === '0') return;
-  const status = async (name: string) => Number((await db.raw('SELECT VARIABLE_VALUE AS v FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = ?', [name]))[0][0].v);
   const [[{ pct }]] = await db.raw('SELECT @@GLOBAL.innodb_max_dirty_pages_pct AS pct');
   await db.raw('SET GLOBAL innodb_max_dirty_pages_pct = 0');
   try {
-    const pages = await status('INNODB_BUFFER_POOL_PAGES_TOTAL');
-    await waitFor('InnoDB to write its dirty pages out', async () => (await status('INNODB_BUFFER_POOL_PAGES_DIRTY')) <= pages / 100, 15 * 60_000);
+    const pages = await globalStatus(db, 'Innodb_buffer_pool_pages_total');
+    await waitFor('InnoDB to write its dirty pages out', async () => (await globalStatus(db, 'Innodb_buffer_pool_pages_dirty')) <= pages / 100, 15 * 60_000);
   } finally {
     await db.raw('SET GLOBAL innodb_max_dirty_pages_pct = ?', [Number(pct)]);
   }
