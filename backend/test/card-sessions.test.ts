@@ -213,6 +213,37 @@ test('challenges asked at once are stored together: each key once, twins sent at
   t.is((await other.post('/api/v1/auth/card-sessions', cardProof(replies[0]!.body, await pki.card()))).body.code, 'challenge_unknown');
 });
 
+test('known cards logging in at once: each its own MyKey ID, each challenge used up by its card, a challenge sent twice answered once, retries the first answer', async (t) => {
+  const { db, pki, base, staff } = await fixture();
+  const [device, other] = [await enrollDevice(base, staff, '同時ログイン1'), await enrollDevice(base, staff, '同時ログイン2')];
+  const at = (i: number) => (i % 2 ? other : device);
+  const cards = await Promise.all(Array.from({ length: 24 }, () => pki.card()));
+  const ids: string[] = [];
+  for (const card of cards) ids.push((await cardSession(device, card)).body.mykeyId as string);
+  const challenges = await Promise.all(cards.map((_, i) => at(i).post('/api/v1/auth/challenges', { purpose: 'login' })));
+  const proofs = cards.map((card, i) => cardProof(challenges[i]!.body, card));
+  // Every card once, and two challenges sent again under another key (a replay), all at the same moment.
+  const sends = [...cards.map((_, i) => ({ i, key: `login-burst-${i}` })), ...[6, 7].map((i) => ({ i, key: `login-burst-replay-${i}` }))];
+  const replies = await Promise.all(sends.map(({ i, key }) => at(i).post('/api/v1/auth/card-sessions', proofs[i], key)));
+  sends.forEach(({ i, key }, n) => {
+    const reply = replies[n]!;
+    if (reply.status === 201) t.like(reply.body, { purpose: 'login', challengeId: challenges[i]!.body.challengeId, mykeyId: ids[i], issued: false }, key);
+    else t.like(reply, { status: 409, body: { code: 'challenge_reused' } }, key);
+  });
+  for (const i of [6, 7]) {
+    const pair = sends.flatMap((send, n) => (send.i === i ? [replies[n]!.status] : [])).sort();
+    t.deepEqual(pair, [201, 409], `card ${i}: its challenge answered once`);
+  }
+  t.is(replies.filter((reply) => reply.status === 201).length, 24);
+  // The first six again, each sent twice at once under its key (a client's retries): the first answers.
+  const retries = await Promise.all([0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5].map((i) => at(i).post('/api/v1/auth/card-sessions', proofs[i], `login-burst-${i}`)));
+  retries.forEach((retry, n) => t.deepEqual(retry, replies[n % 6], `login-burst-${n % 6}: the first answer`));
+  const used = await db('auth_challenges as a').join('mykey_certificates as c', 'c.cert_key', 'a.cert_key').join('mykeys as m', 'm.id', 'c.mykey_pk')
+    .whereIn('a.id', challenges.map((c) => c.body.challengeId)).whereNotNull('a.signed_at').whereNotNull('a.consumed_at').select('a.id', 'm.mykey_id');
+  t.deepEqual(Object.fromEntries(used.map((row) => [row.id, row.mykey_id])), Object.fromEntries(challenges.map((c, i) => [c.body.challengeId, ids[i]])),
+    'every challenge signed and used up by its own card');
+});
+
 test('a challenge needs an Idempotency-Key and a known purpose', async (t) => {
   const { device } = await fixture();
   t.is((await device.post('/api/v1/auth/challenges', { purpose: 'payday' })).body.code, 'request_invalid');

@@ -37,14 +37,16 @@ export interface Tap<Terms extends object = object> {
 export interface TapPlan<Rows = unknown> { answer: object; rows: Rows | undefined }
 
 /**
- * A purpose whose effect is only rows to insert, decided by reads (a look-up's use). A PIN-less
- * tap plans outside any transaction, and its rows commit together with other taps' (group
- * commit); in a card session's transaction, plan and insert run as its handler.
+ * A purpose whose effect is decided by reads and is at most rows to insert (a look-up's use, a
+ * known card's login). A tap or card session plans outside any transaction, and its rows and
+ * signed challenge commit together with other calls' (group commit). A plan may refuse (throw):
+ * the call then runs the purpose's handler alone, in its own transaction, which refuses it in
+ * its own words or does what the plan cannot (a card's first login issues its MyKey ID).
  */
 export interface Planned<Rows = unknown, Terms extends object = object> {
   plan(conn: Db | Knex.Transaction, tap: Tap<Terms>): Promise<TapPlan<Rows>>;
-  /** The rows of several taps, in one transaction. */
-  insert(trx: Knex.Transaction, rows: Rows[]): Promise<void>;
+  /** The rows of several taps, in one transaction; a purpose that only answers has none. */
+  insert?(trx: Knex.Transaction, rows: Rows[]): Promise<void>;
 }
 
 export interface Purpose<Terms extends object = object> {
@@ -77,7 +79,7 @@ export interface Purpose<Terms extends object = object> {
   readonly keepsProof?: boolean;
   /** Runs in the card session's transaction with the verified card; what it answers joins the common answer fields. */
   handle(trx: Knex.Transaction, tap: Tap<Terms>): Promise<object>;
-  /** Set when the effect is only planned rows: handle is then the plan and its rows inserted. */
+  /** Set when the effect can be planned (Planned); handle must then do what plan and insert do, in the caller's transaction. */
   readonly planned?: Planned<unknown, Terms>;
 }
 
@@ -88,7 +90,7 @@ export function plannedPurpose<Rows, Terms extends object = object>(purpose: Omi
     planned: planned as Planned<unknown, Terms>,
     async handle(trx, tap) {
       const { answer, rows } = await planned.plan(trx, tap);
-      if (rows !== undefined) await planned.insert(trx, [rows]);
+      if (rows !== undefined) await planned.insert?.(trx, [rows]);
       return answer;
     },
   };

@@ -4,7 +4,7 @@
 // the backend rebuilds from its own row: nothing the client sends about the challenge is trusted.
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Db } from '../db.ts';
+import { ConcurrentChange, readByKey, type Db } from '../db.ts';
 import { Problem } from '../http/problems.ts';
 import type { Challenge } from '@mykey/contracts/challenge-text.ts';
 
@@ -33,6 +33,17 @@ export function newChallenge(deviceId: number, purpose: string, at: Date, terms:
   return { challenge: { id: randomBytes(32).toString('base64url'), deviceId, purpose, expiresAt, terms }, at };
 }
 
+/** A challenge the card `certKey` signed at `at`, to be marked so. */
+export interface SignedChallenge { id: string; certKey: Buffer; at: Date }
+
+interface DeviceChallenge { id: string; deviceId: number }
+const deviceChallengeKey = ({ id, deviceId }: DeviceChallenge) => `${id}:${deviceId}`;
+
+const challengeOfDevice = readByKey(async (conn, keys: readonly DeviceChallenge[]) => {
+  const rows: ChallengeRow[] = await conn('auth_challenges').whereIn('id', keys.map((key) => key.id)).select('id', 'device_id', 'purpose', 'expires_at', 'terms');
+  return new Map(rows.map((row) => [deviceChallengeKey({ id: row.id, deviceId: Number(row.device_id) }), toChallenge(row)]));
+}, deviceChallengeKey);
+
 /** Every SQL statement about challenges. */
 export const challengeRepository = {
   /** Stores new challenges (newChallenge's), several in one statement. */
@@ -43,11 +54,11 @@ export const challengeRepository = {
     })));
   },
 
-  /** The device's own challenge; another device's is as good as unknown to it. */
+  /** The device's own challenge; another device's is as good as unknown to it. Reads at the same moment are one statement (db.ts). */
   async find(conn: Conn, id: string, deviceId: number): Promise<StoredChallenge> {
-    const row = await conn('auth_challenges').where({ id, device_id: deviceId }).first('id', 'device_id', 'purpose', 'expires_at', 'terms');
-    if (!row) throw new Problem('challenge_unknown');
-    return toChallenge(row);
+    const challenge = await challengeOfDevice(conn, { id, deviceId });
+    if (!challenge) throw new Problem('challenge_unknown');
+    return challenge;
   },
 
   /**
@@ -59,6 +70,24 @@ export const challengeRepository = {
       .update({ cert_key: certKey, signed_at: now, ...(consume ? { consumed_at: now } : {}) });
     if (updated === 0) throw new Problem('challenge_reused');
     if (now > challenge.expiresAt) throw new Problem('challenge_expired');
+  },
+
+  /**
+   * Records the cards that signed several challenges, each used up at once, in one statement;
+   * throws ConcurrentChange, and its transaction must end, unless every one was still unsigned
+   * (a replayed challenge among them: the caller runs each alone, and markSigned says which).
+   */
+  async markManySigned(trx: Knex.Transaction, signed: SignedChallenge[]): Promise<void> {
+    const cases = (value: (s: SignedChallenge) => Buffer | Date) => ({
+      sql: `CASE id ${signed.map(() => 'WHEN ? THEN ?').join(' ')} END`,
+      bindings: signed.flatMap((s) => [s.id, value(s)]),
+    });
+    const certKeys = cases((s) => s.certKey);
+    const times = cases((s) => s.at);
+    const updated = await trx('auth_challenges').whereIn('id', signed.map((s) => s.id)).whereNull('signed_at').update({
+      cert_key: trx.raw(certKeys.sql, certKeys.bindings), signed_at: trx.raw(times.sql, times.bindings), consumed_at: trx.raw(times.sql, times.bindings),
+    });
+    if (updated !== signed.length) throw new ConcurrentChange(`${signed.length - updated} of ${signed.length} challenges signed already`);
   },
 
   /**

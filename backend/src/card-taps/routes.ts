@@ -8,7 +8,7 @@ import { termsFieldProblem } from '@mykey/contracts/challenge-text.ts';
 import { JOURNAL_ENTRY_ID } from '@mykey/contracts/tap-journal.ts';
 import type { Db } from '../db.ts';
 import { readJson } from '../http/body.ts';
-import { idempotencyKey, respond, runIdempotent } from '../http/idempotency.ts';
+import { idempotencyKey, respond } from '../http/idempotency.ts';
 import { enrolledDevice, requireDevice } from '../devices/middleware.ts';
 import type { PurposeRegistry } from './purposes.ts';
 import type { CardTapsService } from './service.ts';
@@ -84,10 +84,7 @@ export function cardTapRoutes({ db, taps, purposes, clock }: CardTapRoutesDeps):
     const now = clock();
     const verified = await taps.verifyProof(device, body, now);
     const request = { challengeId: body.challengeId, certificate: body.certificate.toString('base64'), signature: body.signature.toString('base64') };
-    respond(ctx, await runIdempotent(db, { scope: `device:${device.id}`, key, request }, async (trx) => {
-      const common = { challengeId: body.challengeId, purpose: verified.purpose.name, revocationChecked: verified.card.revocationChecked };
-      return { status: 201, body: { ...common, ...(await taps.settle(trx, device, verified, undefined, now)) } };
-    }));
+    respond(ctx, await taps.settleProof({ scope: `device:${device.id}`, key, request }, device, verified, now));
   });
 
   router.post('/card-taps', described({

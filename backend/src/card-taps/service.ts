@@ -11,8 +11,8 @@ import type { EnrolledDevice } from '../devices/repository.ts';
 import { RevokedCard, verifyCardProof, verifyTappedCertificate, type CardIdentity } from '../jpki/card-proof.ts';
 import type { AcceptedCertificate } from '../jpki/certificates.ts';
 import type { CertificateVerifier } from '../jpki/verifier.ts';
-import { challengeRepository, newChallenge, type NewChallenge, type StoredChallenge } from './repository.ts';
-import { termLines, type Planned, type ProofKind, type Purpose, type PurposeRegistry, type VerifiedCard } from './purposes.ts';
+import { challengeRepository, newChallenge, type NewChallenge, type SignedChallenge, type StoredChallenge } from './repository.ts';
+import { termLines, type Planned, type ProofKind, type Purpose, type PurposeRegistry, type Tap, type VerifiedCard } from './purposes.ts';
 import type { Db } from '../db.ts';
 import { groupCommitter, runIdempotent, type Answer, type GroupCommitter, type IdempotentCall } from '../http/idempotency.ts';
 import type { Logger } from '../log.ts';
@@ -27,6 +27,9 @@ export interface CardTapsDeps {
   noteRevoked(certKey: Buffer, now: Date): Promise<void>;
   log: Logger;
 }
+
+/** What a planned tap commits: its purpose's rows (none when it only answers), and for a card session the challenge its card signed. */
+interface PlannedRows { rows: unknown; signed: SignedChallenge | undefined }
 
 /** A card verified for a purpose, ready for its handler. */
 export interface VerifiedTap { purpose: Purpose; card: VerifiedCard; challenge?: StoredChallenge }
@@ -84,19 +87,36 @@ export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked, 
     return purpose.handle(trx, { card, device, now, terms, challenge });
   }
 
-  /** One group committer per planned purpose, made at its first tap. */
-  const committers = new Map<Purpose, GroupCommitter<unknown>>();
-  const committerOf = (purpose: Purpose, planned: Planned): GroupCommitter<unknown> => {
+  /** One group committer per planned purpose, made at its first tap: the signed challenges of its card sessions, then its rows. */
+  const committers = new Map<Purpose, GroupCommitter<PlannedRows>>();
+  const committerOf = (purpose: Purpose, planned: Planned): GroupCommitter<PlannedRows> => {
     let committer = committers.get(purpose);
     if (!committer) {
-      committer = groupCommitter<unknown>(db, async (trx, rows) => {
-        const some = rows.filter((row) => row !== undefined);
-        if (some.length > 0) await planned.insert(trx, some);
+      committer = groupCommitter<PlannedRows>(db, async (trx, group) => {
+        const signed = group.flatMap(({ signed: one }) => (one ? [one] : []));
+        if (signed.length > 0) await challengeRepository.markManySigned(trx, signed);
+        const some = group.flatMap(({ rows }) => (rows === undefined ? [] : [rows]));
+        if (some.length > 0) await planned.insert!(trx, some);
       }, (error, calls) => log.info({ err: error, purpose: purpose.name, calls }, 'a group of taps committed nothing; each runs alone'));
       committers.set(purpose, committer);
     }
     return committer;
   };
+
+  /**
+   * `tap` answered once under `call`: a planned purpose's reads decide the answer outside any
+   * transaction, and what it commits goes with other taps' (group commit); a purpose without a
+   * plan, a plan that refuses, or a group that fails runs `alone`, which replays, refuses or runs
+   * it as for any call.
+   */
+  async function planOrAlone(call: IdempotentCall, purpose: Purpose, tap: Tap, common: object, alone: () => Promise<Answer & { replayed: boolean }>) {
+    const { planned } = purpose;
+    const plan = planned && await planned.plan(db, tap).catch(() => undefined);
+    if (!planned || !plan) return alone();
+    const answer = { status: 201, body: { ...common, ...plan.answer } };
+    const signed = tap.challenge && { id: tap.challenge.id, certKey: tap.card.certKey, at: tap.now };
+    return (await committerOf(purpose, planned).commit({ ...call, answer, rows: { rows: plan.rows, signed } })) ? { ...answer, replayed: false } : alone();
+  }
 
   return {
     /**
@@ -117,7 +137,7 @@ export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked, 
     },
 
     /** The card that signed this device's challenge `challengeId` with its PIN, checked outside any transaction. */
-    async verifyProof(device: EnrolledDevice, proof: { challengeId: string; certificate: Buffer; signature: Buffer }, now: Date): Promise<VerifiedTap> {
+    async verifyProof(device: EnrolledDevice, proof: { challengeId: string; certificate: Buffer; signature: Buffer }, now: Date): Promise<VerifiedTap & { challenge: StoredChallenge }> {
       const challenge = await challengeRepository.find(db, proof.challengeId, device.id);
       const purpose = purposes.of(challenge);
       const text = canonicalChallenge(challenge, termLines(purpose, challenge.terms));
@@ -148,23 +168,29 @@ export function cardTapsService({ db, verifier, purposes, cardKey, noteRevoked, 
       return { purpose, card: await verifiedCard(verifying, 'tap', now) };
     },
 
-    settle,
+    /**
+     * A card session answered once under `call`: a planned purpose's (a known card's login, a
+     * look-up) commits its signed challenge, used up, with other sessions' (group commit); any
+     * other runs alone in its own transaction (settle).
+     */
+    async settleProof(call: IdempotentCall, device: EnrolledDevice, verified: VerifiedTap & { challenge: StoredChallenge }, now: Date): Promise<Answer & { replayed: boolean }> {
+      const { purpose, card, challenge } = verified;
+      const common = { challengeId: challenge.id, purpose: purpose.name, revocationChecked: card.revocationChecked };
+      const alone = () => runIdempotent(db, call, async (trx) => ({ status: 201, body: { ...common, ...(await settle(trx, device, verified, undefined, now)) } }));
+      // A kept proof is not used up as it is signed, and an expired one is refused: both as settle says.
+      if (purpose.keepsProof || now > challenge.expiresAt) return alone();
+      return planOrAlone(call, purpose, { card, device, now, terms: (challenge.terms ?? undefined) as object | undefined, challenge }, common, alone);
+    },
 
     /**
-     * A PIN-less tap answered once under `call`: a planned purpose's rows commit with other taps'
-     * (group commit); any other purpose's tap, or one whose plan or group fails, runs alone in
-     * its own transaction, which replays, refuses or runs it as for any call.
+     * A PIN-less tap answered once under `call`, as settleProof; a tap naming terms runs alone.
      */
     async settleTap(call: IdempotentCall, device: EnrolledDevice, verified: VerifiedTap, requested: string | undefined, now: Date): Promise<Answer & { replayed: boolean }> {
       const common = { purpose: verified.purpose.name, revocationChecked: verified.card.revocationChecked };
       const alone = () => runIdempotent(db, call, async (trx) =>
         ({ status: 201, body: { ...common, ...(await settle(trx, device, verified, requested, now)) } }));
-      const { planned } = verified.purpose;
-      if (!planned || requested !== undefined) return alone();
-      const plan = await planned.plan(db, { card: verified.card, device, now, terms: undefined, challenge: undefined }).catch(() => undefined);
-      if (!plan) return alone();
-      const answer = { status: 201, body: { ...common, ...plan.answer } };
-      return (await committerOf(verified.purpose, planned).commit({ ...call, answer, rows: plan.rows })) ? { ...answer, replayed: false } : alone();
+      if (requested !== undefined) return alone();
+      return planOrAlone(call, verified.purpose, { card: verified.card, device, now, terms: undefined, challenge: undefined }, common, alone);
     },
   };
 }

@@ -11,13 +11,21 @@ const EVERY_DEVICE: readonly OrganizationKind[] = ['municipality', 'merchant'];
 
 /**
  * The card logs in: its MyKey ID, issued on its first login with the device's town as its home
- * (from the MyKey secret, `secret`).
+ * (from the MyKey secret, `secret`). A known card's login only reads: it is planned, and commits
+ * its used challenge with other logins' (card-taps' group commit); a first login issues alone.
  */
 export const loginPurpose = (secret: Buffer): Purpose => ({
   name: 'login', proofs: ['pin'], deviceKinds: EVERY_DEVICE, valueMoving: false,
   handle: async (trx, { card, device, now }) => {
     const { mykeyId, issued } = await loginOrIssue(trx, secret, card, device, now);
     return { ...residentFor(secret, device.organization, mykeyId), issued };
+  },
+  planned: {
+    async plan(conn, { card, device }) {
+      const mykeyId = await usableMykeyOf(conn, card.certKey, device.municipalityCode);
+      if (mykeyId === undefined) throw new Error('a first login issues its MyKey ID in a transaction of its own');
+      return { answer: { ...residentFor(secret, device.organization, mykeyId), issued: false }, rows: undefined };
+    },
   },
 });
 
