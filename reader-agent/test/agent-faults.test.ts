@@ -3,9 +3,11 @@
 // real backend. Each fault ends with a message the clerk or resident can act on, and the agent
 // stays up and recovers.
 import test, { type ExecutionContext } from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { once } from 'node:events';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
@@ -98,30 +100,11 @@ test('the reader vanishing in the middle of a login: a reader/service message, n
 });
 
 /**
- * Another PC/SC program (a second process with its own pcsclite) takes the card in exclusive
- * mode and holds it until its stdin closes. Resolves once it holds the card.
+ * Another PC/SC program, `command` with `args`, that holds the card until its stdin closes.
+ * Resolves once it says "held".
  */
-async function holdCardExclusively(t: ExecutionContext, stack: PcscStack): Promise<{ release(): Promise<void> }> {
-  const script = `
-    const pcsc = require('pcsclite')();
-    const fail = (error) => { process.stderr.write(String(error && error.message || error) + '\\n'); process.exit(1); };
-    pcsc.on('error', fail);
-    let connecting = false;
-    pcsc.on('reader', (reader) => {
-      if (reader.name !== ${JSON.stringify(READER_NAME)}) return;
-      reader.on('error', fail);
-      reader.on('status', (status) => {
-        if (connecting || !(status.state & reader.SCARD_STATE_PRESENT)) return;
-        connecting = true;
-        reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error) => {
-          if (error) fail(error);
-          process.stdout.write('held\\n');
-          process.stdin.resume();
-          process.stdin.on('end', () => reader.disconnect(reader.SCARD_LEAVE_CARD, () => { pcsc.close(); process.exit(0); }));
-        });
-      });
-    });`;
-  const child: ChildProcess = spawn(process.execPath, ['-e', script], { cwd: REPO_ROOT, env: stack.env, stdio: ['pipe', 'pipe', 'pipe'] });
+async function holdCard(t: ExecutionContext, stack: PcscStack, command: string, args: string[]): Promise<{ release(): Promise<void> }> {
+  const child: ChildProcess = spawn(command, args, { cwd: REPO_ROOT, env: stack.env, stdio: ['pipe', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -142,6 +125,58 @@ async function holdCardExclusively(t: ExecutionContext, stack: PcscStack): Promi
   };
 }
 
+/** A second process with its own pcsclite takes the card in exclusive mode. */
+function holdCardExclusively(t: ExecutionContext, stack: PcscStack) {
+  const script = `
+    const pcsc = require('pcsclite')();
+    const fail = (error) => { process.stderr.write(String(error && error.message || error) + '\\n'); process.exit(1); };
+    pcsc.on('error', fail);
+    let connecting = false;
+    pcsc.on('reader', (reader) => {
+      if (reader.name !== ${JSON.stringify(READER_NAME)}) return;
+      reader.on('error', fail);
+      reader.on('status', (status) => {
+        if (connecting || !(status.state & reader.SCARD_STATE_PRESENT)) return;
+        connecting = true;
+        reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error) => {
+          if (error) fail(error);
+          process.stdout.write('held\\n');
+          process.stdin.resume();
+          process.stdin.on('end', () => reader.disconnect(reader.SCARD_LEAVE_CARD, () => { pcsc.close(); process.exit(0); }));
+        });
+      });
+    });`;
+  return holdCard(t, stack, process.execPath, ['-e', script]);
+}
+
+/**
+ * A C program on libpcsclite connects to the card shared and opens a PC/SC transaction, as a
+ * middleware does around its commands (the pcsclite addon has no transactions): pcscd then
+ * holds back every other connection, without limit, until the transaction ends.
+ */
+function holdCardInTransaction(t: ExecutionContext, stack: PcscStack) {
+  const source = `#include <stdio.h>
+#include <winscard.h>
+int main(int argc, char **argv) {
+  SCARDCONTEXT context; SCARDHANDLE card; DWORD protocol;
+  if (SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &context) != SCARD_S_SUCCESS) return 2;
+  if (SCardConnect(context, argv[1], SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &card, &protocol) != SCARD_S_SUCCESS) return 3;
+  if (SCardBeginTransaction(card) != SCARD_S_SUCCESS) return 4;
+  puts("held");
+  fflush(stdout);
+  while (getchar() != EOF) {}
+  SCardEndTransaction(card, SCARD_LEAVE_CARD);
+  SCardDisconnect(card, SCARD_LEAVE_CARD);
+  return SCardReleaseContext(context) == SCARD_S_SUCCESS ? 0 : 5;
+}
+`;
+  const dir = mkdtempSync(join(tmpdir(), 'pcsc-transaction-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'hold.c'), source);
+  execFileSync('gcc', ['-o', join(dir, 'hold'), join(dir, 'hold.c'), '-I/usr/include/PCSC', '-lpcsclite']);
+  return holdCard(t, stack, join(dir, 'hold'), [READER_NAME]);
+}
+
 test('a reader held by another program: reader busy, and fine again once it lets go', async (t) => {
   const { stack, agent } = await setup(t);
   const holder = await holdCardExclusively(t, stack);
@@ -159,6 +194,22 @@ test('a reader held by another program: reader busy, and fine again once it lets
   const free = await login(agent);
   t.is(free.status, 200, JSON.stringify(free.body));
   t.is(await stack.pinTriesLeft(), 3);
+});
+
+test('a reader another program holds in a PC/SC transaction: reader busy after the agent\'s wait, not an endless one, and at once while it lasts; fine again once it lets go', async (t) => {
+  const { stack, agent } = await setup(t);
+  const holder = await holdCardInTransaction(t, stack);
+  const apdusBefore = apdus(stack).length;
+
+  const busy = await login(agent);
+  t.like(busy, { status: 409, body: { code: 'reader_busy', messages: { ja: 'カードリーダーを別のアプリが使用中です。しばらくしてからもう一度お試しください。' } } });
+  t.like(await login(agent), { status: 409, body: { code: 'reader_busy' } }, 'while pcscd still holds the first connection back');
+  t.is(apdus(stack).length, apdusBefore, 'nothing reached the card while another program held it');
+
+  await holder.release();
+  await waitUntil(async () => (await login(agent)).status === 200, 'a login once the other program let go', RECOVERY_MS);
+  t.is(await stack.pinTriesLeft(), 3);
+  await assertAgentUp(t, agent);
 });
 
 test('a card that is not a My Number card: a clear message, and only the JPKI SELECT was tried', async (t) => {

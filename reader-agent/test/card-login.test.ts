@@ -18,7 +18,7 @@ import { CardError } from '../src/jpki/errors.ts';
 import type { ApduRecord } from '../src/simulator/apdu-log.ts';
 import { readBody, relay } from './helpers/backend-stand-ins.ts';
 import { presentCardAgain, runAgentCli, waitForCard, waitUntil, type RunningAgent } from './helpers/agent.ts';
-import { agentEnrolledAs, backendWithCard, enrolledAgent, stackWithCardFrom } from './helpers/counter.ts';
+import { agentEnrolledAs, backendWithCard, counterPc, enrolledAgent, stackWithCardFrom } from './helpers/counter.ts';
 import { READER_NAME, type PcscStack } from './helpers/pcsc-stack.ts';
 import { pinLeaks } from './helpers/pin-leaks.ts';
 
@@ -29,9 +29,9 @@ const LOGIN_SELECTS = new Set(['00A4040C0AD392F000260100000001', '00A4020C02000A
 const REQUEST_ID = /^[0-9a-f-]{36}$/;
 
 const fixture = fileFixture(test, async (cleanup) => {
-  const { db, base, stack } = await backendWithCard(cleanup, PIN);
+  const { db, base, ca, stack } = await backendWithCard(cleanup, PIN);
   const staff = await signInStaff(base, 'demo-city');
-  return { db, base, staff, stack, counter: await enrolledAgent(cleanup, stack, base, staff, 'カウンター1') };
+  return { db, base, ca, staff, stack, counter: await enrolledAgent(cleanup, stack, base, staff, 'カウンター1') };
 });
 
 /** A second card, from a CA the backend has never heard of, on a stack and agent of its own. */
@@ -111,8 +111,10 @@ test.serial('a card whose certificate the backend does not trust: certificate_un
 });
 
 test.serial('a revoked device: device_unknown, the backend\'s own words', async (t) => {
-  const { base, staff, stack } = await fixture();
-  const { agent, deviceId } = await enrolledAgent(t.teardown, stack, base, staff, '取り消す端末');
+  const town = await fixture();
+  // A PC of its own, as a revoked device is: not a second agent on the counter's reader.
+  const { agent, deviceId } = await counterPc(t.teardown, town, PIN);
+  const { staff } = town;
   t.is((await login(agent)).status, 200);
   t.is((await staff.post(`/api/v1/staff/devices/${deviceId}/revocation`, {})).status, 200);
   const reply = await login(agent);

@@ -40,11 +40,20 @@ function cardErrorOf(error: { message: string }, whilst: 'connect' | 'transmit')
 
 const RESPONSE_MAX = 258;
 const RECONNECT_MS = 1_000;
+/**
+ * How long a card connection may wait. pcscd answers another program's exclusive hold at once
+ * (reader_busy), but holds a connection back, without limit, while another program's PC/SC
+ * transaction is open on the reader: the person at the counter is told the reader is busy
+ * instead of waiting on a spinner.
+ */
+export const CONNECT_WAIT_MS = 10_000;
 
 export class PcscService extends EventEmitter<{ change: [ReaderState[]]; available: [boolean]; removed: [string] }> {
   private pcsc: PcscLite | undefined;
   private readers = new Map<string, { reader: CardReader; state: ReaderState }>();
   private busy = new Map<string, Promise<unknown>>();
+  /** Readers whose connection pcscd still holds back past CONNECT_WAIT_MS: nothing else goes to them until it ends. */
+  private held = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   // Until the first attempt to reach pcscd has an outcome, there is nothing to announce either way.
@@ -74,6 +83,7 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
    */
   async withCard<T>(readerName: string | undefined, afterwards: 'reset' | 'leave', operation: (transmit: Transmit, reader: string) => Promise<T>): Promise<T> {
     const entry = this.entryWithCard(readerName);
+    if (this.held.has(entry.state.name)) throw new CardError('reader_busy');
     // One operation per reader at a time: a second request waits instead of interleaving APDUs.
     const previous = this.busy.get(entry.state.name) ?? Promise.resolve();
     const run = previous.catch(() => {}).then(() => this.exclusive(entry.reader, afterwards, (transmit) => operation(transmit, entry.state.name)));
@@ -117,9 +127,7 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
   }
 
   private async exclusive<T>(reader: CardReader, afterwards: 'reset' | 'leave', operation: (transmit: Transmit) => Promise<T>): Promise<T> {
-    const protocol = await new Promise<number>((resolve, reject) => {
-      reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error, value) => (error ? reject(cardErrorOf(error, 'connect')) : resolve(value)));
-    }).catch(async (error: CardError) => { throw await this.explain(reader.name, error); });
+    const protocol = await this.connectWithin(reader).catch(async (error: CardError) => { throw await this.explain(reader.name, error); });
     const raw: Transmit = async (command) => {
       const answer = await new Promise<Buffer>((resolve, reject) => {
         reader.transmit(command, RESPONSE_MAX, protocol, (error, data) => (error ? reject(cardErrorOf(error, 'transmit')) : resolve(data)));
@@ -133,6 +141,29 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
       const disposition = afterwards === 'reset' ? reader.SCARD_RESET_CARD : reader.SCARD_LEAVE_CARD;
       await new Promise<void>((resolve) => reader.disconnect(disposition, () => resolve()));
     }
+  }
+
+  /**
+   * An exclusive connection to the reader's card, or reader_busy after CONNECT_WAIT_MS. The
+   * connection pcscd grants later is let go at once, and the reader takes operations again.
+   */
+  private connectWithin(reader: CardReader): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.held.add(reader.name);
+        reject(new CardError('reader_busy'));
+      }, CONNECT_WAIT_MS);
+      reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error, value) => {
+        if (!this.held.has(reader.name)) {
+          clearTimeout(timer);
+          error ? reject(cardErrorOf(error, 'connect')) : resolve(value);
+        } else if (error) {
+          this.held.delete(reader.name);
+        } else {
+          reader.disconnect(reader.SCARD_RESET_CARD, () => this.held.delete(reader.name));
+        }
+      });
+    });
   }
 
   private connect(): void {
@@ -168,6 +199,8 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
       reader.close();
     }
     this.readers.clear();
+    // A connection pcscd was holding back went with it.
+    this.held.clear();
     const pcsc = this.pcsc;
     this.pcsc = undefined;
     if (pcsc) {
