@@ -25,7 +25,7 @@ export const familyWhereaboutsPurpose: Purpose = { name: 'family_whereabouts', p
 
 /** The shelter check-in, answering where the family are too. */
 export function withFamily(checkIn: Purpose): Purpose {
-  // A planned purpose's PIN-less taps skip handle (group commit): the family would go missing unseen.
+  // A planned purpose's taps and card sessions skip handle (group commit): the family would go missing unseen.
   if (checkIn.planned) throw new Error(`withFamily wraps a handler, and ${checkIn.name} is planned`);
   return { ...checkIn, handle: async (trx, tap) => withWhereabouts(trx, tap, await checkIn.handle(trx, tap)) };
 }
