@@ -72,8 +72,9 @@ test('pcscd restarted: the agent says the service is gone, then reconnects by it
 
 test('the reader vanishing in the middle of a login: a reader/service message, not a card error; the agent stays up', async (t) => {
   // vpcd's reader exists only while pcscd runs, so stopping pcscd is the closest this stack
-  // gets to pulling the reader's USB cable. The 40 ms per APDU leaves time to do it mid-read.
-  const { stack, agent } = await setup(t, ['--latency-ms', '40']);
+  // gets to pulling the reader's USB cable. The card answers three APDUs and then none until it
+  // loses the reader: pcscd stops while the certificate's read is certainly under way.
+  const { stack, agent } = await setup(t, ['--stall-after', '3']);
   let ended: unknown;
   const reading = login(agent).then((answer) => (ended = answer));
   await waitUntil(async () => {

@@ -151,7 +151,8 @@ test('the card state follows insertion and removal, and a login without a card s
 });
 
 test('a card removed in the middle of a login gives a clear error', async (t) => {
-  const { stack, agent } = await setup(t, ['--latency-ms', '40']);
+  // The card answers three APDUs and then none until it is removed: the login is certainly under way.
+  const { stack, agent } = await setup(t, ['--stall-after', '3']);
   let ended: unknown;
   const signing = login(agent).then((answer) => (ended = answer));
   await waitUntil(async () => {

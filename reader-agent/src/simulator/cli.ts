@@ -34,6 +34,8 @@ Options:
                         VERIFY data (the PIN) is always written as "****"; a SELECT of an
                         application holding the My Number gets "offLimits": true
   --latency-ms N        delay before every APDU response (default 0)
+  --stall-after N       answer N APDUs, then none until the card is removed or loses
+                        the reader (once): to pull the card mid-operation in a test
   --removed             start with the card out of the reader
   --card KIND           jpki (default): a My Number card; other: a card that is not one
                         (a FeliCa transit/shopping card, ATR 3B8F8001804F0CA00000030611
@@ -63,6 +65,7 @@ interface CliOptions {
   vpcd: { host: string; port: number };
   apduLog?: string;
   latencyMs: number;
+  stallAfter?: number;
   removed: boolean;
   card: 'jpki' | 'other';
 }
@@ -82,6 +85,7 @@ function parseCli(argv: string[]): CliOptions | 'help' {
       vpcd: { type: 'string', default: '127.0.0.1:35963' },
       'apdu-log': { type: 'string' },
       'latency-ms': { type: 'string', default: '0' },
+      'stall-after': { type: 'string' },
       removed: { type: 'boolean', default: false },
       card: { type: 'string', default: 'jpki' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -90,6 +94,8 @@ function parseCli(argv: string[]): CliOptions | 'help' {
   if (values.help) return 'help';
   const latencyMs = Number(values['latency-ms']);
   if (!Number.isInteger(latencyMs) || latencyMs < 0) throw new Error('--latency-ms needs a whole number >= 0');
+  const stallAfter = values['stall-after'] === undefined ? undefined : Number(values['stall-after']);
+  if (stallAfter !== undefined && (!Number.isInteger(stallAfter) || stallAfter < 0)) throw new Error('--stall-after needs a whole number >= 0');
   const card = values.card;
   if (card !== 'jpki' && card !== 'other') throw new Error('--card is jpki or other');
   return {
@@ -104,6 +110,7 @@ function parseCli(argv: string[]): CliOptions | 'help' {
     vpcd: parseHostPort(values.vpcd),
     apduLog: values['apdu-log'],
     latencyMs,
+    stallAfter,
     removed: values.removed,
     card,
   };
@@ -184,7 +191,7 @@ async function main(): Promise<void> {
   ensureDebianPackages(VIRTUAL_READER_PACKAGES);
   const card = await buildCard(options);
   const log = new ApduLog(options.apduLog);
-  const client = new VpcdClient({ ...options.vpcd, card, log, latencyMs: options.latencyMs, onStatus: say });
+  const client = new VpcdClient({ ...options.vpcd, card, log, latencyMs: options.latencyMs, stallAfter: options.stallAfter, onStatus: say });
   const quit = (): void => {
     client.remove();
     say('bye');

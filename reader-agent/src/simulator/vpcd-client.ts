@@ -29,6 +29,11 @@ export interface VpcdClientOptions {
   log: ApduLog;
   /** Delay before each APDU response, to behave like a real (slow) card. */
   latencyMs?: number;
+  /**
+   * Answer this many APDUs, then none until the card loses the reader (removed, or vpcd gone),
+   * once: a test can then pull the card or the reader while an operation is certainly under way.
+   */
+  stallAfter?: number;
   /** Human-readable state changes: inserted, removed, power on, off-limits selections. */
   onStatus?: (message: string) => void;
 }
@@ -43,8 +48,13 @@ export class VpcdClient {
   // Messages are handled strictly one after another, even with an artificial latency.
   private queue: Promise<void> = Promise.resolve();
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** APDUs still answered before the card goes mute (stallAfter); undefined once it has stalled, or never will. */
+  private answersBeforeStall: number | undefined;
+  private mute = false;
 
-  constructor(private readonly options: VpcdClientOptions) {}
+  constructor(private readonly options: VpcdClientOptions) {
+    this.answersBeforeStall = options.stallAfter;
+  }
 
   get isInserted(): boolean {
     return this.wantInserted;
@@ -64,6 +74,7 @@ export class VpcdClient {
     this.socket?.destroy();
     this.socket = undefined;
     this.connected = false;
+    this.speakAgain();
     // Pulling the card cuts its power: everything in RAM is gone.
     this.options.card.powerOff();
     this.options.log.event('card', 'removed');
@@ -94,6 +105,7 @@ export class VpcdClient {
   /** The reader went away (pcscd stopped or restarted): keep trying while the card is "in". */
   private lost(socket: Socket): void {
     if (socket !== this.socket) return;
+    this.speakAgain();
     if (this.connected) {
       this.connected = false;
       this.options.card.powerOff();
@@ -132,12 +144,25 @@ export class VpcdClient {
       socket.destroy();
       return;
     }
+    if (this.answersBeforeStall === 0) {
+      this.mute = true;
+      this.status('stalled: answering no APDU until the card loses the reader (--stall-after)');
+      return;
+    }
+    if (this.answersBeforeStall !== undefined) this.answersBeforeStall -= 1;
     if (this.options.latencyMs) await sleep(this.options.latencyMs);
     if (socket !== this.socket || socket.destroyed) return;
     const resp = this.options.card.transmit(payload);
     const record = this.options.log.apdu(payload, resp);
     if (record.warning) this.status(`WARNING: ${record.warning}`);
     send(socket, resp);
+  }
+
+  /** A card that stalled answers again once it has lost the reader. */
+  private speakAgain(): void {
+    if (!this.mute) return;
+    this.mute = false;
+    this.answersBeforeStall = undefined;
   }
 
   private control(code: number, socket: Socket): void {
