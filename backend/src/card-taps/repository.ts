@@ -84,8 +84,9 @@ export const challengeRepository = {
     });
     const certKeys = cases((s) => s.certKey);
     const times = cases((s) => s.at);
+    const at = trx.raw(times.sql, times.bindings);
     const updated = await trx('auth_challenges').whereIn('id', signed.map((s) => s.id)).whereNull('signed_at').update({
-      cert_key: trx.raw(certKeys.sql, certKeys.bindings), signed_at: trx.raw(times.sql, times.bindings), consumed_at: trx.raw(times.sql, times.bindings),
+      cert_key: trx.raw(certKeys.sql, certKeys.bindings), signed_at: at, consumed_at: at,
     });
     if (updated !== signed.length) throw new ConcurrentChange(`${signed.length - updated} of ${signed.length} challenges signed already`);
   },

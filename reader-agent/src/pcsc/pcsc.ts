@@ -149,19 +149,17 @@ export class PcscService extends EventEmitter<{ change: [ReaderState[]]; availab
    */
   private connectWithin(reader: CardReader): Promise<number> {
     return new Promise<number>((resolve, reject) => {
+      let late = false;
       const timer = setTimeout(() => {
+        late = true;
         this.held.add(reader.name);
         reject(new CardError('reader_busy'));
       }, CONNECT_WAIT_MS);
       reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (error, value) => {
-        if (!this.held.has(reader.name)) {
-          clearTimeout(timer);
-          error ? reject(cardErrorOf(error, 'connect')) : resolve(value);
-        } else if (error) {
-          this.held.delete(reader.name);
-        } else {
-          reader.disconnect(reader.SCARD_RESET_CARD, () => this.held.delete(reader.name));
-        }
+        clearTimeout(timer);
+        if (!late) error ? reject(cardErrorOf(error, 'connect')) : resolve(value);
+        else if (error) this.held.delete(reader.name);
+        else reader.disconnect(reader.SCARD_RESET_CARD, () => this.held.delete(reader.name));
       });
     });
   }
