@@ -1,5 +1,6 @@
 // One test per reason a certificate is refused, with certificates minted by the development CA.
 import test from 'ava';
+import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { mintCustom } from './helpers/jpki.ts';
 import { pemBlocks, PemError, singlePem } from '../src/jpki/pem.ts';
@@ -286,17 +287,42 @@ test('PEM: exactly one block of the expected label, strict base64, nothing else 
   t.is(pemBlocks(`subject=C=JP\n${block('CERTIFICATE')}issuer=x\n${block('CERTIFICATE')}`, { textOutside: true }).length, 2);
 });
 
-test('crl_unsupported: a partitioned CRL (critical issuingDistributionPoint) is never read as the complete list', async (t) => {
-  const { authCa } = await fixture();
+/** A CRL from the auth CA, valid now, with the extensions `extend` gives it, signed. */
+async function craftedCrl(authCa: CertificateAuthority, extend: (crl: pkijs.CertificateRevocationList) => void): Promise<Uint8Array> {
   const crl = new pkijs.CertificateRevocationList();
   crl.version = 1;
   crl.issuer = authCa.certificate.subject;
   crl.thisUpdate = new pkijs.Time({ type: 0, value: NOW });
   crl.nextUpdate = new pkijs.Time({ type: 0, value: new Date(NOW.getTime() + DAY) });
+  extend(crl);
+  await crl.sign(authCa.privateKey, 'SHA-256');
+  return new Uint8Array(crl.toSchema(true).toBER());
+}
+
+test('crl_unsupported: a partitioned CRL (critical issuingDistributionPoint) is never read as the complete list', async (t) => {
+  const { authCa } = await fixture();
   // IssuingDistributionPoint { onlyContainsUserCerts TRUE }: one partition of the CA's revocations.
   const idp = new Uint8Array([0x30, 0x03, 0x81, 0x01, 0xff]);
-  crl.crlExtensions = new pkijs.Extensions({ extensions: [new pkijs.Extension({ extnID: '2.5.29.28', critical: true, extnValue: idp.buffer })] });
-  await crl.sign(authCa.privateKey, 'SHA-256');
-  const error = await t.throwsAsync(new RevocationList([authCa.certificate]).add(new Uint8Array(crl.toSchema(true).toBER())), { instanceOf: CrlError });
+  const crl = await craftedCrl(authCa, (list) => {
+    list.crlExtensions = new pkijs.Extensions({ extensions: [new pkijs.Extension({ extnID: '2.5.29.28', critical: true, extnValue: idp.buffer })] });
+  });
+  const error = await t.throwsAsync(new RevocationList([authCa.certificate]).add(crl), { instanceOf: CrlError });
   t.is(error?.code, 'crl_unsupported');
+});
+
+test('crl_unsupported: an indirect CRL (an entry\'s critical certificateIssuer) is refused; a CRL without revocations is taken', async (t) => {
+  const { authCa } = await fixture();
+  // CertificateIssuer: GeneralNames { dNSName "other.example" }: the entry revokes another CA's certificate.
+  const otherIssuer = new Uint8Array([0x30, 0x0f, 0x82, 0x0d, ...Buffer.from('other.example')]);
+  const indirect = await craftedCrl(authCa, (list) => {
+    list.revokedCertificates = [new pkijs.RevokedCertificate({
+      userCertificate: new asn1js.Integer({ value: 7 }), revocationDate: new pkijs.Time({ type: 0, value: NOW }),
+      crlEntryExtensions: new pkijs.Extensions({ extensions: [new pkijs.Extension({ extnID: '2.5.29.29', critical: true, extnValue: otherIssuer.buffer })] }),
+    })];
+  });
+  t.is((await t.throwsAsync(new RevocationList([authCa.certificate]).add(indirect), { instanceOf: CrlError }))?.code, 'crl_unsupported');
+  const list = new RevocationList([authCa.certificate]);
+  const empty = await list.add(await craftedCrl(authCa, () => undefined));
+  t.is(empty.entries, 0);
+  t.is(list.status(authCa.certificate, '07', NOW), 'good');
 });

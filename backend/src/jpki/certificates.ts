@@ -8,9 +8,11 @@
 import { createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import { childrenOf, oidText, readDer, readTlv, serialHex, TAG, type Tlv } from './der.ts';
-import type { RevocationStatus } from './revocation.ts';
 
 pkijs.setEngine('node-webcrypto', new pkijs.CryptoEngine({ name: 'node-webcrypto', crypto: globalThis.crypto }));
+
+/** A certificate's standing on its issuer's CRL (revocation.ts): `missing`, no CRL from this issuer; `stale`, its newest CRL is past its next-update time. */
+export type RevocationStatus = 'good' | 'revoked' | 'missing' | 'stale';
 
 export const MAX_CERTIFICATE_BYTES = 8 * 1024;
 const MIN_RSA_BITS = 2048;
@@ -67,24 +69,28 @@ export interface VerifyOptions {
 
 const refuse = (code: CertificateErrorCode, detail: string): RefusedCertificate => ({ ok: false, code, detail });
 
-/** A certificate's extension as it is encoded: its OID, whether it is critical, its value's DER. */
-interface Extension { id: string; critical: boolean; value: Uint8Array }
+/** A certificate's or CRL's extension as it is encoded: its OID, whether it is critical, its value's DER. */
+export interface Extension { id: string; critical: boolean; value: Uint8Array }
 
 /**
  * A certificate as examination reads it: node:crypto's parse (OpenSSL), and the fields node does
  * not expose, located by their DER headers alone (docs/identity.md: one parse of the whole
  * certificate with asn1js cost milliseconds).
  */
-interface ParsedCertificate {
-  x509: X509Certificate;
+/** What a CA signed, as a certificate and a CRL both carry it. */
+export interface SignedByCa {
   /** The signed bytes, the CA's signature algorithm (dotted OID) and its signature. */
   tbs: Uint8Array;
   signatureAlgorithm: string | undefined;
   signature: Uint8Array;
+  /** The issuer Name's DER, exactly as carried. */
+  issuerDer: Buffer;
+}
+
+interface ParsedCertificate extends SignedByCa {
+  x509: X509Certificate;
   /** The INTEGER's content octets, as encoded. */
   serial: Uint8Array;
-  /** The issuer Name's DER, exactly as the certificate carries it. */
-  issuerDer: Buffer;
   issuerUnits: string[];
   notBefore: Date;
   notAfter: Date;
@@ -105,8 +111,21 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate | RefusedCe
   }
 }
 
-const slice = (der: Uint8Array, tlv: Tlv) => der.subarray(tlv.contentStart, tlv.end);
-const isTag = (tlv: Tlv | undefined, tag: number): tlv is Tlv => tlv?.tag === tag;
+export const slice = (der: Uint8Array, tlv: Tlv) => der.subarray(tlv.contentStart, tlv.end);
+export const isTag = (tlv: Tlv | undefined, tag: number): tlv is Tlv => tlv?.tag === tag;
+
+/** SEQUENCE { tbs SEQUENCE, signatureAlgorithm, signatureValue BIT STRING }, as certificates and CRLs are signed; undefined if `root` is not. */
+export function signedParts(der: Uint8Array, root: Tlv): { tbs: Tlv; signatureAlgorithm: string | undefined; signature: Uint8Array } | undefined {
+  const [tbs, algorithm, signature, ...more] = childrenOf(der, root) ?? [];
+  if (!isTag(root, TAG.sequence) || !isTag(tbs, TAG.sequence) || !isTag(algorithm, TAG.sequence) || !isTag(signature, TAG.bitString) || more.length > 0) return undefined;
+  const [algorithmId] = childrenOf(der, algorithm) ?? [];
+  return {
+    tbs,
+    signatureAlgorithm: isTag(algorithmId, TAG.oid) ? oidText(slice(der, algorithmId)) : undefined,
+    // The first content octet of a BIT STRING counts its unused bits; a signature has none.
+    signature: slice(der, signature).subarray(1),
+  };
+}
 /** TBSCertificate's optional fields after subjectPublicKeyInfo: issuerUniqueID [1], subjectUniqueID [2], extensions [3]. */
 const UNIQUE_IDS_AND_EXTENSIONS = new Set([0x81, 0x82, 0xa3]);
 
@@ -115,10 +134,9 @@ const UNIQUE_IDS_AND_EXTENSIONS = new Set([0x81, 0x82, 0xa3]);
  * DER headers that readDer has already checked; what the layout does not allow is said as text.
  */
 function certificateFields(der: Uint8Array, root: Tlv): Omit<ParsedCertificate, 'x509'> | string {
-  const [tbs, algorithm, signature, ...more] = childrenOf(der, root) ?? [];
-  if (!isTag(root, TAG.sequence) || !isTag(tbs, TAG.sequence) || !isTag(algorithm, TAG.sequence) || !isTag(signature, TAG.bitString) || more.length > 0) {
-    return 'not SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }';
-  }
+  const signed = signedParts(der, root);
+  if (!signed) return 'not SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }';
+  const { tbs } = signed;
   const tbsFields = childrenOf(der, tbs) ?? [];
   // version [0] is absent only in a v1 certificate.
   const [serial, , issuer, validity, subject, publicKey, ...optional] = tbsFields.slice(tbsFields[0]?.tag === 0xa0 ? 1 : 0);
@@ -132,12 +150,10 @@ function certificateFields(der: Uint8Array, root: Tlv): Omit<ParsedCertificate, 
   if (typeof extensions === 'string') return extensions;
   const issuerUnits = unitsOf(der, issuer);
   if (!issuerUnits) return 'the issuer is not a Name';
-  const [algorithmId] = childrenOf(der, algorithm) ?? [];
   return {
     tbs: der.subarray(tbs.start, tbs.end),
-    signatureAlgorithm: isTag(algorithmId, TAG.oid) ? oidText(slice(der, algorithmId)) : undefined,
-    // The first content octet of a BIT STRING counts its unused bits; a signature has none.
-    signature: slice(der, signature).subarray(1),
+    signatureAlgorithm: signed.signatureAlgorithm,
+    signature: signed.signature,
     serial: slice(der, serial),
     issuerDer: Buffer.from(der.subarray(issuer.start, issuer.end)),
     issuerUnits,
@@ -151,7 +167,7 @@ function certificateFields(der: Uint8Array, root: Tlv): Omit<ParsedCertificate, 
 const UTC_TIME = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
 const GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
 
-function timeOf(der: Uint8Array, tlv: Tlv): Date | undefined {
+export function timeOf(der: Uint8Array, tlv: Tlv): Date | undefined {
   const match = (tlv.tag === TAG.utcTime ? UTC_TIME : tlv.tag === TAG.generalizedTime ? GENERALIZED_TIME : undefined)?.exec(Buffer.from(slice(der, tlv)).toString('latin1'));
   if (!match) return undefined;
   const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
@@ -163,11 +179,16 @@ function timeOf(der: Uint8Array, tlv: Tlv): Date | undefined {
   return exact ? date : undefined;
 }
 
-/** extensions [3] EXPLICIT SEQUENCE OF Extension { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }. */
-function extensionsOf(der: Uint8Array, field: Tlv | undefined): Extension[] | string {
+/** extensions [3] (a CRL's [0]) EXPLICIT SEQUENCE OF Extension { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }. */
+export function extensionsOf(der: Uint8Array, field: Tlv | undefined): Extension[] | string {
   if (!field) return [];
   const [list, ...more] = childrenOf(der, field) ?? [];
   if (!isTag(list, TAG.sequence) || more.length > 0) return 'extensions are not one SEQUENCE';
+  return extensionList(der, list);
+}
+
+/** SEQUENCE OF Extension, as a CRL entry carries it (untagged). */
+export function extensionList(der: Uint8Array, list: Tlv): Extension[] | string {
   const extensions: Extension[] = [];
   for (const extension of childrenOf(der, list) ?? []) {
     const parts = isTag(extension, TAG.sequence) ? childrenOf(der, extension) ?? [] : [];
@@ -199,19 +220,23 @@ function universalString(octets: Buffer): string | undefined {
   return points.every((point) => point <= 0x10ffff) ? String.fromCodePoint(...points) : undefined;
 }
 
-/** The values of a Name's organizational units (OU), in order; undefined if it is not a Name of attributes. */
-function unitsOf(der: Uint8Array, name: Tlv): string[] | undefined {
-  const units: string[] = [];
+/** A Name's attributes in order, each value as text when its string type is one we read; undefined if it is not a Name of attributes. */
+export function nameValues(der: Uint8Array, name: Tlv): Array<{ type: string | undefined; text: string | undefined }> | undefined {
+  const values: Array<{ type: string | undefined; text: string | undefined }> = [];
   for (const rdn of childrenOf(der, name) ?? []) {
     if (!isTag(rdn, TAG.set)) return undefined;
     for (const attribute of childrenOf(der, rdn) ?? []) {
       const [type, value, ...rest] = isTag(attribute, TAG.sequence) ? childrenOf(der, attribute) ?? [] : [];
       if (!isTag(type, TAG.oid) || !value || rest.length > 0) return undefined;
-      const text = oidText(slice(der, type)) === OU ? STRING_DECODERS.get(value.tag)?.(Buffer.from(slice(der, value))) : undefined;
-      if (text !== undefined) units.push(text);
+      values.push({ type: oidText(slice(der, type)), text: STRING_DECODERS.get(value.tag)?.(Buffer.from(slice(der, value))) });
     }
   }
-  return units;
+  return values;
+}
+
+/** The values of a Name's organizational units (OU), in order; undefined if it is not a Name of attributes. */
+function unitsOf(der: Uint8Array, name: Tlv): string[] | undefined {
+  return nameValues(der, name)?.flatMap(({ type, text }) => (type === OU && text !== undefined ? [text] : []));
 }
 
 function unknownCriticalExtension(certificate: ParsedCertificate): string | undefined {
@@ -239,8 +264,9 @@ function rsaKey(certificate: ParsedCertificate): { key: KeyObject; bits: number 
 }
 
 /**
- * The hash of each signature algorithm a CA may sign a card certificate with: RSASSA-PKCS1-v1_5
- * over SHA-2 (J-LIS signs with sha256WithRSAEncryption). Any other is certificate_untrusted.
+ * The hash of each signature algorithm a CA may sign a card certificate or a CRL with:
+ * RSASSA-PKCS1-v1_5 over SHA-2 (J-LIS signs with sha256WithRSAEncryption). Any other is
+ * certificate_untrusted (crl_untrusted).
  */
 const RSA_SIGNATURE_HASHES = new Map([
   ['1.2.840.113549.1.1.11', 'sha256'],
@@ -272,23 +298,23 @@ function anchorKey(anchor: pkijs.Certificate): AnchorKey {
   return known;
 }
 
-/** Whether `key` made the certificate's signature over its TBS bytes. */
-function signedWith(certificate: ParsedCertificate, key: KeyObject): boolean {
-  const hash = certificate.signatureAlgorithm && RSA_SIGNATURE_HASHES.get(certificate.signatureAlgorithm);
+/** Whether `key` made the signature over the TBS bytes. */
+function signedWith(signed: SignedByCa, key: KeyObject): boolean {
+  const hash = signed.signatureAlgorithm && RSA_SIGNATURE_HASHES.get(signed.signatureAlgorithm);
   if (!hash) return false;
   try {
-    return verify(hash, certificate.tbs, key, certificate.signature);
+    return verify(hash, signed.tbs, key, signed.signature);
   } catch {
     // A signature that cannot even be checked (wrong size) is no signature.
     return false;
   }
 }
 
-/** The anchors (by name and key) whose key signed the certificate; usually one. */
-function signingAnchors(certificate: ParsedCertificate, anchors: pkijs.Certificate[]): pkijs.Certificate[] {
+/** The anchors (by name and key) whose key signed the certificate or CRL; usually one. */
+export function signingAnchors(signed: SignedByCa, anchors: pkijs.Certificate[]): pkijs.Certificate[] {
   return anchors.filter((anchor) => {
     const { subjectDer, key } = anchorKey(anchor);
-    return certificate.issuerDer.equals(subjectDer) && key !== undefined && signedWith(certificate, key);
+    return signed.issuerDer.equals(subjectDer) && key !== undefined && signedWith(signed, key);
   });
 }
 
