@@ -9,6 +9,7 @@ import { migrateAndSeed } from '@mykey/backend/database-admin.ts';
 import { buildConsoleIfStale } from './lib/console-build.ts';
 import { startChild, stopChild, type Child } from './lib/children.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
+import { backendNodeArgs } from '@mykey/dev-tools/backend-command.ts';
 import { developmentAuditEnv } from './lib/audit.ts';
 import { developmentJpkiEnv } from './lib/jpki.ts';
 import { DEMO_PASSWORD, DEMO_STAFF, DEMO_SECOND_STAFF } from '@mykey/dev-tools/demo-towns.ts';
@@ -72,8 +73,8 @@ async function main(): Promise<void> {
   // platform still runs: the towns are there, only quieter.
   if (seedDemo) await demoActivity(services.databaseUrl, { ...process.env, ...env }).catch((error: unknown) => console.error(`[demo] no demo activity: ${error instanceof Error ? error.message : String(error)}`));
   children = [
-    startChild('server', ['--import', 'tsx', 'backend/src/server.ts'], { ...env, METRICS_PORT: String(metricsPorts.server) }),
-    startChild('worker', ['--import', 'tsx', 'backend/src/worker.ts'], { ...env, METRICS_PORT: String(metricsPorts.worker) }),
+    startChild('server', backendNodeArgs('server'), { ...env, METRICS_PORT: String(metricsPorts.server) }),
+    startChild('worker', backendNodeArgs('worker'), { ...env, METRICS_PORT: String(metricsPorts.worker) }),
   ];
   if (dev) {
     children.push(startChild('vite', ['node_modules/vite/bin/vite.js', 'frontend', '--host', host, '--port', String(vitePort), '--strictPort'],

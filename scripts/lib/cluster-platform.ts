@@ -6,6 +6,7 @@ import path from 'node:path';
 import { startCluster, type Cluster, type ClusterProfile, type NodeIndex } from '@mykey/dev-tools/cluster.ts';
 import { migrateAndSeed } from '@mykey/backend/database-admin.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
+import { backendNodeArgs } from '@mykey/dev-tools/backend-command.ts';
 import { startChild, stopChild, type Child } from './children.ts';
 import { developmentJpkiEnv } from './jpki.ts';
 
@@ -67,12 +68,12 @@ export async function startClusterPlatform(profile: ClusterProfile, apiPorts: [n
     };
     SERVER_NODES.forEach((node, index) => {
       const name = `server${index + 1}`;
-      children.push(startChild(name, ['--import', 'tsx', 'backend/src/server.ts'],
+      children.push(startChild(name, backendNodeArgs('server'),
         { ...shared, DATABASE_URL: cluster.databaseUrls[node]!, HOST: '127.0.0.1', PORT: String(apiPorts[index]), ...metrics(name, metricsPorts?.servers[index]) }));
     });
     WORKER_NODES.forEach((node, index) => {
       const name = `worker${index + 1}`;
-      children.push(startChild(name, ['--import', 'tsx', 'backend/src/worker.ts'],
+      children.push(startChild(name, backendNodeArgs('worker'),
         { ...shared, DATABASE_URL: cluster.databaseUrls[node]!, ...metrics(name, metricsPorts?.workers[index]) }));
     });
     const anyExit = Promise.race(children.map((child) => child.exited.then((code) => `${child.name} exited with code ${code}`)));

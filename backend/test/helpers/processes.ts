@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { openSync, readFileSync } from 'node:fs';
 import { rootDir } from '@mykey/dev-tools/paths.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
+import { backendNodeArgs } from '@mykey/dev-tools/backend-command.ts';
 
 export interface BackendProcess {
   pid: number;
@@ -17,7 +18,8 @@ export interface BackendProcess {
 }
 
 /**
- * backend/src/<script>.ts in a process of its own with exactly `env` (and PATH; NODE_ENV=test, the
+ * backend/src/<script>.ts in a process of its own, with the Node options production starts it with
+ * (backend/package.json's script) and `nodeArgs`, and exactly `env` (and PATH; NODE_ENV=test, the
  * trust anchors npm test names, the development CA's, and its staff password cost (scripts/test.ts),
  * unless `env` says otherwise). Its output is kept in memory, or appended to `logFile` when given
  * (a benchmark's server logs a line per request).
@@ -25,7 +27,7 @@ export interface BackendProcess {
 export function startBackend(script: 'server' | 'worker', env: Record<string, string>, options: { logFile?: string; nodeArgs?: string[] } = {}): BackendProcess {
   const { logFile, nodeArgs = [] } = options;
   const stdio = logFile ? ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')] as const : ['ignore', 'pipe', 'pipe'] as const;
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', `backend/src/${script}.ts`], {
+  const child = spawn(process.execPath, [...nodeArgs, ...backendNodeArgs(script)], {
     cwd: rootDir, env: { PATH: process.env.PATH, LOG_LEVEL: 'info', NODE_ENV: 'test', ...npmTestSettings(env), ...env }, stdio: [...stdio],
   });
   let output = '';
