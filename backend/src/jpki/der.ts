@@ -108,3 +108,63 @@ export function oidText(content: Uint8Array): string | undefined {
   const first = Math.min(Math.floor(arcs[0]! / 40), 2);
   return [first, arcs[0]! - 40 * first, ...arcs.slice(1)].join('.');
 }
+
+// ---- the parts of X.509 structures that certificates and CRLs share ----
+
+/** A certificate's or CRL's extension as it is encoded: its OID, whether it is critical, its value's DER. */
+export interface Extension { id: string; critical: boolean; value: Uint8Array }
+
+export const slice = (der: Uint8Array, tlv: Tlv) => der.subarray(tlv.contentStart, tlv.end);
+export const isTag = (tlv: Tlv | undefined, tag: number): tlv is Tlv => tlv?.tag === tag;
+
+/** SEQUENCE { tbs SEQUENCE, signatureAlgorithm, signatureValue BIT STRING }, as certificates and CRLs are signed; undefined if `root` is not. */
+export function signedParts(der: Uint8Array, root: Tlv): { tbs: Tlv; signatureAlgorithm: string | undefined; signature: Uint8Array } | undefined {
+  const [tbs, algorithm, signature, ...more] = childrenOf(der, root) ?? [];
+  if (!isTag(root, TAG.sequence) || !isTag(tbs, TAG.sequence) || !isTag(algorithm, TAG.sequence) || !isTag(signature, TAG.bitString) || more.length > 0) return undefined;
+  const [algorithmId] = childrenOf(der, algorithm) ?? [];
+  return {
+    tbs,
+    signatureAlgorithm: isTag(algorithmId, TAG.oid) ? oidText(slice(der, algorithmId)) : undefined,
+    // The first content octet of a BIT STRING counts its unused bits; a signature has none.
+    signature: slice(der, signature).subarray(1),
+  };
+}
+
+// RFC 5280 4.1.2.5: UTCTime YYMMDDHHMMSSZ (YY below 50 is 20YY) or GeneralizedTime YYYYMMDDHHMMSSZ, to the second.
+const UTC_TIME = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
+const GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
+
+export function timeOf(der: Uint8Array, tlv: Tlv): Date | undefined {
+  const match = (tlv.tag === TAG.utcTime ? UTC_TIME : tlv.tag === TAG.generalizedTime ? GENERALIZED_TIME : undefined)?.exec(Buffer.from(slice(der, tlv)).toString('latin1'));
+  if (!match) return undefined;
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+  const fullYear = tlv.tag === TAG.utcTime ? (year < 50 ? 2000 : 1900) + year : year;
+  const date = new Date(Date.UTC(fullYear, month - 1, day, hour, minute, second));
+  // Date.UTC carries an out-of-range field into the next (13th month, 61st second): such a time is no time.
+  const exact = date.getUTCFullYear() === fullYear && date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+    && date.getUTCHours() === hour && date.getUTCMinutes() === minute && date.getUTCSeconds() === second;
+  return exact ? date : undefined;
+}
+
+/** extensions [3] (a CRL's [0]) EXPLICIT SEQUENCE OF Extension { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }. */
+export function extensionsOf(der: Uint8Array, field: Tlv | undefined): Extension[] | string {
+  if (!field) return [];
+  const [list, ...more] = childrenOf(der, field) ?? [];
+  if (!isTag(list, TAG.sequence) || more.length > 0) return 'extensions are not one SEQUENCE';
+  return extensionList(der, list);
+}
+
+/** SEQUENCE OF Extension, as a CRL entry carries it (untagged). */
+export function extensionList(der: Uint8Array, list: Tlv): Extension[] | string {
+  const extensions: Extension[] = [];
+  for (const extension of childrenOf(der, list) ?? []) {
+    const parts = isTag(extension, TAG.sequence) ? childrenOf(der, extension) ?? [] : [];
+    const [id, critical, value, ...rest] = parts.length === 2 ? [parts[0], undefined, parts[1]] : parts;
+    const oid = isTag(id, TAG.oid) ? oidText(slice(der, id)) : undefined;
+    // DER writes TRUE as FF and leaves a DEFAULT value (critical FALSE) out.
+    const criticalOk = critical === undefined || (isTag(critical, TAG.boolean) && critical.end - critical.contentStart === 1 && der[critical.contentStart] === 0xff);
+    if (!oid || !criticalOk || !isTag(value, TAG.octetString) || rest.length > 0) return 'an extension is not { extnID, critical, extnValue } in DER';
+    extensions.push({ id: oid, critical: critical !== undefined, value: slice(der, value) });
+  }
+  return extensions;
+}

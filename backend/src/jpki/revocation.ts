@@ -4,8 +4,8 @@
 // the new CA's CRL must not stand in for the old one's.
 import { createHash } from 'node:crypto';
 import * as pkijs from 'pkijs';
-import { extensionList, extensionsOf, isTag, nameValues, signedParts, signingAnchors, slice, timeOf, type RevocationStatus, type SignedByCa } from './certificates.ts';
-import { TAG, childrenOf, readTlv, serialHex, type Tlv } from './der.ts';
+import { nameValues, signingAnchors, type RevocationStatus, type SignedByCa } from './certificates.ts';
+import { TAG, childrenOf, extensionList, extensionsOf, isTag, readTlv, serialHex, signedParts, slice, timeOf, type Tlv } from './der.ts';
 
 export const MAX_CRL_BYTES = 64 * 1024 * 1024;
 

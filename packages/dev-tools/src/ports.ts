@@ -18,13 +18,13 @@ const kept = new Set<number>();
 let prepared = false;
 
 /** The first port of the kernel's ephemeral range (Linux's default when it cannot be read). */
-function ephemeralStart(): number {
+const EPHEMERAL_START = (() => {
   try {
     return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
   } catch {
     return 32_768;
   }
-}
+})();
 
 function alive(pid: number): boolean {
   try {
@@ -85,7 +85,7 @@ function prepare(): void {
  */
 export async function freePort(): Promise<number> {
   if (!prepared) prepare();
-  const end = ephemeralStart();
+  const end = EPHEMERAL_START;
   if (end - FIRST_PORT < 1_000) throw new Error(`The ephemeral port range starts at ${end}: tests need ports ${FIRST_PORT}–${FIRST_PORT + 1_000} outside it (net.ipv4.ip_local_port_range).`);
   for (let attempt = 0; attempt < 1_000; attempt++) {
     const port = FIRST_PORT + Math.floor(Math.random() * (end - FIRST_PORT));
