@@ -55,7 +55,47 @@ export function createDb(databaseUrl: string, log?: Logger, waitMs = REQUEST_WAI
       debug: () => {},
     };
   }
-  return knex(config);
+  const db = knex(config);
+  reopenTablesOnUnloadedTriggers(db, log);
+  return db;
+}
+
+/** The reopening of tables a failed statement's error started, awaited before running it again. */
+const reopenings = new WeakMap<object, Promise<void>>();
+
+/**
+ * MariaDB parses a table's triggers whenever it opens an instance of the table, and keeps the
+ * instance in its table cache. Under a Galera cluster's load an instance has now and then come out
+ * with its triggers not loaded (ER_PARSE_ERROR "Unknown trigger has an error in its body: 'Query
+ * was empty'", the .TRG file intact): every write through that cached instance then fails, on that
+ * node alone, until the instance leaves the cache; CI saw a node refuse every payment for minutes.
+ * Meeting the error, the pool has the tables with triggers reopened (FLUSH LOCAL TABLES, which
+ * needs the RELOAD privilege: docs/operations.md#faults-on-the-cluster), once however many
+ * statements meet it together, and retryTransient runs the transaction again when they are.
+ */
+function reopenTablesOnUnloadedTriggers(db: Db, log?: Logger): void {
+  let reopening: Promise<void> | undefined;
+  db.on('query-error', (error: unknown) => {
+    if (!triggersUnloaded(error)) return;
+    reopening ??= reopenTablesWithTriggers(db, log).finally(() => { reopening = undefined; });
+    reopenings.set(error as object, reopening);
+  });
+}
+
+async function reopenTablesWithTriggers(db: Db, log?: Logger): Promise<void> {
+  try {
+    const [rows] = await db.raw('SELECT DISTINCT EVENT_OBJECT_TABLE AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()');
+    const tables = (rows as Array<{ name: string }>).map((row) => row.name);
+    await db.raw(`FLUSH LOCAL TABLES ${tables.map(() => '??').join(', ')}`, tables);
+    log?.warn({ tables }, 'MariaDB had not loaded the triggers of a cached table: the tables with triggers were reopened');
+  } catch (error) {
+    log?.error({ err: error }, 'MariaDB had not loaded the triggers of a cached table, and reopening the tables failed (the database user needs RELOAD)');
+  }
+}
+
+function triggersUnloaded(error: unknown): boolean {
+  const { errno, sqlMessage } = (error ?? {}) as { errno?: number; sqlMessage?: string };
+  return errno === 1064 && /trigger\b.* has an error in its body/i.test(sqlMessage ?? '');
 }
 
 /**
@@ -91,7 +131,8 @@ export async function pendingMigrations(db: Db): Promise<string[]> {
 
 // Errors after which the same transaction, run again, can succeed. On a Galera cluster a
 // transaction that loses certification at commit to one committed first on another node fails
-// with ER_LOCK_DEADLOCK too (scripts/test/cluster.test.ts), so it is retried the same way.
+// with ER_LOCK_DEADLOCK too (scripts/test/cluster.test.ts), so it is retried the same way; so is
+// one that met a table cached with its triggers not loaded, once the tables are reopened.
 const TRANSIENT = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 
 /** A conflict with a concurrent transaction that committed first: running again sees its result. */
@@ -109,11 +150,12 @@ export async function retryTransient<T>(work: () => Promise<T>, attempts = 6): P
       return await work();
     } catch (error) {
       if (!isTransient(error) || attempt >= attempts) throw error;
+      await reopenings.get(error as object);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * 2 ** (attempt - 1)));
     }
   }
 }
 
 function isTransient(error: unknown): boolean {
-  return error instanceof ConcurrentChange || TRANSIENT.has((error as { code?: string }).code ?? '');
+  return error instanceof ConcurrentChange || TRANSIENT.has((error as { code?: string }).code ?? '') || triggersUnloaded(error);
 }
