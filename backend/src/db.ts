@@ -86,7 +86,9 @@ async function reopenTablesWithTriggers(db: Db, log?: Logger): Promise<void> {
   try {
     const [rows] = await db.raw('SELECT DISTINCT EVENT_OBJECT_TABLE AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()');
     const tables = (rows as Array<{ name: string }>).map((row) => row.name);
-    await db.raw(`FLUSH LOCAL TABLES ${tables.map(() => '??').join(', ')}`, tables);
+    // The flush waits for the transactions using the tables, and statements opening them wait
+    // for it: a request's bound, not MariaDB's default of a day, should one of those wait on us.
+    await db.raw(`SET STATEMENT lock_wait_timeout = ${REQUEST_WAIT_MS / 1000} FOR FLUSH LOCAL TABLES ${tables.map(() => '??').join(', ')}`, tables);
     log?.warn({ tables }, 'MariaDB had not loaded the triggers of a cached table: the tables with triggers were reopened');
   } catch (error) {
     log?.error({ err: error }, 'MariaDB had not loaded the triggers of a cached table, and reopening the tables failed (the database user needs RELOAD)');
