@@ -60,7 +60,7 @@ function npmTestSettings(env: Record<string, string>): Record<string, string> {
  * ~30), two benchmarks' servers were still loading their modules after 60 s (not one line printed;
  * the first comes once they are loaded).
  */
-const READY_WITHIN_MS = 180_000;
+export const READY_WITHIN_MS = 180_000;
 
 /** The API server on `port`, once /readyz says ready; its last output is shown if it never gets there. */
 export async function startServer(port: number, env: Record<string, string>, options: { logFile?: string; nodeArgs?: string[] } = {}): Promise<BackendProcess> {
