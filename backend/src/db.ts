@@ -91,7 +91,7 @@ async function reopenTablesWithTriggers(db: Db, log?: Logger): Promise<void> {
     await db.raw(`SET STATEMENT lock_wait_timeout = ${REQUEST_WAIT_MS / 1000} FOR FLUSH LOCAL TABLES ${tables.map(() => '??').join(', ')}`, tables);
     log?.warn({ tables }, 'MariaDB had not loaded the triggers of a cached table: the tables with triggers were reopened');
   } catch (error) {
-    log?.error({ err: error }, 'MariaDB had not loaded the triggers of a cached table, and reopening the tables failed (the database user needs RELOAD)');
+    log?.error({ err: error }, 'MariaDB had not loaded the triggers of a cached table, and reopening the tables failed: it needs the RELOAD privilege, and the tables free within 5 s');
   }
 }
 
