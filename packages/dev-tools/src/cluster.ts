@@ -9,7 +9,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ensureDebianPackages } from './debian.mjs';
 import { freePort } from './ports.ts';
-import { alivePid, mariadbArgs, mariadbUrl, portOpen, startDetached, stopPid } from './services.ts';
+import { alivePid, mariadbArgs, mariadbUrl, portOpen, startDetached, stopPid, stopRedis } from './services.ts';
 import { waitFor } from './wait.ts';
 
 export const GALERA_PROVIDER = '/usr/lib/galera/libgalera_smm.so';
@@ -74,7 +74,8 @@ export async function freeClusterProfile(dataDir: string): Promise<ClusterProfil
   };
 }
 
-interface Started { what: string; pid: number }
+/** A part running: `stop` ends it gracefully, as that kind of server must be asked. */
+interface Started { what: string; pid: number; stop(): Promise<void> }
 
 const nodeName = (index: NodeIndex) => `Galera node ${index + 1}`;
 const redisName = (profile: ClusterProfile, port: number) => (port === profile.redis.master ? 'Redis master' : 'Redis replica');
@@ -94,7 +95,7 @@ async function killPart(started: Started[], what: string): Promise<void> {
 }
 
 async function stopAll(started: Started[]): Promise<void> {
-  for (const part of started.reverse()) await stopPid(part.pid, part.what);
+  for (const part of started.reverse()) await part.stop();
   started.length = 0;
 }
 
@@ -148,7 +149,7 @@ async function startNode(profile: ClusterProfile, index: NodeIndex, bootstrap: b
   if (process.getuid?.() === 0) spawnSync('chown', ['-R', `${SST_ACCOUNT}:`, dir]);
   const child = startDetached('mariadbd', args, path.join(dir, 'mariadbd.log'));
   console.log(`[cluster] starting Galera node ${index + 1} on 127.0.0.1:${ports.client} (log: ${path.join(dir, 'mariadbd.log')})`);
-  const started = { what: nodeName(index), pid: child.pid! };
+  const started = { what: nodeName(index), pid: child.pid!, stop: () => stopPid(child.pid!, nodeName(index)) };
   // A joining node first copies the whole data folder (SST): slow on a busy machine.
   await waitFor(`Galera node ${index + 1} to join the cluster`, async () => {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Galera node ${index + 1} exited; see ${path.join(dir, 'mariadbd.log')}`);
@@ -169,7 +170,7 @@ function startRedis(profile: ClusterProfile, port: number): Started {
     '--pidfile', path.join(dir, 'redis.pid'), '--appendonly', 'yes', '--save', '', '--daemonize', 'no', ...extra],
   path.join(dir, 'redis.log'));
   console.log(`[cluster] starting ${what} on 127.0.0.1:${port}`);
-  return { what, pid: child.pid! };
+  return { what, pid: child.pid!, stop: () => stopRedis(child.pid!, what) };
 }
 
 /**
@@ -192,7 +193,7 @@ function startSentinel(dir: string, port: number, masterPort: number, what: stri
   }
   const child = startDetached('redis-server', [conf, '--sentinel'], path.join(dir, 'sentinel.log'));
   console.log(`[cluster] starting ${what} on 127.0.0.1:${port}`);
-  return { what, pid: child.pid! };
+  return { what, pid: child.pid!, stop: () => stopRedis(child.pid!, what) };
 }
 
 /** Whether a Sentinel knows the master and at least one replica (redis-cli comes with redis-server). */
@@ -252,7 +253,7 @@ export async function startCluster(profile: ClusterProfile): Promise<Cluster> {
     },
     stopNode: async (index) => {
       const node = takePart(started, nodeName(index));
-      if (node) await stopPid(node.pid, node.what);
+      if (node) await node.stop();
     },
     kill: (part) => killPart(started, 'node' in part ? nodeName(part.node) : redisName(profile, part.redisPort)),
     restartNode: async (index) => {

@@ -73,9 +73,33 @@ export function startDetached(command: string, args: string[], logFile: string):
 }
 
 export async function stopPid(pid: number, what: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  try { process.kill(pid, signal); } catch { return; }
+  await signalUntilGone(pid, what, signal, Infinity);
+}
+
+/**
+ * Stops a Redis server with SIGTERM, sent again every second while it runs: a replica writing its
+ * first append-only file after a full sync refuses to exit ("Writing initial AOF, can't exit") and
+ * forgets the signal. Once the file is written the next signal stops it, nothing lost.
+ */
+export async function stopRedis(pid: number, what: string): Promise<void> {
+  await signalUntilGone(pid, what, 'SIGTERM', 1000);
+}
+
+/** Sends `signal`, again every `resendEveryMs` while the process lives; resolves when it is gone, throws after 60 s. */
+async function signalUntilGone(pid: number, what: string, signal: NodeJS.Signals, resendEveryMs: number): Promise<void> {
+  let sentAt = -Infinity;
   await waitFor(`${what} (pid ${pid}) to stop`, async () => {
-    try { process.kill(pid, 0); return false; } catch { return true; }
+    try {
+      if (Date.now() - sentAt >= resendEveryMs) {
+        process.kill(pid, signal);
+        sentAt = Date.now();
+      } else {
+        process.kill(pid, 0);
+      }
+      return false;
+    } catch {
+      return true;
+    }
   }, 60_000);
 }
 
@@ -164,7 +188,7 @@ export async function localRedis(profile: Profile): Promise<LocalServer> {
   console.log(`[services] starting Redis on 127.0.0.1:${redisPort}`);
   await waitFor('Redis to accept connections', async () => (await portOpen(redisPort)) && alivePid(pidFile));
   const pid = child.pid!;
-  return { url, stop: () => stopPid(pid, 'Redis') };
+  return { url, stop: () => stopRedis(pid, 'Redis') };
 }
 
 async function external(url: string): Promise<LocalServer> {
