@@ -28,6 +28,8 @@ test('a Redis replica writing its first append-only file after a full sync, whic
   await redisCli(masterPort, 'MSET', ...Array.from({ length: 30 }, (_, i) => [`k${i}`, `v${i}`]).flat());
   // A tenth of a second per key makes the replica's rewrite of its loaded data last 3 s.
   const replica = startRedis(replicaDir!, replicaPort, ['--replicaof', '127.0.0.1', String(masterPort), '--rdb-key-save-delay', '100000']);
+  // Should the stop fail, the replica is not left running.
+  t.teardown(() => { try { process.kill(replica, 'SIGKILL'); } catch { /* gone, as it should be */ } });
   await waitFor('the replica to rewrite its append-only file', async () =>
     (await redisCli(replicaPort, 'INFO', 'persistence').catch(() => '')).includes('aof_rewrite_in_progress:1'));
 
