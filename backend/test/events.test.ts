@@ -28,6 +28,8 @@ const CITY = DEMO_MUNICIPALITY.code;
 const DAY_MS = 86_400_000;
 const today = () => tokyoDate(new Date());
 const dayFrom = (days: number) => tokyoDate(new Date(Date.now() + days * DAY_MS));
+/** The Japanese calendar date `days` after `date`. */
+const dayAfter = (date: string, days: number) => tokyoDate(new Date(endOfTokyoDay(date).getTime() + (days - 1) * DAY_MS));
 
 async function ledgerClean(t: ExecutionContext, db: Db) {
   const report = await checkLedger(db);
@@ -49,11 +51,14 @@ async function categoryId(staff: Staff, nameJa: string): Promise<number> {
 }
 
 let serial = 0;
-/** An event of the clerk's town held today unless told, served by `devices`. */
+/**
+ * An event of the clerk's town held today and tomorrow unless told, served by `devices`: a test
+ * running past midnight (Japan) still finds it open.
+ */
 async function event(staff: Staff, campaignId: number, devices: Device[], fields: Record<string, unknown> = {}) {
   const created = await staff.post('/api/v1/events', {
     nameJa: `ボランティア清掃活動${++serial}`, nameEn: `Volunteer clean-up ${serial}`, categoryId: await categoryId(staff, 'ボランティア'),
-    startsOn: today(), points: 50, campaignId, tapPolicy: 'tap', ...fields,
+    startsOn: today(), endsOn: dayFrom(1), points: 50, campaignId, tapPolicy: 'tap', ...fields,
   });
   if (created.status !== 201) throw new Error(JSON.stringify(created.body));
   const assigned = await staff.put(`/api/v1/events/${created.body.id}/devices`, { deviceIds: devices.map((d) => d.id) });
@@ -215,8 +220,9 @@ test.serial('a tap outside the event\'s dates, beyond the budget, with a suspend
   const { db, staff, base, pki, device, demoCampaign, aoba } = await fixture();
   const small = await campaign(db, { funded: 80 });
   const [tomorrow, poor, spent] = [await enrollDevice(base, staff, '明日の受付'), await enrollDevice(base, staff, '予算の少ない受付'), await enrollDevice(base, staff, '終わった受付')];
-  await event(staff, demoCampaign, [tomorrow], { startsOn: dayFrom(1), endsOn: dayFrom(2) });
-  await event(staff, demoCampaign, [spent], { startsOn: dayFrom(-3), endsOn: dayFrom(-1) });
+  // Two days off, not one: the test may run past midnight.
+  await event(staff, demoCampaign, [tomorrow], { startsOn: dayFrom(2), endsOn: dayFrom(3) });
+  await event(staff, demoCampaign, [spent], { startsOn: dayFrom(-3), endsOn: dayFrom(-2) });
   await event(staff, small, [poor], { points: 50 });
   const idle = await enrollDevice(base, staff, '何も受け付けない端末');
   const resident = await firstLogin(pki, device);
@@ -292,38 +298,41 @@ test('every grant entry has its record: the ledger\'s grants and the records agr
 
 test('the town sees the points granted per category and per event over a period, as JSON and as a CSV for Excel', async (t) => {
   const { db, base, pki, device, demoCampaign } = await fixture();
+  // The period is the days the test ran on: one, or two when it ran past midnight (Japan).
+  const firstDay = today();
   // A town of its own figures: a campaign and a category only this test grants under.
   const staff = await signInStaff(base, 'demo-city');
   const n = ++serial;
   const category = (await staff.post('/api/v1/event-categories', { nameJa: `集計用${n}`, nameEn: `Figures ${n}` })).body.id as number;
   const reception = await enrollDevice(base, staff, '集計の受付');
-  const festival = await event(staff, demoCampaign, [reception], { categoryId: category, points: 25, nameJa: `夏まつり${n}`, nameEn: `Summer festival ${n}` });
+  const festival = await event(staff, demoCampaign, [reception], { startsOn: firstDay, endsOn: dayAfter(firstDay, 1), categoryId: category, points: 25, nameJa: `夏まつり${n}`, nameEn: `Summer festival ${n}` });
   const residents = [await firstLogin(pki, device), await firstLogin(pki, device), await firstLogin(pki, device)];
   for (const r of residents) t.is((await tap(reception, r.card)).status, 201);
   await tap(reception, residents[0]!.card);
   t.is((await staff.post('/api/v1/staff/grants', { mykeyId: residents[0]!.mykeyId, campaign: DEMO_GRANT_CAMPAIGN.slug, points: 5, reason: '窓口', category })).status, 201);
 
-  const figures = await staff.get(`/api/v1/event-figures?from=${today()}&to=${today()}`);
+  const lastDay = today();
+  const figures = await staff.get(`/api/v1/event-figures?from=${firstDay}&to=${lastDay}`);
   t.is(figures.status, 200, JSON.stringify(figures.body));
   t.like(figures.body.categories.find((c: { category: { id: number } | null }) => c.category?.id === category), { grants: 4, points: 80 });
   t.like(figures.body.events.find((e: { event: { id: number } }) => e.event.id === festival.id), { grants: 3, points: 75, categoryId: category });
   t.true(figures.body.total.points >= 80);
-  const earlier = await staff.get(`/api/v1/event-figures?from=${dayFrom(-10)}&to=${dayFrom(-1)}`);
+  const earlier = await staff.get(`/api/v1/event-figures?from=${dayAfter(firstDay, -10)}&to=${dayAfter(firstDay, -1)}`);
   t.like(earlier.body.categories.find((c: { category: { id: number } | null }) => c.category?.id === category), { grants: 0, points: 0 });
   t.false(earlier.body.events.some((e: { event: { id: number } }) => e.event.id === festival.id), 'not held then, nothing granted then');
   for (const query of [`from=${today()}`, 'from=2026-01-01&to=2027-06-01', `from=${today()}&to=${dayFrom(-1)}`, 'from=2026-02-30&to=2026-03-01']) {
     t.like(await staff.get(`/api/v1/event-figures?${query}`), { status: 400, body: { code: 'event_figures_period_invalid' } }, query);
   }
 
-  const response = await fetch(`${base}/api/v1/event-figures.csv?from=${today()}&to=${today()}`, { headers: { cookie: staff.cookie } });
+  const response = await fetch(`${base}/api/v1/event-figures.csv?from=${firstDay}&to=${lastDay}`, { headers: { cookie: staff.cookie } });
   t.is(response.status, 200);
-  t.regex(response.headers.get('content-disposition') ?? '', new RegExp(`event-figures-town-${DEMO_MUNICIPALITY.code}-${today()}-${today()}\\.csv`));
+  t.regex(response.headers.get('content-disposition') ?? '', new RegExp(`event-figures-town-${DEMO_MUNICIPALITY.code}-${firstDay}-${lastDay}\\.csv`));
   const bytes = Buffer.from(await response.arrayBuffer());
   t.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'a BOM, so Excel reads UTF-8');
   const rows = bytes.toString('utf8').slice(1).trimEnd().split('\r\n');
   t.is(rows[0], 'from,to,category_id,category_name_ja,category_name_en,event_id,event_name_ja,event_name_en,grants,points');
-  t.true(rows.includes(`${today()},${today()},${category},集計用${n},Figures ${n},${festival.id},夏まつり${n},Summer festival ${n},3,75`), rows.join('\n'));
-  t.true(rows.includes(`${today()},${today()},${category},集計用${n},Figures ${n},,,,1,5`), rows.join('\n'));
+  t.true(rows.includes(`${firstDay},${lastDay},${category},集計用${n},Figures ${n},${festival.id},夏まつり${n},Summer festival ${n},3,75`), rows.join('\n'));
+  t.true(rows.includes(`${firstDay},${lastDay},${category},集計用${n},Figures ${n},,,,1,5`), rows.join('\n'));
   await ledgerClean(t, db);
 });
 
