@@ -72,7 +72,8 @@ const fixture = fileFixture(test, async (cleanup) => {
   // B's own event category and a clean-up day paid by B's campaign at a reception device of B's, where B's member tapped in.
   const categoryB = must(await cityB.post('/api/v1/event-categories', { nameJa: 'あおば町の分類', nameEn: 'Aoba category' }), 201).body;
   const campaignIdB = Number((await db('campaigns').where({ slug: DEMO_SECOND_EVENT_CAMPAIGN.slug }).first('id')).id);
-  const eventB = must(await cityB.post('/api/v1/events', { nameJa: 'あおば町清掃活動', nameEn: 'Aoba clean-up', categoryId: categoryB.id, startsOn: tokyoDate(new Date()), points: 20, campaignId: campaignIdB, tapPolicy: 'tap' }), 201).body;
+  // Held today and tomorrow: the suite may run past midnight (Japan) and still tap at it.
+  const eventB = must(await cityB.post('/api/v1/events', { nameJa: 'あおば町清掃活動', nameEn: 'Aoba clean-up', categoryId: categoryB.id, startsOn: tokyoDate(new Date()), endsOn: daysAgo(-1), points: 20, campaignId: campaignIdB, tapPolicy: 'tap' }), 201).body;
   const receptionB = await enrollDevice(base, cityB, 'あおば町行事受付');
   must(await cityB.put(`/api/v1/events/${eventB.id}/devices`, { deviceIds: [receptionB.id] }), 200);
   must(await receptionB.post('/api/v1/auth/card-taps', { purpose: 'event_attendance', certificate: memberB.card.certificateDer.toString('base64') }), 201);
@@ -132,7 +133,8 @@ const fixture = fileFixture(test, async (cleanup) => {
   const receptionA = await enrollDevice(base, a.staff, 'みらい市行事受付');
   const campaignIdA = Number((await db('campaigns').where({ slug: DEMO_EVENT_CAMPAIGN.slug }).first('id')).id);
   const volunteeringA = (await a.staff.get('/api/v1/event-categories')).body.categories[0].id as number;
-  const eventA = must(await a.staff.post('/api/v1/events', { nameJa: 'みらい市清掃活動', nameEn: 'Mirai clean-up', categoryId: volunteeringA, startsOn: tokyoDate(new Date()), points: 20, campaignId: campaignIdA, tapPolicy: 'tap' }), 201).body;
+  // Held today and tomorrow: the suite may run past midnight (Japan) and still tap at it.
+  const eventA = must(await a.staff.post('/api/v1/events', { nameJa: 'みらい市清掃活動', nameEn: 'Mirai clean-up', categoryId: volunteeringA, startsOn: tokyoDate(new Date()), endsOn: daysAgo(-1), points: 20, campaignId: campaignIdA, tapPolicy: 'tap' }), 201).body;
   must(await a.staff.put(`/api/v1/events/${eventA.id}/devices`, { deviceIds: [receptionA.id] }), 200);
   return { ...a, cityA: a.staff, counterA: a.device, shopA, registerA, partnerA, libraryA: Number(libraryA.id), shelterA: Number(shelterA.id), shelterDeskA, receptionA, eventA: Number(eventA.id), campaignIdA, volunteeringA, b, markers };
 });

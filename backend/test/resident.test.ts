@@ -275,7 +275,7 @@ test.serial('points for taking part in an event say which event', async (t) => {
   const f = await fixture();
   const resident = await firstLogin(f.pki, f.device);
   const campaign = await f.db('campaigns').where({ slug: 'demo-events-2026' }).first('id');
-  const event = await f.staff.post('/api/v1/events', { nameJa: '防災訓練', nameEn: 'Disaster drill', categoryId: Number(f.category.id), startsOn: tokyoDate(new Date()), points: 30, campaignId: Number(campaign.id), tapPolicy: 'tap' });
+  const event = await f.staff.post('/api/v1/events', { nameJa: '防災訓練', nameEn: 'Disaster drill', categoryId: Number(f.category.id), startsOn: tokyoDate(new Date()), endsOn: tokyoDate(new Date(Date.now() + 86_400_000)), points: 30, campaignId: Number(campaign.id), tapPolicy: 'tap' });
   t.is(event.status, 201, JSON.stringify(event.body));
   const reception = await enrollDevice(f.base, f.staff, '行事受付');
   t.is((await f.staff.put(`/api/v1/events/${event.body.id}/devices`, { deviceIds: [reception.id] })).status, 200);

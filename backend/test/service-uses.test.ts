@@ -4,8 +4,7 @@
 import test from 'ava';
 import { fileFixture, silentLog } from './helpers/env.ts';
 import { enrollDevice, municipalCounter, signInStaff } from './helpers/identity.ts';
-import { insertUses, serviceWithMember } from './helpers/service-uses.ts';
-import { tokyoDate } from '../src/ledger/rules.ts';
+import { insertUses, lastUseDay, serviceWithMember } from './helpers/service-uses.ts';
 import { foldExpiredUses } from '../src/town-services/uses-retention-job.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
@@ -38,7 +37,7 @@ test.serial('uses per Japanese day and hour: taps today and records long past, t
   // 23:00–23:59 Japan time on 31 March (two uses), and 00:00 on 1 April (one): a day apart in Japan, the same UTC date.
   await insertUses(db, gym.id, gate.id, [new Date(LONG_AGO), new Date(LONG_AGO + HOUR_MS - 1), new Date(LONG_AGO + HOUR_MS)]);
 
-  const today = tokyoDate(new Date());
+  const today = await lastUseDay(db, gym.id);
   const past = await staff.get(`/api/v1/services/${gym.id}/uses?from=2026-03-31&to=2026-04-01`);
   t.like(past, { status: 200, body: { period: { from: '2026-03-31', to: '2026-04-01' }, by: 'day', services: [{ service: { id: gym.id, nameJa: gym.nameJa }, total: 3 }] } });
   t.deepEqual(past.body.services[0].rows, [{ date: '2026-03-31', uses: 2 }, { date: '2026-04-01', uses: 1 }]);

@@ -6,8 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { launchBrowser, paintedPixels, screenshotPath, signedInPage } from './helpers/browser.ts';
 import { fileFixture, silentLog } from './helpers/env.ts';
 import { enrollDevice, municipalCounter } from './helpers/identity.ts';
-import { insertUses, serviceWithMember } from './helpers/service-uses.ts';
-import { tokyoDate, tokyoHour } from '../src/ledger/rules.ts';
+import { insertUses, lastUseDay, serviceWithMember } from './helpers/service-uses.ts';
+import { tokyoHour } from '../src/ledger/rules.ts';
 import { foldExpiredUses } from '../src/town-services/uses-retention-job.ts';
 
 const fixture = fileFixture(test, async (cleanup) => {
@@ -23,7 +23,7 @@ test('a clerk charts a gym\'s uses per day and per hour, reads the same figures 
   // 31 March, 23:00 and 23:30 Japan time, and 1 April, 00:10: long past, so only their counts remain.
   await insertUses(db, gym.id, gate.id, [new Date('2026-03-31T14:00:00Z'), new Date('2026-03-31T14:30:00Z'), new Date('2026-03-31T15:10:00Z')]);
   await foldExpiredUses(db, silentLog, 90);
-  const today = tokyoDate(new Date());
+  const today = await lastUseDay(db, gym.id);
   const perHour = new Map<number, number>([[23, 2], [0, 1]]);
   for (const { used_at: at } of await db('service_uses').where({ service_id: gym.id }).select('used_at')) perHour.set(tokyoHour(at), (perHour.get(tokyoHour(at)) ?? 0) + 1);
 

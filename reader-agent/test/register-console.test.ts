@@ -16,6 +16,7 @@ import { launchBrowser, screenshotPath, signedInPage } from '@mykey/backend/test
 import { fileFixture } from '@mykey/backend/test/helpers/env.ts';
 import { signInStaff } from '@mykey/backend/test/helpers/identity.ts';
 import { post } from '@mykey/backend/test/helpers/staff.ts';
+import { oneTokyoDay } from '@mykey/backend/test/helpers/tokyo-day.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { presentCardAgain, runAgentCli, startAgent, type RunningAgent } from './helpers/agent.ts';
 import { backendWithCard, enrolledAgent } from './helpers/counter.ts';
@@ -133,6 +134,8 @@ async function enterPin(page: Page, pin: string): Promise<void> {
 }
 
 test.serial('paying at the register: not enough points shows what is available, a wrong PIN the tries left, the right PIN (the card placed again) the receipt; refund and void from today\'s payments', async (t) => {
+  // Today's payments and a same-day void: the whole test on one Japanese day.
+  await oneTokyoDay();
   const { db, base, stack, agent } = await fixture();
   const mykeyId = await residentWithPoints(db, agent, 1_000);
   const page = await shopPage(t);

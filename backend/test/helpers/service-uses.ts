@@ -2,6 +2,7 @@
 // chosen instants: what the figures of service uses are tested on (docs/services-figures.md).
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db.ts';
+import { tokyoDate } from '../../src/ledger/rules.ts';
 import { cardProof, firstLogin, type Device, type Staff, type TestPki } from './identity.ts';
 
 function must<T extends { status: number; body: any }>(reply: T, status: number): T {
@@ -29,4 +30,13 @@ export async function insertUses(db: Db, serviceId: number, deviceId: number, in
   for (let at = 0; at < instants.length; at += 1000) {
     await db('service_uses').insert(instants.slice(at, at + 1000).map((usedAt) => ({ service_id: serviceId, device_id: deviceId, membership_id: null, used_at: usedAt })));
   }
+}
+
+/**
+ * The Japanese calendar day of the service's latest use: the day its taps were counted on, which
+ * the clock's date is not when a test runs past midnight (Japan).
+ */
+export async function lastUseDay(db: Db, serviceId: number): Promise<string> {
+  const [{ at }] = await db('service_uses').where({ service_id: serviceId }).max({ at: 'used_at' });
+  return tokyoDate(at);
 }
