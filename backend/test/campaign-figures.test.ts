@@ -11,6 +11,7 @@ import { expiringCsv, expiringFigures, expiringPeriod, scopeFigures } from '../s
 import type { SignedInStaff } from '../src/staff/repository.ts';
 import knex from 'knex';
 import { knexConfig } from '../src/db.ts';
+import { PATIENT_WAIT_MS } from '../src/database-admin.ts';
 import { ledgerRepository } from '../src/ledger/repository.ts';
 
 /** The app's clock: noon in Japan. */
@@ -175,7 +176,7 @@ test('reading the expiring lines hands no connection to two holders at once, on 
   const f = await fixture();
   // knex's stream() on the pool gave its connection back twice: a transaction running meanwhile
   // then shared its connection with another (the read was changed to pages for it).
-  const small = knex({ ...knexConfig(f.url), pool: { min: 0, max: 3 } });
+  const small = knex({ ...knexConfig(f.url, PATIENT_WAIT_MS), pool: { min: 0, max: 3 } });
   t.teardown(() => small.destroy());
   const by = new Date(NOW.getTime() + 60 * 86_400_000);
   const holding = new Set<number>();

@@ -10,6 +10,7 @@ import { checkLedger } from '../src/ledger/check.ts';
 import { fundingEntry, grantEntry, requestHash } from '../src/ledger/entries.ts';
 import { fundCampaign, inLedgerTransaction, post, residentPoints } from '../src/ledger/ledger.ts';
 import { endOfTokyoDay, tokyoDate } from '../src/ledger/rules.ts';
+import { dayAfter } from './helpers/campaign-figures.ts';
 import { fileFixture, migratedUpTo } from './helpers/env.ts';
 import { cardProof, enrollDevice, firstLogin, municipalCounter, secondTown, signInStaff, type Device, type Staff } from './helpers/identity.ts';
 import { NOW, campaignState, ref } from './helpers/ledger.ts';
@@ -28,8 +29,6 @@ const CITY = DEMO_MUNICIPALITY.code;
 const DAY_MS = 86_400_000;
 const today = () => tokyoDate(new Date());
 const dayFrom = (days: number) => tokyoDate(new Date(Date.now() + days * DAY_MS));
-/** The Japanese calendar date `days` after `date`. */
-const dayAfter = (date: string, days: number) => tokyoDate(new Date(endOfTokyoDay(date).getTime() + (days - 1) * DAY_MS));
 
 async function ledgerClean(t: ExecutionContext, db: Db) {
   const report = await checkLedger(db);

@@ -27,7 +27,7 @@ import { waitFor } from '@mykey/dev-tools/wait.ts';
 import { partnerKey } from '@mykey/contracts/partner-signature.ts';
 import { conversionReference } from '@mykey/backend/conversions/process.ts';
 import type { Knex } from 'knex';
-import { createDb } from '@mykey/backend/db.ts';
+import { testPool } from '@mykey/backend/test/helpers/env.ts';
 import { cardProof, enrollDevice, signInStaff } from '@mykey/backend/test/helpers/identity.ts';
 import { startClusterPlatform, type ClusterPlatform } from '../lib/cluster-platform.ts';
 
@@ -172,7 +172,7 @@ test('under payments, logins and conversions, a Galera node, the Redis master, a
   const metrics = platform.metricsUrls;
   const part = (name: string) => platform.children.find((child) => child.name === name)!;
   // Node 3 is never killed: the test reads the outcome there.
-  const db = createDb(platform.cluster.databaseUrls[2]!);
+  const db = testPool(platform.cluster.databaseUrls[2]!);
   t.teardown(() => db.destroy());
   const figures: Record<string, unknown> = { bringUpSeconds: seconds(started) };
   t.log(`cluster and platform up in ${figures.bringUpSeconds} s`);

@@ -14,7 +14,8 @@ import { SENTINEL_NAME, freeClusterProfile } from '@mykey/dev-tools/cluster.ts';
 import { dataDir, rootDir } from '@mykey/dev-tools/paths.ts';
 import { freePort } from '@mykey/dev-tools/ports.ts';
 import { waitFor } from '@mykey/dev-tools/wait.ts';
-import { createDb, retryTransient } from '@mykey/backend/db.ts';
+import { retryTransient } from '@mykey/backend/db.ts';
+import { testPool } from '@mykey/backend/test/helpers/env.ts';
 import { staffCookie } from '@mykey/backend/test/helpers/staff.ts';
 import { startClusterPlatform } from '../lib/cluster-platform.ts';
 
@@ -34,7 +35,7 @@ test('the platform runs unchanged on a Galera cluster and Redis with Sentinels',
   t.teardown(() => platform.stop());
   const [serverA, serverB] = platform.apiUrls as [string, string];
   const [node1, node2, node3] = platform.cluster.databaseUrls as [string, string, string];
-  const nodes = [createDb(node1), createDb(node2), createDb(node3)] as const;
+  const nodes = [testPool(node1), testPool(node2), testPool(node3)] as const;
   t.teardown(() => Promise.all(nodes.map((db) => db.destroy())));
 
   // A sign-in through server A (node 1), with its authenticator enrolled: a session, a secret and
