@@ -37,6 +37,6 @@ export async function insertUses(db: Db, serviceId: number, deviceId: number, in
  * the clock's date is not when a test runs past midnight (Japan).
  */
 export async function lastUseDay(db: Db, serviceId: number): Promise<string> {
-  const [{ at }] = await db('service_uses').where({ service_id: serviceId }).max({ at: 'used_at' });
-  return tokyoDate(at);
+  const [latest] = await db('service_uses').where({ service_id: serviceId }).max({ at: 'used_at' });
+  return tokyoDate(latest!.at);
 }

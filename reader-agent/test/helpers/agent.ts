@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '@mykey/dev-tools/ports.ts';
+import { READY_WITHIN_MS } from '@mykey/backend/test/helpers/processes.ts';
 import { startPcscStack, type PcscStack } from './pcsc-stack.ts';
 
 export const CONSOLE_ORIGIN = 'http://127.0.0.1:3000';
@@ -62,7 +63,7 @@ export async function startAgent(stack: Pick<PcscStack, 'env'>, options: { seeRe
     if (child.exitCode !== null) throw new Error(`agent exited:\n${output}`);
     const status = await call('GET', '/v1/status').catch(() => undefined);
     return options.seeReader === false ? status?.status === 200 : status?.body.readers?.length > 0;
-  }, `the agent to see the reader:\n${output}`, 60_000);
+  }, `the agent to see the reader:\n${output}`, READY_WITHIN_MS);
   return agent;
 }
 

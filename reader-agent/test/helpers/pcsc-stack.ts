@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureDebianPackages, VIRTUAL_READER_PACKAGES } from '@mykey/dev-tools/debian.mjs';
 import type { LogRecord } from '../../src/simulator/apdu-log.ts';
+import { READY_WITHIN_MS } from '@mykey/backend/test/helpers/processes.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const SIMULATOR_CLI = join(REPO_ROOT, 'reader-agent/src/simulator/cli.ts');
@@ -92,11 +93,13 @@ export async function startPcscStack(options: StackOptions = {}): Promise<PcscSt
   const simulator = startSimulator(dir, daemon.port, options);
   const stack = buildStack(dir, daemon, simulator, options.inserted ?? true);
   try {
-    if (options.inserted ?? true) await daemon.waitForLog(`Card inserted into ${READER_NAME}`, 1);
-    else await simulator.waitFor('ready', 1);
+    // A start-up, as a server's: with every test file's stack starting at once beside another
+    // suite (load ~17), a card was not yet in its reader after 60 s.
+    if (options.inserted ?? true) await daemon.waitForLog(`Card inserted into ${READER_NAME}`, 1, READY_WITHIN_MS);
+    else await simulator.waitFor('ready', 1, READY_WITHIN_MS);
   } catch (error) {
     await stack.stop();
-    throw error;
+    throw new Error(`${(error as Error).message}; the simulator said:\n${simulator.output()}`);
   }
   return stack;
 }
@@ -107,13 +110,13 @@ interface Daemon {
   runDir: string;
   socketPath: string;
   logPath: string;
-  waitForLog(text: string, occurrence: number): Promise<void>;
+  waitForLog(text: string, occurrence: number, timeoutMs?: number): Promise<void>;
   count(text: string): number;
 }
 
 interface Simulator {
   child: ChildProcess;
-  waitFor(text: string, occurrence: number): Promise<void>;
+  waitFor(text: string, occurrence: number, timeoutMs?: number): Promise<void>;
   count(text: string): number;
   output(): string;
 }
@@ -164,8 +167,8 @@ function startPcscd(dir: string, runDir: string, port: number, tag: string): Dae
   closeSync(out);
   const read = (): string => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
   const count = (text: string): number => read().split(text).length - 1;
-  const waitForLog = (text: string, occurrence: number): Promise<void> =>
-    waitUntil(() => count(text) >= occurrence, child, `pcscd log line "${text}" (${logPath})`);
+  const waitForLog = (text: string, occurrence: number, timeoutMs?: number): Promise<void> =>
+    waitUntil(() => count(text) >= occurrence, child, `pcscd log line "${text}" (${logPath})`, timeoutMs);
   return { child, port, runDir, socketPath: join(runDir, 'pcscd.comm'), logPath, waitForLog, count };
 }
 
@@ -189,8 +192,8 @@ function startSimulator(dir: string, port: number, options: StackOptions): Simul
     stderr += text;
   });
   const count = (text: string): number => stderr.split(text).length - 1;
-  const waitFor = (text: string, occurrence: number): Promise<void> =>
-    waitUntil(() => count(text) >= occurrence, child, `simulator output "${text}"; so far:\n${stderr}`);
+  const waitFor = (text: string, occurrence: number, timeoutMs?: number): Promise<void> =>
+    waitUntil(() => count(text) >= occurrence, child, `simulator output "${text}"; so far:\n${stderr}`, timeoutMs);
   return { child, waitFor, count, output: () => stderr };
 }
 
