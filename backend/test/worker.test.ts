@@ -15,15 +15,9 @@ function startWorker(databaseUrl: string, prefix: string, env: Record<string, st
   return { worker, output };
 }
 
-/**
- * A worker once it says it is ready, for a test of what it does on its schedule: its start-up has
- * the helpers' ceiling, and the test's own wait is for the schedule alone. Beside another suite
- * (load ~25) this file's schedule tests failed together, their 60 s counting seven start-ups.
- */
-async function readyWorker(databaseUrl: string, prefix: string, env: Record<string, string>) {
-  const { child: worker } = await startReadyWorker(workerEnv(databaseUrl, prefix, env));
-  return { worker };
-}
+// The schedule tests start their worker through the helpers' startWorker, which waits for it to say
+// ready with their start-up ceiling; each test's own wait is then for its schedule alone. Beside
+// another suite (load ~25) this file's schedule tests failed together, their 60 s counting seven start-ups.
 
 test('the worker records heartbeats through Bull and stops cleanly on SIGTERM', async (t) => {
   const { db, url } = await testDatabase((fn) => t.teardown(fn));
@@ -79,7 +73,7 @@ test('the worker deletes ended staff sessions on its schedule and keeps live one
     { token_hash: Buffer.alloc(32, 2), staff_id: id, expires_at: new Date(now + 3600_000), last_seen_at: new Date(now - 3600_000), idle_seconds: 1800 },
     { token_hash: Buffer.alloc(32, 3), staff_id: id, expires_at: new Date(now + 3600_000), last_seen_at: new Date(now) },
   ]);
-  const { worker } = await readyWorker(url, queuePrefix((fn) => t.teardown(fn)), { STAFF_SESSION_PURGE_INTERVAL_MS: '200' });
+  const { child: worker } = await startReadyWorker(workerEnv(url, queuePrefix((fn) => t.teardown(fn)), { STAFF_SESSION_PURGE_INTERVAL_MS: '200' }));
   t.teardown(() => { worker.kill('SIGKILL'); });
   await waitFor('the ended sessions to go', async () => Number((await db('staff_sessions').count({ n: '*' }))[0]!.n) === 1, PATIENT_WAIT_MS);
   t.deepEqual(await db('staff_sessions').pluck('token_hash'), [Buffer.alloc(32, 3)]);
@@ -98,7 +92,7 @@ test('the worker deletes ended resident pages on its schedule and keeps the open
   });
   // Closed when the card left; idled out; past its limit though just used; open.
   await db('resident_sessions').insert([page(1, now, true), page(2, now - 301_000, false), page(4, now, false, now - 1_000), page(3, now, false)]);
-  const { worker } = await readyWorker(url, queuePrefix((fn) => t.teardown(fn)), { RESIDENT_SESSION_PURGE_INTERVAL_MS: '200' });
+  const { child: worker } = await startReadyWorker(workerEnv(url, queuePrefix((fn) => t.teardown(fn)), { RESIDENT_SESSION_PURGE_INTERVAL_MS: '200' }));
   t.teardown(() => { worker.kill('SIGKILL'); });
   await waitFor('the ended pages to go', async () => Number((await db('resident_sessions').count({ n: '*' }))[0]!.n) === 1, PATIENT_WAIT_MS);
   t.deepEqual(await db('resident_sessions').pluck('token_hash'), [Buffer.alloc(32, 3)]);
@@ -113,7 +107,7 @@ test('the worker folds service uses past their retention into hourly counts on i
   const [serviceId] = await db('services').insert({ municipality_code: '139998', kind: 'library', name_ja: '図書館', name_en: 'Library', tap_policy: 'tap', created_at: new Date(now), updated_at: new Date(now) });
   const hour = Math.floor((now - 3 * 86_400_000) / 3_600_000) * 3_600_000;
   await db('service_uses').insert([hour + 1000, hour + 2000, now - 3_600_000].map((at) => ({ service_id: serviceId, device_id: deviceId, used_at: new Date(at) })));
-  const { worker } = await readyWorker(url, queuePrefix((fn) => t.teardown(fn)), { SERVICE_USE_RETENTION_DAYS: '2', SERVICE_USE_RETENTION_INTERVAL_MS: '200' });
+  const { child: worker } = await startReadyWorker(workerEnv(url, queuePrefix((fn) => t.teardown(fn)), { SERVICE_USE_RETENTION_DAYS: '2', SERVICE_USE_RETENTION_INTERVAL_MS: '200' }));
   t.teardown(() => { worker.kill('SIGKILL'); });
   await waitFor('the old uses to be counted', async () => Number((await db('service_uses').count({ n: '*' }))[0]!.n) === 1, PATIENT_WAIT_MS);
   t.deepEqual((await db('service_use_counts').select('service_id', 'hour', 'uses')).map((row) => ({ ...row, service_id: Number(row.service_id) })), [{ service_id: serviceId, hour: new Date(hour), uses: 2 }]);
@@ -135,7 +129,7 @@ test('the worker deletes the records of shelters closed longer ago than their re
   for (const shelterId of [old, recent]) {
     await db('shelter_stays').insert({ shelter_id: shelterId, mykey_pk: mykeyPk, in_at: new Date(now - 5 * 86_400_000), in_device_id: deviceId, out_at: new Date(now - 4 * 86_400_000), out_by: 'close' });
   }
-  const { worker } = await readyWorker(url, queuePrefix((fn) => t.teardown(fn)), { SHELTER_RECORD_RETENTION_DAYS: '2', SHELTER_RECORD_RETENTION_INTERVAL_MS: '200' });
+  const { child: worker } = await startReadyWorker(workerEnv(url, queuePrefix((fn) => t.teardown(fn)), { SHELTER_RECORD_RETENTION_DAYS: '2', SHELTER_RECORD_RETENTION_INTERVAL_MS: '200' }));
   t.teardown(() => { worker.kill('SIGKILL'); });
   await waitFor('the old records to go', async () => Number((await db('shelter_stays').count({ n: '*' }))[0]!.n) === 1, PATIENT_WAIT_MS);
   t.deepEqual((await db('shelter_stays').pluck('shelter_id')).map(Number), [recent]);
